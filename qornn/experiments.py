@@ -1,0 +1,167 @@
+"""Every named experiment with its ``smoke`` / ``cpu`` / ``paper`` profiles: the one home of
+hyperparameters. A profile resolves to a plain :class:`ExperimentConfig`; ``run_experiment``
+trains each of its models (resuming any interrupted run) and records the results.
+
+Profiles:
+- ``smoke``: seconds, for tests and CI; shows the code runs and learns, nothing more.
+- ``cpu``: fits a 2-core machine in minutes to an hour; smaller than the paper, said in its note.
+- ``paper``: the paper's hyperparameters (from the authors' published configs), for a GPU.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from . import results
+from .models import build_model
+from .tasks import build_task
+from .train import TrainConfig, check_device, train
+
+__all__ = ["PROFILES", "EXPERIMENTS", "ExperimentConfig", "get_config", "run_experiment",
+           "experiment_names"]
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment under one profile, fully resolved (what goes into the record)."""
+
+    experiment: str
+    profile: str
+    task: str
+    task_options: dict[str, Any]
+    #: run name -> {"model": registry name, "hidden_size": n, **model options}
+    models: dict[str, dict[str, Any]]
+    train: dict[str, Any]
+    note: str = ""
+    source: str = ""
+    #: per-run overrides of ``train`` (e.g. a float baseline with another learning rate)
+    train_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def train_config(self, run: str) -> TrainConfig:
+        return TrainConfig(**{**self.train, **self.train_overrides.get(run, {})})
+
+    def run_config(self, run: str, seed: int) -> dict[str, Any]:
+        """Everything that determines one run's numbers (its hash keys resume and records)."""
+        return {"experiment": self.experiment, "profile": self.profile, "task": self.task,
+                "task_options": self.task_options, "model": self.models[run],
+                "train": asdict(self.train_config(run)), "seed": seed}
+
+
+# The copy task. Paper: HadamRNN, arXiv 2502.00047, App. D.1, and the authors' published config
+# config/copytask/copy_task_hadamRNN_paper.yaml (hidden 128, T = 1000, K = 10, 512k/2k/2k samples,
+# batch 128, 10 epochs, Adam 1e-4, StepLR 0.98, 4-bit U and V).
+_COPY_MODELS = {
+    "hadamrnn": {"model": "hadamrnn", "hidden_size": 128, "bits": 4},
+    "ornn": {"model": "ornn", "hidden_size": 128},
+}
+
+EXPERIMENTS: dict[str, dict[str, Any]] = {
+    "copy": {
+        "task": "copy",
+        "source": "HadamRNN (arXiv 2502.00047) App. D.1; authors' config copy_task_hadamRNN_paper.yaml",
+        "models": _COPY_MODELS,
+        "profiles": {
+            "paper": {
+                "task_options": {"length": 1000, "symbols": 10, "train_size": 512_000,
+                                 "val_size": 2_000, "test_size": 2_000},
+                "train": {"epochs": 10, "batch_size": 128, "lr": 1e-4, "lr_gamma": 0.98},
+                "note": "the paper's hyperparameters (about 40,000 optimiser steps)",
+            },
+            "cpu": {
+                "task_options": {"length": 1000, "symbols": 10, "train_size": 25_600,
+                                 "val_size": 1_000, "test_size": 1_000},
+                "train": {"epochs": 8, "batch_size": 128, "lr": 1e-3, "lr_gamma": 0.9},
+                "note": "T = 1000 as in the paper, but 25,600 training sequences and 8 epochs "
+                        "(1,600 optimiser steps instead of 40,000), with Adam 1e-3 instead of 1e-4 "
+                        "to learn in fewer steps",
+            },
+            "smoke": {
+                "task_options": {"length": 40, "symbols": 5, "train_size": 512, "val_size": 128,
+                                 "test_size": 128},
+                "models": {"hadamrnn": {"hidden_size": 16}, "ornn": {"hidden_size": 16}},
+                "train": {"epochs": 2, "batch_size": 64, "lr": 1e-2, "eval_batch_size": 128,
+                          "checkpoint_every": 4},
+                "note": "seconds: T = 40, 5 symbols, hidden 16",
+            },
+        },
+    },
+}
+
+
+def experiment_names() -> list[str]:
+    return sorted(EXPERIMENTS)
+
+
+def get_config(experiment: str, profile: str) -> ExperimentConfig:
+    """Resolve ``experiment`` under ``profile``; unknown names list the valid ones."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; valid: {', '.join(experiment_names())}")
+    spec = EXPERIMENTS[experiment]
+    if profile not in spec["profiles"]:
+        raise ValueError(f"unknown profile {profile!r} for {experiment!r}; "
+                         f"valid: {', '.join(p for p in PROFILES if p in spec['profiles'])}")
+    prof = spec["profiles"][profile]
+    models = copy.deepcopy(spec["models"])
+    for run, override in prof.get("models", {}).items():
+        models[run].update(override)
+    return ExperimentConfig(
+        experiment=experiment, profile=profile, task=spec["task"],
+        task_options=dict(prof["task_options"]), models=models, train=dict(prof["train"]),
+        note=prof.get("note", ""), source=spec.get("source", ""),
+        train_overrides=copy.deepcopy(prof.get("train_overrides", {})),
+    )
+
+
+def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
+                   runs: list[str] | None = None, retrain: bool = False,
+                   progress: bool = True) -> dict:
+    """Train every run of the experiment that has no up-to-date record, and record it.
+
+    A run already recorded with the same config is skipped unless ``retrain``. An interrupted run
+    resumes from its checkpoint under ``runs/<experiment>/<profile>/<run>/``. Returns the record.
+    """
+    cfg = get_config(experiment, profile)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_device(device)
+    runs = list(cfg.models) if runs is None else runs
+    unknown = [r for r in runs if r not in cfg.models]
+    if unknown:
+        raise ValueError(f"unknown run(s) {unknown} for {experiment!r}; valid: {', '.join(cfg.models)}")
+    for run in runs:  # validate every config before any training starts
+        cfg.train_config(run)
+    task = build_task(cfg.task, **cfg.task_options, seed=seed)
+    record = results.load_record(experiment, profile, missing_ok=True) or {"runs": {}}
+    for run in runs:
+        run_cfg = cfg.run_config(run, seed)
+        digest = results.config_hash(run_cfg)
+        done = record["runs"].get(run)
+        if done is not None and done["config_hash"] == digest and not retrain:
+            continue
+        checkpoint = results.runs_dir() / experiment / profile / run / f"{digest}.pt"
+        if retrain:
+            checkpoint.unlink(missing_ok=True)
+        torch.manual_seed(seed)
+        options = dict(cfg.models[run])
+        model = build_model(options.pop("model"), input_size=task.input_size,
+                            output_size=task.output_size, many_to_many=task.many_to_many, **options)
+        out = train(model, task, cfg.train_config(run), seed=seed, device=device,
+                    checkpoint=checkpoint, progress=progress, description=f"{experiment}/{run}")
+        results.save_run(experiment, profile, run, {
+            "config": run_cfg,
+            "config_hash": digest,
+            "history": out["history"],
+            "test": out["test"],
+            "baselines": task.baselines(),
+            "size_bits": model.size_bits(),
+            "provenance": results.provenance(profile=profile, seed=seed, device=device,
+                                             wall_time_s=out["wall_time_s"]),
+        })
+        record = results.load_record(experiment, profile)
+    return results.load_record(experiment, profile)

@@ -1,0 +1,108 @@
+"""One recurrent network whose recurrent matrix is pluggable.
+
+    a_t = U x_t + b                      (input projection, optionally k-bit, hoisted out of the loop)
+    h_t = σ(W h_{t-1} + a_t),  h_0 = 0   (σ = identity: a linear recurrence, as in HadamRNN; or ReLU)
+    y_t = V ReLU(h_t) + c                (readout, optionally k-bit; every t, or only t = T)
+
+W is a :class:`~qornn.models.recurrent.RecurrentWeight`. Inputs are either float tensors
+(B, T, d) or integer tokens (B, T) with values in [0, d): for tokens, U x_t with x_t one-hot is the
+column U[:, x_t], read by an embedding lookup instead of a product with a one-hot vector.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..quantize import check_bits, quantize_ste
+from .recurrent import NONLINEARITIES, RecurrentWeight
+
+__all__ = ["QuantizedLinear", "RecurrentNet"]
+
+
+class QuantizedLinear(nn.Module):
+    """y = q_k(A) x + c with A quantized to ``bits`` by the STE quantizer (None: full precision)."""
+
+    def __init__(self, in_features: int, out_features: int, bits: int | None, bias: bool = True) -> None:
+        super().__init__()
+        self.bits = check_bits(bits, "input/output matrix bits")
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        nn.init.xavier_uniform_(self.weight)
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def effective_weight(self) -> torch.Tensor:
+        return quantize_ste(self.weight, self.bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.effective_weight(), self.bias)
+
+    def size_bits(self) -> int:
+        weight_bits = self.weight.numel() * (32 if self.bits is None else self.bits)
+        scale_bits = 0 if self.bits is None else 32  # one float scale α per tensor
+        bias_bits = 0 if self.bias is None else 32 * self.bias.numel()
+        return weight_bits + scale_bits + bias_bits
+
+    def extra_repr(self) -> str:
+        return f"in={self.weight.shape[1]}, out={self.weight.shape[0]}, bits={self.bits}"
+
+
+class RecurrentNet(nn.Module):
+    """The RNN shared by HadamRNN, Block-HadamRNN, ORNN and QORNN (see the module docstring)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        recurrent: RecurrentWeight,
+        *,
+        input_bits: int | None = None,
+        output_bits: int | None = None,
+        nonlinearity: str = "linear",
+        many_to_many: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("output_size", output_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"unknown nonlinearity {nonlinearity!r}; valid: {', '.join(NONLINEARITIES)}")
+        self.input_size = input_size
+        self.hidden_size = recurrent.size
+        self.recurrent = recurrent
+        self.nonlinearity = nonlinearity
+        self.many_to_many = many_to_many
+        # The recurrence bias b sits with the input projection: a_t = U x_t + b.
+        self.input = QuantizedLinear(input_size, recurrent.size, input_bits, bias=True)
+        self.readout = QuantizedLinear(recurrent.size, output_size, output_bits, bias=True)
+
+    def preactivations(self, x: torch.Tensor) -> torch.Tensor:
+        """a_t = U x_t + b for all t at once, time-major (T, B, n)."""
+        if x.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
+            if x.dim() != 2:
+                raise ValueError(f"token input must be (batch, time), got shape {tuple(x.shape)}")
+            a = F.embedding(x.t(), self.input.effective_weight().t())
+            return a + self.input.bias
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"float input must be (batch, time, {self.input_size}), got shape {tuple(x.shape)}"
+            )
+        return self.input(x.transpose(0, 1))
+
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        """All hidden states h_1..h_T, time-major (T, B, n)."""
+        return self.recurrent.recur(self.preactivations(x), self.nonlinearity)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, out) when many-to-many, else (B, out) from the last state."""
+        h = self.hidden_states(x)
+        if self.many_to_many:
+            return self.readout(F.relu(h)).transpose(0, 1)
+        return self.readout(F.relu(h[-1]))
+
+    def apply_constraints_(self) -> None:
+        self.recurrent.apply_constraints_()
+
+    def size_bits(self) -> int:
+        """Bits of every matrix and bias (recurrent, input, output) as the papers count them."""
+        return self.recurrent.size_bits() + self.input.size_bits() + self.readout.size_bits()

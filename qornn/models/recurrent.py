@@ -1,0 +1,136 @@
+"""Recurrent weight matrices W, the pluggable part of every qornn RNN.
+
+Each class is one mathematical object with a ``matrix()`` (the effective n×n W used in the forward
+pass, quantized where it should be), a ``recur`` method that runs h_t = σ(W h_{t-1} + a_t) over a
+whole sequence (subclasses may override it with a faster algorithm that gives the same result), a
+``size_bits()`` (storage cost as the papers count it) and ``apply_constraints_()`` (called after
+each optimiser step).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrizations
+
+from ..hadamard import block_hadamard, check_power_of_two
+from ..quantize import binary_sign, sign_ste
+
+__all__ = [
+    "NONLINEARITIES",
+    "RecurrentWeight",
+    "HadamardWeight",
+    "OrthogonalWeight",
+    "dense_recurrence",
+]
+
+NONLINEARITIES = ("linear", "relu")
+
+
+def dense_recurrence(
+    a: torch.Tensor, w: torch.Tensor, nonlinearity: str = "linear", h0: torch.Tensor | None = None
+) -> torch.Tensor:
+    """h_t = σ(W h_{t-1} + a_t) for t = 1..T with a dense product per step.
+
+    ``a`` is time-major (T, B, n); returns all states (T, B, n). The loop iterates over
+    ``a.unbind(0)``: indexing ``a[t]`` of a tensor that requires grad makes backward quadratic in T.
+    """
+    h = a.new_zeros(a.shape[1:]) if h0 is None else h0
+    wt = w.t()
+    states = []
+    for a_t in a.unbind(0):
+        h = torch.addmm(a_t, h, wt)
+        if nonlinearity == "relu":
+            h = F.relu(h)
+        states.append(h)
+    return torch.stack(states)
+
+
+class RecurrentWeight(nn.Module):
+    """Base class: an n×n recurrent matrix and the recurrence that uses it."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"hidden size must be a positive int, got {size!r}")
+        self.size = size
+
+    def matrix(self) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def recur(self, a: torch.Tensor, nonlinearity: str = "linear") -> torch.Tensor:
+        """All hidden states (T, B, n) from the time-major pre-activations a_t = U x_t + b."""
+        return dense_recurrence(a, self.matrix(), nonlinearity)
+
+    def size_bits(self) -> int:
+        """Bits needed to store W as the papers count it (float: 32 bits an entry)."""
+        return 32 * self.size * self.size
+
+    def apply_constraints_(self) -> None:
+        """Project the latent parameters back onto their domain after an optimiser step."""
+
+
+class HadamardWeight(RecurrentWeight):
+    """HadamRNN's binary (or Block-HadamRNN's sparse ternary) orthogonal matrix.
+
+        W(u) = diag(sign(u)) · (I_{n/m} ⊗ H_m) / √m,   u ∈ R^n latent, m = block (default n).
+
+    W is orthogonal for every u, since sign(u) ∈ {±1}^n (sign(0) = +1) and H_m/√m is orthogonal.
+    Its entries lie in {-1, 0, +1}/√m with a fraction m/n of non-zeros; storing it takes n bits
+    (the signs; H is implicit). Gradients reach u through the straight-through estimator, and u is
+    clamped to [-1, 1] after each step (as in the authors' code) so that a sign can flip back quickly.
+    """
+
+    def __init__(self, size: int, block: int | None = None) -> None:
+        super().__init__(size)
+        check_power_of_two(size if block is None else block,
+                           "HadamRNN hidden size" if block is None else "Hadamard block size")
+        self.block = size if block is None else block
+        self.register_buffer("hadamard", block_hadamard(size, self.block), persistent=False)
+        bound = math.sqrt(6.0 / (1 + size))  # Xavier-uniform on a 1×n tensor, as the authors do
+        self.u = nn.Parameter(torch.empty(size).uniform_(-bound, bound))
+
+    def signs(self) -> torch.Tensor:
+        return sign_ste(self.u)
+
+    def matrix(self) -> torch.Tensor:
+        return self.signs()[:, None] * self.hadamard / math.sqrt(self.block)
+
+    def size_bits(self) -> int:
+        return self.size
+
+    def apply_constraints_(self) -> None:
+        with torch.no_grad():
+            self.u.clamp_(-1.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, block={self.block}"
+
+
+class OrthogonalWeight(RecurrentWeight):
+    """A float orthogonal W kept on O(n) by torch's orthogonal parametrization.
+
+    ``orthogonal_map`` is "matrix_exp" (W = exp(A), A skew-symmetric) or "cayley"
+    (W = (I + A/2)(I - A/2)^{-1}). Initialised at a random orthogonal matrix.
+    """
+
+    MAPS = ("matrix_exp", "cayley")
+
+    def __init__(self, size: int, orthogonal_map: str = "matrix_exp") -> None:
+        super().__init__(size)
+        if orthogonal_map not in self.MAPS:
+            raise ValueError(f"unknown orthogonal_map {orthogonal_map!r}; valid: {', '.join(self.MAPS)}")
+        self.linear = nn.Linear(size, size, bias=False)
+        nn.init.orthogonal_(self.linear.weight)
+        parametrizations.orthogonal(self.linear, orthogonal_map=orthogonal_map)
+
+    def matrix(self) -> torch.Tensor:
+        return self.linear.weight
+
+
+def hadamard_signs(weight: HadamardWeight) -> torch.Tensor:
+    """The ±1 signs of a HadamardWeight, without gradient (for export and inspection)."""
+    return binary_sign(weight.u.detach())

@@ -1,0 +1,79 @@
+"""Quantizers with straight-through gradients.
+
+Symmetric uniform k-bit quantizer (the papers' choice, α recomputed from the tensor at every call):
+
+    α = max |w|,    q_k(w) = α/2^(k-1) · clamp(round(2^(k-1) · w / α), -2^(k-1), 2^(k-1) - 1)
+
+so q_k takes at most 2^k distinct values, on a grid of step α/2^(k-1) that contains 0.
+
+Binary sign quantizer: sign(u) ∈ {-1, +1} with sign(0) = +1. (torch.sign(0) = 0 would put a zero row
+into diag(sign u)·H and break its orthogonality.)
+
+Both use the straight-through estimator (STE): the forward pass quantizes, the backward pass treats
+the quantizer as the identity, ∂q(w)/∂w := I. It is written as ``w + (q(w) - w).detach()``, whose
+value is q(w) and whose gradient is that of w.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "MIN_BITS",
+    "MAX_BITS",
+    "check_bits",
+    "quantization_scale",
+    "uniform_quantize",
+    "quantize_ste",
+    "sign_ste",
+    "binary_sign",
+]
+
+MIN_BITS = 2
+MAX_BITS = 16
+
+
+def check_bits(bits: int | None, name: str = "bits") -> int | None:
+    """Validate a bit width: None (full precision) or an int in [MIN_BITS, MAX_BITS]."""
+    if bits is None:
+        return None
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise TypeError(f"{name} must be an int or None (full precision), got {bits!r}")
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise ValueError(
+            f"{name}={bits} is not supported: the uniform quantizer takes {MIN_BITS} to {MAX_BITS} "
+            "bits, or None for full precision (binary weights have their own sign quantizer)"
+        )
+    return bits
+
+
+def quantization_scale(w: torch.Tensor) -> torch.Tensor:
+    """The per-tensor range α = max|w| (1 for an all-zero tensor, so that q(0) = 0)."""
+    alpha = w.detach().abs().max()
+    return torch.where(alpha > 0, alpha, torch.ones_like(alpha))
+
+
+def uniform_quantize(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """q_k(w) without gradient trick (values only). ``alpha`` defaults to max|w|."""
+    check_bits(bits)
+    if alpha is None:
+        alpha = quantization_scale(w)
+    levels = float(2 ** (bits - 1))
+    return torch.clamp(torch.round(w * (levels / alpha)), -levels, levels - 1) * (alpha / levels)
+
+
+def quantize_ste(w: torch.Tensor, bits: int | None, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """q_k(w) in the forward pass, identity in the backward pass; ``bits=None`` returns w."""
+    if bits is None:
+        return w
+    return w + (uniform_quantize(w, bits, alpha) - w).detach()
+
+
+def binary_sign(u: torch.Tensor) -> torch.Tensor:
+    """sign(u) with sign(0) = +1, values only."""
+    return torch.where(u >= 0, torch.ones_like(u), -torch.ones_like(u))
+
+
+def sign_ste(u: torch.Tensor) -> torch.Tensor:
+    """sign(u) (sign(0) = +1) in the forward pass, identity in the backward pass."""
+    return u + (binary_sign(u) - u).detach()

@@ -1,0 +1,191 @@
+"""Results records: numbers with their provenance, written atomically, loaded with a schema check.
+
+A record lives at ``data/results/<experiment>/<profile>.json`` and holds one entry per model run:
+
+    {"schema": 1, "experiment": "copy", "profile": "cpu",
+     "runs": {"hadamrnn": {"config": {...}, "config_hash": "...", "history": [...],
+                           "test": {...}, "size_bits": ..., "provenance": {...}}}}
+
+``provenance`` says how the numbers were made: git commit (and whether the tree was dirty),
+profile, seed, device, versions, wall time and date. A run whose config differs from the one
+already recorded never overwrites it silently: the old record is first copied to
+``data/results/<experiment>/history/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "RecordError",
+    "data_dir",
+    "results_dir",
+    "runs_dir",
+    "record_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_torch_save",
+    "config_hash",
+    "git_commit",
+    "provenance",
+    "load_record",
+    "save_run",
+]
+
+SCHEMA_VERSION = 1
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class RecordError(ValueError):
+    """A results record is missing, malformed or of another schema."""
+
+
+def _root() -> Path:
+    # An editable install (the normal case) finds the repository's data/; elsewhere, the cwd.
+    return _REPO_ROOT if (_REPO_ROOT / "pyproject.toml").exists() else Path.cwd()
+
+
+def data_dir() -> Path:
+    """Top-level ``data/`` (override with QORNN_DATA_DIR)."""
+    return Path(os.environ.get("QORNN_DATA_DIR", _root() / "data"))
+
+
+def results_dir() -> Path:
+    return data_dir() / "results"
+
+
+def runs_dir() -> Path:
+    """Checkpoints of runs in progress (git-ignored; override with QORNN_RUNS_DIR)."""
+    return Path(os.environ.get("QORNN_RUNS_DIR", _root() / "runs"))
+
+
+def record_path(experiment: str, profile: str) -> Path:
+    return results_dir() / experiment / f"{profile}.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def git_commit() -> dict[str, Any]:
+    """The commit of the code that ran, and whether the working tree differed from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=_REPO_ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD") or None
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "qornn"))
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    return {"commit": commit, "dirty": dirty}
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores, "\
+           f"{torch.get_num_threads()} torch threads)"
+
+
+def provenance(*, profile: str, seed: int, device: str, wall_time_s: float) -> dict[str, Any]:
+    return {
+        **git_commit(),
+        "profile": profile,
+        "seed": seed,
+        "device": device,
+        "device_name": device_name(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "wall_time_s": round(wall_time_s, 2),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+_RUN_KEYS = {"config", "config_hash", "history", "test", "size_bits", "provenance"}
+
+
+def _check_record(record: Any, path: Path) -> dict:
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION:
+        raise RecordError(f"{path}: not a qornn results record of schema {SCHEMA_VERSION}")
+    for key in ("experiment", "profile", "runs"):
+        if key not in record:
+            raise RecordError(f"{path}: record lacks the field {key!r}")
+    for name, run in record["runs"].items():
+        missing = _RUN_KEYS - set(run)
+        if missing:
+            raise RecordError(f"{path}: run {name!r} lacks {', '.join(sorted(missing))}")
+    return record
+
+
+def load_record(experiment: str, profile: str, *, missing_ok: bool = False) -> dict | None:
+    """The record of ``experiment`` under ``profile``, schema-checked."""
+    path = record_path(experiment, profile)
+    if not path.exists():
+        if missing_ok:
+            return None
+        raise RecordError(
+            f"no recorded results for experiment {experiment!r}, profile {profile!r} (looked for "
+            f"{path}); produce them with: qornn run {experiment} --profile {profile}"
+        )
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{path}: not valid JSON ({err})") from None
+    return _check_record(record, path)
+
+
+def save_run(experiment: str, profile: str, model: str, run: dict) -> Path:
+    """Add or replace one model's run in the record, keeping the previous record if it differed."""
+    missing = _RUN_KEYS - set(run)
+    if missing:
+        raise RecordError(f"run for {model!r} lacks {', '.join(sorted(missing))}")
+    path = record_path(experiment, profile)
+    record = load_record(experiment, profile, missing_ok=True) or {
+        "schema": SCHEMA_VERSION, "experiment": experiment, "profile": profile, "runs": {}}
+    old = record["runs"].get(model)
+    if old is not None and old["config_hash"] != run["config_hash"]:
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        atomic_write_json(path.parent / "history" / f"{profile}-{stamp}.json", record)
+    record["runs"][model] = run
+    atomic_write_json(path, record)
+    return path

@@ -1,0 +1,187 @@
+"""The training loop: plain config in, history and test metrics out, resumable at any step.
+
+Data order is a function of (seed, epoch) alone, so a run restored from a checkpoint taken at step
+s of epoch e skips the first s batches of that epoch's permutation and continues exactly as an
+uninterrupted run would (on CPU, bit for bit).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .results import atomic_torch_save
+from .tasks import Task
+
+__all__ = ["TrainConfig", "train", "evaluate", "check_device", "OPTIMIZERS"]
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run (plain data: it goes into the results record)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-4
+    optimizer: str = "adam"
+    #: StepLR: the learning rate is multiplied by ``lr_gamma`` after every epoch
+    lr_gamma: float = 1.0
+    grad_clip: float | None = None
+    eval_batch_size: int = 500
+    #: save a checkpoint every this many optimiser steps (and at the end of every epoch)
+    checkpoint_every: int = 200
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"train {name} must be a positive int, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"train lr must be a positive number, got {self.lr!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+        if not 0 < self.lr_gamma <= 1:
+            raise ValueError(f"train lr_gamma must be in (0, 1], got {self.lr_gamma!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"train grad_clip must be positive or None, got {self.grad_clip!r}")
+
+
+def check_device(device: str) -> torch.device:
+    """A torch device that exists here, or a ValueError that says which ones do."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a device name; use 'cpu' or 'cuda[:N]'") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count()
+        if count == 0 or (dev.index is not None and dev.index >= count):
+            raise ValueError(f"device {device!r} is not available here "
+                             f"({count} CUDA devices); use 'cpu'")
+    elif dev.type != "cpu":
+        raise ValueError(f"device {device!r} is not supported; use 'cpu' or 'cuda[:N]'")
+    return dev
+
+
+def _make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    cls = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
+    return cls[cfg.optimizer](params, lr=cfg.lr)
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int,
+             device: torch.device) -> dict[str, float]:
+    """Metrics of ``model`` on a whole split (means over samples)."""
+    was_training = model.training
+    model.eval()
+    n = task.num_samples(split)
+    totals: dict[str, float] = {}
+    for start in range(0, n, batch_size):
+        index = torch.arange(start, min(start + batch_size, n))
+        x, y = task.batch(split, index)
+        logits = model(x.to(device))
+        for key, value in task.metrics(logits, y.to(device)).items():
+            totals[key] = totals.get(key, 0.0) + value * len(index)
+    model.train(was_training)
+    return {key: value / n for key, value in totals.items()}
+
+
+def train(
+    model: torch.nn.Module,
+    task: Task,
+    cfg: TrainConfig,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    checkpoint: Path | None = None,
+    progress: bool = True,
+    description: str = "",
+    on_step: Callable[[int], None] | None = None,
+) -> dict:
+    """Train ``model`` on ``task``; resume from ``checkpoint`` if it exists.
+
+    Returns {"history": [per-epoch dict], "test": metrics, "wall_time_s": seconds of training
+    summed over every resumed segment}. ``on_step(global_step)`` is called after each optimiser
+    step (tests use it to interrupt a run).
+    """
+    dev = check_device(device)
+    model.to(dev)
+    optimizer = _make_optimizer(cfg, model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=cfg.lr_gamma)
+    state = {"epoch": 0, "step": 0, "global_step": 0, "history": [], "elapsed": 0.0,
+             "loss_sum": 0.0, "loss_count": 0}
+    if checkpoint is not None and Path(checkpoint).exists():
+        saved = torch.load(checkpoint, map_location=dev, weights_only=False)
+        if saved["config"] != asdict(cfg):
+            raise ValueError(f"checkpoint {checkpoint} was made with another training config; "
+                             "delete it or use the config it was made with")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["state"]
+
+    def save() -> None:
+        if checkpoint is not None:
+            atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                               "scheduler": scheduler.state_dict(), "config": asdict(cfg),
+                               "state": state}, checkpoint)
+
+    n = task.num_samples("train")
+    batches_per_epoch = math.ceil(n / cfg.batch_size)
+    model.train()
+    while state["epoch"] < cfg.epochs:
+        epoch = state["epoch"]
+        order = _epoch_order(n, seed, epoch)
+        bar = tqdm(total=batches_per_epoch, initial=state["step"], disable=not progress,
+                   desc=f"{description} epoch {epoch + 1}/{cfg.epochs}".strip(), leave=False)
+        segment_start = time.perf_counter()
+        for step in range(state["step"], batches_per_epoch):
+            index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            x, y = task.batch("train", index)
+            x, y = x.to(dev), y.to(dev)
+            loss = task.loss(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if hasattr(model, "apply_constraints_"):
+                model.apply_constraints_()
+            state["loss_sum"] += loss.detach().item() * len(index)
+            state["loss_count"] += len(index)
+            state["step"] = step + 1
+            state["global_step"] += 1
+            bar.update()
+            bar.set_postfix(loss=f"{state['loss_sum'] / state['loss_count']:.4f}")
+            if state["global_step"] % cfg.checkpoint_every == 0:
+                state["elapsed"] += time.perf_counter() - segment_start
+                segment_start = time.perf_counter()
+                save()
+            if on_step is not None:
+                on_step(state["global_step"])
+        bar.close()
+        val = evaluate(model, task, "val", cfg.eval_batch_size, dev)
+        state["elapsed"] += time.perf_counter() - segment_start
+        state["history"].append({
+            "epoch": epoch + 1,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": state["loss_sum"] / max(state["loss_count"], 1),
+            "val": val,
+            "wall_time_s": round(state["elapsed"], 2),
+        })
+        scheduler.step()
+        state.update(epoch=epoch + 1, step=0, loss_sum=0.0, loss_count=0)
+        save()
+    test = evaluate(model, task, "test", cfg.eval_batch_size, dev)
+    return {"history": state["history"], "test": test, "wall_time_s": state["elapsed"]}
