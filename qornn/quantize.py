@@ -4,7 +4,9 @@ Symmetric uniform k-bit quantizer (the papers' choice, α recomputed from the te
 
     α = max |w|,    q_k(w) = α/2^(k-1) · clamp(round(2^(k-1) · w / α), -2^(k-1), 2^(k-1) - 1)
 
-so q_k takes at most 2^k distinct values, on a grid of step α/2^(k-1) that contains 0.
+so q_k takes at most 2^k distinct values, on a grid of step α/2^(k-1) that contains 0. For a fixed α
+it is idempotent. Note that +max|w| lands on level 2^(k-1)-1, i.e. on α(1 - 2^(1-k)): re-quantizing
+q_k(w) with α recomputed from it would shrink the grid, so stored quantized weights keep their α.
 
 Binary sign quantizer: sign(u) ∈ {-1, +1} with sign(0) = +1. (torch.sign(0) = 0 would put a zero row
 into diag(sign u)·H and break its orthogonality.)

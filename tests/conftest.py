@@ -1,0 +1,13 @@
+"""Shared fixtures: every test writes results and checkpoints into its own temporary folders."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("QORNN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QORNN_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("QORNN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    return tmp_path

@@ -1,0 +1,120 @@
+import math
+
+import pytest
+import torch
+
+from qornn.hadamard import sylvester_hadamard
+from qornn.models import (
+    HadamardWeight,
+    OrthogonalWeight,
+    RecurrentNet,
+    build_model,
+    dense_recurrence,
+    model_names,
+    model_size_bits,
+)
+
+
+def orthogonality_error(w: torch.Tensor) -> float:
+    return (w.T @ w - torch.eye(w.shape[0], dtype=w.dtype)).abs().max().item()
+
+
+@pytest.mark.parametrize("n", [1, 2, 16, 128])
+def test_hadamard_weight_is_orthogonal_for_any_u_including_zeros(n):
+    weight = HadamardWeight(n)
+    with torch.no_grad():
+        weight.u.copy_(torch.randn(n))
+        weight.u[::3] = 0.0  # sign(0) must be +1, not 0
+    w = weight.matrix()
+    assert orthogonality_error(w) < 1e-5
+    torch.testing.assert_close(w.abs(), torch.full((n, n), 1 / math.sqrt(n)))
+
+
+def test_hadamard_weight_equals_diag_sign_times_h():
+    weight = HadamardWeight(8)
+    s = torch.where(weight.u >= 0, 1.0, -1.0)
+    torch.testing.assert_close(weight.matrix(), torch.diag(s) @ sylvester_hadamard(8) / math.sqrt(8))
+
+
+def test_block_hadamard_weight_is_sparse_ternary_and_orthogonal():
+    weight = HadamardWeight(64, block=16)
+    w = weight.matrix()
+    assert orthogonality_error(w) < 1e-5
+    assert (w != 0).float().mean().item() == pytest.approx(16 / 64)
+    assert set((w * 4).round().unique().tolist()) == {-1.0, 0.0, 1.0}
+
+
+def test_ste_gradient_reaches_u_and_constraints_clamp_it():
+    model = build_model("hadamrnn", input_size=3, output_size=2, hidden_size=8)
+    model(torch.randn(4, 5, 3)).sum().backward()
+    assert model.recurrent.u.grad is not None and model.recurrent.u.grad.abs().sum() > 0
+    with torch.no_grad():
+        model.recurrent.u.mul_(10)
+    model.apply_constraints_()
+    assert model.recurrent.u.abs().max() <= 1.0
+
+
+def test_orthogonal_weight_stays_orthogonal_after_a_step():
+    weight = OrthogonalWeight(16)
+    opt = torch.optim.SGD(weight.parameters(), lr=0.5)
+    (weight.matrix().sum() ** 2).backward()
+    opt.step()
+    # float32 matrix exponential of a large skew-symmetric matrix: round-off of order 1e-5
+    assert orthogonality_error(weight.matrix()) < 1e-4
+
+
+@pytest.mark.parametrize("nonlinearity", ["linear", "relu"])
+def test_recurrence_matches_a_step_by_step_loop(nonlinearity):
+    a = torch.randn(6, 3, 4, dtype=torch.float64)
+    w = torch.randn(4, 4, dtype=torch.float64)
+    h = torch.zeros(3, 4, dtype=torch.float64)
+    expected = []
+    for t in range(6):
+        h = w @ h.T + a[t].T
+        h = h.T if nonlinearity == "linear" else torch.relu(h.T)
+        expected.append(h)
+    torch.testing.assert_close(dense_recurrence(a, w, nonlinearity), torch.stack(expected))
+
+
+def test_token_input_equals_one_hot_input():
+    model = build_model("hadamrnn", input_size=10, output_size=9, hidden_size=16, many_to_many=True)
+    tokens = torch.randint(0, 10, (3, 12))
+    one_hot = torch.nn.functional.one_hot(tokens, 10).float()
+    torch.testing.assert_close(model(tokens), model(one_hot))
+    assert model(tokens).shape == (3, 12, 9)
+
+
+def test_many_to_one_output_shape():
+    model = build_model("ornn", input_size=1, output_size=10, hidden_size=8)
+    assert model(torch.randn(5, 20, 1)).shape == (5, 10)
+
+
+def test_model_size_bits_matches_a_hand_count():
+    # HadamRNN n=8, d=3 inputs, 2 outputs, 4-bit U and V:
+    #   W: 8 sign bits; U: 8·3·4 + 32 (scale) ; b: 8·32 ; V: 2·8·4 + 32 ; c: 2·32
+    model = build_model("hadamrnn", input_size=3, output_size=2, hidden_size=8, bits=4)
+    assert model_size_bits(model) == 8 + (96 + 32) + 256 + (64 + 32) + 64
+    # float ORNN: everything 32 bits
+    ornn = build_model("ornn", input_size=3, output_size=2, hidden_size=8)
+    assert model_size_bits(ornn) == 32 * (64 + 24 + 8 + 16 + 2)
+
+
+def test_unknown_model_and_bad_options_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown model 'hadamard'.*hadamrnn"):
+        build_model("hadamard", input_size=1, output_size=1, hidden_size=8)
+    with pytest.raises(ValueError, match="power of two.*got 100"):
+        build_model("hadamrnn", input_size=1, output_size=1, hidden_size=100)
+    with pytest.raises(ValueError, match="bits=1"):
+        build_model("hadamrnn", input_size=1, output_size=1, hidden_size=8, bits=1)
+    with pytest.raises(ValueError, match="bad options for model 'ornn'"):
+        build_model("ornn", input_size=1, output_size=1, hidden_size=8, bits=4)
+    with pytest.raises(ValueError, match="unknown nonlinearity"):
+        build_model("ornn", input_size=1, output_size=1, hidden_size=8, nonlinearity="tanhh")
+    assert {"hadamrnn", "block-hadamrnn", "ornn"} <= set(model_names())
+
+
+def test_bad_input_shapes_are_clear_errors():
+    model = build_model("ornn", input_size=2, output_size=1, hidden_size=4)
+    with pytest.raises(ValueError, match=r"\(batch, time, 2\)"):
+        model(torch.randn(3, 5, 7))
+    assert isinstance(model, RecurrentNet)

@@ -1,0 +1,173 @@
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from qornn import results
+from qornn.cli import main as cli_main
+from qornn.experiments import get_config, run_experiment
+from qornn.models import build_model
+from qornn.tasks import CopyTask
+from qornn.train import TrainConfig, check_device, train
+
+SMALL = dict(length=30, symbols=3, train_size=192, val_size=64, test_size=64)
+
+
+def small_run(checkpoint=None, on_step=None, epochs=2):
+    torch.manual_seed(0)
+    task = CopyTask(**SMALL, seed=0)
+    model = build_model("hadamrnn", input_size=10, output_size=9, hidden_size=16, many_to_many=True)
+    cfg = TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, checkpoint_every=2, eval_batch_size=64)
+    out = train(model, task, cfg, seed=0, checkpoint=checkpoint, progress=False, on_step=on_step)
+    return model, out
+
+
+def test_smoke_training_lowers_the_loss():
+    _, out = small_run(epochs=3)
+    losses = [h["train_loss"] for h in out["history"]]
+    assert losses[-1] < losses[0]
+    assert out["history"][-1]["val"]["loss"] < out["history"][0]["val"]["loss"]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_in_process_gives_the_same_result(tmp_path):
+    reference_model, reference = small_run()
+    ckpt = tmp_path / "ckpt.pt"
+
+    def stop_at_step_9(step):  # mid-epoch 2 (6 steps an epoch), after the checkpoint at step 8
+        if step == 9:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        small_run(checkpoint=ckpt, on_step=stop_at_step_9)
+    assert ckpt.exists()
+    model, resumed = small_run(checkpoint=ckpt)
+    assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in reference["history"]]
+    assert resumed["test"] == reference["test"]
+    for a, b in zip(model.state_dict().values(), reference_model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+SCRIPT = textwrap.dedent("""
+    import os, signal, sys, json
+    sys.path.insert(0, {tests!r})
+    from test_train import small_run
+    kill_at = int(sys.argv[2])
+    def on_step(step):
+        if step == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # abrupt: no cleanup, no final save
+    _, out = small_run(checkpoint=sys.argv[1], on_step=on_step)
+    print(json.dumps({{"history": [h["train_loss"] for h in out["history"]], "test": out["test"]}}))
+""")
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.format(tests=str(__import__("pathlib").Path(__file__).parent)))
+    ckpt = tmp_path / "ckpt.pt"
+    killed = subprocess.run([sys.executable, str(script), str(ckpt), "9"], capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL
+    assert ckpt.exists()
+    resumed = subprocess.run([sys.executable, str(script), str(ckpt), "-1"], capture_output=True,
+                             text=True, check=True)
+    _, reference = small_run()
+    got = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert got["history"] == [h["train_loss"] for h in reference["history"]]
+    assert got["test"] == reference["test"]
+
+
+def test_checkpoint_from_another_config_is_refused(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    small_run(checkpoint=ckpt, epochs=1)
+    with pytest.raises(ValueError, match="another training config"):
+        small_run(checkpoint=ckpt, epochs=2)
+
+
+def test_run_experiment_records_provenance_and_skips_when_done():
+    record = run_experiment("copy", "smoke", progress=False)
+    path = results.record_path("copy", "smoke")
+    assert path.exists()
+    run = record["runs"]["hadamrnn"]
+    for key in ("commit", "profile", "seed", "device", "torch", "wall_time_s", "date"):
+        assert key in run["provenance"]
+    assert run["provenance"]["profile"] == "smoke"
+    assert run["config"]["train"]["lr"] == get_config("copy", "smoke").train["lr"]
+    assert run["baselines"]["memoryless_cross_entropy"] > 0
+    mtime = path.stat().st_mtime_ns
+    again = run_experiment("copy", "smoke", progress=False)  # recorded: nothing retrained
+    assert path.stat().st_mtime_ns == mtime and again == record
+
+
+def test_same_seed_gives_identical_records():
+    first = run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)["runs"]["hadamrnn"]
+    second = run_experiment("copy", "smoke", runs=["hadamrnn"], retrain=True,
+                            progress=False)["runs"]["hadamrnn"]
+    assert first["test"] == second["test"]
+    assert [h["train_loss"] for h in first["history"]] == [h["train_loss"] for h in second["history"]]
+
+
+def test_a_different_config_keeps_the_old_record(monkeypatch):
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    run_experiment("copy", "smoke", runs=["hadamrnn"], seed=1, progress=False)
+    history = list((results.record_path("copy", "smoke").parent / "history").glob("smoke-*.json"))
+    assert len(history) == 1
+    assert json.loads(history[0].read_text())["runs"]["hadamrnn"]["config"]["seed"] == 0
+
+
+def test_corrupt_record_is_a_clear_error():
+    path = results.record_path("copy", "smoke")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(results.RecordError, match="not valid JSON"):
+        results.load_record("copy", "smoke")
+    path.write_text(json.dumps({"schema": 99}))
+    with pytest.raises(results.RecordError, match="schema"):
+        results.load_record("copy", "smoke")
+    with pytest.raises(results.RecordError, match="qornn run copy --profile cpu"):
+        results.load_record("copy", "cpu")
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["run", "copi"], "unknown experiment 'copi'"),
+    (["run", "copy", "--profile", "fast"], "unknown profile 'fast'.*smoke, cpu, paper"),
+    (["run", "copy", "--profile", "smoke", "--device", "cuda:3"], "not available"),
+    (["run", "copy", "--profile", "smoke", "--device", "gpu"], "not a device name"),
+    (["run", "copy", "--profile", "smoke", "--runs", "lstm"], "unknown run"),
+    (["run", "copy", "--profile", "smoke", "--seed", "-1"], "seed"),
+    (["show", "copy", "--profile", "paper"], "no recorded results"),
+])
+def test_cli_bad_input_fails_fast_with_one_line(argv, match, capsys):
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qornn: error:") and len(err.strip().splitlines()) == 1
+    import re
+    assert re.search(match, err)
+
+
+def test_cli_run_and_show(capsys):
+    assert cli_main(["run", "copy", "--profile", "smoke", "--no-progress"]) == 0
+    assert cli_main(["show", "copy", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "hadamrnn" in out and "ornn" in out and "recall_accuracy" in out
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"), ({"optimizer": "adamw"}, "adamw"),
+    ({"lr_gamma": 1.5}, "lr_gamma"), ({"batch_size": 2.5}, "batch_size"),
+])
+def test_bad_train_config(bad, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**bad)
+
+
+def test_check_device():
+    assert check_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="'tpu'"):
+        check_device("tpu")
