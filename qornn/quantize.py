@@ -12,8 +12,9 @@ Binary sign quantizer: sign(u) ∈ {-1, +1} with sign(0) = +1. (torch.sign(0) = 
 into diag(sign u)·H and break its orthogonality.)
 
 Both use the straight-through estimator (STE): the forward pass quantizes, the backward pass treats
-the quantizer as the identity, ∂q(w)/∂w := I. It is written as ``w + (q(w) - w).detach()``, whose
-value is q(w) and whose gradient is that of w.
+the quantizer as the identity, ∂q(w)/∂w := I. They are autograd Functions rather than the common
+``w + (q(w) - w).detach()``, whose value can differ from q(w) in the last bit: here the forward value
+is exactly q(w), so a model rebuilt from its packed integer codes gives exactly the same outputs.
 """
 
 from __future__ import annotations
@@ -64,11 +65,23 @@ def uniform_quantize(w: torch.Tensor, bits: int, alpha: torch.Tensor | None = No
     return torch.clamp(torch.round(w * (levels / alpha)), -levels, levels - 1) * (alpha / levels)
 
 
+class _StraightThrough(torch.autograd.Function):
+    """Forward: the given quantized value; backward: the gradient passes to w unchanged."""
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor:
+        return quantized
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad, None
+
+
 def quantize_ste(w: torch.Tensor, bits: int | None, alpha: torch.Tensor | None = None) -> torch.Tensor:
     """q_k(w) in the forward pass, identity in the backward pass; ``bits=None`` returns w."""
     if bits is None:
         return w
-    return w + (uniform_quantize(w, bits, alpha) - w).detach()
+    return _StraightThrough.apply(w, uniform_quantize(w.detach(), bits, alpha))
 
 
 def binary_sign(u: torch.Tensor) -> torch.Tensor:
@@ -78,4 +91,4 @@ def binary_sign(u: torch.Tensor) -> torch.Tensor:
 
 def sign_ste(u: torch.Tensor) -> torch.Tensor:
     """sign(u) (sign(0) = +1) in the forward pass, identity in the backward pass."""
-    return u + (binary_sign(u) - u).detach()
+    return _StraightThrough.apply(u, binary_sign(u.detach()))

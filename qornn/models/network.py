@@ -22,7 +22,11 @@ __all__ = ["QuantizedLinear", "RecurrentNet"]
 
 
 class QuantizedLinear(nn.Module):
-    """y = q_k(A) x + c with A quantized to ``bits`` by the STE quantizer (None: full precision)."""
+    """y = q_k(A) x + c with A quantized to ``bits`` by the STE quantizer (None: full precision).
+
+    The scale α of q_k is max|A| recomputed at every call (the papers' rule), unless a fixed
+    ``scale`` buffer is set, as it is in a model rebuilt from packed integer codes.
+    """
 
     def __init__(self, in_features: int, out_features: int, bits: int | None, bias: bool = True) -> None:
         super().__init__()
@@ -30,9 +34,10 @@ class QuantizedLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.xavier_uniform_(self.weight)
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.register_buffer("scale", None)
 
     def effective_weight(self) -> torch.Tensor:
-        return quantize_ste(self.weight, self.bits)
+        return quantize_ste(self.weight, self.bits, self.scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.effective_weight(), self.bias)
