@@ -137,6 +137,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     for run in runs:  # validate every config before any training starts
         cfg.train_config(run)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
+    code = results.git_commit()  # the code that runs now, not the commit when the run ends
     record = results.load_record(experiment, profile, missing_ok=True) or {"runs": {}}
     for run in runs:
         run_cfg = cfg.run_config(run, seed)
@@ -161,7 +162,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "baselines": task.baselines(),
             "size_bits": model.size_bits(),
             "provenance": results.provenance(profile=profile, seed=seed, device=device,
-                                             wall_time_s=out["wall_time_s"]),
+                                             wall_time_s=out["wall_time_s"], code=code),
         })
         record = results.load_record(experiment, profile)
     return results.load_record(experiment, profile)

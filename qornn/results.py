@@ -14,7 +14,9 @@ already recorded never overwrites it silently: the old record is first copied to
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import fcntl
 import hashlib
 import json
 import os
@@ -126,9 +128,12 @@ def device_name(device: str) -> str:
            f"{torch.get_num_threads()} torch threads)"
 
 
-def provenance(*, profile: str, seed: int, device: str, wall_time_s: float) -> dict[str, Any]:
+def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
+               code: dict[str, Any] | None = None) -> dict[str, Any]:
+    """How a run was made. ``code`` is :func:`git_commit` taken when the run *started* (the code
+    that ran), which is what a long run must record; it defaults to the commit now."""
     return {
-        **git_commit(),
+        **(code if code is not None else git_commit()),
         "profile": profile,
         "seed": seed,
         "device": device,
@@ -174,12 +179,29 @@ def load_record(experiment: str, profile: str, *, missing_ok: bool = False) -> d
     return _check_record(record, path)
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock beside ``path``: runs of one record in parallel processes don't race."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def save_run(experiment: str, profile: str, model: str, run: dict) -> Path:
     """Add or replace one model's run in the record, keeping the previous record if it differed."""
     missing = _RUN_KEYS - set(run)
     if missing:
         raise RecordError(f"run for {model!r} lacks {', '.join(sorted(missing))}")
     path = record_path(experiment, profile)
+    with _locked(path):
+        return _save_run_locked(path, experiment, profile, model, run)
+
+
+def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run: dict) -> Path:
     record = load_record(experiment, profile, missing_ok=True) or {
         "schema": SCHEMA_VERSION, "experiment": experiment, "profile": profile, "runs": {}}
     old = record["runs"].get(model)
