@@ -211,3 +211,28 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
     record["runs"][model] = run
     atomic_write_json(path, record)
     return path
+
+
+def code_changed_since(run: dict) -> str | None:
+    """Why a recorded run may not reflect the package as it is now, or None if it does.
+
+    A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
+    the run's commit and HEAD (its numbers might differ if it were rerun today).
+    """
+    prov = run["provenance"]
+    commit = prov.get("commit")
+    if not commit:
+        return "made outside a git checkout: the code version is unknown"
+    if prov.get("dirty"):
+        return f"made from uncommitted changes on top of {commit[:8]}"
+    try:
+        diff = subprocess.run(["git", "diff", "--stat", commit, "HEAD", "--", "qornn"], cwd=_REPO_ROOT,
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if diff.returncode != 0:
+        return f"made at commit {commit[:8]}, which this checkout does not have"
+    if diff.stdout.strip():
+        files = len(diff.stdout.strip().splitlines()) - 1
+        return f"made at commit {commit[:8]}; qornn/ has changed since ({files} files)"
+    return None

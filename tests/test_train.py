@@ -171,3 +171,13 @@ def test_check_device():
     assert check_device("cpu").type == "cpu"
     with pytest.raises(ValueError, match="'tpu'"):
         check_device("tpu")
+
+
+def test_records_from_other_code_are_flagged():
+    from qornn.results import code_changed_since, git_commit
+
+    head = git_commit()["commit"]
+    assert code_changed_since({"provenance": {"commit": head, "dirty": False}}) is None
+    assert "uncommitted" in code_changed_since({"provenance": {"commit": head, "dirty": True}})
+    assert "does not have" in code_changed_since({"provenance": {"commit": "0" * 40, "dirty": False}})
+    assert "unknown" in code_changed_since({"provenance": {"commit": None}})
