@@ -1,0 +1,198 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The copy task: HadamRNN against a float orthogonal RNN
+#
+# The copy task is the standard test of long memory for recurrent networks, and the task on which
+# HadamRNN ([arXiv 2502.00047](https://arxiv.org/abs/2502.00047)) is, in the authors' words, the
+# first RNN with binary recurrent weights to learn the copy task over 1000 time steps. This page
+# trains (or, by default, renders the recorded training of) a HadamRNN and a full-precision
+# orthogonal RNN on it, and puts our numbers beside the paper's.
+#
+# ## The task
+#
+# We follow the convention of the HadamRNN authors' code (see `qornn/tasks/copy.py`). A sequence has
+# total length $T$. Its first $K = 10$ tokens are symbols drawn uniformly from an alphabet of $A = 8$
+# symbols $\{1, \dots, 8\}$; then come blanks ($0$), a marker ($9$) at position $T - K + 1$, and
+# $K - 1$ more blanks. The network reads one token per step and must output blank everywhere except
+# on the last $K$ steps, where it must output the $K$ symbols in order:
+#
+# ```text
+# input   s_1 … s_K   0 … 0 (T − 2K)   9   0 … 0 (K − 1)
+# target  0 … 0 (T − K)                     s_1 … s_K
+# ```
+#
+# The delay between reading $s_1$ and having to write it is $T - K$ steps. (Another convention, from
+# Arjovsky et al. 2016, calls that delay "T"; its $T = 1000$ is our $T = 1020$.)
+#
+# **The memoryless baseline.** A model that remembers nothing but knows where it is in the sequence
+# outputs blank with certainty where the target is blank, and guesses uniformly among the $A$
+# symbols on the last $K$ steps. Its mean cross-entropy per step is
+#
+# $$
+# \mathcal{L}_{\text{memoryless}} = \frac{K \ln A}{T} = \frac{10 \ln 8}{T},
+# $$
+#
+# about $0.0208$ for $T = 1000$. A loss below this line means the network has memorised something;
+# a loss near zero means it copies.
+#
+# ## The models
+#
+# **HadamRNN.** The recurrent matrix is a scaled Hadamard matrix with learned signs on its rows,
+#
+# $$
+# W = \operatorname{diag}(\operatorname{sign} u)\, \frac{H_n}{\sqrt{n}}, \qquad
+# H_{2n} = \begin{pmatrix} H_n & H_n \\ H_n & -H_n \end{pmatrix},\; H_1 = (1),
+# $$
+#
+# so $W$ is orthogonal ($W^\top W = I$) and, up to the single scale $1/\sqrt{n}$, binary: each entry
+# is $\pm 1/\sqrt{n}$. Only the $n$ signs of $u$ are learned, through the straight-through estimator
+# (STE): the forward pass uses $\operatorname{sign} u$, the backward pass treats it as the identity
+# (and $u$ is clipped to $[-1, 1]$ after each step, so that a sign can flip back quickly).
+# The recurrence is linear and the readout goes through a ReLU,
+#
+# $$
+# h_t = W h_{t-1} + U x_t + b, \qquad y_t = V \operatorname{ReLU}(h_t) + c, \qquad h_0 = 0,
+# $$
+#
+# with the input matrix $U$ and output matrix $V$ quantized to 4 bits (a uniform 4-bit grid with one
+# float scale per matrix), also trained with the STE. Because $W$ is orthogonal, $\|W h\| = \|h\|$:
+# the state neither explodes nor vanishes over 1000 steps, which is what the copy task needs.
+#
+# **ORNN (the float baseline).** The same network with a full-precision orthogonal $W$ (kept
+# orthogonal by PyTorch's orthogonal parametrization, $W = \exp(A)$ with $A$ skew-symmetric) and
+# float $U$, $V$. It is what HadamRNN gives up in exchange for a recurrent matrix of $n$ bits.
+
+# %% tags=["hide-input"]
+import warnings
+
+# tqdm.auto warns when ipywidgets is absent; training runs here without progress bars anyway.
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import report, results  # noqa: E402
+from qornn.experiments import get_config, run_experiment  # noqa: E402
+
+# %% [markdown]
+# ## This run
+#
+# The notebook has four parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`
+# (default 0), `device` (default `cpu`) and `retrain` (default `False`). Papermill overrides them
+# (see {doc}`/book/rerun`); the values this page was made with and
+# what the profile changes from the paper are:
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
+seed = 0
+device = "cpu"
+retrain = False
+
+# %% tags=["hide-input"]
+config = get_config("copy", profile)
+display(Markdown(
+    f"Parameters of this run: `profile = {profile!r}`, `seed = {seed}`, `device = {device!r}`, "
+    f"`retrain = {retrain}`.\n\n"
+    f"**Profile `{profile}`**: {config.note}.\n\n"
+    f"Task options: {', '.join(f'{k} = {v:,}' for k, v in config.task_options.items())}. "
+    f"Training: {', '.join(f'{k} = {v}' for k, v in config.train.items())}.\n\n"
+    f"Paper setting: {config.source}."
+))
+
+# %% [markdown]
+# ## Training, or the recorded training
+#
+# With `retrain = False` (the default, and how the book is built) this cell reads the committed
+# record `data/results/copy/<profile>.json` if there is one; otherwise, or with `retrain = True`, it
+# trains both models under the profile (an interrupted run resumes from its checkpoint) and writes
+# the record. On two CPU cores the `cpu` profile takes about 40 minutes, the `smoke` profile seconds.
+
+# %% tags=["hide-input"]
+record = None if retrain else results.load_record("copy", profile, missing_ok=True)
+if record is None:
+    record = run_experiment("copy", profile, seed=seed, device=device, retrain=retrain, progress=False)
+    how = "trained by this run of the notebook"
+else:
+    how = "rendered from the committed record (no training)"
+stale = [run for run, data in record["runs"].items()
+         if data["config_hash"] != results.config_hash(config.run_config(run, data["config"]["seed"]))]
+display(Markdown(
+    f"Results {how}: `{report.record_label(record)}`."
+    + (f"\n\n**Note:** the record of {', '.join(stale)} was made with a configuration that differs "
+       f"from the current definition of profile `{profile}`; rerun with `retrain = True` to refresh it."
+       if stale else "")
+))
+
+# %% [markdown]
+# ## Loss curves
+#
+# Training loss (solid, the mean over each epoch's batches) and validation loss (dotted, at the end
+# of each epoch) of both models, against the memoryless baseline $K \ln 8 / T$ (dashed).
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(7.5, 4.2))
+report.plot_loss_curves(record, ax=ax)
+fig.tight_layout()
+plt.show()
+
+# %% tags=["hide-input", "full-width"]
+history = report.history_frame(record)
+display(report.styled(history))
+
+# %% [markdown]
+# ## The paper beside ours
+#
+# Test metrics of each run (cross-entropy per step `loss`, and `recall_accuracy`, the fraction of
+# the $K$ symbols copied correctly) beside the paper's numbers, which come from
+# `data/paper/hadamrnn.yaml` with their source, never from this notebook. "not available" means the
+# paper's number could not be read from a source reachable when that file was written; the file
+# says why. The `record` column names the file, commit and date each of our numbers comes from.
+
+# %% tags=["hide-input", "full-width"]
+paper = report.load_paper_numbers("hadamrnn")
+table = report.comparison_table(record, paper)
+display(report.styled(table))
+baseline = record["runs"][next(iter(record["runs"]))]["baselines"]["memoryless_cross_entropy"]
+setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
+display(Markdown(
+    f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}. "
+    f"For comparison, the memoryless baseline of this task is {baseline:.4g} nats per step."
+))
+display(Markdown(
+    f"Where the paper's numbers come from ({paper['paper']}, arXiv {paper['arxiv']}). For each number "
+    f"that is *not available*, `data/paper/hadamrnn.yaml` says what it is and where it was searched."
+))
+display(report.styled(report.paper_sources_table(paper, "copy")))
+
+# %% [markdown]
+# ## Model sizes
+#
+# Bits needed to store every matrix and bias, counted as the papers count them: HadamRNN stores
+# $n$ bits for $W$ (the signs), 4 bits per entry of $U$ and $V$ plus one 32-bit scale each, and
+# 32-bit biases; the ORNN stores everything in 32-bit floats.
+
+# %% tags=["hide-input"]
+display(report.styled(report.size_table(record)))
+
+# %% [markdown]
+# ## Provenance
+#
+# How each run's numbers were made: the commit of the code, the device, the torch version, the
+# seed, the training wall time (excluding evaluation of the test set) and the date.
+
+# %% tags=["hide-input", "full-width"]
+display(report.styled(report.provenance_table(record)))

@@ -1,0 +1,325 @@
+"""Tables and figures that notebooks show, computed from results records and paper numbers.
+
+Notebooks stay thin: they load a record (:func:`qornn.results.load_record`) and the paper's
+published numbers (:func:`load_paper_numbers`) and call the functions below.
+
+Paper numbers are data, never literals in code: they live in ``data/paper/<paper>.yaml``, each with
+its source (paper, arXiv id and version, table or figure). A number that could not be read from any
+source is stored as ``value: null`` with ``status: not available`` and an explanation, and is shown
+as "not available", never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from . import results
+
+__all__ = [
+    "NOT_AVAILABLE",
+    "PaperNumbersError",
+    "paper_dir",
+    "load_paper_numbers",
+    "history_frame",
+    "plot_loss_curves",
+    "comparison_table",
+    "size_table",
+    "provenance_table",
+    "record_label",
+    "styled",
+    "paper_sources_table",
+]
+
+NOT_AVAILABLE = "not available"
+_SOURCE_KEYS = ("paper", "arxiv", "version")
+_WHERE_KEYS = ("table", "figure", "section", "where")
+
+
+class PaperNumbersError(ValueError):
+    """A ``data/paper/*.yaml`` file is missing or an entry lacks its value, status or source."""
+
+
+def paper_dir() -> Path:
+    """Folder of the published numbers: the repository's ``data/paper`` (override: QORNN_PAPER_DIR).
+
+    It does not follow QORNN_DATA_DIR: that variable redirects where *our* results are read and
+    written (tests point it at a temporary folder), while the paper's numbers are committed data.
+    """
+    return Path(os.environ.get("QORNN_PAPER_DIR", results._root() / "data" / "paper"))
+
+
+def _check_source(source: Any, where: str) -> dict:
+    if not isinstance(source, Mapping):
+        raise PaperNumbersError(f"{where}: needs a 'source' mapping with paper, arxiv, version "
+                                "and a table/figure/section")
+    missing = [k for k in _SOURCE_KEYS if not source.get(k)]
+    if not any(source.get(k) for k in _WHERE_KEYS):
+        missing.append("table or figure")
+    if missing:
+        raise PaperNumbersError(f"{where}: source lacks {', '.join(missing)}")
+    return dict(source)
+
+
+def _entries(doc: Mapping) -> Iterable[tuple[str, dict]]:
+    """(label, entry) pairs from either layout: a list ``entries`` or a nested ``numbers`` mapping
+    ``experiment -> run -> metric -> entry``."""
+    if isinstance(doc.get("entries"), list):
+        for i, entry in enumerate(doc["entries"]):
+            yield f"entries[{i}]", entry
+    numbers = doc.get("numbers")
+    if isinstance(numbers, Mapping):
+        for experiment, runs in numbers.items():
+            for run, metrics in (runs or {}).items():
+                for metric, entry in (metrics or {}).items():
+                    if isinstance(entry, Mapping):
+                        yield (f"numbers.{experiment}.{run}.{metric}",
+                               {"experiment": experiment, "run": run, "metric": metric, **entry})
+
+
+def load_paper_numbers(paper: str) -> dict[str, Any]:
+    """Load and validate ``data/paper/<paper>.yaml``.
+
+    Returns ``{"paper": ..., "arxiv": ..., "version": ..., "entries": [entry, ...]}`` where each
+    entry has ``experiment``, ``run``, ``metric``, ``value`` (a number, or None when not
+    available), ``status``, ``explanation`` and ``source`` (paper, arxiv, version and a
+    table/figure/section). A top-level ``source`` supplies defaults for the entries' sources.
+    Raises :class:`PaperNumbersError` on a missing file or an entry without a source, or with no
+    value and no explanation of why.
+    """
+    path = paper_dir() / f"{paper}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in paper_dir().glob("*.yaml"))
+        raise PaperNumbersError(f"no paper numbers for {paper!r} (looked for {path}); "
+                                f"known: {', '.join(known) or 'none'}")
+    doc = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(doc, Mapping):
+        raise PaperNumbersError(f"{path}: expected a mapping at the top level")
+    title = doc.get("paper")
+    if isinstance(title, Mapping):  # paper: {title, arxiv, authors, ...}
+        title = title.get("title")
+    defaults = {k: doc[k] for k in ("arxiv", "version") if doc.get(k)}
+    if title:
+        defaults["paper"] = str(title)
+    if isinstance(doc.get("source"), Mapping):
+        defaults.update(doc["source"])
+    entries = []
+    for label, raw in _entries(doc):
+        where = f"{path.name}: {label}"
+        if not isinstance(raw, Mapping):
+            raise PaperNumbersError(f"{where}: expected a mapping")
+        for key in ("experiment", "run", "metric"):
+            if not raw.get(key):
+                raise PaperNumbersError(f"{where}: lacks {key!r}")
+        entry = dict(raw)
+        entry["source"] = _check_source({**defaults, **(raw.get("source") or {})}, where)
+        value = entry.get("value")
+        if value is None:
+            entry.setdefault("status", NOT_AVAILABLE)
+            if not entry.get("explanation"):
+                raise PaperNumbersError(f"{where}: value is null but there is no explanation why")
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise PaperNumbersError(f"{where}: value must be a number or null, got {value!r}")
+            entry.setdefault("status", "published")
+        entries.append(entry)
+    return {"paper": title or paper, "arxiv": doc.get("arxiv"),
+            "version": doc.get("version"), "path": str(path), "entries": entries}
+
+
+def history_frame(record: Mapping) -> pd.DataFrame:
+    """One row per (run, epoch): epoch, run, lr, train_loss, val_<metric>..., wall_time_s."""
+    rows = []
+    for run, data in record["runs"].items():
+        for point in data["history"]:
+            row = {"epoch": point["epoch"], "run": run, "lr": point.get("lr"),
+                   "train_loss": point.get("train_loss")}
+            row.update({f"val_{k}": v for k, v in point.get("val", {}).items()})
+            row["wall_time_s"] = point.get("wall_time_s")
+            rows.append(row)
+    columns = ["epoch", "run", "lr", "train_loss"]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    return frame.sort_values(["run", "epoch"], kind="stable").reset_index(drop=True)
+
+
+def _baseline(record: Mapping) -> float | None:
+    for data in record["runs"].values():
+        value = data.get("baselines", {}).get("memoryless_cross_entropy")
+        if value is not None:
+            return float(value)
+    return None
+
+
+def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | None = "auto",
+                     logy: bool | str = "auto"):
+    """Training (solid) and validation (dotted) loss per epoch for every run of ``record``.
+
+    ``baseline``: "auto" draws the record's memoryless cross-entropy (if it has one) as a dashed
+    line; a number draws that; None draws none. ``logy``: "auto" uses a log axis when the losses
+    span more than a factor 10. Returns the matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    frame = history_frame(record)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    values = []
+    for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
+        color = colors[i % len(colors)]
+        ax.plot(part["epoch"], part["train_loss"], "-o", color=color, label=f"{run} (train)")
+        values.extend(part["train_loss"].dropna())
+        if "val_loss" in part:
+            ax.plot(part["epoch"], part["val_loss"], ":s", color=color, label=f"{run} (validation)")
+            values.extend(part["val_loss"].dropna())
+    level = _baseline(record) if baseline == "auto" else baseline
+    if level is not None:
+        ax.axhline(float(level), color="black", linestyle="--", linewidth=1,
+                   label=f"memoryless baseline ({float(level):.3g})")
+        values.append(float(level))
+    positive = [v for v in values if v > 0]
+    if logy == "auto":
+        logy = bool(positive) and max(positive) / min(positive) > 10
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy per step")
+    ax.set_title(f"{record['experiment']}, profile {record['profile']}")
+    if not frame.empty:
+        ax.set_xticks(sorted(frame["epoch"].unique()))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _repo_relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(results._root().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def record_label(record: Mapping, run: str | None = None) -> str:
+    """Where a number comes from: the record's path, the short commit and the date of the run."""
+    path = _repo_relative(results.record_path(record["experiment"], record["profile"]))
+    runs = [run] if run is not None else sorted(record["runs"])
+    parts = []
+    for name in runs:
+        prov = record["runs"][name]["provenance"]
+        commit = (prov.get("commit") or "unknown commit")[:7]
+        if prov.get("dirty"):
+            commit += " (modified)"
+        parts.append(f"{commit}, {str(prov.get('date', ''))[:10]}")
+    return f"{path} @ {'; '.join(dict.fromkeys(parts))}"
+
+
+def _entry_for(entries: list[dict], experiment: str, run: str, metric: str) -> dict | None:
+    for entry in entries:
+        if entry["experiment"] == experiment and entry["run"] == run and entry["metric"] == metric:
+            return entry
+    return None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return NOT_AVAILABLE
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def comparison_table(record: Mapping, paper_numbers: Mapping | None) -> pd.DataFrame:
+    """The paper's numbers beside ours, one row per (run, metric) of the record's test metrics.
+
+    Columns: run, metric, paper value ("not available" where the paper gives none that could be
+    read), ours, gap (ours − paper, where both exist), profile, record (path, commit, date).
+    Paper entries for this experiment whose run or metric the record lacks are listed too, with
+    ours = "not recorded".
+    """
+    entries = list((paper_numbers or {}).get("entries", []))
+    experiment = record["experiment"]
+    rows = []
+    seen = set()
+    for run in sorted(record["runs"]):
+        for metric, ours in record["runs"][run]["test"].items():
+            entry = _entry_for(entries, experiment, run, metric)
+            seen.add((run, metric))
+            paper = entry.get("value") if entry else None
+            gap = ours - paper if isinstance(paper, (int, float)) else None
+            rows.append({"run": run, "metric": metric, "paper value": _fmt(paper), "ours": _fmt(ours),
+                         "gap": "—" if gap is None else f"{gap:+.4g}", "profile": record["profile"],
+                         "record": record_label(record, run)})
+    for entry in entries:
+        if entry["experiment"] == experiment and (entry["run"], entry["metric"]) not in seen:
+            rows.append({"run": entry["run"], "metric": entry["metric"],
+                         "paper value": _fmt(entry.get("value")), "ours": "not recorded", "gap": "—",
+                         "profile": record["profile"], "record": "—"})
+    columns = ["run", "metric", "paper value", "ours", "gap", "profile", "record"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def size_table(record: Mapping) -> pd.DataFrame:
+    """Model sizes as the papers count them: bits and kilobytes of every matrix and bias."""
+    rows = []
+    for run in sorted(record["runs"]):
+        data = record["runs"][run]
+        model = data["config"].get("model", {})
+        bits = int(data["size_bits"])
+        rows.append({"run": run, "model": model.get("model", run), "hidden": model.get("hidden_size"),
+                     "U, V bits": model.get("bits", 32), "size (bits)": bits,
+                     "size (kB)": round(bits / 8 / 1000, 2)})
+    return pd.DataFrame(rows)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def provenance_table(record: Mapping) -> pd.DataFrame:
+    """How each run's numbers were made: commit, device, versions, seed, wall time, date."""
+    rows = []
+    for run in sorted(record["runs"]):
+        prov = record["runs"][run]["provenance"]
+        rows.append({"run": run, "profile": prov.get("profile"), "seed": prov.get("seed"),
+                     "commit": (prov.get("commit") or "unknown")[:10]
+                     + (" (modified)" if prov.get("dirty") else ""),
+                     "device": f"{prov.get('device')}: {prov.get('device_name', '')}".strip(": "),
+                     "torch": prov.get("torch"), "wall time": _duration(prov.get("wall_time_s")),
+                     "date": prov.get("date")})
+    return pd.DataFrame(rows)
+
+
+def paper_sources_table(paper_numbers: Mapping, experiment: str) -> pd.DataFrame:
+    """Where each of the paper's numbers for ``experiment`` comes from (or would come from)."""
+    rows = []
+    for entry in paper_numbers.get("entries", []):
+        if entry["experiment"] != experiment:
+            continue
+        src = entry["source"]
+        where = next((str(src[k]) for k in _WHERE_KEYS if src.get(k)), "")
+        rows.append({"run": entry["run"], "metric": entry["metric"], "paper value": _fmt(entry.get("value")),
+                     "status": entry.get("status", ""), "arXiv": f"{src['arxiv']} ({src['version']})",
+                     "where": where})
+    return pd.DataFrame(rows, columns=["run", "metric", "paper value", "status", "arXiv", "where"])
+
+
+def styled(frame: pd.DataFrame, precision: int = 4):
+    """``frame`` as a pandas Styler for notebooks: no index, padded left-aligned cells, 4 digits."""
+    return (frame.style.hide(axis="index").format(precision=precision, na_rep="—")
+            .set_table_styles([{"selector": "th, td",
+                                "props": "padding: 0.25em 0.75em; text-align: left; vertical-align: top"},
+                               {"selector": "thead th", "props": "border-bottom: 1px solid #999"}]))

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Execute the book's notebooks with papermill into ``_build/executed/<paper>/<name>.ipynb``.
+
+    python scripts/run_notebooks.py                              # every notebook, its own defaults
+    python scripts/run_notebooks.py notebooks/hadamrnn/copy_task.py --profile smoke
+    python scripts/run_notebooks.py --profile cpu -p retrain=True -p seed=1
+
+Notebooks are jupytext percent ``.py`` files under ``notebooks/<paper>/``. Each is read with
+jupytext and run by papermill in its own folder; ``--profile`` and ``-p key=value`` override the
+values of its ``parameters`` cell (papermill injects a cell after it, which is hidden from the
+book). With no override a notebook runs with its defaults, which render the committed records
+without training. The output is written atomically: a failed run leaves the previous output in
+place and keeps the partial one as ``<name>.failed.ipynb`` for inspection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "_build" / "executed"
+
+
+def parse_value(text: str):
+    """'3' -> 3, '0.5' -> 0.5, 'True' / 'true' -> True, 'cpu' -> 'cpu' (YAML scalars)."""
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (bool, int, float, str)) or value is None else text
+
+
+def parse_parameters(pairs: list[str], profile: str | None) -> dict:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise SystemExit(f"run_notebooks: -p expects key=value, got {pair!r}")
+        params[key.strip()] = parse_value(value.strip())
+    if profile is not None:
+        params["profile"] = profile
+    return params
+
+
+def find_notebooks(paths: list[str]) -> list[Path]:
+    if not paths:
+        found = sorted(p for p in NOTEBOOKS.rglob("*.py") if ".ipynb_checkpoints" not in p.parts)
+        if not found:
+            raise SystemExit(f"run_notebooks: no notebooks under {NOTEBOOKS}")
+        return found
+    out = []
+    for p in paths:
+        path = Path(p).resolve()
+        if not path.is_file():
+            raise SystemExit(f"run_notebooks: no such notebook: {p}")
+        out.append(path)
+    return out
+
+
+def output_path(notebook: Path, out_dir: Path) -> Path:
+    """``notebooks/<paper>/<name>.py`` -> ``<out_dir>/<paper>/<name>.ipynb``."""
+    try:
+        rel = notebook.relative_to(NOTEBOOKS)
+    except ValueError:
+        rel = Path(notebook.parent.name) / notebook.name
+    return out_dir / rel.with_suffix(".ipynb")
+
+
+def hide_injected(path: Path) -> None:
+    """Tag papermill's injected-parameters cells ``remove-cell`` so the book does not show them."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, path)
+
+
+def execute(notebook: Path, out: Path, params: dict, *, progress: bool = False,
+            timeout: int | None = None) -> None:
+    import jupytext
+    import papermill as pm
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".ipynb")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        nb = jupytext.read(notebook)
+        pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", language="python",
+                            cwd=str(notebook.parent), progress_bar=progress, execution_timeout=timeout)
+        hide_injected(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private
+        os.replace(tmp, out)
+    except BaseException:
+        if tmp.exists() and tmp.stat().st_size:
+            os.replace(tmp, out.with_suffix(".failed.ipynb"))
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", help="notebook .py files (default: all under notebooks/)")
+    parser.add_argument("--profile", default=None,
+                        help="override the notebooks' profile (smoke, cpu, paper); default: their own")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a parameter, e.g. -p seed=1 -p retrain=True (repeatable)")
+    parser.add_argument("--output-dir", default=str(EXECUTED), help="default: _build/executed")
+    parser.add_argument("--progress", action="store_true", help="papermill's per-cell progress bar")
+    parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
+    args = parser.parse_args(argv)
+    params = parse_parameters(args.parameter, args.profile)
+    notebooks = find_notebooks(args.notebooks)
+    out_dir = Path(args.output_dir).resolve()
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "the notebooks' defaults"
+    print(f"run_notebooks: {len(notebooks)} notebook(s) with {shown}", flush=True)
+    failed = []
+    for i, notebook in enumerate(notebooks, 1):
+        out = output_path(notebook, out_dir)
+        label = notebook.relative_to(ROOT) if notebook.is_relative_to(ROOT) else notebook
+        shown_out = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+        print(f"[{i}/{len(notebooks)}] {label} -> {shown_out}", flush=True)
+        start = time.perf_counter()
+        try:
+            execute(notebook, out, params, progress=args.progress, timeout=args.timeout)
+        except Exception as err:  # report every notebook, then fail
+            print(f"    FAILED after {time.perf_counter() - start:.1f} s: {type(err).__name__}: {err}",
+                  file=sys.stderr, flush=True)
+            failed.append(str(label))
+            continue
+        print(f"    done in {time.perf_counter() - start:.1f} s", flush=True)
+    if failed:
+        print(f"run_notebooks: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The book builds with -W -n (warnings are errors) and has the copy-task page.
+
+The book's sources (_config.yml, _toc.yml, book/, _static/) are copied to a temporary folder, the
+notebook is executed there on the smoke profile, and the book is built there: the test touches
+neither the repository's _build/ nor its data/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _notebook_helpers import COPY_NOTEBOOK, ROOT, load_runner
+
+pytestmark = pytest.mark.slow
+
+
+def _jupyter_book() -> str:
+    exe = Path(sys.executable).parent / "jupyter-book"
+    return str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book")
+
+
+def test_book_builds_strict(tmp_path):
+    book = tmp_path / "book_src"
+    book.mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, book / name)
+    for name in ("book", "_static"):
+        shutil.copytree(ROOT / name, book / name)
+    load_runner().execute(COPY_NOTEBOOK, book / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb",
+                          {"profile": "smoke", "retrain": True}, timeout=600)
+
+    proc = subprocess.run([_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "build succeeded" in proc.stdout
+    page = book / "_build" / "html" / "_build" / "executed" / "hadamrnn" / "copy_task.html"
+    assert page.exists()
+    html = page.read_text()
+    assert "<img" in html and "paper value" in html and "memoryless" in html
+    assert "tex-svg.js" in html  # the vendored MathJax, not a CDN
+    for doc in ("book/intro", "book/rerun", "book/adapt", "book/hadamrnn/index", "book/qornn/index"):
+        assert (book / "_build" / "html" / f"{doc}.html").exists(), doc

@@ -1,0 +1,64 @@
+"""End to end: the copy-task notebook trains the smoke profile and shows a figure and the table.
+
+QORNN_DATA_DIR / QORNN_RUNS_DIR point at tmp_path (tests/conftest.py), and the kernel inherits
+them, so the notebook never writes into the repository's data/ or runs/.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from _notebook_helpers import COPY_NOTEBOOK, ROOT, load_runner
+
+pytestmark = pytest.mark.slow
+
+
+def _outputs(nb, mime):
+    return [o["data"][mime] for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if mime in o.get("data", {})]
+
+
+def test_copy_notebook_smoke(tmp_path):
+    runner = load_runner()
+    repo_record = ROOT / "data" / "results" / "copy" / "smoke.json"
+    existed = repo_record.exists()
+    out = tmp_path / "executed" / "hadamrnn" / "copy_task.ipynb"
+    runner.execute(COPY_NOTEBOOK, out, {"profile": "smoke", "retrain": True}, timeout=600)
+
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "remove-cell" in injected[0].metadata["tags"]
+    assert 'profile = "smoke"' in injected[0].source
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert _outputs(nb, "image/png"), "the loss-curve figure is missing"
+    html = "\n".join(_outputs(nb, "text/html"))
+    for column in ("paper value", "ours", "gap", "profile", "record"):
+        assert column in html
+    assert "hadamrnn" in html and "ornn" in html
+    assert "not available" in html or "published" in html
+    markdown = "\n".join(_outputs(nb, "text/markdown"))
+    assert "Profile `smoke`" in markdown and "trained by this run" in markdown
+
+    record = json.loads((tmp_path / "data" / "results" / "copy" / "smoke.json").read_text())
+    assert set(record["runs"]) == {"hadamrnn", "ornn"}
+    assert repo_record.exists() == existed, "the notebook wrote into the repository's data/"
+
+    # With retrain False and the record present, it renders without training.
+    again = tmp_path / "again.ipynb"
+    runner.execute(COPY_NOTEBOOK, again, {"profile": "smoke"}, timeout=600)
+    markdown = "\n".join(_outputs(nbformat.read(again, as_version=4), "text/markdown"))
+    assert "rendered from the committed record" in markdown
+
+
+def test_runner_parameters():
+    runner = load_runner()
+    assert runner.parse_parameters(["seed=3", "retrain=True", "device=cuda", "lr=0.5"], "smoke") == {
+        "seed": 3, "retrain": True, "device": "cuda", "lr": 0.5, "profile": "smoke"}
+    assert runner.parse_parameters([], None) == {}
+    with pytest.raises(SystemExit):
+        runner.parse_parameters(["novalue"], None)
+    assert runner.output_path(COPY_NOTEBOOK, ROOT / "_build" / "executed") == (
+        ROOT / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb")

@@ -1,0 +1,177 @@
+"""qornn.report on a tiny synthetic record (written through results.save_run into tmp dirs)."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests only; notebooks keep the inline backend
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from qornn import report, results  # noqa: E402
+
+BASELINE = 10 * math.log(8) / 40
+
+
+def _run(model: str, losses: list[float], test_loss: float, bits: int | None, size: int) -> dict:
+    history = [{"epoch": i + 1, "lr": 0.01, "train_loss": loss, "val": {"loss": loss * 0.9,
+                "recall_accuracy": 0.1 * i}, "wall_time_s": 1.0 + i} for i, loss in enumerate(losses)]
+    model_cfg = {"model": model, "hidden_size": 16, **({"bits": bits} if bits else {})}
+    return {
+        "config": {"experiment": "copy", "profile": "smoke", "model": model_cfg, "seed": 0},
+        "config_hash": f"hash-{model}",
+        "history": history,
+        "test": {"loss": test_loss, "recall_accuracy": 0.5},
+        "baselines": {"memoryless_cross_entropy": BASELINE},
+        "size_bits": size,
+        "provenance": {"commit": "0123456789abcdef", "dirty": False, "profile": "smoke", "seed": 0,
+                       "device": "cpu", "device_name": "test cpu", "torch": "2.13.0",
+                       "wall_time_s": 3.5, "date": "2026-11-23T09:00:00+00:00"},
+    }
+
+
+@pytest.fixture
+def record() -> dict:
+    results.save_run("copy", "smoke", "hadamrnn", _run("hadamrnn", [1.8, 1.2, 0.9], 0.8, 4, 2096))
+    results.save_run("copy", "smoke", "ornn", _run("ornn", [1.5, 0.7], 0.5, None, 18720))
+    return results.load_record("copy", "smoke")
+
+
+@pytest.fixture
+def paper_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "paper"
+    folder.mkdir()
+    monkeypatch.setenv("QORNN_PAPER_DIR", str(folder))
+    return folder
+
+
+def _write_paper(folder, entries, **top) -> None:
+    doc = {"paper": "Test paper", "arxiv": "0000.00000", "version": "v1", **top, "entries": entries}
+    (folder / "test.yaml").write_text(yaml.safe_dump(doc))
+
+
+SOURCE = {"paper": "Test", "arxiv": "0000.00000", "version": "v1", "table": "Table 1"}
+
+
+def test_history_frame(record):
+    frame = report.history_frame(record)
+    assert list(frame.columns[:4]) == ["epoch", "run", "lr", "train_loss"]
+    assert {"val_loss", "val_recall_accuracy", "wall_time_s"} <= set(frame.columns)
+    assert len(frame) == 5
+    assert frame[frame.run == "hadamrnn"]["epoch"].tolist() == [1, 2, 3]
+    assert frame[frame.run == "ornn"]["train_loss"].tolist() == [1.5, 0.7]
+
+
+def test_history_frame_empty():
+    frame = report.history_frame({"experiment": "copy", "profile": "smoke", "runs": {}})
+    assert frame.empty and "train_loss" in frame.columns
+
+
+def test_plot_loss_curves(record):
+    ax = report.plot_loss_curves(record)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "hadamrnn (train)" in labels and "ornn (validation)" in labels
+    baseline = [line for line in ax.get_lines() if line.get_label().startswith("memoryless")]
+    assert len(baseline) == 1 and baseline[0].get_linestyle() == "--"
+    assert baseline[0].get_ydata()[0] == pytest.approx(BASELINE)
+    assert ax.get_yscale() == "linear"  # losses span 0.52 .. 1.8: no need for a log axis
+    assert "smoke" in ax.get_title()
+    # a baseline 36 times below the largest loss switches the axis to log
+    assert report.plot_loss_curves(record, baseline=0.05).get_yscale() == "log"
+
+
+def test_plot_loss_curves_no_baseline_linear(record):
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots()
+    assert report.plot_loss_curves(record, ax=ax, baseline=None, logy=False) is ax
+    assert not any(line.get_label().startswith("memoryless") for line in ax.get_lines())
+    assert ax.get_yscale() == "linear"
+
+
+def test_comparison_table_with_paper_numbers(record, paper_dir):
+    _write_paper(paper_dir, [
+        {"experiment": "copy", "run": "hadamrnn", "metric": "loss", "value": 0.5, "source": SOURCE},
+        {"experiment": "copy", "run": "ornn", "metric": "loss", "value": None,
+         "explanation": "could not be read", "source": SOURCE},
+        {"experiment": "copy", "run": "lstm", "metric": "loss", "value": 0.3, "source": SOURCE},
+        {"experiment": "mnist", "run": "hadamrnn", "metric": "accuracy", "value": 0.9, "source": SOURCE},
+    ])
+    paper = report.load_paper_numbers("test")
+    table = report.comparison_table(record, paper)
+    assert list(table.columns) == ["run", "metric", "paper value", "ours", "gap", "profile", "record"]
+    row = table[(table.run == "hadamrnn") & (table.metric == "loss")].iloc[0]
+    assert row["paper value"] == "0.5" and row["ours"] == "0.8" and row["gap"] == "+0.3"
+    assert row["profile"] == "smoke"
+    assert row["record"].startswith(str(results.record_path("copy", "smoke")))
+    assert "0123456" in row["record"] and "2026-11-23" in row["record"]
+    ornn = table[(table.run == "ornn") & (table.metric == "loss")].iloc[0]
+    assert ornn["paper value"] == report.NOT_AVAILABLE and ornn["gap"] == "—"
+    # a paper number we have no run for is listed, one of another experiment is not
+    lstm = table[table.run == "lstm"].iloc[0]
+    assert lstm["ours"] == "not recorded" and lstm["paper value"] == "0.3"
+    assert "accuracy" not in set(table.metric)
+    # metrics the paper does not report still appear, as not available
+    acc = table[(table.run == "hadamrnn") & (table.metric == "recall_accuracy")].iloc[0]
+    assert acc["paper value"] == report.NOT_AVAILABLE
+
+
+def test_comparison_table_without_paper(record):
+    table = report.comparison_table(record, None)
+    assert len(table) == 4
+    assert set(table["paper value"]) == {report.NOT_AVAILABLE}
+
+
+def test_size_and_provenance_tables(record):
+    sizes = report.size_table(record).set_index("run")
+    assert sizes.loc["hadamrnn", "size (bits)"] == 2096
+    assert sizes.loc["hadamrnn", "U, V bits"] == 4 and sizes.loc["ornn", "U, V bits"] == 32
+    prov = report.provenance_table(record).set_index("run")
+    assert prov.loc["ornn", "commit"] == "0123456789"
+    assert prov.loc["ornn", "wall time"] == "3.5 s"
+    assert "test cpu" in prov.loc["ornn", "device"]
+
+
+def test_load_paper_numbers_validates_sources(paper_dir):
+    _write_paper(paper_dir, [{"experiment": "copy", "run": "a", "metric": "loss", "value": 1.0}])
+    with pytest.raises(report.PaperNumbersError, match="table or figure"):
+        report.load_paper_numbers("test")  # top-level paper/arxiv/version but no table
+    _write_paper(paper_dir, [{"experiment": "copy", "run": "a", "metric": "loss", "value": 1.0,
+                              "source": {"table": "Table 2"}}])
+    entry = report.load_paper_numbers("test")["entries"][0]
+    assert entry["source"] == {"paper": "Test paper", "arxiv": "0000.00000", "version": "v1",
+                               "table": "Table 2"}
+    assert entry["status"] == "published"
+    (paper_dir / "test.yaml").write_text(yaml.safe_dump({"entries": [
+        {"experiment": "copy", "run": "a", "metric": "loss", "value": 1.0,
+         "source": {"arxiv": "1", "version": "v1", "figure": "Fig. 3"}}]}))
+    with pytest.raises(report.PaperNumbersError, match="paper"):
+        report.load_paper_numbers("test")
+
+
+def test_load_paper_numbers_null_needs_explanation(paper_dir):
+    _write_paper(paper_dir, [{"experiment": "copy", "run": "a", "metric": "loss", "value": None,
+                              "source": SOURCE}])
+    with pytest.raises(report.PaperNumbersError, match="explanation"):
+        report.load_paper_numbers("test")
+    _write_paper(paper_dir, [{"experiment": "copy", "run": "a", "metric": "loss", "value": "0.3",
+                              "source": SOURCE}])
+    with pytest.raises(report.PaperNumbersError, match="number or null"):
+        report.load_paper_numbers("test")
+
+
+def test_load_paper_numbers_missing_file(paper_dir):
+    with pytest.raises(report.PaperNumbersError, match="no paper numbers for 'nope'"):
+        report.load_paper_numbers("nope")
+
+
+def test_committed_hadamrnn_numbers_load():
+    """The committed data/paper/hadamrnn.yaml passes validation and has the copy-task entry."""
+    paper = report.load_paper_numbers("hadamrnn")
+    copy = [e for e in paper["entries"] if e["experiment"] == "copy"]
+    assert copy, "data/paper/hadamrnn.yaml has no copy-task entry"
+    for entry in copy:
+        assert entry["value"] is not None or entry["status"] and entry["explanation"]
