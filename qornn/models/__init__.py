@@ -1,6 +1,13 @@
 """Models: one registry from names to networks, so that every caller builds the same object.
 
     build_model("hadamrnn", input_size=10, output_size=9, hidden_size=128, bits=4, many_to_many=True)
+    build_model("qornn-ste-bjorck", input_size=10, output_size=9, hidden_size=128, bits=4)
+
+Size convention (:func:`model_size_bits`, every model's ``size_bits()``), as the papers count storage:
+a float matrix, bias, embedding or scalar costs 32 bits an entry; a k-bit matrix k bits an entry plus
+one 32-bit float scale α per tensor; a binary matrix diag(s)·H/√n (HadamRNN) or a block ternary one
+diag(s)·(I ⊗ H_m)/√m (Block-HadamRNN) costs n bits (the signs s; H and the scale are implicit).
+Only what inference needs is counted (not latent training copies of quantized weights).
 """
 
 from __future__ import annotations
@@ -8,7 +15,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from torch import nn
+
+from .baselines import BASELINES, GRU, LSTM, FastGRNN, FastRNN, GatedRNN, LowRankLinear, VanillaRNN
 from .network import QuantizedLinear, RecurrentNet
+from .qornn import (
+    ActivationQuantizedNet,
+    ActivationRanges,
+    BjorckWeight,
+    FixedQuantizedWeight,
+    PenaltyWeight,
+    ProjUNNWeight,
+    calibrate_activations,
+    integer_weights,
+    quantize_post_training,
+    weight_bits,
+)
 from .recurrent import HadamardWeight, OrthogonalWeight, RecurrentWeight, dense_recurrence
 
 __all__ = [
@@ -23,6 +45,24 @@ __all__ = [
     "HadamardWeight",
     "OrthogonalWeight",
     "dense_recurrence",
+    "BjorckWeight",
+    "ProjUNNWeight",
+    "PenaltyWeight",
+    "FixedQuantizedWeight",
+    "quantize_post_training",
+    "integer_weights",
+    "ActivationRanges",
+    "calibrate_activations",
+    "ActivationQuantizedNet",
+    "weight_bits",
+    "GatedRNN",
+    "LowRankLinear",
+    "VanillaRNN",
+    "LSTM",
+    "GRU",
+    "FastRNN",
+    "FastGRNN",
+    "BASELINES",
 ]
 
 
@@ -32,7 +72,7 @@ class ModelSpec:
 
     name: str
     summary: str
-    build: Callable[..., RecurrentNet]
+    build: Callable[..., nn.Module]
 
 
 def _hadamrnn(input_size, output_size, hidden_size, *, bits=4, block=None, nonlinearity="linear",
@@ -54,6 +94,46 @@ def _ornn(input_size, output_size, hidden_size, *, orthogonal_map="matrix_exp", 
                         nonlinearity=nonlinearity, many_to_many=many_to_many)
 
 
+def _orthogonal_net(weight, input_size, output_size, *, input_bits=None, output_bits=None,
+                    nonlinearity="relu", many_to_many=False):
+    return RecurrentNet(input_size, output_size, weight, input_bits=input_bits, output_bits=output_bits,
+                        nonlinearity=nonlinearity, many_to_many=many_to_many)
+
+
+def _weight_builder(weight_cls, quantized: bool, **fixed):
+    """A builder for RecurrentNet(W = weight_cls(hidden, bits, ...)); QORNN defaults: ReLU, U and V
+    quantized with the same k as W (``output_bits=None`` keeps V float), 4 bits."""
+    if quantized:
+        def build(input_size, output_size, hidden_size, *, bits=4, output_bits="same", nonlinearity="relu",
+                  many_to_many=False, **weight_options):
+            if bits is None:
+                raise ValueError("a QORNN needs an int number of bits (2..8 in the papers); use the "
+                                 "matching 'ornn-*' model for full precision")
+            out_bits = bits if output_bits == "same" else output_bits
+            return _orthogonal_net(weight_cls(hidden_size, bits, **fixed, **weight_options), input_size,
+                                   output_size, input_bits=bits, output_bits=out_bits,
+                                   nonlinearity=nonlinearity, many_to_many=many_to_many)
+    else:
+        def build(input_size, output_size, hidden_size, *, nonlinearity="relu", many_to_many=False,
+                  **weight_options):
+            return _orthogonal_net(weight_cls(hidden_size, None, **fixed, **weight_options), input_size,
+                                   output_size, nonlinearity=nonlinearity, many_to_many=many_to_many)
+    return build
+
+
+def _ornn_map(orthogonal_map):
+    def build(input_size, output_size, hidden_size, *, nonlinearity="relu", many_to_many=False):
+        return _orthogonal_net(OrthogonalWeight(hidden_size, orthogonal_map), input_size, output_size,
+                               nonlinearity=nonlinearity, many_to_many=many_to_many)
+    return build
+
+
+def _baseline(cls):
+    def build(input_size, output_size, hidden_size, **options):
+        return cls(input_size, output_size, hidden_size, **options)
+    return build
+
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
@@ -63,6 +143,32 @@ MODELS: dict[str, ModelSpec] = {
                   _block_hadamrnn),
         ModelSpec("ornn", "float orthogonal RNN (torch orthogonal parametrization), float U and V",
                   _ornn),
+        # ORNN (float) with each orthogonality mechanism; ReLU recurrence by default (QORNN's model)
+        ModelSpec("ornn-bjorck", "float ORNN, W = Björck(V/σ_max(V)) (power iteration + Björck)",
+                  _weight_builder(BjorckWeight, quantized=False)),
+        ModelSpec("ornn-projunn", "float ORNN kept on O(n) by projUNN rank-k steps (rank=1, variant D|T)",
+                  _weight_builder(ProjUNNWeight, quantized=False)),
+        ModelSpec("ornn-polar", "float ORNN, W projected on O(n) by SVD (polar) after every step",
+                  _weight_builder(ProjUNNWeight, quantized=False, rank=None, variant="D")),
+        ModelSpec("ornn-cayley", "float ORNN, W = Cayley(A), A skew (torch parametrization)",
+                  _ornn_map("cayley")),
+        ModelSpec("ornn-expm", "float ORNN, W = exp(A), A skew (torch parametrization)",
+                  _ornn_map("matrix_exp")),
+        # QORNN: quantization-aware training
+        ModelSpec("qornn-ste-bjorck", "QORNN STE-Björck: W = q_k(Björck(V/σ)), k-bit U and V (STE)",
+                  _weight_builder(BjorckWeight, quantized=True)),
+        ModelSpec("qornn-ste-projunn", "QORNN STE-projUNN: q_k(W), W on O(n) by projUNN, k-bit U and V",
+                  _weight_builder(ProjUNNWeight, quantized=True)),
+        ModelSpec("qornn-penalty", "QORNN penalty QAT (plausible v1 variant): q_k(W), loss + λ‖WᵀW−I‖²",
+                  _weight_builder(PenaltyWeight, quantized=True)),
+        # baselines (float, or k-bit with bits=k)
+        ModelSpec("rnn", "vanilla RNN h = tanh(Wx + Uh + b) (nonlinearity='relu' possible)",
+                  _baseline(VanillaRNN)),
+        ModelSpec("lstm", "LSTM, float or k-bit weights (bits=k)", _baseline(LSTM)),
+        ModelSpec("gru", "GRU, float or k-bit weights (bits=k)", _baseline(GRU)),
+        ModelSpec("fastrnn", "FastRNN (Kusupati et al. 2018), float or k-bit", _baseline(FastRNN)),
+        ModelSpec("fastgrnn", "FastGRNN (Kusupati et al. 2018), float or k-bit, optional low rank",
+                  _baseline(FastGRNN)),
     )
 }
 
@@ -72,7 +178,7 @@ def model_names() -> list[str]:
 
 
 def build_model(name: str, *, input_size: int, output_size: int, hidden_size: int,
-                **options) -> RecurrentNet:
+                **options) -> nn.Module:
     """Build the registered model ``name``; unknown names and options get a clear error."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(model_names())}")
@@ -82,6 +188,7 @@ def build_model(name: str, *, input_size: int, output_size: int, hidden_size: in
         raise ValueError(f"bad options for model {name!r}: {err}") from None
 
 
-def model_size_bits(model: RecurrentNet) -> int:
-    """Bits needed to store every matrix and bias of ``model``, counted as the papers do."""
+def model_size_bits(model: nn.Module) -> int:
+    """Bits needed to store every matrix, bias and embedding of ``model``, counted as the papers do
+    (see the module docstring for the convention)."""
     return model.size_bits()

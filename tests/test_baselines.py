@@ -1,0 +1,134 @@
+"""Baselines: vanilla RNN, LSTM, GRU, FastRNN, FastGRNN (float and k-bit)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from qornn.models import BASELINES, GRU, LSTM, FastGRNN, FastRNN, build_model, model_size_bits
+from qornn.tasks import CopyTask
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_lstm_matches_torch_lstm():
+    torch.manual_seed(0)
+    ref = nn.LSTM(3, 5)
+    ours = LSTM(3, 2, 5, many_to_many=True)
+    with torch.no_grad():
+        ours.input.weight.copy_(ref.weight_ih_l0)
+        ours.input.bias.copy_(ref.bias_ih_l0 + ref.bias_hh_l0)
+        ours.recurrent.weight.copy_(ref.weight_hh_l0)
+    x = torch.randn(4, 7, 3)
+    out, _ = ref(x.transpose(0, 1))
+    torch.testing.assert_close(ours.hidden_states(x), out)
+
+
+def test_gru_matches_torch_gru():
+    torch.manual_seed(0)
+    ref = nn.GRU(3, 5)
+    ours = GRU(3, 2, 5)
+    with torch.no_grad():
+        ours.input.weight.copy_(ref.weight_ih_l0)
+        ours.input.bias.copy_(ref.bias_ih_l0)
+        ours.recurrent.weight.copy_(ref.weight_hh_l0)
+        ours.recurrent.bias.copy_(ref.bias_hh_l0)
+    x = torch.randn(4, 7, 3)
+    out, _ = ref(x.transpose(0, 1))
+    torch.testing.assert_close(ours.hidden_states(x), out)
+
+
+def test_fastrnn_and_fastgrnn_one_step_by_hand():
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 3)
+    m = FastRNN(3, 1, 4)
+    a = F.linear(x[:, 0], m.input.weight, m.input.bias)
+    h1 = torch.sigmoid(m.alpha) * torch.tanh(a)  # h0 = 0
+    torch.testing.assert_close(m.hidden_states(x)[0], h1)
+    g = FastGRNN(3, 1, 4)
+    p = F.linear(x[:, 0], g.input.weight)
+    z = torch.sigmoid(p + g.bias_gate)
+    h1 = (torch.sigmoid(g.zeta) * (1 - z) + torch.sigmoid(g.nu)) * torch.tanh(p + g.bias_update)
+    torch.testing.assert_close(g.hidden_states(x)[0], h1)
+    # second step uses U h1 in both the gate and the candidate
+    x2 = torch.randn(2, 2, 3)
+    h = g.hidden_states(x2)
+    p2 = F.linear(x2[:, 1], g.input.weight) + F.linear(h[0], g.recurrent.weight)
+    z2 = torch.sigmoid(p2 + g.bias_gate)
+    gate = torch.sigmoid(g.zeta) * (1 - z2) + torch.sigmoid(g.nu)
+    want = gate * torch.tanh(p2 + g.bias_update) + z2 * h[0]
+    torch.testing.assert_close(h[1], want)
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_interface_shapes_and_tokens_equal_one_hot(name):
+    torch.manual_seed(0)
+    many = build_model(name, input_size=6, output_size=3, hidden_size=8, many_to_many=True)
+    one = build_model(name, input_size=6, output_size=3, hidden_size=8)
+    tokens = torch.randint(0, 6, (2, 9))
+    assert many(tokens).shape == (2, 9, 3)
+    assert one(tokens).shape == (2, 3)
+    torch.testing.assert_close(many(tokens), many(F.one_hot(tokens, 6).float()))
+    with pytest.raises(ValueError, match="float input"):
+        many(torch.randn(2, 9, 5))
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+@pytest.mark.parametrize("bits", [2, 4])
+def test_k_bit_baselines_use_at_most_2k_levels_and_train(name, bits):
+    torch.manual_seed(0)
+    task = CopyTask(length=30, symbols=3, train_size=64, val_size=8, test_size=8)
+    model = build_model(name, input_size=task.input_size, output_size=task.output_size, hidden_size=16,
+                        many_to_many=True, bits=bits)
+    for layer in (model.input, model.recurrent, model.readout):
+        assert layer.effective_weight().unique().numel() <= 2**bits
+    x, y = task.batch("train", torch.arange(64))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = task.loss(model(x), y)
+        loss.backward()
+        opt.step()
+        model.apply_constraints_()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_size_bits_hand_count():
+    d, n, o = 10, 16, 9
+    # float LSTM: W (4n×d), U (4n×n), bias 4n, V (o×n), bias o
+    lstm = build_model("lstm", input_size=d, output_size=o, hidden_size=n)
+    assert model_size_bits(lstm) == 32 * (4 * n * d + 4 * n * n + 4 * n + o * n + o)
+    # 4-bit LSTM: every matrix 4 bits an entry + one 32-bit scale; biases float
+    q = build_model("lstm", input_size=d, output_size=o, hidden_size=n, bits=4)
+    assert model_size_bits(q) == 4 * (4 * n * d + 4 * n * n + o * n) + 3 * 32 + 32 * (4 * n + o)
+    # GRU has the recurrent bias too (torch's form)
+    gru = build_model("gru", input_size=d, output_size=o, hidden_size=n)
+    assert model_size_bits(gru) == 32 * (3 * n * d + 3 * n * n + 6 * n + o * n + o)
+    # FastRNN: + α, β; FastGRNN: no input bias, b_z, b_h, ζ, ν
+    fr = build_model("fastrnn", input_size=d, output_size=o, hidden_size=n)
+    assert model_size_bits(fr) == 32 * (n * d + n * n + n + o * n + o + 2)
+    fg = build_model("fastgrnn", input_size=d, output_size=o, hidden_size=n)
+    assert model_size_bits(fg) == 32 * (n * d + n * n + 2 * n + o * n + o + 2)
+    # low rank: W = W2 W1 with rank r, U = U2 U1 with rank s
+    r, s = 3, 5
+    lr = build_model("fastgrnn", input_size=d, output_size=o, hidden_size=n, input_rank=r,
+                     recurrent_rank=s)
+    assert model_size_bits(lr) == 32 * (r * d + n * r + s * n + n * s + 2 * n + o * n + o + 2)
+    assert int(torch.linalg.matrix_rank(lr.recurrent.effective_weight().detach())) <= s
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(ValueError, match="nonlinearity"):
+        build_model("rnn", input_size=2, output_size=2, hidden_size=4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="bits"):
+        build_model("lstm", input_size=2, output_size=2, hidden_size=4, bits=1)
+    with pytest.raises(ValueError, match="hidden_size"):
+        LSTM(2, 2, 0)
