@@ -22,6 +22,15 @@ from qornn.orthogonal import (
 )
 
 SEEDS = st.integers(0, 2**31 - 1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small matrices: one thread is faster, and leaves the other core to whoever needs it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 SIZES = st.integers(2, 24)
 
 
@@ -183,3 +192,25 @@ def test_uncorrected_projunn_d_amplifies_float_drift():
     for _ in range(60):
         w = projunn_step(w, 2 * (w - target), lr=0.01, rank=1, variant="D", correct=False)
     assert orthogonality_error(w) > 1e-5
+
+
+def test_book_excerpts_skip_exactly_the_docstrings():
+    """book/models.md shows some functions without their docstring through ``:lines:``; a docstring
+    that grows or shrinks would silently shift the excerpt, so check the numbers against the source."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "book" / "models.md").read_text()
+    pattern = r"```\{literalinclude\} \.\./(\S+)\n(?::language: \w+\n)?:pyobject: (\S+)\n:lines: (\S+)\n"
+    found = re.findall(pattern, page)
+    assert found
+    for path, obj, lines in found:
+        tree = ast.parse((root / path).read_text())
+        node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == obj)
+        doc = node.body[0]
+        head = doc.lineno - node.lineno  # signature lines
+        after = doc.end_lineno - node.lineno + 2
+        want = f"1-{head},{after}-" if head > 1 else f"1,{after}-"
+        assert lines == want, f"{path}:{obj}: book uses :lines: {lines}, source needs {want}"
