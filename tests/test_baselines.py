@@ -132,3 +132,32 @@ def test_bad_options_are_clear_errors():
         build_model("lstm", input_size=2, output_size=2, hidden_size=4, bits=1)
     with pytest.raises(ValueError, match="hidden_size"):
         LSTM(2, 2, 0)
+
+
+@pytest.mark.parametrize("name", ["lstm", "qornn-ste-bjorck", "hadamrnn"])
+def test_embedding_front_end(name):
+    from qornn.models import EmbeddingNet
+
+    torch.manual_seed(0)
+    vocab, emb, n = 50, 12, 8
+    last = build_model(name, input_size=vocab, output_size=1, hidden_size=n, embedding_size=emb,
+                       embedding_bits=4)
+    assert isinstance(last, EmbeddingNet)
+    tokens = torch.randint(1, vocab, (3, 7))
+    assert last(tokens).shape == (3, 1)
+    inner = last.model.size_bits()
+    assert model_size_bits(last) == 4 * vocab * emb + 32 + inner
+    mean = build_model(name, input_size=vocab, output_size=1, hidden_size=n, embedding_size=emb,
+                       pool="mean", embedding_dropout=0.5).eval()
+    padded = torch.cat([tokens, torch.zeros(3, 2, dtype=torch.long)], 1)
+    per_step = mean.model(F.embedding(padded, mean.weight))
+    torch.testing.assert_close(mean(padded), per_step[:, :7].mean(1))
+    # training reaches the embedding and the model
+    loss = mean.train()(padded).pow(2).sum()
+    loss.backward()
+    assert mean.weight.grad[tokens].abs().sum() > 0 and mean.weight.grad[0].abs().sum() == 0
+
+
+def test_embedding_options_need_embedding_size():
+    with pytest.raises(ValueError, match="embedding_size"):
+        build_model("lstm", input_size=5, output_size=1, hidden_size=4, pool="mean")

@@ -15,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..quantize import check_bits, quantize_ste
 from .baselines import BASELINES, GRU, LSTM, FastGRNN, FastRNN, GatedRNN, LowRankLinear, VanillaRNN
 from .network import QuantizedLinear, RecurrentNet
 from .qornn import (
@@ -63,6 +66,7 @@ __all__ = [
     "FastRNN",
     "FastGRNN",
     "BASELINES",
+    "EmbeddingNet",
 ]
 
 
@@ -177,15 +181,82 @@ def model_names() -> list[str]:
     return sorted(MODELS)
 
 
+class EmbeddingNet(nn.Module):
+    """Token front-end for the text tasks (IMDB, SST-2, QQP), around any registered model:
+
+        e_t = E[x_t]  (E: vocabulary × embedding, float or k-bit with STE; row ``padding_idx`` = 0)
+        y = model(dropout(e))                        pool "last": the model's output at t = T
+        y = mean_{t : x_t ≠ pad} model(dropout(e))_t  pool "mean": over non-padding positions
+
+    Mean pooling of the per-step logits equals the readout of the mean-pooled features, since the
+    readouts are affine. Same interface as the models: ``forward``, ``size_bits`` (E counted like any
+    matrix) and ``apply_constraints_``.
+    """
+
+    POOLS = ("last", "mean")
+
+    def __init__(self, model: nn.Module, vocab_size: int, embedding_size: int, *, bits: int | None = None,
+                 dropout: float = 0.0, padding_idx: int | None = 0, pool: str = "last") -> None:
+        super().__init__()
+        if pool not in self.POOLS:
+            raise ValueError(f"unknown pooling {pool!r}; valid: {', '.join(self.POOLS)}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"embedding dropout must be in [0, 1), got {dropout!r}")
+        self.bits = check_bits(bits, "embedding bits")
+        self.model, self.pool, self.padding_idx = model, pool, padding_idx
+        self.weight = nn.Parameter(torch.randn(vocab_size, embedding_size))
+        if padding_idx is not None:
+            with torch.no_grad():
+                self.weight[padding_idx].zero_()
+        self.dropout = nn.Dropout(dropout)
+        if pool == "mean":
+            model.many_to_many = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_floating_point() or x.dim() != 2:
+            raise ValueError(f"EmbeddingNet takes integer tokens (batch, time), got {x.dtype} "
+                             f"{tuple(x.shape)}")
+        e = F.embedding(x, quantize_ste(self.weight, self.bits), padding_idx=self.padding_idx)
+        y = self.model(self.dropout(e))
+        if self.pool == "last":
+            return y
+        if self.padding_idx is None:
+            return y.mean(1)
+        mask = (x != self.padding_idx).to(y.dtype).unsqueeze(-1)
+        return (y * mask).sum(1) / mask.sum(1).clamp_min(1)
+
+    def apply_constraints_(self) -> None:
+        if hasattr(self.model, "apply_constraints_"):
+            self.model.apply_constraints_()
+
+    def size_bits(self) -> int:
+        return weight_bits(self.weight.numel(), self.bits) + self.model.size_bits()
+
+
 def build_model(name: str, *, input_size: int, output_size: int, hidden_size: int,
+                embedding_size: int | None = None, embedding_bits: int | None = None,
+                embedding_dropout: float = 0.0, padding_idx: int | None = 0, pool: str = "last",
                 **options) -> nn.Module:
-    """Build the registered model ``name``; unknown names and options get a clear error."""
+    """Build the registered model ``name``; unknown names and options get a clear error.
+
+    With ``embedding_size`` E, ``input_size`` is the vocabulary size, the model reads E-dimensional
+    embeddings, and the result is an :class:`EmbeddingNet` (``embedding_bits``, ``embedding_dropout``,
+    ``padding_idx``, ``pool`` are its options).
+    """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(model_names())}")
+    if embedding_size is None and (embedding_bits is not None or embedding_dropout or pool != "last"):
+        raise ValueError(f"bad options for model {name!r}: embedding_bits, embedding_dropout and pool "
+                         "need embedding_size")
     try:
-        return MODELS[name].build(input_size, output_size, hidden_size, **options)
+        model = MODELS[name].build(input_size if embedding_size is None else embedding_size, output_size,
+                                   hidden_size, **options)
     except TypeError as err:  # an option this model does not take, or a missing one
         raise ValueError(f"bad options for model {name!r}: {err}") from None
+    if embedding_size is None:
+        return model
+    return EmbeddingNet(model, input_size, embedding_size, bits=embedding_bits, dropout=embedding_dropout,
+                        padding_idx=padding_idx, pool=pool)
 
 
 def model_size_bits(model: nn.Module) -> int:
