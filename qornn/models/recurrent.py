@@ -96,6 +96,18 @@ class HadamardWeight(RecurrentWeight):
     def signs(self) -> torch.Tensor:
         return sign_ste(self.u)
 
+    def recur(self, a: torch.Tensor, nonlinearity: str = "linear") -> torch.Tensor:
+        """All states (T, B, n). The linear recurrence on CPU takes the fast path of
+        :mod:`qornn.fast_hadamard` (one FWHT per step, hand-written backward, same result as the dense
+        path); ``self.fast = False`` or ``qornn.fast_hadamard.set_enabled(False)`` forces the dense path.
+        """
+        from .. import fast_hadamard
+
+        if (nonlinearity == "linear" and getattr(self, "fast", True) and fast_hadamard.enabled()
+                and fast_hadamard.supports(a, self.u) and fast_hadamard.available()):
+            return fast_hadamard.hadamard_recurrence(a, self.signs(), self.block, backend="cpp")
+        return dense_recurrence(a, self.matrix(), nonlinearity)
+
     def matrix(self) -> torch.Tensor:
         return self.signs()[:, None] * self.hadamard / math.sqrt(self.block)
 
