@@ -223,20 +223,21 @@ def test_activation_ptq_puts_hidden_states_on_a_power_of_two_grid():
 # -- model size --------------------------------------------------------------------------------------
 def test_size_bits_match_a_hand_count():
     n, d, o, k = 16, 10, 9, 4
-    w = k * n * n + 32          # k-bit recurrent matrix + its scale
+    w = k * n * n + 32           # k-bit recurrent matrix + its scale
     u = k * n * d + 32 + 32 * n  # k-bit input matrix + scale + float bias
     v = k * o * n + 32 + 32 * o  # k-bit readout + scale + float bias
+    v_float = 32 * o * n + 32 * o
     for name in ("qornn-ste-bjorck", "qornn-ste-projunn", "qornn-penalty"):
-        assert model_size_bits(_build(name, bits=k)) == w + u + v
-    assert model_size_bits(_build("qornn-ste-bjorck", bits=k, output_bits=None)) == \
-        w + u + 32 * o * n + 32 * o
+        # QORNN: W and U quantized, V float by default
+        assert model_size_bits(_build(name, bits=k)) == w + u + v_float
+        assert model_size_bits(_build(name, bits=k, output_bits="same")) == w + u + v
     float_size = 32 * (n * n + n * d + n + o * n + o)
     assert model_size_bits(_build("ornn-projunn")) == float_size
-    # HadamRNN: n sign bits for W
+    # HadamRNN: n sign bits for W, k-bit U and V
     assert model_size_bits(_build("hadamrnn", bits=k)) == n + u + v
-    # PTQ: same as the QAT count with a float readout
+    # PTQ: W and U
     q = quantize_post_training(_build("ornn-polar"), k)
-    assert model_size_bits(q) == w + u + 32 * o * n + 32 * o
+    assert model_size_bits(q) == w + u + v_float
 
 
 # -- Hadamard theory ---------------------------------------------------------------------------------

@@ -105,10 +105,12 @@ def _orthogonal_net(weight, input_size, output_size, *, input_bits=None, output_
 
 
 def _weight_builder(weight_cls, quantized: bool, **fixed):
-    """A builder for RecurrentNet(W = weight_cls(hidden, bits, ...)); QORNN defaults: ReLU, U and V
-    quantized with the same k as W (``output_bits=None`` keeps V float), 4 bits."""
+    """A builder for RecurrentNet(W = weight_cls(hidden, bits, ...)). QORNN defaults: 4 bits, ReLU,
+    U quantized with the same k as W and V in float: QORNN v2 trains L(q_k(W), q_k(U), V, b_o)
+    (as summarised in a third-party review of arXiv 2402.04012v2; the authors' code has a flag to
+    quantize V too: ``output_bits="same"`` or an int)."""
     if quantized:
-        def build(input_size, output_size, hidden_size, *, bits=4, output_bits="same", nonlinearity="relu",
+        def build(input_size, output_size, hidden_size, *, bits=4, output_bits=None, nonlinearity="relu",
                   many_to_many=False, **weight_options):
             if bits is None:
                 raise ValueError("a QORNN needs an int number of bits (2..8 in the papers); use the "
@@ -159,9 +161,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("ornn-expm", "float ORNN, W = exp(A), A skew (torch parametrization)",
                   _ornn_map("matrix_exp")),
         # QORNN: quantization-aware training
-        ModelSpec("qornn-ste-bjorck", "QORNN STE-Björck: W = q_k(Björck(V/σ)), k-bit U and V (STE)",
+        ModelSpec("qornn-ste-bjorck", "QORNN STE-Björck: W = q_k(Björck(V/σ)), k-bit U (STE)",
                   _weight_builder(BjorckWeight, quantized=True)),
-        ModelSpec("qornn-ste-projunn", "QORNN STE-projUNN: q_k(W), W on O(n) by projUNN, k-bit U and V",
+        ModelSpec("qornn-ste-projunn", "QORNN STE-projUNN: q_k(W), W on O(n) by projUNN, k-bit U",
                   _weight_builder(ProjUNNWeight, quantized=True)),
         ModelSpec("qornn-penalty", "QORNN penalty QAT (plausible v1 variant): q_k(W), loss + λ‖WᵀW−I‖²",
                   _weight_builder(PenaltyWeight, quantized=True)),
