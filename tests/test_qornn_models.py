@@ -296,3 +296,37 @@ def test_registry_errors_are_clear():
         _build("qornn-ste-projunn", variant="X")
     model = build_model("qornn-ste-bjorck", bits=4, hidden_size=8, input_size=3, output_size=2)
     assert model(torch.randn(2, 5, 3)).shape == (2, 2)
+
+
+# -- training loop: stateful mechanisms resume exactly ------------------------------------------------
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name,options", [("qornn-ste-bjorck", {"bits": 4}),
+                                          ("qornn-ste-projunn", {"bits": 4, "variant": "T", "rank": 2}),
+                                          ("fastgrnn", {"bits": 6})])
+def test_resumed_training_equals_uninterrupted(tmp_path, name, options):
+    """The power-iteration vector, the projUNN anchor and step counter are buffers in the checkpoint."""
+    from qornn.train import TrainConfig, train
+
+    def run(checkpoint=None, on_step=None):
+        torch.manual_seed(0)
+        task = CopyTask(length=20, symbols=2, train_size=48, val_size=16, test_size=16, seed=0)
+        model = build_model(name, input_size=task.input_size, output_size=task.output_size,
+                            hidden_size=8, many_to_many=True, **options)
+        cfg = TrainConfig(epochs=2, batch_size=16, lr=1e-2, checkpoint_every=2, eval_batch_size=16)
+        train(model, task, cfg, seed=0, checkpoint=checkpoint, progress=False, on_step=on_step)
+        return model
+
+    reference = run()
+
+    def stop(step):
+        if step == 5:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        run(tmp_path / "ckpt.pt", stop)
+    resumed = run(tmp_path / "ckpt.pt")
+    for (key, a), b in zip(resumed.state_dict().items(), reference.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
