@@ -299,7 +299,7 @@ def provenance_table(record: Mapping) -> pd.DataFrame:
                      + (" (modified)" if prov.get("dirty") else ""),
                      "device": f"{prov.get('device')}: {prov.get('device_name', '')}".strip(": "),
                      "torch": prov.get("torch"), "wall time": _duration(prov.get("wall_time_s")),
-                     "date": prov.get("date")})
+                     "date": str(prov.get("date", ""))[:16].replace("T", " ")})
     return pd.DataFrame(rows)
 
 

@@ -97,6 +97,10 @@ def execute(notebook: Path, out: Path, params: dict, *, progress: bool = False,
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".ipynb")
     os.close(fd)
     tmp = Path(tmp_name)
+    # The kernel inherits this environment. MPLBACKEND=Agg (common in CI) would make plt.show()
+    # draw nothing and the figures would vanish from the book: use the kernel's inline backend.
+    saved_backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         nb = jupytext.read(notebook)
         pm.execute_notebook(nb, str(tmp), parameters=params, kernel_name="python3", language="python",
@@ -111,6 +115,11 @@ def execute(notebook: Path, out: Path, params: dict, *, progress: bool = False,
             os.replace(tmp, out.with_suffix(".failed.ipynb"))
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if saved_backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = saved_backend
 
 
 def main(argv: list[str] | None = None) -> int:

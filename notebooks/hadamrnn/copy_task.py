@@ -192,7 +192,13 @@ display(report.styled(report.size_table(record)))
 # ## Provenance
 #
 # How each run's numbers were made: the commit of the code, the device, the torch version, the
-# seed, the training wall time (excluding evaluation of the test set) and the date.
+# seed, the training wall time (excluding evaluation of the test set) and the date; then, for each
+# run, whether the package's code has changed since the commit that made it (its numbers could then
+# differ if it were trained again today).
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.provenance_table(record)))
+changed = {run: results.code_changed_since(data) for run, data in record["runs"].items()}
+display(Markdown("\n".join(
+    f"- **{run}**: {why}." for run, why in changed.items() if why
+) or "Every run was made from committed code that `qornn/` has not changed since."))
