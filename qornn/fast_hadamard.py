@@ -61,6 +61,11 @@ _CSRC = Path(__file__).resolve().parent / "csrc" / "fast_hadamard.cpp"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 _EXT_DTYPES = (torch.float32, torch.float64)
 
+# Loop order of the C++ kernels: 1 = time-major (one step for every row of a thread's batch slice, then
+# the next step: memory is read and written as contiguous streams), 0 = row-major (all T steps of one
+# batch row, then the next row). Chosen by measurement (see benchmarks/README.md).
+LOOP_ORDER = 1
+
 _lock = threading.Lock()
 _ext = None
 _ext_error: str | None = None
@@ -202,7 +207,7 @@ class _HadamardRecurrence(torch.autograd.Function):
         # formula ∂L/∂s = s ⊙ Σ δ ⊙ (h − a) relies on s² = 1.
         sc = (binary_sign(s.detach()) / math.sqrt(block)).contiguous()
         if backend == "cpp":
-            out = load_extension().forward(a, sc, block)
+            out = load_extension().forward(a, sc, block, LOOP_ORDER)
         else:
             with torch.no_grad():
                 out = _torch_forward(a, sc, block)
@@ -218,7 +223,8 @@ class _HadamardRecurrence(torch.autograd.Function):
         a, sc, h = ctx.saved_tensors
         grad = grad.contiguous()
         if ctx.backend == "cpp":
-            grad_a, grad_s = load_extension().backward(grad, a, sc, h, ctx.block, ctx.reversible)
+            grad_a, grad_s = load_extension().backward(grad, a, sc, h, ctx.block, ctx.reversible,
+                                                           LOOP_ORDER)
         else:
             with torch.no_grad():
                 grad_a, grad_s = _torch_backward(grad, a, sc, h, ctx.block, ctx.reversible)

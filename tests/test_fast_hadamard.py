@@ -180,3 +180,31 @@ def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError):
         fh.hadamard_recurrence(a, weight.signs(), backend="cpp")
     assert fh.hadamard_recurrence(a, weight.signs()).shape == (3, 2, 8)  # auto: torch backend
+
+
+@pytest.mark.skipif(not CPP, reason="no C++ build")
+@pytest.mark.parametrize("order", [0, 1])
+@pytest.mark.parametrize("reversible", [False, True])
+def test_cpp_loop_orders_agree(monkeypatch, order, reversible):
+    a, u, g = inputs(33, 7, 64, torch.float64)
+    ref = run(lambda: dense_reference(a, u, 16), a, u, g)
+    monkeypatch.setattr(fh, "LOOP_ORDER", order)
+    got = run(lambda: fh.hadamard_recurrence(a, sign_ste(u), 16, reversible=reversible, backend="cpp"),
+              a, u, g)
+    for x, y in zip(got, ref, strict=True):
+        assert rel(x, y) <= 1e-11
+
+
+@pytest.mark.skipif(not CPP, reason="no C++ build")
+def test_threads_do_not_change_the_result():
+    a, u, g = inputs(50, 13, 32, torch.float64)
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            results.append(run(lambda: fh.hadamard_recurrence(a, sign_ste(u), backend="cpp"), a, u, g))
+    finally:
+        torch.set_num_threads(before)
+    for x, y in zip(*results, strict=True):
+        assert rel(x, y) <= 1e-13

@@ -94,6 +94,45 @@ inline V<double> small_stages(V<double> v, int stages) {
 #endif
 }
 
+// One pass over the row: groups of R = 2^K vectors at span h (offsets i, i+h, ..., i+(R-1)h) are loaded,
+// get K butterfly stages (spans h, 2h, ..., 2^(K-1)h) in registers (after the in-vector stages when
+// SMALL), and are stored back. Fewer passes = fewer loads and stores of the row.
+template <typename T, int K, bool SMALL> inline void fwht_pass(T* x, int64_t n, int64_t h) {
+  constexpr int L = VecOf<T>::lanes;
+  constexpr int R = 1 << K;
+  constexpr int LOG_L = (L == 8) ? 3 : 2;
+  for (int64_t j = 0; j < n; j += R * h)
+    for (int64_t i = j; i < j + h; i += L) {
+      V<T> v[R];
+#pragma GCC unroll 8
+      for (int q = 0; q < R; ++q) {
+        v[q] = load(x + i + q * h);
+        if (SMALL) v[q] = small_stages(v[q], LOG_L);
+      }
+#pragma GCC unroll 8
+      for (int st = 1; st < R; st *= 2)
+#pragma GCC unroll 8
+        for (int q = 0; q < R; q += 2 * st)
+#pragma GCC unroll 8
+          for (int p = q; p < q + st; ++p) {
+            V<T> a = v[p], b = v[p + st];
+            v[p] = a + b;
+            v[p + st] = a - b;
+          }
+#pragma GCC unroll 8
+      for (int q = 0; q < R; ++q) store(x + i + q * h, v[q]);
+    }
+}
+
+template <typename T, bool SMALL> inline void fwht_pass_k(T* x, int64_t n, int64_t h, int k) {
+  switch (k) {
+    case 0: fwht_pass<T, 0, SMALL>(x, n, h); break;
+    case 1: fwht_pass<T, 1, SMALL>(x, n, h); break;
+    case 2: fwht_pass<T, 2, SMALL>(x, n, h); break;
+    default: fwht_pass<T, 3, SMALL>(x, n, h); break;
+  }
+}
+
 // Unnormalised FWHT of size m on each consecutive block of m entries of x[0:n], in place.
 template <typename T> void fwht_row(T* x, int64_t n, int64_t m) {
   constexpr int L = VecOf<T>::lanes;
@@ -107,28 +146,17 @@ template <typename T> void fwht_row(T* x, int64_t n, int64_t m) {
         }
     return;
   }
-  int small = 0;
-  while ((1 << small) < L) ++small;  // log2(lanes)
-  for (int64_t i = 0; i < n; i += L) store(x + i, small_stages(load(x + i), small));
-  int64_t h = L;
-  for (; 4 * h <= m; h *= 4) {  // two stages at a time: spans h and 2h
-    for (int64_t j = 0; j < n; j += 4 * h)
-      for (int64_t i = j; i < j + h; i += L) {
-        V<T> x0 = load(x + i), x1 = load(x + i + h), x2 = load(x + i + 2 * h), x3 = load(x + i + 3 * h);
-        V<T> y0 = x0 + x1, y1 = x0 - x1, y2 = x2 + x3, y3 = x2 - x3;
-        store(x + i, y0 + y2);
-        store(x + i + h, y1 + y3);
-        store(x + i + 2 * h, y0 - y2);
-        store(x + i + 3 * h, y1 - y3);
-      }
-  }
-  if (h < m) {  // one stage left
-    for (int64_t j = 0; j < n; j += 2 * h)
-      for (int64_t i = j; i < j + h; i += L) {
-        V<T> x0 = load(x + i), x1 = load(x + i + h);
-        store(x + i, x0 + x1);
-        store(x + i + h, x0 - x1);
-      }
+  int remaining = 0;  // vector stages: spans L, 2L, ..., m/2
+  while ((int64_t(L) << remaining) < m) ++remaining;
+  int k = remaining < 3 ? remaining : 3;
+  fwht_pass_k<T, true>(x, n, L, k);  // in-vector stages + up to 3 vector stages in one pass
+  int64_t h = int64_t(L) << k;
+  remaining -= k;
+  while (remaining > 0) {
+    k = remaining < 3 ? remaining : 3;
+    fwht_pass_k<T, false>(x, n, h, k);
+    h <<= k;
+    remaining -= k;
   }
 }
 
@@ -203,7 +231,12 @@ int64_t grain(int64_t B) {
 
 }  // namespace
 
-torch::Tensor forward(torch::Tensor a, torch::Tensor sc, int64_t block) {
+// Loop orders: ROW_MAJOR runs all T steps of one batch row before the next (state in L1, but every step
+// reads and writes rows B·n apart); TIME_MAJOR runs one step for all rows of the thread's slice before the
+// next step (reads and writes stream through contiguous memory; the slice's states stay in L2).
+enum Order : int64_t { ROW_MAJOR = 0, TIME_MAJOR = 1 };
+
+torch::Tensor forward(torch::Tensor a, torch::Tensor sc, int64_t block, int64_t order) {
   check_inputs(a, sc, block);
   const int64_t T = a.size(0), B = a.size(1), n = a.size(2);
   auto out = torch::empty_like(a);
@@ -213,17 +246,28 @@ torch::Tensor forward(torch::Tensor a, torch::Tensor sc, int64_t block) {
     const T_* ap = a.data_ptr<T_>();
     const T_* scp = sc.data_ptr<T_>();
     T_* op = out.data_ptr<T_>();
+    const int64_t stride = B * n;
     at::parallel_for(0, B, grain(B), [&](int64_t b0, int64_t b1) {
       Scratch<T_> st(n), scs(n);
       std::memcpy(scs.p, scp, n * sizeof(T_));
-      for (int64_t b = b0; b < b1; ++b) {
-        const int64_t row = b * n, stride = B * n;
-        std::memcpy(st.p, ap + row, n * sizeof(T_));  // h_1 = a_1 (h_0 = 0)
-        std::memcpy(op + row, st.p, n * sizeof(T_));
-        for (int64_t t = 1; t < T; ++t) {
-          fwht_row(st.p, n, block);
-          Row<T_>::scale_add_store(st.p, scs.p, ap + t * stride + row, op + t * stride + row, n);
+      std::memcpy(op + b0 * n, ap + b0 * n, (b1 - b0) * n * sizeof(T_));  // h_1 = a_1 (h_0 = 0)
+      if (order == ROW_MAJOR) {
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t row = b * n;
+          std::memcpy(st.p, ap + row, n * sizeof(T_));
+          for (int64_t t = 1; t < T; ++t) {
+            fwht_row(st.p, n, block);
+            Row<T_>::scale_add_store(st.p, scs.p, ap + t * stride + row, op + t * stride + row, n);
+          }
         }
+      } else {
+        for (int64_t t = 1; t < T; ++t)
+          for (int64_t b = b0; b < b1; ++b) {
+            const int64_t row = b * n;
+            std::memcpy(st.p, op + (t - 1) * stride + row, n * sizeof(T_));
+            fwht_row(st.p, n, block);
+            Row<T_>::scale_add_store(st.p, scs.p, ap + t * stride + row, op + t * stride + row, n);
+          }
       }
     });
   });
@@ -232,7 +276,7 @@ torch::Tensor forward(torch::Tensor a, torch::Tensor sc, int64_t block) {
 
 // Returns (grad_a, grad_s). ``h`` holds all states (T, B, n), or only the last one (B, n) when reversible.
 std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor a, torch::Tensor sc, torch::Tensor h,
-                                    int64_t block, bool reversible) {
+                                    int64_t block, bool reversible, int64_t order) {
   check_inputs(a, sc, block);
   const int64_t T = a.size(0), B = a.size(1), n = a.size(2);
   TORCH_CHECK(grad.sizes() == a.sizes() && grad.is_contiguous() && grad.scalar_type() == a.scalar_type(),
@@ -255,30 +299,46 @@ std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor a, torch::
     const T_* hp = h.data_ptr<T_>();
     T_* gap = grad_a.data_ptr<T_>();
     double* totp = acc_total.data_ptr<double>();
+    const int64_t stride = B * n;
     at::parallel_for(0, B, grain(B), [&](int64_t b0, int64_t b1) {
-      Scratch<T_> d(n), acc(n), scs(n), hs(n), tmp(n);
+      const int64_t rows = (order == ROW_MAJOR) ? 1 : b1 - b0;  // rows whose δ (and h) are held at once
+      Scratch<T_> d(rows * n), hs(reversible ? rows * n : 0), acc(n), scs(n);
       std::memcpy(scs.p, scp, n * sizeof(T_));
       std::vector<double> local(n, 0.0);
-      const int64_t stride = B * n;
-      for (int64_t b = b0; b < b1; ++b) {
+      // One backward step for row b (its δ at dr, its rebuilt state at hr), accumulating into acc.
+      auto step = [&](int64_t t, int64_t b, T_* dr, T_* hr) {
         const int64_t row = b * n;
-        std::memset(acc.p, 0, n * sizeof(T_));
-        std::memcpy(d.p, gp + (T - 1) * stride + row, n * sizeof(T_));  // δ_T = g_T
-        if (reversible) std::memcpy(hs.p, hp + row, n * sizeof(T_));
-        for (int64_t t = T - 1; t >= 0; --t) {
-          const T_* at_ = ap + t * stride + row;
-          const T_* ht = reversible ? hs.p : hp + t * stride + row;
-          Row<T_>::grad_step(d.p, ht, at_, gap + t * stride + row, acc.p, n);
-          if (t == 0) break;
-          if (reversible) {  // h_{t-1} = H(sc ⊙ (h_t − a_t))
-            Row<T_>::scale_diff(hs.p, scs.p, hs.p, at_, n);
-            fwht_row(hs.p, n, block);
-          }
-          Row<T_>::scale(d.p, scs.p, d.p, n);  // δ_{t-1} = H(sc ⊙ δ_t) + g_{t-1}
-          fwht_row(d.p, n, block);
-          Row<T_>::add(d.p, gp + (t - 1) * stride + row, n);
+        const T_* at_ = ap + t * stride + row;
+        const T_* ht = reversible ? hr : hp + t * stride + row;
+        Row<T_>::grad_step(dr, ht, at_, gap + t * stride + row, acc.p, n);
+        if (t == 0) return;
+        if (reversible) {  // h_{t-1} = H(sc ⊙ (h_t − a_t))
+          Row<T_>::scale_diff(hr, scs.p, hr, at_, n);
+          fwht_row(hr, n, block);
         }
+        Row<T_>::scale(dr, scs.p, dr, n);  // δ_{t-1} = H(sc ⊙ δ_t) + g_{t-1}
+        fwht_row(dr, n, block);
+        Row<T_>::add(dr, gp + (t - 1) * stride + row, n);
+      };
+      auto flush = [&] {
         for (int64_t i = 0; i < n; ++i) local[i] += static_cast<double>(acc.p[i]);
+        std::memset(acc.p, 0, n * sizeof(T_));
+      };
+      std::memset(acc.p, 0, n * sizeof(T_));
+      if (order == ROW_MAJOR) {
+        for (int64_t b = b0; b < b1; ++b) {
+          std::memcpy(d.p, gp + (T - 1) * stride + b * n, n * sizeof(T_));  // δ_T = g_T
+          if (reversible) std::memcpy(hs.p, hp + b * n, n * sizeof(T_));
+          for (int64_t t = T - 1; t >= 0; --t) step(t, b, d.p, hs.p);
+          flush();
+        }
+      } else {
+        std::memcpy(d.p, gp + (T - 1) * stride + b0 * n, rows * n * sizeof(T_));
+        if (reversible) std::memcpy(hs.p, hp + b0 * n, rows * n * sizeof(T_));
+        for (int64_t t = T - 1; t >= 0; --t) {
+          for (int64_t r = 0; r < rows; ++r) step(t, b0 + r, d.p + r * n, reversible ? hs.p + r * n : nullptr);
+          flush();
+        }
       }
       std::lock_guard<std::mutex> guard(lock);
       for (int64_t i = 0; i < n; ++i) totp[i] += local[i];
