@@ -196,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--t-sweep", type=int, nargs="*", default=[98, 196, 392, 784],
                    help="sequence lengths for the exponent in T (empty: skip)")
     p.add_argument("--t-sweep-n", type=int, default=256)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
+                   help="variants to time (qornn-fast is always included: the ratios are against it)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's default; use 1 on a loaded machine, see README)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="smoke run: T=50, 2 reps, no T sweep, no JSON")
     p.add_argument("--out", type=Path, default=None,
@@ -206,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = list(args.sizes) + ([1024, 2048] if args.large else [])
+    variants = tuple(v for v in VARIANTS if v in args.variants or v == "qornn-fast")
     if args.quick:
         args.T, args.reps, args.t_sweep, args.no_json = 50, 2, [], True
     if not fast_hadamard.available():
@@ -216,19 +220,20 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads()} torch threads, {args.reps} interleaved reps")
     rows = []
     for n in sizes:
-        rows.append(time_variants(n, args.T, args.reps, VARIANTS, args.seed))
+        rows.append(time_variants(n, args.T, args.reps, variants, args.seed))
         r = rows[-1]
+        check = r.get("grad_u_rel_diff_fast_vs_dense")
         print(f"  n={n}: " + ", ".join(f"{v} {s:.4f}s" for v, s in r["median_s"].items())
-              + f"; grad u fast vs dense rel. diff {r['grad_u_rel_diff_fast_vs_dense']:.1e}", flush=True)
+              + ("" if check is None else f"; grad u fast vs dense rel. diff {check:.1e}"), flush=True)
     print()
-    print_table(rows, "n", VARIANTS)
-    exps_n = {v: fit_exponent([r["n"] for r in rows], [r["median_s"][v] for r in rows]) for v in VARIANTS} \
+    print_table(rows, "n", variants)
+    exps_n = {v: fit_exponent([r["n"] for r in rows], [r["median_s"][v] for r in rows]) for v in variants} \
         if len(rows) > 1 else {}
     if exps_n:
         print("growth exponent in n (time ∝ n^α): " + ", ".join(f"{v} α={a:.2f}" for v, a in exps_n.items()))
     sweep, exps_t = [], {}
     if args.t_sweep:
-        sweep_variants = ("qornn-fast", "reference", "nn.RNN")
+        sweep_variants = tuple(v for v in ("qornn-fast", "reference", "nn.RNN") if v in variants)
         for T in args.t_sweep:
             sweep.append(time_variants(args.t_sweep_n, T, max(3, args.reps // 2), sweep_variants, args.seed))
         print(f"\nT sweep at n={args.t_sweep_n}")
@@ -245,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             "config": {"batch": BATCH, "T": args.T, "input_size": INPUT, "classes": CLASSES, "bits": BITS,
                        "dtype": "float32", "sizes": sizes, "reps": args.reps, "t_sweep": args.t_sweep,
                        "t_sweep_n": args.t_sweep_n, "threads": torch.get_num_threads(),
-                       "cpp_fast_path": fast_hadamard.available(), "variants": list(VARIANTS)},
+                       "cpp_fast_path": fast_hadamard.available(), "variants": list(variants)},
             "sizes": rows,
             "exponent_n": exps_n,
             "t_sweep": sweep,
