@@ -200,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="variants to time (qornn-fast is always included: the ratios are against it)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: torch's default; use 1 on a loaded machine, see README)")
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="call qornn.fast_hadamard.keep_freed_memory() first (glibc keeps freed large blocks; "
+                        "applies to every variant)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="smoke run: T=50, 2 reps, no T sweep, no JSON")
     p.add_argument("--out", type=Path, default=None,
@@ -208,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    malloc_tuned = fast_hadamard.keep_freed_memory() if args.keep_freed_memory else False
     sizes = list(args.sizes) + ([1024, 2048] if args.large else [])
     variants = tuple(v for v in VARIANTS if v in args.variants or v == "qornn-fast")
     if args.quick:
@@ -217,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     start = time.perf_counter()
     print(f"HadamRNN training step: batch {BATCH}, T={args.T}, input {INPUT}, many-to-one, float32, "
-          f"{torch.get_num_threads()} torch threads, {args.reps} interleaved reps")
+          f"{torch.get_num_threads()} torch threads, {args.reps} interleaved reps"
+          + (", glibc keeps freed memory" if malloc_tuned else ""))
     rows = []
     for n in sizes:
         rows.append(time_variants(n, args.T, args.reps, variants, args.seed))
@@ -250,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             "config": {"batch": BATCH, "T": args.T, "input_size": INPUT, "classes": CLASSES, "bits": BITS,
                        "dtype": "float32", "sizes": sizes, "reps": args.reps, "t_sweep": args.t_sweep,
                        "t_sweep_n": args.t_sweep_n, "threads": torch.get_num_threads(),
-                       "cpp_fast_path": fast_hadamard.available(), "variants": list(variants)},
+                       "cpp_fast_path": fast_hadamard.available(), "variants": list(variants),
+                       "keep_freed_memory": malloc_tuned},
             "sizes": rows,
             "exponent_n": exps_n,
             "t_sweep": sweep,
