@@ -189,7 +189,15 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | None = "a
     if logy == "auto":
         logy = bool(positive) and max(positive) / min(positive) > 10
     if logy:
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        # label the minor ticks at 2 and 5 times a power of ten only, so that labels do not overlap
+        def minor(v: float, _pos) -> str:
+            return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)), 6) in (2, 5) else ""
+
+        ax.yaxis.set_minor_formatter(FuncFormatter(minor))
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy per step")
     ax.set_title(f"{record['experiment']}, profile {record['profile']}")
@@ -319,7 +327,11 @@ def paper_sources_table(paper_numbers: Mapping, experiment: str) -> pd.DataFrame
 
 def styled(frame: pd.DataFrame, precision: int = 4):
     """``frame`` as a pandas Styler for notebooks: no index, padded left-aligned cells, 4 digits."""
-    return (frame.style.hide(axis="index").format(precision=precision, na_rep="—")
+    style = frame.style.hide(axis="index").format(precision=precision, na_rep="—")
+    for column, fmt in (("wall_time_s", "{:.1f}"), ("size (kB)", "{:.2f}"), ("lr", "{:.2g}")):
+        if column in frame.columns:
+            style = style.format(fmt, subset=[column], na_rep="—")
+    return (style
             .set_table_styles([{"selector": "th, td",
                                 "props": "padding: 0.25em 0.75em; text-align: left; vertical-align: top"},
                                {"selector": "thead th", "props": "border-bottom: 1px solid #999"}]))

@@ -1,6 +1,7 @@
 """The book builds with -W -n (warnings are errors) and has the copy-task page.
 
-The book's sources (_config.yml, _toc.yml, book/, _static/) are copied to a temporary folder, the
+The book's sources (_config.yml, _toc.yml, book/, _static/) are copied to a temporary folder (with
+links to qornn/, data/ and notebooks/, which pages may include), the
 notebook is executed there on the smoke profile, and the book is built there: the test touches
 neither the repository's _build/ nor its data/.
 """
@@ -30,6 +31,8 @@ def test_book_builds_strict(tmp_path):
         shutil.copy(ROOT / name, book / name)
     for name in ("book", "_static"):
         shutil.copytree(ROOT / name, book / name)
+    for name in ("qornn", "data", "notebooks"):  # pages may include source files (read only)
+        (book / name).symlink_to(ROOT / name, target_is_directory=True)
     load_runner().execute(COPY_NOTEBOOK, book / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb",
                           {"profile": "smoke", "retrain": True}, timeout=600)
 

@@ -119,7 +119,8 @@ display(Markdown(
 # With `retrain = False` (the default, and how the book is built) this cell reads the committed
 # record `data/results/copy/<profile>.json` if there is one; otherwise, or with `retrain = True`, it
 # trains both models under the profile (an interrupted run resumes from its checkpoint) and writes
-# the record. On two CPU cores the `cpu` profile takes about 40 minutes, the `smoke` profile seconds.
+# the record. The `smoke` profile trains in seconds; the `cpu` profile took about an hour per model
+# on two CPU cores (the provenance table below gives the measured wall time).
 
 # %% tags=["hide-input"]
 record = None if retrain else results.load_record("copy", profile, missing_ok=True)
