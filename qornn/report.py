@@ -29,6 +29,9 @@ __all__ = [
     "load_paper_numbers",
     "history_frame",
     "plot_loss_curves",
+    "plot_metric_curves",
+    "freshness_notes",
+    "run_summary",
     "comparison_table",
     "size_table",
     "provenance_table",
@@ -159,7 +162,7 @@ def _baseline(record: Mapping) -> float | None:
 
 
 def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | None = "auto",
-                     logy: bool | str = "auto"):
+                     logy: bool | str = "auto", ylabel: str = "cross-entropy"):
     """Training (solid) and validation (dotted) loss per epoch for every run of ``record``.
 
     ``baseline``: "auto" draws the record's memoryless cross-entropy (if it has one) as a dashed
@@ -199,13 +202,83 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | None = "a
 
         ax.yaxis.set_minor_formatter(FuncFormatter(minor))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy per step")
+    ax.set_ylabel(ylabel)
     ax.set_title(f"{record['experiment']}, profile {record['profile']}")
     if not frame.empty:
         ax.set_xticks(sorted(frame["epoch"].unique()))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
+                       references: Mapping[str, float] | None = None):
+    """Validation ``metric`` at the end of each epoch for every run, with dashed reference lines
+    (e.g. ``{"chance": 0.1}``) and each run's test value as a marker after the last epoch."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    frame = history_frame(record)
+    column = f"val_{metric}"
+    if column not in frame:
+        raise ValueError(f"record {record['experiment']}/{record['profile']} has no validation "
+                         f"{metric!r}; it has: {', '.join(c[4:] for c in frame if c.startswith('val_'))}")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
+        color = colors[i % len(colors)]
+        ax.plot(part["epoch"], part[column], "-o", color=color, label=f"{run} (validation)")
+        test = record["runs"][run].get("test", {}).get(metric)
+        if test is not None:
+            ax.plot([part["epoch"].max() + 0.4], [test], "*", color=color, markersize=11,
+                    label=f"{run} (test, {test:.4g})")
+    for name, level in (references or {}).items():
+        ax.axhline(float(level), color="black", linestyle="--", linewidth=1, label=f"{name} ({level:.3g})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(f"{record['experiment']}, profile {record['profile']}")
+    if not frame.empty:
+        ax.set_xticks(sorted(frame["epoch"].unique()))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def freshness_notes(record: Mapping, config) -> str:
+    """Markdown that flags every run of ``record`` whose numbers may not match the code or the
+    profile as they are now: a configuration that differs from ``config`` (an
+    :class:`~qornn.experiments.ExperimentConfig`), or code that changed since the run (see
+    :func:`qornn.results.code_changed_since`). An empty string when every run is current."""
+    lines = []
+    for run, data in sorted(record["runs"].items()):
+        seed = data["config"]["seed"]
+        if run not in config.models:
+            lines.append(f"- **{run}**: this run is no longer part of profile `{config.profile}`.")
+        elif data["config_hash"] != results.config_hash(config.run_config(run, seed)):
+            lines.append(f"- **{run}**: recorded with a configuration that differs from the current "
+                         f"definition of profile `{config.profile}`; rerun with `retrain = True` "
+                         "to refresh it.")
+        why = results.code_changed_since(data)
+        if why:
+            lines.append(f"- **{run}**: {why}; its numbers could differ if it were trained again today.")
+    return "\n".join(lines)
+
+
+def run_summary(config, **parameters: Any) -> str:
+    """Markdown that says how a page was made: its notebook ``parameters``, what the profile
+    changes from the paper (``config.note``), every model, task option and training setting of
+    ``config`` (an :class:`~qornn.experiments.ExperimentConfig`) and the paper's setting."""
+    def fmt(value: Any) -> str:
+        return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+    params = ", ".join(f"`{k} = {v!r}`" for k, v in parameters.items())
+    models = "; ".join(f"`{run}`: " + ", ".join(f"{k} = {fmt(v)}" for k, v in spec.items())
+                       for run, spec in config.models.items())
+    options = ", ".join(f"{k} = {fmt(v)}" for k, v in config.task_options.items()) or "the full data set"
+    training = ", ".join(f"{k} = {fmt(v)}" for k, v in config.train.items())
+    return (f"Parameters of this run: {params}.\n\n**Profile `{config.profile}`**: {config.note}.\n\n"
+            f"Models: {models}. Task options: {options}. Training: {training}.\n\n"
+            f"Paper setting: {config.source}.")
 
 
 def _repo_relative(path: Path) -> str:

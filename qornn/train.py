@@ -180,6 +180,11 @@ def train(
             "val": val,
             "wall_time_s": round(state["elapsed"], 2),
         })
+        if progress:  # the bar disappears at the end of the epoch: leave one line per epoch
+            point = state["history"][-1]
+            metrics = ", ".join(f"{k} {v:.4g}" for k, v in val.items())
+            tqdm.write(f"{description} epoch {epoch + 1}/{cfg.epochs}: train loss ".lstrip()
+                       + f"{point['train_loss']:.4g}, validation {metrics} ({point['wall_time_s']:.0f} s)")
         scheduler.step()
         state.update(epoch=epoch + 1, step=0, loss_sum=0.0, loss_count=0)
         save()

@@ -18,3 +18,26 @@ def load_runner():
     sys.modules["run_notebooks"] = module
     spec.loader.exec_module(module)
     return module
+
+
+PMNIST_NOTEBOOK = ROOT / "notebooks" / "hadamrnn" / "pmnist.py"
+
+
+def write_mnist_idx(folder: Path, n_train: int = 384, n_test: int = 64, seed: int = 0) -> Path:
+    """A tiny MNIST in the official IDX format (random pixels, cyclic labels) for QORNN_MNIST:
+    the loader splits the training file 5/6 train, 1/6 validation, like the real 60k."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    def idx(data: np.ndarray) -> bytes:
+        header = struct.pack(">BBBB", 0, 0, 8, data.ndim) + b"".join(struct.pack(">I", d) for d in data.shape)
+        return gzip.compress(header + data.astype(np.uint8).tobytes())
+
+    rng = np.random.RandomState(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(idx(rng.randint(0, 256, (n, 28, 28))))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(idx(np.arange(n) % 10))
+    return folder

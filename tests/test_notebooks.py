@@ -10,7 +10,7 @@ import json
 
 import nbformat
 import pytest
-from _notebook_helpers import COPY_NOTEBOOK, ROOT, load_runner
+from _notebook_helpers import COPY_NOTEBOOK, PMNIST_NOTEBOOK, ROOT, load_runner, write_mnist_idx
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +51,25 @@ def test_copy_notebook_smoke(tmp_path):
     runner.execute(COPY_NOTEBOOK, again, {"profile": "smoke"}, timeout=600)
     markdown = "\n".join(_outputs(nbformat.read(again, as_version=4), "text/markdown"))
     assert "rendered from the committed record" in markdown
+
+
+def test_pmnist_notebook_smoke(tmp_path, monkeypatch):
+    # A tiny MNIST in the official IDX format stands in for the fetched file (the kernel inherits
+    # QORNN_MNIST); the page must run end to end, plot, and show the paper-vs-ours table.
+    monkeypatch.setenv("QORNN_MNIST", str(write_mnist_idx(tmp_path / "mnist")))
+    runner = load_runner()
+    out = tmp_path / "executed" / "hadamrnn" / "pmnist.ipynb"
+    runner.execute(PMNIST_NOTEBOOK, out, {"profile": "smoke", "retrain": True}, timeout=600)
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert _outputs(nb, "image/png"), "the learning-curve figure is missing"
+    html = "\n".join(_outputs(nb, "text/html"))
+    assert "accuracy" in html and "paper value" in html and "hadamrnn" in html and "ornn" in html
+    record = json.loads((tmp_path / "data" / "results" / "pmnist" / "smoke.json").read_text())
+    assert set(record["runs"]) == {"hadamrnn", "ornn"}
+    for run in record["runs"].values():
+        assert 0.0 <= run["test"]["accuracy"] <= 1.0 and len(run["history"]) == 2
 
 
 def test_runner_parameters():

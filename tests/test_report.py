@@ -175,3 +175,42 @@ def test_committed_hadamrnn_numbers_load():
     assert copy, "data/paper/hadamrnn.yaml has no copy-task entry"
     for entry in copy:
         assert entry["value"] is not None or entry["status"] and entry["explanation"]
+
+
+def test_plot_metric_curves_draws_validation_test_and_references(record):
+    import matplotlib.pyplot as plt
+
+    ax = report.plot_metric_curves(record, "recall_accuracy", references={"chance": 0.125})
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "hadamrnn (validation)" in labels and "ornn (test, 0.5)" in labels
+    assert any(label.startswith("chance") for label in labels)
+    assert list(ax.get_lines()[0].get_ydata()) == [0.0, 0.1, 0.2]  # hadamrnn's val per epoch
+    with pytest.raises(ValueError, match="no validation 'accuracy'.*recall_accuracy"):
+        report.plot_metric_curves(record, "accuracy")
+    plt.close("all")
+
+
+def test_freshness_notes_flag_config_and_code_changes(record):
+    from qornn.experiments import get_config
+
+    config = get_config("copy", "smoke")
+    # The fixture's runs have made-up hashes and a commit this checkout lacks: both flagged.
+    notes = report.freshness_notes(record, config)
+    assert notes.count("differs from the current definition of profile `smoke`") == 2
+    assert notes.count("which this checkout does not have") == 2
+    head = results.git_commit()["commit"]
+    for run, data in record["runs"].items():
+        data["config_hash"] = results.config_hash(config.run_config(run, 0))
+        data["provenance"].update(commit=head, dirty=False)
+    assert report.freshness_notes(record, config) == ""  # current in every way
+    record["runs"]["ornn"]["provenance"]["dirty"] = True
+    assert report.freshness_notes(record, config).startswith("- **ornn**: made from uncommitted")
+
+
+def test_run_summary_names_every_setting():
+    from qornn.experiments import get_config
+
+    text = report.run_summary(get_config("pmnist", "cpu"), profile="cpu", seed=0)
+    assert "`profile = 'cpu'`, `seed = 0`" in text and "**Profile `cpu`**" in text
+    assert "`hadamrnn`: model = hadamrnn, hidden_size = 512, bits = 4" in text
+    assert "the full data set" in text and "epochs = 10" in text and "Adam 1e-3" in text

@@ -104,14 +104,7 @@ retrain = False
 
 # %% tags=["hide-input"]
 config = get_config("copy", profile)
-display(Markdown(
-    f"Parameters of this run: `profile = {profile!r}`, `seed = {seed}`, `device = {device!r}`, "
-    f"`retrain = {retrain}`.\n\n"
-    f"**Profile `{profile}`**: {config.note}.\n\n"
-    f"Task options: {', '.join(f'{k} = {v:,}' for k, v in config.task_options.items())}. "
-    f"Training: {', '.join(f'{k} = {v}' for k, v in config.train.items())}.\n\n"
-    f"Paper setting: {config.source}."
-))
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -129,14 +122,12 @@ if record is None:
     how = "trained by this run of the notebook"
 else:
     how = "rendered from the committed record (no training)"
-stale = [run for run, data in record["runs"].items()
-         if data["config_hash"] != results.config_hash(config.run_config(run, data["config"]["seed"]))]
-display(Markdown(
-    f"Results {how}: `{report.record_label(record)}`."
-    + (f"\n\n**Note:** the record of {', '.join(stale)} was made with a configuration that differs "
-       f"from the current definition of profile `{profile}`; rerun with `retrain = True` to refresh it."
-       if stale else "")
-))
+display(Markdown(f"Results {how}: `{report.record_label(record)}`."))
+# Runs whose configuration or code has changed since they were recorded are flagged here.
+flags = report.freshness_notes(record, config)
+display(Markdown("**Check before trusting these numbers:**\n\n" + flags if flags else
+                 "Every run matches the current profile and was made from committed code that "
+                 "`qornn/` has not changed since."))
 
 # %% [markdown]
 # ## Loss curves
@@ -146,7 +137,7 @@ display(Markdown(
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
-report.plot_loss_curves(record, ax=ax)
+report.plot_loss_curves(record, ax=ax, ylabel="cross-entropy per step")
 fig.tight_layout()
 plt.show()
 
@@ -193,13 +184,8 @@ display(report.styled(report.size_table(record)))
 # ## Provenance
 #
 # How each run's numbers were made: the commit of the code, the device, the torch version, the
-# seed, the training wall time (excluding evaluation of the test set) and the date; then, for each
-# run, whether the package's code has changed since the commit that made it (its numbers could then
-# differ if it were trained again today).
+# seed, the training wall time (excluding evaluation of the test set) and the date. A run made
+# from code that has changed since is flagged under "Training, or the recorded training" above.
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.provenance_table(record)))
-changed = {run: results.code_changed_since(data) for run, data in record["runs"].items()}
-display(Markdown("\n".join(
-    f"- **{run}**: {why}." for run, why in changed.items() if why
-) or "Every run was made from committed code that `qornn/` has not changed since."))

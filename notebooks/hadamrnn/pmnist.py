@@ -1,0 +1,142 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Permuted MNIST: HadamRNN against a float orthogonal RNN
+#
+# Permuted pixel-by-pixel MNIST (pMNIST) is the benchmark of the HadamRNN paper's size/accuracy
+# figure ([arXiv 2502.00047](https://arxiv.org/abs/2502.00047), Fig. 1) and of its main tables.
+# This page trains (or, by default, renders the recorded training of) a HadamRNN and a
+# full-precision orthogonal RNN on it and puts our numbers beside the paper's.
+#
+# ## The task
+#
+# Each $28 \times 28$ digit is read one pixel per step, $T = 784$ steps, in a fixed random order:
+# step $t$ reads pixel $\pi(t)$ with $\pi$ = `numpy.random.RandomState(92916).permutation(784)`,
+# the permutation of the authors' code and of the orthogonal-RNN literature. The permutation mixes
+# neighbouring pixels across the whole sequence, so the network must carry what it saw in the first
+# steps to the last one, where a linear readout of the final state gives the class:
+#
+# $$
+# h_t = W h_{t-1} + U x_t + b, \qquad \hat y = V \operatorname{ReLU}(h_T) + c .
+# $$
+#
+# The data are the 70,000 real MNIST digits (`qornn fetch mnist`, see {doc}`/book/data`), split
+# 50,000 / 10,000 / 10,000 for training, validation and test, pixels scaled to $[0, 1)$.
+#
+# ## The models
+#
+# **HadamRNN**: $W = \operatorname{diag}(\operatorname{sign} u)\,H_n/\sqrt{n}$, a binary orthogonal
+# matrix that costs $n$ bits, with $U$ and $V$ quantized to 4 bits (see {doc}`/book/models` and the
+# copy-task page for the details). **ORNN**: the same network with a float orthogonal $W$ and float
+# $U$, $V$.
+
+# %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import report, results  # noqa: E402
+from qornn.experiments import get_config, run_experiment  # noqa: E402
+
+# %% [markdown]
+# ## This run
+#
+# Parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`, `device` and
+# `retrain` (see {doc}`/book/rerun`). The values this page was made with, and what the profile
+# changes from the paper:
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
+seed = 0
+device = "cpu"
+retrain = False
+
+# %% tags=["hide-input"]
+config = get_config("pmnist", profile)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+
+# %% [markdown]
+# ## Training, or the recorded training
+#
+# With `retrain = False` (the default, and how the book is built) this cell reads the committed
+# record `data/results/pmnist/<profile>.json` if there is one; otherwise, or with `retrain = True`,
+# it trains both models (an interrupted run resumes from its checkpoint) and writes the record.
+
+# %% tags=["hide-input"]
+record = None if retrain else results.load_record("pmnist", profile, missing_ok=True)
+if record is None:
+    record = run_experiment("pmnist", profile, seed=seed, device=device, retrain=retrain, progress=False)
+    how = "trained by this run of the notebook"
+else:
+    how = "rendered from the committed record (no training)"
+display(Markdown(f"Results {how}: `{report.record_label(record)}`."))
+flags = report.freshness_notes(record, config)
+display(Markdown("**Check before trusting these numbers:**\n\n" + flags if flags else
+                 "Every run matches the current profile and was made from committed code that "
+                 "`qornn/` has not changed since."))
+
+# %% [markdown]
+# ## Learning curves
+#
+# Left: training loss (solid, mean over each epoch's batches) and validation loss (dotted).
+# Right: validation accuracy after each epoch, the test accuracy of the final model (star) and
+# chance level (dashed).
+
+# %% tags=["hide-input"]
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+report.plot_loss_curves(record, ax=left, baseline=None)
+report.plot_metric_curves(record, "accuracy", ax=right, references={"chance": 0.1})
+fig.tight_layout()
+plt.show()
+
+# %% tags=["hide-input", "full-width"]
+display(report.styled(report.history_frame(record)))
+
+# %% [markdown]
+# ## The paper beside ours
+#
+# Test accuracy of each run beside the paper's number, read from `data/paper/hadamrnn.yaml` with
+# its source (never from this notebook). "not available" means the number could not be read from a
+# source reachable when that file was written; the file says why.
+
+# %% tags=["hide-input", "full-width"]
+paper = report.load_paper_numbers("hadamrnn")
+display(report.styled(report.comparison_table(record, paper)))
+setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
+display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}."))
+display(report.styled(report.paper_sources_table(paper, "pmnist")))
+
+# %% [markdown]
+# ## Model sizes
+#
+# Bits of every matrix and bias, counted as the papers count them (one function,
+# `qornn.models.model_size_bits`, for every table): HadamRNN stores $n$ bits for $W$, 4 bits per
+# entry of $U$ and $V$ plus a 32-bit scale each, and 32-bit biases; the ORNN stores 32-bit floats.
+
+# %% tags=["hide-input"]
+display(report.styled(report.size_table(record)))
+
+# %% [markdown]
+# ## Provenance
+#
+# The commit, device, torch version, seed, training wall time (without the final test evaluation)
+# and date of each run.
+
+# %% tags=["hide-input", "full-width"]
+display(report.styled(report.provenance_table(record)))

@@ -1,0 +1,135 @@
+"""The book tells the truth: every number in a chapter's paper-vs-ours table comes from a record.
+
+Each chapter notebook is executed as the book executes it (default parameters, no training) on a
+copy of the committed ``cpu`` record placed in a temporary data folder. The test then reads the
+table back from the executed page and checks every cell against its sources: "ours" against the
+record's test metrics, "paper value" against ``data/paper/<paper>.yaml`` ("not available" where
+that file has no number), and "record" against the record's commit. A record made from code that
+has changed since (or from uncommitted code) must be flagged on the page.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import nbformat
+import pytest
+from _notebook_helpers import ROOT, load_runner
+
+from qornn import report
+
+pytestmark = pytest.mark.slow
+
+# (notebook, experiment, paper): the chapters whose cpu records are committed.
+CHAPTERS = [(path, exp, paper) for path, exp, paper in (
+    ("notebooks/hadamrnn/copy_task.py", "copy", "hadamrnn"),
+    ("notebooks/hadamrnn/pmnist.py", "pmnist", "hadamrnn"),
+) if (ROOT / "data" / "results" / exp / "cpu.json").exists()]
+
+
+class _Tables(HTMLParser):
+    """Rows of text cells of every <table> in an HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self.tables and self.tables[-1]:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _execute_on_record(tmp_path, notebook: str, record: dict) -> nbformat.NotebookNode:
+    target = tmp_path / "data" / "results" / record["experiment"] / "cpu.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record))
+    out = tmp_path / "executed.ipynb"
+    load_runner().execute(ROOT / notebook, out, {}, timeout=600)  # the book's defaults: no training
+    return nbformat.read(out, as_version=4)
+
+
+def _outputs(nb, mime: str) -> list[str]:
+    return [o["data"][mime] for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if mime in o.get("data", {})]
+
+
+def _comparison_rows(nb) -> list[dict[str, str]]:
+    for html in _outputs(nb, "text/html"):
+        parser = _Tables()
+        parser.feed(html)
+        for table in parser.tables:
+            header, *rows = table
+            if "paper value" in header and "ours" in header and "record" in header:
+                return [dict(zip(header, row, strict=True)) for row in rows]
+    raise AssertionError("no paper-vs-ours table on the page")
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="no committed cpu record")
+@pytest.mark.parametrize(("notebook", "experiment", "paper"), CHAPTERS, ids=[c[1] for c in CHAPTERS])
+def test_every_number_in_the_table_comes_from_a_record(tmp_path, notebook, experiment, paper):
+    record = json.loads((ROOT / "data" / "results" / experiment / "cpu.json").read_text())
+    nb = _execute_on_record(tmp_path, notebook, record)
+    rows = _comparison_rows(nb)
+    entries = {(e["experiment"], e["run"], e["metric"]): e
+               for e in report.load_paper_numbers(paper)["entries"]}
+    shown = set()
+    for row in rows:
+        run, metric = row["run"], row["metric"]
+        shown.add((run, metric))
+        entry = entries.get((experiment, run, metric))
+        assert row["paper value"] == report._fmt(entry["value"] if entry else None), row
+        if row["ours"] == "not recorded":
+            assert run not in record["runs"] or metric not in record["runs"][run]["test"], row
+            continue
+        ours = record["runs"][run]["test"][metric]
+        assert row["ours"] == report._fmt(ours), row
+        assert row["profile"] == "cpu"
+        assert record["runs"][run]["provenance"]["commit"][:7] in row["record"], row
+    # and nothing the record holds is left out of the table
+    assert {(r, m) for r, d in record["runs"].items() for m in d["test"]} <= shown
+
+
+@pytest.mark.skipif(not CHAPTERS, reason="no committed cpu record")
+@pytest.mark.parametrize("how", ["old commit", "uncommitted code"])
+def test_a_record_from_other_code_is_flagged_on_the_page(tmp_path, how):
+    notebook, experiment, _ = CHAPTERS[0]
+    record = json.loads((ROOT / "data" / "results" / experiment / "cpu.json").read_text())
+    root = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.split()[0]  # qornn/ has changed since
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    run = next(iter(record["runs"]))
+    for data in record["runs"].values():  # every run current, except the one under test
+        data["provenance"].update(commit=head, dirty=False)
+    record["runs"][run]["provenance"].update(commit=root if how == "old commit" else head,
+                                             dirty=how == "uncommitted code")
+    markdown = "\n".join(_outputs(_execute_on_record(tmp_path, notebook, record), "text/markdown"))
+    assert "Check before trusting these numbers" in markdown
+    expected = "has changed since" if how == "old commit" else "uncommitted changes"
+    flagged = [line for line in markdown.splitlines() if expected in line]
+    assert len(flagged) == 1 and f"**{run}**" in flagged[0], markdown
+
+
+def test_no_chapter_is_left_out():
+    # A chapter notebook added without its entry above would escape the truth test.
+    notebooks = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").rglob("*.py")}
+    listed = {"notebooks/hadamrnn/copy_task.py", "notebooks/hadamrnn/pmnist.py"}
+    assert notebooks <= listed, f"add {sorted(notebooks - listed)} to CHAPTERS in {__file__}"
+    assert shutil.which("git"), "git is needed to tell whether a record's code has changed"
