@@ -25,7 +25,7 @@ the exponent in T. Results go to ``data/results/benchmarks/hadamrnn_step.json`` 
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
 import statistics
 import sys
 import time
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _common import default_path, fit_exponent, interleaved_times, median_ratios, write_record
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -40,7 +41,6 @@ from qornn import fast_hadamard
 from qornn.hadamard import sylvester_hadamard
 from qornn.models import build_model
 from qornn.quantize import quantize_ste, sign_ste
-from qornn.results import atomic_write_json, provenance, results_dir
 
 BATCH, INPUT, CLASSES, BITS = 100, 1, 10, 4
 VARIANTS = ("qornn-fast", "reference", "nn.RNN", "qornn-dense")
@@ -124,19 +124,11 @@ def check_agreement(model, x, y) -> float:
     grads = []
     for dense in (False, True):
         model.zero_grad(set_to_none=True)
-        with fast_hadamard.disabled() if dense else _null():
+        with fast_hadamard.disabled() if dense else contextlib.nullcontext():
             F.cross_entropy(model(x), y).backward()
         grads.append(model.recurrent.u.grad.clone())
     model.zero_grad(set_to_none=True)
     return float((grads[0] - grads[1]).norm() / grads[1].norm().clamp_min(1e-30))
-
-
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def time_variants(n: int, T: int, reps: int, variants: tuple[str, ...], seed: int) -> dict:
@@ -145,32 +137,15 @@ def time_variants(n: int, T: int, reps: int, variants: tuple[str, ...], seed: in
     y = torch.randint(0, CLASSES, (BATCH,))
     steps, model = make_steps(n, x, y)
     agreement = check_agreement(model, x, y) if "qornn-dense" in variants else None
-    for v in variants:  # warm-up (allocations, the C++ build on first use)
-        steps[v]()
-    times: dict[str, list[float]] = {v: [] for v in variants}
-    for _ in range(reps):
-        for v in variants:
-            t0 = time.perf_counter()
-            steps[v]()
-            times[v].append(time.perf_counter() - t0)
+    # one warm-up step each (allocations, the C++ build on first use), then interleaved reps
+    times = interleaved_times({v: steps[v] for v in variants}, reps)
     out = {"n": n, "T": T, "reps": reps, "times_s": times,
            "median_s": {v: statistics.median(ts) for v, ts in times.items()}}
     if "qornn-fast" in variants:
-        out["speedup_median_of_ratios"] = {
-            v: statistics.median(b / a for a, b in zip(times["qornn-fast"], times[v], strict=True))
-            for v in variants if v != "qornn-fast"
-        }
+        out["speedup_median_of_ratios"] = median_ratios(times, "qornn-fast")
     if agreement is not None:
         out["grad_u_rel_diff_fast_vs_dense"] = agreement
     return out
-
-
-def fit_exponent(xs: list[float], ys: list[float]) -> float:
-    """Least-squares slope of log y against log x."""
-    lx, ly = [math.log(v) for v in xs], [math.log(v) for v in ys]
-    mx, my = statistics.fmean(lx), statistics.fmean(ly)
-    den = sum((a - mx) ** 2 for a in lx)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / den if den else float("nan")
 
 
 def print_table(rows: list[dict], key: str, variants: tuple[str, ...]) -> None:
@@ -248,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         print("growth exponent in T: " + ", ".join(f"{v} β={b:.2f}" for v, b in exps_t.items()))
     wall = time.perf_counter() - start
     if not args.no_json:
-        path = args.out or results_dir() / "benchmarks" / "hadamrnn_step.json"
+        path = args.out or default_path("hadamrnn_step")
         record = {
             "benchmark": "hadamrnn_step",
             "description": "one training step (forward + CE loss + backward + Adam), many-to-one",
@@ -261,10 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             "exponent_n": exps_n,
             "t_sweep": sweep,
             "exponent_T": exps_t,
-            "provenance": provenance(profile="benchmark", seed=args.seed, device="cpu", wall_time_s=wall),
         }
-        atomic_write_json(path, record)
-        print(f"\nwrote {path}")
+        write_record(path, record, seed=args.seed, wall_time_s=wall)
     return 0
 
 

@@ -1,0 +1,62 @@
+"""Helpers shared by the benchmark scripts: interleaved timing, ratios, the n^α fit, the JSON record.
+
+The scripts import it as ``_common`` (they run as ``python benchmarks/<name>.py``, which puts this
+folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from qornn.results import atomic_write_json, provenance, results_dir
+
+__all__ = ["interleaved_times", "median_ratios", "fit_exponent", "default_path", "write_record"]
+
+
+def interleaved_times(steps: Mapping[str, Callable[[], object]], reps: int,
+                      warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each closure, ``reps`` times, interleaved (A B C A B C ...) after ``warmup``
+    untimed calls of each, so that the load of a shared machine hits every variant alike."""
+    for _ in range(warmup):
+        for step in steps.values():
+            step()
+    times: dict[str, list[float]] = {v: [] for v in steps}
+    for _ in range(reps):
+        for v, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[v].append(time.perf_counter() - t0)
+    return times
+
+
+def median_ratios(times: Mapping[str, list[float]], base: str,
+                  variants: list[str] | None = None) -> dict[str, float]:
+    """{v: median over repetitions of times[v] / times[base]}: ratios taken side by side."""
+    return {v: statistics.median(b / a for a, b in zip(times[base], times[v], strict=True))
+            for v in (variants if variants is not None else times) if v != base}
+
+
+def fit_exponent(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of log y against log x."""
+    lx, ly = [math.log(v) for v in xs], [math.log(v) for v in ys]
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    den = sum((a - mx) ** 2 for a in lx)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / den if den else float("nan")
+
+
+def default_path(name: str) -> Path:
+    """``data/results/benchmarks/<name>.json`` (QORNN_DATA_DIR moves it)."""
+    return results_dir() / "benchmarks" / f"{name}.json"
+
+
+def write_record(path: Path, record: dict[str, Any], *, seed: int, wall_time_s: float) -> None:
+    """Add the provenance (commit, dirty flag, torch, CPU, date) and write ``record`` atomically."""
+    record = {**record, "provenance": provenance(profile="benchmark", seed=seed, device="cpu",
+                                                 wall_time_s=wall_time_s)}
+    atomic_write_json(path, record)
+    print(f"\nwrote {path}")
