@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _notebook_helpers import COPY_NOTEBOOK, ROOT, load_runner
+from _notebook_helpers import ROOT, load_runner, write_mnist_idx
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def _jupyter_book() -> str:
     return str(exe) if exe.exists() else (shutil.which("jupyter-book") or "jupyter-book")
 
 
-def test_book_builds_strict(tmp_path):
+def test_book_builds_strict(tmp_path, monkeypatch):
     book = tmp_path / "book_src"
     book.mkdir()
     for name in ("_config.yml", "_toc.yml"):
@@ -33,8 +33,14 @@ def test_book_builds_strict(tmp_path):
         shutil.copytree(ROOT / name, book / name)
     for name in ("qornn", "data", "notebooks"):  # pages may include source files (read only)
         (book / name).symlink_to(ROOT / name, target_is_directory=True)
-    load_runner().execute(COPY_NOTEBOOK, book / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb",
-                          {"profile": "smoke", "retrain": True}, timeout=600)
+    # Every notebook of the book, as `make notebooks` runs them but on the smoke profile (training
+    # in seconds); MNIST pages read a tiny IDX fixture instead of the fetched file.
+    monkeypatch.setenv("QORNN_MNIST", str(write_mnist_idx(tmp_path / "mnist")))
+    runner = load_runner()
+    for notebook in runner.find_notebooks([]):
+        params = {"profile": "smoke", "retrain": True} if "profile = " in notebook.read_text() else {}
+        runner.execute(notebook, runner.output_path(notebook, book / "_build" / "executed"), params,
+                       timeout=600)
 
     proc = subprocess.run([_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
                           capture_output=True, text=True, timeout=600)
@@ -45,5 +51,8 @@ def test_book_builds_strict(tmp_path):
     html = page.read_text()
     assert "<img" in html and "paper value" in html and "memoryless" in html
     assert "tex-svg.js" in html  # the vendored MathJax, not a CDN
-    for doc in ("book/intro", "book/rerun", "book/adapt", "book/hadamrnn/index", "book/qornn/index"):
+    pmnist = (book / "_build" / "html" / "_build" / "executed" / "hadamrnn" / "pmnist.html").read_text()
+    assert "<img" in pmnist and "paper value" in pmnist and "accuracy" in pmnist
+    for doc in ("book/intro", "book/rerun", "book/adapt", "book/hadamrnn/index", "book/qornn/index",
+                "book/rerunning", "book/data", "book/models"):
         assert (book / "_build" / "html" / f"{doc}.html").exists(), doc
