@@ -3,11 +3,16 @@
 - a HadamardWeight is stored as its n signs, one bit each (H is implicit);
 - a k-bit QuantizedLinear as its integer codes c = round(2^(k-1)·A/α) ∈ [-2^(k-1), 2^(k-1)),
   k bits each, packed into a bit stream, plus its float32 scale α;
+- a k-bit QORNN W (STE-Björck, STE-projUNN, penalty QAT, PTQ) the same way, as the codes of the q_k(W)
+  its forward pass uses; the latent training state (V, the power-iteration vector, projUNN's anchor)
+  is not stored;
 - biases, float matrices and anything else in float32.
 
 ``load_packed`` rebuilds the model through the registry and writes the decoded values back: signs as
-u = ±1, codes as A = c·α/2^(k-1) with the scale α fixed, so that the rebuilt model's forward pass
-computes exactly what the trained float-simulated model computed (same floats, bit for bit).
+u = ±1, codes as A = c·α/2^(k-1) with the scale α fixed, and a QORNN W as a
+:class:`~qornn.models.FixedQuantizedWeight` (no Björck or quantization left in its forward pass), so
+that the rebuilt model's forward pass computes exactly what the trained float-simulated model computed
+(same floats, bit for bit). A QORNN rebuilt that way is for inference, not for more training.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .models import HadamardWeight, QuantizedLinear, RecurrentNet, build_model
+from .models import (
+    BjorckWeight,
+    FixedQuantizedWeight,
+    HadamardWeight,
+    QuantizedLinear,
+    RecurrentNet,
+    build_model,
+)
+from .models.recurrent import RecurrentWeight
 from .quantize import quantization_scale
 from .results import atomic_write_bytes
 
@@ -43,6 +56,31 @@ def unpack_bits(stream: np.ndarray, bits: int, count: int) -> np.ndarray:
     return (planes << np.arange(bits - 1, -1, -1, dtype=np.uint32)).sum(axis=1)
 
 
+def _put_codes(arrays: dict[str, np.ndarray], name: str, w: torch.Tensor, bits: int,
+               alpha: torch.Tensor) -> None:
+    """The codes of q_k(w) = c·α/2^(k-1) (the rounding of uniform_quantize), bit-packed, and α."""
+    levels = 2 ** (bits - 1)
+    codes = torch.clamp(torch.round(w * (levels / alpha)), -levels, levels - 1).to(torch.int64)
+    arrays[f"{name}.codes"] = pack_bits((codes + levels).numpy(), bits)
+    arrays[f"{name}.alpha"] = alpha.reshape(1).numpy().astype(np.float32)
+
+
+def _quantized_base(module: RecurrentWeight) -> tuple[torch.Tensor, torch.Tensor]:
+    """The float matrix that a k-bit recurrent weight quantizes, and its scale α."""
+    if isinstance(module, FixedQuantizedWeight):
+        return module.weight, module.alpha
+    if isinstance(module, BjorckWeight):
+        was_training = module.training
+        module.eval()  # do not move the power-iteration vector
+        try:
+            base = module.orthogonal_matrix().detach()
+        finally:
+            module.train(was_training)
+    else:  # STE-projUNN, penalty QAT: q_k of the latent W itself
+        base = module.weight.detach()
+    return base, quantization_scale(base)
+
+
 def _pack_model(model: RecurrentNet) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     arrays: dict[str, np.ndarray] = {}
     layout: dict[str, Any] = {}
@@ -55,13 +93,16 @@ def _pack_model(model: RecurrentNet) -> tuple[dict[str, np.ndarray], dict[str, A
             packed_params.add(f"{name}.u")
         elif isinstance(module, QuantizedLinear) and module.bits is not None:
             w = module.weight.detach()
-            alpha = quantization_scale(w) if module.scale is None else module.scale
-            levels = 2 ** (module.bits - 1)
-            codes = torch.clamp(torch.round(w * (levels / alpha)), -levels, levels - 1).to(torch.int64)
-            arrays[f"{name}.codes"] = pack_bits((codes + levels).numpy(), module.bits)
-            arrays[f"{name}.alpha"] = alpha.reshape(1).numpy().astype(np.float32)
+            _put_codes(arrays, name, w, module.bits, quantization_scale(w) if module.scale is None
+                       else module.scale)
             layout[name] = {"kind": "kbit", "bits": module.bits, "shape": list(w.shape)}
             packed_params.add(f"{name}.weight")
+        elif isinstance(module, RecurrentWeight) and getattr(module, "bits", None) is not None:
+            with torch.no_grad():
+                base, alpha = _quantized_base(module)
+            _put_codes(arrays, name, base, module.bits, alpha)
+            layout[name] = {"kind": "kbit-recurrent", "bits": module.bits, "shape": list(base.shape)}
+            packed_params.update(f"{name}.{key}" for key in module.state_dict())
     for key, value in model.state_dict().items():
         if key not in packed_params and not key.endswith(".scale"):
             arrays[f"float:{key}"] = value.detach().numpy().astype(np.float32)
@@ -113,9 +154,15 @@ def load_packed(path: Path) -> RecurrentNet:
                 count = int(np.prod(entry["shape"]))
                 codes = unpack_bits(data[f"{name}.codes"], entry["bits"], count).astype(np.int64) - levels
                 alpha = torch.from_numpy(data[f"{name}.alpha"]).reshape(())
+                decoded = torch.from_numpy(codes).reshape(entry["shape"]).float() * (alpha / levels)
+                if entry["kind"] == "kbit-recurrent":  # q_k(W) itself, with its scale
+                    fixed = FixedQuantizedWeight(decoded, entry["bits"])
+                    fixed.alpha.copy_(alpha)
+                    parent, _, leaf = name.rpartition(".")
+                    setattr(modules[parent] if parent else model, leaf, fixed)
+                    continue
                 module.scale = alpha
-                module.weight.copy_(torch.from_numpy(codes).reshape(entry["shape"]).float()
-                                    * (alpha / levels))
+                module.weight.copy_(decoded)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected:
         raise ValueError(f"{path}: entries that the model does not have: {unexpected}")

@@ -38,6 +38,31 @@ def test_packed_model_gives_exactly_the_same_outputs(tmp_path, name, options):
         assert bits == model_size_bits(model)
 
 
+@pytest.mark.parametrize("name", ["qornn-ste-bjorck", "qornn-ste-projunn", "qornn-penalty"])
+def test_packed_qornn_stores_the_codes_of_q_k_w_and_gives_the_same_outputs(tmp_path, name):
+    build = {"model": name, "input_size": 3, "output_size": 5, "hidden_size": 16, "bits": 4}
+    model = build_model(name, **{k: v for k, v in build.items() if k != "model"})
+    with torch.no_grad():  # a "trained" latent W, away from O(n)
+        model.recurrent.weight.add_(0.1 * torch.randn(16, 16))
+    model.eval()  # STE-Björck's power-iteration vector moves in training mode
+    bits = save_packed(model, tmp_path / "m.npz", build)
+    loaded = load_packed(tmp_path / "m.npz")
+    x = torch.randn(4, 30, 3)
+    assert torch.equal(loaded(x), model(x))
+    assert bits == model_size_bits(model)  # 4 bits an entry of W, no latent V or anchor
+    assert type(loaded.recurrent).__name__ == "FixedQuantizedWeight"
+
+
+def test_packed_post_training_quantized_model_gives_the_same_outputs(tmp_path):
+    from qornn.models import quantize_post_training
+
+    build = {"model": "ornn-bjorck", "input_size": 3, "output_size": 5, "hidden_size": 8}
+    ptq = quantize_post_training(build_model("ornn-bjorck", input_size=3, output_size=5, hidden_size=8), 3)
+    save_packed(ptq, tmp_path / "m.npz", build)
+    x = torch.randn(2, 10, 3)
+    assert torch.equal(load_packed(tmp_path / "m.npz")(x), ptq(x))
+
+
 def test_packed_hadamrnn_is_more_than_20x_smaller_than_float(tmp_path):
     build = {"model": "hadamrnn", "input_size": 1, "output_size": 10, "hidden_size": 512, "bits": 4}
     model = build_model("hadamrnn", **{k: v for k, v in build.items() if k != "model"})
