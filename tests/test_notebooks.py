@@ -81,3 +81,13 @@ def test_runner_parameters():
         runner.parse_parameters(["novalue"], None)
     assert runner.output_path(COPY_NOTEBOOK, ROOT / "_build" / "executed") == (
         ROOT / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb")
+
+
+def test_a_typo_in_a_notebook_parameter_fails_before_training(tmp_path):
+    import papermill
+
+    runner = load_runner()
+    with pytest.raises(papermill.PapermillExecutionError, match="unknown profile 'fast'.*smoke, cpu, paper"):
+        runner.execute(COPY_NOTEBOOK, tmp_path / "typo.ipynb", {"profile": "fast"}, timeout=120)
+    assert not (tmp_path / "data" / "results").exists()  # nothing trained, nothing recorded
+    assert (tmp_path / "typo.failed.ipynb").exists()  # the partial output is kept for inspection
