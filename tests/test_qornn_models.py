@@ -175,6 +175,17 @@ def test_ste_gradient_is_the_identity_through_the_quantizer(cls):
     assert not torch.allclose(quant_w.matrix(), float_w.matrix())
 
 
+@pytest.mark.parametrize("name", ["qornn-ste-bjorck", "qornn-ste-projunn", "qornn-penalty"])
+def test_quantized_w_is_built_once_per_forward_pass_not_once_per_time_step(name, monkeypatch):
+    # Björck and q_k cost O(n³) and O(n²): once per sequence batch, never inside the time loop.
+    model = build_model(name, input_size=2, output_size=3, hidden_size=8, bits=4)
+    cls, calls = type(model.recurrent), []
+    original = cls.matrix
+    monkeypatch.setattr(cls, "matrix", lambda self: calls.append(1) or original(self))
+    model(torch.randn(2, 30, 2)).sum().backward()
+    assert len(calls) == 1
+
+
 # -- PTQ and activation PTQ ------------------------------------------------------------------------
 def test_post_training_quantization_quantizes_w_and_u_and_leaves_the_model():
     torch.manual_seed(0)

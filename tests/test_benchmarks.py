@@ -1,0 +1,74 @@
+"""Smoke tests of the benchmark scripts: each runs at toy sizes and writes a record with the expected
+keys and provenance. No timing is asserted (the machine is shared; see benchmarks/README.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+from _notebook_helpers import ROOT
+
+BENCHMARKS = ROOT / "benchmarks"
+
+
+def _main(name: str, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import _common from their folder
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, f"bench_{name}", module)
+    return module.main
+
+
+def _run(name: str, args: list[str], tmp_path, monkeypatch) -> dict:
+    out = tmp_path / f"{name}.json"
+    assert _main(name, monkeypatch)([*args, "--reps", "1", "--threads", "1", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["benchmark"] == name
+    assert {"commit", "dirty", "torch", "date", "device_name"} <= set(record["provenance"])
+    return record
+
+
+def test_hadamrnn_step_writes_its_record(tmp_path, monkeypatch):
+    record = _run("hadamrnn_step", ["--sizes", "8", "16", "--T", "20", "--t-sweep", "10", "20",
+                                    "--t-sweep-n", "8"], tmp_path, monkeypatch)
+    assert [r["n"] for r in record["sizes"]] == [8, 16]
+    for row in record["sizes"]:
+        assert set(row["median_s"]) == {"qornn-fast", "reference", "nn.RNN", "qornn-dense"}
+        assert set(row["speedup_median_of_ratios"]) == {"reference", "nn.RNN", "qornn-dense"}
+        assert row["grad_u_rel_diff_fast_vs_dense"] < 1e-4
+    assert set(record["exponent_n"]) == set(record["sizes"][0]["median_s"])
+    assert [r["T"] for r in record["t_sweep"]] == [10, 20] and record["exponent_T"]
+
+
+def test_qornn_step_writes_its_record(tmp_path, monkeypatch):
+    record = _run("qornn_step", ["--sizes", "8", "16", "--T", "20", "--batch", "4"], tmp_path, monkeypatch)
+    assert record["config"]["batch"] == 4 and record["config"]["bits"] == 4
+    pairs = {"bjorck": ("qornn-ste-bjorck", "ornn-bjorck"), "projunn": ("qornn-ste-projunn", "ornn-projunn")}
+    for row in record["sizes"]:
+        assert set(row["qornn_over_ornn"]) == set(pairs)
+        for quantized, float_ in pairs.values():
+            for name in (quantized, float_):
+                assert name in row["median_s"] and f"{name}:reorth" in row["median_s"]
+                assert 0 < row["reorth_share"][name]
+        assert set(row["reorth_share_all_iters"]) == set(pairs["bjorck"])
+    assert "qornn-ste-bjorck" in record["exponent_n"]
+
+
+def test_inference_writes_its_record(tmp_path, monkeypatch):
+    record = _run("inference", ["--hidden", "16", "--block", "4", "--T", "10"], tmp_path, monkeypatch)
+    assert [r["model"] for r in record["models"]] == ["hadamrnn", "block-hadamrnn", "qornn-ste-bjorck"]
+    for row in record["models"]:
+        assert row["outputs_equal"] is True
+        assert row["max_abs_diff_packed_fast_vs_float_dense"] < 1e-3
+        assert row["storage"]["ratio_payload"] > 1
+        assert set(row["sequences_per_s"]) == {"float", "packed"} and row["speedup_packed_over_float"] > 0
+
+
+@pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference"])
+def test_help_runs(script, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _main(script, monkeypatch)(["--help"])
+    assert exit_.value.code == 0 and "usage" in capsys.readouterr().out
