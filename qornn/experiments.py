@@ -103,6 +103,9 @@ EXPERIMENTS["pmnist"] = {
               "Adam 1e-3, StepLR 0.98, 4-bit U and V)",
     "models": {
         "hadamrnn": {"model": "hadamrnn", "hidden_size": 512, "bits": 4},
+        # Not in the paper: the same network with W's random initial signs kept fixed, to measure
+        # what learning the signs adds (see the pMNIST page).
+        "hadamrnn-fixed-signs": {"model": "hadamrnn", "hidden_size": 512, "bits": 4, "learn_signs": False},
         "ornn": {"model": "ornn", "hidden_size": 512},
     },
     "profiles": {
@@ -125,7 +128,8 @@ EXPERIMENTS["pmnist"] = {
         },
         "smoke": {
             "task_options": {"train_size": 256, "val_size": 64, "test_size": 64},
-            "models": {"hadamrnn": {"hidden_size": 16}, "ornn": {"hidden_size": 16}},
+            "models": {"hadamrnn": {"hidden_size": 16}, "hadamrnn-fixed-signs": {"hidden_size": 16},
+                       "ornn": {"hidden_size": 16}},
             "train": {"epochs": 2, "batch_size": 64, "lr": 1e-2, "eval_batch_size": 64,
                       "checkpoint_every": 2},
             "note": "seconds: 256 training images, hidden 16",

@@ -118,3 +118,23 @@ def test_bad_input_shapes_are_clear_errors():
     with pytest.raises(ValueError, match=r"\(batch, time, 2\)"):
         model(torch.randn(3, 5, 7))
     assert isinstance(model, RecurrentNet)
+
+
+def test_fixed_signs_keep_w_and_still_train_u_v():
+    torch.manual_seed(0)
+    model = build_model("hadamrnn", input_size=3, output_size=4, hidden_size=16, bits=4,
+                        many_to_many=True, learn_signs=False)
+    w0 = model.recurrent.matrix().clone()
+    readout0 = model.readout.weight.detach().clone()
+    opt = torch.optim.Adam(model.parameters(), 0.1)
+    for _ in range(3):
+        loss = model(torch.randn(2, 7, 3)).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.apply_constraints_()
+    assert torch.equal(model.recurrent.matrix(), w0) and model.recurrent.u.grad is None
+    assert not torch.equal(model.readout.weight.detach(), readout0)
+    assert "fixed signs" in repr(model.recurrent)
+    with pytest.raises(ValueError, match="learn_signs.*'no'"):
+        build_model("hadamrnn", input_size=3, output_size=4, hidden_size=16, learn_signs="no")

@@ -67,7 +67,7 @@ def test_pmnist_notebook_smoke(tmp_path, monkeypatch):
     html = "\n".join(_outputs(nb, "text/html"))
     assert "accuracy" in html and "paper value" in html and "hadamrnn" in html and "ornn" in html
     record = json.loads((tmp_path / "data" / "results" / "pmnist" / "smoke.json").read_text())
-    assert set(record["runs"]) == {"hadamrnn", "ornn"}
+    assert set(record["runs"]) == {"hadamrnn", "hadamrnn-fixed-signs", "ornn"}
     for run in record["runs"].values():
         assert 0.0 <= run["test"]["accuracy"] <= 1.0 and len(run["history"]) == 2
 

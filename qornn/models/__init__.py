@@ -80,16 +80,18 @@ class ModelSpec:
 
 
 def _hadamrnn(input_size, output_size, hidden_size, *, bits=4, block=None, nonlinearity="linear",
-              many_to_many=False):
-    return RecurrentNet(input_size, output_size, HadamardWeight(hidden_size, block),
+              many_to_many=False, learn_signs=True):
+    if not isinstance(learn_signs, bool):
+        raise ValueError(f"learn_signs must be True or False, got {learn_signs!r}")
+    return RecurrentNet(input_size, output_size, HadamardWeight(hidden_size, block, learn_signs),
                         input_bits=bits, output_bits=bits, nonlinearity=nonlinearity,
                         many_to_many=many_to_many)
 
 
 def _block_hadamrnn(input_size, output_size, hidden_size, *, block, bits=4, nonlinearity="linear",
-                    many_to_many=False):
+                    many_to_many=False, learn_signs=True):
     return _hadamrnn(input_size, output_size, hidden_size, bits=bits, block=block,
-                     nonlinearity=nonlinearity, many_to_many=many_to_many)
+                     nonlinearity=nonlinearity, many_to_many=many_to_many, learn_signs=learn_signs)
 
 
 def _ornn(input_size, output_size, hidden_size, *, orthogonal_map="matrix_exp", nonlinearity="linear",

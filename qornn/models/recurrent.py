@@ -81,17 +81,20 @@ class HadamardWeight(RecurrentWeight):
     W is orthogonal for every u, since sign(u) ∈ {±1}^n (sign(0) = +1) and H_m/√m is orthogonal.
     Its entries lie in {-1, 0, +1}/√m with a fraction m/n of non-zeros; storing it takes n bits
     (the signs; H is implicit). Gradients reach u through the straight-through estimator, and u is
-    clamped to [-1, 1] after each step (as in the authors' code) so that a sign can flip back quickly.
+    clamped to [-1, 1] after each step so that a sign can flip back quickly (the authors' code
+    defines this clamp, ``apply_weight_constraints_``, though its training step leaves the call
+    commented out). ``learn_signs=False`` keeps the random initial signs fixed: an ablation that
+    measures what learning W adds to learning U, V and the biases.
     """
 
-    def __init__(self, size: int, block: int | None = None) -> None:
+    def __init__(self, size: int, block: int | None = None, learn_signs: bool = True) -> None:
         super().__init__(size)
         check_power_of_two(size if block is None else block,
                            "HadamRNN hidden size" if block is None else "Hadamard block size")
         self.block = size if block is None else block
         self.register_buffer("hadamard", block_hadamard(size, self.block), persistent=False)
         bound = math.sqrt(6.0 / (1 + size))  # Xavier-uniform on a 1×n tensor, as the authors do
-        self.u = nn.Parameter(torch.empty(size).uniform_(-bound, bound))
+        self.u = nn.Parameter(torch.empty(size).uniform_(-bound, bound), requires_grad=learn_signs)
 
     def signs(self) -> torch.Tensor:
         return sign_ste(self.u)
@@ -119,7 +122,7 @@ class HadamardWeight(RecurrentWeight):
             self.u.clamp_(-1.0, 1.0)
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, block={self.block}"
+        return f"size={self.size}, block={self.block}" + ("" if self.u.requires_grad else ", fixed signs")
 
 
 class OrthogonalWeight(RecurrentWeight):

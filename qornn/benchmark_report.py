@@ -1,0 +1,172 @@
+"""Tables and figures of the speed page, from the benchmark records in ``data/results/benchmarks/``.
+
+The records are written by the scripts in ``benchmarks/`` (``hadamrnn_step.py``, ``qornn_step.py``,
+``inference.py``); nothing here times anything. A missing record is left out, and the page says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from . import results
+
+__all__ = [
+    "BENCHMARKS",
+    "load_benchmarks",
+    "plot_step_times",
+    "plot_speedups",
+    "plot_qornn_ratios",
+    "step_table",
+    "qornn_table",
+    "inference_table",
+    "provenance_table",
+]
+
+#: benchmark name -> the command that rewrites its record (from the repository root)
+BENCHMARKS: dict[str, str] = {
+    "hadamrnn_step": ".venv/bin/python benchmarks/hadamrnn_step.py --threads 1",
+    "qornn_step": ".venv/bin/python benchmarks/qornn_step.py",
+    "inference": ".venv/bin/python benchmarks/inference.py",
+}
+
+
+def load_benchmarks(names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """{name: record} for each benchmark whose record exists under ``results_dir()/benchmarks``."""
+    out = {}
+    for name in names or list(BENCHMARKS):
+        path = results.results_dir() / "benchmarks" / f"{name}.json"
+        if path.exists():
+            out[name] = json.loads(path.read_text())
+    return out
+
+
+def _variants(rows: list[Mapping]) -> list[str]:
+    return [v for v in rows[0]["median_s"] if ":" not in v]
+
+
+def plot_step_times(record: Mapping, ax=None):
+    """Median step time against n, log-log, one line per variant, with the fitted exponent α."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    rows, exps = record["sizes"], record.get("exponent_n", {})
+    ns = [r["n"] for r in rows]
+    for v in _variants(rows):
+        label = f"{v} (α = {exps[v]:.2f})" if v in exps else v
+        ax.loglog(ns, [r["median_s"][v] for r in rows], "o-", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set_xlabel("hidden size n")
+    ax.set_ylabel("seconds per training step")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], fmt: str) -> None:
+    width = 0.8 / max(len(series), 1)
+    for i, (label, values) in enumerate(series.items()):
+        xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
+        bars = ax.bar(xs, values, width, label=label)
+        ax.bar_label(bars, [fmt.format(v) for v in values], fontsize="x-small")
+    ax.set_xticks(range(len(groups)), groups)
+
+
+def plot_speedups(record: Mapping, ax=None):
+    """HadamRNN's fast step: baseline time / fast time (median of per-repetition ratios), per n."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    rows = record["sizes"]
+    baselines = list(rows[0]["speedup_median_of_ratios"])
+    _grouped_bars(ax, [f"n = {r['n']}" for r in rows],
+                  {f"× {b}": [r["speedup_median_of_ratios"][b] for r in rows] for b in baselines}, "{:.1f}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_ylabel("speed-up of qornn-fast")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_qornn_ratios(record: Mapping, axes=None):
+    """Left: QORNN step / float ORNN step per mechanism and n, against the 1.5x target. Right: the
+    re-orthogonalisation's share of the QORNN step (and with all Björck iterations)."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4))
+    rows, target = record["sizes"], record["config"].get("target_qornn_over_ornn", 1.5)
+    pairs = record["config"]["pairs"]
+    groups = [f"n = {r['n']}" for r in rows]
+    _grouped_bars(axes[0], groups, {m: [r["qornn_over_ornn"][m] for r in rows] for m in pairs}, "{:.2f}")
+    axes[0].axhline(target, color="crimson", linestyle="--", label=f"target {target}×")
+    axes[0].axhline(1.0, color="black", linewidth=0.8)
+    axes[0].set_ylabel("QORNN step / float ORNN step")
+    axes[0].legend(fontsize="small")
+    shares = {f"{m} ({p['qornn']})": [100 * r["reorth_share"][p["qornn"]] for r in rows]
+              for m, p in pairs.items()}
+    for m, p in pairs.items():
+        if all(p["qornn"] in r.get("reorth_share_all_iters", {}) for r in rows):
+            shares[f"{m}, all iterations"] = [100 * r["reorth_share_all_iters"][p["qornn"]] for r in rows]
+    _grouped_bars(axes[1], groups, shares, "{:.0f}%")
+    axes[1].set_ylabel("re-orthogonalisation, % of the QORNN step")
+    axes[1].legend(fontsize="small")
+    return axes
+
+
+def step_table(record: Mapping) -> pd.DataFrame:
+    """hadamrnn_step: median seconds per variant and the speed-ups of qornn-fast, per n."""
+    out = []
+    for r in record["sizes"]:
+        row: dict[str, Any] = {"n": r["n"]}
+        row.update({f"{v} (s)": s for v, s in r["median_s"].items()})
+        row.update({f"× {v}": s for v, s in r.get("speedup_median_of_ratios", {}).items()})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def qornn_table(record: Mapping) -> pd.DataFrame:
+    """qornn_step: per n and mechanism, both steps, their ratio and the re-orthogonalisation's cost."""
+    out = []
+    for r in record["sizes"]:
+        for mech, p in record["config"]["pairs"].items():
+            q, f, med = p["qornn"], p["ornn"], r["median_s"]
+            all_iters = r.get("reorth_share_all_iters", {}).get(q)
+            out.append({"n": r["n"], "mechanism": mech, "QORNN step (s)": med[q], "ORNN step (s)": med[f],
+                        "QORNN / ORNN": r["qornn_over_ornn"][mech],
+                        "re-orthogonalisation (s)": med[f"{q}:reorth"],
+                        "share of QORNN step": f"{r['reorth_share'][q]:.1%}",
+                        "share of ORNN step": f"{r['reorth_share'][f]:.1%}",
+                        "share, all Björck iterations": "—" if all_iters is None else f"{all_iters:.1%}"})
+    return pd.DataFrame(out)
+
+
+def inference_table(record: Mapping) -> pd.DataFrame:
+    """inference: packed vs float32 sizes, equal outputs, throughputs and their ratio, per model."""
+    out = []
+    for r in record["models"]:
+        st, sps = r["storage"], r["sequences_per_s"]
+        out.append({"model": r["model"], "packed file (kB)": st["packed_file_bytes"] / 1000,
+                    "float32 file (kB)": st["float_dense_file_bytes"] / 1000,
+                    "× smaller (files)": st["ratio_file"], "× smaller (payload)": st["ratio_payload"],
+                    "outputs equal": "yes" if r["outputs_equal"] else "NO",
+                    "float (seq/s)": sps["float"], "packed (seq/s)": sps["packed"],
+                    "× faster": r["speedup_packed_over_float"], "packed path": r["packed_path"]})
+    return pd.DataFrame(out)
+
+
+def provenance_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
+    """How each record was made: commit, machine, torch threads, torch version, date, wall time."""
+    out = []
+    for name, rec in records.items():
+        prov, cfg = rec["provenance"], rec["config"]
+        commit = (prov.get("commit") or "unknown")[:10] + (" (modified)" if prov.get("dirty") else "")
+        out.append({"benchmark": name, "commit": commit,
+                    "device": prov.get("device_name", prov.get("device")),
+                    "torch threads": cfg.get("threads"),
+                    "torch": prov.get("torch"), "date": str(prov.get("date", ""))[:16].replace("T", " "),
+                    "wall time (s)": prov.get("wall_time_s"), "command": BENCHMARKS.get(name, "")})
+    return pd.DataFrame(out)
