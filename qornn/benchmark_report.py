@@ -24,6 +24,7 @@ __all__ = [
     "qornn_table",
     "inference_table",
     "provenance_table",
+    "targets",
 ]
 
 #: benchmark name -> the command that rewrites its record (from the repository root)
@@ -44,8 +45,11 @@ def load_benchmarks(names: list[str] | None = None) -> dict[str, dict[str, Any]]
     return out
 
 
-def _variants(rows: list[Mapping]) -> list[str]:
-    return [v for v in rows[0]["median_s"] if ":" not in v]
+def _variants(record: Mapping) -> list[str]:
+    """Timed variants in the script's order (the JSON keys are sorted), sub-timings left out."""
+    timed = record["sizes"][0]["median_s"]
+    order = record["config"].get("variants") or list(timed)
+    return [v for v in order if v in timed and ":" not in v]
 
 
 def plot_step_times(record: Mapping, ax=None):
@@ -55,7 +59,7 @@ def plot_step_times(record: Mapping, ax=None):
     ax = ax or plt.gca()
     rows, exps = record["sizes"], record.get("exponent_n", {})
     ns = [r["n"] for r in rows]
-    for v in _variants(rows):
+    for v in _variants(record):
         label = f"{v} (α = {exps[v]:.2f})" if v in exps else v
         ax.loglog(ns, [r["median_s"][v] for r in rows], "o-", label=label)
     ax.set_xscale("log", base=2)
@@ -82,7 +86,7 @@ def plot_speedups(record: Mapping, ax=None):
 
     ax = ax or plt.gca()
     rows = record["sizes"]
-    baselines = list(rows[0]["speedup_median_of_ratios"])
+    baselines = [v for v in _variants(record) if v in rows[0]["speedup_median_of_ratios"]]
     _grouped_bars(ax, [f"n = {r['n']}" for r in rows],
                   {f"× {b}": [r["speedup_median_of_ratios"][b] for r in rows] for b in baselines}, "{:.1f}")
     ax.axhline(1.0, color="black", linewidth=0.8)
@@ -105,7 +109,8 @@ def plot_qornn_ratios(record: Mapping, axes=None):
     axes[0].axhline(target, color="crimson", linestyle="--", label=f"target {target}×")
     axes[0].axhline(1.0, color="black", linewidth=0.8)
     axes[0].set_ylabel("QORNN step / float ORNN step")
-    axes[0].legend(fontsize="small")
+    axes[0].set_ylim(0, max(target, *(r["qornn_over_ornn"][m] for r in rows for m in pairs)) * 1.3)
+    axes[0].legend(fontsize="small", loc="upper left", ncol=3)
     shares = {f"{m} ({p['qornn']})": [100 * r["reorth_share"][p["qornn"]] for r in rows]
               for m, p in pairs.items()}
     for m, p in pairs.items():
@@ -113,17 +118,19 @@ def plot_qornn_ratios(record: Mapping, axes=None):
             shares[f"{m}, all iterations"] = [100 * r["reorth_share_all_iters"][p["qornn"]] for r in rows]
     _grouped_bars(axes[1], groups, shares, "{:.0f}%")
     axes[1].set_ylabel("re-orthogonalisation, % of the QORNN step")
-    axes[1].legend(fontsize="small")
+    axes[1].set_ylim(0, max(v for vs in shares.values() for v in vs) * 1.35)
+    axes[1].legend(fontsize="small", loc="upper left", ncol=2)
     return axes
 
 
 def step_table(record: Mapping) -> pd.DataFrame:
     """hadamrnn_step: median seconds per variant and the speed-ups of qornn-fast, per n."""
-    out = []
+    out, variants = [], _variants(record)
     for r in record["sizes"]:
         row: dict[str, Any] = {"n": r["n"]}
-        row.update({f"{v} (s)": s for v, s in r["median_s"].items()})
-        row.update({f"× {v}": s for v, s in r.get("speedup_median_of_ratios", {}).items()})
+        row.update({f"{v} (s)": r["median_s"][v] for v in variants})
+        ratios = r.get("speedup_median_of_ratios", {})
+        row.update({f"× {v}": ratios[v] for v in variants if v in ratios})
         out.append(row)
     return pd.DataFrame(out)
 
@@ -170,3 +177,30 @@ def provenance_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
                     "torch": prov.get("torch"), "date": str(prov.get("date", ""))[:16].replace("T", " "),
                     "wall time (s)": prov.get("wall_time_s"), "command": BENCHMARKS.get(name, "")})
     return pd.DataFrame(out)
+
+
+def targets(records: Mapping[str, Mapping]) -> str:
+    """The issue's targets against the records, as Markdown bullets (a missing record is said so)."""
+    lines = []
+    if "qornn_step" in records:
+        rec = records["qornn_step"]
+        target = rec["config"].get("target_qornn_over_ornn", 1.5)
+        worst = max((r["qornn_over_ornn"][m], m, r["n"]) for r in rec["sizes"] for m in r["qornn_over_ornn"])
+        verdict = "met" if worst[0] <= target else "**missed**"
+        lines.append(f"QORNN step within {target}× of the float ORNN with the same mechanism: {verdict} "
+                     f"(largest ratio {worst[0]:.2f}×, {worst[1]} at n = {worst[2]}).")
+    if "inference" in records:
+        rows = {r["model"]: r for r in records["inference"]["models"]}
+        target = records["inference"]["config"].get("target_hadamrnn_ratio_file", 20)
+        if "hadamrnn" in rows:
+            ratio = rows["hadamrnn"]["storage"]["ratio_file"]
+            verdict = "met" if ratio >= target else "**missed**"
+            lines.append(f"Packed HadamRNN at least {target}× smaller than its float32 weights: {verdict} "
+                         f"({ratio:.0f}× for the files).")
+        equal = all(r["outputs_equal"] for r in rows.values())
+        lines.append("Packed models give the same outputs as the float-simulated ones, bit for bit: "
+                     + ("yes, for every model." if equal else "**no**: see the table."))
+    for name in BENCHMARKS:
+        if name not in records:
+            lines.append(f"No record of `{name}` yet: run `{BENCHMARKS[name]}`.")
+    return "\n".join(f"- {line}" for line in lines)

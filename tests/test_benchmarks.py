@@ -7,8 +7,9 @@ import importlib.util
 import json
 import sys
 
+import nbformat
 import pytest
-from _notebook_helpers import ROOT
+from _notebook_helpers import ROOT, load_runner
 
 BENCHMARKS = ROOT / "benchmarks"
 
@@ -72,3 +73,38 @@ def test_help_runs(script, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         _main(script, monkeypatch)(["--help"])
     assert exit_.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_speed_page_renders_the_records(tmp_path, monkeypatch):
+    # Toy records in the temporary data folder (QORNN_DATA_DIR, which the kernel inherits).
+    folder = tmp_path / "data" / "results" / "benchmarks"
+    _main("hadamrnn_step", monkeypatch)(["--sizes", "8", "16", "--T", "10", "--reps", "1", "--t-sweep",
+                                         "--threads", "1", "--out", str(folder / "hadamrnn_step.json")])
+    _main("qornn_step", monkeypatch)(["--sizes", "8", "16", "--T", "10", "--batch", "4", "--reps", "1",
+                                      "--out", str(folder / "qornn_step.json")])
+    _main("inference", monkeypatch)(["--hidden", "16", "--block", "4", "--T", "10", "--reps", "1",
+                                     "--out", str(folder / "inference.json")])
+    out = tmp_path / "executed" / "benchmarks" / "speed.ipynb"
+    load_runner().execute(ROOT / "notebooks" / "benchmarks" / "speed.py", out, {}, timeout=600)
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2
+    html = "\n".join(o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
+    for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "commit", "benchmarks/qornn_step.py"):
+        assert text in html, text
+    markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
+    assert "Targets" in markdown and "No record" not in markdown
+
+
+def test_targets_say_met_missed_and_missing():
+    from qornn import benchmark_report
+
+    qstep = {"config": {"target_qornn_over_ornn": 1.5},
+             "sizes": [{"n": 64, "qornn_over_ornn": {"bjorck": 1.1, "projunn": 2.0}}]}
+    text = benchmark_report.targets({"qornn_step": qstep})
+    assert "**missed** (largest ratio 2.00×, projunn at n = 64)" in text
+    assert "No record of `inference` yet" in text and "No record of `qornn_step`" not in text
+    qstep["sizes"][0]["qornn_over_ornn"]["projunn"] = 1.2
+    assert "met (largest ratio 1.20×" in benchmark_report.targets({"qornn_step": qstep})

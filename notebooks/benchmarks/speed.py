@@ -1,0 +1,139 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Speed: training steps, re-orthogonalisation and packed inference
+#
+# This page shows what the benchmark scripts in `benchmarks/` measured on the project's machine. It
+# times nothing itself: it reads the records `data/results/benchmarks/*.json`, each written by one
+# script together with its provenance (the commit of the code, the machine, the torch threads, the
+# date), and plots them. The last section says how to rerun each benchmark.
+#
+# **Read the ratios, not the absolute times.** The machine is a shared 2-core CPU; the scripts run
+# the variants they compare in interleaved repetitions on the same inputs (A B C A B C ...) and give,
+# for each comparison, the median over repetitions of the ratio measured side by side, which the load
+# of other jobs affects far less than the absolute times (see `benchmarks/README.md`).
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from qornn import benchmark_report as bench
+from qornn import report
+
+# %% tags=["parameters", "remove-cell"]
+# No parameters: the page renders the committed benchmark records. `profile` only absorbs
+# `scripts/run_notebooks.py --profile ...`, which passes it to every notebook.
+profile = None
+
+# %% tags=["hide-input"]
+records = bench.load_benchmarks()
+display(Markdown("**Targets.**\n\n" + bench.targets(records)))
+
+# %% [markdown]
+# ## HadamRNN: one training step, fast path against dense baselines
+#
+# `benchmarks/hadamrnn_step.py` times one training step (forward pass, cross-entropy, backward pass,
+# Adam update) on a pMNIST-shaped batch: batch 100, $T = 784$ steps, input size 1, 10 classes,
+# many-to-one, float32. The variants, at the same hidden size $n$:
+#
+# - `qornn-fast`: qornn's HadamRNN, whose linear recurrence $h_t = W h_{t-1} + a_t$ with
+#   $W = \operatorname{diag}(s) H_n / \sqrt{n}$ runs in C++, one fast Walsh–Hadamard transform
+#   ($O(n \log n)$) per step forward and backward;
+# - `qornn-dense`: the same model with the fast path off, one dense product ($O(n^2)$) per step;
+# - `reference`: HadamRNN written as the papers' code writes it (a parametrized dense $W$ and a
+#   Python loop);
+# - `nn.RNN`: PyTorch's float RNN of the same size.
+#
+# Left: time per step against $n$ (log-log), with the exponent $\alpha$ of a least-squares fit of
+# time $\propto n^\alpha$. Right: how many times faster the fast step is than each baseline.
+
+# %% tags=["hide-input"]
+if "hadamrnn_step" in records:
+    step = records["hadamrnn_step"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    bench.plot_step_times(step, ax=axes[0])
+    bench.plot_speedups(step, ax=axes[1])
+    fig.tight_layout()
+    plt.show()
+    display(report.styled(bench.step_table(step), precision=3))
+
+# %% [markdown]
+# ## QORNN: the cost of a k-bit, approximately orthogonal $W$
+#
+# `benchmarks/qornn_step.py` times the same kind of training step (plus the model's
+# `apply_constraints_()`, which projUNN needs) for the two QORNN training algorithms with a 4-bit $W$
+# and $U$, each against the float ORNN trained with the **same orthogonality mechanism**, so that the
+# ratio isolates what quantization costs:
+#
+# - **Björck**: $W = q_4(\mathrm{Bj\ddot{o}rck}(V/\sigma_{\max}(V)))$ rebuilt from the latent $V$ in
+#   every forward pass (power iteration, then Björck iterations, differentiated by autograd);
+# - **projUNN**: $W$ moved by Adam, then put back on $O(n)$ by a rank-1 projUNN-D step after each
+#   optimiser step; the forward pass uses $q_4(W)$.
+#
+# The target is a QORNN step within 1.5× of the float ORNN with the same mechanism (left). The quantized
+# $W$ is built once per forward pass, never inside the time loop (a test checks it), so quantization
+# adds an $O(n^2)$ cost per step against the $O(T n^2)$ of the recurrence. The re-orthogonalisation was
+# also timed alone, in the same interleaved loop, as a share of the step (right): for Björck, the
+# power iteration and the Björck iterations forward and backward; for projUNN, an Adam-sized update of
+# $W$ followed by the projUNN step. Björck stops early once its iterate stops moving, which it does
+# after a few iterations while $V$ is near-orthogonal (as at initialisation); "all iterations" is
+# the share with all 15 of them, the cost when the latent $V$ has drifted far from $O(n)$.
+
+# %% tags=["hide-input"]
+if "qornn_step" in records:
+    qstep = records["qornn_step"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    bench.plot_qornn_ratios(qstep, axes=axes)
+    fig.tight_layout()
+    plt.show()
+    display(report.styled(bench.qornn_table(qstep), precision=3))
+
+# %% [markdown]
+# ## Packed models: storage and inference
+#
+# `benchmarks/inference.py` saves pMNIST-shaped models (input 1, 10 classes) with `qornn.export`
+# and loads them back: HadamRNN (binary $W$: $n$ sign bits), Block-HadamRNN (sparse ternary $W$:
+# also $n$ sign bits) and a 4-bit STE-Björck QORNN ($4n^2$ bits for $W$), all with 4-bit $U$. For each
+# it reports the size of the packed file against a float32 file of the weights the float-simulated
+# model computes with ($W$ as a dense $n \times n$ matrix, $U$, $b$, $V$, $c$), for the files and for
+# the payloads alone (bits of codes and floats, no file format); whether the rebuilt model's outputs
+# equal the original's bit for bit; and the forward throughput in sequences per second (batch 100,
+# $T = 784$, inference mode) of the float-simulated model with a dense float $W$ product per step
+# (the QORNN as trained: power iteration, Björck and $q_4$ in every forward pass) against the rebuilt
+# model on its fastest path (HadamRNN: the C++ Walsh–Hadamard recurrence; QORNN: the stored
+# $q_4(W)$). The target is a packed HadamRNN at least 20× smaller than its float32 form. The rebuilt
+# model holds its weights decoded to float32 in memory: packing saves storage and transfer, not RAM
+# at run time.
+
+# %% tags=["hide-input", "full-width"]
+if "inference" in records:
+    display(report.styled(bench.inference_table(records["inference"]), precision=2))
+
+# %% [markdown]
+# ## The machine, and how to rerun
+#
+# Each record's provenance: the commit of the code that ran (marked "modified" if `qornn/` had
+# uncommitted changes), the CPU and the number of torch threads, the torch version, the date and the
+# script's wall time. Each command, run from the repository root, rewrites its record (`--help`
+# lists the sizes, repetitions and output path; `--no-json` prints without writing); rebuild the book
+# afterwards to update this page. Use `--threads 1` while other jobs run on the machine: with one
+# thread per core, a parallel region whose second thread is descheduled stalls the dense baselines
+# by an amount that depends on the other jobs. The step benchmarks take a few minutes at their
+# default sizes.
+
+# %% tags=["hide-input", "full-width"]
+if records:
+    display(report.styled(bench.provenance_table(records)))
