@@ -158,6 +158,7 @@ def inference_table(record: Mapping) -> pd.DataFrame:
         st, sps = r["storage"], r["sequences_per_s"]
         out.append({"model": r["model"], "packed file (kB)": st["packed_file_bytes"] / 1000,
                     "float32 file (kB)": st["float_dense_file_bytes"] / 1000,
+                    "training state_dict (kB)": st["float_state_dict_file_bytes"] / 1000,
                     "× smaller (files)": st["ratio_file"], "× smaller (payload)": st["ratio_payload"],
                     "outputs equal": "yes" if r["outputs_equal"] else "NO",
                     "float (seq/s)": sps["float"], "packed (seq/s)": sps["packed"],

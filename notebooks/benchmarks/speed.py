@@ -109,7 +109,9 @@ if "qornn_step" in records:
 # also $n$ sign bits) and a 4-bit STE-Björck QORNN ($4n^2$ bits for $W$), all with 4-bit $U$. For each
 # it reports the size of the packed file against a float32 file of the weights the float-simulated
 # model computes with ($W$ as a dense $n \times n$ matrix, $U$, $b$, $V$, $c$), for the files and for
-# the payloads alone (bits of codes and floats, no file format); whether the rebuilt model's outputs
+# the payloads alone (bits of codes and floats, no file format), and the size of the training
+# `state_dict` as it is (HadamRNN's holds its $n$ latent floats $u$ rather than $W$; the QORNN's its
+# latent $V$ and power-iteration vector); whether the rebuilt model's outputs
 # equal the original's bit for bit; and the forward throughput in sequences per second (batch 100,
 # $T = 784$, inference mode) of the float-simulated model with a dense float $W$ product per step
 # (the QORNN as trained: power iteration, Björck and $q_4$ in every forward pass) against the rebuilt
