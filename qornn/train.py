@@ -97,6 +97,23 @@ def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int,
     return {key: value / n for key, value in totals.items()}
 
 
+def _rng_state() -> dict:
+    """The random generators that training draws from (the data order is a function of the seed
+    and the epoch alone; these feed dropout and any other in-model randomness)."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict | None) -> None:
+    if not state:  # a checkpoint from before RNG states were saved
+        return
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def train(
     model: torch.nn.Module,
     task: Task,
@@ -130,12 +147,13 @@ def train(
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
+        _set_rng_state(saved.get("rng"))  # dropout masks continue as if never interrupted
 
     def save() -> None:
         if checkpoint is not None:
             atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "config": asdict(cfg),
-                               "state": state}, checkpoint)
+                               "state": state, "rng": _rng_state()}, checkpoint)
 
     n = task.num_samples("train")
     batches_per_epoch = math.ceil(n / cfg.batch_size)

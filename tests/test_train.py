@@ -181,3 +181,43 @@ def test_records_from_other_code_are_flagged():
     assert "uncommitted" in code_changed_since({"provenance": {"commit": head, "dirty": True}})
     assert "does not have" in code_changed_since({"provenance": {"commit": "0" * 40, "dirty": False}})
     assert "unknown" in code_changed_since({"provenance": {"commit": None}})
+
+
+class _DropoutNet(torch.nn.Module):
+    """A HadamRNN with dropout on its outputs: training draws from torch's global RNG."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropout = torch.nn.Dropout(0.3)
+        self.net = build_model("hadamrnn", input_size=10, output_size=9, hidden_size=16, many_to_many=True)
+
+    def forward(self, x):
+        return self.dropout(self.net(x))
+
+    def apply_constraints_(self):
+        self.net.apply_constraints_()
+
+
+def test_resume_restores_the_random_state_of_dropout(tmp_path):
+    def run(checkpoint=None, on_step=None):
+        torch.manual_seed(0)
+        model = _DropoutNet()
+        cfg = TrainConfig(epochs=2, batch_size=32, lr=1e-2, checkpoint_every=2, eval_batch_size=64)
+        out = train(model, CopyTask(**SMALL, seed=0), cfg, seed=0, checkpoint=checkpoint,
+                    progress=False, on_step=on_step)
+        return model, out
+
+    reference_model, reference = run()
+
+    def stop(step):
+        if step == 9:
+            torch.rand(1000)  # whatever the process did after the checkpoint is not replayed
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run(tmp_path / "ckpt.pt", stop)
+    torch.manual_seed(123)  # a new process starts from another random state
+    model, resumed = run(tmp_path / "ckpt.pt")
+    assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in reference["history"]]
+    for a, b in zip(model.state_dict().values(), reference_model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
