@@ -144,6 +144,7 @@ def history_frame(record: Mapping) -> pd.DataFrame:
             row = {"epoch": point["epoch"], "run": run, "lr": point.get("lr"),
                    "train_loss": point.get("train_loss")}
             row.update({f"val_{k}": v for k, v in point.get("val", {}).items()})
+            row.update(point.get("diagnostics", {}))  # e.g. HadamRNN's sign flips per step
             row["wall_time_s"] = point.get("wall_time_s")
             rows.append(row)
     columns = ["epoch", "run", "lr", "train_loss"]

@@ -198,6 +198,9 @@ def train(
             "val": val,
             "wall_time_s": round(state["elapsed"], 2),
         })
+        diagnostics = model.diagnostics() if hasattr(model, "diagnostics") else {}
+        if diagnostics:
+            state["history"][-1]["diagnostics"] = diagnostics
         if progress:  # the bar disappears at the end of the epoch: leave one line per epoch
             point = state["history"][-1]
             metrics = ", ".join(f"{k} {v:.4g}" for k, v in val.items())

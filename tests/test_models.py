@@ -138,3 +138,19 @@ def test_fixed_signs_keep_w_and_still_train_u_v():
     assert "fixed signs" in repr(model.recurrent)
     with pytest.raises(ValueError, match="learn_signs.*'no'"):
         build_model("hadamrnn", input_size=3, output_size=4, hidden_size=16, learn_signs="no")
+
+
+def test_hadamrnn_counts_sign_flips_per_step():
+    model = build_model("hadamrnn", input_size=2, output_size=2, hidden_size=8)
+    with torch.no_grad():
+        model.recurrent.u.copy_(torch.tensor([0.5, -0.5, 0.1, -0.1, 0.2, 0.3, -0.4, 0.6]))
+    model.apply_constraints_()  # the first step only takes the reference signs
+    with torch.no_grad():
+        model.recurrent.u[:3] *= -1  # three flips
+    model.apply_constraints_()
+    model.apply_constraints_()  # no flip
+    out = model.diagnostics()
+    assert out["sign_flips_per_step"] == 1.5
+    assert out["mean_abs_u"] == pytest.approx(2.7 / 8)
+    assert "sign_flips_per_step" not in model.diagnostics()  # counters reset, no step since
+    assert build_model("ornn", input_size=2, output_size=2, hidden_size=8).diagnostics() == {}

@@ -108,6 +108,10 @@ class RecurrentNet(nn.Module):
     def apply_constraints_(self) -> None:
         self.recurrent.apply_constraints_()
 
+    def diagnostics(self) -> dict[str, float]:
+        """What the recurrent weight reports about its training (e.g. HadamRNN's sign flips)."""
+        return self.recurrent.diagnostics() if hasattr(self.recurrent, "diagnostics") else {}
+
     def size_bits(self) -> int:
         """Bits of every matrix and bias (recurrent, input, output) as the papers count them."""
         return self.recurrent.size_bits() + self.input.size_bits() + self.readout.size_bits()

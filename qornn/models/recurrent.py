@@ -120,6 +120,24 @@ class HadamardWeight(RecurrentWeight):
     def apply_constraints_(self) -> None:
         with torch.no_grad():
             self.u.clamp_(-1.0, 1.0)
+            # Count sign flips per optimiser step (the authors' TRACK_FLIPS): how much W moves.
+            signs = binary_sign(self.u)
+            previous = getattr(self, "_last_signs", None)
+            if previous is not None and previous.shape == signs.shape:
+                self._flips = getattr(self, "_flips", 0) + int((signs != previous).sum())
+                self._steps = getattr(self, "_steps", 0) + 1
+            self._last_signs = signs
+
+    def diagnostics(self) -> dict[str, float]:
+        """Since the last call: sign flips per optimiser step; now: mean |u| (how close the
+        latent signs are to flipping). Counters live in memory only: after a resume, the count
+        of the interrupted epoch covers the steps made since the resume."""
+        steps = getattr(self, "_steps", 0)
+        out = {"mean_abs_u": float(self.u.detach().abs().mean())}
+        if steps:
+            out["sign_flips_per_step"] = self._flips / steps
+        self._flips, self._steps = 0, 0
+        return out
 
     def extra_repr(self) -> str:
         return f"size={self.size}, block={self.block}" + ("" if self.u.requires_grad else ", fixed signs")
