@@ -11,6 +11,7 @@ Profiles:
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,8 +19,10 @@ import torch
 
 from . import results
 from .models import build_model
+from .models.qornn import quantize_post_training
+from .quantize import check_bits
 from .tasks import build_task
-from .train import TrainConfig, check_device, train
+from .train import TrainConfig, check_device, evaluate, train
 
 __all__ = ["PROFILES", "EXPERIMENTS", "ExperimentConfig", "get_config", "run_experiment",
            "experiment_names"]
@@ -40,17 +43,40 @@ class ExperimentConfig:
     train: dict[str, Any]
     note: str = ""
     source: str = ""
+    #: the experiment's name in data/paper/<paper>.yaml (default: the same name)
+    paper_experiment: str = ""
     #: per-run overrides of ``train`` (e.g. a float baseline with another learning rate)
     train_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def train_config(self, run: str) -> TrainConfig:
         return TrainConfig(**{**self.train, **self.train_overrides.get(run, {})})
 
+    def source_run(self, run: str) -> str | None:
+        """The run whose trained weights a post-training-quantization run quantizes, or None."""
+        return self.models[run].get("ptq_of")
+
     def run_config(self, run: str, seed: int) -> dict[str, Any]:
-        """Everything that determines one run's numbers (its hash keys resume and records)."""
-        return {"experiment": self.experiment, "profile": self.profile, "task": self.task,
-                "task_options": self.task_options, "model": self.models[run],
-                "train": asdict(self.train_config(run)), "seed": seed}
+        """Everything that determines one run's numbers (its hash keys resume and records).
+
+        A PTQ run trains nothing: its numbers follow from its source run's configuration."""
+        common = {"experiment": self.experiment, "profile": self.profile, "task": self.task,
+                  "task_options": self.task_options, "model": self.models[run]}
+        source = self.source_run(run)
+        if source is not None:
+            return {**common, "source": self.run_config(source, seed), "seed": seed}
+        return {**common, "train": asdict(self.train_config(run)), "seed": seed}
+
+    def check(self) -> None:
+        """Validate every run's training config and every PTQ run's source and bits."""
+        for run, spec in self.models.items():
+            source = spec.get("ptq_of")
+            if source is None:
+                self.train_config(run)
+                continue
+            if source not in self.models or self.models[source].get("ptq_of") is not None:
+                raise ValueError(f"run {run!r}: ptq_of={source!r} must name a trained run of "
+                                 f"{self.experiment!r}: {', '.join(r for r in self.models if r != run)}")
+            check_bits(spec.get("bits"), f"run {run!r} PTQ bits")
 
 
 # The copy task. Paper: HadamRNN, arXiv 2502.00047, App. D.1, and the authors' published config
@@ -138,6 +164,58 @@ EXPERIMENTS["pmnist"] = {
 }
 
 
+# The copy task for QORNN (arXiv 2402.04012, v2): STE-Björck and STE-projUNN at 5, 6 and 8 bits
+# (the grid of the authors' notebook), each against the float ORNN with the same orthogonality
+# mechanism and against PTQ of that float ORNN. The paper's hyperparameters are not public: the
+# `paper` profile uses the nearest public ones, the HadamRNN authors' copy config.
+_QORNN_COPY_MODELS: dict[str, dict[str, Any]] = {
+    "ornn-bjorck": {"model": "ornn-bjorck", "hidden_size": 128},
+    "ornn-projunn": {"model": "ornn-projunn", "hidden_size": 128},
+}
+for _method in ("bjorck", "projunn"):
+    for _bits in (5, 6, 8):
+        _QORNN_COPY_MODELS[f"qornn-ste-{_method}-{_bits}bit"] = {
+            "model": f"qornn-ste-{_method}", "hidden_size": 128, "bits": _bits}
+for _method in ("bjorck", "projunn"):
+    for _bits in (5, 6, 8):
+        _QORNN_COPY_MODELS[f"ptq-{_method}-{_bits}bit"] = {"ptq_of": f"ornn-{_method}", "bits": _bits}
+
+EXPERIMENTS["qornn-copy"] = {
+    "task": "copy",
+    "paper_experiment": "copy",  # the name of this experiment in data/paper/qornn.yaml
+    "source": "QORNN (arXiv 2402.04012 v2), copy task with T0 = 1000; bit widths 5, 6, 8 from the "
+              "authors' notebook; hyperparameters not published: the HadamRNN authors' copy config "
+              "(hidden 128, batch 128, 10 epochs, Adam 1e-4, StepLR 0.98) is the nearest public one",
+    "models": _QORNN_COPY_MODELS,
+    "profiles": {
+        "paper": {
+            "task_options": {"length": 1000, "symbols": 10, "train_size": 512_000,
+                             "val_size": 2_000, "test_size": 2_000},
+            "train": {"epochs": 10, "batch_size": 128, "lr": 1e-4, "lr_gamma": 0.98},
+            "note": "T = 1000 and the HadamRNN authors' copy hyperparameters (the QORNN paper's own "
+                    "are not published)",
+        },
+        "cpu": {
+            "task_options": {"length": 200, "symbols": 10, "train_size": 12_800,
+                             "val_size": 1_000, "test_size": 1_000},
+            "train": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "lr_gamma": 0.9},
+            "note": "T = 200 instead of 1000 (a 190-step delay instead of 990), 12,800 training "
+                    "sequences and 10 epochs (1,000 optimiser steps), Adam 1e-3, so that the eight "
+                    "trained models fit about half an hour on two CPU cores",
+        },
+        "smoke": {
+            "task_options": {"length": 30, "symbols": 5, "train_size": 256, "val_size": 64,
+                             "test_size": 64},
+            "models": {run: {"hidden_size": 8} for run, spec in _QORNN_COPY_MODELS.items()
+                       if "ptq_of" not in spec},
+            "train": {"epochs": 2, "batch_size": 64, "lr": 1e-2, "eval_batch_size": 64,
+                      "checkpoint_every": 2},
+            "note": "seconds: T = 30, 5 symbols, hidden 8",
+        },
+    },
+}
+
+
 def experiment_names() -> list[str]:
     return sorted(EXPERIMENTS)
 
@@ -158,8 +236,27 @@ def get_config(experiment: str, profile: str) -> ExperimentConfig:
         experiment=experiment, profile=profile, task=spec["task"],
         task_options=dict(prof["task_options"]), models=models, train=dict(prof["train"]),
         note=prof.get("note", ""), source=spec.get("source", ""),
+        paper_experiment=spec.get("paper_experiment", experiment),
         train_overrides=copy.deepcopy(prof.get("train_overrides", {})),
     )
+
+
+def _checkpoint(cfg: ExperimentConfig, run: str, digest: str):
+    return results.runs_dir() / cfg.experiment / cfg.profile / run / f"{digest}.pt"
+
+
+def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
+               progress: bool) -> tuple[torch.nn.Module, dict]:
+    """Build and train one run, resuming from its checkpoint (instant if it finished)."""
+    digest = results.config_hash(cfg.run_config(run, seed))
+    torch.manual_seed(seed)
+    options = dict(cfg.models[run])
+    model = build_model(options.pop("model"), input_size=task.input_size,
+                        output_size=task.output_size, many_to_many=task.many_to_many, **options)
+    out = train(model, task, cfg.train_config(run), seed=seed, device=device,
+                checkpoint=_checkpoint(cfg, run, digest), progress=progress,
+                description=f"{cfg.experiment}/{run}")
+    return model, out
 
 
 def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
@@ -178,8 +275,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     unknown = [r for r in runs if r not in cfg.models]
     if unknown:
         raise ValueError(f"unknown run(s) {unknown} for {experiment!r}; valid: {', '.join(cfg.models)}")
-    for run in runs:  # validate every config before any training starts
-        cfg.train_config(run)
+    cfg.check()  # every config is validated before any training starts
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     code = results.git_commit()  # the code that runs now, not the commit when the run ends
     record = results.load_record(experiment, profile, missing_ok=True) or {"runs": {}}
@@ -189,15 +285,18 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
         done = record["runs"].get(run)
         if done is not None and done["config_hash"] == digest and not retrain:
             continue
-        checkpoint = results.runs_dir() / experiment / profile / run / f"{digest}.pt"
         if retrain:
-            checkpoint.unlink(missing_ok=True)
-        torch.manual_seed(seed)
-        options = dict(cfg.models[run])
-        model = build_model(options.pop("model"), input_size=task.input_size,
-                            output_size=task.output_size, many_to_many=task.many_to_many, **options)
-        out = train(model, task, cfg.train_config(run), seed=seed, device=device,
-                    checkpoint=checkpoint, progress=progress, description=f"{experiment}/{run}")
+            _checkpoint(cfg, run, digest).unlink(missing_ok=True)
+        source = cfg.source_run(run)
+        if source is None:
+            model, out = _train_run(cfg, run, task, seed, device, progress)
+        else:  # post-training quantization of the source run's trained model (trained if need be)
+            trained, _ = _train_run(cfg, source, task, seed, device, progress)
+            start = time.perf_counter()
+            model = quantize_post_training(trained, cfg.models[run]["bits"])
+            batch = cfg.train_config(source).eval_batch_size
+            out = {"history": [], "wall_time_s": time.perf_counter() - start,
+                   "test": evaluate(model, task, "test", batch, torch.device(device))}
         results.save_run(experiment, profile, run, {
             "config": run_cfg,
             "config_hash": digest,

@@ -32,6 +32,8 @@ __all__ = [
     "plot_metric_curves",
     "freshness_notes",
     "run_summary",
+    "bit_width_frame",
+    "plot_metric_vs_bits",
     "comparison_table",
     "size_table",
     "provenance_table",
@@ -282,6 +284,68 @@ def run_summary(config, **parameters: Any) -> str:
             f"Paper setting: {config.source}.")
 
 
+_MECHANISMS = {"bjorck": "Björck", "projunn": "projUNN", "polar": "polar", "cayley": "Cayley",
+               "expm": "exp", "": "exp"}
+
+
+def bit_width_frame(record: Mapping) -> pd.DataFrame:
+    """One row per run of a bit-width study: mechanism (Björck, projUNN, ...), kind (``float``,
+    ``QAT``, ``PTQ``), bits (None for float), size_bits and the test metrics. Read from each run's
+    recorded config: QAT runs are ``qornn-ste-<mechanism>`` models, float runs ``ornn-<mechanism>``,
+    PTQ runs quantize their ``source`` run."""
+    rows = []
+    for run in sorted(record["runs"]):
+        data = record["runs"][run]
+        model = data["config"]["model"]
+        if "ptq_of" in model:
+            name, kind, bits = data["config"]["source"]["model"]["model"], "PTQ", model["bits"]
+        else:
+            name = model["model"]
+            kind = "QAT" if name.startswith("qornn-") else "float"
+            bits = model.get("bits") if kind == "QAT" else None
+        mechanism = name.split("-")[-1] if "-" in name else ""
+        rows.append({"run": run, "mechanism": _MECHANISMS.get(mechanism, mechanism), "kind": kind,
+                     "bits": bits, "size_bits": data["size_bits"], **data["test"]})
+    return pd.DataFrame(rows)
+
+
+def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline: float | None = None):
+    """Test ``metric`` against the weight bit width: QAT (solid) and PTQ (dashed) per mechanism, the
+    float model of the same mechanism as a dotted horizontal line, an optional dashed black
+    ``baseline``; the top axis gives the model size in bits at each bit width."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    frame = bit_width_frame(record)
+    if metric not in frame:
+        known = [c for c in frame.columns if c not in ("run", "mechanism", "kind", "bits", "size_bits")]
+        raise ValueError(f"no test metric {metric!r} in the record; it has: {', '.join(known)}")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (mechanism, part) in enumerate(frame.groupby("mechanism", sort=True)):
+        color = colors[i % len(colors)]
+        for kind, style in (("QAT", "-o"), ("PTQ", "--x")):
+            points = part[part["kind"] == kind].sort_values("bits")
+            if len(points):
+                label = f"STE-{mechanism}" if kind == "QAT" else f"PTQ of float {mechanism}"
+                ax.plot(points["bits"], points[metric], style, color=color, label=label)
+        for value in part.loc[part["kind"] == "float", metric]:
+            ax.axhline(value, color=color, linestyle=":", label=f"float ORNN-{mechanism} ({value:.3g})")
+    if baseline is not None:
+        ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=f"baseline ({baseline:.3g})")
+    quantized = frame.dropna(subset=["bits"]).drop_duplicates("bits").sort_values("bits")
+    ax.set_xticks(list(quantized["bits"]))
+    ax.set_xlabel("weight bits k (W and U)")
+    ax.set_ylabel(f"test {metric.replace('_', ' ')}")
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(list(quantized["bits"]),
+                   labels=[f"{size / 1000:.1f}k" for size in quantized["size_bits"]])
+    top.set_xlabel("model size (bits)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
 def _repo_relative(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(results._root().resolve()))
@@ -318,16 +382,18 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def comparison_table(record: Mapping, paper_numbers: Mapping | None) -> pd.DataFrame:
+def comparison_table(record: Mapping, paper_numbers: Mapping | None,
+                     paper_experiment: str | None = None) -> pd.DataFrame:
     """The paper's numbers beside ours, one row per (run, metric) of the record's test metrics.
 
     Columns: run, metric, paper value ("not available" where the paper gives none that could be
     read), ours, gap (ours − paper, where both exist), profile, record (path, commit, date).
     Paper entries for this experiment whose run or metric the record lacks are listed too, with
-    ours = "not recorded".
+    ours = "not recorded". ``paper_experiment``: the experiment's name in the paper file when it
+    differs from ours (e.g. ``qornn-copy`` is ``copy`` in ``qornn.yaml``).
     """
     entries = list((paper_numbers or {}).get("entries", []))
-    experiment = record["experiment"]
+    experiment = paper_experiment or record["experiment"]  # its name in data/paper/<paper>.yaml
     rows = []
     seen = set()
     for run in sorted(record["runs"]):

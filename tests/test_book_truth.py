@@ -20,6 +20,7 @@ import pytest
 from _notebook_helpers import ROOT, load_runner
 
 from qornn import report
+from qornn.experiments import get_config
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.slow
 CHAPTERS = [(path, exp, paper) for path, exp, paper in (
     ("notebooks/hadamrnn/copy_task.py", "copy", "hadamrnn"),
     ("notebooks/hadamrnn/pmnist.py", "pmnist", "hadamrnn"),
+    ("notebooks/qornn/copy_task.py", "qornn-copy", "qornn"),
 ) if (ROOT / "data" / "results" / exp / "cpu.json").exists()]
 
 
@@ -89,11 +91,12 @@ def test_every_number_in_the_table_comes_from_a_record(tmp_path, notebook, exper
     rows = _comparison_rows(nb)
     entries = {(e["experiment"], e["run"], e["metric"]): e
                for e in report.load_paper_numbers(paper)["entries"]}
+    paper_experiment = get_config(experiment, "cpu").paper_experiment  # its name in the paper file
     shown = set()
     for row in rows:
         run, metric = row["run"], row["metric"]
         shown.add((run, metric))
-        entry = entries.get((experiment, run, metric))
+        entry = entries.get((paper_experiment, run, metric))
         assert row["paper value"] == report._fmt(entry["value"] if entry else None), row
         if row["ours"] == "not recorded":
             assert run not in record["runs"] or metric not in record["runs"][run]["test"], row
@@ -131,6 +134,7 @@ def test_no_chapter_is_left_out():
     # A chapter notebook added without its entry above would escape the truth test.
     notebooks = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").rglob("*.py")}
     listed = {"notebooks/hadamrnn/copy_task.py", "notebooks/hadamrnn/pmnist.py",
+              "notebooks/qornn/copy_task.py",
               # the speed page has no paper-vs-ours table: it renders benchmark records
               # (tests/test_benchmarks.py executes it)
               "notebooks/benchmarks/speed.py"}

@@ -72,6 +72,21 @@ def test_pmnist_notebook_smoke(tmp_path, monkeypatch):
         assert 0.0 <= run["test"]["accuracy"] <= 1.0 and len(run["history"]) == 2
 
 
+def test_qornn_copy_notebook_smoke(tmp_path):
+    runner = load_runner()
+    out = tmp_path / "executed" / "qornn" / "copy_task.ipynb"
+    runner.execute(ROOT / "notebooks" / "qornn" / "copy_task.py", out, {"profile": "smoke", "retrain": True},
+                   timeout=600)
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert len(_outputs(nb, "image/png")) == 2, "the bit-width and training-curve figures"
+    html = "\n".join(_outputs(nb, "text/html"))
+    assert "qornn-ste-projunn-8bit" in html and "ptq-bjorck-5bit" in html and "paper value" in html
+    record = json.loads((tmp_path / "data" / "results" / "qornn-copy" / "smoke.json").read_text())
+    assert len(record["runs"]) == 14
+
+
 def test_runner_parameters():
     runner = load_runner()
     assert runner.parse_parameters(["seed=3", "retrain=True", "device=cuda", "lr=0.5"], "smoke") == {

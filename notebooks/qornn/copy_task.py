@@ -1,0 +1,148 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The copy task: QORNN at 5, 6 and 8 bits
+#
+# *Paper version: QORNN v2 ([arXiv 2402.04012](https://arxiv.org/abs/2402.04012)), whose copy-task
+# experiment trains STE-Björck and STE-projUNN at 5, 6 and 8 bits (the grid of the authors' notebook;
+# the first version has no copy task with these algorithms).*
+#
+# A quantized orthogonal RNN stores its recurrent matrix $W$ and input matrix $U$ on a uniform
+# $k$-bit grid. The grid breaks orthogonality: $q_k(W)$ is only approximately orthogonal, and over
+# the long delay of the copy task (see {doc}`/_build/executed/hadamrnn/copy_task` for the task and
+# its memoryless baseline $K \ln 8 / T$) small departures from orthogonality compound. This page
+# compares three ways to obtain a $k$-bit model, for two orthogonality mechanisms:
+#
+# - **float**: a full-precision ORNN, $h_t = \operatorname{ReLU}(W h_{t-1} + U x_t + b)$, with $W$
+#   kept orthogonal by the mechanism: **Björck** ($W = \text{Björck}(V / \sigma_{\max}(V))$ from a
+#   latent $V$, power iteration then Björck iterations) or **projUNN** (a rank-one update after each
+#   gradient step, projected back onto the orthogonal group);
+# - **PTQ** (post-training quantization): the trained float model with $W$ and $U$ replaced by
+#   $q_k(W)$, $q_k(U)$, no retraining;
+# - **QAT** (STE-Björck, STE-projUNN): training with $q_k(W)$ and $q_k(U)$ in the forward pass and the
+#   straight-through estimator in the backward pass, the mechanism acting on the latent float $W$.
+#
+# The quantizer is symmetric and uniform with one scale per matrix,
+# $q_k(M) = \frac{\alpha}{2^{k-1}} \operatorname{clip}\big(\operatorname{round}(2^{k-1} M / \alpha),
+# -2^{k-1}, 2^{k-1} - 1\big)$ with $\alpha = \max |M|$ (see {doc}`/book/models`). The readout $V$
+# stays in float, as in the paper's second version.
+
+# %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import report, results  # noqa: E402
+from qornn.experiments import get_config, run_experiment  # noqa: E402
+
+# %% [markdown]
+# ## This run
+#
+# Parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`, `device` and
+# `retrain` (see {doc}`/book/rerun`). The values this page was made with, and what the profile
+# changes from the paper:
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
+seed = 0
+device = "cpu"
+retrain = False
+
+# %% tags=["hide-input"]
+config = get_config("qornn-copy", profile)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+
+# %% [markdown]
+# ## Training, or the recorded training
+#
+# With `retrain = False` (the default, and how the book is built) this cell reads the committed
+# record `data/results/qornn-copy/<profile>.json` if there is one; otherwise, or with
+# `retrain = True`, it trains the float and QAT models (an interrupted run resumes from its
+# checkpoint), quantizes the float models after training, and writes the record.
+
+# %% tags=["hide-input"]
+record = None if retrain else results.load_record("qornn-copy", profile, missing_ok=True)
+if record is None:
+    record = run_experiment("qornn-copy", profile, seed=seed, device=device, retrain=retrain,
+                            progress=False)
+    how = "trained by this run of the notebook"
+else:
+    how = "rendered from the committed record (no training)"
+display(Markdown(f"Results {how}: `{report.record_label(record)}`."))
+flags = report.freshness_notes(record, config)
+display(Markdown("**Check before trusting these numbers:**\n\n" + flags if flags else
+                 "Every run matches the current profile and was made from committed code that "
+                 "`qornn/` has not changed since."))
+
+# %% [markdown]
+# ## Loss against bit width
+#
+# Test cross-entropy per step of every model: QAT (solid) and PTQ (dashed) at each bit width, the
+# float model of the same mechanism (dotted) and the memoryless baseline (dashed black). The top axis
+# gives the model size in bits at each width ($W$ and $U$ at $k$ bits, $V$ and the biases in float).
+
+# %% tags=["hide-input"]
+baseline = next(iter(record["runs"].values()))["baselines"]["memoryless_cross_entropy"]
+fig, ax = plt.subplots(figsize=(8, 4.5))
+report.plot_metric_vs_bits(record, "loss", ax=ax, baseline=baseline)
+ax.set_ylabel("test cross-entropy per step")
+fig.tight_layout()
+plt.show()
+
+# %% tags=["hide-input"]
+frame = report.bit_width_frame(record).sort_values(["mechanism", "kind", "bits"], na_position="first")
+display(report.styled(frame))
+
+# %% [markdown]
+# ## Training curves of the trained models
+#
+# Training (solid) and validation (dotted) loss per epoch of the float and QAT models (PTQ models
+# are not trained).
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+for ax, mechanism in zip(axes, ("bjorck", "projunn"), strict=True):
+    part = {**record, "runs": {run: data for run, data in record["runs"].items()
+                               if mechanism in run and data["history"]}}
+    report.plot_loss_curves(part, ax=ax, ylabel="cross-entropy per step", logy=True)
+    ax.set_title(f"{mechanism}, profile {record['profile']}")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The paper beside ours
+#
+# Test loss of each run beside the paper's number, read from `data/paper/qornn.yaml` with its source
+# (never from this notebook; the paper file names this experiment `copy`). "not available" means the
+# number could not be read from a source reachable when that file was written; the file says why.
+
+# %% tags=["hide-input", "full-width"]
+paper = report.load_paper_numbers("qornn")
+display(report.styled(report.comparison_table(record, paper, paper_experiment=config.paper_experiment)))
+setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
+display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}."))
+
+# %% [markdown]
+# ## Provenance
+#
+# The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
+# evaluation) and date of each run.
+
+# %% tags=["hide-input", "full-width"]
+display(report.styled(report.provenance_table(record)))
