@@ -132,6 +132,20 @@ display(report.styled(report.paper_sources_table(paper, "pmnist")))
 #
 # The difference in test accuracy between HadamRNN and the same network with its signs kept fixed,
 # computed from the record above (a positive number means learning $W$ helped).
+#
+# **Why learning the signs can hurt.** Only $\operatorname{sign}(u)$ enters the forward pass, and
+# the STE hands $u$ the gradient with respect to the signs, $\partial L / \partial s_i =
+# \sum_j (\partial L / \partial W_{ij})\, H_{ij} / \sqrt{n}$. Its projection on the current signs,
+# $\sum_i s_i\, \partial L / \partial s_i = \langle \partial L / \partial W, W \rangle$, is the
+# derivative of the loss with respect to a uniform rescaling of $W$. When the loss would rather
+# have a contracting $W$ (forget the early pixels, damp the sum of 784 biases), every $u_i$ is
+# pushed towards zero; a binary $W$ cannot shrink, so the signs that cross zero flip, and every flip
+# changes $W^{k}$ for all the $k \le 784$ powers that $h_T$ depends on. Adam moves each $u_i$ by about
+# the learning rate per step whatever the gradient's size, so with the paper's $10^{-3}$ and
+# $|u_i| \lesssim 0.1$ at initialisation, a hundred steps of one sign suffice to flip any of them.
+# Runs made with the current code record the sign flips per optimiser step and the mean $|u|$ in
+# their history (the columns `sign_flips_per_step` and `mean_abs_u` of the history table), so that
+# this explanation can be checked against a rerun.
 
 # %% tags=["hide-input"]
 runs = record["runs"]
