@@ -26,7 +26,9 @@
 # its memoryless baseline $K \ln 8 / T$) small departures from orthogonality compound. This page
 # compares three ways to obtain a $k$-bit model, for two orthogonality mechanisms:
 #
-# - **float**: a full-precision ORNN, $h_t = \operatorname{ReLU}(W h_{t-1} + U x_t + b)$, with $W$
+# - **float**: a full-precision ORNN with a linear recurrence and a ReLU on the readout path,
+#   $h_t = W h_{t-1} + U x_t + b$, $y_t = V \operatorname{ReLU}(h_t) + c$ (as in the authors' QORNN
+#   configurations published with the HadamRNN code; see the note on the nonlinearity below), with $W$
 #   kept orthogonal by the mechanism: **Björck** ($W = \text{Björck}(V / \sigma_{\max}(V))$ from a
 #   latent $V$, power iteration then Björck iterations) or **projUNN** (a rank-one update after each
 #   gradient step, projected back onto the orthogonal group);
@@ -39,6 +41,12 @@
 # $q_k(M) = \frac{\alpha}{2^{k-1}} \operatorname{clip}\big(\operatorname{round}(2^{k-1} M / \alpha),
 # -2^{k-1}, 2^{k-1} - 1\big)$ with $\alpha = \max |M|$ (see {doc}`/book/models`). The readout $V$
 # stays in float, as in the paper's second version.
+#
+# **The nonlinearity.** The paper's copy-task models are not published. Our first `cpu` run used
+# the vanilla ORNN, $h_t = \operatorname{ReLU}(W h_{t-1} + U x_t + b)$: in its 1,000 optimiser
+# steps no model, float or quantized, got below the memoryless baseline, so the bit width could not
+# be compared. That record is kept in `data/results/qornn-copy/history/`; this page shows the
+# linear recurrence.
 
 # %% tags=["hide-input"]
 import warnings
