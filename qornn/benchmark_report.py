@@ -116,7 +116,7 @@ def plot_qornn_ratios(record: Mapping, axes=None):
     for m, p in pairs.items():
         if all(p["qornn"] in r.get("reorth_share_all_iters", {}) for r in rows):
             shares[f"{m}, all iterations"] = [100 * r["reorth_share_all_iters"][p["qornn"]] for r in rows]
-    _grouped_bars(axes[1], groups, shares, "{:.0f}%")
+    _grouped_bars(axes[1], groups, shares, "{:.1f}%")
     axes[1].set_ylabel("re-orthogonalisation, % of the QORNN step")
     axes[1].set_ylim(0, max(v for vs in shares.values() for v in vs) * 1.35)
     axes[1].legend(fontsize="small", loc="upper left", ncol=2)
