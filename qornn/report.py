@@ -252,19 +252,20 @@ def freshness_notes(record: Mapping, config) -> str:
     profile as they are now: a configuration that differs from ``config`` (an
     :class:`~qornn.experiments.ExperimentConfig`), or code that changed since the run (see
     :func:`qornn.results.code_changed_since`). An empty string when every run is current."""
-    lines = []
+    reasons: dict[str, list[str]] = {}  # one line per reason, naming every run it applies to
     for run, data in sorted(record["runs"].items()):
         seed = data["config"]["seed"]
         if run not in config.models:
-            lines.append(f"- **{run}**: this run is no longer part of profile `{config.profile}`.")
+            reasons.setdefault(f"no longer part of profile `{config.profile}`.", []).append(run)
         elif data["config_hash"] != results.config_hash(config.run_config(run, seed)):
-            lines.append(f"- **{run}**: recorded with a configuration that differs from the current "
-                         f"definition of profile `{config.profile}`; rerun with `retrain = True` "
-                         "to refresh it.")
+            reasons.setdefault(f"recorded with a configuration that differs from the current definition "
+                               f"of profile `{config.profile}`; rerun with `retrain = True` to refresh "
+                               "it.", []).append(run)
         why = results.code_changed_since(data)
         if why:
-            lines.append(f"- **{run}**: {why}; its numbers could differ if it were trained again today.")
-    return "\n".join(lines)
+            reasons.setdefault(f"{why}; the numbers could differ if trained again today.", []).append(run)
+    return "\n".join(f"- {', '.join(f'**{run}**' for run in runs)}: {reason}"
+                     for reason, runs in reasons.items())
 
 
 def run_summary(config, **parameters: Any) -> str:
@@ -309,7 +310,8 @@ def bit_width_frame(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline: float | None = None):
+def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline: float | None = None,
+                        logy: bool = False):
     """Test ``metric`` against the weight bit width: QAT (solid) and PTQ (dashed) per mechanism, the
     float model of the same mechanism as a dotted horizontal line, an optional dashed black
     ``baseline``; the top axis gives the model size in bits at each bit width."""
@@ -333,6 +335,11 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
             ax.axhline(value, color=color, linestyle=":", label=f"float ORNN-{mechanism} ({value:.3g})")
     if baseline is not None:
         ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=f"baseline ({baseline:.3g})")
+    if logy:  # PTQ at few bits can be orders of magnitude worse than the rest
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     quantized = frame.dropna(subset=["bits"]).drop_duplicates("bits").sort_values("bits")
     ax.set_xticks(list(quantized["bits"]))
     ax.set_xlabel("weight bits k (W and U)")

@@ -233,6 +233,7 @@ def code_changed_since(run: dict) -> str | None:
     if diff.returncode != 0:
         return f"made at commit {commit[:8]}, which this checkout does not have"
     if diff.stdout.strip():
-        files = len(diff.stdout.strip().splitlines()) - 1
-        return f"made at commit {commit[:8]}; qornn/ has changed since ({files} files)"
+        changed = [line.split("|")[0].strip() for line in diff.stdout.strip().splitlines()[:-1]]
+        which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
+        return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"
     return None

@@ -196,8 +196,10 @@ def test_freshness_notes_flag_config_and_code_changes(record):
     config = get_config("copy", "smoke")
     # The fixture's runs have made-up hashes and a commit this checkout lacks: both flagged.
     notes = report.freshness_notes(record, config)
-    assert notes.count("differs from the current definition of profile `smoke`") == 2
-    assert notes.count("which this checkout does not have") == 2
+    # one line per reason, naming both runs
+    assert notes.count("differs from the current definition of profile `smoke`") == 1
+    assert notes.count("which this checkout does not have") == 1
+    assert notes.splitlines()[0].startswith("- **hadamrnn**, **ornn**: ")
     head = results.git_commit()["commit"]
     for run, data in record["runs"].items():
         data["config_hash"] = results.config_hash(config.run_config(run, 0))

@@ -102,13 +102,14 @@ display(Markdown("**Check before trusting these numbers:**\n\n" + flags if flags
 # ## Loss against bit width
 #
 # Test cross-entropy per step of every model: QAT (solid) and PTQ (dashed) at each bit width, the
-# float model of the same mechanism (dotted) and the memoryless baseline (dashed black). The top axis
+# float model of the same mechanism (dotted) and the memoryless baseline (dashed black), on a log
+# scale (post-training quantization at 5 bits is an order of magnitude worse than the rest). The top axis
 # gives the model size in bits at each width ($W$ and $U$ at $k$ bits, $V$ and the biases in float).
 
 # %% tags=["hide-input"]
 baseline = next(iter(record["runs"].values()))["baselines"]["memoryless_cross_entropy"]
 fig, ax = plt.subplots(figsize=(8, 4.5))
-report.plot_metric_vs_bits(record, "loss", ax=ax, baseline=baseline)
+report.plot_metric_vs_bits(record, "loss", ax=ax, baseline=baseline, logy=True)
 ax.set_ylabel("test cross-entropy per step")
 fig.tight_layout()
 plt.show()
