@@ -25,7 +25,7 @@ from .tasks import build_task
 from .train import TrainConfig, check_device, evaluate, train
 
 __all__ = ["PROFILES", "EXPERIMENTS", "ExperimentConfig", "get_config", "run_experiment",
-           "experiment_names"]
+           "recorded_or_trained", "experiment_names"]
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -313,3 +313,16 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
         })
         record = results.load_record(experiment, profile)
     return results.load_record(experiment, profile)
+
+
+def recorded_or_trained(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
+                        retrain: bool = False) -> tuple[dict, bool]:
+    """What a notebook shows: the committed record of ``experiment``/``profile``, or, when there is
+    none or ``retrain``, the record after training it here (without progress bars).
+
+    Returns ``(record, trained)``, ``trained`` saying whether this call trained."""
+    record = None if retrain else results.load_record(experiment, profile, missing_ok=True)
+    if record is not None:
+        return record, False
+    return run_experiment(experiment, profile, seed=seed, device=device, retrain=retrain,
+                          progress=False), True

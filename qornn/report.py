@@ -31,6 +31,7 @@ __all__ = [
     "plot_loss_curves",
     "plot_metric_curves",
     "freshness_notes",
+    "record_status",
     "run_summary",
     "bit_width_frame",
     "plot_metric_vs_bits",
@@ -266,6 +267,18 @@ def freshness_notes(record: Mapping, config) -> str:
             reasons.setdefault(f"{why}; the numbers could differ if trained again today.", []).append(run)
     return "\n".join(f"- {', '.join(f'**{run}**' for run in runs)}: {reason}"
                      for reason, runs in reasons.items())
+
+
+def record_status(record: Mapping, config, trained: bool) -> str:
+    """Markdown for a page: where its numbers come from (trained now, or the committed record) and,
+    from :func:`freshness_notes`, every run to check before trusting it."""
+    how = ("trained by this run of the notebook" if trained
+           else "rendered from the committed record (no training)")
+    flags = freshness_notes(record, config)
+    check = ("**Check before trusting these numbers:**\n\n" + flags if flags else
+             "Every run matches the current profile and was made from committed code that `qornn/` "
+             "has not changed since.")
+    return f"Results {how}: `{record_label(record)}`.\n\n{check}"
 
 
 def run_summary(config, **parameters: Any) -> str:

@@ -85,8 +85,8 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 import matplotlib.pyplot as plt  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
-from qornn import report, results  # noqa: E402
-from qornn.experiments import get_config, run_experiment  # noqa: E402
+from qornn import report  # noqa: E402
+from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
 
 # %% [markdown]
 # ## This run
@@ -116,18 +116,8 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # on two CPU cores (the provenance table below gives the measured wall time).
 
 # %% tags=["hide-input"]
-record = None if retrain else results.load_record("copy", profile, missing_ok=True)
-if record is None:
-    record = run_experiment("copy", profile, seed=seed, device=device, retrain=retrain, progress=False)
-    how = "trained by this run of the notebook"
-else:
-    how = "rendered from the committed record (no training)"
-display(Markdown(f"Results {how}: `{report.record_label(record)}`."))
-# Runs whose configuration or code has changed since they were recorded are flagged here.
-flags = report.freshness_notes(record, config)
-display(Markdown("**Check before trusting these numbers:**\n\n" + flags if flags else
-                 "Every run matches the current profile and was made from committed code that "
-                 "`qornn/` has not changed since."))
+record, trained = recorded_or_trained("copy", profile, seed=seed, device=device, retrain=retrain)
+display(Markdown(report.record_status(record, config, trained)))
 
 # %% [markdown]
 # ## Loss curves

@@ -56,8 +56,8 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 import matplotlib.pyplot as plt  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
-from qornn import report, results  # noqa: E402
-from qornn.experiments import get_config, run_experiment  # noqa: E402
+from qornn import report  # noqa: E402
+from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
 
 # %% [markdown]
 # ## This run
@@ -84,17 +84,8 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # it trains both models (an interrupted run resumes from its checkpoint) and writes the record.
 
 # %% tags=["hide-input"]
-record = None if retrain else results.load_record("pmnist", profile, missing_ok=True)
-if record is None:
-    record = run_experiment("pmnist", profile, seed=seed, device=device, retrain=retrain, progress=False)
-    how = "trained by this run of the notebook"
-else:
-    how = "rendered from the committed record (no training)"
-display(Markdown(f"Results {how}: `{report.record_label(record)}`."))
-flags = report.freshness_notes(record, config)
-display(Markdown("**Check before trusting these numbers:**\n\n" + flags if flags else
-                 "Every run matches the current profile and was made from committed code that "
-                 "`qornn/` has not changed since."))
+record, trained = recorded_or_trained("pmnist", profile, seed=seed, device=device, retrain=retrain)
+display(Markdown(report.record_status(record, config, trained)))
 
 # %% [markdown]
 # ## Learning curves
