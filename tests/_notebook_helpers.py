@@ -1,4 +1,5 @@
-"""Shared by the slow tests: load scripts/run_notebooks.py as a module."""
+"""Shared by the tests: load scripts/run_notebooks.py as a module, read an executed notebook's
+outputs, write MNIST IDX fixtures."""
 
 from __future__ import annotations
 
@@ -23,21 +24,31 @@ def load_runner():
 PMNIST_NOTEBOOK = ROOT / "notebooks" / "hadamrnn" / "pmnist.py"
 
 
-def write_mnist_idx(folder: Path, n_train: int = 384, n_test: int = 64, seed: int = 0) -> Path:
-    """A tiny MNIST in the official IDX format (random pixels, cyclic labels) for QORNN_MNIST:
-    the loader splits the training file 5/6 train, 1/6 validation, like the real 60k."""
+def outputs(nb, mime: str) -> list[str]:
+    """The ``mime`` outputs (e.g. "text/html", "image/png") of an executed notebook's code cells."""
+    return [o["data"][mime] for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if mime in o.get("data", {})]
+
+
+def idx_bytes(data) -> bytes:
+    """``data`` (a uint8-valued numpy array) as a gzipped IDX file, MNIST's official format."""
     import gzip
     import struct
 
     import numpy as np
 
-    def idx(data: np.ndarray) -> bytes:
-        header = struct.pack(">BBBB", 0, 0, 8, data.ndim) + b"".join(struct.pack(">I", d) for d in data.shape)
-        return gzip.compress(header + data.astype(np.uint8).tobytes())
+    header = struct.pack(">BBBB", 0, 0, 8, data.ndim) + b"".join(struct.pack(">I", d) for d in data.shape)
+    return gzip.compress(header + np.asarray(data).astype(np.uint8).tobytes())
+
+
+def write_mnist_idx(folder: Path, n_train: int = 384, n_test: int = 64, seed: int = 0) -> Path:
+    """A tiny MNIST in the official IDX format (random pixels, cyclic labels) for QORNN_MNIST:
+    the loader splits the training file 5/6 train, 1/6 validation, like the real 60k."""
+    import numpy as np
 
     rng = np.random.RandomState(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
-        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(idx(rng.randint(0, 256, (n, 28, 28))))
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(idx(np.arange(n) % 10))
+        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(idx_bytes(rng.randint(0, 256, (n, 28, 28))))
+        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(idx_bytes(np.arange(n) % 10))
     return folder

@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 import nbformat
 import pytest
 from _notebook_helpers import ROOT, load_runner
+from _notebook_helpers import outputs as _outputs
 
 from qornn import report
 from qornn.experiments import get_config
@@ -65,11 +66,6 @@ def _execute_on_record(tmp_path, notebook: str, record: dict) -> nbformat.Notebo
     out = tmp_path / "executed.ipynb"
     load_runner().execute(ROOT / notebook, out, {}, timeout=600)  # the book's defaults: no training
     return nbformat.read(out, as_version=4)
-
-
-def _outputs(nb, mime: str) -> list[str]:
-    return [o["data"][mime] for c in nb.cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if mime in o.get("data", {})]
 
 
 def _comparison_rows(nb) -> list[dict[str, str]]:

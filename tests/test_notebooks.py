@@ -11,13 +11,9 @@ import json
 import nbformat
 import pytest
 from _notebook_helpers import COPY_NOTEBOOK, PMNIST_NOTEBOOK, ROOT, load_runner, write_mnist_idx
+from _notebook_helpers import outputs as _outputs
 
 pytestmark = pytest.mark.slow
-
-
-def _outputs(nb, mime):
-    return [o["data"][mime] for c in nb.cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if mime in o.get("data", {})]
 
 
 def test_copy_notebook_smoke(tmp_path):

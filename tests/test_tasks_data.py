@@ -6,13 +6,12 @@ from __future__ import annotations
 import bz2
 import csv
 import dataclasses
-import gzip
 import io
-import struct
 
 import numpy as np
 import pytest
 import torch
+from _notebook_helpers import idx_bytes
 from test_datasets import make_mnist_pickle, register_fake_mnist
 
 from qornn import datasets, results
@@ -121,18 +120,13 @@ def test_permuted_mnist_reads_pixel_perm_t_at_step_t(fake_mnist):
         assert torch.equal(per_b.batch(split, index)[0], xa)  # the same for every seed
 
 
-def _idx(data: np.ndarray) -> bytes:
-    header = struct.pack(">BBBB", 0, 0, 8, data.ndim) + b"".join(struct.pack(">I", d) for d in data.shape)
-    return gzip.compress(header + data.astype(np.uint8).tobytes())
-
-
 def test_mnist_from_user_idx_files(tmp_path):
     rng = np.random.RandomState(1)
     xtr, ytr = rng.randint(0, 256, (12, 28, 28)), np.arange(12) % 10
     xte, yte = rng.randint(0, 256, (5, 28, 28)), np.arange(5)
     for name, arr in (("train-images-idx3-ubyte.gz", xtr), ("train-labels-idx1-ubyte.gz", ytr),
                       ("t10k-images-idx3-ubyte.gz", xte), ("t10k-labels-idx1-ubyte.gz", yte)):
-        (tmp_path / name).write_bytes(_idx(arr))
+        (tmp_path / name).write_bytes(idx_bytes(arr))
     task = build_task("smnist", path=str(tmp_path))
     assert sizes(task) == {"train": 10, "val": 2, "test": 5}  # first 5/6 of train, last 1/6 as val
     x, y = task.batch("val", torch.arange(2))
