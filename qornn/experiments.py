@@ -283,6 +283,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     code = results.git_commit()  # the code that runs now, not the commit when the run ends
     record = results.load_record(experiment, profile, missing_ok=True) or {"runs": {}}
+    trained: dict[str, torch.nn.Module] = {}  # models trained in this call, for the PTQ runs
     for run in runs:
         run_cfg = cfg.run_config(run, seed)
         digest = results.config_hash(run_cfg)
@@ -294,10 +295,12 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
         source = cfg.source_run(run)
         if source is None:
             model, out = _train_run(cfg, run, task, seed, device, progress)
+            trained[run] = model
         else:  # post-training quantization of the source run's trained model (trained if need be)
-            trained, _ = _train_run(cfg, source, task, seed, device, progress)
+            if source not in trained:
+                trained[source], _ = _train_run(cfg, source, task, seed, device, progress)
             start = time.perf_counter()
-            model = quantize_post_training(trained, cfg.models[run]["bits"])
+            model = quantize_post_training(trained[source], cfg.models[run]["bits"])
             batch = cfg.train_config(source).eval_batch_size
             out = {"history": [], "wall_time_s": time.perf_counter() - start,
                    "test": evaluate(model, task, "test", batch, torch.device(device))}
