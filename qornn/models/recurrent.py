@@ -95,6 +95,9 @@ class HadamardWeight(RecurrentWeight):
         self.register_buffer("hadamard", block_hadamard(size, self.block), persistent=False)
         bound = math.sqrt(6.0 / (1 + size))  # Xavier-uniform on a 1×n tensor, as the authors do
         self.u = nn.Parameter(torch.empty(size).uniform_(-bound, bound), requires_grad=learn_signs)
+        # Sign flips counted by apply_constraints_ for diagnostics() (memory only, not checkpointed).
+        self._last_signs: torch.Tensor | None = None
+        self._flips = self._steps = 0
 
     def signs(self) -> torch.Tensor:
         return sign_ste(self.u)
@@ -122,20 +125,18 @@ class HadamardWeight(RecurrentWeight):
             self.u.clamp_(-1.0, 1.0)
             # Count sign flips per optimiser step (the authors' TRACK_FLIPS): how much W moves.
             signs = binary_sign(self.u)
-            previous = getattr(self, "_last_signs", None)
-            if previous is not None and previous.shape == signs.shape:
-                self._flips = getattr(self, "_flips", 0) + int((signs != previous).sum())
-                self._steps = getattr(self, "_steps", 0) + 1
+            if self._last_signs is not None:
+                self._flips += int((signs != self._last_signs).sum())
+                self._steps += 1
             self._last_signs = signs
 
     def diagnostics(self) -> dict[str, float]:
         """Since the last call: sign flips per optimiser step; now: mean |u| (how close the
         latent signs are to flipping). Counters live in memory only: after a resume, the count
         of the interrupted epoch covers the steps made since the resume."""
-        steps = getattr(self, "_steps", 0)
         out = {"mean_abs_u": float(self.u.detach().abs().mean())}
-        if steps:
-            out["sign_flips_per_step"] = self._flips / steps
+        if self._steps:
+            out["sign_flips_per_step"] = self._flips / self._steps
         self._flips, self._steps = 0, 0
         return out
 
