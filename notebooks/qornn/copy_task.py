@@ -93,7 +93,7 @@ display(Markdown(report.record_status(record, config, trained)))
 #
 # Test cross-entropy per step of every model: QAT (solid) and PTQ (dashed) at each bit width, the
 # float model of the same mechanism (dotted) and the memoryless baseline (dashed black), on a log
-# scale (post-training quantization at 5 bits is an order of magnitude worse than the rest). The top axis
+# scale (post-training quantization at 5 bits is far worse than the rest). The top axis
 # gives the model size in bits at each width ($W$ and $U$ at $k$ bits, $V$ and the biases in float).
 
 # %% tags=["hide-input"]
