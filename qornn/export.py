@@ -78,7 +78,8 @@ def _quantized_base(module: RecurrentWeight) -> tuple[torch.Tensor, torch.Tensor
             module.train(was_training)
     else:  # STE-projUNN, penalty QAT: q_k of the latent W itself
         base = module.weight.detach()
-    return base, quantization_scale(base)
+    learned = getattr(module, "range", None)  # STE-Björck with a learned α
+    return base, quantization_scale(base) if learned is None else learned.alpha.detach()
 
 
 def _pack_model(model: RecurrentNet) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -93,8 +94,7 @@ def _pack_model(model: RecurrentNet) -> tuple[dict[str, np.ndarray], dict[str, A
             packed_params.add(f"{name}.u")
         elif isinstance(module, QuantizedLinear) and module.bits is not None:
             w = module.weight.detach()
-            _put_codes(arrays, name, w, module.bits, quantization_scale(w) if module.scale is None
-                       else module.scale)
+            _put_codes(arrays, name, w, module.bits, module.alpha())
             layout[name] = {"kind": "kbit", "bits": module.bits, "shape": list(w.shape)}
             packed_params.add(f"{name}.weight")
         elif isinstance(module, RecurrentWeight) and getattr(module, "bits", None) is not None:

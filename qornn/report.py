@@ -302,11 +302,19 @@ _MECHANISMS = {"bjorck": "Björck", "projunn": "projUNN", "polar": "polar", "cay
                "expm": "exp", "": "exp"}
 
 
+_BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU", "fastrnn": "FastRNN", "fastgrnn": "FastGRNN",
+                   "rnn": "vanilla RNN"}
+#: kind -> (line style, label template) in :func:`plot_metric_vs_bits`
+_BIT_KINDS = {"QAT": ("-o", "STE-{}"), "QAT, learned α": ("-s", "STE-{}, learned α (LSQ)"),
+              "PTQ": ("--x", "PTQ of float {}")}
+
+
 def bit_width_frame(record: Mapping) -> pd.DataFrame:
-    """One row per run of a bit-width study: mechanism (Björck, projUNN, ...), kind (``float``,
-    ``QAT``, ``PTQ``), bits (None for float), size_bits and the test metrics. Read from each run's
-    recorded config: QAT runs are ``qornn-ste-<mechanism>`` models, float runs ``ornn-<mechanism>``,
-    PTQ runs quantize their ``source`` run."""
+    """One row per run of a bit-width study: mechanism (Björck, projUNN, ...; the model's name for
+    the baselines), kind (``float``, ``QAT``, ``QAT, learned α``, ``PTQ``, ``baseline``), bits (None
+    for float), size_bits and the test metrics. Read from each run's recorded config: QAT runs are
+    ``qornn-ste-<mechanism>`` (``qornn-lsq-<mechanism>``: learned range) models, float runs
+    ``ornn-<mechanism>``, PTQ runs quantize their ``source`` run, baselines are LSTM, FastRNN, ..."""
     rows = []
     for run in sorted(record["runs"]):
         data = record["runs"][run]
@@ -315,18 +323,30 @@ def bit_width_frame(record: Mapping) -> pd.DataFrame:
             name, kind, bits = data["config"]["source"]["model"]["model"], "PTQ", model["bits"]
         else:
             name = model["model"]
-            kind = "QAT" if name.startswith("qornn-") else "float"
-            bits = model.get("bits") if kind == "QAT" else None
-        mechanism = name.split("-")[-1] if "-" in name else ""
-        rows.append({"run": run, "mechanism": _MECHANISMS.get(mechanism, mechanism), "kind": kind,
+            bits = model.get("bits")
+            if name in _BASELINE_NAMES:
+                kind = "baseline"
+            elif name.startswith("qornn-lsq-"):
+                kind = "QAT, learned α"
+            elif name.startswith("qornn-"):
+                kind = "QAT"
+            else:
+                kind, bits = "float", None
+        if kind == "baseline":
+            mechanism = _BASELINE_NAMES[name]
+        else:
+            mechanism = name.split("-")[-1] if "-" in name else ""
+            mechanism = _MECHANISMS.get(mechanism, mechanism)
+        rows.append({"run": run, "mechanism": mechanism, "kind": kind,
                      "bits": bits, "size_bits": data["size_bits"], **data["test"]})
     return pd.DataFrame(rows)
 
 
 def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline: float | None = None,
-                        logy: bool = False):
-    """Test ``metric`` against the weight bit width: QAT (solid) and PTQ (dashed) per mechanism, the
-    float model of the same mechanism as a dotted horizontal line, an optional dashed black
+                        logy: bool = False, baseline_label: str = "baseline"):
+    """Test ``metric`` against the weight bit width: QAT (solid), learned-range QAT (solid, squares)
+    and PTQ (dashed) per mechanism, the float model of the same mechanism as a dotted horizontal line,
+    float baselines (LSTM, FastRNN, ...) as grey dash-dotted lines, an optional dashed black
     ``baseline``; the top axis gives the model size in bits at each bit width."""
     import matplotlib.pyplot as plt
 
@@ -337,30 +357,37 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
         known = [c for c in frame.columns if c not in ("run", "mechanism", "kind", "bits", "size_bits")]
         raise ValueError(f"no test metric {metric!r} in the record; it has: {', '.join(known)}")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (mechanism, part) in enumerate(frame.groupby("mechanism", sort=True)):
+    ours = frame[frame["kind"] != "baseline"]
+    for i, (mechanism, part) in enumerate(ours.groupby("mechanism", sort=True)):
         color = colors[i % len(colors)]
-        for kind, style in (("QAT", "-o"), ("PTQ", "--x")):
+        for kind, (style, label) in _BIT_KINDS.items():
             points = part[part["kind"] == kind].sort_values("bits")
             if len(points):
-                label = f"STE-{mechanism}" if kind == "QAT" else f"PTQ of float {mechanism}"
-                ax.plot(points["bits"], points[metric], style, color=color, label=label)
+                ax.plot(points["bits"], points[metric], style, color=color, label=label.format(mechanism))
         for value in part.loc[part["kind"] == "float", metric]:
             ax.axhline(value, color=color, linestyle=":", label=f"float ORNN-{mechanism} ({value:.3g})")
+    greys = ("0.35", "0.6", "0.8")
+    for i, row in enumerate(frame[frame["kind"] == "baseline"].itertuples()):
+        value = getattr(row, metric)
+        ax.axhline(value, color=greys[i % len(greys)], linestyle="-.",
+                   label=f"float {row.mechanism} ({value:.3g}, {row.size_bits / 1000:.0f}k bits)")
     if baseline is not None:
-        ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=f"baseline ({baseline:.3g})")
+        ax.axhline(baseline, color="black", linestyle="--", linewidth=1,
+                   label=f"{baseline_label} ({baseline:.3g})")
     if logy:  # PTQ at few bits can be orders of magnitude worse than the rest
         from matplotlib.ticker import FuncFormatter
 
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    quantized = frame.dropna(subset=["bits"]).drop_duplicates("bits").sort_values("bits")
+    quantized = (frame[frame["kind"] == "QAT"].dropna(subset=["bits"]).drop_duplicates("bits")
+                 .sort_values("bits"))
     ax.set_xticks(list(quantized["bits"]))
     ax.set_xlabel("weight bits k (W and U)")
     ax.set_ylabel(f"test {metric.replace('_', ' ')}")
     top = ax.secondary_xaxis("top")
     top.set_xticks(list(quantized["bits"]),
                    labels=[f"{size / 1000:.1f}k" for size in quantized["size_bits"]])
-    top.set_xlabel("model size (bits)")
+    top.set_xlabel("QAT model size (bits)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax

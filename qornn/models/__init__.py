@@ -101,9 +101,9 @@ def _ornn(input_size, output_size, hidden_size, *, orthogonal_map="matrix_exp", 
 
 
 def _orthogonal_net(weight, input_size, output_size, *, input_bits=None, output_bits=None,
-                    nonlinearity="relu", many_to_many=False):
+                    nonlinearity="relu", many_to_many=False, learned_range=False):
     return RecurrentNet(input_size, output_size, weight, input_bits=input_bits, output_bits=output_bits,
-                        nonlinearity=nonlinearity, many_to_many=many_to_many)
+                        nonlinearity=nonlinearity, many_to_many=many_to_many, learned_range=learned_range)
 
 
 def _weight_builder(weight_cls, quantized: bool, **fixed):
@@ -118,9 +118,11 @@ def _weight_builder(weight_cls, quantized: bool, **fixed):
                 raise ValueError("a QORNN needs an int number of bits (2..8 in the papers); use the "
                                  "matching 'ornn-*' model for full precision")
             out_bits = bits if output_bits == "same" else output_bits
-            return _orthogonal_net(weight_cls(hidden_size, bits, **fixed, **weight_options), input_size,
+            options = {**fixed, **weight_options}
+            return _orthogonal_net(weight_cls(hidden_size, bits, **options), input_size,
                                    output_size, input_bits=bits, output_bits=out_bits,
-                                   nonlinearity=nonlinearity, many_to_many=many_to_many)
+                                   nonlinearity=nonlinearity, many_to_many=many_to_many,
+                                   learned_range=options.get("learned_range", False))
     else:
         def build(input_size, output_size, hidden_size, *, nonlinearity="relu", many_to_many=False,
                   **weight_options):
@@ -165,6 +167,9 @@ MODELS: dict[str, ModelSpec] = {
         # QORNN: quantization-aware training
         ModelSpec("qornn-ste-bjorck", "QORNN STE-Björck: W = q_k(Björck(V/σ)), k-bit U (STE)",
                   _weight_builder(BjorckWeight, quantized=True)),
+        ModelSpec("qornn-lsq-bjorck", "STE-Björck with learned ranges α of W and U (LSQ; not in the "
+                  "paper, asked for by its reviewers)",
+                  _weight_builder(BjorckWeight, quantized=True, learned_range=True)),
         ModelSpec("qornn-ste-projunn", "QORNN STE-projUNN: q_k(W), W on O(n) by projUNN, k-bit U",
                   _weight_builder(ProjUNNWeight, quantized=True)),
         ModelSpec("qornn-penalty", "QORNN penalty QAT (plausible v1 variant): q_k(W), loss + λ‖WᵀW−I‖²",

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..quantize import check_bits, quantize_ste
+from ..quantize import LearnedRange, check_bits, quantization_scale, quantize_ste
 from .recurrent import NONLINEARITIES, RecurrentWeight
 
 __all__ = ["QuantizedLinear", "RecurrentNet"]
@@ -25,18 +25,29 @@ class QuantizedLinear(nn.Module):
     """y = q_k(A) x + c with A quantized to ``bits`` by the STE quantizer (None: full precision).
 
     The scale α of q_k is max|A| recomputed at every call (the papers' rule), unless a fixed
-    ``scale`` buffer is set, as it is in a model rebuilt from packed integer codes.
+    ``scale`` buffer is set, as it is in a model rebuilt from packed integer codes, or α is learned
+    (``learned_range=True``: :class:`~qornn.quantize.LearnedRange`, LSQ gradients).
     """
 
-    def __init__(self, in_features: int, out_features: int, bits: int | None, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, bits: int | None, bias: bool = True,
+                 learned_range: bool = False) -> None:
         super().__init__()
         self.bits = check_bits(bits, "input/output matrix bits")
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.xavier_uniform_(self.weight)
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         self.register_buffer("scale", None)
+        self.range = LearnedRange(self.bits, self.weight) if learned_range and self.bits else None
+
+    def alpha(self) -> torch.Tensor:
+        """The range α that q_k uses now: learned, fixed (``scale``), or max|A|."""
+        if self.range is not None:
+            return self.range.alpha.detach()
+        return quantization_scale(self.weight) if self.scale is None else self.scale
 
     def effective_weight(self) -> torch.Tensor:
+        if self.range is not None:
+            return self.range(self.weight)
         return quantize_ste(self.weight, self.bits, self.scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -65,6 +76,7 @@ class RecurrentNet(nn.Module):
         output_bits: int | None = None,
         nonlinearity: str = "linear",
         many_to_many: bool = False,
+        learned_range: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("output_size", output_size)):
@@ -78,8 +90,10 @@ class RecurrentNet(nn.Module):
         self.nonlinearity = nonlinearity
         self.many_to_many = many_to_many
         # The recurrence bias b sits with the input projection: a_t = U x_t + b.
-        self.input = QuantizedLinear(input_size, recurrent.size, input_bits, bias=True)
-        self.readout = QuantizedLinear(recurrent.size, output_size, output_bits, bias=True)
+        self.input = QuantizedLinear(input_size, recurrent.size, input_bits, bias=True,
+                                     learned_range=learned_range)
+        self.readout = QuantizedLinear(recurrent.size, output_size, output_bits, bias=True,
+                                       learned_range=learned_range)
 
     def preactivations(self, x: torch.Tensor) -> torch.Tensor:
         """a_t = U x_t + b for all t at once, time-major (T, B, n)."""

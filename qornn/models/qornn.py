@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..orthogonal import PROJUNN_VARIANTS, bjorck, power_iteration, projunn_step
-from ..quantize import check_bits, quantization_scale, quantize_ste, uniform_quantize
+from ..quantize import LearnedRange, check_bits, quantization_scale, quantize_ste, uniform_quantize
 from .network import QuantizedLinear, RecurrentNet
 from .recurrent import RecurrentWeight
 
@@ -78,17 +78,29 @@ class BjorckWeight(RecurrentWeight):
     stopping tolerance ``tol`` (deel-torchlip's defaults 0.5, 15, 1e-3). The power-iteration σ is a
     lower bound of σ_max, so V/σ may have a spectral norm slightly above 1; Björck converges anyway
     for norms below √3, and the check of :func:`~qornn.orthogonal.bjorck` is off here.
+
+    ``learned_range=True`` (not in the paper): α of q_k is a trained parameter (LSQ gradients, see
+    :mod:`qornn.quantize`), started at the paper's rule max|W| of the initial matrix.
     """
 
     def __init__(self, size: int, bits: int | None = None, *, iters: int = 15, tol: float = 1e-3,
-                 beta: float = 0.5, power_iters: int = 10, power_tol: float = 1e-3) -> None:
+                 beta: float = 0.5, power_iters: int = 10, power_tol: float = 1e-3,
+                 learned_range: bool = False) -> None:
         super().__init__(size)
         self.bits = check_bits(bits, "recurrent bits")
+        if not isinstance(learned_range, bool):
+            raise ValueError(f"learned_range must be True or False, got {learned_range!r}")
+        if learned_range and self.bits is None:
+            raise ValueError("learned_range=True needs an int number of bits (a float W has no range)")
         self.iters, self.tol, self.beta = iters, tol, beta
         self.power_iters, self.power_tol = power_iters, power_tol
         self.weight = _orthogonal_parameter(size)
         u = torch.randn(size)
         self.register_buffer("power_u", u / u.norm())
+        self.range = None
+        if learned_range:
+            with torch.no_grad():
+                self.range = LearnedRange(self.bits, self.orthogonal_matrix())
 
     def orthogonal_matrix(self) -> torch.Tensor:
         """Björck(V/σ): the float, approximately orthogonal matrix before quantization."""
@@ -98,13 +110,17 @@ class BjorckWeight(RecurrentWeight):
         return bjorck(self.weight / sigma, self.iters, self.tol, self.beta, check=False)
 
     def matrix(self) -> torch.Tensor:
+        if self.range is not None:
+            return self.range(self.orthogonal_matrix())
         return quantize_ste(self.orthogonal_matrix(), self.bits)
 
     def size_bits(self) -> int:
         return weight_bits(self.size * self.size, self.bits)
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, bits={self.bits}, iters={self.iters}, tol={self.tol}, beta={self.beta}"
+        learned = ", learned range" if self.range is not None else ""
+        return (f"size={self.size}, bits={self.bits}, iters={self.iters}, tol={self.tol}, "
+                f"beta={self.beta}{learned}")
 
 
 class ProjUNNWeight(RecurrentWeight):
@@ -301,11 +317,12 @@ def integer_weights(model: RecurrentNet) -> dict[str, tuple[torch.Tensor, float]
     elif getattr(rec, "bits", None) is not None:
         with torch.no_grad():
             base = rec.orthogonal_matrix() if isinstance(rec, BjorckWeight) else rec.weight
-            alpha = quantization_scale(base)
+            learned = getattr(rec, "range", None)
+            alpha = quantization_scale(base) if learned is None else learned.alpha.detach()
             out["W"] = (_integer(base, rec.bits, alpha), float(alpha) / 2 ** (rec.bits - 1))
     for key, lin in (("U", model.input), ("V", model.readout)):
         if lin.bits is not None:
-            alpha = quantization_scale(lin.weight)
+            alpha = lin.alpha()
             out[key] = (_integer(lin.weight.detach(), lin.bits, alpha), float(alpha) / 2 ** (lin.bits - 1))
     return out
 
@@ -354,23 +371,44 @@ class ActivationQuantizedNet(nn.Module):
         x̂_t = Q_x(x_t)  (same rule for float inputs; tokens are exact)
         h_t = Q_h(σ(Ŵ h_{t−1} + Û x̂_t + Q_h(b)))            Q_h(v) = s_h·clamp(round(v/s_h), ±2^(ka−1))
 
-    Ŵ, Û are the model's (k-bit) matrices; every step size is a power of two times α/2^(k−1), so the
-    integer pipeline only rescales by shifts and one fixed multiplier. Evaluation only.
+    Ŵ = s_W·W_int, Û = s_U·U_int are the model's k-bit matrices (:func:`integer_weights`).
+    Evaluation only. Two computations of the same recurrence:
+
+    * ``integer=False`` (default): the float simulation above (fake quantization in float32);
+    * ``integer=True``: the integer-only loop. With H_t = h_t/s_h and X_t = x̂_t/s_x the codes,
+
+          H_t = clamp(σ((M_W·(W_int H_{t−1}) + M_U·(U_int X_t) + 2^(S−1)) >> S) + B), ±2^(ka−1))
+
+      where W_int H and U_int X are integer products, B = Q_h(b)/s_h, and the two real rescalings
+      s_W and s_U·s_x/s_h are fixed-point multipliers M/2^S (M = round(m·2^S), S = ``shift``), so
+      that only integer products, additions and one shift are left. (The integers are held in
+      float64, where every value here is an exact integer: the products stay below 2^53, which is
+      checked.) It agrees with the float simulation up to the rounding of the multipliers.
     """
 
-    def __init__(self, model: RecurrentNet, ranges: ActivationRanges, act_bits: int = 12) -> None:
+    def __init__(self, model: RecurrentNet, ranges: ActivationRanges, act_bits: int = 12, *,
+                 integer: bool = False, shift: int = 32) -> None:
         super().__init__()
         if not isinstance(model, RecurrentNet):
             raise TypeError(f"activation PTQ needs a RecurrentNet, got {type(model).__name__}")
         self.act_bits = check_bits(act_bits, "activation bits")
         if self.act_bits is None:
             raise ValueError("activation PTQ needs an int number of bits, not None")
-        self.model = model
+        self.model, self.integer, self.shift = model, integer, shift
         levels = 2 ** (self.act_bits - 1)
         self.hidden_step = power_of_two_range(ranges.hidden_max) / levels
         self.input_step = power_of_two_range(ranges.input_max) / levels if ranges.input_max > 0 else None
+        if integer:
+            ints = integer_weights(model)
+            missing = [name for name in ("W", "U") if name not in ints]
+            if missing:
+                raise ValueError(f"the integer path needs k-bit W and U; {', '.join(missing)} "
+                                 "is in float (quantize the weights first)")
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        return self._integer_states(x) if self.integer else self._float_states(x)
+
+    def _float_states(self, x: torch.Tensor) -> torch.Tensor:
         m, bits, s_h = self.model, self.act_bits, self.hidden_step
         if x.is_floating_point() and self.input_step is not None:
             x = fake_quantize(x, self.input_step, bits)
@@ -386,6 +424,38 @@ class ActivationQuantizedNet(nn.Module):
             h = fake_quantize(h, s_h, bits)
             states.append(h)
         return torch.stack(states)
+
+    def _integer_states(self, x: torch.Tensor) -> torch.Tensor:
+        m, s_h, big = self.model, self.hidden_step, 2.0 ** self.shift
+        levels = 2 ** (self.act_bits - 1)
+        ints = integer_weights(m)
+        w_int, s_w = ints["W"]
+        u_int, s_u = ints["U"]
+        w_int, u_int = w_int.double(), u_int.double()
+        if x.is_floating_point():
+            s_x = self.input_step if self.input_step is not None else 1.0
+            codes = torch.clamp(torch.round(x.double() / s_x), -levels, levels - 1)
+            ux = codes.transpose(0, 1) @ u_int.t()  # U_int X_t for all t: (T, B, n)
+        else:  # tokens: U x_t is the column U_int[:, x_t], exactly
+            s_x = 1.0
+            ux = F.embedding(x.t(), u_int.t())
+        mult_w = round(s_w * big)
+        mult_u = round(s_u * s_x / s_h * big)
+        b = torch.clamp(torch.round(m.input.bias.detach().double() / s_h), -levels, levels - 1)
+        limit = levels * float(w_int.abs().sum(1).max()) * mult_w + float(ux.abs().max()) * mult_u
+        if limit >= 2.0 ** 53:
+            raise ValueError(f"integer path overflow: products reach {limit:.3g} ≥ 2^53; use a smaller "
+                             "shift or fewer bits")
+        h = ux.new_zeros(ux.shape[1:])
+        states = []
+        for ux_t in (mult_u * ux).unbind(0):
+            acc = mult_w * (h @ w_int.t()) + ux_t
+            h = torch.floor((acc + big / 2) / big) + b
+            if m.nonlinearity == "relu":
+                h = F.relu(h)
+            h = torch.clamp(h, -levels, levels - 1)
+            states.append(h)
+        return (torch.stack(states) * s_h).to(torch.float32)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:

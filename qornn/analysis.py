@@ -1,0 +1,147 @@
+"""Measurements on trained models, recorded beside their test metrics (``analysis`` in a run's record).
+
+**How orthogonal is a quantized orthogonal matrix.** For W ∈ O(n) and its k-bit quantization
+Q = q_k(W) = W + E, with step δ = α/2^(k−1) (α = max|W_ij|):
+
+    QᵀQ − I = WᵀE + EᵀW + EᵀE,   so   ‖QᵀQ − I‖₂ ≤ 2‖E‖₂ + ‖E‖₂²,   and   σ_i(Q) ∈ [1 − ‖E‖₂, 1 + ‖E‖₂]
+
+(Weyl: σ_i(W + E) is within ‖E‖₂ of σ_i(W) = 1). Every entry of E is at most δ/2 in magnitude,
+except the entries clipped at the top level 2^(k−1) − 1 (those equal to +α), which are off by δ;
+hence ‖E‖₂ ≤ ‖E‖_F ≤ n·δ, the a-priori bound :func:`step_size_bound`. Rounding errors behave like
+independent uniform noise of variance δ²/12, for which ‖E‖₂ ≈ 2√n·δ/√12 (the edge of the
+Marchenko–Pastur law): :func:`random_rounding_estimate`, the typical rather than the worst case.
+
+**Activation quantization.** :func:`activation_ptq` evaluates a weight-quantized network with its
+hidden state on a ka-bit grid (:class:`~qornn.models.qornn.ActivationQuantizedNet`) at each ka.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from .models.network import RecurrentNet
+from .models.qornn import ActivationQuantizedNet, BjorckWeight, calibrate_activations
+from .models.recurrent import HadamardWeight
+from .quantize import check_bits, quantization_scale, uniform_quantize
+from .tasks import Task
+
+__all__ = ["orthogonality", "quantized_orthogonality", "step_size_bound", "random_rounding_estimate",
+           "random_orthogonal_study", "recurrent_matrices", "analyse_model", "activation_ptq",
+           "ANALYSIS_BITS", "ACTIVATION_BITS"]
+
+#: weight bit widths at which a float W is quantized for the orthogonality study
+ANALYSIS_BITS = (3, 4, 5, 6, 8)
+#: hidden-state bit widths ka of the activation PTQ (the authors' notebook tried 6, 8, 10, 12)
+ACTIVATION_BITS = (6, 8, 10, 12)
+
+
+def orthogonality(w: torch.Tensor) -> dict[str, float]:
+    """‖WᵀW − I‖ (spectral and Frobenius) and the extreme singular values of a square W."""
+    if w.dim() != 2 or w.shape[0] != w.shape[1]:
+        raise ValueError(f"orthogonality needs a square matrix, got shape {tuple(w.shape)}")
+    w = w.detach().double()
+    gram = w.t() @ w - torch.eye(w.shape[0], dtype=w.dtype)
+    sv = torch.linalg.svdvals(w)
+    return {"spectral": float(torch.linalg.matrix_norm(gram, 2)),
+            "frobenius": float(torch.linalg.matrix_norm(gram, "fro")),
+            "sigma_min": float(sv.min()), "sigma_max": float(sv.max())}
+
+
+def step_size_bound(n: int, bits: int, alpha: float) -> float:
+    """The a-priori bound on ‖q_k(W)ᵀq_k(W) − I‖₂ for W ∈ O(n): 2ε + ε² with ε = n·δ, δ = α/2^(k−1)."""
+    eps = n * alpha / 2 ** (bits - 1)
+    return 2 * eps + eps**2
+
+
+def random_rounding_estimate(n: int, bits: int, alpha: float) -> float:
+    """The typical ‖q_k(W)ᵀq_k(W) − I‖₂ if rounding errors were iid uniform: 2ε + ε², ε = 2√n·δ/√12."""
+    eps = 2 * math.sqrt(n) * (alpha / 2 ** (bits - 1)) / math.sqrt(12)
+    return 2 * eps + eps**2
+
+
+def quantized_orthogonality(w: torch.Tensor, bits: Iterable[int] = ANALYSIS_BITS) -> dict[str, dict]:
+    """{k: orthogonality(q_k(W)) with α = max|W|, the step δ and both bounds} for each k."""
+    w = w.detach()
+    n, alpha = w.shape[0], float(quantization_scale(w))
+    out = {}
+    for k in bits:
+        check_bits(k)
+        out[str(k)] = {**orthogonality(uniform_quantize(w, k)), "step": alpha / 2 ** (k - 1),
+                       "alpha": alpha, "step_size_bound": step_size_bound(n, k, alpha),
+                       "random_rounding_estimate": random_rounding_estimate(n, k, alpha)}
+    return out
+
+
+def random_orthogonal_study(n: int, bits: Iterable[int] = ANALYSIS_BITS, samples: int = 20,
+                            seed: int = 0) -> list[dict]:
+    """Rows {n, bits, sample, spectral, frobenius, sigma_min, sigma_max, step, alpha, bounds} for
+    ``samples`` Haar-random W ∈ O(n) (QR of a Gaussian matrix, signs fixed) quantized at each k."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for sample in range(samples):
+        g = torch.randn(n, n, generator=generator, dtype=torch.float64)
+        q, r = torch.linalg.qr(g)
+        w = (q * torch.sign(torch.diagonal(r))).float()
+        for k, measures in quantized_orthogonality(w, bits).items():
+            rows.append({"n": n, "bits": int(k), "sample": sample, **measures})
+    return rows
+
+
+def recurrent_matrices(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(the float W before quantization, the W the network uses) of an orthogonal RecurrentNet, or
+    None for other models (LSTM, FastRNN, HadamRNN)."""
+    if not isinstance(model, RecurrentNet) or isinstance(model.recurrent, HadamardWeight):
+        return None
+    rec = model.recurrent
+    was_training = rec.training
+    rec.eval()  # do not move Björck's power-iteration vector
+    try:
+        with torch.no_grad():
+            used = rec.matrix().detach()
+            if isinstance(rec, BjorckWeight):
+                latent = rec.orthogonal_matrix().detach()
+            else:
+                latent = rec.weight.detach()
+    finally:
+        rec.train(was_training)
+    return latent, used
+
+
+def analyse_model(model: nn.Module) -> dict:
+    """What the book's orthogonality page reads for one trained model: for an orthogonal
+    RecurrentNet, the orthogonality of the W it uses and its singular values; for a float W, the
+    same after quantizing it at each of :data:`ANALYSIS_BITS`. Empty for other models."""
+    matrices = recurrent_matrices(model)
+    if matrices is None:
+        return {}
+    latent, used = matrices
+    out = {"hidden_size": used.shape[0], "alpha_W": float(quantization_scale(latent)),
+           "W": orthogonality(used),
+           "singular_values": [round(float(v), 6) for v in torch.linalg.svdvals(used.double())]}
+    if getattr(model.recurrent, "bits", None) is None:
+        out["quantized_W"] = quantized_orthogonality(used)
+    return out
+
+
+def activation_ptq(model: RecurrentNet, task: Task, *, act_bits: Iterable[int] = ACTIVATION_BITS,
+                   calibration_size: int = 2000, batch_size: int = 500,
+                   integer: bool = True) -> dict[str, dict[str, float]]:
+    """{ka: test metrics} of ``model`` with its hidden state quantized to ka bits, ranges calibrated
+    on the first ``calibration_size`` training samples (max|x|, max|h|, as in the authors' notebook).
+    ``integer``: run the integer-only loop (else the float simulation)."""
+    n_cal = min(calibration_size, task.num_samples("train"))
+    batches = (task.batch("train", torch.arange(i, min(i + batch_size, n_cal)))[0]
+               for i in range(0, n_cal, batch_size))
+    ranges = calibrate_activations(model, batches)
+    out = {"calibration": {"input_max": ranges.input_max, "hidden_max": ranges.hidden_max,
+                           "samples": n_cal}}
+    from .train import evaluate  # late: train imports the models package too
+
+    for ka in act_bits:
+        net = ActivationQuantizedNet(model, ranges, ka, integer=integer)
+        out[str(ka)] = evaluate(net, task, "test", batch_size, torch.device("cpu"))
+    return out
