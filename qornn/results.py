@@ -43,6 +43,7 @@ __all__ = [
     "provenance",
     "load_record",
     "save_run",
+    "update_run",
 ]
 
 SCHEMA_VERSION = 1
@@ -199,6 +200,18 @@ def save_run(experiment: str, profile: str, model: str, run: dict) -> Path:
     path = record_path(experiment, profile)
     with _locked(path):
         return _save_run_locked(path, experiment, profile, model, run)
+
+
+def update_run(experiment: str, profile: str, model: str, fields: dict) -> Path:
+    """Add ``fields`` (e.g. an ``analysis``) to one recorded run, under the record's lock."""
+    path = record_path(experiment, profile)
+    with _locked(path):
+        record = load_record(experiment, profile)
+        if model not in record["runs"]:
+            raise RecordError(f"{path}: no run {model!r} to update")
+        record["runs"][model].update(fields)
+        atomic_write_json(path, record)
+    return path
 
 
 def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run: dict) -> Path:

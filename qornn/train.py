@@ -81,11 +81,11 @@ def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int,
-             device: torch.device) -> dict[str, float]:
-    """Metrics of ``model`` on a whole split (means over samples)."""
+             device: torch.device, limit: int | None = None) -> dict[str, float]:
+    """Metrics of ``model`` on a whole split, or on its first ``limit`` samples (means over samples)."""
     was_training = model.training
     model.eval()
-    n = task.num_samples(split)
+    n = task.num_samples(split) if limit is None else min(limit, task.num_samples(split))
     totals: dict[str, float] = {}
     for start in range(0, n, batch_size):
         index = torch.arange(start, min(start + batch_size, n))

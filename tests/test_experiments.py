@@ -49,3 +49,33 @@ def test_a_ptq_run_needs_a_trained_source(monkeypatch):
     models["ptq-bad"] = {"ptq_of": "ornn-bjorck", "bits": 1}
     with pytest.raises(ValueError, match="ptq-bad.*1"):
         run_experiment("qornn-copy", "smoke", runs=["ptq-bad"])
+
+
+def test_analysis_is_recorded_and_a_backfill_from_checkpoints_gives_the_same():
+    from qornn.experiments import analyse_experiment, load_trained
+
+    runs = ["ornn-bjorck", "ptq-bjorck-5bit", "qornn-ste-bjorck-5bit"]
+    record = run_experiment("qornn-copy", "smoke", runs=runs, progress=False)
+    qat = record["runs"]["qornn-ste-bjorck-5bit"]["analysis"]
+    assert set(qat["activation_ptq"]) == {"calibration", "float", "6", "8", "10", "12"}
+    assert "quantized_W" in record["runs"]["ornn-bjorck"]["analysis"]
+    assert "activation_ptq" not in record["runs"]["ptq-bjorck-5bit"]["analysis"]  # PTQ runs: W only
+    # A record without analyses (made before they existed) gets them back from the checkpoints.
+    path = results.record_path("qornn-copy", "smoke")
+    stripped = results.load_record("qornn-copy", "smoke")
+    for data in stripped["runs"].values():
+        del data["analysis"]
+    results.atomic_write_json(path, stripped)
+    again = analyse_experiment("qornn-copy", "smoke")
+    for run in runs:
+        old, new = record["runs"][run]["analysis"], again["runs"][run]["analysis"]
+        for key in ("W", "singular_values", "activation_ptq", "quantized_W"):
+            assert old.get(key) == new.get(key), (run, key)
+    # The model it analyses is the trained one: same test metrics as recorded.
+    config = get_config("qornn-copy", "smoke")
+    task = build_task(config.task, **config.task_options, seed=0)
+    model = load_trained("qornn-copy", "smoke", "qornn-ste-bjorck-5bit", task=task)
+    assert evaluate(model, task, "test", 64, torch.device("cpu")) == record["runs"][
+        "qornn-ste-bjorck-5bit"]["test"]
+    with pytest.raises(ValueError, match="no checkpoint.*qornn-ste-projunn-5bit"):
+        load_trained("qornn-copy", "smoke", "qornn-ste-projunn-5bit")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from qornn.models import (
     MODELS,
     ActivationQuantizedNet,
+    ActivationRanges,
     BjorckWeight,
     FixedQuantizedWeight,
     PenaltyWeight,
@@ -341,3 +342,58 @@ def test_resumed_training_equals_uninterrupted(tmp_path, name, options):
     resumed = run(tmp_path / "ckpt.pt")
     for (key, a), b in zip(resumed.state_dict().items(), reference.state_dict().values(), strict=True):
         assert torch.equal(a, b), key
+
+
+@pytest.mark.parametrize("nonlinearity", ["linear", "relu"])
+@pytest.mark.parametrize("act_bits", [6, 8, 12])
+def test_integer_activation_path_equals_the_exact_float_simulation(nonlinearity, act_bits):
+    """The integer-only loop (integer products, fixed-point rescaling, one shift) gives exactly the
+    hidden codes of the float simulation computed in float64, over 100 steps."""
+    torch.manual_seed(1)
+    model = build_model("qornn-ste-bjorck", input_size=3, output_size=5, hidden_size=32, bits=4,
+                        nonlinearity=nonlinearity).eval().double()
+    x = torch.randn(20, 100, 3, dtype=torch.float64)
+    ranges = calibrate_activations(model, [x])
+    simulated = ActivationQuantizedNet(model, ranges, act_bits)
+    integer = ActivationQuantizedNet(model, ranges, act_bits, integer=True)
+    h_float = simulated.hidden_states(x) / simulated.hidden_step
+    h_int = integer.hidden_states(x) / integer.hidden_step
+    torch.testing.assert_close(h_int, torch.round(h_int), rtol=0, atol=0)  # integer codes
+    torch.testing.assert_close(h_int, h_float, rtol=0, atol=0)
+    torch.testing.assert_close(integer(x), simulated(x), rtol=0, atol=1e-9)
+
+
+def test_integer_activation_path_reads_tokens_and_refuses_float_weights():
+    torch.manual_seed(2)
+    model = build_model("qornn-ste-bjorck", input_size=7, output_size=7, hidden_size=16, bits=5,
+                        many_to_many=True).eval().double()
+    tokens = torch.randint(0, 7, (4, 30))
+    ranges = calibrate_activations(model, [tokens])
+    a = ActivationQuantizedNet(model, ranges, 10).hidden_states(tokens)
+    b = ActivationQuantizedNet(model, ranges, 10, integer=True).hidden_states(tokens).double()
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    float_model = build_model("ornn-bjorck", input_size=3, output_size=2, hidden_size=8)
+    with pytest.raises(ValueError, match="W, U is in float"):
+        ActivationQuantizedNet(float_model, ActivationRanges(1.0, 1.0), 8, integer=True)
+
+
+def test_lsq_model_learns_its_ranges_and_exports_with_them():
+    torch.manual_seed(3)
+    model = build_model("qornn-lsq-bjorck", input_size=3, output_size=4, hidden_size=8, bits=3,
+                        nonlinearity="linear")
+    start = (model.recurrent.range.alpha.item(), model.input.range.alpha.item())
+    assert start[0] == pytest.approx(float(model.recurrent.orthogonal_matrix().detach().abs().max()))
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    x, y = torch.randn(16, 12, 3), torch.randint(0, 4, (16,))
+    for _ in range(5):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert (model.recurrent.range.alpha.item(), model.input.range.alpha.item()) != start
+    ints = integer_weights(model)
+    alpha = model.recurrent.range.alpha.item()
+    torch.testing.assert_close(ints["W"][0].float() * ints["W"][1], model.recurrent.matrix().detach())
+    assert ints["W"][1] == pytest.approx(alpha / 4)
+    with pytest.raises(ValueError, match="learned_range"):
+        build_model("qornn-ste-projunn", input_size=3, output_size=4, hidden_size=8, learned_range=True)

@@ -67,3 +67,41 @@ def test_full_precision_passes_through():
 def test_bad_bit_widths_are_named(bits):
     with pytest.raises((ValueError, TypeError), match="bits"):
         check_bits(bits)
+
+
+# -- learned range (LSQ) ---------------------------------------------------------------------------
+@settings(max_examples=30, deadline=None)
+@given(w=tensors, bits=st.integers(2, 8), factor=st.floats(0.2, 2.0))
+def test_learned_range_has_the_value_of_the_fixed_quantizer(w, bits, factor):
+    from qornn.quantize import quantize_learned_range
+
+    alpha = quantization_scale(w) * factor
+    torch.testing.assert_close(quantize_learned_range(w, bits, alpha), uniform_quantize(w, bits, alpha))
+
+
+def test_learned_range_gradients_follow_lsq():
+    """∂q/∂w: 1 inside the grid, 0 for clipped entries; ∂q/∂α = (r − v·1[inside])/L · g."""
+    from qornn.quantize import quantize_learned_range
+
+    bits, levels = 3, 4.0
+    w = torch.tensor([-2.0, -0.3, 0.05, 0.26, 0.7, 1.5], requires_grad=True)
+    alpha = torch.tensor(1.0, requires_grad=True)
+    quantize_learned_range(w, bits, alpha).sum().backward()
+    v = w.detach() * levels / 1.0
+    r = torch.clamp(torch.round(v), -levels, levels - 1)
+    inside = (v >= -levels) & (v <= levels - 1)
+    torch.testing.assert_close(w.grad, inside.float())
+    g = 1.0 / (6 * (levels - 1)) ** 0.5
+    expected = float(((r - v * inside) / levels).sum()) * g
+    assert float(alpha.grad) == pytest.approx(expected)
+
+
+def test_learned_range_grows_when_clipping_dominates_and_shrinks_when_the_grid_is_too_coarse():
+    """Minimising ‖q(w) − w‖² over α alone moves α the right way from both sides."""
+    from qornn.quantize import quantize_learned_range
+
+    w = torch.linspace(-1, 1, 1001)
+    for start, direction in ((0.2, +1), (8.0, -1)):
+        alpha = torch.tensor(start, requires_grad=True)
+        ((quantize_learned_range(w, 3, alpha) - w) ** 2).sum().backward()
+        assert direction * float(alpha.grad) < 0, (start, float(alpha.grad))

@@ -455,7 +455,7 @@ class ActivationQuantizedNet(nn.Module):
                 h = F.relu(h)
             h = torch.clamp(h, -levels, levels - 1)
             states.append(h)
-        return (torch.stack(states) * s_h).to(torch.float32)
+        return (torch.stack(states) * s_h).to(m.input.bias.dtype)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
