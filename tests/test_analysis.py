@@ -18,6 +18,10 @@ def test_orthogonality_of_known_matrices():
     assert exact["sigma_min"] == pytest.approx(1) and exact["sigma_max"] == pytest.approx(1)
     doubled = analysis.orthogonality(2 * torch.eye(5))
     assert doubled["spectral"] == pytest.approx(3) and doubled["frobenius"] == pytest.approx(3 * 5**0.5)
+    assert doubled["spectral_radius"] == pytest.approx(2) and exact["spectral_radius"] == pytest.approx(1)
+    rotation_plus_shear = torch.tensor([[1.0, 5.0], [0.0, 1.0]])  # ρ = 1 while σ_max > 5
+    shear = analysis.orthogonality(rotation_plus_shear)
+    assert shear["spectral_radius"] == pytest.approx(1) and shear["sigma_max"] > 5
     with pytest.raises(ValueError, match="square"):
         analysis.orthogonality(torch.ones(2, 3))
 
@@ -31,6 +35,7 @@ def test_quantized_orthogonal_matrices_respect_the_step_size_bound(n, seed):
         assert row["spectral"] <= row["step_size_bound"] + 1e-9
         eps = (row["step_size_bound"] + 1) ** 0.5 - 1  # back from 2ε + ε²
         assert 1 - eps - 1e-9 <= row["sigma_min"] <= row["sigma_max"] <= 1 + eps + 1e-9
+        assert row["spectral_radius"] <= row["sigma_max"] + 1e-9
     by_bits = {row["bits"]: row["frobenius"] for row in rows}
     assert by_bits[8] < by_bits[3]
 
