@@ -127,6 +127,10 @@ def analyse_model(model: nn.Module) -> dict:
            "singular_values": [round(float(v), 6) for v in torch.linalg.svdvals(used.double())]}
     if getattr(model.recurrent, "bits", None) is None:
         out["quantized_W"] = quantized_orthogonality(used)
+    learned = getattr(model.recurrent, "range", None)
+    if learned is not None:  # the range α that training ended with (started at alpha_W's rule)
+        out["learned_alpha_W"] = float(learned.alpha)
+        out["learned_alpha_U"] = float(model.input.alpha())
     return out
 
 

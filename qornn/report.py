@@ -522,3 +522,38 @@ def styled(frame: pd.DataFrame, precision: int = 4):
             .set_table_styles([{"selector": "th, td",
                                 "props": "padding: 0.25em 0.75em; text-align: left; vertical-align: top"},
                                {"selector": "thead th", "props": "border-bottom: 1px solid #999"}]))
+
+
+def analysis_frame(record: Mapping) -> pd.DataFrame:
+    """One row per run with a recorded ``analysis`` (orthogonal RNNs): kind and bits (as in
+    :func:`bit_width_frame`), α_W = max|W| of the float matrix, and ‖WᵀW − I‖₂, ‖WᵀW − I‖_F, σ_min,
+    σ_max and the spectral radius ρ of the W the network uses."""
+    kinds = bit_width_frame(record).set_index("run")
+    rows = []
+    for run in sorted(record["runs"]):
+        found = record["runs"][run].get("analysis") or {}
+        if "W" not in found:
+            continue
+        w = found["W"]
+        rows.append({"run": run, "kind": kinds.loc[run, "kind"], "bits": kinds.loc[run, "bits"],
+                     "alpha_W": found.get("alpha_W"), "‖WᵀW−I‖₂": w["spectral"],
+                     "‖WᵀW−I‖_F": w["frobenius"], "σ_min": w["sigma_min"], "σ_max": w["sigma_max"],
+                     "ρ(W)": w.get("spectral_radius")})
+    return pd.DataFrame(rows)
+
+
+def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
+    """One row per run with a recorded activation PTQ: test ``metric`` with float activations and at
+    each activation width ka (columns ``ka=6`` ...), on the analysis' test subset."""
+    rows = []
+    for run in sorted(record["runs"]):
+        found = (record["runs"][run].get("analysis") or {}).get("activation_ptq")
+        if not found:
+            continue
+        row = {"run": run, "test samples": found["calibration"]["test_samples"],
+               "max |h| (calibration)": found["calibration"]["hidden_max"],
+               "float activations": found["float"][metric]}
+        for key in sorted((k for k in found if k.isdigit()), key=int):
+            row[f"ka={key}"] = found[key][metric]
+        rows.append(row)
+    return pd.DataFrame(rows)
