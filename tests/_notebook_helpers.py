@@ -52,3 +52,18 @@ def write_mnist_idx(folder: Path, n_train: int = 384, n_test: int = 64, seed: in
         (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(idx_bytes(rng.randint(0, 256, (n, 28, 28))))
         (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(idx_bytes(np.arange(n) % 10))
     return folder
+
+
+def write_ptb_text(folder: Path, lines: int = 400, seed: int = 0) -> Path:
+    """A tiny Penn-Treebank-like folder (ptb.{train,valid,test}.txt, lower-case words, every letter
+    in the training file) for QORNN_PTB."""
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    words = ["the", "of", "a", "n", "market", "quick", "brown", "fox", "jumps", "over", "lazy", "dog",
+             "<unk>", "$", "vexing", "zebra", "whiskey", "gym"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in (("train", lines), ("valid", lines // 4), ("test", lines // 4)):
+        text = "".join(" " + " ".join(rng.choice(words, rng.randint(3, 12))) + " \n" for _ in range(n))
+        (folder / f"ptb.{name}.txt").write_text(text)
+    return folder
