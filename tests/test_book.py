@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _notebook_helpers import ROOT, load_runner, write_mnist_idx
+from _notebook_helpers import ROOT, load_runner, write_mnist_idx, write_ptb_text
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +36,7 @@ def test_book_builds_strict(tmp_path, monkeypatch):
     # Every notebook of the book, as `make notebooks` runs them but on the smoke profile (training
     # in seconds); MNIST pages read a tiny IDX fixture instead of the fetched file.
     monkeypatch.setenv("QORNN_MNIST", str(write_mnist_idx(tmp_path / "mnist")))
+    monkeypatch.setenv("QORNN_PTB", str(write_ptb_text(tmp_path / "ptb")))
     runner = load_runner()
     for notebook in runner.find_notebooks([]):
         params = {"profile": "smoke", "retrain": True} if "profile = " in notebook.read_text() else {}
@@ -53,6 +54,11 @@ def test_book_builds_strict(tmp_path, monkeypatch):
     assert "tex-svg.js" in html  # the vendored MathJax, not a CDN
     pmnist = (book / "_build" / "html" / "_build" / "executed" / "hadamrnn" / "pmnist.html").read_text()
     assert "<img" in pmnist and "paper value" in pmnist and "accuracy" in pmnist
-    for doc in ("book/intro", "book/rerun", "book/adapt", "book/hadamrnn/index", "book/qornn/index",
+    for page in ("introduction", "copy_task", "mnist", "ptb", "bit_widths", "orthogonality", "activations"):
+        html = (book / "_build" / "html" / "_build" / "executed" / "qornn" / f"{page}.html").read_text()
+        assert "<img" in html or page == "introduction", page
+    intro = (book / "_build" / "html" / "_build" / "executed" / "qornn" / "introduction.html").read_text()
+    assert "paper value" in intro and "def uniform_quantize" in intro and "def bjorck" in intro
+    for doc in ("book/intro", "book/rerun", "book/adapt", "book/hadamrnn/index",
                 "book/rerunning", "book/data", "book/models"):
         assert (book / "_build" / "html" / f"{doc}.html").exists(), doc

@@ -25,12 +25,18 @@ from qornn.experiments import get_config
 
 pytestmark = pytest.mark.slow
 
-# (notebook, experiment, paper): the chapters whose cpu records are committed.
-CHAPTERS = [(path, exp, paper) for path, exp, paper in (
-    ("notebooks/hadamrnn/copy_task.py", "copy", "hadamrnn"),
-    ("notebooks/hadamrnn/pmnist.py", "pmnist", "hadamrnn"),
-    ("notebooks/qornn/copy_task.py", "qornn-copy", "qornn"),
-) if (ROOT / "data" / "results" / exp / "cpu.json").exists()]
+# (notebook, experiments, paper): the chapters whose cpu records are all committed. A page with
+# several experiments shows one paper-vs-ours table per experiment, in this order, or one table
+# whose "task" column names the experiment (QORNN_TASKS).
+QORNN_TASKS = {"copy": "qornn-copy", "pMNIST": "qornn-pmnist", "sMNIST": "qornn-smnist", "PTB": "qornn-ptb"}
+CHAPTERS = [(path, exps, paper) for path, exps, paper in (
+    ("notebooks/hadamrnn/copy_task.py", ("copy",), "hadamrnn"),
+    ("notebooks/hadamrnn/pmnist.py", ("pmnist",), "hadamrnn"),
+    ("notebooks/qornn/copy_task.py", ("qornn-copy",), "qornn"),
+    ("notebooks/qornn/mnist.py", ("qornn-pmnist", "qornn-smnist"), "qornn"),
+    ("notebooks/qornn/ptb.py", ("qornn-ptb",), "qornn"),
+    ("notebooks/qornn/introduction.py", tuple(QORNN_TASKS.values()), "qornn"),
+) if all((ROOT / "data" / "results" / exp / "cpu.json").exists() for exp in exps)]
 
 
 class _Tables(HTMLParser):
@@ -59,34 +65,58 @@ class _Tables(HTMLParser):
             self._cell.append(data)
 
 
-def _execute_on_record(tmp_path, notebook: str, record: dict) -> nbformat.NotebookNode:
-    target = tmp_path / "data" / "results" / record["experiment"] / "cpu.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(record))
+def _execute_on_record(tmp_path, notebook: str, *records: dict) -> nbformat.NotebookNode:
+    for record in records:
+        target = tmp_path / "data" / "results" / record["experiment"] / "cpu.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(record))
     out = tmp_path / "executed.ipynb"
     load_runner().execute(ROOT / notebook, out, {}, timeout=600)  # the book's defaults: no training
     return nbformat.read(out, as_version=4)
 
 
-def _comparison_rows(nb) -> list[dict[str, str]]:
+def _comparison_tables(nb) -> list[list[dict[str, str]]]:
+    tables = []
     for html in _outputs(nb, "text/html"):
         parser = _Tables()
         parser.feed(html)
         for table in parser.tables:
             header, *rows = table
             if "paper value" in header and "ours" in header and "record" in header:
-                return [dict(zip(header, row, strict=True)) for row in rows]
-    raise AssertionError("no paper-vs-ours table on the page")
+                tables.append([dict(zip(header, row, strict=True)) for row in rows])
+    assert tables, "no paper-vs-ours table on the page"
+    return tables
+
+
+def _rows_by_experiment(nb, experiments: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
+    tables = _comparison_tables(nb)
+    if len(tables) == 1 and "task" in tables[0][0]:  # one summary table, a row per (task, run)
+        by: dict[str, list[dict[str, str]]] = {exp: [] for exp in experiments}
+        for row in tables[0]:
+            by[QORNN_TASKS[row["task"]]].append(row)
+        return by
+    assert len(tables) == len(experiments), f"{len(tables)} tables for {experiments}"
+    return dict(zip(experiments, tables, strict=True))
+
+
+def _chapter_id(chapter) -> str:
+    return chapter[0].removeprefix("notebooks/").removesuffix(".py")
 
 
 @pytest.mark.skipif(not CHAPTERS, reason="no committed cpu record")
-@pytest.mark.parametrize(("notebook", "experiment", "paper"), CHAPTERS, ids=[c[1] for c in CHAPTERS])
-def test_every_number_in_the_table_comes_from_a_record(tmp_path, notebook, experiment, paper):
-    record = json.loads((ROOT / "data" / "results" / experiment / "cpu.json").read_text())
-    nb = _execute_on_record(tmp_path, notebook, record)
-    rows = _comparison_rows(nb)
+@pytest.mark.parametrize(("notebook", "experiments", "paper"), CHAPTERS,
+                         ids=[_chapter_id(c) for c in CHAPTERS])
+def test_every_number_in_the_table_comes_from_a_record(tmp_path, notebook, experiments, paper):
+    records = {exp: json.loads((ROOT / "data" / "results" / exp / "cpu.json").read_text())
+               for exp in experiments}
+    nb = _execute_on_record(tmp_path, notebook, *records.values())
     entries = {(e["experiment"], e["run"], e["metric"]): e
                for e in report.load_paper_numbers(paper)["entries"]}
+    for experiment, rows in _rows_by_experiment(nb, experiments).items():
+        _check_rows(rows, records[experiment], entries, experiment)
+
+
+def _check_rows(rows: list[dict[str, str]], record: dict, entries: dict, experiment: str) -> None:
     paper_experiment = get_config(experiment, "cpu").paper_experiment  # its name in the paper file
     shown = set()
     for row in rows:
@@ -101,14 +131,15 @@ def test_every_number_in_the_table_comes_from_a_record(tmp_path, notebook, exper
         assert row["ours"] == report._fmt(ours), row
         assert row["profile"] == "cpu"
         assert record["runs"][run]["provenance"]["commit"][:7] in row["record"], row
-    # and nothing the record holds is left out of the table
-    assert {(r, m) for r, d in record["runs"].items() for m in d["test"]} <= shown
+    # and nothing the record holds is left out of the table (pages that show one metric: that one)
+    metrics = {m for _, m in shown}
+    assert {(r, m) for r, d in record["runs"].items() for m in d["test"] if m in metrics} <= shown
 
 
 @pytest.mark.skipif(not CHAPTERS, reason="no committed cpu record")
 @pytest.mark.parametrize("how", ["old commit", "uncommitted code"])
 def test_a_record_from_other_code_is_flagged_on_the_page(tmp_path, how):
-    notebook, experiment, _ = CHAPTERS[0]
+    notebook, (experiment,), _ = CHAPTERS[0]
     record = json.loads((ROOT / "data" / "results" / experiment / "cpu.json").read_text())
     root = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout.split()[0]  # qornn/ has changed since
@@ -130,7 +161,12 @@ def test_no_chapter_is_left_out():
     # A chapter notebook added without its entry above would escape the truth test.
     notebooks = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").rglob("*.py")}
     listed = {"notebooks/hadamrnn/copy_task.py", "notebooks/hadamrnn/pmnist.py",
-              "notebooks/qornn/copy_task.py",
+              "notebooks/qornn/copy_task.py", "notebooks/qornn/mnist.py", "notebooks/qornn/ptb.py",
+              "notebooks/qornn/introduction.py",
+              # pages without a paper-vs-ours table of their own: they draw figures from the records
+              # of the pages above (tests/test_book.py executes them on the smoke profile)
+              "notebooks/qornn/bit_widths.py", "notebooks/qornn/orthogonality.py",
+              "notebooks/qornn/activations.py",
               # the speed page has no paper-vs-ours table: it renders benchmark records
               # (tests/test_benchmarks.py executes it)
               "notebooks/benchmarks/speed.py"}

@@ -1,0 +1,146 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # QORNN: quantized approximately orthogonal RNNs
+#
+# Foucault, Mamalet and Malgouyres, *Quantized Approximately Orthogonal Recurrent Neural Networks*,
+# [arXiv 2402.04012](https://arxiv.org/abs/2402.04012). Two versions: v1 (February 2024; one
+# post-training and three quantization-aware algorithms, down to 3 bits) and v2 (June 2024;
+# STE-Björck and STE-projUNN, activation quantization, compared with ORNN, LSTM and FastRNN, "even
+# with 4-bits quantization"). This chapter reproduces v2's experiments; each page says which version
+# it stands for. None of the paper's result numbers could be read from a source reachable here:
+# every paper column says "not available" (`data/paper/qornn.yaml` says what was searched).
+#
+# ## The model
+#
+# An orthogonal RNN (ORNN) with a $k$-bit recurrent matrix $W$ and input matrix $U$:
+#
+# $$
+# h_t = \sigma\big(q_k(W)\, h_{t-1} + q_k(U)\, x_t + b\big), \qquad
+# y_t = V \operatorname{ReLU}(h_t) + c,
+# $$
+#
+# with $\sigma$ the identity (a linear recurrence) or ReLU, and $V$ in float (v2 quantizes $W$ and
+# $U$). The network stores $k$ bits per entry of $W$ and $U$ plus one 32-bit range per matrix.
+#
+# ## The quantizer and the straight-through estimator
+#
+# Symmetric, uniform, one range per tensor, $\alpha = \max |M|$ recomputed at every call:
+#
+# $$
+# q_k(M) = \frac{\alpha}{2^{k-1}}\operatorname{clip}\big(\operatorname{round}(2^{k-1} M / \alpha),
+# -2^{k-1}, 2^{k-1} - 1\big).
+# $$
+#
+# ```{literalinclude} ../../../qornn/quantize.py
+# :language: python
+# :pyobject: uniform_quantize
+# ```
+#
+# Training sees $q_k$ in the forward pass; the straight-through estimator (STE) passes the gradient
+# to the float latent matrix as if $q_k$ were the identity, $\partial q_k(M) / \partial M := I$:
+#
+# ```{literalinclude} ../../../qornn/quantize.py
+# :language: python
+# :pyobject: quantize_ste
+# ```
+#
+# ## STE-Björck
+#
+# The latent matrix $V$ is mapped to a nearly orthogonal one before quantization:
+# $W_0 = V / \sigma_{\max}(V)$ ($\sigma_{\max}$ by power iteration), then Björck's iteration
+# $W_{j+1} = (1 + \beta) W_j - \beta W_j W_j^\top W_j$ ($\beta = 0.5$, at most 15 iterations, until
+# $\lVert W_{j+1} - W_j \rVert < 10^{-3}$), and the network uses $q_k(W_J)$. The gradient flows
+# through $q_k$ by the STE and through the unrolled iterations by automatic differentiation.
+#
+# ```{literalinclude} ../../../qornn/orthogonal.py
+# :language: python
+# :pyobject: bjorck
+# ```
+#
+# ## STE-projUNN
+#
+# The latent $W$ stays exactly orthogonal: after each optimiser step $W_0 \to W_0 - \Delta$, the
+# update is replaced by a rank-$r$ one projected back on $O(n)$ (projUNN-D:
+# $W \leftarrow P(W_0 - \Delta_r)$ with $P$ the polar projection; projUNN-T: a step along the
+# tangent space, $W \leftarrow W_0 \exp(-\operatorname{skew}(W_0^\top \Delta_r))$); the network uses
+# $q_k(W)$ with the STE.
+#
+# ```{literalinclude} ../../../qornn/orthogonal.py
+# :language: python
+# :pyobject: projunn_step
+# ```
+#
+# ## What "approximately orthogonal" means
+#
+# $q_k(W) = W + E$ is not orthogonal: $\lVert q_k(W)^\top q_k(W) - I \rVert_2 \le 2\varepsilon +
+# \varepsilon^2$ with $\varepsilon = \lVert E \rVert_2$, and its singular values lie in
+# $[1 - \varepsilon, 1 + \varepsilon]$. The step size $\delta = \alpha / 2^{k-1}$ bounds
+# $\varepsilon \le n\delta$; in practice $\varepsilon \approx 2\sqrt{n}\,\delta/\sqrt{12}$, halved by
+# each extra bit. What hurts a long recurrence is the spectral radius above 1: see
+# {doc}`/_build/executed/qornn/orthogonality`.
+#
+# ## Pages of this chapter
+#
+# - {doc}`/_build/executed/qornn/copy_task`: STE-Björck and STE-projUNN at 5, 6, 8 bits, PTQ, float ORNN.
+# - {doc}`/_build/executed/qornn/mnist`: pMNIST and sMNIST, STE-Björck at 3–8 bits, STE-projUNN,
+#   PTQ, float ORNN, LSTM, FastRNN, and a learned quantization range (beyond the paper).
+# - {doc}`/_build/executed/qornn/ptb`: character-level Penn Treebank in bits per character.
+# - {doc}`/_build/executed/qornn/bit_widths`: every task's metric against the bit width.
+# - {doc}`/_build/executed/qornn/orthogonality`: how orthogonal a quantized orthogonal matrix is.
+# - {doc}`/_build/executed/qornn/activations`: integer-only activation quantization.
+# - {doc}`/_build/executed/benchmarks/speed`: the training cost per step of each algorithm.
+
+# %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import pandas as pd  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import report  # noqa: E402
+from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
+
+# %% [markdown]
+# ## Where our numbers stand
+#
+# The main metric of every run of the chapter (copy: test cross-entropy per step, lower is better;
+# MNIST: test accuracy; PTB: test bits per character, lower is better) beside the paper's number,
+# with the profile that produced ours. `profile` (default `cpu`) chooses the records.
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
+seed = 0
+device = "cpu"
+retrain = False
+
+# %% tags=["hide-input", "full-width"]
+TASKS = {"copy": ("qornn-copy", "loss"), "pMNIST": ("qornn-pmnist", "accuracy"),
+         "sMNIST": ("qornn-smnist", "accuracy"), "PTB": ("qornn-ptb", "bpc")}
+paper = report.load_paper_numbers("qornn")
+tables = []
+for task, (name, metric) in TASKS.items():
+    record, _ = recorded_or_trained(name, profile, seed=seed, device=device, retrain=retrain)
+    in_paper = get_config(name, profile).paper_experiment
+    table = report.comparison_table(record, paper, paper_experiment=in_paper)
+    table = table[table["metric"] == metric]
+    table.insert(0, "task", task)
+    tables.append(table)
+summary = pd.concat(tables, ignore_index=True)
+display(report.styled(summary))
+available = (summary["paper value"] != "not available").sum()
+display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them."))
