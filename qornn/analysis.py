@@ -107,8 +107,10 @@ def recurrent_matrices(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | 
             used = rec.matrix().detach()
             if isinstance(rec, BjorckWeight):
                 latent = rec.orthogonal_matrix().detach()
-            else:
+            elif isinstance(getattr(rec, "weight", None), torch.Tensor):  # projUNN, penalty, PTQ
                 latent = rec.weight.detach()
+            else:  # a torch parametrization (the "ornn" model): W itself is the float matrix
+                latent = used
     finally:
         rec.train(was_training)
     return latent, used

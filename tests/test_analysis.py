@@ -59,6 +59,8 @@ def test_analyse_model_reports_the_used_matrix_and_quantizes_a_float_one():
     qat = build_model("qornn-ste-bjorck", input_size=2, output_size=3, hidden_size=16, bits=4)
     out = analysis.analyse_model(qat)
     assert "quantized_W" not in out and out["W"]["spectral"] > 1e-3
+    parametrized = analysis.analyse_model(build_model("ornn", input_size=2, output_size=3, hidden_size=8))
+    assert parametrized["W"]["spectral"] < 1e-5 and "quantized_W" in parametrized
     assert analysis.analyse_model(build_model("lstm", input_size=2, output_size=3, hidden_size=4)) == {}
     assert analysis.analyse_model(build_model("hadamrnn", input_size=2, output_size=3, hidden_size=16)) == {}
 
