@@ -362,6 +362,59 @@ EXPERIMENTS["qornn-ptb"] = {
     },
 }
 
+
+# HadamRNN's Figure 1 (the (size, accuracy) plane on pMNIST: HadamRNN and Block-HadamRNN at several
+# bit widths p of U and V) and its Block-HadamRNN sparsity ablation (block size m, a fraction
+# 1 − m/n of zeros in W). The `cpu` profile keeps W's random signs fixed (`learn_signs=False`):
+# with learned signs HadamRNN did not train in the `cpu` budget (see the pMNIST page), and a
+# plane of failed runs would say nothing about p or m; one learned-signs run at p = 4 is the check.
+def _plane_models(hidden: int, learn_signs: bool) -> dict[str, dict[str, Any]]:
+    fixed = {"hidden_size": hidden, "learn_signs": learn_signs}
+    models: dict[str, dict[str, Any]] = {
+        f"hadamrnn-p{p}": {"model": "hadamrnn", "bits": p, **fixed} for p in (2, 4, 8)}
+    for block in (16, 64):
+        models[f"block-hadamrnn-m{block}-p4"] = {"model": "block-hadamrnn", "block": block, "bits": 4,
+                                                 **fixed}
+    models["hadamrnn-p4-learned-signs"] = {"model": "hadamrnn", "bits": 4, "hidden_size": hidden}
+    return models
+
+
+EXPERIMENTS["hadamrnn-size-accuracy"] = {
+    "task": "pmnist",
+    "paper_experiment": "pmnist",
+    "source": "HadamRNN (arXiv 2502.00047) Figure 1 and the Block-HadamRNN sparsity ablation; the "
+              "authors' pMNIST config (hidden 512, batch 100, 100 epochs, Adam 1e-3, StepLR 0.98)",
+    "models": _plane_models(512, learn_signs=True),
+    "profiles": {
+        "paper": {
+            "task_options": {},
+            "train": {"epochs": 100, "batch_size": 100, "lr": 1e-3, "lr_gamma": 0.98,
+                      "eval_batch_size": 1000},
+            "note": "the paper's hyperparameters, with learned signs as in the paper",
+        },
+        "cpu": {
+            "task_options": {"train_size": 20_000, "val_size": 2_000},
+            "models": {run: {"learn_signs": False} for run in _plane_models(512, False)
+                       if run != "hadamrnn-p4-learned-signs"},
+            "train": {"epochs": 4, "batch_size": 100, "lr": 1e-3, "lr_gamma": 0.8,
+                      "eval_batch_size": 1000},
+            "note": "hidden 512 as in the paper, but the first 20,000 training images (validation: the "
+                    "first 2,000 of the held-out 10,000; test: the full 10,000), 4 epochs (800 optimiser "
+                    "steps instead of 50,000), and W's random signs kept fixed in every run but "
+                    "`hadamrnn-p4-learned-signs` (learned signs did not train in this budget)",
+        },
+        "smoke": {
+            "task_options": {"train_size": 256, "val_size": 64, "test_size": 64},
+            "models": {**{run: {"hidden_size": 16} for run in _plane_models(16, True)},
+                       "block-hadamrnn-m16-p4": {"hidden_size": 16, "block": 4},
+                       "block-hadamrnn-m64-p4": {"hidden_size": 16, "block": 8}},
+            "train": {"epochs": 2, "batch_size": 64, "lr": 1e-2, "eval_batch_size": 64,
+                      "checkpoint_every": 2},
+            "note": "seconds: 256 training images, hidden 16 (blocks of 4 and 8)",
+        },
+    },
+}
+
 def experiment_names() -> list[str]:
     return sorted(EXPERIMENTS)
 
