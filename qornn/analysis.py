@@ -17,6 +17,7 @@ hidden state on a ka-bit grid (:class:`~qornn.models.qornn.ActivationQuantizedNe
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable
 
@@ -79,10 +80,28 @@ def quantized_orthogonality(w: torch.Tensor, bits: Iterable[int] = ANALYSIS_BITS
     return out
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """Small dense factorisations run on one thread: with two threads on a machine where another
+    process holds a core, LAPACK's threads wait on each other and an eigendecomposition of a 256 × 256
+    matrix took minutes instead of a tenth of a second."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def random_orthogonal_study(n: int, bits: Iterable[int] = ANALYSIS_BITS, samples: int = 20,
                             seed: int = 0) -> list[dict]:
     """Rows {n, bits, sample, spectral, frobenius, sigma_min, sigma_max, step, alpha, bounds} for
     ``samples`` Haar-random W ∈ O(n) (QR of a Gaussian matrix, signs fixed) quantized at each k."""
+    with _one_thread():
+        return _random_orthogonal_study(n, list(bits), samples, seed)
+
+
+def _random_orthogonal_study(n: int, bits: list[int], samples: int, seed: int) -> list[dict]:
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for sample in range(samples):
