@@ -40,6 +40,19 @@ ANALYSIS_BITS = (3, 4, 5, 6, 8)
 ACTIVATION_BITS = (6, 8, 10, 12)
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """Small dense factorisations run on one thread: with two threads on a machine where another
+    process holds a core, LAPACK's threads wait on each other and an eigendecomposition of a 256 × 256
+    matrix took minutes instead of a tenth of a second."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def orthogonality(w: torch.Tensor) -> dict[str, float]:
     """‖WᵀW − I‖ (spectral and Frobenius), the extreme singular values and the spectral radius
     ρ(W) = max|λ(W)| of a square W. A linear recurrence h_t = W h_{t−1} + … grows like ρ(W)^t: over
@@ -47,12 +60,13 @@ def orthogonality(w: torch.Tensor) -> dict[str, float]:
     if w.dim() != 2 or w.shape[0] != w.shape[1]:
         raise ValueError(f"orthogonality needs a square matrix, got shape {tuple(w.shape)}")
     w = w.detach().double()
-    gram = w.t() @ w - torch.eye(w.shape[0], dtype=w.dtype)
-    sv = torch.linalg.svdvals(w)
-    return {"spectral": float(torch.linalg.matrix_norm(gram, 2)),
-            "frobenius": float(torch.linalg.matrix_norm(gram, "fro")),
-            "sigma_min": float(sv.min()), "sigma_max": float(sv.max()),
-            "spectral_radius": float(torch.linalg.eigvals(w).abs().max())}
+    with _one_thread():
+        gram = w.t() @ w - torch.eye(w.shape[0], dtype=w.dtype)
+        sv = torch.linalg.svdvals(w)
+        return {"spectral": float(torch.linalg.matrix_norm(gram, 2)),
+                "frobenius": float(torch.linalg.matrix_norm(gram, "fro")),
+                "sigma_min": float(sv.min()), "sigma_max": float(sv.max()),
+                "spectral_radius": float(torch.linalg.eigvals(w).abs().max())}
 
 
 def step_size_bound(n: int, bits: int, alpha: float) -> float:
@@ -78,19 +92,6 @@ def quantized_orthogonality(w: torch.Tensor, bits: Iterable[int] = ANALYSIS_BITS
                        "alpha": alpha, "step_size_bound": step_size_bound(n, k, alpha),
                        "random_rounding_estimate": random_rounding_estimate(n, k, alpha)}
     return out
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Small dense factorisations run on one thread: with two threads on a machine where another
-    process holds a core, LAPACK's threads wait on each other and an eigendecomposition of a 256 × 256
-    matrix took minutes instead of a tenth of a second."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def random_orthogonal_study(n: int, bits: Iterable[int] = ANALYSIS_BITS, samples: int = 20,
@@ -135,6 +136,11 @@ def recurrent_matrices(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | 
     return latent, used
 
 
+def _singular_values(w: torch.Tensor) -> torch.Tensor:
+    with _one_thread():
+        return torch.linalg.svdvals(w.detach().double())
+
+
 def analyse_model(model: nn.Module) -> dict:
     """What the book's orthogonality page reads for one trained model: for an orthogonal
     RecurrentNet, the orthogonality of the W it uses and its singular values; for a float W, the
@@ -145,7 +151,7 @@ def analyse_model(model: nn.Module) -> dict:
     latent, used = matrices
     out = {"hidden_size": used.shape[0], "alpha_W": float(quantization_scale(latent)),
            "W": orthogonality(used),
-           "singular_values": [round(float(v), 6) for v in torch.linalg.svdvals(used.double())]}
+           "singular_values": [round(float(v), 6) for v in _singular_values(used)]}
     if getattr(model.recurrent, "bits", None) is None:
         out["quantized_W"] = quantized_orthogonality(used)
     learned = getattr(model.recurrent, "range", None)

@@ -381,7 +381,7 @@ def _plane_models(hidden: int, learn_signs: bool) -> dict[str, dict[str, Any]]:
 
 EXPERIMENTS["hadamrnn-size-accuracy"] = {
     "task": "pmnist",
-    "paper_experiment": "pmnist",
+    "paper_experiment": "size-accuracy",  # no readable number: nothing in data/paper/hadamrnn.yaml
     "source": "HadamRNN (arXiv 2502.00047) Figure 1 and the Block-HadamRNN sparsity ablation; the "
               "authors' pMNIST config (hidden 512, batch 100, 100 epochs, Adam 1e-3, StepLR 0.98)",
     "models": _plane_models(512, learn_signs=True),

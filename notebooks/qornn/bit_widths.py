@@ -42,12 +42,13 @@ from qornn.experiments import recorded_or_trained  # noqa: E402
 # ## Parameters
 #
 # `profile` chooses the records (default `cpu`); see {doc}`/book/rerun`.
+# This page has no `retrain`: it draws on the records of the pages that train them (rerun
+# those to refresh a record); a record that is missing altogether is trained here first.
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 seed = 0
 device = "cpu"
-retrain = False
 
 # %% tags=["hide-input"]
 # task -> (experiment, metric, axis label, log scale, lower is better)
@@ -55,7 +56,7 @@ TASKS = {"copy": ("qornn-copy", "loss", "test cross-entropy per step", True, Tru
          "pMNIST": ("qornn-pmnist", "accuracy", "test accuracy", False, False),
          "sMNIST": ("qornn-smnist", "accuracy", "test accuracy", False, False),
          "PTB (characters)": ("qornn-ptb", "bpc", "test bits per character", False, True)}
-records = {task: recorded_or_trained(spec[0], profile, seed=seed, device=device, retrain=retrain)[0]
+records = {task: recorded_or_trained(spec[0], profile, seed=seed, device=device, retrain=False)[0]
            for task, spec in TASKS.items()}
 
 fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
