@@ -156,7 +156,7 @@ def analyse_model(model: nn.Module) -> dict:
         out["quantized_W"] = quantized_orthogonality(used)
     learned = getattr(model.recurrent, "range", None)
     if learned is not None:  # the range α that training ended with (started at alpha_W's rule)
-        out["learned_alpha_W"] = float(learned.alpha)
+        out["learned_alpha_W"] = float(learned.alpha.detach())
         out["learned_alpha_U"] = float(model.input.alpha())
     return out
 
