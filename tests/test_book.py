@@ -61,7 +61,7 @@ def test_book_builds_strict(tmp_path, monkeypatch):
         html = (book / "_build" / "html" / "_build" / "executed" / "qornn" / f"{page}.html").read_text()
         assert "<img" in html or page == "introduction", page
     intro = (book / "_build" / "html" / "_build" / "executed" / "qornn" / "introduction.html").read_text()
-    assert "paper value" in intro and "def uniform_quantize" in intro and "def bjorck" in intro
+    assert "paper value" in intro and "uniform_quantize" in intro and "projunn_step" in intro
     for doc in ("book/intro", "book/rerun", "book/adapt", "book/hadamrnn/index",
                 "book/rerunning", "book/data", "book/models"):
         assert (book / "_build" / "html" / f"{doc}.html").exists(), doc
