@@ -32,6 +32,7 @@ QORNN_TASKS = {"copy": "qornn-copy", "pMNIST": "qornn-pmnist", "sMNIST": "qornn-
 CHAPTERS = [(path, exps, paper) for path, exps, paper in (
     ("notebooks/hadamrnn/copy_task.py", ("copy",), "hadamrnn"),
     ("notebooks/hadamrnn/pmnist.py", ("pmnist",), "hadamrnn"),
+    ("notebooks/hadamrnn/size_accuracy.py", ("hadamrnn-size-accuracy",), "hadamrnn"),
     ("notebooks/qornn/copy_task.py", ("qornn-copy",), "qornn"),
     ("notebooks/qornn/mnist.py", ("qornn-pmnist", "qornn-smnist"), "qornn"),
     ("notebooks/qornn/ptb.py", ("qornn-ptb",), "qornn"),
@@ -161,6 +162,7 @@ def test_no_chapter_is_left_out():
     # A chapter notebook added without its entry above would escape the truth test.
     notebooks = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").rglob("*.py")}
     listed = {"notebooks/hadamrnn/copy_task.py", "notebooks/hadamrnn/pmnist.py",
+              "notebooks/hadamrnn/size_accuracy.py",
               "notebooks/qornn/copy_task.py", "notebooks/qornn/mnist.py", "notebooks/qornn/ptb.py",
               "notebooks/qornn/introduction.py",
               # pages without a paper-vs-ours table of their own: they draw figures from the records
