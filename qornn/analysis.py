@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .models.network import RecurrentNet
-from .models.qornn import ActivationQuantizedNet, BjorckWeight, calibrate_activations
+from .models.qornn import ActivationQuantizedNet, calibrate_activations, float_matrix
 from .models.recurrent import HadamardWeight
 from .quantize import check_bits, quantization_scale, uniform_quantize
 from .tasks import Task
@@ -125,15 +125,9 @@ def recurrent_matrices(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | 
     try:
         with torch.no_grad():
             used = rec.matrix().detach()
-            if isinstance(rec, BjorckWeight):
-                latent = rec.orthogonal_matrix().detach()
-            elif isinstance(getattr(rec, "weight", None), torch.Tensor):  # projUNN, penalty, PTQ
-                latent = rec.weight.detach()
-            else:  # a torch parametrization (the "ornn" model): W itself is the float matrix
-                latent = used
     finally:
         rec.train(was_training)
-    return latent, used
+    return float_matrix(rec), used
 
 
 def _singular_values(w: torch.Tensor) -> torch.Tensor:

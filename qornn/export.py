@@ -26,15 +26,14 @@ import numpy as np
 import torch
 
 from .models import (
-    BjorckWeight,
     FixedQuantizedWeight,
     HadamardWeight,
     QuantizedLinear,
     RecurrentNet,
     build_model,
 )
+from .models.qornn import float_matrix, quantization_range
 from .models.recurrent import RecurrentWeight
-from .quantize import quantization_scale
 from .results import atomic_write_bytes
 
 __all__ = ["pack_bits", "unpack_bits", "save_packed", "load_packed", "packed_payload_bits"]
@@ -65,23 +64,6 @@ def _put_codes(arrays: dict[str, np.ndarray], name: str, w: torch.Tensor, bits: 
     arrays[f"{name}.alpha"] = alpha.reshape(1).numpy().astype(np.float32)
 
 
-def _quantized_base(module: RecurrentWeight) -> tuple[torch.Tensor, torch.Tensor]:
-    """The float matrix that a k-bit recurrent weight quantizes, and its scale α."""
-    if isinstance(module, FixedQuantizedWeight):
-        return module.weight, module.alpha
-    if isinstance(module, BjorckWeight):
-        was_training = module.training
-        module.eval()  # do not move the power-iteration vector
-        try:
-            base = module.orthogonal_matrix().detach()
-        finally:
-            module.train(was_training)
-    else:  # STE-projUNN, penalty QAT: q_k of the latent W itself
-        base = module.weight.detach()
-    learned = getattr(module, "range", None)  # STE-Björck with a learned α
-    return base, quantization_scale(base) if learned is None else learned.alpha.detach()
-
-
 def _pack_model(model: RecurrentNet) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     arrays: dict[str, np.ndarray] = {}
     layout: dict[str, Any] = {}
@@ -98,8 +80,8 @@ def _pack_model(model: RecurrentNet) -> tuple[dict[str, np.ndarray], dict[str, A
             layout[name] = {"kind": "kbit", "bits": module.bits, "shape": list(w.shape)}
             packed_params.add(f"{name}.weight")
         elif isinstance(module, RecurrentWeight) and getattr(module, "bits", None) is not None:
-            with torch.no_grad():
-                base, alpha = _quantized_base(module)
+            base = float_matrix(module)
+            alpha = quantization_range(module, base)
             _put_codes(arrays, name, base, module.bits, alpha)
             layout[name] = {"kind": "kbit-recurrent", "bits": module.bits, "shape": list(base.shape)}
             packed_params.update(f"{name}.{key}" for key in module.state_dict())

@@ -50,6 +50,8 @@ __all__ = [
     "FixedQuantizedWeight",
     "quantize_post_training",
     "integer_weights",
+    "float_matrix",
+    "quantization_range",
     "ActivationRanges",
     "calibrate_activations",
     "power_of_two_range",
@@ -303,23 +305,47 @@ def quantize_post_training(model: nn.Module, bits: int, *, input_bits: int | Non
     return q.eval()
 
 
+def float_matrix(rec: RecurrentWeight) -> torch.Tensor:
+    """The float matrix behind a recurrent weight (detached): what its q_k quantizes (Björck's
+    output, the latent W of STE-projUNN / penalty QAT, the stored W of a PTQ weight), or the W
+    of a float weight without a latent matrix (a torch parametrization). Björck runs in eval mode, so
+    reading it does not move the power-iteration vector."""
+    if isinstance(rec, BjorckWeight):
+        was_training = rec.training
+        rec.eval()
+        try:
+            with torch.no_grad():
+                return rec.orthogonal_matrix().detach()
+        finally:
+            rec.train(was_training)
+    if isinstance(getattr(rec, "weight", None), torch.Tensor):
+        return rec.weight.detach()
+    with torch.no_grad():
+        return rec.matrix().detach()
+
+
+def quantization_range(rec: RecurrentWeight, base: torch.Tensor) -> torch.Tensor:
+    """The range α of a k-bit recurrent weight's q_k: stored (PTQ), learned (LSQ), or max|base| with
+    ``base`` = :func:`float_matrix` (the papers' rule)."""
+    if isinstance(rec, FixedQuantizedWeight):
+        return rec.alpha
+    learned = getattr(rec, "range", None)
+    return quantization_scale(base) if learned is None else learned.alpha.detach()
+
+
 def integer_weights(model: RecurrentNet) -> dict[str, tuple[torch.Tensor, float]]:
     """The k-bit matrices of a quantized RecurrentNet as {name: (integer tensor, step α/2^(k−1))}.
 
-    W comes from a :class:`FixedQuantizedWeight` (stored α) or from a QAT weight with ``bits`` (α from
-    the float matrix that it quantizes); U and V from the QuantizedLinear layers that have bits.
+    W comes from a recurrent weight with ``bits`` (its :func:`float_matrix` and
+    :func:`quantization_range`); U and V from the QuantizedLinear layers that have bits.
     Float matrices are left out. q_k(M) = step · M_int for each entry.
     """
     out: dict[str, tuple[torch.Tensor, float]] = {}
     rec = model.recurrent
-    if isinstance(rec, FixedQuantizedWeight):
-        out["W"] = (rec.integer_matrix(), float(rec.alpha) / 2 ** (rec.bits - 1))
-    elif getattr(rec, "bits", None) is not None:
-        with torch.no_grad():
-            base = rec.orthogonal_matrix() if isinstance(rec, BjorckWeight) else rec.weight
-            learned = getattr(rec, "range", None)
-            alpha = quantization_scale(base) if learned is None else learned.alpha.detach()
-            out["W"] = (_integer(base, rec.bits, alpha), float(alpha) / 2 ** (rec.bits - 1))
+    if getattr(rec, "bits", None) is not None:
+        base = float_matrix(rec)
+        alpha = quantization_range(rec, base)
+        out["W"] = (_integer(base, rec.bits, alpha), float(alpha) / 2 ** (rec.bits - 1))
     for key, lin in (("U", model.input), ("V", model.readout)):
         if lin.bits is not None:
             alpha = lin.alpha()
