@@ -232,29 +232,32 @@ EXPERIMENTS["qornn-copy"] = {
 _QORNN_BITS = (3, 4, 5, 6, 8)
 
 
-def _qornn_mnist_models(hidden: int, learned_range: bool = False,
-                        nonlinearity: str = "linear") -> dict[str, dict[str, Any]]:
-    linear = {"hidden_size": hidden, "nonlinearity": nonlinearity}
-    models: dict[str, dict[str, Any]] = {
-        "ornn-bjorck": {"model": "ornn-bjorck", **linear},
-        "ornn-projunn": {"model": "ornn-projunn", **linear},
-    }
+def _qornn_bit_width_models(hidden: int, nonlinearity: str, *, projunn: bool = True,
+                            learned_range: bool = False) -> dict[str, dict[str, Any]]:
+    """The runs of a QORNN bit-width study: float ORNN(s), STE-Björck at every width of _QORNN_BITS
+    (and STE-projUNN at 4 bits), PTQ of the float Björck ORNN, float LSTM and FastRNN, and optionally
+    the learned-range variant at 3 and 4 bits."""
+    spec = {"hidden_size": hidden, "nonlinearity": nonlinearity}
+    models: dict[str, dict[str, Any]] = {"ornn-bjorck": {"model": "ornn-bjorck", **spec}}
+    if projunn:
+        models["ornn-projunn"] = {"model": "ornn-projunn", **spec}
     for bits in _QORNN_BITS:
-        models[f"qornn-ste-bjorck-{bits}bit"] = {"model": "qornn-ste-bjorck", "bits": bits, **linear}
-    models["qornn-ste-projunn-4bit"] = {"model": "qornn-ste-projunn", "bits": 4, **linear}
+        models[f"qornn-ste-bjorck-{bits}bit"] = {"model": "qornn-ste-bjorck", "bits": bits, **spec}
+    if projunn:
+        models["qornn-ste-projunn-4bit"] = {"model": "qornn-ste-projunn", "bits": 4, **spec}
     for bits in _QORNN_BITS:
         models[f"ptq-bjorck-{bits}bit"] = {"ptq_of": "ornn-bjorck", "bits": bits}
     models["lstm"] = {"model": "lstm", "hidden_size": hidden}
     models["fastrnn"] = {"model": "fastrnn", "hidden_size": hidden}
     if learned_range:  # beyond the paper: its reviewers asked for a learned α (LSQ / PACT)
         for bits in (3, 4):
-            models[f"qornn-lsq-bjorck-{bits}bit"] = {"model": "qornn-lsq-bjorck", "bits": bits, **linear}
+            models[f"qornn-lsq-bjorck-{bits}bit"] = {"model": "qornn-lsq-bjorck", "bits": bits, **spec}
     return models
 
 
 def _qornn_mnist(task: str, cpu: dict[str, Any], learned_range: bool = False,
                  nonlinearity: str = "linear") -> dict[str, Any]:
-    models = _qornn_mnist_models(512, learned_range, nonlinearity)
+    models = _qornn_bit_width_models(512, nonlinearity, learned_range=learned_range)
     trained = [run for run, spec in models.items() if "ptq_of" not in spec]
     return {
         "task": task,
@@ -311,26 +314,15 @@ EXPERIMENTS["qornn-smnist"] = _qornn_mnist("smnist", {
 # character. The paper's hyperparameters are not public (nor whether it is char- or word-level; the
 # ORNN literature uses characters): `paper` is our choice at the scale of that literature's PTB-char
 # runs (hidden 1024, T = 150, batch 128), with the HadamRNN authors' optimiser settings.
-def _qornn_ptb_models(hidden: int) -> dict[str, dict[str, Any]]:
-    relu = {"hidden_size": hidden, "nonlinearity": "relu"}
-    models: dict[str, dict[str, Any]] = {"ornn-bjorck": {"model": "ornn-bjorck", **relu}}
-    for bits in _QORNN_BITS:
-        models[f"qornn-ste-bjorck-{bits}bit"] = {"model": "qornn-ste-bjorck", "bits": bits, **relu}
-    for bits in _QORNN_BITS:
-        models[f"ptq-bjorck-{bits}bit"] = {"ptq_of": "ornn-bjorck", "bits": bits}
-    models["lstm"] = {"model": "lstm", "hidden_size": hidden}
-    models["fastrnn"] = {"model": "fastrnn", "hidden_size": hidden}
-    return models
-
-
-_PTB_TRAINED = [run for run, spec in _qornn_ptb_models(8).items() if "ptq_of" not in spec]
+_PTB_MODELS = _qornn_bit_width_models(1024, "relu", projunn=False)
+_PTB_TRAINED = [run for run, spec in _PTB_MODELS.items() if "ptq_of" not in spec]
 EXPERIMENTS["qornn-ptb"] = {
     "task": "ptb-char",
     "paper_experiment": "ptb-char",
     "source": "QORNN (arXiv 2402.04012 v2), Penn Treebank: STE-Björck at 3, 4, 5, 6, 8 bits (the "
               "authors' notebook's grid); character level as in the ORNN literature (the paper's "
               "level and hyperparameters are not published here)",
-    "models": _qornn_ptb_models(1024),
+    "models": _PTB_MODELS,
     "profiles": {
         "paper": {
             "task_options": {"seq_len": 150},
@@ -368,8 +360,8 @@ EXPERIMENTS["qornn-ptb"] = {
 # 1 − m/n of zeros in W). The `cpu` profile keeps W's random signs fixed (`learn_signs=False`):
 # with learned signs HadamRNN did not train in the `cpu` budget (see the pMNIST page), and a
 # plane of failed runs would say nothing about p or m; one learned-signs run at p = 4 is the check.
-def _plane_models(hidden: int, learn_signs: bool) -> dict[str, dict[str, Any]]:
-    fixed = {"hidden_size": hidden, "learn_signs": learn_signs}
+def _plane_models(hidden: int) -> dict[str, dict[str, Any]]:
+    fixed = {"hidden_size": hidden, "learn_signs": True}  # the paper's model; `cpu` fixes the signs
     models: dict[str, dict[str, Any]] = {
         f"hadamrnn-p{p}": {"model": "hadamrnn", "bits": p, **fixed} for p in (2, 4, 8)}
     for block in (16, 64):
@@ -384,7 +376,7 @@ EXPERIMENTS["hadamrnn-size-accuracy"] = {
     "paper_experiment": "size-accuracy",  # no readable number: nothing in data/paper/hadamrnn.yaml
     "source": "HadamRNN (arXiv 2502.00047) Figure 1 and the Block-HadamRNN sparsity ablation; the "
               "authors' pMNIST config (hidden 512, batch 100, 100 epochs, Adam 1e-3, StepLR 0.98)",
-    "models": _plane_models(512, learn_signs=True),
+    "models": _plane_models(512),
     "profiles": {
         "paper": {
             "task_options": {},
@@ -394,7 +386,7 @@ EXPERIMENTS["hadamrnn-size-accuracy"] = {
         },
         "cpu": {
             "task_options": {"train_size": 20_000, "val_size": 2_000},
-            "models": {run: {"learn_signs": False} for run in _plane_models(512, False)
+            "models": {run: {"learn_signs": False} for run in _plane_models(512)
                        if run != "hadamrnn-p4-learned-signs"},
             "train": {"epochs": 4, "batch_size": 100, "lr": 1e-3, "lr_gamma": 0.8,
                       "eval_batch_size": 1000},
@@ -405,7 +397,7 @@ EXPERIMENTS["hadamrnn-size-accuracy"] = {
         },
         "smoke": {
             "task_options": {"train_size": 256, "val_size": 64, "test_size": 64},
-            "models": {**{run: {"hidden_size": 16} for run in _plane_models(16, True)},
+            "models": {**{run: {"hidden_size": 16} for run in _plane_models(16)},
                        "block-hadamrnn-m16-p4": {"hidden_size": 16, "block": 4},
                        "block-hadamrnn-m64-p4": {"hidden_size": 16, "block": 8}},
             "train": {"epochs": 2, "batch_size": 64, "lr": 1e-2, "eval_batch_size": 64,
