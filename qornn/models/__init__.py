@@ -35,6 +35,7 @@ from .qornn import (
     weight_bits,
 )
 from .recurrent import HadamardWeight, OrthogonalWeight, RecurrentWeight, dense_recurrence
+from .transformer import TransformerClassifier
 
 __all__ = [
     "MODELS",
@@ -67,6 +68,7 @@ __all__ = [
     "FastGRNN",
     "BASELINES",
     "EmbeddingNet",
+    "TransformerClassifier",
 ]
 
 
@@ -182,6 +184,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("fastrnn", "FastRNN (Kusupati et al. 2018), float or k-bit", _baseline(FastRNN)),
         ModelSpec("fastgrnn", "FastGRNN (Kusupati et al. 2018), float or k-bit, optional low rank",
                   _baseline(FastGRNN)),
+        ModelSpec("transformer", "small encoder-only transformer (float, pre-norm, mean pooling; "
+                  "hidden_size = width)", _baseline(TransformerClassifier)),
     )
 }
 

@@ -417,6 +417,9 @@ class ActivationQuantizedNet(nn.Module):
         super().__init__()
         if not isinstance(model, RecurrentNet):
             raise TypeError(f"activation PTQ needs a RecurrentNet, got {type(model).__name__}")
+        if model.nonlinearity not in ("linear", "relu"):
+            raise ValueError("activation PTQ supports linear and ReLU recurrences, "
+                             f"not {model.nonlinearity!r}")
         self.act_bits = check_bits(act_bits, "activation bits")
         if self.act_bits is None:
             raise ValueError("activation PTQ needs an int number of bits, not None")

@@ -27,7 +27,7 @@ __all__ = [
     "dense_recurrence",
 ]
 
-NONLINEARITIES = ("linear", "relu")
+NONLINEARITIES = ("linear", "relu", "tanh")
 
 
 def dense_recurrence(
@@ -45,6 +45,8 @@ def dense_recurrence(
         h = torch.addmm(a_t, h, wt)
         if nonlinearity == "relu":
             h = F.relu(h)
+        elif nonlinearity == "tanh":
+            h = torch.tanh(h)
         states.append(h)
     return torch.stack(states)
 
