@@ -293,8 +293,10 @@ def run_summary(config, **parameters: Any) -> str:
                        for run, spec in config.models.items())
     options = ", ".join(f"{k} = {fmt(v)}" for k, v in config.task_options.items()) or "the full data set"
     training = ", ".join(f"{k} = {fmt(v)}" for k, v in config.train.items())
+    stand_in = stand_in_task(config.task)
+    task = f"`{config.task}`" + (" (**a stand-in data set**, not the paper's)" if stand_in else "")
     return (f"Parameters of this run: {params}.\n\n**Profile `{config.profile}`**: {config.note}.\n\n"
-            f"Models: {models}. Task options: {options}. Training: {training}.\n\n"
+            f"Task: {task}. Models: {models}. Task options: {options}. Training: {training}.\n\n"
             f"Paper setting: {config.source}.")
 
 
@@ -429,6 +431,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def stand_in_task(task: str | None) -> str | None:
+    """``task`` when it is a labelled stand-in for a paper's data set (e.g. ``polarity-reviews`` for
+    IMDB), else None: a stand-in's numbers are never set against the paper's (no gap)."""
+    from .tasks import TASKS
+
+    cls = TASKS.get(task) if task else None
+    return task if cls is not None and getattr(cls, "stand_in_for", None) else None
+
+
 def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                      paper_experiment: str | None = None) -> pd.DataFrame:
     """The paper's numbers beside ours, one row per (run, metric) of the record's test metrics.
@@ -444,12 +455,14 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
     rows = []
     seen = set()
     for run in sorted(record["runs"]):
+        stand_in = stand_in_task(record["runs"][run]["config"].get("task"))
         for metric, ours in record["runs"][run]["test"].items():
             entry = _entry_for(entries, experiment, run, metric)
             seen.add((run, metric))
             paper = entry.get("value") if entry else None
-            gap = ours - paper if isinstance(paper, (int, float)) else None
-            rows.append({"run": run, "metric": metric, "paper value": _fmt(paper), "ours": _fmt(ours),
+            gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
+            rows.append({"run": run, "metric": metric, "paper value": _fmt(paper),
+                         "ours": _fmt(ours) + (f" (stand-in data: {stand_in})" if stand_in else ""),
                          "gap": "—" if gap is None else f"{gap:+.4g}", "profile": record["profile"],
                          "record": record_label(record, run)})
     for entry in entries:

@@ -119,6 +119,20 @@ def test_comparison_table_with_paper_numbers(record, paper_dir):
     assert acc["paper value"] == report.NOT_AVAILABLE
 
 
+def test_a_stand_in_run_is_never_set_against_the_paper(paper_dir):
+    run = _run("hadamrnn", [0.7], 0.4, 4, 2096)
+    run["config"] = {**run["config"], "experiment": "imdb", "task": "polarity-reviews"}
+    run["test"] = {"accuracy": 0.6}
+    results.save_run("imdb", "smoke", "hadamrnn", run)
+    _write_paper(paper_dir, [{"experiment": "imdb", "run": "hadamrnn", "metric": "accuracy",
+                              "value": 0.9, "source": SOURCE}])
+    table = report.comparison_table(results.load_record("imdb", "smoke"), report.load_paper_numbers("test"))
+    row = table.iloc[0]
+    assert row["paper value"] == "0.9" and row["gap"] == "—"
+    assert row["ours"] == "0.6 (stand-in data: polarity-reviews)"
+    assert report.stand_in_task("imdb") is None and report.stand_in_task("rt-snippets") == "rt-snippets"
+
+
 def test_comparison_table_without_paper(record):
     table = report.comparison_table(record, None)
     assert len(table) == 4
