@@ -570,3 +570,36 @@ def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
             row[f"ka={key}"] = found[key][metric]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
+    """Training cost of every trained run of ``records``: wall time without the final test, epochs
+    and seconds per epoch, with the model, its hidden size, the task and the device name (PTQ runs,
+    which train nothing, are left out)."""
+    rows = []
+    for record in records:
+        for run, data in sorted(record["runs"].items()):
+            if not data.get("history"):
+                continue
+            config, prov = data["config"], data["provenance"]
+            wall, epochs = float(prov["wall_time_s"]), len(data["history"])
+            rows.append({"experiment": record["experiment"], "task": config.get("task"), "run": run,
+                         "model": config["model"]["model"], "hidden": config["model"].get("hidden_size"),
+                         "batch": config.get("train", {}).get("batch_size"), "epochs": epochs,
+                         "wall time": _duration(wall), "s / epoch": round(wall / epochs, 1),
+                         "device": prov.get("device_name", prov.get("device"))})
+    return pd.DataFrame(rows)
+
+
+def sweep_frame(record: Mapping, metric: str = "accuracy") -> pd.DataFrame:
+    """One row per run of a learning-rate / batch-size sweep: signs (learned or fixed), learning
+    rate, batch size, optimiser steps, test ``metric`` and best validation ``metric``."""
+    rows = []
+    for run, data in sorted(record["runs"].items()):
+        model, train = data["config"]["model"], data["config"]["train"]
+        best = max((h["val"][metric] for h in data["history"] if metric in h.get("val", {})),
+                   default=float("nan"))
+        rows.append({"run": run, "signs": "learned" if model.get("learn_signs", True) else "fixed",
+                     "lr": train["lr"], "batch": train["batch_size"], "epochs": train["epochs"],
+                     f"test {metric}": data["test"][metric], f"best validation {metric}": best})
+    return pd.DataFrame(rows).sort_values(["signs", "batch", "lr"], ignore_index=True)

@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from _notebook_helpers import ROOT, load_runner, write_mnist_idx, write_ptb_text
+from _notebook_helpers import (
+    ROOT,
+    load_runner,
+    write_mnist_idx,
+    write_polarity_reviews,
+    write_ptb_text,
+    write_rt_snippets,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -34,9 +41,11 @@ def test_book_builds_strict(tmp_path, monkeypatch):
     for name in ("qornn", "data", "notebooks"):  # pages may include source files (read only)
         (book / name).symlink_to(ROOT / name, target_is_directory=True)
     # Every notebook of the book, as `make notebooks` runs them but on the smoke profile (training
-    # in seconds); MNIST pages read a tiny IDX fixture instead of the fetched file.
+    # in seconds); MNIST, PTB and text pages read tiny fixtures instead of the fetched files.
     monkeypatch.setenv("QORNN_MNIST", str(write_mnist_idx(tmp_path / "mnist")))
     monkeypatch.setenv("QORNN_PTB", str(write_ptb_text(tmp_path / "ptb")))
+    monkeypatch.setenv("QORNN_POLARITY_REVIEWS", str(write_polarity_reviews(tmp_path / "reviews.csv")))
+    monkeypatch.setenv("QORNN_RT_SNIPPETS", str(write_rt_snippets(tmp_path / "snippets.csv.bz2")))
     runner = load_runner()
     for notebook in runner.find_notebooks([]):
         text = notebook.read_text()
@@ -62,6 +71,12 @@ def test_book_builds_strict(tmp_path, monkeypatch):
         assert "<img" in html or page == "introduction", page
     intro = (book / "_build" / "html" / "_build" / "executed" / "qornn" / "introduction.html").read_text()
     assert "paper value" in intro and "uniform_quantize" in intro and "projunn_step" in intro
-    for doc in ("book/intro", "book/rerun", "book/adapt", "book/hadamrnn/index",
+    for page in ("introduction", "smnist", "text", "size_accuracy", "ablations", "training"):
+        html = (book / "_build" / "html" / "_build" / "executed" / "hadamrnn" / f"{page}.html").read_text()
+        assert "<img" in html or page == "introduction", page
+    executed = book / "_build" / "html" / "_build" / "executed"
+    hadamrnn = (executed / "hadamrnn" / "introduction.html").read_text()
+    assert "paper value" in hadamrnn and "sylvester_hadamard" in hadamrnn and "HadamardWeight" in hadamrnn
+    for doc in ("book/intro", "book/rerun", "book/adapt",
                 "book/rerunning", "book/data", "book/models"):
         assert (book / "_build" / "html" / f"{doc}.html").exists(), doc

@@ -23,6 +23,35 @@ def test_every_profile_resolves_and_validates(experiment, profile):
         assert results.config_hash(config.run_config(run, 0))
 
 
+def test_a_profile_may_train_on_a_stand_in_task():
+    assert get_config("imdb", "paper").task == "imdb" and get_config("sst2", "paper").task == "sst2"
+    assert get_config("imdb", "cpu").task == "polarity-reviews"
+    assert get_config("sst2", "smoke").task == "rt-snippets"
+
+
+def test_the_sensitivity_sweep_varies_only_the_learning_rate_and_the_batch():
+    config = get_config("hadamrnn-sensitivity", "cpu")
+    trains = {run: config.train_config(run) for run in config.models}
+    assert {(t.lr, t.batch_size) for t in trains.values()} == {
+        (3e-4, 100), (1e-3, 100), (3e-3, 100), (1e-3, 50), (1e-3, 200)}
+    for run, train in trains.items():
+        assert run.endswith(f"-lr{train.lr:g}-b{train.batch_size}")
+        assert (train.epochs, train.lr_gamma) == (3, 0.8)
+        signs = config.models[run].get("learn_signs", True)
+        assert signs == run.startswith("learned")
+
+
+def test_a_bad_model_option_fails_before_any_run_trains(monkeypatch):
+    from qornn import experiments
+
+    spec = experiments.EXPERIMENTS["copy"]
+    models = {**spec["models"], "zz-bad": {"model": "hadamrnn", "hidden_size": 16, "nonlinearity": "sigmoid"}}
+    monkeypatch.setitem(experiments.EXPERIMENTS, "copy", {**spec, "models": models})
+    with pytest.raises(ValueError, match="unknown nonlinearity 'sigmoid'"):
+        run_experiment("copy", "smoke", progress=False)
+    assert results.load_record("copy", "smoke", missing_ok=True) is None  # nothing trained
+
+
 def test_ptq_runs_quantize_the_trained_float_run():
     record = run_experiment("qornn-copy", "smoke", runs=["ornn-bjorck", "ptq-bjorck-5bit",
                                                           "qornn-ste-bjorck-5bit"], progress=False)

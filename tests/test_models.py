@@ -63,7 +63,7 @@ def test_orthogonal_weight_stays_orthogonal_after_a_step():
     assert orthogonality_error(weight.matrix()) < 1e-4
 
 
-@pytest.mark.parametrize("nonlinearity", ["linear", "relu"])
+@pytest.mark.parametrize("nonlinearity", ["linear", "relu", "tanh"])
 def test_recurrence_matches_a_step_by_step_loop(nonlinearity):
     a = torch.randn(6, 3, 4, dtype=torch.float64)
     w = torch.randn(4, 4, dtype=torch.float64)
@@ -71,7 +71,7 @@ def test_recurrence_matches_a_step_by_step_loop(nonlinearity):
     expected = []
     for t in range(6):
         h = w @ h.T + a[t].T
-        h = h.T if nonlinearity == "linear" else torch.relu(h.T)
+        h = {"linear": h.T, "relu": torch.relu(h.T), "tanh": torch.tanh(h.T)}[nonlinearity]
         expected.append(h)
     torch.testing.assert_close(dense_recurrence(a, w, nonlinearity), torch.stack(expected))
 

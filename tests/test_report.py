@@ -230,3 +230,27 @@ def test_run_summary_names_every_setting():
     assert "`profile = 'cpu'`, `seed = 0`" in text and "**Profile `cpu`**" in text
     assert "`hadamrnn`: model = hadamrnn, hidden_size = 512, bits = 4" in text
     assert "the full data set" in text and "epochs = 10" in text and "Adam 1e-3" in text
+
+
+def test_training_time_frame_leaves_out_ptq_runs(record):
+    ptq = _run("ornn", [], 0.6, 4, 100)
+    ptq["history"] = []
+    results.save_run("copy", "smoke", "ptq", ptq)
+    frame = report.training_time_frame([results.load_record("copy", "smoke")]).set_index("run")
+    assert set(frame.index) == {"hadamrnn", "ornn"}
+    assert frame.loc["hadamrnn", "s / epoch"] == round(3.5 / 3, 1) and frame.loc["ornn", "epochs"] == 2
+    assert frame.loc["ornn", "device"] == "test cpu"
+
+
+def test_sweep_frame_reads_signs_learning_rate_and_batch():
+    for run, lr, batch, signs in (("a", 1e-3, 100, True), ("b", 3e-4, 50, False)):
+        data = _run("hadamrnn", [1.0, 0.5], 0.4, 4, 100)
+        data["config"]["model"]["learn_signs"] = signs
+        data["config"]["train"] = {"lr": lr, "batch_size": batch, "epochs": 2}
+        data["history"][1]["val"]["accuracy"] = 0.7
+        data["test"] = {"accuracy": 0.6}
+        results.save_run("sweep", "smoke", run, data)
+    frame = report.sweep_frame(results.load_record("sweep", "smoke")).set_index("run")
+    assert frame.loc["a", "signs"] == "learned" and frame.loc["b", "signs"] == "fixed"
+    assert (frame.loc["b", "lr"], frame.loc["b", "batch"]) == (3e-4, 50)
+    assert frame.loc["a", "test accuracy"] == 0.6 and frame.loc["a", "best validation accuracy"] == 0.7

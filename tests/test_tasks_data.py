@@ -21,7 +21,8 @@ from qornn.tasks.mnist import PMNIST_SEED, pmnist_permutation
 from qornn.tasks.ptb import EOS, char_stream, word_stream
 from qornn.tasks.text import OOV, PAD, SEP, START, build_vocab, encode, pad_last, tokenize
 
-ENV = ("QORNN_MNIST", "QORNN_IMDB", "QORNN_GLUE_SST2", "QORNN_GLUE_QQP", "QORNN_PTB")
+ENV = ("QORNN_MNIST", "QORNN_IMDB", "QORNN_GLUE_SST2", "QORNN_GLUE_QQP", "QORNN_PTB",
+       "QORNN_POLARITY_REVIEWS", "QORNN_RT_SNIPPETS")
 SPLITS = ("train", "val", "test")
 
 

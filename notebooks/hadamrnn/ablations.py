@@ -1,0 +1,105 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Ablations: linear recurrence, bit width of U and V, sparsity, learned signs
+#
+# The HadamRNN paper ([arXiv 2502.00047](https://arxiv.org/abs/2502.00047)) reports, according to a
+# summary of v2, "ablations demonstrating the benefits of linear recurrent units and the trade-offs
+# controlled by the sparsity parameter" of Block-HadamRNN; its Figure 1 varies the bit width $p$ of
+# $U$ and $V$. None of their numbers could be read (`data/paper/hadamrnn.yaml`). This page reads
+# the runs of the (size, accuracy) experiment, `hadamrnn-size-accuracy` (pMNIST, $n = 512$, the same
+# data, steps and seed for every run), and sets side by side the runs that differ in one thing:
+#
+# | ablation | runs | what changes |
+# |---|---|---|
+# | recurrence | `hadamrnn-p4`, `-relu`, `-tanh` | $\sigma$ in $h_t = \sigma(W h_{t-1} + U x_t + b)$ |
+# | bit width of $U$, $V$ | `hadamrnn-p2`, `-p4`, `-p8` | $p$ |
+# | sparsity | `hadamrnn-p4`, `block-hadamrnn-m64-p4`, `-m16-p4` | $W$'s block size $m$ (zeros: $1 - m/n$) |
+# | signs | `hadamrnn-p4`, `hadamrnn-p4-learned-signs` | signs fixed at random, or learned |
+#
+# **Why a linear recurrence.** With $\sigma$ the identity, $h_T = \sum_{t} W^{T-t}(U x_t + b)$: an
+# orthogonal $W$ keeps every input's contribution at its norm for all $T$ steps, and the state is
+# a linear map of the whole sequence, read by $V \operatorname{ReLU}(\cdot)$ at the end. A ReLU in
+# the recurrence zeroes coordinates at every step, so $\|h_t\|$ is no longer preserved and what the
+# early pixels wrote can be erased; tanh saturates. The runs below measure what that costs here.
+#
+# In the `cpu` profile $W$'s random signs are fixed in every run but `hadamrnn-p4-learned-signs`
+# (see {doc}`/_build/executed/hadamrnn/size_accuracy`). The page has no `retrain`: rerun the
+# (size, accuracy) page to refresh its record; a record that is missing altogether is trained here.
+
+# %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import report  # noqa: E402
+from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
+seed = 0
+device = "cpu"
+
+# %% tags=["hide-input"]
+config = get_config("hadamrnn-size-accuracy", profile)
+record, trained = recorded_or_trained("hadamrnn-size-accuracy", profile, seed=seed, device=device)
+display(Markdown(report.record_status(record, config, trained)))
+display(Markdown(f"Profile `{profile}`: {config.note}."))
+
+ABLATIONS = {
+    "recurrence": ["hadamrnn-p4", "hadamrnn-p4-relu", "hadamrnn-p4-tanh"],
+    "bit width p of U, V": ["hadamrnn-p2", "hadamrnn-p4", "hadamrnn-p8"],
+    "sparsity (block m)": ["hadamrnn-p4", "block-hadamrnn-m64-p4", "block-hadamrnn-m16-p4"],
+    "signs": ["hadamrnn-p4", "hadamrnn-p4-learned-signs"],
+}
+
+# %% [markdown]
+# ## The four ablations
+#
+# Test accuracy (10,000 test images) and size in bits of each run; "missing" marks a run the record
+# does not hold yet.
+
+# %% tags=["hide-input", "full-width"]
+rows = []
+for ablation, runs in ABLATIONS.items():
+    for run in runs:
+        data = record["runs"].get(run)
+        model = config.models[run]
+        rows.append({"ablation": ablation, "run": run,
+                     "recurrence": model.get("nonlinearity", "linear"), "p": model.get("bits"),
+                     "block m": model.get("block") or model["hidden_size"],
+                     "signs": "learned" if model.get("learn_signs", True) else "fixed",
+                     "test accuracy": "missing" if data is None else data["test"]["accuracy"],
+                     "size (bits)": "missing" if data is None else data["size_bits"]})
+frame = pd.DataFrame(rows)
+display(report.styled(frame))
+
+# %% [markdown]
+# Validation accuracy per epoch of the runs of each ablation (test accuracy: star).
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, len(ABLATIONS), figsize=(15, 3.8), sharey=True)
+for ax, (ablation, runs) in zip(axes, ABLATIONS.items(), strict=True):
+    present = {run: record["runs"][run] for run in runs if run in record["runs"]}
+    if present:
+        report.plot_metric_curves({**record, "runs": present}, "accuracy", ax=ax, references={"chance": 0.1})
+    ax.set_title(ablation)
+fig.tight_layout()
+plt.show()

@@ -1,0 +1,147 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # HadamRNN: binary and sparse ternary orthogonal RNNs
+#
+# Foucault, Mamalet and Malgouyres, *HadamRNN: Binary and Sparse Ternary Orthogonal RNNs*, ICLR 2025,
+# [arXiv 2502.00047](https://arxiv.org/abs/2502.00047); the authors' code is
+# [deel-ai-papers/hadamRNN](https://github.com/deel-ai-papers/hadamRNN) (configurations, no results).
+#
+# ## The construction
+#
+# An orthogonal RNN keeps the norm of its hidden state, $\|W h\| = \|h\|$, so what the network read
+# neither explodes nor vanishes over long sequences. Rounding a float orthogonal matrix to a few
+# bits breaks that property (see the QORNN chapter's orthogonality page). HadamRNN keeps it *exactly*
+# with a binary matrix. The Sylvester Hadamard matrices are
+#
+# $$
+# H_1 = (1), \qquad H_{2n} = \begin{pmatrix} H_n & H_n \\ H_n & -H_n \end{pmatrix},
+# \qquad (H_n)_{ij} = (-1)^{\operatorname{popcount}(i \,\&\, j)},
+# $$
+#
+# ```{literalinclude} ../../../qornn/hadamard.py
+# :language: python
+# :pyobject: sylvester_hadamard
+# ```
+#
+# **Why $W$ is orthogonal.** By induction, $H_{2n} H_{2n}^\top = \begin{pmatrix} 2 H_n H_n^\top & 0 \\
+# 0 & 2 H_n H_n^\top \end{pmatrix} = 2n\, I$ when $H_n H_n^\top = n I$, so $H_n / \sqrt n$ is orthogonal
+# for every power of two $n$. A diagonal matrix of signs $D_s = \operatorname{diag}(s)$,
+# $s \in \{\pm 1\}^n$, is orthogonal too, and a product of orthogonal matrices is orthogonal:
+#
+# $$
+# W = \operatorname{diag}(s)\, \frac{H_n}{\sqrt n}, \qquad
+# W W^\top = D_s \frac{H_n H_n^\top}{n} D_s = D_s^2 = I .
+# $$
+#
+# $W$ has entries $\pm 1 / \sqrt n$ and is stored as its $n$ signs ($H_n$ and the scale are
+# implicit): $n$ bits, against $32 n^2$ for a float $W$. The network learns the signs as
+# $s = \operatorname{sign}(u)$ of a float latent vector $u$, with the straight-through estimator
+# ($\partial s / \partial u := 1$). **Block-HadamRNN** replaces $H_n$ by the block-diagonal
+# $I_{n/m} \otimes H_m$ and the scale by $1/\sqrt m$: still orthogonal (each block is), with entries
+# in $\{-1, 0, +1\}/\sqrt m$ and a fraction $1 - m/n$ of zeros, stored in the same $n$ bits.
+#
+# ```{literalinclude} ../../../qornn/models/recurrent.py
+# :language: python
+# :pyobject: HadamardWeight
+# ```
+#
+# The recurrence is linear and the readout reads the rectified state,
+#
+# $$
+# h_t = W h_{t-1} + U x_t + b, \qquad \hat y = V \operatorname{ReLU}(h_T) + c,
+# $$
+#
+# with $U$ and $V$ quantized to $p$ bits ($p = 4$ in all the authors' configurations). In `qornn`
+# these are `build_model("hadamrnn", ...)` and `build_model("block-hadamrnn", ..., block=m)`, one
+# `RecurrentNet` with a `HadamardWeight`; $W h$ costs one fast Walsh–Hadamard transform,
+# $O(n \log n)$, instead of a dense product (see {doc}`/_build/executed/benchmarks/speed`).
+#
+# The check below is computed when the page is built: the orthogonality error of $W$ for random
+# signs, in float64, for the sizes of the paper's models.
+
+# %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import report  # noqa: E402
+from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
+from qornn.hadamard import block_hadamard  # noqa: E402
+
+generator = torch.Generator().manual_seed(0)
+rows = []
+for n, m in ((128, 128), (512, 512), (512, 64), (512, 16)):
+    signs = torch.randint(0, 2, (n,), generator=generator, dtype=torch.float64) * 2 - 1
+    w = signs[:, None] * block_hadamard(n, m, dtype=torch.float64) / m ** 0.5
+    rows.append({"n": n, "block m": m, "zeros in W": f"{(w == 0).double().mean().item():.1%}",
+                 "max |W W^T - I|": (w @ w.T - torch.eye(n, dtype=torch.float64)).abs().max().item()})
+display(report.styled(pd.DataFrame(rows), precision=2))
+
+# %% [markdown]
+# ## Pages of this chapter
+#
+# - {doc}`/_build/executed/hadamrnn/copy_task`: the copy task over $T = 1000$ steps.
+# - {doc}`/_build/executed/hadamrnn/pmnist` and {doc}`/_build/executed/hadamrnn/smnist`: permuted and
+#   sequential pixel-by-pixel MNIST, HadamRNN against the float ORNN, LSTM and FastGRNN, and the same
+#   HadamRNN with its random signs kept fixed (not in the paper).
+# - {doc}`/_build/executed/hadamrnn/text`: IMDB and SST-2 on labelled stand-ins (neither data set is
+#   reachable here), QQP and the IoT data sets (unavailable, and why).
+# - {doc}`/_build/executed/hadamrnn/size_accuracy`: the (size, accuracy) plane of Figure 1, the
+#   Block-HadamRNN sparsity trade-off, and a float transformer of HadamRNN's size.
+# - {doc}`/_build/executed/hadamrnn/ablations`: linear against ReLU and tanh recurrences, the bit
+#   width of $U$ and $V$, sparsity and learned signs.
+# - {doc}`/_build/executed/hadamrnn/training`: training time, the speed of the binary recurrent step
+#   and the sensitivity to the learning rate and the batch size (asked for by the reviewers).
+#
+# `data/paper/hadamrnn.yaml` is the inventory of the paper's tables and figures that a source here
+# shows, with every number we compare with and its source.
+#
+# ## Where our numbers stand
+#
+# The main metric of every run (copy: test cross-entropy per step, lower is better; the others: test
+# accuracy) beside the paper's number, with the profile that produced ours. `profile` (default
+# `cpu`) chooses the records. This page has no `retrain`: it draws on the records of the pages that
+# train them; a record that is missing altogether is trained here first.
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
+seed = 0
+device = "cpu"
+
+# %% tags=["hide-input", "full-width"]
+TASKS = {"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy"), "sMNIST": ("smnist", "accuracy"),
+         "IMDB": ("imdb", "accuracy"), "SST-2": ("sst2", "accuracy"),
+         "pMNIST, Figure 1": ("hadamrnn-size-accuracy", "accuracy")}
+paper = report.load_paper_numbers("hadamrnn")
+tables = []
+for task, (name, metric) in TASKS.items():
+    record, _ = recorded_or_trained(name, profile, seed=seed, device=device, retrain=False)
+    in_paper = get_config(name, profile).paper_experiment
+    table = report.comparison_table(record, paper, paper_experiment=in_paper)
+    table = table[table["metric"] == metric]
+    table.insert(0, "task", task)
+    tables.append(table)
+summary = pd.concat(tables, ignore_index=True)
+display(report.styled(summary))
+available = (summary["paper value"] != report.NOT_AVAILABLE).sum()
+display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them. "
+                 "QQP and the two IoT data sets have no row: no copy of their data is reachable here "
+                 "(see the text page)."))

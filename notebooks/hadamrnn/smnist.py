@@ -1,0 +1,116 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Sequential MNIST: HadamRNN, Block-HadamRNN and the baselines
+#
+# Sequential MNIST (sMNIST) is one of the four benchmarks of the HadamRNN paper's main table
+# ([arXiv 2502.00047](https://arxiv.org/abs/2502.00047); copy task, pMNIST, sMNIST and IMDB in v1),
+# where HadamRNN is compared with a float orthogonal RNN, an LSTM and FastGRNN (reviewer R1 of the
+# ICLR submission; the table itself could not be read). This page trains, or by default renders the
+# recorded training of, every model of that row.
+#
+# ## The task
+#
+# Each $28 \times 28$ digit is read one pixel per step in reading order, $T = 784$ steps, and a
+# linear readout of the last state gives the class. Unlike pMNIST (see
+# {doc}`/_build/executed/hadamrnn/pmnist`), neighbouring pixels arrive at neighbouring steps, and
+# the last ~150 steps are mostly the blank bottom rows of the image: the network must carry the
+# digit's strokes across them. Data: the 70,000 real MNIST digits (`qornn fetch mnist`), split
+# 50,000 / 10,000 / 10,000, pixels in $[0, 1)$.
+#
+# ## The models
+#
+# - **HadamRNN**: $h_t = W h_{t-1} + U x_t + b$, $\hat y = V \operatorname{ReLU}(h_T) + c$ with the
+#   binary orthogonal $W = \operatorname{diag}(\operatorname{sign} u)\, H_{512}/\sqrt{512}$ and 4-bit
+#   $U$, $V$; the signs $\operatorname{sign} u$ are learned with the straight-through estimator.
+# - **HadamRNN, fixed signs** (not in the paper): the same network, $W$'s random initial signs kept.
+# - **Block-HadamRNN**: $W = \operatorname{diag}(\operatorname{sign} u)(I_8 \otimes H_{64})/8$, a sparse
+#   ternary matrix with 88% zeros (the paper's sparsity for this task was not read).
+# - **ORNN**: the float orthogonal RNN with the same linear recurrence; **LSTM** and **FastGRNN**
+#   (Kusupati et al. 2018): the float gated baselines of the paper's table, at hidden size 128.
+
+# %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import report  # noqa: E402
+from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
+
+# %% [markdown]
+# ## This run
+#
+# Parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`, `device` and
+# `retrain` (see {doc}`/book/rerun`). The values this page was made with, and what the profile
+# changes from the paper:
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
+seed = 0
+device = "cpu"
+retrain = False
+
+# %% tags=["hide-input"]
+config = get_config("smnist", profile)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+record, trained = recorded_or_trained("smnist", profile, seed=seed, device=device, retrain=retrain)
+display(Markdown(report.record_status(record, config, trained)))
+
+# %% [markdown]
+# ## Learning curves
+#
+# Left: training loss (solid) and validation loss (dotted) per epoch. Right: validation accuracy
+# after each epoch, the test accuracy of the final model (star) and chance (dashed).
+
+# %% tags=["hide-input"]
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+report.plot_loss_curves(record, ax=left, baseline=None)
+report.plot_metric_curves(record, "accuracy", ax=right, references={"chance": 0.1})
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The paper beside ours
+#
+# Test accuracy of each run beside the paper's number, read from `data/paper/hadamrnn.yaml` with its
+# source (never from this notebook); "not available" means it could not be read from any source
+# reachable when that file was written.
+
+# %% tags=["hide-input", "full-width"]
+paper = report.load_paper_numbers("hadamrnn")
+table = report.comparison_table(record, paper)
+display(report.styled(table[table["metric"] == "accuracy"]))
+setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
+display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}."))
+display(report.styled(report.paper_sources_table(paper, "smnist")))
+
+# %% [markdown]
+# ## Model sizes
+#
+# Bits of every matrix and bias, counted as the papers count them (`qornn.models.model_size_bits`).
+
+# %% tags=["hide-input"]
+display(report.styled(report.size_table(record)))
+
+# %% [markdown]
+# ## Training history and provenance
+
+# %% tags=["hide-input", "full-width"]
+display(report.styled(report.history_frame(record)))
+display(report.styled(report.provenance_table(record)))

@@ -1,0 +1,146 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Training time, speed, and sensitivity to the learning rate and batch size
+#
+# Not in the HadamRNN paper ([arXiv 2502.00047](https://arxiv.org/abs/2502.00047)): its reviewers
+# asked for the wall-clock cost of training and running a binary recurrence against a float one,
+# and for how sensitive the method is to its learning rate and batch size. This page answers both
+# from recorded runs.
+#
+# **Training time** comes from the provenance of every run of this chapter (wall time of the
+# training loop, without the final test evaluation), so it is the time of real runs on the machine
+# that made them, which is shared: compare runs of the same experiment, made by the same process.
+# The controlled comparison of a binary recurrent step against a float one is the speed benchmark
+# (side-by-side repetitions, ratios; see {doc}`/_build/executed/benchmarks/speed`), summarised below.
+#
+# **Sensitivity** is a sweep, `hadamrnn-sensitivity`: HadamRNN on pMNIST at three learning rates
+# (batch 100) and three batch sizes (learning rate $10^{-3}$), each with learned signs (the paper's
+# model) and with $W$'s random signs fixed; every other setting is the same.
+
+# %% tags=["hide-input"]
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import benchmark_report as bench  # noqa: E402
+from qornn import report, results  # noqa: E402
+from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
+
+# %% [markdown]
+# ## This run
+#
+# Parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`, `device`, and `retrain`
+# for the sweep (see {doc}`/book/rerun`).
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
+seed = 0
+device = "cpu"
+retrain = False
+
+# %% [markdown]
+# ## Training time of this chapter's runs
+#
+# One row per trained run of each HadamRNN experiment recorded under this profile (a missing record
+# is skipped, never trained here).
+
+# %% tags=["hide-input", "full-width"]
+CHAPTER = ("copy", "pmnist", "smnist", "imdb", "sst2", "hadamrnn-size-accuracy", "hadamrnn-sensitivity")
+recorded = [r for r in (results.load_record(name, profile, missing_ok=True) for name in CHAPTER) if r]
+times = report.training_time_frame(recorded)
+display(report.styled(times))
+
+# %% [markdown]
+# Seconds per epoch of each model, relative to the float ORNN of the same experiment (where there is
+# one and it has the same hidden size and batch, so that the ratio compares like with like):
+
+# %% tags=["hide-input"]
+rows = []
+for experiment, group in times.groupby("experiment", sort=False):
+    for _, ornn in group[group["model"] == "ornn"].iterrows():
+        same = group[(group["hidden"] == ornn["hidden"]) & (group["batch"] == ornn["batch"])]
+        for _, run in same.iterrows():
+            rows.append({"experiment": experiment, "run": run["run"], "hidden": run["hidden"],
+                         "s / epoch": run["s / epoch"],
+                         "relative to the float ORNN": round(run["s / epoch"] / ornn["s / epoch"], 2)})
+if rows:
+    display(report.styled(pd.DataFrame(rows)))
+else:
+    display(Markdown("No experiment of this profile has a float ORNN and another model of the same "
+                     "hidden size and batch."))
+
+# %% [markdown]
+# ## The binary recurrent step against a float one (benchmark)
+#
+# From `data/results/benchmarks/hadamrnn_step.json` (one training step on a pMNIST-shaped batch,
+# $T = 784$, batch 100): the speed-up of qornn's HadamRNN (fast Walsh–Hadamard transform,
+# $O(n \log n)$ per step) over the same model with a dense product and over PyTorch's float
+# `nn.RNN`, median of ratios measured side by side.
+
+# %% tags=["hide-input"]
+step = bench.load_benchmarks(["hadamrnn_step"]).get("hadamrnn_step")
+if step is None:
+    display(Markdown("No benchmark record: run `python benchmarks/hadamrnn_step.py`."))
+else:
+    display(report.styled(bench.step_table(step)))
+
+# %% [markdown]
+# ## Sensitivity to the learning rate and the batch size
+
+# %% tags=["hide-input"]
+config = get_config("hadamrnn-sensitivity", profile)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+sweep, trained = recorded_or_trained("hadamrnn-sensitivity", profile, seed=seed, device=device,
+                                     retrain=retrain)
+display(Markdown(report.record_status(sweep, config, trained)))
+
+# %% tags=["hide-input", "full-width"]
+frame = report.sweep_frame(sweep)
+display(report.styled(frame))
+
+# %% [markdown]
+# Left: test accuracy against the learning rate at batch 100. Right: against the batch size at
+# learning rate $10^{-3}$ (the same number of epochs, so a larger batch takes fewer steps).
+
+# %% tags=["hide-input"]
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for signs, marker in (("learned", "-o"), ("fixed", "--s")):
+    part = frame[frame["signs"] == signs]
+    by_lr = part[part["batch"] == 100].sort_values("lr")
+    by_batch = part[part["lr"] == 1e-3].sort_values("batch")
+    left.plot(by_lr["lr"], by_lr["test accuracy"], marker, label=f"{signs} signs")
+    right.plot(by_batch["batch"], by_batch["test accuracy"], marker, label=f"{signs} signs")
+for ax, xlabel in ((left, "learning rate (batch 100)"), (right, "batch size (learning rate 1e-3)")):
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance")
+    ax.grid(True, alpha=0.3)
+left.set_ylabel("test accuracy")
+left.legend()
+fig.suptitle(f"HadamRNN on pMNIST, profile {sweep['profile']}")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Provenance of the sweep
+
+# %% tags=["hide-input", "full-width"]
+display(report.styled(report.provenance_table(sweep)))
