@@ -185,3 +185,19 @@ def test_no_chapter_is_left_out():
               "notebooks/benchmarks/speed.py"}
     assert notebooks <= listed, f"add {sorted(notebooks - listed)} to CHAPTERS in {__file__}"
     assert shutil.which("git"), "git is needed to tell whether a record's code has changed"
+
+
+def test_every_item_of_the_paper_inventory_has_its_pages_in_the_book():
+    import yaml
+
+    toc = (ROOT / "_toc.yml").read_text()
+    for paper in ("hadamrnn",):
+        inventory = yaml.safe_load((ROOT / "data" / "paper" / f"{paper}.yaml").read_text())["inventory"]
+        for item in inventory:
+            assert "notebooks" in item, f"{paper} inventory item {item['id']!r} names no notebook"
+            for notebook in item["notebooks"]:
+                assert (ROOT / notebook).exists(), notebook
+                page = notebook.removeprefix("notebooks/").removesuffix(".py")
+                assert f"_build/executed/{page}\n" in toc, f"{notebook} is not in the book"
+            if not item["notebooks"]:  # only an item whose content is unknown may have no page
+                assert item["status"] == "not available" and item.get("notebooks_note"), item["id"]
