@@ -37,7 +37,8 @@
 # 128. **HadamRNN**: $h_t = W h_{t-1} + U e_t + b$ with the binary orthogonal
 # $W = \operatorname{diag}(\operatorname{sign} u) H_{128}/\sqrt{128}$ and 4-bit $U$, $V$.
 # **Block-HadamRNN** (IMDB): blocks $H_{16}$, 88% zeros. **QORNN** (SST-2, the authors' config):
-# STE-Björck with 6-bit $W$ and $U$. **ORNN**, **LSTM**, **FastGRNN**: float baselines.
+# STE-Björck with 6-bit $W$ and $U$. **ORNN** (both), **LSTM** and **FastGRNN** (IMDB): float
+# baselines.
 # IMDB reads the state after the last of $T = 500$ words (texts are pre-padded); SST-2 averages the
 # readout over the non-padding steps of $T = 128$ (the authors' SST-2 config says "with mean pooling";
 # the version of their code we could read uses the last step).
