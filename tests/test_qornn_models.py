@@ -66,7 +66,8 @@ def _build(name, **options):
 
 
 # -- every registered model trains -----------------------------------------------------------------
-@pytest.mark.parametrize("name", sorted(MODELS))
+# The transformer gives one output per sequence (no copy task): tests/test_transformer.py trains it.
+@pytest.mark.parametrize("name", sorted(set(MODELS) - {"transformer"}))
 def test_every_registered_model_trains_on_a_tiny_copy_task(name):
     torch.manual_seed(0)
     model = _build(name)
