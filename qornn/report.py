@@ -603,3 +603,32 @@ def sweep_frame(record: Mapping, metric: str = "accuracy") -> pd.DataFrame:
                      "lr": train["lr"], "batch": train["batch_size"], "epochs": train["epochs"],
                      f"test {metric}": data["test"][metric], f"best validation {metric}": best})
     return pd.DataFrame(rows).sort_values(["signs", "batch", "lr"], ignore_index=True)
+
+
+def plot_sign_diagnostics(record: Mapping, axes=None):
+    """HadamRNN's sign learning, per epoch, for every run that learns its signs: the mean |u| of the
+    latent sign vector (log scale) and the number of signs of W flipped per optimiser step (the
+    ``diagnostics`` of the history). Runs without diagnostics or with fixed signs are left out.
+    Returns the runs drawn."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    frame = history_frame(record)
+    drawn = []
+    if "sign_flips_per_step" in frame:
+        for run, part in frame.groupby("run", sort=True):
+            if not (part["sign_flips_per_step"].fillna(0) > 0).any():
+                continue  # fixed signs (or no flip at all): nothing to show
+            axes[0].plot(part["epoch"], part["mean_abs_u"], "-o", label=run)
+            axes[1].plot(part["epoch"], part["sign_flips_per_step"], "-o", label=run)
+            drawn.append(run)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("mean |u| at the end of the epoch")
+    axes[1].set_ylabel("signs flipped per optimiser step")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        if drawn:
+            ax.legend(fontsize="small")
+    return drawn

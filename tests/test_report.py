@@ -254,3 +254,17 @@ def test_sweep_frame_reads_signs_learning_rate_and_batch():
     assert frame.loc["a", "signs"] == "learned" and frame.loc["b", "signs"] == "fixed"
     assert (frame.loc["b", "lr"], frame.loc["b", "batch"]) == (3e-4, 50)
     assert frame.loc["a", "test accuracy"] == 0.6 and frame.loc["a", "best validation accuracy"] == 0.7
+
+
+def test_sign_diagnostics_draw_only_the_runs_that_learn_their_signs():
+    for run, flips in (("learned", [12.0, 3.0]), ("fixed", [0.0, 0.0])):
+        data = _run("hadamrnn", [1.0, 0.5], 0.4, 4, 100)
+        for point, f in zip(data["history"], flips, strict=True):
+            point["diagnostics"] = {"mean_abs_u": 0.05 if run == "fixed" else 0.01, "sign_flips_per_step": f}
+        results.save_run("signs", "smoke", run, data)
+    import matplotlib.pyplot as plt
+
+    _, axes = plt.subplots(1, 2)
+    assert report.plot_sign_diagnostics(results.load_record("signs", "smoke"), axes) == ["learned"]
+    assert list(axes[1].lines[0].get_ydata()) == [12.0, 3.0]
+    plt.close("all")

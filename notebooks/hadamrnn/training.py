@@ -140,6 +140,17 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# How the learned signs behaved at each learning rate and batch size: mean $|u|$ of the latent sign
+# vector and signs of $W$ flipped per optimiser step (of $n$), per epoch (the runs with fixed signs
+# flip none). A smaller learning rate moves each $u_i$ less per Adam step.
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+report.plot_sign_diagnostics(sweep, axes)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## Provenance of the sweep
 
 # %% tags=["hide-input", "full-width"]
