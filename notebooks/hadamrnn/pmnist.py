@@ -136,7 +136,8 @@ display(report.styled(report.paper_sources_table(paper, "pmnist")))
 # $|u_i| \lesssim 0.1$ at initialisation, a hundred steps of one sign suffice to flip any of them.
 # Runs made with the current code record the sign flips per optimiser step and the mean $|u|$ in
 # their history (the columns `sign_flips_per_step` and `mean_abs_u` of the history table), so that
-# this explanation can be checked against a rerun.
+# this explanation can be checked against a rerun; {doc}`/_build/executed/hadamrnn/smnist` and
+# {doc}`/_build/executed/hadamrnn/training` plot them for their runs.
 
 # %% tags=["hide-input"]
 runs = record["runs"]
