@@ -513,10 +513,10 @@ def _plane_models(hidden: int) -> dict[str, dict[str, Any]]:
         models[f"block-hadamrnn-m{block}-p4"] = {"model": "block-hadamrnn", "block": block, "bits": 4,
                                                  **fixed}
     # The recurrence ablation: HadamRNN's recurrence is linear, h_t = W h_{t-1} + U x_t + b; the same
-    # network with h_t = σ(W h_{t-1} + U x_t + b) for σ = ReLU, tanh (the ablations page).
-    for nonlinearity in ("relu", "tanh"):
-        models[f"hadamrnn-p4-{nonlinearity}"] = {"model": "hadamrnn", "bits": 4, "nonlinearity": nonlinearity,
-                                                 **fixed}
+    # network with h_t = ReLU(W h_{t-1} + U x_t + b) (the ablations page). A nonlinear recurrence has
+    # no fast Walsh–Hadamard path (dense products: about 5x slower per step at n = 512), so tanh,
+    # which the models also take, is left out of the cpu budget.
+    models["hadamrnn-p4-relu"] = {"model": "hadamrnn", "bits": 4, "nonlinearity": "relu", **fixed}
     models["hadamrnn-p4-learned-signs"] = {"model": "hadamrnn", "bits": 4, "hidden_size": hidden}
     return models
 

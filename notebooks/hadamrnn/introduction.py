@@ -106,7 +106,7 @@ display(report.styled(pd.DataFrame(rows), precision=2))
 #   reachable here), QQP and the IoT data sets (unavailable, and why).
 # - {doc}`/_build/executed/hadamrnn/size_accuracy`: the (size, accuracy) plane of Figure 1, the
 #   Block-HadamRNN sparsity trade-off, and a float transformer of HadamRNN's size.
-# - {doc}`/_build/executed/hadamrnn/ablations`: linear against ReLU and tanh recurrences, the bit
+# - {doc}`/_build/executed/hadamrnn/ablations`: linear against ReLU recurrence, the bit
 #   width of $U$ and $V$, sparsity and learned signs.
 # - {doc}`/_build/executed/hadamrnn/training`: training time, the speed of the binary recurrent step
 #   and the sensitivity to the learning rate and the batch size (asked for by the reviewers).

@@ -73,7 +73,7 @@ display(Markdown(report.record_status(record, config, trained)))
 #
 # Test accuracy against model size in bits (log scale). Circles: HadamRNN at $p = 2, 4, 8$; squares:
 # Block-HadamRNN ($p = 4$) with blocks of $m$; the star: HadamRNN with learned signs; the triangle:
-# the float transformer of HadamRNN's size (below). The runs with a ReLU or tanh recurrence are on
+# the float transformer of HadamRNN's size (below). The run with a ReLU recurrence is on
 # {doc}`/_build/executed/hadamrnn/ablations`. For context,
 # the float and quantized models of the QORNN pMNIST page (`qornn-pmnist`, hidden 64, same data and
 # steps) are drawn in grey when their record of this profile exists: the upper-left corner is best.
