@@ -586,7 +586,7 @@ def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
             rows.append({"experiment": record["experiment"], "task": config.get("task"), "run": run,
                          "model": config["model"]["model"], "hidden": config["model"].get("hidden_size"),
                          "batch": config.get("train", {}).get("batch_size"), "epochs": epochs,
-                         "wall time": _duration(wall), "s / epoch": round(wall / epochs, 1),
+                         "wall time": _duration(wall), "s / epoch": wall / epochs,
                          "device": prov.get("device_name", prov.get("device"))})
     return pd.DataFrame(rows)
 

@@ -75,7 +75,7 @@ display(report.styled(times))
 # %% tags=["hide-input"]
 rows = []
 for experiment, group in times.groupby("experiment", sort=False):
-    for _, ornn in group[group["model"] == "ornn"].iterrows():
+    for _, ornn in group[(group["model"] == "ornn") & (group["s / epoch"] > 0)].iterrows():
         same = group[(group["hidden"] == ornn["hidden"]) & (group["batch"] == ornn["batch"])]
         for _, run in same.iterrows():
             rows.append({"experiment": experiment, "run": run["run"], "hidden": run["hidden"],
