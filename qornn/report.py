@@ -632,3 +632,21 @@ def plot_sign_diagnostics(record: Mapping, axes=None):
         if drawn:
             ax.legend(fontsize="small")
     return drawn
+
+
+def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping | None, profile: str, *,
+                  seed: int = 0, device: str = "cpu") -> pd.DataFrame:
+    """A chapter's summary: :func:`comparison_table` of each experiment, restricted to its main
+    metric, with a first column ``task``. ``tasks``: task label -> (experiment, metric). Reads each
+    committed record (an experiment without one is trained first, as its page would)."""
+    from .experiments import get_config, recorded_or_trained
+
+    tables = []
+    for task, (experiment, metric) in tasks.items():
+        record, _ = recorded_or_trained(experiment, profile, seed=seed, device=device, retrain=False)
+        in_paper = get_config(experiment, profile).paper_experiment
+        table = comparison_table(record, paper_numbers, paper_experiment=in_paper)
+        table = table[table["metric"] == metric]
+        table.insert(0, "task", task)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)

@@ -83,7 +83,6 @@ import torch  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
 from qornn import report  # noqa: E402
-from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
 from qornn.hadamard import block_hadamard  # noqa: E402
 
 generator = torch.Generator().manual_seed(0)
@@ -131,15 +130,7 @@ TASKS = {"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy"), "sMNIST": (
          "IMDB": ("imdb", "accuracy"), "SST-2": ("sst2", "accuracy"),
          "pMNIST, Figure 1": ("hadamrnn-size-accuracy", "accuracy")}
 paper = report.load_paper_numbers("hadamrnn")
-tables = []
-for task, (name, metric) in TASKS.items():
-    record, _ = recorded_or_trained(name, profile, seed=seed, device=device, retrain=False)
-    in_paper = get_config(name, profile).paper_experiment
-    table = report.comparison_table(record, paper, paper_experiment=in_paper)
-    table = table[table["metric"] == metric]
-    table.insert(0, "task", task)
-    tables.append(table)
-summary = pd.concat(tables, ignore_index=True)
+summary = report.summary_table(TASKS, paper, profile, seed=seed, device=device)
 display(report.styled(summary))
 available = (summary["paper value"] != report.NOT_AVAILABLE).sum()
 display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them. "

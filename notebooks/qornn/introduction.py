@@ -109,11 +109,9 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")
 
-import pandas as pd  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
 from qornn import report  # noqa: E402
-from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
 
 # %% [markdown]
 # ## Where our numbers stand
@@ -133,15 +131,7 @@ device = "cpu"
 TASKS = {"copy": ("qornn-copy", "loss"), "pMNIST": ("qornn-pmnist", "accuracy"),
          "sMNIST": ("qornn-smnist", "accuracy"), "PTB": ("qornn-ptb", "bpc")}
 paper = report.load_paper_numbers("qornn")
-tables = []
-for task, (name, metric) in TASKS.items():
-    record, _ = recorded_or_trained(name, profile, seed=seed, device=device, retrain=False)
-    in_paper = get_config(name, profile).paper_experiment
-    table = report.comparison_table(record, paper, paper_experiment=in_paper)
-    table = table[table["metric"] == metric]
-    table.insert(0, "task", task)
-    tables.append(table)
-summary = pd.concat(tables, ignore_index=True)
+summary = report.summary_table(TASKS, paper, profile, seed=seed, device=device)
 display(report.styled(summary))
 available = (summary["paper value"] != "not available").sum()
 display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them."))
