@@ -252,7 +252,8 @@ def freshness_notes(record: Mapping, config) -> str:
     """Markdown that flags every run of ``record`` whose numbers may not match the code or the
     profile as they are now: a configuration that differs from ``config`` (an
     :class:`~qornn.experiments.ExperimentConfig`), or code that changed since the run (see
-    :func:`qornn.results.code_changed_since`). An empty string when every run is current."""
+    :func:`qornn.results.code_changed_since`), and every run of ``config`` the record lacks. An empty
+    string when every run is current and recorded."""
     reasons: dict[str, list[str]] = {}  # one line per reason, naming every run it applies to
     for run, data in sorted(record["runs"].items()):
         seed = data["config"]["seed"]
@@ -265,6 +266,11 @@ def freshness_notes(record: Mapping, config) -> str:
         why = results.code_changed_since(data)
         if why:
             reasons.setdefault(f"{why}; the numbers could differ if trained again today.", []).append(run)
+    missing = [run for run in config.models if run not in record["runs"]]
+    if missing:  # a run the profile defines and nobody has trained yet: the page must not hide it
+        reasons[f"part of profile `{config.profile}` but not recorded yet (no row below); "
+                f"`python -m qornn.cli run {config.experiment} --profile {config.profile} "
+                f"--runs {','.join(missing)}` trains it and adds it to the record."] = missing
     return "\n".join(f"- {', '.join(f'**{run}**' for run in runs)}: {reason}"
                      for reason, runs in reasons.items())
 

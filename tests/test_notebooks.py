@@ -39,7 +39,7 @@ def test_copy_notebook_smoke(tmp_path):
     assert "Profile `smoke`" in markdown and "trained by this run" in markdown
 
     record = json.loads((tmp_path / "data" / "results" / "copy" / "smoke.json").read_text())
-    assert set(record["runs"]) == {"hadamrnn", "ornn"}
+    assert set(record["runs"]) == {"hadamrnn", "block-hadamrnn", "ornn", "lstm", "fastgrnn"}
     assert repo_record.exists() == existed, "the notebook wrote into the repository's data/"
 
     # With retrain False and the record present, it renders without training.
@@ -63,7 +63,8 @@ def test_pmnist_notebook_smoke(tmp_path, monkeypatch):
     html = "\n".join(_outputs(nb, "text/html"))
     assert "accuracy" in html and "paper value" in html and "hadamrnn" in html and "ornn" in html
     record = json.loads((tmp_path / "data" / "results" / "pmnist" / "smoke.json").read_text())
-    assert set(record["runs"]) == {"hadamrnn", "hadamrnn-fixed-signs", "ornn"}
+    assert set(record["runs"]) == {"hadamrnn", "hadamrnn-fixed-signs", "block-hadamrnn", "ornn", "lstm",
+                                   "fastgrnn"}
     for run in record["runs"].values():
         assert 0.0 <= run["test"]["accuracy"] <= 1.0 and len(run["history"]) == 2
 
