@@ -44,6 +44,33 @@ def test_gru_matches_torch_gru():
     torch.testing.assert_close(ours.hidden_states(x), out)
 
 
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+@pytest.mark.parametrize("options", [{}, {"bits": 4}, {"recurrent_rank": 3, "input_rank": 2}])
+def test_fused_kernel_equals_the_python_loop(cls, options):
+    # torch.lstm / torch.gru on the effective matrices: same states and same gradient of every
+    # parameter (STE through the k-bit weights, both low-rank factors) as the cell-by-cell definition.
+    torch.manual_seed(0)
+    model = cls(3, 2, 8, many_to_many=True, **options)
+    x = torch.randn(4, 9, 3)
+    grads = []
+    for fused in (True, False):
+        model.fused = fused
+        model.zero_grad()
+        out = model(x)
+        out.square().sum().backward()
+        grads.append((out.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (fused_out, fused_grads), (loop_out, loop_grads) = grads
+    torch.testing.assert_close(fused_out, loop_out)
+    assert fused_grads.keys() == loop_grads.keys()
+    for name in loop_grads:
+        torch.testing.assert_close(fused_grads[name], loop_grads[name], msg=name)
+
+
+def test_fused_kernel_rejects_a_bad_shape():
+    with pytest.raises(ValueError, match=r"\(batch, time, 3\)"):
+        LSTM(3, 2, 8)(torch.randn(4, 9, 2))
+
+
 def test_fastrnn_and_fastgrnn_one_step_by_hand():
     torch.manual_seed(0)
     x = torch.randn(2, 1, 3)

@@ -68,7 +68,15 @@ def test_inference_writes_its_record(tmp_path, monkeypatch):
         assert set(row["sequences_per_s"]) == {"float", "packed"} and row["speedup_packed_over_float"] > 0
 
 
-@pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference"])
+def test_gated_step_writes_its_record(tmp_path, monkeypatch):
+    record = _run("gated_step", ["--sizes", "8", "--T", "12", "--batch", "4"], tmp_path, monkeypatch)
+    (row,) = record["sizes"]
+    assert set(row["median_s"]) == {"lstm:fused", "lstm:loop", "gru:fused", "gru:loop"}
+    ratios = row["loop_over_fused"]
+    assert set(ratios) == {"lstm", "gru"} and all(r > 0 for r in ratios.values())
+
+
+@pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step"])
 def test_help_runs(script, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         _main(script, monkeypatch)(["--help"])

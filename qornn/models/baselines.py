@@ -95,6 +95,10 @@ class GatedRNN(nn.Module):
     input_bias = True
     recurrent_bias = False
     has_cell_state = False
+    #: torch's fused recurrence computing the same cell (torch.lstm / torch.gru), if there is one
+    _fused_kernel = None
+    #: take the fused kernel when there is one (False: the Python loop, e.g. to compare them)
+    fused = True
 
     def __init__(self, input_size: int, output_size: int, hidden_size: int, *, bits: int | None = None,
                  input_bits: int | None | str = "same", output_bits: int | None | str = "same",
@@ -134,7 +138,13 @@ class GatedRNN(nn.Module):
         return self.input(x.transpose(0, 1))
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
-        """All hidden states h_1..h_T, time-major (T, B, n); h_0 = c_0 = 0."""
+        """All hidden states h_1..h_T, time-major (T, B, n); h_0 = c_0 = 0.
+
+        LSTM and GRU on float input run torch's fused kernel (ATen's C++ loop, cuDNN on a GPU) with
+        the same effective (k-bit, low-rank) matrices, unless ``fused`` is False; the Python loop
+        below is the definition, and tests check that both agree."""
+        if self.fused and self._fused_kernel is not None and x.dtype not in _TOKEN_DTYPES:
+            return self._fused_states(x)
         a = self.preactivations(x)
         ut = self.recurrent.effective_weight().t()
         bias = self.recurrent.bias
@@ -146,6 +156,20 @@ class GatedRNN(nn.Module):
             h, c = self.cell(a_t, r_t, h, c)
             states.append(h)
         return torch.stack(states)
+
+    def _fused_states(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"float input must be (batch, time, {self.input_size}), got shape {tuple(x.shape)}"
+            )
+        w, b = self.input.effective_weight(), self.input.bias
+        # torch's cells add an input and a recurrent bias; a missing one is a zero that gets no grad
+        b_h = self.recurrent.bias if self.recurrent.bias is not None else b.new_zeros(b.shape)
+        h0 = x.new_zeros(1, x.shape[0], self.hidden_size)
+        hx = (h0, h0) if self.has_cell_state else h0
+        params = [w, self.recurrent.effective_weight(), b, b_h]
+        out = self._fused_kernel(x.transpose(0, 1), hx, params, True, 1, 0.0, self.training, False, False)
+        return out[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, out) when many-to-many, else (B, out) from the last state."""
@@ -186,6 +210,7 @@ class LSTM(GatedRNN):
 
     gates = 4
     has_cell_state = True
+    _fused_kernel = staticmethod(torch.lstm)
 
     def cell(self, a_t, r_t, h, c):
         i, f, g, o = (a_t + r_t).chunk(4, dim=-1)
@@ -198,6 +223,7 @@ class GRU(GatedRNN):
 
     gates = 3
     recurrent_bias = True
+    _fused_kernel = staticmethod(torch.gru)
 
     def cell(self, a_t, r_t, h, c):
         ar, az, an = a_t.chunk(3, dim=-1)

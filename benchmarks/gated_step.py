@@ -1,0 +1,105 @@
+"""One training step of the gated baselines (LSTM, GRU): torch's fused kernel against the Python loop.
+
+qornn's LSTM and GRU (``qornn.models.baselines``) define their recurrence as a Python loop over time,
+one cell at a time, so that every baseline shares one skeleton (k-bit and low-rank matrices included).
+On float input they run ``torch.lstm`` / ``torch.gru`` instead, on the same effective matrices
+(``tests/test_baselines.py`` checks that states and gradients agree). This script times both ways of
+the same model side by side: a training step is forward + cross-entropy + backward + Adam update,
+batch 100, T = 784, input size 1, 10 classes, many-to-one, float32 (the pMNIST/sMNIST shape).
+Repetitions are interleaved and ratios are medians of per-repetition ratios, as in the other
+benchmarks. Results go to ``data/results/benchmarks/gated_step.json`` with provenance.
+
+    .venv/bin/python benchmarks/gated_step.py                          # n = 64, 128, 256, 1 thread
+    .venv/bin/python benchmarks/gated_step.py --sizes 32 --T 50 --reps 2 --no-json   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from _common import default_path, interleaved_times, median_ratios, write_record
+
+from qornn.models import build_model
+
+BATCH, INPUT, CLASSES = 100, 1, 10
+MODELS = ("lstm", "gru")
+
+
+def make_steps(n: int, x: torch.Tensor, y: torch.Tensor, seed: int) -> dict:
+    """{"<model>:fused": step, "<model>:loop": step}: two copies of one initialisation per model."""
+    steps = {}
+    for name in MODELS:
+        for way in ("fused", "loop"):
+            torch.manual_seed(seed)  # the same weights for both ways
+            model = build_model(name, input_size=INPUT, output_size=CLASSES, hidden_size=n)
+            model.fused = way == "fused"
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            steps[f"{name}:{way}"] = _step(model, opt, x, y)
+    return steps
+
+
+def _step(model, opt, x, y):
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def time_size(n: int, T: int, batch: int, reps: int, seed: int) -> dict:
+    torch.manual_seed(seed)
+    x = torch.randn(batch, T, INPUT)
+    y = torch.randint(0, CLASSES, (batch,))
+    times = interleaved_times(make_steps(n, x, y, seed), reps)
+    return {"n": n, "T": T, "batch": batch, "reps": reps, "times_s": times,
+            "median_s": {v: statistics.median(ts) for v, ts in times.items()},
+            "loop_over_fused": {m: median_ratios(times, f"{m}:fused", [f"{m}:loop"])[f"{m}:loop"]
+                                for m in MODELS}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
+    p.add_argument("--reps", type=int, default=5, help="interleaved repetitions per size")
+    p.add_argument("--T", type=int, default=784, dest="T")
+    p.add_argument("--batch", type=int, default=BATCH)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: see benchmarks/README.md on loaded machines)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None,
+                   help="JSON path (default: data/results/benchmarks/gated_step.json)")
+    p.add_argument("--no-json", action="store_true")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    print(f"LSTM / GRU training step, fused kernel vs Python loop: batch {args.batch}, T={args.T}, input "
+          f"{INPUT}, many-to-one, float32, {torch.get_num_threads()} torch threads, {args.reps} "
+          "interleaved reps")
+    rows = []
+    for n in args.sizes:
+        rows.append(time_size(n, args.T, args.batch, args.reps, args.seed))
+        med, ratio = rows[-1]["median_s"], rows[-1]["loop_over_fused"]
+        print(f"  n={n}: " + ", ".join(f"{m} fused {med[m + ':fused']:.4f}s, loop {med[m + ':loop']:.4f}s "
+                                       f"(loop/fused {ratio[m]:.2f}x)" for m in MODELS), flush=True)
+    if not args.no_json:
+        record = {
+            "benchmark": "gated_step",
+            "description": "one training step (forward + CE loss + backward + Adam) of the float LSTM "
+                           "and GRU baselines, many-to-one: torch's fused kernel vs the Python loop",
+            "config": {"batch": args.batch, "T": args.T, "input_size": INPUT, "classes": CLASSES,
+                       "dtype": "float32", "sizes": args.sizes, "reps": args.reps,
+                       "threads": torch.get_num_threads(), "models": list(MODELS)},
+            "sizes": rows,
+        }
+        write_record(args.out or default_path("gated_step"), record, seed=args.seed,
+                     wall_time_s=time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
