@@ -1,7 +1,8 @@
 """Tables and figures of the speed page, from the benchmark records in ``data/results/benchmarks/``.
 
 The records are written by the scripts in ``benchmarks/`` (``hadamrnn_step.py``, ``qornn_step.py``,
-``inference.py``); nothing here times anything. A missing record is left out, and the page says so.
+``inference.py``, ``gated_step.py``); nothing here times anything. A missing record is left out, and
+the page says so.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "step_table",
     "qornn_table",
     "inference_table",
+    "gated_table",
     "provenance_table",
     "targets",
 ]
@@ -32,6 +34,7 @@ BENCHMARKS: dict[str, str] = {
     "hadamrnn_step": ".venv/bin/python benchmarks/hadamrnn_step.py --threads 1",
     "qornn_step": ".venv/bin/python benchmarks/qornn_step.py",
     "inference": ".venv/bin/python benchmarks/inference.py",
+    "gated_step": ".venv/bin/python benchmarks/gated_step.py",
 }
 
 
@@ -163,6 +166,18 @@ def inference_table(record: Mapping) -> pd.DataFrame:
                     "outputs equal": "yes" if r["outputs_equal"] else "NO",
                     "float (seq/s)": sps["float"], "packed (seq/s)": sps["packed"],
                     "× faster": r["speedup_packed_over_float"], "packed path": r["packed_path"]})
+    return pd.DataFrame(out)
+
+
+def gated_table(record: Mapping) -> pd.DataFrame:
+    """gated_step: per n and model, the step with torch's fused kernel, with the Python loop, and
+    their ratio (median of per-repetition ratios)."""
+    out = []
+    for r in record["sizes"]:
+        for model in record["config"]["models"]:
+            med = r["median_s"]
+            out.append({"n": r["n"], "model": model.upper(), "fused kernel (s)": med[f"{model}:fused"],
+                        "Python loop (s)": med[f"{model}:loop"], "loop / fused": r["loop_over_fused"][model]})
     return pd.DataFrame(out)
 
 

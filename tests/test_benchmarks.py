@@ -93,6 +93,8 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
                                       "--out", str(folder / "qornn_step.json")])
     _main("inference", monkeypatch)(["--hidden", "16", "--block", "4", "--T", "10", "--reps", "1",
                                      "--out", str(folder / "inference.json")])
+    _main("gated_step", monkeypatch)(["--sizes", "8", "--T", "10", "--batch", "4", "--reps", "1",
+                                      "--out", str(folder / "gated_step.json")])
     out = tmp_path / "executed" / "benchmarks" / "speed.ipynb"
     load_runner().execute(ROOT / "notebooks" / "benchmarks" / "speed.py", out, {}, timeout=600)
     nb = nbformat.read(out, as_version=4)
@@ -100,10 +102,11 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2
     html = "\n".join(o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
-    for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "commit", "benchmarks/qornn_step.py"):
+    for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "loop / fused", "commit",
+                 "benchmarks/qornn_step.py", "benchmarks/gated_step.py"):
         assert text in html, text
     markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
-    assert "Targets" in markdown and "No record" not in markdown
+    assert "Targets" in markdown and "No record" not in markdown and "No `gated_step` record" not in markdown
 
 
 def test_targets_say_met_missed_and_missing():

@@ -125,6 +125,23 @@ if "inference" in records:
     display(report.styled(bench.inference_table(records["inference"]), precision=2))
 
 # %% [markdown]
+# ## The gated baselines: torch's fused kernel against the Python loop
+#
+# The LSTM and GRU baselines are defined, like every baseline in `qornn.models.baselines`, by a
+# Python loop over time (so that k-bit and low-rank matrices work for every cell); on float input
+# they run `torch.lstm` / `torch.gru` on the same effective matrices instead, which the tests check
+# agree with the loop to float rounding, states and gradients. `benchmarks/gated_step.py` times one
+# training step both ways (batch 100, $T = 784$, many-to-one). On a CPU the gain is small, since
+# ATen's loop does the same products step by step; the reason for the fused kernel is a GPU, where it
+# is cuDNN's recurrence (no GPU timing is recorded here).
+
+# %% tags=["hide-input"]
+if "gated_step" in records:
+    display(report.styled(bench.gated_table(records["gated_step"]), precision=3))
+else:
+    display(Markdown("No `gated_step` record yet: `" + bench.BENCHMARKS["gated_step"] + "` writes it."))
+
+# %% [markdown]
 # ## The machine, and how to rerun
 #
 # Each record's provenance: the commit of the code that ran (marked "modified" if `qornn/` had
