@@ -6,6 +6,7 @@ folder on ``sys.path``).
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
 import time
@@ -15,7 +16,8 @@ from typing import Any
 
 from qornn.results import atomic_write_json, provenance, results_dir
 
-__all__ = ["interleaved_times", "median_ratios", "fit_exponent", "default_path", "write_record"]
+__all__ = ["interleaved_times", "median_ratios", "fit_exponent", "default_path", "write_record",
+           "step_parser"]
 
 
 def interleaved_times(steps: Mapping[str, Callable[[], object]], reps: int,
@@ -60,3 +62,19 @@ def write_record(path: Path, record: dict[str, Any], *, seed: int, wall_time_s: 
                                                  wall_time_s=wall_time_s)}
     atomic_write_json(path, record)
     print(f"\nwrote {path}")
+
+
+def step_parser(doc: str, name: str, sizes: list[int], batch: int) -> argparse.ArgumentParser:
+    """The options every training-step benchmark takes: sizes, reps, T, batch, threads, seed, output."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=sizes)
+    p.add_argument("--reps", type=int, default=5, help="interleaved repetitions per size")
+    p.add_argument("--T", type=int, default=784, dest="T")
+    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: see benchmarks/README.md on loaded machines)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"JSON path (default: data/results/benchmarks/{name}.json)")
+    p.add_argument("--no-json", action="store_true")
+    return p

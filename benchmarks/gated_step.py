@@ -15,14 +15,12 @@ benchmarks. Results go to ``data/results/benchmarks/gated_step.json`` with prove
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import default_path, interleaved_times, median_ratios, write_record
+from _common import default_path, interleaved_times, median_ratios, step_parser, write_record
 
 from qornn.models import build_model
 
@@ -63,17 +61,7 @@ def time_size(n: int, T: int, batch: int, reps: int, seed: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
-    p.add_argument("--reps", type=int, default=5, help="interleaved repetitions per size")
-    p.add_argument("--T", type=int, default=784, dest="T")
-    p.add_argument("--batch", type=int, default=BATCH)
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: see benchmarks/README.md on loaded machines)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=None,
-                   help="JSON path (default: data/results/benchmarks/gated_step.json)")
-    p.add_argument("--no-json", action="store_true")
+    p = step_parser(__doc__, "gated_step", [64, 128, 256], BATCH)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

@@ -21,14 +21,12 @@ share of the step. Repetitions are interleaved and ratios are medians of per-rep
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import default_path, fit_exponent, interleaved_times, median_ratios, write_record
+from _common import default_path, fit_exponent, interleaved_times, median_ratios, step_parser, write_record
 
 from qornn.models import build_model
 
@@ -123,18 +121,8 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
+    p = step_parser(__doc__, "qornn_step", [64, 128, 256], BATCH)
     p.add_argument("--bits", type=int, default=4, help="bits of the QORNN's W and U (default 4)")
-    p.add_argument("--reps", type=int, default=5, help="interleaved repetitions per size")
-    p.add_argument("--T", type=int, default=784, dest="T")
-    p.add_argument("--batch", type=int, default=BATCH)
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: see benchmarks/README.md on loaded machines)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=None,
-                   help="JSON path (default: data/results/benchmarks/qornn_step.json)")
-    p.add_argument("--no-json", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
