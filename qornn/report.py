@@ -270,7 +270,8 @@ def freshness_notes(record: Mapping, config) -> str:
     if missing:  # a run the profile defines and nobody has trained yet: the page must not hide it
         reasons[f"part of profile `{config.profile}` but not recorded yet (no row below); "
                 f"`python -m qornn.cli run {config.experiment} --profile {config.profile} "
-                f"--runs {','.join(missing)}` trains it and adds it to the record."] = missing
+                f"--runs {','.join(missing)}` trains {'it' if len(missing) == 1 else 'them'} and "
+                f"adds {'it' if len(missing) == 1 else 'them'} to the record."] = missing
     return "\n".join(f"- {', '.join(f'**{run}**' for run in runs)}: {reason}"
                      for reason, runs in reasons.items())
 

@@ -223,7 +223,7 @@ def test_freshness_notes_flag_config_and_code_changes(record):
     assert missing and report.freshness_notes(record, config) == (
         f"- {', '.join(f'**{run}**' for run in missing)}: part of profile `smoke` but not recorded yet "
         f"(no row below); `python -m qornn.cli run copy --profile smoke --runs {','.join(missing)}` "
-        "trains it and adds it to the record.")
+        "trains them and adds them to the record.")
     for run in missing:
         del config.models[run]
     assert report.freshness_notes(record, config) == ""  # current in every way
