@@ -226,11 +226,22 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
     return path
 
 
+#: modules of ``qornn/`` that only read records or move files, so cannot change a run's numbers
+PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
+                               "qornn/export.py"})
+
+
+def affecting_changes(paths: list[str]) -> list[str]:
+    """The changed paths that could change a recorded run's numbers (all but PRESENTATION_ONLY)."""
+    return [p for p in paths if p not in PRESENTATION_ONLY]
+
+
 def code_changed_since(run: dict) -> str | None:
     """Why a recorded run may not reflect the package as it is now, or None if it does.
 
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
-    the run's commit and HEAD (its numbers might differ if it were rerun today).
+    the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
+    modules that only present results (:data:`PRESENTATION_ONLY`).
     """
     prov = run["provenance"]
     commit = prov.get("commit")
@@ -239,14 +250,14 @@ def code_changed_since(run: dict) -> str | None:
     if prov.get("dirty"):
         return f"made from uncommitted changes on top of {commit[:8]}"
     try:
-        diff = subprocess.run(["git", "diff", "--stat", commit, "HEAD", "--", "qornn"], cwd=_REPO_ROOT,
-                              capture_output=True, text=True, timeout=10)
+        diff = subprocess.run(["git", "diff", "--name-only", commit, "HEAD", "--", "qornn"],
+                              cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     if diff.returncode != 0:
         return f"made at commit {commit[:8]}, which this checkout does not have"
-    if diff.stdout.strip():
-        changed = [line.split("|")[0].strip() for line in diff.stdout.strip().splitlines()[:-1]]
+    changed = affecting_changes(diff.stdout.split())
+    if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
         return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"
     return None

@@ -183,6 +183,14 @@ def test_records_from_other_code_are_flagged():
     assert "unknown" in code_changed_since({"provenance": {"commit": None}})
 
 
+def test_presentation_only_changes_do_not_flag_a_run():
+    from qornn.results import affecting_changes
+
+    assert affecting_changes(["qornn/report.py", "qornn/benchmark_report.py"]) == []
+    assert affecting_changes(["qornn/report.py", "qornn/train.py", "qornn/models/baselines.py"]) == [
+        "qornn/train.py", "qornn/models/baselines.py"]
+
+
 class _DropoutNet(torch.nn.Module):
     """A HadamRNN with dropout on its outputs: training draws from torch's global RNG."""
 
