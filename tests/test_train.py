@@ -139,7 +139,7 @@ def test_corrupt_record_is_a_clear_error():
     (["run", "copy", "--profile", "fast"], "unknown profile 'fast'.*smoke, cpu, paper"),
     (["run", "copy", "--profile", "smoke", "--device", "cuda:3"], "not available"),
     (["run", "copy", "--profile", "smoke", "--device", "gpu"], "not a device name"),
-    (["run", "copy", "--profile", "smoke", "--runs", "lstm"], "unknown run"),
+    (["run", "copy", "--profile", "smoke", "--runs", "gru"], "unknown run"),
     (["run", "copy", "--profile", "smoke", "--seed", "-1"], "seed"),
     (["show", "copy", "--profile", "paper"], "no recorded results"),
 ])
