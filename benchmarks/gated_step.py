@@ -25,7 +25,7 @@ from _common import default_path, interleaved_times, median_ratios, step_parser,
 from qornn.models import build_model
 
 BATCH, INPUT, CLASSES = 100, 1, 10
-MODELS = ("lstm", "gru")
+MODELS = ("lstm", "gru", "fastgrnn")
 
 
 def make_steps(n: int, x: torch.Tensor, y: torch.Tensor, seed: int) -> dict:

@@ -44,14 +44,19 @@ def test_gru_matches_torch_gru():
     torch.testing.assert_close(ours.hidden_states(x), out)
 
 
-@pytest.mark.parametrize("cls", [LSTM, GRU])
+@pytest.mark.parametrize("cls", [LSTM, GRU, FastGRNN])
 @pytest.mark.parametrize("options", [{}, {"bits": 4}, {"recurrent_rank": 3, "input_rank": 2}])
 def test_fused_kernel_equals_the_python_loop(cls, options):
-    # torch.lstm / torch.gru on the effective matrices: same states and same gradient of every
-    # parameter (STE through the k-bit weights, both low-rank factors) as the cell-by-cell definition.
+    # torch.lstm / torch.gru on the effective matrices, FastGRNN's hand-written backward: same states
+    # and same gradient of every parameter (STE through the k-bit weights, both low-rank factors, and
+    # FastGRNN's ζ̂, ν̂, b_z, b_h) as the cell-by-cell definition.
     torch.manual_seed(0)
-    model = cls(3, 2, 8, many_to_many=True, **options)
-    x = torch.randn(4, 9, 3)
+    model = cls(3, 2, 8, many_to_many=True, **options).double()  # float64: summation order aside
+    with torch.no_grad():  # ζ, ν away from their initial saturation, so that their gradients count
+        for name in ("zeta", "nu"):
+            if hasattr(model, name):
+                getattr(model, name).fill_(0.3)
+    x = torch.randn(4, 9, 3, dtype=torch.float64)
     grads = []
     for fused in (True, False):
         model.fused = fused
@@ -64,6 +69,23 @@ def test_fused_kernel_equals_the_python_loop(cls, options):
     assert fused_grads.keys() == loop_grads.keys()
     for name in loop_grads:
         torch.testing.assert_close(fused_grads[name], loop_grads[name], msg=name)
+
+
+def test_fastgrnn_fused_recurrence_passes_gradcheck_and_takes_tokens():
+    # float64 finite differences against the hand-written backward, every input at once
+    from qornn.models.baselines import _FastGRNNRecurrence
+
+    torch.manual_seed(0)
+    T, B, n = 5, 3, 4
+    args = [torch.randn(T, B, n), torch.randn(n, n) / 2, torch.randn(n), torch.randn(n),
+            torch.tensor(0.2), torch.tensor(-0.4)]
+    args = [t.double().requires_grad_() for t in args]
+    assert torch.autograd.gradcheck(_FastGRNNRecurrence.apply, args)
+    model = FastGRNN(6, 2, 8)
+    tokens = torch.randint(0, 6, (2, 7))
+    fused = model.hidden_states(tokens)
+    model.fused = False
+    torch.testing.assert_close(fused, model.hidden_states(tokens))
 
 
 def test_fused_kernel_rejects_a_bad_shape():

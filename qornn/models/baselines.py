@@ -247,8 +247,70 @@ class FastRNN(GatedRNN):
         return torch.sigmoid(self.alpha) * torch.tanh(a_t + r_t) + torch.sigmoid(self.beta) * h, None
 
 
+class _FastGRNNRecurrence(torch.autograd.Function):
+    """All states of FastGRNN's recurrence, with backpropagation through time written out by hand.
+
+    Forward, for t = 1..T (h_0 = 0), from a_t = W x_t:
+        p_t = a_t + U h_{t−1},  z_t = σ(p_t + b_z),  g_t = tanh(p_t + b_h),
+        h_t = c_t ⊙ g_t + z_t ⊙ h_{t−1},  c_t = ζ(1 − z_t) + ν,  ζ = σ(ζ̂), ν = σ(ν̂).
+    Backward, with δ_t = ∂L/∂h_t (the output's gradient at t plus what flows back from t + 1):
+        ∂L/∂(p_t + b_z) = δ_t ⊙ F_t,  F_t = (h_{t−1} − ζ g_t) ⊙ z_t(1 − z_t)   (through the gate)
+        ∂L/∂(p_t + b_h) = δ_t ⊙ C_t,  C_t = c_t ⊙ (1 − g_t²)                   (through the candidate)
+        δ_{t−1} = ∂L/∂h_{t−1} (output) + z_t ⊙ δ_t + U^T ∂L/∂p_t,
+        ∂L/∂ζ̂ = ζ(1 − ζ) Σ δ_t ⊙ g_t ⊙ (1 − z_t),  ∂L/∂ν̂ = ν(1 − ν) Σ δ_t ⊙ g_t.
+    F and C do not depend on δ: the forward pass stores them. Every step works on (batch, n) slices
+    that stay in cache (whole-sequence elementwise passes are memory-bound and cost more than they
+    save); the gradients of U and the biases are sums over t, taken once after the loop.
+    """
+
+    @staticmethod
+    def forward(ctx, a, u, b_z, b_h, zeta_hat, nu_hat):
+        zeta, nu = float(torch.sigmoid(zeta_hat)), float(torch.sigmoid(nu_hat))
+        z_all, g_all, h_all, gate_all, cand_all = (torch.empty_like(a) for _ in range(5))
+        ut = u.t()
+        h = a.new_zeros(a.shape[1:])
+        ones = torch.ones_like(h)
+        for t, a_t in enumerate(a.unbind(0)):
+            p = torch.addmm(a_t, h, ut)
+            z = torch.sigmoid(p + b_z, out=z_all[t])
+            g = torch.tanh(p + b_h, out=g_all[t])
+            coef = torch.add(z * -zeta, zeta + nu)
+            torch.mul(torch.add(h, g, alpha=-zeta), torch.addcmul(z, z, z, value=-1), out=gate_all[t])
+            torch.mul(coef, torch.addcmul(ones, g, g, value=-1), out=cand_all[t])
+            h = torch.addcmul(z * h, coef, g, out=h_all[t])
+        ctx.save_for_backward(u, zeta_hat, nu_hat, z_all, g_all, h_all, gate_all, cand_all)
+        return h_all
+
+    @staticmethod
+    def backward(ctx, grad):
+        u, zeta_hat, nu_hat, z, g, h, gate, cand = ctx.saved_tensors
+        grad_p, grad_pz = torch.empty_like(grad), torch.empty_like(grad)
+        carry = torch.zeros_like(grad[0])
+        dg_sum, dgz_sum = torch.zeros_like(carry), torch.zeros_like(carry)  # Σ δ⊙g, Σ δ⊙g⊙z
+        for t in range(grad.shape[0] - 1, -1, -1):
+            d = grad[t] + carry
+            dpz = torch.mul(d, gate[t], out=grad_pz[t])
+            dp = torch.addcmul(dpz, d, cand[t], out=grad_p[t])
+            dg = d * g[t]
+            dg_sum += dg
+            dgz_sum.addcmul_(dg, z[t])
+            carry = torch.addmm(z[t] * d, dp, u)
+        n = grad.shape[-1]
+        h_prev = torch.cat([torch.zeros_like(h[:1]), h[:-1]])
+        grad_u = grad_p.reshape(-1, n).t() @ h_prev.reshape(-1, n)
+        grad_b_z = grad_pz.sum((0, 1))
+        grad_b_h = grad_p.sum((0, 1)) - grad_b_z
+        zeta, nu = torch.sigmoid(zeta_hat), torch.sigmoid(nu_hat)
+        grad_zeta_hat = (dg_sum - dgz_sum).sum() * zeta * (1 - zeta)
+        grad_nu_hat = dg_sum.sum() * nu * (1 - nu)
+        return grad_p, grad_u, grad_b_z, grad_b_h, grad_zeta_hat, grad_nu_hat
+
+
 class FastGRNN(GatedRNN):
-    """FastGRNN: z = σ(p + b_z), h̃ = tanh(p + b_h), h = (ζ(1 − z) + ν) ⊙ h̃ + z ⊙ h, p = Wx + Uh."""
+    """FastGRNN: z = σ(p + b_z), h̃ = tanh(p + b_h), h = (ζ(1 − z) + ν) ⊙ h̃ + z ⊙ h, p = Wx + Uh.
+
+    With ``fused`` (the default) the recurrence runs :class:`_FastGRNNRecurrence`, whose backward is
+    written out by hand; ``fused = False`` runs the cell-by-cell definition (:meth:`cell`)."""
 
     input_bias = False
 
@@ -265,6 +327,13 @@ class FastGRNN(GatedRNN):
         z = torch.sigmoid(p + self.bias_gate)
         h_tilde = torch.tanh(p + self.bias_update)
         return (torch.sigmoid(self.zeta) * (1 - z) + torch.sigmoid(self.nu)) * h_tilde + z * h, None
+
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.fused:
+            return super().hidden_states(x)
+        a = self.preactivations(x)
+        return _FastGRNNRecurrence.apply(a, self.recurrent.effective_weight(), self.bias_gate,
+                                         self.bias_update, self.zeta, self.nu)
 
 
 BASELINES: dict[str, type[GatedRNN]] = {
