@@ -1,13 +1,14 @@
-"""One training step of the gated baselines (LSTM, GRU): torch's fused kernel against the Python loop.
+"""One training step of the gated baselines (LSTM, GRU, FastGRNN): the fused recurrence against the loop.
 
-qornn's LSTM and GRU (``qornn.models.baselines``) define their recurrence as a Python loop over time,
+qornn's baselines (``qornn.models.baselines``) define their recurrence as a Python loop over time,
 one cell at a time, so that every baseline shares one skeleton (k-bit and low-rank matrices included).
-On float input they run ``torch.lstm`` / ``torch.gru`` instead, on the same effective matrices
-(``tests/test_baselines.py`` checks that states and gradients agree). This script times both ways of
-the same model side by side: a training step is forward + cross-entropy + backward + Adam update,
-batch 100, T = 784, input size 1, 10 classes, many-to-one, float32 (the pMNIST/sMNIST shape).
-Repetitions are interleaved and ratios are medians of per-repetition ratios, as in the other
-benchmarks. Results go to ``data/results/benchmarks/gated_step.json`` with provenance.
+On float input the LSTM and GRU run ``torch.lstm`` / ``torch.gru`` instead, on the same effective
+matrices; FastGRNN runs its own recurrence with a hand-written backward pass (any input)
+(``tests/test_baselines.py`` checks that states and gradients agree with the loop). This script
+times both ways of the same model side by side: a training step is forward + cross-entropy +
+backward + Adam update, batch 100, T = 784, input size 1, 10 classes, many-to-one, float32 (the
+pMNIST/sMNIST shape). Repetitions are interleaved and ratios are medians of per-repetition ratios,
+as in the other benchmarks. Results go to ``data/results/benchmarks/gated_step.json`` with provenance.
 
     .venv/bin/python benchmarks/gated_step.py                          # n = 64, 128, 256, 1 thread
     .venv/bin/python benchmarks/gated_step.py --sizes 32 --T 50 --reps 2 --no-json   # quick look
@@ -65,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    print(f"LSTM / GRU training step, fused kernel vs Python loop: batch {args.batch}, T={args.T}, input "
-          f"{INPUT}, many-to-one, float32, {torch.get_num_threads()} torch threads, {args.reps} "
-          "interleaved reps")
+    print(f"LSTM / GRU / FastGRNN training step, fused recurrence vs Python loop: batch {args.batch}, "
+          f"T={args.T}, input {INPUT}, many-to-one, float32, {torch.get_num_threads()} torch threads, "
+          f"{args.reps} interleaved reps")
     rows = []
     for n in args.sizes:
         rows.append(time_size(n, args.T, args.batch, args.reps, args.seed))
@@ -77,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_json:
         record = {
             "benchmark": "gated_step",
-            "description": "one training step (forward + CE loss + backward + Adam) of the float LSTM "
-                           "and GRU baselines, many-to-one: torch's fused kernel vs the Python loop",
+            "description": "one training step (forward + CE loss + backward + Adam) of the float LSTM, "
+                           "GRU and FastGRNN baselines, many-to-one: the fused recurrence (torch's "
+                           "kernel; FastGRNN's hand-written backward) vs the Python loop",
             "config": {"batch": args.batch, "T": args.T, "input_size": INPUT, "classes": CLASSES,
                        "dtype": "float32", "sizes": args.sizes, "reps": args.reps,
                        "threads": torch.get_num_threads(), "models": list(MODELS)},

@@ -25,6 +25,7 @@ __all__ = [
     "qornn_table",
     "inference_table",
     "gated_table",
+    "subnormals_table",
     "provenance_table",
     "targets",
 ]
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, str] = {
     "qornn_step": ".venv/bin/python benchmarks/qornn_step.py",
     "inference": ".venv/bin/python benchmarks/inference.py",
     "gated_step": ".venv/bin/python benchmarks/gated_step.py",
+    "subnormals": ".venv/bin/python benchmarks/subnormals.py",
 }
 
 
@@ -170,14 +172,30 @@ def inference_table(record: Mapping) -> pd.DataFrame:
 
 
 def gated_table(record: Mapping) -> pd.DataFrame:
-    """gated_step: per n and model, the step with torch's fused kernel, with the Python loop, and
-    their ratio (median of per-repetition ratios)."""
+    """gated_step: per n and model, the step with the fused recurrence (torch's kernel, or
+    FastGRNN's hand-written backward), with the Python loop, and their ratio (median of
+    per-repetition ratios)."""
     out = []
     for r in record["sizes"]:
         for model in record["config"]["models"]:
             med = r["median_s"]
-            out.append({"n": r["n"], "model": model.upper(), "fused kernel (s)": med[f"{model}:fused"],
+            out.append({"n": r["n"], "model": model.upper(), "fused (s)": med[f"{model}:fused"],
                         "Python loop (s)": med[f"{model}:loop"], "loop / fused": r["loop_over_fused"][model]})
+    return pd.DataFrame(out)
+
+
+def subnormals_table(record: Mapping) -> pd.DataFrame:
+    """subnormals: per n and state of the model, the share of subnormal gate values and the step
+    with subnormals kept, flushed, and their ratio (median of per-repetition ratios)."""
+    out = []
+    for r in record["sizes"]:
+        for state in record["config"]["gate_bias"]:
+            med = r["median_s"]
+            out.append({"n": r["n"], "model state": state,
+                        "gate bias b_z": record["config"]["gate_bias"][state],
+                        "subnormal gates": r["subnormal_gate_fraction"][state],
+                        "kept (s)": med[f"{state}:keep"], "flushed (s)": med[f"{state}:flush"],
+                        "kept / flushed": r["keep_over_flush"][state]})
     return pd.DataFrame(out)
 
 

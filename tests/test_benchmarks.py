@@ -71,12 +71,23 @@ def test_inference_writes_its_record(tmp_path, monkeypatch):
 def test_gated_step_writes_its_record(tmp_path, monkeypatch):
     record = _run("gated_step", ["--sizes", "8", "--T", "12", "--batch", "4"], tmp_path, monkeypatch)
     (row,) = record["sizes"]
-    assert set(row["median_s"]) == {"lstm:fused", "lstm:loop", "gru:fused", "gru:loop"}
+    models = ("lstm", "gru", "fastgrnn")
+    assert set(row["median_s"]) == {f"{m}:{w}" for m in models for w in ("fused", "loop")}
     ratios = row["loop_over_fused"]
-    assert set(ratios) == {"lstm", "gru"} and all(r > 0 for r in ratios.values())
+    assert set(ratios) == {"lstm", "gru", "fastgrnn"} and all(r > 0 for r in ratios.values())
 
 
-@pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step"])
+def test_subnormals_writes_its_record(tmp_path, monkeypatch):
+    record = _run("subnormals", ["--sizes", "8", "--T", "12", "--batch", "4"], tmp_path, monkeypatch)
+    (row,) = record["sizes"]
+    assert set(row["median_s"]) == {"saturated:keep", "saturated:flush", "initial:keep", "initial:flush"}
+    # the saturated gate really is in the subnormal range, the initial one is not
+    assert row["subnormal_gate_fraction"]["saturated"] > 0.5
+    assert row["subnormal_gate_fraction"]["initial"] == 0
+    assert all(r > 0 for r in row["keep_over_flush"].values())
+
+
+@pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step", "subnormals"])
 def test_help_runs(script, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         _main(script, monkeypatch)(["--help"])
@@ -95,6 +106,8 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
                                      "--out", str(folder / "inference.json")])
     _main("gated_step", monkeypatch)(["--sizes", "8", "--T", "10", "--batch", "4", "--reps", "1",
                                       "--out", str(folder / "gated_step.json")])
+    _main("subnormals", monkeypatch)(["--sizes", "8", "--T", "10", "--batch", "4", "--reps", "1",
+                                      "--out", str(folder / "subnormals.json")])
     out = tmp_path / "executed" / "benchmarks" / "speed.ipynb"
     load_runner().execute(ROOT / "notebooks" / "benchmarks" / "speed.py", out, {}, timeout=600)
     nb = nbformat.read(out, as_version=4)
@@ -102,11 +115,13 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2
     html = "\n".join(o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
-    for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "loop / fused", "commit",
-                 "benchmarks/qornn_step.py", "benchmarks/gated_step.py"):
+    for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "loop / fused", "kept / flushed",
+                 "commit", "benchmarks/qornn_step.py", "benchmarks/gated_step.py",
+                 "benchmarks/subnormals.py"):
         assert text in html, text
     markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
     assert "Targets" in markdown and "No record" not in markdown and "No `gated_step` record" not in markdown
+    assert "No `subnormals` record" not in markdown
 
 
 def test_targets_say_met_missed_and_missing():

@@ -125,21 +125,44 @@ if "inference" in records:
     display(report.styled(bench.inference_table(records["inference"]), precision=2))
 
 # %% [markdown]
-# ## The gated baselines: torch's fused kernel against the Python loop
+# ## The gated baselines: fused recurrences against the Python loop
 #
-# The LSTM and GRU baselines are defined, like every baseline in `qornn.models.baselines`, by a
-# Python loop over time (so that k-bit and low-rank matrices work for every cell); on float input
-# they run `torch.lstm` / `torch.gru` on the same effective matrices instead, which the tests check
-# agree with the loop to float rounding, states and gradients. `benchmarks/gated_step.py` times one
-# training step both ways (batch 100, $T = 784$, many-to-one). On a CPU the gain is small, since
-# ATen's loop does the same products step by step; the reason for the fused kernel is a GPU, where it
-# is cuDNN's recurrence (no GPU timing is recorded here).
+# The LSTM, GRU and FastGRNN baselines are defined, like every baseline in `qornn.models.baselines`,
+# by a Python loop over time (so that k-bit and low-rank matrices work for every cell). On float
+# input the LSTM and GRU run `torch.lstm` / `torch.gru` on the same effective matrices instead;
+# FastGRNN runs its own recurrence whose backward pass is written out by hand: since
+# $\partial h_t/\partial p_t$ does not depend on the incoming gradient, the forward pass stores it,
+# and backpropagation through time is one product with $U^\top$ and a few elementwise operations per
+# step. The tests check that each fused path agrees with the loop in float64, states and the gradient
+# of every parameter. `benchmarks/gated_step.py` times one training step both ways (batch 100,
+# $T = 784$, many-to-one). For the LSTM and GRU the CPU gain is small, since ATen's loop does the
+# same products step by step (the reason for them is a GPU, where they are cuDNN's recurrence; no GPU
+# timing is recorded here).
 
 # %% tags=["hide-input"]
 if "gated_step" in records:
     display(report.styled(bench.gated_table(records["gated_step"]), precision=3))
 else:
     display(Markdown("No `gated_step` record yet: `" + bench.BENCHMARKS["gated_step"] + "` writes it."))
+
+# %% [markdown]
+# ## Subnormal floats: why training flushes them to zero
+#
+# A trained network can saturate its gates: $z = \sigma(p + b_z)$ with $p + b_z \approx -88$ is
+# about $6 \cdot 10^{-39}$, a *subnormal* float32 (below $1.18 \cdot 10^{-38}$), and x86 CPUs compute
+# on subnormals through a slow microcode path. Training FastGRNN on pMNIST here, a step went from
+# 0.8 s to 2.5 s within the first hundred steps, and back once subnormals were flushed. So
+# `qornn.train` runs training and evaluation under `flush_denormals()` (values that small are far
+# below float32's resolution next to anything they are added to). `benchmarks/subnormals.py` shows
+# the mechanism on a model built to have it: FastGRNN with its update gate pushed into the subnormal
+# range ($b_z = -88$) against the same model at initialisation ($b_z = 1$), each with subnormals kept
+# and flushed.
+
+# %% tags=["hide-input"]
+if "subnormals" in records:
+    display(report.styled(bench.subnormals_table(records["subnormals"]), precision=3))
+else:
+    display(Markdown("No `subnormals` record yet: `" + bench.BENCHMARKS["subnormals"] + "` writes it."))
 
 # %% [markdown]
 # ## The machine, and how to rerun
