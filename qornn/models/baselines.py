@@ -258,51 +258,55 @@ class _FastGRNNRecurrence(torch.autograd.Function):
         ∂L/∂(p_t + b_h) = δ_t ⊙ C_t,  C_t = c_t ⊙ (1 − g_t²)                   (through the candidate)
         δ_{t−1} = ∂L/∂h_{t−1} (output) + z_t ⊙ δ_t + U^T ∂L/∂p_t,
         ∂L/∂ζ̂ = ζ(1 − ζ) Σ δ_t ⊙ g_t ⊙ (1 − z_t),  ∂L/∂ν̂ = ν(1 − ν) Σ δ_t ⊙ g_t.
-    F and C do not depend on δ: the forward pass stores them. Every step works on (batch, n) slices
-    that stay in cache (whole-sequence elementwise passes are memory-bound and cost more than they
-    save); the gradients of U and the biases are sums over t, taken once after the loop.
+    F and C do not depend on δ. Every step works on (batch, n) slices that stay in cache: the
+    forward pass keeps only z_t, g_t (and returns h_t), and the backward pass rebuilds F_t and C_t
+    from them step by step; whole-sequence (T, batch, n) temporaries would cost more in memory
+    traffic and page faults than they save. The gradients of U and the biases are sums over t, the
+    one of U a single product after the loop.
     """
 
     @staticmethod
     def forward(ctx, a, u, b_z, b_h, zeta_hat, nu_hat):
         zeta, nu = float(torch.sigmoid(zeta_hat)), float(torch.sigmoid(nu_hat))
-        z_all, g_all, h_all, gate_all, cand_all = (torch.empty_like(a) for _ in range(5))
+        z_all, g_all, h_all = torch.empty_like(a), torch.empty_like(a), torch.empty_like(a)
         ut = u.t()
         h = a.new_zeros(a.shape[1:])
-        ones = torch.ones_like(h)
         for t, a_t in enumerate(a.unbind(0)):
             p = torch.addmm(a_t, h, ut)
             z = torch.sigmoid(p + b_z, out=z_all[t])
             g = torch.tanh(p + b_h, out=g_all[t])
             coef = torch.add(z * -zeta, zeta + nu)
-            torch.mul(torch.add(h, g, alpha=-zeta), torch.addcmul(z, z, z, value=-1), out=gate_all[t])
-            torch.mul(coef, torch.addcmul(ones, g, g, value=-1), out=cand_all[t])
             h = torch.addcmul(z * h, coef, g, out=h_all[t])
-        ctx.save_for_backward(u, zeta_hat, nu_hat, z_all, g_all, h_all, gate_all, cand_all)
+        ctx.save_for_backward(u, zeta_hat, nu_hat, z_all, g_all, h_all)
+        ctx.zeta_nu = zeta, nu
         return h_all
 
     @staticmethod
     def backward(ctx, grad):
-        u, zeta_hat, nu_hat, z, g, h, gate, cand = ctx.saved_tensors
-        grad_p, grad_pz = torch.empty_like(grad), torch.empty_like(grad)
+        u, zeta_hat, nu_hat, z_all, g_all, h_all = ctx.saved_tensors
+        zeta, nu = ctx.zeta_nu
+        grad_p = torch.empty_like(grad)
         carry = torch.zeros_like(grad[0])
-        dg_sum, dgz_sum = torch.zeros_like(carry), torch.zeros_like(carry)  # Σ δ⊙g, Σ δ⊙g⊙z
+        # per-step sums: Σ δ⊙F (b_z), Σ δ⊙g, Σ δ⊙g⊙z (ζ̂, ν̂)
+        sum_gate, sum_dg, sum_dgz = torch.zeros_like(carry), torch.zeros_like(carry), torch.zeros_like(carry)
         for t in range(grad.shape[0] - 1, -1, -1):
+            z, g = z_all[t], g_all[t]
             d = grad[t] + carry
-            dpz = torch.mul(d, gate[t], out=grad_pz[t])
-            dp = torch.addcmul(dpz, d, cand[t], out=grad_p[t])
-            dg = d * g[t]
-            dg_sum += dg
-            dgz_sum.addcmul_(dg, z[t])
-            carry = torch.addmm(z[t] * d, dp, u)
+            dg = d * g
+            from_gate = d * (torch.add(h_all[t - 1], g, alpha=-zeta) if t else g * -zeta)
+            from_gate.mul_(torch.addcmul(z, z, z, value=-1))  # ⊙ z(1 − z)
+            cand = torch.add(z * -zeta, zeta + nu).mul_(torch.addcmul(torch.ones_like(g), g, g, value=-1))
+            dp = torch.addcmul(from_gate, d, cand, out=grad_p[t])
+            sum_gate += from_gate
+            sum_dg += dg
+            sum_dgz.addcmul_(dg, z)
+            carry = torch.addmm(z * d, dp, u)
         n = grad.shape[-1]
-        h_prev = torch.cat([torch.zeros_like(h[:1]), h[:-1]])
-        grad_u = grad_p.reshape(-1, n).t() @ h_prev.reshape(-1, n)
-        grad_b_z = grad_pz.sum((0, 1))
+        grad_u = grad_p[1:].reshape(-1, n).t() @ h_all[:-1].reshape(-1, n)
+        grad_b_z = sum_gate.sum(0)
         grad_b_h = grad_p.sum((0, 1)) - grad_b_z
-        zeta, nu = torch.sigmoid(zeta_hat), torch.sigmoid(nu_hat)
-        grad_zeta_hat = (dg_sum - dgz_sum).sum() * zeta * (1 - zeta)
-        grad_nu_hat = dg_sum.sum() * nu * (1 - nu)
+        grad_zeta_hat = (sum_dg - sum_dgz).sum() * (zeta * (1 - zeta))
+        grad_nu_hat = sum_dg.sum() * (nu * (1 - nu))
         return grad_p, grad_u, grad_b_z, grad_b_h, grad_zeta_hat, grad_nu_hat
 
 
