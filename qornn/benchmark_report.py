@@ -185,17 +185,17 @@ def gated_table(record: Mapping) -> pd.DataFrame:
 
 
 def subnormals_table(record: Mapping) -> pd.DataFrame:
-    """subnormals: per n and state of the model, the share of subnormal gate values and the step
-    with subnormals kept, flushed, and their ratio (median of per-repetition ratios)."""
+    """subnormals: per n and case, the share of subnormal values (input gradients, update gates)
+    and the step with subnormals kept, flushed, and their ratio (median of per-repetition ratios)."""
     out = []
     for r in record["sizes"]:
-        for state in record["config"]["gate_bias"]:
-            med = r["median_s"]
-            out.append({"n": r["n"], "model state": state,
-                        "gate bias b_z": record["config"]["gate_bias"][state],
-                        "subnormal gates": r["subnormal_gate_fraction"][state],
-                        "kept (s)": med[f"{state}:keep"], "flushed (s)": med[f"{state}:flush"],
-                        "kept / flushed": r["keep_over_flush"][state]})
+        for case, spec in record["config"]["cases"].items():
+            med, share = r["median_s"], r["subnormal_share"][case]
+            out.append({"n": r["n"], "case": case, "model": spec["model"],
+                        "subnormal ∂L/∂x": share["input_gradients"],
+                        "subnormal gates": "" if share["update_gates"] is None else share["update_gates"],
+                        "kept (s)": med[f"{case}:keep"], "flushed (s)": med[f"{case}:flush"],
+                        "kept / flushed": r["keep_over_flush"][case]})
     return pd.DataFrame(out)
 
 

@@ -80,10 +80,12 @@ def test_gated_step_writes_its_record(tmp_path, monkeypatch):
 def test_subnormals_writes_its_record(tmp_path, monkeypatch):
     record = _run("subnormals", ["--sizes", "8", "--T", "12", "--batch", "4"], tmp_path, monkeypatch)
     (row,) = record["sizes"]
-    assert set(row["median_s"]) == {"saturated:keep", "saturated:flush", "initial:keep", "initial:flush"}
+    cases = ("lstm-initial", "fastgrnn-initial", "fastgrnn-saturated")
+    assert set(row["median_s"]) == {f"{c}:{m}" for c in cases for m in ("keep", "flush")}
     # the saturated gate really is in the subnormal range, the initial one is not
-    assert row["subnormal_gate_fraction"]["saturated"] > 0.5
-    assert row["subnormal_gate_fraction"]["initial"] == 0
+    share = row["subnormal_share"]
+    assert share["fastgrnn-saturated"]["update_gates"] > 0.5
+    assert share["fastgrnn-initial"]["update_gates"] == 0 and share["lstm-initial"]["update_gates"] is None
     assert all(r > 0 for r in row["keep_over_flush"].values())
 
 
