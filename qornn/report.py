@@ -276,15 +276,38 @@ def freshness_notes(record: Mapping, config) -> str:
                      for reason, runs in reasons.items())
 
 
+def late_regressions(record: Mapping, metric: str = "loss", tolerance: float = 0.5) -> str:
+    """Markdown naming every run whose validation ``metric`` (a loss: lower is better) at the last
+    epoch is worse than at its best epoch by more than ``tolerance`` × best: its test numbers, taken
+    from the last epoch's model, are not the best it reached. An empty string when there is none."""
+    lines = []
+    for run, data in sorted(record["runs"].items()):
+        points = [(p["epoch"], p["val"][metric]) for p in data["history"] if metric in p.get("val", {})]
+        if len(points) < 2:
+            continue
+        best_epoch, best = min(points, key=lambda point: point[1])
+        last_epoch, last = points[-1]
+        if last > best + tolerance * abs(best):
+            lines.append(f"- **{run}**: validation {metric} {last:.4g} at its last epoch ({last_epoch}), "
+                         f"after {best:.4g} at epoch {best_epoch}; its test numbers are the last "
+                         "epoch's model (training keeps no best checkpoint).")
+    return "\n".join(lines)
+
+
 def record_status(record: Mapping, config, trained: bool) -> str:
-    """Markdown for a page: where its numbers come from (trained now, or the committed record) and,
-    from :func:`freshness_notes`, every run to check before trusting it."""
+    """Markdown for a page: where its numbers come from (trained now, or the committed record),
+    every run to check before trusting it (:func:`freshness_notes`), and every run whose validation
+    loss got worse at the end of training (:func:`late_regressions`)."""
     how = ("trained by this run of the notebook" if trained
            else "rendered from the committed record (no training)")
     flags = freshness_notes(record, config)
     check = ("**Check before trusting these numbers:**\n\n" + flags if flags else
              "Every run matches the current profile and was made from committed code that `qornn/` "
              "has not changed since.")
+    regressions = late_regressions(record)
+    if regressions:
+        check += ("\n\n**Runs whose validation loss rose at the end of training** (see the curves "
+                  "below):\n\n" + regressions)
     return f"Results {how}: `{record_label(record)}`.\n\n{check}"
 
 

@@ -231,6 +231,17 @@ def test_freshness_notes_flag_config_and_code_changes(record):
     assert report.freshness_notes(record, config).startswith("- **ornn**: made from uncommitted")
 
 
+def test_late_regressions_name_a_run_whose_validation_loss_rose_at_the_end(record):
+    assert report.late_regressions(record) == ""  # both runs end at their best epoch
+    results.save_run("copy", "smoke", "lstm", _run("lstm", [1.0, 0.2, 0.9], 0.8, None, 100))
+    record = results.load_record("copy", "smoke")
+    text = report.late_regressions(record)  # val loss 0.9 × (1.0, 0.2, 0.9): 0.81 after 0.18
+    assert text.startswith("- **lstm**") and "0.81 at its last epoch (3)" in text
+    assert "0.18 at epoch 2" in text
+    assert "hadamrnn" not in text and "ornn" not in text
+    assert report.late_regressions(record, tolerance=4) == ""  # 0.81 < 0.18 × 5
+
+
 def test_run_summary_names_every_setting():
     from qornn.experiments import get_config
 
