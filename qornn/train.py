@@ -83,9 +83,9 @@ _flush_depth = 0
 def flush_denormals() -> Iterator[None]:
     """Inside the block, CPU arithmetic treats subnormal floats (below 1.2e-38 in float32) as zero.
 
-    Trained recurrent networks produce them (saturated gates: σ(p) ≈ 0, gradients that vanish over
-    784 steps), and every operation on one takes a slow microcode path: a FastGRNN step on pMNIST
-    went from 0.8 s to 2.5 s after a hundred steps of training here. Values that small are far below
+    Recurrent networks produce them (saturated gates: σ(p) ≈ 0; gradients that vanish over 784
+    steps, already at initialisation for an LSTM), and on x86 every operation on one takes a slow
+    microcode path: several times slower steps (``benchmarks/subnormals.py``). Values that small are far below
     float32's resolution relative to any value they are added to, so results change only where a
     sum of such values would have mattered. Nests; leaves the default (keep subnormals) on exit.
     """

@@ -148,15 +148,17 @@ else:
 # %% [markdown]
 # ## Subnormal floats: why training flushes them to zero
 #
-# A trained network can saturate its gates: $z = \sigma(p + b_z)$ with $p + b_z \approx -88$ is
-# about $6 \cdot 10^{-39}$, a *subnormal* float32 (below $1.18 \cdot 10^{-38}$), and x86 CPUs compute
-# on subnormals through a slow microcode path. Training FastGRNN on pMNIST here, a step went from
-# 0.8 s to 2.5 s within the first hundred steps, and back once subnormals were flushed. So
-# `qornn.train` runs training and evaluation under `flush_denormals()` (values that small are far
-# below float32's resolution next to anything they are added to). `benchmarks/subnormals.py` shows
-# the mechanism on a model built to have it: FastGRNN with its update gate pushed into the subnormal
-# range ($b_z = -88$) against the same model at initialisation ($b_z = 1$), each with subnormals kept
-# and flushed.
+# x86 CPUs compute on *subnormal* floats (below $1.18 \cdot 10^{-38}$ in float32) through a slow
+# microcode path, and recurrent networks make them in two ways. Backward: a gradient that vanishes
+# over $T = 784$ steps passes through the subnormal range on its way to zero, as in an LSTM at
+# initialisation. Forward: a saturated gate, $z = \sigma(p + b_z)$ with $p + b_z \approx -88$, is
+# about $6 \cdot 10^{-39}$. So `qornn.train` runs training and evaluation under
+# `flush_denormals()`: values that small are far below float32's resolution next to anything they
+# are added to. `benchmarks/subnormals.py` times a training step with subnormals kept and flushed for
+# three cases: the LSTM at initialisation, FastGRNN at initialisation (whose gradients do not vanish
+# as fast: its update gate carries them), and FastGRNN with its update gate pushed into the subnormal
+# range ($b_z = -88$). The share of subnormal values among the input gradients $\partial L/\partial
+# x_t$ shows how far the vanishing gradient got.
 
 # %% tags=["hide-input"]
 if "subnormals" in records:
