@@ -14,9 +14,11 @@ already recorded never overwrites it silently: the old record is first copied to
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime as _dt
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -226,9 +228,11 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
     return path
 
 
-#: modules of ``qornn/`` that only read records or move files, so cannot change a run's numbers
+#: modules of ``qornn/`` that only store, read or present records, or move files, so cannot change
+#: a run's numbers (this one included: a change to how a configuration is hashed shows up as a
+#: configuration that differs from the profile, which is flagged on its own)
 PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
-                               "qornn/export.py"})
+                               "qornn/export.py", "qornn/results.py"})
 
 
 def affecting_changes(paths: list[str]) -> list[str]:
@@ -236,12 +240,50 @@ def affecting_changes(paths: list[str]) -> list[str]:
     return [p for p in paths if p not in PRESENTATION_ONLY]
 
 
+def code_fingerprint(source: str) -> str:
+    """The Python ``source`` as its syntax tree with every docstring left out: two sources with
+    the same fingerprint differ only in comments, docstrings, layout or line numbers, so they
+    behave the same. Raises SyntaxError on code that does not parse."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
+def _git_show(commit: str, path: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=_REPO_ROOT, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=4096)
+def behaviour_changed(commit: str, path: str, head: str = "HEAD") -> bool:
+    """Whether ``path`` may behave differently at ``head`` than at ``commit``: always for a file
+    added, removed, not Python, or not parsed; for Python, unless only comments, docstrings or
+    layout changed (:func:`code_fingerprint`)."""
+    old, new = _git_show(commit, path), _git_show(head, path)
+    if old is None or new is None or not path.endswith(".py"):
+        return True
+    try:
+        return code_fingerprint(old) != code_fingerprint(new)
+    except SyntaxError:
+        return True
+
+
 def code_changed_since(run: dict) -> str | None:
     """Why a recorded run may not reflect the package as it is now, or None if it does.
 
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
     the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
-    modules that only present results (:data:`PRESENTATION_ONLY`).
+    modules that only present results (:data:`PRESENTATION_ONLY`) and changes to comments and
+    docstrings only (:func:`behaviour_changed`).
     """
     prov = run["provenance"]
     commit = prov.get("commit")
@@ -256,7 +298,7 @@ def code_changed_since(run: dict) -> str | None:
         return None
     if diff.returncode != 0:
         return f"made at commit {commit[:8]}, which this checkout does not have"
-    changed = affecting_changes(diff.stdout.split())
+    changed = [p for p in affecting_changes(diff.stdout.split()) if behaviour_changed(commit, p)]
     if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
         return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"

@@ -202,9 +202,30 @@ def test_records_from_other_code_are_flagged():
 def test_presentation_only_changes_do_not_flag_a_run():
     from qornn.results import affecting_changes
 
-    assert affecting_changes(["qornn/report.py", "qornn/benchmark_report.py"]) == []
+    assert affecting_changes(["qornn/report.py", "qornn/benchmark_report.py", "qornn/results.py"]) == []
     assert affecting_changes(["qornn/report.py", "qornn/train.py", "qornn/models/baselines.py"]) == [
         "qornn/train.py", "qornn/models/baselines.py"]
+
+
+def test_changes_to_comments_and_docstrings_only_do_not_flag_a_run(monkeypatch):
+    from qornn import results
+
+    code = 'def f(x):\n    """Twice x."""\n    return 2 * x  # doubled\n'
+    reworded = '"""A module."""\n\n\ndef f(x):\n    """x, twice:\n    2x."""\n\n    return 2 * x\n'
+    changed = 'def f(x):\n    """Twice x."""\n    return 3 * x\n'
+    assert results.code_fingerprint(code) == results.code_fingerprint(reworded)
+    assert results.code_fingerprint(code) != results.code_fingerprint(changed)
+    versions = {("old", "a.py"): code, ("new", "a.py"): reworded, ("new2", "a.py"): changed,
+                ("old", "b.cpp"): "x", ("new", "b.cpp"): "x"}
+    monkeypatch.setattr(results, "_git_show", lambda commit, path: versions.get((commit, path)))
+    results.behaviour_changed.cache_clear()
+    try:
+        assert not results.behaviour_changed("old", "a.py", "new")
+        assert results.behaviour_changed("old", "a.py", "new2")
+        assert results.behaviour_changed("old", "b.cpp", "new")  # not Python: any change counts
+        assert results.behaviour_changed("old", "gone.py", "new")  # added or removed
+    finally:
+        results.behaviour_changed.cache_clear()
 
 
 class _DropoutNet(torch.nn.Module):
