@@ -15,15 +15,25 @@ from pathlib import Path
 from typing import Any
 
 from qornn.results import atomic_write_json, provenance, results_dir
+from qornn.train import flush_denormals
 
 __all__ = ["interleaved_times", "median_ratios", "fit_exponent", "default_path", "write_record",
            "step_parser"]
 
 
-def interleaved_times(steps: Mapping[str, Callable[[], object]], reps: int,
-                      warmup: int = 1) -> dict[str, list[float]]:
+def interleaved_times(steps: Mapping[str, Callable[[], object]], reps: int, warmup: int = 1,
+                      flush_subnormals: bool = True) -> dict[str, list[float]]:
     """Seconds per call of each closure, ``reps`` times, interleaved (A B C A B C ...) after ``warmup``
-    untimed calls of each, so that the load of a shared machine hits every variant alike."""
+    untimed calls of each, so that the load of a shared machine hits every variant alike.
+
+    With ``flush_subnormals`` (the default) the calls run as training and evaluation do, with
+    subnormal floats flushed to zero (``qornn.train.flush_denormals``): otherwise a model whose
+    gradients vanish over the sequence (a tanh RNN, an LSTM) spends most of its step on the CPU's
+    slow path for subnormals, and a ratio against it measures that, not the algorithm. False leaves
+    the mode to the closures (``subnormals.py``, which times both)."""
+    if flush_subnormals:
+        with flush_denormals():
+            return interleaved_times(steps, reps, warmup, flush_subnormals=False)
     for _ in range(warmup):
         for step in steps.values():
             step()
@@ -56,9 +66,13 @@ def default_path(name: str) -> Path:
     return results_dir() / "benchmarks" / f"{name}.json"
 
 
-def write_record(path: Path, record: dict[str, Any], *, seed: int, wall_time_s: float) -> None:
-    """Add the provenance (commit, dirty flag, torch, CPU, date) and write ``record`` atomically."""
-    record = {**record, "provenance": provenance(profile="benchmark", seed=seed, device="cpu",
+def write_record(path: Path, record: dict[str, Any], *, seed: int, wall_time_s: float,
+                 subnormals_flushed: bool = True) -> None:
+    """Add the provenance (commit, dirty flag, torch, CPU, date) and write ``record`` atomically;
+    ``config.subnormals_flushed`` says whether the timings ran with subnormals flushed (see
+    :func:`interleaved_times`)."""
+    record = {**record, "config": {**record.get("config", {}), "subnormals_flushed": subnormals_flushed},
+              "provenance": provenance(profile="benchmark", seed=seed, device="cpu",
                                                  wall_time_s=wall_time_s)}
     atomic_write_json(path, record)
     print(f"\nwrote {path}")

@@ -8,8 +8,8 @@ matrices; FastGRNN runs its own recurrence with a hand-written backward pass (an
 times both ways of the same model side by side: a training step is forward + cross-entropy +
 backward + Adam update, batch 100, T = 784, input size 1, 10 classes, many-to-one, float32 (the
 pMNIST/sMNIST shape). Repetitions are interleaved and ratios are medians of per-repetition ratios,
-as in the other benchmarks. Subnormal floats are flushed to zero, as in training. Results go to
-``data/results/benchmarks/gated_step.json`` with provenance.
+as in the other benchmarks. Subnormal floats are flushed to zero, as in training
+(``_common.interleaved_times``). Results go to ``data/results/benchmarks/gated_step.json``.
 
     .venv/bin/python benchmarks/gated_step.py                          # n = 64, 128, 256, 1 thread
     .venv/bin/python benchmarks/gated_step.py --sizes 32 --T 50 --reps 2 --no-json   # quick look
@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from _common import default_path, interleaved_times, median_ratios, step_parser, write_record
 
 from qornn.models import build_model
-from qornn.train import flush_denormals
 
 BATCH, INPUT, CLASSES = 100, 1, 10
 MODELS = ("lstm", "gru", "fastgrnn")
@@ -67,13 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     p = step_parser(__doc__, "gated_step", [64, 128, 256], BATCH)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    # as in training: with subnormals kept, an LSTM step at T = 784 is mostly the slow path on
-    # vanishing gradients (benchmarks/subnormals.py), whichever way the recurrence runs
-    with flush_denormals():
-        return _run(args)
-
-
-def _run(args) -> int:
     start = time.perf_counter()
     print(f"LSTM / GRU / FastGRNN training step, fused recurrence vs Python loop: batch {args.batch}, "
           f"T={args.T}, input {INPUT}, many-to-one, float32, {torch.get_num_threads()} torch threads, "
@@ -92,8 +84,7 @@ def _run(args) -> int:
                            "kernel; FastGRNN's hand-written backward) vs the Python loop",
             "config": {"batch": args.batch, "T": args.T, "input_size": INPUT, "classes": CLASSES,
                        "dtype": "float32", "sizes": args.sizes, "reps": args.reps,
-                       "threads": torch.get_num_threads(), "models": list(MODELS),
-                       "flush_denormal": True},
+                       "threads": torch.get_num_threads(), "models": list(MODELS)},
             "sizes": rows,
         }
         write_record(args.out or default_path("gated_step"), record, seed=args.seed,

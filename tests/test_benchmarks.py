@@ -9,6 +9,7 @@ import sys
 
 import nbformat
 import pytest
+import torch
 from _notebook_helpers import ROOT, load_runner
 
 BENCHMARKS = ROOT / "benchmarks"
@@ -29,7 +30,23 @@ def _run(name: str, args: list[str], tmp_path, monkeypatch) -> dict:
     record = json.loads(out.read_text())
     assert record["benchmark"] == name
     assert {"commit", "dirty", "torch", "date", "device_name"} <= set(record["provenance"])
+    # timed as training runs (subnormals flushed), except the benchmark that compares both modes
+    assert record["config"]["subnormals_flushed"] is (name != "subnormals")
     return record
+
+
+def test_interleaved_times_flush_subnormals_unless_told_not_to(monkeypatch):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from _common import interleaved_times
+
+    seen = []
+    step = {"a": lambda: seen.append((torch.tensor([1e-39]) * 1.0).item() == 0.0)}
+    interleaved_times(step, reps=1)
+    interleaved_times(step, reps=1, flush_subnormals=False)
+    assert seen == [True, True, False, False]  # warm-up and timed call of each
+    assert (torch.tensor([1e-39]) * 1.0).item() != 0.0  # the default is back
 
 
 def test_hadamrnn_step_writes_its_record(tmp_path, monkeypatch):
