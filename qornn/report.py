@@ -604,8 +604,8 @@ def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
 
 def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
     """Training cost of every trained run of ``records``: wall time without the final test, epochs
-    and seconds per epoch, with the model, its hidden size, the task and the device name (PTQ runs,
-    which train nothing, are left out)."""
+    and seconds per epoch, with the model, its hidden size, the task, the device name and the
+    commit whose code ran (PTQ runs, which train nothing, are left out)."""
     rows = []
     for record in records:
         for run, data in sorted(record["runs"].items()):
@@ -617,7 +617,8 @@ def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
                          "model": config["model"]["model"], "hidden": config["model"].get("hidden_size"),
                          "batch": config.get("train", {}).get("batch_size"), "epochs": epochs,
                          "wall time": _duration(wall), "s / epoch": wall / epochs,
-                         "device": prov.get("device_name", prov.get("device"))})
+                         "device": prov.get("device_name", prov.get("device")),
+                         "commit": (prov.get("commit") or "unknown")[:8]})
     return pd.DataFrame(rows)
 
 

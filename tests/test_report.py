@@ -258,7 +258,7 @@ def test_training_time_frame_leaves_out_ptq_runs(record):
     frame = report.training_time_frame([results.load_record("copy", "smoke")]).set_index("run")
     assert set(frame.index) == {"hadamrnn", "ornn"}
     assert frame.loc["hadamrnn", "s / epoch"] == 3.5 / 3 and frame.loc["ornn", "epochs"] == 2
-    assert frame.loc["ornn", "device"] == "test cpu"
+    assert frame.loc["ornn", "device"] == "test cpu" and frame.loc["ornn", "commit"] == "01234567"
 
 
 def test_sweep_frame_reads_signs_learning_rate_and_batch():
