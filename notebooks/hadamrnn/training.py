@@ -26,7 +26,7 @@
 # that made them, which is shared: compare runs of the same experiment, made by the same process
 # and at the same commit. Runs made at different commits also ran different code: since
 # 2026-12-01 training flushes subnormal floats to zero, which made some gated baselines several
-# times faster per step (see the speed page), and the LSTM and FastGRNN recurrences changed.
+# times faster per step (see the speed page), and FastGRNN got a hand-written backward pass.
 # The controlled comparison of a binary recurrent step against a float one is the speed benchmark
 # (side-by-side repetitions, ratios; see {doc}`/_build/executed/benchmarks/speed`), summarised below.
 #
