@@ -192,8 +192,9 @@ def subnormals_table(record: Mapping) -> pd.DataFrame:
         for case, spec in record["config"]["cases"].items():
             med, share = r["median_s"], r["subnormal_share"][case]
             out.append({"n": r["n"], "case": case, "model": spec["model"],
-                        "subnormal ∂L/∂x": share["input_gradients"],
-                        "subnormal gates": "" if share["update_gates"] is None else share["update_gates"],
+                        "subnormal ∂L/∂x": f"{share['input_gradients']:.1%}",
+                        "subnormal gates": "—" if share["update_gates"] is None
+                        else f"{share['update_gates']:.1%}",
                         "kept (s)": med[f"{case}:keep"], "flushed (s)": med[f"{case}:flush"],
                         "kept / flushed": r["keep_over_flush"][case]})
     return pd.DataFrame(out)

@@ -160,7 +160,7 @@ else:
 # range ($b_z = -88$). The share of subnormal values among the input gradients $\partial L/\partial
 # x_t$ shows how far the vanishing gradient got.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 if "subnormals" in records:
     display(report.styled(bench.subnormals_table(records["subnormals"]), precision=3))
 else:
