@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch.nn.functional as F
+
 from qornn.results import atomic_write_json, provenance, results_dir
 from qornn.train import flush_denormals
 
 __all__ = ["interleaved_times", "median_ratios", "fit_exponent", "default_path", "write_record",
-           "step_parser"]
+           "step_parser", "step_header", "training_step"]
 
 
 def interleaved_times(steps: Mapping[str, Callable[[], object]], reps: int, warmup: int = 1,
@@ -92,3 +94,25 @@ def step_parser(doc: str, name: str, sizes: list[int], batch: int) -> argparse.A
                    help=f"JSON path (default: data/results/benchmarks/{name}.json)")
     p.add_argument("--no-json", action="store_true")
     return p
+
+
+def step_header(title: str, args: argparse.Namespace, input_size: int) -> str:
+    """The first line a training-step benchmark prints: what is timed, and the shape it is timed at."""
+    import torch
+
+    return (f"{title}: batch {args.batch}, T={args.T}, input {input_size}, many-to-one, float32, "
+            f"{torch.get_num_threads()} torch threads, {args.reps} interleaved reps")
+
+
+def training_step(model, opt, x, y) -> Callable[[], None]:
+    """A closure running one training step of a many-to-one classifier: forward, cross-entropy,
+    backward, ``opt.step()``, then the model's ``apply_constraints_()`` where it has one."""
+    constrain = getattr(model, "apply_constraints_", None)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        if constrain is not None:
+            constrain()
+    return step

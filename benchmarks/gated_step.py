@@ -21,8 +21,15 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
-from _common import default_path, interleaved_times, median_ratios, step_parser, write_record
+from _common import (
+    default_path,
+    interleaved_times,
+    median_ratios,
+    step_header,
+    step_parser,
+    training_step,
+    write_record,
+)
 
 from qornn.models import build_model
 
@@ -39,16 +46,8 @@ def make_steps(n: int, x: torch.Tensor, y: torch.Tensor, seed: int) -> dict:
             model = build_model(name, input_size=INPUT, output_size=CLASSES, hidden_size=n)
             model.fused = way == "fused"
             opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-            steps[f"{name}:{way}"] = _step(model, opt, x, y)
+            steps[f"{name}:{way}"] = training_step(model, opt, x, y)
     return steps
-
-
-def _step(model, opt, x, y):
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    return step
 
 
 def time_size(n: int, T: int, batch: int, reps: int, seed: int) -> dict:
@@ -67,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    print(f"LSTM / GRU / FastGRNN training step, fused recurrence vs Python loop: batch {args.batch}, "
-          f"T={args.T}, input {INPUT}, many-to-one, float32, {torch.get_num_threads()} torch threads, "
-          f"{args.reps} interleaved reps")
+    print(step_header("LSTM / GRU / FastGRNN training step, fused recurrence vs Python loop", args, INPUT))
     rows = []
     for n in args.sizes:
         rows.append(time_size(n, args.T, args.batch, args.reps, args.seed))

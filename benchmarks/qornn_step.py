@@ -25,8 +25,16 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
-from _common import default_path, fit_exponent, interleaved_times, median_ratios, step_parser, write_record
+from _common import (
+    default_path,
+    fit_exponent,
+    interleaved_times,
+    median_ratios,
+    step_header,
+    step_parser,
+    training_step,
+    write_record,
+)
 
 from qornn.models import build_model
 
@@ -43,20 +51,11 @@ def make_closures(n: int, bits: int, x: torch.Tensor, y: torch.Tensor) -> dict:
             options = {"bits": bits} if name == quantized else {}
             model = build_model(name, input_size=INPUT, output_size=CLASSES, hidden_size=n, **options)
             opt = torch.optim.Adam(model.parameters(), lr=ADAM_LR)
-            steps[name] = _step(model, opt, x, y)
+            steps[name] = training_step(model, opt, x, y)
             reorths[f"{name}:reorth"] = _reorth(model.recurrent)
             if mech == "bjorck":  # early stopping makes it cheap near O(n); time the worst case too
                 reorths[f"{name}:reorth-all-iters"] = _reorth(model.recurrent, all_iters=True)
     return {**steps, **reorths}
-
-
-def _step(model, opt, x, y):
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-        model.apply_constraints_()
-    return step
 
 
 def _reorth(rec, all_iters: bool = False):
@@ -126,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    print(f"QORNN ({args.bits}-bit W, U) vs float ORNN training step: batch {args.batch}, T={args.T}, input "
-          f"{INPUT}, many-to-one, float32, {torch.get_num_threads()} torch threads, {args.reps} "
-          "interleaved reps")
+    print(step_header(f"QORNN ({args.bits}-bit W, U) vs float ORNN training step", args, INPUT))
     rows = []
     for n in args.sizes:
         rows.append(time_size(n, args.T, args.batch, args.bits, args.reps, args.seed))

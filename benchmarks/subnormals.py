@@ -22,9 +22,18 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _common import default_path, interleaved_times, median_ratios, step_parser, write_record
+from _common import (
+    default_path,
+    interleaved_times,
+    median_ratios,
+    step_header,
+    step_parser,
+    training_step,
+    write_record,
+)
 
 from qornn.models import build_model
+from qornn.train import flush_denormals
 
 BATCH, INPUT, CLASSES = 100, 1, 10
 #: case -> (model, FastGRNN update-gate bias b_z or None); σ(−88) ≈ 6e-39 is subnormal in float32
@@ -49,20 +58,16 @@ def make_steps(n: int, x: torch.Tensor, y: torch.Tensor, seed: int) -> dict:
         for mode in ("keep", "flush"):
             model = make_model(case, n, seed)
             opt = torch.optim.SGD(model.parameters(), lr=0.0)  # the state must not move between reps
-            steps[f"{case}:{mode}"] = _step(model, opt, x, y, flush=mode == "flush")
+            step = training_step(model, opt, x, y)
+            steps[f"{case}:{mode}"] = _flushed(step) if mode == "flush" else step
     return steps
 
 
-def _step(model, opt, x, y, *, flush: bool):
-    def step() -> None:
-        torch.set_flush_denormal(flush)
-        try:
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
-        finally:
-            torch.set_flush_denormal(False)
-    return step
+def _flushed(step):
+    def flushed_step() -> None:
+        with flush_denormals():
+            step()
+    return flushed_step
 
 
 def _subnormal_share(t: torch.Tensor) -> float:
@@ -93,7 +98,7 @@ def time_size(n: int, T: int, batch: int, reps: int, seed: int) -> dict:
     torch.manual_seed(seed)
     x = torch.randn(batch, T, INPUT)
     y = torch.randint(0, CLASSES, (batch,))
-    times = interleaved_times(make_steps(n, x, y, seed), reps, flush_subnormals=False)  # each step sets it
+    times = interleaved_times(make_steps(n, x, y, seed), reps, flush_subnormals=False)  # keep, unless flushed
     return {"n": n, "T": T, "batch": batch, "reps": reps, "times_s": times,
             "median_s": {v: statistics.median(ts) for v, ts in times.items()},
             "subnormal_share": subnormal_fractions(n, x, y, seed),
@@ -106,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    print(f"LSTM / FastGRNN training step, subnormals kept vs flushed: batch {args.batch}, T={args.T}, input "
-          f"{INPUT}, many-to-one, float32, {torch.get_num_threads()} torch threads, {args.reps} "
-          "interleaved reps")
+    print(step_header("LSTM / FastGRNN training step, subnormals kept vs flushed", args, INPUT))
     rows = []
     for n in args.sizes:
         rows.append(time_size(n, args.T, args.batch, args.reps, args.seed))
