@@ -513,8 +513,8 @@ def _plane_models(hidden: int) -> dict[str, dict[str, Any]]:
                                                  **fixed}
     # The recurrence ablation: HadamRNN's recurrence is linear, h_t = W h_{t-1} + U x_t + b; the same
     # network with h_t = ReLU(W h_{t-1} + U x_t + b) (the ablations page). A nonlinear recurrence has
-    # no fast Walsh–Hadamard path (dense products: about 5x slower per step at n = 512), so tanh,
-    # which the models also take, is left out of the cpu budget.
+    # no fast Walsh–Hadamard path (dense products: about 5x slower per step at n = 512). The tanh
+    # recurrence is `_PLANE_TANH`, below.
     models["hadamrnn-p4-relu"] = {"model": "hadamrnn", "bits": 4, "nonlinearity": "relu", **fixed}
     models["hadamrnn-p4-learned-signs"] = {"model": "hadamrnn", "bits": 4, "hidden_size": hidden}
     return models
@@ -524,13 +524,18 @@ def _plane_models(hidden: int) -> dict[str, dict[str, Any]]:
 # (width 12, one layer, one head, feed-forward 14: 38,784 bits against HadamRNN's 39,808 at p = 4).
 _PLANE_TRANSFORMER = {"model": "transformer", "hidden_size": 12, "layers": 1, "heads": 1, "feedforward": 14}
 
+# The saturating recurrence of the same ablation, h_t = tanh(W h_{t-1} + U x_t + b): HadamRNN at p = 4
+# with the signs learned (the paper's model); `cpu` fixes them, as in every run of the plane.
+_PLANE_TANH = {"hadamrnn-p4-tanh": {"model": "hadamrnn", "bits": 4, "nonlinearity": "tanh",
+                                    "hidden_size": 512, "learn_signs": True}}
+
 
 EXPERIMENTS["hadamrnn-size-accuracy"] = {
     "task": "pmnist",
     "paper_experiment": "size-accuracy",  # no readable number: nothing in data/paper/hadamrnn.yaml
     "source": "HadamRNN (arXiv 2502.00047) Figure 1 and the Block-HadamRNN sparsity ablation; the "
               "authors' pMNIST config (hidden 512, batch 100, 100 epochs, Adam 1e-3, StepLR 0.98)",
-    "models": {**_plane_models(512), "transformer": _PLANE_TRANSFORMER},
+    "models": {**_plane_models(512), **_PLANE_TANH, "transformer": _PLANE_TRANSFORMER},
     "profiles": {
         "paper": {
             "task_options": {},
@@ -540,7 +545,7 @@ EXPERIMENTS["hadamrnn-size-accuracy"] = {
         },
         "cpu": {
             "task_options": {"train_size": 20_000, "val_size": 2_000},
-            "models": {run: {"learn_signs": False} for run in _plane_models(512)
+            "models": {run: {"learn_signs": False} for run in [*_plane_models(512), *_PLANE_TANH]
                        if run != "hadamrnn-p4-learned-signs"},
             "train": {"epochs": 4, "batch_size": 100, "lr": 1e-3, "lr_gamma": 0.8,
                       "eval_batch_size": 1000},
@@ -551,7 +556,7 @@ EXPERIMENTS["hadamrnn-size-accuracy"] = {
         },
         "smoke": {
             "task_options": {"train_size": 256, "val_size": 64, "test_size": 64},
-            "models": {**{run: {"hidden_size": 16} for run in _plane_models(16)},
+            "models": {**{run: {"hidden_size": 16} for run in [*_plane_models(16), *_PLANE_TANH]},
                        "transformer": {"hidden_size": 4, "feedforward": 4},
                        "block-hadamrnn-m16-p4": {"hidden_size": 16, "block": 4},
                        "block-hadamrnn-m64-p4": {"hidden_size": 16, "block": 8}},

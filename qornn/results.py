@@ -240,11 +240,24 @@ def affecting_changes(paths: list[str]) -> list[str]:
     return [p for p in paths if p not in PRESENTATION_ONLY]
 
 
-def code_fingerprint(source: str) -> str:
+#: modules whose top-level assignments and loops only build the registry of experiments and
+#: profiles: what they define reaches a run only through its configuration, which the record keeps
+#: whole and each page compares with the current definition (``report.freshness_notes``), so a
+#: change there is flagged as a configuration that differs, on the runs it concerns and no others.
+#: Their functions and classes (how a run is built, trained and recorded) still count in full.
+REGISTRY_DATA = frozenset({"qornn/experiments.py"})
+
+_DATA_STATEMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For)
+
+
+def code_fingerprint(source: str, *, registry_data: bool = False) -> str:
     """The Python ``source`` as its syntax tree with every docstring left out: two sources with
     the same fingerprint differ only in comments, docstrings, layout or line numbers, so they
-    behave the same. Raises SyntaxError on code that does not parse."""
+    behave the same. With ``registry_data`` (a module of :data:`REGISTRY_DATA`), its top-level
+    assignments and loops are left out too. Raises SyntaxError on code that does not parse."""
     tree = ast.parse(source)
+    if registry_data:
+        tree.body = [node for node in tree.body if not isinstance(node, _DATA_STATEMENTS)]
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
@@ -267,12 +280,14 @@ def _git_show(commit: str, path: str) -> str | None:
 def behaviour_changed(commit: str, path: str, head: str = "HEAD") -> bool:
     """Whether ``path`` may behave differently at ``head`` than at ``commit``: always for a file
     added, removed, not Python, or not parsed; for Python, unless only comments, docstrings or
-    layout changed (:func:`code_fingerprint`)."""
+    layout changed, or, in a module of :data:`REGISTRY_DATA`, the registry's data
+    (:func:`code_fingerprint`)."""
     old, new = _git_show(commit, path), _git_show(head, path)
     if old is None or new is None or not path.endswith(".py"):
         return True
+    data = path in REGISTRY_DATA
     try:
-        return code_fingerprint(old) != code_fingerprint(new)
+        return code_fingerprint(old, registry_data=data) != code_fingerprint(new, registry_data=data)
     except SyntaxError:
         return True
 
@@ -282,8 +297,9 @@ def code_changed_since(run: dict) -> str | None:
 
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
     the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
-    modules that only present results (:data:`PRESENTATION_ONLY`) and changes to comments and
-    docstrings only (:func:`behaviour_changed`).
+    modules that only present results (:data:`PRESENTATION_ONLY`), changes to comments and
+    docstrings only, and changes to the experiments' definitions as data (:data:`REGISTRY_DATA`:
+    those are checked run by run against the recorded configuration), see :func:`behaviour_changed`.
     """
     prov = run["provenance"]
     commit = prov.get("commit")

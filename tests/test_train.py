@@ -228,6 +228,52 @@ def test_changes_to_comments_and_docstrings_only_do_not_flag_a_run(monkeypatch):
         results.behaviour_changed.cache_clear()
 
 
+def test_registry_data_changes_are_left_to_the_configuration_check(monkeypatch):
+    """In experiments.py a new or changed experiment definition (a top-level assignment) reaches a
+    run only through its recorded configuration, so it does not flag every run as code changed; a
+    change to a function there (how runs are built and trained) still does."""
+    from qornn import results
+
+    code = 'EXPERIMENTS = {"a": {"lr": 1}}\n\n\ndef run(spec):\n    return spec["lr"]\n'
+    more_data = code + 'EXPERIMENTS["b"] = {"lr": 2}\nfor _name in ("c",):\n    EXPERIMENTS[_name] = {}\n'
+    new_logic = code.replace('return spec["lr"]', 'return 2 * spec["lr"]')
+    assert results.code_fingerprint(code, registry_data=True) == \
+        results.code_fingerprint(more_data, registry_data=True)
+    assert results.code_fingerprint(code) != results.code_fingerprint(more_data)
+    assert results.code_fingerprint(code, registry_data=True) != \
+        results.code_fingerprint(new_logic, registry_data=True)
+    path = "qornn/experiments.py"
+    assert path in results.REGISTRY_DATA
+    versions = {("old", path): code, ("data", path): more_data, ("logic", path): new_logic,
+                ("old", "qornn/train.py"): code, ("data", "qornn/train.py"): more_data}
+    monkeypatch.setattr(results, "_git_show", lambda commit, p: versions.get((commit, p)))
+    results.behaviour_changed.cache_clear()
+    try:
+        assert not results.behaviour_changed("old", path, "data")
+        assert results.behaviour_changed("old", path, "logic")
+        # elsewhere a module-level assignment is behaviour (e.g. a kernel's loop order)
+        assert results.behaviour_changed("old", "qornn/train.py", "data")
+    finally:
+        results.behaviour_changed.cache_clear()
+
+
+def test_a_changed_definition_is_flagged_on_the_runs_it_changes():
+    """What the registry rule leaves out is caught run by run: a recorded configuration that no
+    longer matches the profile's definition is named on the page."""
+    from qornn import report
+    from qornn.experiments import get_config
+    from qornn.results import config_hash
+
+    config = get_config("copy", "smoke")
+    run = next(iter(config.models))
+    recorded = {"runs": {name: {"config": config.run_config(name, 0),
+                                "config_hash": config_hash(config.run_config(name, 0)),
+                                "provenance": {"commit": None}} for name in config.models}}
+    config.train["lr"] = config.train["lr"] * 2  # the definition changes after the runs were made
+    notes = report.freshness_notes(recorded, config)
+    assert "differs from the current definition" in notes and f"**{run}**" in notes
+
+
 class _DropoutNet(torch.nn.Module):
     """A HadamRNN with dropout on its outputs: training draws from torch's global RNG."""
 
