@@ -307,14 +307,20 @@ def code_changed_since(run: dict) -> str | None:
         return "made outside a git checkout: the code version is unknown"
     if prov.get("dirty"):
         return f"made from uncommitted changes on top of {commit[:8]}"
+    # HEAD as a commit, not the name: behaviour_changed caches its answers, and a long-lived
+    # process (a notebook kernel) must not reuse them once HEAD has moved
     try:
-        diff = subprocess.run(["git", "diff", "--name-only", commit, "HEAD", "--", "qornn"],
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO_ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        if not head:
+            return None
+        diff = subprocess.run(["git", "diff", "--name-only", commit, head, "--", "qornn"],
                               cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     if diff.returncode != 0:
         return f"made at commit {commit[:8]}, which this checkout does not have"
-    changed = [p for p in affecting_changes(diff.stdout.split()) if behaviour_changed(commit, p)]
+    changed = [p for p in affecting_changes(diff.stdout.split()) if behaviour_changed(commit, p, head)]
     if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
         return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"

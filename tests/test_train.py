@@ -312,3 +312,17 @@ def test_resume_restores_the_random_state_of_dropout(tmp_path):
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in reference["history"]]
     for a, b in zip(model.state_dict().values(), reference_model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_freshness_follows_head_as_it_moves(monkeypatch):
+    """behaviour_changed caches its answers by commit: the check must name HEAD's commit, so a
+    kernel that stays open while HEAD moves does not reuse an answer about the old HEAD."""
+    heads = []
+    real = results.behaviour_changed
+    monkeypatch.setattr(results, "behaviour_changed",
+                        lambda commit, path, head="HEAD": heads.append(head) or real(commit, path, head))
+    first = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=results._REPO_ROOT,
+                           capture_output=True, text=True).stdout.split()[0]
+    assert results.code_changed_since({"provenance": {"commit": first, "dirty": False}})
+    assert heads and "HEAD" not in heads
+    assert set(heads) == {results.git_commit()["commit"]}

@@ -25,7 +25,7 @@
 #
 # | ablation | runs | what changes |
 # |---|---|---|
-# | recurrence | `hadamrnn-p4`, `hadamrnn-p4-relu`, `hadamrnn-p4-tanh` | $\sigma$ in $h_t = \sigma(W h_{t-1} + U x_t + b)$ |
+# | recurrence | `hadamrnn-p4`, `-p4-relu`, `-p4-tanh` | $\sigma$ in $h_t = \sigma(W h_{t-1} + U x_t + b)$ |
 # | bit width of $U$, $V$ | `hadamrnn-p2`, `-p4`, `-p8` | $p$ |
 # | sparsity | `hadamrnn-p4`, `block-hadamrnn-m64-p4`, `-m16-p4` | $W$'s block size $m$ (zeros: $1 - m/n$) |
 # | signs | `hadamrnn-p4`, `hadamrnn-p4-learned-signs` | signs fixed at random, or learned |
