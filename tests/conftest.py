@@ -11,3 +11,11 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("QORNN_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)
     return tmp_path
+
+
+@pytest.fixture
+def subnormal_survives():
+    """A probe: whether float32 arithmetic keeps a subnormal (1e-39) instead of flushing it to zero."""
+    def probe() -> bool:
+        return bool((torch.tensor([1e-39]) * 1.0).item() != 0.0)
+    return probe

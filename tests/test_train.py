@@ -33,20 +33,15 @@ def test_smoke_training_lowers_the_loss():
     assert out["history"][-1]["val"]["loss"] < out["history"][0]["val"]["loss"]
 
 
-def _subnormal_survives() -> bool:
-    tiny = torch.tensor([1e-39])  # subnormal in float32
-    return bool((tiny * 1.0).item() != 0.0)
-
-
-def test_training_flushes_subnormals_and_leaves_the_default_after():
+def test_training_flushes_subnormals_and_leaves_the_default_after(subnormal_survives):
     # Subnormals make CPU arithmetic several times slower (flush_denormals' docstring); training and
     # evaluation run with them flushed, and the process gets its default back afterwards.
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU has no flush-to-zero mode")
     seen = []
-    small_run(epochs=1, on_step=lambda step: seen.append(_subnormal_survives()))
+    small_run(epochs=1, on_step=lambda step: seen.append(subnormal_survives()))
     assert seen and not any(seen)
-    assert _subnormal_survives()
+    assert subnormal_survives()
 
 
 class Interrupt(Exception):
