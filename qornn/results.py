@@ -111,14 +111,16 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _git(*args: str) -> subprocess.CompletedProcess:
+    """``git ARGS`` in the repository; raises OSError or SubprocessError when git cannot run."""
+    return subprocess.run(["git", *args], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10)
+
+
 def git_commit() -> dict[str, Any]:
     """The commit of the code that ran, and whether the working tree differed from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=_REPO_ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
     try:
-        commit = git("rev-parse", "HEAD") or None
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "qornn"))
+        commit = _git("rev-parse", "HEAD").stdout.strip() or None
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", "qornn").stdout.strip())
     except (OSError, subprocess.SubprocessError):
         commit, dirty = None, None
     return {"commit": commit, "dirty": dirty}
@@ -269,16 +271,16 @@ def code_fingerprint(source: str, *, registry_data: bool = False) -> str:
 
 def _git_show(commit: str, path: str) -> str | None:
     try:
-        out = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=_REPO_ROOT, capture_output=True,
-                             text=True, timeout=10)
+        out = _git("show", f"{commit}:{path}")
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout if out.returncode == 0 else None
 
 
 @functools.lru_cache(maxsize=4096)
-def behaviour_changed(commit: str, path: str, head: str = "HEAD") -> bool:
-    """Whether ``path`` may behave differently at ``head`` than at ``commit``: always for a file
+def behaviour_changed(commit: str, path: str, head: str) -> bool:
+    """Whether ``path`` may behave differently at ``head`` than at ``commit`` (both commit ids,
+    not names such as "HEAD": the answer is cached): always for a file
     added, removed, not Python, or not parsed; for Python, unless only comments, docstrings or
     layout changed, or, in a module of :data:`REGISTRY_DATA`, the registry's data
     (:func:`code_fingerprint`)."""
@@ -310,12 +312,10 @@ def code_changed_since(run: dict) -> str | None:
     # HEAD as a commit, not the name: behaviour_changed caches its answers, and a long-lived
     # process (a notebook kernel) must not reuse them once HEAD has moved
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_REPO_ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
+        head = _git("rev-parse", "HEAD").stdout.strip()
         if not head:
             return None
-        diff = subprocess.run(["git", "diff", "--name-only", commit, head, "--", "qornn"],
-                              cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10)
+        diff = _git("diff", "--name-only", commit, head, "--", "qornn")
     except (OSError, subprocess.SubprocessError):
         return None
     if diff.returncode != 0:

@@ -227,8 +227,6 @@ def test_registry_data_changes_are_left_to_the_configuration_check(monkeypatch):
     """In experiments.py a new or changed experiment definition (a top-level assignment) reaches a
     run only through its recorded configuration, so it does not flag every run as code changed; a
     change to a function there (how runs are built and trained) still does."""
-    from qornn import results
-
     code = 'EXPERIMENTS = {"a": {"lr": 1}}\n\n\ndef run(spec):\n    return spec["lr"]\n'
     more_data = code + 'EXPERIMENTS["b"] = {"lr": 2}\nfor _name in ("c",):\n    EXPERIMENTS[_name] = {}\n'
     new_logic = code.replace('return spec["lr"]', 'return 2 * spec["lr"]')
@@ -256,13 +254,11 @@ def test_a_changed_definition_is_flagged_on_the_runs_it_changes():
     """What the registry rule leaves out is caught run by run: a recorded configuration that no
     longer matches the profile's definition is named on the page."""
     from qornn import report
-    from qornn.experiments import get_config
-    from qornn.results import config_hash
 
     config = get_config("copy", "smoke")
     run = next(iter(config.models))
     recorded = {"runs": {name: {"config": config.run_config(name, 0),
-                                "config_hash": config_hash(config.run_config(name, 0)),
+                                "config_hash": results.config_hash(config.run_config(name, 0)),
                                 "provenance": {"commit": None}} for name in config.models}}
     config.train["lr"] = config.train["lr"] * 2  # the definition changes after the runs were made
     notes = report.freshness_notes(recorded, config)
@@ -315,7 +311,7 @@ def test_freshness_follows_head_as_it_moves(monkeypatch):
     heads = []
     real = results.behaviour_changed
     monkeypatch.setattr(results, "behaviour_changed",
-                        lambda commit, path, head="HEAD": heads.append(head) or real(commit, path, head))
+                        lambda commit, path, head: heads.append(head) or real(commit, path, head))
     first = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=results._REPO_ROOT,
                            capture_output=True, text=True).stdout.split()[0]
     assert results.code_changed_since({"provenance": {"commit": first, "dirty": False}})

@@ -97,10 +97,11 @@ frame = pd.DataFrame(rows)
 display(report.styled(frame))
 if "hadamrnn-p4" in record["runs"]:
     linear = record["runs"]["hadamrnn-p4"]["provenance"]["wall_time_s"]
-    dense = [f"{name} recurrence (dense products) {wall / 60:.0f} min, {wall / linear:.1f}x"
-             for name, run in (("ReLU", "hadamrnn-p4-relu"), ("tanh", "hadamrnn-p4-tanh"))
-             if run in record["runs"]
-             for wall in [record["runs"][run]["provenance"]["wall_time_s"]]]
+    dense = []
+    for name, run in (("ReLU", "hadamrnn-p4-relu"), ("tanh", "hadamrnn-p4-tanh")):
+        if run in record["runs"]:
+            wall = record["runs"][run]["provenance"]["wall_time_s"]
+            dense.append(f"{name} recurrence (dense products) {wall / 60:.0f} min, {wall / linear:.1f}x")
     if dense:
         display(Markdown(f"Training wall time: linear recurrence (fast path) {linear / 60:.0f} min; "
                          f"{'; '.join(dense)} (the same steps; runs made at different times on a "
