@@ -154,3 +154,20 @@ def test_hadamrnn_counts_sign_flips_per_step():
     assert out["mean_abs_u"] == pytest.approx(2.7 / 8)
     assert "sign_flips_per_step" not in model.diagnostics()  # counters reset, no step since
     assert build_model("ornn", input_size=2, output_size=2, hidden_size=8).diagnostics() == {}
+
+
+def test_hadamrnn_recurrent_bias_starts_as_the_authors_and_zero_stays_an_option():
+    """The authors' recurrent layer is an nn.Linear(n, n): its bias b starts uniform in ±1/√n."""
+    torch.manual_seed(0)
+    n = 64
+    model = build_model("hadamrnn", input_size=1, output_size=10, hidden_size=n)
+    b = model.input.bias.detach()
+    assert model.recurrent_bias_init == "uniform"
+    assert b.abs().max() <= 1 / n ** 0.5 and b.abs().min() > 0 and b.std() > 0.3 / n ** 0.5
+    zero = build_model("block-hadamrnn", input_size=1, output_size=10, hidden_size=n, block=8,
+                       recurrent_bias_init="zero")
+    assert torch.count_nonzero(zero.input.bias) == 0
+    ornn = build_model("ornn", input_size=1, output_size=10, hidden_size=8)
+    assert torch.count_nonzero(ornn.input.bias) == 0
+    with pytest.raises(ValueError, match="recurrent_bias_init 'gauss'"):
+        build_model("hadamrnn", input_size=1, output_size=10, hidden_size=n, recurrent_bias_init="gauss")

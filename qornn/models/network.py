@@ -4,7 +4,8 @@
     h_t = σ(W h_{t-1} + a_t),  h_0 = 0   (σ = identity: a linear recurrence, as in HadamRNN; or ReLU)
     y_t = V ReLU(h_t) + c                (readout, optionally k-bit; every t, or only t = T)
 
-W is a :class:`~qornn.models.recurrent.RecurrentWeight`. Inputs are either float tensors
+W is a :class:`~qornn.models.recurrent.RecurrentWeight`. The bias b starts at zero, or (``recurrent_bias_init=
+"uniform"``, the HadamRNN default) uniform in ±1/√n as in the authors' code. Inputs are either float tensors
 (B, T, d) or integer tokens (B, T) with values in [0, d): for tokens, U x_t with x_t one-hot is the
 column U[:, x_t], read by an embedding lookup instead of a product with a one-hot vector.
 """
@@ -18,7 +19,11 @@ from torch import nn
 from ..quantize import LearnedRange, check_bits, quantization_scale, quantize_ste
 from .recurrent import NONLINEARITIES, RecurrentWeight
 
-__all__ = ["QuantizedLinear", "RecurrentNet"]
+__all__ = ["BIAS_INITS", "QuantizedLinear", "RecurrentNet"]
+
+#: How the recurrence bias b starts: "zero", or "uniform" in ±1/√n (what the HadamRNN authors' code
+#: gets from nn.Linear(n, n), where b is the recurrent layer's bias).
+BIAS_INITS = ("zero", "uniform")
 
 
 class QuantizedLinear(nn.Module):
@@ -77,6 +82,7 @@ class RecurrentNet(nn.Module):
         nonlinearity: str = "linear",
         many_to_many: bool = False,
         learned_range: bool = False,
+        recurrent_bias_init: str = "zero",
     ) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("output_size", output_size)):
@@ -84,6 +90,9 @@ class RecurrentNet(nn.Module):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"unknown nonlinearity {nonlinearity!r}; valid: {', '.join(NONLINEARITIES)}")
+        if recurrent_bias_init not in BIAS_INITS:
+            raise ValueError(f"unknown recurrent_bias_init {recurrent_bias_init!r}; valid: "
+                             f"{', '.join(BIAS_INITS)}")
         self.input_size = input_size
         self.hidden_size = recurrent.size
         self.recurrent = recurrent
@@ -92,6 +101,11 @@ class RecurrentNet(nn.Module):
         # The recurrence bias b sits with the input projection: a_t = U x_t + b.
         self.input = QuantizedLinear(input_size, recurrent.size, input_bits, bias=True,
                                      learned_range=learned_range)
+        self.recurrent_bias_init = recurrent_bias_init
+        if recurrent_bias_init == "uniform":  # as nn.Linear(n, n) initialises its bias: U(±1/√n)
+            bound = 1.0 / recurrent.size ** 0.5
+            with torch.no_grad():
+                self.input.bias.uniform_(-bound, bound)
         self.readout = QuantizedLinear(recurrent.size, output_size, output_bits, bias=True,
                                        learned_range=learned_range)
 
