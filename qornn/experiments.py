@@ -19,7 +19,7 @@ import torch
 
 from . import results
 from .analysis import activation_ptq, analyse_model
-from .models import build_model
+from .models import build_model, implementation
 from .models.qornn import quantize_post_training
 from .quantize import check_bits
 from .tasks import build_task
@@ -733,6 +733,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "test": out["test"],
             "baselines": task.baselines(),
             "size_bits": model.size_bits(),
+            "implementation": implementation(model),
             "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
             "provenance": results.provenance(profile=profile, seed=seed, device=device,
                                              wall_time_s=out["wall_time_s"], code=code),

@@ -1,33 +1,35 @@
-"""Fast linear Hadamard recurrence: one FWHT per step forward and backward, the time loop in C++.
+"""The fused HadamRNN kernel: the whole time loop of h_t = σ(W h_{t-1} + U x_t + b) in C++, forward and back.
 
-    h_t = W h_{t-1} + a_t,   W = diag(s) · (I_{n/m} ⊗ H_m) / √m,   s ∈ {±1}^n,   h_0 = 0
+    W = diag(s) · (I_{n/m} ⊗ H_m) / √m,   s ∈ {±1}^n,   h_0 = 0,   σ ∈ {identity, ReLU, tanh}
 
-:func:`hadamard_recurrence` returns all states (T, B, n) from time-major pre-activations a (T, B, n),
-like :func:`qornn.models.recurrent.dense_recurrence` with that W, but never builds W:
+:func:`hadamard_rnn` never builds W: z_t = H h_{t-1} is one fast Walsh–Hadamard transform (n log₂ m
+additions). It takes either the raw inputs x (B, T, d) with U (n, d) and b (direct mode: a_t = U x_t + b is
+computed inside the loop, so no (T, B, n) pre-activation tensor exists) or pre-activations a (T, B, n)
+(after an embedding, or any d), and returns every state (T, B, n) or only the last one (B, n).
 
-- forward: z_t = H h_{t-1} is one fast Walsh–Hadamard transform (n log₂ m additions), h_t = s ⊙ z_t/√m + a_t;
-- backward (hand-written): ∂L/∂a_t = δ_t, δ_{t-1} = Wᵀ δ_t + g_{t-1} = H(s ⊙ δ_t)/√m + g_{t-1}, and
-  ∂L/∂s = Σ_t Σ_batch δ_t ⊙ z_t/√m = s ⊙ Σ δ_t ⊙ (h_t − a_t) (elementwise: no n×n gradient exists).
-  The caller passes s = sign_ste(u), so ∂L/∂s reaches u through the straight-through estimator exactly
-  as in the dense path.
-- ``reversible=True`` stores only the last state and rebuilds h_{t-1} = H(s ⊙ (h_t − a_t))/√m during the
-  backward pass (W is orthogonal, so the recurrence runs backwards exactly up to rounding): two FWHTs
-  per step instead of one, O(B·n) instead of O(T·B·n) memory for the states.
+The backward pass is hand-written (``qornn/csrc/hadamard_rnn.cpp`` states the algebra) and sums the
+gradients of U, b and s inside its own time loop:
+∂L/∂s = Σ_t Σ_batch δ̃_t ⊙ (H h_{t-1})/√m with δ̃_t = δ_t ⊙ σ'(pre_t), elementwise, so the n×n gradient of W
+never exists. The caller passes s = sign_ste(u), so ∂L/∂s reaches u through the straight-through estimator
+exactly as in the dense path. For the linear recurrence the backward pass is *reversible* by default when
+only the last state is returned: W is orthogonal, so h_{t-1} = H(s ⊙ (h_t − a_t))/√m rebuilds the states
+backwards from the last one, and a training step needs O(B·n) memory for the states instead of O(T·B·n).
+``reversible=False`` keeps the stored states (ReLU and tanh always do: they cannot be run backwards).
 
-Two backends compute the same thing:
+The batch sits in the SIMD lanes (16 floats with AVX-512, 8 with AVX2): each thread runs all T steps of a
+chunk of batch rows whose state stays in L1/L2 cache.
 
-- ``"cpp"``: ``qornn/csrc/fast_hadamard.cpp``, compiled with torch.utils.cpp_extension at first use and
-  cached under ``data/cache/torch_extensions/`` of the checkout (git-ignored; ``QORNN_EXT_DIR``
-  overrides). The whole time loop runs in C++; every batch row is an independent recurrence, so each
-  thread runs all T steps of a contiguous slice of the batch with its state in L1 cache.
-- ``"torch"``: the same algorithm in plain torch (one :func:`qornn.hadamard.fwht` per step). Slow for
-  small n (per-call overhead, see shared notes on speed) but needs no compiler; used by the tests as a
-  second reference.
+The C++ source is compiled with torch.utils.cpp_extension (g++ and ninja, both declared by the package)
+at first use and cached under ``data/cache/torch_extensions/`` of the checkout (git-ignored;
+``QORNN_EXT_DIR`` overrides). :func:`available` says whether it built; when it cannot, a one-time warning
+is issued and :class:`~qornn.models.recurrent.HadamardWeight` keeps its dense path — unless
+``QORNN_REQUIRE_FAST_KERNEL=1`` (set by CI), which turns the failure into an error.
+:func:`set_enabled` / :func:`disabled` switch the kernel off globally (e.g. to benchmark the dense path);
+``weight.fast = False`` switches it off for one :class:`HadamardWeight`.
 
-:func:`available` says whether the C++ backend could be built; when it cannot (no compiler), a one-time
-warning is issued and :class:`~qornn.models.recurrent.HadamardWeight` keeps its dense path.
-:func:`set_enabled` / :func:`disabled` switch the fast path off globally (e.g. to benchmark the dense
-path); ``weight.fast = False`` switches it off for one :class:`HadamardWeight`.
+:func:`hadamard_recurrence` is the linear recurrence from pre-activations with all states, with a second,
+plain-torch backend of the same algorithm (one :func:`qornn.hadamard.fwht` per step) that the tests use
+as a reference.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ import hashlib
 import math
 import os
 import platform
+import shutil
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -54,18 +58,20 @@ __all__ = [
     "set_enabled",
     "disabled",
     "supports",
+    "hadamard_rnn",
     "hadamard_recurrence",
+    "implementation",
     "keep_freed_memory",
+    "NONLINEARITY_CODES",
 ]
 
-_CSRC = Path(__file__).resolve().parent / "csrc" / "fast_hadamard.cpp"
+_CSRC = Path(__file__).resolve().parent / "csrc" / "hadamard_rnn.cpp"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 _EXT_DTYPES = (torch.float32, torch.float64)
-
-# Loop order of the C++ kernels: 1 = time-major (one step for every row of a thread's batch slice, then
-# the next step: memory is read and written as contiguous streams), 0 = row-major (all T steps of one
-# batch row, then the next row). Chosen by measurement (see benchmarks/README.md).
-LOOP_ORDER = 1
+#: the recurrence's σ, as the kernel numbers them
+NONLINEARITY_CODES = {"linear": 0, "relu": 1, "tanh": 2}
+#: set to 1 (CI does) to make a failed build an error instead of a warning and the dense path
+REQUIRE_ENV = "QORNN_REQUIRE_FAST_KERNEL"
 
 _lock = threading.Lock()
 _ext = None
@@ -74,8 +80,8 @@ _enabled = True
 
 
 def _cpu_tag() -> str:
-    """A short hash of the CPU's feature flags: the build uses -march=native, so a cached build is
-    only reused on a CPU with the same instruction set."""
+    """A short hash of the CPU's feature flags and the source: the build uses -march=native, so a cached
+    build is only reused on a CPU with the same instruction set."""
     flags = ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
@@ -95,47 +101,57 @@ def _build_dir() -> Path:
         root = _REPO_ROOT / "data" / "cache" / "torch_extensions"
     else:
         root = Path.home() / ".cache" / "qornn" / "torch_extensions"
-    return root / f"fast_hadamard_{_cpu_tag()}"
+    return root / f"hadamard_rnn_{_cpu_tag()}"
+
+
+def _ninja_on_path() -> None:
+    """cpp_extension runs ``ninja`` from PATH; the pip package puts it beside the interpreter, which is
+    not on PATH when a venv's python is run without activating the venv."""
+    if shutil.which("ninja") is None:
+        os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
 def load_extension():
-    """The compiled C++ module, building it on first use; None (with a one-time warning) if it fails."""
+    """The compiled C++ module, building it on first use; None (with a one-time warning) if it fails,
+    or a RuntimeError when ``QORNN_REQUIRE_FAST_KERNEL=1``."""
     global _ext, _ext_error
-    if _ext is not None or _ext_error is not None:
-        return _ext
-    with _lock:
-        if _ext is not None or _ext_error is not None:
-            return _ext
-        try:
-            from torch.utils import cpp_extension
-
-            build = _build_dir()
-            build.mkdir(parents=True, exist_ok=True)
-            flags = ["-O3", "-march=native"]
-            _ext = cpp_extension.load(
-                name="qornn_fast_hadamard",
-                sources=[str(_CSRC)],
-                extra_cflags=flags,
-                build_directory=str(build),
-                verbose=False,
-            )
-        except Exception as err:  # no compiler, no ninja, a build error: keep the dense path working
-            _ext_error = f"{type(err).__name__}: {err}".strip()
-            lines = _ext_error.splitlines() or [""]
-            summary = next((line for line in lines if "error" in line.lower() and "[" not in line[:3]),
-                           lines[0])
-            warnings.warn(
-                "qornn: could not build the C++ fast Hadamard recurrence "
-                f"({summary.strip()[:300]}); HadamRNN falls back to the dense path, which is "
-                "correct but several times slower. Install a C++ compiler (g++) and ninja to enable it.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+    if _ext is None and _ext_error is None:
+        with _lock:
+            if _ext is None and _ext_error is None:
+                _ext, _ext_error = _build()
+    if _ext is None and os.environ.get(REQUIRE_ENV) == "1":
+        raise RuntimeError(f"{REQUIRE_ENV}=1 but the fast HadamRNN kernel could not be built: {_ext_error}")
     return _ext
 
 
+def _build():
+    try:
+        from torch.utils import cpp_extension
+
+        _ninja_on_path()
+        build = _build_dir()
+        build.mkdir(parents=True, exist_ok=True)
+        ext = cpp_extension.load(name="qornn_hadamard_rnn", sources=[str(_CSRC)],
+                                 extra_cflags=["-O3", "-march=native"], build_directory=str(build),
+                                 verbose=False)
+        return ext, None
+    except Exception as err:  # no compiler, no ninja, a build error: keep the dense path working
+        error = f"{type(err).__name__}: {err}".strip()
+        lines = error.splitlines() or [""]
+        summary = next((line for line in lines if "error" in line.lower() and "[" not in line[:3]), lines[0])
+        if os.environ.get(REQUIRE_ENV) != "1":
+            warnings.warn(
+                "qornn: could not build the fast HadamRNN kernel "
+                f"({summary.strip()[:300]}); HadamRNN falls back to the dense path, which is "
+                "correct but several times slower. Install a C++ compiler (g++) and ninja to enable it.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return None, error
+
+
 def available() -> bool:
-    """True when the C++ backend is built (builds it on first call)."""
+    """True when the C++ kernel is built (builds it on first call)."""
     return load_extension() is not None
 
 
@@ -144,7 +160,7 @@ def enabled() -> bool:
 
 
 def set_enabled(value: bool) -> None:
-    """Switch the fast path on or off for every HadamardWeight (the dense path is the reference)."""
+    """Switch the fast kernel on or off for every HadamardWeight (the dense path is the reference)."""
     global _enabled
     _enabled = bool(value)
 
@@ -160,14 +176,109 @@ def disabled() -> Iterator[None]:
         set_enabled(previous)
 
 
-def supports(a: torch.Tensor, s: torch.Tensor) -> bool:
-    """Whether the C++ backend handles these tensors (CPU, float32/float64, same dtype)."""
-    return (a.device.type == "cpu" and s.device.type == "cpu" and a.dtype in _EXT_DTYPES
-            and s.dtype == a.dtype and a.dim() == 3)
+def supports(x: torch.Tensor, s: torch.Tensor) -> bool:
+    """Whether the C++ kernel handles these tensors (CPU, float32/float64, same dtype, 3-d input)."""
+    return (x.device.type == "cpu" and s.device.type == "cpu" and x.dtype in _EXT_DTYPES
+            and s.dtype == x.dtype and x.dim() == 3)
+
+
+def implementation(model: torch.nn.Module) -> str:
+    """Which code runs the recurrence of ``model`` on the CPU now, for the results record: "fused
+    C++ kernel" (this module) or "dense" (one matrix product per step, autograd backward)."""
+    from .models.recurrent import HadamardWeight
+
+    weights = [m for m in model.modules() if isinstance(m, HadamardWeight)]
+    if not weights:
+        return "dense"
+    fast = all(getattr(w, "fast", True) for w in weights) and enabled() and available()
+    return "fused C++ kernel" if fast else "dense"
+
+
+class _HadamardRNN(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, inp, weight, bias, s, block, nonlin, all_states, reversible):
+        direct = weight is not None
+        empty = inp.new_empty(0)
+        weight = weight.contiguous() if direct else empty
+        bias = bias.contiguous() if direct else empty
+        # Only the signs of s are used (±1 when it comes from sign_ste(u)); the backward formula
+        # ∂L/∂s = s ⊙ Σ δ̃ ⊙ (pre − a) relies on s² = 1.
+        sc = (binary_sign(s.detach()) / math.sqrt(block)).contiguous()
+        keep_all = all_states or not reversible
+        out = load_extension().forward(inp, weight, bias, sc, block, nonlin, direct, keep_all)
+        if reversible:
+            states = out[-1].clone() if all_states else out
+        else:
+            states = out
+        ctx.save_for_backward(inp, weight, bias, sc, states)
+        ctx.block, ctx.nonlin, ctx.direct = block, nonlin, direct
+        return out if all_states or not keep_all else out[-1].clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        inp, weight, bias, sc, states = ctx.saved_tensors
+        grad_inp, grad_w, grad_b, grad_s = load_extension().backward(
+            grad.contiguous(), inp, weight, bias, sc, states, ctx.block, ctx.nonlin, ctx.direct,
+            ctx.needs_input_grad[0])
+        if not ctx.needs_input_grad[0]:
+            grad_inp = None
+        if not ctx.direct:
+            grad_w = grad_b = None
+        return grad_inp, grad_w, grad_b, grad_s, None, None, None, None
+
+
+def hadamard_rnn(
+    inp: torch.Tensor,
+    s: torch.Tensor,
+    *,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    block: int | None = None,
+    nonlinearity: str = "linear",
+    all_states: bool = True,
+    reversible: bool | None = None,
+) -> torch.Tensor:
+    """States of h_t = σ(diag(s)(I ⊗ H_m)/√m h_{t-1} + a_t), h_0 = 0, with the fused C++ kernel.
+
+    With ``weight`` U (n, d) and ``bias`` b (n,), ``inp`` is x (B, T, d) and a_t = U x_t + b inside the
+    loop; without them, ``inp`` is the pre-activations a (T, B, n). Returns all states (T, B, n), or the
+    last (B, n) when ``all_states=False``. Differentiable in inp, weight, bias and s (``s = sign_ste(u)``:
+    only its signs are read, sign(0) = +1). ``reversible`` (linear only) rebuilds the states backwards
+    instead of storing them; None: reversible when only the last state is returned and σ is linear.
+    """
+    if nonlinearity not in NONLINEARITY_CODES:
+        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; valid: {', '.join(NONLINEARITY_CODES)}")
+    if inp.dim() != 3:
+        raise ValueError(f"input must be 3-d, got shape {tuple(inp.shape)}")
+    n = s.shape[0] if s.dim() == 1 else -1
+    if s.dim() != 1:
+        raise ValueError(f"s must be 1-d, got shape {tuple(s.shape)}")
+    if (weight is None) != (bias is None):
+        raise ValueError("pass both weight U and bias b (direct mode), or neither (pre-activations)")
+    if weight is not None:
+        if weight.shape != (n, inp.shape[2]) or bias.shape != (n,):
+            raise ValueError(f"U must be ({n}, {inp.shape[2]}) and b ({n},), got {tuple(weight.shape)} "
+                             f"and {tuple(bias.shape)}")
+    elif inp.shape[2] != n:
+        raise ValueError(f"pre-activations must be (T, B, {n}), got {tuple(inp.shape)}")
+    m = n if block is None else block
+    check_power_of_two(m, "Hadamard block size")
+    if n % m:
+        raise ValueError(f"hidden size n={n} must be a multiple of the Hadamard block size {m}")
+    if reversible is None:
+        reversible = nonlinearity == "linear" and not all_states
+    elif reversible and nonlinearity != "linear":
+        raise ValueError(f"the {nonlinearity} recurrence cannot be reversed: use reversible=False")
+    if not supports(inp, s) or (weight is not None and (weight.dtype != inp.dtype or bias.dtype != inp.dtype)):
+        raise ValueError("the fast kernel takes CPU float32/float64 tensors of one dtype")
+    if not available():
+        raise RuntimeError(f"the fast HadamRNN kernel could not be built: {_ext_error}")
+    return _HadamardRNN.apply(inp.contiguous(), weight, bias, s, m, NONLINEARITY_CODES[nonlinearity],
+                              bool(all_states), bool(reversible))
 
 
 # ---------------------------------------------------------------------------------------------------------
-# torch backend (same algorithm, one torch call per butterfly stage): reference and compiler-free fallback
+# the linear recurrence from pre-activations, all states; a plain-torch backend as the tests' second reference
 
 
 def _torch_forward(a: torch.Tensor, sc: torch.Tensor, block: int) -> torch.Tensor:
@@ -200,36 +311,22 @@ def _torch_backward(grad, a, sc, h, block, reversible):
     return grad_a, (acc * torch.sign(sc).double()).to(a.dtype)
 
 
-class _HadamardRecurrence(torch.autograd.Function):
+class _TorchHadamardRecurrence(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, a, s, block, reversible, backend):
-        a = a.contiguous()
-        # Only the signs of s are used (its values are ±1 when it comes from sign_ste(u)); the backward
-        # formula ∂L/∂s = s ⊙ Σ δ ⊙ (h − a) relies on s² = 1.
+    def forward(ctx, a, s, block, reversible):
         sc = (binary_sign(s.detach()) / math.sqrt(block)).contiguous()
-        if backend == "cpp":
-            out = load_extension().forward(a, sc, block, LOOP_ORDER)
-        else:
-            with torch.no_grad():
-                out = _torch_forward(a, sc, block)
-        ctx.block, ctx.reversible, ctx.backend = block, reversible, backend
-        if reversible:
-            ctx.save_for_backward(a, sc, out[-1].contiguous())
-        else:
-            ctx.save_for_backward(a, sc, out)
+        with torch.no_grad():
+            out = _torch_forward(a, sc, block)
+        ctx.block, ctx.reversible = block, reversible
+        ctx.save_for_backward(a, sc, out[-1].clone() if reversible else out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         a, sc, h = ctx.saved_tensors
-        grad = grad.contiguous()
-        if ctx.backend == "cpp":
-            grad_a, grad_s = load_extension().backward(grad, a, sc, h, ctx.block, ctx.reversible,
-                                                           LOOP_ORDER)
-        else:
-            with torch.no_grad():
-                grad_a, grad_s = _torch_backward(grad, a, sc, h, ctx.block, ctx.reversible)
-        return grad_a, grad_s, None, None, None
+        with torch.no_grad():
+            grad_a, grad_s = _torch_backward(grad, a, sc, h, ctx.block, ctx.reversible)
+        return grad_a, grad_s, None, None
 
 
 def hadamard_recurrence(
@@ -242,10 +339,8 @@ def hadamard_recurrence(
 ) -> torch.Tensor:
     """All states (T, B, n) of h_t = diag(s)(I ⊗ H_m)/√m h_{t-1} + a_t, h_0 = 0, differentiable in a and s.
 
-    ``s`` holds ±1 values: pass ``sign_ste(u)`` to train u with the straight-through estimator (only the
-    signs of s are read, with sign(0) = +1; its gradient is ∂L/∂s as if s were exactly ±1).
-    ``block`` = m defaults to n. ``backend`` is "cpp", "torch", or "auto" (cpp when built and the
-    tensors are supported, else torch).
+    ``backend`` is "cpp" (:func:`hadamard_rnn`), "torch" (the same algorithm in plain torch: slow for
+    small n, needs no compiler), or "auto" (cpp when built and the tensors are supported, else torch).
     """
     if a.dim() != 3:
         raise ValueError(f"a must be time-major (T, B, n), got shape {tuple(a.shape)}")
@@ -256,18 +351,15 @@ def hadamard_recurrence(
     check_power_of_two(m, "Hadamard block size")
     if n % m:
         raise ValueError(f"hidden size n={n} must be a multiple of the Hadamard block size {m}")
+    if backend not in ("auto", "cpp", "torch"):
+        raise ValueError(f"unknown backend {backend!r}; valid: auto, cpp, torch")
     if backend == "auto":
         backend = "cpp" if supports(a, s) and available() else "torch"
-    elif backend == "cpp":
-        if not supports(a, s):
-            raise ValueError("the cpp backend takes CPU float32/float64 tensors of the same dtype")
-        if not available():
-            raise RuntimeError(f"the C++ fast Hadamard recurrence could not be built: {_ext_error}")
-    elif backend != "torch":
-        raise ValueError(f"unknown backend {backend!r}; valid: auto, cpp, torch")
     if a.shape[0] == 0:
         return a.new_empty(a.shape) + 0 * s.sum()
-    return _HadamardRecurrence.apply(a, s, m, bool(reversible), backend)
+    if backend == "cpp":
+        return hadamard_rnn(a, s, block=m, reversible=reversible)
+    return _TorchHadamardRecurrence.apply(a.contiguous(), s, m, bool(reversible))
 
 
 def keep_freed_memory() -> bool:

@@ -130,19 +130,20 @@ def test_model_fast_path_matches_dense_path(many_to_many, block):
 
 def test_switches_force_dense_path(monkeypatch):
     calls = []
-    monkeypatch.setattr(fh, "hadamard_recurrence", lambda *args, **kw: calls.append(1) or None)
+    monkeypatch.setattr(fh, "hadamard_rnn", lambda *args, **kw: calls.append(1) or None)
     weight = HadamardWeight(16)
     a = torch.randn(4, 2, 16)
     with fh.disabled():
         assert weight.recur(a).shape == (4, 2, 16)
+        assert weight.fused_states(a, torch.ones(16, 16), torch.ones(16), "linear", False) is None
     weight.fast = False
-    assert weight.recur(a).shape == (4, 2, 16)
-    weight.fast = True
-    assert weight.recur(a, "relu").shape == (4, 2, 16)  # ReLU recurrence: always dense
+    assert weight.recur(a, "relu").shape == (4, 2, 16)
     assert calls == []
+    weight.fast = True
     if CPP:
         weight.recur(a)
-        assert calls == [1]
+        weight.recur(a, "tanh")  # the nonlinear recurrences take the kernel too
+        assert calls == [1, 1]
 
 
 def test_bad_arguments():
@@ -158,6 +159,7 @@ def test_bad_arguments():
 
 
 def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
+    monkeypatch.delenv(fh.REQUIRE_ENV, raising=False)
     monkeypatch.setattr(fh, "_ext", None)
     monkeypatch.setattr(fh, "_ext_error", None)
 
@@ -180,19 +182,19 @@ def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError):
         fh.hadamard_recurrence(a, weight.signs(), backend="cpp")
     assert fh.hadamard_recurrence(a, weight.signs()).shape == (3, 2, 8)  # auto: torch backend
+    assert fh.implementation(build_model("hadamrnn", input_size=1, output_size=2, hidden_size=8)) == "dense"
 
 
-@pytest.mark.skipif(not CPP, reason="no C++ build")
-@pytest.mark.parametrize("order", [0, 1])
-@pytest.mark.parametrize("reversible", [False, True])
-def test_cpp_loop_orders_agree(monkeypatch, order, reversible):
-    a, u, g = inputs(33, 7, 64, torch.float64)
-    ref = run(lambda: dense_reference(a, u, 16), a, u, g)
-    monkeypatch.setattr(fh, "LOOP_ORDER", order)
-    got = run(lambda: fh.hadamard_recurrence(a, sign_ste(u), 16, reversible=reversible, backend="cpp"),
-              a, u, g)
-    for x, y in zip(got, ref, strict=True):
-        assert rel(x, y) <= 1e-11
+def test_failed_build_is_an_error_when_the_kernel_is_required(monkeypatch, tmp_path):
+    monkeypatch.setattr(fh, "_ext", None)
+    monkeypatch.setattr(fh, "_ext_error", None)
+    from torch.utils import cpp_extension
+
+    monkeypatch.setattr(cpp_extension, "load", lambda **kw: (_ for _ in ()).throw(RuntimeError("no g++")))
+    monkeypatch.setenv("QORNN_EXT_DIR", str(tmp_path / "ext"))
+    monkeypatch.setenv(fh.REQUIRE_ENV, "1")
+    with pytest.raises(RuntimeError, match="QORNN_REQUIRE_FAST_KERNEL=1.*no g\\+\\+"):
+        fh.available()
 
 
 @pytest.mark.skipif(not CPP, reason="no C++ build")
@@ -221,3 +223,143 @@ def test_keep_freed_memory_runs_in_a_subprocess():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() in ("True", "False")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the fused kernel (hadamard_rnn): x, U, b and the signs in, states out, every gradient against the dense path
+
+FUSED_CASES = [  # (T, B, n, block, d): odd batches (not a multiple of the SIMD lanes), blocks, d = 1
+    (37, 19, 32, 32, 3),
+    (50, 1, 64, 8, 1),
+    (23, 33, 16, 4, 2),
+    (9, 8, 8, 1, 5),
+    (1, 5, 16, 16, 1),
+]
+
+
+def dense_fused_reference(x, U, b, u, block, nonlinearity, all_states):
+    n = U.shape[0]
+    a = (x @ U.t() + b).transpose(0, 1)
+    w = sign_ste(u)[:, None] * block_hadamard(n, block, dtype=x.dtype) / math.sqrt(block)
+    h = dense_recurrence(a, w, nonlinearity)
+    return h if all_states else h[-1]
+
+
+@pytest.mark.skipif(not CPP, reason="no C++ build")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("nonlinearity,reversible", [("linear", None), ("linear", True), ("linear", False),
+                                                     ("relu", None), ("tanh", None)])
+@pytest.mark.parametrize("all_states", [True, False])
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("T,B,n,block,d", FUSED_CASES)
+def test_fused_kernel_matches_dense(T, B, n, block, d, direct, all_states, nonlinearity, reversible, dtype):
+    """Forward and the gradients of x, U, b and u, for both input modes (x with U and b inside the loop, or
+    pre-activations), both backward modes (stored and rebuilt states), many-to-one and many-to-many."""
+    gen = torch.Generator().manual_seed(T * 1000 + B)
+    x = torch.randn(B, T, d, dtype=dtype, generator=gen, requires_grad=True)
+    U = torch.randn(n, d, dtype=dtype, generator=gen, requires_grad=True)
+    b = torch.randn(n, dtype=dtype, generator=gen, requires_grad=True)
+    u = torch.randn(n, dtype=dtype, generator=gen)
+    u[::5] = 0.0  # sign(0) = +1
+    u.requires_grad_()
+    g = torch.randn((T, B, n) if all_states else (B, n), dtype=dtype, generator=gen)
+
+    def fused():
+        if direct:
+            return fh.hadamard_rnn(x, sign_ste(u), weight=U, bias=b, block=block, nonlinearity=nonlinearity,
+                                   all_states=all_states, reversible=reversible)
+        a = (x @ U.t() + b).transpose(0, 1)
+        return fh.hadamard_rnn(a, sign_ste(u), block=block, nonlinearity=nonlinearity,
+                               all_states=all_states, reversible=reversible)
+
+    results = []
+    for fn in (fused, lambda: dense_fused_reference(x, U, b, u, block, nonlinearity, all_states)):
+        out = fn()
+        results.append((out.detach(), *torch.autograd.grad((out * g).sum(), (x, U, b, u))))
+    tol = TOL[dtype] * (10 if reversible or (reversible is None and not all_states) else 1)
+    for name, got, ref in zip(("states", "grad x", "grad U", "grad b", "grad u"), *results, strict=True):
+        assert got.shape == ref.shape and got.dtype == ref.dtype, name
+        assert rel(got, ref) <= tol, (name, rel(got, ref))
+
+
+@pytest.mark.skipif(not CPP, reason="no C++ build")
+def test_reversible_backward_stores_no_states():
+    """Many-to-one, linear: the saved tensors hold the last state only (O(B·n) memory), not all T."""
+    T, B, n = 200, 4, 64
+    x = torch.randn(B, T, 1)
+    U = torch.randn(n, 1, requires_grad=True)
+    b = torch.zeros(n, requires_grad=True)
+    out = fh.hadamard_rnn(x, sign_ste(torch.randn(n, requires_grad=True)), weight=U, bias=b,
+                          all_states=False)
+    saved = out.grad_fn.saved_tensors
+    assert max(t.numel() for t in saved) <= max(B * n, x.numel())
+    stored = fh.hadamard_rnn(x, sign_ste(torch.randn(n, requires_grad=True)), weight=U, bias=b,
+                             all_states=False, reversible=False)
+    assert max(t.numel() for t in stored.grad_fn.saved_tensors) == T * B * n
+
+
+@pytest.mark.skipif(not CPP, reason="no C++ build")
+def test_fused_kernel_threads_do_not_change_the_result():
+    x = torch.randn(37, 300, 2, dtype=torch.float64, requires_grad=True)
+    U = torch.randn(64, 2, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(64, dtype=torch.float64, requires_grad=True)
+    u = torch.randn(64, dtype=torch.float64, requires_grad=True)
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            out = fh.hadamard_rnn(x, sign_ste(u), weight=U, bias=b, block=16, all_states=False)
+            results.append((out.detach(), *torch.autograd.grad(out.square().sum(), (x, U, b, u))))
+    finally:
+        torch.set_num_threads(before)
+    for p, q in zip(*results, strict=True):
+        assert rel(p, q) <= 1e-13
+
+
+def test_fused_kernel_bad_arguments():
+    x = torch.randn(2, 5, 3)
+    s = torch.ones(16)
+    with pytest.raises(ValueError, match="nonlinearity 'sigmoid'"):
+        fh.hadamard_rnn(x, s, weight=torch.ones(16, 3), bias=torch.ones(16), nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="both weight U and bias b"):
+        fh.hadamard_rnn(x, s, weight=torch.ones(16, 3))
+    with pytest.raises(ValueError, match=r"U must be \(16, 3\)"):
+        fh.hadamard_rnn(x, s, weight=torch.ones(16, 2), bias=torch.ones(16))
+    with pytest.raises(ValueError, match="tanh recurrence cannot be reversed"):
+        fh.hadamard_rnn(x, s, weight=torch.ones(16, 3), bias=torch.ones(16), nonlinearity="tanh",
+                        reversible=True)
+    with pytest.raises(ValueError, match="12"):
+        fh.hadamard_rnn(x, s, weight=torch.ones(16, 3), bias=torch.ones(16), block=12)
+    with pytest.raises(ValueError, match=r"pre-activations must be \(T, B, 16\)"):
+        fh.hadamard_rnn(x, s)
+
+
+@pytest.mark.parametrize("name,options,inputs", [
+    ("hadamrnn", {"many_to_many": True}, "tokens"),
+    ("hadamrnn", {"nonlinearity": "relu"}, "float"),
+    ("hadamrnn", {"nonlinearity": "tanh", "many_to_many": True}, "float"),
+    ("block-hadamrnn", {"block": 4, "bits": 2}, "float"),
+])
+def test_models_on_the_kernel_match_the_dense_path(name, options, inputs):
+    """Whole models, every parameter's gradient: token inputs (one-hot inside the kernel), ReLU and tanh."""
+    torch.manual_seed(3)
+    d = 6
+    model = build_model(name, input_size=d, output_size=4, hidden_size=16, **options)
+    x = torch.randint(0, d, (5, 30)) if inputs == "tokens" else torch.randn(5, 30, d)
+
+    def grads():
+        model.zero_grad()
+        out = model(x)
+        (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+        return out.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}
+
+    fast_out, fast_grads = grads()
+    with fh.disabled():
+        dense_out, dense_grads = grads()
+    assert rel(fast_out, dense_out) <= 2e-5
+    for k in dense_grads:
+        assert rel(fast_grads[k], dense_grads[k]) <= 2e-5, k
+    assert fh.implementation(model) == ("fused C++ kernel" if CPP else "dense")
+    with fh.disabled():
+        assert fh.implementation(model) == "dense"

@@ -43,6 +43,7 @@ __all__ = [
     "build_model",
     "model_names",
     "model_size_bits",
+    "implementation",
     "QuantizedLinear",
     "RecurrentNet",
     "RecurrentWeight",
@@ -271,6 +272,19 @@ def build_model(name: str, *, input_size: int, output_size: int, hidden_size: in
         return model
     return EmbeddingNet(model, input_size, embedding_size, bits=embedding_bits, dropout=embedding_dropout,
                         padding_idx=padding_idx, pool=pool)
+
+
+def implementation(model: nn.Module) -> dict[str, str]:
+    """How ``model`` runs here, for its results record: the code of its recurrence ("fused C++ kernel"
+    or "dense", see :func:`qornn.fast_hadamard.implementation`) and, for a RecurrentNet, how its
+    recurrence bias started."""
+    from .. import fast_hadamard
+
+    out = {"recurrence": fast_hadamard.implementation(model)}
+    nets = [m for m in model.modules() if isinstance(m, RecurrentNet)]
+    if nets:
+        out["recurrent_bias_init"] = nets[0].recurrent_bias_init
+    return out
 
 
 def model_size_bits(model: nn.Module) -> int:

@@ -21,6 +21,10 @@ from .recurrent import NONLINEARITIES, RecurrentWeight
 
 __all__ = ["BIAS_INITS", "QuantizedLinear", "RecurrentNet"]
 
+#: Inputs with at most this many features (or token vocabularies this small, as one-hot vectors) go to a
+#: fused kernel as they are, and U x_t + b is computed inside its time loop.
+DIRECT_INPUT_MAX = 32
+
 #: How the recurrence bias b starts: "zero", or "uniform" in ±1/√n (what the HadamRNN authors' code
 #: gets from nn.Linear(n, n), where b is the recurrent layer's bias).
 BIAS_INITS = ("zero", "uniform")
@@ -122,16 +126,34 @@ class RecurrentNet(nn.Module):
             )
         return self.input(x.transpose(0, 1))
 
-    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
-        """All hidden states h_1..h_T, time-major (T, B, n)."""
-        return self.recurrent.recur(self.preactivations(x), self.nonlinearity)
+    def direct_input(self, x: torch.Tensor) -> torch.Tensor | None:
+        """x as a float (B, T, d) tensor when d is small enough for a fused kernel to compute U x_t + b
+        inside its time loop (tokens become one-hot vectors), else None."""
+        if x.dim() == 2 and not x.is_floating_point() and self.input_size <= DIRECT_INPUT_MAX:
+            return F.one_hot(x.long(), self.input_size).to(self.input.weight.dtype)
+        if x.dim() == 3 and x.is_floating_point() and x.shape[-1] == self.input_size <= DIRECT_INPUT_MAX:
+            return x
+        return None
+
+    def hidden_states(self, x: torch.Tensor, *, last_only: bool = False) -> torch.Tensor:
+        """All hidden states h_1..h_T, time-major (T, B, n), or only h_T (B, n) when ``last_only``.
+
+        A recurrent weight with a fused kernel (``fused_states``: HadamRNN on the CPU) computes them from
+        the raw inputs; otherwise the pre-activations are built first and the weight's ``recur`` runs."""
+        fused = getattr(self.recurrent, "fused_states", None)
+        direct = self.direct_input(x) if fused is not None else None
+        if direct is not None:
+            h = fused(direct, self.input.effective_weight(), self.input.bias, self.nonlinearity, last_only)
+            if h is not None:
+                return h
+        h = self.recurrent.recur(self.preactivations(x), self.nonlinearity)
+        return h[-1] if last_only else h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, out) when many-to-many, else (B, out) from the last state."""
-        h = self.hidden_states(x)
         if self.many_to_many:
-            return self.readout(F.relu(h)).transpose(0, 1)
-        return self.readout(F.relu(h[-1]))
+            return self.readout(F.relu(self.hidden_states(x))).transpose(0, 1)
+        return self.readout(F.relu(self.hidden_states(x, last_only=True)))
 
     def apply_constraints_(self) -> None:
         self.recurrent.apply_constraints_()

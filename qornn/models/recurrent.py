@@ -104,17 +104,34 @@ class HadamardWeight(RecurrentWeight):
     def signs(self) -> torch.Tensor:
         return sign_ste(self.u)
 
-    def recur(self, a: torch.Tensor, nonlinearity: str = "linear") -> torch.Tensor:
-        """All states (T, B, n). The linear recurrence on CPU takes the fast path of
-        :mod:`qornn.fast_hadamard` (one FWHT per step, hand-written backward, same result as the dense
-        path); ``self.fast = False`` or ``qornn.fast_hadamard.set_enabled(False)`` forces the dense path.
-        """
+    def _fast(self, x: torch.Tensor) -> bool:
+        """Whether the fused kernel of :mod:`qornn.fast_hadamard` runs this recurrence (CPU, float32/64,
+        built, not switched off by ``self.fast = False`` or ``fast_hadamard.set_enabled(False)``)."""
         from .. import fast_hadamard
 
-        if (nonlinearity == "linear" and getattr(self, "fast", True) and fast_hadamard.enabled()
-                and fast_hadamard.supports(a, self.u) and fast_hadamard.available()):
-            return fast_hadamard.hadamard_recurrence(a, self.signs(), self.block, backend="cpp")
+        return (getattr(self, "fast", True) and fast_hadamard.enabled() and fast_hadamard.supports(x, self.u)
+                and fast_hadamard.available())
+
+    def recur(self, a: torch.Tensor, nonlinearity: str = "linear") -> torch.Tensor:
+        """All states (T, B, n) from pre-activations, with the fused kernel when it can run (same result
+        as the dense path, the reference), else with one dense product per step."""
+        from .. import fast_hadamard
+
+        if self._fast(a):
+            return fast_hadamard.hadamard_rnn(a, self.signs(), block=self.block, nonlinearity=nonlinearity)
         return dense_recurrence(a, self.matrix(), nonlinearity)
+
+    def fused_states(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, nonlinearity: str,
+                     last_only: bool) -> torch.Tensor | None:
+        """States of h_t = σ(W h_{t-1} + U x_t + b) from the raw inputs x (B, T, d), with a_t computed
+        inside the fused kernel's loop: all (T, B, n), or the last (B, n); None when the kernel cannot
+        run (the caller then takes the dense path)."""
+        from .. import fast_hadamard
+
+        if not self._fast(x) or weight.dtype != x.dtype:
+            return None
+        return fast_hadamard.hadamard_rnn(x, self.signs(), weight=weight, bias=bias, block=self.block,
+                                          nonlinearity=nonlinearity, all_states=not last_only)
 
     def matrix(self) -> torch.Tensor:
         return self.signs()[:, None] * self.hadamard / math.sqrt(self.block)

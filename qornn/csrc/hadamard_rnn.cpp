@@ -1,0 +1,419 @@
+// The HadamRNN / Block-HadamRNN recurrence, forward and backward, fused into one C++ time loop.
+//
+//   a_t = U x_t + b          (direct mode: x (B, T, d), U (n, d), b (n), computed inside the loop)
+//   a_t given                (pre-activation mode: a (T, B, n), e.g. after an embedding)
+//   h_t = σ(sc ⊙ (H h_{t-1}) + a_t),   h_0 = 0,   sc = s/√m,   H = I_{n/m} ⊗ H_m,   σ ∈ {id, relu, tanh}
+//
+// Layout. The batch goes into the SIMD lanes: a chunk of L consecutive batch rows (L = 16 floats with
+// AVX-512, 8 with AVX2; half as many doubles) holds its state as n vectors of L lanes, state[i][l] =
+// h[b0 + l][i]. A butterfly of the fast Walsh–Hadamard transform (FWHT) then adds and subtracts whole
+// vectors, whatever n and m are, and a chunk's state (n·L numbers: 32 KB at n = 512) stays in L1/L2 for
+// all T steps: each thread takes whole chunks and runs every step of one chunk before the next. Nothing
+// is allocated per step. Rows past B in the last chunk are zero-padded lanes whose gradient is zero.
+//
+// Backward, with δ_t = ∂L/∂h_t (the readout's gradient g_t plus what flows back from t+1) and
+// δ̃_t = δ_t ⊙ σ'(pre_t):
+//   ∂L/∂a_t = δ̃_t  ->  ∂L/∂b = Σ_t Σ_batch δ̃_t,  ∂L/∂U = Σ_t δ̃_t x_tᵀ,  ∂L/∂x_t = Uᵀ δ̃_t   (direct mode)
+//   ∂L/∂s   = Σ_t Σ_batch δ̃_t ⊙ (H h_{t-1})/√m;  for σ = id: (H h_{t-1})/√m = s ⊙ (h_t − a_t)
+//   δ_{t-1} = H(sc ⊙ δ̃_t) + g_{t-1}
+// The states come either from the stored (T, B, n) tensor, or (linear recurrence, "reversible") are
+// rebuilt backwards from the last one, since W is orthogonal: h_{t-1} = H(sc ⊙ (h_t − a_t)). Then the
+// memory is O(B·n) instead of O(T·B·n), for one more FWHT per step.
+// Gradients are summed per lane in the working precision and flushed to double every 32 steps.
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int VEC_BYTES = 64;
+#else
+constexpr int VEC_BYTES = 32;
+#endif
+
+template <typename T> struct VecOf;
+template <> struct VecOf<float> { typedef float type __attribute__((vector_size(VEC_BYTES))); };
+template <> struct VecOf<double> { typedef double type __attribute__((vector_size(VEC_BYTES))); };
+template <typename T> using V = typename VecOf<T>::type;
+template <typename T> constexpr int lanes() { return VEC_BYTES / sizeof(T); }
+
+enum Nonlinearity : int64_t { LINEAR = 0, RELU = 1, TANH = 2 };
+constexpr int FLUSH_EVERY = 32;
+
+// One pass of radix 2^K over n vectors: groups (i, i+h, ..., i+(R-1)h) get K butterfly stages
+// (spans h, 2h, ..., 2^(K-1)h) in registers.
+template <typename T, int K> inline void fwht_pass(V<T>* x, int64_t n, int64_t h) {
+  constexpr int R = 1 << K;
+  for (int64_t j = 0; j < n; j += R * h)
+    for (int64_t i = j; i < j + h; ++i) {
+      V<T> v[R];
+#pragma GCC unroll 8
+      for (int q = 0; q < R; ++q) v[q] = x[i + q * h];
+#pragma GCC unroll 8
+      for (int st = 1; st < R; st *= 2)
+#pragma GCC unroll 8
+        for (int q = 0; q < R; q += 2 * st)
+#pragma GCC unroll 8
+          for (int p = q; p < q + st; ++p) {
+            V<T> a = v[p], b = v[p + st];
+            v[p] = a + b;
+            v[p + st] = a - b;
+          }
+#pragma GCC unroll 8
+      for (int q = 0; q < R; ++q) x[i + q * h] = v[q];
+    }
+}
+
+// Unnormalised FWHT of size m on each block of m consecutive vectors of x[0:n], in place.
+template <typename T> void fwht(V<T>* x, int64_t n, int64_t m) {
+  int64_t h = 1;
+  while (h < m) {
+    int k = 0;
+    while (k < 3 && (h << (k + 1)) <= m) ++k;
+    switch (k) {
+      case 1: fwht_pass<T, 1>(x, n, h); break;
+      case 2: fwht_pass<T, 2>(x, n, h); break;
+      default: fwht_pass<T, 3>(x, n, h); break;
+    }
+    h <<= k;
+  }
+}
+
+// rows[i] (lane l) <- src[(b0 + l) * row_stride + i] for the chunk's real lanes, 0 for padded ones.
+template <typename T>
+inline void gather(V<T>* rows, const T* src, int64_t row_stride, int64_t n, int64_t valid) {
+  constexpr int L = lanes<T>();
+  T* out = reinterpret_cast<T*>(rows);
+  if (valid < L) std::memset(out, 0, sizeof(V<T>) * n);
+  for (int64_t l = 0; l < valid; ++l) {
+    const T* s = src + l * row_stride;
+    for (int64_t i = 0; i < n; ++i) out[i * L + l] = s[i];
+  }
+}
+
+// dst[(b0 + l) * row_stride + i] <- rows[i] (lane l) for the chunk's real lanes.
+template <typename T>
+inline void scatter(const V<T>* rows, T* dst, int64_t row_stride, int64_t n, int64_t valid) {
+  constexpr int L = lanes<T>();
+  const T* in = reinterpret_cast<const T*>(rows);
+  for (int64_t l = 0; l < valid; ++l) {
+    T* d = dst + l * row_stride;
+    for (int64_t i = 0; i < n; ++i) d[i] = in[i * L + l];
+  }
+}
+
+template <typename T> inline V<T> splat(T v) {
+  V<T> out;
+  for (int l = 0; l < lanes<T>(); ++l) out[l] = v;
+  return out;
+}
+
+// Everything one call needs, with raw pointers (the tensors are checked before).
+template <typename T> struct Problem {
+  int64_t T_, B, n, m, d;
+  bool direct;         // a_t = U x_t + b inside the loop (else a is read)
+  int64_t nonlin;
+  const T* x;          // direct: (B, T, d); else a: (T, B, n)
+  const T* U;          // (n, d)
+  const T* b;          // (n)
+  const T* sc;         // (n), s/√m
+  // where x_t of batch row r starts, and the stride between rows
+  const T* input_row(int64_t t, int64_t r) const {
+    return direct ? x + (r * T_ + t) * d : x + (t * B + r) * n;
+  }
+  int64_t input_row_stride() const { return direct ? T_ * d : n; }
+};
+
+// a_t for one chunk: acc = a_t (direct: b + U x_t, with xt the chunk's x_t as d vectors).
+template <typename T>
+inline void preactivation(const Problem<T>& P, int64_t t, int64_t b0, int64_t valid, V<T>* at, V<T>* xt) {
+  if (P.direct) {
+    gather<T>(xt, P.input_row(t, b0), P.input_row_stride(), P.d, valid);
+    for (int64_t i = 0; i < P.n; ++i) {
+      V<T> v = splat<T>(P.b[i]);
+      const T* u = P.U + i * P.d;
+      for (int64_t k = 0; k < P.d; ++k) v += u[k] * xt[k];
+      at[i] = v;
+    }
+  } else {
+    gather<T>(at, P.input_row(t, b0), P.input_row_stride(), P.n, valid);
+  }
+}
+
+template <typename T> inline void apply_nonlinearity(V<T>* h, int64_t n, int64_t nonlin) {
+  if (nonlin == RELU) {
+    const V<T> zero = splat<T>(0);
+    for (int64_t i = 0; i < n; ++i) h[i] = h[i] > zero ? h[i] : zero;
+  } else if (nonlin == TANH) {
+    T* p = reinterpret_cast<T*>(h);
+    for (int64_t i = 0; i < n * lanes<T>(); ++i) p[i] = std::tanh(p[i]);
+  }
+}
+
+template <typename T> using Buf = std::vector<V<T>>;
+
+void check_common(const torch::Tensor& input, const torch::Tensor& U, const torch::Tensor& b,
+                  const torch::Tensor& sc, int64_t block, bool direct, int64_t nonlin) {
+  TORCH_CHECK(input.device().is_cpu() && sc.device().is_cpu(), "hadamard_rnn: CPU tensors only");
+  TORCH_CHECK(input.dim() == 3 && input.is_contiguous() && sc.is_contiguous(),
+              "hadamard_rnn: input must be a contiguous 3-d tensor");
+  TORCH_CHECK(input.scalar_type() == sc.scalar_type(), "hadamard_rnn: input and scale dtypes differ");
+  const int64_t n = sc.size(0);
+  TORCH_CHECK(sc.dim() == 1, "hadamard_rnn: scale must be 1-d");
+  TORCH_CHECK(block >= 1 && (block & (block - 1)) == 0 && n % block == 0,
+              "hadamard_rnn: block must be a power of two dividing n, got block=", block, " n=", n);
+  TORCH_CHECK(nonlin >= LINEAR && nonlin <= TANH, "hadamard_rnn: unknown nonlinearity code ", nonlin);
+  if (direct) {
+    TORCH_CHECK(U.dim() == 2 && U.size(0) == n && U.size(1) == input.size(2) && U.is_contiguous() &&
+                    U.scalar_type() == input.scalar_type(),
+                "hadamard_rnn: U must be a contiguous (n, d) tensor of the input's dtype");
+    TORCH_CHECK(b.dim() == 1 && b.size(0) == n && b.is_contiguous() && b.scalar_type() == input.scalar_type(),
+                "hadamard_rnn: b must be a contiguous (n,) tensor of the input's dtype");
+  } else {
+    TORCH_CHECK(input.size(2) == n, "hadamard_rnn: pre-activations must be (T, B, n) with n = ", n);
+  }
+}
+
+template <typename T>
+Problem<T> make_problem(const torch::Tensor& input, const torch::Tensor& U, const torch::Tensor& b,
+                        const torch::Tensor& sc, int64_t block, bool direct, int64_t nonlin) {
+  Problem<T> P;
+  P.n = sc.size(0);
+  P.m = block;
+  P.direct = direct;
+  P.nonlin = nonlin;
+  P.x = input.data_ptr<T>();
+  P.sc = sc.data_ptr<T>();
+  if (direct) {
+    P.B = input.size(0);
+    P.T_ = input.size(1);
+    P.d = input.size(2);
+    P.U = U.data_ptr<T>();
+    P.b = b.data_ptr<T>();
+  } else {
+    P.T_ = input.size(0);
+    P.B = input.size(1);
+    P.d = 0;
+    P.U = nullptr;
+    P.b = nullptr;
+  }
+  return P;
+}
+
+}  // namespace
+
+// Forward. Returns all states (T, B, n) when ``all_states``, else the last state (B, n).
+torch::Tensor forward(torch::Tensor input, torch::Tensor U, torch::Tensor b, torch::Tensor sc, int64_t block,
+                      int64_t nonlin, bool direct, bool all_states) {
+  check_common(input, U, b, sc, block, direct, nonlin);
+  const int64_t n = sc.size(0);
+  const int64_t T = direct ? input.size(1) : input.size(0);
+  const int64_t B = direct ? input.size(0) : input.size(1);
+  auto out = all_states ? torch::empty({T, B, n}, input.options()) : torch::empty({B, n}, input.options());
+  if (T == 0 || B == 0 || n == 0) return out;
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "qornn_hadamard_rnn_forward", [&] {
+    using S = scalar_t;
+    constexpr int L = lanes<S>();
+    const Problem<S> P = make_problem<S>(input, U, b, sc, block, direct, nonlin);
+    S* op = out.data_ptr<S>();
+    const int64_t chunks = (B + L - 1) / L;
+    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      Buf<S> h(n), at(n), xt(std::max<int64_t>(P.d, 1));
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t b0 = c * L, valid = std::min<int64_t>(L, B - b0);
+        for (int64_t t = 0; t < T; ++t) {
+          preactivation(P, t, b0, valid, at.data(), xt.data());
+          if (t == 0) {
+            for (int64_t i = 0; i < n; ++i) h[i] = at[i];
+          } else {
+            fwht<S>(h.data(), n, block);
+            for (int64_t i = 0; i < n; ++i) h[i] = P.sc[i] * h[i] + at[i];
+          }
+          apply_nonlinearity<S>(h.data(), n, nonlin);
+          if (all_states) scatter<S>(h.data(), op + (t * B + b0) * n, n, n, valid);
+        }
+        if (!all_states) scatter<S>(h.data(), op + b0 * n, n, n, valid);
+      }
+    });
+  });
+  return out;
+}
+
+// Backward. ``grad`` is ∂L/∂(all states) (T, B, n) or ∂L/∂h_T (B, n); ``states`` holds all states
+// (T, B, n) or, reversible (linear only), the last one (B, n).
+// Returns {∂L/∂input (empty unless need_input_grad), ∂L/∂U (n, d; empty unless direct), ∂L/∂b (n; empty
+// unless direct), ∂L/∂s (n)}.
+std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor input, torch::Tensor U, torch::Tensor b,
+                                    torch::Tensor sc, torch::Tensor states, int64_t block, int64_t nonlin,
+                                    bool direct, bool need_input_grad) {
+  check_common(input, U, b, sc, block, direct, nonlin);
+  const int64_t n = sc.size(0);
+  const int64_t T = direct ? input.size(1) : input.size(0);
+  const int64_t B = direct ? input.size(0) : input.size(1);
+  const bool grad_all = grad.dim() == 3, stored = states.dim() == 3;
+  TORCH_CHECK(grad.is_contiguous() && states.is_contiguous() && grad.scalar_type() == input.scalar_type() &&
+                  states.scalar_type() == input.scalar_type(),
+              "hadamard_rnn: grad and states must be contiguous, of the input's dtype");
+  TORCH_CHECK(grad_all ? grad.sizes() == torch::IntArrayRef({T, B, n}) : grad.sizes() == torch::IntArrayRef({B, n}),
+              "hadamard_rnn: grad must be (T, B, n) or (B, n)");
+  TORCH_CHECK(stored ? states.sizes() == torch::IntArrayRef({T, B, n}) : states.sizes() == torch::IntArrayRef({B, n}),
+              "hadamard_rnn: states must be (T, B, n) or the last state (B, n)");
+  TORCH_CHECK(stored || nonlin == LINEAR, "hadamard_rnn: only the linear recurrence is reversible");
+  const int64_t d = direct ? input.size(2) : 0;
+  auto dopts = input.options().dtype(torch::kFloat64);
+  auto grad_input = need_input_grad ? torch::empty_like(input) : torch::empty({0}, input.options());
+  auto gU = torch::zeros({n, std::max<int64_t>(d, 1)}, dopts), gb = torch::zeros({n}, dopts),
+       gs = torch::zeros({n}, dopts);
+  if (T > 0 && B > 0 && n > 0) {
+    std::mutex lock;
+    AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "qornn_hadamard_rnn_backward", [&] {
+      using S = scalar_t;
+      constexpr int L = lanes<S>();
+      const Problem<S> P = make_problem<S>(input, U, b, sc, block, direct, nonlin);
+      const S* gp = grad.data_ptr<S>();
+      const S* hp = states.data_ptr<S>();
+      S* gip = need_input_grad ? grad_input.data_ptr<S>() : nullptr;
+      const int64_t chunks = (B + L - 1) / L;
+      at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+        const int64_t dd = std::max<int64_t>(d, 1);
+        // δ, the state h_t, the previous state (or its rebuild), a_t, x_t, per-lane sums of ∂s, ∂b, ∂U
+        Buf<S> delta(n), ht(n), hprev(n), at(n), xt(dd), gx(dd), acc_s(n), acc_b(direct ? n : 0),
+            acc_U(direct ? n * d : 0), tmp(n);
+        std::vector<double> tot_s(n, 0.0), tot_b(direct ? n : 0, 0.0), tot_U(direct ? n * d : 0, 0.0);
+        const V<S> zero = splat<S>(0), one = splat<S>(1);
+        auto flush = [&] {
+          for (int64_t i = 0; i < n; ++i) {
+            double s = 0, sb = 0;
+            for (int l = 0; l < L; ++l) {
+              s += acc_s[i][l];
+              if (direct) sb += acc_b[i][l];
+            }
+            tot_s[i] += s;
+            acc_s[i] = zero;
+            if (direct) {
+              tot_b[i] += sb;
+              acc_b[i] = zero;
+              for (int64_t k = 0; k < d; ++k) {
+                double su = 0;
+                for (int l = 0; l < L; ++l) su += acc_U[i * d + k][l];
+                tot_U[i * d + k] += su;
+                acc_U[i * d + k] = zero;
+              }
+            }
+          }
+        };
+        std::fill(acc_s.begin(), acc_s.end(), zero);
+        std::fill(acc_b.begin(), acc_b.end(), zero);
+        std::fill(acc_U.begin(), acc_U.end(), zero);
+        for (int64_t c = c0; c < c1; ++c) {
+          const int64_t b0 = c * L, valid = std::min<int64_t>(L, B - b0);
+          gather<S>(delta.data(), grad_all ? gp + ((T - 1) * B + b0) * n : gp + b0 * n, n, n, valid);
+          gather<S>(ht.data(), stored ? hp + ((T - 1) * B + b0) * n : hp + b0 * n, n, n, valid);
+          for (int64_t t = T - 1; t >= 0; --t) {
+            preactivation(P, t, b0, valid, at.data(), xt.data());
+            // δ̃_t = δ_t ⊙ σ'(pre_t), from h_t = σ(pre_t)
+            if (nonlin == RELU) {
+              for (int64_t i = 0; i < n; ++i) delta[i] = ht[i] > zero ? delta[i] : zero;
+            } else if (nonlin == TANH) {
+              for (int64_t i = 0; i < n; ++i) delta[i] *= one - ht[i] * ht[i];
+            }
+            // the previous state: stored, or rebuilt (linear) as H(sc ⊙ (h_t − a_t))
+            if (t > 0) {
+              if (stored) {
+                gather<S>(hprev.data(), hp + ((t - 1) * B + b0) * n, n, n, valid);
+              } else {
+                for (int64_t i = 0; i < n; ++i) hprev[i] = P.sc[i] * (ht[i] - at[i]);
+                fwht<S>(hprev.data(), n, block);
+              }
+            }
+            // ∂s: accumulate δ̃ ⊙ (pre_t − a_t) = δ̃ ⊙ sc ⊙ H h_{t-1} (see the end for the factor s).
+            // Linear: pre_t − a_t = h_t − a_t; otherwise H h_{t-1} is recomputed (zero at t = 0).
+            if (nonlin == LINEAR) {
+              for (int64_t i = 0; i < n; ++i) acc_s[i] += delta[i] * (ht[i] - at[i]);
+            } else if (t > 0) {
+              for (int64_t i = 0; i < n; ++i) tmp[i] = hprev[i];
+              fwht<S>(tmp.data(), n, block);
+              for (int64_t i = 0; i < n; ++i) acc_s[i] += delta[i] * (P.sc[i] * tmp[i]);
+            }
+            // ∂a_t = δ̃_t
+            if (direct) {
+              for (int64_t i = 0; i < n; ++i) acc_b[i] += delta[i];
+              for (int64_t i = 0; i < n; ++i)
+                for (int64_t k = 0; k < d; ++k) acc_U[i * d + k] += delta[i] * xt[k];
+              if (need_input_grad) {
+                for (int64_t k = 0; k < d; ++k) gx[k] = zero;
+                for (int64_t i = 0; i < n; ++i) {
+                  const S* u = P.U + i * d;
+                  for (int64_t k = 0; k < d; ++k) gx[k] += u[k] * delta[i];
+                }
+                scatter<S>(gx.data(), gip + (b0 * T + t) * d, T * d, d, valid);
+              }
+            } else if (need_input_grad) {
+              scatter<S>(delta.data(), gip + (t * B + b0) * n, n, n, valid);
+            }
+            if ((T - t) % FLUSH_EVERY == 0) flush();
+            if (t == 0) break;
+            // δ_{t-1} = H(sc ⊙ δ̃_t) + g_{t-1}
+            for (int64_t i = 0; i < n; ++i) delta[i] *= P.sc[i];
+            fwht<S>(delta.data(), n, block);
+            if (grad_all) {
+              gather<S>(tmp.data(), gp + ((t - 1) * B + b0) * n, n, n, valid);
+              for (int64_t i = 0; i < n; ++i) delta[i] += tmp[i];
+            }
+            std::swap(ht, hprev);
+          }
+          flush();
+        }
+        std::lock_guard<std::mutex> guard(lock);
+        double* s = gs.data_ptr<double>();
+        for (int64_t i = 0; i < n; ++i) s[i] += tot_s[i];
+        if (direct) {
+          double* bb = gb.data_ptr<double>();
+          double* uu = gU.data_ptr<double>();
+          for (int64_t i = 0; i < n; ++i) bb[i] += tot_b[i];
+          for (int64_t i = 0; i < n * d; ++i) uu[i] += tot_U[i];
+        }
+      });
+    });
+  }
+  // pre − a = sc ⊙ z with z = H h_{t-1}, and ∂pre/∂s = z/√m = (pre − a)/s: ∂L/∂s = (the sum) ⊙ s, s = ±1.
+  auto grad_s = (gs * sc.to(torch::kFloat64).sign()).to(input.scalar_type());
+  return {grad_input, gU.to(input.scalar_type()), gb.to(input.scalar_type()), grad_s};
+}
+
+// Unnormalised blockwise FWHT of each row of a contiguous (rows, n) tensor (a test hook for the kernel).
+torch::Tensor fwht_rows(torch::Tensor x, int64_t block) {
+  TORCH_CHECK(x.device().is_cpu() && x.dim() == 2 && x.is_contiguous(), "x must be a contiguous CPU matrix");
+  const int64_t rows = x.size(0), n = x.size(1);
+  TORCH_CHECK(block >= 1 && (block & (block - 1)) == 0 && n % block == 0, "bad block size");
+  auto out = torch::empty_like(x);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "qornn_fwht_rows", [&] {
+    using S = scalar_t;
+    constexpr int L = lanes<S>();
+    Buf<S> buf(n);
+    for (int64_t r0 = 0; r0 < rows; r0 += L) {
+      const int64_t valid = std::min<int64_t>(L, rows - r0);
+      gather<S>(buf.data(), x.data_ptr<S>() + r0 * n, n, n, valid);
+      fwht<S>(buf.data(), n, block);
+      scatter<S>(buf.data(), out.data_ptr<S>() + r0 * n, n, n, valid);
+    }
+  });
+  return out;
+}
+
+int64_t vector_bytes() { return VEC_BYTES; }
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("forward", &forward, "states of the (Block-)HadamRNN recurrence: all (T, B, n) or the last (B, n)");
+  m.def("backward", &backward, "(∂input, ∂U, ∂b, ∂s) of the (Block-)HadamRNN recurrence");
+  m.def("fwht_rows", &fwht_rows, "blockwise unnormalised FWHT of each row");
+  m.def("vector_bytes", &vector_bytes, "the SIMD vector width the kernel was built with");
+}
