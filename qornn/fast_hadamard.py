@@ -269,7 +269,8 @@ def hadamard_rnn(
         reversible = nonlinearity == "linear" and not all_states
     elif reversible and nonlinearity != "linear":
         raise ValueError(f"the {nonlinearity} recurrence cannot be reversed: use reversible=False")
-    if not supports(inp, s) or (weight is not None and (weight.dtype != inp.dtype or bias.dtype != inp.dtype)):
+    mixed = weight is not None and (weight.dtype != inp.dtype or bias.dtype != inp.dtype)
+    if not supports(inp, s) or mixed:
         raise ValueError("the fast kernel takes CPU float32/float64 tensors of one dtype")
     if not available():
         raise RuntimeError(f"the fast HadamRNN kernel could not be built: {_ext_error}")
