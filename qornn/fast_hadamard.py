@@ -195,36 +195,49 @@ def implementation(model: torch.nn.Module) -> str:
 
 
 class _HadamardRNN(torch.autograd.Function):
+    """Outputs (states, logits): the states as asked (all, or the last), and with a readout its logits
+    (T, B, o) (else an empty tensor)."""
+
     @staticmethod
-    def forward(ctx, inp, weight, bias, s, block, nonlin, all_states, reversible):
-        direct = weight is not None
+    def forward(ctx, inp, weight, bias, s, readout_weight, readout_bias, block, nonlin, all_states,
+                reversible):
+        ctx.set_materialize_grads(False)  # unused outputs get no gradient, not a (T, B, n) tensor of zeros
+        direct, has_readout = weight is not None, readout_weight is not None
         empty = inp.new_empty(0)
         weight = weight.contiguous() if direct else empty
         bias = bias.contiguous() if direct else empty
+        v = readout_weight.contiguous() if has_readout else empty
+        c = readout_bias.contiguous() if has_readout else empty
         # Only the signs of s are used (±1 when it comes from sign_ste(u)); the backward formula
         # ∂L/∂s = s ⊙ Σ δ̃ ⊙ (pre − a) relies on s² = 1.
         sc = (binary_sign(s.detach()) / math.sqrt(block)).contiguous()
         keep_all = all_states or not reversible
-        out = load_extension().forward(inp, weight, bias, sc, block, nonlin, direct, keep_all)
-        if reversible:
-            states = out[-1].clone() if all_states else out
-        else:
-            states = out
-        ctx.save_for_backward(inp, weight, bias, sc, states)
-        ctx.block, ctx.nonlin, ctx.direct = block, nonlin, direct
-        return out if all_states or not keep_all else out[-1].clone()
+        out, logits = load_extension().forward(inp, weight, bias, sc, v, c, block, nonlin, direct, keep_all)
+        states = out[-1].clone() if reversible and all_states else out
+        ctx.save_for_backward(inp, weight, bias, sc, v, states)
+        ctx.block, ctx.nonlin, ctx.direct, ctx.has_readout = block, nonlin, direct, has_readout
+        return (out if all_states or not keep_all else out[-1].clone()), logits
 
     @staticmethod
-    def backward(ctx, grad):
-        inp, weight, bias, sc, states = ctx.saved_tensors
-        grad_inp, grad_w, grad_b, grad_s = load_extension().backward(
-            grad.contiguous(), inp, weight, bias, sc, states, ctx.block, ctx.nonlin, ctx.direct,
+    def backward(ctx, grad, grad_logits):
+        inp, weight, bias, sc, v, states = ctx.saved_tensors
+        grad = inp.new_empty(0) if grad is None else grad.contiguous()
+        if not ctx.has_readout:
+            grad_logits = inp.new_empty(0)
+        elif grad_logits is None:
+            T, B = inp.shape[:2] if not ctx.direct else (inp.shape[1], inp.shape[0])
+            grad_logits = inp.new_zeros(T, B, v.shape[0])
+        else:
+            grad_logits = grad_logits.contiguous()
+        grad_inp, grad_w, grad_b, grad_s, grad_v, grad_c = load_extension().backward(
+            grad, grad_logits, inp, weight, bias, sc, v, states, ctx.block, ctx.nonlin, ctx.direct,
             ctx.needs_input_grad[0])
-        if not ctx.needs_input_grad[0]:
-            grad_inp = None
         if not ctx.direct:
             grad_w = grad_b = None
-        return grad_inp, grad_w, grad_b, grad_s, None, None, None, None
+        if not ctx.has_readout:
+            grad_v = grad_c = None
+        return (grad_inp if ctx.needs_input_grad[0] else None, grad_w, grad_b, grad_s, grad_v, grad_c,
+                None, None, None, None)
 
 
 def hadamard_rnn(
@@ -237,45 +250,60 @@ def hadamard_rnn(
     nonlinearity: str = "linear",
     all_states: bool = True,
     reversible: bool | None = None,
+    readout_weight: torch.Tensor | None = None,
+    readout_bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """States of h_t = σ(diag(s)(I ⊗ H_m)/√m h_{t-1} + a_t), h_0 = 0, with the fused C++ kernel.
 
     With ``weight`` U (n, d) and ``bias`` b (n,), ``inp`` is x (B, T, d) and a_t = U x_t + b inside the
     loop; without them, ``inp`` is the pre-activations a (T, B, n). Returns all states (T, B, n), or the
-    last (B, n) when ``all_states=False``. Differentiable in inp, weight, bias and s (``s = sign_ste(u)``:
-    only its signs are read, sign(0) = +1). ``reversible`` (linear only) rebuilds the states backwards
-    instead of storing them; None: reversible when only the last state is returned and σ is linear.
+    last (B, n) when ``all_states=False``. With ``readout_weight`` V (o, n) and ``readout_bias`` c (o,),
+    returns instead the logits y_t = V ReLU(h_t) + c of every step, (T, B, o), computed inside the loop
+    (no (T, B, n) tensor is built for a linear recurrence). Differentiable in every tensor argument
+    (``s = sign_ste(u)``: only its signs are read, sign(0) = +1). ``reversible`` (linear only) rebuilds the
+    states backwards instead of storing them; None: reversible when no state but the last is returned
+    and σ is linear.
     """
     if nonlinearity not in NONLINEARITY_CODES:
         raise ValueError(f"unknown nonlinearity {nonlinearity!r}; valid: {', '.join(NONLINEARITY_CODES)}")
     if inp.dim() != 3:
         raise ValueError(f"input must be 3-d, got shape {tuple(inp.shape)}")
-    n = s.shape[0] if s.dim() == 1 else -1
     if s.dim() != 1:
         raise ValueError(f"s must be 1-d, got shape {tuple(s.shape)}")
+    n = s.shape[0]
     if (weight is None) != (bias is None):
         raise ValueError("pass both weight U and bias b (direct mode), or neither (pre-activations)")
+    if (readout_weight is None) != (readout_bias is None):
+        raise ValueError("pass both readout_weight V and readout_bias c, or neither")
     if weight is not None:
         if weight.shape != (n, inp.shape[2]) or bias.shape != (n,):
             raise ValueError(f"U must be ({n}, {inp.shape[2]}) and b ({n},), got {tuple(weight.shape)} "
                              f"and {tuple(bias.shape)}")
     elif inp.shape[2] != n:
         raise ValueError(f"pre-activations must be (T, B, {n}), got {tuple(inp.shape)}")
+    readout = readout_weight is not None
+    if readout and (readout_weight.dim() != 2 or readout_weight.shape[1] != n
+                    or readout_bias.shape != (readout_weight.shape[0],)):
+        raise ValueError(f"the readout must be V (o, {n}) and c (o,), got {tuple(readout_weight.shape)} "
+                         f"and {tuple(readout_bias.shape)}")
     m = n if block is None else block
     check_power_of_two(m, "Hadamard block size")
     if n % m:
         raise ValueError(f"hidden size n={n} must be a multiple of the Hadamard block size {m}")
+    if readout:
+        all_states = False
     if reversible is None:
         reversible = nonlinearity == "linear" and not all_states
     elif reversible and nonlinearity != "linear":
         raise ValueError(f"the {nonlinearity} recurrence cannot be reversed: use reversible=False")
-    mixed = weight is not None and (weight.dtype != inp.dtype or bias.dtype != inp.dtype)
-    if not supports(inp, s) or mixed:
+    extra = [t for t in (weight, bias, readout_weight, readout_bias) if t is not None]
+    if not supports(inp, s) or any(t.dtype != inp.dtype for t in extra):
         raise ValueError("the fast kernel takes CPU float32/float64 tensors of one dtype")
     if not available():
         raise RuntimeError(f"the fast HadamRNN kernel could not be built: {_ext_error}")
-    return _HadamardRNN.apply(inp.contiguous(), weight, bias, s, m, NONLINEARITY_CODES[nonlinearity],
-                              bool(all_states), bool(reversible))
+    states, logits = _HadamardRNN.apply(inp.contiguous(), weight, bias, s, readout_weight, readout_bias, m,
+                                        NONLINEARITY_CODES[nonlinearity], bool(all_states), bool(reversible))
+    return logits if readout else states
 
 
 # ---------------------------------------------------------------------------------------------------------

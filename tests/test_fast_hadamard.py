@@ -363,3 +363,39 @@ def test_models_on_the_kernel_match_the_dense_path(name, options, inputs):
     assert fh.implementation(model) == ("fused C++ kernel" if CPP else "dense")
     with fh.disabled():
         assert fh.implementation(model) == "dense"
+
+
+@pytest.mark.skipif(not CPP, reason="no C++ build")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("nonlinearity,reversible", [("linear", None), ("linear", False), ("relu", None),
+                                                     ("tanh", None)])
+@pytest.mark.parametrize("T,B,n,block,d", FUSED_CASES[:3])
+def test_fused_readout_matches_dense(T, B, n, block, d, nonlinearity, reversible, dtype):
+    """y_t = V ReLU(h_t) + c inside the loop (the copy task's readout at every step): logits and the
+    gradients of x, U, b, u, V and c; the linear recurrence then keeps no (T, B, n) tensor (reversible)."""
+    gen = torch.Generator().manual_seed(7 * T + B)
+    o = 5
+    x, U, b, u, V, c = (torch.randn(*shape, dtype=dtype, generator=gen).requires_grad_()
+                        for shape in ((B, T, d), (n, d), (n,), (n,), (o, n), (o,)))
+    g = torch.randn(T, B, o, dtype=dtype, generator=gen)
+
+    def fused():
+        return fh.hadamard_rnn(x, sign_ste(u), weight=U, bias=b, block=block, nonlinearity=nonlinearity,
+                               reversible=reversible, readout_weight=V, readout_bias=c)
+
+    def dense():
+        h = dense_fused_reference(x, U, b, u, block, nonlinearity, all_states=True)
+        return torch.relu(h) @ V.t() + c
+
+    results = []
+    for fn in (fused, dense):
+        out = fn()
+        results.append((out.detach(), *torch.autograd.grad((out * g).sum(), (x, U, b, u, V, c))))
+    tol = TOL[dtype] * 10
+    names = ("logits", "grad x", "grad U", "grad b", "grad u", "grad V", "grad c")
+    for name, got, ref in zip(names, *results, strict=True):
+        assert got.shape == ref.shape, name
+        assert rel(got, ref) <= tol, (name, rel(got, ref))
+    if nonlinearity == "linear" and reversible is None:
+        saved = fused().grad_fn.saved_tensors
+        assert max(t.numel() for t in saved) < T * B * n or T * B * n <= max(x.numel(), o * n)

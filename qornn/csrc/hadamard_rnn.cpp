@@ -3,6 +3,8 @@
 //   a_t = U x_t + b          (direct mode: x (B, T, d), U (n, d), b (n), computed inside the loop)
 //   a_t given                (pre-activation mode: a (T, B, n), e.g. after an embedding)
 //   h_t = σ(sc ⊙ (H h_{t-1}) + a_t),   h_0 = 0,   sc = s/√m,   H = I_{n/m} ⊗ H_m,   σ ∈ {id, relu, tanh}
+//   y_t = V ReLU(h_t) + c    (optional fused readout at every step, V (o, n): the logits (T, B, o); then
+//                             no (T, B, n) tensor exists at all for a linear recurrence)
 //
 // Layout. The batch goes into the SIMD lanes: a chunk of L consecutive batch rows (L = 16 floats with
 // AVX-512, 8 with AVX2; half as many doubles) holds its state as n vectors of L lanes, state[i][l] =
@@ -15,7 +17,8 @@
 // δ̃_t = δ_t ⊙ σ'(pre_t):
 //   ∂L/∂a_t = δ̃_t  ->  ∂L/∂b = Σ_t Σ_batch δ̃_t,  ∂L/∂U = Σ_t δ̃_t x_tᵀ,  ∂L/∂x_t = Uᵀ δ̃_t   (direct mode)
 //   ∂L/∂s   = Σ_t Σ_batch δ̃_t ⊙ (H h_{t-1})/√m;  for σ = id: (H h_{t-1})/√m = s ⊙ (h_t − a_t)
-//   δ_{t-1} = H(sc ⊙ δ̃_t) + g_{t-1}
+//   δ_{t-1} = H(sc ⊙ δ̃_t) + g_{t-1},  with the readout: g_t += Vᵀ(∂L/∂y_t) ⊙ 1[h_t > 0],
+//   ∂L/∂V = Σ_t (∂L/∂y_t) ReLU(h_t)ᵀ,  ∂L/∂c = Σ_t Σ_batch ∂L/∂y_t
 // The states come either from the stored (T, B, n) tensor, or (linear recurrence, "reversible") are
 // rebuilt backwards from the last one, since W is orthogonal: h_{t-1} = H(sc ⊙ (h_t − a_t)). Then the
 // memory is O(B·n) instead of O(T·B·n), for one more FWHT per step.
@@ -210,25 +213,51 @@ Problem<T> make_problem(const torch::Tensor& input, const torch::Tensor& U, cons
 
 }  // namespace
 
-// Forward. Returns all states (T, B, n) when ``all_states``, else the last state (B, n).
-torch::Tensor forward(torch::Tensor input, torch::Tensor U, torch::Tensor b, torch::Tensor sc, int64_t block,
-                      int64_t nonlin, bool direct, bool all_states) {
+// y = V ReLU(h) + c for one chunk: y[o] (vectors over the lanes).
+template <typename T>
+inline void readout(const T* vw, const T* c, int64_t o, int64_t n, const V<T>* h, V<T>* y, V<T>* r) {
+  const V<T> zero = splat<T>(0);
+  for (int64_t i = 0; i < n; ++i) r[i] = h[i] > zero ? h[i] : zero;
+  for (int64_t k = 0; k < o; ++k) {
+    const T* v = vw + k * n;
+    V<T> acc = splat<T>(c[k]);
+    for (int64_t i = 0; i < n; ++i) acc += v[i] * r[i];
+    y[k] = acc;
+  }
+}
+
+// Forward. Returns {states, logits}: states are all states (T, B, n) when ``all_states``, else the last
+// state (B, n); logits (T, B, o) when a readout V (o, n), c (o) is given (V empty: no readout).
+std::vector<torch::Tensor> forward(torch::Tensor input, torch::Tensor U, torch::Tensor b, torch::Tensor sc,
+                                   torch::Tensor Vw, torch::Tensor c, int64_t block, int64_t nonlin, bool direct,
+                                   bool all_states) {
   check_common(input, U, b, sc, block, direct, nonlin);
   const int64_t n = sc.size(0);
   const int64_t T = direct ? input.size(1) : input.size(0);
   const int64_t B = direct ? input.size(0) : input.size(1);
+  const bool has_readout = Vw.numel() > 0;
+  const int64_t o = has_readout ? Vw.size(0) : 0;
+  if (has_readout)
+    TORCH_CHECK(Vw.dim() == 2 && Vw.size(1) == n && Vw.is_contiguous() && c.dim() == 1 && c.size(0) == o &&
+                    c.is_contiguous() && Vw.scalar_type() == input.scalar_type() &&
+                    c.scalar_type() == input.scalar_type(),
+                "hadamard_rnn: the readout must be contiguous V (o, n) and c (o,) of the input's dtype");
   auto out = all_states ? torch::empty({T, B, n}, input.options()) : torch::empty({B, n}, input.options());
-  if (T == 0 || B == 0 || n == 0) return out;
+  auto logits = torch::empty({has_readout ? T : 0, B, o}, input.options());
+  if (T == 0 || B == 0 || n == 0) return {out, logits};
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "qornn_hadamard_rnn_forward", [&] {
     using S = scalar_t;
     constexpr int L = lanes<S>();
     const Problem<S> P = make_problem<S>(input, U, b, sc, block, direct, nonlin);
     S* op = out.data_ptr<S>();
+    S* yp = has_readout ? logits.data_ptr<S>() : nullptr;
+    const S* vp = has_readout ? Vw.data_ptr<S>() : nullptr;
+    const S* cp = has_readout ? c.data_ptr<S>() : nullptr;
     const int64_t chunks = (B + L - 1) / L;
     at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-      Buf<S> h(n), at(n), xt(std::max<int64_t>(P.d, 1));
-      for (int64_t c = c0; c < c1; ++c) {
-        const int64_t b0 = c * L, valid = std::min<int64_t>(L, B - b0);
+      Buf<S> h(n), at(n), xt(std::max<int64_t>(P.d, 1)), y(std::max<int64_t>(o, 1)), r(has_readout ? n : 0);
+      for (int64_t ch = c0; ch < c1; ++ch) {
+        const int64_t b0 = ch * L, valid = std::min<int64_t>(L, B - b0);
         for (int64_t t = 0; t < T; ++t) {
           preactivation(P, t, b0, valid, at.data(), xt.data());
           if (t == 0) {
@@ -239,31 +268,43 @@ torch::Tensor forward(torch::Tensor input, torch::Tensor U, torch::Tensor b, tor
           }
           apply_nonlinearity<S>(h.data(), n, nonlin);
           if (all_states) scatter<S>(h.data(), op + (t * B + b0) * n, n, n, valid);
+          if (has_readout) {
+            readout<S>(vp, cp, o, n, h.data(), y.data(), r.data());
+            scatter<S>(y.data(), yp + (t * B + b0) * o, o, o, valid);
+          }
         }
         if (!all_states) scatter<S>(h.data(), op + b0 * n, n, n, valid);
       }
     });
   });
-  return out;
+  return {out, logits};
 }
 
-// Backward. ``grad`` is ∂L/∂(all states) (T, B, n) or ∂L/∂h_T (B, n); ``states`` holds all states
-// (T, B, n) or, reversible (linear only), the last one (B, n).
-// Returns {∂L/∂input (empty unless need_input_grad), ∂L/∂U (n, d; empty unless direct), ∂L/∂b (n; empty
-// unless direct), ∂L/∂s (n)}.
-std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor input, torch::Tensor U, torch::Tensor b,
-                                    torch::Tensor sc, torch::Tensor states, int64_t block, int64_t nonlin,
-                                    bool direct, bool need_input_grad) {
+// Backward. ``grad`` is ∂L/∂(all states) (T, B, n), ∂L/∂h_T (B, n), or empty (no gradient reaches the
+// states but through the readout); ``grad_y`` is ∂L/∂logits (T, B, o) with a readout (V non-empty);
+// ``states`` holds all states (T, B, n) or, reversible (linear only), the last one (B, n).
+// Returns {∂L/∂input (empty unless need_input_grad), ∂L/∂U (n, d), ∂L/∂b (n), ∂L/∂s (n), ∂L/∂V (o, n),
+// ∂L/∂c (o)} (the gradients of U and b mean something in direct mode only, those of V and c with a readout).
+std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor grad_y, torch::Tensor input,
+                                    torch::Tensor U, torch::Tensor b, torch::Tensor sc, torch::Tensor Vw,
+                                    torch::Tensor states, int64_t block, int64_t nonlin, bool direct,
+                                    bool need_input_grad) {
   check_common(input, U, b, sc, block, direct, nonlin);
   const int64_t n = sc.size(0);
   const int64_t T = direct ? input.size(1) : input.size(0);
   const int64_t B = direct ? input.size(0) : input.size(1);
-  const bool grad_all = grad.dim() == 3, stored = states.dim() == 3;
+  const bool has_grad = grad.numel() > 0, grad_all = grad.dim() == 3, stored = states.dim() == 3;
+  const bool has_readout = Vw.numel() > 0;
+  const int64_t o = has_readout ? Vw.size(0) : 0;
   TORCH_CHECK(grad.is_contiguous() && states.is_contiguous() && grad.scalar_type() == input.scalar_type() &&
                   states.scalar_type() == input.scalar_type(),
               "hadamard_rnn: grad and states must be contiguous, of the input's dtype");
-  TORCH_CHECK(grad_all ? grad.sizes() == torch::IntArrayRef({T, B, n}) : grad.sizes() == torch::IntArrayRef({B, n}),
+  TORCH_CHECK(!has_grad || (grad_all ? grad.sizes() == torch::IntArrayRef({T, B, n})
+                                     : grad.sizes() == torch::IntArrayRef({B, n})),
               "hadamard_rnn: grad must be (T, B, n) or (B, n)");
+  TORCH_CHECK(!has_readout || (grad_y.is_contiguous() && grad_y.sizes() == torch::IntArrayRef({T, B, o}) &&
+                               Vw.is_contiguous() && Vw.size(1) == n && grad_y.scalar_type() == input.scalar_type()),
+              "hadamard_rnn: grad_y must be a contiguous (T, B, o) tensor and V (o, n)");
   TORCH_CHECK(stored ? states.sizes() == torch::IntArrayRef({T, B, n}) : states.sizes() == torch::IntArrayRef({B, n}),
               "hadamard_rnn: states must be (T, B, n) or the last state (B, n)");
   TORCH_CHECK(stored || nonlin == LINEAR, "hadamard_rnn: only the linear recurrence is reversible");
@@ -271,14 +312,17 @@ std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor input, tor
   auto dopts = input.options().dtype(torch::kFloat64);
   auto grad_input = need_input_grad ? torch::empty_like(input) : torch::empty({0}, input.options());
   auto gU = torch::zeros({n, std::max<int64_t>(d, 1)}, dopts), gb = torch::zeros({n}, dopts),
-       gs = torch::zeros({n}, dopts);
+       gs = torch::zeros({n}, dopts), gV = torch::zeros({std::max<int64_t>(o, 1), n}, dopts),
+       gc = torch::zeros({std::max<int64_t>(o, 1)}, dopts);
   if (T > 0 && B > 0 && n > 0) {
     std::mutex lock;
     AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "qornn_hadamard_rnn_backward", [&] {
       using S = scalar_t;
       constexpr int L = lanes<S>();
       const Problem<S> P = make_problem<S>(input, U, b, sc, block, direct, nonlin);
-      const S* gp = grad.data_ptr<S>();
+      const S* gp = has_grad ? grad.data_ptr<S>() : nullptr;
+      const S* gyp = has_readout ? grad_y.data_ptr<S>() : nullptr;
+      const S* vp = has_readout ? Vw.data_ptr<S>() : nullptr;
       const S* hp = states.data_ptr<S>();
       S* gip = need_input_grad ? grad_input.data_ptr<S>() : nullptr;
       const int64_t chunks = (B + L - 1) / L;
@@ -286,8 +330,9 @@ std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor input, tor
         const int64_t dd = std::max<int64_t>(d, 1);
         // δ, the state h_t, the previous state (or its rebuild), a_t, x_t, per-lane sums of ∂s, ∂b, ∂U
         Buf<S> delta(n), ht(n), hprev(n), at(n), xt(dd), gx(dd), acc_s(n), acc_b(direct ? n : 0),
-            acc_U(direct ? n * d : 0), tmp(n);
-        std::vector<double> tot_s(n, 0.0), tot_b(direct ? n : 0, 0.0), tot_U(direct ? n * d : 0, 0.0);
+            acc_U(direct ? n * d : 0), tmp(n), gy(std::max<int64_t>(o, 1)), acc_V(o * n), acc_c(o);
+        std::vector<double> tot_s(n, 0.0), tot_b(direct ? n : 0, 0.0), tot_U(direct ? n * d : 0, 0.0),
+            tot_V(o * n, 0.0), tot_c(o, 0.0);
         const V<S> zero = splat<S>(0), one = splat<S>(1);
         auto flush = [&] {
           for (int64_t i = 0; i < n; ++i) {
@@ -309,16 +354,46 @@ std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor input, tor
               }
             }
           }
+          for (int64_t k = 0; k < o; ++k) {
+            double sc_ = 0;
+            for (int l = 0; l < L; ++l) sc_ += acc_c[k][l];
+            tot_c[k] += sc_;
+            acc_c[k] = zero;
+            for (int64_t i = 0; i < n; ++i) {
+              double sv = 0;
+              for (int l = 0; l < L; ++l) sv += acc_V[k * n + i][l];
+              tot_V[k * n + i] += sv;
+              acc_V[k * n + i] = zero;
+            }
+          }
         };
+        std::fill(acc_V.begin(), acc_V.end(), zero);
+        std::fill(acc_c.begin(), acc_c.end(), zero);
         std::fill(acc_s.begin(), acc_s.end(), zero);
         std::fill(acc_b.begin(), acc_b.end(), zero);
         std::fill(acc_U.begin(), acc_U.end(), zero);
         for (int64_t c = c0; c < c1; ++c) {
           const int64_t b0 = c * L, valid = std::min<int64_t>(L, B - b0);
-          gather<S>(delta.data(), grad_all ? gp + ((T - 1) * B + b0) * n : gp + b0 * n, n, n, valid);
+          if (has_grad)
+            gather<S>(delta.data(), grad_all ? gp + ((T - 1) * B + b0) * n : gp + b0 * n, n, n, valid);
+          else
+            std::fill(delta.begin(), delta.end(), zero);
           gather<S>(ht.data(), stored ? hp + ((T - 1) * B + b0) * n : hp + b0 * n, n, n, valid);
           for (int64_t t = T - 1; t >= 0; --t) {
             preactivation(P, t, b0, valid, at.data(), xt.data());
+            if (has_readout) {  // δ_t += Vᵀ ∂y_t ⊙ 1[h_t > 0];  ∂V += ∂y_t ReLU(h_t)ᵀ;  ∂c += ∂y_t
+              gather<S>(gy.data(), gyp + (t * B + b0) * o, o, o, valid);
+              for (int64_t i = 0; i < n; ++i) {
+                const V<S> r = ht[i] > zero ? ht[i] : zero;
+                V<S> back = zero;
+                for (int64_t k = 0; k < o; ++k) {
+                  back += vp[k * n + i] * gy[k];
+                  acc_V[k * n + i] += gy[k] * r;
+                }
+                delta[i] += ht[i] > zero ? back : zero;
+              }
+              for (int64_t k = 0; k < o; ++k) acc_c[k] += gy[k];
+            }
             // δ̃_t = δ_t ⊙ σ'(pre_t), from h_t = σ(pre_t)
             if (nonlin == RELU) {
               for (int64_t i = 0; i < n; ++i) delta[i] = ht[i] > zero ? delta[i] : zero;
@@ -364,7 +439,7 @@ std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor input, tor
             // δ_{t-1} = H(sc ⊙ δ̃_t) + g_{t-1}
             for (int64_t i = 0; i < n; ++i) delta[i] *= P.sc[i];
             fwht<S>(delta.data(), n, block);
-            if (grad_all) {
+            if (has_grad && grad_all) {
               gather<S>(tmp.data(), gp + ((t - 1) * B + b0) * n, n, n, valid);
               for (int64_t i = 0; i < n; ++i) delta[i] += tmp[i];
             }
@@ -381,12 +456,17 @@ std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor input, tor
           for (int64_t i = 0; i < n; ++i) bb[i] += tot_b[i];
           for (int64_t i = 0; i < n * d; ++i) uu[i] += tot_U[i];
         }
+        double* vv = gV.data_ptr<double>();
+        double* cc = gc.data_ptr<double>();
+        for (int64_t i = 0; i < o * n; ++i) vv[i] += tot_V[i];
+        for (int64_t k = 0; k < o; ++k) cc[k] += tot_c[k];
       });
     });
   }
   // pre − a = sc ⊙ z with z = H h_{t-1}, and ∂pre/∂s = z/√m = (pre − a)/s: ∂L/∂s = (the sum) ⊙ s, s = ±1.
   auto grad_s = (gs * sc.to(torch::kFloat64).sign()).to(input.scalar_type());
-  return {grad_input, gU.to(input.scalar_type()), gb.to(input.scalar_type()), grad_s};
+  const auto dt = input.scalar_type();
+  return {grad_input, gU.to(dt), gb.to(dt), grad_s, gV.to(dt), gc.to(dt)};
 }
 
 // Unnormalised blockwise FWHT of each row of a contiguous (rows, n) tensor (a test hook for the kernel).
@@ -413,7 +493,7 @@ int64_t vector_bytes() { return VEC_BYTES; }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "states of the (Block-)HadamRNN recurrence: all (T, B, n) or the last (B, n)");
-  m.def("backward", &backward, "(∂input, ∂U, ∂b, ∂s) of the (Block-)HadamRNN recurrence");
+  m.def("backward", &backward, "(∂input, ∂U, ∂b, ∂s, ∂V, ∂c) of the (Block-)HadamRNN recurrence");
   m.def("fwht_rows", &fwht_rows, "blockwise unnormalised FWHT of each row");
   m.def("vector_bytes", &vector_bytes, "the SIMD vector width the kernel was built with");
 }

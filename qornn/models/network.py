@@ -135,24 +135,32 @@ class RecurrentNet(nn.Module):
             return x
         return None
 
-    def hidden_states(self, x: torch.Tensor, *, last_only: bool = False) -> torch.Tensor:
-        """All hidden states h_1..h_T, time-major (T, B, n), or only h_T (B, n) when ``last_only``.
-
-        A recurrent weight with a fused kernel (``fused_states``: HadamRNN on the CPU) computes them from
-        the raw inputs; otherwise the pre-activations are built first and the weight's ``recur`` runs."""
+    def _fused(self, x: torch.Tensor, last_only: bool, readout: bool) -> torch.Tensor | None:
+        """What a recurrent weight with a fused kernel (``fused_states``: HadamRNN on the CPU) computes from
+        the raw inputs: states, or with ``readout`` the logits of every step; None if it cannot."""
         fused = getattr(self.recurrent, "fused_states", None)
         direct = self.direct_input(x) if fused is not None else None
-        if direct is not None:
-            h = fused(direct, self.input.effective_weight(), self.input.bias, self.nonlinearity, last_only)
-            if h is not None:
-                return h
+        if direct is None:
+            return None
+        head = (self.readout.effective_weight(), self.readout.bias) if readout else None
+        return fused(direct, self.input.effective_weight(), self.input.bias, self.nonlinearity, last_only,
+                     head)
+
+    def hidden_states(self, x: torch.Tensor, *, last_only: bool = False) -> torch.Tensor:
+        """All hidden states h_1..h_T, time-major (T, B, n), or only h_T (B, n) when ``last_only``."""
+        h = self._fused(x, last_only, readout=False)
+        if h is not None:
+            return h
         h = self.recurrent.recur(self.preactivations(x), self.nonlinearity)
         return h[-1] if last_only else h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, out) when many-to-many, else (B, out) from the last state."""
         if self.many_to_many:
-            return self.readout(F.relu(self.hidden_states(x))).transpose(0, 1)
+            logits = self._fused(x, last_only=True, readout=True)  # the readout inside the kernel's loop
+            if logits is None:
+                logits = self.readout(F.relu(self.hidden_states(x)))
+            return logits.transpose(0, 1)
         return self.readout(F.relu(self.hidden_states(x, last_only=True)))
 
     def apply_constraints_(self) -> None:

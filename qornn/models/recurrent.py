@@ -122,16 +122,20 @@ class HadamardWeight(RecurrentWeight):
         return dense_recurrence(a, self.matrix(), nonlinearity)
 
     def fused_states(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, nonlinearity: str,
-                     last_only: bool) -> torch.Tensor | None:
+                     last_only: bool, readout: tuple[torch.Tensor, torch.Tensor] | None = None
+                     ) -> torch.Tensor | None:
         """States of h_t = σ(W h_{t-1} + U x_t + b) from the raw inputs x (B, T, d), with a_t computed
-        inside the fused kernel's loop: all (T, B, n), or the last (B, n); None when the kernel cannot
-        run (the caller then takes the dense path)."""
+        inside the fused kernel's loop: all (T, B, n), or the last (B, n); with ``readout`` = (V, c), the
+        logits V ReLU(h_t) + c of every step (T, B, o) instead. None when the kernel cannot run (the
+        caller then takes the dense path)."""
         from .. import fast_hadamard
 
         if not self._fast(x) or weight.dtype != x.dtype:
             return None
+        v, c = readout if readout is not None else (None, None)
         return fast_hadamard.hadamard_rnn(x, self.signs(), weight=weight, bias=bias, block=self.block,
-                                          nonlinearity=nonlinearity, all_states=not last_only)
+                                          nonlinearity=nonlinearity, all_states=not last_only,
+                                          readout_weight=v, readout_bias=c)
 
     def matrix(self) -> torch.Tensor:
         return self.signs()[:, None] * self.hadamard / math.sqrt(self.block)
