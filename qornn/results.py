@@ -238,16 +238,37 @@ PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "
 
 
 def affecting_changes(paths: list[str]) -> list[str]:
-    """The changed paths that could change a recorded run's numbers (all but PRESENTATION_ONLY)."""
-    return [p for p in paths if p not in PRESENTATION_ONLY]
+    """The changed paths that could change a recorded run's numbers: all but PRESENTATION_ONLY and
+    the experiments' paper modules (:func:`is_paper_module`)."""
+    return [p for p in paths if p not in PRESENTATION_ONLY and not is_paper_module(p)]
 
+
+#: The experiments registry: one module per paper holding its experiments as plain data, merged by
+#: the package's ``__init__``, and the runner (qornn/experiments/runner.py), which is code.
+REGISTRY_PACKAGE = "qornn/experiments"
 
 #: modules whose top-level assignments and loops only build the registry of experiments and
 #: profiles: what they define reaches a run only through its configuration, which the record keeps
 #: whole and each page compares with the current definition (``report.freshness_notes``), so a
 #: change there is flagged as a configuration that differs, on the runs it concerns and no others.
 #: Their functions and classes (how a run is built, trained and recorded) still count in full.
-REGISTRY_DATA = frozenset({"qornn/experiments.py"})
+#: ``qornn/experiments.py`` is the registry before it became a package (records made then name it).
+REGISTRY_DATA = frozenset({"qornn/experiments.py", f"{REGISTRY_PACKAGE}/runner.py"})
+
+#: module -> the path its code had before it moved: the single module ``qornn/experiments.py`` was
+#: split into the registry package, its functions and classes going to the runner and its data to
+#: the paper modules. A record made before the move is compared across it (:func:`behaviour_changed`).
+MOVED_FROM = {f"{REGISTRY_PACKAGE}/runner.py": "qornn/experiments.py"}
+
+
+def is_paper_module(path: str) -> bool:
+    """Whether ``path`` is one of the registry's paper modules (or the ``__init__`` that merges
+    them): data as a whole, helper functions included, since all they produce is the experiments'
+    definitions, which reach a run only through its recorded configuration. So adding or editing one
+    paper's experiments never flags the records of another. The runner imports nothing from them
+    (``tests/test_experiments.py`` checks it)."""
+    folder, _, name = path.rpartition("/")
+    return folder == REGISTRY_PACKAGE and name.endswith(".py") and path not in REGISTRY_DATA
 
 _DATA_STATEMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For)
 
@@ -257,6 +278,11 @@ def code_fingerprint(source: str, *, registry_data: bool = False) -> str:
     the same fingerprint differ only in comments, docstrings, layout or line numbers, so they
     behave the same. With ``registry_data`` (a module of :data:`REGISTRY_DATA`), its top-level
     assignments and loops are left out too. Raises SyntaxError on code that does not parse."""
+    return ast.dump(_code_tree(source, registry_data=registry_data), include_attributes=False)
+
+
+def _code_tree(source: str, *, registry_data: bool) -> ast.Module:
+    """``source``'s syntax tree without docstrings (and registry data), see :func:`code_fingerprint`."""
     tree = ast.parse(source)
     if registry_data:
         tree.body = [node for node in tree.body if not isinstance(node, _DATA_STATEMENTS)]
@@ -266,7 +292,33 @@ def code_fingerprint(source: str, *, registry_data: bool = False) -> str:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                     and isinstance(body[0].value.value, str):
                 node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, include_attributes=False)
+    return tree
+
+
+def _top_level_code(source: str, path: str) -> set[str]:
+    """The top-level statements of a registry module's code (:func:`_code_tree` with its data left
+    out), each dumped, with relative imports made absolute from ``path``, so that the same import
+    reads the same in ``qornn/experiments.py`` and ``qornn/experiments/runner.py``."""
+    package = path.removesuffix(".py").split("/")[:-1]
+    statements = set()
+    for node in _code_tree(source, registry_data=True).body:
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[:len(package) - node.level + 1]
+            node = ast.ImportFrom(module=".".join([*base, *([node.module] if node.module else [])]),
+                                  names=node.names, level=0)
+        statements.add(ast.dump(node, include_attributes=False))
+    return statements
+
+
+def _moved_code_changed(old: str, old_path: str, new: str, path: str) -> bool:
+    """Whether the code of ``path`` (``new``), moved there from ``old_path`` (``old``), may behave
+    differently: unless each of its top-level imports, functions and classes is in the old module
+    unchanged. What stayed behind went elsewhere (the registry's data, to the paper modules) or is
+    no longer used: a function still in use is called from one that is here, which would differ."""
+    try:
+        return not _top_level_code(new, path) <= _top_level_code(old, old_path)
+    except SyntaxError:
+        return True
 
 
 def _git_show(commit: str, path: str) -> str | None:
@@ -283,8 +335,16 @@ def behaviour_changed(commit: str, path: str, head: str) -> bool:
     not names such as "HEAD": the answer is cached): always for a file
     added, removed, not Python, or not parsed; for Python, unless only comments, docstrings or
     layout changed, or, in a module of :data:`REGISTRY_DATA`, the registry's data
-    (:func:`code_fingerprint`)."""
+    (:func:`code_fingerprint`). A module of :data:`MOVED_FROM` is compared with its earlier path
+    when ``commit`` predates the move, and the earlier path itself then counts as unchanged."""
     old, new = _git_show(commit, path), _git_show(head, path)
+    if new is None and path in MOVED_FROM.values():  # moved: checked at its new path
+        return not any(_git_show(head, moved) is not None
+                       for moved, before in MOVED_FROM.items() if before == path)
+    if old is None and path in MOVED_FROM:  # a record made before the move
+        before = _git_show(commit, MOVED_FROM[path])
+        if before is not None and new is not None:
+            return _moved_code_changed(before, MOVED_FROM[path], new, path)
     if old is None or new is None or not path.endswith(".py"):
         return True
     data = path in REGISTRY_DATA
@@ -300,8 +360,9 @@ def code_changed_since(run: dict) -> str | None:
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
     the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
     modules that only present results (:data:`PRESENTATION_ONLY`), changes to comments and
-    docstrings only, and changes to the experiments' definitions as data (:data:`REGISTRY_DATA`:
-    those are checked run by run against the recorded configuration), see :func:`behaviour_changed`.
+    docstrings only, and changes to the experiments' definitions as data (:data:`REGISTRY_DATA`,
+    :func:`is_paper_module`: those are checked run by run against the recorded configuration), see
+    :func:`behaviour_changed`.
     """
     prov = run["provenance"]
     commit = prov.get("commit")
@@ -315,7 +376,7 @@ def code_changed_since(run: dict) -> str | None:
         head = _git("rev-parse", "HEAD").stdout.strip()
         if not head:
             return None
-        diff = _git("diff", "--name-only", commit, head, "--", "qornn")
+        diff = _git("diff", "--name-only", "--no-renames", commit, head, "--", "qornn")
     except (OSError, subprocess.SubprocessError):
         return None
     if diff.returncode != 0:

@@ -3,11 +3,16 @@ the trained float run they quantize."""
 
 from __future__ import annotations
 
+import ast
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
 from qornn import results
-from qornn.experiments import EXPERIMENTS, PROFILES, _train_run, get_config, run_experiment
+from qornn.experiments import EXPERIMENTS, PROFILES, get_config, run_experiment
+from qornn.experiments.runner import _train_run
 from qornn.models.qornn import quantize_post_training
 from qornn.tasks import build_task
 from qornn.train import evaluate
@@ -108,3 +113,49 @@ def test_analysis_is_recorded_and_a_backfill_from_checkpoints_gives_the_same():
         "qornn-ste-bjorck-5bit"]["test"]
     with pytest.raises(ValueError, match="no checkpoint.*qornn-ste-projunn-5bit"):
         load_trained("qornn-copy", "smoke", "qornn-ste-projunn-5bit")
+
+
+def _committed_runs():
+    """(record path, experiment, profile, run, recorded run) of every committed experiment record."""
+    for path in sorted((results._REPO_ROOT / "data" / "results").glob("*/*.json")):
+        record = json.loads(path.read_text())
+        if "experiment" not in record:  # the benchmarks' records have a schema of their own
+            continue
+        for run, data in sorted(record["runs"].items()):
+            yield path, record["experiment"], record["profile"], run, data
+
+
+@pytest.mark.parametrize(("path", "experiment", "profile", "run", "data"), list(_committed_runs()),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_every_committed_record_is_what_the_registry_resolves(path, experiment, profile, run, data):
+    """Reorganising the registry (one module per paper) must not change any recorded run's
+    configuration: each committed run's stored configuration and hash are what it resolves to now."""
+    config = get_config(experiment, profile)
+    assert run in config.models, f"{path}: run {run!r} is no longer defined"
+    expected = config.run_config(run, data["provenance"]["seed"])
+    assert data["config"] == expected, f"{path}: {run}'s configuration differs from its definition"
+    assert data["config_hash"] == results.config_hash(expected)
+
+
+def test_the_registry_is_one_data_module_per_paper_merged_in_order():
+    from qornn import experiments
+    from qornn.experiments import runner
+
+    merged = {}
+    for paper in experiments.PAPERS:
+        assert isinstance(paper.EXPERIMENTS, dict) and paper.EXPERIMENTS
+        assert not merged.keys() & paper.EXPERIMENTS.keys()
+        merged.update(paper.EXPERIMENTS)
+    assert list(EXPERIMENTS) == list(merged) and EXPERIMENTS is runner.EXPERIMENTS
+    # The paper modules are data to the freshness check (qornn.results.is_paper_module), which
+    # holds only while the runner takes nothing from them and the __init__ only merges them.
+    package = Path(experiments.__file__).parent
+    runner_tree = ast.parse((package / "runner.py").read_text())
+    for node in ast.walk(runner_tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            pytest.fail(f"runner.py imports from a sibling module: {ast.unparse(node)}")
+    init_tree = ast.parse((package / "__init__.py").read_text())
+    assert not [n for n in init_tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    for module in package.glob("*.py"):
+        rel = f"qornn/experiments/{module.name}"
+        assert results.is_paper_module(rel) == (module.name != "runner.py"), rel

@@ -317,3 +317,47 @@ def test_freshness_follows_head_as_it_moves(monkeypatch):
     assert results.code_changed_since({"provenance": {"commit": first, "dirty": False}})
     assert heads and "HEAD" not in heads
     assert set(heads) == {results.git_commit()["commit"]}
+
+
+def test_the_registry_split_into_a_package_keeps_its_records_fresh(monkeypatch):
+    """qornn/experiments.py became a package: its functions went to runner.py (code), its data and
+    data helpers to one module per paper (data: checked through the recorded configurations). A
+    record made before the move is compared across it; a change to the runner still counts."""
+    old = ('from . import results\n\nEXPERIMENTS = {"a": {"lr": 1}}\n\n\n'
+           'def _helper(n):\n    return {"lr": n}\n\n\ndef run(spec):\n    return results.f(spec["lr"])\n')
+    runner = ('from .. import results\n\nEXPERIMENTS = {}\n\n\n'
+              'def run(spec):\n    return results.f(spec["lr"])\n')
+    paper = 'def _helper(n):\n    return {"lr": 2 * n}\n\n\nEXPERIMENTS = {"a": _helper(1)}\n'
+    versions = {("old", "qornn/experiments.py"): old,
+                ("split", "qornn/experiments/runner.py"): runner,
+                ("split", "qornn/experiments/paper.py"): paper,
+                ("logic", "qornn/experiments/runner.py"): runner.replace("results.f(", "results.g("),
+                ("import", "qornn/experiments/runner.py"): runner.replace("from ..", "from ..x")}
+    monkeypatch.setattr(results, "_git_show", lambda commit, p: versions.get((commit, p)))
+    results.behaviour_changed.cache_clear()
+    try:
+        assert results.affecting_changes(["qornn/experiments/paper.py", "qornn/experiments/__init__.py",
+                                          "qornn/experiments/runner.py"]) == ["qornn/experiments/runner.py"]
+        assert not results.behaviour_changed("old", "qornn/experiments/runner.py", "split")
+        assert not results.behaviour_changed("old", "qornn/experiments.py", "split")  # moved, not gone
+        assert results.behaviour_changed("old", "qornn/experiments/runner.py", "logic")
+        assert results.behaviour_changed("old", "qornn/experiments/runner.py", "import")
+        assert results.behaviour_changed("old", "qornn/experiments.py", "nothing")  # removed outright
+    finally:
+        results.behaviour_changed.cache_clear()
+
+
+def test_the_commit_that_split_the_registry_changed_no_behaviour():
+    """On the real history: the commit that added qornn/experiments/runner.py changed no run's
+    behaviour, by the freshness check's own rules, against its parent."""
+    log = results._git("log", "--diff-filter=A", "--format=%H", "--", "qornn/experiments/runner.py")
+    commits = log.stdout.split()
+    if log.returncode != 0 or not commits:
+        pytest.skip("the split is not in this checkout's history")
+    split = commits[-1]
+    parent = results._git("rev-parse", f"{split}^").stdout.strip()
+    results.behaviour_changed.cache_clear()
+    changed = results._git("diff", "--name-only", "--no-renames", parent, split, "--", "qornn").stdout.split()
+    assert "qornn/experiments/runner.py" in changed and "qornn/experiments.py" in changed
+    changed = [p for p in results.affecting_changes(changed) if results.behaviour_changed(parent, p, split)]
+    assert changed == []

@@ -108,7 +108,7 @@ def test_the_catalogue_is_large_enough():
 
 def test_a_bad_device_stops_before_training(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr("qornn.experiments.train", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("qornn.experiments.runner.train", lambda *a, **k: calls.append(1))
     with pytest.raises(ValueError):
         run_experiment("copy", "smoke", device="cuda:3")
     assert not calls and not results.record_path("copy", "smoke").exists()

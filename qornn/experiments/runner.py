@@ -1,0 +1,272 @@
+"""The runner of the experiments registry: an experiment under a profile resolves to a plain
+:class:`ExperimentConfig` (:func:`get_config`); :func:`run_experiment` trains each of its models
+(resuming any interrupted run) and records the results.
+
+The experiments themselves are plain data, one module per paper in this package (see
+``qornn/experiments/__init__.py``), merged into :data:`EXPERIMENTS`.
+
+Profiles:
+- ``smoke``: seconds, for tests and CI; shows the code runs and learns, nothing more.
+- ``cpu``: fits a 2-core machine in minutes to an hour; smaller than the paper, said in its note.
+- ``paper``: the paper's hyperparameters (from the authors' published configs), for a GPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from .. import results
+from ..analysis import activation_ptq, analyse_model
+from ..models import build_model, implementation
+from ..models.qornn import quantize_post_training
+from ..quantize import check_bits
+from ..tasks import build_task
+from ..train import TrainConfig, check_device, evaluate, train
+
+__all__ = ["PROFILES", "EXPERIMENTS", "ExperimentConfig", "get_config", "run_experiment",
+           "recorded_or_trained", "experiment_names", "analyse_experiment", "load_trained"]
+
+PROFILES = ("smoke", "cpu", "paper")
+
+#: experiment name -> its definition (task, models, profiles): the union of the paper modules'
+#: ``EXPERIMENTS``, filled by ``qornn/experiments/__init__.py``
+EXPERIMENTS: dict[str, dict[str, Any]] = {}
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment under one profile, fully resolved (what goes into the record)."""
+
+    experiment: str
+    profile: str
+    task: str
+    task_options: dict[str, Any]
+    #: run name -> {"model": registry name, "hidden_size": n, **model options}
+    models: dict[str, dict[str, Any]]
+    train: dict[str, Any]
+    note: str = ""
+    source: str = ""
+    #: the experiment's name in data/paper/<paper>.yaml (default: the same name)
+    paper_experiment: str = ""
+    #: per-run overrides of ``train`` (e.g. a float baseline with another learning rate)
+    train_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def train_config(self, run: str) -> TrainConfig:
+        return TrainConfig(**{**self.train, **self.train_overrides.get(run, {})})
+
+    def source_run(self, run: str) -> str | None:
+        """The run whose trained weights a post-training-quantization run quantizes, or None."""
+        return self.models[run].get("ptq_of")
+
+    def run_config(self, run: str, seed: int) -> dict[str, Any]:
+        """Everything that determines one run's numbers (its hash keys resume and records).
+
+        A PTQ run trains nothing: its numbers follow from its source run's configuration."""
+        common = {"experiment": self.experiment, "profile": self.profile, "task": self.task,
+                  "task_options": self.task_options, "model": self.models[run]}
+        source = self.source_run(run)
+        if source is not None:
+            return {**common, "source": self.run_config(source, seed), "seed": seed}
+        return {**common, "train": asdict(self.train_config(run)), "seed": seed}
+
+    def check(self) -> None:
+        """Validate every run's training config and every PTQ run's source and bits."""
+        for run, spec in self.models.items():
+            source = spec.get("ptq_of")
+            if source is None:
+                self.train_config(run)
+                continue
+            if source not in self.models or self.models[source].get("ptq_of") is not None:
+                raise ValueError(f"run {run!r}: ptq_of={source!r} must name a trained run of "
+                                 f"{self.experiment!r}: {', '.join(r for r in self.models if r != run)}")
+            check_bits(spec.get("bits"), f"run {run!r} PTQ bits")
+
+
+
+def experiment_names() -> list[str]:
+    return sorted(EXPERIMENTS)
+
+
+def get_config(experiment: str, profile: str) -> ExperimentConfig:
+    """Resolve ``experiment`` under ``profile``; unknown names list the valid ones."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; valid: {', '.join(experiment_names())}")
+    spec = EXPERIMENTS[experiment]
+    if profile not in spec["profiles"]:
+        raise ValueError(f"unknown profile {profile!r} for {experiment!r}; "
+                         f"valid: {', '.join(p for p in PROFILES if p in spec['profiles'])}")
+    prof = spec["profiles"][profile]
+    models = copy.deepcopy(spec["models"])
+    for run, override in prof.get("models", {}).items():
+        models[run].update(override)
+    return ExperimentConfig(
+        experiment=experiment, profile=profile, task=prof.get("task", spec["task"]),
+        task_options=dict(prof["task_options"]), models=models, train=dict(prof["train"]),
+        note=prof.get("note", ""), source=spec.get("source", ""),
+        paper_experiment=spec.get("paper_experiment", experiment),
+        train_overrides=copy.deepcopy(prof.get("train_overrides", {})),
+    )
+
+
+def _checkpoint(cfg: ExperimentConfig, run: str, digest: str):
+    return results.runs_dir() / cfg.experiment / cfg.profile / run / f"{digest}.pt"
+
+
+def _build(cfg: ExperimentConfig, run: str, task, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    options = dict(cfg.models[run])
+    return build_model(options.pop("model"), input_size=task.input_size,
+                       output_size=task.output_size, many_to_many=task.many_to_many, **options)
+
+
+def _analysis(model: torch.nn.Module, task, *, activations: bool) -> dict:
+    """The measurements recorded beside a run's test metrics (see :mod:`qornn.analysis`): the
+    orthogonality of W, and for a QAT model with k-bit W and U, its accuracy with ka-bit activations."""
+    start = time.perf_counter()
+    model = model.cpu().eval()
+    out = analyse_model(model)
+    quantized = bool(out) and getattr(model.recurrent, "bits", None) is not None \
+        and model.input.bits is not None
+    if activations and quantized:
+        out["activation_ptq"] = activation_ptq(model, task)
+    if out:
+        out["commit"] = results.git_commit()["commit"]
+        out["wall_time_s"] = round(time.perf_counter() - start, 2)
+    return out
+
+
+def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
+               progress: bool) -> tuple[torch.nn.Module, dict]:
+    """Build and train one run, resuming from its checkpoint (instant if it finished)."""
+    digest = results.config_hash(cfg.run_config(run, seed))
+    model = _build(cfg, run, task, seed)
+    out = train(model, task, cfg.train_config(run), seed=seed, device=device,
+                checkpoint=_checkpoint(cfg, run, digest), progress=progress,
+                description=f"{cfg.experiment}/{run}")
+    return model, out
+
+
+def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
+                   runs: list[str] | None = None, retrain: bool = False,
+                   progress: bool = True) -> dict:
+    """Train every run of the experiment that has no up-to-date record, and record it.
+
+    A run already recorded with the same config is skipped unless ``retrain``. An interrupted run
+    resumes from its checkpoint under ``runs/<experiment>/<profile>/<run>/``. Returns the record.
+    """
+    cfg = get_config(experiment, profile)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_device(device)
+    runs = list(cfg.models) if runs is None else runs
+    unknown = [r for r in runs if r not in cfg.models]
+    if unknown:
+        raise ValueError(f"unknown run(s) {unknown} for {experiment!r}; valid: {', '.join(cfg.models)}")
+    cfg.check()  # every config is validated before any training starts
+    task = build_task(cfg.task, **cfg.task_options, seed=seed)
+    for run in runs:  # a bad model option fails here, not after hours of training the runs before it
+        if cfg.source_run(run) is None:
+            _build(cfg, run, task, seed)
+    code = results.git_commit()  # the code that runs now, not the commit when the run ends
+    record = results.load_record(experiment, profile, missing_ok=True) or {"runs": {}}
+    trained: dict[str, torch.nn.Module] = {}  # models trained in this call, for the PTQ runs
+    for run in runs:
+        run_cfg = cfg.run_config(run, seed)
+        digest = results.config_hash(run_cfg)
+        done = record["runs"].get(run)
+        if done is not None and done["config_hash"] == digest and not retrain:
+            continue
+        if retrain:
+            _checkpoint(cfg, run, digest).unlink(missing_ok=True)
+        source = cfg.source_run(run)
+        if source is None:
+            model, out = _train_run(cfg, run, task, seed, device, progress)
+            trained[run] = model
+        else:  # post-training quantization of the source run's trained model (trained if need be)
+            if source not in trained:
+                trained[source], _ = _train_run(cfg, source, task, seed, device, progress)
+            start = time.perf_counter()
+            model = quantize_post_training(trained[source], cfg.models[run]["bits"])
+            batch = cfg.train_config(source).eval_batch_size
+            out = {"history": [], "wall_time_s": time.perf_counter() - start,
+                   "test": evaluate(model, task, "test", batch, torch.device(device))}
+        results.save_run(experiment, profile, run, {
+            "config": run_cfg,
+            "config_hash": digest,
+            "history": out["history"],
+            "test": out["test"],
+            "baselines": task.baselines(),
+            "size_bits": model.size_bits(),
+            "implementation": implementation(model),
+            "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
+            "provenance": results.provenance(profile=profile, seed=seed, device=device,
+                                             wall_time_s=out["wall_time_s"], code=code),
+        })
+        record = results.load_record(experiment, profile)
+    return results.load_record(experiment, profile)
+
+
+def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
+                 task=None) -> torch.nn.Module:
+    """The trained model of one run, rebuilt from its finished checkpoint under ``runs/`` (a PTQ
+    run: its source's model, quantized). A clear error when the run was never trained here."""
+    cfg = get_config(experiment, profile)
+    if run not in cfg.models:
+        raise ValueError(f"unknown run {run!r} for {experiment!r}; valid: {', '.join(cfg.models)}")
+    task = task if task is not None else build_task(cfg.task, **cfg.task_options, seed=seed)
+    source = cfg.source_run(run)
+    if source is not None:
+        return quantize_post_training(load_trained(experiment, profile, source, seed=seed, task=task),
+                                      cfg.models[run]["bits"])
+    path = _checkpoint(cfg, run, results.config_hash(cfg.run_config(run, seed)))
+    if not path.exists():
+        raise ValueError(f"no checkpoint of {experiment}/{profile}/{run} (seed {seed}) at {path}; "
+                         f"train it with: qornn run {experiment} --profile {profile} --runs {run}")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if saved["state"]["epoch"] < cfg.train_config(run).epochs:
+        raise ValueError(f"the checkpoint {path} is of an unfinished run (epoch "
+                         f"{saved['state']['epoch']}); finish it with: qornn run {experiment} "
+                         f"--profile {profile} --runs {run}")
+    model = _build(cfg, run, task, seed)
+    model.load_state_dict(saved["model"])
+    return model.eval()
+
+
+def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
+                       force: bool = False) -> dict:
+    """Add the :func:`_analysis` of each recorded run that lacks one (all with ``force``), from the
+    trained models' checkpoints; for records made before analyses were recorded."""
+    cfg = get_config(experiment, profile)
+    record = results.load_record(experiment, profile)
+    task = build_task(cfg.task, **cfg.task_options, seed=seed)
+    for run in runs or sorted(record["runs"]):
+        data = record["runs"].get(run)
+        if data is None:
+            raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}")
+        if "analysis" in data and not force:
+            continue
+        if data["config_hash"] != results.config_hash(cfg.run_config(run, seed)):
+            raise ValueError(f"{experiment}/{profile}/{run}: the record's config is not the current "
+                             "one; rerun it rather than analysing another model")
+        model = load_trained(experiment, profile, run, seed=seed, task=task)
+        results.update_run(experiment, profile, run, {
+            "analysis": _analysis(model, task, activations=cfg.source_run(run) is None)})
+    return results.load_record(experiment, profile)
+
+
+def recorded_or_trained(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
+                        retrain: bool = False) -> tuple[dict, bool]:
+    """What a notebook shows: the committed record of ``experiment``/``profile``, or, when there is
+    none or ``retrain``, the record after training it here (without progress bars).
+
+    Returns ``(record, trained)``, ``trained`` saying whether this call trained."""
+    record = None if retrain else results.load_record(experiment, profile, missing_ok=True)
+    if record is not None:
+        return record, False
+    return run_experiment(experiment, profile, seed=seed, device=device, retrain=retrain,
+                          progress=False), True
