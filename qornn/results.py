@@ -33,6 +33,7 @@ import torch
 __all__ = [
     "SCHEMA_VERSION",
     "RecordError",
+    "RecordMissing",
     "data_dir",
     "results_dir",
     "runs_dir",
@@ -56,6 +57,14 @@ class RecordError(ValueError):
     """A results record is missing, malformed or of another schema."""
 
 
+class RecordMissing(RecordError):
+    """A page asked for a record that was never made; the message says how to make it."""
+
+    def __init__(self, what: str, command: str) -> None:
+        super().__init__(f"not recorded yet: {what}; record it with: {command}")
+        self.what, self.command = what, command
+
+
 def _root() -> Path:
     # An editable install (the normal case) finds the repository's data/; elsewhere, the cwd.
     return _REPO_ROOT if (_REPO_ROOT / "pyproject.toml").exists() else Path.cwd()
@@ -75,7 +84,13 @@ def runs_dir() -> Path:
     return Path(os.environ.get("QORNN_RUNS_DIR", _root() / "runs"))
 
 
-def record_path(experiment: str, profile: str) -> Path:
+def record_path(experiment: str, profile: str, variant: str = "") -> Path:
+    """``data/results/<experiment>/<profile>.json``; a variant of the profile (a run with overrides,
+    :mod:`qornn.overrides`) has its own, ``<experiment>/variants/<profile>/<variant>.json``."""
+    if variant:
+        if "/" in variant or variant.startswith("."):
+            raise ValueError(f"bad variant name {variant!r}")
+        return results_dir() / experiment / "variants" / profile / f"{variant}.json"
     return results_dir() / experiment / f"{profile}.json"
 
 
@@ -134,10 +149,12 @@ def device_name(device: str) -> str:
 
 
 def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
-               code: dict[str, Any] | None = None) -> dict[str, Any]:
+               code: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """How a run was made. ``code`` is :func:`git_commit` taken when the run *started* (the code
-    that ran), which is what a long run must record; it defaults to the commit now."""
+    that ran), which is what a long run must record; it defaults to the commit now. ``overrides``:
+    the settings changed from the profile (a variant, :mod:`qornn.overrides`), kept when given."""
     return {
+        **({"overrides": dict(overrides)} if overrides else {}),
         **(code if code is not None else git_commit()),
         "profile": profile,
         "seed": seed,
@@ -167,15 +184,17 @@ def _check_record(record: Any, path: Path) -> dict:
     return record
 
 
-def load_record(experiment: str, profile: str, *, missing_ok: bool = False) -> dict | None:
-    """The record of ``experiment`` under ``profile``, schema-checked."""
-    path = record_path(experiment, profile)
+def load_record(experiment: str, profile: str, *, missing_ok: bool = False,
+                variant: str = "") -> dict | None:
+    """The record of ``experiment`` under ``profile`` (or of its ``variant``), schema-checked."""
+    path = record_path(experiment, profile, variant)
     if not path.exists():
         if missing_ok:
             return None
         raise RecordError(
-            f"no recorded results for experiment {experiment!r}, profile {profile!r} (looked for "
-            f"{path}); produce them with: qornn run {experiment} --profile {profile}"
+            f"no recorded results for experiment {experiment!r}, profile {profile!r}"
+            f"{f', variant {variant!r}' if variant else ''} (looked for {path}); produce them with: "
+            f"qornn run {experiment} --profile {profile}{' and its overrides (--set)' if variant else ''}"
         )
     try:
         record = json.loads(path.read_text())
@@ -196,21 +215,23 @@ def _locked(path: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def save_run(experiment: str, profile: str, model: str, run: dict) -> Path:
-    """Add or replace one model's run in the record, keeping the previous record if it differed."""
+def save_run(experiment: str, profile: str, model: str, run: dict, *, variant: str = "",
+             overrides: dict[str, Any] | None = None) -> Path:
+    """Add or replace one model's run in the record, keeping the previous record if it differed.
+    A ``variant``'s record (its ``overrides`` stored in it) is apart from the profile's."""
     missing = _RUN_KEYS - set(run)
     if missing:
         raise RecordError(f"run for {model!r} lacks {', '.join(sorted(missing))}")
-    path = record_path(experiment, profile)
+    path = record_path(experiment, profile, variant)
     with _locked(path):
-        return _save_run_locked(path, experiment, profile, model, run)
+        return _save_run_locked(path, experiment, profile, model, run, variant, overrides)
 
 
-def update_run(experiment: str, profile: str, model: str, fields: dict) -> Path:
+def update_run(experiment: str, profile: str, model: str, fields: dict, *, variant: str = "") -> Path:
     """Add ``fields`` (e.g. an ``analysis``) to one recorded run, under the record's lock."""
-    path = record_path(experiment, profile)
+    path = record_path(experiment, profile, variant)
     with _locked(path):
-        record = load_record(experiment, profile)
+        record = load_record(experiment, profile, variant=variant)
         if model not in record["runs"]:
             raise RecordError(f"{path}: no run {model!r} to update")
         record["runs"][model].update(fields)
@@ -218,13 +239,15 @@ def update_run(experiment: str, profile: str, model: str, fields: dict) -> Path:
     return path
 
 
-def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run: dict) -> Path:
-    record = load_record(experiment, profile, missing_ok=True) or {
-        "schema": SCHEMA_VERSION, "experiment": experiment, "profile": profile, "runs": {}}
+def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run: dict, variant: str,
+                     overrides: dict[str, Any] | None) -> Path:
+    record = load_record(experiment, profile, missing_ok=True, variant=variant) or {
+        "schema": SCHEMA_VERSION, "experiment": experiment, "profile": profile, "runs": {},
+        **({"variant": variant, "overrides": dict(overrides or {})} if variant else {})}
     old = record["runs"].get(model)
     if old is not None and old["config_hash"] != run["config_hash"]:
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
-        atomic_write_json(path.parent / "history" / f"{profile}-{stamp}.json", record)
+        atomic_write_json(path.parent / "history" / f"{path.stem}-{stamp}.json", record)
     record["runs"][model] = run
     atomic_write_json(path, record)
     return path
@@ -236,11 +259,17 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
 PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
                                "qornn/export.py", "qornn/results.py"})
 
+#: modules that only describe or transform configurations (overrides, the models' option list):
+#: what they do reaches a run only through its configuration, which the record keeps whole and
+#: each page compares with the current definition
+CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py"})
+
 
 def affecting_changes(paths: list[str]) -> list[str]:
-    """The changed paths that could change a recorded run's numbers: all but PRESENTATION_ONLY and
-    the experiments' paper modules (:func:`is_paper_module`)."""
-    return [p for p in paths if p not in PRESENTATION_ONLY and not is_paper_module(p)]
+    """The changed paths that could change a recorded run's numbers: all but PRESENTATION_ONLY,
+    CONFIGURATION_ONLY and the experiments' paper modules (:func:`is_paper_module`)."""
+    return [p for p in paths if p not in PRESENTATION_ONLY and p not in CONFIGURATION_ONLY
+            and not is_paper_module(p)]
 
 
 #: The experiments registry: one module per paper holding its experiments as plain data, merged by

@@ -100,20 +100,24 @@ from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
 # %% [markdown]
 # ## This run
 #
-# The notebook has four parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`
-# (default 0), `device` (default `cpu`) and `retrain` (default `False`). Papermill overrides them
-# (see {doc}`/book/rerun`); the values this page was made with and
-# what the profile changes from the paper are:
+# The notebook has five parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`
+# (default 0), `device` (default `cpu`), `retrain` (default `False`: render the record, never train)
+# and `overrides` (default none: any setting of the profile changed, e.g.
+# `-p overrides '{"hidden_size": 32, "runs": {"hadamrnn": {"bits": 2}}}'`, which makes a variant
+# with a record of its own; see {doc}`/book/rerun`). The values this page was made with and what
+# the profile changes from the paper are:
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
-config = get_config("copy", profile)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+config = get_config("copy", profile, overrides)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides)))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -126,7 +130,8 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # time).
 
 # %% tags=["hide-input"]
-record, trained = recorded_or_trained("copy", profile, seed=seed, device=device, retrain=retrain)
+record, trained = recorded_or_trained("copy", profile, seed=seed, device=device,
+                                      retrain=retrain, overrides=overrides)
 display(Markdown(report.record_status(record, config, trained)))
 
 # %% [markdown]

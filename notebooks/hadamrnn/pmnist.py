@@ -76,10 +76,12 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
-config = get_config("pmnist", profile)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+config = get_config("pmnist", profile, overrides)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides)))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -89,7 +91,8 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # it trains both models (an interrupted run resumes from its checkpoint) and writes the record.
 
 # %% tags=["hide-input"]
-record, trained = recorded_or_trained("pmnist", profile, seed=seed, device=device, retrain=retrain)
+record, trained = recorded_or_trained("pmnist", profile, seed=seed, device=device,
+                                      retrain=retrain, overrides=overrides)
 display(Markdown(report.record_status(record, config, trained)))
 
 # %% [markdown]

@@ -60,12 +60,14 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
-config = get_config("hadamrnn-size-accuracy", profile)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+config = get_config("hadamrnn-size-accuracy", profile, overrides)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides)))
 record, trained = recorded_or_trained("hadamrnn-size-accuracy", profile, seed=seed, device=device,
-                                      retrain=retrain)
+                                      retrain=retrain, overrides=overrides)
 display(Markdown(report.record_status(record, config, trained)))
 
 # %% [markdown]

@@ -65,11 +65,14 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
-config = get_config("smnist", profile)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
-record, trained = recorded_or_trained("smnist", profile, seed=seed, device=device, retrain=retrain)
+config = get_config("smnist", profile, overrides)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides)))
+record, trained = recorded_or_trained("smnist", profile, seed=seed, device=device,
+                                      retrain=retrain, overrides=overrides)
 display(Markdown(report.record_status(record, config, trained)))
 
 # %% [markdown]

@@ -67,15 +67,18 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
 EXPERIMENTS = {"imdb": "IMDB", "sst2": "SST-2"}
 records = {}
 for name, title in EXPERIMENTS.items():
-    config = get_config(name, profile)
-    summary = report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)
+    config = get_config(name, profile, overrides)
+    summary = report.run_summary(config, profile=profile, seed=seed, device=device,
+                                 retrain=retrain, overrides=overrides)
     display(Markdown(f"### {title}\n\n{summary}"))
-    records[name], trained = recorded_or_trained(name, profile, seed=seed, device=device, retrain=retrain)
+    records[name], trained = recorded_or_trained(name, profile, seed=seed, device=device,
+                                                 retrain=retrain, overrides=overrides)
     display(Markdown(report.record_status(records[name], config, trained)))
 
 # %% [markdown]
@@ -106,7 +109,7 @@ for name, record in records.items():
     table = report.comparison_table(record, paper)
     display(Markdown(f"**{EXPERIMENTS[name]}**"))
     display(report.styled(table[table["metric"] == "accuracy"]))
-    display(Markdown(f"Profile `{record['profile']}`: {get_config(name, profile).note}."))
+    display(Markdown(f"Profile `{record['profile']}`: {get_config(name, profile, overrides).note}."))
 
 # %% [markdown]
 # ## Model sizes

@@ -58,6 +58,7 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% [markdown]
 # ## Training time of this chapter's runs
@@ -109,10 +110,11 @@ else:
 # ## Sensitivity to the learning rate and the batch size
 
 # %% tags=["hide-input"]
-config = get_config("hadamrnn-sensitivity", profile)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+config = get_config("hadamrnn-sensitivity", profile, overrides)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides)))
 sweep, trained = recorded_or_trained("hadamrnn-sensitivity", profile, seed=seed, device=device,
-                                     retrain=retrain)
+                                     retrain=retrain, overrides=overrides)
 display(Markdown(report.record_status(sweep, config, trained)))
 
 # %% tags=["hide-input", "full-width"]

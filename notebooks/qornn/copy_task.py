@@ -71,10 +71,12 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
-config = get_config("qornn-copy", profile)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+config = get_config("qornn-copy", profile, overrides)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides)))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -85,7 +87,8 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # checkpoint), quantizes the float models after training, and writes the record.
 
 # %% tags=["hide-input"]
-record, trained = recorded_or_trained("qornn-copy", profile, seed=seed, device=device, retrain=retrain)
+record, trained = recorded_or_trained("qornn-copy", profile, seed=seed, device=device,
+                                      retrain=retrain, overrides=overrides)
 display(Markdown(report.record_status(record, config, trained)))
 
 # %% [markdown]

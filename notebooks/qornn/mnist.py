@@ -64,13 +64,14 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
 EXPERIMENTS = {"pMNIST": "qornn-pmnist", "sMNIST": "qornn-smnist"}
-configs = {task: get_config(name, profile) for task, name in EXPERIMENTS.items()}
+configs = {task: get_config(name, profile, overrides) for task, name in EXPERIMENTS.items()}
 for task, config in configs.items():
     display(Markdown(f"**{task}** (`{config.experiment}`)\n\n" + report.run_summary(
-        config, profile=profile, seed=seed, device=device, retrain=retrain)))
+        config, profile=profile, seed=seed, device=device, retrain=retrain, overrides=overrides)))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -83,7 +84,8 @@ for task, config in configs.items():
 # %% tags=["hide-input"]
 records = {}
 for task, name in EXPERIMENTS.items():
-    records[task], trained = recorded_or_trained(name, profile, seed=seed, device=device, retrain=retrain)
+    records[task], trained = recorded_or_trained(name, profile, seed=seed, device=device,
+                                                 retrain=retrain, overrides=overrides)
     display(Markdown(f"**{task}**: " + report.record_status(records[task], configs[task], trained)))
 
 # %% [markdown]

@@ -57,10 +57,12 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
-config = get_config("qornn-ptb", profile)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device, retrain=retrain)))
+config = get_config("qornn-ptb", profile, overrides)
+display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides)))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -71,7 +73,8 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # training, and writes the record.
 
 # %% tags=["hide-input"]
-record, trained = recorded_or_trained("qornn-ptb", profile, seed=seed, device=device, retrain=retrain)
+record, trained = recorded_or_trained("qornn-ptb", profile, seed=seed, device=device,
+                                      retrain=retrain, overrides=overrides)
 display(Markdown(report.record_status(record, config, trained)))
 
 # %% [markdown]

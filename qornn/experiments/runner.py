@@ -24,6 +24,7 @@ from .. import results
 from ..analysis import activation_ptq, analyse_model
 from ..models import build_model, implementation
 from ..models.qornn import quantize_post_training
+from ..overrides import apply_overrides, command_options
 from ..quantize import check_bits
 from ..tasks import build_task
 from ..train import TrainConfig, check_device, evaluate, train
@@ -55,6 +56,17 @@ class ExperimentConfig:
     paper_experiment: str = ""
     #: per-run overrides of ``train`` (e.g. a float baseline with another learning rate)
     train_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the settings changed from the profile (:mod:`qornn.overrides`), as flat ``{dotted key: value}``
+    overrides: dict[str, Any] = field(default_factory=dict)
+    #: the name of the variant the overrides make ("" for the profile itself): its record is
+    #: ``data/results/<experiment>/variants/<profile>/<variant>.json``
+    variant: str = ""
+
+    def command(self, runs: list[str] | None = None) -> str:
+        """The ``qornn run`` command that trains this configuration (these ``runs``)."""
+        only = f" --runs {','.join(runs)}" if runs else ""
+        return (f"qornn run {self.experiment} --profile {self.profile}{command_options(self.overrides)}"
+                f"{only}")
 
     def train_config(self, run: str) -> TrainConfig:
         return TrainConfig(**{**self.train, **self.train_overrides.get(run, {})})
@@ -92,8 +104,9 @@ def experiment_names() -> list[str]:
     return sorted(EXPERIMENTS)
 
 
-def get_config(experiment: str, profile: str) -> ExperimentConfig:
-    """Resolve ``experiment`` under ``profile``; unknown names list the valid ones."""
+def get_config(experiment: str, profile: str, overrides: Any = None) -> ExperimentConfig:
+    """Resolve ``experiment`` under ``profile``, with ``overrides`` applied (a variant, see
+    :mod:`qornn.overrides`); unknown names list the valid ones."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; valid: {', '.join(experiment_names())}")
     spec = EXPERIMENTS[experiment]
@@ -104,13 +117,14 @@ def get_config(experiment: str, profile: str) -> ExperimentConfig:
     models = copy.deepcopy(spec["models"])
     for run, override in prof.get("models", {}).items():
         models[run].update(override)
-    return ExperimentConfig(
+    config = ExperimentConfig(
         experiment=experiment, profile=profile, task=prof.get("task", spec["task"]),
         task_options=dict(prof["task_options"]), models=models, train=dict(prof["train"]),
         note=prof.get("note", ""), source=spec.get("source", ""),
         paper_experiment=spec.get("paper_experiment", experiment),
         train_overrides=copy.deepcopy(prof.get("train_overrides", {})),
     )
+    return apply_overrides(config, overrides)
 
 
 def _checkpoint(cfg: ExperimentConfig, run: str, digest: str):
@@ -153,13 +167,15 @@ def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
 
 def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
                    runs: list[str] | None = None, retrain: bool = False,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, overrides: Any = None) -> dict:
     """Train every run of the experiment that has no up-to-date record, and record it.
 
     A run already recorded with the same config is skipped unless ``retrain``. An interrupted run
-    resumes from its checkpoint under ``runs/<experiment>/<profile>/<run>/``. Returns the record.
+    resumes from its checkpoint under ``runs/<experiment>/<profile>/<run>/``. With ``overrides``
+    (:mod:`qornn.overrides`) it is a variant, recorded apart from the profile's record. Returns the
+    record.
     """
-    cfg = get_config(experiment, profile)
+    cfg = get_config(experiment, profile, overrides)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     check_device(device)
@@ -173,7 +189,8 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
         if cfg.source_run(run) is None:
             _build(cfg, run, task, seed)
     code = results.git_commit()  # the code that runs now, not the commit when the run ends
-    record = results.load_record(experiment, profile, missing_ok=True) or {"runs": {}}
+    variant = {"variant": cfg.variant} if cfg.variant else {}
+    record = results.load_record(experiment, profile, missing_ok=True, **variant) or {"runs": {}}
     trained: dict[str, torch.nn.Module] = {}  # models trained in this call, for the PTQ runs
     for run in runs:
         run_cfg = cfg.run_config(run, seed)
@@ -205,44 +222,45 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "implementation": implementation(model),
             "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
             "provenance": results.provenance(profile=profile, seed=seed, device=device,
-                                             wall_time_s=out["wall_time_s"], code=code),
-        })
-        record = results.load_record(experiment, profile)
-    return results.load_record(experiment, profile)
+                                             wall_time_s=out["wall_time_s"], code=code,
+                                             overrides=cfg.overrides),
+        }, **variant, overrides=cfg.overrides)
+        record = results.load_record(experiment, profile, **variant)
+    return results.load_record(experiment, profile, **variant)
 
 
 def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
-                 task=None) -> torch.nn.Module:
+                 task=None, overrides: Any = None) -> torch.nn.Module:
     """The trained model of one run, rebuilt from its finished checkpoint under ``runs/`` (a PTQ
     run: its source's model, quantized). A clear error when the run was never trained here."""
-    cfg = get_config(experiment, profile)
+    cfg = get_config(experiment, profile, overrides)
     if run not in cfg.models:
         raise ValueError(f"unknown run {run!r} for {experiment!r}; valid: {', '.join(cfg.models)}")
     task = task if task is not None else build_task(cfg.task, **cfg.task_options, seed=seed)
     source = cfg.source_run(run)
     if source is not None:
-        return quantize_post_training(load_trained(experiment, profile, source, seed=seed, task=task),
-                                      cfg.models[run]["bits"])
+        return quantize_post_training(load_trained(experiment, profile, source, seed=seed, task=task,
+                                                   overrides=cfg.overrides), cfg.models[run]["bits"])
     path = _checkpoint(cfg, run, results.config_hash(cfg.run_config(run, seed)))
     if not path.exists():
         raise ValueError(f"no checkpoint of {experiment}/{profile}/{run} (seed {seed}) at {path}; "
-                         f"train it with: qornn run {experiment} --profile {profile} --runs {run}")
+                         f"train it with: {cfg.command([run])}")
     saved = torch.load(path, map_location="cpu", weights_only=False)
     if saved["state"]["epoch"] < cfg.train_config(run).epochs:
         raise ValueError(f"the checkpoint {path} is of an unfinished run (epoch "
-                         f"{saved['state']['epoch']}); finish it with: qornn run {experiment} "
-                         f"--profile {profile} --runs {run}")
+                         f"{saved['state']['epoch']}); finish it with: {cfg.command([run])}")
     model = _build(cfg, run, task, seed)
     model.load_state_dict(saved["model"])
     return model.eval()
 
 
 def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
-                       force: bool = False) -> dict:
+                       force: bool = False, overrides: Any = None) -> dict:
     """Add the :func:`_analysis` of each recorded run that lacks one (all with ``force``), from the
     trained models' checkpoints; for records made before analyses were recorded."""
-    cfg = get_config(experiment, profile)
-    record = results.load_record(experiment, profile)
+    cfg = get_config(experiment, profile, overrides)
+    variant = {"variant": cfg.variant} if cfg.variant else {}
+    record = results.load_record(experiment, profile, **variant)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     for run in runs or sorted(record["runs"]):
         data = record["runs"].get(run)
@@ -253,20 +271,29 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
         if data["config_hash"] != results.config_hash(cfg.run_config(run, seed)):
             raise ValueError(f"{experiment}/{profile}/{run}: the record's config is not the current "
                              "one; rerun it rather than analysing another model")
-        model = load_trained(experiment, profile, run, seed=seed, task=task)
+        model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides)
         results.update_run(experiment, profile, run, {
-            "analysis": _analysis(model, task, activations=cfg.source_run(run) is None)})
-    return results.load_record(experiment, profile)
+            "analysis": _analysis(model, task, activations=cfg.source_run(run) is None)}, **variant)
+    return results.load_record(experiment, profile, **variant)
 
 
 def recorded_or_trained(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
-                        retrain: bool = False) -> tuple[dict, bool]:
-    """What a notebook shows: the committed record of ``experiment``/``profile``, or, when there is
-    none or ``retrain``, the record after training it here (without progress bars).
+                        retrain: bool = False, overrides: Any = None) -> tuple[dict, bool]:
+    """What a notebook shows: the committed record of ``experiment``/``profile`` (of the variant
+    that ``overrides`` make, if any), or with ``retrain`` the record after training it here
+    (without progress bars). It never trains a missing record on its own: the book's build must
+    not start hours of training. A missing record raises :class:`~qornn.results.RecordMissing`,
+    whose message gives the command that records it.
 
     Returns ``(record, trained)``, ``trained`` saying whether this call trained."""
-    record = None if retrain else results.load_record(experiment, profile, missing_ok=True)
-    if record is not None:
-        return record, False
+    cfg = get_config(experiment, profile, overrides)
+    if not retrain:
+        variant = {"variant": cfg.variant} if cfg.variant else {}
+        record = results.load_record(experiment, profile, missing_ok=True, **variant)
+        if record is not None:
+            return record, False
+        raise results.RecordMissing(
+            f"{experiment}/{profile}" + (f" (variant {cfg.variant})" if cfg.variant else ""),
+            f"{cfg.command()}, or run the page with retrain = True (papermill: -p retrain True)")
     return run_experiment(experiment, profile, seed=seed, device=device, retrain=retrain,
-                          progress=False), True
+                          progress=False, overrides=cfg.overrides), True
