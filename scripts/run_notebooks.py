@@ -9,8 +9,10 @@ Notebooks are jupytext percent ``.py`` files under ``notebooks/<paper>/``. Each 
 jupytext and run by papermill in its own folder; ``--profile`` and ``-p key=value`` override the
 values of its ``parameters`` cell (papermill injects a cell after it, which is hidden from the
 book). With no override a notebook runs with its defaults, which render the committed records
-without training. The output is written atomically: a failed run leaves the previous output in
-place and keeps the partial one as ``<name>.failed.ipynb`` for inspection.
+without training, and never train: a page whose record is missing (``RecordMissing``) is written
+as a stub that says "not recorded yet" and gives the command that records it, so that the book
+builds anyway; ``-p retrain=True`` trains. The output is written atomically: a failed run leaves the
+previous output in place and keeps the partial one as ``<name>.failed.ipynb`` for inspection.
 """
 
 from __future__ import annotations
@@ -88,8 +90,47 @@ def hide_injected(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _atomic_write_notebook(nb, out: Path) -> None:
+    import nbformat
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".ipynb")
+    os.close(fd)
+    try:
+        nbformat.write(nb, tmp_name)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
+        os.replace(tmp_name, out)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def write_missing_page(notebook: Path, out: Path, message: str) -> None:
+    """The page of a notebook whose record is missing: its first markdown cell (title and
+    introduction) and a note that says what is not recorded yet and the command that records it."""
+    import jupytext
+    import nbformat
+
+    source = jupytext.read(notebook)
+    first = next((c for c in source.cells if c.cell_type == "markdown"), None)
+    cells = [nbformat.v4.new_markdown_cell(first.source)] if first is not None else []
+    cells.append(nbformat.v4.new_markdown_cell(
+        "```{warning}\nThis page's results are **" + message.replace("\n", " ") + "**.\n```\n\n"
+        "The book never trains while it is built; once the record exists, this page shows it."))
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=source.metadata)
+    _atomic_write_notebook(nb, out)
+
+
+def _record_missing(err: BaseException) -> str | None:
+    """The message of a papermill error raised by ``qornn.results.RecordMissing``, else None."""
+    return str(getattr(err, "evalue", "")) if getattr(err, "ename", None) == "RecordMissing" else None
+
+
 def execute(notebook: Path, out: Path, params: dict, *, progress: bool = False,
-            timeout: int | None = None) -> None:
+            timeout: int | None = None) -> str | None:
+    """Run ``notebook`` into ``out``. Returns None, or the "not recorded yet" message of a page
+    whose record is missing (written as :func:`write_missing_page`)."""
     import jupytext
     import papermill as pm
 
@@ -110,7 +151,12 @@ def execute(notebook: Path, out: Path, params: dict, *, progress: bool = False,
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as err:
+        missing = _record_missing(err)
+        if missing is not None:
+            tmp.unlink(missing_ok=True)
+            write_missing_page(notebook, out, missing)
+            return missing
         if tmp.exists() and tmp.stat().st_size:
             os.replace(tmp, out.with_suffix(".failed.ipynb"))
         tmp.unlink(missing_ok=True)
@@ -120,6 +166,7 @@ def execute(notebook: Path, out: Path, params: dict, *, progress: bool = False,
             os.environ.pop("MPLBACKEND", None)
         else:
             os.environ["MPLBACKEND"] = saved_backend
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.output_dir).resolve()
     shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "the notebooks' defaults"
     print(f"run_notebooks: {len(notebooks)} notebook(s) with {shown}", flush=True)
-    failed = []
+    failed, missing = [], []
     for i, notebook in enumerate(notebooks, 1):
         out = output_path(notebook, out_dir)
         label = notebook.relative_to(ROOT) if notebook.is_relative_to(ROOT) else notebook
@@ -147,13 +194,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(notebooks)}] {label} -> {shown_out}", flush=True)
         start = time.perf_counter()
         try:
-            execute(notebook, out, params, progress=args.progress, timeout=args.timeout)
+            not_recorded = execute(notebook, out, params, progress=args.progress, timeout=args.timeout)
         except Exception as err:  # report every notebook, then fail
             print(f"    FAILED after {time.perf_counter() - start:.1f} s: {type(err).__name__}: {err}",
                   file=sys.stderr, flush=True)
             failed.append(str(label))
             continue
+        if not_recorded:
+            print(f"    WARNING: {not_recorded} (the page says so)", file=sys.stderr, flush=True)
+            missing.append(str(label))
         print(f"    done in {time.perf_counter() - start:.1f} s", flush=True)
+    if missing:
+        print(f"run_notebooks: {len(missing)} page(s) not recorded yet, built as stubs: {', '.join(missing)}",
+              file=sys.stderr)
     if failed:
         print(f"run_notebooks: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
         return 1

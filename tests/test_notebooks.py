@@ -13,6 +13,8 @@ import pytest
 from _notebook_helpers import COPY_NOTEBOOK, PMNIST_NOTEBOOK, ROOT, load_runner, write_mnist_idx
 from _notebook_helpers import outputs as _outputs
 
+from qornn.experiments import get_config
+
 pytestmark = pytest.mark.slow
 
 
@@ -39,7 +41,7 @@ def test_copy_notebook_smoke(tmp_path):
     assert "Profile `smoke`" in markdown and "trained by this run" in markdown
 
     record = json.loads((tmp_path / "data" / "results" / "copy" / "smoke.json").read_text())
-    assert set(record["runs"]) == {"hadamrnn", "block-hadamrnn", "ornn", "lstm", "fastgrnn"}
+    assert set(record["runs"]) == set(get_config("copy", "smoke").models)
     assert repo_record.exists() == existed, "the notebook wrote into the repository's data/"
 
     # With retrain False and the record present, it renders without training.
@@ -63,8 +65,7 @@ def test_pmnist_notebook_smoke(tmp_path, monkeypatch):
     html = "\n".join(_outputs(nb, "text/html"))
     assert "accuracy" in html and "paper value" in html and "hadamrnn" in html and "ornn" in html
     record = json.loads((tmp_path / "data" / "results" / "pmnist" / "smoke.json").read_text())
-    assert set(record["runs"]) == {"hadamrnn", "hadamrnn-fixed-signs", "block-hadamrnn", "ornn", "lstm",
-                                   "fastgrnn"}
+    assert set(record["runs"]) == set(get_config("pmnist", "smoke").models)
     for run in record["runs"].values():
         assert 0.0 <= run["test"]["accuracy"] <= 1.0 and len(run["history"]) == 2
 
@@ -81,7 +82,7 @@ def test_qornn_copy_notebook_smoke(tmp_path):
     html = "\n".join(_outputs(nb, "text/html"))
     assert "qornn-ste-projunn-8bit" in html and "ptq-bjorck-5bit" in html and "paper value" in html
     record = json.loads((tmp_path / "data" / "results" / "qornn-copy" / "smoke.json").read_text())
-    assert len(record["runs"]) == 14
+    assert set(record["runs"]) == set(get_config("qornn-copy", "smoke").models)
 
 
 def test_runner_parameters():
@@ -103,3 +104,33 @@ def test_a_typo_in_a_notebook_parameter_fails_before_training(tmp_path):
         runner.execute(COPY_NOTEBOOK, tmp_path / "typo.ipynb", {"profile": "fast"}, timeout=120)
     assert not (tmp_path / "data" / "results").exists()  # nothing trained, nothing recorded
     assert (tmp_path / "typo.failed.ipynb").exists()  # the partial output is kept for inspection
+
+
+def test_a_missing_record_renders_not_recorded_yet_and_overrides_make_a_variant(tmp_path):
+    """The book build never trains: with no record, the page is a stub naming the command that
+    records it. Papermill's ``overrides`` train a named variant, recorded apart, which a second run
+    of the page renders without training."""
+    runner = load_runner()
+    stub = tmp_path / "executed" / "hadamrnn" / "copy_task.ipynb"
+    message = runner.execute(COPY_NOTEBOOK, stub, {"profile": "smoke"}, timeout=300)
+    assert message and "not recorded yet" in message
+    text = "\n".join(c.source for c in nbformat.read(stub, as_version=4).cells)
+    assert "The copy task" in text and "qornn run copy --profile smoke" in text
+    assert not (tmp_path / "data" / "results").exists()  # nothing trained
+    assert not stub.with_suffix(".failed.ipynb").exists()
+
+    overrides = '{"hidden_size": 4, "runs": {"hadamrnn": {"bits": 2}}}'
+    out = tmp_path / "variant.ipynb"
+    assert runner.execute(COPY_NOTEBOOK, out, {"profile": "smoke", "retrain": True, "overrides": overrides},
+                          timeout=600) is None
+    markdown = "\n".join(_outputs(nbformat.read(out, as_version=4), "text/markdown"))
+    assert "Variant `hadamrnn.bits=2,hidden_size=4`" in markdown
+    results = tmp_path / "data" / "results" / "copy"
+    assert not (results / "smoke.json").exists()  # the profile's own record is not made or touched
+    record = json.loads((results / "variants" / "smoke" / "hadamrnn.bits=2,hidden_size=4.json").read_text())
+    assert record["runs"]["hadamrnn"]["config"]["model"] == {"model": "hadamrnn", "hidden_size": 4, "bits": 2}
+    again = tmp_path / "again.ipynb"
+    params = {"profile": "smoke", "overrides": overrides}
+    assert runner.execute(COPY_NOTEBOOK, again, params, timeout=600) is None
+    markdown = "\n".join(_outputs(nbformat.read(again, as_version=4), "text/markdown"))
+    assert "rendered from the record of variant" in markdown

@@ -1,0 +1,136 @@
+"""Overrides: any setting of a profile changed from the CLI or papermill, checked against the
+configuration, recorded as a named variant that never touches the profile's own record."""
+
+from __future__ import annotations
+
+import pytest
+
+from qornn import cli, results
+from qornn.experiments import get_config, recorded_or_trained, run_experiment
+from qornn.models import MODELS
+from qornn.models.options import OPTION_DOCS, describe_models, model_options
+from qornn.overrides import command_options, parse_assignment, parse_overrides, variant_name
+
+
+def test_the_forms_of_an_override_read_the_same():
+    nested = {"hidden_size": 32, "runs": {"hadamrnn": {"bits": 2}}, "train": {"lr": 0.01},
+              "task_options": {"length": 30}}
+    flat = {"hidden_size": 32, "hadamrnn.bits": 2, "train.lr": 0.01, "task.length": 30}
+    assert parse_overrides(nested) == flat
+    assert parse_overrides('{"hidden_size": 32, "runs": {"hadamrnn": {"bits": 2}}, "train": {"lr": 0.01},'
+                           ' "task_options": {"length": 30}}') == flat
+    assert parse_overrides(["hidden_size=32", "hadamrnn.bits=2", "train.lr=0.01", "task.length=30"]) == flat
+    assert parse_overrides("") == parse_overrides(None) == parse_overrides({}) == {}
+    assert parse_assignment("hadamrnn.nonlinearity=relu") == ("hadamrnn.nonlinearity", "relu")
+    assert parse_assignment("hadamrnn.learn_signs=false") == ("hadamrnn.learn_signs", False)
+    for bad in ("hidden_size", "=3", "a.b=[1, 2]"):
+        with pytest.raises(ValueError, match="override"):
+            parse_assignment(bad)
+    with pytest.raises(ValueError, match="dict"):
+        parse_overrides("[1, 2]")
+
+
+def test_a_variant_is_named_by_its_overrides_and_its_command_gives_them_back():
+    overrides = {"hidden_size": 32, "hadamrnn.bits": 2}
+    assert variant_name(overrides) == "hadamrnn.bits=2,hidden_size=32"
+    assert variant_name({"task.path": "/data/x y"}).startswith("overrides-")
+    assert parse_overrides(command_options(overrides).replace(" --set ", "\n").split()) == overrides
+
+
+def test_overrides_reach_the_settings_they_name_and_no_other():
+    base = get_config("qornn-copy", "smoke")
+    config = get_config("qornn-copy", "smoke", {"hidden_size": 16, "ornn-bjorck.nonlinearity": "relu",
+                                                "train.lr": 0.05, "task.length": 20})
+    trained = [run for run, spec in base.models.items() if "ptq_of" not in spec]
+    assert all(config.models[run]["hidden_size"] == 16 for run in trained)
+    assert config.models["ptq-bjorck-5bit"] == base.models["ptq-bjorck-5bit"]  # follows its source
+    assert config.models["ornn-bjorck"]["nonlinearity"] == "relu"
+    assert config.models["ornn-projunn"]["nonlinearity"] == base.models["ornn-projunn"]["nonlinearity"]
+    assert config.train["lr"] == 0.05 and config.task_options["length"] == 20
+    assert config.variant and config.overrides["task.length"] == 20
+    assert base.variant == "" and base.overrides == {}
+    # the profile's own configuration, and so its records' hashes, are untouched
+    assert get_config("qornn-copy", "smoke").run_config("ornn-bjorck", 0) == base.run_config("ornn-bjorck", 0)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"hiden_size": 8}, "unknown override 'hiden_size'"),
+    ({"nope.bits": 2}, "no run 'nope'.*runs: hadamrnn"),
+    ({"lstm.block": 4}, "'lstm.block'.*no option 'block'"),
+    ({"train.momentum": 0.9}, "'train.momentum'.*no training setting"),
+    ({"task.colour": 1}, "'task.colour'.*no option 'colour'"),
+    ({"task": "nosuch"}, "task='nosuch'.*unknown task"),
+    ({"hadamrnn.bits": 1}, "override hadamrnn.bits.*bits=1"),
+    ({"hadamrnn.nonlinearity": "sigmoid"}, "override hadamrnn.nonlinearity.*sigmoid"),
+    ({"hadamrnn.learn_signs": "yes"}, "hadamrnn.learn_signs='yes'"),
+    ({"lr": -1}, "override lr.*lr must be a positive number"),
+    ({"train.epochs": 0}, "override train.epochs.*epochs must be a positive int"),
+    ({"task.length": "long"}, "task.length='long'"),
+])
+def test_a_bad_override_is_an_error_naming_it(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        get_config("copy", "smoke", overrides)
+
+
+def test_an_overridden_run_is_a_variant_that_resumes_and_never_touches_the_profile_record(monkeypatch):
+    runs = ["hadamrnn", "lstm"]
+    profile_record = run_experiment("copy", "smoke", runs=runs, progress=False)
+    overrides = {"hidden_size": 4, "hadamrnn.bits": 2}
+    record = run_experiment("copy", "smoke", runs=runs, progress=False, overrides=overrides)
+    assert record["variant"] == "hadamrnn.bits=2,hidden_size=4" and record["overrides"] == overrides
+    path = results.record_path("copy", "smoke", record["variant"])
+    assert path.exists() and "variants" in path.parts
+    assert results.load_record("copy", "smoke") == profile_record  # untouched
+    for run in runs:
+        data = record["runs"][run]
+        assert data["provenance"]["overrides"] == overrides and data["config"]["model"]["hidden_size"] == 4
+        assert data["config_hash"] != profile_record["runs"][run]["config_hash"]
+    assert record["runs"]["hadamrnn"]["config"]["model"]["bits"] == 2
+    # The same overrides find the same record: nothing trains again, from the CLI or a notebook.
+    monkeypatch.setattr("qornn.experiments.runner.train", lambda *a, **k: pytest.fail("trained again"))
+    again = run_experiment("copy", "smoke", runs=runs, progress=False,
+                           overrides=["hadamrnn.bits=2", "hidden_size=4"])
+    assert again == record
+    shown, trained = recorded_or_trained("copy", "smoke", overrides='{"hidden_size": 4, "runs": '
+                                                                     '{"hadamrnn": {"bits": 2}}}')
+    assert shown == record and not trained
+
+
+def test_a_missing_record_is_never_trained_by_a_page():
+    with pytest.raises(results.RecordMissing, match=r"qornn run copy --profile smoke --set hidden_size=8"):
+        recorded_or_trained("copy", "smoke", overrides={"hidden_size": 8})
+    with pytest.raises(results.RecordMissing, match="copy/smoke.*retrain"):
+        recorded_or_trained("copy", "smoke")
+    assert not results.record_path("copy", "smoke").exists()
+
+
+def test_the_cli_takes_overrides_and_names_a_bad_one(capsys):
+    code = cli.main(["run", "copy", "--profile", "smoke", "--runs", "hadamrnn", "--no-progress",
+                     "--set", "hidden_size=8", "--set", "train.epochs=1"])
+    out = capsys.readouterr().out
+    assert code == 0 and "variant hidden_size=8,train.epochs=1" in out
+    assert results.load_record("copy", "smoke", variant="hidden_size=8,train.epochs=1")["runs"]["hadamrnn"]
+    assert cli.main(["show", "copy", "--profile", "smoke", "--set", "hidden_size=8",
+                     "--set", "train.epochs=1"]) == 0
+    assert "hadamrnn" in capsys.readouterr().out
+    assert cli.main(["run", "copy", "--profile", "smoke", "--set", "hadamrnn.bitz=2"]) == 2
+    assert "unknown override 'hadamrnn.bitz'" in capsys.readouterr().err
+
+
+def test_every_model_option_is_listed_with_its_default_and_meaning(capsys):
+    for name in MODELS:
+        options = model_options(name)
+        assert "hidden_size" in options
+        undocumented = [key for key in options if key not in OPTION_DOCS]
+        assert not undocumented, f"{name}: add a meaning to OPTION_DOCS for {undocumented}"
+    assert model_options("hadamrnn")["bits"].default == 4
+    assert model_options("hadamrnn")["learn_signs"].default is True
+    assert model_options("lstm")["bits"].default is None
+    assert "learned_range" not in model_options("qornn-lsq-bjorck")  # fixed by that model
+    assert model_options("fastgrnn")["zeta_init"].default == 1.0  # forwarded **options, followed
+    assert cli.main(["list", "--models"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == describe_models()
+    for name in MODELS:
+        assert f"\n{name}: " in f"\n{out}"
+    assert "learn_signs = True: " in out and "nonlinearity = 'linear': " in out
