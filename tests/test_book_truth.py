@@ -11,39 +11,57 @@ has changed since (or from uncommitted code) must be flagged on the page.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 
 import nbformat
 import pytest
+import yaml
 from _notebook_helpers import ROOT, load_runner
 from _notebook_helpers import outputs as _outputs
 
 from qornn import report
-from qornn.experiments import get_config
+from qornn.experiments import EXPERIMENTS, get_config
 
 pytestmark = pytest.mark.slow
 
-# (notebook, experiments, paper): the chapters whose cpu records are all committed. A page with
-# several experiments shows one paper-vs-ours table per experiment, in this order, or one table
-# whose "task" column names the experiment (QORNN_TASKS).
-QORNN_TASKS = {"copy": "qornn-copy", "pMNIST": "qornn-pmnist", "sMNIST": "qornn-smnist", "PTB": "qornn-ptb"}
-HADAMRNN_TASKS = {"copy": "copy", "pMNIST": "pmnist", "sMNIST": "smnist", "IMDB": "imdb", "SST-2": "sst2",
-                  "pMNIST, Figure 1": "hadamrnn-size-accuracy"}
-SUMMARY_TASKS = {"qornn": QORNN_TASKS, "hadamrnn": HADAMRNN_TASKS}  # a summary table's task -> experiment
-CHAPTERS = [(path, exps, paper) for path, exps, paper in (
-    ("notebooks/hadamrnn/copy_task.py", ("copy",), "hadamrnn"),
-    ("notebooks/hadamrnn/pmnist.py", ("pmnist",), "hadamrnn"),
-    ("notebooks/hadamrnn/smnist.py", ("smnist",), "hadamrnn"),
-    ("notebooks/hadamrnn/text.py", ("imdb", "sst2"), "hadamrnn"),
-    ("notebooks/hadamrnn/size_accuracy.py", ("hadamrnn-size-accuracy",), "hadamrnn"),
-    ("notebooks/hadamrnn/introduction.py", tuple(HADAMRNN_TASKS.values()), "hadamrnn"),
-    ("notebooks/qornn/copy_task.py", ("qornn-copy",), "qornn"),
-    ("notebooks/qornn/mnist.py", ("qornn-pmnist", "qornn-smnist"), "qornn"),
-    ("notebooks/qornn/ptb.py", ("qornn-ptb",), "qornn"),
-    ("notebooks/qornn/introduction.py", tuple(QORNN_TASKS.values()), "qornn"),
-) if all((ROOT / "data" / "results" / exp / "cpu.json").exists() for exp in exps)]
+
+def toc_notebooks() -> list[str]:
+    """The notebooks of the book, in the order of _toc.yml (``_build/executed/<page>`` is the
+    papermill output of ``notebooks/<page>.py``)."""
+    def files(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                yield entry["file"]
+            for key in ("chapters", "sections", "parts"):
+                yield from files(entry.get(key))
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    prefix = "_build/executed/"
+    return [f"notebooks/{file.removeprefix(prefix)}.py" for file in files([toc])
+            if file.startswith(prefix)]
+
+
+def _paper(source: str) -> str | None:
+    """The paper whose numbers a page sets beside ours (its load_paper_numbers), if it has a
+    paper-vs-ours table (comparison_table or summary_table)."""
+    found = re.search(r'load_paper_numbers\("([\w-]+)"\)', source)
+    has_table = "comparison_table(" in source or "summary_table(" in source
+    return found.group(1) if found and has_table else None
+
+
+def _committed_cpu_records() -> dict[str, dict]:
+    return {path.parent.name: json.loads(path.read_text())
+            for path in sorted((ROOT / "data" / "results").glob("*/cpu.json"))
+            if path.parent.name in EXPERIMENTS}
+
+
+# (notebook, paper): every page of the book with a paper-vs-ours table, from _toc.yml. Which
+# experiments a table shows is read from the page itself (each row's record column names it).
+CHAPTERS = [(nb, paper) for nb in toc_notebooks()
+            if (paper := _paper((ROOT / nb).read_text())) is not None]
 
 
 class _Tables(HTMLParser):
@@ -72,13 +90,16 @@ class _Tables(HTMLParser):
             self._cell.append(data)
 
 
-def _execute_on_record(tmp_path, notebook: str, *records: dict) -> nbformat.NotebookNode:
-    for record in records:
-        target = tmp_path / "data" / "results" / record["experiment"] / "cpu.json"
+def _execute_on_record(tmp_path, notebook: str, records: dict[str, dict]) -> nbformat.NotebookNode:
+    """Run ``notebook`` as the book does (default parameters, no training) on ``records``."""
+    for experiment, record in records.items():
+        target = tmp_path / "data" / "results" / experiment / "cpu.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(record))
     out = tmp_path / "executed.ipynb"
-    load_runner().execute(ROOT / notebook, out, {}, timeout=600)  # the book's defaults: no training
+    missing = load_runner().execute(ROOT / notebook, out, {}, timeout=600)
+    if missing:
+        pytest.skip(f"{notebook}: {missing}")
     return nbformat.read(out, as_version=4)
 
 
@@ -95,31 +116,41 @@ def _comparison_tables(nb) -> list[list[dict[str, str]]]:
     return tables
 
 
-def _rows_by_experiment(nb, experiments: tuple[str, ...], paper: str) -> dict[str, list[dict[str, str]]]:
-    tables = _comparison_tables(nb)
-    if len(tables) == 1 and "task" in tables[0][0]:  # one summary table, a row per (task, run)
-        by: dict[str, list[dict[str, str]]] = {exp: [] for exp in experiments}
-        for row in tables[0]:
-            by[SUMMARY_TASKS[paper][row["task"]]].append(row)
-        return by
-    assert len(tables) == len(experiments), f"{len(tables)} tables for {experiments}"
-    return dict(zip(experiments, tables, strict=True))
+def _experiment_of(row: dict[str, str]) -> str | None:
+    """The experiment whose record a row's number comes from (its record column), or None."""
+    found = re.search(r"data/results/([\w-]+)/cpu\.json", row["record"])
+    return found.group(1) if found else None
+
+
+def _rows_by_experiment(nb) -> dict[str, list[dict[str, str]]]:
+    """The rows of every paper-vs-ours table of the page, by the experiment each comes from. A row
+    of the paper's that we did not record ("not recorded") belongs to its table's experiment, or in
+    a summary table (a "task" column) to its task's."""
+    by: dict[str, list[dict[str, str]]] = {}
+    for table in _comparison_tables(nb):
+        key = "task" if "task" in table[0] else None
+        owner = {}
+        for row in table:
+            if (experiment := _experiment_of(row)) is not None:
+                owner.setdefault(row.get(key), experiment)
+        for row in table:
+            experiment = _experiment_of(row) or owner.get(row.get(key))
+            assert experiment is not None, f"no record names the experiment of {row}"
+            by.setdefault(experiment, []).append(row)
+    return by
 
 
 def _chapter_id(chapter) -> str:
     return chapter[0].removeprefix("notebooks/").removesuffix(".py")
 
 
-@pytest.mark.skipif(not CHAPTERS, reason="no committed cpu record")
-@pytest.mark.parametrize(("notebook", "experiments", "paper"), CHAPTERS,
-                         ids=[_chapter_id(c) for c in CHAPTERS])
-def test_every_number_in_the_table_comes_from_a_record(tmp_path, notebook, experiments, paper):
-    records = {exp: json.loads((ROOT / "data" / "results" / exp / "cpu.json").read_text())
-               for exp in experiments}
-    nb = _execute_on_record(tmp_path, notebook, *records.values())
+@pytest.mark.parametrize(("notebook", "paper"), CHAPTERS, ids=[_chapter_id(c) for c in CHAPTERS])
+def test_every_number_in_the_table_comes_from_a_record(tmp_path, notebook, paper):
+    records = _committed_cpu_records()
+    nb = _execute_on_record(tmp_path, notebook, records)
     entries = {(e["experiment"], e["run"], e["metric"]): e
                for e in report.load_paper_numbers(paper)["entries"]}
-    for experiment, rows in _rows_by_experiment(nb, experiments, paper).items():
+    for experiment, rows in _rows_by_experiment(nb).items():
         _check_rows(rows, records[experiment], entries, experiment)
 
 
@@ -145,11 +176,16 @@ def _check_rows(rows: list[dict[str, str]], record: dict, entries: dict, experim
     assert {(r, m) for r, d in record["runs"].items() for m in d["test"] if m in metrics} <= shown
 
 
-@pytest.mark.skipif(not CHAPTERS, reason="no committed cpu record")
 @pytest.mark.parametrize("how", ["old commit", "uncommitted code"])
 def test_a_record_from_other_code_is_flagged_on_the_page(tmp_path, how):
-    notebook, (experiment,), _ = CHAPTERS[0]
-    record = json.loads((ROOT / "data" / "results" / experiment / "cpu.json").read_text())
+    records = _committed_cpu_records()
+    pages = [(nb, found.group(1)) for nb, _ in CHAPTERS
+             if (found := re.search(r'recorded_or_trained\("([\w-]+)"', (ROOT / nb).read_text()))
+             and found.group(1) in records]
+    if not pages:
+        pytest.skip("no committed cpu record of a page's experiment")
+    notebook, experiment = pages[0]
+    record = records[experiment]
     root = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout.split()[0]  # qornn/ has changed since
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -159,31 +195,23 @@ def test_a_record_from_other_code_is_flagged_on_the_page(tmp_path, how):
         data["provenance"].update(commit=head, dirty=False)
     record["runs"][run]["provenance"].update(commit=root if how == "old commit" else head,
                                              dirty=how == "uncommitted code")
-    markdown = "\n".join(_outputs(_execute_on_record(tmp_path, notebook, record), "text/markdown"))
+    markdown = "\n".join(_outputs(_execute_on_record(tmp_path, notebook, records), "text/markdown"))
     assert "Check before trusting these numbers" in markdown
     expected = "has changed since" if how == "old commit" else "uncommitted changes"
     flagged = [line for line in markdown.splitlines() if expected in line]
     assert len(flagged) == 1 and f"**{run}**" in flagged[0], markdown
 
 
-def test_no_chapter_is_left_out():
-    # A chapter notebook added without its entry above would escape the truth test.
-    notebooks = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").rglob("*.py")}
-    listed = {"notebooks/hadamrnn/copy_task.py", "notebooks/hadamrnn/pmnist.py",
-              "notebooks/hadamrnn/smnist.py", "notebooks/hadamrnn/text.py",
-              "notebooks/hadamrnn/size_accuracy.py", "notebooks/hadamrnn/introduction.py",
-              "notebooks/hadamrnn/ablations.py", "notebooks/hadamrnn/training.py",
-              "notebooks/qornn/copy_task.py", "notebooks/qornn/mnist.py", "notebooks/qornn/ptb.py",
-              "notebooks/qornn/introduction.py",
-              # pages without a paper-vs-ours table of their own: they draw figures from the records
-              # of the pages above, or of a sweep not in the paper (hadamrnn/training; tests/test_book.py
-              # executes them on the smoke profile)
-              "notebooks/qornn/bit_widths.py", "notebooks/qornn/orthogonality.py",
-              "notebooks/qornn/activations.py",
-              # the speed page has no paper-vs-ours table: it renders benchmark records
-              # (tests/test_benchmarks.py executes it)
-              "notebooks/benchmarks/speed.py"}
-    assert notebooks <= listed, f"add {sorted(notebooks - listed)} to CHAPTERS in {__file__}"
+def test_every_notebook_is_a_page_of_the_book():
+    # The truth test above checks every page of _toc.yml with a paper-vs-ours table; a notebook
+    # outside the toc would escape it (and the book).
+    notebooks = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").rglob("*.py")
+                 if ".ipynb_checkpoints" not in p.parts}
+    in_toc = set(toc_notebooks())
+    assert notebooks <= in_toc, (f"add _build/executed/<paper>/<name> to _toc.yml for "
+                                 f"{sorted(notebooks - in_toc)}")
+    assert all((ROOT / nb).exists() for nb in in_toc), sorted(nb for nb in in_toc if not (ROOT / nb).exists())
+    assert CHAPTERS, "no page with a paper-vs-ours table found in _toc.yml"
     assert shutil.which("git"), "git is needed to tell whether a record's code has changed"
 
 
