@@ -24,6 +24,9 @@ from . import results
 
 __all__ = [
     "NOT_AVAILABLE",
+    "NOT_IN_PAPER",
+    "reference_lines",
+    "best_epochs",
     "PaperNumbersError",
     "paper_dir",
     "load_paper_numbers",
@@ -44,6 +47,8 @@ __all__ = [
 ]
 
 NOT_AVAILABLE = "not available"
+#: a run or metric that the paper does not report (not: reported, but unreadable)
+NOT_IN_PAPER = "not in the paper"
 _SOURCE_KEYS = ("paper", "arxiv", "version")
 _WHERE_KEYS = ("table", "figure", "section", "where")
 
@@ -157,21 +162,54 @@ def history_frame(record: Mapping) -> pd.DataFrame:
     return frame.sort_values(["run", "epoch"], kind="stable").reset_index(drop=True)
 
 
-def _baseline(record: Mapping) -> float | None:
-    for data in record["runs"].values():
-        value = data.get("baselines", {}).get("memoryless_cross_entropy")
-        if value is not None:
-            return float(value)
-    return None
+def _task_class(record: Mapping):
+    from .tasks import TASKS
+
+    tasks = {data["config"].get("task") for data in record["runs"].values()}
+    classes = [TASKS[task] for task in sorted(t for t in tasks if t in TASKS)]
+    return classes[0] if classes else None
 
 
-def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | None = "auto",
+def reference_lines(record: Mapping, metric: str) -> dict[str, float]:
+    """The reference levels of ``metric`` that the record's task declares
+    (:attr:`qornn.tasks.Task.reference_lines`: memoryless, chance, majority class, mean predictor,
+    ...), label -> value, with the values the runs recorded (their ``baselines``)."""
+    task = _task_class(record)
+    declared = getattr(task, "reference_lines", {}) if task is not None else {}
+    lines: dict[str, float] = {}
+    for key, (of, label) in declared.items():
+        if of != metric:
+            continue
+        for data in record["runs"].values():
+            value = data.get("baselines", {}).get(key)
+            if value is not None:
+                lines[label] = float(value)
+                break
+    return lines
+
+
+def _references(record: Mapping, metric: str, given) -> dict[str, float]:
+    """``given`` reference lines: "auto" (the task's, :func:`reference_lines`), None (none), a
+    number (labelled "reference") or a mapping label -> value."""
+    if given is None:
+        return {}
+    if isinstance(given, str):
+        if given != "auto":
+            raise ValueError(f"reference lines: 'auto', None, a number or a dict, got {given!r}")
+        return reference_lines(record, metric)
+    if isinstance(given, Mapping):
+        return {str(k): float(v) for k, v in given.items()}
+    return {"reference": float(given)}
+
+
+def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping | None = "auto",
                      logy: bool | str = "auto", ylabel: str = "cross-entropy"):
     """Training (solid) and validation (dotted) loss per epoch for every run of ``record``.
 
-    ``baseline``: "auto" draws the record's memoryless cross-entropy (if it has one) as a dashed
-    line; a number draws that; None draws none. ``logy``: "auto" uses a log axis when the losses
-    span more than a factor 10. Returns the matplotlib Axes.
+    ``baseline``: "auto" draws the loss levels the task declares (:func:`reference_lines`, e.g. the
+    copy task's memoryless cross-entropy) as dashed lines, each labelled; a number draws that (as
+    "reference"), a dict label -> value draws those; None draws none. ``logy``: "auto" uses a log
+    axis when the losses span more than a factor 10. Returns the matplotlib Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -187,11 +225,10 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | None = "a
         if "val_loss" in part:
             ax.plot(part["epoch"], part["val_loss"], ":s", color=color, label=f"{run} (validation)")
             values.extend(part["val_loss"].dropna())
-    level = _baseline(record) if baseline == "auto" else baseline
-    if level is not None:
-        ax.axhline(float(level), color="black", linestyle="--", linewidth=1,
-                   label=f"memoryless baseline ({float(level):.3g})")
-        values.append(float(level))
+    for i, (label, level) in enumerate(_references(record, "loss", baseline).items()):
+        ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
+                   label=f"{label} ({level:.3g})")
+        values.append(level)
     positive = [v for v in values if v > 0]
     if logy == "auto":
         logy = bool(positive) and max(positive) / min(positive) > 10
@@ -216,9 +253,10 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | None = "a
 
 
 def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
-                       references: Mapping[str, float] | None = None):
+                       references: Mapping[str, float] | str | None = "auto"):
     """Validation ``metric`` at the end of each epoch for every run, with dashed reference lines
-    (e.g. ``{"chance": 0.1}``) and each run's test value as a marker after the last epoch."""
+    ("auto": the task's, :func:`reference_lines`; or e.g. ``{"chance": 0.1}``) and each run's test
+    value as a marker after the last epoch."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -236,8 +274,9 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
         if test is not None:
             ax.plot([part["epoch"].max() + 0.4], [test], "*", color=color, markersize=11,
                     label=f"{run} (test, {test:.4g})")
-    for name, level in (references or {}).items():
-        ax.axhline(float(level), color="black", linestyle="--", linewidth=1, label=f"{name} ({level:.3g})")
+    for i, (name, level) in enumerate(_references(record, metric, references).items()):
+        ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
+                   label=f"{name} ({level:.3g})")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(f"{record['experiment']}, profile {record['profile']}")
@@ -274,6 +313,32 @@ def freshness_notes(record: Mapping, config) -> str:
                 f"adds {'it' if len(missing) == 1 else 'them'} to the record."] = missing
     return "\n".join(f"- {', '.join(f'**{run}**' for run in runs)}: {reason}"
                      for reason, runs in reasons.items())
+
+
+def best_epochs(record: Mapping, metric: str | None = None, higher_is_better: bool | None = None
+                ) -> pd.DataFrame:
+    """Each run's best validation epoch by the task's headline metric
+    (:attr:`~qornn.tasks.Task.primary_metric`, in its direction ``higher_is_better``; or the given
+    ``metric``), beside its last epoch: run, metric, best epoch, best validation value, last epoch's
+    validation value, and the recorded test value. The test numbers are the last epoch's model's
+    (training keeps no best checkpoint), so a best epoch before the last says what early stopping
+    would have kept."""
+    task = _task_class(record)
+    metric = metric or getattr(task, "primary_metric", "loss")
+    higher = getattr(task, "higher_is_better", False) if higher_is_better is None else higher_is_better
+    rows = []
+    for run, data in sorted(record["runs"].items()):
+        points = [(p["epoch"], p["val"][metric]) for p in data["history"] if metric in p.get("val", {})]
+        if not points:
+            continue
+        pick = max if higher else min
+        epoch, best = pick(points, key=lambda point: point[1])
+        rows.append({"run": run, "metric": metric, "best epoch": epoch, "best validation": best,
+                     "last epoch": points[-1][0], "last validation": points[-1][1],
+                     "test (last epoch's model)": data["test"].get(metric)})
+    columns = ["run", "metric", "best epoch", "best validation", "last epoch", "last validation",
+               "test (last epoch's model)"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def late_regressions(record: Mapping, metric: str = "loss", tolerance: float = 0.5) -> str:
@@ -462,6 +527,13 @@ def _entry_for(entries: list[dict], experiment: str, run: str, metric: str) -> d
     return None
 
 
+def paper_cell(entry: Mapping | None) -> str:
+    """What the paper column shows for a run and metric: its number, "not available" (the paper
+    reports it but no source could be read, an entry with value null) or "not in the paper" (no
+    entry: the paper does not report that run or metric)."""
+    return NOT_IN_PAPER if entry is None else _fmt(entry.get("value"))
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return NOT_AVAILABLE
@@ -483,13 +555,24 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                      paper_experiment: str | None = None) -> pd.DataFrame:
     """The paper's numbers beside ours, one row per (run, metric) of the record's test metrics.
 
-    Columns: run, metric, paper value ("not available" where the paper gives none that could be
-    read), ours, gap (ours − paper, where both exist), profile, record (path, commit, date).
-    Paper entries for this experiment whose run or metric the record lacks are listed too, with
-    ours = "not recorded". ``paper_experiment``: the experiment's name in the paper file when it
-    differs from ours (e.g. ``qornn-copy`` is ``copy`` in ``qornn.yaml``).
+    Columns: run, metric, paper value (:func:`paper_cell`: "not available" where the paper's
+    number could not be read, "not in the paper" where it reports none), ours, gap (ours − paper,
+    where both exist), profile, record (path, commit, date). Paper entries for this experiment
+    whose run or metric the record lacks are listed too, with ours = "not recorded".
+    ``paper_experiment``: the experiment's name in the paper file when it differs from ours (e.g.
+    ``qornn-copy`` is ``copy`` in ``qornn.yaml``).
+
+    Runs that are in no paper (``paper_numbers`` None, or a variant made with overrides) get a
+    table without paper columns: run, metric, ours, profile, record.
     """
-    entries = list((paper_numbers or {}).get("entries", []))
+    if paper_numbers is None or record.get("variant"):
+        rows = [{"run": run, "metric": metric, "ours": _fmt(ours),
+                 "profile": record["profile"] + (f" (variant {record['variant']})"
+                                                 if record.get("variant") else ""),
+                 "record": record_label(record, run)}
+                for run in sorted(record["runs"]) for metric, ours in record["runs"][run]["test"].items()]
+        return pd.DataFrame(rows, columns=["run", "metric", "ours", "profile", "record"])
+    entries = list(paper_numbers.get("entries", []))
     experiment = paper_experiment or record["experiment"]  # its name in data/paper/<paper>.yaml
     rows = []
     seen = set()
@@ -500,7 +583,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
             seen.add((run, metric))
             paper = entry.get("value") if entry else None
             gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
-            rows.append({"run": run, "metric": metric, "paper value": _fmt(paper),
+            rows.append({"run": run, "metric": metric, "paper value": paper_cell(entry),
                          "ours": _fmt(ours) + (f" (stand-in data: {stand_in})" if stand_in else ""),
                          "gap": "—" if gap is None else f"{gap:+.4g}", "profile": record["profile"],
                          "record": record_label(record, run)})

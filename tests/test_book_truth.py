@@ -161,7 +161,7 @@ def _check_rows(rows: list[dict[str, str]], record: dict, entries: dict, experim
         run, metric = row["run"], row["metric"]
         shown.add((run, metric))
         entry = entries.get((paper_experiment, run, metric))
-        assert row["paper value"] == report._fmt(entry["value"] if entry else None), row
+        assert row["paper value"] == report.paper_cell(entry), row
         if row["ours"] == "not recorded":
             assert run not in record["runs"] or metric not in record["runs"][run]["test"], row
             continue

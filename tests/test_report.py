@@ -21,7 +21,7 @@ def _run(model: str, losses: list[float], test_loss: float, bits: int | None, si
                 "recall_accuracy": 0.1 * i}, "wall_time_s": 1.0 + i} for i, loss in enumerate(losses)]
     model_cfg = {"model": model, "hidden_size": 16, **({"bits": bits} if bits else {})}
     return {
-        "config": {"experiment": "copy", "profile": "smoke", "model": model_cfg, "seed": 0},
+        "config": {"experiment": "copy", "profile": "smoke", "task": "copy", "model": model_cfg, "seed": 0},
         "config_hash": f"hash-{model}",
         "history": history,
         "test": {"loss": test_loss, "recall_accuracy": 0.5},
@@ -114,9 +114,9 @@ def test_comparison_table_with_paper_numbers(record, paper_dir):
     lstm = table[table.run == "lstm"].iloc[0]
     assert lstm["ours"] == "not recorded" and lstm["paper value"] == "0.3"
     assert "accuracy" not in set(table.metric)
-    # metrics the paper does not report still appear, as not available
+    # metrics the paper does not report still appear, as not in the paper (not: unreadable)
     acc = table[(table.run == "hadamrnn") & (table.metric == "recall_accuracy")].iloc[0]
-    assert acc["paper value"] == report.NOT_AVAILABLE
+    assert acc["paper value"] == report.NOT_IN_PAPER
 
 
 def test_a_stand_in_run_is_never_set_against_the_paper(paper_dir):
@@ -134,9 +134,35 @@ def test_a_stand_in_run_is_never_set_against_the_paper(paper_dir):
 
 
 def test_comparison_table_without_paper(record):
+    """Runs in no paper get a results table without paper columns."""
     table = report.comparison_table(record, None)
-    assert len(table) == 4
-    assert set(table["paper value"]) == {report.NOT_AVAILABLE}
+    assert len(table) == 4 and list(table.columns) == ["run", "metric", "ours", "profile", "record"]
+    variant = {**record, "variant": "hidden_size=8", "overrides": {"hidden_size": 8}}
+    table = report.comparison_table(variant, {"entries": []})
+    assert "paper value" not in table.columns and set(table["profile"]) == {"smoke (variant hidden_size=8)"}
+
+
+def test_reference_lines_are_the_tasks_own_and_labelled(record):
+    assert report.reference_lines(record, "loss") == {"memoryless": BASELINE}
+    assert report.reference_lines(record, "recall_accuracy") == {}
+    mnist = {"runs": {"a": {"config": {"task": "pmnist"},
+                            "baselines": {"chance_accuracy": 0.1, "majority_class_accuracy": 0.1135}}}}
+    assert report.reference_lines(mnist, "accuracy") == {"chance": 0.1, "majority class": 0.1135}
+    ax = report.plot_loss_curves(record, baseline=0.05)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "reference (0.05)" in labels and not any(label.startswith("memoryless") for label in labels)
+    from qornn.tasks import CopyTask
+
+    task = CopyTask(length=20, symbols=4, train_size=4, val_size=4, test_size=4)
+    assert set(task.reference_lines) == set(task.baselines())  # every level it gives is declared
+
+
+def test_best_epochs_follow_the_tasks_primary_metric(record):
+    table = report.best_epochs(record).set_index("run")
+    assert set(table["metric"]) == {"loss"}  # the copy task's primary metric, lower is better
+    assert table.loc["hadamrnn", "best epoch"] == 3 and table.loc["ornn", "best epoch"] == 2
+    higher = report.best_epochs(record, "recall_accuracy", higher_is_better=True).set_index("run")
+    assert higher.loc["hadamrnn", "best epoch"] == 3 and higher.loc["hadamrnn", "best validation"] == 0.2
 
 
 def test_size_and_provenance_tables(record):

@@ -20,9 +20,14 @@ class Task:
     input_size: int  # input features, or vocabulary size for token inputs
     output_size: int
     many_to_many: bool
-    #: the metric that selects the best epoch and names the headline number, and its direction
+    #: the headline metric and its direction: the report names each run's best validation epoch by
+    #: it (``qornn.report.best_epochs``; the recorded test numbers stay the last epoch's model's)
     primary_metric: str = "loss"
     higher_is_better: bool = False
+    #: the reference levels this task's :meth:`baselines` gives: key -> (the metric it is a level
+    #: of, its label), e.g. ``{"chance_accuracy": ("accuracy", "chance")}``; the report's figures
+    #: and tables draw and label them (memoryless, chance, majority class, mean predictor, ...)
+    reference_lines: dict[str, tuple[str, str]] = {}
 
     def check_split(self, split: str) -> str:
         if split not in SPLITS:
@@ -42,4 +47,6 @@ class Task:
         raise NotImplementedError  # pragma: no cover
 
     def baselines(self) -> dict[str, float]:
+        """The values of :attr:`reference_lines` for this task's data (what a model that learns
+        nothing, or nothing about time, would score)."""
         return {}

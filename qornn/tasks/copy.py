@@ -90,5 +90,7 @@ class CopyTask(Task):
         recalled = (logits[:, -k:].argmax(-1) == target[:, -k:]).float().mean()
         return {"loss": float(self.loss(logits, target)), "recall_accuracy": float(recalled)}
 
+    reference_lines = {"memoryless_cross_entropy": ("loss", "memoryless")}
+
     def baselines(self) -> dict[str, float]:
         return {"memoryless_cross_entropy": memoryless_cross_entropy(self.length, self.symbols)}

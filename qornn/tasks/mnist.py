@@ -122,6 +122,8 @@ class SequentialMnistTask(Task):
     many_to_many = False
     primary_metric = "accuracy"
     higher_is_better = True
+    reference_lines = {"chance_accuracy": ("accuracy", "chance"),
+                       "majority_class_accuracy": ("accuracy", "majority class")}
     permuted = False
 
     def __init__(self, train_size: int | None = None, val_size: int | None = None,

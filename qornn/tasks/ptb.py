@@ -165,6 +165,7 @@ class PtbCharTask(_PtbTask):
     name = "ptb-char"
     level = "char"
     primary_metric = "bpc"
+    reference_lines = {"uniform_bpc": ("bpc", "uniform (chance)"), "unigram_bpc": ("bpc", "unigram")}
 
     def _vocabulary(self, train: list[str]) -> list[str]:
         return sorted(set(train) - {EOS}) + [EOS]
@@ -183,6 +184,8 @@ class PtbWordTask(_PtbTask):
     name = "ptb-word"
     level = "word"
     primary_metric = "bits_per_word"
+    reference_lines = {"uniform_bits_per_word": ("bits_per_word", "uniform (chance)"),
+                       "unigram_bits_per_word": ("bits_per_word", "unigram")}
 
     def __init__(self, seq_len: int = 35, **options) -> None:
         super().__init__(seq_len=seq_len, **options)

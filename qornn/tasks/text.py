@@ -180,6 +180,7 @@ class BinaryTextTask(Task):
     many_to_many = False
     primary_metric = "accuracy"
     higher_is_better = True
+    reference_lines = {"majority_class_accuracy": ("accuracy", "majority class")}
     #: the paper task this one stands in for (None: it is the real data set)
     stand_in_for: str | None = None
     #: where the data came from (set by each instance)
