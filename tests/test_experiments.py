@@ -28,6 +28,16 @@ def test_every_profile_resolves_and_validates(experiment, profile):
         assert results.config_hash(config.run_config(run, 0))
 
 
+@pytest.mark.parametrize("experiment", sorted(EXPERIMENTS))
+def test_every_smoke_run_is_small(experiment):
+    """A profile sets sizes run by run: a run that the smoke profile forgets to shrink would train
+    at the paper's size in the tests."""
+    config = get_config(experiment, "smoke")
+    for run, spec in config.models.items():
+        assert "ptq_of" in spec or spec["hidden_size"] <= 16, f"{experiment}/smoke/{run}: {spec}"
+        assert spec.get("embedding_size", 0) <= 16, f"{experiment}/smoke/{run}: {spec}"
+
+
 def test_a_profile_may_train_on_a_stand_in_task():
     assert get_config("imdb", "paper").task == "imdb" and get_config("sst2", "paper").task == "sst2"
     assert get_config("imdb", "cpu").task == "polarity-reviews"
