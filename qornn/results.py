@@ -259,10 +259,11 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
 PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
                                "qornn/export.py", "qornn/results.py"})
 
-#: modules that only describe or transform configurations (overrides, the models' option list):
-#: what they do reaches a run only through its configuration, which the record keeps whole and
-#: each page compares with the current definition
-CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py"})
+#: modules that only describe, transform or pass on configurations (overrides, the models' option
+#: list, the command line): what they do reaches a run only through its configuration and
+#: provenance (seed, device), which the record keeps whole and each page compares with the current
+#: definition
+CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py", "qornn/cli.py"})
 
 
 def affecting_changes(paths: list[str]) -> list[str]:

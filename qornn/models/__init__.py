@@ -132,7 +132,6 @@ def _weight_builder(weight_cls, quantized: bool, **fixed):
                   **weight_options):
             return _orthogonal_net(weight_cls(hidden_size, None, **fixed, **weight_options), input_size,
                                    output_size, nonlinearity=nonlinearity, many_to_many=many_to_many)
-    build.forwards_to, build.fixed = weight_cls, fixed  # where **weight_options go (models/options.py)
     return build
 
 
@@ -146,7 +145,6 @@ def _ornn_map(orthogonal_map):
 def _baseline(cls):
     def build(input_size, output_size, hidden_size, **options):
         return cls(input_size, output_size, hidden_size, **options)
-    build.forwards_to = cls  # where **options go (models/options.py)
     return build
 
 

@@ -97,15 +97,20 @@ def _class_options(cls: type, skip: set[str]) -> dict[str, Any]:
 
 
 def _builder_options(build) -> dict[str, Any]:
+    """A builder's options; those it passes on as ``**options`` are the keyword options of the
+    class its closure names: ``weight_cls`` (the QORNN / ORNN builders, which also fix some of its
+    options, ``fixed``, and give it ``bits`` themselves) or ``cls`` (the baselines)."""
     options, forwards = _parameters(build, _GIVEN)
-    target = getattr(build, "forwards_to", None)  # set by the builders that pass **options on
-    if forwards and target is not None:
-        # a recurrent-weight class takes the builder's own ``bits`` positionally
-        fixed = getattr(build, "fixed", None)
-        skip = _GIVEN if fixed is None else _GIVEN | {"bits"} | set(fixed)
-        extra = _class_options(target, skip)
-        options = {**options, **extra}
-    return options
+    if not forwards:
+        return options
+    names = inspect.getclosurevars(build).nonlocals
+    if "weight_cls" in names:
+        skip = _GIVEN | {"bits"} | set(names.get("fixed", {}))
+        return {**options, **_class_options(names["weight_cls"], skip)}
+    if "cls" in names:
+        return {**options, **_class_options(names["cls"], _GIVEN)}
+    raise TypeError(f"{build.__qualname__} passes **options on to a class that models/options.py "
+                    "cannot find: name it weight_cls or cls in the builder's closure")
 
 
 #: the options build_model gives every model (the text front-end)
