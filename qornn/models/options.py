@@ -24,6 +24,8 @@ OPTION_DOCS: dict[str, str] = {
     "block": "m, Block-HadamRNN's block size: W = diag(sign u)(I ⊗ H_m)/√m, a power of 2 dividing n",
     "nonlinearity": "the recurrence: 'linear' (h = W h + U x + b), 'relu' or 'tanh' around it",
     "learn_signs": "HadamRNN: learn W's signs by STE (True) or keep the random initial ones (False)",
+    "recurrent_bias_init": "HadamRNN: the recurrence bias b starts 'uniform' in ±1/√n (the authors' "
+                           "code) or at 'zero'",
     "orthogonal_map": "how torch keeps W orthogonal: 'matrix_exp' (W = exp(A)) or 'cayley'",
     "output_bits": "bits of the readout V: None = float, 'same' = as W (QORNN), an int k",
     "input_bits": "bits of the input matrix: 'same' = as ``bits``, None = float, an int k",
