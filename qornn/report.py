@@ -397,6 +397,13 @@ def run_summary(config, **parameters: Any) -> str:
         where = _repo_relative(results.record_path(config.experiment, config.profile, config.variant))
         variant = (f"**Variant `{config.variant}`** of the profile, with {changed}: its numbers are "
                    f"recorded apart from the profile's (`{where}`) and are in no paper.\n\n")
+    from .tasks import TASKS
+
+    if getattr(TASKS.get(config.task), "__module__", "") == "__main__":  # registered by the notebook
+        variant += (f"Task `{config.task}` is defined in this notebook: `qornn run` cannot train or "
+                    "resume it until the task is in the package (`qornn/tasks/`, step 1 of the "
+                    "book's walkthrough *Adapting a notebook to a new task*); until then only this "
+                    "notebook, with `retrain = True`, trains it.\n\n")
     return (f"Parameters of this run: {params}.\n\n{variant}"
             f"**Profile `{config.profile}`**: {config.note}.\n\n"
             f"Task: {task}. Models: {models}. Task options: {options}. Training: {training}.\n\n"

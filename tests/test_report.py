@@ -313,3 +313,17 @@ def test_sign_diagnostics_draw_only_the_runs_that_learn_their_signs():
     assert report.plot_sign_diagnostics(results.load_record("signs", "smoke"), axes) == ["learned"]
     assert list(axes[1].lines[0].get_ydata()) == [12.0, 3.0]
     plt.close("all")
+
+
+def test_a_task_defined_in_a_notebook_is_named_on_the_page(monkeypatch):
+    from qornn.experiments import get_config
+    from qornn.tasks import TASKS, CopyTask
+
+    class NotebookTask(CopyTask):
+        pass
+
+    NotebookTask.__module__ = "__main__"  # what a class defined in a notebook's kernel has
+    config = get_config("copy", "smoke")
+    assert "defined in this notebook" not in report.run_summary(config)
+    monkeypatch.setitem(TASKS, "copy", NotebookTask)
+    assert "`qornn run` cannot train or resume it" in report.run_summary(config)
