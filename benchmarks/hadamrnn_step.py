@@ -1,32 +1,47 @@
-"""One HadamRNN training step on a pMNIST-shaped batch: qornn's fast path against dense baselines.
+"""One HadamRNN training step: qornn's fused kernel against the papers' code style and other baselines.
 
-A training step is forward + cross-entropy + backward + Adam update, batch 100, T = 784, input size 1,
-10 classes, many-to-one, float32, CPU. Variants, all at the same hidden size n:
+A training step is forward + cross-entropy + backward + Adam update, float32, CPU, at two shapes:
 
-- ``qornn-fast``: ``build_model("hadamrnn", ...)``, whose HadamardWeight runs the linear recurrence through
-  :mod:`qornn.fast_hadamard` (C++ time loop, one FWHT per step forward and backward).
-- ``qornn-dense``: the same model with the fast path switched off (``fast_hadamard.disabled()``): one
+- ``pmnist``: batch 100, T = 784, input size 1, 10 classes, many-to-one (pMNIST, sMNIST), for each n;
+- ``copy``: the copy task at the paper's shape: n = 128, batch 128, T = 1020, 10 input tokens,
+  9 classes, a readout at every step (many-to-many).
+
+Variants, all at the same n:
+
+- ``qornn-fast``: ``build_model("hadamrnn", ...)``: its HadamardWeight runs the fused C++ kernel of
+  :mod:`qornn.fast_hadamard` (U x_t + b, the recurrence, for the copy task the readout, and every gradient in
+  one time loop; reversible backward).
+- ``qornn-previous``: the fast path as it was before the fused kernel (commit ``PREVIOUS_COMMIT``): the
+  pre-activations built by torch, a C++ loop over the recurrence alone with stored states, the readout in
+  torch. Its C++ source is read from git history and built beside the current one.
+- ``qornn-dense``: the same qornn model with the kernel switched off (``fast_hadamard.disabled()``): one
   dense ``addmm`` per step with W = diag(sign u)·H/√n, autograd backward.
 - ``reference``: the papers' code style: W = diag(sign u)·H/√n rebuilt through a torch parametrization
-  of an ``nn.Linear`` (latent u, straight-through sign), and a Python loop with one ``F.linear`` for the
-  recurrence and one for the 4-bit input projection per step.
-- ``nn.RNN``: ``torch.nn.RNN(1, n)`` (tanh, float weights) and a linear readout.
+  of an ``nn.Linear`` (latent u, straight-through sign), a Python loop with one ``F.linear`` for the
+  recurrence and one for the 4-bit input projection per step (and the readout per step for the copy task).
+- ``nn.RNN``: ``torch.nn.RNN`` (tanh, float weights, ATen's C++ loop) and a linear readout.
 
 Repetitions of the variants are interleaved (A B C D A B C D ...) so that the load of a shared machine
-hits them alike; the table reports medians and the median of the per-repetition ratios. The growth
-exponent in n is a least-squares fit of log(time) against log(n); a small sweep over T at fixed n gives
-the exponent in T. Results go to ``data/results/benchmarks/hadamrnn_step.json`` with provenance.
+hits them alike; the table reports medians and the median of the per-repetition ratios. ``--threads 1 2``
+times everything at each thread count. ``--memory`` measures the peak memory of one step of each variant
+in a fresh process (peak resident set during the step minus the resident set before it). The roofline
+counts the additions of the kernel's fast Walsh–Hadamard transforms in one step (three per time step:
+forward, backward, and the reversible rebuild) and compares the rate reached with this CPU's peak rate of
+vector additions, measured by the kernel's own micro-benchmark. The growth exponent in n is a least-squares
+fit of log(time) against log(n); a sweep over T at fixed n gives the exponent in T.
+Results go to ``data/results/benchmarks/hadamrnn_step.json`` with provenance.
 
-    .venv/bin/python benchmarks/hadamrnn_step.py                 # n = 64, 128, 256, 512
-    .venv/bin/python benchmarks/hadamrnn_step.py --large         # also n = 1024, 2048 (slow baselines)
-    .venv/bin/python benchmarks/hadamrnn_step.py --quick         # smoke run, small T, no JSON
+    .venv/bin/python benchmarks/hadamrnn_step.py --threads 1 2 --memory --reps 3  # recorded (~40 min)
+    .venv/bin/python benchmarks/hadamrnn_step.py --quick                  # smoke run, small T, no JSON
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,10 +55,17 @@ from torch.nn.utils import parametrize
 from qornn import fast_hadamard
 from qornn.hadamard import sylvester_hadamard
 from qornn.models import build_model
-from qornn.quantize import quantize_ste, sign_ste
+from qornn.quantize import binary_sign, quantize_ste, sign_ste
 
-BATCH, INPUT, CLASSES, BITS = 100, 1, 10, 4
-VARIANTS = ("qornn-fast", "reference", "nn.RNN", "qornn-dense")
+BITS = 4
+VARIANTS = ("qornn-fast", "qornn-previous", "reference", "nn.RNN", "qornn-dense")
+#: the commit whose C++ recurrence ("today's fast path" before the fused kernel) qornn-previous builds
+PREVIOUS_COMMIT = "4a30763891487a3fd4626a824cbeed8051865705"
+SHAPES = {
+    "pmnist": {"batch": 100, "T": 784, "input": 1, "classes": 10, "many_to_many": False, "tokens": False},
+    "copy": {"batch": 128, "T": 1020, "input": 10, "classes": 9, "many_to_many": True, "tokens": True,
+             "n": 128},
+}
 
 
 class SignHadamard(nn.Module):
@@ -61,178 +83,338 @@ class SignHadamard(nn.Module):
 
 
 class ReferenceHadamRNN(nn.Module):
-    """HadamRNN as the papers' code writes it: parametrized dense W, one F.linear per step."""
+    """HadamRNN as the papers' code writes it: parametrized dense W, one F.linear per step (and, many to
+    many, the readout at every step)."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, inputs: int, classes: int, many_to_many: bool) -> None:
         super().__init__()
-        self.inp = nn.Linear(INPUT, n)
+        self.inp = nn.Linear(inputs, n)
         self.rec = nn.Linear(n, n, bias=False)
         parametrize.register_parametrization(self.rec, "weight", SignHadamard(n))
-        self.out = nn.Linear(n, CLASSES)
+        self.out = nn.Linear(n, classes)
+        self.many_to_many = many_to_many
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u_q = quantize_ste(self.inp.weight, BITS)
+        v_q = quantize_ste(self.out.weight, BITS)
+        outputs = []
         with parametrize.cached():
             w = self.rec.weight
             h = x.new_zeros(x.shape[0], w.shape[0])
-            for t in range(x.shape[1]):
-                h = F.linear(h, w) + F.linear(x[:, t], u_q, self.inp.bias)
-        return F.linear(F.relu(h), quantize_ste(self.out.weight, BITS), self.out.bias)
+            for x_t in x.unbind(1):
+                h = F.linear(h, w) + F.linear(x_t, u_q, self.inp.bias)
+                if self.many_to_many:
+                    outputs.append(F.linear(F.relu(h), v_q, self.out.bias))
+        if self.many_to_many:
+            return torch.stack(outputs, 1)
+        return F.linear(F.relu(h), v_q, self.out.bias)
 
 
 class TorchRNN(nn.Module):
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, inputs: int, classes: int, many_to_many: bool) -> None:
         super().__init__()
-        self.rnn = nn.RNN(INPUT, n, batch_first=True)
-        self.out = nn.Linear(n, CLASSES)
+        self.rnn = nn.RNN(inputs, n, batch_first=True)
+        self.out = nn.Linear(n, classes)
+        self.many_to_many = many_to_many
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, h = self.rnn(x)
-        return self.out(h[-1])
+        states, h = self.rnn(x)
+        return self.out(states if self.many_to_many else h[-1])
 
 
-def make_steps(n: int, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """One closure per variant that runs a full training step."""
-    qornn_model = build_model("hadamrnn", input_size=INPUT, output_size=CLASSES, hidden_size=n, bits=BITS)
-    models = {"qornn": qornn_model, "reference": ReferenceHadamRNN(n), "nn.RNN": TorchRNN(n)}
-    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-3) for k, m in models.items()}
+# ---------------------------------------------------------------------------------------------------------
+# qornn-previous: the C++ recurrence as it was at PREVIOUS_COMMIT, built from git history
 
-    def step(key: str, dense: bool = False):
-        model, opt = models[key], opts[key]
+
+_previous_ext = None
+
+
+def previous_extension():
+    """The C++ module of the previous fast path, or None (with the reason printed) if it cannot be built."""
+    global _previous_ext
+    if _previous_ext is None:
+        from torch.utils import cpp_extension
+
+        root = Path(__file__).resolve().parents[1]
+        try:
+            source = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:qornn/csrc/fast_hadamard.cpp"],
+                                    cwd=root, capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError) as err:
+            print(f"qornn-previous skipped: its source is not in this checkout's history ({err})",
+                  file=sys.stderr)
+            _previous_ext = False
+            return None
+        build = root / "data" / "cache" / "torch_extensions" / f"previous_{PREVIOUS_COMMIT[:8]}"
+        build.mkdir(parents=True, exist_ok=True)
+        src = build / "fast_hadamard_previous.cpp"
+        if not src.exists() or src.read_text() != source:  # rewriting it would make ninja rebuild
+            src.write_text(source)
+        fast_hadamard._ninja_on_path()
+        fast_hadamard.clear_stale_lock(build)
+        _previous_ext = cpp_extension.load(name="qornn_previous_fast_hadamard", sources=[str(src)],
+                                           extra_cflags=["-O3", "-march=native"], build_directory=str(build))
+    return _previous_ext or None
+
+
+class _PreviousRecurrence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, s, block):
+        sc = (binary_sign(s.detach()) / math.sqrt(block)).contiguous()
+        out = previous_extension().forward(a.contiguous(), sc, block, 1)  # time-major loop order, as it was
+        ctx.block = block
+        ctx.save_for_backward(a, sc, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, sc, h = ctx.saved_tensors
+        grad_a, grad_s = previous_extension().backward(grad.contiguous(), a, sc, h, ctx.block, False, 1)
+        return grad_a, grad_s, None
+
+
+def previous_model(**kwargs) -> nn.Module:
+    """A qornn HadamRNN that runs as before the fused kernel: torch pre-activations and readout, the old
+    C++ recurrence with stored states."""
+    model = build_model("hadamrnn", **kwargs)
+    weight = model.recurrent
+    weight.fused_states = lambda *args, **kw: None  # no fused kernel: pre-activations, then recur
+    weight.recur = lambda a, nonlinearity="linear": _PreviousRecurrence.apply(a, weight.signs(), weight.block)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def make_inputs(shape: dict, T: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(qornn input, float input for the baselines, targets)."""
+    gen = torch.Generator().manual_seed(seed)
+    b, d, k = shape["batch"], shape["input"], shape["classes"]
+    if shape["tokens"]:
+        x = torch.randint(0, d, (b, T), generator=gen)
+        x_float = F.one_hot(x, d).float()
+    else:
+        x = x_float = torch.randn(b, T, d, generator=gen)
+    y = torch.randint(0, k, (b, T) if shape["many_to_many"] else (b,), generator=gen)
+    return x, x_float, y
+
+
+def build_variant(variant: str, n: int, shape: dict) -> nn.Module:
+    kw = {"input_size": shape["input"], "output_size": shape["classes"], "hidden_size": n, "bits": BITS,
+          "many_to_many": shape["many_to_many"]}
+    if variant in ("qornn-fast", "qornn-dense"):
+        return build_model("hadamrnn", **kw)
+    if variant == "qornn-previous":
+        return previous_model(**kw)
+    cls = ReferenceHadamRNN if variant == "reference" else TorchRNN
+    return cls(n, shape["input"], shape["classes"], shape["many_to_many"])
+
+
+def step_closure(variant: str, model: nn.Module, x, x_float, y):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    inp = x if variant.startswith("qornn") else x_float
+    dense = variant == "qornn-dense"
+
+    def step() -> None:
         opt.zero_grad(set_to_none=True)
-        if dense:
-            with fast_hadamard.disabled():
-                loss = F.cross_entropy(model(x), y)
-                loss.backward()
-        else:
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
+        with fast_hadamard.disabled() if dense else contextlib.nullcontext():
+            out = model(inp)
+            F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).backward()
         opt.step()
-        if key == "qornn":
+        if hasattr(model, "apply_constraints_"):
             model.apply_constraints_()
-
-    return {
-        "qornn-fast": lambda: step("qornn"),
-        "qornn-dense": lambda: step("qornn", dense=True),
-        "reference": lambda: step("reference"),
-        "nn.RNN": lambda: step("nn.RNN"),
-    }, qornn_model
+    return step
 
 
 def check_agreement(model, x, y) -> float:
-    """Relative difference of the loss gradient wrt u between the fast and the dense path."""
+    """Relative difference of the loss gradient wrt u between the fused kernel and the dense path."""
     grads = []
     for dense in (False, True):
         model.zero_grad(set_to_none=True)
         with fast_hadamard.disabled() if dense else contextlib.nullcontext():
-            F.cross_entropy(model(x), y).backward()
+            out = model(x)
+            F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).backward()
         grads.append(model.recurrent.u.grad.clone())
     model.zero_grad(set_to_none=True)
     return float((grads[0] - grads[1]).norm() / grads[1].norm().clamp_min(1e-30))
 
 
-def time_variants(n: int, T: int, reps: int, variants: tuple[str, ...], seed: int) -> dict:
+def fwht_additions(n: int, shape: dict, T: int) -> int:
+    """Additions of the kernel's FWHTs in one training step: three per time step (forward, backward and
+    the reversible rebuild), n·log₂ n each, for every sequence of the batch."""
+    return 3 * n * int(math.log2(n)) * shape["batch"] * T
+
+
+def time_variants(n: int, shape_name: str, T: int, reps: int, variants: tuple[str, ...], seed: int) -> dict:
+    shape = SHAPES[shape_name]
     torch.manual_seed(seed)
-    x = torch.randn(BATCH, T, INPUT)
-    y = torch.randint(0, CLASSES, (BATCH,))
-    steps, model = make_steps(n, x, y)
-    agreement = check_agreement(model, x, y) if "qornn-dense" in variants else None
-    # one warm-up step each (allocations, the C++ build on first use), then interleaved reps
-    times = interleaved_times({v: steps[v] for v in variants}, reps)
-    out = {"n": n, "T": T, "reps": reps, "times_s": times,
-           "median_s": {v: statistics.median(ts) for v, ts in times.items()}}
-    if "qornn-fast" in variants:
-        out["speedup_median_of_ratios"] = median_ratios(times, "qornn-fast")
+    x, x_float, y = make_inputs(shape, T, seed)
+    models = {v: build_variant(v, n, shape) for v in variants}
+    agreement = check_agreement(models["qornn-fast"], x, y) if "qornn-dense" in variants else None
+    steps = {v: step_closure(v, m, x, x_float, y) for v, m in models.items()}
+    times = interleaved_times(steps, reps)  # one warm-up step each, then interleaved reps
+    out = {"shape": shape_name, "n": n, "T": T, "batch": shape["batch"], "threads": torch.get_num_threads(),
+           "reps": reps, "times_s": times, "median_s": {v: statistics.median(ts) for v, ts in times.items()},
+           "speedup_median_of_ratios": median_ratios(times, "qornn-fast"),
+           "fwht_additions": fwht_additions(n, shape, T)}
     if agreement is not None:
         out["grad_u_rel_diff_fast_vs_dense"] = agreement
     return out
 
 
+def peak_memory_mb(variant: str, n: int, shape_name: str, T: int, seed: int) -> float | None:
+    """Peak memory of one training step of ``variant`` (after one warm-up step), in a fresh process:
+    the peak resident set during the step minus the resident set before it, in MB."""
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import hadamrnn_step as b; "
+            f"print(b._child_peak({variant!r}, {n}, {shape_name!r}, {T}, {seed}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"peak memory of {variant} at n={n} failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _child_peak(variant: str, n: int, shape_name: str, T: int, seed: int) -> float:
+    torch.set_num_threads(1)
+    shape = SHAPES[shape_name]
+    x, x_float, y = make_inputs(shape, T, seed)
+    step = step_closure(variant, build_variant(variant, n, shape), x, x_float, y)
+    step()  # warm-up: the build, first-touch allocations, Adam's state
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident set (VmHWM)
+    before = _status_kb("VmRSS")
+    step()
+    return (_status_kb("VmHWM") - before) / 1024
+
+
 def print_table(rows: list[dict], key: str, variants: tuple[str, ...]) -> None:
-    head = f"{key:>6} | " + " | ".join(f"{v:>12}" for v in variants)
-    head += " | " + " | ".join(f"{'×' + v:>13}" for v in variants if v != "qornn-fast")
+    head = f"{key:>6} {'thr':>3} | " + " | ".join(f"{v:>14}" for v in variants)
+    head += " | " + " | ".join(f"{'×' + v:>15}" for v in variants if v != "qornn-fast")
     print(head)
     print("-" * len(head))
     for r in rows:
-        line = f"{r[key]:>6} | " + " | ".join(
-            f"{r['median_s'][v]:>11.4f}s" if v in r["median_s"] else f"{'—':>12}" for v in variants)
+        line = f"{r[key]:>6} {r['threads']:>3} | " + " | ".join(
+            f"{r['median_s'][v]:>13.4f}s" if v in r["median_s"] else f"{'—':>14}" for v in variants)
         ratios = r.get("speedup_median_of_ratios", {})
         line += " | " + " | ".join(
-            f"{ratios[v]:>12.2f}×" if v in ratios else f"{'—':>13}" for v in variants if v != "qornn-fast")
+            f"{ratios[v]:>14.2f}×" if v in ratios else f"{'—':>15}" for v in variants if v != "qornn-fast")
         print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
-    p.add_argument("--large", action="store_true", help="also n = 1024 and 2048 (dense baselines are slow)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[128, 512, 2048], help="n at the pMNIST shape")
+    p.add_argument("--copy", action=argparse.BooleanOptionalAction, default=True,
+                   help="also the copy task's paper shape (n = 128, T = 1020, batch 128, many-to-many)")
+    p.add_argument("--copy-T", type=int, default=SHAPES["copy"]["T"], dest="copy_T",
+                   help="T of the copy shape (the paper's: 1020)")
     p.add_argument("--reps", type=int, default=5, help="interleaved repetitions per size")
-    p.add_argument("--T", type=int, default=784, dest="T")
+    p.add_argument("--T", type=int, default=784, dest="T", help="T of the pMNIST shape")
     p.add_argument("--t-sweep", type=int, nargs="*", default=[98, 196, 392, 784],
                    help="sequence lengths for the exponent in T (empty: skip)")
-    p.add_argument("--t-sweep-n", type=int, default=256)
+    p.add_argument("--t-sweep-n", type=int, default=512)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS,
                    help="variants to time (qornn-fast is always included: the ratios are against it)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: torch's default; use 1 on a loaded machine, see README)")
-    p.add_argument("--keep-freed-memory", action="store_true",
-                   help="call qornn.fast_hadamard.keep_freed_memory() first (glibc keeps freed large blocks; "
-                        "applies to every variant)")
+    p.add_argument("--slow-variants-max-n", type=int, default=512,
+                   help="time nn.RNN and qornn-dense only up to this n (their step grows as n²; the "
+                        "reference, which the targets are set against, is timed at every n)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1],
+                   help="torch thread counts to time at (each gives a full table)")
+    p.add_argument("--memory", action="store_true", help="measure each step's peak memory (fresh processes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="smoke run: T=50, 2 reps, no T sweep, no JSON")
     p.add_argument("--out", type=Path, default=None,
                    help="JSON path (default: data/results/benchmarks/hadamrnn_step.json)")
     p.add_argument("--no-json", action="store_true")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    malloc_tuned = fast_hadamard.keep_freed_memory() if args.keep_freed_memory else False
-    sizes = list(args.sizes) + ([1024, 2048] if args.large else [])
-    variants = tuple(v for v in VARIANTS if v in args.variants or v == "qornn-fast")
     if args.quick:
         args.T, args.reps, args.t_sweep, args.no_json = 50, 2, [], True
+    variants = tuple(v for v in VARIANTS if v in args.variants or v == "qornn-fast")
+    if "qornn-previous" in variants and previous_extension() is None:
+        variants = tuple(v for v in variants if v != "qornn-previous")
     if not fast_hadamard.available():
-        print("warning: the C++ fast path is not available; qornn-fast measures the dense fallback",
+        print("warning: the fused kernel is not available; qornn-fast measures the dense fallback",
               file=sys.stderr)
+    cases = [("pmnist", n, args.T) for n in args.sizes]
+    if args.copy:
+        cases.append(("copy", SHAPES["copy"]["n"], 50 if args.quick else args.copy_T))
     start = time.perf_counter()
-    print(f"HadamRNN training step: batch {BATCH}, T={args.T}, input {INPUT}, many-to-one, float32, "
-          f"{torch.get_num_threads()} torch threads, {args.reps} interleaved reps"
-          + (", glibc keeps freed memory" if malloc_tuned else ""))
-    rows = []
-    for n in sizes:
-        rows.append(time_variants(n, args.T, args.reps, variants, args.seed))
-        r = rows[-1]
-        check = r.get("grad_u_rel_diff_fast_vs_dense")
-        print(f"  n={n}: " + ", ".join(f"{v} {s:.4f}s" for v, s in r["median_s"].items())
-              + ("" if check is None else f"; grad u fast vs dense rel. diff {check:.1e}"), flush=True)
+    before_threads = torch.get_num_threads()
+    rows, sweep = [], []
+    peak = fast_hadamard.load_extension().peak_add_rate(0.5) if fast_hadamard.available() else None
+    try:
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            print(f"\nHadamRNN training step, float32, {threads} torch thread(s), "
+                  f"{args.reps} interleaved reps")
+            for shape_name, n, T in cases:
+                slow_ok = n <= args.slow_variants_max_n
+                vs = tuple(v for v in variants if slow_ok or v not in ("nn.RNN", "qornn-dense"))
+                r = time_variants(n, shape_name, T, args.reps, vs, args.seed)
+                if peak:
+                    rate = r["fwht_additions"] / r["median_s"]["qornn-fast"]
+                    r["roofline"] = {"additions_per_s": rate, "peak_additions_per_s_per_thread": peak,
+                                     "fraction_of_peak": rate / (peak * threads)}
+                rows.append(r)
+                check = r.get("grad_u_rel_diff_fast_vs_dense")
+                times = ", ".join(f"{v} {s:.4f}s" for v, s in r["median_s"].items())
+                check = "" if check is None else f"; grad u fused vs dense rel. diff {check:.1e}"
+                print(f"  {shape_name} n={n}: {times}{check}", flush=True)
+            if args.t_sweep and threads == args.threads[0]:
+                for T in args.t_sweep:
+                    sweep.append(time_variants(args.t_sweep_n, "pmnist", T, max(3, args.reps // 2),
+                                               ("qornn-fast", "reference"), args.seed))
+    finally:
+        torch.set_num_threads(before_threads)
+    if args.memory:
+        for shape_name, n, T in cases:
+            r = next(r for r in rows if r["shape"] == shape_name and r["n"] == n)
+            r["peak_memory_mb"] = {v: peak_memory_mb(v, n, shape_name, T, args.seed) for v in r["median_s"]}
+            print(f"  peak memory {shape_name} n={n}: "
+                  + ", ".join(f"{v} {m:.1f} MB" for v, m in r["peak_memory_mb"].items() if m is not None))
     print()
     print_table(rows, "n", variants)
-    exps_n = {v: fit_exponent([r["n"] for r in rows], [r["median_s"][v] for r in rows]) for v in variants} \
-        if len(rows) > 1 else {}
-    if exps_n:
-        print("growth exponent in n (time ∝ n^α): " + ", ".join(f"{v} α={a:.2f}" for v, a in exps_n.items()))
-    sweep, exps_t = [], {}
-    if args.t_sweep:
-        sweep_variants = tuple(v for v in ("qornn-fast", "reference", "nn.RNN") if v in variants)
-        for T in args.t_sweep:
-            sweep.append(time_variants(args.t_sweep_n, T, max(3, args.reps // 2), sweep_variants, args.seed))
+    by_threads = {}
+    for r in rows:
+        if r["shape"] == "pmnist":
+            by_threads.setdefault(r["n"], {})[r["threads"]] = r["median_s"]["qornn-fast"]
+    thread_scaling = {str(n): t[1] / t[2] for n, t in by_threads.items() if 1 in t and 2 in t}
+    if thread_scaling:
+        print("two threads vs one (qornn-fast): "
+              + ", ".join(f"n={n} {s:.2f}×" for n, s in thread_scaling.items()))
+    first = [r for r in rows if r["shape"] == "pmnist" and r["threads"] == args.threads[0]]
+    exps_n = {v: fit_exponent([r["n"] for r in first], [r["median_s"][v] for r in first])
+              for v in variants if len(first) > 1 and all(v in r["median_s"] for r in first)}
+    exps_t = {}
+    if sweep:
         print(f"\nT sweep at n={args.t_sweep_n}")
-        print_table(sweep, "T", sweep_variants)
+        print_table(sweep, "T", ("qornn-fast", "reference"))
         exps_t = {v: fit_exponent([r["T"] for r in sweep], [r["median_s"][v] for r in sweep])
-                  for v in sweep_variants}
+                  for v in ("qornn-fast", "reference")}
         print("growth exponent in T: " + ", ".join(f"{v} β={b:.2f}" for v, b in exps_t.items()))
     wall = time.perf_counter() - start
     if not args.no_json:
         path = args.out or default_path("hadamrnn_step")
         record = {
             "benchmark": "hadamrnn_step",
-            "description": "one training step (forward + CE loss + backward + Adam), many-to-one",
-            "config": {"batch": BATCH, "T": args.T, "input_size": INPUT, "classes": CLASSES, "bits": BITS,
-                       "dtype": "float32", "sizes": sizes, "reps": args.reps, "t_sweep": args.t_sweep,
-                       "t_sweep_n": args.t_sweep_n, "threads": torch.get_num_threads(),
-                       "cpp_fast_path": fast_hadamard.available(), "variants": list(variants),
-                       "keep_freed_memory": malloc_tuned},
+            "description": "one training step (forward + CE loss + backward + Adam): pMNIST shape "
+                           "(many-to-one) per n, and the copy task's paper shape (many-to-many)",
+            "config": {"shapes": SHAPES, "bits": BITS, "dtype": "float32", "sizes": args.sizes,
+                       "copy": args.copy, "copy_T": args.copy_T, "reps": args.reps, "T": args.T,
+                       "t_sweep": args.t_sweep,
+                       "t_sweep_n": args.t_sweep_n, "threads": args.threads,
+                       "cpp_fast_path": fast_hadamard.available(),
+                       "kernel_vector_bytes": (fast_hadamard.load_extension().vector_bytes()
+                                               if fast_hadamard.available() else None),
+                       "variants": list(variants), "previous_commit": PREVIOUS_COMMIT,
+                       "slow_variants_max_n": args.slow_variants_max_n},
             "sizes": rows,
+            "thread_scaling": thread_scaling,
             "exponent_n": exps_n,
             "t_sweep": sweep,
             "exponent_T": exps_t,

@@ -52,24 +52,36 @@ def load_benchmarks(names: list[str] | None = None) -> dict[str, dict[str, Any]]
 
 def _variants(record: Mapping) -> list[str]:
     """Timed variants in the script's order (the JSON keys are sorted), sub-timings left out."""
-    timed = record["sizes"][0]["median_s"]
-    order = record["config"].get("variants") or list(timed)
+    timed = {v for r in record["sizes"] for v in r["median_s"]}
+    order = record["config"].get("variants") or sorted(timed)
     return [v for v in order if v in timed and ":" not in v]
 
 
+def step_rows(record: Mapping, shape: str | None = "pmnist", threads: int | None = None) -> list[Mapping]:
+    """hadamrnn_step rows of one shape ("pmnist", "copy"; None: all) at one thread count (default: the
+    first timed). Records from before the copy shape and thread counts are pMNIST at one count."""
+    rows = record["sizes"]
+    counts = [r.get("threads") for r in rows]
+    want = threads if threads is not None else counts[0]
+    return [r for r in rows
+            if (shape is None or r.get("shape", "pmnist") == shape) and r.get("threads") == want]
+
+
 def plot_step_times(record: Mapping, ax=None):
-    """Median step time against n, log-log, one line per variant, with the fitted exponent α."""
+    """Median step time against n at the pMNIST shape, log-log, one line per variant, with the fitted
+    exponent α (a variant timed only up to some n is drawn where it was timed)."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
-    rows, exps = record["sizes"], record.get("exponent_n", {})
+    rows, exps = step_rows(record), record.get("exponent_n", {})
     ns = [r["n"] for r in rows]
     for v in _variants(record):
+        points = [(r["n"], r["median_s"][v]) for r in rows if v in r["median_s"]]
         label = f"{v} (α = {exps[v]:.2f})" if v in exps else v
-        ax.loglog(ns, [r["median_s"][v] for r in rows], "o-", label=label)
+        ax.loglog(*zip(*points, strict=True), "o-", label=label)
     ax.set_xscale("log", base=2)
     ax.set_xticks(ns, [str(n) for n in ns])
-    ax.set_xlabel("hidden size n")
+    ax.set_xlabel("hidden size n (pMNIST shape)")
     ax.set_ylabel("seconds per training step")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
@@ -86,16 +98,19 @@ def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], fmt: st
 
 
 def plot_speedups(record: Mapping, ax=None):
-    """HadamRNN's fast step: baseline time / fast time (median of per-repetition ratios), per n."""
+    """HadamRNN's fast step: baseline time / fast time (median of per-repetition ratios), per shape and n,
+    at the first thread count timed (a bar is missing where that baseline was not timed)."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
-    rows = record["sizes"]
-    baselines = [v for v in _variants(record) if v in rows[0]["speedup_median_of_ratios"]]
-    _grouped_bars(ax, [f"n = {r['n']}" for r in rows],
-                  {f"× {b}": [r["speedup_median_of_ratios"][b] for r in rows] for b in baselines}, "{:.1f}")
+    rows = step_rows(record, shape=None)
+    baselines = [v for v in _variants(record) if any(v in r["speedup_median_of_ratios"] for r in rows)]
+    groups = [("copy task" if r.get("shape") == "copy" else f"n = {r['n']}") for r in rows]
+    _grouped_bars(ax, groups, {f"× {b}": [r["speedup_median_of_ratios"].get(b, float("nan")) for r in rows]
+                               for b in baselines}, "{:.1f}")
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_ylabel("speed-up of qornn-fast")
+    ax.set_yscale("log")
+    ax.set_ylabel("speed-up of qornn-fast (log scale)")
     ax.legend(fontsize="small")
     return ax
 
@@ -129,13 +144,20 @@ def plot_qornn_ratios(record: Mapping, axes=None):
 
 
 def step_table(record: Mapping) -> pd.DataFrame:
-    """hadamrnn_step: median seconds per variant and the speed-ups of qornn-fast, per n."""
+    """hadamrnn_step: per shape, n and thread count, the median seconds of each variant, the speed-ups of
+    qornn-fast, its peak step memory and the share of the CPU's addition rate its FWHTs reach."""
     out, variants = [], _variants(record)
     for r in record["sizes"]:
-        row: dict[str, Any] = {"n": r["n"]}
-        row.update({f"{v} (s)": r["median_s"][v] for v in variants})
+        row: dict[str, Any] = {"shape": r.get("shape", "pmnist"), "n": r["n"], "threads": r.get("threads")}
+        row.update({f"{v} (s)": r["median_s"].get(v) for v in variants})
         ratios = r.get("speedup_median_of_ratios", {})
-        row.update({f"× {v}": ratios[v] for v in variants if v in ratios})
+        row.update({f"× {v}": ratios.get(v) for v in variants if v != "qornn-fast"})
+        memory = r.get("peak_memory_mb") or {}
+        for v in ("qornn-fast", "reference"):
+            if v in memory:
+                row[f"{v} peak MB"] = memory[v]
+        if "roofline" in r:
+            row["FWHT share of peak adds"] = f"{r['roofline']['fraction_of_peak']:.0%}"
         out.append(row)
     return pd.DataFrame(out)
 
@@ -214,9 +236,43 @@ def provenance_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+#: the fused kernel's targets (issue 19): × reference at the same thread count, per case
+KERNEL_TARGETS = {("pmnist", 128): 4.0, ("pmnist", 512): 10.0, ("pmnist", 2048): 40.0, ("copy", 128): 4.0}
+
+
+def _kernel_targets(rec: Mapping) -> list[str]:
+    """The fused kernel's targets against a hadamrnn_step record (only what the record measured)."""
+    lines = []
+    for r in rec["sizes"]:
+        target = KERNEL_TARGETS.get((r.get("shape", "pmnist"), r["n"]))
+        ratio = r.get("speedup_median_of_ratios", {}).get("reference")
+        if target is None or ratio is None:
+            continue
+        where = "the copy task's paper shape" if r.get("shape") == "copy" else f"pMNIST shape, n = {r['n']}"
+        verdict = "met" if ratio >= target else "**missed**"
+        lines.append(f"{where}, {r.get('threads', 1)} thread(s): at least {target:.0f}× the papers'-style "
+                     f"reference: {verdict} ({ratio:.1f}×).")
+    for n, scaling in rec.get("thread_scaling", {}).items():
+        if n == "512":
+            verdict = "met" if scaling >= 1.6 else "**missed**"
+            lines.append(f"two threads at least 1.6× faster than one at n = 512: {verdict} ({scaling:.2f}×).")
+    for r in rec["sizes"]:
+        memory = (r.get("peak_memory_mb") or {}).get("qornn-fast")
+        if r["n"] == 2048 and r.get("shape", "pmnist") == "pmnist" and memory is not None:
+            verdict = "met" if memory < 100 else "**missed**"
+            lines.append(f"peak memory of a training step at n = 2048, T = {r['T']} under 100 MB: {verdict} "
+                         f"({memory:.0f} MB).")
+            break
+    beta = rec.get("exponent_T", {}).get("qornn-fast")
+    if beta is not None:
+        verdict = "met" if beta <= 1.1 else "**missed**"
+        lines.append(f"cost linear in T (fitted exponent ≤ 1.1): {verdict} (β = {beta:.2f}).")
+    return lines
+
+
 def targets(records: Mapping[str, Mapping]) -> str:
     """The issue's targets against the records, as Markdown bullets (a missing record is said so)."""
-    lines = []
+    lines = _kernel_targets(records["hadamrnn_step"]) if "hadamrnn_step" in records else []
     if "qornn_step" in records:
         rec = records["qornn_step"]
         target = rec["config"].get("target_qornn_over_ornn", 1.5)

@@ -111,6 +111,23 @@ def _ninja_on_path() -> None:
         os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
+#: a build lock older than this is left over from an interrupted build (a build takes about a minute)
+STALE_LOCK_S = 600
+
+
+def clear_stale_lock(build: Path) -> None:
+    """Remove the lock file an interrupted build left in ``build`` (cpp_extension would wait for it
+    forever): one older than :data:`STALE_LOCK_S`."""
+    import time
+
+    lock = build / "lock"
+    with contextlib.suppress(OSError):
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_S:
+            warnings.warn(f"qornn: removing {lock}, left by an interrupted build", RuntimeWarning,
+                          stacklevel=2)
+            lock.unlink()
+
+
 def load_extension():
     """The compiled C++ module, building it on first use; None (with a one-time warning) if it fails,
     or a RuntimeError when ``QORNN_REQUIRE_FAST_KERNEL=1``."""
@@ -131,6 +148,7 @@ def _build():
         _ninja_on_path()
         build = _build_dir()
         build.mkdir(parents=True, exist_ok=True)
+        clear_stale_lock(build)
         ext = cpp_extension.load(name="qornn_hadamard_rnn", sources=[str(_CSRC)],
                                  extra_cflags=["-O3", "-march=native"], build_directory=str(build),
                                  verbose=False)

@@ -79,9 +79,14 @@ def results_dir() -> Path:
     return data_dir() / "results"
 
 
-def runs_dir() -> Path:
-    """Checkpoints of runs in progress (git-ignored; override with QORNN_RUNS_DIR)."""
-    return Path(os.environ.get("QORNN_RUNS_DIR", _root() / "runs"))
+def runs_dir(profile: str | None = None) -> Path:
+    """Checkpoints of runs in progress: ``runs/`` (git-ignored), or for the ``paper`` profile, whose runs
+    last hours and outlive a session or a machine, ``data/checkpoints/`` (a HadamRNN's checkpoint is
+    about 45 kB: committed at epoch boundaries, a fresh clone resumes from it). QORNN_RUNS_DIR overrides
+    both."""
+    if os.environ.get("QORNN_RUNS_DIR"):
+        return Path(os.environ["QORNN_RUNS_DIR"])
+    return data_dir() / "checkpoints" if profile == "paper" else _root() / "runs"
 
 
 def record_path(experiment: str, profile: str, variant: str = "") -> Path:

@@ -169,3 +169,14 @@ def test_the_registry_is_one_data_module_per_paper_merged_in_order():
     for module in package.glob("*.py"):
         rel = f"qornn/experiments/{module.name}"
         assert results.is_paper_module(rel) == (module.name != "runner.py"), rel
+
+
+def test_paper_checkpoints_live_under_data_so_a_fresh_clone_resumes(monkeypatch, tmp_path):
+    from qornn import results
+
+    monkeypatch.delenv("QORNN_RUNS_DIR", raising=False)
+    monkeypatch.setenv("QORNN_DATA_DIR", str(tmp_path / "data"))
+    assert results.runs_dir("paper") == tmp_path / "data" / "checkpoints"
+    assert results.runs_dir("cpu").name == "runs" and results.runs_dir().name == "runs"
+    monkeypatch.setenv("QORNN_RUNS_DIR", str(tmp_path / "elsewhere"))
+    assert results.runs_dir("paper") == results.runs_dir("smoke") == tmp_path / "elsewhere"

@@ -399,3 +399,18 @@ def test_fused_readout_matches_dense(T, B, n, block, d, nonlinearity, reversible
     if nonlinearity == "linear" and reversible is None:
         saved = fused().grad_fn.saved_tensors
         assert max(t.numel() for t in saved) < T * B * n or T * B * n <= max(x.numel(), o * n)
+
+
+def test_a_stale_build_lock_is_removed_a_fresh_one_kept(tmp_path):
+    import os
+    import time
+
+    lock = tmp_path / "lock"
+    lock.write_text("")
+    fh.clear_stale_lock(tmp_path)
+    assert lock.exists()  # a build may be running now
+    old = time.time() - fh.STALE_LOCK_S - 10
+    os.utime(lock, (old, old))
+    with pytest.warns(RuntimeWarning, match="interrupted build"):
+        fh.clear_stale_lock(tmp_path)
+    assert not lock.exists()

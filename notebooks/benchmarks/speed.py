@@ -43,22 +43,34 @@ records = bench.load_benchmarks()
 display(Markdown("**Targets.**\n\n" + bench.targets(records)))
 
 # %% [markdown]
-# ## HadamRNN: one training step, fast path against dense baselines
+# ## HadamRNN: one training step, the fused kernel against the papers' code style
 #
 # `benchmarks/hadamrnn_step.py` times one training step (forward pass, cross-entropy, backward pass,
-# Adam update) on a pMNIST-shaped batch: batch 100, $T = 784$ steps, input size 1, 10 classes,
-# many-to-one, float32. The variants, at the same hidden size $n$:
+# Adam update), float32, at two shapes: the pMNIST shape (batch 100, $T = 784$ steps, input size 1,
+# 10 classes, many-to-one) for each hidden size $n$, and the copy task at the paper's shape ($n = 128$,
+# batch 128, $T = 1020$, 10 input tokens, a 9-way readout at every step). The variants, at the same $n$:
 #
-# - `qornn-fast`: qornn's HadamRNN, whose linear recurrence $h_t = W h_{t-1} + a_t$ with
-#   $W = \operatorname{diag}(s) H_n / \sqrt{n}$ runs in C++, one fast Walsh–Hadamard transform
-#   ($O(n \log n)$) per step forward and backward;
-# - `qornn-dense`: the same model with the fast path off, one dense product ($O(n^2)$) per step;
+# - `qornn-fast`: qornn's HadamRNN on its fused C++ kernel (`qornn/csrc/hadamard_rnn.cpp`). One time loop
+#   computes $a_t = U x_t + b$, the recurrence $h_t = W h_{t-1} + a_t$ with
+#   $W = \operatorname{diag}(s) H_n / \sqrt{n}$ as one fast Walsh–Hadamard transform ($n \log_2 n$
+#   additions, the batch in the SIMD lanes), for the copy task the readout $V\,\mathrm{ReLU}(h_t) + c$, and
+#   backwards every gradient. The backward pass rebuilds the states from the last one
+#   ($h_{t-1} = H(s \odot (h_t - a_t))/\sqrt{n}$, since $W$ is orthogonal), so no $(T, B, n)$ tensor
+#   is ever built;
+# - `qornn-previous`: the fast path before the fused kernel (its C++ source is built from git history):
+#   the pre-activations and the readout in torch, a C++ loop over the recurrence alone, stored states;
+# - `qornn-dense`: the same model with the kernel off, one dense product ($O(n^2)$) per step;
 # - `reference`: HadamRNN written as the papers' code writes it (a parametrized dense $W$ and a
 #   Python loop);
 # - `nn.RNN`: PyTorch's float RNN of the same size.
 #
-# Left: time per step against $n$ (log-log), with the exponent $\alpha$ of a least-squares fit of
-# time $\propto n^\alpha$. Right: how many times faster the fast step is than each baseline.
+# Left: time per step against $n$ at the pMNIST shape (log-log), with the exponent $\alpha$ of a
+# least-squares fit of time $\propto n^\alpha$. Right: how many times faster the fused step is than each
+# baseline. The table has every shape and thread count, the peak memory of one step (measured in a fresh
+# process: the peak resident set during the step minus the resident set before it), and the share of the
+# CPU's addition rate (one thread's vector additions per second, measured by the kernel itself, times the
+# threads) that the step's Walsh–Hadamard additions reach — a lower bound on the kernel's use of the
+# machine, since the step does other work too.
 
 # %% tags=["hide-input"]
 if "hadamrnn_step" in records:

@@ -28,6 +28,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -491,9 +492,37 @@ torch::Tensor fwht_rows(torch::Tensor x, int64_t block) {
 
 int64_t vector_bytes() { return VEC_BYTES; }
 
+// The rate of float32 vector additions one thread reaches here (additions per second, counting each
+// lane), for the roofline of benchmarks/hadamrnn_step.py: 12 independent chains of vector adds, enough to
+// hide the adder's latency on current x86 and ARM cores, for about ``seconds``.
+double peak_add_rate(double seconds) {
+  constexpr int CHAINS = 12, L = lanes<float>();
+  V<float> acc[CHAINS];
+  for (int k = 0; k < CHAINS; ++k) acc[k] = splat<float>(1e-3f * k);
+  const V<float> inc = splat<float>(1e-9f);
+  int64_t rounds = 0;
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  do {
+    for (int it = 0; it < (1 << 16); ++it) {
+#pragma GCC unroll 12
+      for (int k = 0; k < CHAINS; ++k) {
+        acc[k] += inc;
+        asm volatile("" : "+x"(acc[k]));  // in a register, and every addition kept
+      }
+    }
+    rounds += 1 << 16;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  } while (elapsed < seconds);
+  volatile float sink = 0;
+  for (int k = 0; k < CHAINS; ++k) sink = sink + acc[k][0];
+  return double(rounds) * CHAINS * L / elapsed;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "states of the (Block-)HadamRNN recurrence: all (T, B, n) or the last (B, n)");
   m.def("backward", &backward, "(∂input, ∂U, ∂b, ∂s, ∂V, ∂c) of the (Block-)HadamRNN recurrence");
   m.def("fwht_rows", &fwht_rows, "blockwise unnormalised FWHT of each row");
   m.def("vector_bytes", &vector_bytes, "the SIMD vector width the kernel was built with");
+  m.def("peak_add_rate", &peak_add_rate, "float32 vector additions per second of one thread (roofline)");
 }

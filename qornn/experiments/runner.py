@@ -128,7 +128,7 @@ def get_config(experiment: str, profile: str, overrides: Any = None) -> Experime
 
 
 def _checkpoint(cfg: ExperimentConfig, run: str, digest: str):
-    return results.runs_dir() / cfg.experiment / cfg.profile / run / f"{digest}.pt"
+    return results.runs_dir(cfg.profile) / cfg.experiment / cfg.profile / run / f"{digest}.pt"
 
 
 def _build(cfg: ExperimentConfig, run: str, task, seed: int) -> torch.nn.Module:
