@@ -27,16 +27,18 @@ __all__ = [
     "gated_table",
     "subnormals_table",
     "provenance_table",
+    "paper_costs_table",
     "targets",
 ]
 
 #: benchmark name -> the command that rewrites its record (from the repository root)
 BENCHMARKS: dict[str, str] = {
-    "hadamrnn_step": ".venv/bin/python benchmarks/hadamrnn_step.py --threads 1",
+    "hadamrnn_step": ".venv/bin/python benchmarks/hadamrnn_step.py --threads 1 2 --memory --reps 3",
     "qornn_step": ".venv/bin/python benchmarks/qornn_step.py",
     "inference": ".venv/bin/python benchmarks/inference.py",
     "gated_step": ".venv/bin/python benchmarks/gated_step.py",
     "subnormals": ".venv/bin/python benchmarks/subnormals.py",
+    "paper_costs": ".venv/bin/python benchmarks/paper_costs.py",
 }
 
 
@@ -175,6 +177,23 @@ def qornn_table(record: Mapping) -> pd.DataFrame:
                         "share of QORNN step": f"{r['reorth_share'][q]:.1%}",
                         "share of ORNN step": f"{r['reorth_share'][f]:.1%}",
                         "share, all Björck iterations": "—" if all_iters is None else f"{all_iters:.1%}"})
+    return pd.DataFrame(out)
+
+
+def paper_costs_table(record: Mapping) -> pd.DataFrame:
+    """paper_costs: per paper-profile run, the measured seconds per optimiser step (one thread), the
+    profile's optimiser steps and their product in hours; a run that could not be measured, why."""
+    out = []
+    for r in record["runs"]:
+        row = {"experiment": r["experiment"], "run": r["run"]}
+        if r["measured"]:
+            row.update({"model": r["model"], "n": r["hidden_size"], "s / step": r["median_step_s"],
+                        "optimiser steps": f"{r['optimizer_steps']:,}",
+                        "projected hours (1 thread)": r["projected_hours"],
+                        "recurrence": r["implementation"]})
+        else:
+            row["not measured"] = r["reason"]
+        out.append(row)
     return pd.DataFrame(out)
 
 

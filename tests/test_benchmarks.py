@@ -74,6 +74,22 @@ def test_hadamrnn_step_measures_peak_memory_in_a_fresh_process(monkeypatch):
     assert 0 <= peak_memory_mb("qornn-fast", 16, "pmnist", 10, 0) < 50
 
 
+def test_paper_costs_writes_its_record(tmp_path, monkeypatch):
+    out = tmp_path / "paper_costs.json"
+    args = ["--experiments", "copy", "imdb", "--profile", "smoke", "--steps", "1", "--out", str(out)]
+    assert _main("paper_costs", monkeypatch)(args) == 0
+    record = json.loads(out.read_text())
+    rows = {(r["experiment"], r["run"]): r for r in record["runs"]}
+    hadamrnn = rows["copy", "hadamrnn"]
+    assert hadamrnn["measured"] and hadamrnn["median_step_s"] > 0 and hadamrnn["optimizer_steps"] == 2 * 8
+    assert hadamrnn["projected_hours"] == pytest.approx(hadamrnn["median_step_s"] * 16 / 3600)
+    assert hadamrnn["implementation"] in ("fused C++ kernel", "dense")
+    assert all(r["measured"] for r in record["runs"] if r["experiment"] == "copy")
+    for r in (r for r in record["runs"] if not r["measured"]):  # no data here: the reason says so
+        assert r["experiment"] == "imdb" and "not in the cache" in r["reason"]
+    assert {"commit", "date"} <= set(record["provenance"])
+
+
 def test_qornn_step_writes_its_record(tmp_path, monkeypatch):
     record = _run("qornn_step", ["--sizes", "8", "16", "--T", "20", "--batch", "4"], tmp_path, monkeypatch)
     assert record["config"]["batch"] == 4 and record["config"]["bits"] == 4
@@ -119,7 +135,8 @@ def test_subnormals_writes_its_record(tmp_path, monkeypatch):
     assert all(r > 0 for r in row["keep_over_flush"].values())
 
 
-@pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step", "subnormals"])
+@pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step", "subnormals",
+                                    "paper_costs"])
 def test_help_runs(script, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         _main(script, monkeypatch)(["--help"])

@@ -27,6 +27,8 @@
 # of other jobs affects far less than the absolute times (see `benchmarks/README.md`).
 
 # %% tags=["hide-input"]
+import os
+
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -177,6 +179,27 @@ if "subnormals" in records:
     display(report.styled(bench.subnormals_table(records["subnormals"]), precision=3))
 else:
     display(Markdown("No `subnormals` record yet: `" + bench.BENCHMARKS["subnormals"] + "` writes it."))
+
+# %% [markdown]
+# ## What the papers' own budgets cost here
+#
+# `benchmarks/paper_costs.py` builds every run of every `paper` profile exactly as `qornn run` does,
+# times a few optimiser steps on one real training batch, on one thread, and multiplies the median step
+# time by the profile's number of optimiser steps (epochs × batches per epoch; evaluation left out). This
+# is what decides which paper budgets can run on this CPU, and the number each chapter gives for a run
+# that does not fit. The machine is shared, so a step measured under load is slower than on an idle core:
+# the record keeps the load average (`load_average_before` / `after` in its configuration), and the
+# projections are upper bounds for an idle machine.
+
+# %% tags=["hide-input", "full-width"]
+if "paper_costs" in records:
+    costs = records["paper_costs"]
+    load = costs["config"]["load_average_before"]
+    display(Markdown(f"Measured with a load average of {load[0]:.1f} on this machine's "
+                     f"{os.cpu_count()} cores (1-minute average, before the run)."))
+    display(report.styled(bench.paper_costs_table(costs), precision=3))
+else:
+    display(Markdown("No `paper_costs` record yet: `" + bench.BENCHMARKS["paper_costs"] + "` writes it."))
 
 # %% [markdown]
 # ## The machine, and how to rerun
