@@ -101,9 +101,11 @@ if "hadamrnn-p4" in record["runs"]:
     for name, run in (("ReLU", "hadamrnn-p4-relu"), ("tanh", "hadamrnn-p4-tanh")):
         if run in record["runs"]:
             wall = record["runs"][run]["provenance"]["wall_time_s"]
-            dense.append(f"{name} recurrence (dense products) {wall / 60:.0f} min, {wall / linear:.1f}x")
+            path = record["runs"][run].get("implementation", {}).get("recurrence", "dense")
+            dense.append(f"{name} recurrence ({path}) {wall / 60:.0f} min, {wall / linear:.1f}x")
     if dense:
-        display(Markdown(f"Training wall time: linear recurrence (fast path) {linear / 60:.0f} min; "
+        path = record["runs"]["hadamrnn-p4"].get("implementation", {}).get("recurrence", "the C++ recurrence")
+        display(Markdown(f"Training wall time: linear recurrence ({path}) {linear / 60:.0f} min; "
                          f"{'; '.join(dense)} (the same steps; runs made at different times on a "
                          "shared machine)."))
 
