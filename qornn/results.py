@@ -271,11 +271,26 @@ PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "
 CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py", "qornn/cli.py"})
 
 
-def affecting_changes(paths: list[str]) -> list[str]:
-    """The changed paths that could change a recorded run's numbers: all but PRESENTATION_ONLY,
-    CONFIGURATION_ONLY and the experiments' paper modules (:func:`is_paper_module`)."""
+#: subpackages that are wings of their own, mapped to the name prefix of their experiments: a wing
+#: imports nothing from the rest of qornn/ (but this module) and the rest imports nothing from it,
+#: so a change inside a wing can change only its own experiments' numbers, and a change elsewhere
+#: in qornn/ cannot change them
+INDEPENDENT_PACKAGES = {"qornn/theory/": "theory-"}
+
+
+def affecting_changes(paths: list[str], experiment: str | None = None) -> list[str]:
+    """The changed paths that could change the numbers of a run of ``experiment``: all but
+    PRESENTATION_ONLY, CONFIGURATION_ONLY and the experiments' paper modules
+    (:func:`is_paper_module`), and of the wings (:data:`INDEPENDENT_PACKAGES`) only the
+    experiment's own (only the paths of its own wing, for an experiment of a wing)."""
+    own = next((pkg for pkg, prefix in INDEPENDENT_PACKAGES.items()
+                if experiment is not None and experiment.startswith(prefix)), None)
+
+    def wing(path: str) -> str | None:
+        return next((pkg for pkg in INDEPENDENT_PACKAGES if path.startswith(pkg)), None)
+
     return [p for p in paths if p not in PRESENTATION_ONLY and p not in CONFIGURATION_ONLY
-            and not is_paper_module(p)]
+            and not is_paper_module(p) and wing(p) == own]
 
 
 #: The experiments registry: one module per paper holding its experiments as plain data, merged by
@@ -394,10 +409,10 @@ def code_changed_since(run: dict) -> str | None:
 
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
     the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
-    modules that only present results (:data:`PRESENTATION_ONLY`), changes to comments and
-    docstrings only, and changes to the experiments' definitions as data (:data:`REGISTRY_DATA`,
-    :func:`is_paper_module`: those are checked run by run against the recorded configuration), see
-    :func:`behaviour_changed`.
+    modules that only present results (:data:`PRESENTATION_ONLY`), the wings that are not the
+    run's own (:data:`INDEPENDENT_PACKAGES`), changes to comments and docstrings only, and changes
+    to the experiments' definitions as data (:data:`REGISTRY_DATA`, :func:`is_paper_module`: those
+    are checked run by run against the recorded configuration), see :func:`behaviour_changed`.
     """
     prov = run["provenance"]
     commit = prov.get("commit")
@@ -416,7 +431,9 @@ def code_changed_since(run: dict) -> str | None:
         return None
     if diff.returncode != 0:
         return f"made at commit {commit[:8]}, which this checkout does not have"
-    changed = [p for p in affecting_changes(diff.stdout.split()) if behaviour_changed(commit, p, head)]
+    experiment = run.get("config", {}).get("experiment")
+    changed = [p for p in affecting_changes(diff.stdout.split(), experiment)
+               if behaviour_changed(commit, p, head)]
     if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
         return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"

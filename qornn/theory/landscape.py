@@ -301,7 +301,7 @@ class EscapeResult:
     #: first epoch with L(W) < L(W_cp) − λ_3/2, or -1 when not escaped within ``epochs``
     escape_epoch: list[int]
     #: L(W)/(m·d_y) (Keras' mean squared error) after each epoch (epoch 0: the start) of the first
-    #: ``curves`` runs
+    #: ``curves`` runs, for ``curve_epochs`` epochs
     curves: list[list[float]]
     #: L(W_cp)/(m·d_y) and the threshold (L(W_cp) − λ_3/2)/(m·d_y) of those runs
     critical_values: list[float]
@@ -326,7 +326,7 @@ def _keras_adam(params: list[torch.Tensor], grads: list[torch.Tensor], state: di
 def saddle_escape(kind: Literal["strict", "non-strict"], runs: int, epochs: int, *, seed: int = 0,
                   dx: int = 10, dy: int = 4, hidden: tuple[int, ...] = (10, 10, 10, 10), m: int = 100,
                   r: int = 2, batch_size: int = 32, lr: float = 1e-3, sigma_scale: float = 0.1,
-                  curves: int = 1, progress: bool = False) -> EscapeResult:
+                  curves: int = 1, curve_epochs: int | None = None, progress: bool = False) -> EscapeResult:
     """Appendix G's experiment for ``runs`` independent runs at once (float32).
 
     Each run draws its own data x_i ~ N(0, I_{d_x}), y_i ~ N(0, I_{d_y}) (m points), starts at
@@ -335,6 +335,11 @@ def saddle_escape(kind: Literal["strict", "non-strict"], runs: int, epochs: int,
     σ_h = sigma_scale·‖W_h^cp‖_F/√(d_{h−1} d_h); then Keras' Adam (defaults) on the mean squared
     error over shuffled minibatches of ``batch_size``. An epoch is one pass over the m points; the
     escape epoch is the first with L(W) < L(W_cp) − λ_3/2 (L the sum of squares on all m points).
+
+    A run leaves the batch once it has escaped, except the first ``curves`` runs, whose loss is
+    recorded for ``curve_epochs`` epochs (default: all); the loop stops when every run has escaped
+    and the curves are complete. This only saves time: the remaining runs' shuffles come from the
+    same generator, so the escape epochs' distribution does not depend on it.
     """
     if kind not in ("strict", "non-strict"):
         raise ValueError(f"kind must be 'strict' or 'non-strict', got {kind!r}")
@@ -375,6 +380,10 @@ def saddle_escape(kind: Literal["strict", "non-strict"], runs: int, epochs: int,
     Xf, Yf = X.float(), Y.float()
     critical = (Y ** 2).sum((1, 2)) - lam[:, :r].sum(1)             # L(W_cp), Proposition 1
     threshold = (critical - lam[:, r] / 2).float()
+    curves = min(curves, B)
+    curve_epochs = epochs if curve_epochs is None else min(curve_epochs, epochs)
+    critical_out = (critical[:curves] / (m * dy)).tolist()
+    threshold_out = (threshold[:curves].double() / (m * dy)).tolist()
 
     def full_loss() -> torch.Tensor:
         P = params[0]
@@ -383,20 +392,21 @@ def saddle_escape(kind: Literal["strict", "non-strict"], runs: int, epochs: int,
         return ((P @ Xf - Yf) ** 2).sum((1, 2))
 
     escape = torch.full((B,), -1, dtype=torch.long)
+    alive = torch.arange(B)          # the runs still being optimised (row i of the tensors is run alive[i])
     history = [full_loss()[:curves].tolist()]
     state: dict = {}
-    steps = [(s, min(s + batch_size, m)) for s in range(0, m, batch_size)]
     epoch_iter = range(1, epochs + 1)
     if progress:
         from tqdm.auto import tqdm
 
         epoch_iter = tqdm(epoch_iter, desc=f"{kind} saddles ({runs} runs)")
     for epoch in epoch_iter:
-        perm = torch.rand(B, m, generator=gen).argsort(dim=1)
-        for s, e in steps:
-            idx = perm[:, s:e]
-            xb = torch.gather(Xf, 2, idx[:, None, :].expand(B, dx, e - s))
-            yb = torch.gather(Yf, 2, idx[:, None, :].expand(B, dy, e - s))
+        n = alive.numel()
+        perm = torch.rand(n, m, generator=gen).argsort(dim=1)
+        for s in range(0, m, batch_size):
+            idx = perm[:, s:s + batch_size]
+            xb = torch.gather(Xf, 2, idx[:, None, :].expand(n, dx, idx.shape[1]))
+            yb = torch.gather(Yf, 2, idx[:, None, :].expand(n, dy, idx.shape[1]))
             for p in params:
                 p.requires_grad_(True)
             P = params[0]
@@ -405,18 +415,34 @@ def saddle_escape(kind: Literal["strict", "non-strict"], runs: int, epochs: int,
             # Keras' MSE: the mean over the batch and the outputs; summed over the independent runs
             batch_loss = ((P @ xb - yb) ** 2).mean((1, 2)).sum()
             grads = torch.autograd.grad(batch_loss, params)
+            for p in params:
+                p.requires_grad_(False)
             with torch.no_grad():
-                for p in params:
-                    p.requires_grad_(False)
                 _keras_adam(params, list(grads), state, lr)
         with torch.no_grad():
             current = full_loss()
-        newly = (escape < 0) & (current < threshold)
-        escape[newly] = epoch
-        history.append(current[:curves].tolist())
-    scale = m * dy
+        newly = (escape[alive] < 0) & (current < threshold)
+        escape[alive[newly]] = epoch
+        if epoch <= curve_epochs:
+            history.append(current[:curves].tolist())
+        # escaped runs leave the batch (the curve runs stay until curve_epochs)
+        keep = escape[alive] < 0
+        if epoch < curve_epochs:
+            keep[:curves] = True
+        if not bool(keep.any()):
+            break
+        if int(keep.sum()) < 0.8 * n:
+            alive, Xf, Yf, threshold = alive[keep], Xf[keep], Yf[keep], threshold[keep]
+            params = [p[keep].clone() for p in params]
+            for key, value in list(state.items()):
+                if isinstance(value, torch.Tensor):
+                    state[key] = value[keep].clone()
+            if epoch >= curve_epochs:
+                curves = 0
+            else:
+                curves = int(keep[:curves].sum())
+    n_curves = len(critical_out)
     return EscapeResult(
         kind=kind, escape_epoch=escape.tolist(),
-        curves=[[h[i] / scale for h in history] for i in range(min(curves, B))],
-        critical_values=(critical[:curves] / scale).tolist(),
-        thresholds=(threshold[:curves].double() / scale).tolist())
+        curves=[[h[i] / (m * dy) for h in history if len(h) > i] for i in range(n_curves)],
+        critical_values=critical_out, thresholds=threshold_out)
