@@ -36,7 +36,7 @@ from typing import Literal
 
 import torch
 
-__all__ = ["ReluNet", "random_network", "forward", "free_masks", "gamma", "alpha", "check",
+__all__ = ["ReluNet", "random_network", "forward", "free_masks", "gamma", "alpha", "lifting", "check",
            "IdentifiabilityCheck", "activation_counts"]
 
 #: a network: [(W_1, b_1), …, (W_L, b_L)]
@@ -135,6 +135,17 @@ def alpha(net: ReluNet, X: torch.Tensor, *, max_paths: int = 200_000) -> torch.T
         features = torch.cat([per_neuron.reshape(n, -1), ones], 1)
         h = torch.relu(pre)
     return features
+
+
+def lifting(net: ReluNet) -> torch.Tensor:
+    """φ(θ) arranged as a P × N_L matrix whose column k lists the products of the parameters along
+    the paths ending at output k, in the order of α's columns, so that f_θ(X) = α(X, θ) φ(θ)."""
+    W1, b1 = net[0]
+    phi = [torch.cat([W1[v], b1[v:v + 1]]) for v in range(W1.shape[0])]
+    for W, b in net[1:]:
+        phi = [torch.cat([*(W[v, u] * phi[u] for u in range(W.shape[1])), b[v:v + 1]])
+               for v in range(W.shape[0])]
+    return torch.stack(phi, 1)
 
 
 def _rank(A: torch.Tensor) -> int:
