@@ -83,6 +83,11 @@ def test_book_builds_strict(tmp_path, monkeypatch):
     executed = book / "_build" / "html" / "_build" / "executed"
     hadamrnn = (executed / "hadamrnn" / "introduction.html").read_text()
     assert "paper value" in hadamrnn and "sylvester_hadamard" in hadamrnn and "HadamardWeight" in hadamrnn
-    for doc in ("book/intro", "book/rerun", "book/adapt",
+    for page in ("landscape", "saddle_escape", "local_identifiability", "parameter_identifiability",
+                 "approximation"):
+        assert "<img" in (executed / "theory" / f"{page}.html").read_text(), page
+    for doc in ("book/theory/landscape", "book/theory/local_identifiability",
+                "book/theory/parameter_identifiability", "book/theory/approximation",
+                "book/intro", "book/rerun", "book/adapt",
                 "book/rerunning", "book/data", "book/models"):
         assert (book / "_build" / "html" / f"{doc}.html").exists(), doc

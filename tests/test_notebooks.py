@@ -85,6 +85,27 @@ def test_qornn_copy_notebook_smoke(tmp_path):
     assert set(record["runs"]) == set(get_config("qornn-copy", "smoke").models)
 
 
+THEORY_NOTEBOOKS = sorted((ROOT / "notebooks" / "theory").glob("*.py"))
+
+
+@pytest.mark.parametrize("notebook", THEORY_NOTEBOOKS, ids=[p.stem for p in THEORY_NOTEBOOKS])
+def test_theory_notebook_smoke(tmp_path, notebook):
+    # Each theory page runs end to end on the smoke profile (its experiment, if any, run afresh into
+    # tmp_path's data/), with no error, real figures, and its record's provenance on the page.
+    text = notebook.read_text()
+    params = {"profile": "smoke", **({"retrain": True} if "\nretrain = " in text else {})}
+    out = tmp_path / "executed" / "theory" / f"{notebook.stem}.ipynb"
+    load_runner().execute(notebook, out, params, timeout=600)
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert len(_outputs(nb, "image/png")) >= 2
+    if "retrain" in params:
+        markdown = "\n".join(_outputs(nb, "text/markdown"))
+        assert "profile `smoke`" in markdown and "run by this execution" in markdown
+        assert list((tmp_path / "data" / "results").glob("theory-*/smoke.json"))
+
+
 def test_runner_parameters():
     runner = load_runner()
     assert runner.parse_parameters(["seed=3", "retrain=True", "device=cuda", "lr=0.5"], "smoke") == {
