@@ -303,7 +303,7 @@ REGISTRY_PACKAGE = "qornn/experiments"
 #: change there is flagged as a configuration that differs, on the runs it concerns and no others.
 #: Their functions and classes (how a run is built, trained and recorded) still count in full.
 #: ``qornn/experiments.py`` is the registry before it became a package (records made then name it).
-REGISTRY_DATA = frozenset({"qornn/experiments.py", f"{REGISTRY_PACKAGE}/runner.py"})
+REGISTRY_DATA = frozenset({"qornn/experiments.py", f"{REGISTRY_PACKAGE}/runner.py", "qornn/theory/runner.py"})
 
 #: module -> the path its code had before it moved: the single module ``qornn/experiments.py`` was
 #: split into the registry package, its functions and classes going to the runner and its data to

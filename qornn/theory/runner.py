@@ -35,9 +35,9 @@ PROFILES = ("smoke", "cpu", "paper")
 
 _APPENDIX_G = {"dx": 10, "dy": 4, "hidden": [10, 10, 10, 10], "m": 100, "r": 2, "batch_size": 32,
                "lr": 1e-3, "sigma_scale": 0.1}
-_ARCHITECTURES = {"3-8-6-2": [3, 8, 6, 2], "2-5-5-1": [2, 5, 5, 1], "4-10-10-1": [4, 10, 10, 1],
-                  "2-6-6-6-1": [2, 6, 6, 6, 1]}
-_SAMPLE_SIZES = [2, 5, 10, 20, 40, 80, 160, 320, 640]
+_ARCHITECTURES = {"2-8-1": [2, 8, 1], "3-10-3": [3, 10, 3], "3-8-6-2": [3, 8, 6, 2],
+                  "4-8-8-1": [4, 8, 8, 1], "2-5-5-1": [2, 5, 5, 1]}
+_SAMPLE_SIZES = [2, 5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560]
 
 THEORY_EXPERIMENTS: dict[str, dict[str, Any]] = {
     "theory-saddle-escape": {
@@ -59,8 +59,8 @@ THEORY_EXPERIMENTS: dict[str, dict[str, Any]] = {
             "paper": {"architectures": _ARCHITECTURES, "sample_sizes": _SAMPLE_SIZES, "bias_std": 0.5,
                       "note": "the paper has no experiment: the same as cpu"},
             "cpu": {"architectures": _ARCHITECTURES, "sample_sizes": _SAMPLE_SIZES, "bias_std": 0.5,
-                    "note": "four architectures, n from 2 to 640 Gaussian inputs"},
-            "smoke": {"architectures": {"3-8-6-2": [3, 8, 6, 2], "2-5-5-1": [2, 5, 5, 1]},
+                    "note": "five architectures, n from 2 to 2,560 Gaussian inputs"},
+            "smoke": {"architectures": {"2-8-1": [2, 8, 1], "2-5-5-1": [2, 5, 5, 1]},
                       "sample_sizes": [5, 40, 160], "bias_std": 0.5, "note": "seconds: two architectures"},
         },
     },
