@@ -61,13 +61,14 @@ display(Markdown(report.record_status(record, "theory-saddle-escape", profile, r
 # %% [markdown]
 # ## Figure 3: one run of each kind
 #
-# The loss (mean squared error, Keras' scale) of the first run of each kind. Each run has its own
-# data, so its own critical value (dotted) and threshold (dashed). In the paper's figure the strict
-# run escapes within about 50 epochs and the non-strict one at about 870.
+# The loss (mean squared error, Keras' scale) of the first run of each kind, one panel each: each
+# run has its own data, so its own critical value (dotted) and threshold (dashed). In the paper's
+# figure (one data set, both runs on one axis) the strict run escapes within about 50 epochs and the
+# non-strict one at about 870.
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(9, 4))
-report.plot_escape_curves(record, ax)
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+report.plot_escape_curves(record, axes)
 fig.tight_layout()
 plt.show()
 

@@ -63,25 +63,30 @@ def provenance_frame(record: Mapping) -> pd.DataFrame:
 _KIND_COLORS = {"strict": "tab:red", "non-strict": "tab:blue"}
 
 
-def plot_escape_curves(record: Mapping, ax=None):
+def plot_escape_curves(record: Mapping, axes) -> None:
     """Figure 3: the loss (mean squared error) of the first run of each kind against the epochs,
-    with its critical value L(W_cp) and its escape threshold (dashed)."""
-    ax = ax or plt.gca()
-    for kind in ("strict", "non-strict"):
+    one panel per kind (each run has its own data, so its own level), with its critical value
+    L(W_cp) (dotted) and its escape threshold L(W_cp) − λ_3/2 (dashed)."""
+    for ax, kind in zip(axes, ("strict", "non-strict"), strict=True):
         data = record["runs"].get(kind)
         if not data or not data["history"]:
             continue
         curve = data["history"][0]
         color = _KIND_COLORS[kind]
-        ax.plot(range(len(curve)), curve, color=color, label=f"near a {kind} saddle (run 0)")
-        ax.axhline(data["thresholds"][0], color=color, linestyle="--", linewidth=0.8,
-                   label=f"escape threshold, {kind} run 0")
-        ax.axhline(data["critical_values"][0], color=color, linestyle=":", linewidth=0.8)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (mean squared error)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return ax
+        ax.plot(range(len(curve)), curve, color=color, label="loss")
+        ax.axhline(data["critical_values"][0], color="black", linestyle=":", linewidth=0.9,
+                   label=r"critical value $L(W^{cp})$")
+        ax.axhline(data["thresholds"][0], color="black", linestyle="--", linewidth=0.9,
+                   label=r"threshold $L(W^{cp}) - \lambda_3/2$")
+        escape = data["escape_epoch"][0]
+        if escape > 0:
+            ax.axvline(escape, color=color, linewidth=0.8, alpha=0.6)
+        escaped = f", escapes at epoch {escape})" if escape > 0 else ")"
+        ax.set_title(f"near a {kind} saddle (run 0{escaped}")
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("loss (mean squared error)")
 
 
 def escape_frame(record: Mapping) -> pd.DataFrame:
