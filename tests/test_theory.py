@@ -300,6 +300,8 @@ def test_runner_records_with_provenance_and_resumes(tmp_path):
         stamp = {name: data["provenance"]["date"] for name, data in record["runs"].items()}
         again, ran = runner.recorded_or_run(experiment, "smoke")
         assert not ran and {n: d["provenance"]["date"] for n, d in again["runs"].items()} == stamp
+        with pytest.raises(runner.RecordMissing, match=f"not recorded yet: {experiment}/cpu"):
+            runner.recorded_or_run(experiment, "cpu")  # never runs a missing record on its own
     assert (tmp_path / "data" / "results" / "theory-saddle-escape" / "smoke.json").exists()
 
 

@@ -29,7 +29,8 @@ import torch
 from .. import results
 from . import approximation, landscape, local_identifiability
 
-__all__ = ["PROFILES", "THEORY_EXPERIMENTS", "get_config", "run_names", "run", "recorded_or_run"]
+__all__ = ["PROFILES", "THEORY_EXPERIMENTS", "RecordMissing", "get_config", "run_names", "run",
+           "recorded_or_run"]
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -187,14 +188,33 @@ def run(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None 
     return results.load_record(experiment, profile)
 
 
+class _RecordMissing(results.RecordError):
+    """A page asked for a record that was never made; the message says how to make it (the
+    book's notebook runner writes such a page as a stub, by this class's name)."""
+
+    def __init__(self, what: str, command: str) -> None:
+        super().__init__(f"not recorded yet: {what}; record it with: {command}")
+        self.what, self.command = what, command
+
+
+#: qornn.results' own class where it has one
+RecordMissing = getattr(results, "RecordMissing", _RecordMissing)
+
+
 def recorded_or_run(experiment: str, profile: str, *, seed: int = 0,
                     retrain: bool = False) -> tuple[dict, bool]:
-    """What a notebook shows: the committed record, or, when there is none or ``retrain``, the
-    record after running the experiment here. Returns ``(record, ran)``."""
+    """What a notebook shows: the committed record, or with ``retrain`` the record after running
+    the experiment here. A missing record raises :data:`RecordMissing` (the book's build never
+    runs an experiment on its own). Returns ``(record, ran)``."""
     get_config(experiment, profile)  # a typo in a notebook parameter fails here
-    record = None if retrain else results.load_record(experiment, profile, missing_ok=True)
-    if record is not None:
-        return record, False
+    if not retrain:
+        record = results.load_record(experiment, profile, missing_ok=True)
+        if record is not None:
+            return record, False
+        raise RecordMissing(f"{experiment}/{profile}",
+                            f"OMP_NUM_THREADS=1 python -m qornn.theory.runner {experiment} "
+                            f"--profile {profile}, "
+                            "or run the page with retrain = True (papermill: -p retrain True)")
     return run(experiment, profile, seed=seed, retrain=retrain, progress=False), True
 
 
