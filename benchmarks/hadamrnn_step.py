@@ -371,10 +371,11 @@ def main(argv: list[str] | None = None) -> int:
                                                ("qornn-fast", "reference"), args.seed))
     finally:
         torch.set_num_threads(before_threads)
-    if args.memory:
-        for shape_name, n, T in cases:
+    if args.memory:  # the fast variants at every n; the dense ones (one step takes minutes at n = 2048) up
+        for shape_name, n, T in cases:  # to --slow-variants-max-n
             r = next(r for r in rows if r["shape"] == shape_name and r["n"] == n)
-            r["peak_memory_mb"] = {v: peak_memory_mb(v, n, shape_name, T, args.seed) for v in r["median_s"]}
+            measured = [v for v in r["median_s"] if n <= args.slow_variants_max_n or v.startswith("qornn")]
+            r["peak_memory_mb"] = {v: peak_memory_mb(v, n, shape_name, T, args.seed) for v in measured}
             print(f"  peak memory {shape_name} n={n}: "
                   + ", ".join(f"{v} {m:.1f} MB" for v, m in r["peak_memory_mb"].items() if m is not None))
     print()
