@@ -311,7 +311,8 @@ def _main(argv: list[str] | None) -> int:
 
     results.check_writable(out_dir)
     if params.get("retrain"):
-        results.check_writable(results.results_dir(), results.runs_dir())
+        results.check_writable(results.results_dir(), results.runs_dir(),
+                               results.runs_dir(params.get("profile")))
     shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "the notebooks' defaults"
     print(f"run_notebooks: {len(notebooks)} notebook(s) with {shown}", flush=True)
     failed, missing = [], []

@@ -187,7 +187,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     cfg.check()  # every config is validated before any training starts
     variant = {"variant": cfg.variant} if cfg.variant else {}
     results.check_writable(results.record_path(experiment, profile, **variant).parent,
-                           results.runs_dir() / experiment / profile)
+                           results.runs_dir(profile) / experiment / profile)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     for run in runs:  # a bad model option fails here, not after hours of training the runs before it
         if cfg.source_run(run) is None:
