@@ -26,7 +26,7 @@ data: setup
 	$(VENV)/bin/qornn fetch
 
 # Execute the notebooks with their default parameters: they render the committed records
-# (data/results/) without training, into _build/executed/.
+# (data/results/) without training, into book/<paper>/<name>.ipynb (git-ignored).
 notebooks: setup
 	$(PY) scripts/run_notebooks.py $(NOTEBOOK_ARGS)
 
@@ -45,3 +45,4 @@ lint: setup
 
 clean:
 	rm -rf _build
+	rm -f book/*/*.ipynb

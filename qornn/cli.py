@@ -11,11 +11,16 @@
     qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force]
                                              add the orthogonality / activation-PTQ measurements
                                              to recorded runs, from their checkpoints
+
+Every error is one line on stderr and a non-zero exit (2 for bad input, 1 for a file system
+error, 130 for Ctrl-C); nothing recorded is lost: records are written whole or not at all, and an
+interrupted run resumes from its last checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from . import results
@@ -33,6 +38,36 @@ from .models.options import describe_models
 from .tasks import TASKS
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _runs(text: str | None) -> list[str] | None:
+    """``--runs a,b`` as a list; None when not given; an empty name is an error, not 'all runs'."""
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise ValueError(f"--runs takes comma-separated run names, got {text!r}; leave it out to "
+                         "select every run")
+    return names
+
+
+def _freshness(record: dict, config) -> str:
+    """The pages' flags (:func:`qornn.report.freshness_notes`, against ``config``, the
+    :class:`~qornn.experiments.ExperimentConfig` of the record's profile or variant) as plain text
+    for a terminal."""
+    from .report import freshness_notes
+
+    notes = freshness_notes(record, config)
+    if not notes:
+        return ""
+    return "check before trusting these numbers:\n" + re.sub(r"\*\*|`", "", notes)
+
+
 def _summary(record: dict) -> str:
     variant = f" / variant {record['variant']}" if record.get("variant") else ""
     lines = [f"{record['experiment']} / {record['profile']}{variant}"]
@@ -45,8 +80,8 @@ def _summary(record: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="qornn", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="qornn", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="list experiments, profiles, models and tasks")
     listing.add_argument("--models", action="store_true",
@@ -71,36 +106,54 @@ def main(argv: list[str] | None = None) -> int:
     analyse.add_argument("--force", action="store_true", help="analyse runs that already have one")
     args = parser.parse_args(argv)
     try:
-        if args.command == "list" and args.models:
-            print(describe_models())
-        elif args.command == "list":
-            print("experiments and their profiles:")
-            for name in experiment_names():
-                print(f"  {name}: {', '.join(EXPERIMENTS[name]['profiles'])}")
-            print(f"models: {', '.join(model_names())} (their options: qornn list --models)")
-            print(f"tasks: {', '.join(sorted(TASKS))}")
-        elif args.command == "run":
-            record = run_experiment(args.experiment, args.profile, seed=args.seed, device=args.device,
-                                    runs=args.runs.split(",") if args.runs else None,
-                                    retrain=args.retrain, progress=not args.no_progress,
-                                    overrides=args.overrides)
-            print(_summary(record))
-            path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
-            print(f"recorded in {path}")
-        elif args.command == "fetch":
-            return run_fetch(args)
-        elif args.command == "analyse":
-            record = analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
-                                        runs=args.runs.split(",") if args.runs else None,
-                                        overrides=args.overrides)
-            path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
-            print(f"analysed: {path}")
-        else:
-            variant = get_config(args.experiment, args.profile, args.overrides).variant
-            print(_summary(results.load_record(args.experiment, args.profile, variant=variant)))
-    except ValueError as err:  # bad names, sizes, devices, missing records: one clear line
-        print(f"qornn: error: {err}", file=sys.stderr)
+        return _dispatch(args)
+    except ValueError as err:  # bad names, sizes, devices, records, checkpoints: one clear line
+        print(f"qornn: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:  # unwritable or missing folders, a full disk
+        print(f"qornn: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("qornn: interrupted; recorded runs are kept, and the same command resumes an "
+              "unfinished run from its last checkpoint", file=sys.stderr)
+        return 130
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "list" and args.models:
+        print(describe_models())
+    elif args.command == "list":
+        print("experiments and their profiles:")
+        for name in experiment_names():
+            print(f"  {name}: {', '.join(EXPERIMENTS[name]['profiles'])}")
+        print(f"models: {', '.join(model_names())} (their options: qornn list --models)")
+        print(f"tasks: {', '.join(sorted(TASKS))}")
+    elif args.command == "run":
+        record = run_experiment(args.experiment, args.profile, seed=args.seed, device=args.device,
+                                runs=_runs(args.runs), retrain=args.retrain,
+                                progress=not args.no_progress, overrides=args.overrides)
+        print(_summary(record))
+        path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
+        print(f"recorded in {path}")
+    elif args.command == "fetch":
+        return run_fetch(args)
+    elif args.command == "analyse":
+        record = analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
+                                    runs=_runs(args.runs), overrides=args.overrides)
+        path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
+        print(f"analysed: {path}")
+    else:
+        config = get_config(args.experiment, args.profile, args.overrides)  # unknown names: listed
+        record = results.load_record(args.experiment, args.profile, variant=config.variant)
+        print(_summary(record))
+        flags = _freshness(record, config)
+        if flags:
+            print(flags)
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import datasets
+from . import datasets, results
 
 __all__ = ["add_fetch_command", "run_fetch"]
 
@@ -42,6 +42,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     if unknown:
         raise datasets.DataError(f"unknown data source(s) {', '.join(unknown)}; valid: "
                                  f"{', '.join(datasets.SOURCES)} or all")
+    results.check_writable(datasets.cache_dir())  # before any download
     for name in names:
         datasets.fetch(name, force=args.force, archive_dir=args.archive_dir)
     return 0

@@ -34,6 +34,12 @@ __all__ = [
     "plot_loss_curves",
     "plot_metric_curves",
     "freshness_notes",
+    "chance_level",
+    "at_chance",
+    "chance_notes",
+    "size_note",
+    "reference_table",
+    "bias_bits",
     "record_status",
     "run_summary",
     "bit_width_frame",
@@ -370,6 +376,13 @@ def record_status(record: Mapping, config, trained: bool) -> str:
     check = ("**Check before trusting these numbers:**\n\n" + flags if flags else
              "Every run matches the current profile and was made from committed code that `qornn/` "
              "has not changed since.")
+    chance = chance_notes(record)
+    if chance:
+        check += ("\n\n**Runs at or near chance** (test metric within 3 points of accuracy, or 3% of "
+                  "a loss, of a model that learned nothing):\n\n" + chance)
+    sizes = size_note(record)
+    if sizes:
+        check += "\n\n" + sizes
     regressions = late_regressions(record)
     if regressions:
         check += ("\n\n**Runs whose validation loss rose at the end of training** (see the curves "
@@ -535,18 +548,103 @@ def _entry_for(entries: list[dict], experiment: str, run: str, metric: str) -> d
 
 
 def paper_cell(entry: Mapping | None) -> str:
-    """What the paper column shows for a run and metric: its number, "not available" (the paper
-    reports it but no source could be read, an entry with value null) or "not in the paper" (no
-    entry: the paper does not report that run or metric)."""
-    return NOT_IN_PAPER if entry is None else _fmt(entry.get("value"))
+    """What the paper column shows for a run and metric: its number (formatted as :func:`_fmt`
+    does for the entry's metric), "not available" (the paper reports it but no source could be
+    read, an entry with value null) or "not in the paper" (no entry: the paper does not report that
+    run or metric)."""
+    return NOT_IN_PAPER if entry is None else _fmt(entry.get("value"), entry.get("metric"))
 
 
-def _fmt(value: Any) -> str:
+def _is_accuracy(metric: str | None) -> bool:
+    return bool(metric) and str(metric).endswith("accuracy")
+
+
+def _fmt(value: Any, metric: str | None = None) -> str:
+    """A number for people: an accuracy as a percentage (``91.8%``), an integer with thousands
+    separators, anything else to 4 significant digits; None is "not available"."""
     if value is None:
         return NOT_AVAILABLE
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)) and _is_accuracy(metric) and math.isfinite(value):
+        return f"{100 * value:.1f}%"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.4g}" if math.isfinite(value) else str(value)
     return str(value)
+
+
+def _gap(gap: float, metric: str) -> str:
+    return f"{100 * gap:+.1f} points" if _is_accuracy(metric) else f"{gap:+.4g}"
+
+
+#: how close to a baseline counts as "near chance": 3 points of accuracy, or 3% of a loss
+NEAR_CHANCE_POINTS = 0.03
+NEAR_CHANCE_LOSS = 0.03
+
+
+def chance_level(run: Mapping, metric: str) -> tuple[float, str] | None:
+    """The level a run of ``metric`` reaches without learning, from the run's recorded
+    ``baselines``, with its description: for an accuracy, the larger of the majority-class share
+    and the chance level; for a copy-task loss, the memoryless cross-entropy; for bits per
+    character, the unigram's. None when the record has no such baseline."""
+    base = run.get("baselines") or {}
+    if metric == "accuracy":
+        levels = {"majority class": base.get("majority_class_accuracy"),
+                  "chance": base.get("chance_accuracy")}
+        known = {name: v for name, v in levels.items() if v is not None}
+        if not known:
+            return None
+        words = ", ".join(f"{name} {100 * v:.1f}%" for name, v in known.items())
+        return max(known.values()), words
+    for key, name in (("memoryless_cross_entropy", "memoryless"), ("unigram_bpc", "unigram")):
+        if metric == {"memoryless_cross_entropy": "loss", "unigram_bpc": "bpc"}[key] and key in base:
+            return float(base[key]), f"{name} {base[key]:.4g}"
+    return None
+
+
+def at_chance(run: Mapping, metric: str) -> str | None:
+    """Why the run's test ``metric`` is at or near the level of a model that learned nothing
+    (:func:`chance_level`), or None: an accuracy within 3 points above it, a loss within 3% below."""
+    level = chance_level(run, metric)
+    value = run["test"].get(metric)
+    if level is None or value is None:
+        return None
+    threshold, words = level
+    if _is_accuracy(metric):
+        near = value <= threshold + NEAR_CHANCE_POINTS
+    else:
+        near = value >= threshold * (1 - NEAR_CHANCE_LOSS)
+    return f"at or near chance ({words})" if near else None
+
+
+def chance_notes(record: Mapping, metrics: Iterable[str] = ("accuracy", "loss", "bpc")) -> str:
+    """Markdown naming every run of ``record`` whose test metric is at or near chance
+    (:func:`at_chance`), with the levels; an empty string when there is none."""
+    lines = []
+    for run, data in sorted(record["runs"].items()):
+        for metric in metrics:
+            why = at_chance(data, metric)
+            if why:
+                lines.append(f"- **{run}**: test {metric.replace('_', ' ')} "
+                             f"{_fmt(data['test'][metric], metric)}, {why}.")
+    return "\n".join(lines)
+
+
+def size_note(record: Mapping) -> str:
+    """A sentence when runs of different hidden sizes stand side by side in ``record`` (their
+    numbers and bits are not those of equal-size models), else an empty string."""
+    sizes: dict[Any, list[str]] = {}
+    for run, data in sorted(record["runs"].items()):
+        sizes.setdefault(data["config"].get("model", {}).get("hidden_size"), []).append(run)
+    sizes.pop(None, None)
+    if len(sizes) < 2:
+        return ""
+    parts = "; ".join(f"hidden {size:,}: {', '.join(runs)}"
+                      for size, runs in sorted(sizes.items(), key=lambda item: -item[0]))
+    return (f"**Models of different sizes stand side by side** ({parts}): compare them with their "
+            "sizes in bits.")
 
 
 def stand_in_task(task: str | None) -> str | None:
@@ -562,10 +660,12 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                      paper_experiment: str | None = None) -> pd.DataFrame:
     """The paper's numbers beside ours, one row per (run, metric) of the record's test metrics.
 
-    Columns: run, metric, paper value (:func:`paper_cell`: "not available" where the paper's
-    number could not be read, "not in the paper" where it reports none), ours, gap (ours − paper,
-    where both exist), profile, record (path, commit, date). Paper entries for this experiment
-    whose run or metric the record lacks are listed too, with ours = "not recorded".
+    Columns: run, hidden (the model's hidden size), metric, paper value (:func:`paper_cell`: "not
+    available" where the paper's number could not be read, "not in the paper" where it reports
+    none), ours, vs chance (:func:`at_chance`), gap (ours − paper, where both exist; accuracies in
+    percentage points), profile, record (path, commit, date). Numbers as :func:`_fmt` writes them.
+    Paper entries for this experiment whose run or metric the record lacks are listed too, with
+    ours = "not recorded".
     ``paper_experiment``: the experiment's name in the paper file when it differs from ours (e.g.
     ``qornn-copy`` is ``copy`` in ``qornn.yaml``).
 
@@ -573,7 +673,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
     table without paper columns: run, metric, ours, profile, record.
     """
     if paper_numbers is None or record.get("variant"):
-        rows = [{"run": run, "metric": metric, "ours": _fmt(ours),
+        rows = [{"run": run, "metric": metric, "ours": _fmt(ours, metric),
                  "profile": record["profile"] + (f" (variant {record['variant']})"
                                                  if record.get("variant") else ""),
                  "record": record_label(record, run)}
@@ -590,29 +690,64 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
             seen.add((run, metric))
             paper = entry.get("value") if entry else None
             gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
-            rows.append({"run": run, "metric": metric, "paper value": paper_cell(entry),
-                         "ours": _fmt(ours) + (f" (stand-in data: {stand_in})" if stand_in else ""),
-                         "gap": "—" if gap is None else f"{gap:+.4g}", "profile": record["profile"],
+            rows.append({"run": run, "hidden": _fmt(record["runs"][run]["config"].get("model", {})
+                                                    .get("hidden_size")),
+                         "metric": metric, "paper value": paper_cell(entry),
+                         "ours": _fmt(ours, metric) + (f" (stand-in data: {stand_in})" if stand_in else ""),
+                         "vs chance": at_chance(record["runs"][run], metric) or "",
+                         "gap": "—" if gap is None else _gap(gap, metric), "profile": record["profile"],
                          "record": record_label(record, run)})
     for entry in entries:
         if entry["experiment"] == experiment and (entry["run"], entry["metric"]) not in seen:
-            rows.append({"run": entry["run"], "metric": entry["metric"],
-                         "paper value": _fmt(entry.get("value")), "ours": "not recorded", "gap": "—",
-                         "profile": record["profile"], "record": "—"})
-    columns = ["run", "metric", "paper value", "ours", "gap", "profile", "record"]
+            rows.append({"run": entry["run"], "hidden": "—", "metric": entry["metric"],
+                         "paper value": paper_cell(entry), "ours": "not recorded",
+                         "vs chance": "", "gap": "—", "profile": record["profile"], "record": "—"})
+    columns = ["run", "hidden", "metric", "paper value", "ours", "vs chance", "gap", "profile", "record"]
     return pd.DataFrame(rows, columns=columns)
 
 
+def bias_bits(run: Mapping) -> int | None:
+    """Bits of the recorded run's biases (32 an entry, as the papers count them), from its model
+    rebuilt with its task's input and output sizes; None when those sizes are not fixed by the task
+    (text, PTB) or when the rebuilt model's size differs from the recorded ``size_bits``."""
+    import torch
+
+    from .models import build_model
+    from .tasks import TASKS
+
+    config = run["config"]
+    spec = dict(config.get("model", {}))
+    task = TASKS.get(config.get("task"))
+    if not spec.get("model") or "ptq_of" in spec or task is None:
+        return None
+    sizes = {k: getattr(task, k, None) for k in ("input_size", "output_size")}  # class-level only
+    if None in sizes.values():
+        return None
+    try:
+        with torch.random.fork_rng():
+            model = build_model(spec.pop("model"), many_to_many=bool(getattr(task, "many_to_many", False)),
+                                **sizes, **spec)
+    except (TypeError, ValueError):
+        return None
+    if model.size_bits() != run["size_bits"]:
+        return None
+    return sum(32 * p.numel() for name, p in model.named_parameters() if name.endswith("bias"))
+
+
 def size_table(record: Mapping) -> pd.DataFrame:
-    """Model sizes as the papers count them: bits and kilobytes of every matrix and bias."""
+    """Model sizes as the papers count them: bits and kilobytes of every matrix and bias, and the
+    share of the bits that the biases take (32-bit floats in every model), where it can be computed."""
     rows = []
     for run in sorted(record["runs"]):
         data = record["runs"][run]
         model = data["config"].get("model", {})
         bits = int(data["size_bits"])
+        biases = bias_bits(data)
         rows.append({"run": run, "model": model.get("model", run), "hidden": model.get("hidden_size"),
                      "U, V bits": model.get("bits", 32), "size (bits)": bits,
-                     "size (kB)": round(bits / 8 / 1000, 2)})
+                     "size (kB)": round(bits / 8 / 1000, 2),
+                     "biases": "—" if biases is None else
+                     f"{biases / bits:.{0 if biases >= bits / 100 else 1}%} of the bits"})
     return pd.DataFrame(rows)
 
 
@@ -648,16 +783,40 @@ def paper_sources_table(paper_numbers: Mapping, experiment: str) -> pd.DataFrame
             continue
         src = entry["source"]
         where = next((str(src[k]) for k in _WHERE_KEYS if src.get(k)), "")
-        rows.append({"run": entry["run"], "metric": entry["metric"], "paper value": _fmt(entry.get("value")),
+        rows.append({"run": entry["run"], "metric": entry["metric"],
+                     "paper value": _fmt(entry.get("value"), entry["metric"]),
                      "status": entry.get("status", ""), "arXiv": f"{src['arxiv']} ({src['version']})",
                      "where": where})
     return pd.DataFrame(rows, columns=["run", "metric", "paper value", "status", "arXiv", "where"])
 
 
+def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> str | None:
+    """How a numeric column reads best: accuracies as percentages, whole numbers (bits, sizes,
+    counts) as integers with thousands separators; None for the default."""
+    series = frame[column]
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return None  # text (numbers already formatted, labels) or flags
+    values = series.dropna()
+    if values.empty:
+        return None
+    if _is_accuracy(str(column)) and values.between(0, 1).all():
+        return "{:.1%}"
+    if (values == values.round()).all() and (values.abs() >= 1).any():
+        return "{:,.0f}"
+    return None
+
+
 def styled(frame: pd.DataFrame, precision: int = 4):
-    """``frame`` as a pandas Styler for notebooks: no index, padded left-aligned cells, 4 digits."""
+    """``frame`` as a pandas Styler for notebooks: no index, padded left-aligned cells, numbers for
+    people (accuracies as percentages, bits and counts as integers with thousands separators,
+    other numbers to ``precision`` digits), wrapping text cells (wide tables scroll, see
+    ``_static/tables.css``, rather than being cut off)."""
     style = frame.style.hide(axis="index").format(precision=precision, na_rep="—")
-    for column, fmt in (("wall_time_s", "{:.1f}"), ("size (kB)", "{:.2f}"), ("lr", "{:.2g}")):
+    for column in frame.columns:
+        fmt = _column_format(frame, column, precision)
+        if fmt is not None:
+            style = style.format(fmt, subset=[column], na_rep="—")
+    for column, fmt in (("wall_time_s", "{:.1f}"), ("size (kB)", "{:,.2f}"), ("lr", "{:.2g}")):
         if column in frame.columns:
             style = style.format(fmt, subset=[column], na_rep="—")
     return (style
@@ -780,3 +939,26 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
         table.insert(0, "task", task)
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
+
+
+def reference_table(references: Mapping, profile: str) -> pd.DataFrame:
+    """The numbers of ``data/paper/references.yaml`` (``load_paper_numbers("references")``: the
+    authors' released runs and literature anchors, never the papers' tables) beside our nearest
+    recorded run under ``profile``, each with its hidden size: they are context, not equal models
+    (each entry's ``model`` in the file says how the reference differs)."""
+    rows = []
+    for entry in references["entries"]:
+        metric, ours = entry["metric"], entry.get("ours") or {}
+        record = results.load_record(ours["experiment"], profile, missing_ok=True) if ours else None
+        data = (record or {"runs": {}})["runs"].get(ours.get("run"))
+        source = entry["source"]
+        where = next((str(source[k]) for k in _WHERE_KEYS if source.get(k)), "")
+        rows.append({"task": entry["experiment"], "reference": entry["run"],
+                     "hidden": _fmt(entry.get("hidden")), "metric": metric,
+                     "reference value": _fmt(entry["value"], metric),
+                     "our run": ours.get("run", "—"),
+                     "our hidden": _fmt(data["config"].get("model", {}).get("hidden_size")) if data else "—",
+                     "ours": _fmt(data["test"][metric], metric) if data and metric in data["test"]
+                     else "not recorded",
+                     "profile": profile, "source": f"{source['paper']}; {where}"})
+    return pd.DataFrame(rows)

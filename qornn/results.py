@@ -21,6 +21,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -41,6 +42,8 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_torch_save",
+    "check_writable",
+    "check_run",
     "config_hash",
     "git_commit",
     "provenance",
@@ -99,8 +102,26 @@ def record_path(experiment: str, profile: str, variant: str = "") -> Path:
     return results_dir() / experiment / f"{profile}.json"
 
 
+def _umask() -> int:
+    """The process's umask (read without changing it where /proc tells it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place."""
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place.
+
+    The file gets the mode a plain ``open(path, "w")`` would give (0666 less the umask; the
+    temporary file is private until then), so a cache or record shared between users stays
+    readable. A kill between the two steps can leave ``.<name>.*.tmp`` behind: git ignores it,
+    and nothing reads it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -109,6 +130,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -125,6 +147,25 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def check_writable(*folders: Path) -> None:
+    """Raise OSError naming the first of ``folders`` that cannot be created or written to (a
+    folder that is a file, a read-only parent, a full disk): called before any training starts, so
+    that a run never fails on writing its result after hours of work."""
+    for folder in map(Path, folders):
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if existing.exists() and not existing.is_dir():
+            raise NotADirectoryError(f"cannot write into {folder}: {existing} is a file, not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder) as probe:
+                probe.write(b"0")
+                probe.flush()
+        except OSError as err:
+            raise OSError(err.errno, f"cannot write into {folder}: {err.strerror or err}") from None
 
 
 def config_hash(config: dict) -> str:
@@ -174,18 +215,120 @@ def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
 
 
 _RUN_KEYS = {"config", "config_hash", "history", "test", "size_bits", "provenance"}
+#: provenance fields every run must carry (what the pages and ``qornn show`` print)
+PROVENANCE_KEYS = ("commit", "dirty", "profile", "seed", "device", "wall_time_s", "date")
+MAX_SEED = 2**32
 
 
-def _check_record(record: Any, path: Path) -> dict:
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_metrics(metrics: Any, where: str) -> None:
+    """Finite numbers; a name ending in ``accuracy`` in [0, 1], every other (losses, bits) >= 0."""
+    if not isinstance(metrics, dict):
+        raise RecordError(f"{where} must be a mapping of metrics, got {metrics!r}"[:300])
+    for key, value in metrics.items():
+        if not _number(value):
+            raise RecordError(f"{where}: {key} must be a finite number, got {value!r}"[:300])
+        if key.endswith("accuracy") and not 0 <= value <= 1:
+            raise RecordError(f"{where}: {key} must be in [0, 1], got {value!r}")
+        if value < 0:
+            raise RecordError(f"{where}: {key} must not be negative, got {value!r}")
+
+
+def check_run(name: str, run: Any, *, experiment: str, profile: str, where: str = "") -> None:
+    """Raise RecordError naming the first field of the run ``name`` that has the wrong type, range
+    or value: every metric finite and in range, the provenance complete, the configuration of this
+    record's experiment and profile."""
+    at = f"{where}run {name!r}"
+    if not isinstance(run, dict):
+        raise RecordError(f"{at} is not a mapping")
+    missing = _RUN_KEYS - set(run)
+    if missing:
+        raise RecordError(f"{at} lacks {', '.join(sorted(missing))}")
+    config = run["config"]
+    if not isinstance(config, dict):
+        raise RecordError(f"{at}: config must be a mapping")
+    for key, expected in (("experiment", experiment), ("profile", profile)):
+        if key in config and config[key] != expected:
+            raise RecordError(f"{at}: config {key} is {config[key]!r}, but the record is of {expected!r}")
+    if not isinstance(run["config_hash"], str) or not run["config_hash"]:
+        raise RecordError(f"{at}: config_hash must be a string")
+    _check_metrics(run["test"], f"{at} test")
+    _check_metrics(run.get("baselines", {}), f"{at} baselines")
+    if isinstance(run["size_bits"], bool) or not isinstance(run["size_bits"], int) or run["size_bits"] < 0:
+        raise RecordError(f"{at}: size_bits must be a non-negative int, got {run['size_bits']!r}"[:300])
+    if not isinstance(run["history"], list):
+        raise RecordError(f"{at}: history must be a list")
+    for point in run["history"]:
+        if not isinstance(point, dict):
+            raise RecordError(f"{at}: history entries must be mappings")
+        epoch = point.get("epoch")
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+            raise RecordError(f"{at}: history epoch must be a positive int, got {epoch!r}"[:300])
+        _check_metrics({k: point[k] for k in ("lr", "train_loss", "wall_time_s") if k in point},
+                       f"{at} history epoch {epoch}")
+        _check_metrics(point.get("val", {}), f"{at} history epoch {epoch} val")
+        resumed = point.get("resumed_at_steps", [])
+        if not isinstance(resumed, list) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in resumed):
+            raise RecordError(f"{at} history epoch {epoch}: resumed_at_steps must be positive ints")
+        diagnostics = point.get("diagnostics", {})
+        if not isinstance(diagnostics, dict) or not all(map(_number, diagnostics.values())):
+            raise RecordError(f"{at} history epoch {epoch}: diagnostics must be finite numbers")
+    prov = run["provenance"]
+    if not isinstance(prov, dict):
+        raise RecordError(f"{at}: provenance must be a mapping")
+    lacking = [key for key in PROVENANCE_KEYS if key not in prov]
+    if lacking:
+        raise RecordError(f"{at}: provenance lacks {', '.join(lacking)}")
+    if prov["profile"] != profile:
+        raise RecordError(f"{at}: provenance profile is {prov['profile']!r}, but the record is of "
+                          f"{profile!r}")
+    seed = prov["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+        raise RecordError(f"{at}: provenance seed must be an int in [0, 2**32), got {seed!r}"[:300])
+    if not _number(prov["wall_time_s"]) or prov["wall_time_s"] < 0:
+        raise RecordError(f"{at}: provenance wall_time_s must be a non-negative number, "
+                          f"got {prov['wall_time_s']!r}"[:300])
+    if prov["commit"] is not None and not isinstance(prov["commit"], str):
+        raise RecordError(f"{at}: provenance commit must be a string or null")
+    if prov["dirty"] not in (True, False, None):
+        raise RecordError(f"{at}: provenance dirty must be true, false or null")
+    for key in ("device", "date"):
+        if not isinstance(prov[key], str):
+            raise RecordError(f"{at}: provenance {key} must be a string, got {prov[key]!r}"[:300])
+    if "overrides" in prov and not isinstance(prov["overrides"], dict):
+        raise RecordError(f"{at}: provenance overrides must be a mapping of settings")
+    if "analysis" in run and not isinstance(run["analysis"], dict):
+        raise RecordError(f"{at}: analysis must be a mapping")
+    implementation = run.get("implementation", {})
+    if not isinstance(implementation, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in implementation.items()):
+        raise RecordError(f"{at}: implementation must be a mapping of names, got "
+                          f"{implementation!r}"[:300])
+
+
+def _check_record(record: Any, path: Path, experiment: str, profile: str, variant: str = "") -> dict:
     if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION:
         raise RecordError(f"{path}: not a qornn results record of schema {SCHEMA_VERSION}")
     for key in ("experiment", "profile", "runs"):
         if key not in record:
             raise RecordError(f"{path}: record lacks the field {key!r}")
+    for key, expected in (("experiment", experiment), ("profile", profile)):
+        if record[key] != expected:
+            raise RecordError(f"{path}: the record's {key} is {record[key]!r}, but its path says "
+                              f"{expected!r}")
+    if record.get("variant", "") != variant:
+        raise RecordError(f"{path}: the record's variant is {record.get('variant', '')!r}, but its "
+                          f"path says {variant!r}")
+    if not isinstance(record.get("overrides", {}), dict):
+        raise RecordError(f"{path}: overrides must be a mapping of settings")
+    if not isinstance(record["runs"], dict):
+        raise RecordError(f"{path}: runs must be a mapping")
     for name, run in record["runs"].items():
-        missing = _RUN_KEYS - set(run)
-        if missing:
-            raise RecordError(f"{path}: run {name!r} lacks {', '.join(sorted(missing))}")
+        check_run(name, run, experiment=experiment, profile=profile, where=f"{path}: ")
     return record
 
 
@@ -202,10 +345,16 @@ def load_record(experiment: str, profile: str, *, missing_ok: bool = False,
             f"qornn run {experiment} --profile {profile}{' and its overrides (--set)' if variant else ''}"
         )
     try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        record = json.loads(path.read_text(), parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise RecordError(f"{path}: not valid JSON ({err})") from None
-    return _check_record(record, path)
+    except ValueError as err:  # NaN or Infinity, which are not JSON
+        raise RecordError(f"{path}: {err}") from None
+    return _check_record(record, path, experiment, profile, variant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
 
 
 @contextlib.contextmanager
@@ -224,9 +373,7 @@ def save_run(experiment: str, profile: str, model: str, run: dict, *, variant: s
              overrides: dict[str, Any] | None = None) -> Path:
     """Add or replace one model's run in the record, keeping the previous record if it differed.
     A ``variant``'s record (its ``overrides`` stored in it) is apart from the profile's."""
-    missing = _RUN_KEYS - set(run)
-    if missing:
-        raise RecordError(f"run for {model!r} lacks {', '.join(sorted(missing))}")
+    check_run(model, run, experiment=experiment, profile=profile)
     path = record_path(experiment, profile, variant)
     with _locked(path):
         return _save_run_locked(path, experiment, profile, model, run, variant, overrides)
@@ -240,6 +387,7 @@ def update_run(experiment: str, profile: str, model: str, fields: dict, *, varia
         if model not in record["runs"]:
             raise RecordError(f"{path}: no run {model!r} to update")
         record["runs"][model].update(fields)
+        check_run(model, record["runs"][model], experiment=experiment, profile=profile)
         atomic_write_json(path, record)
     return path
 

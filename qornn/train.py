@@ -20,9 +20,23 @@ from tqdm.auto import tqdm
 from .results import atomic_torch_save
 from .tasks import Task
 
-__all__ = ["TrainConfig", "train", "evaluate", "check_device", "flush_denormals", "OPTIMIZERS"]
+__all__ = ["TrainConfig", "train", "evaluate", "check_device", "check_seed", "flush_denormals",
+           "load_checkpoint", "CheckpointError", "OPTIMIZERS", "MAX_SEED"]
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+#: seeds are in [0, MAX_SEED): torch's generators keep 32 bits, so 2**32 would silently equal seed 0
+MAX_SEED = 2**32
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, or that belongs to another run."""
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is an int in [0, 2**32), else a ValueError naming it."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
+    return seed
 
 
 @dataclass
@@ -123,6 +137,46 @@ def evaluate(model: torch.nn.Module, task: Task, split: str, batch_size: int,
     return {key: value / n for key, value in totals.items()}
 
 
+_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "config", "state")
+
+
+def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu",
+                    run_hash: str | None = None) -> dict:
+    """The checkpoint at ``path``, loaded with ``weights_only=True`` (tensors and plain Python
+    values only: a crafted file cannot run code). A :class:`CheckpointError` that names ``path``
+    when it cannot be read, lacks a field, or was made by another run than ``run_hash`` (the
+    configuration hash stored in it; a checkpoint from before hashes were stored is checked by
+    its training config alone, in :func:`train`)."""
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # unpickling, zip and storage errors all mean: not a checkpoint of ours
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be read ({reason[:200]}); delete it to "
+                              "train that run from the start") from None
+    if not isinstance(saved, dict) or any(key not in saved for key in _CHECKPOINT_KEYS):
+        raise CheckpointError(f"checkpoint {path} is not a qornn training checkpoint; delete it to "
+                              "train that run from the start")
+    stored = saved.get("run_hash")
+    if run_hash is not None and stored is not None and stored != run_hash:
+        raise CheckpointError(f"checkpoint {path} belongs to another run (configuration hash "
+                              f"{stored}, expected {run_hash}); delete it or move it back where it "
+                              "came from")
+    return saved
+
+
+def _diagnostics_state(model: torch.nn.Module) -> dict:
+    """The counters behind ``model.diagnostics()`` (e.g. HadamardWeight's sign flips since the
+    last epoch), by submodule name, so that a resumed epoch reports what an uninterrupted one would."""
+    return {name: module.diagnostics_state() for name, module in model.named_modules()
+            if hasattr(module, "diagnostics_state")}
+
+
+def _load_diagnostics_state(model: torch.nn.Module, state: dict | None) -> None:
+    for name, module in model.named_modules():
+        if hasattr(module, "load_diagnostics_state") and state and name in state:
+            module.load_diagnostics_state(state[name])
+
+
 def _rng_state() -> dict:
     """The random generators that training draws from (the data order is a function of the seed
     and the epoch alone; these feed dropout and any other in-model randomness)."""
@@ -152,36 +206,55 @@ def train(
     progress: bool = True,
     description: str = "",
     on_step: Callable[[int], None] | None = None,
+    run_hash: str | None = None,
+    resume: bool = True,
 ) -> dict:
     """Train ``model`` on ``task``; resume from ``checkpoint`` if it exists.
 
     Returns {"history": [per-epoch dict], "test": metrics, "wall_time_s": seconds of training
     summed over every resumed segment}. ``on_step(global_step)`` is called after each optimiser
     step (tests use it to interrupt a run). Subnormal floats are flushed to zero throughout
-    (:func:`flush_denormals`).
+    (:func:`flush_denormals`). ``run_hash`` (the run's configuration hash, default: the training
+    config's) is stored in the checkpoint, and a checkpoint of another run is refused
+    (:func:`load_checkpoint`). The checkpoint holds tensors and plain values only, including the
+    diagnostics' counters, so a resumed run's history equals an uninterrupted one's. With
+    ``resume=False`` an existing checkpoint is ignored, then replaced at the first save. An epoch
+    resumed in its middle records the steps it resumed at (``resumed_at_steps``) in its history.
     """
+    from .results import config_hash
+
+    run_hash = run_hash if run_hash is not None else config_hash(asdict(cfg))
     dev = check_device(device)
     model.to(dev)
     optimizer = _make_optimizer(cfg, model.parameters())
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=cfg.lr_gamma)
     state = {"epoch": 0, "step": 0, "global_step": 0, "history": [], "elapsed": 0.0,
              "loss_sum": 0.0, "loss_count": 0}
-    if checkpoint is not None and Path(checkpoint).exists():
-        saved = torch.load(checkpoint, map_location=dev, weights_only=False)
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        saved = load_checkpoint(checkpoint, map_location=dev, run_hash=run_hash)
         if saved["config"] != asdict(cfg):
-            raise ValueError(f"checkpoint {checkpoint} was made with another training config; "
-                             "delete it or use the config it was made with")
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+            raise CheckpointError(f"checkpoint {checkpoint} was made with another training config; "
+                                  "delete it or use the config it was made with")
+        try:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as err:
+            raise CheckpointError(f"checkpoint {checkpoint} does not fit this model "
+                                  f"({str(err).splitlines()[0][:200]}); delete it to train that run "
+                                  "from the start") from None
         state = saved["state"]
+        if state["step"] > 0:  # resumed inside an epoch: its history entry says so
+            state.setdefault("resumed_at_steps", []).append(state["step"])
+        _load_diagnostics_state(model, saved.get("diagnostics"))
         _set_rng_state(saved.get("rng"))  # dropout masks continue as if never interrupted
 
     def save() -> None:
         if checkpoint is not None:
             atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "config": asdict(cfg),
-                               "state": state, "rng": _rng_state()}, checkpoint)
+                               "state": state, "rng": _rng_state(), "run_hash": run_hash,
+                               "diagnostics": _diagnostics_state(model)}, checkpoint)
 
     n = task.num_samples("train")
     batches_per_epoch = math.ceil(n / cfg.batch_size)
@@ -226,6 +299,8 @@ def train(
             "val": val,
             "wall_time_s": round(state["elapsed"], 2),
         })
+        if state.get("resumed_at_steps"):
+            state["history"][-1]["resumed_at_steps"] = state.pop("resumed_at_steps")
         diagnostics = model.diagnostics() if hasattr(model, "diagnostics") else {}
         if diagnostics:
             state["history"][-1]["diagnostics"] = diagnostics

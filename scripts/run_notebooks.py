@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Execute the book's notebooks with papermill into ``_build/executed/<paper>/<name>.ipynb``.
+"""Execute the book's notebooks with papermill into ``book/<paper>/<name>.ipynb``.
 
     python scripts/run_notebooks.py                              # every notebook, its own defaults
     python scripts/run_notebooks.py notebooks/hadamrnn/copy_task.py --profile smoke
@@ -13,22 +13,37 @@ without training, and never train: a page whose record is missing (``RecordMissi
 as a stub that says "not recorded yet" and gives the command that records it, so that the book
 builds anyway; ``-p retrain=True`` trains. The output is written atomically: a failed run leaves the
 previous output in place and keeps the partial one as ``<name>.failed.ipynb`` for inspection.
+
+Parameters are checked before any notebook runs: a name that no selected notebook declares in its
+``parameters`` cell, or a value of another type than the cell's default (``retrain`` a bool,
+``seed`` an int in [0, 2**32), ``profile`` one of the profiles, ``overrides`` what
+:func:`qornn.overrides.parse_overrides` reads), is a one-line error with exit code 2; each notebook
+receives the parameters its cell declares. The output folder (and, with ``retrain``, the results
+and runs folders) must be writable. Ctrl-C stops with exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import math
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-EXECUTED = ROOT / "_build" / "executed"
+#: where the book finds the executed notebooks (git-ignored): pages at book/<paper>/<name>.html
+EXECUTED = ROOT / "book"
+
+
+class ParameterError(ValueError):
+    """A notebook parameter that no notebook declares, or a value of the wrong type."""
 
 
 def parse_value(text: str):
@@ -52,6 +67,92 @@ def parse_parameters(pairs: list[str], profile: str | None) -> dict:
     if profile is not None:
         params["profile"] = profile
     return params
+
+
+def notebook_parameters(notebook: Path) -> dict[str, Any]:
+    """The names and default values assigned in ``notebook``'s cell tagged ``parameters``
+    (a default that is not a literal is ``...``: any value of any type is accepted for it)."""
+    import jupytext
+
+    for cell in jupytext.read(notebook).cells:
+        if cell.cell_type != "code" or "parameters" not in cell.metadata.get("tags", []):
+            continue
+        defaults: dict[str, Any] = {}
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        try:
+                            defaults[target.id] = ast.literal_eval(node.value)
+                        except ValueError:
+                            defaults[target.id] = ...
+        return defaults
+    return {}
+
+
+def _check_value(name: str, value: Any, default: Any, notebook: str) -> None:
+    """Raise ParameterError unless ``value`` fits the parameter ``name`` of default ``default``."""
+    def bad(expected: str) -> ParameterError:
+        return ParameterError(f"parameter {name}={value!r} ({type(value).__name__}): {notebook} "
+                              f"expects {expected}")
+
+    if name == "retrain" and not isinstance(value, bool):
+        raise bad("True or False")
+    if name == "seed" and (isinstance(value, bool) or not isinstance(value, int)
+                           or not 0 <= value < 2**32):
+        raise bad("an int in [0, 2**32)")
+    if name == "profile" and value is not None:
+        from qornn.experiments import PROFILES
+
+        if value not in PROFILES:
+            raise bad(f"one of {', '.join(PROFILES)}")
+    if name == "device":
+        if not isinstance(value, str):
+            raise bad("a device name such as 'cpu' or 'cuda:0'")
+        from qornn.train import check_device
+
+        check_device(value)  # a device this machine lacks fails here, not in the kernel
+    if name == "overrides":  # a dict, its JSON / YAML text or KEY=VALUE strings, checked for syntax
+        from qornn.overrides import parse_overrides
+
+        if not isinstance(value, (str, dict, list)):
+            raise bad("a dict of settings or its JSON text, e.g. '{\"hidden_size\": 32}'")
+        try:
+            parse_overrides(value)
+        except ValueError as err:
+            raise ParameterError(f"parameter overrides={value!r}: {notebook}: {err}") from None
+        return
+    if default is None or default is ...:
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise bad(f"a {type(default).__name__} like its default {default!r}")
+
+
+def check_parameters(notebooks: list[Path], params: dict) -> dict[Path, dict]:
+    """Each notebook's parameters: those of ``params`` its ``parameters`` cell declares. Raises
+    ParameterError on a name no notebook declares or a value of the wrong type, before anything
+    runs."""
+    declared = {notebook: notebook_parameters(notebook) for notebook in notebooks}
+    known = sorted({name for names in declared.values() for name in names})
+    for name in params:
+        if not any(name in names for names in declared.values()):
+            raise ParameterError(f"unknown parameter {name!r}; the notebooks' parameters are: "
+                                 f"{', '.join(known) or 'none'}")
+    for notebook, names in declared.items():
+        for name, value in params.items():
+            if name in names:
+                label = notebook.relative_to(NOTEBOOKS) if notebook.is_relative_to(NOTEBOOKS) else notebook
+                _check_value(name, value, names[name], str(label))
+    return {notebook: {k: v for k, v in params.items() if k in names}
+            for notebook, names in declared.items()}
 
 
 def find_notebooks(paths: list[str]) -> list[Path]:
@@ -170,20 +271,48 @@ def execute(notebook: Path, out: Path, params: dict, *, progress: bool = False,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Run the notebooks; every error before or between them is one line on stderr."""
+    try:
+        return _main(argv)
+    except (ParameterError, ValueError) as err:
+        print(f"run_notebooks: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"run_notebooks: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("run_notebooks: interrupted; the outputs already written are kept, the interrupted "
+              "one is left as <name>.failed.ipynb", file=sys.stderr)
+        return 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"run_notebooks: error: {message} (see --help)\n")
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", help="notebook .py files (default: all under notebooks/)")
     parser.add_argument("--profile", default=None,
                         help="override the notebooks' profile (smoke, cpu, paper); default: their own")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
                         help="override a parameter, e.g. -p seed=1 -p retrain=True (repeatable)")
-    parser.add_argument("--output-dir", default=str(EXECUTED), help="default: _build/executed")
+    parser.add_argument("--output-dir", default=str(EXECUTED),
+                        help="default: book/ (book/<paper>/<name>.ipynb)")
     parser.add_argument("--progress", action="store_true", help="papermill's per-cell progress bar")
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
     args = parser.parse_args(argv)
     params = parse_parameters(args.parameter, args.profile)
     notebooks = find_notebooks(args.notebooks)
+    per_notebook = check_parameters(notebooks, params)
     out_dir = Path(args.output_dir).resolve()
+    from qornn import results
+
+    results.check_writable(out_dir)
+    if params.get("retrain"):
+        results.check_writable(results.results_dir(), results.runs_dir(),
+                               results.runs_dir(params.get("profile")))
     shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "the notebooks' defaults"
     print(f"run_notebooks: {len(notebooks)} notebook(s) with {shown}", flush=True)
     failed, missing = [], []
@@ -194,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(notebooks)}] {label} -> {shown_out}", flush=True)
         start = time.perf_counter()
         try:
-            not_recorded = execute(notebook, out, params, progress=args.progress, timeout=args.timeout)
+            not_recorded = execute(notebook, out, per_notebook[notebook], progress=args.progress,
+                                   timeout=args.timeout)
         except Exception as err:  # report every notebook, then fail
             print(f"    FAILED after {time.perf_counter() - start:.1f} s: {type(err).__name__}: {err}",
                   file=sys.stderr, flush=True)

@@ -82,7 +82,7 @@ def test_the_walkthrough_works_as_written(tmp_path):
     for run in record["runs"].values():
         assert run["config"]["model"]["hidden_size"] == 8 and len(run["history"]) == 2
         assert 0.0 < run["baselines"]["mean_predictor_mse"] < 0.5  # about 1/6
-    page = repo / "_build" / "executed" / "adding" / "adding.ipynb"
+    page = repo / "book" / "adding" / "adding.ipynb"
     nb = nbformat.read(page, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
@@ -93,4 +93,4 @@ def test_the_walkthrough_works_as_written(tmp_path):
     assert "rendered from the committed record" in markdown
     toc = yaml.safe_load((repo / "_toc.yml").read_text())
     assert toc["parts"][-1] == {"caption": "My experiments",
-                                "chapters": [{"file": "_build/executed/adding/adding"}]}
+                                "chapters": [{"file": "book/adding/adding"}]}

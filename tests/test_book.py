@@ -58,36 +58,35 @@ def test_book_builds_strict(tmp_path, monkeypatch):
         params = {"profile": "smoke"} if "profile = " in text else {}
         if "\nretrain = " in text:  # pages that own an experiment train it afresh; the others read it
             params["retrain"] = True
-        runner.execute(notebook, runner.output_path(notebook, book / "_build" / "executed"), params,
+        runner.execute(notebook, runner.output_path(notebook, book / "book"), params,
                        timeout=600)
 
     proc = subprocess.run([_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "build succeeded" in proc.stdout
-    page = book / "_build" / "html" / "_build" / "executed" / "hadamrnn" / "copy_task.html"
+    page = book / "_build" / "html" / "book" / "hadamrnn" / "copy_task.html"
     assert page.exists()
     html = page.read_text()
     assert "<img" in html and "paper value" in html and "memoryless" in html
     assert "tex-svg.js" in html  # the vendored MathJax, not a CDN
-    pmnist = (book / "_build" / "html" / "_build" / "executed" / "hadamrnn" / "pmnist.html").read_text()
+    pmnist = (book / "_build" / "html" / "book" / "hadamrnn" / "pmnist.html").read_text()
     assert "<img" in pmnist and "paper value" in pmnist and "accuracy" in pmnist
     for page in ("introduction", "copy_task", "mnist", "ptb", "bit_widths", "orthogonality", "activations"):
-        html = (book / "_build" / "html" / "_build" / "executed" / "qornn" / f"{page}.html").read_text()
+        html = (book / "_build" / "html" / "book" / "qornn" / f"{page}.html").read_text()
         assert "<img" in html or page == "introduction", page
-    intro = (book / "_build" / "html" / "_build" / "executed" / "qornn" / "introduction.html").read_text()
+    intro = (book / "_build" / "html" / "book" / "qornn" / "introduction.html").read_text()
     assert "paper value" in intro and "uniform_quantize" in intro and "projunn_step" in intro
     for page in ("introduction", "smnist", "text", "size_accuracy", "ablations", "training"):
-        html = (book / "_build" / "html" / "_build" / "executed" / "hadamrnn" / f"{page}.html").read_text()
+        html = (book / "_build" / "html" / "book" / "hadamrnn" / f"{page}.html").read_text()
         assert "<img" in html or page == "introduction", page
-    executed = book / "_build" / "html" / "_build" / "executed"
+    executed = book / "_build" / "html" / "book"
     hadamrnn = (executed / "hadamrnn" / "introduction.html").read_text()
     assert "paper value" in hadamrnn and "sylvester_hadamard" in hadamrnn and "HadamardWeight" in hadamrnn
     for page in ("landscape", "saddle_escape", "local_identifiability", "parameter_identifiability",
                  "approximation"):
         assert "<img" in (executed / "theory" / f"{page}.html").read_text(), page
-    for doc in ("book/theory/landscape", "book/theory/local_identifiability",
-                "book/theory/parameter_identifiability", "book/theory/approximation",
-                "book/intro", "book/rerun", "book/adapt",
-                "book/rerunning", "book/data", "book/models"):
+    for doc in ("book/theory/intro_landscape", "book/theory/intro_local_identifiability",
+                "book/theory/intro_parameter_identifiability", "book/theory/intro_approximation",
+                "book/intro", "book/rerun", "book/adapt", "book/data", "book/models"):
         assert (book / "_build" / "html" / f"{doc}.html").exists(), doc

@@ -29,8 +29,9 @@ pytestmark = pytest.mark.slow
 
 
 def toc_notebooks() -> list[str]:
-    """The notebooks of the book, in the order of _toc.yml (``_build/executed/<page>`` is the
-    papermill output of ``notebooks/<page>.py``)."""
+    """The notebooks of the book, in the order of _toc.yml (``book/<paper>/<name>`` is the
+    papermill output of ``notebooks/<paper>/<name>.py``; the pages directly in ``book/`` are
+    hand-written)."""
     def files(entries):
         for entry in entries or []:
             if "file" in entry:
@@ -39,9 +40,9 @@ def toc_notebooks() -> list[str]:
                 yield from files(entry.get(key))
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    prefix = "_build/executed/"
+    prefix = "book/"
     return [f"notebooks/{file.removeprefix(prefix)}.py" for file in files([toc])
-            if file.startswith(prefix)]
+            if file.startswith(prefix) and file.count("/") == 2]
 
 
 def _paper(source: str) -> str | None:
@@ -167,7 +168,9 @@ def _check_rows(rows: list[dict[str, str]], record: dict, entries: dict, experim
             continue
         ours = record["runs"][run]["test"][metric]
         stand_in = report.stand_in_task(record["runs"][run]["config"].get("task"))
-        assert row["ours"] == report._fmt(ours) + (f" (stand-in data: {stand_in})" if stand_in else ""), row
+        label = f" (stand-in data: {stand_in})" if stand_in else ""
+        assert row["ours"] == report._fmt(ours, metric) + label, row
+        assert row["vs chance"] == (report.at_chance(record["runs"][run], metric) or ""), row
         assert stand_in is None or row["gap"] == "—", row  # a stand-in is never set against the paper
         assert row["profile"] == "cpu"
         assert record["runs"][run]["provenance"]["commit"][:7] in row["record"], row
@@ -208,7 +211,7 @@ def test_every_notebook_is_a_page_of_the_book():
     notebooks = {str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").rglob("*.py")
                  if ".ipynb_checkpoints" not in p.parts}
     in_toc = set(toc_notebooks())
-    assert notebooks <= in_toc, (f"add _build/executed/<paper>/<name> to _toc.yml for "
+    assert notebooks <= in_toc, (f"add book/<paper>/<name> to _toc.yml for "
                                  f"{sorted(notebooks - in_toc)}")
     assert all((ROOT / nb).exists() for nb in in_toc), sorted(nb for nb in in_toc if not (ROOT / nb).exists())
     assert CHAPTERS, "no page with a paper-vs-ours table found in _toc.yml"
@@ -226,6 +229,6 @@ def test_every_item_of_the_paper_inventory_has_its_pages_in_the_book():
             for notebook in item["notebooks"]:
                 assert (ROOT / notebook).exists(), notebook
                 page = notebook.removeprefix("notebooks/").removesuffix(".py")
-                assert f"_build/executed/{page}\n" in toc, f"{notebook} is not in the book"
+                assert f"book/{page}\n" in toc, f"{notebook} is not in the book"
             if not item["notebooks"]:  # only an item whose content is unknown may have no page
                 assert item["status"] == "not available" and item.get("notebooks_note"), item["id"]

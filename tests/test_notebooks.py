@@ -115,6 +115,9 @@ def test_runner_parameters():
         runner.parse_parameters(["novalue"], None)
     assert runner.output_path(COPY_NOTEBOOK, ROOT / "_build" / "executed") == (
         ROOT / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb")
+    # the book's pages: book/<paper>/<name>.html, with no _build in their addresses
+    assert runner.output_path(COPY_NOTEBOOK, runner.EXECUTED) == (
+        ROOT / "book" / "hadamrnn" / "copy_task.ipynb")
 
 
 def test_a_typo_in_a_notebook_parameter_fails_before_training(tmp_path):

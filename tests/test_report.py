@@ -102,7 +102,8 @@ def test_comparison_table_with_paper_numbers(record, paper_dir):
     ])
     paper = report.load_paper_numbers("test")
     table = report.comparison_table(record, paper)
-    assert list(table.columns) == ["run", "metric", "paper value", "ours", "gap", "profile", "record"]
+    assert list(table.columns) == ["run", "hidden", "metric", "paper value", "ours", "vs chance", "gap",
+                                   "profile", "record"]
     row = table[(table.run == "hadamrnn") & (table.metric == "loss")].iloc[0]
     assert row["paper value"] == "0.5" and row["ours"] == "0.8" and row["gap"] == "+0.3"
     assert row["profile"] == "smoke"
@@ -128,8 +129,8 @@ def test_a_stand_in_run_is_never_set_against_the_paper(paper_dir):
                               "value": 0.9, "source": SOURCE}])
     table = report.comparison_table(results.load_record("imdb", "smoke"), report.load_paper_numbers("test"))
     row = table.iloc[0]
-    assert row["paper value"] == "0.9" and row["gap"] == "—"
-    assert row["ours"] == "0.6 (stand-in data: polarity-reviews)"
+    assert row["paper value"] == "90.0%" and row["gap"] == "—"
+    assert row["ours"] == "60.0% (stand-in data: polarity-reviews)"
     assert report.stand_in_task("imdb") is None and report.stand_in_task("rt-snippets") == "rt-snippets"
 
 
@@ -294,6 +295,7 @@ def test_sweep_frame_reads_signs_learning_rate_and_batch():
         data["config"]["train"] = {"lr": lr, "batch_size": batch, "epochs": 2}
         data["history"][1]["val"]["accuracy"] = 0.7
         data["test"] = {"accuracy": 0.6}
+        data["config"]["experiment"] = "sweep"
         results.save_run("sweep", "smoke", run, data)
     frame = report.sweep_frame(results.load_record("sweep", "smoke")).set_index("run")
     assert frame.loc["a", "signs"] == "learned" and frame.loc["b", "signs"] == "fixed"
@@ -306,6 +308,7 @@ def test_sign_diagnostics_draw_only_the_runs_that_learn_their_signs():
         data = _run("hadamrnn", [1.0, 0.5], 0.4, 4, 100)
         for point, f in zip(data["history"], flips, strict=True):
             point["diagnostics"] = {"mean_abs_u": 0.05 if run == "fixed" else 0.01, "sign_flips_per_step": f}
+        data["config"]["experiment"] = "signs"
         results.save_run("signs", "smoke", run, data)
     import matplotlib.pyplot as plt
 
@@ -327,3 +330,66 @@ def test_a_task_defined_in_a_notebook_is_named_on_the_page(monkeypatch):
     assert "defined in this notebook" not in report.run_summary(config)
     monkeypatch.setitem(TASKS, "copy", NotebookTask)
     assert "`qornn run` cannot train or resume it" in report.run_summary(config)
+
+
+def test_numbers_for_people():
+    assert report._fmt(0.91815, "accuracy") == "91.8%"
+    assert report._fmt(0.1135, "recall_accuracy") == "11.3%"
+    assert report._fmt(39808) == "39,808" and report._fmt(0.02079) == "0.02079"
+    assert report._fmt(None, "accuracy") == report.NOT_AVAILABLE
+    import pandas as pd
+
+    frame = pd.DataFrame({"run": ["a", "b"], "bits": [3.0, None], "size (bits)": [39808, 2096],
+                          "test accuracy": [0.9181, 0.1135], "loss": [0.123456, 2.0]})
+    html = report.styled(frame).to_html()
+    assert ">3<" in html and "3.0000" not in html and "39,808" in html
+    assert "91.8%" in html and "11.3%" in html and "0.1235" in html
+
+
+def _classifier(accuracy, majority=0.1135, chance=0.1):
+    return {"test": {"accuracy": accuracy},
+            "baselines": {"majority_class_accuracy": majority, "chance_accuracy": chance}}
+
+
+def test_runs_at_or_near_chance_are_flagged():
+    assert report.at_chance(_classifier(0.1135), "accuracy").startswith("at or near chance")
+    assert "majority class 11.3%" in report.at_chance(_classifier(0.1135), "accuracy")
+    assert report.at_chance(_classifier(0.14), "accuracy") is not None  # within 3 points
+    assert report.at_chance(_classifier(0.2), "accuracy") is None
+    assert report.at_chance({"test": {"accuracy": 0.9}}, "accuracy") is None  # no baseline known
+    copy = {"test": {"loss": 0.0212}, "baselines": {"memoryless_cross_entropy": 0.0208}}
+    assert report.at_chance(copy, "loss") is not None
+    copy["test"]["loss"] = 0.0100
+    assert report.at_chance(copy, "loss") is None
+    record = {"experiment": "smnist", "profile": "cpu",
+              "runs": {"bad": _classifier(0.1135), "good": _classifier(0.95)}}
+    notes = report.chance_notes(record)
+    assert "**bad**" in notes and "good" not in notes
+
+
+def test_models_of_different_sizes_are_named():
+    def run(hidden):
+        return {"config": {"model": {"hidden_size": hidden}}}
+
+    assert report.size_note({"runs": {"a": run(512), "b": run(512)}}) == ""
+    note = report.size_note({"runs": {"hadamrnn": run(512), "ornn": run(128)}})
+    assert "hidden 512: hadamrnn" in note and "hidden 128: ornn" in note
+
+
+def test_reference_numbers_are_sourced_and_set_beside_ours():
+    references = report.load_paper_numbers("references")
+    assert references["entries"] and all(e["value"] is not None for e in references["entries"])
+    table = report.reference_table(references, "cpu")
+    assert {"reference value", "hidden", "our hidden", "ours", "source"} <= set(table.columns)
+    assert set(table["task"]) >= {"copy", "pmnist", "smnist"}
+
+
+def test_the_share_of_bits_in_biases_is_computed_from_the_model():
+    from qornn.models import build_model
+
+    spec = {"model": "hadamrnn", "hidden_size": 512, "bits": 4}
+    model = build_model("hadamrnn", input_size=1, output_size=10, hidden_size=512, bits=4)
+    run = {"config": {"task": "pmnist", "model": spec}, "size_bits": model.size_bits()}
+    assert report.bias_bits(run) == 32 * (512 + 10)  # b and the readout's bias: 42% of HadamRNN's bits
+    assert report.bias_bits({**run, "size_bits": run["size_bits"] + 1}) is None  # not the recorded model
+    assert report.bias_bits({"config": {"task": "imdb", "model": spec}, "size_bits": 1}) is None

@@ -17,11 +17,11 @@ from qornn.train import TrainConfig, check_device, train
 SMALL = dict(length=30, symbols=3, train_size=192, val_size=64, test_size=64)
 
 
-def small_run(checkpoint=None, on_step=None, epochs=2):
+def small_run(checkpoint=None, on_step=None, epochs=2, lr=1e-2):
     torch.manual_seed(0)
     task = CopyTask(**SMALL, seed=0)
     model = build_model("hadamrnn", input_size=10, output_size=9, hidden_size=16, many_to_many=True)
-    cfg = TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, checkpoint_every=2, eval_batch_size=64)
+    cfg = TrainConfig(epochs=epochs, batch_size=32, lr=lr, checkpoint_every=2, eval_batch_size=64)
     out = train(model, task, cfg, seed=0, checkpoint=checkpoint, progress=False, on_step=on_step)
     return model, out
 
@@ -97,8 +97,60 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
 def test_checkpoint_from_another_config_is_refused(tmp_path):
     ckpt = tmp_path / "ckpt.pt"
     small_run(checkpoint=ckpt, epochs=1)
-    with pytest.raises(ValueError, match="another training config"):
+    with pytest.raises(ValueError, match=f"checkpoint {ckpt} .*another (run|training config)"):
         small_run(checkpoint=ckpt, epochs=2)
+
+
+def _without_wall_time(history):
+    return [{k: v for k, v in point.items() if k not in ("wall_time_s", "resumed_at_steps")}
+            for point in history]
+
+
+def test_a_resumed_epoch_reports_the_same_diagnostics_bit_for_bit(tmp_path):
+    # HadamardWeight counts sign flips per step; the counters travel in the checkpoint, so the
+    # interrupted epoch's sign_flips_per_step equals the uninterrupted run's, as does all the rest.
+    _, reference = small_run(lr=0.1)  # large enough that signs flip in both epochs
+    ckpt = tmp_path / "ckpt.pt"
+
+    def stop_at_step_9(step):
+        if step == 9:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        small_run(checkpoint=ckpt, on_step=stop_at_step_9, lr=0.1)
+    _, resumed = small_run(checkpoint=ckpt, lr=0.1)
+    assert reference["history"][1]["diagnostics"]["sign_flips_per_step"] > 0
+    # the interrupted epoch (the second: 6 steps an epoch, checkpoint at step 8) says it was resumed
+    assert [point.get("resumed_at_steps") for point in resumed["history"]] == [None, [2]]
+    assert _without_wall_time(resumed["history"]) == _without_wall_time(reference["history"])
+
+
+class _Payload:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path(__import__('os').environ['QORNN_RUNS_DIR'])"
+                       ".mkdir(parents=True, exist_ok=True); (pathlib.Path(__import__('os').environ"
+                       "['QORNN_RUNS_DIR']) / 'pwned').write_text('ran')",))
+
+
+def test_a_crafted_checkpoint_runs_no_code(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    torch.save({"model": _Payload()}, ckpt)
+    with pytest.raises(ValueError, match=f"checkpoint {ckpt} cannot be read"):
+        small_run(checkpoint=ckpt)
+    assert not (results.runs_dir() / "pwned").exists()
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    from qornn.train import load_checkpoint
+
+    ckpt = tmp_path / "ckpt.pt"
+    small_run(checkpoint=ckpt, epochs=1)
+    assert load_checkpoint(ckpt)["run_hash"]
+    with pytest.raises(ValueError, match=f"checkpoint {ckpt} belongs to another run"):
+        load_checkpoint(ckpt, run_hash="0123456789abcdef")
+    ckpt.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=f"checkpoint {ckpt} cannot be read"):
+        load_checkpoint(ckpt)
 
 
 def test_run_experiment_records_provenance_and_skips_when_done():

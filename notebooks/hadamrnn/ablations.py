@@ -42,7 +42,7 @@
 # training times are below the table.
 #
 # In the `cpu` profile $W$'s random signs are fixed in every run but `hadamrnn-p4-learned-signs`
-# (see {doc}`/_build/executed/hadamrnn/size_accuracy`). The page has no `retrain`: rerun the
+# (see {doc}`/book/hadamrnn/size_accuracy`). The page has no `retrain`: rerun the
 # (size, accuracy) page to refresh its record; a record that is missing altogether is trained here.
 
 # %% tags=["hide-input"]

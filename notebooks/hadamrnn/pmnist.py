@@ -144,16 +144,16 @@ display(report.styled(report.paper_sources_table(paper, "pmnist")))
 # $|u_i| \lesssim 0.1$ at initialisation, a hundred steps of one sign suffice to flip any of them.
 # Runs made with the current code record the sign flips per optimiser step and the mean $|u|$ in
 # their history (the columns `sign_flips_per_step` and `mean_abs_u` of the history table), so that
-# this explanation can be checked against a rerun; {doc}`/_build/executed/hadamrnn/smnist` and
-# {doc}`/_build/executed/hadamrnn/training` plot them for their runs.
+# this explanation can be checked against a rerun; {doc}`/book/hadamrnn/smnist` and
+# {doc}`/book/hadamrnn/training` plot them for their runs.
 
 # %% tags=["hide-input"]
 runs = record["runs"]
 if {"hadamrnn", "hadamrnn-fixed-signs"} <= set(runs):
     learned = runs["hadamrnn"]["test"]["accuracy"]
     fixed = runs["hadamrnn-fixed-signs"]["test"]["accuracy"]
-    display(Markdown(f"Test accuracy with learned signs {learned:.4f}, with fixed signs {fixed:.4f}: "
-                     f"learning the signs changed it by {100 * (learned - fixed):+.2f} points "
+    display(Markdown(f"Test accuracy with learned signs {learned:.1%}, with fixed signs {fixed:.1%}: "
+                     f"learning the signs changed it by {100 * (learned - fixed):+.1f} points "
                      f"(profile `{record['profile']}`)."))
 else:
     display(Markdown("The record does not hold both runs yet: "

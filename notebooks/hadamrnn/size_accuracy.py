@@ -34,7 +34,7 @@
 #
 # **This page's deviation.** In the `cpu` profile every run but one keeps $W$'s random signs fixed:
 # with learned signs HadamRNN did not train in this budget (see
-# {doc}`/_build/executed/hadamrnn/pmnist`), and a plane of failed runs would say nothing about $p$
+# {doc}`/book/hadamrnn/pmnist`), and a plane of failed runs would say nothing about $p$
 # or $m$. The run `hadamrnn-p4-learned-signs` is the paper's model in the same budget.
 
 # %% tags=["hide-input"]
@@ -76,7 +76,7 @@ display(Markdown(report.record_status(record, config, trained)))
 # Test accuracy against model size in bits (log scale). Circles: HadamRNN at $p = 2, 4, 8$; squares:
 # Block-HadamRNN ($p = 4$) with blocks of $m$; the star: HadamRNN with learned signs; the triangle:
 # the float transformer of HadamRNN's size (below). The run with a ReLU recurrence is on
-# {doc}`/_build/executed/hadamrnn/ablations`. For context,
+# {doc}`/book/hadamrnn/ablations`. For context,
 # the float and quantized models of the QORNN pMNIST page (`qornn-pmnist`, hidden 64, same data and
 # steps) are drawn in grey when their record of this profile exists: the upper-left corner is best.
 

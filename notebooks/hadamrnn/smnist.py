@@ -26,7 +26,7 @@
 #
 # Each $28 \times 28$ digit is read one pixel per step in reading order, $T = 784$ steps, and a
 # linear readout of the last state gives the class. Unlike pMNIST (see
-# {doc}`/_build/executed/hadamrnn/pmnist`), neighbouring pixels arrive at neighbouring steps, and
+# {doc}`/book/hadamrnn/pmnist`), neighbouring pixels arrive at neighbouring steps, and
 # the last rows of the image are mostly blank: the network must carry the
 # digit's strokes across them. Data: the 70,000 real MNIST digits (`qornn fetch mnist`), split
 # 50,000 / 10,000 / 10,000, pixels in $[0, 1)$.

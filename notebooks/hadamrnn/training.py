@@ -28,7 +28,7 @@
 # 2026-12-01 training flushes subnormal floats to zero, which made some gated baselines several
 # times faster per step (see the speed page), and FastGRNN got a hand-written backward pass.
 # The controlled comparison of a binary recurrent step against a float one is the speed benchmark
-# (side-by-side repetitions, ratios; see {doc}`/_build/executed/benchmarks/speed`), summarised below.
+# (side-by-side repetitions, ratios; see {doc}`/book/benchmarks/speed`), summarised below.
 #
 # **Sensitivity** is a sweep, `hadamrnn-sensitivity`: HadamRNN on pMNIST at three learning rates
 # (batch 100) and three batch sizes (learning rate $10^{-3}$), each with learned signs (the paper's

@@ -20,8 +20,8 @@
 # figures or tables of this kind could not be read here, so no paper point is overlaid.*
 #
 # One panel per task of this chapter, from the runs of its pages
-# ({doc}`/_build/executed/qornn/copy_task`, {doc}`/_build/executed/qornn/mnist`,
-# {doc}`/_build/executed/qornn/ptb`): the QAT models (solid; squares: learned range) and the PTQ of
+# ({doc}`/book/qornn/copy_task`, {doc}`/book/qornn/mnist`,
+# {doc}`/book/qornn/ptb`): the QAT models (solid; squares: learned range) and the PTQ of
 # the float ORNN (dashed) at each weight width $k$ of $W$ and $U$, the float ORNN (dotted) and the
 # float baselines (dash-dotted) as reference lines, and the QORNN's size in bits on the top axis.
 # The table below gives, for each task and width, the gap to the float ORNN of the same mechanism.

@@ -22,7 +22,7 @@
 #
 # A quantized orthogonal RNN stores its recurrent matrix $W$ and input matrix $U$ on a uniform
 # $k$-bit grid. The grid breaks orthogonality: $q_k(W)$ is only approximately orthogonal, and over
-# the long delay of the copy task (see {doc}`/_build/executed/hadamrnn/copy_task` for the task and
+# the long delay of the copy task (see {doc}`/book/hadamrnn/copy_task` for the task and
 # its memoryless baseline $K \ln 8 / T$) small departures from orthogonality compound. This page
 # compares three ways to obtain a $k$-bit model, for two orthogonality mechanisms:
 #

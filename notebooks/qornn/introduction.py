@@ -45,7 +45,7 @@
 # -2^{k-1}, 2^{k-1} - 1\big).
 # $$
 #
-# ```{literalinclude} ../../../qornn/quantize.py
+# ```{literalinclude} /qornn/quantize.py
 # :language: python
 # :pyobject: uniform_quantize
 # ```
@@ -53,7 +53,7 @@
 # Training sees $q_k$ in the forward pass; the straight-through estimator (STE) passes the gradient
 # to the float latent matrix as if $q_k$ were the identity, $\partial q_k(M) / \partial M := I$:
 #
-# ```{literalinclude} ../../../qornn/quantize.py
+# ```{literalinclude} /qornn/quantize.py
 # :language: python
 # :pyobject: quantize_ste
 # ```
@@ -66,7 +66,7 @@
 # $\lVert W_{j+1} - W_j \rVert < 10^{-3}$), and the network uses $q_k(W_J)$. The gradient flows
 # through $q_k$ by the STE and through the unrolled iterations by automatic differentiation.
 #
-# ```{literalinclude} ../../../qornn/orthogonal.py
+# ```{literalinclude} /qornn/orthogonal.py
 # :language: python
 # :pyobject: bjorck
 # ```
@@ -79,7 +79,7 @@
 # tangent space, $W \leftarrow W_0 \exp(-\operatorname{skew}(W_0^\top \Delta_r))$); the network uses
 # $q_k(W)$ with the STE.
 #
-# ```{literalinclude} ../../../qornn/orthogonal.py
+# ```{literalinclude} /qornn/orthogonal.py
 # :language: python
 # :pyobject: projunn_step
 # ```
@@ -91,18 +91,18 @@
 # $[1 - \varepsilon, 1 + \varepsilon]$. The step size $\delta = \alpha / 2^{k-1}$ bounds
 # $\varepsilon \le n\delta$; in practice $\varepsilon \approx 2\sqrt{n}\,\delta/\sqrt{12}$, halved by
 # each extra bit. What hurts a long recurrence is the spectral radius above 1: see
-# {doc}`/_build/executed/qornn/orthogonality`.
+# {doc}`/book/qornn/orthogonality`.
 #
 # ## Pages of this chapter
 #
-# - {doc}`/_build/executed/qornn/copy_task`: STE-Björck and STE-projUNN at 5, 6, 8 bits, PTQ, float ORNN.
-# - {doc}`/_build/executed/qornn/mnist`: pMNIST and sMNIST, STE-Björck at 3–8 bits, STE-projUNN,
+# - {doc}`/book/qornn/copy_task`: STE-Björck and STE-projUNN at 5, 6, 8 bits, PTQ, float ORNN.
+# - {doc}`/book/qornn/mnist`: pMNIST and sMNIST, STE-Björck at 3–8 bits, STE-projUNN,
 #   PTQ, float ORNN, LSTM, FastRNN, and a learned quantization range (beyond the paper).
-# - {doc}`/_build/executed/qornn/ptb`: character-level Penn Treebank in bits per character.
-# - {doc}`/_build/executed/qornn/bit_widths`: every task's metric against the bit width.
-# - {doc}`/_build/executed/qornn/orthogonality`: how orthogonal a quantized orthogonal matrix is.
-# - {doc}`/_build/executed/qornn/activations`: integer-only activation quantization.
-# - {doc}`/_build/executed/benchmarks/speed`: the training cost per step of each algorithm.
+# - {doc}`/book/qornn/ptb`: character-level Penn Treebank in bits per character.
+# - {doc}`/book/qornn/bit_widths`: every task's metric against the bit width.
+# - {doc}`/book/qornn/orthogonality`: how orthogonal a quantized orthogonal matrix is.
+# - {doc}`/book/qornn/activations`: integer-only activation quantization.
+# - {doc}`/book/benchmarks/speed`: the training cost per step of each algorithm.
 
 # %% tags=["hide-input"]
 import warnings

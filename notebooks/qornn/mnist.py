@@ -23,10 +23,10 @@
 #
 # Each $28 \times 28$ digit is read one pixel per step ($T = 784$), in raster order (sMNIST) or in
 # the fixed random order $\pi$ = `numpy.random.RandomState(92916).permutation(784)` (pMNIST; see
-# {doc}`/_build/executed/hadamrnn/pmnist`), and the class is read from the last state. Models, for
+# {doc}`/book/hadamrnn/pmnist`), and the class is read from the last state. Models, for
 # each task:
 #
-# - **float ORNN** with the Björck or the projUNN mechanism (see {doc}`/_build/executed/qornn/copy_task`);
+# - **float ORNN** with the Björck or the projUNN mechanism (see {doc}`/book/qornn/copy_task`);
 # - **STE-Björck** at $k = 3, 4, 5, 6, 8$ bits ($W$ and $U$ at $k$ bits, $V$ in float) and
 #   **STE-projUNN** at 4 bits;
 # - **PTQ**: the trained float Björck ORNN with $W$ and $U$ quantized to $k$ bits after training;
@@ -38,8 +38,8 @@
 #
 # The pMNIST models use the linear recurrence $h_t = W h_{t-1} + U x_t + b$ of the copy page; the
 # sMNIST models the vanilla ORNN's $h_t = \operatorname{ReLU}(W h_{t-1} + U x_t + b)$ (with the
-# linear one the float ORNN did not learn sMNIST in the `cpu` profile's budget: 21% validation
-# accuracy, also at a 5× larger learning rate).
+# linear one the float ORNN did not learn sMNIST in the `cpu` profile's budget, in a probe whose
+# numbers were not recorded).
 
 # %% tags=["hide-input"]
 import warnings
@@ -117,7 +117,7 @@ for task, record in records.items():
 # $\rho(W) = \max_i |\lambda_i(W)|$, recorded with the run (`analysis` in the record). Over 784
 # steps, a linear recurrence multiplies the state's component along the leading eigenvector by
 # $\rho^{784}$: $\rho = 1.01$ gives a factor 2,500, $\rho = 1.03$ a factor $10^{10}$. The page
-# {doc}`/_build/executed/qornn/orthogonality` studies these quantities against the bit width.
+# {doc}`/book/qornn/orthogonality` studies these quantities against the bit width.
 
 # %% tags=["hide-input", "full-width"]
 for task, record in records.items():

@@ -230,7 +230,7 @@ EXPERIMENTS["sst2"] = {
             "train": {**_TEXT_TRAIN, "epochs": 8, "lr_gamma": 0.96},
             "note": "STAND-IN DATA: GLUE SST-2 is not available offline, so this profile trains on "
                     "12,752 Rotten Tomatoes snippets (SST's source domain; 10,202 / 1,275 / 1,275) with "
-                    "the paper's model sizes, 8 epochs instead of 30 (816 optimiser steps) and the "
+                    "the paper's model sizes, 8 epochs instead of 30 and the "
                     "learning rate decayed by 0.96 per epoch; its numbers are not comparable with "
                     "the paper's",
         },

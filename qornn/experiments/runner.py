@@ -27,7 +27,7 @@ from ..models.qornn import quantize_post_training
 from ..overrides import apply_overrides, command_options
 from ..quantize import check_bits
 from ..tasks import build_task
-from ..train import TrainConfig, check_device, evaluate, train
+from ..train import TrainConfig, check_device, check_seed, evaluate, load_checkpoint, train
 
 __all__ = ["PROFILES", "EXPERIMENTS", "ExperimentConfig", "get_config", "run_experiment",
            "recorded_or_trained", "experiment_names", "analyse_experiment", "load_trained"]
@@ -155,13 +155,15 @@ def _analysis(model: torch.nn.Module, task, *, activations: bool) -> dict:
 
 
 def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
-               progress: bool) -> tuple[torch.nn.Module, dict]:
-    """Build and train one run, resuming from its checkpoint (instant if it finished)."""
+               progress: bool, resume: bool = True) -> tuple[torch.nn.Module, dict]:
+    """Build and train one run, resuming from its checkpoint (instant if it finished) unless
+    ``resume`` is False: then it starts afresh, and the old checkpoint stays until the first new
+    one replaces it (an interrupted retrain loses nothing)."""
     digest = results.config_hash(cfg.run_config(run, seed))
     model = _build(cfg, run, task, seed)
     out = train(model, task, cfg.train_config(run), seed=seed, device=device,
                 checkpoint=_checkpoint(cfg, run, digest), progress=progress,
-                description=f"{cfg.experiment}/{run}")
+                description=f"{cfg.experiment}/{run}", run_hash=digest, resume=resume)
     return model, out
 
 
@@ -176,20 +178,21 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     record.
     """
     cfg = get_config(experiment, profile, overrides)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_seed(seed)
     check_device(device)
     runs = list(cfg.models) if runs is None else runs
     unknown = [r for r in runs if r not in cfg.models]
     if unknown:
         raise ValueError(f"unknown run(s) {unknown} for {experiment!r}; valid: {', '.join(cfg.models)}")
     cfg.check()  # every config is validated before any training starts
+    variant = {"variant": cfg.variant} if cfg.variant else {}
+    results.check_writable(results.record_path(experiment, profile, **variant).parent,
+                           results.runs_dir(profile) / experiment / profile)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     for run in runs:  # a bad model option fails here, not after hours of training the runs before it
         if cfg.source_run(run) is None:
             _build(cfg, run, task, seed)
     code = results.git_commit()  # the code that runs now, not the commit when the run ends
-    variant = {"variant": cfg.variant} if cfg.variant else {}
     record = results.load_record(experiment, profile, missing_ok=True, **variant) or {"runs": {}}
     trained: dict[str, torch.nn.Module] = {}  # models trained in this call, for the PTQ runs
     for run in runs:
@@ -198,15 +201,14 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
         done = record["runs"].get(run)
         if done is not None and done["config_hash"] == digest and not retrain:
             continue
-        if retrain:
-            _checkpoint(cfg, run, digest).unlink(missing_ok=True)
         source = cfg.source_run(run)
         if source is None:
-            model, out = _train_run(cfg, run, task, seed, device, progress)
+            model, out = _train_run(cfg, run, task, seed, device, progress, resume=not retrain)
             trained[run] = model
         else:  # post-training quantization of the source run's trained model (trained if need be)
             if source not in trained:
-                trained[source], _ = _train_run(cfg, source, task, seed, device, progress)
+                trained[source], _ = _train_run(cfg, source, task, seed, device, progress,
+                                                resume=not retrain)
             start = time.perf_counter()
             model = quantize_post_training(trained[source], cfg.models[run]["bits"])
             batch = cfg.train_config(source).eval_batch_size
@@ -241,16 +243,23 @@ def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
     if source is not None:
         return quantize_post_training(load_trained(experiment, profile, source, seed=seed, task=task,
                                                    overrides=cfg.overrides), cfg.models[run]["bits"])
-    path = _checkpoint(cfg, run, results.config_hash(cfg.run_config(run, seed)))
+    digest = results.config_hash(cfg.run_config(run, seed))
+    path = _checkpoint(cfg, run, digest)
+    # --retrain: a run recorded with this config is skipped otherwise, and would write no checkpoint
+    again = cfg.command([run]) + (f" --seed {seed}" if seed else "") + " --retrain"
     if not path.exists():
         raise ValueError(f"no checkpoint of {experiment}/{profile}/{run} (seed {seed}) at {path}; "
-                         f"train it with: {cfg.command([run])}")
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+                         f"train it again with: {again}")
+    saved = load_checkpoint(path, map_location="cpu", run_hash=digest)
     if saved["state"]["epoch"] < cfg.train_config(run).epochs:
         raise ValueError(f"the checkpoint {path} is of an unfinished run (epoch "
-                         f"{saved['state']['epoch']}); finish it with: {cfg.command([run])}")
+                         f"{saved['state']['epoch']}); train it again with: {again}")
     model = _build(cfg, run, task, seed)
-    model.load_state_dict(saved["model"])
+    try:
+        model.load_state_dict(saved["model"])
+    except RuntimeError as err:
+        raise ValueError(f"checkpoint {path} does not fit the model of {experiment}/{profile}/{run} "
+                         f"({str(err).splitlines()[0][:200]}); train it again with: {again}") from None
     return model.eval()
 
 
@@ -259,8 +268,10 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
     """Add the :func:`_analysis` of each recorded run that lacks one (all with ``force``), from the
     trained models' checkpoints; for records made before analyses were recorded."""
     cfg = get_config(experiment, profile, overrides)
+    check_seed(seed)
     variant = {"variant": cfg.variant} if cfg.variant else {}
     record = results.load_record(experiment, profile, **variant)
+    results.check_writable(results.record_path(experiment, profile, **variant).parent)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     for run in runs or sorted(record["runs"]):
         data = record["runs"].get(run)

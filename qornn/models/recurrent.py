@@ -97,7 +97,8 @@ class HadamardWeight(RecurrentWeight):
         self.register_buffer("hadamard", block_hadamard(size, self.block), persistent=False)
         bound = math.sqrt(6.0 / (1 + size))  # Xavier-uniform on a 1×n tensor, as the authors do
         self.u = nn.Parameter(torch.empty(size).uniform_(-bound, bound), requires_grad=learn_signs)
-        # Sign flips counted by apply_constraints_ for diagnostics() (memory only, not checkpointed).
+        # Sign flips counted by apply_constraints_ for diagnostics(); training checkpoints them
+        # (diagnostics_state), so a resumed epoch counts what an uninterrupted one would.
         self._last_signs: torch.Tensor | None = None
         self._flips = self._steps = 0
 
@@ -155,13 +156,22 @@ class HadamardWeight(RecurrentWeight):
 
     def diagnostics(self) -> dict[str, float]:
         """Since the last call: sign flips per optimiser step; now: mean |u| (how close the
-        latent signs are to flipping). Counters live in memory only: after a resume, the count
-        of the interrupted epoch covers the steps made since the resume."""
+        latent signs are to flipping). The counters travel in training checkpoints
+        (:meth:`diagnostics_state`), so a resumed epoch's count covers the whole epoch."""
         out = {"mean_abs_u": float(self.u.detach().abs().mean())}
         if self._steps:
             out["sign_flips_per_step"] = self._flips / self._steps
         self._flips, self._steps = 0, 0
         return out
+
+    def diagnostics_state(self) -> dict:
+        """The sign-flip counters, as tensors and ints (what a ``weights_only`` checkpoint holds)."""
+        return {"flips": self._flips, "steps": self._steps, "last_signs": self._last_signs}
+
+    def load_diagnostics_state(self, state: dict) -> None:
+        self._flips, self._steps = int(state["flips"]), int(state["steps"])
+        last = state["last_signs"]
+        self._last_signs = None if last is None else last.to(self.u.device)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, block={self.block}" + ("" if self.u.requires_grad else ", fixed signs")

@@ -1,0 +1,112 @@
+"""Files, folders and records: what a user shares, kills or edits by hand is handled safely
+(the walk of bad inputs through the CLI is tests/test_bad_input_walk.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from qornn import results
+from qornn.cli import main as cli_main
+from qornn.experiments import run_experiment
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_files_get_the_umask_mode(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        results.atomic_write_json(tmp_path / "record.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "record.json").stat().st_mode) == mode
+
+
+def test_stray_temporary_files_are_ignored_by_git():
+    root = results._REPO_ROOT
+    stray = "data/results/copy/.cpu.json.k3j2l1.tmp"
+    out = subprocess.run(["git", "check-ignore", "-q", stray], cwd=root)
+    assert out.returncode == 0, f"{stray} is not git-ignored"
+
+
+def test_unwritable_results_fail_before_any_training(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("qornn.experiments.runner.train", lambda *a, **k: calls.append(1))
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / "results").write_text("a file where the results folder should be")
+    with pytest.raises(OSError, match="results.*is a file"):
+        run_experiment("copy", "smoke", progress=False)
+    assert not calls
+
+
+def test_check_writable_names_the_folder(tmp_path):
+    results.check_writable(tmp_path / "new" / "deeper")
+    assert (tmp_path / "new" / "deeper").is_dir()
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(OSError, match=f"{tmp_path / 'plain' / 'sub'}.*is a file"):
+        results.check_writable(tmp_path / "plain" / "sub")
+
+
+def test_show_flags_what_the_pages_flag(capsys):
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    path = results.record_path("copy", "smoke")
+    record = json.loads(path.read_text())
+    record["runs"]["hadamrnn"]["provenance"].update(commit="0" * 40, dirty=False)
+    path.write_text(json.dumps(record))
+    capsys.readouterr()
+    assert cli_main(["show", "copy", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "check before trusting" in out
+    assert "made at commit 00000000, which this checkout does not have" in out
+    assert "not recorded yet" in out and "ornn" in out  # the runs the profile defines but lacks
+    assert "**" not in out and "`" not in out  # plain text, not the pages' markdown
+
+
+def test_a_record_that_parses_but_is_wrong_is_never_saved(monkeypatch):
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    before = results.record_path("copy", "smoke").read_bytes()
+    bad = json.loads(before)["runs"]["hadamrnn"]
+    bad["test"]["loss"] = float("nan")
+    with pytest.raises(results.RecordError, match="loss must be a finite number"):
+        results.save_run("copy", "smoke", "hadamrnn", bad)
+    assert results.record_path("copy", "smoke").read_bytes() == before
+
+
+def test_an_interrupted_retrain_keeps_the_finished_checkpoint(monkeypatch):
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    checkpoint = next((results.runs_dir() / "copy" / "smoke" / "hadamrnn").glob("*.pt"))
+    saved = checkpoint.read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("qornn.experiments.runner.train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment("copy", "smoke", runs=["hadamrnn"], retrain=True, progress=False)
+    assert checkpoint.read_bytes() == saved
+
+
+def test_ctrl_c_in_a_real_run_is_one_line_and_exit_130(tmp_path):
+    # A real SIGINT in the middle of training, through the installed entry point's code path.
+    import signal
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(results._REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "qornn.cli", "run", "copy", "--profile", "smoke",
+                             "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    runs = results.runs_dir() / "copy" / "smoke"
+    deadline = time.monotonic() + 60
+    while not any(runs.rglob("*.pt")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # wait for the first checkpoint: training is under way
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the smoke run finished before the signal arrived")
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "interrupted" in lines[0], err
