@@ -30,7 +30,8 @@ pytestmark = pytest.mark.slow
 
 def toc_notebooks() -> list[str]:
     """The notebooks of the book, in the order of _toc.yml (``book/<paper>/<name>`` is the
-    papermill output of ``notebooks/<paper>/<name>.py``; the pages directly in ``book/`` are
+    papermill output of ``notebooks/<paper>/<name>.py``, unless a hand-written ``book/<paper>/<name>.md``
+    exists, such as a theory chapter's introduction; the pages directly in ``book/`` are
     hand-written)."""
     def files(entries):
         for entry in entries or []:
@@ -42,7 +43,7 @@ def toc_notebooks() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     prefix = "book/"
     return [f"notebooks/{file.removeprefix(prefix)}.py" for file in files([toc])
-            if file.startswith(prefix) and file.count("/") == 2]
+            if file.startswith(prefix) and file.count("/") == 2 and not (ROOT / f"{file}.md").exists()]
 
 
 def _paper(source: str) -> str | None:
