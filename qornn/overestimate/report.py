@@ -53,7 +53,8 @@ def gap_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
 def tolerance_frame(record: Mapping) -> pd.DataFrame:
     """The number of majoring points against the tolerance ε (same maximal depth)."""
     sweep = record["runs"]["majoring"]["tolerance_sweep"]
-    return pd.DataFrame({"tolerance": [float(t) for t in sweep], "majoring points": list(sweep.values())})
+    frame = pd.DataFrame({"tolerance": [float(t) for t in sweep], "majoring points": list(sweep.values())})
+    return frame.sort_values("tolerance", ascending=False, ignore_index=True)
 
 
 def plot_1d(record: Mapping, ax=None, runs=("majoring", "mse", "mse-shifted")):

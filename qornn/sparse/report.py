@@ -109,7 +109,7 @@ def paired_comparison(record: Mapping, run: str, against: Sequence[str], ks: Seq
             diff = a - b
             better, worse = sign * diff > tolerance, sign * diff < -tolerance
             rows.append({"k": k, "method": label(run), "against": label(other), "trials": a.size,
-                         f"{metric} ({label(run)})": a.mean(), f"{metric} ({label(other)})": b.mean(),
+                         f"mean {metric} (method)": a.mean(), f"mean {metric} (against)": b.mean(),
                          "mean difference": diff.mean(),
                          "95% CI ±": 1.96 * diff.std(ddof=1) / np.sqrt(diff.size)
                          if diff.size > 1 else np.nan,
