@@ -200,3 +200,19 @@ def test_a_wings_records_are_checked_against_its_own_code():
                           check=True).stdout.strip()
     assert results.code_changed_since({"provenance": {"commit": head, "dirty": False}},
                                       scope=wing_code("sparse")) is None
+
+
+def _committed_wing_runs():
+    for path in sorted((ROOT / "data" / "results").glob("*/*.json")):
+        record = json.loads(path.read_text())
+        if record.get("experiment") in WING_EXPERIMENTS:
+            for run, data in sorted(record["runs"].items()):
+                yield path, record["experiment"], record["profile"], run, data
+
+
+@pytest.mark.parametrize(("path", "experiment", "profile", "run", "data"), list(_committed_wing_runs()),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_every_committed_wing_record_is_what_the_registry_resolves(path, experiment, profile, run, data):
+    expected = get_wing_config(experiment, profile).run_config(data["provenance"]["seed"])
+    assert data["config"] == expected, f"{path}: {run}'s configuration differs from its definition"
+    assert data["config_hash"] == results.config_hash(expected)
