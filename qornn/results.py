@@ -410,7 +410,8 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
 #: a run's numbers (this one included: a change to how a configuration is hashed shows up as a
 #: configuration that differs from the profile, which is flagged on its own)
 PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
-                               "qornn/export.py", "qornn/results.py", "qornn/theory/report.py"})
+                               "qornn/export.py", "qornn/results.py", "qornn/theory/report.py",
+                               "qornn/sparse/report.py", "qornn/overestimate/report.py"})
 
 #: modules that only describe, transform or pass on configurations (overrides, the models' option
 #: list, the command line): what they do reaches a run only through its configuration and
@@ -552,8 +553,12 @@ def behaviour_changed(commit: str, path: str, head: str) -> bool:
         return True
 
 
-def code_changed_since(run: dict) -> str | None:
+def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | None:
     """Why a recorded run may not reflect the package as it is now, or None if it does.
+
+    ``scope``: the paths whose code the run's numbers depend on (default all of ``qornn/``; the
+    experiments of a wing that imports nothing from the rest name only its own, see
+    :func:`qornn.wings.record_notes`).
 
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
     the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
@@ -574,7 +579,7 @@ def code_changed_since(run: dict) -> str | None:
         head = _git("rev-parse", "HEAD").stdout.strip()
         if not head:
             return None
-        diff = _git("diff", "--name-only", "--no-renames", commit, head, "--", "qornn")
+        diff = _git("diff", "--name-only", "--no-renames", commit, head, "--", *scope)
     except (OSError, subprocess.SubprocessError):
         return None
     if diff.returncode != 0:
