@@ -7,7 +7,11 @@ models on tasks, has nothing to run in them. This module is their runner: one ca
 ``experiment.run(options, seed=…)`` computes every run of an experiment together (they share their
 problems), and each run is written to ``data/results/<experiment>/<profile>.json`` through
 :func:`qornn.results.save_run`, in the same record format and with the same provenance as an RNN
-run (``size_bits`` is None: there is no model to size).
+run (``size_bits`` is None: there is no model to size). Command line:
+
+    python -m qornn.wings list
+    python -m qornn.wings run sea-deconvolution --profile cpu [--seed S] [--retrain]
+    python -m qornn.wings show overestimate-cessna --profile cpu
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from .experiments import EXPERIMENTS as _RNN_EXPERIMENTS
 from .experiments import PROFILES, _overestimate, _sea
 
 __all__ = ["WING_EXPERIMENTS", "WINGS", "WingConfig", "wing_experiment_names", "get_wing_config",
-           "run_wing_experiment", "recorded_or_run", "record_notes"]
+           "run_wing_experiment", "recorded_or_run", "record_notes", "main"]
 
 #: wing name -> the module whose ``run(options, *, seed, progress)`` runs one experiment
 WINGS = {"sparse": "qornn.sparse.experiment", "overestimate": "qornn.overestimate.experiment"}
@@ -138,3 +142,59 @@ def record_notes(record: dict, ran: bool) -> str:
     if changed:
         lines.append(f"**Note: this record was {changed}.**")
     return " ".join(lines)
+
+
+def _summary(record: dict) -> str:
+    lines = [f"{record['experiment']} / {record['profile']}"]
+    for name, run in sorted(record["runs"].items()):
+        test = run["test"]
+        if "k" in test:  # SEA: mean over trials at each k
+            values = [(k, sum(v) / len(v)) for k, v in zip(test["k"], test.get("recovery") or test["loss"],
+                                                           strict=True)]
+            what = "recovery" if test.get("recovery") else "loss"
+            shown = ", ".join(f"k={k}: {v:.3g}" for k, v in values)
+            lines.append(f"  {name:<12} mean {what}: {shown}")
+        else:  # over-estimation: the gap on the grid
+            grid = test["grid"]
+            lines.append(f"  {name:<12} grid gap mean {grid['mean_gap']:.4g}, max {grid['max_gap']:.4g}, "
+                         f"under-estimated {grid['under_share']:.2%}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m qornn.wings {list | run EXPERIMENT | show EXPERIMENT} [--profile P] [--seed S]
+    [--retrain]``: the command line of the wings' experiments."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m qornn.wings", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the wings' experiments and their profiles")
+    for command in ("run", "show"):
+        p = sub.add_parser(command)
+        p.add_argument("experiment", help=f"one of: {', '.join(wing_experiment_names())}")
+        p.add_argument("--profile", default="cpu", help=f"one of: {', '.join(PROFILES)} (default cpu)")
+        if command == "run":
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--retrain", action="store_true", help="run again even if recorded")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            for name in wing_experiment_names():
+                spec = WING_EXPERIMENTS[name]
+                print(f"  {name} ({spec['paper']}): {', '.join(spec['profiles'])}")
+        elif args.command == "run":
+            record = run_wing_experiment(args.experiment, args.profile, seed=args.seed, retrain=args.retrain)
+            print(_summary(record))
+            print(f"recorded in {results.record_path(args.experiment, args.profile)}")
+        else:
+            get_wing_config(args.experiment, args.profile)
+            print(_summary(results.load_record(args.experiment, args.profile)))
+    except ValueError as err:
+        print(f"qornn.wings: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

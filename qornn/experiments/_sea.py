@@ -33,8 +33,8 @@ def _synthetic(problem: dict[str, Any], what: str) -> dict[str, Any]:
             "smoke": {**_SMOKE, **problem, "n": 40, **({"m": 20} if "m" in problem else {}),
                       "note": "seconds: n = 40, k = 2 and 4, 4 trials, 20 SEA iterations"},
             "cpu": {**_COMMON, **problem, "trials": 100, "ks": [5, 10, 15, 20, 25, 30],
-                    "sea": {"iterations": 1000},
-                    "note": _NOT_READ + "ours: 100 trials per k, SEA with 1000 least-squares fits"},
+                    "sea": {"iterations": 500},
+                    "note": _NOT_READ + "ours: 100 trials per k, SEA with 500 least-squares fits"},
             "paper": {**_COMMON, **problem, "trials": 1000, "ks": [2, 5, 10, 15, 20, 25, 30, 35, 40],
                       "sea": {"iterations": 1000},
                       "note": _NOT_READ + "a larger run of ours: 1000 trials per k (hours on one core)"},
@@ -66,9 +66,9 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
             "smoke": {**_SMOKE, "problem": "diabetes", "trials": 1, "ks": [2, 4],
                       "note": "seconds: k = 2 and 4, 20 SEA iterations"},
             "cpu": {**_COMMON, "problem": "diabetes", "trials": 1,
-                    "ks": [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20], "sea": {"iterations": 1000},
+                    "ks": [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20], "sea": {"iterations": 500},
                     "note": "stand-in data (scikit-learn's diabetes, 64 features with interactions); "
-                            "SEA with 1000 least-squares fits"},
+                            "SEA with 500 least-squares fits"},
             "paper": {**_COMMON, "problem": "diabetes", "trials": 1, "ks": list(range(1, 31)),
                       "sea": {"iterations": 5000},
                       "note": "stand-in data (the paper's are not available here); k = 1..30, "

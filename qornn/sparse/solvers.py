@@ -204,7 +204,8 @@ def omp(A: np.ndarray, y: np.ndarray, k: int) -> Solution:
 def ompr(A: np.ndarray, y: np.ndarray, k: int, *, iterations: int = 1000, step: float = 1.0) -> Solution:
     """OMPR (one swap per iteration) from ``S = top_k |Aᵀy|``: with ``x`` the least-squares fit on
     ``S`` and ``z = x + η Aᵀ(y − Ax)`` (``η = step``; unit-norm columns), swap
-    ``j = argmax_{j ∉ S} |z_j|`` in for ``i = argmin_{i ∈ S} |z_i|`` while ``|z_j| > |z_i|``."""
+    ``j = argmax_{j ∉ S} |z_j|`` in for ``i = argmin_{i ∈ S} |z_i|`` while ``|z_j| > |z_i|`` and the
+    swap lowers the loss (a swap that does not would start a cycle: the trial stops there)."""
     A, y, k = _check(A, y, k)
     trials, n = A.shape[0], A.shape[2]
     support = top_k(_rmatvec(A, y), k)
@@ -224,9 +225,11 @@ def ompr(A: np.ndarray, y: np.ndarray, k: int, *, iterations: int = 1000, step: 
             break
         new_support = support.copy()
         new_support[rows, pos] = j
-        new_support = np.where(active[:, None], np.sort(new_support, axis=1), support)
-        x = np.where(active[:, None], restricted_least_squares(A, y, new_support), x)
-        support = new_support
+        new_support = np.sort(new_support, axis=1)
+        new_x = restricted_least_squares(A, y, new_support)
+        active &= relative_loss(A, y, new_x) < relative_loss(A, y, x)
+        x = np.where(active[:, None], new_x, x)
+        support = np.where(active[:, None], new_support, support)
         ran += active
     return _solution(A, y, x, k, ran)
 

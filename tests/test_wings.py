@@ -1,0 +1,173 @@
+"""The wings' experiments (SEA, majoring points): every profile resolves, a run is recorded in the
+RNN record format with its provenance and is not redone, the pages run end to end on `smoke`, and
+every number in a page's paper-beside-ours and gap tables is the committed record's."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import nbformat
+import pytest
+from _notebook_helpers import ROOT, load_runner
+from _notebook_helpers import outputs as _outputs
+from test_book_truth import _Tables, toc_notebooks
+
+from qornn import report, results
+from qornn.experiments import EXPERIMENTS, PROFILES
+from qornn.overestimate import report as over_report
+from qornn.sparse import report as sparse_report
+from qornn.wings import (
+    WING_EXPERIMENTS,
+    get_wing_config,
+    record_notes,
+    recorded_or_run,
+    run_wing_experiment,
+    wing_experiment_names,
+)
+
+NOTEBOOKS = sorted(str(p.relative_to(ROOT)) for folder in ("sea", "overestimate")
+                   for p in (ROOT / "notebooks" / folder).glob("*.py"))
+
+
+@pytest.mark.parametrize("experiment", sorted(WING_EXPERIMENTS))
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_resolves(experiment, profile):
+    config = get_wing_config(experiment, profile)
+    assert config.note and config.source and config.paper in ("sea", "overestimate")
+    assert "note" not in config.options
+    assert results.config_hash(config.run_config(0))
+
+
+def test_names_are_unique_and_errors_are_clear():
+    assert not WING_EXPERIMENTS.keys() & EXPERIMENTS.keys()
+    assert wing_experiment_names("sea") == ["sea-deconvolution", "sea-gaussian", "sea-regression"]
+    with pytest.raises(ValueError, match="unknown experiment 'sea-typo'.*sea-deconvolution"):
+        get_wing_config("sea-typo", "cpu")
+    with pytest.raises(ValueError, match="unknown profile 'fast'.*smoke, cpu, paper"):
+        get_wing_config("sea-gaussian", "fast")
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        run_wing_experiment("sea-gaussian", "smoke", seed=-1)
+
+
+def test_a_run_is_recorded_with_provenance_and_not_redone():
+    record = run_wing_experiment("overestimate-ramp-1d", "smoke", progress=False)
+    assert set(record["runs"]) == {"majoring", "mse", "mse-shifted"}
+    for run in record["runs"].values():
+        assert {"commit", "dirty", "profile", "seed", "device", "wall_time_s", "date"} <= run["provenance"].keys()
+        assert run["config"]["options"]["function"] == "ramp-1d" and run["size_bits"] is None
+    assert results.load_record("overestimate-ramp-1d", "smoke") == record  # schema-checked
+    again, ran = recorded_or_run("overestimate-ramp-1d", "smoke")
+    assert not ran and again == record
+    assert "rendered from the committed record" in record_notes(again, ran)
+    # a changed definition is flagged on the page
+    record["runs"]["majoring"]["config_hash"] = "0" * 16
+    for run in record["runs"].values():
+        run["config_hash"] = "0" * 16
+    assert "definition has changed" in record_notes(record, False)
+
+
+def test_sea_smoke_runs_share_their_problems():
+    record = run_wing_experiment("sea-deconvolution", "smoke", progress=False)
+    assert set(record["runs"]) == {"omp", "iht", "htp", "ompr", "els", "sea-0", "sea-omp", "sea-iht",
+                                   "sea-htp", "sea-ompr", "sea-els"}
+    trials = get_wing_config("sea-deconvolution", "smoke").options["trials"]
+    for run in record["runs"].values():
+        assert run["test"]["k"] == [2, 4] and all(len(v) == trials for v in run["test"]["recovery"])
+    # SEA started from a baseline never ends worse than it, trial by trial
+    frame = sparse_report.postprocess_frame(record)
+    assert (frame["loss after"] <= frame["loss before"] + 1e-12).all()
+
+
+def test_the_pages_are_in_the_book():
+    assert set(NOTEBOOKS) <= set(toc_notebooks()) and len(NOTEBOOKS) == 8
+
+
+def _errors(nb) -> list:
+    return [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def _tables(nb, column: str) -> list[list[dict[str, str]]]:
+    found = []
+    for html in _outputs(nb, "text/html"):
+        parser = _Tables()
+        parser.feed(html)
+        for header, *rows in parser.tables:
+            if column in header:
+                found.append([dict(zip(header, row, strict=True)) for row in rows])
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_page_runs_on_smoke(tmp_path, notebook):
+    out = tmp_path / "executed.ipynb"
+    load_runner().execute(ROOT / notebook, out, {"profile": "smoke"}, timeout=600)
+    nb = nbformat.read(out, as_version=4)
+    assert not _errors(nb)
+    if not notebook.endswith("introduction.py"):
+        assert _outputs(nb, "image/png"), "the page's figure is missing"
+        tables = _tables(nb, "paper value")
+        assert tables and all(row["paper value"] == report.NOT_AVAILABLE for t in tables for row in t)
+    markdown = "\n".join(_outputs(nb, "text/markdown"))
+    assert "Profile `smoke`" in markdown
+
+
+def _committed_cpu(names) -> dict[str, dict]:
+    records = {}
+    for name in names:
+        path = ROOT / "data" / "results" / name / "cpu.json"
+        if path.exists():
+            records[name] = json.loads(path.read_text())
+    return records
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_number_in_a_page_table_comes_from_the_record(tmp_path, notebook):
+    records = _committed_cpu(WING_EXPERIMENTS)
+    source = (ROOT / notebook).read_text()
+    used = set(re.findall(r'"((?:sea|overestimate)-[\w-]+)"', source)) & WING_EXPERIMENTS.keys()
+    if not used <= records.keys():
+        pytest.skip(f"no committed cpu record of {sorted(used - records.keys())}")
+    for name in used:
+        target = tmp_path / "data" / "results" / name / "cpu.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "data" / "results" / name / "cpu.json", target)
+    out = tmp_path / "executed.ipynb"
+    load_runner().execute(ROOT / notebook, out, {}, timeout=600)
+    nb = nbformat.read(out, as_version=4)
+    assert not _errors(nb)
+    for table in _tables(nb, "paper value"):
+        for row in table:
+            record = records[row["experiment"]]
+            assert row["paper value"] == report.NOT_AVAILABLE
+            run = record["runs"][row["run"]]
+            assert run["provenance"]["commit"][:8] in row["record"] and row["profile"] == "cpu"
+            if "k" in row:  # SEA: mean ± std over the trials at k
+                values = sparse_report.trials(record, row["run"], row["metric"], int(row["k"]))
+                assert row["ours"] == sparse_report._ours(values)
+            else:
+                where, metric = row["metric"].split(".")
+                assert row["ours"] == f"{run['test'][where][metric]:.4g}"
+    for table in _tables(nb, "under-estimated share (grid)"):  # the gap tables
+        for row in table:
+            test = records[row["experiment"]]["runs"][row["run"]]["test"]
+            assert float(row["under-estimated share (grid)"]) == pytest.approx(test["grid"]["under_share"],
+                                                                              abs=1e-4)
+            assert float(row["max over-estimation (grid)"]) == pytest.approx(test["grid"]["max_gap"],
+                                                                            rel=1e-3, abs=1e-4)
+            if row["run"] == "majoring":
+                assert test["grid"]["under_share"] == 0.0 and test["random"]["under_share"] == 0.0
+    assert over_report  # the gap table's columns are over_report.gap_table's
+
+
+def test_command_line(capsys):
+    from qornn.wings import main
+
+    assert main(["list"]) == 0 and "sea-deconvolution (sea)" in capsys.readouterr().out
+    assert main(["run", "sea-regression", "--profile", "smoke"]) == 0
+    assert "mean loss: k=2" in capsys.readouterr().out
+    assert main(["show", "sea-regression", "--profile", "smoke"]) == 0
+    assert main(["show", "sea-typo"]) == 2 and "unknown experiment" in capsys.readouterr().err
