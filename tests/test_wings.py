@@ -55,7 +55,8 @@ def test_a_run_is_recorded_with_provenance_and_not_redone():
     record = run_wing_experiment("overestimate-ramp-1d", "smoke", progress=False)
     assert set(record["runs"]) == {"majoring", "mse", "mse-shifted"}
     for run in record["runs"].values():
-        assert {"commit", "dirty", "profile", "seed", "device", "wall_time_s", "date"} <= run["provenance"].keys()
+        provenance = run["provenance"]
+        assert {"commit", "dirty", "profile", "seed", "device", "wall_time_s", "date"} <= provenance.keys()
         assert run["config"]["options"]["function"] == "ramp-1d" and run["size_bits"] is None
     assert results.load_record("overestimate-ramp-1d", "smoke") == record  # schema-checked
     again, ran = recorded_or_run("overestimate-ramp-1d", "smoke")
