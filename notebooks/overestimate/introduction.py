@@ -66,6 +66,10 @@
 # |---|---|---|
 # | {doc}`synthetic` | the synthetic 1-D and 2-D experiments | our monotone functions with one steep ramp |
 # | {doc}`landing` | the real use case | **stand-in**: Cessna 172 table (paper data not public) |
+#
+# Each page renders the committed record of its experiment; to rerun one (or a page with
+# `retrain=True`): `python -m qornn.wings run overestimate-cessna --profile cpu --retrain`
+# (definitions in `qornn/experiments/_overestimate.py`; `python -m qornn.wings list`).
 
 # %% tags=["hide-input"]
 import warnings

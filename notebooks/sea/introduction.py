@@ -66,6 +66,10 @@
 # | {doc}`gaussian` | Gaussian random matrices, for contrast | synthetic |
 # | {doc}`regression` | sparse regression on real data, loss vs $k$ | **stand-in**: diabetes (scikit-learn) |
 # | {doc}`post_processing` | SEA started from each baseline's output | the three above |
+#
+# Each page renders the committed record of its experiment; to rerun one (or a page with
+# `retrain=True`): `python -m qornn.wings run sea-deconvolution --profile cpu --retrain` (profiles
+# `smoke`, `cpu`, `paper`; definitions in `qornn/experiments/_sea.py`; `python -m qornn.wings list`).
 
 # %% tags=["hide-input"]
 import warnings
