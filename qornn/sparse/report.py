@@ -20,6 +20,8 @@ LABELS = {"omp": "OMP", "iht": "IHT", "htp": "HTP", "ompr": "OMPR", "els": "ELS"
           "sea-ompr": "SEA$_{OMPR}$", "sea-els": "SEA$_{ELS}$"}
 BASE_RUNS = ("omp", "iht", "htp", "ompr", "els")
 SEA_RUNS = ("sea-0", "sea-omp", "sea-iht", "sea-htp", "sea-ompr", "sea-els")
+#: two relative losses ‖Ax − y‖²/‖y‖² closer than this are the same (an exact recovery's is ~1e-30)
+LOSS_TOLERANCE = 1e-9
 _METRIC_NAMES = {"recovery": "support recovery |S ∩ S*| / k", "loss": "relative loss ‖Ax − y‖² / ‖y‖²"}
 
 
@@ -96,15 +98,16 @@ def paired_comparison(record: Mapping, run: str, against: Sequence[str], ks: Seq
                       metric: str = "recovery") -> pd.DataFrame:
     """``run`` against each of ``against`` on the same trials: the means, the mean paired difference
     with its 95% confidence half-width, and the shares of trials where ``run`` is better, equal or
-    worse (higher recovery is better; lower loss is better)."""
+    worse (higher recovery is better; lower loss is better; losses, relative to ‖y‖², within
+    :data:`LOSS_TOLERANCE` of each other count as equal)."""
     sign = 1.0 if metric == "recovery" else -1.0
+    tolerance = 1e-12 if metric == "recovery" else LOSS_TOLERANCE
     rows = []
     for other in against:
         for k in ks:
             a, b = trials(record, run, metric, k), trials(record, other, metric, k)
             diff = a - b
-            better = sign * diff > 1e-12 * (1 if metric == "recovery" else np.maximum(np.abs(b), 1e-300))
-            worse = sign * diff < -1e-12 * (1 if metric == "recovery" else np.maximum(np.abs(b), 1e-300))
+            better, worse = sign * diff > tolerance, sign * diff < -tolerance
             rows.append({"k": k, "method": label(run), "against": label(other), "trials": a.size,
                          f"{metric} ({label(run)})": a.mean(), f"{metric} ({label(other)})": b.mean(),
                          "mean difference": diff.mean(),
@@ -117,7 +120,7 @@ def paired_comparison(record: Mapping, run: str, against: Sequence[str], ks: Seq
 
 def postprocess_frame(record: Mapping) -> pd.DataFrame:
     """For each baseline post-processed by SEA and each ``k``: mean loss and recovery before and
-    after, and the share of trials whose loss SEA lowered (by more than 1e-9 relative)."""
+    after, and the share of trials whose loss SEA lowered (by more than :data:`LOSS_TOLERANCE`)."""
     rows = []
     for base in BASE_RUNS:
         sea = f"sea-{base}"
@@ -127,7 +130,7 @@ def postprocess_frame(record: Mapping) -> pd.DataFrame:
             before, after = trials(record, base, "loss", k), trials(record, sea, "loss", k)
             row = {"baseline": label(base), "k": k, "trials": before.size,
                    "loss before": before.mean(), "loss after": after.mean(),
-                   "improved in": float(np.mean(after < before * (1 - 1e-9) - 1e-300))}
+                   "improved in": float(np.mean(after < before - LOSS_TOLERANCE))}
             if record["runs"][base]["test"].get("recovery"):
                 row["recovery before"] = trials(record, base, "recovery", k).mean()
                 row["recovery after"] = trials(record, sea, "recovery", k).mean()
