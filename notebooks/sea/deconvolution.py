@@ -29,7 +29,7 @@
 # confuses a spike with its neighbour. The abstract's claim is that SEA, which explores supports
 # through its dense vector, does better there.
 #
-# For each $k$, every method solves the *same* trials (seed $1000\cdot\text{seed} + k$). We show
+# For each $k$, every method solves the *same* trials (seed $10000\,(\text{seed} + 1) + k$). We show
 # the support recovery $|S \cap S^*| / k$ and the relative loss $\|Ax - y\|^2 / \|y\|^2$: the mean
 # over trials with its 95% confidence bar, and a light band from the first to the third quartile.
 

@@ -2,7 +2,7 @@
 them and certified, and the two regression baselines, all evaluated on a dense grid and on random
 points of the box.
 
-:func:`run` takes the experiment's options (a profile of ``qornn/experiments/overestimate.py``) and
+:func:`run` takes the experiment's options (a profile of ``qornn/experiments/_overestimate.py``) and
 returns, per run, what the record keeps: ``history`` (training loss), ``test`` (the gap ``g − f`` on
 the grid and on random points) and, for plotting, the surrogate on a coarse grid and the cells.
 """

@@ -1,10 +1,11 @@
 """One sparse-recovery experiment: every solver, and SEA started from each solver's output, on the
 same problems at each sparsity ``k``.
 
-:func:`run` takes the experiment's options (a profile of ``qornn/experiments/sea.py``) and returns,
+:func:`run` takes the experiment's options (a profile of ``qornn/experiments/_sea.py``) and returns,
 per run (``omp``, ``iht``, …, ``sea-0``, ``sea-omp``, …), what the record keeps: for each ``k`` the
 per-trial support recovery |S ∩ S*|/k (synthetic problems only) and relative loss ‖Ax − y‖²/‖y‖².
-The problems at sparsity ``k`` are drawn with seed ``1000·seed + k``, so every run sees the same.
+The problems at sparsity ``k`` are drawn with seed ``10000·(seed + 1) + k``, so every run sees the
+same (and none is a trial of the probes made while writing the code, which used seeds ``k``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def _problem(options: dict[str, Any], k: int, seed: int):
     if options["problem"] == "diabetes":
         return diabetes_problem(k, interactions=options.get("interactions", True))
     return draw_problems(options["problem"], n=options["n"], m=options.get("m"), k=k,
-                         trials=options["trials"], seed=1000 * seed + k, sigma=options.get("sigma", 3.0),
+                         trials=options["trials"], seed=10_000 * (seed + 1) + k,
+                         sigma=options.get("sigma", 3.0),
                          amplitude=tuple(options.get("amplitude", (1.0, 2.0))),
                          noise=options.get("noise", 0.0))
 
