@@ -385,8 +385,12 @@ def behaviour_changed(commit: str, path: str, head: str) -> bool:
         return True
 
 
-def code_changed_since(run: dict) -> str | None:
+def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | None:
     """Why a recorded run may not reflect the package as it is now, or None if it does.
+
+    ``scope``: the paths whose code the run's numbers depend on (default all of ``qornn/``; the
+    experiments of a wing that imports nothing from the rest name only its own, see
+    :func:`qornn.wings.record_notes`).
 
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
     the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
@@ -407,7 +411,7 @@ def code_changed_since(run: dict) -> str | None:
         head = _git("rev-parse", "HEAD").stdout.strip()
         if not head:
             return None
-        diff = _git("diff", "--name-only", "--no-renames", commit, head, "--", "qornn")
+        diff = _git("diff", "--name-only", "--no-renames", commit, head, "--", *scope)
     except (OSError, subprocess.SubprocessError):
         return None
     if diff.returncode != 0:

@@ -27,7 +27,7 @@ from .experiments import EXPERIMENTS as _RNN_EXPERIMENTS
 from .experiments import PROFILES, _overestimate, _sea
 
 __all__ = ["WING_EXPERIMENTS", "WINGS", "WingConfig", "wing_experiment_names", "get_wing_config",
-           "run_wing_experiment", "recorded_or_run", "record_notes", "main"]
+           "run_wing_experiment", "recorded_or_run", "record_notes", "wing_code", "main"]
 
 #: wing name -> the module whose ``run(options, *, seed, progress)`` runs one experiment
 WINGS = {"sparse": "qornn.sparse.experiment", "overestimate": "qornn.overestimate.experiment"}
@@ -60,6 +60,13 @@ class WingConfig:
         """Everything that determines the experiment's numbers (its hash keys the record)."""
         return {"experiment": self.experiment, "profile": self.profile, "wing": self.wing,
                 "options": self.options, "seed": seed}
+
+
+def wing_code(wing: str) -> tuple[str, ...]:
+    """The code a wing's numbers depend on: its subpackage and this runner. The wing imports
+    nothing from the RNN code (``tests/test_sparse.py`` checks it), so a change there cannot change
+    its numbers and does not flag its records."""
+    return (f"qornn/{wing}", "qornn/wings.py")
 
 
 def get_wing_config(experiment: str, profile: str) -> WingConfig:
@@ -138,7 +145,7 @@ def record_notes(record: dict, ran: bool) -> str:
     if some["config_hash"] != results.config_hash(cfg.run_config(seed)):
         lines.append("**Note: the experiment's definition has changed since this record was made; "
                      "rerun it to refresh the numbers.**")
-    changed = results.code_changed_since(some)
+    changed = results.code_changed_since(some, scope=wing_code(cfg.wing))
     if changed:
         lines.append(f"**Note: this record was {changed}.**")
     return " ".join(lines)

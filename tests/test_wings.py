@@ -172,3 +172,20 @@ def test_command_line(capsys):
     assert "mean loss: k=2" in capsys.readouterr().out
     assert main(["show", "sea-regression", "--profile", "smoke"]) == 0
     assert main(["show", "sea-typo"]) == 2 and "unknown experiment" in capsys.readouterr().err
+
+
+def test_a_wings_records_are_checked_against_its_own_code():
+    import subprocess
+
+    from qornn.wings import wing_code
+
+    root = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.split()[0]
+    run = {"provenance": {"commit": root, "dirty": False}}
+    assert "has changed since" in results.code_changed_since(run)  # all of qornn/ has changed since
+    # the first commit had no qornn/sparse: the wing's code changed too, so it is flagged as well
+    assert "has changed since" in results.code_changed_since(run, scope=wing_code("sparse"))
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert results.code_changed_since({"provenance": {"commit": head, "dirty": False}},
+                                      scope=wing_code("sparse")) is None
