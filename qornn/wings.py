@@ -121,12 +121,18 @@ def run_wing_experiment(experiment: str, profile: str, *, seed: int = 0, retrain
 
 def recorded_or_run(experiment: str, profile: str, *, seed: int = 0,
                     retrain: bool = False) -> tuple[dict, bool]:
-    """What a notebook shows: the committed record, or (none, or ``retrain``) the record after
-    running the experiment here without progress bars. Returns ``(record, ran)``."""
+    """What a notebook shows: the committed record, or with ``retrain`` the record after running
+    the experiment here without progress bars. Like the RNN pages, it never runs a missing record
+    on its own (the book's build must not start long runs): that raises
+    :class:`~qornn.results.RecordMissing` with the command that records it. Returns ``(record, ran)``."""
     get_wing_config(experiment, profile)  # a typo fails here, before anything runs
-    record = None if retrain else results.load_record(experiment, profile, missing_ok=True)
-    if record is not None:
-        return record, False
+    if not retrain:
+        record = results.load_record(experiment, profile, missing_ok=True)
+        if record is not None:
+            return record, False
+        raise results.RecordMissing(
+            f"{experiment}/{profile}", f"python -m qornn.wings run {experiment} --profile {profile}, "
+            "or run the page with retrain = True (papermill: -p retrain True)")
     return run_wing_experiment(experiment, profile, seed=seed, retrain=retrain, progress=False), True
 
 

@@ -59,7 +59,7 @@ def test_a_run_is_recorded_with_provenance_and_not_redone():
         assert {"commit", "dirty", "profile", "seed", "device", "wall_time_s", "date"} <= provenance.keys()
         assert run["config"]["options"]["function"] == "ramp-1d" and run["size_bits"] is None
     assert results.load_record("overestimate-ramp-1d", "smoke") == record  # schema-checked
-    again, ran = recorded_or_run("overestimate-ramp-1d", "smoke")
+    again, ran = recorded_or_run("overestimate-ramp-1d", "smoke")  # a record: not run again
     assert not ran and again == record
     assert "rendered from the committed record" in record_notes(again, ran)
     # a changed definition is flagged on the page
@@ -100,11 +100,24 @@ def _tables(nb, column: str) -> list[list[dict[str, str]]]:
     return found
 
 
+def test_a_missing_record_is_never_run_by_a_page():
+    with pytest.raises(results.RecordMissing, match="python -m qornn.wings run sea-gaussian --profile smoke"):
+        recorded_or_run("sea-gaussian", "smoke")
+    assert results.load_record("sea-gaussian", "smoke", missing_ok=True) is None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_page_runs_on_smoke(tmp_path, notebook):
+    source = (ROOT / notebook).read_text()
+    params = {"profile": "smoke"}
+    if "\nretrain = " in source:  # a page that owns its experiments runs them
+        params["retrain"] = True
+    else:  # a summary page reads the records the other pages make
+        for name in set(re.findall(r'"((?:sea|overestimate)-[\w-]+)"', source)) & WING_EXPERIMENTS.keys():
+            run_wing_experiment(name, "smoke", progress=False)
     out = tmp_path / "executed.ipynb"
-    load_runner().execute(ROOT / notebook, out, {"profile": "smoke"}, timeout=600)
+    assert load_runner().execute(ROOT / notebook, out, params, timeout=600) is None  # no stub
     nb = nbformat.read(out, as_version=4)
     assert not _errors(nb)
     if not notebook.endswith("introduction.py"):

@@ -46,7 +46,8 @@ from qornn.wings import record_notes, recorded_or_run  # noqa: E402
 # %% [markdown]
 # ## Parameters
 #
-# This page reads the records of the three other pages of the chapter (a missing one is run here).
+# This page reads the records of the three other pages of the chapter (it never runs one: a
+# missing record is reported with the command that makes it).
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
