@@ -42,6 +42,11 @@ __all__ = [
     "size_table",
     "provenance_table",
     "record_label",
+    "signs_of",
+    "run_label",
+    "seed_frame",
+    "method_summary",
+    "plot_seed_curves",
     "styled",
     "paper_sources_table",
 ]
@@ -144,6 +149,29 @@ def load_paper_numbers(paper: str) -> dict[str, Any]:
             "version": doc.get("version"), "path": str(path), "entries": entries}
 
 
+#: what :func:`signs_of` says of a HadamRNN whose random initial signs were kept: not the paper's model
+FROZEN_SIGNS = "frozen random signs (not the paper's model)"
+
+
+def signs_of(spec: Mapping) -> str:
+    """How a run's W got its signs, from its model spec: "learned" (the paper's HadamRNN), a frozen
+    run (:data:`FROZEN_SIGNS`), or "—" for a model without signs."""
+    if spec.get("model") not in ("hadamrnn", "block-hadamrnn"):
+        return "—"
+    if not spec.get("learn_signs", True):
+        return FROZEN_SIGNS
+    rule = spec.get("sign_training")
+    return "learned" + (f" ({rule.get('method', 'ste')}, not the paper's method)" if rule else "")
+
+
+def run_label(record: Mapping, run: str) -> str:
+    """``run`` as figures show it: with "[frozen signs]" after a HadamRNN run whose signs were kept
+    fixed, so that no frozen-sign run is shown under the paper's model name alone."""
+    spec = record["runs"][run]["config"].get("model", {}) if run in record["runs"] else {}
+    frozen = signs_of(spec) == FROZEN_SIGNS and not any(w in run for w in ("fixed", "frozen"))
+    return f"{run} [frozen signs]" if frozen else run
+
+
 def history_frame(record: Mapping) -> pd.DataFrame:
     """One row per (run, epoch): epoch, run, lr, train_loss, val_<metric>..., wall_time_s."""
     rows = []
@@ -220,10 +248,12 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
     values = []
     for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
         color = colors[i % len(colors)]
-        ax.plot(part["epoch"], part["train_loss"], "-o", color=color, label=f"{run} (train)")
+        ax.plot(part["epoch"], part["train_loss"], "-o", color=color,
+                label=f"{run_label(record, run)} (train)")
         values.extend(part["train_loss"].dropna())
         if "val_loss" in part:
-            ax.plot(part["epoch"], part["val_loss"], ":s", color=color, label=f"{run} (validation)")
+            ax.plot(part["epoch"], part["val_loss"], ":s", color=color,
+                    label=f"{run_label(record, run)} (validation)")
             values.extend(part["val_loss"].dropna())
     for i, (label, level) in enumerate(_references(record, "loss", baseline).items()):
         ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
@@ -269,11 +299,12 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
         color = colors[i % len(colors)]
-        ax.plot(part["epoch"], part[column], "-o", color=color, label=f"{run} (validation)")
+        label = run_label(record, run)
+        ax.plot(part["epoch"], part[column], "-o", color=color, label=f"{label} (validation)")
         test = record["runs"][run].get("test", {}).get(metric)
         if test is not None:
             ax.plot([part["epoch"].max() + 0.4], [test], "*", color=color, markersize=11,
-                    label=f"{run} (test, {test:.4g})")
+                    label=f"{label} (test, {test:.4g})")
     for i, (name, level) in enumerate(_references(record, metric, references).items()):
         ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
                    label=f"{name} ({level:.3g})")
@@ -562,23 +593,25 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                      paper_experiment: str | None = None) -> pd.DataFrame:
     """The paper's numbers beside ours, one row per (run, metric) of the record's test metrics.
 
-    Columns: run, metric, paper value (:func:`paper_cell`: "not available" where the paper's
-    number could not be read, "not in the paper" where it reports none), ours, gap (ours − paper,
-    where both exist), profile, record (path, commit, date). Paper entries for this experiment
-    whose run or metric the record lacks are listed too, with ours = "not recorded".
-    ``paper_experiment``: the experiment's name in the paper file when it differs from ours (e.g.
-    ``qornn-copy`` is ``copy`` in ``qornn.yaml``).
+    Columns: run, signs (:func:`signs_of`: a HadamRNN with frozen signs is marked as not the paper's
+    model), metric, paper value (:func:`paper_cell`: "not available" where the paper's number could
+    not be read, "not in the paper" where it reports none), ours, gap (ours − paper, where both
+    exist), profile, record (path, commit, date). Paper entries for this experiment whose run or
+    metric the record lacks are listed too, with ours = "not recorded". ``paper_experiment``: the
+    experiment's name in the paper file when it differs from ours (e.g. ``qornn-copy`` is ``copy``
+    in ``qornn.yaml``).
 
     Runs that are in no paper (``paper_numbers`` None, or a variant made with overrides) get a
-    table without paper columns: run, metric, ours, profile, record.
+    table without paper columns: run, signs, metric, ours, profile, record.
     """
     if paper_numbers is None or record.get("variant"):
-        rows = [{"run": run, "metric": metric, "ours": _fmt(ours),
+        rows = [{"run": run, "signs": signs_of(record["runs"][run]["config"].get("model", {})),
+                 "metric": metric, "ours": _fmt(ours),
                  "profile": record["profile"] + (f" (variant {record['variant']})"
                                                  if record.get("variant") else ""),
                  "record": record_label(record, run)}
                 for run in sorted(record["runs"]) for metric, ours in record["runs"][run]["test"].items()]
-        return pd.DataFrame(rows, columns=["run", "metric", "ours", "profile", "record"])
+        return pd.DataFrame(rows, columns=["run", "signs", "metric", "ours", "profile", "record"])
     entries = list(paper_numbers.get("entries", []))
     experiment = paper_experiment or record["experiment"]  # its name in data/paper/<paper>.yaml
     rows = []
@@ -590,16 +623,17 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
             seen.add((run, metric))
             paper = entry.get("value") if entry else None
             gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
-            rows.append({"run": run, "metric": metric, "paper value": paper_cell(entry),
+            rows.append({"run": run, "signs": signs_of(record["runs"][run]["config"].get("model", {})),
+                         "metric": metric, "paper value": paper_cell(entry),
                          "ours": _fmt(ours) + (f" (stand-in data: {stand_in})" if stand_in else ""),
                          "gap": "—" if gap is None else f"{gap:+.4g}", "profile": record["profile"],
                          "record": record_label(record, run)})
     for entry in entries:
         if entry["experiment"] == experiment and (entry["run"], entry["metric"]) not in seen:
-            rows.append({"run": entry["run"], "metric": entry["metric"],
+            rows.append({"run": entry["run"], "signs": "—", "metric": entry["metric"],
                          "paper value": _fmt(entry.get("value")), "ours": "not recorded", "gap": "—",
                          "profile": record["profile"], "record": "—"})
-    columns = ["run", "metric", "paper value", "ours", "gap", "profile", "record"]
+    columns = ["run", "signs", "metric", "paper value", "ours", "gap", "profile", "record"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -610,7 +644,8 @@ def size_table(record: Mapping) -> pd.DataFrame:
         data = record["runs"][run]
         model = data["config"].get("model", {})
         bits = int(data["size_bits"])
-        rows.append({"run": run, "model": model.get("model", run), "hidden": model.get("hidden_size"),
+        rows.append({"run": run, "model": model.get("model", run), "signs": signs_of(model),
+                     "hidden": model.get("hidden_size"),
                      "U, V bits": model.get("bits", 32), "size (bits)": bits,
                      "size (kB)": round(bits / 8 / 1000, 2)})
     return pd.DataFrame(rows)
@@ -780,3 +815,73 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
         table.insert(0, "task", task)
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
+
+
+def _method_and_seed(run: str, data: Mapping) -> tuple[str, int]:
+    """A study's run "<method>-seed<k>" as (method, k); other runs as (run, the record's seed)."""
+    method, sep, seed = run.rpartition("-seed")
+    if sep and seed.isdigit():
+        return method, int(seed)
+    return run, int(data["provenance"].get("seed", 0))
+
+
+def seed_frame(record: Mapping, metric: str) -> pd.DataFrame:
+    """One row per run of a study repeated over seeds: method, seed, signs, the test ``metric``, and
+    from the history's diagnostics the mean over epochs of the sign flips per optimiser step and the
+    final mean |u|."""
+    rows = []
+    for run, data in sorted(record["runs"].items()):
+        method, seed = _method_and_seed(run, data)
+        diagnostics = [p["diagnostics"] for p in data["history"] if "diagnostics" in p]
+        flips = [d["sign_flips_per_step"] for d in diagnostics if "sign_flips_per_step" in d]
+        rows.append({"method": method, "seed": seed, "signs": signs_of(data["config"].get("model", {})),
+                     metric: data["test"].get(metric),
+                     "flips per step": sum(flips) / len(flips) if flips else 0.0,
+                     "final mean |u|": diagnostics[-1].get("mean_abs_u") if diagnostics else None})
+    return pd.DataFrame(rows)
+
+
+def method_summary(record: Mapping, metric: str, *, higher_is_better: bool, bar: str = "frozen"
+                   ) -> pd.DataFrame:
+    """Per method of a seed study: the mean, min and max over seeds of the test ``metric``, its
+    spread (max − min), the difference of means to the ``bar`` method (signed so that > 0 is better)
+    and whether the method beats the bar by more than the spread: better by more than the larger of
+    the two methods' spreads over seeds (with one seed each, a spread of 0)."""
+    frame = seed_frame(record, metric)
+    groups = frame.groupby("method", sort=False)
+    stats = groups[metric].agg(["mean", "min", "max", "count"])
+    stats["spread"] = stats["max"] - stats["min"]
+    stats["flips per step"] = groups["flips per step"].mean()
+    stats["final mean |u|"] = groups["final mean |u|"].mean()
+    stats["signs"] = groups["signs"].first()
+    sign = 1.0 if higher_is_better else -1.0
+    if bar in stats.index:
+        better = sign * (stats["mean"] - stats.loc[bar, "mean"])
+        stats[f"better than {bar} by"] = better
+        margin = stats["spread"].combine(pd.Series(stats.loc[bar, "spread"], index=stats.index), max)
+        stats[f"beats {bar} beyond the spread"] = (better > margin) & (stats.index != bar)
+    return stats.rename(columns={"count": "seeds"}).reset_index()
+
+
+def plot_seed_curves(record: Mapping, column: str, ax=None, ylabel: str | None = None):
+    """A history ``column`` (e.g. "val_accuracy", "sign_flips_per_step", "mean_abs_u") per epoch for
+    each method of a seed study: the mean over seeds as a line, min to max as a band."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    frame = history_frame(record)
+    if column not in frame:
+        return ax
+    frame["method"] = [_method_and_seed(run, record["runs"][run])[0] for run in frame["run"]]
+    for method, part in frame.groupby("method", sort=False):
+        by_epoch = part.groupby("epoch")[column].agg(["mean", "min", "max"])
+        frozen = signs_of(record["runs"][part["run"].iloc[0]]["config"].get("model", {})) == FROZEN_SIGNS
+        label = f"{method} [frozen signs]" if frozen and "frozen" not in method else method
+        line, = ax.plot(by_epoch.index, by_epoch["mean"], "--" if frozen else "-o", label=label)
+        ax.fill_between(by_epoch.index, by_epoch["min"], by_epoch["max"], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel or column.replace("_", " "))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax

@@ -162,7 +162,9 @@ def train(
     """
     dev = check_device(device)
     model.to(dev)
-    optimizer = _make_optimizer(cfg, model.parameters())
+    # a model may give some parameters their own group (HadamRNN's sign rules: qornn.signs)
+    optimizer = _make_optimizer(cfg, model.optimizer_groups() if hasattr(model, "optimizer_groups")
+                                else model.parameters())
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=cfg.lr_gamma)
     state = {"epoch": 0, "step": 0, "global_step": 0, "history": [], "elapsed": 0.0,
              "loss_sum": 0.0, "loss_count": 0}
@@ -202,6 +204,9 @@ def train(
             if cfg.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
+            if hasattr(model, "verify_signs_"):  # flips tested on this batch (qornn.signs, "verified")
+                with torch.no_grad():
+                    model.verify_signs_(lambda x=x, y=y: task.loss(model(x), y))
             if hasattr(model, "apply_constraints_"):
                 model.apply_constraints_()
             state["loss_sum"] += loss.detach().item() * len(index)

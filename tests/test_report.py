@@ -102,7 +102,8 @@ def test_comparison_table_with_paper_numbers(record, paper_dir):
     ])
     paper = report.load_paper_numbers("test")
     table = report.comparison_table(record, paper)
-    assert list(table.columns) == ["run", "metric", "paper value", "ours", "gap", "profile", "record"]
+    assert list(table.columns) == ["run", "signs", "metric", "paper value", "ours", "gap", "profile",
+                                   "record"]
     row = table[(table.run == "hadamrnn") & (table.metric == "loss")].iloc[0]
     assert row["paper value"] == "0.5" and row["ours"] == "0.8" and row["gap"] == "+0.3"
     assert row["profile"] == "smoke"
@@ -136,7 +137,7 @@ def test_a_stand_in_run_is_never_set_against_the_paper(paper_dir):
 def test_comparison_table_without_paper(record):
     """Runs in no paper get a results table without paper columns."""
     table = report.comparison_table(record, None)
-    assert len(table) == 4 and list(table.columns) == ["run", "metric", "ours", "profile", "record"]
+    assert len(table) == 4 and list(table.columns) == ["run", "signs", "metric", "ours", "profile", "record"]
     variant = {**record, "variant": "hidden_size=8", "overrides": {"hidden_size": 8}}
     table = report.comparison_table(variant, {"entries": []})
     assert "paper value" not in table.columns and set(table["profile"]) == {"smoke (variant hidden_size=8)"}
@@ -327,3 +328,22 @@ def test_a_task_defined_in_a_notebook_is_named_on_the_page(monkeypatch):
     assert "defined in this notebook" not in report.run_summary(config)
     monkeypatch.setitem(TASKS, "copy", NotebookTask)
     assert "`qornn run` cannot train or resume it" in report.run_summary(config)
+
+
+def test_a_frozen_sign_run_is_never_shown_under_the_paper_model_name_alone(record):
+    frozen = _run("hadamrnn", [1.0, 0.9], 0.7, 4, 2096)
+    frozen["config"]["model"]["learn_signs"] = False
+    results.save_run("copy", "smoke", "block-hadamrnn", frozen)
+    record = results.load_record("copy", "smoke")
+    table = report.comparison_table(record, None).drop_duplicates("run").set_index("run")
+    assert table.loc["block-hadamrnn", "signs"] == report.FROZEN_SIGNS
+    assert table.loc["hadamrnn", "signs"] == "learned" and table.loc["ornn", "signs"] == "—"
+    assert report.size_table(record).set_index("run").loc["block-hadamrnn", "signs"] == report.FROZEN_SIGNS
+    assert report.run_label(record, "block-hadamrnn") == "block-hadamrnn [frozen signs]"
+    assert report.run_label(record, "hadamrnn") == "hadamrnn"
+    ax = report.plot_metric_curves(record, "recall_accuracy")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("block-hadamrnn [frozen signs]" in t for t in labels)
+    assert not any(t.startswith("block-hadamrnn (") for t in labels)
+    rule = {"model": "hadamrnn", "sign_training": {"method": "bop"}}
+    assert report.signs_of(rule) == "learned (bop, not the paper's method)"

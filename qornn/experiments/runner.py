@@ -71,6 +71,12 @@ class ExperimentConfig:
     def train_config(self, run: str) -> TrainConfig:
         return TrainConfig(**{**self.train, **self.train_overrides.get(run, {})})
 
+    def run_seed(self, run: str, seed: int) -> int:
+        """The seed of one run's initialisation and batch order: its spec's "seed" (a study that
+        repeats a run over seeds in one record), else the experiment's ``seed``. The data set is
+        always drawn from the experiment's seed."""
+        return self.models[run].get("seed", seed)
+
     def source_run(self, run: str) -> str | None:
         """The run whose trained weights a post-training-quantization run quantizes, or None."""
         return self.models[run].get("ptq_of")
@@ -132,8 +138,9 @@ def _checkpoint(cfg: ExperimentConfig, run: str, digest: str):
 
 
 def _build(cfg: ExperimentConfig, run: str, task, seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
+    torch.manual_seed(cfg.run_seed(run, seed))
     options = dict(cfg.models[run])
+    options.pop("seed", None)
     return build_model(options.pop("model"), input_size=task.input_size,
                        output_size=task.output_size, many_to_many=task.many_to_many, **options)
 
@@ -159,7 +166,7 @@ def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
     """Build and train one run, resuming from its checkpoint (instant if it finished)."""
     digest = results.config_hash(cfg.run_config(run, seed))
     model = _build(cfg, run, task, seed)
-    out = train(model, task, cfg.train_config(run), seed=seed, device=device,
+    out = train(model, task, cfg.train_config(run), seed=cfg.run_seed(run, seed), device=device,
                 checkpoint=_checkpoint(cfg, run, digest), progress=progress,
                 description=f"{cfg.experiment}/{run}")
     return model, out
@@ -221,7 +228,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "size_bits": model.size_bits(),
             "implementation": implementation(model),
             "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
-            "provenance": results.provenance(profile=profile, seed=seed, device=device,
+            "provenance": results.provenance(profile=profile, seed=cfg.run_seed(run, seed), device=device,
                                              wall_time_s=out["wall_time_s"], code=code,
                                              overrides=cfg.overrides),
         }, **variant, overrides=cfg.overrides)

@@ -26,6 +26,8 @@ OPTION_DOCS: dict[str, str] = {
     "learn_signs": "HadamRNN: learn W's signs by STE (True) or keep the random initial ones (False)",
     "recurrent_bias_init": "HadamRNN: the recurrence bias b starts 'uniform' in ±1/√n (the authors' "
                            "code) or at 'zero'",
+    "sign_training": "HadamRNN: how the signs learn (qornn.signs; not the paper's method): None = the "
+                     "released STE, or a dict such as {'method': 'bop', 'threshold': 0.5}",
     "orthogonal_map": "how torch keeps W orthogonal: 'matrix_exp' (W = exp(A)) or 'cayley'",
     "output_bits": "bits of the readout V: None = float, 'same' = as W (QORNN), an int k",
     "input_bits": "bits of the input matrix: 'same' = as ``bits``, None = float, an int k",
