@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Check qornn's HadamRNN against the authors' own code (see qornn/peer.py).
+
+    python scripts/peer_check.py                      # cpu profile, /work/shared/peers/hadamRNN
+    python scripts/peer_check.py --peer ~/src/hadamRNN --profile smoke
+
+It needs the ``peer`` extra (pip install -e '.[peer]') and a
+checkout of github.com/deel-ai-papers/hadamRNN (default: QORNN_PEER_HADAMRNN, /work/shared/peers/hadamRNN
+or ../shared/peers/hadamRNN). For identical weights it compares the outputs and every gradient; then it
+trains both side by side (same start, batches, Adam) with learned and frozen signs, and records the
+curves in data/results/hadamrnn-peer-check/<profile>.json. Run it single-threaded (OMP_NUM_THREADS=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from qornn.peer import PEER_PROFILES, PeerUnavailable, run_name, run_peer_check
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer", default=None, help="path of a checkout of the authors' hadamRNN code")
+    parser.add_argument("--profile", default="cpu", choices=sorted(PEER_PROFILES))
+    parser.add_argument("--sizes", type=int, nargs="*", default=None, help="hidden sizes (default: all)")
+    parser.add_argument("--seed", type=int, default=8, help="the authors' initialisation seed (8: theirs)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        record = run_peer_check(args.profile, peer_path=args.peer, seed=args.seed, sizes=args.sizes)
+    except PeerUnavailable as err:
+        print(f"peer_check: {err}", file=sys.stderr)
+        return 2
+    for n in PEER_PROFILES[args.profile]["steps"]:
+        for learn in (True, False):
+            run = record["runs"].get(run_name(n, learn))
+            if run is None:
+                continue
+            worst = max(max(v for k, v in g.items()) for g in run["gradient_check"].values())
+            print(f"{run_name(n, learn)}: test accuracy qornn {run['test']['accuracy']:.3f}, authors "
+                  f"{run['test']['authors_accuracy']:.3f}; largest relative difference of outputs and "
+                  f"gradients at the start {worst:.2e}; {run['provenance']['wall_time_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
