@@ -162,7 +162,9 @@ def train(
     """
     dev = check_device(device)
     model.to(dev)
-    optimizer = _make_optimizer(cfg, model.parameters())
+    # a model may give some parameters their own group (HadamRNN's sign rules: qornn.signs)
+    optimizer = _make_optimizer(cfg, model.optimizer_groups() if hasattr(model, "optimizer_groups")
+                                else model.parameters())
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=cfg.lr_gamma)
     state = {"epoch": 0, "step": 0, "global_step": 0, "history": [], "elapsed": 0.0,
              "loss_sum": 0.0, "loss_count": 0}

@@ -166,6 +166,15 @@ class RecurrentNet(nn.Module):
     def apply_constraints_(self) -> None:
         self.recurrent.apply_constraints_()
 
+    def optimizer_groups(self) -> list[dict]:
+        """What the training loop's optimiser updates: every parameter at the run's learning rate,
+        unless W's sign rule (:mod:`qornn.signs`) gives the signs a group of their own or none."""
+        rule = getattr(self.recurrent, "sign_rule", None)
+        if rule is None:
+            return [{"params": list(self.parameters())}]
+        u = self.recurrent.u
+        return rule.optimizer_groups(u, [p for p in self.parameters() if p is not u])
+
     def diagnostics(self) -> dict[str, float]:
         """What the recurrent weight reports about its training (e.g. HadamRNN's sign flips)."""
         return self.recurrent.diagnostics() if hasattr(self.recurrent, "diagnostics") else {}

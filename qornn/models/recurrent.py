@@ -18,6 +18,7 @@ from torch.nn.utils import parametrizations
 
 from ..hadamard import block_hadamard, check_power_of_two
 from ..quantize import binary_sign, sign_ste
+from ..signs import make_sign_rule
 
 __all__ = [
     "NONLINEARITIES",
@@ -89,7 +90,8 @@ class HadamardWeight(RecurrentWeight):
     measures what learning W adds to learning U, V and the biases.
     """
 
-    def __init__(self, size: int, block: int | None = None, learn_signs: bool = True) -> None:
+    def __init__(self, size: int, block: int | None = None, learn_signs: bool = True,
+                 sign_training: dict | None = None) -> None:
         super().__init__(size)
         check_power_of_two(size if block is None else block,
                            "HadamRNN hidden size" if block is None else "Hadamard block size")
@@ -97,12 +99,18 @@ class HadamardWeight(RecurrentWeight):
         self.register_buffer("hadamard", block_hadamard(size, self.block), persistent=False)
         bound = math.sqrt(6.0 / (1 + size))  # Xavier-uniform on a 1×n tensor, as the authors do
         self.u = nn.Parameter(torch.empty(size).uniform_(-bound, bound), requires_grad=learn_signs)
+        # How the signs learn (qornn.signs): None is the released method, plain STE and the optimiser.
+        if sign_training is not None and not learn_signs:
+            raise ValueError(f"sign_training={sign_training!r} needs learn_signs=True")
+        self.sign_rule = make_sign_rule(size, sign_training)
+        if self.sign_rule is not None:
+            self.sign_rule.initialise_(self.u)
         # Sign flips counted by apply_constraints_ for diagnostics() (memory only, not checkpointed).
         self._last_signs: torch.Tensor | None = None
         self._flips = self._steps = 0
 
     def signs(self) -> torch.Tensor:
-        return sign_ste(self.u)
+        return sign_ste(self.u) if self.sign_rule is None else self.sign_rule.signs(self.u)
 
     def _fast(self, x: torch.Tensor) -> bool:
         """Whether the fused kernel of :mod:`qornn.fast_hadamard` runs this recurrence (CPU, float32/64,
@@ -144,6 +152,8 @@ class HadamardWeight(RecurrentWeight):
         return self.size
 
     def apply_constraints_(self) -> None:
+        if self.sign_rule is not None:
+            self.sign_rule.after_step(self.u)  # Bop flips signs here
         with torch.no_grad():
             self.u.clamp_(-1.0, 1.0)
             # Count sign flips per optimiser step (the authors' TRACK_FLIPS): how much W moves.
