@@ -52,6 +52,12 @@ class ExperimentConfig:
     def train_config(self, run: str) -> TrainConfig:
         return TrainConfig(**{**self.train, **self.train_overrides.get(run, {})})
 
+    def run_seed(self, run: str, seed: int) -> int:
+        """The seed of one run's initialisation and batch order: its spec's "seed" (a study that
+        repeats a run over seeds in one record), else the experiment's ``seed``. The data set is
+        always drawn from the experiment's seed."""
+        return self.models[run].get("seed", seed)
+
     def source_run(self, run: str) -> str | None:
         """The run whose trained weights a post-training-quantization run quantizes, or None."""
         return self.models[run].get("ptq_of")
@@ -619,6 +625,75 @@ EXPERIMENTS["hadamrnn-sensitivity"] = {
 }
 
 
+# Beyond the paper (issue 21): ways to train HadamRNN's signs (qornn.signs), each against W's random
+# signs kept frozen (the bar) and the released method (STE + Adam on u), on pMNIST and sMNIST at the
+# paper's hidden size 512 and on the copy task at its hidden size 128, with the same budget and two
+# seeds per method (the seed draws the initialisation and the batch order; the data are the same).
+SIGN_METHODS: dict[str, dict[str, Any]] = {
+    "frozen": {"learn_signs": False},
+    "released": {},
+    "projected-ste": {"sign_training": {"method": "ste", "project": True}},
+    "bop": {"sign_training": {"method": "bop", "project": True, "gamma": 0.02, "threshold": 0.5}},
+    "slow-u": {"sign_training": {"method": "ste", "u_lr": 1e-4}},
+}
+SIGN_SEEDS = (0, 1)
+
+
+def _sign_runs(hidden: int) -> dict[str, dict[str, Any]]:
+    return {f"{method}-seed{seed}": {"model": "hadamrnn", "hidden_size": hidden, "bits": 4, "seed": seed,
+                                     **options}
+            for seed in SIGN_SEEDS for method, options in SIGN_METHODS.items()}
+
+
+def _sign_study(task: str, hidden: int, cpu: dict[str, Any], paper: dict[str, Any],
+                smoke_options: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "task": task,
+        "paper_experiment": "signs",  # not in the paper: nothing in data/paper/hadamrnn.yaml
+        "source": "not in the paper (issue 21): ways to train HadamRNN's signs against frozen random "
+                  "signs and the released method",
+        "models": _sign_runs(hidden),
+        "profiles": {
+            "paper": paper,
+            "cpu": cpu,
+            "smoke": {
+                "task_options": smoke_options,
+                "models": {run: {"hidden_size": 16} for run in _sign_runs(hidden)},
+                "train": {"epochs": 2, "batch_size": 32, "lr": 1e-2, "eval_batch_size": 64,
+                          "checkpoint_every": 4},
+                "note": "seconds: a few batches, hidden 16",
+            },
+        },
+    }
+
+
+_SIGNS_MNIST_CPU = {
+    "task_options": {"train_size": 2_500, "val_size": 500, "test_size": 2_000},
+    "train": {"epochs": 8, "batch_size": 100, "lr": 1e-3, "eval_batch_size": 500},
+    "note": "hidden 512 as in the paper, the first 2,500 training images seen 8 times (200 optimiser "
+            "steps at batch 100, Adam 1e-3), validation on the first 500 held-out images after every "
+            "25 steps, test on the first 2,000 test images",
+}
+_SIGNS_MNIST_PAPER = {
+    "task_options": {},
+    "train": {"epochs": 100, "batch_size": 100, "lr": 1e-3, "lr_gamma": 0.98, "eval_batch_size": 1000},
+    "note": "the paper's pMNIST/sMNIST setting (hidden 512, batch 100, 100 epochs, Adam 1e-3, StepLR 0.98)",
+}
+_SIGNS_MNIST_SMOKE = {"train_size": 128, "val_size": 64, "test_size": 64}
+EXPERIMENTS["hadamrnn-signs-pmnist"] = _sign_study("pmnist", 512, _SIGNS_MNIST_CPU, _SIGNS_MNIST_PAPER,
+                                                   _SIGNS_MNIST_SMOKE)
+EXPERIMENTS["hadamrnn-signs-smnist"] = _sign_study("smnist", 512, _SIGNS_MNIST_CPU, _SIGNS_MNIST_PAPER,
+                                                   _SIGNS_MNIST_SMOKE)
+EXPERIMENTS["hadamrnn-signs-copy"] = _sign_study("copy", 128, {
+    "task_options": {"length": 200, "symbols": 10, "train_size": 3_200, "val_size": 500, "test_size": 1_000},
+    "train": {"epochs": 8, "batch_size": 128, "lr": 1e-3, "eval_batch_size": 500},
+    "note": "the copy task's hidden size 128 with a delay of 190 steps (T = 200, as on QORNN's copy "
+            "page) instead of 990, 3,200 training sequences seen 8 times (200 optimiser steps at batch "
+            "128, Adam 1e-3), validation on 500 sequences after every 25 steps, test on 1,000",
+}, {**_COPY_PAPER_SETTING, "note": "the paper's copy setting (T = 1000, hidden 128, about 40,000 steps)"},
+    {"length": 30, "symbols": 5, "train_size": 128, "val_size": 64, "test_size": 64})
+
+
 def experiment_names() -> list[str]:
     return sorted(EXPERIMENTS)
 
@@ -649,8 +724,9 @@ def _checkpoint(cfg: ExperimentConfig, run: str, digest: str):
 
 
 def _build(cfg: ExperimentConfig, run: str, task, seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
+    torch.manual_seed(cfg.run_seed(run, seed))
     options = dict(cfg.models[run])
+    options.pop("seed", None)
     return build_model(options.pop("model"), input_size=task.input_size,
                        output_size=task.output_size, many_to_many=task.many_to_many, **options)
 
@@ -676,7 +752,7 @@ def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
     """Build and train one run, resuming from its checkpoint (instant if it finished)."""
     digest = results.config_hash(cfg.run_config(run, seed))
     model = _build(cfg, run, task, seed)
-    out = train(model, task, cfg.train_config(run), seed=seed, device=device,
+    out = train(model, task, cfg.train_config(run), seed=cfg.run_seed(run, seed), device=device,
                 checkpoint=_checkpoint(cfg, run, digest), progress=progress,
                 description=f"{cfg.experiment}/{run}")
     return model, out
@@ -735,7 +811,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "size_bits": model.size_bits(),
             "implementation": implementation(model),
             "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
-            "provenance": results.provenance(profile=profile, seed=seed, device=device,
+            "provenance": results.provenance(profile=profile, seed=cfg.run_seed(run, seed), device=device,
                                              wall_time_s=out["wall_time_s"], code=code),
         })
         record = results.load_record(experiment, profile)

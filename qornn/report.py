@@ -39,6 +39,8 @@ __all__ = [
     "size_table",
     "provenance_table",
     "record_label",
+    "signs_of",
+    "run_label",
     "styled",
     "paper_sources_table",
 ]
@@ -139,6 +141,29 @@ def load_paper_numbers(paper: str) -> dict[str, Any]:
             "version": doc.get("version"), "path": str(path), "entries": entries}
 
 
+#: what :func:`signs_of` says of a HadamRNN whose random initial signs were kept: not the paper's model
+FROZEN_SIGNS = "frozen random signs (not the paper's model)"
+
+
+def signs_of(spec: Mapping) -> str:
+    """How a run's W got its signs, from its model spec: "learned" (the paper's HadamRNN), a frozen
+    run (:data:`FROZEN_SIGNS`), or "—" for a model without signs."""
+    if spec.get("model") not in ("hadamrnn", "block-hadamrnn"):
+        return "—"
+    if not spec.get("learn_signs", True):
+        return FROZEN_SIGNS
+    rule = spec.get("sign_training")
+    return "learned" + (f" ({rule.get('method', 'ste')}, not the paper's method)" if rule else "")
+
+
+def run_label(record: Mapping, run: str) -> str:
+    """``run`` as figures show it: with "[frozen signs]" after a HadamRNN run whose signs were kept
+    fixed, so that no frozen-sign run is shown under the paper's model name alone."""
+    spec = record["runs"][run]["config"].get("model", {}) if run in record["runs"] else {}
+    frozen = signs_of(spec) == FROZEN_SIGNS and not any(w in run for w in ("fixed", "frozen"))
+    return f"{run} [frozen signs]" if frozen else run
+
+
 def history_frame(record: Mapping) -> pd.DataFrame:
     """One row per (run, epoch): epoch, run, lr, train_loss, val_<metric>..., wall_time_s."""
     rows = []
@@ -182,10 +207,12 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | None = "a
     values = []
     for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
         color = colors[i % len(colors)]
-        ax.plot(part["epoch"], part["train_loss"], "-o", color=color, label=f"{run} (train)")
+        ax.plot(part["epoch"], part["train_loss"], "-o", color=color,
+                label=f"{run_label(record, run)} (train)")
         values.extend(part["train_loss"].dropna())
         if "val_loss" in part:
-            ax.plot(part["epoch"], part["val_loss"], ":s", color=color, label=f"{run} (validation)")
+            ax.plot(part["epoch"], part["val_loss"], ":s", color=color,
+                    label=f"{run_label(record, run)} (validation)")
             values.extend(part["val_loss"].dropna())
     level = _baseline(record) if baseline == "auto" else baseline
     if level is not None:
@@ -231,11 +258,12 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
         color = colors[i % len(colors)]
-        ax.plot(part["epoch"], part[column], "-o", color=color, label=f"{run} (validation)")
+        label = run_label(record, run)
+        ax.plot(part["epoch"], part[column], "-o", color=color, label=f"{label} (validation)")
         test = record["runs"][run].get("test", {}).get(metric)
         if test is not None:
             ax.plot([part["epoch"].max() + 0.4], [test], "*", color=color, markersize=11,
-                    label=f"{run} (test, {test:.4g})")
+                    label=f"{label} (test, {test:.4g})")
     for name, level in (references or {}).items():
         ax.axhline(float(level), color="black", linestyle="--", linewidth=1, label=f"{name} ({level:.3g})")
     ax.set_xlabel("epoch")
@@ -474,8 +502,9 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                      paper_experiment: str | None = None) -> pd.DataFrame:
     """The paper's numbers beside ours, one row per (run, metric) of the record's test metrics.
 
-    Columns: run, metric, paper value ("not available" where the paper gives none that could be
-    read), ours, gap (ours − paper, where both exist), profile, record (path, commit, date).
+    Columns: run, signs (:func:`signs_of`: a HadamRNN with frozen signs is marked as not the paper's
+    model), metric, paper value ("not available" where the paper gives none that could be read),
+    ours, gap (ours − paper, where both exist), profile, record (path, commit, date).
     Paper entries for this experiment whose run or metric the record lacks are listed too, with
     ours = "not recorded". ``paper_experiment``: the experiment's name in the paper file when it
     differs from ours (e.g. ``qornn-copy`` is ``copy`` in ``qornn.yaml``).
@@ -491,16 +520,17 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
             seen.add((run, metric))
             paper = entry.get("value") if entry else None
             gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
-            rows.append({"run": run, "metric": metric, "paper value": _fmt(paper),
+            rows.append({"run": run, "signs": signs_of(record["runs"][run]["config"].get("model", {})),
+                         "metric": metric, "paper value": _fmt(paper),
                          "ours": _fmt(ours) + (f" (stand-in data: {stand_in})" if stand_in else ""),
                          "gap": "—" if gap is None else f"{gap:+.4g}", "profile": record["profile"],
                          "record": record_label(record, run)})
     for entry in entries:
         if entry["experiment"] == experiment and (entry["run"], entry["metric"]) not in seen:
-            rows.append({"run": entry["run"], "metric": entry["metric"],
+            rows.append({"run": entry["run"], "signs": "—", "metric": entry["metric"],
                          "paper value": _fmt(entry.get("value")), "ours": "not recorded", "gap": "—",
                          "profile": record["profile"], "record": "—"})
-    columns = ["run", "metric", "paper value", "ours", "gap", "profile", "record"]
+    columns = ["run", "signs", "metric", "paper value", "ours", "gap", "profile", "record"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -511,7 +541,8 @@ def size_table(record: Mapping) -> pd.DataFrame:
         data = record["runs"][run]
         model = data["config"].get("model", {})
         bits = int(data["size_bits"])
-        rows.append({"run": run, "model": model.get("model", run), "hidden": model.get("hidden_size"),
+        rows.append({"run": run, "model": model.get("model", run), "signs": signs_of(model),
+                     "hidden": model.get("hidden_size"),
                      "U, V bits": model.get("bits", 32), "size (bits)": bits,
                      "size (kB)": round(bits / 8 / 1000, 2)})
     return pd.DataFrame(rows)

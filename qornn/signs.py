@@ -17,7 +17,9 @@ the signs as if they were real numbers; autograd puts it in ``u.grad``).
   s_i · m_i > τ (the gradient has pointed against s_i for long enough), after which m_i restarts
   at 0. With ``normalize=True`` (the second-moment variant of Suarez-Ramirez et al., 2021) the
   test is on m_i / (√v_i + ε) with v ← (1 − β) v + β g², so that τ ∈ (0, 1) measures how
-  consistently the gradient points one way, whatever its scale (m and v bias-corrected as in Adam).
+  consistently the gradient points one way, whatever its scale (v bias-corrected as in Adam; m is
+  not, so that the test cannot pass before about 1/γ steps of consistent gradients: with m
+  bias-corrected, m/√v = ±1 at the first step and every sign the first gradient opposes flips).
   ``max_flips`` caps the flips of one step at the k largest scores; with ``anneal_steps`` the cap
   falls linearly from ``max_flips`` to 0 over that many steps (a flip-rate schedule: the signs
   are frozen afterwards). Under Bop, |u| carries no meaning (only its sign is used).
@@ -159,7 +161,7 @@ class SignRule(nn.Module):
         self.step += 1
         t = int(self.step)
         self.momentum.mul_(1 - self.gamma).add_(g, alpha=self.gamma)
-        score = self.momentum / (1 - (1 - self.gamma) ** t)
+        score = self.momentum  # no bias correction: m grows from 0, a warm-up of about 1/γ steps
         if self.normalize:
             self.second_moment.mul_(1 - self.beta).addcmul_(g, g, value=self.beta)
             v = self.second_moment / (1 - (1 - self.beta) ** t)

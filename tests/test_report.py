@@ -102,7 +102,8 @@ def test_comparison_table_with_paper_numbers(record, paper_dir):
     ])
     paper = report.load_paper_numbers("test")
     table = report.comparison_table(record, paper)
-    assert list(table.columns) == ["run", "metric", "paper value", "ours", "gap", "profile", "record"]
+    assert list(table.columns) == ["run", "signs", "metric", "paper value", "ours", "gap", "profile",
+                                   "record"]
     row = table[(table.run == "hadamrnn") & (table.metric == "loss")].iloc[0]
     assert row["paper value"] == "0.5" and row["ours"] == "0.8" and row["gap"] == "+0.3"
     assert row["profile"] == "smoke"
@@ -287,3 +288,22 @@ def test_sign_diagnostics_draw_only_the_runs_that_learn_their_signs():
     assert report.plot_sign_diagnostics(results.load_record("signs", "smoke"), axes) == ["learned"]
     assert list(axes[1].lines[0].get_ydata()) == [12.0, 3.0]
     plt.close("all")
+
+
+def test_a_frozen_sign_run_is_never_shown_under_the_paper_model_name_alone(record):
+    frozen = _run("hadamrnn", [1.0, 0.9], 0.7, 4, 2096)
+    frozen["config"]["model"]["learn_signs"] = False
+    results.save_run("copy", "smoke", "block-hadamrnn", frozen)
+    record = results.load_record("copy", "smoke")
+    table = report.comparison_table(record, None).drop_duplicates("run").set_index("run")
+    assert table.loc["block-hadamrnn", "signs"] == report.FROZEN_SIGNS
+    assert table.loc["hadamrnn", "signs"] == "learned" and table.loc["ornn", "signs"] == "—"
+    assert report.size_table(record).set_index("run").loc["block-hadamrnn", "signs"] == report.FROZEN_SIGNS
+    assert report.run_label(record, "block-hadamrnn") == "block-hadamrnn [frozen signs]"
+    assert report.run_label(record, "hadamrnn") == "hadamrnn"
+    ax = report.plot_metric_curves(record, "recall_accuracy")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("block-hadamrnn [frozen signs]" in t for t in labels)
+    assert not any(t.startswith("block-hadamrnn (") for t in labels)
+    rule = {"model": "hadamrnn", "sign_training": {"method": "bop"}}
+    assert report.signs_of(rule) == "learned (bop, not the paper's method)"

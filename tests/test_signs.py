@@ -53,16 +53,16 @@ def test_projected_ste_gradient_is_the_projection_of_the_plain_one(fast):
 
 
 def test_bop_flips_exactly_the_signs_whose_averaged_gradient_pushes_past_the_threshold():
-    rule = SignRule(4, "bop", gamma=0.5, threshold=0.3, normalize=False)
+    rule = SignRule(4, "bop", gamma=0.5, threshold=0.2, normalize=False)
     u = torch.nn.Parameter(torch.tensor([0.2, -0.2, 0.2, -0.2]))
-    # s·m after one step (bias-corrected m = g): 1.0, -1.0, 0.2, 0.5 -> flip the 1st and the 4th
+    # s·m after one step (m = γ g): 0.5, -0.5, 0.1, 0.25 -> flip the 1st and the 4th
     u.grad = torch.tensor([1.0, 1.0, 0.2, -0.5])
     rule.after_step(u)
     assert binary_sign(u).tolist() == [-1, -1, 1, 1]
     assert u.grad is None  # the optimiser does not hold u: the rule clears its gradient
     assert rule.momentum[0] == 0 and rule.momentum[3] == 0 and rule.momentum[1] != 0
-    # the same gradient again: the flipped signs now agree with it, nothing more flips but the 3rd
-    # once its average passes: s·m = 0.2 < 0.3 keeps it
+    # the same gradient again: the flipped signs now agree with it and nothing more flips;
+    # s·m = 0.15 < 0.2 keeps the 3rd
     u.grad = torch.tensor([1.0, 1.0, 0.2, -0.5])
     rule.after_step(u)
     assert binary_sign(u).tolist() == [-1, -1, 1, 1]

@@ -72,7 +72,9 @@ display(Markdown(report.record_status(record, config, trained)))
 # ## The plane
 #
 # Test accuracy against model size in bits (log scale). Circles: HadamRNN at $p = 2, 4, 8$; squares:
-# Block-HadamRNN ($p = 4$) with blocks of $m$; the star: HadamRNN with learned signs; the triangle:
+# Block-HadamRNN ($p = 4$) with blocks of $m$; under the `cpu` profile these are runs with **frozen
+# random signs** (marked "[frozen signs]" in the legend): they are not the paper's model, whose signs
+# are learned. The star: HadamRNN with learned signs (the paper's model); the triangle:
 # the float transformer of HadamRNN's size (below). The run with a ReLU recurrence is on
 # {doc}`/_build/executed/hadamrnn/ablations`. For context,
 # the float and quantized models of the QORNN pMNIST page (`qornn-pmnist`, hidden 64, same data and
@@ -87,7 +89,7 @@ for run, data in sorted(record["runs"].items()):
     learned = model.get("learn_signs", True)
     marker = {"block-hadamrnn": "s", "transformer": "^"}.get(model["model"], "*" if learned else "o")
     ax.scatter(data["size_bits"], data["test"]["accuracy"], marker=marker, s=90 if marker == "*" else 50,
-               zorder=3, label=run)
+               zorder=3, label=report.run_label(record, run))
 others = results.load_record("qornn-pmnist", profile, missing_ok=True)  # context only: never trains
 if others is not None:
     for run, data in sorted(others["runs"].items()):
@@ -118,7 +120,7 @@ for run, data in sorted(record["runs"].items()):
         continue
     n = model["hidden_size"]
     m = model.get("block") or n
-    rows.append({"run": run, "n": n, "block m": m, "zeros in W": 1 - m / n,
+    rows.append({"run": run, "signs": report.signs_of(model), "n": n, "block m": m, "zeros in W": 1 - m / n,
                  "test accuracy": data["test"]["accuracy"], "size (bits)": data["size_bits"]})
 display(report.styled(pd.DataFrame(rows).sort_values("block m")))
 

@@ -38,7 +38,9 @@
 #   $U$, $V$; the signs $\operatorname{sign} u$ are learned with the straight-through estimator.
 # - **HadamRNN, fixed signs** (not in the paper): the same network, $W$'s random initial signs kept.
 # - **Block-HadamRNN**: $W = \operatorname{diag}(\operatorname{sign} u)(I_8 \otimes H_{64})/8$, a sparse
-#   ternary matrix with 88% zeros (the paper's sparsity for this task was not read).
+#   ternary matrix with 88% zeros (the paper's sparsity for this task was not read). On `cpu` its random
+#   signs are kept fixed, so that run is not the paper's model: the tables mark it "frozen random
+#   signs" and the figures "[frozen signs]".
 # - **ORNN**: the float orthogonal RNN with the same linear recurrence; **LSTM** and **FastGRNN**
 #   (Kusupati et al. 2018): the float gated baselines of the paper's table, at hidden size 128.
 
