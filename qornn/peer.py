@@ -272,12 +272,13 @@ def train_side_by_side(models: dict[str, nn.Module], sign_vectors: dict[str, tor
     return {"steps": list(range(1, steps + 1)), "eval_steps": eval_steps, **curves}
 
 
-#: the peer check's budgets. ``cpu``: measured first on this 2-core machine (one thread, shared):
-#: an Adam step of the authors' code takes about 0.4 s at n = 128 and 3.7 s at n = 512 (dense
-#: products), qornn's 0.25 s and 1 s, so n = 512 gets 100 steps to keep the record under 40 minutes.
+#: the peer check's budgets. ``cpu``: measured first on this 2-core machine (one thread, with other
+#: jobs running): an Adam step of the authors' code takes about 0.4 s at n = 128 and 3.7 s at n = 512
+#: (dense products), qornn's 0.25 s and 0.3 s, and an evaluation of both on 2,000 test images about
+#: 30 s at n = 512, so n = 512 gets 60 steps and two evaluations, to keep the record under 40 minutes.
 PEER_CHECK_EXPERIMENT = "hadamrnn-peer-check"
 PEER_PROFILES: dict[str, dict] = {
-    "cpu": {"task_options": {}, "steps": {128: 600, 512: 100}, "eval_every": {128: 150, 512: 50},
+    "cpu": {"task_options": {}, "steps": {128: 600, 512: 60}, "eval_every": {128: 150, 512: 60},
             "eval_size": 2000, "batch_size": 100, "lr": 1e-3, "bits": 4},
     "smoke": {"task_options": {"train_size": 256, "val_size": 64, "test_size": 64}, "steps": {16: 3},
               "eval_every": {16: 2}, "eval_size": 64, "batch_size": 32, "lr": 1e-3, "bits": 4},

@@ -41,6 +41,9 @@ __all__ = [
     "record_label",
     "signs_of",
     "run_label",
+    "seed_frame",
+    "method_summary",
+    "plot_seed_curves",
     "styled",
     "paper_sources_table",
 ]
@@ -712,3 +715,73 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
         table.insert(0, "task", task)
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
+
+
+def _method_and_seed(run: str, data: Mapping) -> tuple[str, int]:
+    """A study's run "<method>-seed<k>" as (method, k); other runs as (run, the record's seed)."""
+    method, sep, seed = run.rpartition("-seed")
+    if sep and seed.isdigit():
+        return method, int(seed)
+    return run, int(data["provenance"].get("seed", 0))
+
+
+def seed_frame(record: Mapping, metric: str) -> pd.DataFrame:
+    """One row per run of a study repeated over seeds: method, seed, signs, the test ``metric``, and
+    from the history's diagnostics the mean over epochs of the sign flips per optimiser step and the
+    final mean |u|."""
+    rows = []
+    for run, data in sorted(record["runs"].items()):
+        method, seed = _method_and_seed(run, data)
+        diagnostics = [p["diagnostics"] for p in data["history"] if "diagnostics" in p]
+        flips = [d["sign_flips_per_step"] for d in diagnostics if "sign_flips_per_step" in d]
+        rows.append({"method": method, "seed": seed, "signs": signs_of(data["config"].get("model", {})),
+                     metric: data["test"].get(metric),
+                     "flips per step": sum(flips) / len(flips) if flips else 0.0,
+                     "final mean |u|": diagnostics[-1].get("mean_abs_u") if diagnostics else None})
+    return pd.DataFrame(rows)
+
+
+def method_summary(record: Mapping, metric: str, *, higher_is_better: bool, bar: str = "frozen"
+                   ) -> pd.DataFrame:
+    """Per method of a seed study: the mean, min and max over seeds of the test ``metric``, its
+    spread (max − min), the difference of means to the ``bar`` method (signed so that > 0 is better)
+    and whether the method beats the bar by more than the spread: better by more than the larger of
+    the two methods' spreads over seeds (with one seed each, a spread of 0)."""
+    frame = seed_frame(record, metric)
+    groups = frame.groupby("method", sort=False)
+    stats = groups[metric].agg(["mean", "min", "max", "count"])
+    stats["spread"] = stats["max"] - stats["min"]
+    stats["flips per step"] = groups["flips per step"].mean()
+    stats["final mean |u|"] = groups["final mean |u|"].mean()
+    stats["signs"] = groups["signs"].first()
+    sign = 1.0 if higher_is_better else -1.0
+    if bar in stats.index:
+        better = sign * (stats["mean"] - stats.loc[bar, "mean"])
+        stats[f"better than {bar} by"] = better
+        margin = stats["spread"].combine(pd.Series(stats.loc[bar, "spread"], index=stats.index), max)
+        stats[f"beats {bar} beyond the spread"] = (better > margin) & (stats.index != bar)
+    return stats.rename(columns={"count": "seeds"}).reset_index()
+
+
+def plot_seed_curves(record: Mapping, column: str, ax=None, ylabel: str | None = None):
+    """A history ``column`` (e.g. "val_accuracy", "sign_flips_per_step", "mean_abs_u") per epoch for
+    each method of a seed study: the mean over seeds as a line, min to max as a band."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    frame = history_frame(record)
+    if column not in frame:
+        return ax
+    frame["method"] = [_method_and_seed(run, record["runs"][run])[0] for run in frame["run"]]
+    for method, part in frame.groupby("method", sort=False):
+        by_epoch = part.groupby("epoch")[column].agg(["mean", "min", "max"])
+        frozen = signs_of(record["runs"][part["run"].iloc[0]]["config"].get("model", {})) == FROZEN_SIGNS
+        label = f"{method} [frozen signs]" if frozen and "frozen" not in method else method
+        line, = ax.plot(by_epoch.index, by_epoch["mean"], "--" if frozen else "-o", label=label)
+        ax.fill_between(by_epoch.index, by_epoch["min"], by_epoch["max"], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel or column.replace("_", " "))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax

@@ -180,3 +180,30 @@ def test_fast_path_still_taken_with_a_rule():
     fast = model(x)
     model.recurrent.fast = False
     torch.testing.assert_close(fast, model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_the_sign_study_compares_each_method_over_seeds_from_the_same_start():
+    from qornn.experiments import SIGN_METHODS, SIGN_SEEDS, _build, get_config
+
+    for experiment in ("hadamrnn-signs-pmnist", "hadamrnn-signs-smnist", "hadamrnn-signs-copy"):
+        config = get_config(experiment, "cpu")
+        assert set(config.models) == {f"{m}-seed{s}" for m in SIGN_METHODS for s in SIGN_SEEDS}
+        hashes = {results_hash(config, run) for run in config.models}
+        assert len(hashes) == len(config.models)  # every run its own record entry and checkpoint
+        trains = [config.train_config(run) for run in config.models]
+        assert len({(t.epochs, t.batch_size, t.lr) for t in trains}) == 1  # the same budget for all
+    config = get_config("hadamrnn-signs-copy", "smoke")
+    task = CopyTask(**SMALL, seed=0)
+    start = {run: _build(config, run, task, seed=0).state_dict() for run in
+             ("frozen-seed0", "released-seed0", "bop-seed0", "released-seed1")}
+    for run in ("released-seed0", "bop-seed0"):  # same seed: the same initial weights
+        for key, value in start["frozen-seed0"].items():
+            assert torch.equal(value, start[run][key]), (run, key)
+    assert not torch.equal(start["released-seed0"]["recurrent.u"], start["released-seed1"]["recurrent.u"])
+    assert config.run_seed("released-seed1", 0) == 1 and config.run_seed("released-seed1", 5) == 1
+
+
+def results_hash(config, run):
+    from qornn import results
+
+    return results.config_hash(config.run_config(run, 0))
