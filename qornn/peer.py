@@ -260,7 +260,7 @@ def train_side_by_side(models: dict[str, nn.Module], sign_vectors: dict[str, tor
                 after = sign_vectors[name].detach()
                 c = curves[name]
                 c["wall_time_s"] += time.perf_counter() - start
-                c["loss"].append(float(loss))
+                c["loss"].append(loss.item())
                 c["batch_accuracy"].append(float((logits.argmax(-1) == y).float().mean()))
                 c["flips"].append(sign_flips(before, after))
                 c["mean_abs_u"].append(float(after.abs().mean()))

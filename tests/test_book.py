@@ -77,10 +77,13 @@ def test_book_builds_strict(tmp_path, monkeypatch):
         assert "<img" in html or page == "introduction", page
     intro = (book / "_build" / "html" / "_build" / "executed" / "qornn" / "introduction.html").read_text()
     assert "paper value" in intro and "uniform_quantize" in intro and "projunn_step" in intro
-    for page in ("introduction", "smnist", "text", "size_accuracy", "ablations", "training"):
+    for page in ("introduction", "smnist", "text", "size_accuracy", "ablations", "training", "signs"):
         html = (book / "_build" / "html" / "_build" / "executed" / "hadamrnn" / f"{page}.html").read_text()
         assert "<img" in html or page == "introduction", page
     executed = book / "_build" / "html" / "_build" / "executed"
+    # the peer check renders a committed record only: in the test's empty data folder it says how to
+    # make one
+    assert "No record of the peer check" in (executed / "hadamrnn" / "peer_check.html").read_text()
     hadamrnn = (executed / "hadamrnn" / "introduction.html").read_text()
     assert "paper value" in hadamrnn and "sylvester_hadamard" in hadamrnn and "HadamardWeight" in hadamrnn
     for doc in ("book/intro", "book/rerun", "book/adapt",
