@@ -207,3 +207,24 @@ def results_hash(config, run):
     from qornn import results
 
     return results.config_hash(config.run_config(run, 0))
+
+
+def test_flip_probe_measures_true_changes_and_leaves_the_model_as_it_was():
+    from qornn.sign_probe import flip_predictions
+
+    model = _model({"method": "ste", "project": True})
+    task = CopyTask(**SMALL, seed=0)
+    x, y = task.batch("train", torch.arange(8))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    out = flip_predictions(model, x, y, task.loss, count=5, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.recurrent.sign_rule is not None and model.training
+    i = out["index"][0]
+    with torch.no_grad():
+        model.recurrent.u[i] *= -1
+        flipped = float(task.loss(model(x), y))
+    assert flipped - out["loss"] == pytest.approx(out["true"][0], abs=1e-6)
+    # the two predictions differ by the same constant, 2⟨g, s⟩/n, for every flip
+    gaps = [p - s for p, s in zip(out["projected"], out["ste"], strict=True)]
+    assert gaps == pytest.approx([2 * out["rescaling"]] * 5, rel=1e-4, abs=1e-7)
+    assert 0 <= out["agreement_ste"] <= 1 and len(out["true"]) == 5

@@ -50,10 +50,10 @@
 # batches). Every run records, per epoch, the signs flipped per optimiser step and the mean $|u|$.
 #
 # **Tasks and budget.** pMNIST and sMNIST at the paper's hidden size 512, the copy task at its hidden
-# size 128, all with 4-bit $U$ and $V$ and the same budget: 150 Adam steps at $10^{-3}$. That is far
-# below the paper's tens of thousands of steps (the profile's note below gives the data sizes); it
-# is what the shared 2-core machine allowed for 30 runs. A method that cannot beat frozen signs here
-# may still do so with a longer budget.
+# size 128, all with 4-bit $U$ and $V$ and the same budget: under `cpu`, 100 Adam steps at $10^{-3}$
+# (the profile's notes below give the data sizes). That is far below the paper's tens of thousands
+# of steps; it is what a shared 2-core machine allowed for 30 runs in the time there was. A method
+# that cannot beat frozen signs here may still do so with a longer budget.
 
 # %% tags=["hide-input"]
 import warnings
