@@ -31,7 +31,8 @@ __all__ = ["flip_predictions", "run_flip_probe", "PROBE_EXPERIMENT"]
 
 PROBE_EXPERIMENT = "hadamrnn-signs-probe"
 #: the sign study whose models are probed, per task
-_STUDIES = {"pmnist": "hadamrnn-signs-pmnist", "smnist": "hadamrnn-signs-smnist", "copy": "hadamrnn-signs-copy"}
+_STUDIES = {"pmnist": "hadamrnn-signs-pmnist", "smnist": "hadamrnn-signs-smnist",
+            "copy": "hadamrnn-signs-copy"}
 
 
 def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -105,7 +106,7 @@ def run_flip_probe(profile: str = "cpu", *, count: int = 48, seed: int = 0) -> d
         x, y = task.batch("train", torch.arange(min(batch, task.num_samples("train"))))
         states = {"start": lambda config=config, task=task: _build(config, "released-seed0", task, seed)}
         for run in ("released-seed0", "frozen-seed0"):
-            states[f"after {run}"] = (lambda run=run, config=config, task=task:
+            states[f"after {run}"] = (lambda run=run, experiment=experiment, task=task:
                                       load_trained(experiment, profile, run, seed=seed, task=task))
         for state, make in states.items():
             start = time.perf_counter()
