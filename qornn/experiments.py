@@ -635,6 +635,8 @@ SIGN_METHODS: dict[str, dict[str, Any]] = {
     "projected-ste": {"sign_training": {"method": "ste", "project": True}},
     "bop": {"sign_training": {"method": "bop", "project": True, "gamma": 0.02, "threshold": 0.5}},
     "slow-u": {"sign_training": {"method": "ste", "u_lr": 1e-4}},
+    "verified": {"sign_training": {"method": "verified", "project": True, "gamma": 0.02, "every": 5,
+                                   "tries": 4}},
 }
 SIGN_SEEDS = (0, 1)
 

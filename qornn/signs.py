@@ -23,6 +23,11 @@ the signs as if they were real numbers; autograd puts it in ``u.grad``).
   ``max_flips`` caps the flips of one step at the k largest scores; with ``anneal_steps`` the cap
   falls linearly from ``max_flips`` to 0 over that many steps (a flip-rate schedule: the signs
   are frozen afterwards). Under Bop, |u| carries no meaning (only its sign is used).
+- ``verified``: Bop's moving average ranks the signs, but a flip is kept only if it lowers the true
+  loss: every ``every`` steps the ``tries`` signs with the largest s_i·m_i > 0 are flipped one at a
+  time and each flip is undone unless the loss on the step's batch (evaluated by the training loop
+  through :meth:`SignRule.verify_`) falls. A straight-through gradient predicts the effect of a flip
+  only to first order; this tests it (one forward pass per try).
 - ``u_lr`` (``ste``): a learning rate of its own for u (the other parameters keep the run's);
   ``u_init``: every |u_i| starts at this value instead of the authors' Xavier-uniform draw, the
   signs unchanged: how far each u_i is from flipping.
@@ -34,6 +39,7 @@ A rule is a plain dict in a model's options, e.g. ``{"method": "bop", "threshold
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -43,12 +49,13 @@ from .quantize import binary_sign
 
 __all__ = ["SIGN_METHODS", "SignRule", "make_sign_rule", "project_out_signs"]
 
-SIGN_METHODS = ("ste", "bop")
+SIGN_METHODS = ("ste", "bop", "verified")
 
 _OPTIONS = {
     "ste": {"method", "project", "u_lr", "u_init"},
     "bop": {"method", "project", "gamma", "threshold", "normalize", "beta", "max_flips", "anneal_steps",
             "u_init"},
+    "verified": {"method", "project", "gamma", "normalize", "beta", "every", "tries", "u_init"},
 }
 
 
@@ -101,7 +108,7 @@ class SignRule(nn.Module):
     def __init__(self, size: int, method: str = "ste", *, project: bool = False, u_lr: float | None = None,
                  u_init: float | None = None, gamma: float = 1e-2, threshold: float = 0.5,
                  normalize: bool = True, beta: float = 1e-3, max_flips: int | None = None,
-                 anneal_steps: int | None = None) -> None:
+                 anneal_steps: int | None = None, every: int = 1, tries: int = 1) -> None:
         super().__init__()
         if method not in SIGN_METHODS:
             raise ValueError(f"unknown sign_training method {method!r}; valid: {', '.join(SIGN_METHODS)}")
@@ -118,7 +125,8 @@ class SignRule(nn.Module):
         self.anneal_steps = _count(anneal_steps, "anneal_steps")
         if self.anneal_steps is not None and self.max_flips is None:
             raise ValueError("sign_training anneal_steps needs max_flips (the cap it anneals)")
-        if method == "bop":
+        self.every, self.tries = _count(every, "every"), _count(tries, "tries")
+        if method in ("bop", "verified"):
             self.register_buffer("momentum", torch.zeros(size))
             self.register_buffer("second_moment", torch.zeros(size))
             self.register_buffer("step", torch.zeros((), dtype=torch.long))
@@ -135,7 +143,7 @@ class SignRule(nn.Module):
         """Parameter groups for the run's optimiser: the others at the run's learning rate first;
         u in its own group (its own ``u_lr``), or not at all under Bop, which flips it itself."""
         groups: list[dict] = [{"params": others}]
-        if self.method == "ste" and u.requires_grad:
+        if self.method == "ste" and u.requires_grad:  # Bop and verified flips hold u themselves
             groups.append({"params": [u], **({} if self.u_lr is None else {"lr": self.u_lr})})
         return groups
 
@@ -150,14 +158,11 @@ class SignRule(nn.Module):
         return int(math.floor(self.max_flips * (1 - done / self.anneal_steps)))
 
     @torch.no_grad()
-    def after_step(self, u: nn.Parameter) -> None:
-        """Bop: update the moments from u.grad, flip the signs that pass the test, clear u.grad
-        (the optimiser, which does not hold u, would never clear it)."""
-        if self.method != "bop" or u.grad is None:
-            return
+    def _accumulate(self, u: nn.Parameter) -> torch.Tensor:
+        """Update the moments from u.grad and clear it (the optimiser, which does not hold u, would
+        never clear it); return s_i·m_i (/√v_i): > 0 where the gradient points against s_i."""
         g = u.grad.detach()
-        s = binary_sign(u)
-        cap = self.flip_cap()  # from the steps before this one
+        u.grad = None
         self.step += 1
         t = int(self.step)
         self.momentum.mul_(1 - self.gamma).add_(g, alpha=self.gamma)
@@ -166,7 +171,19 @@ class SignRule(nn.Module):
             self.second_moment.mul_(1 - self.beta).addcmul_(g, g, value=self.beta)
             v = self.second_moment / (1 - (1 - self.beta) ** t)
             score = score / (v.sqrt() + 1e-12)
-        push = s * score  # > 0: the gradient points against s_i
+        return binary_sign(u) * score
+
+    @torch.no_grad()
+    def after_step(self, u: nn.Parameter) -> None:
+        """Bop: update the moments, flip the signs that pass the test. ``verified``: update the
+        moments only (when :meth:`verify_` has not already used this step's gradient)."""
+        if self.method == "ste" or u.grad is None:
+            return
+        cap = self.flip_cap()  # from the steps before this one
+        s = binary_sign(u)
+        push = self._accumulate(u)
+        if self.method != "bop":
+            return
         flip = push > self.threshold
         if cap is not None and int(flip.sum()) > cap:
             keep = torch.zeros_like(flip)
@@ -176,7 +193,31 @@ class SignRule(nn.Module):
             flip = keep
         u.copy_(torch.where(flip, -s * u.abs().clamp_min(1e-3), u))
         self.momentum[flip] = 0.0
-        u.grad = None
+
+    @torch.no_grad()
+    def verify_(self, u: nn.Parameter, loss: Callable[[], torch.Tensor]) -> int:
+        """``verified``: every ``every`` steps, try the ``tries`` signs with the largest positive
+        s_i·m_i one at a time, and keep a flip only if ``loss()`` (the loss on this step's batch,
+        evaluated by the training loop) falls. Returns the flips kept."""
+        if self.method != "verified" or u.grad is None:
+            return 0
+        push = self._accumulate(u)
+        if int(self.step) % self.every:
+            return 0
+        candidates = [i for i in torch.argsort(push, descending=True)[:self.tries].tolist() if push[i] > 0]
+        kept = 0
+        if candidates:
+            best = float(loss())
+            for i in candidates:
+                old = u[i].item()
+                u[i] = -old if old != 0 else -1e-3
+                trial = float(loss())
+                if trial < best:
+                    best, kept = trial, kept + 1
+                    self.momentum[i] = 0.0
+                else:
+                    u[i] = old
+        return kept
 
     def extra_repr(self) -> str:
         opts = [self.method] + (["projected"] if self.project else [])

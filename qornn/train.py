@@ -204,6 +204,9 @@ def train(
             if cfg.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
+            if hasattr(model, "verify_signs_"):  # flips tested on this batch (qornn.signs, "verified")
+                with torch.no_grad():
+                    model.verify_signs_(lambda x=x, y=y: task.loss(model(x), y))
             if hasattr(model, "apply_constraints_"):
                 model.apply_constraints_()
             state["loss_sum"] += loss.detach().item() * len(index)

@@ -228,3 +228,28 @@ def test_flip_probe_measures_true_changes_and_leaves_the_model_as_it_was():
     gaps = [p - s for p, s in zip(out["projected"], out["ste"], strict=True)]
     assert gaps == pytest.approx([2 * out["rescaling"]] * 5, rel=1e-4, abs=1e-7)
     assert 0 <= out["agreement_ste"] <= 1 and len(out["true"]) == 5
+
+
+def test_verified_flips_keep_only_flips_that_lower_the_loss():
+    rule = SignRule(4, "verified", gamma=0.5, normalize=False, tries=3)
+    u = torch.nn.Parameter(torch.tensor([0.2, 0.2, 0.2, 0.2]))
+    target = torch.tensor([-1.0, 1.0, -1.0, 1.0])
+
+    def loss():  # lowest with s = target; flipping s_0 helps, s_1 would hurt
+        return ((binary_sign(u) - target) ** 2).sum() + 0.0 * u.sum()
+
+    u.grad = torch.tensor([3.0, 2.0, 1.0, -1.0])  # pushes s·m > 0 on 0, 1, 2 (2 is tried last)
+    kept = rule.verify_(u, loss)
+    assert kept == 2 and binary_sign(u).tolist() == [-1, 1, -1, 1]  # 0 and 2 kept, 1 undone
+    assert u.grad is None and rule.momentum[0] == 0 and rule.momentum[1] != 0
+    rule2 = SignRule(4, "verified", every=2)
+    u.grad = torch.ones(4)
+    assert rule2.verify_(u, loss) == 0  # step 1 of every 2: the moments move, nothing is tried
+    assert rule2.momentum.abs().sum() > 0
+
+
+def test_verified_flips_through_the_training_loop():
+    model, out = _train({"method": "verified", "gamma": 0.2, "tries": 2, "project": True})
+    assert "sign_flips_per_step" in out["history"][-1]["diagnostics"]
+    assert model.recurrent.u.grad is None
+    assert all(model.recurrent.u is not p for g in model.optimizer_groups() for p in g["params"])

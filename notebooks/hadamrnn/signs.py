@@ -44,6 +44,9 @@
 #   about $1/\gamma$ steps ($\gamma = 0.02$, $\tau = 0.5$, projected gradient).
 # - **slow-u**: the released method with a learning rate of its own for $u$, $10^{-4}$ instead of
 #   $10^{-3}$ (the other parameters keep $10^{-3}$).
+# - **verified**: Bop's moving average of $g_\perp$ ranks the signs, but a flip must lower the true
+#   loss: every 5 steps the 4 signs with the largest $s_i m_i/\sqrt{v_i} > 0$ are flipped one at a
+#   time, and each flip is undone unless the loss on that step's batch falls (a forward pass per try).
 #
 # Each method runs twice, with seeds 0 and 1 (the seed draws the initialisation, the signs included,
 # and the batch order; every method of one seed starts from the same weights and sees the same
@@ -52,7 +55,7 @@
 # **Tasks and budget.** pMNIST and sMNIST at the paper's hidden size 512, the copy task at its hidden
 # size 128, all with 4-bit $U$ and $V$ and the same budget: under `cpu`, 100 Adam steps at $10^{-3}$
 # (the profile's notes below give the data sizes). That is far below the paper's tens of thousands
-# of steps; it is what a shared 2-core machine allowed for 30 runs in the time there was. A method
+# of steps; it is what a shared 2-core machine allowed for 36 runs in the time there was. A method
 # that cannot beat frozen signs here may still do so with a longer budget.
 
 # %% tags=["hide-input"]
@@ -196,6 +199,45 @@ display(Markdown("\n".join(lines)))
 # a flip that the straight-through gradient asks for lowers the loss is another question: the
 # gradient is a first-order prediction, and a flip is not a small step, since it changes $W^k$ for
 # every $k$ at once. Frozen random signs never pay for wrong flips, which is why they are a high bar.
+
+# %% [markdown]
+# ## Does the straight-through gradient predict what a flip does?
+#
+# `qornn.sign_probe` (record `hadamrnn-signs-probe`, made by `run_flip_probe` after the study): on
+# one training batch of each task, 48 single sign flips drawn at random, each one's true loss change
+# $\Delta L_i$ (the loss with $s_i$ flipped, minus the loss) against the first-order prediction of
+# the straight-through gradient, $\hat\Delta_i = -2 s_i g_i$, and of its projected part,
+# $-2 s_i (g_\perp)_i = \hat\Delta_i + 2\langle g, s\rangle/n$: at the seed-0 start, and after the
+# `released` and `frozen` runs of seed 0. "Agreement": the fraction of flips whose predicted change
+# has the sign of the true one (0.5 is a coin); "rescaling": $\langle g, s\rangle/n$, the part of
+# every prediction that no flip can realise.
+
+# %% tags=["hide-input", "full-width"]
+from qornn import results  # noqa: E402
+from qornn.sign_probe import PROBE_EXPERIMENT  # noqa: E402
+
+probe = results.load_record(PROBE_EXPERIMENT, profile, missing_ok=True)
+if probe is None:
+    command = f"from qornn.sign_probe import run_flip_probe; run_flip_probe('{profile}')"
+    display(Markdown(f"No probe record for profile `{profile}`: make it with `python -c \"{command}\"` "
+                     "after training the study."))
+else:
+    import pandas as pd  # noqa: E402
+
+    rows = []
+    for run, data in sorted(probe["runs"].items()):
+        out = data["probe"]
+        true = pd.Series(out["true"])
+        rows.append({"task": run.split("-")[0], "model": data["config"]["state"],
+                     "flips tried": len(true), "flips that lower the loss": int((true < 0).sum()),
+                     "median true change": float(true.median()),
+                     "agreement (STE)": out["agreement_ste"],
+                     "agreement (projected)": out["agreement_projected"],
+                     "correlation (STE)": out["correlation_ste"],
+                     "correlation (projected)": out["correlation_projected"],
+                     "rescaling ⟨g, s⟩/n": out["rescaling"], "batch loss": out["loss"]})
+    display(report.styled(pd.DataFrame(rows)))
+    display(Markdown(report.record_label(probe)))
 
 # %% [markdown]
 # ## Provenance

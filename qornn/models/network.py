@@ -166,6 +166,12 @@ class RecurrentNet(nn.Module):
     def apply_constraints_(self) -> None:
         self.recurrent.apply_constraints_()
 
+    def verify_signs_(self, loss) -> int:
+        """Let W's sign rule test flips against ``loss()``, the loss on the current batch (the
+        ``verified`` rule of :mod:`qornn.signs`; others do nothing). Returns the flips kept."""
+        rule = getattr(self.recurrent, "sign_rule", None)
+        return 0 if rule is None else rule.verify_(self.recurrent.u, loss)
+
     def optimizer_groups(self) -> list[dict]:
         """What the training loop's optimiser updates: every parameter at the run's learning rate,
         unless W's sign rule (:mod:`qornn.signs`) gives the signs a group of their own or none."""
