@@ -48,14 +48,14 @@
 #   loss: every 5 steps the 4 signs with the largest $s_i m_i/\sqrt{v_i} > 0$ are flipped one at a
 #   time, and each flip is undone unless the loss on that step's batch falls (a forward pass per try).
 #
-# Each method runs twice, with seeds 0 and 1 (the seed draws the initialisation, the signs included,
-# and the batch order; every method of one seed starts from the same weights and sees the same
-# batches). Every run records, per epoch, the signs flipped per optimiser step and the mean $|u|$.
+# Each method runs three times, with seeds 0, 1 and 2 (the seed draws the initialisation, the signs
+# included, and the batch order; every method of one seed starts from the same weights and sees the
+# same batches). Every run records, per epoch, the signs flipped per optimiser step and the mean $|u|$.
 #
 # **Tasks and budget.** pMNIST and sMNIST at the paper's hidden size 512, the copy task at its hidden
 # size 128, all with 4-bit $U$ and $V$ and the same budget: under `cpu`, 100 Adam steps at $10^{-3}$
 # (the profile's notes below give the data sizes). That is far below the paper's tens of thousands
-# of steps; it is what a shared 2-core machine allowed for 36 runs in the time there was. A method
+# of steps; it is what a shared 2-core machine allowed for 54 runs in the time there was. A method
 # that cannot beat frozen signs here may still do so with a longer budget.
 
 # %% tags=["hide-input"]
