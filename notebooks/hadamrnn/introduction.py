@@ -109,6 +109,14 @@ display(report.styled(pd.DataFrame(rows), precision=2))
 #   width of $U$ and $V$, sparsity and learned signs.
 # - {doc}`/_build/executed/hadamrnn/training`: training time, the speed of the binary recurrent step
 #   and the sensitivity to the learning rate and the batch size (asked for by the reviewers).
+# - {doc}`/_build/executed/hadamrnn/peer_check`: qornn's HadamRNN run side by side with the authors'
+#   own code (same weights, outputs and gradients; same training, learned and frozen signs).
+# - {doc}`/_build/executed/hadamrnn/signs`: ways to train the signs (projected STE, Bop, a learning
+#   rate of their own, flips verified on the loss) against frozen random signs, and why the released
+#   method fails (not in the paper).
+#
+# Runs whose signs were frozen are not the paper's model: every table marks them "frozen random signs
+# (not the paper's model)" and every figure "[frozen signs]".
 #
 # `data/paper/hadamrnn.yaml` is the inventory of the paper's tables and figures that a source here
 # shows, with every number we compare with and its source.
