@@ -90,8 +90,10 @@ else:
 #
 # Relative difference between qornn and the authors' code, at the start of each run (the names are
 # qornn's; the authors' are in `qornn.peer.PEER_PARAMETERS`). Float32 arithmetic in another order
-# gives differences of about $10^{-6}$; a bug would give differences of order 1. With frozen signs
-# neither code computes a gradient for $u$ (shown as 0).
+# gives small differences, which grow with $n$ and for $\partial L/\partial U$, a sum over the 784
+# time steps (largest through qornn's fused kernel, whose backward pass rebuilds the states backwards
+# in time); a bug would give differences of order 1. With frozen signs neither code computes a
+# gradient for $u$ (shown as 0).
 
 # %% tags=["hide-input", "full-width"]
 rows = []
