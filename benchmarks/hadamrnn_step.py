@@ -262,8 +262,9 @@ def time_variants(n: int, shape_name: str, T: int, reps: int, variants: tuple[st
 
 
 def peak_memory_mb(variant: str, n: int, shape_name: str, T: int, seed: int) -> float | None:
-    """Peak memory of one training step of ``variant`` (after one warm-up step), in a fresh process:
-    the peak resident set during the step minus the resident set before it, in MB."""
+    """Peak memory of one training step of ``variant``, in a fresh process: the peak resident set during
+    its first step minus the resident set before it (model, data and compiled kernels loaded), in MB;
+    Adam's state, made in the first step, is counted."""
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import hadamrnn_step as b; "
             f"print(b._child_peak({variant!r}, {n}, {shape_name!r}, {T}, {seed}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -271,6 +272,27 @@ def peak_memory_mb(variant: str, n: int, shape_name: str, T: int, seed: int) -> 
         print(f"peak memory of {variant} at n={n} failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
         return None
     return float(done.stdout.strip().splitlines()[-1])
+
+
+def add_memory(path: Path, slow_max_n: int, seed: int) -> int:
+    """--memory-only: the peak memory of every case of an existing record, written into it."""
+    import json
+
+    from qornn.results import atomic_write_json, provenance
+
+    start = time.perf_counter()
+    record = json.loads(path.read_text())
+    for r in record["sizes"]:
+        if r["threads"] != record["sizes"][0]["threads"]:
+            continue
+        measured = [v for v in r["median_s"] if r["n"] <= slow_max_n or v.startswith("qornn")]
+        r["peak_memory_mb"] = {v: peak_memory_mb(v, r["n"], r["shape"], r["T"], seed) for v in measured}
+        print(f"  peak memory {r['shape']} n={r['n']}: "
+              + ", ".join(f"{v} {m:.1f} MB" for v, m in r["peak_memory_mb"].items() if m is not None))
+    record["memory_provenance"] = provenance(profile="benchmark", seed=seed, device="cpu",
+                                             wall_time_s=time.perf_counter() - start)
+    atomic_write_json(path, record)
+    return 0
 
 
 def _status_kb(field: str) -> int:
@@ -281,11 +303,15 @@ def _status_kb(field: str) -> int:
 
 
 def _child_peak(variant: str, n: int, shape_name: str, T: int, seed: int) -> float:
+    """The first training step's peak memory (a later step may reuse memory the allocator kept from an
+    earlier one, which the resident set would not show): the compiled kernels are loaded first."""
     torch.set_num_threads(1)
     shape = SHAPES[shape_name]
     x, x_float, y = make_inputs(shape, T, seed)
+    fast_hadamard.load_extension()
+    if variant == "qornn-previous":
+        previous_extension()
     step = step_closure(variant, build_variant(variant, n, shape), x, x_float, y)
-    step()  # warm-up: the build, first-touch allocations, Adam's state
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident set (VmHWM)
     before = _status_kb("VmRSS")
     step()
@@ -326,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, nargs="+", default=[1],
                    help="torch thread counts to time at (each gives a full table)")
     p.add_argument("--memory", action="store_true", help="measure each step's peak memory (fresh processes)")
+    p.add_argument("--memory-only", action="store_true",
+                   help="time nothing: measure the peak memory of the cases of the record at --out and add "
+                        "it there, with the provenance of this measurement")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="smoke run: T=50, 2 reps, no T sweep, no JSON")
     p.add_argument("--out", type=Path, default=None,
@@ -334,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.T, args.reps, args.t_sweep, args.no_json = 50, 2, [], True
+    if args.memory_only:
+        return add_memory(args.out or default_path("hadamrnn_step"), args.slow_variants_max_n, args.seed)
     variants = tuple(v for v in VARIANTS if v in args.variants or v == "qornn-fast")
     if "qornn-previous" in variants and previous_extension() is None:
         variants = tuple(v for v in variants if v != "qornn-previous")

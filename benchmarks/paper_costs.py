@@ -28,7 +28,8 @@ import torch
 from _common import default_path, write_record
 
 from qornn.experiments import EXPERIMENTS, get_config
-from qornn.models import build_model, implementation
+from qornn.experiments.runner import _build
+from qornn.models import implementation
 from qornn.tasks import build_task
 from qornn.train import flush_denormals
 
@@ -65,10 +66,7 @@ def measure(experiment: str, steps: int, profile: str = "paper") -> list[dict]:
         if cfg.source_run(run) is not None:
             continue
         tc = cfg.train_config(run)
-        torch.manual_seed(0)
-        options = dict(spec)
-        model = build_model(options.pop("model"), input_size=task.input_size, output_size=task.output_size,
-                            many_to_many=task.many_to_many, **options)
+        model = _build(cfg, run, task, 0)  # as qornn run builds it
         times = step_seconds(model, task, tc, steps)
         total_steps = tc.epochs * math.ceil(task.num_samples("train") / tc.batch_size)
         median = statistics.median(times)
