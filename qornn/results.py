@@ -415,9 +415,9 @@ PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "
                                "qornn/sparse/report.py", "qornn/overestimate/report.py"})
 
 #: modules that only describe, transform or pass on configurations (overrides, the models' option
-#: list, the command line, the sweeps that only schedule ``run_experiment`` calls): what they do reaches a run only through its configuration and
-#: provenance (seed, device), which the record keeps whole and each page compares with the current
-#: definition
+#: list, the command line, the sweeps, which only schedule ``run_experiment`` calls): what they do
+#: reaches a run only through its configuration and provenance (seed, device), which the record
+#: keeps whole and each page compares with the current definition
 CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py", "qornn/cli.py",
                                 "qornn/sweep.py", "qornn/cli_sweep.py"})
 

@@ -52,7 +52,7 @@ from . import results
 from .overrides import parse_assignment, parse_overrides
 
 __all__ = ["EXECUTORS", "SweepTask", "SweepPlan", "SweepReport", "parse_grid", "parse_seeds", "plan",
-           "execute_task", "run_sweep", "seed_frame", "record_cost", "load_slurm_config"]
+           "execute_task", "run_sweep", "seed_frame", "record_cost", "grid_costs", "load_slurm_config"]
 
 EXECUTORS = ("local", "ray", "slurm")
 #: environment variables that tell a worker where data, records and checkpoints are
@@ -543,3 +543,27 @@ def record_cost(experiment: str, profile: str) -> dict[str, Any]:
     if not runs:
         return {"runs": 0, "cpu_hours": None, "gpu_hours": None}
     return {"runs": runs, "cpu_hours": cpu_s / 3600, "gpu_hours": gpu_s / 3600}
+
+
+def grid_costs(profiles: Sequence[str] = ("cpu", "paper")):
+    """A table of every experiment of every paper module (:data:`qornn.experiments.PAPERS`) at
+    ``profiles``: the runs its grid has per seed and per grid point, how many are recorded, and what
+    the recorded ones cost (:func:`record_cost`): CPU-hours, GPU-hours and CPU-hours per run, None
+    where nothing is recorded."""
+    import pandas as pd
+
+    from .experiments import PAPERS, get_config
+
+    rows = []
+    for paper in PAPERS:
+        for experiment, spec in paper.EXPERIMENTS.items():
+            for profile in profiles:
+                if profile not in spec["profiles"]:
+                    continue
+                cost = record_cost(experiment, profile)
+                per_run = cost["cpu_hours"] / cost["runs"] if cost["runs"] and cost["cpu_hours"] else None
+                rows.append({"chapter": paper.__name__.rsplit(".", 1)[-1], "experiment": experiment,
+                             "profile": profile, "runs per seed": len(get_config(experiment, profile).models),
+                             "runs recorded": cost["runs"], "CPU-hours": cost["cpu_hours"],
+                             "GPU-hours": cost["gpu_hours"], "CPU-hours per run": per_run})
+    return pd.DataFrame(rows)
