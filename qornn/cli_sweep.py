@@ -81,8 +81,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         for variant, seed, run in planned.skipped:
             print(f"skip: {variant or args.profile} seed {seed}: {run} (recorded for the current code)")
         return 0
+    options = _executor_options(args)
+    if args.executor == "slurm":  # each run uses the CPUs its job has
+        common["threads"] = int(options["cpus"])
     report = sweep.run_sweep(args.experiment, args.profile, executor=args.executor,
-                             executor_options=_executor_options(args), retries=args.retries,
+                             executor_options=options, retries=args.retries,
                              progress=not args.no_progress, **common)
     print(report.table())
     if report.failed:
