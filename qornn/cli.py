@@ -6,7 +6,11 @@
     qornn run EXPERIMENT [--profile P] [--seed S] [--device D] [--runs a,b] [--retrain]
               [--set KEY=VALUE ...]          --set: a variant with its own record (qornn/overrides.py),
                                              e.g. --set hidden_size=32 --set hadamrnn.bits=2
-    qornn show EXPERIMENT [--profile P] [--set KEY=VALUE ...]
+    qornn sweep EXPERIMENT [--profile P] [--runs a,b] [--seeds 0,1,2] [--grid KEY=V1,V2 ...]
+              [--executor local|ray|slurm] [--retries N]
+                                             a grid of variants x seeds on local cores, Ray or
+                                             SLURM (qornn/sweep.py; qornn sweep --help)
+    qornn show EXPERIMENT [--profile P] [--seed S] [--set KEY=VALUE ...]
                                              the recorded results, one line per run
     qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force]
                                              add the orthogonality / activation-PTQ measurements
@@ -25,6 +29,7 @@ import sys
 
 from . import results
 from .cli_fetch import add_fetch_command, run_fetch
+from .cli_sweep import add_sweep_command, run_sweep_command
 from .experiments import (
     EXPERIMENTS,
     PROFILES,
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--models", action="store_true",
                          help="every model's options with their defaults and meanings")
     add_fetch_command(sub)
+    add_sweep_command(sub)
     run = sub.add_parser("run", help="train an experiment's models and record the results")
     show = sub.add_parser("show", help="print an experiment's recorded results")
     analyse = sub.add_parser("analyse", help="add measurements to recorded runs from their checkpoints")
@@ -96,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a setting (repeatable): hidden_size=32, train.lr=0.01, "
                             "task.length=100, hadamrnn.bits=2; a variant with its own record")
-    run.add_argument("--seed", type=int, default=0)
+    for p in (run, show):
+        p.add_argument("--seed", type=int, default=0, help="seed S > 0 has a record of its own")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     run.add_argument("--runs", default=None, help="comma-separated subset of the experiment's runs")
     run.add_argument("--retrain", action="store_true", help="train again even if results are recorded")
@@ -142,6 +149,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"recorded in {path}")
     elif args.command == "fetch":
         return run_fetch(args)
+    elif args.command == "sweep":
+        return run_sweep_command(args)
     elif args.command == "analyse":
         record = analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
                                     runs=_runs(args.runs), overrides=args.overrides)
@@ -149,7 +158,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"analysed: {path}")
     else:
         config = get_config(args.experiment, args.profile, args.overrides)  # unknown names: listed
-        record = results.load_record(args.experiment, args.profile, variant=config.variant)
+        record = results.load_record(args.experiment, args.profile,
+                                     variant=config.record_variant(args.seed))
         print(_summary(record))
         flags = _freshness(record, config)
         if flags:

@@ -30,7 +30,8 @@ from typing import Any
 
 import yaml
 
-__all__ = ["parse_assignment", "parse_overrides", "apply_overrides", "variant_name", "command_options"]
+__all__ = ["parse_assignment", "parse_overrides", "apply_overrides", "variant_name", "record_variant",
+           "command_options"]
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.,=+-]{1,80}$")
 
@@ -108,6 +109,15 @@ def variant_name(overrides: Mapping[str, Any]) -> str:
         return text
     digest = hashlib.sha256(json.dumps(dict(overrides), sort_keys=True).encode()).hexdigest()[:10]
     return f"overrides-{digest}"
+
+
+def record_variant(overrides: Mapping[str, Any], seed: int = 0) -> str:
+    """The variant name of the record that holds the runs made with ``overrides`` at ``seed``: the
+    variant's own (:func:`variant_name`, "" for the profile's record) at seed 0, the seed added as
+    ``seed=S`` for any other seed. So each seed's runs get a record (and provenance) of their own,
+    ``data/results/<experiment>/variants/<profile>/seed=1.json`` or ``.../hidden_size=32,seed=1.json``,
+    and seed 0 stays the record it always was (``seed`` is not an override key, so names never clash)."""
+    return variant_name({**overrides, "seed": seed} if seed else overrides)
 
 
 def command_options(overrides: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ A record lives at ``data/results/<experiment>/<profile>.json`` and holds one ent
                            "test": {...}, "size_bits": ..., "provenance": {...}}}}
 
 ``provenance`` says how the numbers were made: git commit (and whether the tree was dirty),
-profile, seed, device, versions, wall time and date. A run whose config differs from the one
+profile, seed, device, host, versions, wall time and date. A run whose config differs from the one
 already recorded never overwrites it silently: the old record is first copied to
 ``data/results/<experiment>/history/``.
 """
@@ -206,6 +206,7 @@ def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
         "seed": seed,
         "device": device,
         "device_name": device_name(device),
+        "host": platform.node(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -414,10 +415,11 @@ PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "
                                "qornn/sparse/report.py", "qornn/overestimate/report.py"})
 
 #: modules that only describe, transform or pass on configurations (overrides, the models' option
-#: list, the command line): what they do reaches a run only through its configuration and
-#: provenance (seed, device), which the record keeps whole and each page compares with the current
-#: definition
-CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py", "qornn/cli.py"})
+#: list, the command line, the sweeps, which only schedule ``run_experiment`` calls): what they do
+#: reaches a run only through its configuration and provenance (seed, device), which the record
+#: keeps whole and each page compares with the current definition
+CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py", "qornn/cli.py",
+                                "qornn/sweep.py", "qornn/cli_sweep.py"})
 
 
 #: subpackages that are wings of their own, mapped to the name prefix of their experiments: a wing

@@ -24,7 +24,7 @@ from .. import results
 from ..analysis import activation_ptq, analyse_model
 from ..models import build_model, implementation
 from ..models.qornn import quantize_post_training
-from ..overrides import apply_overrides, command_options
+from ..overrides import apply_overrides, command_options, record_variant
 from ..quantize import check_bits
 from ..tasks import build_task
 from ..train import TrainConfig, check_device, check_seed, evaluate, load_checkpoint, train
@@ -62,11 +62,18 @@ class ExperimentConfig:
     #: ``data/results/<experiment>/variants/<profile>/<variant>.json``
     variant: str = ""
 
-    def command(self, runs: list[str] | None = None) -> str:
-        """The ``qornn run`` command that trains this configuration (these ``runs``)."""
+    def command(self, runs: list[str] | None = None, seed: int = 0) -> str:
+        """The ``qornn run`` command that trains this configuration (these ``runs``, this ``seed``)."""
         only = f" --runs {','.join(runs)}" if runs else ""
+        seeded = f" --seed {seed}" if seed else ""
         return (f"qornn run {self.experiment} --profile {self.profile}{command_options(self.overrides)}"
-                f"{only}")
+                f"{seeded}{only}")
+
+    def record_variant(self, seed: int = 0) -> str:
+        """The variant name of the record of this configuration's runs at ``seed`` (""
+        for the profile's own record): seed 0 in the variant's record, any other seed in a record
+        of its own (:func:`qornn.overrides.record_variant`)."""
+        return record_variant(self.overrides, seed)
 
     def train_config(self, run: str) -> TrainConfig:
         return TrainConfig(**{**self.train, **self.train_overrides.get(run, {})})
@@ -192,7 +199,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     if unknown:
         raise ValueError(f"unknown run(s) {unknown} for {experiment!r}; valid: {', '.join(cfg.models)}")
     cfg.check()  # every config is validated before any training starts
-    variant = {"variant": cfg.variant} if cfg.variant else {}
+    variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
     results.check_writable(results.record_path(experiment, profile, **variant).parent,
                            results.runs_dir(profile) / experiment / profile)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
@@ -253,7 +260,7 @@ def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
     digest = results.config_hash(cfg.run_config(run, seed))
     path = _checkpoint(cfg, run, digest)
     # --retrain: a run recorded with this config is skipped otherwise, and would write no checkpoint
-    again = cfg.command([run]) + (f" --seed {seed}" if seed else "") + " --retrain"
+    again = cfg.command([run], seed) + " --retrain"
     if not path.exists():
         raise ValueError(f"no checkpoint of {experiment}/{profile}/{run} (seed {seed}) at {path}; "
                          f"train it again with: {again}")
@@ -276,7 +283,7 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
     trained models' checkpoints; for records made before analyses were recorded."""
     cfg = get_config(experiment, profile, overrides)
     check_seed(seed)
-    variant = {"variant": cfg.variant} if cfg.variant else {}
+    variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
     record = results.load_record(experiment, profile, **variant)
     results.check_writable(results.record_path(experiment, profile, **variant).parent)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
@@ -306,12 +313,13 @@ def recorded_or_trained(experiment: str, profile: str, *, seed: int = 0, device:
     Returns ``(record, trained)``, ``trained`` saying whether this call trained."""
     cfg = get_config(experiment, profile, overrides)
     if not retrain:
-        variant = {"variant": cfg.variant} if cfg.variant else {}
+        variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
         record = results.load_record(experiment, profile, missing_ok=True, **variant)
         if record is not None:
             return record, False
         raise results.RecordMissing(
-            f"{experiment}/{profile}" + (f" (variant {cfg.variant})" if cfg.variant else ""),
-            f"{cfg.command()}, or run the page with retrain = True (papermill: -p retrain True)")
+            f"{experiment}/{profile}" + (f" (variant {cfg.record_variant(seed)})"
+                                         if cfg.record_variant(seed) else ""),
+            f"{cfg.command(seed=seed)}, or run the page with retrain = True (papermill: -p retrain True)")
     return run_experiment(experiment, profile, seed=seed, device=device, retrain=retrain,
                           progress=False, overrides=cfg.overrides), True
