@@ -225,11 +225,29 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _check_finite(value: Any, where: str) -> None:
+    """Every number inside a nested group of measurements (the wings' and theory chapters' records)
+    finite; other JSON values (names, verdicts, flags) as they are."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{where}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise RecordError(f"{where} must be a finite number, got {value!r}")
+
+
 def _check_metrics(metrics: Any, where: str) -> None:
-    """Finite numbers; a name ending in ``accuracy`` in [0, 1], every other (losses, bits) >= 0."""
+    """Finite numbers; a name ending in ``accuracy`` in [0, 1], every other (losses, bits) >= 0. A metric
+    that is a group of measurements (a mapping or a list: the wings' and theory chapters' records) has
+    every number in it finite."""
     if not isinstance(metrics, dict):
         raise RecordError(f"{where} must be a mapping of metrics, got {metrics!r}"[:300])
     for key, value in metrics.items():
+        if isinstance(value, (dict, list)):
+            _check_finite(value, f"{where}: {key}")
+            continue
         if not _number(value):
             raise RecordError(f"{where}: {key} must be a finite number, got {value!r}"[:300])
         if key.endswith("accuracy") and not 0 <= value <= 1:
@@ -256,13 +274,23 @@ def check_run(name: str, run: Any, *, experiment: str, profile: str, where: str 
             raise RecordError(f"{at}: config {key} is {config[key]!r}, but the record is of {expected!r}")
     if not isinstance(run["config_hash"], str) or not run["config_hash"]:
         raise RecordError(f"{at}: config_hash must be a string")
-    _check_metrics(run["test"], f"{at} test")
-    _check_metrics(run.get("baselines", {}), f"{at} baselines")
-    if isinstance(run["size_bits"], bool) or not isinstance(run["size_bits"], int) or run["size_bits"] < 0:
-        raise RecordError(f"{at}: size_bits must be a non-negative int, got {run['size_bits']!r}"[:300])
     if not isinstance(run["history"], list):
         raise RecordError(f"{at}: history must be a list")
-    for point in run["history"]:
+    trains_network = run["size_bits"] is not None
+    if trains_network:
+        _check_metrics(run["test"], f"{at} test")
+        size = run["size_bits"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise RecordError(f"{at}: size_bits must be a non-negative int or None, got {size!r}"[:300])
+    else:
+        # an experiment that trains no network (the wings, the theory chapters): its test numbers and
+        # history hold measurements of any JSON shape, every number in them finite
+        if not isinstance(run["test"], dict):
+            raise RecordError(f"{at} test must be a mapping, got {run['test']!r}"[:300])
+        _check_finite(run["test"], f"{at} test")
+        _check_finite(run["history"], f"{at} history")
+    _check_metrics(run.get("baselines", {}), f"{at} baselines")
+    for point in run["history"] if trains_network else []:
         if not isinstance(point, dict):
             raise RecordError(f"{at}: history entries must be mappings")
         epoch = point.get("epoch")

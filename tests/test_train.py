@@ -177,11 +177,21 @@ def test_same_seed_gives_identical_records():
 
 
 def test_a_different_config_keeps_the_old_record(monkeypatch):
+    from qornn.experiments import EXPERIMENTS
+
     run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    # another seed has a record of its own (qornn sweep's layout): the seed-0 record is untouched
     run_experiment("copy", "smoke", runs=["hadamrnn"], seed=1, progress=False)
+    assert not (results.record_path("copy", "smoke").parent / "history").exists()
+    assert results.load_record("copy", "smoke")["runs"]["hadamrnn"]["config"]["seed"] == 0
+    # a changed definition of the same run: the old record is copied to history/ first
+    smoke = EXPERIMENTS["copy"]["profiles"]["smoke"]
+    monkeypatch.setitem(smoke, "train", {**smoke["train"], "lr": smoke["train"]["lr"] / 2})
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
     history = list((results.record_path("copy", "smoke").parent / "history").glob("smoke-*.json"))
     assert len(history) == 1
-    assert json.loads(history[0].read_text())["runs"]["hadamrnn"]["config"]["seed"] == 0
+    old = json.loads(history[0].read_text())["runs"]["hadamrnn"]["config"]["train"]["lr"]
+    assert old == 2 * results.load_record("copy", "smoke")["runs"]["hadamrnn"]["config"]["train"]["lr"]
 
 
 def test_corrupt_record_is_a_clear_error():
