@@ -37,7 +37,7 @@
 # of $C$ is $(l, f(u))$. Cells come from a dyadic refinement: split a cell into its $2^d$ halves while
 # $f(u) - f(l) > \varepsilon$, so cells are small where $f$ varies and large where it is flat.
 #
-# ```{literalinclude} ../../../qornn/overestimate/majoring.py
+# ```{literalinclude} /qornn/overestimate/majoring.py
 # :language: python
 # :pyobject: majoring_points
 # ```

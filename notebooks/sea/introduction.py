@@ -49,7 +49,7 @@
 # every $X^t$ is then $\eta$ times a sum of gradients, so SEA$_0$ does not depend on $\eta$. As a
 # post-processing, $X^0$ is another solver's output.
 #
-# ```{literalinclude} ../../../qornn/sparse/solvers.py
+# ```{literalinclude} /qornn/sparse/solvers.py
 # :language: python
 # :pyobject: sea
 # ```
