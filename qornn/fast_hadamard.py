@@ -149,9 +149,11 @@ def _build():
         build = _build_dir()
         build.mkdir(parents=True, exist_ok=True)
         clear_stale_lock(build)
+        # -fopenmp: without it ATen's parallel_for compiles to a serial loop and the kernel runs on one
+        # thread whatever torch.set_num_threads says (the symbols resolve to torch's own libgomp).
         ext = cpp_extension.load(name="qornn_hadamard_rnn", sources=[str(_CSRC)],
-                                 extra_cflags=["-O3", "-march=native"], build_directory=str(build),
-                                 verbose=False)
+                                 extra_cflags=["-O3", "-march=native", "-fopenmp"],
+                                 extra_ldflags=["-fopenmp"], build_directory=str(build), verbose=False)
         return ext, None
     except Exception as err:  # no compiler, no ninja, a build error: keep the dense path working
         error = f"{type(err).__name__}: {err}".strip()

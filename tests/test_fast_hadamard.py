@@ -216,6 +216,20 @@ def test_threads_do_not_change_the_result():
         assert rel(x, y) <= 1e-13
 
 
+@pytest.mark.skipif(not CPP, reason="no C++ build")
+def test_kernel_runs_on_the_threads_torch_is_given():
+    # built without OpenMP, ATen's parallel_for is a serial loop: two threads then ran as fast as one
+    ext = fh.load_extension()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert ext.threads_used(8) == 2
+        torch.set_num_threads(1)
+        assert ext.threads_used(8) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_keep_freed_memory_runs_in_a_subprocess():
     # process-wide malloc setting: exercised in a child process so that the test session is unaffected
     import subprocess

@@ -492,6 +492,19 @@ torch::Tensor fwht_rows(torch::Tensor x, int64_t block) {
 
 int64_t vector_bytes() { return VEC_BYTES; }
 
+// How many threads one at::parallel_for over ``items`` really ran on: 1 whatever torch.set_num_threads
+// says when this file is compiled without OpenMP (ATen's parallel_for is then a serial loop).
+int64_t threads_used(int64_t items) {
+  std::mutex lock;
+  std::vector<int64_t> seen;
+  at::parallel_for(0, items, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> guard(lock);
+    const int64_t id = at::get_thread_num();
+    if (std::find(seen.begin(), seen.end(), id) == seen.end()) seen.push_back(id);
+  });
+  return static_cast<int64_t>(seen.size());
+}
+
 // The rate of float32 vector additions one thread reaches here (additions per second, counting each
 // lane), for the roofline of benchmarks/hadamrnn_step.py: 12 independent chains of vector adds, enough to
 // hide the adder's latency on current x86 and ARM cores, for about ``seconds``.
@@ -524,5 +537,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("backward", &backward, "(∂input, ∂U, ∂b, ∂s, ∂V, ∂c) of the (Block-)HadamRNN recurrence");
   m.def("fwht_rows", &fwht_rows, "blockwise unnormalised FWHT of each row");
   m.def("vector_bytes", &vector_bytes, "the SIMD vector width the kernel was built with");
+  m.def("threads_used", &threads_used, "how many threads one parallel loop over the chunks ran on");
   m.def("peak_add_rate", &peak_add_rate, "float32 vector additions per second of one thread (roofline)");
 }
