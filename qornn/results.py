@@ -195,11 +195,15 @@ def device_name(device: str) -> str:
 
 
 def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
-               code: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+               code: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
+               segments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """How a run was made. ``code`` is :func:`git_commit` taken when the run *started* (the code
     that ran), which is what a long run must record; it defaults to the commit now. ``overrides``:
-    the settings changed from the profile (a variant, :mod:`qornn.overrides`), kept when given."""
+    the settings changed from the profile (a variant, :mod:`qornn.overrides`), kept when given.
+    ``segments``: for a run trained in several starts (resumed from its checkpoint), which commit and
+    host trained which optimiser steps (:func:`qornn.train.train`); kept when there is more than one."""
     return {
+        **({"segments": [dict(seg) for seg in segments]} if segments and len(segments) > 1 else {}),
         **({"overrides": dict(overrides)} if overrides else {}),
         **(code if code is not None else git_commit()),
         "profile": profile,
@@ -328,6 +332,13 @@ def check_run(name: str, run: Any, *, experiment: str, profile: str, where: str 
     for key in ("device", "date"):
         if not isinstance(prov[key], str):
             raise RecordError(f"{at}: provenance {key} must be a string, got {prov[key]!r}"[:300])
+    segments = prov.get("segments", [])
+    if not isinstance(segments, list) or not all(
+            isinstance(seg, dict) and isinstance(seg.get("from_step"), int)
+            and isinstance(seg.get("to_step"), int) and 0 <= seg["from_step"] <= seg["to_step"]
+            and (seg.get("commit") is None or isinstance(seg["commit"], str)) for seg in segments):
+        raise RecordError(f"{at}: provenance segments must be a list of {{commit, from_step, to_step}} "
+                          "with 0 <= from_step <= to_step")
     if "overrides" in prov and not isinstance(prov["overrides"], dict):
         raise RecordError(f"{at}: provenance overrides must be a mapping of settings")
     if "analysis" in run and not isinstance(run["analysis"], dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import platform
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -212,8 +213,10 @@ def train(
     """Train ``model`` on ``task``; resume from ``checkpoint`` if it exists.
 
     Returns {"history": [per-epoch dict], "test": metrics, "wall_time_s": seconds of training
-    summed over every resumed segment}. ``on_step(global_step)`` is called after each optimiser
-    step (tests use it to interrupt a run). Subnormal floats are flushed to zero throughout
+    summed over every resumed segment, "segments": [{commit, dirty, host, from_step, to_step}] for
+    each start that trained steps (commit None: steps from before segments were recorded)}.
+    ``on_step(global_step)`` is called after each optimiser step (tests use it to interrupt a run).
+    Subnormal floats are flushed to zero throughout
     (:func:`flush_denormals`). ``run_hash`` (the run's configuration hash, default: the training
     config's) is stored in the checkpoint, and a checkpoint of another run is refused
     (:func:`load_checkpoint`). The checkpoint holds tensors and plain values only, including the
@@ -221,7 +224,7 @@ def train(
     ``resume=False`` an existing checkpoint is ignored, then replaced at the first save. An epoch
     resumed in its middle records the steps it resumed at (``resumed_at_steps``) in its history.
     """
-    from .results import config_hash
+    from .results import config_hash, git_commit
 
     run_hash = run_hash if run_hash is not None else config_hash(asdict(cfg))
     dev = check_device(device)
@@ -251,7 +254,15 @@ def train(
         _load_diagnostics_state(model, saved.get("diagnostics"))
         _set_rng_state(saved.get("rng"))  # dropout masks continue as if never interrupted
 
+    # Which code trained which steps: a run resumed in another session (maybe on another machine)
+    # has one segment per start; a checkpoint from before segments were kept gives an unknown first one.
+    segments = state.setdefault("segments", [] if state["global_step"] == 0 else [
+        {"commit": None, "dirty": None, "host": None, "from_step": 0, "to_step": state["global_step"]}])
+    segments.append({**git_commit(), "host": platform.node(), "from_step": state["global_step"],
+                     "to_step": state["global_step"]})
+
     def save() -> None:
+        segments[-1]["to_step"] = state["global_step"]
         if checkpoint is not None:
             atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "config": asdict(cfg),
@@ -317,5 +328,7 @@ def train(
         scheduler.step()
         state.update(epoch=epoch + 1, step=0, loss_sum=0.0, loss_count=0)
         save()
+    segments[-1]["to_step"] = state["global_step"]
     test = evaluate(model, task, "test", cfg.eval_batch_size, dev)
-    return {"history": state["history"], "test": test, "wall_time_s": state["elapsed"]}
+    return {"history": state["history"], "test": test, "wall_time_s": state["elapsed"],
+            "segments": [seg for seg in segments if seg["to_step"] > seg["from_step"]]}

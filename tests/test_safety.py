@@ -110,3 +110,19 @@ def test_ctrl_c_in_a_real_run_is_one_line_and_exit_130(tmp_path):
     assert proc.returncode == 130, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "interrupted" in lines[0], err
+
+
+def test_a_resumed_runs_segments_are_recorded_and_checked():
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    run = json.loads(results.record_path("copy", "smoke").read_text())["runs"]["hadamrnn"]
+    assert "segments" not in run["provenance"]  # one uninterrupted start: nothing to add
+    segments = [{"commit": None, "dirty": None, "host": None, "from_step": 0, "to_step": 8},
+                {"commit": "f" * 40, "dirty": False, "host": "elsewhere", "from_step": 8, "to_step": 16}]
+    run["provenance"] = results.provenance(profile="smoke", seed=0, device="cpu", wall_time_s=1.0,
+                                           segments=segments)
+    results.save_run("copy", "smoke", "hadamrnn", run)
+    saved = json.loads(results.record_path("copy", "smoke").read_text())["runs"]["hadamrnn"]
+    assert saved["provenance"]["segments"] == segments
+    run["provenance"]["segments"][1]["from_step"] = 20  # after its own end
+    with pytest.raises(results.RecordError, match="segments"):
+        results.save_run("copy", "smoke", "hadamrnn", run)

@@ -61,6 +61,11 @@ def test_resume_in_process_gives_the_same_result(tmp_path):
     assert ckpt.exists()
     model, resumed = small_run(checkpoint=ckpt)
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in reference["history"]]
+    # which start trained which steps: the checkpoint at step 8 is where the second one took over
+    total = reference["segments"][0]["to_step"]
+    assert [(s["from_step"], s["to_step"]) for s in reference["segments"]] == [(0, total)]
+    assert [(s["from_step"], s["to_step"]) for s in resumed["segments"]] == [(0, 8), (8, total)]
+    assert all("commit" in s and "host" in s for s in resumed["segments"])
     assert resumed["test"] == reference["test"]
     for a, b in zip(model.state_dict().values(), reference_model.state_dict().values(), strict=True):
         assert torch.equal(a, b)

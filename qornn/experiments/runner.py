@@ -239,7 +239,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
             "provenance": results.provenance(profile=profile, seed=cfg.run_seed(run, seed), device=device,
                                              wall_time_s=out["wall_time_s"], code=code,
-                                             overrides=cfg.overrides),
+                                             overrides=cfg.overrides, segments=out.get("segments")),
         }, **variant, overrides=cfg.overrides)
         record = results.load_record(experiment, profile, **variant)
     return results.load_record(experiment, profile, **variant)
