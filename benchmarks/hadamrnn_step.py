@@ -23,7 +23,9 @@ Variants, all at the same n:
 
 Repetitions of the variants are interleaved (A B C D A B C D ...) so that the load of a shared machine
 hits them alike; the table reports medians and the median of the per-repetition ratios. ``--threads 1 2``
-times everything at each thread count. ``--memory`` measures the peak memory of one step of each variant
+times everything at each thread count; the speed-up of two threads over one is measured apart, with the
+1-thread and 2-thread steps of one model interleaved, and so is the sweep over T (every T in one loop).
+``--memory`` measures the peak memory of one step of each variant
 in a fresh process (peak resident set during the step minus the resident set before it). The roofline
 counts the additions of the kernel's fast Walsh–Hadamard transforms in one step (three per time step:
 forward, backward, and the reversible rebuild) and compares the rate reached with this CPU's peak rate of
@@ -261,6 +263,41 @@ def time_variants(n: int, shape_name: str, T: int, reps: int, variants: tuple[st
     return out
 
 
+def interleaved_thread_scaling(n: int, T: int, reps: int, threads: int, seed: int) -> dict:
+    """qornn-fast's step at 1 thread and at ``threads``, interleaved (1, k, 1, k, ...) on one model, so
+    that a change of load hits both alike: the median of the per-repetition ratios t(1) / t(k)."""
+    shape = SHAPES["pmnist"]
+    torch.manual_seed(seed)
+    x, x_float, y = make_inputs(shape, T, seed)
+    step = step_closure("qornn-fast", build_variant("qornn-fast", n, shape), x, x_float, y)
+
+    def at(k: int):
+        def run() -> None:
+            torch.set_num_threads(k)
+            step()
+        return run
+
+    times = interleaved_times({"1": at(1), str(threads): at(threads)}, reps)
+    return {"n": n, "T": T, "threads": threads, "reps": reps, "times_s": times,
+            "speedup": statistics.median(a / b for a, b in zip(times["1"], times[str(threads)], strict=True))}
+
+
+def interleaved_t_sweep(n: int, Ts: list[int], reps: int, variants: tuple[str, ...], seed: int) -> dict:
+    """Each variant's step at every T of ``Ts``, all interleaved in one loop; the fitted exponents."""
+    shape = SHAPES["pmnist"]
+    steps = {}
+    for v in variants:
+        for T in Ts:
+            torch.manual_seed(seed)
+            x, x_float, y = make_inputs(shape, T, seed)
+            steps[f"{v}@{T}"] = step_closure(v, build_variant(v, n, shape), x, x_float, y)
+    times = interleaved_times(steps, reps)
+    median = {v: {T: statistics.median(times[f"{v}@{T}"]) for T in Ts} for v in variants}
+    return {"n": n, "T": Ts, "reps": reps, "threads": torch.get_num_threads(), "times_s": times,
+            "median_s": median,
+            "exponent_T": {v: fit_exponent(Ts, [median[v][T] for T in Ts]) for v in variants}}
+
+
 def peak_memory_mb(variant: str, n: int, shape_name: str, T: int, seed: int) -> float | None:
     """Peak memory of one training step of ``variant``, in a fresh process: the peak resident set during
     its first step minus the resident set before it (model, data and compiled kernels loaded), in MB;
@@ -376,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         cases.append(("copy", SHAPES["copy"]["n"], 50 if args.quick else args.copy_T))
     start = time.perf_counter()
     before_threads = torch.get_num_threads()
-    rows, sweep = [], []
+    rows, sweep, scaling_rows = [], {}, []
     peak = fast_hadamard.load_extension().peak_add_rate(0.5) if fast_hadamard.available() else None
     try:
         for threads in args.threads:
@@ -396,10 +433,13 @@ def main(argv: list[str] | None = None) -> int:
                 times = ", ".join(f"{v} {s:.4f}s" for v, s in r["median_s"].items())
                 check = "" if check is None else f"; grad u fused vs dense rel. diff {check:.1e}"
                 print(f"  {shape_name} n={n}: {times}{check}", flush=True)
-            if args.t_sweep and threads == args.threads[0]:
-                for T in args.t_sweep:
-                    sweep.append(time_variants(args.t_sweep_n, "pmnist", T, max(3, args.reps // 2),
-                                               ("qornn-fast", "reference"), args.seed))
+        torch.set_num_threads(args.threads[0])
+        if args.t_sweep:
+            sweep = interleaved_t_sweep(args.t_sweep_n, args.t_sweep, max(3, args.reps),
+                                        ("qornn-fast", "reference"), args.seed)
+        if max(args.threads) > 1:  # 1 thread vs the most, side by side, at every n of the pMNIST shape
+            scaling_rows = [interleaved_thread_scaling(n, args.T, max(5, 2 * args.reps), max(args.threads),
+                                                       args.seed) for n in args.sizes]
     finally:
         torch.set_num_threads(before_threads)
     if args.memory:  # the fast variants at every n; the dense ones (one step takes minutes at n = 2048) up
@@ -411,23 +451,18 @@ def main(argv: list[str] | None = None) -> int:
                   + ", ".join(f"{v} {m:.1f} MB" for v, m in r["peak_memory_mb"].items() if m is not None))
     print()
     print_table(rows, "n", variants)
-    by_threads = {}
-    for r in rows:
-        if r["shape"] == "pmnist":
-            by_threads.setdefault(r["n"], {})[r["threads"]] = r["median_s"]["qornn-fast"]
-    thread_scaling = {str(n): t[1] / t[2] for n, t in by_threads.items() if 1 in t and 2 in t}
+    thread_scaling = {str(r["n"]): r["speedup"] for r in scaling_rows}
     if thread_scaling:
-        print("two threads vs one (qornn-fast): "
+        print(f"{max(args.threads)} threads vs one (qornn-fast, interleaved): "
               + ", ".join(f"n={n} {s:.2f}×" for n, s in thread_scaling.items()))
     first = [r for r in rows if r["shape"] == "pmnist" and r["threads"] == args.threads[0]]
     exps_n = {v: fit_exponent([r["n"] for r in first], [r["median_s"][v] for r in first])
               for v in variants if len(first) > 1 and all(v in r["median_s"] for r in first)}
-    exps_t = {}
+    exps_t = sweep.get("exponent_T", {})
     if sweep:
-        print(f"\nT sweep at n={args.t_sweep_n}")
-        print_table(sweep, "T", ("qornn-fast", "reference"))
-        exps_t = {v: fit_exponent([r["T"] for r in sweep], [r["median_s"][v] for r in sweep])
-                  for v in ("qornn-fast", "reference")}
+        print(f"\nT sweep at n={args.t_sweep_n} (interleaved): "
+              + "; ".join(f"{v} " + ", ".join(f"T={T} {t:.4f}s" for T, t in m.items())
+                          for v, m in sweep["median_s"].items()))
         print("growth exponent in T: " + ", ".join(f"{v} β={b:.2f}" for v, b in exps_t.items()))
     wall = time.perf_counter() - start
     if not args.no_json:
@@ -447,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
                        "slow_variants_max_n": args.slow_variants_max_n},
             "sizes": rows,
             "thread_scaling": thread_scaling,
+            "thread_scaling_runs": scaling_rows,
             "exponent_n": exps_n,
             "t_sweep": sweep,
             "exponent_T": exps_t,

@@ -26,7 +26,8 @@ def _main(name: str, monkeypatch):
 
 def _run(name: str, args: list[str], tmp_path, monkeypatch) -> dict:
     out = tmp_path / f"{name}.json"
-    assert _main(name, monkeypatch)([*args, "--reps", "1", "--threads", "1", "--out", str(out)]) == 0
+    # the defaults first: a test's own --threads (say) comes later and wins
+    assert _main(name, monkeypatch)(["--reps", "1", "--threads", "1", "--out", str(out), *args]) == 0
     record = json.loads(out.read_text())
     assert record["benchmark"] == name
     assert {"commit", "dirty", "torch", "date", "device_name"} <= set(record["provenance"])
@@ -51,10 +52,12 @@ def test_interleaved_times_flush_subnormals_unless_told_not_to(monkeypatch, subn
 
 def test_hadamrnn_step_writes_its_record(tmp_path, monkeypatch):
     record = _run("hadamrnn_step", ["--sizes", "8", "16", "--T", "20", "--t-sweep", "10", "20",
-                                    "--t-sweep-n", "8", "--copy-T", "12"], tmp_path, monkeypatch)
-    pmnist = [r for r in record["sizes"] if r["shape"] == "pmnist"]
+                                    "--t-sweep-n", "8", "--copy-T", "12", "--threads", "1", "2"],
+                  tmp_path, monkeypatch)
+    assert [r["threads"] for r in record["sizes"]] == [1, 1, 1, 2, 2, 2]  # pMNIST 8, 16, copy; twice
+    pmnist = [r for r in record["sizes"] if r["shape"] == "pmnist" and r["threads"] == 1]
     assert [r["n"] for r in pmnist] == [8, 16]
-    (copy,) = [r for r in record["sizes"] if r["shape"] == "copy"]
+    (copy,) = [r for r in record["sizes"] if r["shape"] == "copy" and r["threads"] == 1]
     assert copy["n"] == 128 and copy["T"] == 12 and copy["batch"] == 128
     variants = {"qornn-fast", "qornn-previous", "reference", "nn.RNN", "qornn-dense"}
     for row in record["sizes"]:
@@ -64,7 +67,13 @@ def test_hadamrnn_step_writes_its_record(tmp_path, monkeypatch):
         assert row["grad_u_rel_diff_fast_vs_dense"] < 1e-3
         assert 0 < row["roofline"]["fraction_of_peak"] and row["fwht_additions"] > 0
     assert set(record["exponent_n"]) == variants
-    assert [r["T"] for r in record["t_sweep"]] == [10, 20] and record["exponent_T"]
+    assert record["t_sweep"]["T"] == [10, 20] and set(record["exponent_T"]) == {"qornn-fast", "reference"}
+    timed = {f"{v}@{T}" for v in ("qornn-fast", "reference") for T in (10, 20)}
+    assert set(record["t_sweep"]["times_s"]) == timed
+    # 1 thread vs 2, interleaved on one model, at every n
+    assert set(record["thread_scaling"]) == {"8", "16"}
+    for r in record["thread_scaling_runs"]:
+        assert set(r["times_s"]) == {"1", "2"} and len(r["times_s"]["1"]) == r["reps"] >= 5
 
 
 def test_hadamrnn_step_measures_peak_memory_in_a_fresh_process(monkeypatch):
