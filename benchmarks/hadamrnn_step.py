@@ -277,7 +277,9 @@ def interleaved_thread_scaling(n: int, T: int, reps: int, threads: int, seed: in
             step()
         return run
 
-    times = interleaved_times({"1": at(1), str(threads): at(threads)}, reps)
+    # three untimed steps each: the first multi-threaded steps of a process run slower (thread pool and
+    # per-thread buffers warming up), which a single warm-up step left in the first repetitions
+    times = interleaved_times({"1": at(1), str(threads): at(threads)}, reps, warmup=3)
     return {"n": n, "T": T, "threads": threads, "reps": reps, "times_s": times,
             "speedup": statistics.median(a / b for a, b in zip(times["1"], times[str(threads)], strict=True))}
 
