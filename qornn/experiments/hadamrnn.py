@@ -58,6 +58,36 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
 }
 
 
+# The authors' released notebook (deel-ai-papers/hadamRNN, src/notebook/expe_quantif_activ_hadam.ipynb at
+# c8ae6cb; /work/shared/papers/hadamrnn.md section 6) trains another model on the same copy task: a
+# Block-HadamRNN with hidden 512, blocks of 16 (`basic_block: 4`) and 2-bit U and V (`num_bits: 2`). Its
+# optimiser settings are not printed there: the released copy config's (COPY_PAPER_SETTING) are used.
+# Its numbers are the authors' released run, never the paper's (paper_experiment: nothing to compare).
+EXPERIMENTS["copy-released"] = {
+    "task": "copy",
+    "paper_experiment": "copy-released-notebook",  # no paper number: nothing in data/paper/hadamrnn.yaml
+    "source": "the authors' released notebook expe_quantif_activ_hadam.ipynb (deel-ai-papers/hadamRNN, "
+              "commit c8ae6cb): Block-HadamRNN, hidden 512, blocks of 16, 2-bit U and V, T = 1000; "
+              "optimiser settings of the released copy config copy_task_hadamRNN_paper.yaml",
+    "models": {"block-hadamrnn-n512-m16-p2": {"model": "block-hadamrnn", "hidden_size": 512, "block": 16,
+                                               "bits": 2}},
+    "profiles": {
+        "paper": {
+            **COPY_PAPER_SETTING,
+            "note": "the released notebook's model with the released copy config's training settings "
+                    "(about 40,000 optimiser steps)",
+        },
+        "cpu": {
+            **EXPERIMENTS["copy"]["profiles"]["cpu"],
+            "note": EXPERIMENTS["copy"]["profiles"]["cpu"]["note"] + "; the released notebook's model",
+        },
+        "smoke": {
+            **EXPERIMENTS["copy"]["profiles"]["smoke"],
+            "models": {"block-hadamrnn-n512-m16-p2": {"hidden_size": 16, "block": 4}},
+        },
+    },
+}
+
 # The models of HadamRNN's main table (pMNIST, sMNIST). The baselines the paper compares with (ORNN,
 # LSTM, FastGRNN; reviewer R1) have no published sizes: hidden 128 here. Block-HadamRNN's block size
 # per task (the paper's q) was not read: blocks of 64 (88% zeros in W). Not in the paper: the same
