@@ -133,6 +133,13 @@ def _good(tmp_path):
         return {key: f[key] for key in f.files}
 
 
+def _header(arrays, **build):
+    """The header of ``arrays`` with its build arguments changed."""
+    meta = json.loads(arrays["__meta__"].tobytes())
+    meta["build"].update(build)
+    return np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+
+
 def _resave(tmp_path, arrays):
     np.savez(tmp_path / "x.npz", **arrays)  # allow_pickle on save: an object array is pickled
 
@@ -146,17 +153,17 @@ def _resave(tmp_path, arrays):
      "not a readable.*pickle"),
     (lambda tmp, a: _resave(tmp, {**a, "__meta__": np.frombuffer(b"{not json", dtype=np.uint8)}),
      "not a readable"),
-    (lambda tmp, a: _resave(tmp, {**a, "__meta__": np.frombuffer(json.dumps(
-        {**json.loads(a["__meta__"].tobytes()), "build": {"model": "nope"}}).encode(), dtype=np.uint8)}),
+    (lambda tmp, a: _resave(tmp, {**a, "__meta__": _header(a, model="nope")}),
      "cannot be rebuilt.*unknown model 'nope'"),
+    (lambda tmp, a: _resave(tmp, {**a, "__meta__": _header(a, hidden_size=32)}), "cannot be rebuilt"),
     (lambda tmp, a: _resave(tmp, {k: v for k, v in a.items() if k != "float:readout.bias"}),
      r"lacks the entries \['readout.bias'\]"),
     (lambda tmp, a: _resave(tmp, {k: v for k, v in a.items() if k != "input.codes"}), "cannot be rebuilt"),
     (lambda tmp, a: _resave(tmp, {**a, "float:input.bias": a["float:input.bias"].astype(np.float64)}),
      "float64, expected float32"),
     (lambda tmp, a: _resave(tmp, {**a, "float:extra": np.zeros(2, np.float32)}), "does not have"),
-], ids=["garbage", "empty", "truncated", "pickle", "header-not-json", "unknown-model", "missing-float",
-        "missing-codes", "float64", "extra-entry"])
+], ids=["garbage", "empty", "truncated", "pickle", "header-not-json", "unknown-model", "other-size",
+        "missing-float", "missing-codes", "float64", "extra-entry"])
 def test_a_tampered_packed_file_is_refused_cleanly_and_never_unpickled(tmp_path, make, match):
     make(tmp_path, _good(tmp_path))
     with pytest.raises(PackedFileError, match=match) as err:
