@@ -5,7 +5,7 @@
   k bits each, packed into a bit stream, plus its float32 scale α;
 - a k-bit QORNN W (STE-Björck, STE-projUNN, penalty QAT, PTQ) the same way, as the codes of the q_k(W)
   its forward pass uses; the latent training state (V, the power-iteration vector, projUNN's anchor)
-  is not stored;
+  is not stored, nor a HadamRNN sign rule's moments (Bop, verified flips: :mod:`qornn.signs`);
 - biases, float matrices and anything else in float32.
 
 ``load_packed`` rebuilds the model through the registry and writes the decoded values back: signs as
@@ -85,6 +85,8 @@ def _pack_model(model: RecurrentNet) -> tuple[dict[str, np.ndarray], dict[str, A
             arrays[f"{name}.signs"] = np.packbits(signs)
             layout[name] = {"kind": "hadamard", "size": module.size}
             packed_params.add(f"{name}.u")
+            packed_params.update(f"{name}.{key}" for key in module.state_dict()
+                                 if key.startswith("sign_rule."))
         elif isinstance(module, QuantizedLinear) and module.bits is not None:
             w = module.weight.detach()
             _put_codes(arrays, name, w, module.bits, module.alpha())
@@ -208,9 +210,11 @@ def _unpack_model(data: dict[str, np.ndarray], meta: dict[str, Any], where: str)
         raise PackedFileError(f"{where}: entries that the model does not have: {unexpected}")
     packed = {f"{name}.u" if entry["kind"] == "hadamard" else f"{name}.weight"
               for name, entry in meta["layout"].items()}
+    # training state that is not stored: a QORNN W's latent state, a sign rule's moments (left at zero)
+    training_only = [f"{name}." if entry["kind"] == "kbit-recurrent" else f"{name}.sign_rule."
+                     for name, entry in meta["layout"].items() if entry["kind"] != "kbit"]
     lacking = [key for key in missing if key not in packed and not key.endswith(".scale")
-               and not any(key.startswith(f"{name}.") for name, entry in meta["layout"].items()
-                           if entry["kind"] == "kbit-recurrent")]
+               and not any(key.startswith(prefix) for prefix in training_only)]
     if lacking:  # a value left at its random initialisation would be a silent error
         raise PackedFileError(f"{where}: lacks the entries {lacking}")
     return model
