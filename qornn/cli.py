@@ -15,6 +15,11 @@
     qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force]
                                              add the orthogonality / activation-PTQ measurements
                                              to recorded runs, from their checkpoints
+    qornn export EXPERIMENT [--profile P] [--runs a,b] [--seed S] [--set KEY=VALUE ...]
+                                             write the packed weights of recorded runs under
+                                             data/weights/, from their finished checkpoints (a run
+                                             writes its own as it is recorded); load them with
+                                             qornn.load_weights(EXPERIMENT, RUN, profile=P)
 
 Every error is one line on stderr and a non-zero exit (2 for bad input, 1 for a file system
 error, 130 for Ctrl-C); nothing recorded is lost: records are written whole or not at all, and an
@@ -35,6 +40,7 @@ from .experiments import (
     PROFILES,
     analyse_experiment,
     experiment_names,
+    export_experiment,
     get_config,
     run_experiment,
 )
@@ -96,13 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="train an experiment's models and record the results")
     show = sub.add_parser("show", help="print an experiment's recorded results")
     analyse = sub.add_parser("analyse", help="add measurements to recorded runs from their checkpoints")
-    for p in (run, show, analyse):
+    export = sub.add_parser("export", help="write the packed weights of recorded runs from their checkpoints")
+    for p in (run, show, analyse, export):
         p.add_argument("experiment", help=f"one of: {', '.join(experiment_names())}")
         p.add_argument("--profile", default="cpu", help=f"one of: {', '.join(PROFILES)} (default cpu)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a setting (repeatable): hidden_size=32, train.lr=0.01, "
                             "task.length=100, hadamrnn.bits=2; a variant with its own record")
-    for p in (run, show):
+    for p in (run, show, export):
         p.add_argument("--seed", type=int, default=0, help="seed S > 0 has a record of its own")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     run.add_argument("--runs", default=None, help="comma-separated subset of the experiment's runs")
@@ -111,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     analyse.add_argument("--seed", type=int, default=0)
     analyse.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")
     analyse.add_argument("--force", action="store_true", help="analyse runs that already have one")
+    export.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -156,6 +164,15 @@ def _dispatch(args: argparse.Namespace) -> int:
                                     runs=_runs(args.runs), overrides=args.overrides)
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
         print(f"analysed: {path}")
+    elif args.command == "export":
+        written = export_experiment(args.experiment, args.profile, seed=args.seed, runs=_runs(args.runs),
+                                    overrides=args.overrides)
+        for name, entry in sorted(written.items()):
+            print(f"  {name:<16} {results.data_dir() / entry['path']}  ({entry['file_bytes']:,} bytes, "
+                  f"payload {entry['payload_bits']:,} bits)")
+        print(f"exported {len(written)} run(s); load one with qornn.load_weights({args.experiment!r}, RUN, "
+              f"profile={args.profile!r}{f', seed={args.seed}' if args.seed else ''}"
+              f"{', overrides=...' if args.overrides else ''})")
     else:
         config = get_config(args.experiment, args.profile, args.overrides)  # unknown names: listed
         record = results.load_record(args.experiment, args.profile,

@@ -6,6 +6,10 @@ A record lives at ``data/results/<experiment>/<profile>.json`` and holds one ent
      "runs": {"hadamrnn": {"config": {...}, "config_hash": "...", "history": [...],
                            "test": {...}, "size_bits": ..., "provenance": {...}}}}
 
+A run of a trained network also holds ``weights``, where its final model is stored packed
+(:mod:`qornn.weights`): {"path": the file relative to ``data/``, "sha256": the file's,
+"file_bytes": its size, "payload_bits": the packed payload, "format": the file format}.
+
 ``provenance`` says how the numbers were made: git commit (and whether the tree was dirty),
 profile, seed, device, host, versions, wall time and date. A run whose config differs from the one
 already recorded never overwrites it silently: the old record is first copied to
@@ -24,6 +28,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -44,6 +49,7 @@ __all__ = [
     "atomic_torch_save",
     "check_writable",
     "check_run",
+    "check_weights_entry",
     "config_hash",
     "git_commit",
     "provenance",
@@ -343,11 +349,42 @@ def check_run(name: str, run: Any, *, experiment: str, profile: str, where: str 
         raise RecordError(f"{at}: provenance overrides must be a mapping of settings")
     if "analysis" in run and not isinstance(run["analysis"], dict):
         raise RecordError(f"{at}: analysis must be a mapping")
+    if "weights" in run:
+        check_weights_entry(run["weights"], at)
     implementation = run.get("implementation", {})
     if not isinstance(implementation, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in implementation.items()):
         raise RecordError(f"{at}: implementation must be a mapping of names, got "
                           f"{implementation!r}"[:300])
+
+
+#: the fields of a run's ``weights`` entry (:mod:`qornn.weights`)
+WEIGHTS_KEYS = ("path", "sha256", "file_bytes", "payload_bits", "format")
+
+
+def check_weights_entry(entry: Any, at: str = "weights") -> None:
+    """Raise RecordError naming the first bad field of a run's ``weights`` entry: a path relative to
+    ``data/``, under ``weights/``, ending in ``.npz`` (never leaving ``data/``); a sha256 of 64
+    lowercase hex digits; file_bytes and payload_bits positive ints; format a name."""
+    if not isinstance(entry, dict):
+        raise RecordError(f"{at}: weights must be a mapping, got {entry!r}"[:300])
+    lacking = [key for key in WEIGHTS_KEYS if key not in entry]
+    if lacking:
+        raise RecordError(f"{at}: weights lacks {', '.join(lacking)}")
+    path = entry["path"]
+    if not isinstance(path, str) or not re.fullmatch(r"weights(/[A-Za-z0-9_.,=+-]+)+\.npz", path) \
+            or any(part.startswith(".") for part in path.split("/")):
+        raise RecordError(f"{at}: weights path must be a file under weights/ ending in .npz, relative to "
+                          f"data/, got {path!r}"[:300])
+    if not isinstance(entry["sha256"], str) or not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):
+        raise RecordError(f"{at}: weights sha256 must be 64 lowercase hex digits, "
+                          f"got {entry['sha256']!r}"[:300])
+    for key in ("file_bytes", "payload_bits"):
+        value = entry[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RecordError(f"{at}: weights {key} must be a positive int, got {value!r}"[:300])
+    if not isinstance(entry["format"], str) or not entry["format"]:
+        raise RecordError(f"{at}: weights format must be a name, got {entry['format']!r}"[:300])
 
 
 def _check_record(record: Any, path: Path, experiment: str, profile: str, variant: str = "") -> dict:
@@ -410,17 +447,23 @@ def _locked(path: Path):
 
 
 def save_run(experiment: str, profile: str, model: str, run: dict, *, variant: str = "",
-             overrides: dict[str, Any] | None = None) -> Path:
+             overrides: dict[str, Any] | None = None, files: dict[Path, bytes] | None = None) -> Path:
     """Add or replace one model's run in the record, keeping the previous record if it differed.
-    A ``variant``'s record (its ``overrides`` stored in it) is apart from the profile's."""
+    A ``variant``'s record (its ``overrides`` stored in it) is apart from the profile's. ``files``
+    (path -> bytes: the run's packed weights) are written, each atomically, once the run has passed
+    the schema check and under the record's lock, just before the record: a run refused by the
+    schema leaves no file behind."""
     check_run(model, run, experiment=experiment, profile=profile)
     path = record_path(experiment, profile, variant)
     with _locked(path):
+        _write_files(files)
         return _save_run_locked(path, experiment, profile, model, run, variant, overrides)
 
 
-def update_run(experiment: str, profile: str, model: str, fields: dict, *, variant: str = "") -> Path:
-    """Add ``fields`` (e.g. an ``analysis``) to one recorded run, under the record's lock."""
+def update_run(experiment: str, profile: str, model: str, fields: dict, *, variant: str = "",
+               files: dict[Path, bytes] | None = None) -> Path:
+    """Add ``fields`` (e.g. an ``analysis``, ``weights``) to one recorded run, under the record's
+    lock; ``files`` as in :func:`save_run`, written once the updated run passes the schema check."""
     path = record_path(experiment, profile, variant)
     with _locked(path):
         record = load_record(experiment, profile, variant=variant)
@@ -428,8 +471,14 @@ def update_run(experiment: str, profile: str, model: str, fields: dict, *, varia
             raise RecordError(f"{path}: no run {model!r} to update")
         record["runs"][model].update(fields)
         check_run(model, record["runs"][model], experiment=experiment, profile=profile)
+        _write_files(files)
         atomic_write_json(path, record)
     return path
+
+
+def _write_files(files: dict[Path, bytes] | None) -> None:
+    for target, data in (files or {}).items():
+        atomic_write_bytes(Path(target), data)
 
 
 def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run: dict, variant: str,
@@ -450,8 +499,9 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
 #: a run's numbers (this one included: a change to how a configuration is hashed shows up as a
 #: configuration that differs from the profile, which is flagged on its own)
 PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
-                               "qornn/export.py", "qornn/results.py", "qornn/theory/report.py",
-                               "qornn/sparse/report.py", "qornn/overestimate/report.py"})
+                               "qornn/export.py", "qornn/weights.py", "qornn/results.py",
+                               "qornn/theory/report.py", "qornn/sparse/report.py",
+                               "qornn/overestimate/report.py"})
 
 #: modules that only describe, transform or pass on configurations (overrides, the models' option
 #: list, the command line, the sweeps, which only schedule ``run_experiment`` calls): what they do

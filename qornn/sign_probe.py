@@ -12,8 +12,9 @@ on one batch, for single flips drawn at random. A flip changes every power W^k t
 depends on, so nothing guarantees that the first-order term dominates.
 
 :func:`run_flip_probe` records the measurement for the sign study's tasks, on the seed-0 model at its
-initialisation and, when their checkpoints are here, after training with the released method and
-with frozen signs, in ``data/results/hadamrnn-signs-probe/<profile>.json``.
+initialisation and after training with the released method and with frozen signs (from their shipped
+weights, else their checkpoints, :func:`qornn.weights.trained_model`), in
+``data/results/hadamrnn-signs-probe/<profile>.json``.
 """
 
 from __future__ import annotations
@@ -92,12 +93,15 @@ def flip_predictions(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 def run_flip_probe(profile: str = "cpu", *, count: int = 48, seed: int = 0) -> dict:
     """The probe on each task of the sign study under ``profile``: the seed-0 model at its start,
-    and the trained ``released-seed0`` and ``frozen-seed0`` models where their finished checkpoints
-    are here (others are left out and the record says which). One record run per (task, state)."""
+    and the trained ``released-seed0`` and ``frozen-seed0`` models where their shipped weights or
+    finished checkpoints are here (:func:`qornn.weights.trained_model`: the same outputs and
+    straight-through gradients either way; others are left out and the record says which). One
+    record run per (task, state)."""
     from . import results
-    from .experiments import get_config, load_trained
+    from .experiments import get_config
     from .experiments.runner import _build
     from .tasks import build_task
+    from .weights import trained_model
 
     code = results.git_commit()
     for task_name, experiment in _STUDIES.items():
@@ -108,12 +112,12 @@ def run_flip_probe(profile: str = "cpu", *, count: int = 48, seed: int = 0) -> d
         states = {"start": lambda config=config, task=task: _build(config, "released-seed0", task, seed)}
         for run in ("released-seed0", "frozen-seed0"):
             states[f"after {run}"] = (lambda run=run, experiment=experiment, task=task:
-                                      load_trained(experiment, profile, run, seed=seed, task=task))
+                                      trained_model(experiment, run, profile, seed=seed, task=task))
         for state, make in states.items():
             start = time.perf_counter()
             try:
                 model = make()
-            except ValueError as err:  # no finished checkpoint of that run here
+            except ValueError as err:  # neither weights nor a finished checkpoint of that run here
                 print(f"flip probe: {task_name} {state} left out: {err}")
                 continue
             out = flip_predictions(model, x, y, task.loss, count=count,

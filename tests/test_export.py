@@ -1,9 +1,11 @@
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from qornn.export import load_packed, pack_bits, save_packed, unpack_bits
-from qornn.models import build_model, model_size_bits
+from qornn.export import PackedFileError, load_packed, pack_bits, packed_bytes, save_packed, unpack_bits
+from qornn.models import build_model, model_names, model_size_bits
 
 
 @pytest.mark.parametrize("bits", [1, 2, 3, 4, 7, 8])
@@ -17,6 +19,7 @@ def test_bit_packing_round_trips(bits):
 @pytest.mark.parametrize("name,options", [
     ("hadamrnn", {"bits": 4}),
     ("hadamrnn", {"bits": 3, "nonlinearity": "relu"}),
+    ("hadamrnn", {"bits": 4, "sign_training": {"method": "verified"}}),  # its moments are not stored
     ("block-hadamrnn", {"bits": 8, "block": 4}),
     ("ornn", {}),
 ])
@@ -76,3 +79,95 @@ def test_not_a_packed_file(tmp_path):
     np.savez(tmp_path / "x.npz", __meta__=np.frombuffer(b'{"format": "other"}', dtype=np.uint8))
     with pytest.raises(ValueError, match="not a qornn-packed-v1 file"):
         load_packed(tmp_path / "x.npz")
+
+
+# Every model of the registry round-trips, so that the weights of any recorded run load.
+_OPTIONS = {"block-hadamrnn": {"block": 4}, "qornn-ste-bjorck": {"bits": 3}, "lstm": {"bits": 4},
+            "fastgrnn": {"bits": 4}, "transformer": {"hidden_size": 16}}
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_registry_model_packs_and_loads_to_the_same_outputs(tmp_path, name):
+    build = {"model": name, "input_size": 3, "output_size": 4, "hidden_size": 16, **_OPTIONS.get(name, {})}
+    model = build_model(name, **{k: v for k, v in build.items() if k != "model"})
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    model.eval()
+    save_packed(model, tmp_path / "m.npz", build)
+    x = torch.randn(2, 7, 3)
+    with torch.no_grad():
+        assert torch.equal(load_packed(tmp_path / "m.npz")(x), model(x))
+
+
+def test_a_text_model_with_its_embedding_packs_and_loads(tmp_path):
+    build = {"model": "hadamrnn", "input_size": 50, "output_size": 2, "hidden_size": 16,
+             "embedding_size": 8, "pool": "mean"}
+    model = build_model("hadamrnn", **{k: v for k, v in build.items() if k != "model"}).eval()
+    save_packed(model, tmp_path / "m.npz", build)
+    x = torch.randint(0, 50, (3, 9))
+    with torch.no_grad():
+        assert torch.equal(load_packed(tmp_path / "m.npz")(x), model(x))
+
+
+def test_the_same_model_packs_to_the_same_bytes():
+    build = {"model": "hadamrnn", "input_size": 3, "output_size": 4, "hidden_size": 16}
+    model = build_model("hadamrnn", input_size=3, output_size=4, hidden_size=16)
+    assert packed_bytes(model, build, {"run": "a"})[0] == packed_bytes(model, build, {"run": "a"})[0]
+
+
+class _Payload:
+    """Unpickling this would create ``marker``: a crafted file must never get that far."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def _good(tmp_path):
+    build = {"model": "hadamrnn", "input_size": 3, "output_size": 4, "hidden_size": 16}
+    model = build_model("hadamrnn", input_size=3, output_size=4, hidden_size=16)
+    save_packed(model, tmp_path / "good.npz", build)
+    with np.load(tmp_path / "good.npz") as f:
+        return {key: f[key] for key in f.files}
+
+
+def _header(arrays, **build):
+    """The header of ``arrays`` with its build arguments changed."""
+    meta = json.loads(arrays["__meta__"].tobytes())
+    meta["build"].update(build)
+    return np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+
+
+def _resave(tmp_path, arrays):
+    np.savez(tmp_path / "x.npz", **arrays)  # allow_pickle on save: an object array is pickled
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda tmp, a: (tmp / "x.npz").write_bytes(b"\x00garbage"), "not a readable qornn-packed-v1 file"),
+    (lambda tmp, a: (tmp / "x.npz").write_bytes(b""), "not a readable"),
+    (lambda tmp, a: (tmp / "x.npz").write_bytes((tmp / "good.npz").read_bytes()[:200]), "not a readable"),
+    (lambda tmp, a: _resave(tmp, {**a, "float:input.bias": np.array([_Payload(tmp / "pwned")],
+                                                                     dtype=object)}),
+     "not a readable.*pickle"),
+    (lambda tmp, a: _resave(tmp, {**a, "__meta__": np.frombuffer(b"{not json", dtype=np.uint8)}),
+     "not a readable"),
+    (lambda tmp, a: _resave(tmp, {**a, "__meta__": _header(a, model="nope")}),
+     "cannot be rebuilt.*unknown model 'nope'"),
+    (lambda tmp, a: _resave(tmp, {**a, "__meta__": _header(a, hidden_size=32)}), "cannot be rebuilt"),
+    (lambda tmp, a: _resave(tmp, {k: v for k, v in a.items() if k != "float:readout.bias"}),
+     r"lacks the entries \['readout.bias'\]"),
+    (lambda tmp, a: _resave(tmp, {k: v for k, v in a.items() if k != "input.codes"}), "cannot be rebuilt"),
+    (lambda tmp, a: _resave(tmp, {**a, "float:input.bias": a["float:input.bias"].astype(np.float64)}),
+     "float64, expected float32"),
+    (lambda tmp, a: _resave(tmp, {**a, "float:extra": np.zeros(2, np.float32)}), "does not have"),
+], ids=["garbage", "empty", "truncated", "pickle", "header-not-json", "unknown-model", "other-size",
+        "missing-float", "missing-codes", "float64", "extra-entry"])
+def test_a_tampered_packed_file_is_refused_cleanly_and_never_unpickled(tmp_path, make, match):
+    make(tmp_path, _good(tmp_path))
+    with pytest.raises(PackedFileError, match=match) as err:
+        load_packed(tmp_path / "x.npz")
+    assert str(tmp_path / "x.npz") in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "pwned").exists()

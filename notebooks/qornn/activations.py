@@ -63,8 +63,11 @@ from qornn.experiments import recorded_or_trained  # noqa: E402
 # ## Parameters
 #
 # `profile` chooses the records of the trained models (default `cpu`); see {doc}`/book/rerun`.
-# This page has no `retrain`: it draws on the records of the pages that train them (rerun
-# those to refresh a record); a record that is missing altogether is trained here first.
+# This page has no `retrain` and trains nothing: it draws on the records of the pages that train
+# them (rerun those to refresh a record); a record that is missing altogether stops the page with
+# the command that records it. The activation PTQ was measured on each trained model when its run
+# was recorded; the models themselves ship with the book (`qornn.load_weights(experiment, run,
+# profile=profile)`, see {ref}`rerun-weights`), and `qornn.analysis.activation_ptq` measures one again.
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"

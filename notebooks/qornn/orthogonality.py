@@ -67,8 +67,11 @@ from qornn.experiments import recorded_or_trained  # noqa: E402
 # `profile` chooses the records of the trained models (default `cpu`); `sizes` and `samples` the
 # random orthogonal matrices of the first part, which are drawn when the page is built (seed
 # `seed`, a few seconds; not a training result).
-# This page has no `retrain`: it draws on the records of the pages that train them (rerun
-# those to refresh a record); a record that is missing altogether is trained here first.
+# This page has no `retrain` and trains nothing: it draws on the records of the pages that train
+# them (rerun those to refresh a record); a record that is missing altogether stops the page with
+# the command that records it. The measurements were made on each trained model when its run was
+# recorded; the models themselves ship with the book, and `qornn.load_weights(experiment, run,
+# profile=profile)` gives the matrices measured here (see {ref}`rerun-weights`).
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"

@@ -1,6 +1,7 @@
 """The runner of the experiments registry: an experiment under a profile resolves to a plain
 :class:`ExperimentConfig` (:func:`get_config`); :func:`run_experiment` trains each of its models
-(resuming any interrupted run) and records the results.
+(resuming any interrupted run) and records the results, with each run's final model packed under
+``data/weights/`` (:mod:`qornn.weights`).
 
 The experiments themselves are plain data, one module per paper in this package (see
 ``qornn/experiments/__init__.py``), merged into :data:`EXPERIMENTS`.
@@ -20,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .. import results
+from .. import results, weights
 from ..analysis import activation_ptq, analyse_model
 from ..models import build_model, implementation
 from ..models.qornn import quantize_post_training
@@ -30,7 +31,8 @@ from ..tasks import build_task
 from ..train import TrainConfig, check_device, check_seed, evaluate, load_checkpoint, train
 
 __all__ = ["PROFILES", "EXPERIMENTS", "ExperimentConfig", "get_config", "run_experiment",
-           "recorded_or_trained", "experiment_names", "analyse_experiment", "load_trained"]
+           "recorded_or_trained", "experiment_names", "analyse_experiment", "export_experiment",
+           "load_trained"]
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -62,12 +64,13 @@ class ExperimentConfig:
     #: ``data/results/<experiment>/variants/<profile>/<variant>.json``
     variant: str = ""
 
-    def command(self, runs: list[str] | None = None, seed: int = 0) -> str:
-        """The ``qornn run`` command that trains this configuration (these ``runs``, this ``seed``)."""
+    def command(self, runs: list[str] | None = None, seed: int = 0, verb: str = "run") -> str:
+        """The ``qornn run`` command that trains this configuration (these ``runs``, this ``seed``);
+        with ``verb`` another command on the same selection (``export``, ``analyse``)."""
         only = f" --runs {','.join(runs)}" if runs else ""
         seeded = f" --seed {seed}" if seed else ""
-        return (f"qornn run {self.experiment} --profile {self.profile}{command_options(self.overrides)}"
-                f"{seeded}{only}")
+        return (f"qornn {verb} {self.experiment} --profile {self.profile}"
+                f"{command_options(self.overrides)}{seeded}{only}")
 
     def record_variant(self, seed: int = 0) -> str:
         """The variant name of the record of this configuration's runs at ``seed`` (""
@@ -144,12 +147,30 @@ def _checkpoint(cfg: ExperimentConfig, run: str, digest: str):
     return results.runs_dir(cfg.profile) / cfg.experiment / cfg.profile / run / f"{digest}.pt"
 
 
+def _build_options(cfg: ExperimentConfig, run: str, task) -> dict[str, Any]:
+    """The ``build_model`` arguments of a trained run, {"model": name, sizes, options} (what its
+    packed weights store to rebuild it)."""
+    options = {key: value for key, value in cfg.models[run].items() if key != "seed"}
+    return {**options, "input_size": task.input_size, "output_size": task.output_size,
+            "many_to_many": task.many_to_many}
+
+
 def _build(cfg: ExperimentConfig, run: str, task, seed: int) -> torch.nn.Module:
     torch.manual_seed(cfg.run_seed(run, seed))
-    options = dict(cfg.models[run])
-    options.pop("seed", None)
-    return build_model(options.pop("model"), input_size=task.input_size,
-                       output_size=task.output_size, many_to_many=task.many_to_many, **options)
+    options = _build_options(cfg, run, task)
+    return build_model(options.pop("model"), **options)
+
+
+def _pack_weights(cfg: ExperimentConfig, run: str, model: torch.nn.Module, task, seed: int
+                  ) -> tuple[dict, dict]:
+    """({path: bytes}, the record's ``weights`` entry) of one run's final ``model`` (a PTQ run: built
+    as its source, :func:`qornn.export.read_packed` gives it its bits back)."""
+    build = _build_options(cfg, cfg.source_run(run) or run, task)
+    digest = results.config_hash(cfg.run_config(run, seed))
+    path, data, entry = weights.pack_run(
+        copy.deepcopy(model).cpu().eval(), build, experiment=cfg.experiment, profile=cfg.profile, run=run,
+        variant=cfg.record_variant(seed), seed=seed, config_hash=digest)
+    return {path: data}, entry
 
 
 def _analysis(model: torch.nn.Module, task, *, activations: bool) -> dict:
@@ -201,7 +222,8 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     cfg.check()  # every config is validated before any training starts
     variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
     results.check_writable(results.record_path(experiment, profile, **variant).parent,
-                           results.runs_dir(profile) / experiment / profile)
+                           results.runs_dir(profile) / experiment / profile,
+                           weights.weights_folder(experiment, profile, **variant))
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     for run in runs:  # a bad model option fails here, not after hours of training the runs before it
         if cfg.source_run(run) is None:
@@ -228,6 +250,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             batch = cfg.train_config(source).eval_batch_size
             out = {"history": [], "wall_time_s": time.perf_counter() - start,
                    "test": evaluate(model, task, "test", batch, torch.device(device))}
+        files, packed = _pack_weights(cfg, run, model, task, seed)
         results.save_run(experiment, profile, run, {
             "config": run_cfg,
             "config_hash": digest,
@@ -237,10 +260,11 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "size_bits": model.size_bits(),
             "implementation": implementation(model),
             "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
+            "weights": packed,
             "provenance": results.provenance(profile=profile, seed=cfg.run_seed(run, seed), device=device,
                                              wall_time_s=out["wall_time_s"], code=code,
                                              overrides=cfg.overrides, segments=out.get("segments")),
-        }, **variant, overrides=cfg.overrides)
+        }, **variant, overrides=cfg.overrides, files=files)
         record = results.load_record(experiment, profile, **variant)
     return results.load_record(experiment, profile, **variant)
 
@@ -293,13 +317,49 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
             raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}")
         if "analysis" in data and not force:
             continue
-        if data["config_hash"] != results.config_hash(cfg.run_config(run, seed)):
-            raise ValueError(f"{experiment}/{profile}/{run}: the record's config is not the current "
-                             "one; rerun it rather than analysing another model")
+        _check_current(cfg, run, data, seed, "analysing")
         model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides)
         results.update_run(experiment, profile, run, {
             "analysis": _analysis(model, task, activations=cfg.source_run(run) is None)}, **variant)
     return results.load_record(experiment, profile, **variant)
+
+
+def _check_current(cfg: ExperimentConfig, run: str, data: dict, seed: int, doing: str) -> None:
+    """Refuse a recorded run whose configuration is not the current one: its checkpoint (of the
+    current configuration) would be another model than the one its numbers were measured on."""
+    if data["config_hash"] != results.config_hash(cfg.run_config(run, seed)):
+        raise ValueError(f"{cfg.experiment}/{cfg.profile}/{run}: the record's config is not the current "
+                         f"one; rerun it rather than {doing} another model: {cfg.command([run], seed)}")
+
+
+def export_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
+                      overrides: Any = None) -> dict[str, dict]:
+    """Write the packed weights (:mod:`qornn.weights`) of recorded runs (all with ``runs`` None)
+    from their finished checkpoints, and their ``weights`` entries into the record: for runs recorded
+    before weights were written, and for the ``paper`` runs, whose checkpoints are committed. No
+    training: a run without a finished checkpoint here is an error that says how to train it.
+    Returns {run: its ``weights`` entry}."""
+    cfg = get_config(experiment, profile, overrides)
+    check_seed(seed)
+    variant = cfg.record_variant(seed)
+    record = results.load_record(experiment, profile, variant=variant)
+    selected = sorted(record["runs"]) if runs is None else runs
+    for run in selected:  # every run checked before any is loaded
+        if run not in record["runs"]:
+            raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}"
+                             + (f" (variant {variant})" if variant else ""))
+        if run not in cfg.models:
+            raise ValueError(f"run {run!r} of the record is no longer defined for {experiment!r}; "
+                             f"valid: {', '.join(cfg.models)}")
+        _check_current(cfg, run, record["runs"][run], seed, "exporting")
+    results.check_writable(weights.weights_dir())
+    task = build_task(cfg.task, **cfg.task_options, seed=seed)
+    written = {}
+    for run in selected:
+        model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides)
+        files, written[run] = _pack_weights(cfg, run, model, task, seed)
+        results.update_run(experiment, profile, run, {"weights": written[run]}, variant=variant, files=files)
+    return written
 
 
 def recorded_or_trained(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
