@@ -1181,7 +1181,7 @@ def _ours_at(experiment: str, profile: str, run: str, metric: str) -> tuple[str,
         return "not recorded", "—"
     hidden = lead["runs"][run]["config"].get("model", {}).get("hidden_size")
     cell = mean_std_cell(values.values(), metric)
-    return (cell if len(values) == 1 else f"{cell} ({seeds_cell(values)})"), _fmt(hidden)
+    return (cell if len(values) == 1 else f"{cell}, {seeds_cell(values)}"), _fmt(hidden)
 
 
 def reference_table(references: Mapping, profile: str, experiment: str | None = None) -> pd.DataFrame:
@@ -1329,7 +1329,8 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
     """One row per run of ``experiment``'s ``paper`` profile: whether it is recorded at the paper's
     budget (and at how many seeds), its measured seconds per optimiser step on one core, the
     profile's optimiser steps, their product in hours, and whether that fits this machine (at most
-    ``fits_hours``, :data:`FITS_HOURS`), from :func:`paper_costs`."""
+    ``fits_hours``, :data:`FITS_HOURS`), from :func:`paper_costs`. A post-training quantization run
+    trains nothing: it costs what its source run costs."""
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
@@ -1347,7 +1348,9 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
         cost = costs.get(run)
         row = {"run": run, "at the paper's budget": status, "s / step": None, "optimiser steps": None,
                "projected hours (1 core)": None}
-        if cost is None:
+        if config.source_run(run) is not None:
+            row["fits here"] = f"trains nothing: quantizes {config.source_run(run)} after training"
+        elif cost is None:
             row["fits here"] = "no measured cost"
         elif not cost.get("measured"):
             row["fits here"] = f"not measured: {cost.get('reason', 'no reason recorded')}"
@@ -1477,7 +1480,8 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                                              "recall_accuracy"),
                      "seeds": seeds_cell(found),
                      "note": "" if not stale else "recorded with a configuration other than the current "
-                                                  f"`paper` profile's (seeds {', '.join(map(str, stale))})"})
+                                                  f"`paper` profile's (seed{'s' if len(stale) > 1 else ''} "
+                                                  f"{', '.join(map(str, stale))})"})
     return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds", "note"])
 
 

@@ -162,6 +162,11 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     assert "Not run at the paper's budget yet: `block-hadamrnn`" in note
     summary = report.paper_budget_summary({"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy")})
     assert list(summary["recorded at the paper's budget"]) == ["hadamrnn", report.NOT_RUN_AT_PAPER]
+    qornn = report.paper_budget_frame("qornn-copy").set_index("run")  # its PTQ runs train nothing
+    assert qornn.loc["ptq-bjorck-5bit", "fits here"] == \
+        "trains nothing: quantizes ornn-bjorck after training"
+    assert report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0, "cost not measured"] == \
+        ", ".join(run for run in get_config("qornn-copy", "paper").models if not run.startswith("ptq"))
 
 
 def test_a_variant_made_with_overrides_is_shown_alone_and_without_a_paper_note():

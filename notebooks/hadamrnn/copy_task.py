@@ -195,9 +195,9 @@ baseline = record["runs"][next(iter(record["runs"]))]["baselines"]["memoryless_c
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
 below = sorted(run for run, data in record["runs"].items() if data["test"]["loss"] < baseline)
 display(Markdown(
-    f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}. "
+    f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}. "
     f"For comparison, the memoryless baseline of this task is {baseline:.4g} nats per step; "
-    f"the runs whose test loss is below it (that remember something) are: "
+    f"the runs of profile `{record['profile']}` whose test loss is below it (that remember something) are: "
     f"{', '.join(f'`{run}`' for run in below) or 'none'}."
 ))
 display(Markdown(

@@ -180,7 +180,7 @@ for budget, seeds in report.budget_seed_records("pmnist", record).items():
         fixed = runs["hadamrnn-fixed-signs"]["test"]["accuracy"]
         display(Markdown(f"Test accuracy with learned signs {learned:.1%}, with fixed signs {fixed:.1%}: "
                          f"learning the signs changed it by {100 * (learned - fixed):+.1f} points "
-                         f"(profile `{budget}`, {report.budget_label(budget)}, seed "
+                         f"(profile `{budget}`: {report.budget_label(budget)}, seed "
                          f"{report.record_seed(shown)})."))
     else:
         display(Markdown(f"The `{budget}` record does not hold both runs yet: "

@@ -136,7 +136,7 @@ TASKS = {"copy": ("qornn-copy", "loss"), "pMNIST": ("qornn-pmnist", "accuracy"),
 paper = report.load_paper_numbers("qornn")
 summary = report.summary_table(TASKS, paper, profile, seed=seed, device=device)
 display(report.styled(summary))
-available = (summary["paper value"] != "not available").sum()
+available = (~summary["paper value"].isin([report.NOT_AVAILABLE, report.NOT_IN_PAPER])).sum()
 display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them."))
 
 # %% [markdown]
