@@ -1365,6 +1365,24 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def _paper_freshness(experiment: str, seeds: Mapping[int, Mapping]) -> str:
+    """:func:`freshness_notes` of every recorded seed of ``experiment`` at the paper's budget, for
+    its recorded runs only (the runs not recorded yet are named apart)."""
+    import dataclasses
+
+    from .experiments import get_config
+
+    config = get_config(experiment, PAPER_PROFILE)
+    notes = []
+    for seed, record in seeds.items():
+        recorded = dataclasses.replace(config, models={run: spec for run, spec in config.models.items()
+                                                       if run in record["runs"]})
+        flags = freshness_notes(record, recorded)
+        if flags:
+            notes.append(flags if len(seeds) == 1 else f"Seed {seed}:\n\n{flags}")
+    return "\n\n".join(notes)
+
+
 def paper_budget_note(experiment: str, record: Mapping | None = None, fits_hours: float = FITS_HOURS) -> str:
     """Markdown for a page: whether ``experiment`` is recorded at the paper's budget (and how its
     tables tell those numbers from ``record``'s, at a reduced budget), which of its paper runs are not
@@ -1389,6 +1407,9 @@ def paper_budget_note(experiment: str, record: Mapping | None = None, fits_hours
         missing = frame.loc[~frame["at the paper's budget"].str.startswith("recorded"), "run"]
         if len(missing):
             lines.append(f"Not run at the paper's budget yet: {', '.join(f'`{run}`' for run in missing)}.")
+        flags = _paper_freshness(experiment, seeds)
+        if flags:
+            lines.append("**Check before trusting the paper's-budget numbers:**\n\n" + flags)
     _, provenance = paper_costs(experiment)
     if provenance is None:
         lines.append("No measured cost of the paper's runs yet (`benchmarks/paper_costs.py` measures them).")

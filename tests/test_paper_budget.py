@@ -160,6 +160,10 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     note = report.paper_budget_note("copy", results.load_record("copy", "paper"))
     assert "**Recorded at the paper's budget**" in note and "`hadamrnn`" in note
     assert "Not run at the paper's budget yet: `block-hadamrnn`" in note
+    # a paper record from code this checkout does not have is flagged, as a page's own record is
+    assert "**Check before trusting the paper's-budget numbers:**" in note
+    assert "made at commit 89abcdef, which this checkout does not have" in note
+    assert "block-hadamrnn**: part of profile" not in note  # named once, above, not again
     summary = report.paper_budget_summary({"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy")})
     assert list(summary["recorded at the paper's budget"]) == ["hadamrnn", report.NOT_RUN_AT_PAPER]
     qornn = report.paper_budget_frame("qornn-copy").set_index("run")  # its PTQ runs train nothing
