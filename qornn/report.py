@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,31 @@ __all__ = [
     "plot_seed_curves",
     "styled",
     "paper_sources_table",
+    "PAPER_PROFILE",
+    "PAPER_BUDGET",
+    "budget_label",
+    "record_seed",
+    "seed_records",
+    "seed_values",
+    "mean_std",
+    "mean_std_cell",
+    "seeds_cell",
+    "budget_seed_records",
+    "budget_comparison",
+    "summary_table",
+    "RELEASED_NOTEBOOK",
+    "LITERATURE_ANCHOR",
+    "FITS_HOURS",
+    "COPY_RULE",
+    "NOT_RUN_AT_PAPER",
+    "paper_costs",
+    "paper_budget_frame",
+    "paper_budget_note",
+    "paper_budget_summary",
+    "solves_copy",
+    "copy_verdicts",
+    "copy_verdict_text",
+    "plot_seed_spread",
 ]
 
 NOT_AVAILABLE = "not available"
@@ -687,58 +713,215 @@ def stand_in_task(task: str | None) -> str | None:
     return task if cls is not None and getattr(cls, "stand_in_for", None) else None
 
 
+#: the profile of the papers' own budgets (their hyperparameters, epochs and data)
+PAPER_PROFILE = "paper"
+#: what the ``budget`` column of a table says of a number made at the paper's budget
+PAPER_BUDGET = "paper's budget"
+
+
+def budget_label(profile: str) -> str:
+    """Which budget a profile's numbers were made with, as tables say it: :data:`PAPER_BUDGET` for
+    the ``paper`` profile, "reduced (<profile> profile)" for every other (``cpu``, ``smoke``)."""
+    return PAPER_BUDGET if profile == PAPER_PROFILE else f"reduced ({profile} profile)"
+
+
+def _has_overrides(record: Mapping) -> bool:
+    """Whether ``record`` is a variant made with overrides (in no paper), not a profile's own record
+    at some seed (a seed's record is a variant ``seed=S`` with no overrides)."""
+    return bool(record.get("variant")) and bool(record.get("overrides"))
+
+
+def record_seed(record: Mapping) -> int:
+    """The experiment seed of ``record``: S for a seed's record (variant ``seed=S``), else 0."""
+    name = str(record.get("variant") or "")
+    found = re.fullmatch(r"(?:.*,)?seed=(\d+)", name)
+    return int(found.group(1)) if found else 0
+
+
+def seed_records(experiment: str, profile: str) -> dict[int, dict]:
+    """Every recorded seed of ``experiment`` at ``profile``, ``{seed: record}`` in the order of the
+    seeds: seed 0 is the profile's record (``data/results/<experiment>/<profile>.json``), a seed
+    S > 0 its own record ``data/results/<experiment>/variants/<profile>/seed=S.json`` (what
+    ``qornn run --seed S`` and ``qornn sweep --seeds`` write). Seeds of variants made with overrides
+    are not the profile's and are left out."""
+    from .overrides import record_variant
+
+    found: dict[int, dict] = {}
+    base = results.load_record(experiment, profile, missing_ok=True)
+    if base is not None:
+        found[0] = base
+    folder = results.record_path(experiment, profile, record_variant({}, 1)).parent
+    for path in folder.glob("seed=*.json") if folder.is_dir() else []:
+        seed = path.stem.removeprefix("seed=")
+        if seed.isdigit() and record_variant({}, int(seed)) == path.stem:
+            found[int(seed)] = results.load_record(experiment, profile, variant=path.stem)
+    return dict(sorted(found.items()))
+
+
+def _same_configuration(a: Mapping, b: Mapping) -> bool:
+    """Whether two recorded runs were made with the same configuration but for the seed."""
+    def strip(config: Mapping) -> dict:
+        return {k: v for k, v in config.items() if k != "seed"}
+
+    return strip(a["config"]) == strip(b["config"])
+
+
+def seed_values(record: Mapping, run: str, metric: str,
+                seeds: Mapping[int, Mapping] | None = None) -> dict[int, float]:
+    """The test ``metric`` of ``run`` at every recorded seed, ``{seed: value}``: ``record``'s own
+    and, from ``seeds`` (:func:`seed_records`), every other seed's whose run has the same
+    configuration as ``record``'s but for the seed (a seed recorded with another configuration is
+    not the same experiment, and is left out). Empty when ``record`` has no such number."""
+    own = record["runs"].get(run)
+    if own is None or metric not in own["test"]:
+        return {}
+    pool = {**(seeds or {}), record_seed(record): record}
+    values = {}
+    for seed, other in sorted(pool.items()):
+        data = other["runs"].get(run)
+        if data is not None and metric in data["test"] and _same_configuration(data, own):
+            values[seed] = data["test"][metric]
+    return values
+
+
+def mean_std(values: Iterable[float]) -> tuple[float, float | None, int]:
+    """Mean, sample standard deviation (n − 1 in the denominator; None for one value) and count."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("mean_std of no values")
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, None, 1
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return mean, std, len(values)
+
+
+def seeds_cell(seeds: Iterable[int]) -> str:
+    """How many seeds a number is over: "1 seed", or "3 seeds (0, 1, 2)"."""
+    seeds = list(seeds)
+    return "1 seed" if len(seeds) == 1 else f"{len(seeds)} seeds ({', '.join(map(str, seeds))})"
+
+
+def mean_std_cell(values: Iterable[float], metric: str | None = None) -> str:
+    """A number over seeds for people: one value as :func:`_fmt` writes it, several as mean ± sample
+    standard deviation (an accuracy's spread in percentage points)."""
+    mean, std, _ = mean_std(values)
+    if std is None:
+        return _fmt(mean, metric)
+    if _is_accuracy(metric):
+        return f"{100 * mean:.1f}% ± {100 * std:.1f} points"
+    return f"{mean:.4g} ± {std:.2g}"
+
+
 def comparison_table(record: Mapping, paper_numbers: Mapping | None,
-                     paper_experiment: str | None = None) -> pd.DataFrame:
+                     paper_experiment: str | None = None,
+                     seeds: Mapping[int, Mapping] | None = None) -> pd.DataFrame:
     """The paper's numbers beside ours, one row per (run, metric) of the record's test metrics.
 
-    Columns: run, signs (:func:`signs_of`: a HadamRNN with frozen signs is marked as not the
-    paper's model), hidden (the model's hidden size), metric, paper value (:func:`paper_cell`: "not
-    available" where the paper's number could not be read, "not in the paper" where it reports
-    none), ours, vs chance (:func:`at_chance`), gap (ours − paper, where both exist; accuracies in
-    percentage points), profile, record (path, commit, date). Numbers as :func:`_fmt` writes them.
+    Columns: budget (:func:`budget_label`: the paper's or a reduced one), run, signs
+    (:func:`signs_of`: a HadamRNN with frozen signs is marked as not the paper's model), hidden (the
+    model's hidden size), metric, paper value (:func:`paper_cell`: "not available" where the paper's
+    number could not be read, "not in the paper" where it reports none), ours, seeds, vs chance
+    (:func:`at_chance`), gap (ours − paper, where both exist; accuracies in percentage points),
+    profile, record (path, commit, date). Numbers as :func:`_fmt` writes them.
+    ``seeds``: the records of the same experiment and profile at every recorded seed
+    (:func:`seed_records`); with more than one seed of a run, "ours" is the mean ± standard deviation
+    over them (:func:`seed_values`, :func:`mean_std_cell`), and the gap and the chance flag are of
+    the mean. "seeds" says how many ("1 seed" otherwise).
     Paper entries for this experiment whose run or metric the record lacks are listed too, with
     ours = "not recorded".
     ``paper_experiment``: the experiment's name in the paper file when it differs from ours (e.g.
     ``qornn-copy`` is ``copy`` in ``qornn.yaml``).
 
     Runs that are in no paper (``paper_numbers`` None, or a variant made with overrides) get a
-    table without paper columns: run, signs, metric, ours, profile, record.
+    table without paper columns: budget, run, signs, metric, ours, seeds, profile, record.
     """
-    if paper_numbers is None or record.get("variant"):
-        rows = [{"run": run, "signs": signs_of(record["runs"][run]["config"].get("model", {})),
-                 "metric": metric, "ours": _fmt(ours, metric),
-                 "profile": record["profile"] + (f" (variant {record['variant']})"
-                                                 if record.get("variant") else ""),
-                 "record": record_label(record, run)}
-                for run in sorted(record["runs"]) for metric, ours in record["runs"][run]["test"].items()]
-        return pd.DataFrame(rows, columns=["run", "signs", "metric", "ours", "profile", "record"])
+    budget = budget_label(record["profile"])
+
+    def over_seeds(run: str, metric: str) -> tuple[dict[int, float], float]:
+        values = seed_values(record, run, metric, seeds)
+        return values, mean_std(values.values())[0]
+
+    if paper_numbers is None or _has_overrides(record):
+        rows = []
+        for run in sorted(record["runs"]):
+            for metric in record["runs"][run]["test"]:
+                values, _ = over_seeds(run, metric)
+                rows.append({"budget": budget, "run": run,
+                             "signs": signs_of(record["runs"][run]["config"].get("model", {})),
+                             "metric": metric, "ours": mean_std_cell(values.values(), metric),
+                             "seeds": seeds_cell(values),
+                             "profile": record["profile"] + (f" (variant {record['variant']})"
+                                                             if record.get("variant") else ""),
+                             "record": record_label(record, run)})
+        return pd.DataFrame(rows, columns=["budget", "run", "signs", "metric", "ours", "seeds", "profile",
+                                           "record"])
     entries = list(paper_numbers.get("entries", []))
     experiment = paper_experiment or record["experiment"]  # its name in data/paper/<paper>.yaml
     rows = []
     seen = set()
     for run in sorted(record["runs"]):
-        stand_in = stand_in_task(record["runs"][run]["config"].get("task"))
-        for metric, ours in record["runs"][run]["test"].items():
+        data = record["runs"][run]
+        stand_in = stand_in_task(data["config"].get("task"))
+        for metric in data["test"]:
             entry = _entry_for(entries, experiment, run, metric)
             seen.add((run, metric))
+            values, ours = over_seeds(run, metric)
             paper = entry.get("value") if entry else None
             gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
-            rows.append({"run": run, "signs": signs_of(record["runs"][run]["config"].get("model", {})),
-                         "hidden": _fmt(record["runs"][run]["config"].get("model", {})
-                                                    .get("hidden_size")),
+            rows.append({"budget": budget, "run": run, "signs": signs_of(data["config"].get("model", {})),
+                         "hidden": _fmt(data["config"].get("model", {}).get("hidden_size")),
                          "metric": metric, "paper value": paper_cell(entry),
-                         "ours": _fmt(ours, metric) + (f" (stand-in data: {stand_in})" if stand_in else ""),
-                         "vs chance": at_chance(record["runs"][run], metric) or "",
+                         "ours": mean_std_cell(values.values(), metric)
+                         + (f" (stand-in data: {stand_in})" if stand_in else ""),
+                         "seeds": seeds_cell(values),
+                         "vs chance": at_chance({**data, "test": {metric: ours}}, metric) or "",
                          "gap": "—" if gap is None else _gap(gap, metric), "profile": record["profile"],
                          "record": record_label(record, run)})
     for entry in entries:
         if entry["experiment"] == experiment and (entry["run"], entry["metric"]) not in seen:
-            rows.append({"run": entry["run"], "signs": "—", "hidden": "—", "metric": entry["metric"],
-                         "paper value": paper_cell(entry), "ours": "not recorded",
-                         "vs chance": "", "gap": "—", "profile": record["profile"], "record": "—"})
-    columns = ["run", "signs", "hidden", "metric", "paper value", "ours", "vs chance", "gap", "profile",
-               "record"]
+            rows.append({"budget": budget, "run": entry["run"], "signs": "—", "hidden": "—",
+                         "metric": entry["metric"], "paper value": paper_cell(entry), "ours": "not recorded",
+                         "seeds": "—", "vs chance": "", "gap": "—", "profile": record["profile"],
+                         "record": "—"})
+    columns = ["budget", "run", "signs", "hidden", "metric", "paper value", "ours", "seeds", "vs chance",
+               "gap", "profile", "record"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def budget_seed_records(experiment: str, record: Mapping) -> dict[str, dict[int, Mapping]]:
+    """What a page shows of ``experiment`` beside ``record`` (the page's own, at its profile), by
+    profile, the paper's budget first: ``{"paper": {seed: record}, profile: {seed: record}}``, each
+    with every recorded seed (:func:`seed_records`), ``record`` among its profile's. The paper's
+    budget is left out where none is recorded, and for a variant made with overrides (in no paper),
+    which is shown alone."""
+    if _has_overrides(record):
+        return {record["profile"]: {record_seed(record): record}}
+    own = {**seed_records(experiment, record["profile"]), record_seed(record): record}
+    shown: dict[str, dict[int, Mapping]] = {}
+    if record["profile"] != PAPER_PROFILE:
+        paper = seed_records(experiment, PAPER_PROFILE)
+        if paper:
+            shown[PAPER_PROFILE] = paper
+    shown[record["profile"]] = dict(sorted(own.items()))
+    return shown
+
+
+def _lead_record(seeds: Mapping[int, Mapping], record: Mapping | None = None) -> Mapping:
+    """The record a table's rows name: ``record`` when it is among ``seeds``, else the lowest seed's."""
+    if record is not None and any(other is record for other in seeds.values()):
+        return record
+    return seeds[min(seeds)]
+
+
+def budget_comparison(experiment: str, record: Mapping, paper_numbers: Mapping | None,
+                      paper_experiment: str | None = None) -> pd.DataFrame:
+    """:func:`comparison_table` of every budget recorded for ``experiment``, the paper's first
+    (:func:`budget_seed_records`): where a ``paper`` record exists, its rows (budget "paper's
+    budget") lead, then ``record``'s ("reduced (cpu profile)"); each over its recorded seeds."""
+    tables = [comparison_table(_lead_record(seeds, record), paper_numbers, paper_experiment, seeds=seeds)
+              for seeds in budget_seed_records(experiment, record).values()]
+    return pd.concat(tables, ignore_index=True)
 
 
 def bias_bits(run: Mapping) -> int | None:
@@ -961,42 +1144,74 @@ def plot_sign_diagnostics(record: Mapping, axes=None):
 
 def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping | None, profile: str, *,
                   seed: int = 0, device: str = "cpu") -> pd.DataFrame:
-    """A chapter's summary: :func:`comparison_table` of each experiment, restricted to its main
-    metric, with a first column ``task``. ``tasks``: task label -> (experiment, metric). Reads each
-    committed record (an experiment without one is trained first, as its page would)."""
+    """A chapter's summary: :func:`budget_comparison` of each experiment, restricted to its main
+    metric, with a first column ``task``; the rows made at the paper's budget lead (every task's, in
+    the order of ``tasks``), then those of ``profile``, each over its recorded seeds. ``tasks``:
+    task label -> (experiment, metric). Reads each committed record (a record missing at
+    ``profile`` raises :class:`~qornn.results.RecordMissing`, with the command that makes it)."""
     from .experiments import get_config, recorded_or_trained
 
     tables = []
     for task, (experiment, metric) in tasks.items():
         record, _ = recorded_or_trained(experiment, profile, seed=seed, device=device, retrain=False)
         in_paper = get_config(experiment, profile).paper_experiment
-        table = comparison_table(record, paper_numbers, paper_experiment=in_paper)
+        table = budget_comparison(experiment, record, paper_numbers, paper_experiment=in_paper)
         table = table[table["metric"] == metric]
         table.insert(0, "task", task)
         tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+    summary = pd.concat(tables, ignore_index=True)
+    first = (summary["budget"] != PAPER_BUDGET).astype(int)  # paper's budget first, else as given
+    return summary.iloc[first.sort_values(kind="stable").index].reset_index(drop=True)
 
 
-def reference_table(references: Mapping, profile: str) -> pd.DataFrame:
+#: the kinds of ``data/paper/references.yaml`` entries: the authors' own released run, and other
+#: papers' published numbers
+RELEASED_NOTEBOOK = "authors' released notebook"
+LITERATURE_ANCHOR = "literature anchor"
+REFERENCE_KINDS = (RELEASED_NOTEBOOK, LITERATURE_ANCHOR)
+
+
+def _ours_at(experiment: str, profile: str, run: str, metric: str) -> tuple[str, str]:
+    """Our test ``metric`` of ``run`` at ``profile`` over its recorded seeds (:func:`mean_std_cell`)
+    and the run's hidden size, or ("not recorded", "—")."""
+    seeds = seed_records(experiment, profile)
+    lead = _lead_record(seeds) if seeds else {"runs": {}}
+    values = seed_values(lead, run, metric, seeds)
+    if not values:
+        return "not recorded", "—"
+    hidden = lead["runs"][run]["config"].get("model", {}).get("hidden_size")
+    cell = mean_std_cell(values.values(), metric)
+    return (cell if len(values) == 1 else f"{cell}, {seeds_cell(values)}"), _fmt(hidden)
+
+
+def reference_table(references: Mapping, profile: str, experiment: str | None = None) -> pd.DataFrame:
     """The numbers of ``data/paper/references.yaml`` (``load_paper_numbers("references")``: the
     authors' released runs and literature anchors, never the papers' tables) beside our nearest
-    recorded run under ``profile``, each with its hidden size: they are context, not equal models
-    (each entry's ``model`` in the file says how the reference differs)."""
+    recorded run, each with its hidden size: they are context, not equal models (each entry's
+    ``model`` in the file says how the reference differs). Each row says its ``kind``
+    (:data:`RELEASED_NOTEBOOK` or :data:`LITERATURE_ANCHOR`, from the file) and its source; ours
+    are given at the paper's budget (when ``profile`` is not ``paper``) and at ``profile``, each over
+    its recorded seeds. ``experiment``: only that task's references."""
     rows = []
     for entry in references["entries"]:
+        if experiment is not None and entry["experiment"] != experiment:
+            continue
+        if entry.get("kind") not in REFERENCE_KINDS:
+            raise PaperNumbersError(f"reference {entry['run']!r}: kind must be one of "
+                                    f"{', '.join(REFERENCE_KINDS)}, got {entry.get('kind')!r}")
         metric, ours = entry["metric"], entry.get("ours") or {}
-        record = results.load_record(ours["experiment"], profile, missing_ok=True) if ours else None
-        data = (record or {"runs": {}})["runs"].get(ours.get("run"))
+        at_profile = _ours_at(ours["experiment"], profile, ours["run"], metric) if ours else ("—", "—")
         source = entry["source"]
         where = next((str(source[k]) for k in _WHERE_KEYS if source.get(k)), "")
-        rows.append({"task": entry["experiment"], "reference": entry["run"],
-                     "hidden": _fmt(entry.get("hidden")), "metric": metric,
-                     "reference value": _fmt(entry["value"], metric),
-                     "our run": ours.get("run", "—"),
-                     "our hidden": _fmt(data["config"].get("model", {}).get("hidden_size")) if data else "—",
-                     "ours": _fmt(data["test"][metric], metric) if data and metric in data["test"]
-                     else "not recorded",
-                     "profile": profile, "source": f"{source['paper']}; {where}"})
+        row = {"kind": entry["kind"], "task": entry["experiment"], "reference": entry["run"],
+               "hidden": _fmt(entry.get("hidden")), "metric": metric,
+               "reference value": _fmt(entry["value"], metric), "our run": ours.get("run", "—"),
+               "our hidden": at_profile[1]}
+        if profile != PAPER_PROFILE:
+            at_paper = _ours_at(ours["experiment"], PAPER_PROFILE, ours["run"], metric) if ours else ("—",)
+            row[f"ours, {PAPER_BUDGET}"] = NOT_RUN_AT_PAPER if at_paper[0] == "not recorded" else at_paper[0]
+        row.update({"ours": at_profile[0], "profile": profile, "source": f"{source['paper']}; {where}"})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -1067,4 +1282,288 @@ def plot_seed_curves(record: Mapping, column: str, ax=None, ylabel: str | None =
     ax.set_ylabel(ylabel or column.replace("_", " "))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
+    return ax
+
+
+# --- the paper's budget: what is recorded, what it costs, and the copy task's verdict --------------------
+
+#: a run of a ``paper`` profile fits this machine when its projected time on one core (measured seconds
+#: per optimiser step × the profile's steps, ``benchmarks/paper_costs.py``) is at most this many hours:
+#: about what one of the machine's two cores gives a run in one working session
+FITS_HOURS = 12.0
+#: the copy task is solved (:func:`solves_copy`) at a test cross-entropy at most this fraction of the
+#: memoryless baseline and a recall of the copied symbols at least :data:`SOLVED_RECALL`
+SOLVED_LOSS_FRACTION = 0.1
+SOLVED_RECALL = 0.99
+#: the rule of :func:`solves_copy` as the pages state it
+COPY_RULE = (f"a run **solves the copy task** when its test cross-entropy per step is at most "
+             f"{SOLVED_LOSS_FRACTION:g} × the memoryless baseline $K \\ln 8 / T$ (ten times below what a "
+             f"model that remembers nothing reaches) **and** it recalls at least {SOLVED_RECALL:.0%} of the "
+             "copied symbols of the test set (`recall_accuracy`); a run recorded at several seeds "
+             "solves it when every seed does")
+NOT_RUN_AT_PAPER = "not run at the paper's budget yet"
+
+
+def paper_costs(experiment: str) -> tuple[dict[str, dict], dict | None]:
+    """The measured cost of each run of ``experiment``'s ``paper`` profile, ``{run: row}`` from the
+    benchmark record ``data/results/benchmarks/paper_costs.json`` (each row: ``median_step_s``,
+    ``optimizer_steps``, ``projected_hours``, or ``measured`` False and a ``reason``), with the
+    record's provenance; ``({}, None)`` when there is no such record."""
+    from .benchmark_report import load_benchmarks
+
+    record = load_benchmarks(["paper_costs"]).get("paper_costs")
+    if record is None:
+        return {}, None
+    return ({row["run"]: row for row in record["runs"] if row["experiment"] == experiment},
+            record.get("provenance"))
+
+
+def _unfinished_checkpoint(config, run: str) -> bool:
+    """Whether a checkpoint of ``run`` at seed 0 exists (a run in progress, or stopped)."""
+    digest = results.config_hash(config.run_config(run, 0))
+    path = results.runs_dir(config.profile) / config.experiment / config.profile / run / f"{digest}.pt"
+    return path.exists()
+
+
+def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.DataFrame:
+    """One row per run of ``experiment``'s ``paper`` profile: whether it is recorded at the paper's
+    budget (and at how many seeds), its measured seconds per optimiser step on one core, the
+    profile's optimiser steps, their product in hours, and whether that fits this machine (at most
+    ``fits_hours``, :data:`FITS_HOURS`), from :func:`paper_costs`. A post-training quantization run
+    trains nothing: it costs what its source run costs."""
+    from .experiments import get_config
+
+    config = get_config(experiment, PAPER_PROFILE)
+    seeds = seed_records(experiment, PAPER_PROFILE)
+    costs, _ = paper_costs(experiment)
+    rows = []
+    for run in config.models:
+        recorded = [seed for seed, record in seeds.items() if run in record["runs"]]
+        if recorded:
+            status = f"recorded, {seeds_cell(recorded)}"
+        elif _unfinished_checkpoint(config, run):
+            status = f"{NOT_RUN_AT_PAPER} (a checkpoint of an unfinished run exists)"
+        else:
+            status = NOT_RUN_AT_PAPER
+        cost = costs.get(run)
+        row = {"run": run, "at the paper's budget": status, "s / step": None, "optimiser steps": None,
+               "projected hours (1 core)": None}
+        if config.source_run(run) is not None:
+            row["fits here"] = f"trains nothing: quantizes {config.source_run(run)} after training"
+        elif cost is None:
+            row["fits here"] = "no measured cost"
+        elif not cost.get("measured"):
+            row["fits here"] = f"not measured: {cost.get('reason', 'no reason recorded')}"
+        else:
+            hours = float(cost["projected_hours"])
+            row.update({"s / step": float(cost["median_step_s"]),
+                        "optimiser steps": int(cost["optimizer_steps"]),
+                        "projected hours (1 core)": hours,
+                        "fits here": f"yes (≤ {fits_hours:g} h)" if hours <= fits_hours
+                        else f"no (> {fits_hours:g} h)"})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _paper_freshness(experiment: str, seeds: Mapping[int, Mapping]) -> str:
+    """:func:`freshness_notes` of every recorded seed of ``experiment`` at the paper's budget, for
+    its recorded runs only (the runs not recorded yet are named apart)."""
+    import dataclasses
+
+    from .experiments import get_config
+
+    config = get_config(experiment, PAPER_PROFILE)
+    notes = []
+    for seed, record in seeds.items():
+        recorded = dataclasses.replace(config, models={run: spec for run, spec in config.models.items()
+                                                       if run in record["runs"]})
+        flags = freshness_notes(record, recorded)
+        if flags:
+            notes.append(flags if len(seeds) == 1 else f"Seed {seed}:\n\n{flags}")
+    return "\n\n".join(notes)
+
+
+def paper_budget_note(experiment: str, record: Mapping | None = None, fits_hours: float = FITS_HOURS) -> str:
+    """Markdown for a page: whether ``experiment`` is recorded at the paper's budget (and how its
+    tables tell those numbers from ``record``'s, at a reduced budget), which of its paper runs are not
+    yet, and which do not fit this machine, each with its measured cost (:func:`paper_budget_frame`).
+    Empty for a variant made with overrides (in no paper)."""
+    if record is not None and _has_overrides(record):
+        return ""
+    frame = paper_budget_frame(experiment, fits_hours)
+    seeds = seed_records(experiment, PAPER_PROFILE)
+    path = _repo_relative(results.record_path(experiment, PAPER_PROFILE))
+    if not seeds:
+        lines = [f"**The paper's budget has not been run yet** for `{experiment}`: there is no record "
+                 f"`{path}`, so every number of ours on this page is from a reduced budget."]
+    else:
+        recorded = frame.loc[frame["at the paper's budget"].str.startswith("recorded"), "run"]
+        lines = [f"**Recorded at the paper's budget** (`{path}`, profile `paper`): "
+                 f"{', '.join(f'`{run}`' for run in recorded)}. Tables label these rows "
+                 f"*{PAPER_BUDGET}* and list them first"
+                 + (f"; the rows labelled *{budget_label(record['profile'])}* are this page's profile "
+                    f"`{record['profile']}`." if record is not None and record["profile"] != PAPER_PROFILE
+                    else ".")]
+        missing = frame.loc[~frame["at the paper's budget"].str.startswith("recorded"), "run"]
+        if len(missing):
+            lines.append(f"Not run at the paper's budget yet: {', '.join(f'`{run}`' for run in missing)}.")
+        flags = _paper_freshness(experiment, seeds)
+        if flags:
+            lines.append("**Check before trusting the paper's-budget numbers:**\n\n" + flags)
+    _, provenance = paper_costs(experiment)
+    if provenance is None:
+        lines.append("No measured cost of the paper's runs yet (`benchmarks/paper_costs.py` measures them).")
+        return "\n\n".join(lines)
+    too_long = frame[frame["fits here"].str.startswith("no (")]
+    measured = (f"measured at commit {(provenance.get('commit') or 'unknown')[:7]} on "
+                f"{str(provenance.get('date', ''))[:10]}, `data/results/benchmarks/paper_costs.json`")
+    if len(too_long):
+        runs = "; ".join(f"`{row['run']}` ({row['s / step']:.3g} s per step × "
+                         f"{int(row['optimiser steps']):,} steps ≈ {row['projected hours (1 core)']:.1f} h)"
+                         for row in too_long.to_dict("records"))
+        lines.append(f"**Runs that do not fit this machine** (over {fits_hours:g} hours on one core, "
+                     f"{measured}): {runs}.")
+    else:
+        lines.append(f"Every measured paper run of `{experiment}` fits this machine (at most "
+                     f"{fits_hours:g} hours on one core, {measured}).")
+    return "\n\n".join(lines)
+
+
+def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float = FITS_HOURS
+                         ) -> pd.DataFrame:
+    """A chapter's paper budgets at a glance, one row per task of ``tasks`` (label -> (experiment,
+    metric), as :func:`summary_table` takes them), from :func:`paper_budget_frame`: the runs recorded
+    at the paper's budget, those not run yet, and those that do not fit this machine with their
+    projected hours on one core (or why they could not be measured)."""
+    rows = []
+    for task, (experiment, _) in tasks.items():
+        frame = paper_budget_frame(experiment, fits_hours)
+        recorded = frame["at the paper's budget"].str.startswith("recorded")
+        too_long = frame[frame["fits here"].str.startswith("no (")]
+        unmeasured = frame[frame["fits here"].str.startswith(("not measured", "no measured cost"))]
+        rows.append({"task": task, "experiment": experiment,
+                     "recorded at the paper's budget":
+                     ", ".join(frame.loc[recorded, "run"]) or NOT_RUN_AT_PAPER,
+                     "not run yet": ", ".join(frame.loc[~recorded, "run"]) or "—",
+                     f"do not fit here (> {fits_hours:g} h on one core)":
+                     ", ".join(f"{r['run']} ({r['projected hours (1 core)']:.1f} h)"
+                               for r in too_long.to_dict("records")) or "—",
+                     "cost not measured": ", ".join(unmeasured["run"]) or "—"})
+    return pd.DataFrame(rows)
+
+
+def solves_copy(run: Mapping) -> bool:
+    """Whether a recorded copy-task run solves the task (:data:`COPY_RULE`): test loss at most
+    :data:`SOLVED_LOSS_FRACTION` × its recorded memoryless baseline and test recall of the copied
+    symbols at least :data:`SOLVED_RECALL`."""
+    baseline = run.get("baselines", {}).get("memoryless_cross_entropy")
+    test = run["test"]
+    if baseline is None or "loss" not in test or "recall_accuracy" not in test:
+        raise ValueError("a copy-task verdict needs the run's test loss, test recall_accuracy and its "
+                         "memoryless_cross_entropy baseline")
+    return test["loss"] <= SOLVED_LOSS_FRACTION * baseline and test["recall_accuracy"] >= SOLVED_RECALL
+
+
+def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy"
+                  ) -> pd.DataFrame:
+    """Whether each of ``runs`` solves the copy task at the paper's budget (:func:`solves_copy`), from
+    every seed recorded at the ``paper`` profile: run, verdict ("solves the copy task", "does not
+    solve the copy task", "solves it at k of n seeds", or :data:`NOT_RUN_AT_PAPER`), the test loss,
+    the threshold (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, and a note for a
+    run recorded with a configuration other than the current ``paper`` profile's."""
+    from .experiments import get_config
+
+    config = get_config(experiment, PAPER_PROFILE)
+    seeds = seed_records(experiment, PAPER_PROFILE)
+    rows = []
+    for run in runs:
+        found = {seed: record["runs"][run] for seed, record in seeds.items() if run in record["runs"]}
+        if not found:
+            note = ("a checkpoint of an unfinished run exists" if run in config.models
+                    and _unfinished_checkpoint(config, run) else "")
+            rows.append({"run": run, "verdict": NOT_RUN_AT_PAPER, "test loss": "—", "threshold": "—",
+                         "recall": "—", "seeds": "—", "note": note})
+            continue
+        solved = {seed: solves_copy(data) for seed, data in found.items()}
+        if all(solved.values()):
+            verdict = "solves the copy task"
+        elif not any(solved.values()):
+            verdict = "does not solve the copy task"
+        else:
+            verdict = f"solves it at {sum(solved.values())} of {len(solved)} seeds"
+        stale = [seed for seed, data in found.items() if run in config.models
+                 and data["config_hash"] != results.config_hash(config.run_config(run, seed))]
+        first = next(iter(found.values()))
+        rows.append({"run": run, "verdict": verdict,
+                     "test loss": mean_std_cell([d["test"]["loss"] for d in found.values()], "loss"),
+                     "threshold": _fmt(SOLVED_LOSS_FRACTION * first["baselines"]["memoryless_cross_entropy"]),
+                     "recall": mean_std_cell([d["test"]["recall_accuracy"] for d in found.values()],
+                                             "recall_accuracy"),
+                     "seeds": seeds_cell(found),
+                     "note": "" if not stale else "recorded with a configuration other than the current "
+                                                  f"`paper` profile's (seed{'s' if len(stale) > 1 else ''} "
+                                                  f"{', '.join(map(str, stale))})"})
+    return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds", "note"])
+
+
+def copy_verdict_text(verdicts: pd.DataFrame) -> str:
+    """One plain sentence per run of :func:`copy_verdicts`, for the pages."""
+    names = {"hadamrnn": "HadamRNN", "block-hadamrnn": "Block-HadamRNN"}
+    lines = []
+    for row in verdicts.to_dict("records"):
+        name = names.get(row["run"], row["run"])
+        if row["verdict"] == NOT_RUN_AT_PAPER:
+            lines.append(f"- **{name}**: {NOT_RUN_AT_PAPER}" + (f" ({row['note']})." if row["note"] else "."))
+        else:
+            lines.append(f"- **{name} {row['verdict']}** at the paper's budget: test loss {row['test loss']} "
+                         f"against the threshold {row['threshold']}, recall {row['recall']} ({row['seeds']})"
+                         + (f"; {row['note']}." if row["note"] else "."))
+    return "\n".join(lines)
+
+
+def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: str, ax=None,
+                     runs: Iterable[str] | None = None, logy: bool | str = "auto"):
+    """The test ``metric`` of each run at every recorded seed, one point per seed, with the mean and
+    (over two seeds or more) ± one standard deviation as an error bar, side by side per budget
+    (``by_profile``: :func:`budget_seed_records`, the paper's budget first). ``runs``: which (default
+    every run with ``metric``). Returns the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    names = list(runs) if runs is not None else sorted({
+        run for seeds in by_profile.values() for record in seeds.values()
+        for run, data in record["runs"].items() if metric in data["test"]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    width = 0.7 / max(len(by_profile), 1)
+    values_drawn = []
+    for k, (profile, seeds) in enumerate(by_profile.items()):
+        lead = _lead_record(seeds)
+        color, label = colors[k % len(colors)], budget_label(profile)
+        labelled = False
+        for i, run in enumerate(names):
+            values = seed_values(lead, run, metric, seeds)
+            if not values:
+                continue
+            x = i - 0.35 + width * (k + 0.5)
+            spread = [x + width * 0.3 * (j / max(len(values) - 1, 1) - 0.5) for j in range(len(values))]
+            ax.plot(spread, list(values.values()), "o", color=color, alpha=0.6, markersize=5,
+                    label=None if labelled else f"{label}: each seed")
+            labelled = True
+            mean, std, _ = mean_std(values.values())
+            ax.errorbar([x], [mean], yerr=None if std is None else [[std], [std]], fmt="_", color=color,
+                        markersize=16, capsize=4, elinewidth=1.5)
+            values_drawn.extend(values.values())
+    ax.set_xticks(range(len(names)), [run_label(_lead_record(next(iter(by_profile.values()))), run)
+                                      if by_profile else run for run in names], rotation=20, ha="right")
+    positive = [v for v in values_drawn if v > 0]
+    if logy == "auto":
+        logy = bool(positive) and max(positive) / min(positive) > 10
+    if logy:
+        ax.set_yscale("log")
+    ax.set_ylabel(f"test {metric.replace('_', ' ')}")
+    ax.set_title("each seed (dots), mean ± standard deviation over seeds (bars)")
+    ax.grid(True, alpha=0.3)
+    if values_drawn:
+        ax.legend(fontsize="small")
     return ax

@@ -48,15 +48,24 @@ def toc_notebooks() -> list[str]:
 
 def _paper(source: str) -> str | None:
     """The paper whose numbers a page sets beside ours (its load_paper_numbers), if it has a
-    paper-vs-ours table (comparison_table or summary_table)."""
+    paper-vs-ours table (comparison_table, budget_comparison or summary_table)."""
     found = re.search(r'load_paper_numbers\("([\w-]+)"\)', source)
-    has_table = "comparison_table(" in source or "summary_table(" in source
+    tables = ("comparison_table", "budget_comparison", "summary_table")
+    has_table = any(f"{name}(" in source for name in tables)
     return found.group(1) if found and has_table else None
 
 
 def _committed_cpu_records() -> dict[str, dict]:
-    return {path.parent.name: json.loads(path.read_text())
-            for path in sorted((ROOT / "data" / "results").glob("*/cpu.json"))
+    return {experiment: record for (experiment, profile), record in _committed_records().items()
+            if profile == "cpu"}
+
+
+def _committed_records() -> dict[tuple[str, str], dict]:
+    """The committed records the pages show by default, (experiment, profile) -> record: every
+    ``cpu`` record, and every ``paper`` record (the paper's budget, shown beside the cpu one)."""
+    return {(path.parent.name, path.stem): json.loads(path.read_text())
+            for profile in ("cpu", "paper")
+            for path in sorted((ROOT / "data" / "results").glob(f"*/{profile}.json"))
             if path.parent.name in EXPERIMENTS}
 
 
@@ -92,10 +101,12 @@ class _Tables(HTMLParser):
             self._cell.append(data)
 
 
-def _execute_on_record(tmp_path, notebook: str, records: dict[str, dict]) -> nbformat.NotebookNode:
-    """Run ``notebook`` as the book does (default parameters, no training) on ``records``."""
-    for experiment, record in records.items():
-        target = tmp_path / "data" / "results" / experiment / "cpu.json"
+def _execute_on_record(tmp_path, notebook: str, records: dict) -> nbformat.NotebookNode:
+    """Run ``notebook`` as the book does (default parameters, no training) on ``records``
+    (experiment -> cpu record, or (experiment, profile) -> record)."""
+    for key, record in records.items():
+        experiment, profile = key if isinstance(key, tuple) else (key, "cpu")
+        target = tmp_path / "data" / "results" / experiment / f"{profile}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(record))
     out = tmp_path / "executed.ipynb"
@@ -118,25 +129,27 @@ def _comparison_tables(nb) -> list[list[dict[str, str]]]:
     return tables
 
 
-def _experiment_of(row: dict[str, str]) -> str | None:
-    """The experiment whose record a row's number comes from (its record column), or None."""
-    found = re.search(r"data/results/([\w-]+)/cpu\.json", row["record"])
-    return found.group(1) if found else None
+def _experiment_of(row: dict[str, str]) -> tuple[str, str] | None:
+    """The experiment and profile of the record a row's number comes from (its record column), or None."""
+    found = re.search(r"data/results/([\w-]+)/(cpu|paper)\.json", row["record"])
+    return (found.group(1), found.group(2)) if found else None
 
 
-def _rows_by_experiment(nb) -> dict[str, list[dict[str, str]]]:
-    """The rows of every paper-vs-ours table of the page, by the experiment each comes from. A row
-    of the paper's that we did not record ("not recorded") belongs to its table's experiment, or in
-    a summary table (a "task" column) to its task's."""
-    by: dict[str, list[dict[str, str]]] = {}
+def _rows_by_experiment(nb) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """The rows of every paper-vs-ours table of the page, by the experiment and profile each comes
+    from. A row of the paper's that we did not record ("not recorded") belongs to its table's
+    experiment at its budget, or in a summary table (a "task" column) to its task's."""
+    by: dict[tuple[str, str], list[dict[str, str]]] = {}
     for table in _comparison_tables(nb):
-        key = "task" if "task" in table[0] else None
+        def key(row: dict[str, str]) -> tuple:
+            return row.get("task"), row.get("budget")
+
         owner = {}
         for row in table:
             if (experiment := _experiment_of(row)) is not None:
-                owner.setdefault(row.get(key), experiment)
+                owner.setdefault(key(row), experiment)
         for row in table:
-            experiment = _experiment_of(row) or owner.get(row.get(key))
+            experiment = _experiment_of(row) or owner.get(key(row))
             assert experiment is not None, f"no record names the experiment of {row}"
             by.setdefault(experiment, []).append(row)
     return by
@@ -148,15 +161,16 @@ def _chapter_id(chapter) -> str:
 
 @pytest.mark.parametrize(("notebook", "paper"), CHAPTERS, ids=[_chapter_id(c) for c in CHAPTERS])
 def test_every_number_in_the_table_comes_from_a_record(tmp_path, notebook, paper):
-    records = _committed_cpu_records()
+    records = _committed_records()
     nb = _execute_on_record(tmp_path, notebook, records)
     entries = {(e["experiment"], e["run"], e["metric"]): e
                for e in report.load_paper_numbers(paper)["entries"]}
-    for experiment, rows in _rows_by_experiment(nb).items():
-        _check_rows(rows, records[experiment], entries, experiment)
+    for (experiment, profile), rows in _rows_by_experiment(nb).items():
+        _check_rows(rows, records[(experiment, profile)], entries, experiment, profile)
 
 
-def _check_rows(rows: list[dict[str, str]], record: dict, entries: dict, experiment: str) -> None:
+def _check_rows(rows: list[dict[str, str]], record: dict, entries: dict, experiment: str,
+                profile: str = "cpu") -> None:
     paper_experiment = get_config(experiment, "cpu").paper_experiment  # its name in the paper file
     shown = set()
     for row in rows:
@@ -173,7 +187,7 @@ def _check_rows(rows: list[dict[str, str]], record: dict, entries: dict, experim
         assert row["ours"] == report._fmt(ours, metric) + label, row
         assert row["vs chance"] == (report.at_chance(record["runs"][run], metric) or ""), row
         assert stand_in is None or row["gap"] == "—", row  # a stand-in is never set against the paper
-        assert row["profile"] == "cpu"
+        assert row["profile"] == profile and row["budget"] == report.budget_label(profile), row
         assert record["runs"][run]["provenance"]["commit"][:7] in row["record"], row
     # and nothing the record holds is left out of the table (pages that show one metric: that one)
     metrics = {m for _, m in shown}

@@ -7,6 +7,7 @@ them, so the notebook never writes into the repository's data/ or runs/.
 from __future__ import annotations
 
 import json
+from html import unescape
 
 import nbformat
 import pytest
@@ -158,3 +159,60 @@ def test_a_missing_record_renders_not_recorded_yet_and_overrides_make_a_variant(
     assert runner.execute(COPY_NOTEBOOK, again, params, timeout=600) is None
     markdown = "\n".join(_outputs(nbformat.read(again, as_version=4), "text/markdown"))
     assert "rendered from the record of variant" in markdown
+
+
+def _relabel(record: dict, *, profile: str | None = None, seed: int | None = None,
+             scale: float = 1.0) -> dict:
+    """A copy of ``record`` as the record of another profile or seed (a fixture for the pages: its
+    configuration says which profile, so the pages flag it as not the current definition)."""
+    import copy
+
+    out = copy.deepcopy(record)
+    for data in out["runs"].values():
+        if profile is not None:
+            data["config"]["profile"] = data["provenance"]["profile"] = profile
+        if seed is not None:
+            data["config"]["seed"] = data["provenance"]["seed"] = seed
+        data["test"] = {k: (min(v * scale, 1.0) if k.endswith("accuracy") else v * scale)
+                        for k, v in data["test"].items()}
+    if profile is not None:
+        out["profile"] = profile
+    if seed:
+        out.update(variant=f"seed={seed}", overrides={})
+    return out
+
+
+def test_copy_page_leads_with_the_paper_budget_its_verdict_and_seeds(tmp_path):
+    """With a `paper` record and a second seed beside the page's own: the paper's rows come first and
+    are labelled, the verdict is computed, the released notebook is labelled, numbers are over seeds."""
+    runner = load_runner()
+    runner.execute(COPY_NOTEBOOK, tmp_path / "trained.ipynb", {"profile": "smoke", "retrain": True},
+                   timeout=600)
+    folder = tmp_path / "data" / "results" / "copy"
+    smoke = json.loads((folder / "smoke.json").read_text())
+    (folder / "paper.json").write_text(json.dumps(_relabel(smoke, profile="paper")))
+    (folder / "variants" / "smoke").mkdir(parents=True)
+    second = _relabel(smoke, seed=1, scale=0.5)
+    (folder / "variants" / "smoke" / "seed=1.json").write_text(json.dumps(second))
+    out = tmp_path / "again.ipynb"
+    assert runner.execute(COPY_NOTEBOOK, out, {"profile": "smoke"}, timeout=600) is None
+    nb = nbformat.read(out, as_version=4)
+    assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    markdown = "\n".join(_outputs(nb, "text/markdown"))
+    assert "The rule: a run **solves the copy task**" in markdown
+    assert "**HadamRNN does not solve the copy task** at the paper's budget" in markdown
+    assert "**Recorded at the paper's budget**" in markdown
+    html = unescape("\n".join(_outputs(nb, "text/html")))
+    table = html[html.index("paper value"):]
+    assert table.index("paper's budget") < table.index("reduced (smoke profile)")
+    assert "2 seeds (0, 1)" in html and "±" in html
+    assert "authors' released notebook" in html and "9.904e-08" in html
+    figures = _outputs(nb, "image/png")  # the loss curves (a panel per budget), the spread over seeds
+    assert len(figures) == 2
+
+    def width(png: str) -> int:
+        import base64
+
+        return int.from_bytes(base64.b64decode(png)[16:20], "big")
+
+    assert width(figures[0]) > width(figures[1])  # two panels of 7.5 in, beside one figure of 8 in

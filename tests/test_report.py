@@ -102,11 +102,12 @@ def test_comparison_table_with_paper_numbers(record, paper_dir):
     ])
     paper = report.load_paper_numbers("test")
     table = report.comparison_table(record, paper)
-    assert list(table.columns) == ["run", "signs", "hidden", "metric", "paper value", "ours", "vs chance",
-                                   "gap", "profile", "record"]
+    assert list(table.columns) == ["budget", "run", "signs", "hidden", "metric", "paper value", "ours",
+                                   "seeds", "vs chance", "gap", "profile", "record"]
     row = table[(table.run == "hadamrnn") & (table.metric == "loss")].iloc[0]
     assert row["paper value"] == "0.5" and row["ours"] == "0.8" and row["gap"] == "+0.3"
-    assert row["profile"] == "smoke"
+    assert row["profile"] == "smoke" and row["budget"] == "reduced (smoke profile)"
+    assert row["seeds"] == "1 seed"
     assert row["record"].startswith(str(results.record_path("copy", "smoke")))
     assert "0123456" in row["record"] and "2026-11-23" in row["record"]
     ornn = table[(table.run == "ornn") & (table.metric == "loss")].iloc[0]
@@ -137,7 +138,8 @@ def test_a_stand_in_run_is_never_set_against_the_paper(paper_dir):
 def test_comparison_table_without_paper(record):
     """Runs in no paper get a results table without paper columns."""
     table = report.comparison_table(record, None)
-    assert len(table) == 4 and list(table.columns) == ["run", "signs", "metric", "ours", "profile", "record"]
+    assert len(table) == 4 and list(table.columns) == ["budget", "run", "signs", "metric", "ours", "seeds",
+                                                       "profile", "record"]
     variant = {**record, "variant": "hidden_size=8", "overrides": {"hidden_size": 8}}
     table = report.comparison_table(variant, {"entries": []})
     assert "paper value" not in table.columns and set(table["profile"]) == {"smoke (variant hidden_size=8)"}

@@ -124,9 +124,12 @@ display(report.styled(pd.DataFrame(rows), precision=2))
 # ## Where our numbers stand
 #
 # The main metric of every run (copy: test cross-entropy per step, lower is better; the others: test
-# accuracy) beside the paper's number, with the profile that produced ours. `profile` (default
-# `cpu`) chooses the records. This page has no `retrain`: it draws on the records of the pages that
-# train them; a record that is missing altogether is trained here first.
+# accuracy) beside the paper's number, with the profile that produced ours. The rows made at the
+# **paper's budget** (profile `paper`: the authors' hyperparameters, epochs and data) lead the table,
+# where they are recorded; the column `budget` tells them from the rows of `profile` (default `cpu`,
+# a reduced budget). The column `seeds` says how many seeds each number is over; with more than one,
+# "ours" is their mean ± standard deviation. This page has no `retrain`: it draws on the records of
+# the pages that train them (the book's build never trains).
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
@@ -140,33 +143,56 @@ TASKS = {"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy"), "sMNIST": (
 paper = report.load_paper_numbers("hadamrnn")
 summary = report.summary_table(TASKS, paper, profile, seed=seed, device=device)
 display(report.styled(summary))
-available = (summary["paper value"] != report.NOT_AVAILABLE).sum()
+available = (~summary["paper value"].isin([report.NOT_AVAILABLE, report.NOT_IN_PAPER])).sum()
 display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them. "
                  "QQP and the two IoT data sets have no row: no copy of their data is reachable here "
                  "(see the text page)."))
+
+# %% [markdown]
+# ## The paper's budgets: what is recorded, and what does not fit here
+#
+# For each task, the runs of its `paper` profile that are recorded, those not run yet, and those
+# that do not fit this machine, with their projected time on one core (measured seconds per optimiser
+# step × the profile's steps; every run's measured cost is on {doc}`/book/benchmarks/speed`, section
+# "What the papers' own budgets cost here").
+
+# %% tags=["hide-input", "full-width"]
+display(report.styled(report.paper_budget_summary(TASKS)))
+
+# %% [markdown]
+# ## Does HadamRNN solve the copy task at the paper's budget?
+#
+# The abstract's main claim, decided from the `paper` records of the copy task by the rule below
+# (`qornn.report.solves_copy`; the copy-task page shows the same verdict with its curves):
+
+# %% tags=["hide-input"]
+display(Markdown(f"The rule: {report.COPY_RULE}."))
+display(Markdown(report.copy_verdict_text(report.copy_verdicts(("hadamrnn", "block-hadamrnn")))))
 
 # %% [markdown]
 # ## What our numbers can be set against
 #
 # None of the paper's table numbers could be read from a source reachable here, so the column
 # "paper value" above is "not available" throughout (`data/paper/hadamrnn.yaml` says where we
-# searched). What the book can compare with instead, each labelled with its source in
-# `data/paper/references.yaml`:
+# searched). What the book can compare with instead, kept apart from the paper's numbers in the table
+# below, each labelled with its kind (column `kind`) and its source in `data/paper/references.yaml`:
 #
-# - **the authors' released notebook**: the one run of theirs whose outputs are public, a copy-task
-#   Block-HadamRNN of another size and bit width than the paper's configuration (hidden 512, 2-bit
-#   $U$ and $V$): it shows what the method reaches with the full budget of 512K sequences;
-# - **literature anchors**: published accuracies of float orthogonal RNNs and of the LSTM on pixel
-#   MNIST (expRNN's table), the level a float model reaches with a full training budget;
+# - **the authors' released notebook** (kind "authors' released notebook"): the one run of theirs
+#   whose outputs are public, a copy-task Block-HadamRNN of another size and bit width than the
+#   paper's configuration (hidden 512, 2-bit $U$ and $V$): it shows what the method reaches with the
+#   full budget of 512K sequences;
+# - **literature anchors** (kind "literature anchor"): published accuracies of float orthogonal RNNs
+#   and of the LSTM on pixel MNIST (expRNN's table), the level a float model reaches with a full
+#   training budget;
 # - **the side-by-side with the authors' code** (issue 21's peer check): for identical weights and
 #   inputs the two implementations compute the same outputs and gradients, and trained from the same
 #   start on the same batches they follow each other step by step until the first sign flips part
 #   them; its runs are not recorded yet, so no number of it appears here.
 #
-# Each row puts the reference beside our nearest recorded run. The hidden sizes differ (columns
-# "hidden" and "our hidden"), and so do the budgets (the references train for the full budget, ours
-# for the `cpu` profile's) and the bit widths (each entry's `model` in the file says how), so a row
-# gives context, not a gap.
+# Each row puts the reference beside our nearest recorded run, at the paper's budget (where it is
+# recorded) and at `profile`. The hidden sizes differ (columns "hidden" and "our hidden"), and so can
+# the budgets and the bit widths (each entry's `model` in the file says how), so a row gives
+# context, not a gap.
 
 # %% tags=["hide-input"]
 display(report.styled(report.reference_table(report.load_paper_numbers("references"), profile)))

@@ -120,13 +120,35 @@ display(report.styled(report.history_frame(record)))
 # Test accuracy of each run beside the paper's number, read from `data/paper/hadamrnn.yaml` with
 # its source (never from this notebook). "not available" means the number could not be read from a
 # source reachable when that file was written; the file says why.
+#
+# The column `budget` says which budget made each of our numbers: the rows made at the paper's
+# budget (profile `paper`), where they are recorded, come first, then those of this page's profile
+# (a reduced budget). The column `seeds` says how many seeds each number is over; with more than one,
+# "ours" is their mean ± standard deviation (sample, $n - 1$). Where the paper's budget is not
+# recorded, the note below says so, and gives each paper run's measured cost on this machine (all of
+# them: {doc}`/book/benchmarks/speed`, section "What the papers' own budgets cost here").
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")
-display(report.styled(report.comparison_table(record, paper)))
+display(Markdown(report.paper_budget_note("pmnist", record)))
+display(report.styled(report.budget_comparison("pmnist", record, paper)))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
-display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}."))
+display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 display(report.styled(report.paper_sources_table(paper, "pmnist")))
+
+# %% [markdown]
+# ## Spread over seeds
+#
+# Test accuracy of each run at every recorded seed (dots), with the mean and one standard deviation
+# over the seeds (bars), for each budget recorded; a run recorded at one seed has a dot and no bar.
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(8, 4))
+report.plot_seed_spread(report.budget_seed_records("pmnist", record), "accuracy", ax=ax)
+ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance (0.1)")
+ax.legend(fontsize="small")
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # ## What learning the signs adds
@@ -150,16 +172,19 @@ display(report.styled(report.paper_sources_table(paper, "pmnist")))
 # {doc}`/book/hadamrnn/training` plot them for their runs.
 
 # %% tags=["hide-input"]
-runs = record["runs"]
-if {"hadamrnn", "hadamrnn-fixed-signs"} <= set(runs):
-    learned = runs["hadamrnn"]["test"]["accuracy"]
-    fixed = runs["hadamrnn-fixed-signs"]["test"]["accuracy"]
-    display(Markdown(f"Test accuracy with learned signs {learned:.1%}, with fixed signs {fixed:.1%}: "
-                     f"learning the signs changed it by {100 * (learned - fixed):+.1f} points "
-                     f"(profile `{record['profile']}`)."))
-else:
-    display(Markdown("The record does not hold both runs yet: "
-                     f"{', '.join(sorted(set(config.models) - set(runs)))} missing."))
+for budget, seeds in report.budget_seed_records("pmnist", record).items():
+    shown = record if budget == record["profile"] else next(iter(seeds.values()))  # lowest seed
+    runs = shown["runs"]
+    if {"hadamrnn", "hadamrnn-fixed-signs"} <= set(runs):
+        learned = runs["hadamrnn"]["test"]["accuracy"]
+        fixed = runs["hadamrnn-fixed-signs"]["test"]["accuracy"]
+        display(Markdown(f"Test accuracy with learned signs {learned:.1%}, with fixed signs {fixed:.1%}: "
+                         f"learning the signs changed it by {100 * (learned - fixed):+.1f} points "
+                         f"(profile `{budget}`: {report.budget_label(budget)}, seed "
+                         f"{report.record_seed(shown)})."))
+    else:
+        display(Markdown(f"The `{budget}` record does not hold both runs yet: "
+                         f"{', '.join(sorted({'hadamrnn', 'hadamrnn-fixed-signs'} - set(runs)))} missing."))
 
 # %% [markdown]
 # ## Model sizes

@@ -113,14 +113,36 @@ if not learned:
 # Test accuracy of each run beside the paper's number, read from `data/paper/hadamrnn.yaml` with its
 # source (never from this notebook); "not available" means it could not be read from any source
 # reachable when that file was written.
+#
+# The column `budget` says which budget made each of our numbers: the rows made at the paper's
+# budget (profile `paper`), where they are recorded, come first, then those of this page's profile
+# (a reduced budget). The column `seeds` says how many seeds each number is over; with more than one,
+# "ours" is their mean ± standard deviation (sample, $n - 1$). Where the paper's budget is not
+# recorded, the note below says so, and gives each paper run's measured cost on this machine (all of
+# them: {doc}`/book/benchmarks/speed`, section "What the papers' own budgets cost here").
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")
-table = report.comparison_table(record, paper)
+display(Markdown(report.paper_budget_note("smnist", record)))
+table = report.budget_comparison("smnist", record, paper)
 display(report.styled(table[table["metric"] == "accuracy"]))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
-display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}."))
+display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 display(report.styled(report.paper_sources_table(paper, "smnist")))
+
+# %% [markdown]
+# ## Spread over seeds
+#
+# Test accuracy of each run at every recorded seed (dots), with the mean and one standard deviation
+# over the seeds (bars), for each budget recorded; a run recorded at one seed has a dot and no bar.
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(8, 4))
+report.plot_seed_spread(report.budget_seed_records("smnist", record), "accuracy", ax=ax)
+ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance (0.1)")
+ax.legend(fontsize="small")
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # ## Model sizes

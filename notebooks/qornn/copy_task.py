@@ -133,12 +133,22 @@ plt.show()
 # Test loss of each run beside the paper's number, read from `data/paper/qornn.yaml` with its source
 # (never from this notebook; the paper file names this experiment `copy`). "not available" means the
 # number could not be read from a source reachable when that file was written; the file says why.
+#
+# The column `budget` says which budget made each of our numbers: the rows made at the paper's
+# budget (profile `paper`), where they are recorded, come first, then those of this page's profile
+# (a reduced budget). The column `seeds` says how many seeds each number is over; with more than one,
+# "ours" is their mean ± standard deviation (sample, $n - 1$). Where the paper's budget is not
+# recorded, the note below says so, and names the paper runs that do not fit this machine with their
+# measured cost (every run's: {doc}`/book/benchmarks/speed`, section "What the papers' own budgets
+# cost here").
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("qornn")
-display(report.styled(report.comparison_table(record, paper, paper_experiment=config.paper_experiment)))
+display(Markdown(report.paper_budget_note("qornn-copy", record)))
+display(report.styled(report.budget_comparison("qornn-copy", record, paper,
+                                               paper_experiment=config.paper_experiment)))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
-display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}."))
+display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 
 # %% [markdown]
 # ## Provenance

@@ -118,9 +118,12 @@ from qornn import report  # noqa: E402
 #
 # The main metric of every run of the chapter (copy: test cross-entropy per step, lower is better;
 # MNIST: test accuracy; PTB: test bits per character, lower is better) beside the paper's number,
-# with the profile that produced ours. `profile` (default `cpu`) chooses the records.
+# with the profile that produced ours. The rows made at the **paper's budget** (profile `paper`)
+# lead the table, where they are recorded; the column `budget` tells them from the rows of `profile`
+# (default `cpu`, a reduced budget). The column `seeds` says how many seeds each number is over;
+# with more than one, "ours" is their mean ± standard deviation.
 # This page has no `retrain`: it draws on the records of the pages that train them (rerun
-# those to refresh a record); a record that is missing altogether is trained here first.
+# those to refresh a record; the book's build never trains).
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
@@ -133,5 +136,16 @@ TASKS = {"copy": ("qornn-copy", "loss"), "pMNIST": ("qornn-pmnist", "accuracy"),
 paper = report.load_paper_numbers("qornn")
 summary = report.summary_table(TASKS, paper, profile, seed=seed, device=device)
 display(report.styled(summary))
-available = (summary["paper value"] != "not available").sum()
+available = (~summary["paper value"].isin([report.NOT_AVAILABLE, report.NOT_IN_PAPER])).sum()
 display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them."))
+
+# %% [markdown]
+# ## The paper's budgets: what is recorded, and what does not fit here
+#
+# For each task, the runs of its `paper` profile that are recorded, those not run yet, and those
+# that do not fit this machine, with their projected time on one core (measured seconds per optimiser
+# step × the profile's steps; every run's measured cost is on {doc}`/book/benchmarks/speed`, section
+# "What the papers' own budgets cost here").
+
+# %% tags=["hide-input", "full-width"]
+display(report.styled(report.paper_budget_summary(TASKS)))

@@ -178,17 +178,44 @@ plt.show()
 # Test accuracy of each run beside the paper's number, read from `data/paper/qornn.yaml` with its
 # source (never from this notebook). "not available" means the number could not be read from a
 # source reachable when that file was written; the file says why.
+#
+# The column `budget` says which budget made each of our numbers: the rows made at the paper's
+# budget (profile `paper`), where they are recorded, come first, then those of this page's profile
+# (a reduced budget). The column `seeds` says how many seeds each number is over; with more than one,
+# "ours" is their mean ± standard deviation (sample, $n - 1$). Where the paper's budget is not
+# recorded, the note below says so, and names the paper runs that do not fit this machine with their
+# measured cost (every run's: {doc}`/book/benchmarks/speed`, section "What the papers' own budgets
+# cost here").
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("qornn")
 for task, record in records.items():
     config = configs[task]
-    display(Markdown(f"**{task}**"))
-    table = report.comparison_table(record, paper, paper_experiment=config.paper_experiment)
+    display(Markdown(f"**{task}**\n\n" + report.paper_budget_note(EXPERIMENTS[task], record)))
+    table = report.budget_comparison(EXPERIMENTS[task], record, paper,
+                                     paper_experiment=config.paper_experiment)
     display(report.styled(table[table["metric"] == "accuracy"]))
     setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
-    display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: "
-                     f"{config.note}."))
+    display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
+
+# %% [markdown]
+# ## Spread over seeds
+#
+# Test accuracy of the headline runs (the float Björck ORNN and STE-Björck at 3 and 4 bits) at every
+# recorded seed (dots), with the mean and one standard deviation over the seeds (bars), for each
+# budget recorded; a run recorded at one seed has a dot and no bar.
+
+# %% tags=["hide-input"]
+HEADLINE = ("ornn-bjorck", "qornn-ste-bjorck-3bit", "qornn-ste-bjorck-4bit")
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
+for ax, (task, record) in zip(axes, records.items(), strict=True):
+    report.plot_seed_spread(report.budget_seed_records(EXPERIMENTS[task], record), "accuracy", ax=ax,
+                            runs=[run for run in HEADLINE if run in record["runs"]])
+    ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance (0.1)")
+    ax.set_title(f"{task}: {ax.get_title()}", fontsize="small")
+    ax.legend(fontsize="small")
+fig.tight_layout()
+plt.show()
 
 # %% [markdown]
 # ## Provenance

@@ -1,0 +1,320 @@
+"""The book leads with the paper's budget (issue 20): paper rows first and labelled, the authors'
+released notebook labelled and kept apart from the paper's numbers, the copy-task verdict by its
+stated rule, and numbers over seeds as mean ± standard deviation.
+
+Every record is written by the test into the temporary data folder of tests/conftest.py, through
+``results.save_run`` (the strict schema), with the configuration the registry gives the run now."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+
+import matplotlib
+
+matplotlib.use("Agg")  # tests only
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from qornn import report, results  # noqa: E402
+from qornn.experiments import get_config  # noqa: E402
+
+MEMORYLESS = 10 * math.log(8) / 1000  # the copy task's baseline at T = 1000, K = 10
+
+
+def _save(experiment: str, profile: str, run: str, test: dict, *, seed: int = 0,
+          baselines: dict | None = None, model: dict | None = None) -> None:
+    """One run recorded as ``qornn run`` would record it: at seed 0 in the profile's record, at a seed
+    S > 0 in its own record ``variants/<profile>/seed=S.json``."""
+    config = get_config(experiment, profile).run_config(run, seed)
+    if model is not None:
+        config["model"] = {**config["model"], **model}
+    val = {k: v for k, v in test.items()}
+    data = {"config": config, "config_hash": results.config_hash(config),
+            "history": [{"epoch": 1, "lr": 1e-3, "train_loss": 1.0, "val": val, "wall_time_s": 2.0}],
+            "test": test, "baselines": baselines or {}, "size_bits": 1000,
+            "provenance": {"commit": "89abcdef01234567", "dirty": False, "profile": profile, "seed": seed,
+                           "device": "cpu", "device_name": "test cpu", "wall_time_s": 2.0,
+                           "date": "2026-12-02T15:00:00+00:00"}}
+    variant = f"seed={seed}" if seed else ""
+    results.save_run(experiment, profile, run, data, variant=variant, overrides={} if variant else None)
+
+
+def _copy(profile: str, run: str, loss: float, recall: float, seed: int = 0) -> None:
+    _save("copy", profile, run, {"loss": loss, "recall_accuracy": recall}, seed=seed,
+          baselines={"memoryless_cross_entropy": MEMORYLESS})
+
+
+def _mnist(experiment: str, profile: str, run: str, accuracy: float, seed: int = 0, **model) -> None:
+    _save(experiment, profile, run, {"loss": 1.0, "accuracy": accuracy}, seed=seed,
+          baselines={"chance_accuracy": 0.1}, model=model or None)
+
+
+def _costs(runs: list[dict]) -> None:
+    """A paper_costs benchmark record (the layout of benchmarks/paper_costs.py) in the test's data."""
+    path = results.results_dir() / "benchmarks" / "paper_costs.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"benchmark": "paper_costs", "config": {}, "runs": runs,
+                                "provenance": {"commit": "fedcba9876543210", "date": "2026-12-02T13:06:44"}}))
+
+
+def _cost(experiment: str, run: str, step_s: float, steps: int) -> dict:
+    return {"experiment": experiment, "run": run, "measured": True, "model": run, "hidden_size": 128,
+            "median_step_s": step_s, "optimizer_steps": steps, "projected_hours": step_s * steps / 3600,
+            "implementation": "dense"}
+
+
+# --- paper-first ordering and the budget labels --------------------------------------------------------
+
+def test_paper_rows_lead_the_page_table_and_say_which_budget_they_are():
+    _copy("cpu", "hadamrnn", 0.0196, 0.1)
+    _copy("cpu", "ornn", 0.0200, 0.1)
+    _copy("paper", "hadamrnn", 1e-6, 1.0)
+    cpu = results.load_record("copy", "cpu")
+    table = report.budget_comparison("copy", cpu, report.load_paper_numbers("hadamrnn"))
+    budgets = list(table["budget"])
+    assert budgets[0] == report.PAPER_BUDGET == "paper's budget"
+    first_reduced = budgets.index("reduced (cpu profile)")
+    assert set(budgets[:first_reduced]) == {report.PAPER_BUDGET}  # every paper row before any cpu row
+    assert set(budgets[first_reduced:]) == {"reduced (cpu profile)"}
+    paper_rows = table[(table["budget"] == report.PAPER_BUDGET) & (table["ours"] != "not recorded")]
+    assert set(paper_rows["run"]) == {"hadamrnn"} and set(paper_rows["profile"]) == {"paper"}
+    assert all("copy/paper.json" in label for label in paper_rows["record"])
+    loss = paper_rows[paper_rows["metric"] == "loss"].iloc[0]
+    assert loss["ours"] == "1e-06" and loss["seeds"] == "1 seed"
+    cpu_rows = table[table["budget"] == "reduced (cpu profile)"]
+    assert all("copy/cpu.json" in label for label in cpu_rows[cpu_rows["ours"] != "not recorded"]["record"])
+    # the paper's own numbers stay "not available" whichever budget ours come from
+    assert set(table.loc[table["run"] == "hadamrnn", "paper value"]) <= {report.NOT_AVAILABLE,
+                                                                          report.NOT_IN_PAPER}
+
+
+def test_without_a_paper_record_only_the_page_profile_is_shown():
+    _copy("cpu", "hadamrnn", 0.0196, 0.1)
+    cpu = results.load_record("copy", "cpu")
+    assert list(report.budget_seed_records("copy", cpu)) == ["cpu"]
+    table = report.budget_comparison("copy", cpu, report.load_paper_numbers("hadamrnn"))
+    assert set(table["budget"]) == {"reduced (cpu profile)"}
+    # the page rendered at the paper profile is the paper's budget itself, shown once
+    _copy("paper", "hadamrnn", 1e-6, 1.0)
+    paper = results.load_record("copy", "paper")
+    assert list(report.budget_seed_records("copy", paper)) == ["paper"]
+
+
+def test_the_chapter_summary_leads_with_every_paper_row():
+    _copy("cpu", "hadamrnn", 0.0196, 0.1)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.80)
+    _mnist("pmnist", "paper", "hadamrnn", 0.95)
+    tasks = {"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy")}
+    summary = report.summary_table(tasks, report.load_paper_numbers("hadamrnn"), "cpu")
+    recorded = summary[summary["ours"] != "not recorded"]
+    assert list(summary.columns[:3]) == ["task", "budget", "run"]
+    first = recorded.iloc[0]
+    assert (first["task"], first["budget"], first["run"], first["ours"]) == (
+        "pMNIST", report.PAPER_BUDGET, "hadamrnn", "95.0%")
+    budgets = list(summary["budget"])
+    assert budgets == sorted(budgets, key=lambda b: b != report.PAPER_BUDGET)  # paper's budget first
+    reduced = summary[summary["budget"] != report.PAPER_BUDGET]
+    assert list(dict.fromkeys(reduced["task"])) == ["copy", "pMNIST"]  # then the tasks in order
+    assert len(summary[(summary["task"] == "copy") & (summary["budget"] == report.PAPER_BUDGET)]) == 0
+
+
+def test_a_page_without_a_paper_record_says_so_and_names_the_runs_that_do_not_fit():
+    _copy("cpu", "hadamrnn", 0.0196, 0.1)
+    cpu = results.load_record("copy", "cpu")
+    note = report.paper_budget_note("copy", cpu)
+    assert "has not been run yet" in note and "data/results/copy/paper.json" in note
+    assert "No measured cost" in note
+    _costs([_cost("copy", "hadamrnn", 0.09, 40_000), _cost("copy", "ornn", 2.7, 40_000),
+            {"experiment": "imdb", "run": "hadamrnn", "measured": False, "reason": "no IMDB here"}])
+    note = report.paper_budget_note("copy", cpu)
+    assert "has not been run yet" in note
+    assert "**Runs that do not fit this machine** (over 12 hours" in note
+    assert "`ornn` (2.7 s per step × 40,000 steps ≈ 30.0 h)" in note
+    assert "`hadamrnn` (" not in note  # 1.0 h: it fits, so it is not named among those that do not
+    assert "fedcba9" in note  # which measurement
+    frame = report.paper_budget_frame("copy").set_index("run")
+    assert frame.loc["hadamrnn", "fits here"] == "yes (≤ 12 h)"
+    assert frame.loc["ornn", "fits here"] == "no (> 12 h)"
+    assert frame.loc["lstm", "fits here"] == "no measured cost"
+    assert set(frame["at the paper's budget"]) == {report.NOT_RUN_AT_PAPER}
+    assert report.paper_budget_frame("copy", fits_hours=40).set_index("run").loc["ornn", "fits here"] == \
+        "yes (≤ 40 h)"
+
+
+def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
+    _copy("paper", "hadamrnn", 1e-6, 1.0)
+    _copy("paper", "hadamrnn", 2e-6, 1.0, seed=1)
+    config = get_config("copy", "paper")
+    digest = results.config_hash(config.run_config("block-hadamrnn", 0))
+    checkpoint = results.runs_dir("paper") / "copy" / "paper" / "block-hadamrnn" / f"{digest}.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"not read")
+    frame = report.paper_budget_frame("copy").set_index("run")
+    assert frame.loc["hadamrnn", "at the paper's budget"] == "recorded, 2 seeds (0, 1)"
+    assert frame.loc["block-hadamrnn", "at the paper's budget"].startswith(report.NOT_RUN_AT_PAPER)
+    assert "checkpoint of an unfinished run" in frame.loc["block-hadamrnn", "at the paper's budget"]
+    assert frame.loc["ornn", "at the paper's budget"] == report.NOT_RUN_AT_PAPER
+    note = report.paper_budget_note("copy", results.load_record("copy", "paper"))
+    assert "**Recorded at the paper's budget**" in note and "`hadamrnn`" in note
+    assert "Not run at the paper's budget yet: `block-hadamrnn`" in note
+    # a paper record from code this checkout does not have is flagged, as a page's own record is
+    assert "**Check before trusting the paper's-budget numbers:**" in note
+    assert "made at commit 89abcdef, which this checkout does not have" in note
+    assert "block-hadamrnn**: part of profile" not in note  # named once, above, not again
+    summary = report.paper_budget_summary({"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy")})
+    assert list(summary["recorded at the paper's budget"]) == ["hadamrnn", report.NOT_RUN_AT_PAPER]
+    qornn = report.paper_budget_frame("qornn-copy").set_index("run")  # its PTQ runs train nothing
+    assert qornn.loc["ptq-bjorck-5bit", "fits here"] == \
+        "trains nothing: quantizes ornn-bjorck after training"
+    assert report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0, "cost not measured"] == \
+        ", ".join(run for run in get_config("qornn-copy", "paper").models if not run.startswith("ptq"))
+
+
+def test_a_variant_made_with_overrides_is_shown_alone_and_without_a_paper_note():
+    _copy("paper", "hadamrnn", 1e-6, 1.0)
+    _copy("cpu", "hadamrnn", 0.0196, 0.1)
+    variant = {**results.load_record("copy", "cpu"), "variant": "hidden_size=8",
+               "overrides": {"hidden_size": 8}}
+    assert list(report.budget_seed_records("copy", variant)) == ["cpu"]
+    assert report.paper_budget_note("copy", variant) == ""
+
+
+# --- the authors' released notebook: labelled, sourced, apart from the paper's numbers -------------------
+
+def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
+    references = report.load_paper_numbers("references")
+    table = report.reference_table(references, "cpu", experiment="copy")
+    assert set(table["kind"]) == {report.RELEASED_NOTEBOOK} == {"authors' released notebook"}
+    assert all("released notebook" in source and "c8ae6cb" in source for source in table["source"])
+    assert "9.904e-08" in set(table["reference value"])
+    assert set(table[f"ours, {report.PAPER_BUDGET}"]) == {"not run at the paper's budget yet"}
+    whole = report.reference_table(references, "cpu")
+    assert set(whole["kind"]) == {report.RELEASED_NOTEBOOK, report.LITERATURE_ANCHOR}
+    # the paper's copy numbers remain "not available": a released-notebook value is never among them
+    paper = report.load_paper_numbers("hadamrnn")
+    copy = [e for e in paper["entries"] if e["experiment"] == "copy"]
+    assert copy and all(e["value"] is None and e["status"] == report.NOT_AVAILABLE for e in copy)
+    _copy("paper", "block-hadamrnn", 3e-7, 1.0)
+    _copy("cpu", "block-hadamrnn", 0.015, 0.5)
+    table = report.reference_table(references, "cpu", experiment="copy")
+    assert set(table[f"ours, {report.PAPER_BUDGET}"]) == {"3e-07"} and set(table["ours"]) == {"0.015"}
+    compared = report.budget_comparison("copy", results.load_record("copy", "cpu"), paper)
+    assert "9.904e-08" not in set(compared["paper value"])
+    assert set(compared.loc[compared["run"] == "block-hadamrnn", "paper value"]) <= {
+        report.NOT_AVAILABLE, report.NOT_IN_PAPER}
+
+
+def test_a_reference_without_its_kind_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("QORNN_PAPER_DIR", str(tmp_path / "paper"))
+    (tmp_path / "paper").mkdir()
+    source = {"paper": "Someone", "arxiv": "0000.00000", "version": "v1", "table": "Table 1"}
+    entry = {"experiment": "copy", "run": "theirs", "metric": "loss", "value": 0.1, "source": source}
+    (tmp_path / "paper" / "references.yaml").write_text(yaml.safe_dump({"entries": [entry]}))
+    with pytest.raises(report.PaperNumbersError, match="kind must be one of"):
+        report.reference_table(report.load_paper_numbers("references"), "cpu")
+
+
+# --- the copy-task verdict ---------------------------------------------------------------------------
+
+def test_the_copy_verdict_follows_its_stated_rule():
+    threshold = report.SOLVED_LOSS_FRACTION * MEMORYLESS
+    assert "0.1 × the memoryless baseline" in report.COPY_RULE and "99%" in report.COPY_RULE
+
+    def run(loss, recall):
+        return {"test": {"loss": loss, "recall_accuracy": recall},
+                "baselines": {"memoryless_cross_entropy": MEMORYLESS}}
+
+    assert report.solves_copy(run(threshold, 0.99))  # both bounds included
+    assert not report.solves_copy(run(threshold * 1.01, 1.0))  # loss too high
+    assert not report.solves_copy(run(1e-7, 0.98))  # recall too low
+    assert not report.solves_copy(run(MEMORYLESS, 0.125))  # the memoryless model
+    with pytest.raises(ValueError, match="memoryless_cross_entropy"):
+        report.solves_copy({"test": {"loss": 0.0, "recall_accuracy": 1.0}, "baselines": {}})
+
+
+def test_copy_verdicts_pass_fail_and_missing():
+    verdicts = report.copy_verdicts().set_index("run")
+    assert list(verdicts["verdict"]) == [report.NOT_RUN_AT_PAPER] * 2
+    text = report.copy_verdict_text(verdicts.reset_index())
+    assert "**HadamRNN**: not run at the paper's budget yet" in text
+    assert "**Block-HadamRNN**: not run at the paper's budget yet" in text
+
+    _copy("paper", "hadamrnn", 0.0196, 0.0)  # at the baseline: fails
+    _copy("paper", "block-hadamrnn", 1e-6, 1.0)  # passes
+    _copy("cpu", "hadamrnn", 1e-9, 1.0)  # a cpu run never decides the paper's verdict
+    verdicts = report.copy_verdicts().set_index("run")
+    assert verdicts.loc["hadamrnn", "verdict"] == "does not solve the copy task"
+    assert verdicts.loc["block-hadamrnn", "verdict"] == "solves the copy task"
+    assert verdicts.loc["hadamrnn", "threshold"] == report._fmt(0.1 * MEMORYLESS)
+    assert verdicts.loc["hadamrnn", "note"] == ""  # recorded with the current paper configuration
+    text = report.copy_verdict_text(verdicts.reset_index())
+    assert "**HadamRNN does not solve the copy task** at the paper's budget" in text
+    assert "**Block-HadamRNN solves the copy task** at the paper's budget" in text
+
+    _copy("paper", "block-hadamrnn", 0.02, 0.1, seed=1)  # a second seed that fails
+    verdicts = report.copy_verdicts().set_index("run")
+    assert verdicts.loc["block-hadamrnn", "verdict"] == "solves it at 1 of 2 seeds"
+    assert verdicts.loc["block-hadamrnn", "seeds"] == "2 seeds (0, 1)"
+
+
+def test_a_verdict_from_another_configuration_says_so():
+    _copy("paper", "hadamrnn", 1e-6, 1.0)
+    record = results.load_record("copy", "paper")
+    record["runs"]["hadamrnn"]["config_hash"] = "0" * 16
+    results.atomic_write_json(results.record_path("copy", "paper"), record)
+    note = report.copy_verdicts(["hadamrnn"]).iloc[0]["note"]
+    assert note.startswith("recorded with a configuration other than the current `paper` profile's")
+
+
+# --- seeds: mean ± standard deviation in the tables, the spread in the figures ----------------------------
+
+def test_tables_show_mean_and_standard_deviation_over_seeds():
+    _mnist("pmnist", "cpu", "hadamrnn", 0.80)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.60, seed=1)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.75, seed=2)
+    _mnist("pmnist", "cpu", "ornn", 0.90)
+    seeds = report.seed_records("pmnist", "cpu")
+    assert list(seeds) == [0, 1, 2]
+    table = report.budget_comparison("pmnist", seeds[0], report.load_paper_numbers("hadamrnn"))
+    rows = table[table["metric"] == "accuracy"].set_index("run")
+    values = [0.80, 0.60, 0.75]
+    mean, std = statistics.mean(values), statistics.stdev(values)
+    assert rows.loc["hadamrnn", "ours"] == f"{100 * mean:.1f}% ± {100 * std:.1f} points"
+    assert rows.loc["hadamrnn", "seeds"] == "3 seeds (0, 1, 2)"
+    assert rows.loc["ornn", "ours"] == "90.0%" and rows.loc["ornn", "seeds"] == "1 seed"
+    assert report.mean_std(values) == pytest.approx((mean, std, 3))
+    assert report.mean_std([0.5]) == (0.5, None, 1)
+    assert report.mean_std_cell([0.0196, 0.0198], "loss") == "0.0197 ± 0.00014"
+    # the page rendered at seed 1 shows the same mean over every seed
+    seed1 = report.budget_comparison("pmnist", seeds[1], report.load_paper_numbers("hadamrnn"))
+    assert seed1[seed1["metric"] == "accuracy"].set_index("run").loc["hadamrnn", "ours"] == \
+        rows.loc["hadamrnn", "ours"]
+
+
+def test_a_seed_recorded_with_another_configuration_is_not_averaged_in():
+    _mnist("pmnist", "cpu", "hadamrnn", 0.80)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.20, seed=1, hidden_size=32)
+    seeds = report.seed_records("pmnist", "cpu")
+    assert report.seed_values(seeds[0], "hadamrnn", "accuracy", seeds) == {0: 0.80}
+    table = report.comparison_table(seeds[0], None, seeds=seeds).set_index(["run", "metric"])
+    assert table.loc[("hadamrnn", "accuracy"), "seeds"] == "1 seed"
+
+
+def test_figures_show_every_seed_and_the_spread():
+    _mnist("pmnist", "paper", "hadamrnn", 0.95)
+    _mnist("pmnist", "paper", "hadamrnn", 0.93, seed=1)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.80)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.60, seed=1)
+    by_budget = report.budget_seed_records("pmnist", results.load_record("pmnist", "cpu"))
+    assert list(by_budget) == ["paper", "cpu"]
+    ax = report.plot_seed_spread(by_budget, "accuracy")
+    dots = [line for line in ax.get_lines() if line.get_linestyle() == "None" and line.get_marker() == "o"]
+    assert sorted(sorted(line.get_ydata()) for line in dots) == [[0.6, 0.8], [0.93, 0.95]]
+    bars = [c for c in ax.containers if c.has_yerr]
+    assert len(bars) == 2  # one mean ± std per budget
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["paper's budget: each seed", "reduced (cpu profile): each seed"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["hadamrnn"]
