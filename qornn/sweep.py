@@ -458,6 +458,7 @@ def run_sweep(experiment: str, profile: str, *, runs: Sequence[str] | None = Non
         per_run = f"{sum(walls) / len(walls):.1f} s/task" if walls else "-"
         bar.set_postfix_str(f"done {done}, failed {failed}, left {len(rows) - done - failed}, {per_run}")
 
+    started = time.time()
     try:
         if hasattr(pool, "submit_many"):
             handles = dict(zip(pool.submit_many(worker, the_plan.tasks), range(len(rows)), strict=True))
@@ -492,7 +493,40 @@ def run_sweep(experiment: str, profile: str, *, runs: Sequence[str] | None = Non
     finally:
         bar.close()
         pool.close()
+        log_sweep(report, executor if isinstance(executor, str) else type(executor).__name__,
+                  executor_options or {}, wall_time_s=time.time() - started)
     return report
+
+
+def sweep_log_path(experiment: str, profile: str) -> Path:
+    """``data/sweeps/<experiment>/<profile>.json``: every sweep of that experiment and profile that
+    launched anything, in order (apart from ``data/results/``, which holds run records only)."""
+    return results.data_dir() / "sweeps" / experiment / f"{profile}.json"
+
+
+def log_sweep(report: SweepReport, executor: str, options: Mapping[str, Any], *, wall_time_s: float) -> Path:
+    """Append what a sweep did to :func:`sweep_log_path` (atomically, under a lock, so two sweeps
+    of one experiment never lose an entry): the executor and its options, the seeds and grid, one
+    row per task (status, tries, wall time, host, error) and the provenance of the launching code.
+    The runs' own numbers stay in their records; this says how the grid ran."""
+    import json
+
+    plan_ = report.plan
+    path = sweep_log_path(plan_.experiment, plan_.profile)
+    entry = {"executor": executor,
+             "options": {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool))},
+             "seeds": plan_.seeds, "grid_points": plan_.points, "rows": report.rows,
+             "skipped": [list(item) for item in plan_.skipped],
+             "threads_per_run": plan_.tasks[0].threads if plan_.tasks else None,
+             "provenance": results.provenance(profile=plan_.profile, seed=min(plan_.seeds, default=0),
+                                              device=plan_.tasks[0].device if plan_.tasks else "cpu",
+                                              wall_time_s=wall_time_s)}
+    with results._locked(path):
+        log = json.loads(path.read_text()) if path.exists() else {"experiment": plan_.experiment,
+                                                                  "profile": plan_.profile, "sweeps": []}
+        log["sweeps"].append(entry)
+        results.atomic_write_json(path, log)
+    return path
 
 
 # --- reading sweeps back -------------------------------------------------------------------------------

@@ -42,8 +42,9 @@ def _save(experiment: str, profile: str, run: str, test: dict, *, seed: int = 0,
     results.save_run(experiment, profile, run, data, variant=variant, overrides={} if variant else None)
 
 
-def _copy(profile: str, run: str, loss: float, recall: float, seed: int = 0) -> None:
-    _save("copy", profile, run, {"loss": loss, "recall_accuracy": recall}, seed=seed,
+def _copy(profile: str, run: str, loss: float, recall: float, seed: int = 0,
+          experiment: str = "copy") -> None:
+    _save(experiment, profile, run, {"loss": loss, "recall_accuracy": recall}, seed=seed,
           baselines={"memoryless_cross_entropy": MEMORYLESS})
 
 
@@ -197,10 +198,15 @@ def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
     paper = report.load_paper_numbers("hadamrnn")
     copy = [e for e in paper["entries"] if e["experiment"] == "copy"]
     assert copy and all(e["value"] is None and e["status"] == report.NOT_AVAILABLE for e in copy)
+    # ours: the released notebook's own model (experiment copy-released), not the copy table's runs
+    assert set(table["our run"]) == {"block-hadamrnn-n512-m16-p2"}
+    released = "block-hadamrnn-n512-m16-p2"
+    _copy("paper", released, 3e-7, 1.0, experiment="copy-released")
+    _copy("cpu", released, 0.015, 0.5, experiment="copy-released")
     _copy("paper", "block-hadamrnn", 3e-7, 1.0)
-    _copy("cpu", "block-hadamrnn", 0.015, 0.5)
     table = report.reference_table(references, "cpu", experiment="copy")
     assert set(table[f"ours, {report.PAPER_BUDGET}"]) == {"3e-07"} and set(table["ours"]) == {"0.015"}
+    _copy("cpu", "block-hadamrnn", 0.015, 0.5)
     compared = report.budget_comparison("copy", results.load_record("copy", "cpu"), paper)
     assert "9.904e-08" not in set(compared["paper value"])
     assert set(compared.loc[compared["run"] == "block-hadamrnn", "paper value"]) <= {

@@ -79,6 +79,11 @@ def test_the_local_executor_records_each_run_of_the_grid_with_its_seed_and_host(
     assert record["overrides"] == {"hidden_size": 4}  # the seed names the record, it is no override
     assert record["runs"]["ornn-bjorck"]["provenance"]["host"]
     assert "4 task(s) done, 0 failed" in reference["report"].table()
+    # how the grid ran, logged apart from the run records
+    (logged,) = json.loads((reference["data"] / "sweeps/qornn-copy/smoke.json").read_text())["sweeps"]
+    assert logged["executor"] == "local" and logged["options"] == {"jobs": 2}
+    assert [row["status"] for row in logged["rows"]] == ["done"] * 4 and logged["seeds"] == SEEDS
+    assert logged["provenance"]["commit"] is not None or logged["provenance"]["dirty"] is None
 
 
 def test_a_second_sweep_skips_what_is_recorded_for_the_current_code(reference, monkeypatch):
