@@ -43,7 +43,8 @@
 #
 # In the `cpu` profile $W$'s random signs are fixed in every run but `hadamrnn-p4-learned-signs`
 # (see {doc}`/book/hadamrnn/size_accuracy`). The page has no `retrain`: rerun the
-# (size, accuracy) page to refresh its record; a record that is missing altogether is trained here.
+# (size, accuracy) page to refresh its record; a record that is missing altogether stops the page
+# with the command that records it.
 
 # %% tags=["hide-input"]
 import warnings

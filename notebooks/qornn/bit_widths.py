@@ -43,7 +43,8 @@ from qornn.experiments import recorded_or_trained  # noqa: E402
 #
 # `profile` chooses the records (default `cpu`); see {doc}`/book/rerun`.
 # This page has no `retrain`: it draws on the records of the pages that train them (rerun
-# those to refresh a record); a record that is missing altogether is trained here first.
+# those to refresh a record); a record that is missing altogether stops the page with the command
+# that records it.
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
