@@ -58,6 +58,7 @@ from qornn import fast_hadamard
 from qornn.hadamard import sylvester_hadamard
 from qornn.models import build_model
 from qornn.quantize import binary_sign, quantize_ste, sign_ste
+from qornn.tasks.base import sequence_cross_entropy
 
 BITS = 4
 VARIANTS = ("qornn-fast", "qornn-previous", "reference", "nn.RNN", "qornn-dense")
@@ -211,6 +212,12 @@ def build_variant(variant: str, n: int, shape: dict) -> nn.Module:
     return cls(n, shape["input"], shape["classes"], shape["many_to_many"])
 
 
+def step_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The loss training uses, for every variant alike: the copy task's per-position cross-entropy
+    (:func:`qornn.tasks.base.sequence_cross_entropy`), or the classifier's."""
+    return sequence_cross_entropy(out, y) if out.dim() == 3 else F.cross_entropy(out, y)
+
+
 def step_closure(variant: str, model: nn.Module, x, x_float, y):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     inp = x if variant.startswith("qornn") else x_float
@@ -220,7 +227,7 @@ def step_closure(variant: str, model: nn.Module, x, x_float, y):
         opt.zero_grad(set_to_none=True)
         with fast_hadamard.disabled() if dense else contextlib.nullcontext():
             out = model(inp)
-            F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).backward()
+            step_loss(out, y).backward()
         opt.step()
         if hasattr(model, "apply_constraints_"):
             model.apply_constraints_()
@@ -234,7 +241,7 @@ def check_agreement(model, x, y) -> float:
         model.zero_grad(set_to_none=True)
         with fast_hadamard.disabled() if dense else contextlib.nullcontext():
             out = model(x)
-            F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).backward()
+            step_loss(out, y).backward()
         grads.append(model.recurrent.u.grad.clone())
     model.zero_grad(set_to_none=True)
     return float((grads[0] - grads[1]).norm() / grads[1].norm().clamp_min(1e-30))

@@ -195,3 +195,11 @@ def test_targets_say_met_missed_and_missing():
     assert "No record of `inference` yet" in text and "No record of `qornn_step`" not in text
     qstep["sizes"][0]["qornn_over_ornn"]["projunn"] = 1.2
     assert "met (largest ratio 1.20×" in benchmark_report.targets({"qornn_step": qstep})
+
+
+def test_sequence_loss_writes_its_record(tmp_path, monkeypatch):
+    record = _run("sequence_loss", ["--shapes", "copy", "ptb-char", "--reps", "2"], tmp_path, monkeypatch)
+    assert [r["shape"] for r in record["sizes"]] == ["copy", "ptb-char"]
+    for row in record["sizes"]:
+        assert set(row["times_s"]) == {"flat", "classes-dim-1"} and len(row["times_s"]["flat"]) == 2
+        assert row["flat_over_classes_dim_1"] > 0

@@ -54,3 +54,20 @@ def test_unknown_task_and_split():
         build_task("cpy")
     with pytest.raises(ValueError, match="unknown split"):
         CopyTask(length=30, symbols=5, train_size=4, val_size=4, test_size=4).num_samples("dev")
+
+
+def test_sequence_cross_entropy_is_the_flat_cross_entropy_and_its_gradient():
+    import torch.nn.functional as F
+
+    from qornn.tasks.base import sequence_cross_entropy
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 37, 9, generator=gen, dtype=torch.float64)
+    target = torch.randint(0, 9, (5, 37), generator=gen)
+    a, b = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    flat = F.cross_entropy(a.reshape(-1, 9), target.reshape(-1))
+    ours = sequence_cross_entropy(b, target)
+    flat.backward()
+    ours.backward()
+    assert torch.allclose(ours, flat, rtol=1e-14, atol=0)
+    assert torch.allclose(b.grad, a.grad, rtol=1e-12, atol=1e-15)

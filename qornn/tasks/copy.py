@@ -25,9 +25,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from .base import Task, check_positive_int
+from .base import Task, check_positive_int, sequence_cross_entropy
 
 __all__ = ["CopyTask", "memoryless_cross_entropy"]
 
@@ -83,7 +82,7 @@ class CopyTask(Task):
         return x, y
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+        return sequence_cross_entropy(logits, target)
 
     def metrics(self, logits: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
         k = self.symbols
