@@ -227,9 +227,11 @@ plt.show()
 #
 # The only measured copy-task numbers of the authors that can be read here come from the notebook
 # their repository released (`data/paper/references.yaml`, with its source), not from the paper,
-# whose numbers stay "not available" in the table above. That run is another model (hidden 512, blocks
-# of 16, 2-bit $U$ and $V$, trained on 512K sequences); the table puts it beside our nearest run, at
-# the paper's budget and at this page's profile.
+# whose numbers stay "not available" in the table above. That run is another model than the table's
+# (hidden 512, blocks of 16, 2-bit $U$ and $V$, trained on 512K sequences); the table puts it beside our
+# run of that same model, the experiment `copy-released` (`qornn run copy-released --profile paper`,
+# with the released copy config's optimiser settings, which the notebook does not print), at the
+# paper's budget and at this page's profile.
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.reference_table(report.load_paper_numbers("references"), profile,
