@@ -49,6 +49,10 @@
 # - **Progress.** One bar for the whole sweep (tasks done, failed and left, mean time per task), a
 #   line per finished task, and a summary table at the end. `--dry-run` lists the tasks and the
 #   skipped runs without running anything.
+# - **A log of each sweep.** Apart from the run records, every sweep that launched anything appends
+#   to `data/sweeps/<experiment>/<profile>.json` how it ran: the executor and its options, the seeds
+#   and grid points, one row per task (status, tries, wall time, host, error) and the commit that
+#   launched it.
 #
 # From Python (a notebook, a script), the same:
 #
