@@ -1297,7 +1297,7 @@ SOLVED_LOSS_FRACTION = 0.1
 SOLVED_RECALL = 0.99
 #: the rule of :func:`solves_copy` as the pages state it
 COPY_RULE = (f"a run **solves the copy task** when its test cross-entropy per step is at most "
-             f"{SOLVED_LOSS_FRACTION:g} × the memoryless baseline $K \\ln 8 / T$ (ten times below what a "
+             f"{SOLVED_LOSS_FRACTION:g} × the memoryless baseline K·ln 8 / T (ten times below what a "
              f"model that remembers nothing reaches) **and** it recalls at least {SOLVED_RECALL:.0%} of the "
              "copied symbols of the test set (`recall_accuracy`); a run recorded at several seeds "
              "solves it when every seed does")
