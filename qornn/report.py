@@ -435,8 +435,9 @@ def record_status(record: Mapping, config, trained: bool) -> str:
              "has not changed since.")
     chance = chance_notes(record)
     if chance:
-        check += ("\n\n**Runs at or near chance** (test metric within 3 points of accuracy, or 3% of "
-                  "a loss, of a model that learned nothing):\n\n" + chance)
+        check += ("\n\n**Runs at or near chance, or worse** (test metric within 3 points of accuracy, or "
+                  "3% of a loss, of a model that learned nothing, or beyond it on the wrong side):\n\n"
+                  + chance)
     sizes = size_note(record)
     if sizes:
         check += "\n\n" + sizes
@@ -671,9 +672,13 @@ def at_chance(run: Mapping, metric: str) -> str | None:
     threshold, words = level
     if _is_accuracy(metric):
         near = value <= threshold + NEAR_CHANCE_POINTS
+        worse = value < threshold - NEAR_CHANCE_POINTS
     else:
         near = value >= threshold * (1 - NEAR_CHANCE_LOSS)
-    return f"at or near chance ({words})" if near else None
+        worse = value > threshold * (1 + NEAR_CHANCE_LOSS)
+    if not near:
+        return None
+    return f"worse than chance ({words})" if worse else f"at or near chance ({words})"
 
 
 def chance_notes(record: Mapping, metrics: Iterable[str] = ("accuracy", "loss", "bpc")) -> str:

@@ -361,6 +361,10 @@ def test_runs_at_or_near_chance_are_flagged():
     assert report.at_chance({"test": {"accuracy": 0.9}}, "accuracy") is None  # no baseline known
     copy = {"test": {"loss": 0.0212}, "baselines": {"memoryless_cross_entropy": 0.0208}}
     assert report.at_chance(copy, "loss") is not None
+    assert report.at_chance(copy, "loss").startswith("at or near chance")
+    copy["test"]["loss"] = 0.1694  # far above what remembering nothing gives
+    assert report.at_chance(copy, "loss").startswith("worse than chance (memoryless 0.0208)")
+    assert report.at_chance(_classifier(0.05), "accuracy").startswith("worse than chance")
     copy["test"]["loss"] = 0.0100
     assert report.at_chance(copy, "loss") is None
     record = {"experiment": "smnist", "profile": "cpu",
