@@ -81,9 +81,13 @@ __all__ = [
     "copy_verdicts",
     "copy_verdict_text",
     "plot_seed_spread",
+    "first_epoch_reaching",
+    "takeoff_table",
 ]
 
 NOT_AVAILABLE = "not available"
+#: curves mark and label every epoch up to this many epochs (a paper-budget run has 100)
+MAX_EPOCH_TICKS = 20
 #: a run or metric that the paper does not report (not: reported, but unreadable)
 NOT_IN_PAPER = "not in the paper"
 _SOURCE_KEYS = ("paper", "arxiv", "version")
@@ -262,6 +266,19 @@ def _references(record: Mapping, metric: str, given) -> dict[str, float]:
     return {"reference": float(given)}
 
 
+def _epoch_style(frame: pd.DataFrame, line: str = "-", marker: str = "o") -> str:
+    """Format of per-epoch curves: ``line`` with a ``marker`` per epoch while they stay few enough
+    to see (:data:`MAX_EPOCH_TICKS`)."""
+    return line + (marker if frame.empty or frame["epoch"].nunique() <= MAX_EPOCH_TICKS else "")
+
+
+def _epoch_ticks(ax, frame: pd.DataFrame) -> None:
+    """One x tick per epoch while they stay readable; matplotlib's own ticks beyond that."""
+    epochs = sorted(frame["epoch"].unique()) if not frame.empty else []
+    if 0 < len(epochs) <= MAX_EPOCH_TICKS:
+        ax.set_xticks(epochs)
+
+
 def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping | None = "auto",
                      logy: bool | str = "auto", ylabel: str = "cross-entropy"):
     """Training (solid) and validation (dotted) loss per epoch for every run of ``record``.
@@ -280,11 +297,11 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
     values = []
     for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
         color = colors[i % len(colors)]
-        ax.plot(part["epoch"], part["train_loss"], "-o", color=color,
+        ax.plot(part["epoch"], part["train_loss"], _epoch_style(frame), color=color,
                 label=f"{run_label(record, run)} (train)")
         values.extend(part["train_loss"].dropna())
         if "val_loss" in part:
-            ax.plot(part["epoch"], part["val_loss"], ":s", color=color,
+            ax.plot(part["epoch"], part["val_loss"], _epoch_style(frame, ":", "s"), color=color,
                     label=f"{run_label(record, run)} (validation)")
             values.extend(part["val_loss"].dropna())
     for i, (label, level) in enumerate(_references(record, "loss", baseline).items()):
@@ -307,8 +324,7 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{record['experiment']}, profile {record['profile']}")
-    if not frame.empty:
-        ax.set_xticks(sorted(frame["epoch"].unique()))
+    _epoch_ticks(ax, frame)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
@@ -332,7 +348,7 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
     for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
         color = colors[i % len(colors)]
         label = run_label(record, run)
-        ax.plot(part["epoch"], part[column], "-o", color=color, label=f"{label} (validation)")
+        ax.plot(part["epoch"], part[column], _epoch_style(frame), color=color, label=f"{label} (validation)")
         test = record["runs"][run].get("test", {}).get(metric)
         if test is not None:
             ax.plot([part["epoch"].max() + 0.4], [test], "*", color=color, markersize=11,
@@ -343,8 +359,7 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(f"{record['experiment']}, profile {record['profile']}")
-    if not frame.empty:
-        ax.set_xticks(sorted(frame["epoch"].unique()))
+    _epoch_ticks(ax, frame)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
@@ -420,6 +435,41 @@ def late_regressions(record: Mapping, metric: str = "loss", tolerance: float = 0
                          f"after {best:.4g} at epoch {best_epoch}; its test numbers are the last "
                          "epoch's model (training keeps no best checkpoint).")
     return "\n".join(lines)
+
+
+def first_epoch_reaching(run: Mapping, metric: str, level: float) -> int | None:
+    """The first epoch whose validation ``metric`` is at least ``level`` (a higher-is-better metric
+    such as accuracy), or None if no epoch of the run's history reaches it."""
+    for point in run["history"]:
+        value = point.get("val", {}).get(metric)
+        if value is not None and value >= level:
+            return point["epoch"]
+    return None
+
+
+def takeoff_table(records: Mapping[str, Mapping], runs: Iterable[str], metric: str = "accuracy",
+                  levels: Iterable[float] = (0.5, 0.9)) -> pd.DataFrame:
+    """When each run's validation ``metric`` first reached each of ``levels``, per task: task
+    (``records``' keys, e.g. "pMNIST"), run, how its signs were trained (:func:`signs_of`), epochs
+    trained, the first epoch at or above each level ("—" if never), and the test value. A run
+    that stays near chance for many epochs and then trains shows here as a late first epoch."""
+    levels = tuple(levels)
+    rows = []
+    for task, record in records.items():
+        for run in runs:
+            if run not in record["runs"]:
+                continue
+            data = record["runs"][run]
+            row = {"task": task, "run": run, "signs": signs_of(data["config"].get("model", {})),
+                   "epochs": len(data["history"])}
+            for level in levels:
+                epoch = first_epoch_reaching(data, metric, level)
+                row[f"first epoch ≥ {level:g}"] = "—" if epoch is None else epoch
+            row[f"test {metric}"] = data["test"].get(metric)
+            rows.append(row)
+    columns = ["task", "run", "signs", "epochs", *(f"first epoch ≥ {level:g}" for level in levels),
+               f"test {metric}"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def record_status(record: Mapping, config, trained: bool) -> str:
@@ -1527,11 +1577,14 @@ def copy_verdict_text(verdicts: pd.DataFrame) -> str:
 
 
 def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: str, ax=None,
-                     runs: Iterable[str] | None = None, logy: bool | str = "auto"):
+                     runs: Iterable[str] | None = None, logy: bool | str = "auto",
+                     references: Mapping[str, float] | str | None = "auto"):
     """The test ``metric`` of each run at every recorded seed, one point per seed, with the mean and
     (over two seeds or more) ± one standard deviation as an error bar, side by side per budget
-    (``by_profile``: :func:`budget_seed_records`, the paper's budget first). ``runs``: which (default
-    every run with ``metric``). Returns the matplotlib Axes."""
+    (``by_profile``: :func:`budget_seed_records`, the paper's budget first), with dashed reference
+    lines as in :func:`plot_metric_curves` ("auto": the task's, e.g. chance or memoryless, from the
+    first budget's record). ``runs``: which (default every run with ``metric``). Returns the
+    matplotlib Axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -1561,6 +1614,12 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
             values_drawn.extend(values.values())
     ax.set_xticks(range(len(names)), [run_label(_lead_record(next(iter(by_profile.values()))), run)
                                       if by_profile else run for run in names], rotation=20, ha="right")
+    if by_profile:
+        first = _lead_record(next(iter(by_profile.values())))
+        for i, (name, level) in enumerate(_references(first, metric, references).items()):
+            ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
+                       label=f"{name} ({level:.3g})")
+            values_drawn.append(level)
     positive = [v for v in values_drawn if v > 0]
     if logy == "auto":
         logy = bool(positive) and max(positive) / min(positive) > 10

@@ -322,5 +322,29 @@ def test_figures_show_every_seed_and_the_spread():
     bars = [c for c in ax.containers if c.has_yerr]
     assert len(bars) == 2  # one mean ± std per budget
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["paper's budget: each seed", "reduced (cpu profile): each seed"]
+    assert labels == ["paper's budget: each seed", "reduced (cpu profile): each seed", "chance (0.1)"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["hadamrnn"]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in dashed] == [[0.1, 0.1]]  # the task's chance level
+    plain = report.plot_seed_spread(by_budget, "accuracy", references=None)
+    assert not [line for line in plain.get_lines() if line.get_linestyle() == "--"]
+
+
+def test_takeoff_table_finds_the_first_epoch_at_each_level():
+    history = [{"epoch": e, "val": {"accuracy": a}} for e, a in enumerate([0.1, 0.2, 0.55, 0.93, 0.95], 1)]
+    frozen = [{"epoch": e, "val": {"accuracy": a}} for e, a in enumerate([0.6, 0.91, 0.94], 1)]
+    record = {"runs": {
+        "hadamrnn": {"config": {"model": {"model": "hadamrnn"}}, "history": history,
+                     "test": {"accuracy": 0.95}},
+        "hadamrnn-fixed-signs": {"config": {"model": {"model": "hadamrnn", "learn_signs": False}},
+                                 "history": frozen, "test": {"accuracy": 0.94}}}}
+    assert report.first_epoch_reaching(record["runs"]["hadamrnn"], "accuracy", 0.5) == 3
+    assert report.first_epoch_reaching(record["runs"]["hadamrnn"], "accuracy", 0.99) is None
+    table = report.takeoff_table({"pMNIST": record}, ["hadamrnn", "hadamrnn-fixed-signs", "absent"],
+                                 levels=(0.5, 0.9, 0.99)).set_index("run")
+    assert list(table.index) == ["hadamrnn", "hadamrnn-fixed-signs"]
+    assert table.loc["hadamrnn", "first epoch ≥ 0.5"] == 3
+    assert table.loc["hadamrnn-fixed-signs", "first epoch ≥ 0.9"] == 2
+    assert table.loc["hadamrnn", "first epoch ≥ 0.99"] == "—"
+    assert table.loc["hadamrnn", "signs"] == "learned"
+    assert table.loc["hadamrnn-fixed-signs", "epochs"] == 3

@@ -418,3 +418,20 @@ def test_a_frozen_sign_run_is_never_shown_under_the_paper_model_name_alone(recor
     assert not any(t.startswith("block-hadamrnn (") for t in labels)
     rule = {"model": "hadamrnn", "sign_training": {"method": "bop"}}
     assert report.signs_of(rule) == "learned (bop, not the paper's method)"
+
+
+def test_curves_label_every_epoch_only_while_they_stay_readable(record):
+    import matplotlib.pyplot as plt
+
+    short = report.plot_metric_curves(record, "recall_accuracy")
+    assert list(short.get_xticks()) == [1, 2, 3] and short.get_lines()[0].get_marker() == "o"
+    many = report.MAX_EPOCH_TICKS + 80
+    run = _run("long", [1.0 / (i + 1) for i in range(many)], 0.1, None, 10)
+    for point in run["history"]:
+        point["val"]["recall_accuracy"] = 0.5
+    results.save_run("copy", "smoke", "long", run)
+    long = report.plot_loss_curves(results.load_record("copy", "smoke"), baseline=None)
+    assert len(long.get_xticks()) < 20  # matplotlib's ticks, not one per epoch
+    assert all(line.get_marker() in ("None", None, "") for line in long.get_lines()
+               if len(line.get_xdata()) > 1)
+    plt.close("all")

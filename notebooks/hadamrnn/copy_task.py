@@ -217,8 +217,6 @@ display(report.styled(report.paper_sources_table(paper, "copy")))
 by_budget = report.budget_seed_records("copy", record)
 fig, ax = plt.subplots(figsize=(8, 4))
 report.plot_seed_spread(by_budget, "loss", ax=ax)
-ax.axhline(baseline, color="black", linestyle="--", linewidth=1, label=f"memoryless ({baseline:.3g})")
-ax.legend(fontsize="small")
 fig.tight_layout()
 plt.show()
 

@@ -139,8 +139,6 @@ display(report.styled(report.paper_sources_table(paper, "smnist")))
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(8, 4))
 report.plot_seed_spread(report.budget_seed_records("smnist", record), "accuracy", ax=ax)
-ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance (0.1)")
-ax.legend(fontsize="small")
 fig.tight_layout()
 plt.show()
 

@@ -211,9 +211,7 @@ fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
 for ax, (task, record) in zip(axes, records.items(), strict=True):
     report.plot_seed_spread(report.budget_seed_records(EXPERIMENTS[task], record), "accuracy", ax=ax,
                             runs=[run for run in HEADLINE if run in record["runs"]])
-    ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance (0.1)")
     ax.set_title(f"{task}: {ax.get_title()}", fontsize="small")
-    ax.legend(fontsize="small")
 fig.tight_layout()
 plt.show()
 
