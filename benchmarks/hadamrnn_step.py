@@ -35,6 +35,7 @@ Results go to ``data/results/benchmarks/hadamrnn_step.json`` with provenance.
 
     .venv/bin/python benchmarks/hadamrnn_step.py --threads 1 2 --memory --reps 3  # recorded (~40 min)
     .venv/bin/python benchmarks/hadamrnn_step.py --quick                  # smoke run, small T, no JSON
+    .venv/bin/python benchmarks/hadamrnn_step.py --scaling-only --threads 1 2 --sizes 512  # quiet enough?
 """
 
 from __future__ import annotations
@@ -270,25 +271,50 @@ def time_variants(n: int, shape_name: str, T: int, reps: int, variants: tuple[st
     return out
 
 
+def machine_probe(size: int = 768, products: int = 4):
+    """A dense float32 matrix product chain (``products`` products of ``size``²): work that any two
+    real cores run about twice as fast as one, to time beside the kernel as this machine's own ceiling
+    of thread scaling at that moment (a guest whose vCPUs share a core, or lose their time slices to
+    other guests, scales less, whatever the code)."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator) / size ** 0.5
+    b = torch.randn(size, size, generator=generator) / size ** 0.5
+
+    def run() -> None:
+        out = a
+        for _ in range(products):
+            out = out @ b
+    return run
+
+
 def interleaved_thread_scaling(n: int, T: int, reps: int, threads: int, seed: int) -> dict:
     """qornn-fast's step at 1 thread and at ``threads``, interleaved (1, k, 1, k, ...) on one model, so
-    that a change of load hits both alike: the median of the per-repetition ratios t(1) / t(k)."""
+    that a change of load hits both alike: the median of the per-repetition ratios t(1) / t(k). The
+    same for :func:`machine_probe` in the same loop (``machine_speedup``): what two threads gave to
+    work that scales on real cores, at the same moments."""
     shape = SHAPES["pmnist"]
     torch.manual_seed(seed)
     x, x_float, y = make_inputs(shape, T, seed)
     step = step_closure("qornn-fast", build_variant("qornn-fast", n, shape), x, x_float, y)
+    probe = machine_probe()
 
-    def at(k: int):
+    def at(k: int, work):
         def run() -> None:
             torch.set_num_threads(k)
-            step()
+            work()
         return run
 
     # three untimed steps each: the first multi-threaded steps of a process run slower (thread pool and
     # per-thread buffers warming up), which a single warm-up step left in the first repetitions
-    times = interleaved_times({"1": at(1), str(threads): at(threads)}, reps, warmup=3)
+    k = str(threads)
+    times = interleaved_times({"1": at(1, step), k: at(threads, step),
+                               "probe@1": at(1, probe), f"probe@{k}": at(threads, probe)}, reps, warmup=3)
+
+    def speedup(one: str, many: str) -> float:
+        return statistics.median(a / b for a, b in zip(times[one], times[many], strict=True))
+
     return {"n": n, "T": T, "threads": threads, "reps": reps, "times_s": times,
-            "speedup": statistics.median(a / b for a, b in zip(times["1"], times[str(threads)], strict=True))}
+            "speedup": speedup("1", k), "machine_speedup": speedup("probe@1", f"probe@{k}")}
 
 
 def interleaved_t_sweep(n: int, Ts: list[int], reps: int, variants: tuple[str, ...], seed: int) -> dict:
@@ -403,12 +429,24 @@ def main(argv: list[str] | None = None) -> int:
                         "it there, with the provenance of this measurement")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="smoke run: T=50, 2 reps, no T sweep, no JSON")
+    p.add_argument("--scaling-only", action="store_true",
+                   help="time only one thread against the most of --threads (and the machine's own "
+                        "scaling), print it, write no JSON: is this machine quiet enough for a record?")
     p.add_argument("--out", type=Path, default=None,
                    help="JSON path (default: data/results/benchmarks/hadamrnn_step.json)")
     p.add_argument("--no-json", action="store_true")
     args = p.parse_args(argv)
     if args.quick:
         args.T, args.reps, args.t_sweep, args.no_json = 50, 2, [], True
+    if args.scaling_only:
+        threads = max(args.threads)
+        if threads < 2:
+            p.error("--scaling-only needs --threads with a count above 1")
+        for n in args.sizes:
+            r = interleaved_thread_scaling(n, args.T, max(5, 2 * args.reps), threads, args.seed)
+            print(f"n={n}: {threads} threads vs one, qornn-fast {r['speedup']:.2f}×, the machine's own "
+                  f"{r['machine_speedup']:.2f}×", flush=True)
+        return 0
     if args.memory_only:
         return add_memory(args.out or default_path("hadamrnn_step"), args.slow_variants_max_n, args.seed)
     variants = tuple(v for v in VARIANTS if v in args.variants or v == "qornn-fast")
@@ -461,9 +499,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(rows, "n", variants)
     thread_scaling = {str(r["n"]): r["speedup"] for r in scaling_rows}
+    machine_scaling = {str(r["n"]): r["machine_speedup"] for r in scaling_rows}
     if thread_scaling:
         print(f"{max(args.threads)} threads vs one (qornn-fast, interleaved): "
               + ", ".join(f"n={n} {s:.2f}×" for n, s in thread_scaling.items()))
+        print("  the machine's own, a dense matrix product in the same loop: "
+              + ", ".join(f"{s:.2f}×" for s in machine_scaling.values()))
     first = [r for r in rows if r["shape"] == "pmnist" and r["threads"] == args.threads[0]]
     exps_n = {v: fit_exponent([r["n"] for r in first], [r["median_s"][v] for r in first])
               for v in variants if len(first) > 1 and all(v in r["median_s"] for r in first)}
@@ -491,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
                        "slow_variants_max_n": args.slow_variants_max_n},
             "sizes": rows,
             "thread_scaling": thread_scaling,
+            "machine_thread_scaling": machine_scaling,
             "thread_scaling_runs": scaling_rows,
             "exponent_n": exps_n,
             "t_sweep": sweep,

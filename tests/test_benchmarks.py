@@ -73,7 +73,24 @@ def test_hadamrnn_step_writes_its_record(tmp_path, monkeypatch):
     # 1 thread vs 2, interleaved on one model, at every n
     assert set(record["thread_scaling"]) == {"8", "16"}
     for r in record["thread_scaling_runs"]:
-        assert set(r["times_s"]) == {"1", "2"} and len(r["times_s"]["1"]) == r["reps"] >= 5
+        assert set(r["times_s"]) == {"1", "2", "probe@1", "probe@2"}
+        assert len(r["times_s"]["1"]) == r["reps"] >= 5
+    # the machine's own scaling, timed in the same loop, is recorded beside the kernel's and shown
+    assert set(record["machine_thread_scaling"]) == {"8", "16"}
+    from qornn import benchmark_report
+
+    record["thread_scaling"]["512"], record["machine_thread_scaling"]["512"] = 0.9, 0.95
+    text = benchmark_report.targets({"hadamrnn_step": record})
+    assert "1.6× faster than one at n = 512: **missed** (0.90×; in the same loop a dense matrix" in text
+    assert "got 0.95× from this machine" in text
+
+
+def test_scaling_only_prints_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("QORNN_DATA_DIR", str(tmp_path))
+    main = _main("hadamrnn_step", monkeypatch)
+    assert main(["--scaling-only", "--threads", "1", "2", "--sizes", "8", "--T", "10", "--reps", "1"]) == 0
+    assert "2 threads vs one, qornn-fast" in capsys.readouterr().out
+    assert not list(tmp_path.rglob("*.json"))
 
 
 def test_hadamrnn_step_measures_peak_memory_in_a_fresh_process(monkeypatch):
