@@ -20,6 +20,8 @@
                                              data/weights/, from their finished checkpoints (a run
                                              writes its own as it is recorded); load them with
                                              qornn.load_weights(EXPERIMENT, RUN, profile=P)
+    qornn checkpoints [--profile P] [--all]  runs in progress or stopped (their checkpoints): how
+                                             far each got and the command that continues it
 
 Every error is one line on stderr and a non-zero exit (2 for bad input, 1 for a file system
 error, 130 for Ctrl-C); nothing recorded is lost: records are written whole or not at all, and an
@@ -103,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print an experiment's recorded results")
     analyse = sub.add_parser("analyse", help="add measurements to recorded runs from their checkpoints")
     export = sub.add_parser("export", help="write the packed weights of recorded runs from their checkpoints")
+    checkpoints = sub.add_parser("checkpoints", help="runs in progress or stopped: how far each got and the "
+                                                     "command that continues it")
+    checkpoints.add_argument("--profile", default=None, help="only this profile's (default: every profile)")
+    checkpoints.add_argument("--all", dest="all_", action="store_true",
+                             help="list the finished and recorded runs' checkpoints too")
     for p in (run, show, analyse, export):
         p.add_argument("experiment", help=f"one of: {', '.join(experiment_names())}")
         p.add_argument("--profile", default="cpu", help=f"one of: {', '.join(PROFILES)} (default cpu)")
@@ -155,6 +162,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(_summary(record))
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
         print(f"recorded in {path}")
+    elif args.command == "checkpoints":
+        from .checkpoints import find_checkpoints, format_checkpoints
+
+        if args.profile is not None and args.profile not in PROFILES:
+            raise ValueError(f"unknown profile {args.profile!r}; valid: {', '.join(PROFILES)}")
+        print(format_checkpoints(find_checkpoints(args.profile), all_=args.all_))
     elif args.command == "fetch":
         return run_fetch(args)
     elif args.command == "sweep":

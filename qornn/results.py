@@ -501,7 +501,7 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
 PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
                                "qornn/export.py", "qornn/weights.py", "qornn/results.py",
                                "qornn/theory/report.py", "qornn/sparse/report.py",
-                               "qornn/overestimate/report.py"})
+                               "qornn/overestimate/report.py", "qornn/checkpoints.py"})
 
 #: modules that only describe, transform or pass on configurations (overrides, the models' option
 #: list, the command line, the sweeps, which only schedule ``run_experiment`` calls): what they do

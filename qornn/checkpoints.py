@@ -1,0 +1,133 @@
+"""The checkpoints on disk: which runs are in progress or were stopped, how far each got, and the
+command that continues it.
+
+A run writes ``<runs dir>/<experiment>/<profile>/<run>/<hash>.pt`` (:func:`qornn.results.runs_dir`:
+``data/checkpoints/`` for the ``paper`` profile, committed so that another machine can go on, and
+``runs/`` otherwise), where ``<hash>`` is the hash of the run's whole configuration
+(:meth:`~qornn.experiments.ExperimentConfig.run_config`). The same ``qornn run`` (or ``qornn sweep``)
+that started a run resumes it from there. This module reads those files (``torch.load`` with
+``weights_only=True``) and trains nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import results
+
+__all__ = ["Checkpoint", "find_checkpoints", "format_checkpoints"]
+
+#: seeds tried when matching a checkpoint to the current definition of its run
+SEEDS_TRIED = range(10)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint file and what it says about its run."""
+
+    experiment: str
+    profile: str
+    run: str
+    path: Path
+    epoch: int  # epochs completed
+    epochs: int  # epochs the run trains for
+    global_step: int  # optimiser steps done
+    total_steps: int | None  # optimiser steps of the whole run, when the configuration says
+    elapsed_s: float  # training time so far, over every segment
+    seed: int | None  # the seed whose current configuration has this hash; None: none has
+    recorded: bool  # a record of this configuration exists (the run finished and was recorded)
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.epochs
+
+    @property
+    def status(self) -> str:
+        if self.seed is None:
+            return "configuration other than the current profile's (a --set variant or an older definition)"
+        if self.recorded:
+            return "finished and recorded"
+        return "finished, not recorded" if self.finished else "unfinished"
+
+    def command(self) -> str | None:
+        """The command that continues (or records) this run; None when the checkpoint is not the
+        current profile's run at any seed tried (:data:`SEEDS_TRIED`)."""
+        if self.seed is None or self.recorded:
+            return None
+        seed = f" --seed {self.seed}" if self.seed else ""
+        return f"qornn run {self.experiment} --profile {self.profile} --runs {self.run}{seed}"
+
+
+def _steps_per_epoch(task_options: dict, batch_size: int, epoch: int, global_step: int,
+                     step: int) -> int | None:
+    if "train_size" in task_options:
+        return math.ceil(task_options["train_size"] / batch_size)
+    if epoch > 0:  # the steps of the completed epochs
+        return (global_step - step) // epoch
+    return None
+
+
+def _read(path: Path, experiment: str, profile: str, run: str) -> Checkpoint | None:
+    import torch
+
+    from .experiments import EXPERIMENTS, get_config
+
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        state, train = saved["state"], saved["config"]
+    except Exception:  # noqa: BLE001 - a file that is not a readable checkpoint is not listed
+        return None
+    seed = recorded = None
+    config = None
+    if experiment in EXPERIMENTS and profile in EXPERIMENTS[experiment]["profiles"]:
+        config = get_config(experiment, profile)
+        if run in config.models:
+            seed = next((s for s in SEEDS_TRIED
+                         if results.config_hash(config.run_config(run, s)) == path.stem), None)
+    if seed is not None:
+        record = results.load_record(experiment, profile, missing_ok=True,
+                                     variant=config.record_variant(seed))
+        done = (record or {"runs": {}})["runs"].get(run)
+        recorded = done is not None and done.get("config_hash") == path.stem
+    per_epoch = _steps_per_epoch(config.task_options if config else {}, train["batch_size"],
+                                 state["epoch"], state["global_step"], state["step"])
+    return Checkpoint(experiment=experiment, profile=profile, run=run, path=path, epoch=state["epoch"],
+                      epochs=train["epochs"], global_step=state["global_step"],
+                      total_steps=None if per_epoch is None else per_epoch * train["epochs"],
+                      elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded))
+
+
+def find_checkpoints(profile: str | None = None) -> list[Checkpoint]:
+    """Every readable checkpoint of ``profile`` (default: every profile), sorted by experiment,
+    profile and run. Looks in both checkpoint folders (``data/checkpoints/`` and ``runs/``)."""
+    roots = {results.runs_dir("paper"), results.runs_dir("cpu")}
+    found = []
+    for root in sorted(roots):
+        for path in sorted(root.glob("*/*/*/*.pt")) if root.is_dir() else []:
+            run, prof, experiment = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
+            if profile is not None and prof != profile:
+                continue
+            info = _read(path, experiment, prof, run)
+            if info is not None:
+                found.append(info)
+    return sorted(found, key=lambda c: (c.experiment, c.profile, c.run, str(c.path)))
+
+
+def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
+    """Lines for ``qornn checkpoints``: each unfinished or unrecorded run with its progress and the
+    command that continues it (``all_``: the finished and recorded ones too)."""
+    shown = [c for c in found if all_ or not c.recorded]
+    if not shown:
+        return "no checkpoint of a run left to finish" + ("" if all_ else " (--all lists every checkpoint)")
+    lines = []
+    for c in shown:
+        total = f"/{c.total_steps:,}" if c.total_steps else ""
+        share = f" ({c.global_step / c.total_steps:.0%})" if c.total_steps else ""
+        lines.append(f"{c.experiment}/{c.profile} {c.run}: {c.status}; step {c.global_step:,}{total}{share}, "
+                     f"epoch {c.epoch}/{c.epochs}, {c.elapsed_s / 3600:.2f} h trained")
+        lines.append(f"    {c.path}")
+        if c.command():
+            lines.append(f"    continue: {c.command()}")
+    return "\n".join(lines)

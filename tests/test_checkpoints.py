@@ -1,0 +1,63 @@
+"""``qornn checkpoints``: the runs left to finish, how far each got, and the command that continues it."""
+
+import math
+
+import torch
+
+from qornn import results
+from qornn.checkpoints import find_checkpoints, format_checkpoints
+from qornn.cli import main
+from qornn.experiments import get_config, run_experiment
+
+
+def _only(profile="smoke"):
+    (found,) = find_checkpoints(profile)
+    return found
+
+
+def _rewind(path, epoch: int, step: int = 0) -> None:
+    """Make a finished checkpoint look like a run stopped after ``epoch`` epochs and ``step`` steps."""
+    saved = torch.load(path, weights_only=True)
+    per_epoch = saved["state"]["global_step"] // saved["state"]["epoch"]
+    saved["state"].update(epoch=epoch, step=step, global_step=epoch * per_epoch + step)
+    torch.save(saved, path)
+
+
+def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continues_it(capsys):
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    done = _only()
+    assert (done.run, done.seed, done.status) == ("hadamrnn", 0, "finished and recorded")
+    assert done.command() is None
+    config = get_config("copy", "smoke")
+    per_epoch = math.ceil(config.task_options["train_size"] / config.train["batch_size"])
+    assert done.global_step == done.total_steps == per_epoch * config.train["epochs"]
+    assert "no checkpoint of a run left to finish" in format_checkpoints(find_checkpoints())
+
+    _rewind(done.path, epoch=1, step=3)
+    results.record_path("copy", "smoke").unlink()  # as before the run was recorded
+    stopped = _only()
+    assert stopped.status == "unfinished" and not stopped.finished
+    assert (stopped.epoch, stopped.global_step) == (1, per_epoch + 3)
+    assert stopped.command() == "qornn run copy --profile smoke --runs hadamrnn"
+    assert main(["checkpoints", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert f"copy/smoke hadamrnn: unfinished; step {per_epoch + 3:,}/{done.total_steps:,}" in out
+    assert "continue: qornn run copy --profile smoke --runs hadamrnn" in out
+    assert find_checkpoints("cpu") == []  # another profile's list is empty
+
+
+def test_a_seed_and_a_foreign_configuration_are_named(capsys):
+    run_experiment("copy", "smoke", seed=1, runs=["hadamrnn"], progress=False)
+    first = _only()
+    assert first.seed == 1 and first.recorded
+    _rewind(first.path, epoch=1)
+    results.record_path("copy", "smoke", get_config("copy", "smoke").record_variant(1)).unlink()
+    assert _only().command() == "qornn run copy --profile smoke --runs hadamrnn --seed 1"
+    # a checkpoint that no seed of the current definition hashes to, and a file that is no checkpoint
+    first.path.rename(first.path.with_name("0123456789abcdef.pt"))
+    (first.path.parent / "junk.pt").write_bytes(b"not a checkpoint")
+    foreign = _only()
+    assert foreign.seed is None and foreign.command() is None
+    assert "configuration other than the current profile's" in foreign.status
+    assert main(["checkpoints", "--profile", "nope"]) == 2
+    assert "unknown profile 'nope'" in capsys.readouterr().err
