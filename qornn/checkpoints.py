@@ -17,7 +17,8 @@ from pathlib import Path
 
 from . import results
 
-__all__ = ["Checkpoint", "find_checkpoints", "format_checkpoints"]
+__all__ = ["Checkpoint", "checkpoint_of", "checkpoint_path", "find_checkpoints", "format_checkpoints",
+           "progress_text"]
 
 #: seeds tried when matching a checkpoint to the current definition of its run
 SEEDS_TRIED = range(10)
@@ -97,6 +98,28 @@ def _read(path: Path, experiment: str, profile: str, run: str) -> Checkpoint | N
                       epochs=train["epochs"], global_step=state["global_step"],
                       total_steps=None if per_epoch is None else per_epoch * train["epochs"],
                       elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded))
+
+
+def checkpoint_path(experiment: str, profile: str, run: str, seed: int = 0) -> Path:
+    """Where ``run``, as the profile defines it now, keeps its checkpoint at ``seed``."""
+    from .experiments import get_config
+
+    digest = results.config_hash(get_config(experiment, profile).run_config(run, seed))
+    return results.runs_dir(profile) / experiment / profile / run / f"{digest}.pt"
+
+
+def checkpoint_of(experiment: str, profile: str, run: str, seed: int = 0) -> Checkpoint | None:
+    """The checkpoint at :func:`checkpoint_path`, or None if there is none or it cannot be read."""
+    path = checkpoint_path(experiment, profile, run, seed)
+    return _read(path, experiment, profile, run) if path.exists() else None
+
+
+def progress_text(found: Checkpoint) -> str:
+    """"5,000 of 40,000 optimiser steps (12%)", or the steps and epochs when the total is unknown."""
+    if found.total_steps:
+        return (f"{found.global_step:,} of {found.total_steps:,} optimiser steps "
+                f"({found.global_step / found.total_steps:.0%})")
+    return f"{found.global_step:,} optimiser steps, epoch {found.epoch} of {found.epochs}"
 
 
 def find_checkpoints(profile: str | None = None) -> list[Checkpoint]:

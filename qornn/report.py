@@ -1373,11 +1373,22 @@ def paper_costs(experiment: str) -> tuple[dict[str, dict], dict | None]:
             record.get("provenance"))
 
 
-def _unfinished_checkpoint(config, run: str) -> bool:
-    """Whether a checkpoint of ``run`` at seed 0 exists (a run in progress, or stopped)."""
-    digest = results.config_hash(config.run_config(run, 0))
-    path = results.runs_dir(config.profile) / config.experiment / config.profile / run / f"{digest}.pt"
-    return path.exists()
+def _unfinished_note(config, run: str) -> str:
+    """"" when ``run`` (seed 0) has no checkpoint; else how far its checkpoint got and the command
+    that continues it (:mod:`qornn.checkpoints`): a run in progress, or stopped."""
+    from .checkpoints import checkpoint_of, checkpoint_path, progress_text
+
+    path = checkpoint_path(config.experiment, config.profile, run)
+    if not path.exists():
+        return ""
+    found = checkpoint_of(config.experiment, config.profile, run)
+    if found is None:
+        return f"a checkpoint exists but cannot be read: {_repo_relative(path)}"
+    command = found.command()
+    if found.finished:
+        return "trained to the end, not recorded yet" + (f"; record it with `{command}`" if command else "")
+    return (f"in progress: {progress_text(found)} trained, {found.elapsed_s / 3600:.1f} h so far"
+            + (f"; continue with `{command}`" if command else ""))
 
 
 def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.DataFrame:
@@ -1396,8 +1407,8 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
         recorded = [seed for seed, record in seeds.items() if run in record["runs"]]
         if recorded:
             status = f"recorded, {seeds_cell(recorded)}"
-        elif _unfinished_checkpoint(config, run):
-            status = f"{NOT_RUN_AT_PAPER} (a checkpoint of an unfinished run exists)"
+        elif note := _unfinished_note(config, run):
+            status = f"{NOT_RUN_AT_PAPER} ({note})"
         else:
             status = NOT_RUN_AT_PAPER
         cost = costs.get(run)
@@ -1534,8 +1545,7 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
     for run in runs:
         found = {seed: record["runs"][run] for seed, record in seeds.items() if run in record["runs"]}
         if not found:
-            note = ("a checkpoint of an unfinished run exists" if run in config.models
-                    and _unfinished_checkpoint(config, run) else "")
+            note = _unfinished_note(config, run) if run in config.models else ""
             rows.append({"run": run, "verdict": NOT_RUN_AT_PAPER, "test loss": "—", "threshold": "—",
                          "recall": "—", "seeds": "—", "note": note})
             continue

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # tests only
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from qornn import report, results  # noqa: E402
@@ -153,10 +154,16 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     checkpoint = results.runs_dir("paper") / "copy" / "paper" / "block-hadamrnn" / f"{digest}.pt"
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"not read")
+    status = report.paper_budget_frame("copy").set_index("run").loc["block-hadamrnn", "at the paper's budget"]
+    assert status.startswith(report.NOT_RUN_AT_PAPER) and "a checkpoint exists but cannot be read" in status
+    # a run stopped after 8,000 of its 40,000 steps: how far it got and the command that continues it
+    torch.save({"state": {"epoch": 2, "step": 0, "global_step": 8_000, "elapsed": 3_600.0},
+                "config": {"epochs": 10, "batch_size": 128}}, checkpoint)
     frame = report.paper_budget_frame("copy").set_index("run")
     assert frame.loc["hadamrnn", "at the paper's budget"] == "recorded, 2 seeds (0, 1)"
-    assert frame.loc["block-hadamrnn", "at the paper's budget"].startswith(report.NOT_RUN_AT_PAPER)
-    assert "checkpoint of an unfinished run" in frame.loc["block-hadamrnn", "at the paper's budget"]
+    assert frame.loc["block-hadamrnn", "at the paper's budget"] == (
+        f"{report.NOT_RUN_AT_PAPER} (in progress: 8,000 of 40,000 optimiser steps (20%) trained, 1.0 h so "
+        "far; continue with `qornn run copy --profile paper --runs block-hadamrnn`)")
     assert frame.loc["ornn", "at the paper's budget"] == report.NOT_RUN_AT_PAPER
     note = report.paper_budget_note("copy", results.load_record("copy", "paper"))
     assert "**Recorded at the paper's budget**" in note and "`hadamrnn`" in note
