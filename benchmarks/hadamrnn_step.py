@@ -65,6 +65,10 @@ BITS = 4
 VARIANTS = ("qornn-fast", "qornn-previous", "reference", "nn.RNN", "qornn-dense")
 #: the commit whose C++ recurrence ("today's fast path" before the fused kernel) qornn-previous builds
 PREVIOUS_COMMIT = "4a30763891487a3fd4626a824cbeed8051865705"
+#: repetitions of the 1-thread vs 2-thread comparison (cheap: one model, one step each): a step's time
+#: on this shared guest varies by ±20% from one repetition to the next, so the median needs many
+SCALING_REPS = 30
+
 SHAPES = {
     "pmnist": {"batch": 100, "T": 784, "input": 1, "classes": 10, "many_to_many": False, "tokens": False},
     "copy": {"batch": 128, "T": 1020, "input": 10, "classes": 9, "many_to_many": True, "tokens": True,
@@ -443,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         if threads < 2:
             p.error("--scaling-only needs --threads with a count above 1")
         for n in args.sizes:
-            r = interleaved_thread_scaling(n, args.T, max(5, 2 * args.reps), threads, args.seed)
+            r = interleaved_thread_scaling(n, args.T, max(SCALING_REPS, 2 * args.reps), threads, args.seed)
             print(f"n={n}: {threads} threads vs one, qornn-fast {r['speedup']:.2f}×, the machine's own "
                   f"{r['machine_speedup']:.2f}×", flush=True)
         return 0
@@ -485,8 +489,9 @@ def main(argv: list[str] | None = None) -> int:
             sweep = interleaved_t_sweep(args.t_sweep_n, args.t_sweep, max(3, args.reps),
                                         ("qornn-fast", "reference"), args.seed)
         if max(args.threads) > 1:  # 1 thread vs the most, side by side, at every n of the pMNIST shape
-            scaling_rows = [interleaved_thread_scaling(n, args.T, max(5, 2 * args.reps), max(args.threads),
-                                                       args.seed) for n in args.sizes]
+            reps = max(SCALING_REPS, 2 * args.reps)
+            scaling_rows = [interleaved_thread_scaling(n, args.T, reps, max(args.threads), args.seed)
+                            for n in args.sizes]
     finally:
         torch.set_num_threads(before_threads)
     if args.memory:  # the fast variants at every n; the dense ones (one step takes minutes at n = 2048) up
