@@ -83,6 +83,7 @@ __all__ = [
     "plot_seed_spread",
     "first_epoch_reaching",
     "takeoff_table",
+    "paired_gain",
 ]
 
 NOT_AVAILABLE = "not available"
@@ -849,6 +850,33 @@ def mean_std(values: Iterable[float]) -> tuple[float, float | None, int]:
         return mean, None, 1
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
     return mean, std, len(values)
+
+
+def paired_gain(by_profile: Mapping[str, Mapping[int, Mapping]], run: str, baseline: str,
+                metric: str = "accuracy", record: Mapping | None = None) -> str:
+    """Markdown, one line per budget of ``by_profile`` (:func:`budget_seed_records`): how much
+    ``run`` changed the test ``metric`` against ``baseline``, seed by seed (the two runs of a seed
+    share their data order; only seeds recorded for both count), in points for an accuracy: the
+    mean difference, ± the sample standard deviation over seeds when there are two or more, the
+    seeds, and each run's mean. ``record``: the page's own record, the lead of its budget."""
+    scale, unit = (100.0, " points") if _is_accuracy(metric) else (1.0, "")
+    lines = []
+    for profile, seeds in by_profile.items():
+        lead = _lead_record(seeds, record)
+        ours, base = seed_values(lead, run, metric, seeds), seed_values(lead, baseline, metric, seeds)
+        paired = sorted(set(ours) & set(base))
+        label = f"profile `{profile}` ({budget_label(profile)})"
+        if not paired:
+            missing = [name for name, values in ((run, ours), (baseline, base)) if not values]
+            lines.append(f"- {label}: no seed recorded for both runs"
+                         + (f" ({', '.join(missing)} missing)" if missing else "") + ".")
+            continue
+        mean, std, count = mean_std(scale * (ours[s] - base[s]) for s in paired)
+        spread = "" if std is None else f" ± {std:.1f}"
+        lines.append(f"- {label}: `{run}` {_fmt(mean_std(ours[s] for s in paired)[0], metric)} against "
+                     f"`{baseline}` {_fmt(mean_std(base[s] for s in paired)[0], metric)}, a change of "
+                     f"{mean:+.1f}{spread}{unit} ({seeds_cell(paired)}).")
+    return "\n".join(lines)
 
 
 def seeds_cell(seeds: Iterable[int]) -> str:

@@ -264,14 +264,35 @@ def _gather(task: SweepTask, runs: Mapping[str, dict]) -> None:
 
 # --- executors: submit(task) -> handle; wait(handles) -> handles that finished; result(handle) ----------
 
-def _init_local_worker() -> None:
+#: seconds between a local worker's checks that the sweep which started it is still there
+ORPHAN_CHECK_S = 1.0
+
+
+def _exit_when_orphaned(parent: int, interval: float) -> None:
+    """End this worker once ``parent`` (the sweep's process) is gone. A sweep killed by a signal it
+    cannot handle (SIGTERM's default, SIGKILL) cannot stop its pool, and the orphan would go on
+    training a run that a restarted sweep trains again, both writing the same checkpoint. A
+    checkpoint is written whole (a temporary file, then a rename), so ending at any moment loses
+    only the steps since the last one."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
+
+
+def _init_local_worker(parent: int | None = None) -> None:
+    import threading
+
     import torch
     torch.set_num_threads(1)
+    if parent is not None:
+        threading.Thread(target=_exit_when_orphaned, args=(parent, ORPHAN_CHECK_S), daemon=True,
+                         name="qornn-orphan-watch").start()
 
 
 class LocalExecutor:
     """A process pool: ``jobs`` processes (default: one per core), each with one torch thread. A
-    worker that dies (killed, out of memory) breaks the pool: its tasks fail and a new pool is made."""
+    worker that dies (killed, out of memory) breaks the pool: its tasks fail and a new pool is made.
+    A worker whose sweep was killed ends itself within :data:`ORPHAN_CHECK_S` seconds."""
 
     def __init__(self, jobs: int | None = None) -> None:
         self.jobs = jobs or os.cpu_count() or 1
@@ -279,7 +300,7 @@ class LocalExecutor:
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_init_local_worker)
+                                      initializer=_init_local_worker, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable, task: SweepTask) -> cf.Future:
         try:

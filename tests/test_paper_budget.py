@@ -355,3 +355,22 @@ def test_takeoff_table_finds_the_first_epoch_at_each_level():
     assert table.loc["hadamrnn", "first epoch ≥ 0.99"] == "—"
     assert table.loc["hadamrnn", "signs"] == "learned"
     assert table.loc["hadamrnn-fixed-signs", "epochs"] == 3
+
+
+def test_paired_gain_compares_two_runs_seed_by_seed_per_budget():
+    _mnist("pmnist", "paper", "hadamrnn", 0.95)
+    _mnist("pmnist", "paper", "hadamrnn-fixed-signs", 0.94)
+    for seed, (learned, fixed) in enumerate([(0.50, 0.60), (0.40, 0.60), (0.70, 0.60)]):
+        _mnist("pmnist", "cpu", "hadamrnn", learned, seed=seed)
+        _mnist("pmnist", "cpu", "hadamrnn-fixed-signs", fixed, seed=seed)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.99, seed=3)  # a seed without its pair does not count
+    cpu = results.load_record("pmnist", "cpu")
+    text = report.paired_gain(report.budget_seed_records("pmnist", cpu), "hadamrnn", "hadamrnn-fixed-signs",
+                              record=cpu)
+    paper_line, cpu_line = text.splitlines()
+    assert paper_line.startswith("- profile `paper`") and "a change of +1.0 points (1 seed)" in paper_line
+    # differences -10, -20, +10 points: mean -6.7, sample std 15.3
+    assert "`hadamrnn` 53.3% against `hadamrnn-fixed-signs` 60.0%" in cpu_line
+    assert "a change of -6.7 ± 15.3 points (3 seeds (0, 1, 2))" in cpu_line
+    only = report.paired_gain({"cpu": {0: results.load_record("pmnist", "cpu")}}, "hadamrnn", "lstm")
+    assert only == "- profile `cpu` (reduced (cpu profile)): no seed recorded for both runs (lstm missing)."

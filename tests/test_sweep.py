@@ -290,3 +290,53 @@ def test_a_slurm_config_file_is_read_safely_and_checked(tmp_path):
     path.write_text("!!python/object/apply:os.system ['true']\n")
     with pytest.raises(ValueError, match="cannot read"):
         sweep.load_slurm_config(path)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads a process's children from /proc")
+def test_a_local_worker_ends_itself_when_its_sweep_is_killed(tmp_path):
+    # A sweep killed by SIGKILL (or SIGTERM's default) cannot stop its pool: its workers must notice
+    # and end, or an orphan goes on training a run that a restarted sweep trains again.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("import time; from qornn.sweep import LocalExecutor; pool = LocalExecutor(1); "
+            "pool.submit(time.sleep, 120); print('submitted', flush=True); time.sleep(120)")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+
+    def children() -> set[int]:
+        found = set()
+        for task in Path(f"/proc/{parent.pid}/task").glob("*"):
+            found |= {int(pid) for pid in (task / "children").read_text().split()}
+        return found
+
+    try:
+        assert parent.stdout.readline().strip() == "submitted"
+        deadline = time.monotonic() + 60
+        while not children() and time.monotonic() < deadline:  # the worker is spawned on submit
+            time.sleep(0.2)
+        workers = children()
+        assert workers, "no worker process started"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in workers) \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
+        alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid)]
+        assert not alive, f"workers still running after their sweep was killed: {alive}"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for pid in children() if parent.poll() is None else ():
+            os.kill(pid, signal.SIGKILL)
+
+
+def _state(pid: int) -> str:
+    try:
+        return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("State:")).lower()
+    except (OSError, StopIteration):
+        return "gone zombie"

@@ -152,7 +152,8 @@ plt.show()
 # ## What learning the signs adds
 #
 # The difference in test accuracy between HadamRNN and the same network with its signs kept fixed,
-# computed from the record above (a positive number means learning $W$ helped).
+# per budget, computed from the records above seed by seed (a positive number means learning $W$
+# helped; with several seeds, the mean difference ± its standard deviation over seeds).
 #
 # **Why learning the signs can hurt.** Only $\operatorname{sign}(u)$ enters the forward pass, and
 # the STE hands $u$ the gradient with respect to the signs, $\partial L / \partial s_i =
@@ -170,19 +171,8 @@ plt.show()
 # {doc}`/book/hadamrnn/training` plot them for their runs.
 
 # %% tags=["hide-input"]
-for budget, seeds in report.budget_seed_records("pmnist", record).items():
-    shown = record if budget == record["profile"] else next(iter(seeds.values()))  # lowest seed
-    runs = shown["runs"]
-    if {"hadamrnn", "hadamrnn-fixed-signs"} <= set(runs):
-        learned = runs["hadamrnn"]["test"]["accuracy"]
-        fixed = runs["hadamrnn-fixed-signs"]["test"]["accuracy"]
-        display(Markdown(f"Test accuracy with learned signs {learned:.1%}, with fixed signs {fixed:.1%}: "
-                         f"learning the signs changed it by {100 * (learned - fixed):+.1f} points "
-                         f"(profile `{budget}`: {report.budget_label(budget)}, seed "
-                         f"{report.record_seed(shown)})."))
-    else:
-        display(Markdown(f"The `{budget}` record does not hold both runs yet: "
-                         f"{', '.join(sorted({'hadamrnn', 'hadamrnn-fixed-signs'} - set(runs)))} missing."))
+display(Markdown(report.paired_gain(report.budget_seed_records("pmnist", record), "hadamrnn",
+                                    "hadamrnn-fixed-signs", "accuracy", record=record)))
 
 # %% [markdown]
 # ## Model sizes
