@@ -963,6 +963,19 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                          "record": record_label(record, run)})
     for entry in entries:
         if entry["experiment"] == experiment and (entry["run"], entry["metric"]) not in seen:
+            data = record["runs"].get(entry["run"])
+            if entry["metric"] == "size_bits" and data is not None and "size_bits" in data:
+                # a model's size is recorded beside its test metrics, the same at every seed
+                paper = entry.get("value")
+                gap = data["size_bits"] - paper if isinstance(paper, (int, float)) else None
+                rows.append({"budget": budget, "run": entry["run"],
+                             "signs": signs_of(data["config"].get("model", {})),
+                             "hidden": _fmt(data["config"].get("model", {}).get("hidden_size")),
+                             "metric": "size_bits", "paper value": paper_cell(entry),
+                             "ours": _fmt(int(data["size_bits"])), "seeds": "—", "vs chance": "",
+                             "gap": "—" if gap is None else f"{gap:+,}", "profile": record["profile"],
+                             "record": record_label(record, entry["run"])})
+                continue
             rows.append({"budget": budget, "run": entry["run"], "signs": "—", "hidden": "—",
                          "metric": entry["metric"], "paper value": paper_cell(entry), "ours": "not recorded",
                          "seeds": "—", "vs chance": "", "gap": "—", "profile": record["profile"],

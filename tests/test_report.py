@@ -99,9 +99,16 @@ def test_comparison_table_with_paper_numbers(record, paper_dir):
          "explanation": "could not be read", "source": SOURCE},
         {"experiment": "copy", "run": "lstm", "metric": "loss", "value": 0.3, "source": SOURCE},
         {"experiment": "mnist", "run": "hadamrnn", "metric": "accuracy", "value": 0.9, "source": SOURCE},
+        {"experiment": "copy", "run": "hadamrnn", "metric": "size_bits", "value": 2000, "source": SOURCE},
+        {"experiment": "copy", "run": "lstm", "metric": "size_bits", "value": 9000, "source": SOURCE},
     ])
     paper = report.load_paper_numbers("test")
     table = report.comparison_table(record, paper)
+    # a model's size is recorded beside the test metrics: shown, not "not recorded"
+    size = table[(table.run == "hadamrnn") & (table.metric == "size_bits")].iloc[0]
+    assert (size["ours"], size["paper value"], size["gap"]) == ("2,096", "2,000", "+96")
+    assert table[(table.run == "lstm") & (table.metric == "size_bits")].iloc[0]["ours"] == "not recorded"
+    table = table[table.metric != "size_bits"]
     assert list(table.columns) == ["budget", "run", "signs", "hidden", "metric", "paper value", "ours",
                                    "seeds", "vs chance", "gap", "profile", "record"]
     row = table[(table.run == "hadamrnn") & (table.metric == "loss")].iloc[0]

@@ -160,7 +160,7 @@ else:
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
-# ## Why the released method fails, from these records
+# ## Why the released method fails in 100 steps, from these records
 #
 # The numbers below come from the `released` and `projected-ste` runs of the tables above.
 
