@@ -78,9 +78,10 @@ display(Markdown("**Targets.**\n\n" + bench.targets(records)))
 # whole chunks of 16 sequences (one AVX-512 vector of float32 per state entry; 8 where the kernel is
 # built for AVX2, see `kernel_vector_bytes` in the record) and runs every time step of one chunk before
 # the next. With AVX-512, a batch of 100 makes 7 chunks, 4 for one thread and 3 for the other, so two
-# threads can be at most 7/4 = 1.75× faster than one at the pMNIST shape, whatever the machine. To tell the kernel's limits from the machine's, the benchmark times a dense matrix product
-# at one and two threads in the same interleaved loop: on two real cores that product runs about
-# twice as fast, so a low ratio for it too means the machine's second core was not fully there.
+# threads can be at most 7/4 = 1.75× faster than one at the pMNIST shape, whatever the machine. To
+# tell the kernel's limits from the machine's, the benchmark times a dense matrix product at one and
+# two threads in the same interleaved loop: on two real cores that product runs about twice as fast,
+# so a low ratio for it too means the machine's second core was not fully there.
 
 # %% tags=["hide-input"]
 if "hadamrnn_step" in records:

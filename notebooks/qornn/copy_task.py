@@ -14,11 +14,12 @@
 # ---
 
 # %% [markdown]
-# # The copy task: QORNN at 5, 6 and 8 bits
+# # The copy task: QORNN at 3 to 8 bits
 #
 # *Paper version: QORNN v2 ([arXiv 2402.04012](https://arxiv.org/abs/2402.04012)), whose copy-task
-# experiment trains STE-Björck and STE-projUNN at 5, 6 and 8 bits (the grid of the authors' notebook;
-# the first version has no copy task with these algorithms).*
+# experiment trains STE-Björck and STE-projUNN; the authors' notebook trains them at 5, 6 and 8 bits,
+# and this page adds 3 and 4 bits, the widths of the paper's claims. The first version has no copy
+# task with these algorithms.*
 #
 # A quantized orthogonal RNN stores its recurrent matrix $W$ and input matrix $U$ on a uniform
 # $k$-bit grid. The grid breaks orthogonality: $q_k(W)$ is only approximately orthogonal, and over

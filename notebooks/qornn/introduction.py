@@ -95,8 +95,8 @@
 #
 # ## Pages of this chapter
 #
-# - {doc}`/book/qornn/copy_task`: STE-Björck and STE-projUNN at 5, 6, 8 bits, PTQ, float ORNN.
-# - {doc}`/book/qornn/mnist`: pMNIST and sMNIST, STE-Björck at 3–8 bits, STE-projUNN,
+# - {doc}`/book/qornn/copy_task`: STE-Björck and STE-projUNN at 3–8 bits, PTQ, float ORNN.
+# - {doc}`/book/qornn/mnist`: pMNIST and sMNIST, STE-Björck and STE-projUNN at 3–8 bits,
 #   PTQ, float ORNN, LSTM, FastRNN, and a learned quantization range (beyond the paper).
 # - {doc}`/book/qornn/ptb`: character-level Penn Treebank in bits per character.
 # - {doc}`/book/qornn/bit_widths`: every task's metric against the bit width.
