@@ -31,6 +31,7 @@ import platform
 import re
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -518,6 +519,28 @@ CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py",
 INDEPENDENT_PACKAGES = {"qornn/theory/": "theory-"}
 
 
+#: files that only the Hadamard recurrences run: the fused kernel, its Python wrapper and the sign
+#: training rules. A HadamardWeight is their only caller (``qornn.models.implementation`` also asks
+#: the wrapper which code ran, for the record's metadata, not its numbers), so a change there can
+#: change a run's numbers only if its model has one
+HADAMARD_ONLY = frozenset({"qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.py", "qornn/signs.py"})
+
+#: the models without a HadamardWeight (``tests/test_results.py`` builds every model of
+#: :data:`qornn.models.MODELS` and checks that each is here or has one): for their runs the files of
+#: :data:`HADAMARD_ONLY` do not count; an unknown model name keeps them (the safe side)
+NO_HADAMARD_WEIGHT = frozenset({
+    "ornn", "ornn-bjorck", "ornn-projunn", "ornn-polar", "ornn-cayley", "ornn-expm", "qornn-ste-bjorck",
+    "qornn-lsq-bjorck", "qornn-ste-projunn", "qornn-penalty", "rnn", "lstm", "gru", "fastrnn", "fastgrnn",
+    "transformer"})
+
+
+def _run_model(run: Mapping) -> str | None:
+    """The model name that trained ``run`` (a post-training quantization run's: its source's)."""
+    config = run.get("config", {})
+    model = (config.get("source") or config).get("model", {})
+    return model.get("model") if isinstance(model, Mapping) else None
+
+
 def affecting_changes(paths: list[str], experiment: str | None = None) -> list[str]:
     """The changed paths that could change the numbers of a run of ``experiment``: all but
     PRESENTATION_ONLY, CONFIGURATION_ONLY and the experiments' paper modules
@@ -676,8 +699,10 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | 
     if diff.returncode != 0:
         return f"made at commit {commit[:8]}, which this checkout does not have"
     experiment = run.get("config", {}).get("experiment")
-    changed = [p for p in affecting_changes(diff.stdout.split(), experiment)
-               if behaviour_changed(commit, p, head)]
+    paths = affecting_changes(diff.stdout.split(), experiment)
+    if _run_model(run) in NO_HADAMARD_WEIGHT:
+        paths = [p for p in paths if p not in HADAMARD_ONLY]
+    changed = [p for p in paths if behaviour_changed(commit, p, head)]
     if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
         return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"

@@ -428,3 +428,44 @@ def test_the_commit_that_split_the_registry_changed_no_behaviour():
     assert "qornn/experiments/runner.py" in changed and "qornn/experiments.py" in changed
     changed = [p for p in results.affecting_changes(changed) if results.behaviour_changed(parent, p, split)]
     assert changed == []
+
+
+def test_the_models_without_a_hadamard_weight_are_listed_as_such():
+    """results.NO_HADAMARD_WEIGHT lets a change to the kernel's files leave the other models' records
+    alone: it must name exactly the models whose built network has no HadamardWeight."""
+    from qornn.models import MODELS, HadamardWeight, build_model
+    from qornn.models.options import REQUIRED, model_options
+
+    for name in MODELS:
+        required = {key: 4 for key, option in model_options(name).items()
+                    if option.default is REQUIRED and key != "hidden_size"}
+        model = build_model(name, input_size=3, output_size=2, hidden_size=8, **required)
+        has = any(isinstance(module, HadamardWeight) for module in model.modules())
+        assert has != (name in results.NO_HADAMARD_WEIGHT), name
+    assert set(results.NO_HADAMARD_WEIGHT) <= set(MODELS)
+
+
+def test_a_kernel_change_flags_only_the_runs_of_hadamard_models(monkeypatch):
+    import subprocess
+
+    def git(*args):
+        out = {"rev-parse": "f" * 40 + "\n",
+               "diff": "qornn/fast_hadamard.py\nqornn/csrc/hadamard_rnn.cpp\n"}[args[0]]
+        return subprocess.CompletedProcess(["git", *args], 0, stdout=out, stderr="")
+
+    monkeypatch.setattr(results, "_git", git)
+    monkeypatch.setattr(results, "behaviour_changed", lambda commit, path, head: True)
+
+    def run(model, **config):
+        return {"provenance": {"commit": "a" * 40, "dirty": False},
+                "config": {"experiment": "copy", "model": {"model": model}, **config}}
+
+    assert results.code_changed_since(run("lstm")) is None
+    assert results.code_changed_since(run("qornn-ste-bjorck")) is None
+    ptq = {"experiment": "qornn-copy", "model": {"ptq_of": "ornn-bjorck"},
+           "source": {"model": {"model": "ornn-bjorck"}}}
+    provenance = {"commit": "a" * 40, "dirty": False}
+    assert results.code_changed_since({"provenance": provenance, "config": ptq}) is None
+    for flagged in (run("hadamrnn"), run("block-hadamrnn"), run("a-model-added-later"), {
+            "provenance": {"commit": "a" * 40, "dirty": False}, "config": {}}):
+        assert "qornn/fast_hadamard.py" in results.code_changed_since(flagged)
