@@ -83,6 +83,7 @@ __all__ = [
     "plot_seed_spread",
     "first_epoch_reaching",
     "takeoff_table",
+    "level_crossings",
     "paired_gain",
 ]
 
@@ -448,12 +449,30 @@ def first_epoch_reaching(run: Mapping, metric: str, level: float) -> int | None:
     return None
 
 
+def level_crossings(run: Mapping, metric: str, level: float) -> tuple[int | None, int]:
+    """How a run's validation ``metric`` (higher is better) held ``level``: the epoch from which it
+    stays at or above it to the end (None if the last epoch is below), and how many times it fell
+    back below it after having reached it."""
+    values = [(p["epoch"], p["val"][metric]) for p in run["history"] if metric in p.get("val", {})]
+    falls, above, since = 0, False, None
+    for epoch, value in values:
+        if value >= level:
+            since = epoch if not above else since
+            above = True
+        else:
+            falls += above
+            above, since = False, None
+    return since, falls
+
+
 def takeoff_table(records: Mapping[str, Mapping], runs: Iterable[str], metric: str = "accuracy",
                   levels: Iterable[float] = (0.5, 0.9)) -> pd.DataFrame:
-    """When each run's validation ``metric`` first reached each of ``levels``, per task: task
+    """When each run's validation ``metric`` reached each of ``levels``, per task: task
     (``records``' keys, e.g. "pMNIST"), run, how its signs were trained (:func:`signs_of`), epochs
-    trained, the first epoch at or above each level ("—" if never), and the test value. A run
-    that stays near chance for many epochs and then trains shows here as a late first epoch."""
+    trained, and per level the first epoch at or above it, the epoch from which it stayed there to
+    the end, and how many times it fell back below it ("—": never); then the test value. A run
+    that sits near chance for many epochs and then trains shows a late first epoch; one that trains
+    and collapses again, falls."""
     levels = tuple(levels)
     rows = []
     for task, record in records.items():
@@ -464,11 +483,17 @@ def takeoff_table(records: Mapping[str, Mapping], runs: Iterable[str], metric: s
             row = {"task": task, "run": run, "signs": signs_of(data["config"].get("model", {})),
                    "epochs": len(data["history"])}
             for level in levels:
-                epoch = first_epoch_reaching(data, metric, level)
-                row[f"first epoch ≥ {level:g}"] = "—" if epoch is None else epoch
+                first = first_epoch_reaching(data, metric, level)
+                since, falls = level_crossings(data, metric, level)
+                row[f"first epoch ≥ {level:g}"] = "—" if first is None else first
+                row[f"≥ {level:g} from epoch on"] = "—" if since is None else since
+                row[f"falls below {level:g}"] = falls
             row[f"test {metric}"] = data["test"].get(metric)
             rows.append(row)
-    columns = ["task", "run", "signs", "epochs", *(f"first epoch ≥ {level:g}" for level in levels),
+    columns = ["task", "run", "signs", "epochs",
+               *(f"{what}" for level in levels for what in (f"first epoch ≥ {level:g}",
+                                                            f"≥ {level:g} from epoch on",
+                                                            f"falls below {level:g}")),
                f"test {metric}"]
     return pd.DataFrame(rows, columns=columns)
 

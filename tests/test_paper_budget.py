@@ -355,6 +355,18 @@ def test_takeoff_table_finds_the_first_epoch_at_each_level():
     assert table.loc["hadamrnn", "first epoch ≥ 0.99"] == "—"
     assert table.loc["hadamrnn", "signs"] == "learned"
     assert table.loc["hadamrnn-fixed-signs", "epochs"] == 3
+    assert table.loc["hadamrnn", "≥ 0.5 from epoch on"] == 3 and table.loc["hadamrnn", "falls below 0.5"] == 0
+
+
+def test_level_crossings_count_the_collapses_of_a_run_that_trains_and_falls_back():
+    # trains at epoch 2, collapses at 4, trains again at 5 and stays: like sMNIST's learned signs
+    accuracy = [0.1, 0.92, 0.94, 0.12, 0.91, 0.95, 0.96]
+    run = {"history": [{"epoch": e, "val": {"accuracy": a}} for e, a in enumerate(accuracy, 1)]}
+    assert report.level_crossings(run, "accuracy", 0.5) == (5, 1)
+    assert report.first_epoch_reaching(run, "accuracy", 0.5) == 2
+    run["history"].append({"epoch": 8, "val": {"accuracy": 0.2}})  # ends below: never stays
+    assert report.level_crossings(run, "accuracy", 0.5) == (None, 2)
+    assert report.level_crossings(run, "accuracy", 0.99) == (None, 0)
 
 
 def test_paired_gain_compares_two_runs_seed_by_seed_per_budget():

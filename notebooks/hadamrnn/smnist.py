@@ -143,6 +143,18 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## What learning the signs adds
+#
+# The difference in test accuracy between HadamRNN and the same network with its random signs kept
+# fixed, per budget, seed by seed (a positive number means learning $W$ helped; with several seeds,
+# the mean difference ± its standard deviation over seeds). How the learned signs got there at the
+# paper's budget, epoch by epoch, is on {doc}`/book/hadamrnn/signs`.
+
+# %% tags=["hide-input"]
+display(Markdown(report.paired_gain(report.budget_seed_records("smnist", record), "hadamrnn",
+                                    "hadamrnn-fixed-signs", "accuracy", record=record)))
+
+# %% [markdown]
 # ## Model sizes
 #
 # Bits of every matrix and bias, counted as the papers count them (`qornn.models.model_size_bits`).
