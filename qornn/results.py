@@ -534,6 +534,27 @@ NO_HADAMARD_WEIGHT = frozenset({
     "transformer"})
 
 
+#: the task package: each task module defines tasks and imports only the package's base module;
+#: its other modules (``__init__``, ``base``) count for every task
+TASK_PACKAGE = "qornn/tasks/"
+
+
+def _is_task_module(path: str) -> bool:
+    return path.startswith(TASK_PACKAGE) and path.endswith(".py") \
+        and path.removeprefix(TASK_PACKAGE) not in ("__init__.py", "base.py")
+
+
+def _task_module(task: str | None) -> str | None:
+    """The file of the task package that defines ``task`` (``qornn/tasks/mnist.py`` for pmnist), or
+    None for an unknown task (then every task module counts: the safe side)."""
+    from .tasks import TASKS  # here: results is imported by the tasks' own dependencies
+
+    if task not in TASKS:
+        return None
+    path = TASKS[task].__module__.replace(".", "/") + ".py"
+    return path if _is_task_module(path) else None
+
+
 def _run_model(run: Mapping) -> str | None:
     """The model name that trained ``run`` (a post-training quantization run's: its source's)."""
     config = run.get("config", {})
@@ -662,9 +683,40 @@ def behaviour_changed(commit: str, path: str, head: str) -> bool:
         return True
     data = path in REGISTRY_DATA
     try:
-        return code_fingerprint(old, registry_data=data) != code_fingerprint(new, registry_data=data)
+        if code_fingerprint(old, registry_data=data) == code_fingerprint(new, registry_data=data):
+            return False
+        return not _only_new_functions(old, new, registry_data=data)
     except SyntaxError:
         return True
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """The names a top-level statement binds in its module (defined, assigned, imported, looped)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return {name.id for name in ast.walk(node) if isinstance(name, ast.Name)
+            and isinstance(name.ctx, ast.Store)}
+
+
+def _only_new_functions(old: str, new: str, *, registry_data: bool) -> bool:
+    """Whether ``new`` is ``old`` (as :func:`code_fingerprint` sees it) with plain functions added at
+    the top level and nothing else changed: every old statement is still there, in its order, and
+    every added one is a function without decorators under a name the old module never bound. Code
+    that ran before cannot have called such a function, so the module behaves as before for it;
+    whatever calls the new function was changed to do so, and is counted where it is."""
+    old_body = _code_tree(old, registry_data=registry_data).body
+    new_body = _code_tree(new, registry_data=registry_data).body
+    bound = set().union(*(_bound_names(node) for node in old_body))
+    remaining = iter(ast.dump(node, include_attributes=False) for node in old_body)
+    expected = next(remaining, None)
+    for node in new_body:
+        if ast.dump(node, include_attributes=False) == expected:
+            expected = next(remaining, None)
+        elif not (isinstance(node, ast.FunctionDef) and not node.decorator_list and node.name not in bound):
+            return False
+    return expected is None
 
 
 def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | None:
@@ -702,6 +754,9 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | 
     paths = affecting_changes(diff.stdout.split(), experiment)
     if _run_model(run) in NO_HADAMARD_WEIGHT:
         paths = [p for p in paths if p not in HADAMARD_ONLY]
+    own_task = _task_module(run.get("config", {}).get("task"))
+    if own_task is not None:  # another task's module cannot change this run's numbers
+        paths = [p for p in paths if not _is_task_module(p) or p == own_task]
     changed = [p for p in paths if behaviour_changed(commit, p, head)]
     if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"

@@ -469,3 +469,53 @@ def test_a_kernel_change_flags_only_the_runs_of_hadamard_models(monkeypatch):
     for flagged in (run("hadamrnn"), run("block-hadamrnn"), run("a-model-added-later"), {
             "provenance": {"commit": "a" * 40, "dirty": False}, "config": {}}):
         assert "qornn/fast_hadamard.py" in results.code_changed_since(flagged)
+
+
+def test_a_module_with_only_new_plain_functions_behaves_as_before_for_old_code():
+    old = 'import torch\n\nX = 1\n\n\ndef f(a):\n    return a + X\n'
+    added = old + '\n\ndef g(a):\n    """New."""\n    return 2 * a\n'
+    first = 'import torch\n\n\ndef g(a):\n    return 2 * a\n\nX = 1\n\n\ndef f(a):\n    return a + X\n'
+    only = results._only_new_functions
+    assert only(old, added, registry_data=False) and only(old, first, registry_data=False)
+    for changed in (
+            old + '\n\n@torch.no_grad()\ndef g(a):\n    return a\n',  # a decorator runs at import
+            old + '\n\ndef f(a):\n    return a\n',  # redefines an old name
+            old + '\nY = 2\n',  # any other statement
+            old.replace("a + X", "a - X"),  # an old function changed
+            old.replace("X = 1\n", ""),  # an old statement removed
+            'X = 1\nimport torch\n\n\ndef f(a):\n    return a + X\n'):  # reordered
+        assert not only(old, changed, registry_data=False), changed
+    versions = {("old", "qornn/m.py"): old, ("new", "qornn/m.py"): added}
+    original = results._git_show
+    try:
+        results._git_show = lambda commit, path: versions.get((commit, path))
+        results.behaviour_changed.cache_clear()
+        assert not results.behaviour_changed("old", "qornn/m.py", "new")
+    finally:
+        results._git_show = original
+        results.behaviour_changed.cache_clear()
+
+
+def test_another_task_module_cannot_flag_a_run(monkeypatch):
+    import subprocess
+
+    changed = {"diff": ""}
+
+    def git(*args):
+        out = {"rev-parse": "f" * 40 + "\n", "diff": changed["diff"]}[args[0]]
+        return subprocess.CompletedProcess(["git", *args], 0, stdout=out, stderr="")
+
+    monkeypatch.setattr(results, "_git", git)
+    monkeypatch.setattr(results, "behaviour_changed", lambda commit, path, head: True)
+
+    def since(task, files):
+        changed["diff"] = "\n".join(files)
+        return results.code_changed_since({"provenance": {"commit": "a" * 40, "dirty": False},
+                                           "config": {"experiment": "x", "task": task,
+                                                      "model": {"model": "lstm"}}})
+
+    assert results._task_module("pmnist") == "qornn/tasks/mnist.py"
+    assert since("pmnist", ["qornn/tasks/copy.py", "qornn/tasks/ptb.py"]) is None
+    assert "qornn/tasks/mnist.py" in since("pmnist", ["qornn/tasks/copy.py", "qornn/tasks/mnist.py"])
+    assert "qornn/tasks/base.py" in since("pmnist", ["qornn/tasks/base.py"])  # every task's
+    assert "qornn/tasks/copy.py" in since("a-task-added-later", ["qornn/tasks/copy.py"])
