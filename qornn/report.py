@@ -1330,7 +1330,15 @@ def reference_table(references: Mapping, profile: str, experiment: str | None = 
                "our hidden": at_profile[1]}
         if profile != PAPER_PROFILE:
             at_paper = _ours_at(ours["experiment"], PAPER_PROFILE, ours["run"], metric) if ours else ("—",)
-            row[f"ours, {PAPER_BUDGET}"] = NOT_RUN_AT_PAPER if at_paper[0] == "not recorded" else at_paper[0]
+            if at_paper[0] == "not recorded":
+                from .experiments import get_config
+
+                config = get_config(ours["experiment"], PAPER_PROFILE) if ours else None
+                known = config is not None and ours["run"] in config.models
+                note = _unfinished_note(config, ours["run"]) if known else ""
+                row[f"ours, {PAPER_BUDGET}"] = NOT_RUN_AT_PAPER + (f" ({note})" if note else "")
+            else:
+                row[f"ours, {PAPER_BUDGET}"] = at_paper[0]
         row.update({"ours": at_profile[0], "profile": profile, "source": f"{source['paper']}; {where}"})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -199,6 +199,18 @@ def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
     assert all("released notebook" in source and "c8ae6cb" in source for source in table["source"])
     assert "9.904e-08" in set(table["reference value"])
     assert set(table[f"ours, {report.PAPER_BUDGET}"]) == {"not run at the paper's budget yet"}
+    # a run in progress says how far it got
+    from qornn.checkpoints import checkpoint_path
+
+    checkpoint = checkpoint_path("copy-released", "paper", "block-hadamrnn-n512-m16-p2")
+    checkpoint.parent.mkdir(parents=True)
+    torch.save({"state": {"epoch": 2, "step": 1_600, "global_step": 9_600, "elapsed": 3_672.0},
+                "config": {"epochs": 10, "batch_size": 128}}, checkpoint)
+    progress = report.reference_table(references, "cpu", experiment="copy")[f"ours, {report.PAPER_BUDGET}"]
+    assert set(progress) == {"not run at the paper's budget yet (in progress: 9,600 of 40,000 optimiser "
+                             "steps (24%) trained, 1.0 h so far; continue with `qornn run copy-released "
+                             "--profile paper --runs block-hadamrnn-n512-m16-p2`)"}
+    checkpoint.unlink()
     whole = report.reference_table(references, "cpu")
     assert set(whole["kind"]) == {report.RELEASED_NOTEBOOK, report.LITERATURE_ANCHOR}
     # the paper's copy numbers remain "not available": a released-notebook value is never among them
