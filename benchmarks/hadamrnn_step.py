@@ -321,6 +321,12 @@ def interleaved_thread_scaling(n: int, T: int, reps: int, threads: int, seed: in
             "speedup": speedup("1", k), "machine_speedup": speedup("probe@1", f"probe@{k}")}
 
 
+def thread_scaling_rows(sizes: list[int], T: int, reps: int, threads: int, seed: int) -> list[dict]:
+    """:func:`interleaved_thread_scaling` at every n of ``sizes``, with :data:`SCALING_REPS` repetitions
+    at least (twice ``reps`` when that is more)."""
+    return [interleaved_thread_scaling(n, T, max(SCALING_REPS, 2 * reps), threads, seed) for n in sizes]
+
+
 def interleaved_t_sweep(n: int, Ts: list[int], reps: int, variants: tuple[str, ...], seed: int) -> dict:
     """Each variant's step at every T of ``Ts``, all interleaved in one loop; the fitted exponents."""
     shape = SHAPES["pmnist"]
@@ -446,9 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         threads = max(args.threads)
         if threads < 2:
             p.error("--scaling-only needs --threads with a count above 1")
-        for n in args.sizes:
-            r = interleaved_thread_scaling(n, args.T, max(SCALING_REPS, 2 * args.reps), threads, args.seed)
-            print(f"n={n}: {threads} threads vs one, qornn-fast {r['speedup']:.2f}×, the machine's own "
+        for r in thread_scaling_rows(args.sizes, args.T, args.reps, threads, args.seed):
+            print(f"n={r['n']}: {threads} threads vs one, qornn-fast {r['speedup']:.2f}×, the machine's own "
                   f"{r['machine_speedup']:.2f}×", flush=True)
         return 0
     if args.memory_only:
@@ -489,9 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             sweep = interleaved_t_sweep(args.t_sweep_n, args.t_sweep, max(3, args.reps),
                                         ("qornn-fast", "reference"), args.seed)
         if max(args.threads) > 1:  # 1 thread vs the most, side by side, at every n of the pMNIST shape
-            reps = max(SCALING_REPS, 2 * args.reps)
-            scaling_rows = [interleaved_thread_scaling(n, args.T, reps, max(args.threads), args.seed)
-                            for n in args.sizes]
+            scaling_rows = thread_scaling_rows(args.sizes, args.T, args.reps, max(args.threads), args.seed)
     finally:
         torch.set_num_threads(before_threads)
     if args.memory:  # the fast variants at every n; the dense ones (one step takes minutes at n = 2048) up

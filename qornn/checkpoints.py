@@ -17,8 +17,8 @@ from pathlib import Path
 
 from . import results
 
-__all__ = ["Checkpoint", "checkpoint_of", "checkpoint_path", "find_checkpoints", "format_checkpoints",
-           "progress_text"]
+__all__ = ["Checkpoint", "checkpoint_path", "find_checkpoints", "format_checkpoints", "progress_text",
+           "read_checkpoint"]
 
 #: seeds tried when matching a checkpoint to the current definition of its run
 SEEDS_TRIED = range(10)
@@ -70,7 +70,8 @@ def _steps_per_epoch(task_options: dict, batch_size: int, epoch: int, global_ste
     return None
 
 
-def _read(path: Path, experiment: str, profile: str, run: str) -> Checkpoint | None:
+def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Checkpoint | None:
+    """What the checkpoint file ``path`` of ``run`` says, or None if it cannot be read."""
     import torch
 
     from .experiments import EXPERIMENTS, get_config
@@ -108,12 +109,6 @@ def checkpoint_path(experiment: str, profile: str, run: str, seed: int = 0) -> P
     return results.runs_dir(profile) / experiment / profile / run / f"{digest}.pt"
 
 
-def checkpoint_of(experiment: str, profile: str, run: str, seed: int = 0) -> Checkpoint | None:
-    """The checkpoint at :func:`checkpoint_path`, or None if there is none or it cannot be read."""
-    path = checkpoint_path(experiment, profile, run, seed)
-    return _read(path, experiment, profile, run) if path.exists() else None
-
-
 def progress_text(found: Checkpoint) -> str:
     """"5,000 of 40,000 optimiser steps (12%)", or the steps and epochs when the total is unknown."""
     if found.total_steps:
@@ -132,7 +127,7 @@ def find_checkpoints(profile: str | None = None) -> list[Checkpoint]:
             run, prof, experiment = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
             if profile is not None and prof != profile:
                 continue
-            info = _read(path, experiment, prof, run)
+            info = read_checkpoint(path, experiment, prof, run)
             if info is not None:
                 found.append(info)
     return sorted(found, key=lambda c: (c.experiment, c.profile, c.run, str(c.path)))

@@ -83,6 +83,7 @@ __all__ = [
     "plot_seed_spread",
     "first_epoch_reaching",
     "takeoff_table",
+    "takeoff_text",
     "level_crossings",
     "paired_gain",
 ]
@@ -491,11 +492,46 @@ def takeoff_table(records: Mapping[str, Mapping], runs: Iterable[str], metric: s
             row[f"test {metric}"] = data["test"].get(metric)
             rows.append(row)
     columns = ["task", "run", "signs", "epochs",
-               *(f"{what}" for level in levels for what in (f"first epoch ≥ {level:g}",
-                                                            f"≥ {level:g} from epoch on",
-                                                            f"falls below {level:g}")),
+               *(what for level in levels for what in (f"first epoch ≥ {level:g}",
+                                                       f"≥ {level:g} from epoch on",
+                                                       f"falls below {level:g}")),
                f"test {metric}"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def takeoff_text(takeoff: pd.DataFrame, learned: str = "hadamrnn", frozen: str = "hadamrnn-fixed-signs",
+                 level: float = 0.5) -> str:
+    """Markdown, one line per task of :func:`takeoff_table` (at ``level``): when the ``learned``-signs
+    run first reached it, how often it fell back and from which epoch it stayed, the same for the
+    ``frozen``-signs run where it is recorded, and both test accuracies."""
+    first, since, falls = f"first epoch ≥ {level:g}", f"≥ {level:g} from epoch on", f"falls below {level:g}"
+    share = f"{100 * level:g}%"
+
+    def reached(row) -> str:
+        if row[first] == "—":
+            return f"never reached {share} in {row['epochs']} epochs"
+        text = f"first reached {share} at epoch {row[first]} of {row['epochs']}"
+        if row[falls]:
+            text += f", fell back below it {row[falls]} time{'s' if row[falls] > 1 else ''}"
+        return text + (f", and stayed above it from epoch {row[since]} on" if row[since] != "—"
+                       else ", and ended below it")
+
+    lines = []
+    for task, part in takeoff.groupby("task", sort=False):
+        rows = part.set_index("run")
+        if learned not in rows.index:
+            continue
+        ours = rows.loc[learned]
+        line = f"- **{task}**: with learned signs, validation accuracy {reached(ours)}"
+        if frozen in rows.index:
+            base = rows.loc[frozen]
+            line += (f"; with frozen signs it {reached(base)}. Test accuracy: "
+                     f"{ours['test accuracy']:.2%} learned, {base['test accuracy']:.2%} frozen.")
+        else:
+            line += (f". Test accuracy {ours['test accuracy']:.2%}; the frozen-signs run is not recorded "
+                     "at the paper's budget yet.")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def record_status(record: Mapping, config, trained: bool) -> str:
@@ -1450,12 +1486,12 @@ def paper_costs(experiment: str) -> tuple[dict[str, dict], dict | None]:
 def _unfinished_note(config, run: str) -> str:
     """"" when ``run`` (seed 0) has no checkpoint; else how far its checkpoint got and the command
     that continues it (:mod:`qornn.checkpoints`): a run in progress, or stopped."""
-    from .checkpoints import checkpoint_of, checkpoint_path, progress_text
+    from .checkpoints import checkpoint_path, progress_text, read_checkpoint
 
     path = checkpoint_path(config.experiment, config.profile, run)
     if not path.exists():
         return ""
-    found = checkpoint_of(config.experiment, config.profile, run)
+    found = read_checkpoint(path, config.experiment, config.profile, run)
     if found is None:
         return f"a checkpoint exists but cannot be read: {_repo_relative(path)}"
     command = found.command()

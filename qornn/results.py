@@ -525,7 +525,7 @@ INDEPENDENT_PACKAGES = {"qornn/theory/": "theory-"}
 #: change a run's numbers only if its model has one
 HADAMARD_ONLY = frozenset({"qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.py", "qornn/signs.py"})
 
-#: the models without a HadamardWeight (``tests/test_results.py`` builds every model of
+#: the models without a HadamardWeight (``tests/test_train.py`` builds every model of
 #: :data:`qornn.models.MODELS` and checks that each is here or has one): for their runs the files of
 #: :data:`HADAMARD_ONLY` do not count; an unknown model name keeps them (the safe side)
 NO_HADAMARD_WEIGHT = frozenset({

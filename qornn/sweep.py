@@ -279,14 +279,13 @@ def _exit_when_orphaned(parent: int, interval: float) -> None:
     os._exit(1)
 
 
-def _init_local_worker(parent: int | None = None) -> None:
+def _init_local_worker(parent: int) -> None:
     import threading
 
     import torch
     torch.set_num_threads(1)
-    if parent is not None:
-        threading.Thread(target=_exit_when_orphaned, args=(parent, ORPHAN_CHECK_S), daemon=True,
-                         name="qornn-orphan-watch").start()
+    threading.Thread(target=_exit_when_orphaned, args=(parent, ORPHAN_CHECK_S), daemon=True,
+                     name="qornn-orphan-watch").start()
 
 
 class LocalExecutor:

@@ -286,32 +286,7 @@ else:
         ax.set_title(f"{task}, paper's budget", fontsize="small")
     fig.tight_layout()
     plt.show()
-    def reached(row) -> str:
-        epoch, since, falls = row["first epoch ≥ 0.5"], row["≥ 0.5 from epoch on"], row["falls below 0.5"]
-        if epoch == "—":
-            return f"never reached 50% in {row['epochs']} epochs"
-        text = f"first reached 50% at epoch {epoch} of {row['epochs']}"
-        if falls:
-            text += f", fell back below it {falls} time{'s' if falls > 1 else ''}"
-        return text + (f", and stayed above it from epoch {since} on" if since != "—"
-                       else ", and ended below it")
-
-    lines = []
-    for task, part in takeoff.groupby("task", sort=False):
-        rows = part.set_index("run")
-        if "hadamrnn" not in rows.index:
-            continue
-        learned = rows.loc["hadamrnn"]
-        line = f"- **{task}**: with learned signs, validation accuracy {reached(learned)}"
-        if "hadamrnn-fixed-signs" in rows.index:
-            frozen = rows.loc["hadamrnn-fixed-signs"]
-            line += (f"; with frozen signs it {reached(frozen)}. Test accuracy: "
-                     f"{learned['test accuracy']:.2%} learned, {frozen['test accuracy']:.2%} frozen.")
-        else:
-            line += (f". Test accuracy {learned['test accuracy']:.2%}; the frozen-signs run is not recorded "
-                     "at the paper's budget yet.")
-        lines.append(line)
-    display(Markdown("\n".join(lines)))
+    display(Markdown(report.takeoff_text(takeoff)))
     for task, found in paper_records.items():
         display(Markdown(f"{task}: " + report.record_label(found)))
 
