@@ -141,6 +141,25 @@ def load_extension():
     return _ext
 
 
+def _compile_flags() -> list[str]:
+    """The kernel's compiler flags. -fopenmp: without it ATen's parallel_for compiles to a serial loop
+    and the kernel runs on one thread whatever torch.set_num_threads says (the symbols resolve to
+    torch's own libgomp). With GCC, avoid-fma-max-bits=0: GCC's tuning for AMD Zen fuses a + b·c into
+    one FMA in 512-bit vectors but not in 256-bit ones, so a row's numbers would depend on the width
+    of the chunk it runs in (the batch's last rows run half width); with it they never do."""
+    import subprocess
+
+    flags = ["-O3", "-march=native", "-fopenmp"]
+    compiler = os.environ.get("CXX", "c++")
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    if "Free Software Foundation" in version:  # GCC; clang does not know the parameter
+        flags.append("--param=avoid-fma-max-bits=0")
+    return flags
+
+
 def _build():
     try:
         from torch.utils import cpp_extension
@@ -149,10 +168,8 @@ def _build():
         build = _build_dir()
         build.mkdir(parents=True, exist_ok=True)
         clear_stale_lock(build)
-        # -fopenmp: without it ATen's parallel_for compiles to a serial loop and the kernel runs on one
-        # thread whatever torch.set_num_threads says (the symbols resolve to torch's own libgomp).
         ext = cpp_extension.load(name="qornn_hadamard_rnn", sources=[str(_CSRC)],
-                                 extra_cflags=["-O3", "-march=native", "-fopenmp"],
+                                 extra_cflags=_compile_flags(),
                                  extra_ldflags=["-fopenmp"], build_directory=str(build), verbose=False)
         return ext, None
     except Exception as err:  # no compiler, no ninja, a build error: keep the dense path working

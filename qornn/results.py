@@ -525,6 +525,37 @@ INDEPENDENT_PACKAGES = {"qornn/theory/": "theory-"}
 #: change a run's numbers only if its model has one
 HADAMARD_ONLY = frozenset({"qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.py", "qornn/signs.py"})
 
+#: rewrites of files of :data:`HADAMARD_ONLY` checked to give the same numbers, bit for bit, at one
+#: thread (how runs train): path -> {(git blob id before, git blob id after)}. Records made with the
+#: version before count as made with the one after (:func:`behaviour_changed`). Each pair is a check
+#: recorded by ``scripts/kernel_equivalence.py`` in data/results/benchmarks/kernel_equivalence/ (a
+#: test holds the two together). So far: the half-width tail chunks and the threads' shares of the
+#: batch (issue 19).
+SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
+    "qornn/csrc/hadamard_rnn.cpp": frozenset({("CPP_OLD", "CPP_NEW")}),
+    "qornn/fast_hadamard.py": frozenset({("PY_OLD", "PY_NEW")}),
+}
+
+
+def blob_id(text: str) -> str:
+    """The git blob id of a file whose content is ``text`` (``git hash-object``)."""
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def verified_same(path: str, old: str, new: str) -> bool:
+    """Whether ``path``'s content ``new`` was reached from ``old`` through rewrites of
+    :data:`SAME_RESULTS` only (or is ``old``)."""
+    pairs = SAME_RESULTS.get(path, frozenset())
+    reached, target = {blob_id(old)}, blob_id(new)
+    grown = True
+    while grown and target not in reached:
+        step = {after for before, after in pairs if before in reached}
+        grown = not step <= reached
+        reached |= step
+    return target in reached
+
+
 #: the models without a HadamardWeight (``tests/test_train.py`` builds every model of
 #: :data:`qornn.models.MODELS` and checks that each is here or has one): for their runs the files of
 #: :data:`HADAMARD_ONLY` do not count; an unknown model name keeps them (the safe side)
@@ -666,7 +697,8 @@ def _git_show(commit: str, path: str) -> str | None:
 @functools.lru_cache(maxsize=4096)
 def behaviour_changed(commit: str, path: str, head: str) -> bool:
     """Whether ``path`` may behave differently at ``head`` than at ``commit`` (both commit ids,
-    not names such as "HEAD": the answer is cached): always for a file
+    not names such as "HEAD": the answer is cached): never after rewrites checked to give the same
+    numbers (:data:`SAME_RESULTS`); always for a file
     added, removed, not Python, or not parsed; for Python, unless only comments, docstrings or
     layout changed, or, in a module of :data:`REGISTRY_DATA`, the registry's data
     (:func:`code_fingerprint`). A module of :data:`MOVED_FROM` is compared with its earlier path
@@ -679,6 +711,8 @@ def behaviour_changed(commit: str, path: str, head: str) -> bool:
         before = _git_show(commit, MOVED_FROM[path])
         if before is not None and new is not None:
             return _moved_code_changed(before, MOVED_FROM[path], new, path)
+    if old is not None and new is not None and verified_same(path, old, new):
+        return False
     if old is None or new is None or not path.endswith(".py"):
         return True
     data = path in REGISTRY_DATA

@@ -335,6 +335,27 @@ def test_fused_kernel_threads_do_not_change_the_result():
         assert rel(p, q) <= 1e-13
 
 
+@pytest.mark.skipif(not CPP, reason="no C++ build")
+def test_two_threads_give_the_same_numbers_every_time():
+    """The threads' gradient sums are added in a fixed order: whichever thread ends first, two runs
+    at two threads agree bit for bit (batch 100: full chunks and a half-width tail, split in two)."""
+    x = torch.randn(100, 25, 1, requires_grad=True)  # (B, T, d)
+    U, b, u = (torch.randn(128, 1, requires_grad=True), torch.randn(128, requires_grad=True),
+               torch.randn(128, requires_grad=True))
+    before = torch.get_num_threads()
+    results = []
+    try:
+        torch.set_num_threads(2)
+        for _ in range(4):
+            out = fh.hadamard_rnn(x, sign_ste(u), weight=U, bias=b, block=128, all_states=False)
+            results.append((out.detach(), *torch.autograd.grad(out.sum(), (x, U, b, u))))
+    finally:
+        torch.set_num_threads(before)
+    for other in results[1:]:
+        for p, q in zip(results[0], other, strict=True):
+            assert torch.equal(p, q)
+
+
 def test_fused_kernel_bad_arguments():
     x = torch.randn(2, 5, 3)
     s = torch.ones(16)

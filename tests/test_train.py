@@ -278,7 +278,7 @@ def test_changes_to_comments_and_docstrings_only_do_not_flag_a_run(monkeypatch):
     assert results.code_fingerprint(code) == results.code_fingerprint(reworded)
     assert results.code_fingerprint(code) != results.code_fingerprint(changed)
     versions = {("old", "a.py"): code, ("new", "a.py"): reworded, ("new2", "a.py"): changed,
-                ("old", "b.cpp"): "x", ("new", "b.cpp"): "x"}
+                ("old", "b.cpp"): "x", ("new", "b.cpp"): "y"}
     monkeypatch.setattr(results, "_git_show", lambda commit, path: versions.get((commit, path)))
     results.behaviour_changed.cache_clear()
     try:
@@ -288,6 +288,51 @@ def test_changes_to_comments_and_docstrings_only_do_not_flag_a_run(monkeypatch):
         assert results.behaviour_changed("old", "gone.py", "new")  # added or removed
     finally:
         results.behaviour_changed.cache_clear()
+
+
+def test_rewrites_checked_to_give_the_same_numbers_do_not_flag_a_run(monkeypatch):
+    """A kernel rewrite declared in SAME_RESULTS (a chain of them too) leaves older records current;
+    any other version of the file still flags them."""
+    from qornn import results
+
+    path = "qornn/csrc/hadamard_rnn.cpp"
+    versions = {("v1", path): "one", ("v2", path): "two", ("v3", path): "three", ("other", path): "four"}
+    ids = {v: results.blob_id(text) for (v, _), text in versions.items()}
+    monkeypatch.setattr(results, "_git_show", lambda commit, p: versions.get((commit, p)))
+    chain = frozenset({(ids["v1"], ids["v2"]), (ids["v2"], ids["v3"])})
+    monkeypatch.setitem(results.SAME_RESULTS, path, chain)
+    results.behaviour_changed.cache_clear()
+    try:
+        assert not results.behaviour_changed("v1", path, "v2")
+        assert not results.behaviour_changed("v1", path, "v3")  # through v2
+        assert results.behaviour_changed("v3", path, "v1")  # a pair reads one way only
+        assert results.behaviour_changed("v1", path, "other")
+    finally:
+        results.behaviour_changed.cache_clear()
+
+
+def test_blob_id_is_gits():
+    from qornn import results
+
+    path = "qornn/csrc/hadamard_rnn.cpp"  # UTF-8 beyond ASCII in its comments
+    head = subprocess.run(["git", "rev-parse", f"HEAD:{path}"], cwd=results._REPO_ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    assert results.blob_id(results._git_show("HEAD", path)) == head
+
+
+def test_each_declared_same_results_rewrite_has_a_recorded_check():
+    """SAME_RESULTS is a claim about numbers: each pair must be backed by a committed record of
+    scripts/kernel_equivalence.py that compared those two versions at one thread and found no case
+    different."""
+    from qornn import results
+
+    folder = results._REPO_ROOT / "data" / "results" / "benchmarks" / "kernel_equivalence"
+    records = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    for path, pairs in results.SAME_RESULTS.items():
+        for before, after in pairs:
+            assert any(r["blobs_before"].get(path) == before and r["blobs_after"].get(path) == after
+                       and r["different"] == 0 and r["cases"] > 0 and r["threads"] == 1 for r in records), \
+                (path, before, after)
 
 
 def test_registry_data_changes_are_left_to_the_configuration_check(monkeypatch):

@@ -11,7 +11,9 @@
 // h[b0 + l][i]. A butterfly of the fast Walsh–Hadamard transform (FWHT) then adds and subtracts whole
 // vectors, whatever n and m are, and a chunk's state (n·L numbers: 32 KB at n = 512) stays in L1/L2 for
 // all T steps: each thread takes whole chunks and runs every step of one chunk before the next. Nothing
-// is allocated per step. Rows past B in the last chunk are zero-padded lanes whose gradient is zero.
+// is allocated per step. The batch's last rows go in a half-width chunk when they fit (a vector
+// instruction costs about its width here), rows past B in the last chunk are zero-padded lanes whose
+// gradient is zero, and the threads share out consecutive chunks of about equal cost (share_out).
 //
 // Backward, with δ_t = ∂L/∂h_t (the readout's gradient g_t plus what flows back from t+1) and
 // δ̃_t = δ_t ⊙ σ'(pre_t):
@@ -22,7 +24,8 @@
 // The states come either from the stored (T, B, n) tensor, or (linear recurrence, "reversible") are
 // rebuilt backwards from the last one, since W is orthogonal: h_{t-1} = H(sc ⊙ (h_t − a_t)). Then the
 // memory is O(B·n) instead of O(T·B·n), for one more FWHT per step.
-// Gradients are summed per lane in the working precision and flushed to double every 32 steps.
+// Gradients are summed per lane in the working precision and flushed to double every 32 steps; the
+// threads' sums are added in a fixed order, so a thread count always gives the same numbers.
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -33,6 +36,7 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -43,10 +47,11 @@ constexpr int VEC_BYTES = 64;
 constexpr int VEC_BYTES = 32;
 #endif
 
-template <typename T> struct VecOf;
-template <> struct VecOf<float> { typedef float type __attribute__((vector_size(VEC_BYTES))); };
-template <> struct VecOf<double> { typedef double type __attribute__((vector_size(VEC_BYTES))); };
-template <typename T> using V = typename VecOf<T>::type;
+// A vector of W lanes of T. A chunk is W = lanes<T>() rows wide (the widest vector), or half that for
+// the batch's last rows when they fit: on this kind of CPU a vector instruction's cost grows with its
+// width, so a half-width chunk costs about half a full one (benchmarks/hadamrnn_step.py).
+template <typename T, int W> struct VecOf { typedef T type __attribute__((vector_size(W * sizeof(T)))); };
+template <typename T, int W> using V = typename VecOf<T, W>::type;
 template <typename T> constexpr int lanes() { return VEC_BYTES / sizeof(T); }
 
 enum Nonlinearity : int64_t { LINEAR = 0, RELU = 1, TANH = 2 };
@@ -54,11 +59,11 @@ constexpr int FLUSH_EVERY = 32;
 
 // One pass of radix 2^K over n vectors: groups (i, i+h, ..., i+(R-1)h) get K butterfly stages
 // (spans h, 2h, ..., 2^(K-1)h) in registers.
-template <typename T, int K> inline void fwht_pass(V<T>* x, int64_t n, int64_t h) {
+template <typename T, int W, int K> inline void fwht_pass(V<T, W>* x, int64_t n, int64_t h) {
   constexpr int R = 1 << K;
   for (int64_t j = 0; j < n; j += R * h)
     for (int64_t i = j; i < j + h; ++i) {
-      V<T> v[R];
+      V<T, W> v[R];
 #pragma GCC unroll 8
       for (int q = 0; q < R; ++q) v[q] = x[i + q * h];
 #pragma GCC unroll 8
@@ -67,7 +72,7 @@ template <typename T, int K> inline void fwht_pass(V<T>* x, int64_t n, int64_t h
         for (int q = 0; q < R; q += 2 * st)
 #pragma GCC unroll 8
           for (int p = q; p < q + st; ++p) {
-            V<T> a = v[p], b = v[p + st];
+            V<T, W> a = v[p], b = v[p + st];
             v[p] = a + b;
             v[p + st] = a - b;
           }
@@ -77,46 +82,44 @@ template <typename T, int K> inline void fwht_pass(V<T>* x, int64_t n, int64_t h
 }
 
 // Unnormalised FWHT of size m on each block of m consecutive vectors of x[0:n], in place.
-template <typename T> void fwht(V<T>* x, int64_t n, int64_t m) {
+template <typename T, int W> void fwht(V<T, W>* x, int64_t n, int64_t m) {
   int64_t h = 1;
   while (h < m) {
     int k = 0;
     while (k < 3 && (h << (k + 1)) <= m) ++k;
     switch (k) {
-      case 1: fwht_pass<T, 1>(x, n, h); break;
-      case 2: fwht_pass<T, 2>(x, n, h); break;
-      default: fwht_pass<T, 3>(x, n, h); break;
+      case 1: fwht_pass<T, W, 1>(x, n, h); break;
+      case 2: fwht_pass<T, W, 2>(x, n, h); break;
+      default: fwht_pass<T, W, 3>(x, n, h); break;
     }
     h <<= k;
   }
 }
 
 // rows[i] (lane l) <- src[(b0 + l) * row_stride + i] for the chunk's real lanes, 0 for padded ones.
-template <typename T>
-inline void gather(V<T>* rows, const T* src, int64_t row_stride, int64_t n, int64_t valid) {
-  constexpr int L = lanes<T>();
-  T* out = reinterpret_cast<T*>(rows);
-  if (valid < L) std::memset(out, 0, sizeof(V<T>) * n);
+template <typename T, int W>
+inline void gather(V<T, W>* rows, const T* src, int64_t row_stride, int64_t n, int64_t valid) {
+    T* out = reinterpret_cast<T*>(rows);
+  if (valid < W) std::memset(out, 0, sizeof(V<T, W>) * n);
   for (int64_t l = 0; l < valid; ++l) {
     const T* s = src + l * row_stride;
-    for (int64_t i = 0; i < n; ++i) out[i * L + l] = s[i];
+    for (int64_t i = 0; i < n; ++i) out[i * W + l] = s[i];
   }
 }
 
 // dst[(b0 + l) * row_stride + i] <- rows[i] (lane l) for the chunk's real lanes.
-template <typename T>
-inline void scatter(const V<T>* rows, T* dst, int64_t row_stride, int64_t n, int64_t valid) {
-  constexpr int L = lanes<T>();
-  const T* in = reinterpret_cast<const T*>(rows);
+template <typename T, int W>
+inline void scatter(const V<T, W>* rows, T* dst, int64_t row_stride, int64_t n, int64_t valid) {
+    const T* in = reinterpret_cast<const T*>(rows);
   for (int64_t l = 0; l < valid; ++l) {
     T* d = dst + l * row_stride;
-    for (int64_t i = 0; i < n; ++i) d[i] = in[i * L + l];
+    for (int64_t i = 0; i < n; ++i) d[i] = in[i * W + l];
   }
 }
 
-template <typename T> inline V<T> splat(T v) {
-  V<T> out;
-  for (int l = 0; l < lanes<T>(); ++l) out[l] = v;
+template <typename T, int W> inline V<T, W> splat(T v) {
+  V<T, W> out;
+  for (int l = 0; l < W; ++l) out[l] = v;
   return out;
 }
 
@@ -137,32 +140,32 @@ template <typename T> struct Problem {
 };
 
 // a_t for one chunk: acc = a_t (direct: b + U x_t, with xt the chunk's x_t as d vectors).
-template <typename T>
-inline void preactivation(const Problem<T>& P, int64_t t, int64_t b0, int64_t valid, V<T>* at, V<T>* xt) {
+template <typename T, int W>
+inline void preactivation(const Problem<T>& P, int64_t t, int64_t b0, int64_t valid, V<T, W>* at, V<T, W>* xt) {
   if (P.direct) {
-    gather<T>(xt, P.input_row(t, b0), P.input_row_stride(), P.d, valid);
+    gather<T, W>(xt, P.input_row(t, b0), P.input_row_stride(), P.d, valid);
     for (int64_t i = 0; i < P.n; ++i) {
-      V<T> v = splat<T>(P.b[i]);
+      V<T, W> v = splat<T, W>(P.b[i]);
       const T* u = P.U + i * P.d;
       for (int64_t k = 0; k < P.d; ++k) v += u[k] * xt[k];
       at[i] = v;
     }
   } else {
-    gather<T>(at, P.input_row(t, b0), P.input_row_stride(), P.n, valid);
+    gather<T, W>(at, P.input_row(t, b0), P.input_row_stride(), P.n, valid);
   }
 }
 
-template <typename T> inline void apply_nonlinearity(V<T>* h, int64_t n, int64_t nonlin) {
+template <typename T, int W> inline void apply_nonlinearity(V<T, W>* h, int64_t n, int64_t nonlin) {
   if (nonlin == RELU) {
-    const V<T> zero = splat<T>(0);
+    const V<T, W> zero = splat<T, W>(0);
     for (int64_t i = 0; i < n; ++i) h[i] = h[i] > zero ? h[i] : zero;
   } else if (nonlin == TANH) {
     T* p = reinterpret_cast<T*>(h);
-    for (int64_t i = 0; i < n * lanes<T>(); ++i) p[i] = std::tanh(p[i]);
+    for (int64_t i = 0; i < n * W; ++i) p[i] = std::tanh(p[i]);
   }
 }
 
-template <typename T> using Buf = std::vector<V<T>>;
+template <typename T, int W> using Buf = std::vector<V<T, W>>;
 
 void check_common(const torch::Tensor& input, const torch::Tensor& U, const torch::Tensor& b,
                   const torch::Tensor& sc, int64_t block, bool direct, int64_t nonlin) {
@@ -215,16 +218,111 @@ Problem<T> make_problem(const torch::Tensor& input, const torch::Tensor& U, cons
 }  // namespace
 
 // y = V ReLU(h) + c for one chunk: y[o] (vectors over the lanes).
-template <typename T>
-inline void readout(const T* vw, const T* c, int64_t o, int64_t n, const V<T>* h, V<T>* y, V<T>* r) {
-  const V<T> zero = splat<T>(0);
+template <typename T, int W>
+inline void readout(const T* vw, const T* c, int64_t o, int64_t n, const V<T, W>* h, V<T, W>* y, V<T, W>* r) {
+  const V<T, W> zero = splat<T, W>(0);
   for (int64_t i = 0; i < n; ++i) r[i] = h[i] > zero ? h[i] : zero;
   for (int64_t k = 0; k < o; ++k) {
     const T* v = vw + k * n;
-    V<T> acc = splat<T>(c[k]);
+    V<T, W> acc = splat<T, W>(c[k]);
     for (int64_t i = 0; i < n; ++i) acc += v[i] * r[i];
     y[k] = acc;
   }
+}
+
+// A chunk of the batch: rows b0 .. min(b0 + width, B) − 1 in the lanes of width-wide vectors.
+struct Chunk {
+  int64_t b0, width;
+};
+
+// The batch's chunks, in order: full ones of L rows, then the rows left over in one chunk, half-width
+// when they fit in half. (At one thread, a run of the chunks gives the same numbers, bit for bit, as
+// full-width chunks only: a row's arithmetic does not depend on the width, and the padded lanes of a
+// wider chunk add exact zeros to the gradients' sums.)
+std::vector<Chunk> plan_chunks(int64_t B, int64_t L) {
+  std::vector<Chunk> chunks;
+  int64_t b0 = 0;
+  for (; b0 + L <= B; b0 += L) chunks.push_back({b0, L});
+  if (b0 < B) chunks.push_back({b0, B - b0 <= L / 2 ? L / 2 : L});
+  return chunks;
+}
+
+// Splits the chunks into ``parts`` runs of consecutive chunks of about equal cost (a chunk costs its
+// width): the parts + 1 boundaries. Whole chunks of 16 rows split 100 rows 64/48, one thread's share
+// being at most 1.75× faster than the whole; with the half-width tail, 48/56 (at most 1.86×).
+std::vector<int64_t> share_out(const std::vector<Chunk>& chunks, int64_t parts) {
+  int64_t total = 0;
+  for (const Chunk& c : chunks) total += c.width;
+  std::vector<int64_t> bounds(parts + 1, static_cast<int64_t>(chunks.size()));
+  bounds[0] = 0;
+  int64_t next = 0, done = 0;
+  for (int64_t p = 1; p < parts; ++p) {
+    const double target = static_cast<double>(total) * p / parts;
+    // take the next chunk while that brings this part's end closer to its target
+    while (next < static_cast<int64_t>(chunks.size()) &&
+           std::abs(done + chunks[next].width - target) <= std::abs(done - target))
+      done += chunks[next++].width;
+    bounds[p] = next;
+  }
+  return bounds;
+}
+
+// Which chunks each of ``parts`` threads runs: part p runs chunks[bounds[p]] .. chunks[bounds[p + 1] − 1].
+struct Schedule {
+  std::vector<Chunk> chunks;
+  std::vector<int64_t> bounds;
+  int64_t parts() const { return static_cast<int64_t>(bounds.size()) - 1; }
+};
+
+// The schedule of a batch of B rows in chunks of L lanes over the threads torch may use.
+Schedule schedule(int64_t B, int64_t L) {
+  Schedule plan;
+  plan.chunks = plan_chunks(B, L);
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), plan.chunks.size()));
+  plan.bounds = share_out(plan.chunks, parts);
+  return plan;
+}
+
+// Runs body(chunk, part, width) over the schedule's chunks, each part on its own thread; ``width`` is
+// std::integral_constant<int, W> with the chunk's width W (L or L/2), which picks the vector type.
+template <typename S, typename Body>
+void run_schedule(const Schedule& plan, Body body) {
+  constexpr int L = lanes<S>();
+  at::parallel_for(0, plan.parts(), 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t k = plan.bounds[p]; k < plan.bounds[p + 1]; ++k) {
+        if (plan.chunks[k].width == L)
+          body(plan.chunks[k], p, std::integral_constant<int, L>());
+        else
+          body(plan.chunks[k], p, std::integral_constant<int, L / 2>());
+      }
+  });
+}
+
+// The forward time loop of one chunk (see forward).
+template <typename S, int W>
+void forward_chunk(const Problem<S>& P, const Chunk& chunk, int64_t block, bool all_states, S* op, S* yp,
+                   const S* vp, const S* cp, int64_t o) {
+  const int64_t n = P.n, T = P.T_, B = P.B;
+  const int64_t b0 = chunk.b0, valid = std::min<int64_t>(W, B - b0);
+  const bool has_readout = vp != nullptr;
+  Buf<S, W> h(n), at(n), xt(std::max<int64_t>(P.d, 1)), y(std::max<int64_t>(o, 1)), r(has_readout ? n : 0);
+  for (int64_t t = 0; t < T; ++t) {
+    preactivation<S, W>(P, t, b0, valid, at.data(), xt.data());
+    if (t == 0) {
+      for (int64_t i = 0; i < n; ++i) h[i] = at[i];
+    } else {
+      fwht<S, W>(h.data(), n, block);
+      for (int64_t i = 0; i < n; ++i) h[i] = P.sc[i] * h[i] + at[i];
+    }
+    apply_nonlinearity<S, W>(h.data(), n, P.nonlin);
+    if (all_states) scatter<S, W>(h.data(), op + (t * B + b0) * n, n, n, valid);
+    if (has_readout) {
+      readout<S, W>(vp, cp, o, n, h.data(), y.data(), r.data());
+      scatter<S, W>(y.data(), yp + (t * B + b0) * o, o, o, valid);
+    }
+  }
+  if (!all_states) scatter<S, W>(h.data(), op + b0 * n, n, n, valid);
 }
 
 // Forward. Returns {states, logits}: states are all states (T, B, n) when ``all_states``, else the last
@@ -248,37 +346,159 @@ std::vector<torch::Tensor> forward(torch::Tensor input, torch::Tensor U, torch::
   if (T == 0 || B == 0 || n == 0) return {out, logits};
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "qornn_hadamard_rnn_forward", [&] {
     using S = scalar_t;
-    constexpr int L = lanes<S>();
     const Problem<S> P = make_problem<S>(input, U, b, sc, block, direct, nonlin);
     S* op = out.data_ptr<S>();
     S* yp = has_readout ? logits.data_ptr<S>() : nullptr;
     const S* vp = has_readout ? Vw.data_ptr<S>() : nullptr;
     const S* cp = has_readout ? c.data_ptr<S>() : nullptr;
-    const int64_t chunks = (B + L - 1) / L;
-    at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-      Buf<S> h(n), at(n), xt(std::max<int64_t>(P.d, 1)), y(std::max<int64_t>(o, 1)), r(has_readout ? n : 0);
-      for (int64_t ch = c0; ch < c1; ++ch) {
-        const int64_t b0 = ch * L, valid = std::min<int64_t>(L, B - b0);
-        for (int64_t t = 0; t < T; ++t) {
-          preactivation(P, t, b0, valid, at.data(), xt.data());
-          if (t == 0) {
-            for (int64_t i = 0; i < n; ++i) h[i] = at[i];
-          } else {
-            fwht<S>(h.data(), n, block);
-            for (int64_t i = 0; i < n; ++i) h[i] = P.sc[i] * h[i] + at[i];
-          }
-          apply_nonlinearity<S>(h.data(), n, nonlin);
-          if (all_states) scatter<S>(h.data(), op + (t * B + b0) * n, n, n, valid);
-          if (has_readout) {
-            readout<S>(vp, cp, o, n, h.data(), y.data(), r.data());
-            scatter<S>(y.data(), yp + (t * B + b0) * o, o, o, valid);
-          }
-        }
-        if (!all_states) scatter<S>(h.data(), op + b0 * n, n, n, valid);
-      }
+    run_schedule<S>(schedule(B, lanes<S>()), [&](const Chunk& chunk, int64_t, auto width) {
+      forward_chunk<S, decltype(width)::value>(P, chunk, block, all_states, op, yp, vp, cp, o);
     });
   });
   return {out, logits};
+}
+
+// One thread's gradient sums, in double (see backward).
+struct Totals {
+  std::vector<double> s, b, U, V, c;
+  Totals(int64_t n, bool direct, int64_t d, int64_t o)
+      : s(n, 0.0), b(direct ? n : 0, 0.0), U(direct ? n * d : 0, 0.0), V(o * n, 0.0), c(o, 0.0) {}
+};
+
+// What backward_chunk reads besides the problem.
+template <typename S> struct BackwardInputs {
+  const S* grad;    // ∂L/∂states or nullptr
+  bool grad_all;    // grad is (T, B, n) (else (B, n))
+  const S* grad_y;  // ∂L/∂logits (T, B, o) or nullptr
+  const S* vw;      // V (o, n) or nullptr
+  int64_t o;
+  const S* states;  // all states (T, B, n) when ``stored``, else the last (B, n)
+  bool stored;
+  S* grad_input;    // ∂L/∂input or nullptr
+  int64_t block;
+};
+
+// The backward time loop of one chunk (see backward); adds the chunk's gradient sums to ``tot``.
+template <typename S, int W>
+void backward_chunk(const Problem<S>& P, const BackwardInputs<S>& in, const Chunk& chunk, Totals& tot) {
+  const int64_t n = P.n, T = P.T_, B = P.B, d = P.d, o = in.o, block = in.block, nonlin = P.nonlin;
+  const bool direct = P.direct, has_readout = in.grad_y != nullptr, stored = in.stored;
+  const int64_t dd = std::max<int64_t>(d, 1);
+  const int64_t b0 = chunk.b0, valid = std::min<int64_t>(W, B - b0);
+  const S* gp = in.grad;
+  const S* gyp = in.grad_y;
+  const S* vp = in.vw;
+  const S* hp = in.states;
+  S* gip = in.grad_input;
+  const V<S, W> zero = splat<S, W>(0), one = splat<S, W>(1);
+  // δ, the state h_t, the previous state (or its rebuild), a_t, x_t, per-lane sums of ∂s, ∂b, ∂U, ∂V, ∂c
+  Buf<S, W> delta(n), ht(n), hprev(n), at(n), xt(dd), gx(dd), acc_s(n, zero), acc_b(direct ? n : 0, zero),
+      acc_U(direct ? n * d : 0, zero), tmp(n), gy(std::max<int64_t>(o, 1)), acc_V(o * n, zero), acc_c(o, zero);
+  auto flush = [&] {
+    for (int64_t i = 0; i < n; ++i) {
+      double s = 0, sb = 0;
+      for (int l = 0; l < W; ++l) {
+        s += acc_s[i][l];
+        if (direct) sb += acc_b[i][l];
+      }
+      tot.s[i] += s;
+      acc_s[i] = zero;
+      if (direct) {
+        tot.b[i] += sb;
+        acc_b[i] = zero;
+        for (int64_t k = 0; k < d; ++k) {
+          double su = 0;
+          for (int l = 0; l < W; ++l) su += acc_U[i * d + k][l];
+          tot.U[i * d + k] += su;
+          acc_U[i * d + k] = zero;
+        }
+      }
+    }
+    for (int64_t k = 0; k < o; ++k) {
+      double sc_ = 0;
+      for (int l = 0; l < W; ++l) sc_ += acc_c[k][l];
+      tot.c[k] += sc_;
+      acc_c[k] = zero;
+      for (int64_t i = 0; i < n; ++i) {
+        double sv = 0;
+        for (int l = 0; l < W; ++l) sv += acc_V[k * n + i][l];
+        tot.V[k * n + i] += sv;
+        acc_V[k * n + i] = zero;
+      }
+    }
+  };
+  if (gp != nullptr)
+    gather<S, W>(delta.data(), in.grad_all ? gp + ((T - 1) * B + b0) * n : gp + b0 * n, n, n, valid);
+  else
+    std::fill(delta.begin(), delta.end(), zero);
+  gather<S, W>(ht.data(), stored ? hp + ((T - 1) * B + b0) * n : hp + b0 * n, n, n, valid);
+  for (int64_t t = T - 1; t >= 0; --t) {
+    preactivation<S, W>(P, t, b0, valid, at.data(), xt.data());
+    if (has_readout) {  // δ_t += Vᵀ ∂y_t ⊙ 1[h_t > 0];  ∂V += ∂y_t ReLU(h_t)ᵀ;  ∂c += ∂y_t
+      gather<S, W>(gy.data(), gyp + (t * B + b0) * o, o, o, valid);
+      for (int64_t i = 0; i < n; ++i) {
+        const V<S, W> r = ht[i] > zero ? ht[i] : zero;
+        V<S, W> back = zero;
+        for (int64_t k = 0; k < o; ++k) {
+          back += vp[k * n + i] * gy[k];
+          acc_V[k * n + i] += gy[k] * r;
+        }
+        delta[i] += ht[i] > zero ? back : zero;
+      }
+      for (int64_t k = 0; k < o; ++k) acc_c[k] += gy[k];
+    }
+    // δ̃_t = δ_t ⊙ σ'(pre_t), from h_t = σ(pre_t)
+    if (nonlin == RELU) {
+      for (int64_t i = 0; i < n; ++i) delta[i] = ht[i] > zero ? delta[i] : zero;
+    } else if (nonlin == TANH) {
+      for (int64_t i = 0; i < n; ++i) delta[i] *= one - ht[i] * ht[i];
+    }
+    // the previous state: stored, or rebuilt (linear) as H(sc ⊙ (h_t − a_t))
+    if (t > 0) {
+      if (stored) {
+        gather<S, W>(hprev.data(), hp + ((t - 1) * B + b0) * n, n, n, valid);
+      } else {
+        for (int64_t i = 0; i < n; ++i) hprev[i] = P.sc[i] * (ht[i] - at[i]);
+        fwht<S, W>(hprev.data(), n, block);
+      }
+    }
+    // ∂s: accumulate δ̃ ⊙ (pre_t − a_t) = δ̃ ⊙ sc ⊙ H h_{t-1} (see the end of backward for the factor s).
+    // Linear: pre_t − a_t = h_t − a_t; otherwise H h_{t-1} is recomputed (zero at t = 0).
+    if (nonlin == LINEAR) {
+      for (int64_t i = 0; i < n; ++i) acc_s[i] += delta[i] * (ht[i] - at[i]);
+    } else if (t > 0) {
+      for (int64_t i = 0; i < n; ++i) tmp[i] = hprev[i];
+      fwht<S, W>(tmp.data(), n, block);
+      for (int64_t i = 0; i < n; ++i) acc_s[i] += delta[i] * (P.sc[i] * tmp[i]);
+    }
+    // ∂a_t = δ̃_t
+    if (direct) {
+      for (int64_t i = 0; i < n; ++i) acc_b[i] += delta[i];
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < d; ++k) acc_U[i * d + k] += delta[i] * xt[k];
+      if (gip != nullptr) {
+        for (int64_t k = 0; k < d; ++k) gx[k] = zero;
+        for (int64_t i = 0; i < n; ++i) {
+          const S* u = P.U + i * d;
+          for (int64_t k = 0; k < d; ++k) gx[k] += u[k] * delta[i];
+        }
+        scatter<S, W>(gx.data(), gip + (b0 * T + t) * d, T * d, d, valid);
+      }
+    } else if (gip != nullptr) {
+      scatter<S, W>(delta.data(), gip + (t * B + b0) * n, n, n, valid);
+    }
+    if ((T - t) % FLUSH_EVERY == 0) flush();
+    if (t == 0) break;
+    // δ_{t-1} = H(sc ⊙ δ̃_t) + g_{t-1}
+    for (int64_t i = 0; i < n; ++i) delta[i] *= P.sc[i];
+    fwht<S, W>(delta.data(), n, block);
+    if (gp != nullptr && in.grad_all) {
+      gather<S, W>(tmp.data(), gp + ((t - 1) * B + b0) * n, n, n, valid);
+      for (int64_t i = 0; i < n; ++i) delta[i] += tmp[i];
+    }
+    std::swap(ht, hprev);
+  }
+  flush();
 }
 
 // Backward. ``grad`` is ∂L/∂(all states) (T, B, n), ∂L/∂h_T (B, n), or empty (no gradient reaches the
@@ -286,6 +506,8 @@ std::vector<torch::Tensor> forward(torch::Tensor input, torch::Tensor U, torch::
 // ``states`` holds all states (T, B, n) or, reversible (linear only), the last one (B, n).
 // Returns {∂L/∂input (empty unless need_input_grad), ∂L/∂U (n, d), ∂L/∂b (n), ∂L/∂s (n), ∂L/∂V (o, n),
 // ∂L/∂c (o)} (the gradients of U and b mean something in direct mode only, those of V and c with a readout).
+// Gradients are summed per lane in the working precision, flushed to one double sum per thread every
+// FLUSH_EVERY steps and at the end of each chunk, and the threads' sums are added at the end.
 std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor grad_y, torch::Tensor input,
                                     torch::Tensor U, torch::Tensor b, torch::Tensor sc, torch::Tensor Vw,
                                     torch::Tensor states, int64_t block, int64_t nonlin, bool direct,
@@ -316,152 +538,33 @@ std::vector<torch::Tensor> backward(torch::Tensor grad, torch::Tensor grad_y, to
        gs = torch::zeros({n}, dopts), gV = torch::zeros({std::max<int64_t>(o, 1), n}, dopts),
        gc = torch::zeros({std::max<int64_t>(o, 1)}, dopts);
   if (T > 0 && B > 0 && n > 0) {
-    std::mutex lock;
     AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "qornn_hadamard_rnn_backward", [&] {
       using S = scalar_t;
-      constexpr int L = lanes<S>();
       const Problem<S> P = make_problem<S>(input, U, b, sc, block, direct, nonlin);
-      const S* gp = has_grad ? grad.data_ptr<S>() : nullptr;
-      const S* gyp = has_readout ? grad_y.data_ptr<S>() : nullptr;
-      const S* vp = has_readout ? Vw.data_ptr<S>() : nullptr;
-      const S* hp = states.data_ptr<S>();
-      S* gip = need_input_grad ? grad_input.data_ptr<S>() : nullptr;
-      const int64_t chunks = (B + L - 1) / L;
-      at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-        const int64_t dd = std::max<int64_t>(d, 1);
-        // δ, the state h_t, the previous state (or its rebuild), a_t, x_t, per-lane sums of ∂s, ∂b, ∂U
-        Buf<S> delta(n), ht(n), hprev(n), at(n), xt(dd), gx(dd), acc_s(n), acc_b(direct ? n : 0),
-            acc_U(direct ? n * d : 0), tmp(n), gy(std::max<int64_t>(o, 1)), acc_V(o * n), acc_c(o);
-        std::vector<double> tot_s(n, 0.0), tot_b(direct ? n : 0, 0.0), tot_U(direct ? n * d : 0, 0.0),
-            tot_V(o * n, 0.0), tot_c(o, 0.0);
-        const V<S> zero = splat<S>(0), one = splat<S>(1);
-        auto flush = [&] {
-          for (int64_t i = 0; i < n; ++i) {
-            double s = 0, sb = 0;
-            for (int l = 0; l < L; ++l) {
-              s += acc_s[i][l];
-              if (direct) sb += acc_b[i][l];
-            }
-            tot_s[i] += s;
-            acc_s[i] = zero;
-            if (direct) {
-              tot_b[i] += sb;
-              acc_b[i] = zero;
-              for (int64_t k = 0; k < d; ++k) {
-                double su = 0;
-                for (int l = 0; l < L; ++l) su += acc_U[i * d + k][l];
-                tot_U[i * d + k] += su;
-                acc_U[i * d + k] = zero;
-              }
-            }
-          }
-          for (int64_t k = 0; k < o; ++k) {
-            double sc_ = 0;
-            for (int l = 0; l < L; ++l) sc_ += acc_c[k][l];
-            tot_c[k] += sc_;
-            acc_c[k] = zero;
-            for (int64_t i = 0; i < n; ++i) {
-              double sv = 0;
-              for (int l = 0; l < L; ++l) sv += acc_V[k * n + i][l];
-              tot_V[k * n + i] += sv;
-              acc_V[k * n + i] = zero;
-            }
-          }
-        };
-        std::fill(acc_V.begin(), acc_V.end(), zero);
-        std::fill(acc_c.begin(), acc_c.end(), zero);
-        std::fill(acc_s.begin(), acc_s.end(), zero);
-        std::fill(acc_b.begin(), acc_b.end(), zero);
-        std::fill(acc_U.begin(), acc_U.end(), zero);
-        for (int64_t c = c0; c < c1; ++c) {
-          const int64_t b0 = c * L, valid = std::min<int64_t>(L, B - b0);
-          if (has_grad)
-            gather<S>(delta.data(), grad_all ? gp + ((T - 1) * B + b0) * n : gp + b0 * n, n, n, valid);
-          else
-            std::fill(delta.begin(), delta.end(), zero);
-          gather<S>(ht.data(), stored ? hp + ((T - 1) * B + b0) * n : hp + b0 * n, n, n, valid);
-          for (int64_t t = T - 1; t >= 0; --t) {
-            preactivation(P, t, b0, valid, at.data(), xt.data());
-            if (has_readout) {  // δ_t += Vᵀ ∂y_t ⊙ 1[h_t > 0];  ∂V += ∂y_t ReLU(h_t)ᵀ;  ∂c += ∂y_t
-              gather<S>(gy.data(), gyp + (t * B + b0) * o, o, o, valid);
-              for (int64_t i = 0; i < n; ++i) {
-                const V<S> r = ht[i] > zero ? ht[i] : zero;
-                V<S> back = zero;
-                for (int64_t k = 0; k < o; ++k) {
-                  back += vp[k * n + i] * gy[k];
-                  acc_V[k * n + i] += gy[k] * r;
-                }
-                delta[i] += ht[i] > zero ? back : zero;
-              }
-              for (int64_t k = 0; k < o; ++k) acc_c[k] += gy[k];
-            }
-            // δ̃_t = δ_t ⊙ σ'(pre_t), from h_t = σ(pre_t)
-            if (nonlin == RELU) {
-              for (int64_t i = 0; i < n; ++i) delta[i] = ht[i] > zero ? delta[i] : zero;
-            } else if (nonlin == TANH) {
-              for (int64_t i = 0; i < n; ++i) delta[i] *= one - ht[i] * ht[i];
-            }
-            // the previous state: stored, or rebuilt (linear) as H(sc ⊙ (h_t − a_t))
-            if (t > 0) {
-              if (stored) {
-                gather<S>(hprev.data(), hp + ((t - 1) * B + b0) * n, n, n, valid);
-              } else {
-                for (int64_t i = 0; i < n; ++i) hprev[i] = P.sc[i] * (ht[i] - at[i]);
-                fwht<S>(hprev.data(), n, block);
-              }
-            }
-            // ∂s: accumulate δ̃ ⊙ (pre_t − a_t) = δ̃ ⊙ sc ⊙ H h_{t-1} (see the end for the factor s).
-            // Linear: pre_t − a_t = h_t − a_t; otherwise H h_{t-1} is recomputed (zero at t = 0).
-            if (nonlin == LINEAR) {
-              for (int64_t i = 0; i < n; ++i) acc_s[i] += delta[i] * (ht[i] - at[i]);
-            } else if (t > 0) {
-              for (int64_t i = 0; i < n; ++i) tmp[i] = hprev[i];
-              fwht<S>(tmp.data(), n, block);
-              for (int64_t i = 0; i < n; ++i) acc_s[i] += delta[i] * (P.sc[i] * tmp[i]);
-            }
-            // ∂a_t = δ̃_t
-            if (direct) {
-              for (int64_t i = 0; i < n; ++i) acc_b[i] += delta[i];
-              for (int64_t i = 0; i < n; ++i)
-                for (int64_t k = 0; k < d; ++k) acc_U[i * d + k] += delta[i] * xt[k];
-              if (need_input_grad) {
-                for (int64_t k = 0; k < d; ++k) gx[k] = zero;
-                for (int64_t i = 0; i < n; ++i) {
-                  const S* u = P.U + i * d;
-                  for (int64_t k = 0; k < d; ++k) gx[k] += u[k] * delta[i];
-                }
-                scatter<S>(gx.data(), gip + (b0 * T + t) * d, T * d, d, valid);
-              }
-            } else if (need_input_grad) {
-              scatter<S>(delta.data(), gip + (t * B + b0) * n, n, n, valid);
-            }
-            if ((T - t) % FLUSH_EVERY == 0) flush();
-            if (t == 0) break;
-            // δ_{t-1} = H(sc ⊙ δ̃_t) + g_{t-1}
-            for (int64_t i = 0; i < n; ++i) delta[i] *= P.sc[i];
-            fwht<S>(delta.data(), n, block);
-            if (has_grad && grad_all) {
-              gather<S>(tmp.data(), gp + ((t - 1) * B + b0) * n, n, n, valid);
-              for (int64_t i = 0; i < n; ++i) delta[i] += tmp[i];
-            }
-            std::swap(ht, hprev);
-          }
-          flush();
-        }
-        std::lock_guard<std::mutex> guard(lock);
-        double* s = gs.data_ptr<double>();
-        for (int64_t i = 0; i < n; ++i) s[i] += tot_s[i];
-        if (direct) {
-          double* bb = gb.data_ptr<double>();
-          double* uu = gU.data_ptr<double>();
-          for (int64_t i = 0; i < n; ++i) bb[i] += tot_b[i];
-          for (int64_t i = 0; i < n * d; ++i) uu[i] += tot_U[i];
-        }
-        double* vv = gV.data_ptr<double>();
-        double* cc = gc.data_ptr<double>();
-        for (int64_t i = 0; i < o * n; ++i) vv[i] += tot_V[i];
-        for (int64_t k = 0; k < o; ++k) cc[k] += tot_c[k];
+      const BackwardInputs<S> in{has_grad ? grad.data_ptr<S>() : nullptr, grad_all,
+                                 has_readout ? grad_y.data_ptr<S>() : nullptr,
+                                 has_readout ? Vw.data_ptr<S>() : nullptr, o, states.data_ptr<S>(), stored,
+                                 need_input_grad ? grad_input.data_ptr<S>() : nullptr, block};
+      const Schedule plan = schedule(B, lanes<S>());
+      std::vector<Totals> totals(plan.parts(), Totals(n, direct, d, o));
+      run_schedule<S>(plan, [&](const Chunk& chunk, int64_t part, auto width) {
+        backward_chunk<S, decltype(width)::value>(P, in, chunk, totals[part]);
       });
+      // the threads' sums, added in the parts' order (the same numbers whichever thread ends first)
+      double* s = gs.data_ptr<double>();
+      double* bb = gb.data_ptr<double>();
+      double* uu = gU.data_ptr<double>();
+      double* vv = gV.data_ptr<double>();
+      double* cc = gc.data_ptr<double>();
+      for (const Totals& tot : totals) {
+        for (int64_t i = 0; i < n; ++i) s[i] += tot.s[i];
+        if (direct) {
+          for (int64_t i = 0; i < n; ++i) bb[i] += tot.b[i];
+          for (int64_t i = 0; i < n * d; ++i) uu[i] += tot.U[i];
+        }
+        for (int64_t i = 0; i < o * n; ++i) vv[i] += tot.V[i];
+        for (int64_t k = 0; k < o; ++k) cc[k] += tot.c[k];
+      }
     });
   }
   // pre − a = sc ⊙ z with z = H h_{t-1}, and ∂pre/∂s = z/√m = (pre − a)/s: ∂L/∂s = (the sum) ⊙ s, s = ±1.
@@ -479,12 +582,12 @@ torch::Tensor fwht_rows(torch::Tensor x, int64_t block) {
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "qornn_fwht_rows", [&] {
     using S = scalar_t;
     constexpr int L = lanes<S>();
-    Buf<S> buf(n);
+    Buf<S, L> buf(n);
     for (int64_t r0 = 0; r0 < rows; r0 += L) {
       const int64_t valid = std::min<int64_t>(L, rows - r0);
-      gather<S>(buf.data(), x.data_ptr<S>() + r0 * n, n, n, valid);
-      fwht<S>(buf.data(), n, block);
-      scatter<S>(buf.data(), out.data_ptr<S>() + r0 * n, n, n, valid);
+      gather<S, L>(buf.data(), x.data_ptr<S>() + r0 * n, n, n, valid);
+      fwht<S, L>(buf.data(), n, block);
+      scatter<S, L>(buf.data(), out.data_ptr<S>() + r0 * n, n, n, valid);
     }
   });
   return out;
@@ -510,9 +613,9 @@ int64_t threads_used(int64_t items) {
 // hide the adder's latency on current x86 and ARM cores, for about ``seconds``.
 double peak_add_rate(double seconds) {
   constexpr int CHAINS = 12, L = lanes<float>();
-  V<float> acc[CHAINS];
-  for (int k = 0; k < CHAINS; ++k) acc[k] = splat<float>(1e-3f * k);
-  const V<float> inc = splat<float>(1e-9f);
+  V<float, L> acc[CHAINS];
+  for (int k = 0; k < CHAINS; ++k) acc[k] = splat<float, L>(1e-3f * k);
+  const V<float, L> inc = splat<float, L>(1e-9f);
   int64_t rounds = 0;
   const auto start = std::chrono::steady_clock::now();
   double elapsed = 0;
