@@ -75,12 +75,17 @@ display(Markdown("**Targets.**\n\n" + bench.targets(records)))
 # machine, since the step does other work too.
 #
 # **Two threads.** The kernel splits the batch, not the time loop (which is sequential): a thread takes
-# whole chunks of 16 sequences (one AVX-512 vector of float32 per state entry; 8 where the kernel is
-# built for AVX2, see `kernel_vector_bytes` in the record) and runs every time step of one chunk before
-# the next. With AVX-512, a batch of 100 makes 7 chunks, 4 for one thread and 3 for the other, so two
-# threads can be at most 7/4 = 1.75× faster than one at the pMNIST shape, whatever the machine. To
-# tell the kernel's limits from the machine's, the benchmark times a dense matrix product at one and
-# two threads in the same interleaved loop: on two real cores that product runs about twice as fast,
+# chunks of 16 sequences (one AVX-512 vector of float32 per state entry; 8 where the kernel is built for
+# AVX2, see `kernel_vector_bytes` in the record) and runs every time step of one chunk before the next.
+# The batch's last rows go in a half-width chunk when they fit: on this CPU a vector instruction costs
+# about its width, so a half-width chunk costs about half a full one. A batch of 100 makes six full
+# chunks and a half one, 13 half-chunks of work: one thread runs 13 (whole chunks only: 14), and the
+# threads share consecutive chunks by cost, 6 and 7, so two threads can be at most 13/7 = 1.86× faster
+# than one at the pMNIST shape (whole chunks split 4/3: 1.75×). At one thread the half-width tail gives
+# the same numbers, bit for bit, as whole chunks (`scripts/kernel_equivalence.py`, recorded under
+# `data/results/benchmarks/kernel_equivalence/`). To tell the kernel's limits from the machine's, the
+# benchmark times a dense matrix product at one and two threads in the same interleaved loop: on two
+# real cores that product runs about twice as fast,
 # so a low ratio for it too means the machine's second core was not fully there.
 
 # %% tags=["hide-input"]
