@@ -1559,13 +1559,68 @@ def _paper_freshness(experiment: str, seeds: Mapping[int, Mapping]) -> str:
     return "\n\n".join(notes)
 
 
+#: what in a failed run's error means that its training diverged (weights or loss not finite)
+_DIVERGED = re.compile(r"non-finite|must be a finite number|\bnan\b|\binf\b", re.IGNORECASE)
+
+
+def failed_runs(experiment: str, profile: str) -> list[dict[str, Any]]:
+    """The runs of ``experiment``'s ``profile`` (not its variants made with overrides) whose last try
+    in a sweep failed and that have no record since, from the sweeps' log
+    (:func:`qornn.sweep.sweep_log_path`): ``{"run", "seed", "error", "diverged"}`` each, in the log's
+    order. A failed run is in no table: without this, a mean over the seeds that trained would hide
+    the seed that did not."""
+    import json
+
+    from .sweep import sweep_log_path
+
+    path = sweep_log_path(experiment, profile)
+    if not path.exists():
+        return []
+    last: dict[tuple[str, int], dict[str, Any]] = {}
+    for sweep in json.loads(path.read_text()).get("sweeps", []):
+        for row in sweep.get("rows", []):
+            if row.get("variant"):
+                continue
+            for run in str(row.get("runs", "")).split(","):
+                last[(run, int(row.get("seed", 0)))] = row
+    recorded = {seed: set(record["runs"]) for seed, record in seed_records(experiment, profile).items()}
+    failed = []
+    for (run, seed), row in last.items():
+        if row.get("status") == "failed" and run not in recorded.get(seed, set()):
+            error = str(row.get("error", ""))
+            failed.append({"run": run, "seed": seed, "error": error,
+                           "diverged": bool(_DIVERGED.search(error))})
+    return failed
+
+
+def failed_runs_note(experiment: str, profiles: Iterable[str]) -> str:
+    """Markdown naming the failed runs of :func:`failed_runs` at each of ``profiles`` (empty if none)."""
+    lines = []
+    for profile in dict.fromkeys(profiles):
+        for row in failed_runs(experiment, profile):
+            why = "training diverged (non-finite weights or loss)" if row["diverged"] else "it failed"
+            lines.append(f"- `{row['run']}`, profile `{profile}`, seed {row['seed']}: {why}; "
+                         f"the error: `{row['error'][:200]}`")
+    if not lines:
+        return ""
+    return ("**Runs that failed**, so are in no table and no mean over seeds (from the sweeps' log, "
+            f"`data/sweeps/{experiment}/`):\n\n" + "\n".join(lines))
+
+
 def paper_budget_note(experiment: str, record: Mapping | None = None, fits_hours: float = FITS_HOURS) -> str:
     """Markdown for a page: whether ``experiment`` is recorded at the paper's budget (and how its
     tables tell those numbers from ``record``'s, at a reduced budget), which of its paper runs are not
-    yet, and which do not fit this machine, each with its measured cost (:func:`paper_budget_frame`).
+    yet, and which do not fit this machine, each with its measured cost (:func:`paper_budget_frame`);
+    then the runs that failed at the paper's budget or ``record``'s (:func:`failed_runs_note`).
     Empty for a variant made with overrides (in no paper)."""
     if record is not None and _has_overrides(record):
         return ""
+    profiles = [PAPER_PROFILE, *([record["profile"]] if record is not None else [])]
+    failed = failed_runs_note(experiment, profiles)
+    return "\n\n".join(part for part in (_paper_budget_lines(experiment, record, fits_hours), failed) if part)
+
+
+def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: float) -> str:
     frame = paper_budget_frame(experiment, fits_hours)
     seeds = seed_records(experiment, PAPER_PROFILE)
     path = _repo_relative(results.record_path(experiment, PAPER_PROFILE))

@@ -417,3 +417,38 @@ def test_paired_gain_compares_two_runs_seed_by_seed_per_budget():
     assert "a change of -6.7 ± 15.3 points (3 seeds (0, 1, 2))" in cpu_line
     only = report.paired_gain({"cpu": {0: results.load_record("pmnist", "cpu")}}, "hadamrnn", "lstm")
     assert only == "- profile `cpu` (reduced (cpu profile)): no seed recorded for both runs (lstm missing)."
+
+
+# --- runs that failed ------------------------------------------------------------------------------------
+
+def _sweep(experiment: str, profile: str, rows: list[dict]) -> None:
+    """A sweep that ran ``rows`` (run, seed, status, error), logged as ``qornn sweep`` logs it."""
+    from qornn import sweep
+
+    plan = sweep.SweepPlan(experiment=experiment, profile=profile, tasks=[], skipped=[], points=[{}],
+                           seeds=sorted({row["seed"] for row in rows}))
+    full = [{"attempts": 1, "host": None, "variant": "", "wall_time_s": None, **row} for row in rows]
+    sweep.log_sweep(sweep.SweepReport(plan=plan, rows=full), "local", {}, wall_time_s=1.0)
+
+
+def test_a_run_that_failed_is_named_on_the_page_until_it_is_recorded():
+    """A seed whose training diverged is in no table: the page names it, says it diverged, and stops
+    naming it once a later sweep records it; a failure of another cause is not called divergence."""
+    _mnist("qornn-pmnist", "cpu", "ornn-bjorck", 0.9)
+    _sweep("qornn-pmnist", "cpu", [
+        {"runs": "qornn-ste-bjorck-3bit", "seed": 2, "status": "failed",
+         "error": "_LinAlgError: linalg.svd: ... the input matrix contained non-finite values."},
+        {"runs": "qornn-ste-projunn-3bit", "seed": 1, "status": "failed", "error": "MemoryError: "},
+        {"runs": "ornn-bjorck", "seed": 0, "status": "done", "error": ""}])
+    failed = {(row["run"], row["seed"]): row["diverged"] for row in report.failed_runs("qornn-pmnist", "cpu")}
+    assert failed == {("qornn-ste-bjorck-3bit", 2): True, ("qornn-ste-projunn-3bit", 1): False}
+    note = report.paper_budget_note("qornn-pmnist", results.load_record("qornn-pmnist", "cpu"))
+    assert "**Runs that failed**" in note
+    assert "`qornn-ste-bjorck-3bit`, profile `cpu`, seed 2: training diverged" in note
+    assert "`qornn-ste-projunn-3bit`, profile `cpu`, seed 1: it failed" in note
+    # a later sweep trained it: no longer named
+    _mnist("qornn-pmnist", "cpu", "qornn-ste-bjorck-3bit", 0.5, seed=2)
+    done = {"runs": "qornn-ste-bjorck-3bit", "seed": 2, "status": "done", "error": ""}
+    _sweep("qornn-pmnist", "cpu", [done])
+    assert [row["run"] for row in report.failed_runs("qornn-pmnist", "cpu")] == ["qornn-ste-projunn-3bit"]
+    assert report.failed_runs("qornn-pmnist", "paper") == []
