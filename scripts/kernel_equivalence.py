@@ -8,14 +8,16 @@ gradient of the last state, of every state, or none).
 
 Each version is built with its own ``qornn.fast_hadamard`` (its own compiler flags) into a fresh
 folder and run in its own process. The result goes to
-``data/results/benchmarks/kernel_equivalence/<commit>.json`` with the two versions' git blob ids of the kernel's files: a rewrite found equal at one thread (how
-runs train) may be declared in :data:`qornn.results.SAME_RESULTS`, so that the records it trained do
-not count as stale. Exits 1 if any case differs.
+``data/results/benchmarks/kernel_equivalence/<commit>.json`` with the two versions' git blob ids of
+the kernel's files: a rewrite found equal at one thread (how runs train) may be declared in
+:data:`qornn.results.SAME_RESULTS`, so that the records it trained do not count as stale. Exits 1 if
+any case differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import os
 import subprocess
@@ -79,12 +81,9 @@ def dump(out: str, threads: int) -> None:
 
 def blob_ids(root: Path) -> dict[str, str]:
     """The git blob id of each kernel file under ``root``."""
-    ids = {}
-    for path in KERNEL_FILES:
-        out = subprocess.run(["git", "hash-object", str(root / path)], capture_output=True, text=True,
-                             check=True)
-        ids[path] = out.stdout.strip()
-    return ids
+    from qornn.results import blob_id
+
+    return {path: blob_id((root / path).read_text()) for path in KERNEL_FILES}
 
 
 def outputs(root: Path, work: Path, threads: int) -> list:
@@ -109,6 +108,9 @@ def main() -> int:
         parser.error("name the commit to compare with")
     commit = subprocess.run(["git", "rev-parse", args.commit], cwd=REPO, capture_output=True, text=True,
                             check=True).stdout.strip()
+    sys.path.insert(0, str(REPO))  # this checkout's qornn (a --dump process imports its PYTHONPATH's)
+    from qornn.results import atomic_write_json, provenance, results_dir
+
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -116,17 +118,13 @@ def main() -> int:
         old.mkdir()
         archive = subprocess.run(["git", "archive", commit, "qornn"], cwd=REPO, capture_output=True,
                                  check=True)
-        (work / "old.tar").write_bytes(archive.stdout)
-        with tarfile.open(work / "old.tar") as tar:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(old, filter="data")
         before, after = outputs(old, work, args.threads), outputs(REPO, work, args.threads)
         ids_before, ids_after = blob_ids(old), blob_ids(REPO)
     names = [", ".join(f"{k}={v}" for k, v in case.items()) for case in cases()]
     different = [name for name, a, b in zip(names, before, after, strict=True)
                  if not all(torch.equal(x, y) for x, y in zip(a, b, strict=True))]
-    sys.path.insert(0, str(REPO))
-    from qornn.results import atomic_write_json, provenance, results_dir
-
     record = {
         "description": "the fused kernel of this commit against the one of an earlier commit, bit for bit",
         "compared_with": commit,

@@ -293,8 +293,6 @@ def test_changes_to_comments_and_docstrings_only_do_not_flag_a_run(monkeypatch):
 def test_rewrites_checked_to_give_the_same_numbers_do_not_flag_a_run(monkeypatch):
     """A kernel rewrite declared in SAME_RESULTS (a chain of them too) leaves older records current;
     any other version of the file still flags them."""
-    from qornn import results
-
     path = "qornn/csrc/hadamard_rnn.cpp"
     versions = {("v1", path): "one", ("v2", path): "two", ("v3", path): "three", ("other", path): "four"}
     ids = {v: results.blob_id(text) for (v, _), text in versions.items()}
@@ -312,8 +310,6 @@ def test_rewrites_checked_to_give_the_same_numbers_do_not_flag_a_run(monkeypatch
 
 
 def test_blob_id_is_gits():
-    from qornn import results
-
     path = "qornn/csrc/hadamard_rnn.cpp"  # UTF-8 beyond ASCII in its comments
     head = subprocess.run(["git", "rev-parse", f"HEAD:{path}"], cwd=results._REPO_ROOT, capture_output=True,
                           text=True).stdout.strip()
@@ -324,8 +320,6 @@ def test_each_declared_same_results_rewrite_has_a_recorded_check():
     """SAME_RESULTS is a claim about numbers: each pair must be backed by a committed record of
     scripts/kernel_equivalence.py that compared those two versions at one thread and found no case
     different."""
-    from qornn import results
-
     folder = results._REPO_ROOT / "data" / "results" / "benchmarks" / "kernel_equivalence"
     records = [json.loads(p.read_text()) for p in folder.glob("*.json")]
     for path, pairs in results.SAME_RESULTS.items():

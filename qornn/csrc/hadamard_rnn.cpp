@@ -394,38 +394,21 @@ void backward_chunk(const Problem<S>& P, const BackwardInputs<S>& in, const Chun
   // δ, the state h_t, the previous state (or its rebuild), a_t, x_t, per-lane sums of ∂s, ∂b, ∂U, ∂V, ∂c
   Buf<S, W> delta(n), ht(n), hprev(n), at(n), xt(dd), gx(dd), acc_s(n, zero), acc_b(direct ? n : 0, zero),
       acc_U(direct ? n * d : 0, zero), tmp(n), gy(std::max<int64_t>(o, 1)), acc_V(o * n, zero), acc_c(o, zero);
+  // total[j] += the sum of acc[j]'s lanes (in double, lane by lane), and acc[j] = 0, for every j
+  auto flush_into = [&](Buf<S, W>& acc, std::vector<double>& total) {
+    for (size_t j = 0; j < acc.size(); ++j) {
+      double sum = 0;
+      for (int l = 0; l < W; ++l) sum += acc[j][l];
+      total[j] += sum;
+      acc[j] = zero;
+    }
+  };
   auto flush = [&] {
-    for (int64_t i = 0; i < n; ++i) {
-      double s = 0, sb = 0;
-      for (int l = 0; l < W; ++l) {
-        s += acc_s[i][l];
-        if (direct) sb += acc_b[i][l];
-      }
-      tot.s[i] += s;
-      acc_s[i] = zero;
-      if (direct) {
-        tot.b[i] += sb;
-        acc_b[i] = zero;
-        for (int64_t k = 0; k < d; ++k) {
-          double su = 0;
-          for (int l = 0; l < W; ++l) su += acc_U[i * d + k][l];
-          tot.U[i * d + k] += su;
-          acc_U[i * d + k] = zero;
-        }
-      }
-    }
-    for (int64_t k = 0; k < o; ++k) {
-      double sc_ = 0;
-      for (int l = 0; l < W; ++l) sc_ += acc_c[k][l];
-      tot.c[k] += sc_;
-      acc_c[k] = zero;
-      for (int64_t i = 0; i < n; ++i) {
-        double sv = 0;
-        for (int l = 0; l < W; ++l) sv += acc_V[k * n + i][l];
-        tot.V[k * n + i] += sv;
-        acc_V[k * n + i] = zero;
-      }
-    }
+    flush_into(acc_s, tot.s);
+    flush_into(acc_b, tot.b);
+    flush_into(acc_U, tot.U);
+    flush_into(acc_c, tot.c);
+    flush_into(acc_V, tot.V);
   };
   if (gp != nullptr)
     gather<S, W>(delta.data(), in.grad_all ? gp + ((T - 1) * B + b0) * n : gp + b0 * n, n, n, valid);
