@@ -23,6 +23,13 @@ __all__ = ["Checkpoint", "checkpoint_path", "find_checkpoints", "format_checkpoi
 #: seeds tried when matching a checkpoint to the current definition of its run
 SEEDS_TRIED = range(10)
 
+#: the status of an unfinished checkpoint of a run that is recorded: a retrain (``--retrain``, or a
+#: sweep training a run recorded from older code) stopped before its end. The record keeps the earlier
+#: run's numbers until the retrain ends; no command continues it, since ``qornn run`` skips a recorded
+#: run and ``--retrain`` starts again from step 0
+RETRAIN_STATUS = ("unfinished retrain of a recorded run (the record keeps the earlier training's numbers; "
+                  "no command continues a retrain: --retrain starts again from step 0)")
+
 
 @dataclass(frozen=True)
 class Checkpoint:
@@ -38,7 +45,7 @@ class Checkpoint:
     total_steps: int | None  # optimiser steps of the whole run, when the configuration says
     elapsed_s: float  # training time so far, over every segment
     seed: int | None  # the seed whose current configuration has this hash; None: none has
-    recorded: bool  # a record of this configuration exists (the run finished and was recorded)
+    recorded: bool  # a record of this configuration exists (the run, or an earlier training of it)
 
     @property
     def finished(self) -> bool:
@@ -49,12 +56,19 @@ class Checkpoint:
         if self.seed is None:
             return "configuration other than the current profile's (a --set variant or an older definition)"
         if self.recorded:
-            return "finished and recorded"
+            return "finished and recorded" if self.finished else RETRAIN_STATUS
         return "finished, not recorded" if self.finished else "unfinished"
+
+    @property
+    def left_to_finish(self) -> bool:
+        """Whether this run still has training or recording to do: every checkpoint but the one a
+        finished, recorded run leaves behind."""
+        return not (self.recorded and self.finished)
 
     def command(self) -> str | None:
         """The command that continues (or records) this run; None when the checkpoint is not the
-        current profile's run at any seed tried (:data:`SEEDS_TRIED`)."""
+        current profile's run at any seed tried (:data:`SEEDS_TRIED`), or a retrain of a recorded
+        run (:data:`RETRAIN_STATUS`)."""
         if self.seed is None or self.recorded:
             return None
         seed = f" --seed {self.seed}" if self.seed else ""
@@ -136,7 +150,7 @@ def find_checkpoints(profile: str | None = None) -> list[Checkpoint]:
 def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
     """Lines for ``qornn checkpoints``: each unfinished or unrecorded run with its progress and the
     command that continues it (``all_``: the finished and recorded ones too)."""
-    shown = [c for c in found if all_ or not c.recorded]
+    shown = [c for c in found if all_ or c.left_to_finish]
     if not shown:
         return "no checkpoint of a run left to finish" + ("" if all_ else " (--all lists every checkpoint)")
     lines = []

@@ -5,7 +5,7 @@ import math
 import torch
 
 from qornn import results
-from qornn.checkpoints import find_checkpoints, format_checkpoints
+from qornn.checkpoints import RETRAIN_STATUS, find_checkpoints, format_checkpoints
 from qornn.cli import main
 from qornn.experiments import get_config, run_experiment
 
@@ -33,7 +33,14 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     assert done.global_step == done.total_steps == per_epoch * config.train["epochs"]
     assert "no checkpoint of a run left to finish" in format_checkpoints(find_checkpoints())
 
-    _rewind(done.path, epoch=1, step=3)
+    _rewind(done.path, epoch=1, step=3)  # a retrain stopped in its second epoch: the record stays
+    retrain = _only()
+    assert (retrain.status, retrain.recorded, retrain.finished) == (RETRAIN_STATUS, True, False)
+    assert retrain.command() is None  # `qornn run` would skip the recorded run: no command is offered
+    listed = format_checkpoints(find_checkpoints())
+    assert f"copy/smoke hadamrnn: {RETRAIN_STATUS}; step {per_epoch + 3:,}" in listed
+    assert "continue:" not in listed
+
     results.record_path("copy", "smoke").unlink()  # as before the run was recorded
     stopped = _only()
     assert stopped.status == "unfinished" and not stopped.finished
