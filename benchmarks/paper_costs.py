@@ -3,7 +3,8 @@
 For every experiment with a ``paper`` profile and every run that trains (post-training-quantization runs
 train nothing), the script builds the run's model and task exactly as ``qornn run`` does, takes one
 real training batch of the profile's batch size, and times a few full optimiser steps (forward, loss,
-backward, update, the model's constraints) after one warm-up step, on one torch thread. The projected
+backward, update, the model's constraints) after one warm-up step, on one torch thread, with freed
+memory kept for the next step as ``qornn run`` keeps it (``qornn.allocator``). The projected
 cost is the median step time × the profile's number of optimiser steps (epochs × batches per epoch),
 without evaluation. A run whose data cannot be had here (IMDB, GLUE) is listed with the reason.
 
@@ -27,6 +28,7 @@ from pathlib import Path
 import torch
 from _common import default_path, write_record
 
+from qornn.allocator import retain_freed_memory
 from qornn.experiments import EXPERIMENTS, get_config
 from qornn.experiments.runner import _build
 from qornn.models import implementation
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-json", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    retained = retain_freed_memory()  # as qornn run and qornn sweep train (qornn.allocator)
     load_before = os.getloadavg()
     start = time.perf_counter()
     rows = []
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                   "description": "seconds per optimiser step of every paper-profile run, one thread, "
                                  "and the projected cost of the profile's optimiser steps",
                   "config": {"experiments": args.experiments, "profile": args.profile, "steps": args.steps,
-                             "threads": 1,
+                             "threads": 1, "freed_memory_retained": retained,
                              "load_average_before": load_before, "load_average_after": os.getloadavg()},
                   "runs": rows}
         write_record(args.out or default_path("paper_costs"), record, seed=0,

@@ -511,6 +511,11 @@ PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "
 CONFIGURATION_ONLY = frozenset({"qornn/overrides.py", "qornn/models/options.py", "qornn/cli.py",
                                 "qornn/sweep.py", "qornn/cli_sweep.py"})
 
+#: modules that change how fast a run goes or how much memory it holds, never a value it computes:
+#: the C allocator's policy for freed memory (:mod:`qornn.allocator`) decides where a tensor lives,
+#: not what it holds
+RUNTIME_ONLY = frozenset({"qornn/allocator.py"})
+
 
 #: subpackages that are wings of their own, mapped to the name prefix of their experiments: a wing
 #: imports nothing from the rest of qornn/ (but this module) and the rest imports nothing from it,
@@ -600,7 +605,7 @@ def _run_model(run: Mapping) -> str | None:
 
 def affecting_changes(paths: list[str], experiment: str | None = None) -> list[str]:
     """The changed paths that could change the numbers of a run of ``experiment``: all but
-    PRESENTATION_ONLY, CONFIGURATION_ONLY and the experiments' paper modules
+    PRESENTATION_ONLY, CONFIGURATION_ONLY, RUNTIME_ONLY and the experiments' paper modules
     (:func:`is_paper_module`), and of the wings (:data:`INDEPENDENT_PACKAGES`) only the
     experiment's own (only the paths of its own wing, for an experiment of a wing)."""
     own = next((pkg for pkg, prefix in INDEPENDENT_PACKAGES.items()
@@ -610,7 +615,7 @@ def affecting_changes(paths: list[str], experiment: str | None = None) -> list[s
         return next((pkg for pkg in INDEPENDENT_PACKAGES if path.startswith(pkg)), None)
 
     return [p for p in paths if p not in PRESENTATION_ONLY and p not in CONFIGURATION_ONLY
-            and not is_paper_module(p) and wing(p) == own]
+            and p not in RUNTIME_ONLY and not is_paper_module(p) and wing(p) == own]
 
 
 #: The experiments registry: one module per paper holding its experiments as plain data, merged by

@@ -234,9 +234,11 @@ def execute_task(task: SweepTask) -> dict[str, Any]:
     os.environ.update(task.environ)
     import torch
 
+    from .allocator import retain_freed_memory
     from .experiments import run_experiment
 
     torch.set_num_threads(task.threads)
+    retain_freed_memory()  # the next step reuses the pages this one freed (same numbers, fewer faults)
     start = time.perf_counter()
     record: dict = {}
     for retrain, runs in ((True, task.stale), (False, task.todo)):

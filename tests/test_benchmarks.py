@@ -161,8 +161,31 @@ def test_subnormals_writes_its_record(tmp_path, monkeypatch):
     assert all(r > 0 for r in row["keep_over_flush"].values())
 
 
+def test_allocator_writes_its_record(tmp_path, monkeypatch):
+    from qornn import allocator
+
+    if allocator._mallopt() is None:
+        pytest.skip("the C library is not glibc: the script has nothing to compare")
+    out = tmp_path / "allocator.json"
+    args = ["--runs", "qornn-copy/qornn-ste-bjorck-4bit", "copy/hadamrnn", "--profile", "smoke",
+            "--reps", "2", "--out", str(out)]
+    assert _main("allocator", monkeypatch)(args) == 0
+    record = json.loads(out.read_text())
+    assert record["benchmark"] == "allocator" and record["config"]["profile"] == "smoke"
+    assert [(r["experiment"], r["run"]) for r in record["runs"]] == [("qornn-copy", "qornn-ste-bjorck-4bit"),
+                                                                     ("copy", "hadamrnn")]
+    for row in record["runs"]:
+        for policy in ("default", "retained"):
+            assert len(row["times_s"][policy]) == len(row["minor_faults"][policy]) == 2
+        assert row["default_over_retained"] > 0
+    assert {"commit", "date"} <= set(record["provenance"])
+    with pytest.raises(ValueError, match="not a trained run"):
+        _main("allocator", monkeypatch)(["--runs", "qornn-copy/ptq-bjorck-4bit", "--profile", "smoke",
+                                         "--no-json"])
+
+
 @pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step", "subnormals",
-                                    "paper_costs"])
+                                    "paper_costs", "allocator"])
 def test_help_runs(script, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         _main(script, monkeypatch)(["--help"])
