@@ -26,6 +26,7 @@ __all__ = [
     "inference_table",
     "gated_table",
     "subnormals_table",
+    "allocator_table",
     "provenance_table",
     "paper_costs_table",
     "targets",
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, str] = {
     "inference": ".venv/bin/python benchmarks/inference.py",
     "gated_step": ".venv/bin/python benchmarks/gated_step.py",
     "subnormals": ".venv/bin/python benchmarks/subnormals.py",
+    "allocator": ".venv/bin/python benchmarks/allocator.py",
     "paper_costs": ".venv/bin/python benchmarks/paper_costs.py",
 }
 
@@ -238,6 +240,20 @@ def subnormals_table(record: Mapping) -> pd.DataFrame:
                         else f"{share['update_gates']:.1%}",
                         "kept (s)": med[f"{case}:keep"], "flushed (s)": med[f"{case}:flush"],
                         "kept / flushed": r["keep_over_flush"][case]})
+    return pd.DataFrame(out)
+
+
+def allocator_table(record: Mapping) -> pd.DataFrame:
+    """allocator: per paper-profile run, the training step and its minor page faults with glibc's
+    default policy and with freed memory kept (:mod:`qornn.allocator`), and their ratio (median of
+    per-repetition ratios)."""
+    out = []
+    for r in record["runs"]:
+        med, faults = r["median_s"], r["median_faults"]
+        out.append({"experiment": r["experiment"], "run": r["run"],
+                    "default (s)": med["default"], "page faults (default)": f"{faults['default']:,.0f}",
+                    "retained (s)": med["retained"], "page faults (retained)": f"{faults['retained']:,.0f}",
+                    "default / retained": r["default_over_retained"]})
     return pd.DataFrame(out)
 
 

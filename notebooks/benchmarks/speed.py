@@ -195,6 +195,29 @@ else:
     display(Markdown("No `subnormals` record yet: `" + bench.BENCHMARKS["subnormals"] + "` writes it."))
 
 # %% [markdown]
+# ## Freed memory kept for the next step
+#
+# A training step of a dense recurrence allocates several $T \times B \times n$ tensors (the states,
+# the pre-activations, their gradients: 65 MB each for the copy task at the paper's size) and frees
+# them before the next step. glibc maps every block that large afresh and unmaps it when it is freed,
+# so every step takes a page fault on each 4 KiB page of them again. `qornn run` and every
+# `qornn sweep` task keep freed memory in the heap instead (`qornn.allocator`): the tensors land on
+# pages the previous step used, and the numbers are the same (a test computes a step both ways).
+# `benchmarks/allocator.py` times a training step of paper-profile runs under both policies in one
+# process, interleaved. HadamRNN's fused kernel keeps no such tensor and takes no faults either way:
+# its ratios measure the machine's noise.
+
+# %% tags=["hide-input", "full-width"]
+if "allocator" in records:
+    alloc = records["allocator"]
+    load = alloc["config"]["load_average_before"]
+    display(Markdown(f"Measured with a load average of {load[0]:.1f} on this machine's "
+                     f"{os.cpu_count()} cores (1-minute average, before the run)."))
+    display(report.styled(bench.allocator_table(alloc), precision=3))
+else:
+    display(Markdown("No `allocator` record yet: `" + bench.BENCHMARKS["allocator"] + "` writes it."))
+
+# %% [markdown]
 # ## What the papers' own budgets cost here
 #
 # `benchmarks/paper_costs.py` builds every run of every `paper` profile exactly as `qornn run` does,
@@ -209,8 +232,12 @@ else:
 if "paper_costs" in records:
     costs = records["paper_costs"]
     load = costs["config"]["load_average_before"]
+    retained = costs["config"].get("freed_memory_retained", False)
     display(Markdown(f"Measured with a load average of {load[0]:.1f} on this machine's "
-                     f"{os.cpu_count()} cores (1-minute average, before the run)."))
+                     f"{os.cpu_count()} cores (1-minute average, before the run)"
+                     + ("." if retained else ", before training kept freed memory for the next step "
+                        "(previous section): the dense recurrences' projections are too high by the "
+                        "ratios measured there.")))
     display(report.styled(bench.paper_costs_table(costs), precision=3))
 else:
     display(Markdown("No `paper_costs` record yet: `" + bench.BENCHMARKS["paper_costs"] + "` writes it."))
