@@ -209,6 +209,8 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
                                       "--out", str(folder / "subnormals.json")])
     _main("paper_costs", monkeypatch)(["--experiments", "copy", "--profile", "smoke", "--steps", "1",
                                        "--out", str(folder / "paper_costs.json")])
+    _main("allocator", monkeypatch)(["--runs", "qornn-copy/qornn-ste-bjorck-4bit", "--profile", "smoke",
+                                     "--reps", "1", "--out", str(folder / "allocator.json")])
     out = tmp_path / "executed" / "benchmarks" / "speed.ipynb"
     load_runner().execute(ROOT / "notebooks" / "benchmarks" / "speed.py", out, {}, timeout=600)
     nb = nbformat.read(out, as_version=4)
@@ -218,7 +220,8 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
     html = "\n".join(o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
     for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "loop / fused", "kept / flushed",
                  "commit", "benchmarks/qornn_step.py", "benchmarks/gated_step.py",
-                 "benchmarks/subnormals.py", "projected hours (1 thread)"):
+                 "benchmarks/subnormals.py", "projected hours (1 thread)", "default / retained",
+                 "page faults (retained)"):
         assert text in html, text
     markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
     assert "Targets" in markdown and "No record" not in markdown and "No `gated_step` record" not in markdown
