@@ -1454,7 +1454,8 @@ def plot_seed_curves(record: Mapping, column: str, ax=None, ylabel: str | None =
 
 #: a run of a ``paper`` profile fits this machine when its projected time on one core (measured seconds
 #: per optimiser step × the profile's steps, ``benchmarks/paper_costs.py``) is at most this many hours:
-#: about what one of the machine's two cores gives a run in one working session
+#: four three-hour working sessions of one of the machine's two cores, a run resuming each time from
+#: its committed checkpoint
 FITS_HOURS = 12.0
 #: the copy task is solved (:func:`solves_copy`) at a test cross-entropy at most this fraction of the
 #: memoryless baseline and a recall of the copied symbols at least :data:`SOLVED_RECALL`
