@@ -1701,8 +1701,9 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
     """Whether each of ``runs`` solves the copy task at the paper's budget (:func:`solves_copy`), from
     every seed recorded at the ``paper`` profile: run, verdict ("solves the copy task", "does not
     solve the copy task", "solves it at k of n seeds", or :data:`NOT_RUN_AT_PAPER`), the test loss,
-    the threshold (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, and a note for a
-    run recorded with a configuration other than the current ``paper`` profile's."""
+    the threshold (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, each seed's test
+    loss, recall and verdict ("per seed": where seeds disagree, their mean says little), and a note for
+    a run recorded with a configuration other than the current ``paper`` profile's."""
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
@@ -1713,7 +1714,7 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
         if not found:
             note = _unfinished_note(config, run) if run in config.models else ""
             rows.append({"run": run, "verdict": NOT_RUN_AT_PAPER, "test loss": "—", "threshold": "—",
-                         "recall": "—", "seeds": "—", "note": note})
+                         "recall": "—", "seeds": "—", "per seed": "—", "note": note})
             continue
         solved = {seed: solves_copy(data) for seed, data in found.items()}
         if all(solved.values()):
@@ -1725,7 +1726,11 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
         stale = [seed for seed, data in found.items() if run in config.models
                  and data["config_hash"] != results.config_hash(config.run_config(run, seed))]
         first = next(iter(found.values()))
-        rows.append({"run": run, "verdict": verdict,
+        per_seed = "; ".join(
+            f"seed {seed}: loss {_fmt(data['test']['loss'], 'loss')}, recall "
+            f"{_fmt(data['test']['recall_accuracy'], 'recall_accuracy')}, "
+            f"{'solved' if solved[seed] else 'not solved'}" for seed, data in found.items())
+        rows.append({"run": run, "verdict": verdict, "per seed": per_seed,
                      "test loss": mean_std_cell([d["test"]["loss"] for d in found.values()], "loss"),
                      "threshold": _fmt(SOLVED_LOSS_FRACTION * first["baselines"]["memoryless_cross_entropy"]),
                      "recall": mean_std_cell([d["test"]["recall_accuracy"] for d in found.values()],
@@ -1734,7 +1739,8 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                      "note": "" if not stale else "recorded with a configuration other than the current "
                                                   f"`paper` profile's (seed{'s' if len(stale) > 1 else ''} "
                                                   f"{', '.join(map(str, stale))})"})
-    return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds", "note"])
+    return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds",
+                                       "per seed", "note"])
 
 
 def copy_verdict_text(verdicts: pd.DataFrame) -> str:
@@ -1748,7 +1754,8 @@ def copy_verdict_text(verdicts: pd.DataFrame) -> str:
         else:
             lines.append(f"- **{name} {row['verdict']}** at the paper's budget: test loss {row['test loss']} "
                          f"against the threshold {row['threshold']}, recall {row['recall']} ({row['seeds']})"
-                         + (f"; {row['note']}." if row["note"] else "."))
+                         + (f"; {row['note']}." if row["note"] else ".")
+                         + (f" Per seed: {row['per seed']}." if row["seeds"] != seeds_cell([0]) else ""))
     return "\n".join(lines)
 
 

@@ -283,6 +283,12 @@ def test_copy_verdicts_pass_fail_and_missing():
     verdicts = report.copy_verdicts().set_index("run")
     assert verdicts.loc["block-hadamrnn", "verdict"] == "solves it at 1 of 2 seeds"
     assert verdicts.loc["block-hadamrnn", "seeds"] == "2 seeds (0, 1)"
+    # seeds that disagree: each seed's numbers and verdict, since their mean says little
+    assert verdicts.loc["block-hadamrnn", "per seed"] == ("seed 0: loss 1e-06, recall 100.0%, solved; "
+                                                          "seed 1: loss 0.02, recall 10.0%, not solved")
+    text = report.copy_verdict_text(verdicts.reset_index())
+    assert "Per seed: seed 0: loss 1e-06, recall 100.0%, solved; seed 1: loss 0.02" in text
+    assert text.count("Per seed") == 1  # not for a run recorded at one seed
 
 
 def test_a_verdict_from_another_configuration_says_so():
