@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -283,8 +283,12 @@ def _epoch_ticks(ax, frame: pd.DataFrame) -> None:
 
 
 def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping | None = "auto",
-                     logy: bool | str = "auto", ylabel: str = "cross-entropy"):
+                     logy: bool | str = "auto", ylabel: str = "cross-entropy",
+                     color_order: Sequence[str] | None = None):
     """Training (solid) and validation (dotted) loss per epoch for every run of ``record``.
+
+    ``color_order``: run names whose positions give each run its colour, so that panels of several
+    records colour a run alike (default: the record's runs, sorted).
 
     ``baseline``: "auto" draws the loss levels the task declares (:func:`reference_lines`, e.g. the
     copy task's memoryless cross-entropy) as dashed lines, each labelled; a number draws that (as
@@ -297,9 +301,11 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
         _, ax = plt.subplots(figsize=(7, 4))
     frame = history_frame(record)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    order = list(color_order) if color_order is not None else sorted(frame["run"].unique())
+    order += sorted(set(frame["run"]) - set(order))
     values = []
-    for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
-        color = colors[i % len(colors)]
+    for run, part in frame.groupby("run", sort=True):
+        color = colors[order.index(run) % len(colors)]
         ax.plot(part["epoch"], part["train_loss"], _epoch_style(frame), color=color,
                 label=f"{run_label(record, run)} (train)")
         values.extend(part["train_loss"].dropna())

@@ -83,6 +83,24 @@ def test_plot_loss_curves(record):
     assert report.plot_loss_curves(record, baseline=0.05).get_yscale() == "log"
 
 
+def test_plot_loss_curves_colour_a_run_alike_across_panels(record):
+    def colour(ax, label):
+        return next(line.get_color() for line in ax.get_lines() if line.get_label() == label)
+
+    default = report.plot_loss_curves(record)  # runs hadamrnn, ornn: the first two colours
+    assert colour(default, "hadamrnn (train)") != colour(default, "ornn (train)")
+    # in a panel beside a record that also has block-hadamrnn, ornn keeps that record's colour
+    shared = report.plot_loss_curves(record, color_order=["block-hadamrnn", "hadamrnn", "ornn"])
+    assert colour(shared, "ornn (train)") == colour(shared, "ornn (validation)")
+    assert colour(shared, "hadamrnn (train)") == colour(default, "ornn (train)")
+    assert colour(shared, "ornn (train)") not in {colour(default, "hadamrnn (train)"),
+                                                  colour(default, "ornn (train)")}
+    # a run the order does not name still gets a colour of its own
+    partial = report.plot_loss_curves(record, color_order=["ornn"])
+    assert colour(partial, "ornn (train)") == colour(default, "hadamrnn (train)")
+    assert colour(partial, "hadamrnn (train)") == colour(default, "ornn (train)")
+
+
 def test_plot_loss_curves_no_baseline_linear(record):
     import matplotlib.pyplot as plt
 

@@ -153,16 +153,22 @@ display(Markdown(report.record_status(record, config, trained)))
 #
 # Training loss (solid, the mean over each epoch's batches) and validation loss (dotted, at the end
 # of each epoch) of every model, against the memoryless baseline $K \ln 8 / T$ (dashed). Where the
-# paper's budget is recorded, its curves (its lowest recorded seed) are drawn first, beside this
-# page's profile.
+# paper's budget is recorded, its curves are drawn first, one panel per recorded seed (seeds of one
+# model can end far apart: the verdict above lists each), then this page's profile and seed.
 
 # %% tags=["hide-input"]
-shown = list(report.budget_seed_records("copy", record).items())
-fig, axes = plt.subplots(1, len(shown), figsize=(7.5 * len(shown), 4.2), squeeze=False)
-for ax, (budget, seeds) in zip(axes[0], shown, strict=True):
-    shown_record = record if budget == record["profile"] else next(iter(seeds.values()))  # lowest seed
-    report.plot_loss_curves(shown_record, ax=ax, ylabel="cross-entropy per step")
-    ax.set_title(f"{ax.get_title()} ({report.budget_label(budget)})")
+panels = [(budget, seed, seed_record) for budget, seeds in report.budget_seed_records("copy", record).items()
+          if budget != record["profile"] for seed, seed_record in seeds.items()]
+panels.append((record["profile"], report.record_seed(record), record))
+columns = min(len(panels), 2)
+rows = -(-len(panels) // columns)
+fig, axes = plt.subplots(rows, columns, figsize=(7.5 * columns, 4.2 * rows), squeeze=False)
+every_run = sorted({run for _, _, shown_record in panels for run in shown_record["runs"]})  # one colour each
+for ax, (budget, seed, shown_record) in zip(axes.flat, panels, strict=False):  # spare axes hidden below
+    report.plot_loss_curves(shown_record, ax=ax, ylabel="cross-entropy per step", color_order=every_run)
+    ax.set_title(f"{ax.get_title()}, seed {seed} ({report.budget_label(budget)})")
+for ax in list(axes.flat)[len(panels):]:
+    ax.set_visible(False)
 fig.tight_layout()
 plt.show()
 
