@@ -799,6 +799,17 @@ def at_chance(run: Mapping, metric: str) -> str | None:
     return f"worse than chance ({words})" if worse else f"at or near chance ({words})"
 
 
+def _chance_over_seeds(data: Mapping, metric: str, values: Mapping[int, float], mean: float | None) -> str:
+    """The "vs chance" cell of a number over seeds: :func:`at_chance` of their mean, or, where the seeds
+    disagree, how many of them are at chance and why ("1 of 2 seeds: worse than chance …"): a mean of
+    one seed that failed and one that learned is at chance by neither's account."""
+    flagged = [why for value in values.values()
+               if (why := at_chance({**data, "test": {metric: value}}, metric))]
+    if flagged and len(flagged) < len(values):
+        return f"{len(flagged)} of {len(values)} seeds: {flagged[0]}"
+    return at_chance({**data, "test": {metric: mean}}, metric) or ""
+
+
 def chance_notes(record: Mapping, metrics: Iterable[str] = ("accuracy", "loss", "bpc")) -> str:
     """Markdown naming every run of ``record`` whose test metric is at or near chance
     (:func:`at_chance`), with the levels; an empty string when there is none."""
@@ -1025,7 +1036,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                          "ours": mean_std_cell(values.values(), metric)
                          + (f" (stand-in data: {stand_in})" if stand_in else ""),
                          "seeds": seeds_cell(values),
-                         "vs chance": at_chance({**data, "test": {metric: ours}}, metric) or "",
+                         "vs chance": _chance_over_seeds(data, metric, values, ours),
                          "gap": "—" if gap is None else _gap(gap, metric), "profile": record["profile"],
                          "record": record_label(record, run)})
     for entry in entries:

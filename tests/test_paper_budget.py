@@ -325,6 +325,25 @@ def test_tables_show_mean_and_standard_deviation_over_seeds():
         rows.loc["hadamrnn", "ours"]
 
 
+def test_vs_chance_counts_the_seeds_at_chance_where_they_disagree():
+    _copy("paper", "hadamrnn", 0.084, 0.0)  # fails: worse than the memoryless baseline
+    _copy("paper", "hadamrnn", 8e-7, 1.0, seed=1)  # solves the task
+    _copy("paper", "block-hadamrnn", 0.03, 0.0)
+    _copy("paper", "block-hadamrnn", 0.04, 0.0, seed=1)  # both fail
+    _copy("paper", "ornn", 1e-3, 0.9)
+    _copy("paper", "ornn", 2e-3, 0.8, seed=1)  # both learn
+    seeds = report.seed_records("copy", "paper")
+    table = report.comparison_table(seeds[0], None, seeds=seeds)
+    assert "vs chance" not in table  # without the paper's numbers the table has no such column
+    table = report.budget_comparison("copy", seeds[0], report.load_paper_numbers("hadamrnn"))
+    rows = table[table["metric"] == "loss"].set_index("run")["vs chance"]
+    worse = report.at_chance(results.load_record("copy", "paper")["runs"]["hadamrnn"], "loss")
+    assert worse.startswith("worse than chance")
+    assert rows["hadamrnn"] == f"1 of 2 seeds: {worse}"  # the mean (0.042) alone would say "worse"
+    assert rows["block-hadamrnn"].startswith("worse than chance")  # every seed: said of the mean
+    assert rows["ornn"] == ""
+
+
 def test_a_seed_recorded_with_another_configuration_is_not_averaged_in():
     _mnist("pmnist", "cpu", "hadamrnn", 0.80)
     _mnist("pmnist", "cpu", "hadamrnn", 0.20, seed=1, hidden_size=32)
