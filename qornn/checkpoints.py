@@ -25,10 +25,10 @@ SEEDS_TRIED = range(10)
 
 #: the status of an unfinished checkpoint of a run that is recorded: a retrain (``--retrain``, or a
 #: sweep training a run recorded from older code) stopped before its end. The record keeps the earlier
-#: run's numbers until the retrain ends; no command continues it, since ``qornn run`` skips a recorded
-#: run and ``--retrain`` starts again from step 0
-RETRAIN_STATUS = ("unfinished retrain of a recorded run (the record keeps the earlier training's numbers; "
-                  "no command continues a retrain: --retrain starts again from step 0)")
+#: run's numbers until the retrain ends; ``qornn run … --retrain`` continues it (a retrain starts
+#: afresh only from a finished checkpoint)
+RETRAIN_STATUS = ("unfinished retrain of a recorded run (the record keeps the earlier training's numbers "
+                  "until it ends)")
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,14 @@ class Checkpoint:
         return not (self.recorded and self.finished)
 
     def command(self) -> str | None:
-        """The command that continues (or records) this run; None when the checkpoint is not the
-        current profile's run at any seed tried (:data:`SEEDS_TRIED`), or a retrain of a recorded
-        run (:data:`RETRAIN_STATUS`)."""
-        if self.seed is None or self.recorded:
+        """The command that continues (or records) this run, with ``--retrain`` for an unfinished
+        retrain of a recorded run (:data:`RETRAIN_STATUS`); None when the checkpoint is not the
+        current profile's run at any seed tried (:data:`SEEDS_TRIED`), or is finished and recorded."""
+        if self.seed is None or (self.recorded and self.finished):
             return None
         seed = f" --seed {self.seed}" if self.seed else ""
-        return f"qornn run {self.experiment} --profile {self.profile} --runs {self.run}{seed}"
+        retrain = " --retrain" if self.recorded else ""
+        return f"qornn run {self.experiment} --profile {self.profile} --runs {self.run}{seed}{retrain}"
 
 
 def _steps_per_epoch(task_options: dict, batch_size: int, epoch: int, global_step: int,

@@ -121,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=0, help="seed S > 0 has a record of its own")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     run.add_argument("--runs", default=None, help="comma-separated subset of the experiment's runs")
-    run.add_argument("--retrain", action="store_true", help="train again even if results are recorded")
+    run.add_argument("--retrain", action="store_true",
+                     help="train again even if results are recorded (from the start; a retrain that "
+                          "was stopped resumes its checkpoint)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     analyse.add_argument("--seed", type=int, default=0)
     analyse.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")

@@ -203,14 +203,18 @@ def device_name(device: str) -> str:
 
 def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
                code: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
-               segments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               segments: list[dict[str, Any]] | None = None,
+               source_training: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """How a run was made. ``code`` is :func:`git_commit` taken when the run *started* (the code
     that ran), which is what a long run must record; it defaults to the commit now. ``overrides``:
     the settings changed from the profile (a variant, :mod:`qornn.overrides`), kept when given.
     ``segments``: for a run trained in several starts (resumed from its checkpoint), which commit and
-    host trained which optimiser steps (:func:`qornn.train.train`); kept when there is more than one."""
+    host trained which optimiser steps (:func:`qornn.train.train`); kept when there is more than one.
+    ``source_training``: for a post-training quantization run, the segments of the training of the run
+    it quantizes (whose checkpoint it may reuse from an earlier commit), kept when given."""
     return {
         **({"segments": [dict(seg) for seg in segments]} if segments and len(segments) > 1 else {}),
+        **({"source_training": [dict(seg) for seg in source_training]} if source_training else {}),
         **({"overrides": dict(overrides)} if overrides else {}),
         **(code if code is not None else git_commit()),
         "profile": profile,
@@ -339,13 +343,14 @@ def check_run(name: str, run: Any, *, experiment: str, profile: str, where: str 
     for key in ("device", "date"):
         if not isinstance(prov[key], str):
             raise RecordError(f"{at}: provenance {key} must be a string, got {prov[key]!r}"[:300])
-    segments = prov.get("segments", [])
-    if not isinstance(segments, list) or not all(
-            isinstance(seg, dict) and isinstance(seg.get("from_step"), int)
-            and isinstance(seg.get("to_step"), int) and 0 <= seg["from_step"] <= seg["to_step"]
-            and (seg.get("commit") is None or isinstance(seg["commit"], str)) for seg in segments):
-        raise RecordError(f"{at}: provenance segments must be a list of {{commit, from_step, to_step}} "
-                          "with 0 <= from_step <= to_step")
+    for key in ("segments", "source_training"):
+        segments = prov.get(key, [])
+        if not isinstance(segments, list) or not all(
+                isinstance(seg, dict) and isinstance(seg.get("from_step"), int)
+                and isinstance(seg.get("to_step"), int) and 0 <= seg["from_step"] <= seg["to_step"]
+                and (seg.get("commit") is None or isinstance(seg["commit"], str)) for seg in segments):
+            raise RecordError(f"{at}: provenance {key} must be a list of {{commit, from_step, to_step}} "
+                              "with 0 <= from_step <= to_step")
     if "overrides" in prov and not isinstance(prov["overrides"], dict):
         raise RecordError(f"{at}: provenance overrides must be a mapping of settings")
     if "analysis" in run and not isinstance(run["analysis"], dict):
@@ -555,15 +560,42 @@ def blob_id(text: str) -> str:
 
 def verified_same(path: str, old: str, new: str) -> bool:
     """Whether ``path``'s content ``new`` was reached from ``old`` through rewrites of
-    :data:`SAME_RESULTS` only (or is ``old``)."""
+    :data:`SAME_RESULTS` only (or is ``old``). For Python, a version that differs from a declared one
+    only in comments, docstrings or layout (:func:`code_fingerprint`) counts as that version, at
+    either end of a rewrite, so a check made from one commit covers the records of earlier commits
+    whose code behaved the same."""
     pairs = SAME_RESULTS.get(path, frozenset())
-    reached, target = {blob_id(old)}, blob_id(new)
+    if not pairs:
+        return blob_id(old) == blob_id(new)
+
+    def key(text: str | None) -> str | None:
+        if text is None or not path.endswith(".py"):
+            return None
+        try:
+            return code_fingerprint(text, registry_data=path in REGISTRY_DATA)
+        except SyntaxError:
+            return None
+
+    known = {blob: key(_git_blob(blob)) for pair in pairs for blob in pair}
+    reached, reached_keys = {blob_id(old)}, {key(old)} - {None}
+    target, target_key = blob_id(new), key(new)
     grown = True
-    while grown and target not in reached:
-        step = {after for before, after in pairs if before in reached}
+    while grown and target not in reached and target_key not in reached_keys:
+        step = {after for before, after in pairs if before in reached or known[before] in reached_keys}
         grown = not step <= reached
         reached |= step
-    return target in reached
+        reached_keys |= {known[blob] for blob in step} - {None}
+    return target in reached or (target_key is not None and target_key in reached_keys)
+
+
+@functools.lru_cache(maxsize=256)
+def _git_blob(blob: str) -> str | None:
+    """The content of the git blob ``blob`` in this repository, None if it has none such."""
+    try:
+        out = _git("cat-file", "blob", blob)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
 
 
 #: the models without a HadamardWeight (``tests/test_train.py`` builds every model of
@@ -805,4 +837,12 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | 
     if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
         return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"
+    # a post-training quantization of weights trained earlier: the code that trained them counts too
+    trained_at = [seg["commit"] for seg in prov.get("source_training", []) if seg.get("commit")]
+    for source_commit in dict.fromkeys(trained_at):
+        if source_commit == commit:
+            continue
+        why = code_changed_since({**run, "provenance": {"commit": source_commit, "dirty": False}}, scope)
+        if why:
+            return f"quantizes weights trained at commit {source_commit[:8]}: " + why.split("; ", 1)[-1]
     return None

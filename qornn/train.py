@@ -22,7 +22,7 @@ from .results import atomic_torch_save
 from .tasks import Task
 
 __all__ = ["TrainConfig", "train", "evaluate", "check_device", "check_seed", "flush_denormals",
-           "load_checkpoint", "CheckpointError", "OPTIMIZERS", "MAX_SEED"]
+           "load_checkpoint", "CheckpointError", "TrainingDiverged", "OPTIMIZERS", "MAX_SEED"]
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 #: seeds are in [0, MAX_SEED): torch's generators keep 32 bits, so 2**32 would silently equal seed 0
@@ -31,6 +31,11 @@ MAX_SEED = 2**32
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or that belongs to another run."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss of a batch is not finite: the optimiser step it fed has made the weights
+    non-finite too, so every later step would be wasted."""
 
 
 def check_seed(seed: object) -> int:
@@ -223,6 +228,8 @@ def train(
     diagnostics' counters, so a resumed run's history equals an uninterrupted one's. With
     ``resume=False`` an existing checkpoint is ignored, then replaced at the first save. An epoch
     resumed in its middle records the steps it resumed at (``resumed_at_steps``) in its history.
+    A batch whose training loss is not finite stops the run with :class:`TrainingDiverged`, which
+    names the step; the checkpoint saved before it is kept.
     """
     from .results import config_hash, git_commit
 
@@ -293,7 +300,14 @@ def train(
                     model.verify_signs_(lambda x=x, y=y: task.loss(model(x), y))
             if hasattr(model, "apply_constraints_"):
                 model.apply_constraints_()
-            state["loss_sum"] += loss.detach().item() * len(index)
+            value = loss.detach().item()
+            if not math.isfinite(value):  # NaN weights from here on: stop now, not after the last epoch
+                raise TrainingDiverged(
+                    f"{description + ': ' if description else ''}training diverged at optimiser step "
+                    f"{state['global_step'] + 1} (epoch {epoch + 1}, batch {step + 1}): the training "
+                    f"loss is {value} (non-finite); the last checkpoint saved before it is kept. A "
+                    "smaller learning rate, gradient clipping (grad_clip) or another seed may train")
+            state["loss_sum"] += value * len(index)
             state["loss_count"] += len(index)
             state["step"] = step + 1
             state["global_step"] += 1

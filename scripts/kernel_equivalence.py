@@ -17,19 +17,15 @@ any case differs.
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
-import os
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _equivalence import REPO, blob_ids, resolve, run_worker, unpack
 
-REPO = Path(__file__).resolve().parents[1]
 #: the files the kernel's numbers depend on
 KERNEL_FILES = ("qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.py")
 #: sequence length, input size and readout size of every case
@@ -79,19 +75,10 @@ def dump(out: str, threads: int) -> None:
     torch.save([run_case(ext, seed, **case) for seed, case in enumerate(cases())], out)
 
 
-def blob_ids(root: Path) -> dict[str, str]:
-    """The git blob id of each kernel file under ``root``."""
-    from qornn.results import blob_id
-
-    return {path: blob_id((root / path).read_text()) for path in KERNEL_FILES}
-
-
 def outputs(root: Path, work: Path, threads: int) -> list:
     out = work / f"{root.name}.pt"
-    env = {**os.environ, "PYTHONPATH": str(root), "QORNN_EXT_DIR": str(work / f"{root.name}-build"),
-           "QORNN_REQUIRE_FAST_KERNEL": "1"}
-    subprocess.run([sys.executable, __file__, "--dump", str(out), "--threads", str(threads)], env=env,
-                   check=True, cwd=root)
+    run_worker(Path(__file__).name, root, ["--dump", str(out), "--threads", str(threads)],
+               env={"QORNN_EXT_DIR": str(work / f"{root.name}-build"), "QORNN_REQUIRE_FAST_KERNEL": "1"})
     return torch.load(out, weights_only=True)
 
 
@@ -106,22 +93,16 @@ def main() -> int:
         return 0
     if not args.commit:
         parser.error("name the commit to compare with")
-    commit = subprocess.run(["git", "rev-parse", args.commit], cwd=REPO, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = resolve(args.commit)
     sys.path.insert(0, str(REPO))  # this checkout's qornn (a --dump process imports its PYTHONPATH's)
     from qornn.results import atomic_write_json, provenance, results_dir
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        old = work / "old"
-        old.mkdir()
-        archive = subprocess.run(["git", "archive", commit, "qornn"], cwd=REPO, capture_output=True,
-                                 check=True)
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(old, filter="data")
+        old = unpack(commit, work / "old")
         before, after = outputs(old, work, args.threads), outputs(REPO, work, args.threads)
-        ids_before, ids_after = blob_ids(old), blob_ids(REPO)
+        ids_before, ids_after = blob_ids(old, KERNEL_FILES), blob_ids(REPO, KERNEL_FILES)
     names = [", ".join(f"{k}={v}" for k, v in case.items()) for case in cases()]
     different = [name for name, a, b in zip(names, before, after, strict=True)
                  if not all(torch.equal(x, y) for x, y in zip(a, b, strict=True))]

@@ -36,10 +36,10 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     _rewind(done.path, epoch=1, step=3)  # a retrain stopped in its second epoch: the record stays
     retrain = _only()
     assert (retrain.status, retrain.recorded, retrain.finished) == (RETRAIN_STATUS, True, False)
-    assert retrain.command() is None  # `qornn run` would skip the recorded run: no command is offered
+    assert retrain.command() == "qornn run copy --profile smoke --runs hadamrnn --retrain"
     listed = format_checkpoints(find_checkpoints())
     assert f"copy/smoke hadamrnn: {RETRAIN_STATUS}; step {per_epoch + 3:,}" in listed
-    assert "continue:" not in listed
+    assert "continue: qornn run copy --profile smoke --runs hadamrnn --retrain" in listed
 
     results.record_path("copy", "smoke").unlink()  # as before the run was recorded
     stopped = _only()

@@ -316,12 +316,29 @@ def test_blob_id_is_gits():
     assert results.blob_id(results._git_show("HEAD", path)) == head
 
 
+def test_a_declared_rewrite_covers_versions_that_differ_only_in_comments(monkeypatch):
+    path = "qornn/train.py"
+    v1, v2 = "def f(x):\n    return x\n", "def f(x):\n    return x + 0\n"
+    v1_commented, v2_commented = "def f(x):\n    # why\n    return x\n", v2 + "# a comment\n"
+    other = "def f(x):\n    return 2 * x\n"
+    texts = {results.blob_id(text): text for text in (v1, v2)}
+    monkeypatch.setattr(results, "_git_blob", texts.get)
+    monkeypatch.setitem(results.SAME_RESULTS, path, frozenset({(results.blob_id(v1), results.blob_id(v2))}))
+    assert results.verified_same(path, v1, v2)
+    assert results.verified_same(path, v1_commented, v2)  # an earlier commit with the same code
+    assert results.verified_same(path, v1_commented, v2_commented)
+    assert not results.verified_same(path, v2, v1)  # a pair reads one way only
+    assert not results.verified_same(path, v1, other)
+    assert not results.verified_same(path, other, v2)
+
+
 def test_each_declared_same_results_rewrite_has_a_recorded_check():
     """SAME_RESULTS is a claim about numbers: each pair must be backed by a committed record of
-    scripts/kernel_equivalence.py that compared those two versions at one thread and found no case
-    different."""
-    folder = results._REPO_ROOT / "data" / "results" / "benchmarks" / "kernel_equivalence"
-    records = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    scripts/kernel_equivalence.py or scripts/training_equivalence.py that compared those two
+    versions at one thread and found no case different."""
+    benchmarks = results._REPO_ROOT / "data" / "results" / "benchmarks"
+    records = [json.loads(p.read_text()) for check in ("kernel_equivalence", "training_equivalence")
+               for p in (benchmarks / check).glob("*.json")]
     for path, pairs in results.SAME_RESULTS.items():
         for before, after in pairs:
             assert any(r["blobs_before"].get(path) == before and r["blobs_after"].get(path) == after
@@ -558,3 +575,73 @@ def test_another_task_module_cannot_flag_a_run(monkeypatch):
     assert "qornn/tasks/mnist.py" in since("pmnist", ["qornn/tasks/copy.py", "qornn/tasks/mnist.py"])
     assert "qornn/tasks/base.py" in since("pmnist", ["qornn/tasks/base.py"])  # every task's
     assert "qornn/tasks/copy.py" in since("a-task-added-later", ["qornn/tasks/copy.py"])
+
+
+# --- a diverging run stops, a stopped retrain resumes, a PTQ run names the training it quantizes ----
+
+def test_a_diverging_run_stops_at_its_first_non_finite_loss(tmp_path, monkeypatch):
+    from qornn.train import TrainingDiverged, load_checkpoint
+
+    real_loss, calls, steps = CopyTask.loss, [], []
+
+    def loss_that_turns_nan(self, logits, y):  # the 5th training batch: as if the weights blew up
+        calls.append(1)
+        out = real_loss(self, logits, y)
+        return out * float("nan") if len(calls) == 5 else out
+
+    monkeypatch.setattr(CopyTask, "loss", loss_that_turns_nan)
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(TrainingDiverged, match=r"diverged at optimiser step 5 \(epoch 1, batch 5\): the "
+                                               r"training loss is nan"):
+        small_run(checkpoint=ckpt, on_step=steps.append, epochs=3)
+    assert steps == [1, 2, 3, 4]  # stopped there, not after the last epoch
+    assert load_checkpoint(ckpt)["state"]["global_step"] == 4  # the checkpoint before it is kept
+
+
+def _interrupt_training_at(monkeypatch, stop_step: int) -> None:
+    """run_experiment's training raises Interrupt after optimiser step ``stop_step``."""
+    from qornn.experiments import runner
+
+    real_train = runner.train
+
+    def stopped(*args, **kwargs):
+        def on_step(step):
+            if step == stop_step:
+                raise Interrupt
+        return real_train(*args, **kwargs, on_step=on_step)
+
+    monkeypatch.setattr(runner, "train", stopped)
+
+
+def test_a_stopped_retrain_resumes_its_checkpoint(monkeypatch):
+    first = run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)["runs"]["hadamrnn"]
+    assert "segments" not in first["provenance"]  # trained in one go
+    with monkeypatch.context() as patch:
+        _interrupt_training_at(patch, 5)
+        with pytest.raises(Interrupt):
+            run_experiment("copy", "smoke", runs=["hadamrnn"], retrain=True, progress=False)
+    assert results.load_record("copy", "smoke")["runs"]["hadamrnn"] == first  # kept meanwhile
+    resumed = run_experiment("copy", "smoke", runs=["hadamrnn"], retrain=True,
+                             progress=False)["runs"]["hadamrnn"]
+    segments = resumed["provenance"]["segments"]  # continued where it stopped, not from step 0
+    assert [s["from_step"] for s in segments] == [0, segments[0]["to_step"]]
+    assert 0 < segments[0]["to_step"] <= 5
+    assert resumed["test"] == first["test"]  # and, on a CPU, to the same numbers
+    # a retrain from the finished checkpoint starts afresh
+    again = run_experiment("copy", "smoke", runs=["hadamrnn"], retrain=True,
+                           progress=False)["runs"]["hadamrnn"]
+    assert "segments" not in again["provenance"] and again["test"] == first["test"]
+
+
+def test_a_ptq_run_records_the_training_it_quantizes():
+    record = run_experiment("qornn-copy", "smoke", runs=["ptq-bjorck-4bit"], progress=False)
+    ptq = record["runs"]["ptq-bjorck-4bit"]
+    (trained,) = ptq["provenance"]["source_training"]
+    assert trained["commit"] == ptq["provenance"]["commit"] and trained["from_step"] == 0
+    assert trained["to_step"] > 0
+    clean = {**ptq, "provenance": {**ptq["provenance"], "dirty": False}}  # as from a committed checkout
+    assert results.code_changed_since(clean) is None
+    # weights trained by code this checkout does not have: the quantized run says so
+    older = {**clean, "provenance": {**clean["provenance"],
+                                     "source_training": [{**trained, "commit": "f" * 40}]}}
+    assert results.code_changed_since(older).startswith(f"quantizes weights trained at commit {'f' * 8}: ")

@@ -190,16 +190,25 @@ def _analysis(model: torch.nn.Module, task, *, activations: bool) -> dict:
 
 
 def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
-               progress: bool, resume: bool = True) -> tuple[torch.nn.Module, dict]:
-    """Build and train one run, resuming from its checkpoint (instant if it finished) unless
-    ``resume`` is False: then it starts afresh, and the old checkpoint stays until the first new
-    one replaces it (an interrupted retrain loses nothing)."""
+               progress: bool, retrain: bool = False) -> tuple[torch.nn.Module, dict]:
+    """Build and train one run, resuming from its checkpoint (instant if it finished). With
+    ``retrain`` a finished checkpoint is ignored: the run starts afresh, and the old checkpoint stays
+    until the first new one replaces it; an unfinished one, which only an interrupted retrain leaves
+    beside a recorded run, is resumed (its segments say which code trained which steps)."""
     digest = results.config_hash(cfg.run_config(run, seed))
     model = _build(cfg, run, task, seed)
-    out = train(model, task, cfg.train_config(run), seed=cfg.run_seed(run, seed), device=device,
-                checkpoint=_checkpoint(cfg, run, digest), progress=progress,
+    path, train_cfg = _checkpoint(cfg, run, digest), cfg.train_config(run)
+    resume = not retrain or (path.exists() and not _finished(load_checkpoint(path, run_hash=digest),
+                                                             train_cfg))
+    out = train(model, task, train_cfg, seed=cfg.run_seed(run, seed), device=device,
+                checkpoint=path, progress=progress,
                 description=f"{cfg.experiment}/{run}", run_hash=digest, resume=resume)
     return model, out
+
+
+def _finished(saved: dict, train_cfg) -> bool:
+    """Whether a loaded checkpoint is of a run trained to its last epoch."""
+    return saved["state"]["epoch"] >= train_cfg.epochs
 
 
 def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str = "cpu",
@@ -230,7 +239,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             _build(cfg, run, task, seed)
     code = results.git_commit()  # the code that runs now, not the commit when the run ends
     record = results.load_record(experiment, profile, missing_ok=True, **variant) or {"runs": {}}
-    trained: dict[str, torch.nn.Module] = {}  # models trained in this call, for the PTQ runs
+    trained: dict[str, tuple[torch.nn.Module, dict]] = {}  # (model, training) of this call's runs, for PTQ
     for run in runs:
         run_cfg = cfg.run_config(run, seed)
         digest = results.config_hash(run_cfg)
@@ -239,17 +248,18 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             continue
         source = cfg.source_run(run)
         if source is None:
-            model, out = _train_run(cfg, run, task, seed, device, progress, resume=not retrain)
-            trained[run] = model
+            model, out = _train_run(cfg, run, task, seed, device, progress, retrain=retrain)
+            trained[run] = model, out
         else:  # post-training quantization of the source run's trained model (trained if need be)
             if source not in trained:
-                trained[source], _ = _train_run(cfg, source, task, seed, device, progress,
-                                                resume=not retrain)
+                trained[source] = _train_run(cfg, source, task, seed, device, progress, retrain=retrain)
             start = time.perf_counter()
-            model = quantize_post_training(trained[source], cfg.models[run]["bits"])
+            model = quantize_post_training(trained[source][0], cfg.models[run]["bits"])
             batch = cfg.train_config(source).eval_batch_size
             out = {"history": [], "wall_time_s": time.perf_counter() - start,
-                   "test": evaluate(model, task, "test", batch, torch.device(device))}
+                   "test": evaluate(model, task, "test", batch, torch.device(device)),
+                   # which code trained the weights this run quantizes (maybe at an earlier commit)
+                   "source_training": trained[source][1].get("segments")}
         files, packed = _pack_weights(cfg, run, model, task, seed)
         results.save_run(experiment, profile, run, {
             "config": run_cfg,
@@ -263,7 +273,8 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "weights": packed,
             "provenance": results.provenance(profile=profile, seed=cfg.run_seed(run, seed), device=device,
                                              wall_time_s=out["wall_time_s"], code=code,
-                                             overrides=cfg.overrides, segments=out.get("segments")),
+                                             overrides=cfg.overrides, segments=out.get("segments"),
+                                             source_training=out.get("source_training")),
         }, **variant, overrides=cfg.overrides, files=files)
         record = results.load_record(experiment, profile, **variant)
     return results.load_record(experiment, profile, **variant)

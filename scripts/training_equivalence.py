@@ -1,0 +1,143 @@
+"""Check that the training code of this checkout gives the same numbers, bit for bit, as the one of an
+earlier commit: whole runs of the ``smoke`` profiles, trained, evaluated and recorded by each version in
+a process of its own, compared on every recorded number (test metrics, per-epoch history with the
+diagnostics, size in bits, analyses) and every tensor of the final checkpoints (model, optimiser
+state). Wall times, dates and commits are left out.
+
+    python scripts/training_equivalence.py COMMIT [--cases copy qornn-copy ...]
+
+The runs cover every model family the experiments train (HadamRNN and Block-HadamRNN on the fused
+kernel, the float ORNNs, QORNN with STE-Björck and STE-projUNN at every bit width, post-training
+quantization, LSTM, FastGRNN, FastRNN) on the copy task and pMNIST, at one torch thread (how runs
+train). A rewrite of training code found equal here (a check that stops a diverging run, a provenance
+field) may be declared in :data:`qornn.results.SAME_RESULTS`, so that the records made before it do
+not count as stale: it is evidence for the code paths these runs take, which the record lists. The
+result goes to ``data/results/benchmarks/training_equivalence/<commit>.json`` with the git blob ids,
+before and after, of every file of ``qornn/`` that differs. Exits 1 if any number differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from _equivalence import REPO, blob_ids, differing_files, resolve, run_worker, unpack
+
+#: experiment -> runs of its smoke profile (None: all of them); together every model family trained
+CASES = {
+    "copy": None,
+    "qornn-copy": None,
+    "pmnist": ["hadamrnn", "hadamrnn-fixed-signs", "block-hadamrnn", "ornn"],
+    "qornn-pmnist": ["ornn-projunn", "qornn-ste-bjorck-4bit", "qornn-ste-projunn-3bit", "ptq-bjorck-4bit",
+                     "fastrnn"],
+}
+#: record fields that say when and where, not what
+_VOLATILE = {"wall_time_s", "date", "commit", "dirty", "host", "segments", "source_training", "platform",
+             "device_name", "python", "torch"}
+
+
+def _strip(value):
+    """``value`` without the fields of :data:`_VOLATILE`, at any depth."""
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in _VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def dump(out: str, cases: list[str]) -> None:
+    """Train the smoke runs of ``cases`` with the ``qornn`` on ``sys.path`` into the folders its
+    environment names, and save what they recorded and their final checkpoints' tensors to ``out``."""
+    from qornn import results
+    from qornn.experiments import run_experiment
+
+    torch.set_num_threads(1)
+    numbers, tensors = {}, {}
+    for experiment in cases:
+        record = run_experiment(experiment, "smoke", runs=CASES[experiment], progress=False)
+        for run, data in record["runs"].items():
+            numbers[f"{experiment}/{run}"] = _strip({k: v for k, v in data.items() if k != "weights"})
+    for path in sorted(results.runs_dir("smoke").rglob("*.pt")):
+        saved = torch.load(path, weights_only=True)
+        name = str(path.relative_to(results.runs_dir("smoke")))
+        tensors.update({f"{name}:model.{k}": v for k, v in saved["model"].items()})
+        state = saved["optimizer"]["state"]
+        tensors.update({f"{name}:optimizer.{i}.{k}": v for i, s in state.items() for k, v in s.items()
+                        if torch.is_tensor(v)})
+    torch.save({"numbers": json.dumps(numbers, sort_keys=True), "tensors": tensors}, out)
+
+
+def outputs(root: Path, work: Path, cases: list[str]) -> dict:
+    out, data = work / f"{root.name}.pt", work / f"{root.name}-data"
+    run_worker(Path(__file__).name, root, ["--dump", str(out), "--cases", *cases],
+               env={"QORNN_DATA_DIR": str(data), "QORNN_RUNS_DIR": str(data / "runs"),
+                    "QORNN_EXT_DIR": str(work / f"{root.name}-build"), "QORNN_REQUIRE_FAST_KERNEL": "1",
+                    "QORNN_CACHE_DIR": str(REPO / "data" / "cache"), "OMP_NUM_THREADS": "1"})
+    saved = torch.load(out, weights_only=True)
+    return {"numbers": json.loads(saved["numbers"]), "tensors": saved["tensors"]}
+
+
+def differences(before: dict, after: dict) -> list[str]:
+    """What differs between two versions' outputs: a run's recorded numbers, or a tensor."""
+    found = [f"numbers of {name}" for name in sorted(before["numbers"].keys() | after["numbers"].keys())
+             if before["numbers"].get(name) != after["numbers"].get(name)]
+    a, b = before["tensors"], after["tensors"]
+    found += [f"tensor {name}" for name in sorted(a.keys() | b.keys()) if name not in a or name not in b
+              or a[name].dtype != b[name].dtype or not torch.equal(a[name], b[name])]
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("commit", nargs="?", help="the earlier commit to compare with")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--dump", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.dump:
+        dump(args.dump, args.cases)
+        return 0
+    if not args.commit:
+        parser.error("name the commit to compare with")
+    commit = resolve(args.commit)
+    sys.path.insert(0, str(REPO))  # this checkout's qornn (a --dump process imports its PYTHONPATH's)
+    from qornn.results import atomic_write_json, provenance, results_dir
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        old = unpack(commit, work / "old")
+        before, after = outputs(old, work, args.cases), outputs(REPO, work, args.cases)
+        changed = differing_files(old, REPO)
+        ids_before, ids_after = blob_ids(old, changed), blob_ids(REPO, changed)
+    different = differences(before, after)
+    record = {
+        "description": "whole smoke-profile training runs of this commit against those of an earlier "
+                       "commit, every recorded number and checkpoint tensor bit for bit",
+        "compared_with": commit,
+        "threads": 1,
+        "experiments": {experiment: CASES[experiment] or "all runs" for experiment in args.cases},
+        "cases": len(after["numbers"]),
+        "tensors": len(after["tensors"]),
+        "different": len(different),
+        "different_cases": different[:20],
+        "blobs_before": ids_before,
+        "blobs_after": ids_after,
+        "provenance": provenance(profile="benchmark", seed=0, device="cpu",
+                                 wall_time_s=time.perf_counter() - start),
+    }
+    path = results_dir() / "benchmarks" / "training_equivalence" / f"{commit[:12]}.json"
+    atomic_write_json(path, record)
+    print(f"{record['cases']} runs and {record['tensors']} tensors compared, {len(different)} different; "
+          f"files changed: {', '.join(changed) or 'none'}; written to {path}")
+    for name in different[:20]:
+        print("  different:", name)
+    return 1 if different else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
