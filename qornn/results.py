@@ -535,12 +535,13 @@ INDEPENDENT_PACKAGES = {"qornn/theory/": "theory-"}
 #: change a run's numbers only if its model has one
 HADAMARD_ONLY = frozenset({"qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.py", "qornn/signs.py"})
 
-#: rewrites of files of :data:`HADAMARD_ONLY` checked to give the same numbers, bit for bit, at one
-#: thread (how runs train): path -> {(git blob id before, git blob id after)}. Records made with the
-#: version before count as made with the one after (:func:`behaviour_changed`). Each pair is a check
-#: recorded by ``scripts/kernel_equivalence.py`` in data/results/benchmarks/kernel_equivalence/ (a
-#: test holds the two together). So far: the half-width tail chunks and the threads' shares of the
-#: batch (issue 19), then one helper for the backward's gradient flushes.
+#: rewrites checked to give the same numbers, bit for bit, at one thread (how runs train): path ->
+#: {(git blob id before, git blob id after)}. Records made with the version before count as made with
+#: the one after (:func:`behaviour_changed`). Each pair is a check recorded by
+#: ``scripts/kernel_equivalence.py`` (the fused kernel: data/results/benchmarks/kernel_equivalence/) or
+#: ``scripts/training_equivalence.py`` (whole smoke runs: .../training_equivalence/); a test holds
+#: the two together. So far: the half-width tail chunks and the threads' shares of the batch (issue
+#: 19), one helper for the backward's gradient flushes, and the training loop's stop at divergence.
 SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     "qornn/csrc/hadamard_rnn.cpp": frozenset({
         ("603a925ac86c331876f2843ba79364603c624392", "5c0311e6290a92a034496975d127b348a2c1d854"),
@@ -548,6 +549,14 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     }),
     "qornn/fast_hadamard.py": frozenset({
         ("d44cf982676fdde065c3e0e34d70a470c320dc8e", "0ffbc0a6a2f9a41ff565988bd9d454d74601916d"),
+    }),
+    # the first non-finite loss stops a run, a stopped retrain resumes, a PTQ run records its source's
+    # training (3dfac0b): scripts/training_equivalence.py, 36 smoke runs, 0 different
+    "qornn/train.py": frozenset({
+        ("c3932e3bae5d1babbb2505db45e61c57ead46ce7", "5090afbc60d6d90236fe388c71b3b33143c5d291"),
+    }),
+    "qornn/experiments/runner.py": frozenset({
+        ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),
     }),
 }
 
