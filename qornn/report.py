@@ -823,6 +823,16 @@ def chance_notes(record: Mapping, metrics: Iterable[str] = ("accuracy", "loss", 
     return "\n".join(lines)
 
 
+def hidden_size(record: Mapping, run: str) -> int | None:
+    """The hidden size of ``run`` in ``record``: a post-training quantization run's is its source run's
+    (its configuration names only the bits and the source, ``ptq_of``); None where not recorded."""
+    model = record["runs"][run]["config"].get("model", {})
+    source = model.get("ptq_of")
+    if "hidden_size" not in model and source in record["runs"]:
+        return hidden_size(record, source)
+    return model.get("hidden_size")
+
+
 def size_note(record: Mapping) -> str:
     """A sentence when runs of different hidden sizes stand side by side in ``record`` (their
     numbers and bits are not those of equal-size models), else an empty string."""
@@ -1031,7 +1041,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
             paper = entry.get("value") if entry else None
             gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
             rows.append({"budget": budget, "run": run, "signs": signs_of(data["config"].get("model", {})),
-                         "hidden": _fmt(data["config"].get("model", {}).get("hidden_size")),
+                         "hidden": _fmt(hidden_size(record, run)),
                          "metric": metric, "paper value": paper_cell(entry),
                          "ours": mean_std_cell(values.values(), metric)
                          + (f" (stand-in data: {stand_in})" if stand_in else ""),
@@ -1048,7 +1058,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                 gap = data["size_bits"] - paper if isinstance(paper, (int, float)) else None
                 rows.append({"budget": budget, "run": entry["run"],
                              "signs": signs_of(data["config"].get("model", {})),
-                             "hidden": _fmt(data["config"].get("model", {}).get("hidden_size")),
+                             "hidden": _fmt(hidden_size(record, entry["run"])),
                              "metric": "size_bits", "paper value": paper_cell(entry),
                              "ours": _fmt(int(data["size_bits"])), "seeds": "—", "vs chance": "",
                              "gap": "—" if gap is None else f"{gap:+,}", "profile": record["profile"],
@@ -1136,7 +1146,7 @@ def size_table(record: Mapping) -> pd.DataFrame:
         bits = int(data["size_bits"])
         biases = bias_bits(data)
         rows.append({"run": run, "model": model.get("model", run), "signs": signs_of(model),
-                     "hidden": model.get("hidden_size"),
+                     "hidden": hidden_size(record, run),
                      "U, V bits": model.get("bits", 32), "size (bits)": bits,
                      "size (kB)": round(bits / 8 / 1000, 2),
                      "biases": "—" if biases is None else
@@ -1353,7 +1363,7 @@ def _ours_at(experiment: str, profile: str, run: str, metric: str) -> tuple[str,
     values = seed_values(lead, run, metric, seeds)
     if not values:
         return "not recorded", "—"
-    hidden = lead["runs"][run]["config"].get("model", {}).get("hidden_size")
+    hidden = hidden_size(lead, run)
     cell = mean_std_cell(values.values(), metric)
     return (cell if len(values) == 1 else f"{cell}, {seeds_cell(values)}"), _fmt(hidden)
 

@@ -460,3 +460,12 @@ def test_curves_label_every_epoch_only_while_they_stay_readable(record):
     assert all(line.get_marker() in ("None", None, "") for line in long.get_lines()
                if len(line.get_xdata()) > 1)
     plt.close("all")
+
+
+def test_a_post_training_quantization_run_has_its_source_runs_hidden_size():
+    record = {"runs": {"ornn-bjorck": {"config": {"model": {"model": "ornn-bjorck", "hidden_size": 128}}},
+                       "ptq-bjorck-4bit": {"config": {"model": {"bits": 4, "ptq_of": "ornn-bjorck"}}},
+                       "ptq-orphan": {"config": {"model": {"bits": 4, "ptq_of": "not-recorded"}}}}}
+    assert report.hidden_size(record, "ornn-bjorck") == 128
+    assert report.hidden_size(record, "ptq-bjorck-4bit") == 128  # its configuration names only the source
+    assert report.hidden_size(record, "ptq-orphan") is None  # a source not in the record: not available
