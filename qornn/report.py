@@ -1246,6 +1246,48 @@ def analysis_frame(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def kept_record_with(experiment: str, profile: str, **model_settings: Any) -> dict | None:
+    """The runs of ``experiment``/``profile`` that changed definitions replaced (kept in
+    ``history/``; :func:`qornn.results.load_kept_records`) and that were made with
+    ``model_settings`` (e.g. ``nonlinearity="linear"``; for a post-training quantization, its source
+    run), the newest kept version of each, as one record; None if no kept run was."""
+    def made_with(run: Mapping) -> bool:
+        model = run["config"]["model"]
+        if "ptq_of" in model:
+            model = run["config"]["source"]["model"]
+        return all(model.get(key) == value for key, value in model_settings.items())
+
+    found: dict[str, Any] = {}
+    newest = None
+    for record in reversed(results.load_kept_records(experiment, profile)):
+        for name, run in record["runs"].items():
+            if name not in found and made_with(run):
+                found[name] = run
+                newest = newest or record
+    return None if newest is None else {**newest, "runs": dict(sorted(found.items()))}
+
+
+def compare_records(labelled: Mapping[str, Mapping], metric: str) -> pd.DataFrame:
+    """One row per run present in every record of ``labelled`` (label -> record), with its kind and
+    bits (:func:`bit_width_frame`), and under each label the run's test ``metric``, test loss and the
+    spectral radius ρ(W) of the recurrent matrix the network used (``analysis``, where recorded)."""
+    frames = []
+    for label, record in labelled.items():
+        frame = bit_width_frame(record).set_index("run")[["kind", "bits"]]
+        for run, data in record["runs"].items():
+            found = (data.get("analysis") or {}).get("W") or {}
+            frame.loc[run, f"{label}: {metric}"] = data["test"].get(metric)
+            frame.loc[run, f"{label}: loss"] = data["test"].get("loss")
+            frame.loc[run, f"{label}: ρ(W)"] = found.get("spectral_radius")
+        frames.append(frame)
+    common = frames[0]
+    for frame in frames[1:]:
+        common = common.join(frame.drop(columns=["kind", "bits"]), how="inner")
+    order = {kind: i for i, kind in enumerate(("float", "QAT", "QAT, learned α", "PTQ", "baseline"))}
+    return common.reset_index().sort_values(["kind", "bits", "run"], key=lambda c: c.map(order)
+                                            if c.name == "kind" else c, ignore_index=True)
+
+
 def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
     """One row per run with a recorded activation PTQ: test ``metric`` with float activations and at
     each activation width ka (columns ``ka=6`` ...), on the analysis' test subset."""

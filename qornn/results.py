@@ -436,6 +436,19 @@ def load_record(experiment: str, profile: str, *, missing_ok: bool = False,
     return _check_record(record, path, experiment, profile, variant)
 
 
+def load_kept_records(experiment: str, profile: str, *, variant: str = "") -> list[dict]:
+    """The earlier records of ``experiment`` under ``profile`` (or its ``variant``) that a changed
+    definition replaced, kept in ``history/`` beside the record, oldest first, each schema-checked."""
+    kept = []
+    for path in history_paths(record_path(experiment, profile, variant)):
+        try:
+            record = json.loads(path.read_text(), parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError) as err:
+            raise RecordError(f"{path}: not a valid record ({err})") from None
+        kept.append(_check_record(record, path, experiment, profile, variant))
+    return kept
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a finite number")
 
@@ -487,14 +500,31 @@ def _write_files(files: dict[Path, bytes] | None) -> None:
         atomic_write_bytes(Path(target), data)
 
 
+def history_paths(path: Path) -> list[Path]:
+    """The earlier records kept for the record at ``path`` (``history/<stem>-<UTC stamp>.json``
+    beside it), oldest first."""
+    return sorted((path.parent / "history").glob(f"{path.stem}-*.json"))
+
+
+def _kept(path: Path, model: str, run: dict) -> bool:
+    """Whether a kept earlier record of ``path`` already holds ``run`` as ``model``: replacing the
+    runs of one record one by one (a sweep after a changed definition) keeps one copy, not one per
+    run."""
+    for kept in history_paths(path):
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(kept.read_text()).get("runs", {}).get(model) == run:
+                return True
+    return False
+
+
 def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run: dict, variant: str,
                      overrides: dict[str, Any] | None) -> Path:
     record = load_record(experiment, profile, missing_ok=True, variant=variant) or {
         "schema": SCHEMA_VERSION, "experiment": experiment, "profile": profile, "runs": {},
         **({"variant": variant, "overrides": dict(overrides or {})} if variant else {})}
     old = record["runs"].get(model)
-    if old is not None and old["config_hash"] != run["config_hash"]:
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    if old is not None and old["config_hash"] != run["config_hash"] and not _kept(path, model, old):
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")  # two in a second
         atomic_write_json(path.parent / "history" / f"{path.stem}-{stamp}.json", record)
     record["runs"][model] = run
     atomic_write_json(path, record)

@@ -469,3 +469,32 @@ def test_a_post_training_quantization_run_has_its_source_runs_hidden_size():
     assert report.hidden_size(record, "ornn-bjorck") == 128
     assert report.hidden_size(record, "ptq-bjorck-4bit") == 128  # its configuration names only the source
     assert report.hidden_size(record, "ptq-orphan") is None  # a source not in the record: not available
+
+
+def test_kept_runs_of_a_replaced_definition_set_beside_the_new_ones(monkeypatch):
+    """qornn-pmnist's story, on the copy task: runs made with a linear recurrence, then the definition
+    changed to ReLU. The linear runs (the PTQ one through its source) come back from history/ beside
+    the ReLU ones."""
+    from qornn.experiments import EXPERIMENTS, run_experiment
+
+    runs = ["ornn-bjorck", "qornn-ste-bjorck-4bit", "ptq-bjorck-4bit"]
+    linear = run_experiment("qornn-copy", "smoke", runs=runs, progress=False)
+    assert report.kept_record_with("qornn-copy", "smoke", nonlinearity="linear") is None
+    models = EXPERIMENTS["qornn-copy"]["models"]
+    for run in runs[:2]:
+        monkeypatch.setitem(models, run, {**models[run], "nonlinearity": "relu"})
+    relu = run_experiment("qornn-copy", "smoke", runs=runs, progress=False)
+
+    kept = report.kept_record_with("qornn-copy", "smoke", nonlinearity="linear")
+    assert sorted(kept["runs"]) == sorted(runs)
+    assert all(kept["runs"][run] == linear["runs"][run] for run in runs)
+    assert report.kept_record_with("qornn-copy", "smoke", nonlinearity="relu") is None
+    assert len(results.history_paths(results.record_path("qornn-copy", "smoke"))) == 1
+
+    frame = report.compare_records({"linear": kept, "ReLU": relu}, "loss").set_index("run")
+    assert list(frame.index) == ["ornn-bjorck", "qornn-ste-bjorck-4bit", "ptq-bjorck-4bit"]  # float, QAT, PTQ
+    for label, record in (("linear", linear), ("ReLU", relu)):
+        for run in runs:
+            assert frame.loc[run, f"{label}: loss"] == record["runs"][run]["test"]["loss"]
+            radius = record["runs"][run]["analysis"]["W"]["spectral_radius"]
+            assert frame.loc[run, f"{label}: ρ(W)"] == radius

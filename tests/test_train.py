@@ -193,10 +193,29 @@ def test_a_different_config_keeps_the_old_record(monkeypatch):
     smoke = EXPERIMENTS["copy"]["profiles"]["smoke"]
     monkeypatch.setitem(smoke, "train", {**smoke["train"], "lr": smoke["train"]["lr"] / 2})
     run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
-    history = list((results.record_path("copy", "smoke").parent / "history").glob("smoke-*.json"))
+    history = results.history_paths(results.record_path("copy", "smoke"))
     assert len(history) == 1
     old = json.loads(history[0].read_text())["runs"]["hadamrnn"]["config"]["train"]["lr"]
     assert old == 2 * results.load_record("copy", "smoke")["runs"]["hadamrnn"]["config"]["train"]["lr"]
+
+
+def test_a_changed_definition_of_several_runs_keeps_one_copy_of_the_old_record(monkeypatch):
+    from qornn.experiments import EXPERIMENTS
+
+    runs = ["hadamrnn", "lstm"]
+    before = run_experiment("copy", "smoke", runs=runs, progress=False)["runs"]
+    smoke = EXPERIMENTS["copy"]["profiles"]["smoke"]
+    monkeypatch.setitem(smoke, "train", {**smoke["train"], "lr": smoke["train"]["lr"] / 2})
+    run_experiment("copy", "smoke", runs=runs, progress=False)  # replaces them one after the other
+    history = results.history_paths(results.record_path("copy", "smoke"))
+    assert len(history) == 1
+    kept = json.loads(history[0].read_text())["runs"]
+    assert {run: kept[run]["config_hash"] for run in runs} == {
+        run: before[run]["config_hash"] for run in runs}
+    # a third definition keeps the second one too
+    monkeypatch.setitem(smoke, "train", {**smoke["train"], "lr": smoke["train"]["lr"] / 4})
+    run_experiment("copy", "smoke", runs=runs, progress=False)
+    assert len(results.history_paths(results.record_path("copy", "smoke"))) == 2
 
 
 def test_corrupt_record_is_a_clear_error():
