@@ -82,8 +82,8 @@ device = "cpu"
 # samples (all of them where the test set is smaller; the analysis recorded with each run). The
 # float-activation value on the same samples is the reference (dotted line), so the gap is the cost
 # of integer activations alone. The largest hidden value seen in calibration sets the range: a
-# linear recurrence that lets $|h|$ grow over 784 steps spends its $k_a$ bits on a wide range, and
-# the small values in the state are rounded away.
+# model whose $|h|$ grows over 784 steps (a quantized $W$ of spectral radius above 1 can let it)
+# spends its $k_a$ bits on a wide range, and the small values in the state are rounded away.
 
 # %% tags=["hide-input"]
 TASKS = {"copy": ("qornn-copy", "loss", "test cross-entropy"),

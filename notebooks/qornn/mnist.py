@@ -38,7 +38,7 @@
 #
 # Both tasks use the vanilla ORNN's recurrence $h_t = \operatorname{ReLU}(W h_{t-1} + U x_t + b)$,
 # the model of the authors' QORNN code. The pMNIST models first used the linear recurrence
-# $h_t = W h_{t-1} + U x_t + b$ of the copy page, and every QORNN at 3 to 6 bits stayed at chance:
+# $h_t = W h_{t-1} + U x_t + b$ of the copy page, and the QORNNs at 3 and 4 bits stayed at chance:
 # the section "The recurrence on pMNIST" below shows why, with those runs beside the ReLU ones. On
 # sMNIST, with the linear recurrence the float ORNN did not learn in the `cpu` profile's budget (a
 # probe whose numbers were not recorded).
