@@ -1835,8 +1835,10 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
     (over two seeds or more) ± one standard deviation as an error bar, side by side per budget
     (``by_profile``: :func:`budget_seed_records`, the paper's budget first), with dashed reference
     lines as in :func:`plot_metric_curves` ("auto": the task's, e.g. chance or memoryless, from the
-    first budget's record). ``runs``: which (default every run with ``metric``). Returns the
-    matplotlib Axes."""
+    first budget's record). ``runs``: which (default every run with ``metric``). On a log axis
+    (``logy``; "auto": when the values span more than a factor 10) the bar is the geometric mean
+    ×/÷ the geometric standard deviation, exp(mean ± sd of the logarithms): a mean − sd below zero has
+    no place on a log axis, where it was drawn to the bottom. Returns the matplotlib Axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -1844,15 +1846,21 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
     names = list(runs) if runs is not None else sorted({
         run for seeds in by_profile.values() for record in seeds.values()
         for run, data in record["runs"].items() if metric in data["test"]})
+    points = {(k, i): values for k, seeds in enumerate(by_profile.values()) for i, run in enumerate(names)
+              if (values := seed_values(_lead_record(seeds), run, metric, seeds))}
+    first = _lead_record(next(iter(by_profile.values()))) if by_profile else None
+    levels = _references(first, metric, references) if first is not None else {}
+    positive = [v for values in points.values() for v in values.values() if v > 0] + [
+        v for v in levels.values() if v > 0]
+    if logy == "auto":
+        logy = bool(positive) and max(positive) / min(positive) > 10
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     width = 0.7 / max(len(by_profile), 1)
-    values_drawn = []
-    for k, (profile, seeds) in enumerate(by_profile.items()):
-        lead = _lead_record(seeds)
+    for k, profile in enumerate(by_profile):
         color, label = colors[k % len(colors)], budget_label(profile)
         labelled = False
-        for i, run in enumerate(names):
-            values = seed_values(lead, run, metric, seeds)
+        for i in range(len(names)):
+            values = points.get((k, i))
             if not values:
                 continue
             x = i - 0.35 + width * (k + 0.5)
@@ -1860,26 +1868,29 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
             ax.plot(spread, list(values.values()), "o", color=color, alpha=0.6, markersize=5,
                     label=None if labelled else f"{label}: each seed")
             labelled = True
-            mean, std, _ = mean_std(values.values())
-            ax.errorbar([x], [mean], yerr=None if std is None else [[std], [std]], fmt="_", color=color,
-                        markersize=16, capsize=4, elinewidth=1.5)
-            values_drawn.extend(values.values())
+            if logy and all(v > 0 for v in values.values()):
+                log_mean, log_std, _ = mean_std(math.log(v) for v in values.values())
+                centre = math.exp(log_mean)
+                yerr = None if log_std is None else [[centre - math.exp(log_mean - log_std)],
+                                                     [math.exp(log_mean + log_std) - centre]]
+            elif logy:  # a value ≤ 0 has no logarithm: the dots alone
+                continue
+            else:
+                centre, std, _ = mean_std(values.values())
+                yerr = None if std is None else [[std], [std]]
+            ax.errorbar([x], [centre], yerr=yerr, fmt="_", color=color, markersize=16, capsize=4,
+                        elinewidth=1.5)
     ax.set_xticks(range(len(names)), [run_label(_lead_record(next(iter(by_profile.values()))), run)
                                       if by_profile else run for run in names], rotation=20, ha="right")
-    if by_profile:
-        first = _lead_record(next(iter(by_profile.values())))
-        for i, (name, level) in enumerate(_references(first, metric, references).items()):
-            ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
-                       label=f"{name} ({level:.3g})")
-            values_drawn.append(level)
-    positive = [v for v in values_drawn if v > 0]
-    if logy == "auto":
-        logy = bool(positive) and max(positive) / min(positive) > 10
+    for i, (name, level) in enumerate(levels.items()):
+        ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
+                   label=f"{name} ({level:.3g})")
     if logy:
         ax.set_yscale("log")
     ax.set_ylabel(f"test {metric.replace('_', ' ')}")
-    ax.set_title("each seed (dots), mean ± standard deviation over seeds (bars)")
+    ax.set_title("each seed (dots), geometric mean ×/÷ geometric standard deviation over seeds (bars)"
+                 if logy else "each seed (dots), mean ± standard deviation over seeds (bars)")
     ax.grid(True, alpha=0.3)
-    if values_drawn:
+    if points or levels:
         ax.legend(fontsize="small")
     return ax

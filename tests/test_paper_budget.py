@@ -374,6 +374,28 @@ def test_figures_show_every_seed_and_the_spread():
     assert not [line for line in plain.get_lines() if line.get_linestyle() == "--"]
 
 
+def test_on_a_log_axis_the_spread_is_geometric_and_stays_above_zero():
+    # two seeds of a copy-task loss 1e5 apart: mean − sd is below zero
+    _mnist("pmnist", "paper", "hadamrnn", 0.95)
+    _mnist("pmnist", "paper", "hadamrnn", 0.93, seed=1)
+    values = [1e-6, 0.1]
+    by_budget = {"paper": {seed: {**record, "runs": {"hadamrnn": {
+        **record["runs"]["hadamrnn"], "test": {"loss": value}}}}
+        for (seed, record), value in zip(report.seed_records("pmnist", "paper").items(), values,
+                                         strict=True)}}
+    ax = report.plot_seed_spread(by_budget, "loss", logy=True, references=None)
+    (bar,) = [c for c in ax.containers if c.has_yerr]
+    centre = bar.lines[0].get_ydata()[0]
+    assert math.isclose(centre, math.sqrt(1e-6 * 0.1))  # the geometric mean
+    low, high = sorted(y for segment in bar.lines[2][0].get_segments() for _, y in segment)
+    sd = math.sqrt(2) * abs(math.log(0.1) - math.log(1e-6)) / 2  # sample sd of the two logarithms
+    assert math.isclose(low, centre / math.exp(sd)) and math.isclose(high, centre * math.exp(sd))
+    assert low > 0 and "geometric" in ax.get_title()
+    linear = report.plot_seed_spread(by_budget, "loss", logy=False, references=None)
+    (bar,) = [c for c in linear.containers if c.has_yerr]
+    assert math.isclose(bar.lines[0].get_ydata()[0], sum(values) / 2)
+
+
 def test_takeoff_table_finds_the_first_epoch_at_each_level():
     history = [{"epoch": e, "val": {"accuracy": a}} for e, a in enumerate([0.1, 0.2, 0.55, 0.93, 0.95], 1)]
     frozen = [{"epoch": e, "val": {"accuracy": a}} for e, a in enumerate([0.6, 0.91, 0.94], 1)]

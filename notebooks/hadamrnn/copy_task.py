@@ -215,9 +215,11 @@ display(report.styled(report.paper_sources_table(paper, "copy")))
 # %% [markdown]
 # ## Spread over seeds
 #
-# Test cross-entropy per step of each run at every recorded seed (dots), with the mean and one
-# standard deviation over the seeds (bars), for each budget recorded; a run recorded at one seed
-# has a dot and no bar.
+# Test cross-entropy per step of each run at every recorded seed (dots), with the spread over the
+# seeds (bars), for each budget recorded; a run recorded at one seed has a dot and no bar. The losses
+# span orders of magnitude, so the axis is logarithmic and the bars are the geometric mean ×/÷ the
+# geometric standard deviation (the mean ± standard deviation of the logarithms), which stay above
+# zero; the tables give the arithmetic mean ± standard deviation.
 
 # %% tags=["hide-input"]
 by_budget = report.budget_seed_records("copy", record)
