@@ -1193,9 +1193,10 @@ def paper_sources_table(paper_numbers: Mapping, experiment: str) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["run", "metric", "paper value", "status", "arXiv", "where"])
 
 
-def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> str | None:
+def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> Any:
     """How a numeric column reads best: accuracies as percentages, whole numbers (bits, sizes,
-    counts) as integers with thousands separators; None for the default."""
+    counts) as integers with thousands separators, a column with values of 10⁵ or more among
+    fractions (a diverged run's loss) with those in scientific notation; None for the default."""
     series = frame[column]
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return None  # text (numbers already formatted, labels) or flags
@@ -1204,8 +1205,10 @@ def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> str | No
         return None
     if _is_accuracy(str(column)) and values.between(0, 1).all():
         return "{:.1%}"
-    if (values == values.round()).all() and (values.abs() >= 1).any():
+    if (values == values.round()).all() and (values.abs() >= 1).any() and (values.abs() < 1e15).all():
         return "{:,.0f}"
+    if (values.abs() >= 1e5).any():
+        return lambda x: f"{x:.{precision}f}" if abs(x) < 1e5 else f"{x:.{precision - 1}e}"
     return None
 
 

@@ -371,6 +371,11 @@ def test_numbers_for_people():
     html = report.styled(frame).to_html()
     assert ">3<" in html and "3.0000" not in html and "39,808" in html
     assert "91.8%" in html and "11.3%" in html and "0.1235" in html
+    # a diverged run's loss beside ordinary ones: in scientific notation, the others unchanged
+    losses = pd.DataFrame({"loss": [1.4734247995372854e22, 1.0648, 6075592.15]})
+    html = report.styled(losses).to_html()
+    assert "1.473e+22" in html and "1.0648" in html and "6.076e+06" in html
+    assert "14734247995" not in html
 
 
 def _classifier(accuracy, majority=0.1135, chance=0.1):
