@@ -876,12 +876,17 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | 
     if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
         return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"
-    # a post-training quantization of weights trained earlier: the code that trained them counts too
-    trained_at = [seg["commit"] for seg in prov.get("source_training", []) if seg.get("commit")]
-    for source_commit in dict.fromkeys(trained_at):
-        if source_commit == commit:
-            continue
-        why = code_changed_since({**run, "provenance": {"commit": source_commit, "dirty": False}}, scope)
-        if why:
-            return f"quantizes weights trained at commit {source_commit[:8]}: " + why.split("; ", 1)[-1]
+    # the earlier starts of a run trained in several (resumed from its checkpoint), and for a
+    # post-training quantization the training of the weights it quantizes: that code counts too
+    for key, what in (("segments", "trained in part"), ("source_training", "quantizes weights trained")):
+        for seg in prov.get(key, []):
+            if seg.get("dirty") and seg.get("commit"):
+                return (f"{what} (steps {seg.get('from_step')}–{seg.get('to_step')}) from uncommitted "
+                        f"changes on top of {seg['commit'][:8]}")
+        for earlier in dict.fromkeys(seg["commit"] for seg in prov.get(key, []) if seg.get("commit")):
+            if earlier == commit:
+                continue
+            why = code_changed_since({**run, "provenance": {"commit": earlier, "dirty": False}}, scope)
+            if why:
+                return f"{what} at commit {earlier[:8]}: " + why.split("; ", 1)[-1]
     return None

@@ -658,9 +658,29 @@ def test_a_ptq_run_records_the_training_it_quantizes():
     (trained,) = ptq["provenance"]["source_training"]
     assert trained["commit"] == ptq["provenance"]["commit"] and trained["from_step"] == 0
     assert trained["to_step"] > 0
-    clean = {**ptq, "provenance": {**ptq["provenance"], "dirty": False}}  # as from a committed checkout
+    trained = {**trained, "dirty": False}  # as from a committed checkout
+    clean = {**ptq, "provenance": {**ptq["provenance"], "dirty": False, "source_training": [trained]}}
     assert results.code_changed_since(clean) is None
+    dirty = {**clean, "provenance": {**clean["provenance"], "source_training": [{**trained, "dirty": True}]}}
+    assert "from uncommitted changes" in results.code_changed_since(dirty)
     # weights trained by code this checkout does not have: the quantized run says so
     older = {**clean, "provenance": {**clean["provenance"],
                                      "source_training": [{**trained, "commit": "f" * 40}]}}
     assert results.code_changed_since(older).startswith(f"quantizes weights trained at commit {'f' * 8}: ")
+
+
+def test_every_start_of_a_resumed_run_is_checked_for_changed_code():
+    run = run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)["runs"]["hadamrnn"]
+    prov = {**run["provenance"], "dirty": False}  # as from a committed checkout
+    head = prov["commit"]
+    two_starts = [{"commit": head, "dirty": False, "from_step": 0, "to_step": 3},
+                  {"commit": head, "dirty": False, "from_step": 3, "to_step": 8}]
+    assert results.code_changed_since({**run, "provenance": {**prov, "segments": two_starts}}) is None
+    # the first start at code this checkout does not have: the run says so, though the last is HEAD
+    unknown = [{**two_starts[0], "commit": "f" * 40}, two_starts[1]]
+    why = results.code_changed_since({**run, "provenance": {**prov, "segments": unknown}})
+    assert why.startswith(f"trained in part at commit {'f' * 8}: ")
+    # or from uncommitted changes
+    dirty = [{**two_starts[0], "dirty": True}, two_starts[1]]
+    why = results.code_changed_since({**run, "provenance": {**prov, "segments": dirty}})
+    assert why == f"trained in part (steps 0–3) from uncommitted changes on top of {head[:8]}"
