@@ -159,9 +159,9 @@ else:
         {"linear (earlier)": kept, f"ReLU ({records['pMNIST']['profile']})": records["pMNIST"]}, "accuracy")
     display(report.styled(side_by_side))
     radius = side_by_side.groupby("bits")["linear (earlier): ρ(W)"].agg(["min", "max"])
-    display(Markdown("In the linear runs, $\\rho(W)$ is " + "; ".join(
-        f"{row['min']:.3f} to {row['max']:.3f} at {bits:g} bits (over 784 steps, a factor "
-        f"$10^{{{784 * math.log10(row['min']):.0f}}}$ to $10^{{{784 * math.log10(row['max']):.0f}}}$)"
+    display(Markdown("In the linear runs: " + "; ".join(
+        f"at {bits:g} bits ρ(W) is {row['min']:.3f} to {row['max']:.3f}, so ρ<sup>784</sup> is "
+        f"10<sup>{784 * math.log10(row['min']):.0f}</sup> to 10<sup>{784 * math.log10(row['max']):.0f}</sup>"
         for bits, row in radius.iterrows()) + "."))
 
 # %% [markdown]
