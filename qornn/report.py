@@ -1255,9 +1255,7 @@ def kept_record_with(experiment: str, profile: str, **model_settings: Any) -> di
     ``model_settings`` (e.g. ``nonlinearity="linear"``; for a post-training quantization, its source
     run), the newest kept version of each, as one record; None if no kept run was."""
     def made_with(run: Mapping) -> bool:
-        model = run["config"]["model"]
-        if "ptq_of" in model:
-            model = run["config"]["source"]["model"]
+        model = results.trained_model(run)
         return all(model.get(key) == value for key, value in model_settings.items())
 
     found: dict[str, Any] = {}
@@ -1883,8 +1881,8 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
                 yerr = None if std is None else [[std], [std]]
             ax.errorbar([x], [centre], yerr=yerr, fmt="_", color=color, markersize=16, capsize=4,
                         elinewidth=1.5)
-    ax.set_xticks(range(len(names)), [run_label(_lead_record(next(iter(by_profile.values()))), run)
-                                      if by_profile else run for run in names], rotation=20, ha="right")
+    ax.set_xticks(range(len(names)), [run_label(first, run) if first is not None else run for run in names],
+                  rotation=20, ha="right")
     for i, (name, level) in enumerate(levels.items()):
         ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
                    label=f"{name} ({level:.3g})")

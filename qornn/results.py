@@ -427,6 +427,11 @@ def load_record(experiment: str, profile: str, *, missing_ok: bool = False,
             f"{f', variant {variant!r}' if variant else ''} (looked for {path}); produce them with: "
             f"qornn run {experiment} --profile {profile}{' and its overrides (--set)' if variant else ''}"
         )
+    return _read_record(path, experiment, profile, variant)
+
+
+def _read_record(path: Path, experiment: str, profile: str, variant: str) -> dict:
+    """The record in the file at ``path``, parsed (no NaN or Infinity) and schema-checked."""
     try:
         record = json.loads(path.read_text(), parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
@@ -439,14 +444,8 @@ def load_record(experiment: str, profile: str, *, missing_ok: bool = False,
 def load_kept_records(experiment: str, profile: str, *, variant: str = "") -> list[dict]:
     """The earlier records of ``experiment`` under ``profile`` (or its ``variant``) that a changed
     definition replaced, kept in ``history/`` beside the record, oldest first, each schema-checked."""
-    kept = []
-    for path in history_paths(record_path(experiment, profile, variant)):
-        try:
-            record = json.loads(path.read_text(), parse_constant=_refuse_constant)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError) as err:
-            raise RecordError(f"{path}: not a valid record ({err})") from None
-        kept.append(_check_record(record, path, experiment, profile, variant))
-    return kept
+    return [_read_record(path, experiment, profile, variant)
+            for path in history_paths(record_path(experiment, profile, variant))]
 
 
 def _refuse_constant(name: str) -> Any:
@@ -667,11 +666,17 @@ def _task_module(task: str | None) -> str | None:
     return path if _is_task_module(path) else None
 
 
-def _run_model(run: Mapping) -> str | None:
-    """The model name that trained ``run`` (a post-training quantization run's: its source's)."""
+def trained_model(run: Mapping) -> Mapping:
+    """The model settings that trained ``run`` (a post-training quantization run's: its source's);
+    empty if the record holds none."""
     config = run.get("config", {})
     model = (config.get("source") or config).get("model", {})
-    return model.get("model") if isinstance(model, Mapping) else None
+    return model if isinstance(model, Mapping) else {}
+
+
+def _run_model(run: Mapping) -> str | None:
+    """The model name that trained ``run`` (a post-training quantization run's: its source's)."""
+    return trained_model(run).get("model")
 
 
 def affecting_changes(paths: list[str], experiment: str | None = None) -> list[str]:
