@@ -142,9 +142,9 @@ def _qornn_mnist(task: str, cpu: dict[str, Any], learned_range: bool = False,
 _MNIST_CPU_DATA = ("the first 20,000 training images (validation: the first 2,000 of the held-out "
                    "10,000; test: the full 10,000)")
 # pMNIST was first run with the linear recurrence of the copy page (those records are kept in
-# data/results/qornn-pmnist/history/): the 3- and 4-bit q(W) has spectral radius 1.02-1.12, so the
-# state grew like rho^784 and every 3- to 6-bit QORNN stayed at chance, with losses up to 1e22, while
-# the variant nonlinearity=relu (data/results/qornn-pmnist/variants/) learned at every width.
+# data/results/qornn-pmnist/history/): the 3- and 4-bit q(W) has spectral radius above 1 (1.01-1.07
+# in those records), so the state grew like rho^784 and the 3- and 4-bit QORNNs stayed at chance, with
+# losses up to 1e22, while the variant nonlinearity=relu (data/results/qornn-pmnist/variants/) learned.
 EXPERIMENTS["qornn-pmnist"] = _qornn_mnist("pmnist", {
     "train": {"epochs": 4, "batch_size": 100, "lr": 1e-3, "lr_gamma": 0.8, "eval_batch_size": 1000},
     "note": f"hidden 64 instead of 512, {_MNIST_CPU_DATA} and 4 epochs (800 optimiser steps instead "
