@@ -552,17 +552,28 @@ RUNTIME_ONLY = frozenset({"qornn/allocator.py"})
 
 
 #: subpackages that are wings of their own, mapped to the name prefix of their experiments: a wing
-#: imports nothing from the rest of qornn/ (but this module) and the rest imports nothing from it,
-#: so a change inside a wing can change only its own experiments' numbers, and a change elsewhere
-#: in qornn/ cannot change them
-INDEPENDENT_PACKAGES = {"qornn/theory/": "theory-"}
+#: imports nothing from the rest of qornn/ (but this module) and the rest imports nothing from it
+#: (``tests/test_theory.py``, ``tests/test_sparse.py``), so a change inside a wing can change only
+#: its own experiments' numbers, and a change elsewhere in qornn/ cannot change them
+INDEPENDENT_PACKAGES = {"qornn/theory/": "theory-", "qornn/sparse/": "sea-",
+                        "qornn/overestimate/": "overestimate-"}
+
+#: the runner of the sparse and overestimate wings (:mod:`qornn.wings`): part of their code, and,
+#: since the RNN code never imports it, of no other experiment's
+WING_RUNNER = ("qornn/wings.py", ("qornn/sparse/", "qornn/overestimate/"))
+
+#: modules that only one experiment runs, each mapped to it: the authors' code side by side
+#: (``scripts/peer_check.py``) and the sign-flip probe (``run_flip_probe``). Nothing in qornn/ imports
+#: them (``tests/test_train.py`` checks it), so they cannot change another's numbers
+EXPERIMENT_ONLY = {"qornn/peer.py": "hadamrnn-peer-check", "qornn/sign_probe.py": "hadamrnn-signs-probe"}
 
 
 #: files that only the Hadamard recurrences run: the fused kernel, its Python wrapper and the sign
 #: training rules. A HadamardWeight is their only caller (``qornn.models.implementation`` also asks
 #: the wrapper which code ran, for the record's metadata, not its numbers), so a change there can
 #: change a run's numbers only if its model has one
-HADAMARD_ONLY = frozenset({"qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.py", "qornn/signs.py"})
+HADAMARD_ONLY = frozenset({"qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.py", "qornn/signs.py",
+                           "qornn/csrc/fast_hadamard.cpp"})  # the last: the linear-only kernel before it
 
 #: rewrites checked to give the same numbers, bit for bit, at one thread (how runs train): path ->
 #: {(git blob id before, git blob id after)}. Records made with the version before count as made with
@@ -682,16 +693,22 @@ def _run_model(run: Mapping) -> str | None:
 def affecting_changes(paths: list[str], experiment: str | None = None) -> list[str]:
     """The changed paths that could change the numbers of a run of ``experiment``: all but
     PRESENTATION_ONLY, CONFIGURATION_ONLY, RUNTIME_ONLY and the experiments' paper modules
-    (:func:`is_paper_module`), and of the wings (:data:`INDEPENDENT_PACKAGES`) only the
-    experiment's own (only the paths of its own wing, for an experiment of a wing)."""
+    (:func:`is_paper_module`); of the wings (:data:`INDEPENDENT_PACKAGES`, with their runner
+    :data:`WING_RUNNER`) only the experiment's own (only the paths of its own wing, for an
+    experiment of a wing); of :data:`EXPERIMENT_ONLY` only the experiment's own module."""
     own = next((pkg for pkg, prefix in INDEPENDENT_PACKAGES.items()
                 if experiment is not None and experiment.startswith(prefix)), None)
+    runner, its_wings = WING_RUNNER
 
-    def wing(path: str) -> str | None:
-        return next((pkg for pkg in INDEPENDENT_PACKAGES if path.startswith(pkg)), None)
+    def counts(path: str) -> bool:
+        if path == runner:
+            return own in its_wings
+        if path in EXPERIMENT_ONLY:
+            return EXPERIMENT_ONLY[path] == experiment
+        return next((pkg for pkg in INDEPENDENT_PACKAGES if path.startswith(pkg)), None) == own
 
     return [p for p in paths if p not in PRESENTATION_ONLY and p not in CONFIGURATION_ONLY
-            and p not in RUNTIME_ONLY and not is_paper_module(p) and wing(p) == own]
+            and p not in RUNTIME_ONLY and not is_paper_module(p) and counts(p)]
 
 
 #: The experiments registry: one module per paper holding its experiments as plain data, merged by

@@ -1,8 +1,10 @@
+import ast
 import json
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -286,6 +288,36 @@ def test_presentation_only_changes_do_not_flag_a_run():
     assert affecting_changes(["qornn/report.py", "qornn/benchmark_report.py", "qornn/results.py"]) == []
     assert affecting_changes(["qornn/report.py", "qornn/train.py", "qornn/models/baselines.py"]) == [
         "qornn/train.py", "qornn/models/baselines.py"]
+
+
+def test_a_wing_or_a_module_of_one_experiment_flags_only_its_own_records():
+    from qornn.results import affecting_changes
+
+    changed = ["qornn/sparse/solvers.py", "qornn/overestimate/majoring.py", "qornn/wings.py",
+               "qornn/peer.py", "qornn/sign_probe.py", "qornn/train.py"]
+    assert affecting_changes(changed, "copy") == ["qornn/train.py"]
+    assert affecting_changes(changed, "sea-gaussian") == ["qornn/sparse/solvers.py", "qornn/wings.py"]
+    assert affecting_changes(changed, "overestimate-cessna") == ["qornn/overestimate/majoring.py",
+                                                                "qornn/wings.py"]
+    assert affecting_changes(changed, "theory-saddle-escape") == []
+    assert affecting_changes(changed, "hadamrnn-peer-check") == ["qornn/peer.py", "qornn/train.py"]
+    assert affecting_changes(changed, "hadamrnn-signs-probe") == ["qornn/sign_probe.py", "qornn/train.py"]
+
+
+def test_the_modules_of_one_experiment_are_imported_by_no_other_module():
+    from qornn.results import EXPERIMENT_ONLY, WING_RUNNER
+
+    root = Path(__file__).resolve().parents[1]
+    modules = {Path(path).stem for path in [*EXPERIMENT_ONLY, WING_RUNNER[0]]}
+    for path in (root / "qornn").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = {(node.module or "").split(".")[-1], *(a.name for a in node.names)}
+            elif isinstance(node, ast.Import):
+                names = {a.name.split(".")[-1] for a in node.names}
+            else:
+                continue
+            assert not (names & modules) or path.stem in modules, (path, names & modules)
 
 
 def test_changes_to_comments_and_docstrings_only_do_not_flag_a_run(monkeypatch):
