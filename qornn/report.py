@@ -78,6 +78,11 @@ __all__ = [
     "paper_budget_note",
     "paper_budget_summary",
     "solves_copy",
+    "copy_constant_cross_entropy",
+    "copy_seed_diagnosis",
+    "plot_copy_seed_dynamics",
+    "copy_diagnosis_text",
+    "SIGN_COLLAPSE_FACTOR",
     "copy_verdicts",
     "copy_verdict_text",
     "plot_seed_spread",
@@ -1811,6 +1816,152 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                                                   f"{', '.join(map(str, stale))})"})
     return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds",
                                        "per seed", "note"])
+
+
+def copy_constant_cross_entropy(length: int, symbols: int = 10, alphabet: int = 8) -> float:
+    """−(p ln p + (1 − p) ln((1 − p)/A)) with p = (T − K)/T: the cross-entropy per step of the best
+    predictor that ignores its input and its position (blank with probability p at every step, each
+    of the A symbols with (1 − p)/A). A model that never reacts to the marker can do no better; the
+    memoryless baseline K ln A / T is what one reaches that places the recall window but remembers
+    nothing."""
+    p = (length - symbols) / length
+    return -(p * math.log(p) + (1 - p) * math.log((1 - p) / alphabet))
+
+
+def _blank_share(model, task, batch_size: int = 250) -> float:
+    """The share of the copied symbols (the last K targets of each test sequence) that ``model``
+    predicts as blank."""
+    import torch
+
+    n, k = task.num_samples("test"), task.symbols
+    blank = 0
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            x, _ = task.batch("test", torch.arange(start, min(start + batch_size, n)))
+            blank += int((model(x)[:, -k:].argmax(-1) == 0).sum())
+    return blank / (n * k)
+
+
+def copy_seed_diagnosis(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy",
+                        profile: str = PAPER_PROFILE) -> pd.DataFrame:
+    """Per run and seed recorded at ``profile``, what tells a solved copy task from a failed one:
+    the verdict (:func:`solves_copy`), the test loss beside the memoryless and the constant
+    (:func:`copy_constant_cross_entropy`) predictors', the recall, the share of the copied symbols
+    the trained model predicts as blank (its shipped weights on the seed's test set,
+    :func:`qornn.weights.trained_model`), and, from the record's last epoch, the mean |u| of the
+    latent sign vector and the signs of W flipped per optimiser step. No row for a run or seed not
+    recorded; the blank share is None where the weights are not here."""
+    from .experiments import get_config
+    from .tasks import build_task
+    from .weights import trained_model
+
+    config = get_config(experiment, profile)
+    rows = []
+    for seed, record in seed_records(experiment, profile).items():
+        task = None
+        for run in runs:
+            data = record["runs"].get(run)
+            if data is None:
+                continue
+            options = data["config"].get("task_options", config.task_options)
+            if task is None:
+                task = build_task(data["config"].get("task", config.task), **options, seed=seed)
+            try:
+                blank = _blank_share(trained_model(experiment, run, profile, seed=seed, task=task), task)
+            except ValueError:
+                blank = None
+            first = (data["history"] or [{}])[0].get("diagnostics", {})
+            last = (data["history"] or [{}])[-1].get("diagnostics", {})
+            rows.append({"run": run, "seed": seed, "solved": solves_copy(data),
+                         "test loss": data["test"]["loss"],
+                         "memoryless": data["baselines"]["memoryless_cross_entropy"],
+                         "constant": copy_constant_cross_entropy(options["length"], options["symbols"]),
+                         "recall": data["test"]["recall_accuracy"], "copied symbols predicted blank": blank,
+                         "mean |u|, first epoch": first.get("mean_abs_u"),
+                         "mean |u|, last epoch": last.get("mean_abs_u"),
+                         "sign flips / step, last epoch": last.get("sign_flips_per_step")})
+    return pd.DataFrame(rows)
+
+
+#: a seed's latent signs have collapsed when their mean |u| ends this many times below its value after
+#: the first epoch (W then flips its signs at the slightest gradient)
+SIGN_COLLAPSE_FACTOR = 10.0
+
+
+def copy_diagnosis_text(frame: pd.DataFrame) -> str:
+    """What :func:`copy_seed_diagnosis` shows, in sentences made from its numbers: the failed seeds
+    that are marker-blind (predict blank for at least :data:`SOLVED_RECALL` of the copied symbols),
+    and, for every seed with sign diagnostics, whether its latent signs collapsed (mean |u| ended
+    :data:`SIGN_COLLAPSE_FACTOR` times or more below its first epoch's) or not. "" for an empty frame."""
+    if frame.empty:
+        return ""
+    lines = []
+    blind = frame[~frame["solved"] & (frame["copied symbols predicted blank"].fillna(0) >= SOLVED_RECALL)]
+    if not blind.empty:
+        which = ", ".join(f"{r['run']} seed {r['seed']}" for _, r in blind.iterrows())
+        lines.append(f"- **Marker-blind:** {which} predict blank for at least {SOLVED_RECALL:.0%} of the "
+                     f"copied symbols: they never react to the marker, so their test loss "
+                     f"({', '.join(_fmt(v) for v in blind['test loss'])}) sits near the constant predictor's "
+                     f"({_fmt(blind['constant'].iloc[0])}), above the memoryless baseline "
+                     f"({_fmt(blind['memoryless'].iloc[0])}).")
+    known = frame.dropna(subset=["mean |u|, first epoch", "mean |u|, last epoch"])
+    for collapsed, label in ((True, "Latent signs collapsed"), (False, "Latent signs kept")):
+        ratio = known["mean |u|, first epoch"] / known["mean |u|, last epoch"]
+        part = known[(ratio >= SIGN_COLLAPSE_FACTOR) == collapsed]
+        if part.empty:
+            continue
+        cells = "; ".join(
+            f"{r['run']} seed {r['seed']} ({'solved' if r['solved'] else 'not solved'}): mean |u| "
+            f"{_fmt(r['mean |u|, first epoch'])} → {_fmt(r['mean |u|, last epoch'])}, "
+            f"{_fmt(r['sign flips / step, last epoch'])} signs of W flipped per step in the last epoch"
+            for _, r in part.iterrows())
+        bound = "at least" if collapsed else "less than"
+        lines.append(f"- **{label}** (mean |u| after the last epoch {bound} {SIGN_COLLAPSE_FACTOR:g}× below "
+                     f"its first epoch's): {cells}.")
+    return "\n".join(lines)
+
+
+def plot_copy_seed_dynamics(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy",
+                            profile: str = PAPER_PROFILE, axes=None) -> list[str]:
+    """Each seed recorded at ``profile`` of each of ``runs``, per epoch: the validation loss (with
+    the memoryless and the constant predictors' losses, :func:`copy_constant_cross_entropy`), the
+    mean |u| of the latent sign vector and the signs of W flipped per optimiser step (the history's
+    ``diagnostics``). A solved seed is drawn solid, a failed one dashed. Returns the curves' labels."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(14, 3.9))
+    drawn, references = [], {}
+    for seed, record in seed_records(experiment, profile).items():
+        for colour, run in enumerate(runs):
+            data = record["runs"].get(run)
+            if data is None:
+                continue
+            history = data["history"]
+            epochs = [h["epoch"] for h in history]
+            label = f"{run}, seed {seed}"
+            style = {"color": f"C{colour}", "marker": "os^v"[seed % 4], "markersize": 4,
+                     "linestyle": "-" if solves_copy(data) else "--", "label": label}
+            axes[0].plot(epochs, [h["val"]["loss"] for h in history], **style)
+            diagnostics = [h.get("diagnostics", {}) for h in history]
+            axes[1].plot(epochs, [d.get("mean_abs_u", math.nan) for d in diagnostics], **style)
+            axes[2].plot(epochs, [d.get("sign_flips_per_step", math.nan) for d in diagnostics], **style)
+            drawn.append(label)
+            options = data["config"]["task_options"]
+            references = {"memoryless": data["baselines"]["memoryless_cross_entropy"],
+                          "constant predictor": copy_constant_cross_entropy(options["length"],
+                                                                            options["symbols"])}
+    for (name, value), colour in zip(references.items(), ("grey", "black"), strict=False):
+        axes[0].axhline(value, color=colour, linestyle=":", linewidth=1.2, label=name)
+    for ax, title in zip(axes, ("validation loss per step", "mean |u| (latent signs)",
+                                "signs of W flipped per step"), strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize="x-small")
+    return drawn
 
 
 def copy_verdict_text(verdicts: pd.DataFrame) -> str:

@@ -112,6 +112,35 @@ display(Markdown(report.copy_verdict_text(verdicts)))
 display(report.styled(verdicts))
 
 # %% [markdown]
+# ### Why a seed fails
+#
+# Where the seeds disagree, the records say more than the verdict. The table gives, for each seed
+# recorded at the paper's budget, the test loss beside two references: the memoryless baseline
+# $K\ln A/T$, reached by a model that places the recall window but remembers nothing, and the best
+# **constant** predictor, $-\big(p\ln p + (1-p)\ln\tfrac{1-p}{A}\big)$ with $p = (T-K)/T$, the
+# most a model can reach that never reacts to the marker (`report.copy_constant_cross_entropy`).
+# Then the share of the copied symbols that the trained model predicts as blank (its shipped
+# weights, on the seed's test set), and, from the record's first and last epochs, the mean $|u|$ of
+# the latent sign vector and the number of signs of $W$ flipped per optimiser step. A sign of $W$
+# flips when $u_i$ changes sign: with $|u|$ near the step size of Adam, every step can flip some.
+# The sentences below the table are made from its numbers; the figure draws the same per epoch
+# (a failed seed dashed). The sign-learning chapter ({doc}`/book/hadamrnn/signs`) studies this
+# collapse of the latent signs, on pMNIST with the authors' own code too.
+
+# %% tags=["hide-input"]
+diagnosis = report.copy_seed_diagnosis(("hadamrnn", "block-hadamrnn"))
+if diagnosis.empty:
+    display(Markdown("No HadamRNN or Block-HadamRNN run is recorded at the paper's budget yet: nothing "
+                     "to diagnose."))
+else:
+    display(report.styled(diagnosis))
+    display(Markdown(report.copy_diagnosis_text(diagnosis)))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
+    report.plot_copy_seed_dynamics(("hadamrnn", "block-hadamrnn"), axes=axes)
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
 # ## This run
 #
 # The notebook has five parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`
