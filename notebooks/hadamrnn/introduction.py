@@ -163,7 +163,8 @@ display(report.styled(report.paper_budget_summary(TASKS)))
 # ## Does HadamRNN solve the copy task at the paper's budget?
 #
 # The abstract's main claim, decided from the `paper` records of the copy task by the rule below
-# (`qornn.report.solves_copy`; the copy-task page shows the same verdict with its curves):
+# (`qornn.report.solves_copy`; the copy-task page shows the same verdict with its curves, and, where
+# the seeds disagree, what tells a failed seed from a solved one):
 
 # %% tags=["hide-input"]
 display(Markdown(f"The rule: {report.COPY_RULE}."))
