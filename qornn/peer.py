@@ -13,7 +13,10 @@ they keep it with the recurrent layer. The check has two parts:
   ‖a − b‖/‖b‖ of the outputs and of the gradient of every parameter;
 - :func:`train_side_by_side`: both trained from the same weights on the same batches, each with its
   own Adam, recording per step the loss, the batch accuracy, the sign flips and the mean |u|, and
-  every ``eval_every`` steps the accuracy on the first test images.
+  every ``eval_every`` steps the accuracy on the first test images;
+- :func:`check_trained_copy_models`: the copy-task HadamRNNs trained at the paper's budget, each
+  loaded into the authors' network, which evaluates the run's test set: the same test loss and
+  recall say that a seed fails or solves the task in their code as in ours.
 
 The authors' code is never copied into qornn: :func:`load_peer` imports it from a checkout the user
 cloned (it needs the ``peer`` extra: deel-torchlip, torchmetrics, pyyaml). The comparison functions
@@ -42,7 +45,7 @@ from .train import flush_denormals
 
 __all__ = ["PEER_PARAMETERS", "PeerUnavailable", "default_peer_path", "load_peer", "peer_source",
            "build_peer_model", "copy_parameters", "relative_difference", "compare_gradients",
-           "sign_flips", "train_side_by_side", "PEER_PROFILES", "run_peer_check"]
+           "sign_flips", "train_side_by_side", "PEER_PROFILES", "run_peer_check", "check_trained_copy_models"]
 
 #: qornn HadamRNN parameter -> the same parameter in the authors' BinadamSSM (shapes may differ by
 #: a leading 1: their sign vector is 1×n)
@@ -120,15 +123,18 @@ def _quiet() -> Iterator[None]:
 
 
 def build_peer_model(peer: ModuleType, hidden_size: int, *, input_size: int = 1, output_size: int = 10,
-                     bits: int = 4, learn_signs: bool = True, seed: int | None = None) -> nn.Module:
-    """The authors' pMNIST HadamRNN (their config: BinadamSSM, single layer, full Hadamard, ReLU,
-    k-bit input and output matrices), initialised by their code (``seed`` as in their configs);
+                     bits: int = 4, learn_signs: bool = True, seed: int | None = None,
+                     many_to_many: bool = False) -> nn.Module:
+    """The authors' HadamRNN (their pMNIST and copy-task configs: BinadamSSM, single layer, full
+    Hadamard, ReLU, k-bit input and output matrices, both biases; ``many_to_many`` for the copy task,
+    an output at every step), initialised by their code (``seed`` as in their configs);
     ``learn_signs=False`` freezes their sign vector."""
     if seed is not None:
         torch.manual_seed(seed)
     with _quiet():
         model = peer.BinadamSSM(input_size, hidden_size, output_size, activation=nn.ReLU(), num_bits=bits,
-                                basic_block="full", single_layer=True, qoutput=True)
+                                basic_block="full", single_layer=True, qoutput=True,
+                                manytomany=many_to_many)
     model.recurrent_layer.sign_vector.requires_grad_(learn_signs)
     return model
 
@@ -351,3 +357,79 @@ def run_peer_check(profile: str = "cpu", *, peer_path: str | Path | None = None,
                 "provenance": results.provenance(profile=profile, seed=seed, device="cpu",
                                                  wall_time_s=wall, code=code)})
     return results.load_record(PEER_CHECK_EXPERIMENT, profile)
+
+
+def _copy_metrics(logits: torch.Tensor, y: torch.Tensor, symbols: int) -> tuple[float, float]:
+    """The authors' copy loss (mean cross-entropy over every batch × time position), summed over the
+    batch, and the number of copied symbols recalled."""
+    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    recalled = (logits[:, -symbols:].argmax(-1) == y[:, -symbols:]).sum()
+    return float(loss) * len(y), float(recalled)
+
+
+@torch.no_grad()
+def check_trained_copy_models(profile: str = "cpu", *, peer_path: str | Path | None = None,
+                              runs: tuple[str, ...] = ("hadamrnn",), source_profile: str = "paper",
+                              batch_size: int = 250) -> dict:
+    """Every seed of the copy-task ``runs`` recorded at ``source_profile`` whose finished checkpoint
+    is here (its latent parameters: :func:`qornn.experiments.load_trained`), evaluated on the run's
+    test set by qornn and, with the same parameters, by the authors' BinadamSSM (their copy config,
+    one-hot inputs), each recorded as :func:`qornn.report.copy_check_name` in the peer check's
+    ``profile`` record:
+    both test losses and recalls and their relative difference. A check already recorded for the
+    same source record (its configuration hash) is skipped; a seed without a checkpoint is left out."""
+    from . import results
+    from .experiments import load_trained
+    from .report import copy_check_name, seed_records
+    from .tasks import build_task
+
+    peer = load_peer(peer_path)
+    source = peer_source(peer_path)
+    code = results.git_commit()
+    for seed, record in seed_records("copy", source_profile).items():
+        for run in runs:
+            data = record["runs"].get(run)
+            if data is None:
+                continue
+            config = {"experiment": PEER_CHECK_EXPERIMENT, "profile": profile, "check": "trained copy model",
+                      "source": {"experiment": "copy", "profile": source_profile, "run": run, "seed": seed,
+                                 "config_hash": data["config_hash"]}, "peer": source}
+            digest = results.config_hash(config)
+            name = copy_check_name(run, seed, source_profile)
+            done = results.load_record(PEER_CHECK_EXPERIMENT, profile, missing_ok=True) or {"runs": {}}
+            if done["runs"].get(name, {}).get("config_hash") == digest:
+                continue
+            start = time.perf_counter()
+            options = data["config"]["task_options"]
+            task = build_task(data["config"]["task"], **options, seed=seed)
+            try:
+                ours = load_trained("copy", source_profile, run, seed=seed, task=task).eval()
+            except ValueError:
+                continue  # no finished checkpoint here: nothing to load into their network
+            model = data["config"]["model"]
+            theirs = build_peer_model(peer, model["hidden_size"], input_size=task.input_size,
+                                      output_size=task.output_size, bits=model["bits"], many_to_many=True)
+            copy_parameters(ours, theirs, PEER_PARAMETERS)
+            theirs.eval()
+            n, k = task.num_samples("test"), task.symbols
+            sums = {"ours": [0.0, 0.0], "authors": [0.0, 0.0]}
+            for first in range(0, n, batch_size):
+                x, y = task.batch("test", torch.arange(first, min(first + batch_size, n)))
+                one_hot = nn.functional.one_hot(x, task.input_size).float()  # their inputs
+                with _quiet():
+                    outputs = {"ours": ours(x), "authors": theirs(one_hot)}
+                for who, logits in outputs.items():
+                    loss, recalled = _copy_metrics(logits, y, k)
+                    sums[who][0] += loss
+                    sums[who][1] += recalled
+            test = {"loss": sums["ours"][0] / n, "recall_accuracy": sums["ours"][1] / (n * k),
+                    "authors_loss": sums["authors"][0] / n,
+                    "authors_recall_accuracy": sums["authors"][1] / (n * k)}
+            test["loss_relative_difference"] = abs(test["loss"] - test["authors_loss"]) / test["authors_loss"]
+            results.save_run(PEER_CHECK_EXPERIMENT, profile, name, {
+                "config": config, "config_hash": digest, "history": [], "test": test,
+                "size_bits": ours.size_bits(),
+                "provenance": results.provenance(profile=profile, seed=seed, device="cpu",
+                                                 wall_time_s=time.perf_counter() - start, code=code)})
+    return results.load_record(PEER_CHECK_EXPERIMENT, profile, missing_ok=True) or {"runs": {}}
+

@@ -82,6 +82,7 @@ __all__ = [
     "copy_seed_diagnosis",
     "plot_copy_seed_dynamics",
     "copy_diagnosis_text",
+    "copy_check_name",
     "SIGN_COLLAPSE_FACTOR",
     "copy_verdicts",
     "copy_verdict_text",
@@ -1842,10 +1843,31 @@ def _blank_share(model, task, batch_size: int = 250) -> float:
     return blank / (n * k)
 
 
+#: the experiment of the side-by-side check with the authors' code (:mod:`qornn.peer`)
+PEER_CHECK_RECORD = ("hadamrnn-peer-check", "cpu")
+
+
+def copy_check_name(run: str, seed: int, profile: str = PAPER_PROFILE) -> str:
+    """The peer-check run (:func:`qornn.peer.check_trained_copy_models`) that evaluates copy-task
+    ``run`` of ``profile`` at ``seed`` in the authors' code: ``copy-paper-hadamrnn-seed1``."""
+    return f"copy-{profile}-{run}-seed{seed}"
+
+
+def _authors_copy_loss(run: str, seed: int, profile: str, config_hash: str) -> float | None:
+    """The test loss the authors' code gives with the trained parameters of ``run`` (its peer-check
+    run), None where that check is not recorded for this very record (its configuration hash)."""
+    record = results.load_record(*PEER_CHECK_RECORD, missing_ok=True) or {"runs": {}}
+    check = record["runs"].get(copy_check_name(run, seed, profile))
+    if check is None or check["config"].get("source", {}).get("config_hash") != config_hash:
+        return None
+    return check["test"]["authors_loss"]
+
+
 def copy_seed_diagnosis(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy",
                         profile: str = PAPER_PROFILE) -> pd.DataFrame:
     """Per run and seed recorded at ``profile``, what tells a solved copy task from a failed one:
-    the verdict (:func:`solves_copy`), the test loss beside the memoryless and the constant
+    the verdict (:func:`solves_copy`), the test loss (and the authors' code's with the same trained
+    parameters, where :mod:`qornn.peer` recorded it) beside the memoryless and the constant
     (:func:`copy_constant_cross_entropy`) predictors', the recall, the share of the copied symbols
     the trained model predicts as blank (its shipped weights on the seed's test set,
     :func:`qornn.weights.trained_model`), and, from the record's last epoch, the mean |u| of the
@@ -1874,6 +1896,8 @@ def copy_seed_diagnosis(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), ex
             last = (data["history"] or [{}])[-1].get("diagnostics", {})
             rows.append({"run": run, "seed": seed, "solved": solves_copy(data),
                          "test loss": data["test"]["loss"],
+                         "test loss, authors' code": _authors_copy_loss(run, seed, profile,
+                                                                        data["config_hash"]),
                          "memoryless": data["baselines"]["memoryless_cross_entropy"],
                          "constant": copy_constant_cross_entropy(options["length"], options["symbols"]),
                          "recall": data["test"]["recall_accuracy"], "copied symbols predicted blank": blank,
@@ -1918,6 +1942,15 @@ def copy_diagnosis_text(frame: pd.DataFrame) -> str:
         bound = "at least" if collapsed else "less than"
         lines.append(f"- **{label}** (mean |u| after the last epoch {bound} {SIGN_COLLAPSE_FACTOR:g}× below "
                      f"its first epoch's): {cells}.")
+    authors = "test loss, authors' code"
+    theirs = frame.dropna(subset=[authors]) if authors in frame else frame[:0]
+    if not theirs.empty:
+        worst = max(abs(a - b) / b for a, b in zip(theirs["test loss"], theirs[authors], strict=True))
+        which = ", ".join(f"{r['run']} seed {r['seed']}" for _, r in theirs.iterrows())
+        lines.append(f"- **The authors' code agrees:** loaded with the same trained parameters, their "
+                     f"network gives the test losses of ours ({which}) to a relative {_fmt(worst)} at "
+                     f"most (`scripts/peer_check.py`, record `hadamrnn-peer-check`): a seed fails or "
+                     f"solves the task in their code as in ours.")
     return "\n".join(lines)
 
 

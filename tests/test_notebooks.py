@@ -207,12 +207,14 @@ def test_copy_page_leads_with_the_paper_budget_its_verdict_and_seeds(tmp_path):
     assert table.index("paper's budget") < table.index("reduced (smoke profile)")
     assert "2 seeds (0, 1)" in html and "±" in html
     assert "authors' released notebook" in html and "9.904e-08" in html
-    figures = _outputs(nb, "image/png")  # the loss curves (a panel per budget), the spread over seeds
-    assert len(figures) == 2
+    assert "copied symbols predicted blank" in html  # why a paper seed fails: its table
+    # the paper seeds' sign dynamics, the loss curves (a panel per budget), the spread over seeds
+    figures = _outputs(nb, "image/png")
+    assert len(figures) == 3
 
     def width(png: str) -> int:
         import base64
 
         return int.from_bytes(base64.b64decode(png)[16:20], "big")
 
-    assert width(figures[0]) > width(figures[1])  # two panels of 7.5 in, beside one figure of 8 in
+    assert width(figures[1]) > width(figures[2])  # two panels of 7.5 in, beside one figure of 8 in

@@ -551,6 +551,7 @@ def test_the_seed_diagnosis_has_a_row_per_recorded_seed_and_run():
     # no shipped weights nor checkpoint in the test's data, and no diagnostics in these histories
     assert frame["copied symbols predicted blank"].isna().all()
     assert frame["mean |u|, last epoch"].isna().all()
+    assert frame["test loss, authors' code"].isna().all()  # no peer check recorded
     import matplotlib.pyplot as plt
 
     _, axes = plt.subplots(1, 3)
@@ -584,3 +585,8 @@ def test_the_diagnosis_text_says_only_what_the_numbers_show():
     bare = frame.assign(**{"mean |u|, first epoch": None, "mean |u|, last epoch": None})
     assert "Latent signs" not in report.copy_diagnosis_text(bare)
     assert report.copy_diagnosis_text(frame.iloc[0:0]) == ""
+    assert "authors' code" not in text  # no peer check in the frame
+    checked = frame.assign(**{"test loss, authors' code": [0.09 * (1 + 2e-8), 1e-6 * (1 - 7e-6), None]})
+    agrees = report.copy_diagnosis_text(checked).split("\n")[-1]
+    assert agrees.startswith("- **The authors' code agrees:**")
+    assert "(hadamrnn seed 0, hadamrnn seed 1)" in agrees and "relative 7e-06 at most" in agrees

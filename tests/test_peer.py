@@ -16,7 +16,7 @@ from _notebook_helpers import write_mnist_idx
 from torch import nn
 from torch.nn.utils import parametrize
 
-from qornn import peer
+from qornn import peer, report
 from qornn.hadamard import block_hadamard
 from qornn.models import build_model
 from qornn.quantize import quantize_ste
@@ -45,19 +45,22 @@ class StandIn(nn.Module):
     """h_t = diag(sign v) H/√n h_{t-1} + b + q_4(A) x_t, y = q_4(C) ReLU(h_T) + c, with the authors'
     parameter names (their BinadamSSM's), written from the formula, step by step."""
 
-    def __init__(self, n):
+    def __init__(self, n, input_size=1, output_size=10, many_to_many=False):
         super().__init__()
-        self.input_layer = nn.Linear(1, n, bias=False)
+        self.input_layer = nn.Linear(input_size, n, bias=False)
         self.recurrent_layer = _SignedHadamard(n)
-        self.output_layer = nn.Linear(n, 10)
+        self.output_layer = nn.Linear(n, output_size)
+        self.many_to_many = many_to_many  # an output at every step (their copy-task config)
         for layer in (self.input_layer, self.output_layer):
             parametrize.register_parametrization(layer, "weight", _Quantize())
 
     def forward(self, x):
         h = x.new_zeros(x.shape[0], self.recurrent_layer.bias.shape[0])
+        states = []
         for x_t in x.unbind(1):
             h = self.recurrent_layer(h) + self.input_layer(x_t)
-        return self.output_layer(torch.relu(h))
+            states.append(h)
+        return self.output_layer(torch.relu(torch.stack(states, 1) if self.many_to_many else h))
 
 
 def _pair(n=16, learn_signs=True):
@@ -150,3 +153,39 @@ def test_the_real_peer_check_on_the_smoke_profile(tmp_path, monkeypatch):
         first = run["curves"]["authors"]["loss"][0]
         assert first == pytest.approx(run["curves"]["qornn"]["loss"][0], rel=1e-4)
         assert run["config"]["peer"]["commit"]
+
+
+def test_a_trained_copy_model_is_evaluated_by_both_codes_and_recorded(monkeypatch):
+    from types import SimpleNamespace
+
+    from qornn import experiments, results
+    from qornn.experiments import get_config
+
+    config = get_config("copy", "paper").run_config("hadamrnn", 0)
+    config["task_options"] = {"length": 30, "symbols": 4, "train_size": 8, "val_size": 8, "test_size": 10}
+    config["model"] = {**config["model"], "hidden_size": 16}
+    results.save_run("copy", "paper", "hadamrnn", {
+        "config": config, "config_hash": results.config_hash(config), "history": [],
+        "test": {"loss": 0.1, "recall_accuracy": 0.0}, "baselines": {}, "size_bits": 1,
+        "provenance": {"commit": "89abcdef01234567", "dirty": False, "profile": "paper", "seed": 0,
+                       "device": "cpu", "wall_time_s": 1.0, "date": "2026-12-04T08:00:00+00:00"}})
+    torch.manual_seed(5)
+    trained = build_model("hadamrnn", input_size=10, output_size=9, hidden_size=16, bits=4, many_to_many=True)
+    loads = []
+    monkeypatch.setattr(experiments, "load_trained", lambda *a, **k: loads.append(a) or trained)
+
+    def binadam(input_size, n, output_size, *, manytomany, **_):
+        return StandIn(n, input_size, output_size, many_to_many=manytomany)
+
+    monkeypatch.setattr(peer, "load_peer", lambda path=None: SimpleNamespace(BinadamSSM=binadam))
+    record = peer.check_trained_copy_models("smoke")
+    run = record["runs"][report.copy_check_name("hadamrnn", 0)]
+    assert run["config"]["source"] == {"experiment": "copy", "profile": "paper", "run": "hadamrnn",
+                                       "seed": 0, "config_hash": results.config_hash(config)}
+    test = run["test"]
+    assert test["loss"] == pytest.approx(test["authors_loss"], rel=1e-5)
+    assert test["loss_relative_difference"] < 1e-5
+    assert test["recall_accuracy"] == test["authors_recall_accuracy"]
+    assert test["loss"] > 1.0  # an untrained model: far from solving it, and both codes agree on that
+    peer.check_trained_copy_models("smoke")  # recorded for this source record: not evaluated again
+    assert len(loads) == 1

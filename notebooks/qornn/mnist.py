@@ -255,8 +255,8 @@ for task, record in records.items():
 # ## Spread over seeds
 #
 # Test accuracy of the float Björck ORNN and of STE-Björck at every width (3 and 4 bits are the
-# paper's headline) at every recorded seed (dots), with the mean and one standard deviation over the seeds (bars), for each
-# budget recorded; a run recorded at one seed has a dot and no bar.
+# paper's headline) at every recorded seed (dots), with the mean and one standard deviation over the
+# seeds (bars), for each budget recorded; a run recorded at one seed has a dot and no bar.
 
 # %% tags=["hide-input"]
 HEADLINE = ("ornn-bjorck", *(f"qornn-ste-bjorck-{bits}bit" for bits in (3, 4, 5, 6, 8)))
