@@ -14,9 +14,9 @@ they keep it with the recurrent layer. The check has two parts:
 - :func:`train_side_by_side`: both trained from the same weights on the same batches, each with its
   own Adam, recording per step the loss, the batch accuracy, the sign flips and the mean |u|, and
   every ``eval_every`` steps the accuracy on the first test images;
-- :func:`check_trained_copy_models`: the copy-task HadamRNNs trained at the paper's budget, each
-  loaded into the authors' network, which evaluates the run's test set: the same test loss and
-  recall say that a seed fails or solves the task in their code as in ours.
+- :func:`check_trained_copy_models`: the copy-task HadamRNNs and Block-HadamRNNs trained at the
+  paper's budget, each loaded into the authors' network, which evaluates the run's test set: the
+  same test loss and recall say that a seed fails or solves the task in their code as in ours.
 
 The authors' code is never copied into qornn: :func:`load_peer` imports it from a checkout the user
 cloned (it needs the ``peer`` extra: deel-torchlip, torchmetrics, pyyaml). The comparison functions
@@ -124,16 +124,18 @@ def _quiet() -> Iterator[None]:
 
 def build_peer_model(peer: ModuleType, hidden_size: int, *, input_size: int = 1, output_size: int = 10,
                      bits: int = 4, learn_signs: bool = True, seed: int | None = None,
-                     many_to_many: bool = False) -> nn.Module:
+                     many_to_many: bool = False, block: int | None = None) -> nn.Module:
     """The authors' HadamRNN (their pMNIST and copy-task configs: BinadamSSM, single layer, full
     Hadamard, ReLU, k-bit input and output matrices, both biases; ``many_to_many`` for the copy task,
-    an output at every step), initialised by their code (``seed`` as in their configs);
+    an output at every step; ``block`` m: Block-HadamRNN, Hadamard blocks of size m, their
+    ``basic_block`` log2 m), initialised by their code (``seed`` as in their configs);
     ``learn_signs=False`` freezes their sign vector."""
     if seed is not None:
         torch.manual_seed(seed)
+    basic_block = "full" if block is None else int(math.log2(block))
     with _quiet():
         model = peer.BinadamSSM(input_size, hidden_size, output_size, activation=nn.ReLU(), num_bits=bits,
-                                basic_block="full", single_layer=True, qoutput=True,
+                                basic_block=basic_block, single_layer=True, qoutput=True,
                                 manytomany=many_to_many)
     model.recurrent_layer.sign_vector.requires_grad_(learn_signs)
     return model
@@ -295,12 +297,21 @@ def run_name(hidden_size: int, learn_signs: bool) -> str:
     return f"n{hidden_size}-{'learned' if learn_signs else 'frozen'}-signs"
 
 
+def _current(run: dict | None, digest: str) -> bool:
+    """Whether ``run`` is recorded with the configuration ``digest`` by code that has not changed
+    since (:func:`qornn.results.code_changed_since`): then it is not made again."""
+    from . import results
+
+    return run is not None and run.get("config_hash") == digest and results.code_changed_since(run) is None
+
+
 def run_peer_check(profile: str = "cpu", *, peer_path: str | Path | None = None, seed: int = 8,
                    sizes: list[int] | None = None, progress: bool = True) -> dict:
     """Both parts of the check for every hidden size of ``profile`` and learned and frozen signs,
     each run recorded in data/results/hadamrnn-peer-check/<profile>.json as it ends (a run already
-    recorded with the same configuration is skipped). Both models start from the authors' own
-    initialisation (their code, ``seed``; 8 is their pMNIST config's), copied into qornn's model."""
+    recorded with the same configuration by unchanged code is skipped). Both models start from the
+    authors' own initialisation (their code, ``seed``; 8 is their pMNIST config's), copied into
+    qornn's model."""
     from . import results
     from .models import build_model
     from .tasks import build_task
@@ -329,7 +340,7 @@ def run_peer_check(profile: str = "cpu", *, peer_path: str | Path | None = None,
             digest = results.config_hash(config)
             record = results.load_record(PEER_CHECK_EXPERIMENT, profile, missing_ok=True) or {"runs": {}}
             name = run_name(n, learn)
-            if record["runs"].get(name, {}).get("config_hash") == digest:
+            if _current(record["runs"].get(name), digest):
                 continue
             start = time.perf_counter()
             theirs = build_peer_model(peer, n, bits=spec["bits"], learn_signs=learn, seed=seed)
@@ -369,7 +380,8 @@ def _copy_metrics(logits: torch.Tensor, y: torch.Tensor, symbols: int) -> tuple[
 
 @torch.no_grad()
 def check_trained_copy_models(profile: str = "cpu", *, peer_path: str | Path | None = None,
-                              runs: tuple[str, ...] = ("hadamrnn",), source_profile: str = "paper",
+                              runs: tuple[str, ...] = ("hadamrnn", "block-hadamrnn"),
+                              source_profile: str = "paper",
                               batch_size: int = 250) -> dict:
     """Every seed of the copy-task ``runs`` recorded at ``source_profile`` whose finished checkpoint
     is here (its latent parameters: :func:`qornn.experiments.load_trained`), evaluated on the run's
@@ -377,7 +389,8 @@ def check_trained_copy_models(profile: str = "cpu", *, peer_path: str | Path | N
     one-hot inputs), each recorded as :func:`qornn.report.copy_check_name` in the peer check's
     ``profile`` record:
     both test losses and recalls and their relative difference. A check already recorded for the
-    same source record (its configuration hash) is skipped; a seed without a checkpoint is left out."""
+    same source record (its configuration hash) by unchanged code is skipped; a seed without a
+    checkpoint is left out."""
     from . import results
     from .experiments import load_trained
     from .report import copy_check_name, seed_records
@@ -397,7 +410,7 @@ def check_trained_copy_models(profile: str = "cpu", *, peer_path: str | Path | N
             digest = results.config_hash(config)
             name = copy_check_name(run, seed, source_profile)
             done = results.load_record(PEER_CHECK_EXPERIMENT, profile, missing_ok=True) or {"runs": {}}
-            if done["runs"].get(name, {}).get("config_hash") == digest:
+            if _current(done["runs"].get(name), digest):
                 continue
             start = time.perf_counter()
             options = data["config"]["task_options"]
@@ -408,7 +421,8 @@ def check_trained_copy_models(profile: str = "cpu", *, peer_path: str | Path | N
                 continue  # no finished checkpoint here: nothing to load into their network
             model = data["config"]["model"]
             theirs = build_peer_model(peer, model["hidden_size"], input_size=task.input_size,
-                                      output_size=task.output_size, bits=model["bits"], many_to_many=True)
+                                      output_size=task.output_size, bits=model["bits"], many_to_many=True,
+                                      block=model.get("block"))
             copy_parameters(ours, theirs, PEER_PARAMETERS)
             theirs.eval()
             n, k = task.num_samples("test"), task.symbols

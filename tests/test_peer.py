@@ -187,5 +187,28 @@ def test_a_trained_copy_model_is_evaluated_by_both_codes_and_recorded(monkeypatc
     assert test["loss_relative_difference"] < 1e-5
     assert test["recall_accuracy"] == test["authors_recall_accuracy"]
     assert test["loss"] > 1.0  # an untrained model: far from solving it, and both codes agree on that
-    peer.check_trained_copy_models("smoke")  # recorded for this source record: not evaluated again
+    # recorded for this source record by unchanged code: not evaluated again; by changed code: again
+    monkeypatch.setattr(results, "code_changed_since", lambda run, *a, **k: None)
+    peer.check_trained_copy_models("smoke")
     assert len(loads) == 1
+    monkeypatch.setattr(results, "code_changed_since", lambda run, *a, **k: "qornn/ has changed since")
+    peer.check_trained_copy_models("smoke")
+    assert len(loads) == 2
+
+
+@pytest.mark.parametrize("block", [None, 16])
+def test_the_authors_copy_network_computes_ours_with_the_same_parameters(block):
+    # Needs the authors' code; the many-to-many copy config, full Hadamard or blocks of 16
+    try:
+        authors = peer.load_peer()
+    except peer.PeerUnavailable as err:
+        pytest.skip(str(err))
+    torch.manual_seed(1)
+    name, options = ("hadamrnn", {}) if block is None else ("block-hadamrnn", {"block": block})
+    ours = build_model(name, input_size=10, output_size=9, hidden_size=32, bits=4, many_to_many=True,
+                       **options).eval()
+    theirs = peer.build_peer_model(authors, 32, input_size=10, output_size=9, many_to_many=True, block=block)
+    peer.copy_parameters(ours, theirs, peer.PEER_PARAMETERS)
+    x = torch.randint(0, 10, (4, 25))
+    with torch.no_grad():
+        assert peer.relative_difference(ours(x), theirs(nn.functional.one_hot(x, 10).float())) < 1e-5

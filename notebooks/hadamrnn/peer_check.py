@@ -208,10 +208,11 @@ if verdict:
 #
 # ## The copy-task models trained at the paper's budget, in the authors' code
 #
-# The copy-task page finds that our HadamRNN solves the copy task at some paper-budget seeds and
-# fails at others. Could a failed seed be an artefact of qornn's code? Each trained model (its
-# finished checkpoint: the latent signs $u$, $U$, $V$ and the biases) is loaded into the authors'
-# network (their copy-task configuration: many-to-many, one-hot inputs) and both codes evaluate the
+# The copy-task page finds that our HadamRNN and Block-HadamRNN solve the copy task at some
+# paper-budget seeds and fail at others. Could a failed seed be an artefact of qornn's code? Each
+# trained model (its finished checkpoint: the latent signs $u$, $U$, $V$ and the biases) is loaded
+# into the authors' network (their copy-task configuration: many-to-many, one-hot inputs; for
+# Block-HadamRNN their `basic_block` = log2 of the block size) and both codes evaluate the
 # run's test set: the authors' loss (mean cross-entropy over every position) and the recall of the
 # copied symbols. Equal numbers mean the seed fails, or solves the task, in their code too.
 
