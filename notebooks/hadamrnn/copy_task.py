@@ -127,7 +127,7 @@ display(report.styled(verdicts))
 # (a failed seed dashed). The sign-learning chapter ({doc}`/book/hadamrnn/signs`) studies this
 # collapse of the latent signs, on pMNIST with the authors' own code too.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 diagnosis = report.copy_seed_diagnosis(("hadamrnn", "block-hadamrnn"))
 if diagnosis.empty:
     display(Markdown("No HadamRNN or Block-HadamRNN run is recorded at the paper's budget yet: nothing "
