@@ -81,6 +81,9 @@ __all__ = [
     "copy_constant_cross_entropy",
     "copy_seed_diagnosis",
     "plot_copy_seed_dynamics",
+    "plot_seed_sign_dynamics",
+    "sign_dynamics_text",
+    "sign_settling_epoch",
     "copy_diagnosis_text",
     "copy_check_name",
     "SIGN_COLLAPSE_FACTOR",
@@ -1954,47 +1957,132 @@ def copy_diagnosis_text(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def plot_copy_seed_dynamics(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy",
-                            profile: str = PAPER_PROFILE, axes=None) -> list[str]:
-    """Each seed recorded at ``profile`` of each of ``runs``, per epoch: the validation loss (with
-    the memoryless and the constant predictors' losses, :func:`copy_constant_cross_entropy`), the
-    mean |u| of the latent sign vector and the signs of W flipped per optimiser step (the history's
-    ``diagnostics``). A solved seed is drawn solid, a failed one dashed. Returns the curves' labels."""
+def plot_seed_sign_dynamics(experiment: str, runs: Iterable[str], profile: str = PAPER_PROFILE,
+                            metric: str = "loss", references: Any = "auto",
+                            failed: Any = None, axes=None) -> list[str]:
+    """Each seed recorded at ``profile`` of each of ``runs``, per epoch: the validation ``metric``
+    (log scale for a loss) with reference lines (``references``: "auto", the task's,
+    :func:`reference_lines`; or label -> value), the mean |u| of the latent sign vector and the signs
+    of W flipped per optimiser step (the history's ``diagnostics``). A colour per run, a marker per
+    seed; a run for which ``failed(run_data)`` holds is drawn dashed. Returns the curves' labels."""
     import matplotlib.pyplot as plt
 
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(14, 3.9))
-    drawn, references = [], {}
+    drawn, lines = [], {}
     for seed, record in seed_records(experiment, profile).items():
         for colour, run in enumerate(runs):
             data = record["runs"].get(run)
             if data is None:
                 continue
+            lines = lines or _references({"runs": {run: data}}, metric, references)
             history = data["history"]
             epochs = [h["epoch"] for h in history]
             label = f"{run}, seed {seed}"
-            style = {"color": f"C{colour}", "marker": "os^v"[seed % 4], "markersize": 4,
-                     "linestyle": "-" if solves_copy(data) else "--", "label": label}
-            axes[0].plot(epochs, [h["val"]["loss"] for h in history], **style)
+            # a marker per seed: on every epoch while they stay few enough to see, else on every tenth
+            every = 1 if len(epochs) <= MAX_EPOCH_TICKS else max(1, len(epochs) // 10)
+            style = {"color": f"C{colour}", "marker": "os^v"[seed % 4], "markevery": every, "markersize": 4,
+                     "linestyle": "--" if failed is not None and failed(data) else "-", "label": label}
+            axes[0].plot(epochs, [h["val"].get(metric, math.nan) for h in history], **style)
             diagnostics = [h.get("diagnostics", {}) for h in history]
             axes[1].plot(epochs, [d.get("mean_abs_u", math.nan) for d in diagnostics], **style)
             axes[2].plot(epochs, [d.get("sign_flips_per_step", math.nan) for d in diagnostics], **style)
             drawn.append(label)
-            options = data["config"]["task_options"]
-            references = {"memoryless": data["baselines"]["memoryless_cross_entropy"],
-                          "constant predictor": copy_constant_cross_entropy(options["length"],
-                                                                            options["symbols"])}
-    for (name, value), colour in zip(references.items(), ("grey", "black"), strict=False):
+    for (name, value), colour in zip(lines.items(), ("grey", "black", "brown", "olive"), strict=False):
         axes[0].axhline(value, color=colour, linestyle=":", linewidth=1.2, label=name)
-    for ax, title in zip(axes, ("validation loss per step", "mean |u| (latent signs)",
+    for ax, title in zip(axes, (f"validation {metric}", "mean |u| (latent signs)",
                                 "signs of W flipped per step"), strict=True):
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
-    axes[0].set_yscale("log")
+    if metric == "loss":
+        axes[0].set_yscale("log")
     axes[1].set_yscale("log")
     axes[0].legend(fontsize="x-small")
     return drawn
+
+
+def plot_copy_seed_dynamics(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy",
+                            profile: str = PAPER_PROFILE, axes=None) -> list[str]:
+    """:func:`plot_seed_sign_dynamics` of the copy task: the validation loss with the memoryless and
+    the constant predictors' losses (:func:`copy_constant_cross_entropy`), a failed seed
+    (:func:`solves_copy`) dashed."""
+    seeds = seed_records(experiment, profile)
+    found = [data for record in seeds.values() for run in runs if (data := record["runs"].get(run))]
+    references = {}
+    if found:
+        options = found[0]["config"]["task_options"]
+        constant = copy_constant_cross_entropy(options["length"], options["symbols"])
+        references = {**reference_lines({"runs": {"run": found[0]}}, "loss"), "constant predictor": constant}
+    return plot_seed_sign_dynamics(experiment, runs, profile, "loss", references,
+                                   failed=lambda data: not solves_copy(data), axes=axes)
+
+
+def _span(values: list[float], fmt: Any = None) -> str:
+    """"a to b" for the smallest and largest of ``values`` (one number where they print the same),
+    each printed by ``fmt`` (default :func:`_fmt`)."""
+    fmt = fmt or _fmt
+    low, high = fmt(min(values)), fmt(max(values))
+    return low if low == high else f"{low} to {high}"
+
+
+#: the signs of W have settled from the first epoch after which fewer than this many flip per
+#: optimiser step, in that epoch and every later one
+SETTLED_FLIPS = 1.0
+_SETTLED = f"fewer than {SETTLED_FLIPS:g} flip per step to the end"
+
+
+def sign_settling_epoch(history: list[Mapping]) -> int | None:
+    """The first epoch from which W flips fewer than :data:`SETTLED_FLIPS` signs per optimiser step
+    in every epoch to the end (the history's ``diagnostics``), None if the last epoch does not (or
+    the history records no flips)."""
+    epoch = None
+    for point in reversed(history):
+        flips = point.get("diagnostics", {}).get("sign_flips_per_step")
+        if flips is None or flips >= SETTLED_FLIPS:
+            break
+        epoch = point["epoch"]
+    return epoch
+
+
+def sign_dynamics_text(experiment: str, runs: Iterable[str], profile: str = PAPER_PROFILE,
+                       metric: str | None = None) -> str:
+    """Per run recorded at ``profile`` with sign diagnostics, over its seeds: the mean |u| after the
+    first and the last epoch, the signs of W flipped per optimiser step in the last epoch, and the
+    epoch from which the signs settle (:func:`sign_settling_epoch`), as ranges (one bullet per run);
+    with ``metric``, also the validation ``metric`` in the epoch before the signs settle and in the
+    last, for the seeds whose signs settle after the first epoch. "" when no run has diagnostics."""
+    lines = []
+    seeds = seed_records(experiment, profile)
+    for run in runs:
+        ends = {}
+        for seed, record in seeds.items():
+            history = record["runs"].get(run, {}).get("history") or [{}]
+            first, last = history[0].get("diagnostics", {}), history[-1].get("diagnostics", {})
+            if "mean_abs_u" in first and "mean_abs_u" in last:
+                ends[seed] = (first, last)
+        if not ends:
+            continue
+        settled = {seed: sign_settling_epoch(seeds[seed]["runs"][run]["history"]) for seed in ends}
+        when = [epoch for epoch in settled.values() if epoch is not None]
+        settling = ("the signs never settle (" + _SETTLED + ")" if not when else
+                    f"the signs settle ({_SETTLED}) from epoch {_span(when)}"
+                    + (f", at {len(when)} of {len(settled)} seeds" if len(when) < len(settled) else ""))
+        late = {seed: epoch for seed, epoch in settled.items() if epoch is not None and epoch > 1}
+        if metric is not None and late:
+            values = {seed: {h["epoch"]: h["val"].get(metric, math.nan)
+                             for h in seeds[seed]["runs"][run]["history"]} for seed in late}
+            before = [values[seed].get(epoch - 1, math.nan) for seed, epoch in late.items()]
+            fmt = (lambda v: f"{v:.1%}") if metric.endswith("accuracy") else None
+            settling += (f"; validation {metric} {_span(before, fmt)} in the epoch before they settle, "
+                         f"{_span([max(v.items())[1] for v in values.values()], fmt)} in the last")
+        lines.append(
+            f"- **{run}** ({seeds_cell(list(ends))}): mean |u| "
+            f"{_span([first['mean_abs_u'] for first, _ in ends.values()])} after the first epoch, "
+            f"{_span([last['mean_abs_u'] for _, last in ends.values()])} after the last; "
+            f"{_span([last.get('sign_flips_per_step', math.nan) for _, last in ends.values()])} signs of W "
+            f"flipped per optimiser step in the last epoch; {settling}.")
+    return "\n".join(lines)
 
 
 def copy_verdict_text(verdicts: pd.DataFrame) -> str:

@@ -590,3 +590,54 @@ def test_the_diagnosis_text_says_only_what_the_numbers_show():
     agrees = report.copy_diagnosis_text(checked).split("\n")[-1]
     assert agrees.startswith("- **The authors' code agrees:**")
     assert "(hadamrnn seed 0, hadamrnn seed 1)" in agrees and "relative 7e-06 at most" in agrees
+
+
+# --- when the signs settle ---------------------------------------------------------------------------
+
+def _with_diagnostics(experiment: str, run: str, seed: int, flips: list[float],
+                      accuracy: list[float]) -> None:
+    """A paper run whose history records, per epoch, the sign flips per step and mean |u| 0.1·epoch."""
+    _mnist(experiment, "paper", run, accuracy[-1], seed=seed)
+    path = results.record_path(experiment, "paper", f"seed={seed}" if seed else "")
+    record = json.loads(path.read_text())
+    record["runs"][run]["history"] = [
+        {"epoch": e + 1, "lr": 1e-3, "train_loss": 1.0, "val": {"accuracy": a, "loss": 1.0},
+         "wall_time_s": 1.0, "diagnostics": {"sign_flips_per_step": f, "mean_abs_u": 0.1 * (e + 1)}}
+        for e, (f, a) in enumerate(zip(flips, accuracy, strict=True))]
+    results.atomic_write_json(path, record)
+
+
+def test_the_signs_settle_from_the_first_epoch_after_which_few_flip_to_the_end():
+    def history(flips):
+        return [{"epoch": e + 1, "diagnostics": {"sign_flips_per_step": f}} for e, f in enumerate(flips)]
+
+    assert report.sign_settling_epoch(history([30, 20, 0.5, 3, 0.2, 0.0])) == 5  # the 3 resets it
+    assert report.sign_settling_epoch(history([0.0, 0.0])) == 1
+    assert report.sign_settling_epoch(history([0.0, 2.0])) is None  # still flipping at the end
+    assert report.sign_settling_epoch([{"epoch": 1, "diagnostics": {}}]) is None  # nothing recorded
+
+
+def test_the_sign_dynamics_over_seeds_in_words_and_in_a_figure():
+    _with_diagnostics("pmnist", "hadamrnn", 0, [30, 25, 0.4, 0.0], [0.15, 0.2, 0.9, 0.95])
+    _with_diagnostics("pmnist", "hadamrnn", 1, [28, 22, 21, 0.1], [0.12, 0.18, 0.3, 0.94])
+    _with_diagnostics("pmnist", "block-hadamrnn", 0, [9, 8, 7, 5], [0.8, 0.85, 0.86, 0.88])
+    _mnist("pmnist", "paper", "hadamrnn-fixed-signs", 0.9)  # no diagnostics: no line
+    text = report.sign_dynamics_text("pmnist", ("hadamrnn", "block-hadamrnn", "hadamrnn-fixed-signs"),
+                                     metric="accuracy")
+    hadamrnn, block = text.split("\n")
+    assert hadamrnn.startswith("- **hadamrnn** (2 seeds (0, 1)): mean |u| 0.1 after the first epoch, 0.4 "
+                               "after the last")
+    assert "settle (fewer than 1 flip per step to the end) from epoch 3 to 4" in hadamrnn
+    assert "validation accuracy 20.0% to 30.0% in the epoch before they settle, 94.0% to 95.0% in the last" \
+        in hadamrnn
+    assert block.endswith("5 signs of W flipped per optimiser step in the last epoch; the signs never settle "
+                          "(fewer than 1 flip per step to the end).")
+    import matplotlib.pyplot as plt
+
+    _, axes = plt.subplots(1, 3)
+    drawn = report.plot_seed_sign_dynamics("pmnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy",
+                                           axes=axes)
+    assert drawn == ["hadamrnn, seed 0", "block-hadamrnn, seed 0", "hadamrnn, seed 1"]
+    assert list(axes[2].lines[0].get_ydata()) == [30, 25, 0.4, 0.0]
+    assert "chance" in [line.get_label() for line in axes[0].lines]  # the task's reference line
+    plt.close("all")

@@ -108,6 +108,27 @@ if not learned:
     display(Markdown("No run of this record learned its signs with recorded diagnostics."))
 
 # %% [markdown]
+# ### At the paper's budget: when the signs settle
+#
+# The `paper` records (100 epochs, the authors' settings) carry the same diagnostics. Per seed and
+# epoch: the validation accuracy, the mean $|u|$ and the signs of $W$ flipped per optimiser step
+# (HadamRNN and Block-HadamRNN learn their signs; a colour per model, a marker per seed). Below the
+# figure, the same in numbers, made from the records: the epoch from which the signs settle and
+# the accuracy around it. Compare the accuracy curve with the flips: a model whose signs keep
+# flipping changes $W^k$ for every power $k$ that the last state depends on.
+
+# %% tags=["hide-input", "full-width"]
+dynamics = report.sign_dynamics_text("smnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy")
+if dynamics:
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
+    report.plot_seed_sign_dynamics("smnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy", axes=axes)
+    fig.tight_layout()
+    plt.show()
+    display(Markdown(dynamics))
+else:
+    display(Markdown("No run with sign diagnostics is recorded at the paper's budget yet."))
+
+# %% [markdown]
 # ## The paper beside ours
 #
 # Test accuracy of each run beside the paper's number, read from `data/paper/hadamrnn.yaml` with its
