@@ -171,6 +171,17 @@ display(Markdown(f"The rule: {report.COPY_RULE}."))
 display(Markdown(report.copy_verdict_text(report.copy_verdicts(("hadamrnn", "block-hadamrnn")))))
 
 # %% [markdown]
+# ## What the paper-budget runs show about learning the signs
+#
+# The seeds at the paper's budget tell more than their final numbers. The copy-task page
+# ({doc}`/book/hadamrnn/copy_task`, "Why a seed fails") reads each seed's latent signs $u$ and the
+# signs of $W$ flipped per step beside its verdict; the pMNIST and sMNIST pages
+# ({doc}`/book/hadamrnn/pmnist`, {doc}`/book/hadamrnn/smnist`, "At the paper's budget: when the
+# signs settle") give the epoch from which the signs stop flipping, beside the validation accuracy;
+# the sign-learning page ({doc}`/book/hadamrnn/signs`) sets learned against frozen random signs.
+# Every sentence there is made from the records.
+
+# %% [markdown]
 # ## What our numbers can be set against
 #
 # None of the paper's table numbers could be read from a source reachable here, so the column
@@ -185,10 +196,10 @@ display(Markdown(report.copy_verdict_text(report.copy_verdicts(("hadamrnn", "blo
 # - **literature anchors** (kind "literature anchor"): published accuracies of float orthogonal RNNs
 #   and of the LSTM on pixel MNIST (expRNN's table), the level a float model reaches with a full
 #   training budget;
-# - **the side-by-side with the authors' code** (issue 21's peer check): for identical weights and
-#   inputs the two implementations compute the same outputs and gradients, and trained from the same
-#   start on the same batches they follow each other step by step until the first sign flips part
-#   them; its runs are not recorded yet, so no number of it appears here.
+# - **the side-by-side with the authors' code** ({doc}`/book/hadamrnn/peer_check`): the two
+#   implementations given identical weights and inputs, and trained from the same start on the same
+#   batches; and each copy-task model trained at the paper's budget loaded into the authors' network,
+#   which evaluates its test set. Its numbers are on that page, not in the table below.
 #
 # Each row puts the reference beside our nearest recorded run, at the paper's budget (where it is
 # recorded) and at `profile`. The hidden sizes differ (columns "hidden" and "our hidden"), and so can
