@@ -192,7 +192,8 @@ def test_a_wings_records_are_checked_against_its_own_code():
 
     root = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=ROOT, capture_output=True,
                           text=True, check=True).stdout.split()[0]
-    run = {"provenance": {"commit": root, "dirty": False}}
+    # a wing run names its experiment, which tells its own wing's code from the rest
+    run = {"config": {"experiment": "sea-regression"}, "provenance": {"commit": root, "dirty": False}}
     assert "has changed since" in results.code_changed_since(run)  # all of qornn/ has changed since
     # the first commit had no qornn/sparse: the wing's code changed too, so it is flagged as well
     assert "has changed since" in results.code_changed_since(run, scope=wing_code("sparse"))
