@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .report import PEER_CHECK_RECORD
 from .train import flush_denormals
 
 __all__ = ["PEER_PARAMETERS", "PeerUnavailable", "default_peer_path", "load_peer", "peer_source",
@@ -284,7 +285,7 @@ def train_side_by_side(models: dict[str, nn.Module], sign_vectors: dict[str, tor
 #: jobs running): an Adam step of the authors' code takes about 0.4 s at n = 128 and 3.7 s at n = 512
 #: (dense products), qornn's 0.25 s and 0.3 s, and an evaluation of both on 2,000 test images about
 #: 30 s at n = 512, so n = 512 gets 60 steps and two evaluations, to keep the record under 40 minutes.
-PEER_CHECK_EXPERIMENT = "hadamrnn-peer-check"
+PEER_CHECK_EXPERIMENT = PEER_CHECK_RECORD[0]
 PEER_PROFILES: dict[str, dict] = {
     "cpu": {"task_options": {}, "steps": {128: 600, 512: 60}, "eval_every": {128: 150, 512: 60},
             "eval_size": 2000, "batch_size": 100, "lr": 1e-3, "bits": 4},
@@ -370,14 +371,6 @@ def run_peer_check(profile: str = "cpu", *, peer_path: str | Path | None = None,
     return results.load_record(PEER_CHECK_EXPERIMENT, profile)
 
 
-def _copy_metrics(logits: torch.Tensor, y: torch.Tensor, symbols: int) -> tuple[float, float]:
-    """The authors' copy loss (mean cross-entropy over every batch × time position), summed over the
-    batch, and the number of copied symbols recalled."""
-    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-    recalled = (logits[:, -symbols:].argmax(-1) == y[:, -symbols:]).sum()
-    return float(loss) * len(y), float(recalled)
-
-
 @torch.no_grad()
 def check_trained_copy_models(profile: str = "cpu", *, peer_path: str | Path | None = None,
                               runs: tuple[str, ...] = ("hadamrnn", "block-hadamrnn"),
@@ -425,20 +418,19 @@ def check_trained_copy_models(profile: str = "cpu", *, peer_path: str | Path | N
                                       block=model.get("block"))
             copy_parameters(ours, theirs, PEER_PARAMETERS)
             theirs.eval()
-            n, k = task.num_samples("test"), task.symbols
-            sums = {"ours": [0.0, 0.0], "authors": [0.0, 0.0]}
+            # the task's own loss (the authors' too: mean cross-entropy over every batch × time
+            # position) and recall, per batch, weighted by its size
+            n = task.num_samples("test")
+            sums = {"ours": {}, "authors": {}}
             for first in range(0, n, batch_size):
                 x, y = task.batch("test", torch.arange(first, min(first + batch_size, n)))
                 one_hot = nn.functional.one_hot(x, task.input_size).float()  # their inputs
                 with _quiet():
                     outputs = {"ours": ours(x), "authors": theirs(one_hot)}
                 for who, logits in outputs.items():
-                    loss, recalled = _copy_metrics(logits, y, k)
-                    sums[who][0] += loss
-                    sums[who][1] += recalled
-            test = {"loss": sums["ours"][0] / n, "recall_accuracy": sums["ours"][1] / (n * k),
-                    "authors_loss": sums["authors"][0] / n,
-                    "authors_recall_accuracy": sums["authors"][1] / (n * k)}
+                    for key, value in task.metrics(logits, y).items():
+                        sums[who][key] = sums[who].get(key, 0.0) + value * len(y) / n
+            test = {**sums["ours"], **{f"authors_{key}": value for key, value in sums["authors"].items()}}
             test["loss_relative_difference"] = abs(test["loss"] - test["authors_loss"]) / test["authors_loss"]
             results.save_run(PEER_CHECK_EXPERIMENT, profile, name, {
                 "config": config, "config_hash": digest, "history": [], "test": test,

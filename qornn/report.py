@@ -1856,11 +1856,12 @@ def copy_check_name(run: str, seed: int, profile: str = PAPER_PROFILE) -> str:
     return f"copy-{profile}-{run}-seed{seed}"
 
 
-def _authors_copy_loss(run: str, seed: int, profile: str, config_hash: str) -> float | None:
-    """The test loss the authors' code gives with the trained parameters of ``run`` (its peer-check
-    run), None where that check is not recorded for this very record (its configuration hash)."""
-    record = results.load_record(*PEER_CHECK_RECORD, missing_ok=True) or {"runs": {}}
-    check = record["runs"].get(copy_check_name(run, seed, profile))
+def _authors_copy_loss(checks: Mapping, run: str, seed: int, profile: str, config_hash: str
+                       ) -> float | None:
+    """The test loss the authors' code gives with the trained parameters of ``run`` (its run among
+    the peer check's ``checks``), None where that check is not recorded for this very record (its
+    configuration hash)."""
+    check = checks.get(copy_check_name(run, seed, profile))
     if check is None or check["config"].get("source", {}).get("config_hash") != config_hash:
         return None
     return check["test"]["authors_loss"]
@@ -1881,6 +1882,7 @@ def copy_seed_diagnosis(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), ex
     from .weights import trained_model
 
     config = get_config(experiment, profile)
+    checks = (results.load_record(*PEER_CHECK_RECORD, missing_ok=True) or {"runs": {}})["runs"]
     rows = []
     for seed, record in seed_records(experiment, profile).items():
         task = None
@@ -1899,7 +1901,7 @@ def copy_seed_diagnosis(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), ex
             last = (data["history"] or [{}])[-1].get("diagnostics", {})
             rows.append({"run": run, "seed": seed, "solved": solves_copy(data),
                          "test loss": data["test"]["loss"],
-                         "test loss, authors' code": _authors_copy_loss(run, seed, profile,
+                         "test loss, authors' code": _authors_copy_loss(checks, run, seed, profile,
                                                                         data["config_hash"]),
                          "memoryless": data["baselines"]["memoryless_cross_entropy"],
                          "constant": copy_constant_cross_entropy(options["length"], options["symbols"]),
@@ -2070,12 +2072,13 @@ def sign_dynamics_text(experiment: str, runs: Iterable[str], profile: str = PAPE
                     + (f", at {len(when)} of {len(settled)} seeds" if len(when) < len(settled) else ""))
         late = {seed: epoch for seed, epoch in settled.items() if epoch is not None and epoch > 1}
         if metric is not None and late:
-            values = {seed: {h["epoch"]: h["val"].get(metric, math.nan)
-                             for h in seeds[seed]["runs"][run]["history"]} for seed in late}
-            before = [values[seed].get(epoch - 1, math.nan) for seed, epoch in late.items()]
+            histories = {seed: seeds[seed]["runs"][run]["history"] for seed in late}
+            before = [next((h["val"].get(metric, math.nan) for h in histories[seed]
+                            if h["epoch"] == epoch - 1), math.nan) for seed, epoch in late.items()]
+            last = [history[-1]["val"].get(metric, math.nan) for history in histories.values()]
             fmt = (lambda v: f"{v:.1%}") if metric.endswith("accuracy") else None
             settling += (f"; validation {metric} {_span(before, fmt)} in the epoch before they settle, "
-                         f"{_span([max(v.items())[1] for v in values.values()], fmt)} in the last")
+                         f"{_span(last, fmt)} in the last")
         lines.append(
             f"- **{run}** ({seeds_cell(list(ends))}): mean |u| "
             f"{_span([first['mean_abs_u'] for first, _ in ends.values()])} after the first epoch, "
