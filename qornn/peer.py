@@ -1,13 +1,15 @@
 """Side by side with the HadamRNN authors' own code (deel-ai-papers/hadamRNN, MIT licence).
 
 The authors' network, their ``BinadamSSM`` with ``single_layer=True``, ``qoutput=True``,
-``basic_block="full"`` and ReLU (their pMNIST config), computes
+``basic_block="full"`` and ReLU (their pMNIST config; ``basic_block`` = log2 m for blocks of m),
+computes
 
     h_t = diag(sign v) · H/√n · h_{t-1} + b + q_k(A) x_t,     y = q_k(C) · ReLU(h_T) + c
 
 and qornn's ``hadamrnn`` the same function, with other names (:data:`PEER_PARAMETERS`): qornn's
 latent signs ``u`` are their ``sign_vector`` v, and qornn keeps b with the input projection where
-they keep it with the recurrent layer. The check has two parts:
+they keep it with the recurrent layer (Block-HadamRNN: H_m blocks, (I ⊗ H_m)/√m in place of H/√n).
+The check has three parts:
 
 - :func:`compare_gradients`: the same weights in both, the same batch: the relative difference
   ‖a − b‖/‖b‖ of the outputs and of the gradient of every parameter;
@@ -46,7 +48,8 @@ from .train import flush_denormals
 
 __all__ = ["PEER_PARAMETERS", "PeerUnavailable", "default_peer_path", "load_peer", "peer_source",
            "build_peer_model", "copy_parameters", "relative_difference", "compare_gradients",
-           "sign_flips", "train_side_by_side", "PEER_PROFILES", "run_peer_check", "check_trained_copy_models"]
+           "sign_flips", "train_side_by_side", "PEER_PROFILES", "peer_check_runs", "run_peer_check",
+           "check_trained_copy_models"]
 
 #: qornn HadamRNN parameter -> the same parameter in the authors' BinadamSSM (shapes may differ by
 #: a leading 1: their sign vector is 1×n)
@@ -286,16 +289,30 @@ def train_side_by_side(models: dict[str, nn.Module], sign_vectors: dict[str, tor
 #: (dense products), qornn's 0.25 s and 0.3 s, and an evaluation of both on 2,000 test images about
 #: 30 s at n = 512, so n = 512 gets 60 steps and two evaluations, to keep the record under 40 minutes.
 PEER_CHECK_EXPERIMENT = PEER_CHECK_RECORD[0]
+#: ``blocks`` {n: m}: at hidden size n, also a Block-HadamRNN with Hadamard blocks of size m (the
+#: authors' ``basic_block`` log2 m), same steps: blocks of 16 at n = 128 make W 7/8 zeros, as the
+#: pMNIST Block-HadamRNN's blocks of 64 at n = 512 do.
 PEER_PROFILES: dict[str, dict] = {
     "cpu": {"task_options": {}, "steps": {128: 600, 512: 60}, "eval_every": {128: 150, 512: 60},
-            "eval_size": 2000, "batch_size": 100, "lr": 1e-3, "bits": 4},
+            "blocks": {128: 16}, "eval_size": 2000, "batch_size": 100, "lr": 1e-3, "bits": 4},
     "smoke": {"task_options": {"train_size": 256, "val_size": 64, "test_size": 64}, "steps": {16: 3},
-              "eval_every": {16: 2}, "eval_size": 64, "batch_size": 32, "lr": 1e-3, "bits": 4},
+              "eval_every": {16: 2}, "blocks": {16: 4}, "eval_size": 64, "batch_size": 32, "lr": 1e-3,
+              "bits": 4},
 }
 
 
-def run_name(hidden_size: int, learn_signs: bool) -> str:
-    return f"n{hidden_size}-{'learned' if learn_signs else 'frozen'}-signs"
+def run_name(hidden_size: int, learn_signs: bool, block: int | None = None) -> str:
+    """``n128-learned-signs`` (full Hadamard), ``n128-m16-frozen-signs`` (blocks of 16)."""
+    blocks = "" if block is None else f"m{block}-"
+    return f"n{hidden_size}-{blocks}{'learned' if learn_signs else 'frozen'}-signs"
+
+
+def peer_check_runs(profile: str, sizes: list[int] | None = None) -> list[tuple[int, int | None, bool]]:
+    """The side-by-side runs of ``profile`` as (hidden size, block or None, learned signs), in order."""
+    spec = PEER_PROFILES[profile]
+    sizes = list(spec["steps"]) if sizes is None else sizes
+    return [(n, block, learn) for n in sizes for block in (None, *([spec["blocks"][n]] if n in
+            spec.get("blocks", {}) else [])) for learn in (True, False)]
 
 
 def _current(run: dict | None, digest: str) -> bool:
@@ -308,7 +325,8 @@ def _current(run: dict | None, digest: str) -> bool:
 
 def run_peer_check(profile: str = "cpu", *, peer_path: str | Path | None = None, seed: int = 8,
                    sizes: list[int] | None = None, progress: bool = True) -> dict:
-    """Both parts of the check for every hidden size of ``profile`` and learned and frozen signs,
+    """Both parts of the check for every hidden size of ``profile`` (and its Block-HadamRNN where
+    the profile gives a block size: :func:`peer_check_runs`) and learned and frozen signs,
     each run recorded in data/results/hadamrnn-peer-check/<profile>.json as it ends (a run already
     recorded with the same configuration by unchanged code is skipped). Both models start from the
     authors' own initialisation (their code, ``seed``; 8 is their pMNIST config's), copied into
@@ -330,44 +348,45 @@ def run_peer_check(profile: str = "cpu", *, peer_path: str | Path | None = None,
     code = results.git_commit()
     task = build_task("pmnist", **spec["task_options"])
     x, y = task.batch("train", torch.arange(min(100, task.num_samples("train"))))
-    for n in sizes:
-        for learn in (True, False):
-            config = {"experiment": PEER_CHECK_EXPERIMENT, "profile": profile, "task": "pmnist",
-                      "task_options": spec["task_options"], "hidden_size": n, "bits": spec["bits"],
-                      "learn_signs": learn, "steps": spec["steps"][n], "batch_size": spec["batch_size"],
-                      "lr": spec["lr"], "optimizer": "adam", "seed": seed,
-                      "eval_every": spec["eval_every"][n], "eval_size": spec["eval_size"],
-                      "start": "the authors' initialisation", "peer": source}
-            digest = results.config_hash(config)
-            record = results.load_record(PEER_CHECK_EXPERIMENT, profile, missing_ok=True) or {"runs": {}}
-            name = run_name(n, learn)
-            if _current(record["runs"].get(name), digest):
-                continue
-            start = time.perf_counter()
-            theirs = build_peer_model(peer, n, bits=spec["bits"], learn_signs=learn, seed=seed)
-            ours = build_model("hadamrnn", input_size=1, output_size=10, hidden_size=n, bits=spec["bits"],
-                               learn_signs=learn)
-            inverse = {b: a for a, b in PEER_PARAMETERS.items()}
-            copy_parameters(theirs, ours, inverse)
-            gradients = {}
-            for path in ("fast", "dense"):
-                ours.recurrent.fast = path == "fast"
-                gradients[path] = compare_gradients(ours, theirs, PEER_PARAMETERS, x, y, task.loss)
-            ours.recurrent.fast = True
-            curves = train_side_by_side(
-                {"qornn": ours, "authors": theirs},
-                {"qornn": ours.recurrent.u, "authors": theirs.recurrent_layer.sign_vector}, task,
-                steps=spec["steps"][n], batch_size=spec["batch_size"], lr=spec["lr"], seed=seed,
-                eval_every=spec["eval_every"][n], eval_size=spec["eval_size"],
-                constraints={"qornn": ours.apply_constraints_}, progress=progress, description=name)
-            wall = time.perf_counter() - start
-            results.save_run(PEER_CHECK_EXPERIMENT, profile, name, {
-                "config": config, "config_hash": digest, "history": [],
-                "test": {"accuracy": curves["qornn"]["test_accuracy"][-1],
-                         "authors_accuracy": curves["authors"]["test_accuracy"][-1]},
-                "size_bits": ours.size_bits(), "gradient_check": gradients, "curves": curves,
-                "provenance": results.provenance(profile=profile, seed=seed, device="cpu",
-                                                 wall_time_s=wall, code=code)})
+    for n, block, learn in peer_check_runs(profile, sizes):
+        config = {"experiment": PEER_CHECK_EXPERIMENT, "profile": profile, "task": "pmnist",
+                  "task_options": spec["task_options"], "hidden_size": n, "bits": spec["bits"],
+                  "learn_signs": learn, "steps": spec["steps"][n], "batch_size": spec["batch_size"],
+                  "lr": spec["lr"], "optimizer": "adam", "seed": seed,
+                  "eval_every": spec["eval_every"][n], "eval_size": spec["eval_size"],
+                  "start": "the authors' initialisation", "peer": source,
+                  **({"block": block} if block is not None else {})}
+        digest = results.config_hash(config)
+        record = results.load_record(PEER_CHECK_EXPERIMENT, profile, missing_ok=True) or {"runs": {}}
+        name = run_name(n, learn, block)
+        if _current(record["runs"].get(name), digest):
+            continue
+        start = time.perf_counter()
+        theirs = build_peer_model(peer, n, bits=spec["bits"], learn_signs=learn, seed=seed, block=block)
+        ours = build_model("hadamrnn" if block is None else "block-hadamrnn", input_size=1, output_size=10,
+                           hidden_size=n, bits=spec["bits"], learn_signs=learn,
+                           **({} if block is None else {"block": block}))
+        inverse = {b: a for a, b in PEER_PARAMETERS.items()}
+        copy_parameters(theirs, ours, inverse)
+        gradients = {}
+        for path in ("fast", "dense"):
+            ours.recurrent.fast = path == "fast"
+            gradients[path] = compare_gradients(ours, theirs, PEER_PARAMETERS, x, y, task.loss)
+        ours.recurrent.fast = True
+        curves = train_side_by_side(
+            {"qornn": ours, "authors": theirs},
+            {"qornn": ours.recurrent.u, "authors": theirs.recurrent_layer.sign_vector}, task,
+            steps=spec["steps"][n], batch_size=spec["batch_size"], lr=spec["lr"], seed=seed,
+            eval_every=spec["eval_every"][n], eval_size=spec["eval_size"],
+            constraints={"qornn": ours.apply_constraints_}, progress=progress, description=name)
+        wall = time.perf_counter() - start
+        results.save_run(PEER_CHECK_EXPERIMENT, profile, name, {
+            "config": config, "config_hash": digest, "history": [],
+            "test": {"accuracy": curves["qornn"]["test_accuracy"][-1],
+                     "authors_accuracy": curves["authors"]["test_accuracy"][-1]},
+            "size_bits": ours.size_bits(), "gradient_check": gradients, "curves": curves,
+            "provenance": results.provenance(profile=profile, seed=seed, device="cpu",
+                                             wall_time_s=wall, code=code)})
     return results.load_record(PEER_CHECK_EXPERIMENT, profile)
 
 

@@ -8,7 +8,8 @@
 It needs the ``peer`` extra (pip install -e '.[peer]') and a
 checkout of github.com/deel-ai-papers/hadamRNN (default: QORNN_PEER_HADAMRNN, /work/shared/peers/hadamRNN
 or ../shared/peers/hadamRNN). For identical weights it compares the outputs and every gradient; then it
-trains both side by side (same start, batches, Adam) with learned and frozen signs, and records the
+trains both side by side (same start, batches, Adam) with learned and frozen signs, full Hadamard and
+blocks (Block-HadamRNN, the profile's block size), and records the
 curves in data/results/hadamrnn-peer-check/<profile>.json. Last, it loads each copy-task HadamRNN and
 Block-HadamRNN trained at the paper's budget (finished checkpoints) into the authors' network and records
 both test losses (``copy-paper-hadamrnn-seedS``, ``copy-paper-block-hadamrnn-seedS``). Run it
@@ -26,6 +27,7 @@ from qornn.peer import (
     PEER_PROFILES,
     PeerUnavailable,
     check_trained_copy_models,
+    peer_check_runs,
     run_name,
     run_peer_check,
 )
@@ -49,15 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     except PeerUnavailable as err:
         print(f"peer_check: {err}", file=sys.stderr)
         return 2
-    for n in PEER_PROFILES[args.profile]["steps"]:
-        for learn in (True, False):
-            run = record["runs"].get(run_name(n, learn))
-            if run is None:
-                continue
-            worst = max(max(v for k, v in g.items()) for g in run["gradient_check"].values())
-            print(f"{run_name(n, learn)}: test accuracy qornn {run['test']['accuracy']:.3f}, authors "
-                  f"{run['test']['authors_accuracy']:.3f}; largest relative difference of outputs and "
-                  f"gradients at the start {worst:.2e}; {run['provenance']['wall_time_s']:.0f} s")
+    for n, block, learn in peer_check_runs(args.profile, args.sizes):
+        name = run_name(n, learn, block)
+        run = record["runs"].get(name)
+        if run is None:
+            continue
+        worst = max(max(g.values()) for g in run["gradient_check"].values())
+        print(f"{name}: test accuracy qornn {run['test']['accuracy']:.3f}, authors "
+              f"{run['test']['authors_accuracy']:.3f}; largest relative difference of outputs and "
+              f"gradients at the start {worst:.2e}; {run['provenance']['wall_time_s']:.0f} s")
     for name, run in sorted(record["runs"].items()):
         if name.startswith("copy-"):
             test = run["test"]

@@ -128,6 +128,14 @@ def test_side_by_side_training_of_equal_models_gives_equal_curves(tmp_path, monk
         assert curves["a"]["flips"] == [0, 0, 0]
 
 
+def test_the_peer_check_runs_full_hadamard_and_blocks():
+    assert peer.peer_check_runs("smoke") == [(16, None, True), (16, None, False), (16, 4, True),
+                                             (16, 4, False)]
+    assert peer.peer_check_runs("cpu", [512]) == [(512, None, True), (512, None, False)]
+    assert peer.run_name(128, True) == "n128-learned-signs"
+    assert peer.run_name(128, False, 16) == "n128-m16-frozen-signs"
+
+
 def test_a_missing_checkout_is_a_clear_error(tmp_path):
     with pytest.raises(peer.PeerUnavailable, match="no checkout of the HadamRNN authors' code"):
         peer.load_peer(tmp_path)
@@ -146,7 +154,10 @@ def test_the_real_peer_check_on_the_smoke_profile(tmp_path, monkeypatch):
         pytest.skip(str(err))
     monkeypatch.setenv("QORNN_MNIST", str(write_mnist_idx(tmp_path / "mnist")))
     record = peer.run_peer_check("smoke", progress=False)
-    assert set(record["runs"]) == {"n16-learned-signs", "n16-frozen-signs"}
+    assert set(record["runs"]) == {"n16-learned-signs", "n16-frozen-signs", "n16-m4-learned-signs",
+                                   "n16-m4-frozen-signs"}
+    assert record["runs"]["n16-m4-frozen-signs"]["config"]["block"] == 4
+    assert "block" not in record["runs"]["n16-frozen-signs"]["config"]
     for run in record["runs"].values():
         for diffs in run["gradient_check"].values():
             assert max(diffs.values()) < 1e-4, diffs

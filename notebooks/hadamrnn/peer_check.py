@@ -33,16 +33,19 @@
 #    qornn's fused kernel and for its dense reference path.
 # 2. **The same training.** From those equal weights both train side by side: the same batches in
 #    the same order, each with its own Adam at $10^{-3}$ (the authors' setting), with learned and with
-#    frozen signs, at $n = 128$ and $n = 512$. Per step: the training loss, the batch accuracy, the
+#    frozen signs, at $n = 128$ and $n = 512$, and, at $n = 128$, the same for a Block-HadamRNN with
+#    Hadamard blocks of 16 (their `basic_block: 4`; $W$ is 7/8 zeros, as with the pMNIST
+#    Block-HadamRNN's blocks of 64 at $n = 512$). Per step: the training loss, the batch accuracy, the
 #    signs flipped by the step and the mean $|u|$; at a few steps, the accuracy on the first 2,000
 #    test images. qornn clamps $u$ to $[-1, 1]$ after each step (the authors define that clamp but
 #    their training step leaves it commented out); with $|u| \le 0.2$ at the start and Adam steps of
 #    $10^{-3}$, it never binds within these runs.
 #
-# **Budget.** The `cpu` profile: 600 steps at $n = 128$, 60 steps at $n = 512$ (the authors' code
-# multiplies by a dense $512 \times 512$ matrix at each of the 784 time steps: about 3.7 s an Adam
-# step on one shared CPU core, against 0.3 s for qornn's kernel), evaluation on 2,000 test images,
-# one thread; the whole record took the wall time in the provenance table. This is far from the
+# **Budget.** The `cpu` profile: 600 steps at $n = 128$ (full Hadamard and blocks), 60 steps at
+# $n = 512$ (the authors' code multiplies by a dense $512 \times 512$ matrix at each of the 784 time
+# steps: about 3.7 s an Adam step on one shared CPU core, against 0.3 s for qornn's kernel),
+# evaluation on 2,000 test images, one thread; the whole record took the wall time in the
+# provenance table. This is far from the
 # paper's 50,000 steps: it checks that the two codes behave the same, not what either reaches.
 
 # %% tags=["hide-input"]
@@ -68,6 +71,11 @@ from qornn.peer import PEER_CHECK_EXPERIMENT, PEER_PARAMETERS  # noqa: E402
 profile = "cpu"
 
 # %% tags=["hide-input"]
+def _recurrence(config):
+    """The recurrent matrix of a side-by-side run: full Hadamard or Hadamard blocks."""
+    return f"blocks of {config['block']}" if config.get("block") else "full Hadamard"
+
+
 record = results.load_record(PEER_CHECK_EXPERIMENT, profile, missing_ok=True)
 if record is None:
     display(Markdown(f"**No record of the peer check for profile `{profile}`.** Make it with "
@@ -79,6 +87,7 @@ else:
     copy_checks = {run: data for run, data in record["runs"].items()
                    if data["config"].get("check") == "trained copy model"}
     runs = {run: data for run, data in record["runs"].items() if run not in copy_checks}
+
     peer = next(iter(record["runs"].values()))["config"]["peer"]
     flags = [f"- **{run}**: {why}" for run, data in sorted(record["runs"].items())
              if (why := results.code_changed_since(data))]
@@ -121,14 +130,15 @@ for data in runs.values():
     for code in ("authors", "qornn"):
         curve = data["curves"][code]
         quarter = max(1, len(curve["flips"]) // 4)
-        rows.append({"n": cfg["hidden_size"], "signs": "learned" if cfg["learn_signs"] else "frozen",
+        rows.append({"n": cfg["hidden_size"], "W": _recurrence(cfg),
+                     "signs": "learned" if cfg["learn_signs"] else "frozen",
                      "code": "authors' code" if code == "authors" else "qornn", "steps": cfg["steps"],
                      "test accuracy": curve["test_accuracy"][-1],
                      "flips per step (last quarter)": float(np.mean(curve["flips"][-quarter:])),
                      "final mean |u|": curve["mean_abs_u"][-1],
                      "training time": f"{curve['wall_time_s']:.0f} s"})
 if rows:
-    table = pd.DataFrame(rows).sort_values(["n", "signs", "code"], ascending=[True, False, True])
+    table = pd.DataFrame(rows).sort_values(["n", "W", "signs", "code"], ascending=[True, False, False, True])
     display(report.styled(table))
 
 # %% [markdown]
@@ -161,7 +171,8 @@ for run, data in sorted(runs.items()):
         ax.grid(True, alpha=0.3)
     axes[3].set_yscale("log")
     axes[0].legend(fontsize="small")
-    fig.suptitle(f"{run} (pMNIST, Adam 1e-3, batch {data['config']['batch_size']})")
+    fig.suptitle(f"{run} ({_recurrence(data['config'])}, pMNIST, Adam 1e-3, "
+                 f"batch {data['config']['batch_size']})")
     fig.tight_layout()
     plt.show()
 
@@ -185,16 +196,21 @@ for run, data in sorted(runs.items()):
         f"{a['test_accuracy'][-1]:.1%} (authors' code) and {q['test_accuracy'][-1]:.1%} (qornn).")
 if lines:
     display(Markdown("\n".join(lines)))
-learned = {d["config"]["hidden_size"]: d for d in runs.values() if d["config"]["learn_signs"]}
-frozen = {d["config"]["hidden_size"]: d for d in runs.values() if not d["config"]["learn_signs"]}
+def _key(cfg):
+    return cfg["hidden_size"], cfg.get("block") or 0
+
+
+learned = {_key(d["config"]): d for d in runs.values() if d["config"]["learn_signs"]}
+frozen = {_key(d["config"]): d for d in runs.values() if not d["config"]["learn_signs"]}
 verdict = []
-for n in sorted(learned.keys() & frozen.keys()):
-    end = {(kind, code): runs_n[n]["curves"][code]["test_accuracy"][-1]
+for key in sorted(learned.keys() & frozen.keys()):
+    end = {(kind, code): runs_n[key]["curves"][code]["test_accuracy"][-1]
            for kind, runs_n in (("frozen", frozen), ("learned", learned)) for code in ("authors", "qornn")}
     authors_gap = end["frozen", "authors"] - end["learned", "authors"]
     qornn_gap = end["frozen", "qornn"] - end["learned", "qornn"]
-    verdict.append(f"at n = {n}, frozen signs end {authors_gap:+.1%} above learned signs in the authors' "
-                   f"code and {qornn_gap:+.1%} in qornn")
+    verdict.append(f"at n = {key[0]} ({_recurrence(learned[key]['config'])}), frozen signs end "
+                   f"{authors_gap:+.1%} above learned signs in the authors' code and {qornn_gap:+.1%} "
+                   "in qornn")
 if verdict:
     display(Markdown("Learned against frozen signs, after the same steps: " + "; ".join(verdict) + "."))
 
