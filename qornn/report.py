@@ -2088,6 +2088,28 @@ def sign_dynamics_text(experiment: str, runs: Iterable[str], profile: str = PAPE
     return "\n".join(lines)
 
 
+#: the runs that learn their signs, whose paper-budget dynamics the MNIST pages show
+SIGN_LEARNING_RUNS = ("hadamrnn", "block-hadamrnn")
+
+
+def show_sign_dynamics(experiment: str, runs: Iterable[str] = SIGN_LEARNING_RUNS,
+                       profile: str = PAPER_PROFILE, metric: str = "accuracy") -> str:
+    """For a page: draw :func:`plot_seed_sign_dynamics` (and show it) when some run of ``runs`` has
+    sign diagnostics at ``profile``, and return :func:`sign_dynamics_text`, or a sentence saying
+    that no such run is recorded yet."""
+    import matplotlib.pyplot as plt
+
+    runs = tuple(runs)
+    text = sign_dynamics_text(experiment, runs, profile, metric=metric)
+    if not text:
+        return f"No run with sign diagnostics is recorded at the `{profile}` budget yet."
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
+    plot_seed_sign_dynamics(experiment, runs, profile, metric=metric, axes=axes)
+    fig.tight_layout()
+    plt.show()
+    return text
+
+
 def copy_verdict_text(verdicts: pd.DataFrame) -> str:
     """One plain sentence per run of :func:`copy_verdicts`, for the pages."""
     names = {"hadamrnn": "HadamRNN", "block-hadamrnn": "Block-HadamRNN"}

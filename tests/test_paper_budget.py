@@ -641,3 +641,11 @@ def test_the_sign_dynamics_over_seeds_in_words_and_in_a_figure():
     assert list(axes[2].lines[0].get_ydata()) == [30, 25, 0.4, 0.0]
     assert "chance" in [line.get_label() for line in axes[0].lines]  # the task's reference line
     plt.close("all")
+    # the pages' one call: the same text, and a figure drawn; none without diagnostics
+    shown = report.show_sign_dynamics("pmnist")
+    assert shown == report.sign_dynamics_text("pmnist", report.SIGN_LEARNING_RUNS, metric="accuracy")
+    assert len(plt.gcf().axes[2].lines) == 3
+    plt.close("all")
+    assert report.show_sign_dynamics("smnist").startswith("No run with sign diagnostics")
+    assert not plt.get_fignums()
+    plt.close("all")

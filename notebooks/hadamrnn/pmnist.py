@@ -186,15 +186,7 @@ display(Markdown(report.paired_gain(report.budget_seed_records("pmnist", record)
 # flipping changes $W^k$ for every power $k$ that the last state depends on.
 
 # %% tags=["hide-input", "full-width"]
-dynamics = report.sign_dynamics_text("pmnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy")
-if dynamics:
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
-    report.plot_seed_sign_dynamics("pmnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy", axes=axes)
-    fig.tight_layout()
-    plt.show()
-    display(Markdown(dynamics))
-else:
-    display(Markdown("No run with sign diagnostics is recorded at the paper's budget yet."))
+display(Markdown(report.show_sign_dynamics("pmnist")))
 
 # %% [markdown]
 # ## Model sizes

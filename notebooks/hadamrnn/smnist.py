@@ -118,15 +118,7 @@ if not learned:
 # flipping changes $W^k$ for every power $k$ that the last state depends on.
 
 # %% tags=["hide-input", "full-width"]
-dynamics = report.sign_dynamics_text("smnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy")
-if dynamics:
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
-    report.plot_seed_sign_dynamics("smnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy", axes=axes)
-    fig.tight_layout()
-    plt.show()
-    display(Markdown(dynamics))
-else:
-    display(Markdown("No run with sign diagnostics is recorded at the paper's budget yet."))
+display(Markdown(report.show_sign_dynamics("smnist")))
 
 # %% [markdown]
 # ## The paper beside ours
