@@ -1563,15 +1563,37 @@ def paper_costs(experiment: str) -> tuple[dict[str, dict], dict | None]:
             record.get("provenance"))
 
 
-def _unfinished_note(config, run: str) -> str:
-    """"" when ``run`` (seed 0) has no checkpoint; else how far its checkpoint got and the command
-    that continues it (:mod:`qornn.checkpoints`): a run in progress, or stopped."""
-    from .checkpoints import checkpoint_path, progress_text, read_checkpoint
+def _run_checkpoint(config, run: str):
+    """``run``'s (seed 0) checkpoint path and what it holds (:func:`qornn.checkpoints.read_checkpoint`,
+    None if it cannot be read); None when there is no checkpoint."""
+    from .checkpoints import checkpoint_path, read_checkpoint
 
     path = checkpoint_path(config.experiment, config.profile, run)
     if not path.exists():
+        return None
+    return path, read_checkpoint(path, config.experiment, config.profile, run)
+
+
+def _in_progress(config, run: str) -> str:
+    """How far ``run``'s unfinished checkpoint got ("600 of 40,000 optimiser steps (2%)"), "" when it
+    has no readable unfinished checkpoint."""
+    from .checkpoints import progress_text
+
+    checkpoint = _run_checkpoint(config, run)
+    if checkpoint is None or checkpoint[1] is None or checkpoint[1].finished:
         return ""
-    found = read_checkpoint(path, config.experiment, config.profile, run)
+    return progress_text(checkpoint[1])
+
+
+def _unfinished_note(config, run: str) -> str:
+    """"" when ``run`` (seed 0) has no checkpoint; else how far its checkpoint got and the command
+    that continues it (:mod:`qornn.checkpoints`): a run in progress, or stopped."""
+    from .checkpoints import progress_text
+
+    checkpoint = _run_checkpoint(config, run)
+    if checkpoint is None:
+        return ""
+    path, found = checkpoint
     if found is None:
         return f"a checkpoint exists but cannot be read: {_repo_relative(path)}"
     command = found.command()
@@ -1583,7 +1605,8 @@ def _unfinished_note(config, run: str) -> str:
 
 def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.DataFrame:
     """One row per run of ``experiment``'s ``paper`` profile: whether it is recorded at the paper's
-    budget (and at how many seeds), its measured seconds per optimiser step on one core, the
+    budget (and at how many seeds), how far an unfinished run got ("in progress": its checkpoint's
+    steps, "" for none), its measured seconds per optimiser step on one core, the
     profile's optimiser steps, their product in hours, and whether that fits this machine (at most
     ``fits_hours``, :data:`FITS_HOURS`), from :func:`paper_costs`. A post-training quantization run
     trains nothing: it costs what its source run costs."""
@@ -1602,8 +1625,9 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
         else:
             status = NOT_RUN_AT_PAPER
         cost = costs.get(run)
-        row = {"run": run, "at the paper's budget": status, "s / step": None, "optimiser steps": None,
-               "projected hours (1 core)": None}
+        row = {"run": run, "at the paper's budget": status,
+               "in progress": "" if recorded else _in_progress(config, run), "s / step": None,
+               "optimiser steps": None, "projected hours (1 core)": None}
         if config.source_run(run) is not None:
             row["fits here"] = f"trains nothing: quantizes {config.source_run(run)} after training"
         elif cost is None:
@@ -1743,23 +1767,29 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
 def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float = FITS_HOURS
                          ) -> pd.DataFrame:
     """A chapter's paper budgets at a glance, one row per task of ``tasks`` (label -> (experiment,
-    metric), as :func:`summary_table` takes them), from :func:`paper_budget_frame`: the runs recorded
-    at the paper's budget, those not run yet, and those that do not fit this machine with their
-    projected hours on one core (or why they could not be measured)."""
+    metric), as :func:`summary_table` takes them), from :func:`paper_budget_frame`. Each run of the
+    paper profile is named in one column: recorded at the paper's budget; in progress (with how far
+    its checkpoint got); not run yet and fits here; does not fit this machine (with its projected
+    hours on one core); or not run yet with no measured cost."""
     rows = []
     for task, (experiment, _) in tasks.items():
         frame = paper_budget_frame(experiment, fits_hours)
         recorded = frame["at the paper's budget"].str.startswith("recorded")
-        too_long = frame[frame["fits here"].str.startswith("no (")]
-        unmeasured = frame[frame["fits here"].str.startswith(("not measured", "no measured cost"))]
+        started = ~recorded & (frame["in progress"] != "")
+        waiting = frame[~recorded & ~started]
+        too_long = waiting["fits here"].str.startswith("no (")
+        unmeasured = waiting["fits here"].str.startswith(("not measured", "no measured cost"))
         rows.append({"task": task, "experiment": experiment,
                      "recorded at the paper's budget":
                      ", ".join(frame.loc[recorded, "run"]) or NOT_RUN_AT_PAPER,
-                     "not run yet": ", ".join(frame.loc[~recorded, "run"]) or "—",
+                     "in progress (from its checkpoint)":
+                     ", ".join(f"{r['run']} ({r['in progress']})" for r in frame[started].to_dict("records"))
+                     or "—",
+                     "not run yet, fit here": ", ".join(waiting.loc[~too_long & ~unmeasured, "run"]) or "—",
                      f"do not fit here (> {fits_hours:g} h on one core)":
                      ", ".join(f"{r['run']} ({r['projected hours (1 core)']:.1f} h)"
-                               for r in too_long.to_dict("records")) or "—",
-                     "cost not measured": ", ".join(unmeasured["run"]) or "—"})
+                               for r in waiting[too_long].to_dict("records")) or "—",
+                     "not run yet, cost not measured": ", ".join(waiting.loc[unmeasured, "run"]) or "—"})
     return pd.DataFrame(rows)
 
 

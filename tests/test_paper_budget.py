@@ -174,11 +174,19 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     assert "block-hadamrnn**: part of profile" not in note  # named once, above, not again
     summary = report.paper_budget_summary({"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy")})
     assert list(summary["recorded at the paper's budget"]) == ["hadamrnn", report.NOT_RUN_AT_PAPER]
+    # each run in one column: the unfinished one in progress, with how far it got, and not again
+    copy = summary.set_index("task").loc["copy"]
+    assert copy["in progress (from its checkpoint)"] == \
+        "block-hadamrnn (8,000 of 40,000 optimiser steps (20%))"
+    named = [run.split(" (")[0] for column in summary.columns[2:] for run in copy[column].split(", ")
+             if run not in ("—", report.NOT_RUN_AT_PAPER)]
+    assert sorted(named) == sorted(get_config("copy", "paper").models)
     qornn = report.paper_budget_frame("qornn-copy").set_index("run")  # its PTQ runs train nothing
     assert qornn.loc["ptq-bjorck-5bit", "fits here"] == \
         "trains nothing: quantizes ornn-bjorck after training"
-    assert report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0, "cost not measured"] == \
-        ", ".join(run for run in get_config("qornn-copy", "paper").models if not run.startswith("ptq"))
+    qornn_summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")})
+    trained = [run for run in get_config("qornn-copy", "paper").models if not run.startswith("ptq")]
+    assert qornn_summary.loc[0, "not run yet, cost not measured"] == ", ".join(trained)
 
 
 def test_a_variant_made_with_overrides_is_shown_alone_and_without_a_paper_note():

@@ -142,10 +142,12 @@ display(Markdown(f"{len(summary)} rows; the paper's number is available for {ava
 # %% [markdown]
 # ## The paper's budgets: what is recorded, and what does not fit here
 #
-# For each task, the runs of its `paper` profile that are recorded, those not run yet, and those
-# that do not fit this machine, with their projected time on one core (measured seconds per optimiser
-# step × the profile's steps; every run's measured cost is on {doc}`/book/benchmarks/speed`, section
-# "What the papers' own budgets cost here").
+# For each task, each run of its `paper` profile in one column: recorded; in progress (stopped or
+# still running, with how far its checkpoint got: `qornn checkpoints --profile paper` gives the
+# command that continues it); not run yet and fits here; or does not fit this machine, with its
+# projected time on one core (measured seconds per optimiser step × the profile's steps; every
+# run's measured cost is on {doc}`/book/benchmarks/speed`, section "What the papers' own budgets
+# cost here").
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.paper_budget_summary(TASKS)))
