@@ -89,6 +89,7 @@ __all__ = [
     "SIGN_COLLAPSE_FACTOR",
     "copy_verdicts",
     "copy_verdict_text",
+    "COPY_VERDICT_RUNS",
     "plot_seed_spread",
     "first_epoch_reaching",
     "takeoff_table",
@@ -2140,9 +2141,16 @@ def show_sign_dynamics(experiment: str, runs: Iterable[str] = SIGN_LEARNING_RUNS
     return text
 
 
+#: the copy-task runs whose verdict the pages give: the paper's two models, then the float baselines
+#: for reference (does a float network solve it at the same budget?)
+COPY_VERDICT_RUNS = ("hadamrnn", "block-hadamrnn", "ornn", "lstm", "fastgrnn")
+_COPY_RUN_NAMES = {"hadamrnn": "HadamRNN", "block-hadamrnn": "Block-HadamRNN", "ornn": "The float ORNN",
+                   "lstm": "The LSTM", "fastgrnn": "FastGRNN"}
+
+
 def copy_verdict_text(verdicts: pd.DataFrame) -> str:
     """One plain sentence per run of :func:`copy_verdicts`, for the pages."""
-    names = {"hadamrnn": "HadamRNN", "block-hadamrnn": "Block-HadamRNN"}
+    names = _COPY_RUN_NAMES
     lines = []
     for row in verdicts.to_dict("records"):
         name = names.get(row["run"], row["run"])

@@ -274,6 +274,9 @@ def test_copy_verdicts_pass_fail_and_missing():
     text = report.copy_verdict_text(verdicts.reset_index())
     assert "**HadamRNN**: not run at the paper's budget yet" in text
     assert "**Block-HadamRNN**: not run at the paper's budget yet" in text
+    # the float baselines, for reference, named as the pages name them
+    text = report.copy_verdict_text(report.copy_verdicts(report.COPY_VERDICT_RUNS))
+    assert "**The float ORNN**: not run at the paper's budget yet" in text and "**FastGRNN**:" in text
 
     _copy("paper", "hadamrnn", 0.0196, 0.0)  # at the baseline: fails
     _copy("paper", "block-hadamrnn", 1e-6, 1.0)  # passes

@@ -166,11 +166,12 @@ display(report.styled(report.paper_budget_summary(TASKS)))
 #
 # The abstract's main claim, decided from the `paper` records of the copy task by the rule below
 # (`qornn.report.solves_copy`; the copy-task page shows the same verdict with its curves, and, where
-# the seeds disagree, what tells a failed seed from a solved one):
+# the seeds disagree, what tells a failed seed from a solved one), then the float baselines at the
+# same budget for reference:
 
 # %% tags=["hide-input"]
 display(Markdown(f"The rule: {report.COPY_RULE}."))
-display(Markdown(report.copy_verdict_text(report.copy_verdicts(("hadamrnn", "block-hadamrnn")))))
+display(Markdown(report.copy_verdict_text(report.copy_verdicts(report.COPY_VERDICT_RUNS))))
 
 # %% [markdown]
 # ## What the paper-budget runs show about learning the signs
