@@ -89,6 +89,8 @@ __all__ = [
     "SIGN_COLLAPSE_FACTOR",
     "copy_verdicts",
     "copy_verdict_text",
+    "peer_recurrence",
+    "peer_training_frame",
     "COPY_VERDICT_RUNS",
     "plot_seed_spread",
     "first_epoch_reaching",
@@ -1879,6 +1881,40 @@ def _blank_share(model, task, batch_size: int = 250) -> float:
 
 #: the experiment of the side-by-side check with the authors' code (:mod:`qornn.peer`)
 PEER_CHECK_RECORD = ("hadamrnn-peer-check", "cpu")
+
+
+def peer_recurrence(config: Mapping) -> str:
+    """The recurrent matrix of a side-by-side peer-check run: "full Hadamard" or "blocks of m"."""
+    return f"blocks of {config['block']}" if config.get("block") else "full Hadamard"
+
+
+def peer_training_frame(record: Mapping | None = None) -> pd.DataFrame:
+    """The side-by-side training runs of the peer check (:mod:`qornn.peer`; ``record`` defaults to
+    :data:`PEER_CHECK_RECORD`'s), one row per run and code: n, the recurrent matrix
+    (:func:`peer_recurrence`), learned or frozen signs, steps, the test accuracy at the end, the signs
+    flipped per step averaged over the last quarter of the steps, the final mean |u| and the training
+    time. Empty without a record."""
+    if record is None:
+        record = results.load_record(*PEER_CHECK_RECORD, missing_ok=True) or {"runs": {}}
+    rows = []
+    for run, data in record["runs"].items():
+        if "curves" not in data:  # a trained copy model checked, not a side-by-side run
+            continue
+        cfg = data["config"]
+        for code in ("authors", "qornn"):
+            curve = data["curves"][code]
+            quarter = max(1, len(curve["flips"]) // 4)
+            rows.append({"run": run, "n": cfg["hidden_size"], "W": peer_recurrence(cfg),
+                         "signs": "learned" if cfg["learn_signs"] else "frozen",
+                         "code": "authors' code" if code == "authors" else "qornn", "steps": cfg["steps"],
+                         "test accuracy": curve["test_accuracy"][-1],
+                         "flips per step (last quarter)": sum(curve["flips"][-quarter:]) / quarter,
+                         "final mean |u|": curve["mean_abs_u"][-1],
+                         "training time": f"{curve['wall_time_s']:.0f} s"})
+    if not rows:
+        return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values(["n", "W", "signs", "code"], ascending=[True, False, False, True],
+                                          ignore_index=True)
 
 
 def copy_check_name(run: str, seed: int, profile: str = PAPER_PROFILE) -> str:

@@ -136,6 +136,28 @@ def test_the_peer_check_runs_full_hadamard_and_blocks():
     assert peer.run_name(128, False, 16) == "n128-m16-frozen-signs"
 
 
+def test_the_training_table_of_the_side_by_side_runs():
+    def curves(flips, accuracy):
+        return {"flips": flips, "mean_abs_u": [0.1] * len(flips), "test_accuracy": [0.1, accuracy],
+                "wall_time_s": 12.0}
+
+    def run(block, learn, authors_flips, qornn_flips):
+        config = {"hidden_size": 128, "learn_signs": learn, "steps": 8, **({"block": block} if block else {})}
+        return {"config": config,
+                "curves": {"authors": curves(authors_flips, 0.5), "qornn": curves(qornn_flips, 0.6)}}
+
+    record = {"runs": {"n128-learned-signs": run(None, True, [9] * 6 + [4, 2], [9] * 6 + [2, 2]),
+                       "n128-m16-learned-signs": run(16, True, [0] * 6 + [3, 5], [0] * 8),
+                       "copy-paper-hadamrnn-seed0": {"config": {"check": "trained copy model"}, "test": {}}}}
+    frame = report.peer_training_frame(record)
+    assert list(zip(frame["W"], frame["code"], strict=True)) == [
+        ("full Hadamard", "authors' code"), ("full Hadamard", "qornn"),
+        ("blocks of 16", "authors' code"), ("blocks of 16", "qornn")]  # the copy check is not a row
+    assert list(frame["flips per step (last quarter)"]) == [3.0, 2.0, 4.0, 0.0]  # the last 2 of 8 steps
+    assert list(frame["test accuracy"]) == [0.5, 0.6, 0.5, 0.6]
+    assert report.peer_training_frame({"runs": {}}).empty
+
+
 def test_a_missing_checkout_is_a_clear_error(tmp_path):
     with pytest.raises(peer.PeerUnavailable, match="no checkout of the HadamRNN authors' code"):
         peer.load_peer(tmp_path)

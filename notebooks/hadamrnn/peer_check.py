@@ -71,11 +71,6 @@ from qornn.peer import PEER_CHECK_EXPERIMENT, PEER_PARAMETERS  # noqa: E402
 profile = "cpu"
 
 # %% tags=["hide-input"]
-def _recurrence(config):
-    """The recurrent matrix of a side-by-side run: full Hadamard or Hadamard blocks."""
-    return f"blocks of {config['block']}" if config.get("block") else "full Hadamard"
-
-
 record = results.load_record(PEER_CHECK_EXPERIMENT, profile, missing_ok=True)
 if record is None:
     display(Markdown(f"**No record of the peer check for profile `{profile}`.** Make it with "
@@ -124,22 +119,9 @@ if rows:
 # run: flips per step averaged over the last quarter of the steps, and the final mean $|u|$.
 
 # %% tags=["hide-input", "full-width"]
-rows = []
-for data in runs.values():
-    cfg = data["config"]
-    for code in ("authors", "qornn"):
-        curve = data["curves"][code]
-        quarter = max(1, len(curve["flips"]) // 4)
-        rows.append({"n": cfg["hidden_size"], "W": _recurrence(cfg),
-                     "signs": "learned" if cfg["learn_signs"] else "frozen",
-                     "code": "authors' code" if code == "authors" else "qornn", "steps": cfg["steps"],
-                     "test accuracy": curve["test_accuracy"][-1],
-                     "flips per step (last quarter)": float(np.mean(curve["flips"][-quarter:])),
-                     "final mean |u|": curve["mean_abs_u"][-1],
-                     "training time": f"{curve['wall_time_s']:.0f} s"})
-if rows:
-    table = pd.DataFrame(rows).sort_values(["n", "W", "signs", "code"], ascending=[True, False, False, True])
-    display(report.styled(table))
+training = report.peer_training_frame(record) if record is not None else pd.DataFrame()
+if not training.empty:
+    display(report.styled(training.drop(columns="run")))
 
 # %% [markdown]
 # The curves of each run: both codes in one panel per quantity, solid for the authors' code, dotted
@@ -171,7 +153,7 @@ for run, data in sorted(runs.items()):
         ax.grid(True, alpha=0.3)
     axes[3].set_yscale("log")
     axes[0].legend(fontsize="small")
-    fig.suptitle(f"{run} ({_recurrence(data['config'])}, pMNIST, Adam 1e-3, "
+    fig.suptitle(f"{run} ({report.peer_recurrence(data['config'])}, pMNIST, Adam 1e-3, "
                  f"batch {data['config']['batch_size']})")
     fig.tight_layout()
     plt.show()
@@ -208,7 +190,7 @@ for key in sorted(learned.keys() & frozen.keys()):
            for kind, runs_n in (("frozen", frozen), ("learned", learned)) for code in ("authors", "qornn")}
     authors_gap = end["frozen", "authors"] - end["learned", "authors"]
     qornn_gap = end["frozen", "qornn"] - end["learned", "qornn"]
-    verdict.append(f"at n = {key[0]} ({_recurrence(learned[key]['config'])}), frozen signs end "
+    verdict.append(f"at n = {key[0]} ({report.peer_recurrence(learned[key]['config'])}), frozen signs end "
                    f"{authors_gap:+.1%} above learned signs in the authors' code and {qornn_gap:+.1%} "
                    "in qornn")
 if verdict:
