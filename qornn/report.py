@@ -91,6 +91,7 @@ __all__ = [
     "copy_verdict_text",
     "peer_recurrence",
     "peer_training_frame",
+    "peer_learned_signs_text",
     "COPY_VERDICT_RUNS",
     "plot_seed_spread",
     "first_epoch_reaching",
@@ -1915,6 +1916,25 @@ def peer_training_frame(record: Mapping | None = None) -> pd.DataFrame:
         return pd.DataFrame(rows)
     return pd.DataFrame(rows).sort_values(["n", "W", "signs", "code"], ascending=[True, False, False, True],
                                           ignore_index=True)
+
+
+def peer_learned_signs_text(record: Mapping | None = None) -> str:
+    """One bullet per side-by-side peer-check run with learned signs (:func:`peer_training_frame`):
+    after its steps, the test accuracy, the signs flipped per step over the last quarter and the
+    final mean |u|, in the authors' code and in qornn. "" without such a run."""
+    frame = peer_training_frame(record)
+    if frame.empty:
+        return ""
+    lines = []
+    for _, pair in frame[frame["signs"] == "learned"].groupby(["n", "W"], sort=False):
+        theirs, ours = (pair[pair["code"] == code].iloc[0] for code in ("authors' code", "qornn"))
+        lines.append(
+            f"- n = {ours['n']}, {ours['W']}, {ours['steps']} steps: test accuracy "
+            f"{theirs['test accuracy']:.1%} (authors' code) and {ours['test accuracy']:.1%} (qornn); "
+            f"{theirs['flips per step (last quarter)']:.2g} and {ours['flips per step (last quarter)']:.2g} "
+            f"signs flipped per step over the last quarter of the steps; final mean |u| "
+            f"{theirs['final mean |u|']:.2g} and {ours['final mean |u|']:.2g}.")
+    return "\n".join(lines)
 
 
 def copy_check_name(run: str, seed: int, profile: str = PAPER_PROFILE) -> str:

@@ -156,6 +156,13 @@ def test_the_training_table_of_the_side_by_side_runs():
     assert list(frame["flips per step (last quarter)"]) == [3.0, 2.0, 4.0, 0.0]  # the last 2 of 8 steps
     assert list(frame["test accuracy"]) == [0.5, 0.6, 0.5, 0.6]
     assert report.peer_training_frame({"runs": {}}).empty
+    text = report.peer_learned_signs_text(record).split("\n")
+    assert text == [
+        "- n = 128, full Hadamard, 8 steps: test accuracy 50.0% (authors' code) and 60.0% (qornn); 3 and 2 "
+        "signs flipped per step over the last quarter of the steps; final mean |u| 0.1 and 0.1.",
+        "- n = 128, blocks of 16, 8 steps: test accuracy 50.0% (authors' code) and 60.0% (qornn); 4 and 0 "
+        "signs flipped per step over the last quarter of the steps; final mean |u| 0.1 and 0.1."]
+    assert report.peer_learned_signs_text({"runs": {}}) == ""
 
 
 def test_a_missing_checkout_is_a_clear_error(tmp_path):

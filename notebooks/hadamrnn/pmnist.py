@@ -189,6 +189,17 @@ display(Markdown(report.paired_gain(report.budget_seed_records("pmnist", record)
 display(Markdown(report.show_sign_dynamics("pmnist")))
 
 # %% [markdown]
+# **The authors' code, side by side.** Are these dynamics qornn's own? The side-by-side check
+# ({doc}`/book/hadamrnn/peer_check`) trains the authors' network and qornn's from the same start on
+# the same pMNIST batches, with full Hadamard matrices and with Hadamard blocks of 16 (at $n = 128$,
+# where $W$ is 7/8 zeros, as the Block-HadamRNN's blocks of 64 make it at $n = 512$). It covers the
+# first steps only, far from the 100 epochs above. With learned signs, from its record:
+
+# %% tags=["hide-input"]
+display(Markdown(report.peer_learned_signs_text() or "No side-by-side run is recorded yet "
+                 "(`python scripts/peer_check.py`)."))
+
+# %% [markdown]
 # ## Model sizes
 #
 # Bits of every matrix and bias, counted as the papers count them (one function,
