@@ -182,6 +182,11 @@ def _key(cfg):
     return cfg["hidden_size"], cfg.get("block") or 0
 
 
+def _gap(points):
+    """'3.6 points below', '69.2 points above' (a difference of accuracies)."""
+    return f"{abs(points) * 100:.1f} points {'above' if points >= 0 else 'below'}"
+
+
 learned = {_key(d["config"]): d for d in runs.values() if d["config"]["learn_signs"]}
 frozen = {_key(d["config"]): d for d in runs.values() if not d["config"]["learn_signs"]}
 verdict = []
@@ -191,8 +196,7 @@ for key in sorted(learned.keys() & frozen.keys()):
     authors_gap = end["frozen", "authors"] - end["learned", "authors"]
     qornn_gap = end["frozen", "qornn"] - end["learned", "qornn"]
     verdict.append(f"at n = {key[0]} ({report.peer_recurrence(learned[key]['config'])}), frozen signs end "
-                   f"{authors_gap:+.1%} above learned signs in the authors' code and {qornn_gap:+.1%} "
-                   "in qornn")
+                   f"{_gap(authors_gap)} learned signs in the authors' code and {_gap(qornn_gap)} in qornn")
 if verdict:
     display(Markdown("Learned against frozen signs, after the same steps: " + "; ".join(verdict) + "."))
 
