@@ -200,9 +200,10 @@ display(Markdown(report.copy_verdict_text(report.copy_verdicts(report.COPY_VERDI
 #   and of the LSTM on pixel MNIST (expRNN's table), the level a float model reaches with a full
 #   training budget;
 # - **the side-by-side with the authors' code** ({doc}`/book/hadamrnn/peer_check`): the two
-#   implementations given identical weights and inputs, and trained from the same start on the same
-#   batches; and each copy-task model trained at the paper's budget loaded into the authors' network,
-#   which evaluates its test set. Its numbers are on that page, not in the table below.
+#   implementations, HadamRNN and Block-HadamRNN, given identical weights and inputs, and trained
+#   from the same start on the same batches; and each copy-task model trained at the paper's budget
+#   loaded into the authors' network, which evaluates its test set. Its numbers are on that page,
+#   not in the table below.
 #
 # Each row puts the reference beside our nearest recorded run, at the paper's budget (where it is
 # recorded) and at `profile`. The hidden sizes differ (columns "hidden" and "our hidden"), and so can
