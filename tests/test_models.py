@@ -171,3 +171,32 @@ def test_hadamrnn_recurrent_bias_starts_as_the_authors_and_zero_stays_an_option(
     assert torch.count_nonzero(ornn.input.bias) == 0
     with pytest.raises(ValueError, match="recurrent_bias_init 'gauss'"):
         build_model("hadamrnn", input_size=1, output_size=10, hidden_size=n, recurrent_bias_init="gauss")
+
+
+@pytest.mark.parametrize("nonlinearity", ["linear", "relu", "tanh"])
+@pytest.mark.parametrize("last_only", [False, True])
+def test_dense_recurrence_backward_is_autograds_bit_for_bit(nonlinearity, last_only):
+    # the hand-written backward against autograd through the same step-by-step loop: equal gradients
+    # (torch.equal, not allclose), for W reached through a parametrization as in STE-Björck
+    from qornn.models.recurrent import _dense_states
+
+    torch.manual_seed(3)
+    T, B, n = 40, 5, 16
+    latent = torch.randn(n, n, requires_grad=True)
+    x = torch.randn(T, B, 3, requires_grad=True)
+    u = torch.randn(n, 3, requires_grad=True)
+    upstream = torch.randn(B, n) if last_only else torch.randn(T, B, n)
+    grads = []
+    for fused in (True, False):
+        w = torch.linalg.qr(latent)[0]
+        a = (x @ u.t()).transpose(0, 1).transpose(0, 1)  # a view, as the networks pass it
+        if fused:
+            states = dense_recurrence(a, w, nonlinearity)
+        else:
+            states = _dense_states(a, w, nonlinearity, a.new_zeros(B, n))
+        out = states[-1] if last_only else states
+        grads.append((out.detach(), *torch.autograd.grad(out, (latent, x, u), upstream)))
+    for mine, autograds in zip(grads[0], grads[1], strict=True):
+        assert torch.equal(mine, autograds)
+    with torch.no_grad():  # no gradient needed: the plain loop, the same states
+        assert torch.equal(dense_recurrence(a, w, nonlinearity), states)
