@@ -581,7 +581,8 @@ HADAMARD_ONLY = frozenset({"qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.p
 #: ``scripts/kernel_equivalence.py`` (the fused kernel: data/results/benchmarks/kernel_equivalence/) or
 #: ``scripts/training_equivalence.py`` (whole smoke runs: .../training_equivalence/); a test holds
 #: the two together. So far: the half-width tail chunks and the threads' shares of the batch (issue
-#: 19), one helper for the backward's gradient flushes, and the training loop's stop at divergence.
+#: 19), one helper for the backward's gradient flushes, the training loop's stop at divergence, and
+#: the dense recurrence's hand-written backward.
 SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     "qornn/csrc/hadamard_rnn.cpp": frozenset({
         ("603a925ac86c331876f2843ba79364603c624392", "5c0311e6290a92a034496975d127b348a2c1d854"),
@@ -597,6 +598,11 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     }),
     "qornn/experiments/runner.py": frozenset({
         ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),
+    }),
+    # the dense recurrence's hand-written backward (3da539f): scripts/training_equivalence.py against
+    # 0b20fbe, 36 smoke runs, 0 different
+    "qornn/models/recurrent.py": frozenset({
+        ("a68fe21be5d543bd9a55391b2bdd23f068af48c2", "3559a19be4ece18a36581bd1272e9ba538cd5a4d"),
     }),
 }
 

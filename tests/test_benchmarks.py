@@ -246,3 +246,13 @@ def test_sequence_loss_writes_its_record(tmp_path, monkeypatch):
     for row in record["sizes"]:
         assert set(row["times_s"]) == {"flat", "classes-dim-1"} and len(row["times_s"]["flat"]) == 2
         assert row["flat_over_classes_dim_1"] > 0
+
+
+def test_dense_recurrence_writes_its_record_and_checks_equal_gradients(tmp_path, monkeypatch):
+    record = _run("dense_recurrence", ["--hidden", "8", "--batch", "3", "--T", "12", "--reps", "2"], tmp_path,
+                  monkeypatch)
+    assert [r["shape"] for r in record["sizes"]] == ["copy", "pmnist"]
+    for row in record["sizes"]:
+        assert row["same_gradients"] is True  # the hand-written backward is autograd's, bit for bit
+        assert set(row["times_s"]) == {"hand-written", "autograd"} and len(row["times_s"]["autograd"]) == 2
+        assert row["autograd_over_hand_written"] > 0 and (row["hidden"], row["T"]) == (8, 12)

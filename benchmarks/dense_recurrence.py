@@ -1,0 +1,149 @@
+"""One training step of a dense QORNN, its recurrence's backward two ways, side by side.
+
+- ``hand-written``: :func:`qornn.models.dense_recurrence` as models use it, whose backward
+  (``_DenseRecurrence``) runs autograd's operations for the step-by-step loop without building its
+  graph;
+- ``autograd``: the same loop, differentiated by autograd through its 2T to 3T nodes (how it was
+  done before).
+
+Both give the same gradients bit for bit: the script checks it (every parameter's gradient after
+one step, ``torch.equal``) before timing. What is timed: a whole training step (forward, loss,
+backward, Adam, ``apply_constraints_()``) of ``qornn-ste-bjorck`` at two paper shapes, one torch
+thread, interleaved repetitions, medians, and the median of the per-repetition ratios autograd /
+hand-written:
+
+- ``copy``: the copy task (n = 128, batch 128, T = 1020, 10 input tokens, a 9-way readout at every
+  step, linear recurrence, 8-bit W);
+- ``pmnist``: pMNIST (n = 512, batch 100, T = 784, one input, 10 classes from the last state, ReLU
+  recurrence, 4-bit W).
+
+Results go to ``data/results/benchmarks/dense_recurrence.json`` with provenance.
+
+    .venv/bin/python benchmarks/dense_recurrence.py            # recorded
+    .venv/bin/python benchmarks/dense_recurrence.py --no-json  # print only
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from unittest import mock
+
+import torch
+import torch.nn.functional as F
+from _common import default_path, interleaved_times, median_ratios, write_record
+
+from qornn.models import build_model, recurrent
+from qornn.tasks.base import sequence_cross_entropy
+
+#: shape name -> (model, hidden, batch, T, input tokens (0: one float input), outputs, many-to-many,
+#: nonlinearity, bits)
+SHAPES = {"copy": ("qornn-ste-bjorck", 128, 128, 1020, 10, 9, True, "linear", 8),
+          "pmnist": ("qornn-ste-bjorck", 512, 100, 784, 0, 10, False, "relu", 4)}
+VARIANTS = ("hand-written", "autograd")
+
+
+@contextmanager
+def autograd_backward():
+    """The recurrence differentiated by autograd through the step-by-step loop."""
+    def loop(a, w, nonlinearity):
+        return recurrent._dense_states(a, w, nonlinearity, a.new_zeros(a.shape[1:]))
+
+    with mock.patch.object(recurrent._DenseRecurrence, "apply", staticmethod(loop)):
+        yield
+
+
+def setup(shape: str, hidden: int | None, batch: int | None, T: int | None, seed: int):
+    """A model, its optimiser and a batch at ``shape`` (sizes overridable for a quick run)."""
+    model_name, n, b, t, tokens, outputs, many, nonlinearity, bits = SHAPES[shape]
+    n, b, t = hidden or n, batch or b, T or t
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = build_model(model_name, input_size=tokens or 1, output_size=outputs, hidden_size=n, bits=bits,
+                        nonlinearity=nonlinearity, many_to_many=many)
+    if tokens:
+        x = torch.randint(0, tokens, (b, t), generator=gen)
+        y = torch.randint(0, outputs, (b, t), generator=gen)
+    else:
+        x = torch.randn(b, t, 1, generator=gen)
+        y = torch.randint(0, outputs, (b,), generator=gen)
+    return model, x, y, many
+
+
+def step_closures(model, x, y, many: bool) -> dict:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = sequence_cross_entropy(logits, y) if many else F.cross_entropy(logits, y)
+        loss.backward()
+        opt.step()
+        model.apply_constraints_()
+
+    def autograd_step() -> None:
+        with autograd_backward():
+            step()
+
+    return {"hand-written": step, "autograd": autograd_step}
+
+
+def same_gradients(model, x, y, many: bool) -> bool:
+    """Whether both variants give every parameter the same gradient, bit for bit, from the same state
+    (a copy each: STE-Björck's power iteration warm-starts from a buffer that a forward pass moves)."""
+    grads = []
+    for variant in VARIANTS:
+        twin = copy.deepcopy(model)
+        with autograd_backward() if variant == "autograd" else nullcontext():
+            logits = twin(x)
+            (sequence_cross_entropy(logits, y) if many else F.cross_entropy(logits, y)).backward()
+        grads.append([p.grad for p in twin.parameters() if p.grad is not None])
+    return len(grads[0]) == len(grads[1]) and all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--hidden", type=int, default=None, help="override every shape's hidden size (quick runs)")
+    p.add_argument("--batch", type=int, default=None, help="override every shape's batch (quick runs)")
+    p.add_argument("--T", type=int, default=None, help="override every shape's sequence length (quick runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--no-json", action="store_true")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    rows = []
+    for name in args.shapes:
+        model, x, y, many = setup(name, args.hidden, args.batch, args.T, args.seed)
+        equal = same_gradients(model, x, y, many)
+        times = interleaved_times(step_closures(model, x, y, many), args.reps, warmup=1)
+        ratio = median_ratios(times, "hand-written")["autograd"]
+        rows.append({"shape": name, "model": SHAPES[name][0], "hidden": model.hidden_size,
+                     "batch": x.shape[0], "T": x.shape[1], "nonlinearity": SHAPES[name][7],
+                     "bits": SHAPES[name][8], "same_gradients": equal, "times_s": times,
+                     "median_s": {v: statistics.median(ts) for v, ts in times.items()},
+                     "autograd_over_hand_written": ratio})
+        med = rows[-1]["median_s"]
+        print(f"{name} (n={model.hidden_size}, B={x.shape[0]}, T={x.shape[1]}): same gradients {equal}; "
+              f"hand-written {med['hand-written']:.3f} s, autograd {med['autograd']:.3f} s: {ratio:.2f}x",
+              flush=True)
+    if not args.no_json:
+        write_record(args.out or default_path("dense_recurrence"), {
+            "benchmark": "dense_recurrence",
+            "description": "one training step of a dense QORNN (STE-Bjorck): the recurrence's hand-written "
+                           "backward against autograd through the step-by-step loop",
+            "config": {"shapes": {k: SHAPES[k] for k in args.shapes}, "reps": args.reps,
+                       "threads": args.threads, "hidden": args.hidden, "batch": args.batch, "T": args.T},
+            "sizes": rows}, seed=args.seed, wall_time_s=time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
