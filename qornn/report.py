@@ -1914,6 +1914,7 @@ def peer_training_frame(record: Mapping | None = None) -> pd.DataFrame:
                          "training time": f"{curve['wall_time_s']:.0f} s"})
     if not rows:
         return pd.DataFrame(rows)
+    # by n, then full Hadamard before blocks, learned before frozen signs, the authors' code first
     return pd.DataFrame(rows).sort_values(["n", "W", "signs", "code"], ascending=[True, False, False, True],
                                           ignore_index=True)
 
