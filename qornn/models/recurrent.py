@@ -54,10 +54,21 @@ class _DenseRecurrence(torch.autograd.Function):
         δ_t = σ'(g_t + δ_{t+1} W)     (ReLU: threshold_backward; tanh: tanh_backward; linear: itself)
         ∂L/∂a_t = δ_t,   ∂L/∂Wᵀ += (δ_tᵀ h_{t-1})ᵀ   (autograd's mm backward for a transposed mat2)."""
 
+    # Each step writes into its slice of one (T, B, n) tensor (``out=``: the same kernels), where the
+    # loop of :func:`_dense_states` stacks T tensors at the end: a copy of the whole sequence less in
+    # each direction.
     @staticmethod
     def forward(ctx, a: torch.Tensor, w: torch.Tensor, nonlinearity: str) -> torch.Tensor:
         h0 = a.new_zeros(a.shape[1:])
-        states = _dense_states(a, w, nonlinearity, h0)
+        states = a.new_empty(a.shape)  # contiguous, as the stack it replaces
+        h, wt = h0, w.t()
+        for t, a_t in enumerate(a.unbind(0)):
+            if nonlinearity == "linear":
+                h = torch.addmm(a_t, h, wt, out=states[t])
+            elif nonlinearity == "relu":  # F.relu is clamp_min(·, 0)
+                h = torch.clamp_min(torch.addmm(a_t, h, wt), 0, out=states[t])
+            else:
+                h = torch.tanh(torch.addmm(a_t, h, wt), out=states[t])
         ctx.save_for_backward(states, w, h0)
         ctx.nonlinearity = nonlinearity
         return states
@@ -65,21 +76,24 @@ class _DenseRecurrence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         states, w, h0 = ctx.saved_tensors
-        grads_a, grad_wt, carried = [], None, None
+        grads_a = torch.empty_like(states)  # contiguous, as autograd's stack of the per-step gradients
+        grad_wt, carried = None, None
         for t in range(states.shape[0] - 1, -1, -1):
-            g = grad[t] if carried is None else grad[t] + carried
-            if ctx.nonlinearity == "relu":
-                g = torch.ops.aten.threshold_backward(g, states[t], 0)
-            elif ctx.nonlinearity == "tanh":
-                g = torch.ops.aten.tanh_backward(g, states[t])
-            grads_a.append(g)
+            out = grads_a[t]
+            if ctx.nonlinearity == "linear":
+                g = out.copy_(grad[t]) if carried is None else torch.add(grad[t], carried, out=out)
+            else:
+                g = grad[t] if carried is None else grad[t] + carried
+                if ctx.nonlinearity == "relu":
+                    g = torch.ops.aten.threshold_backward.grad_input(g, states[t], 0, grad_input=out)
+                else:
+                    g = torch.ops.aten.tanh_backward.grad_input(g, states[t], grad_input=out)
             if t > 0:  # h_0 is a constant: autograd computes no gradient for it
                 carried = g.mm(w)
             if ctx.needs_input_grad[1]:
                 contribution = g.t().mm(states[t - 1] if t > 0 else h0).t()
                 grad_wt = contribution if grad_wt is None else grad_wt + contribution
-        grads_a.reverse()
-        return torch.stack(grads_a), None if grad_wt is None else grad_wt.t(), None
+        return grads_a, None if grad_wt is None else grad_wt.t(), None
 
 
 def dense_recurrence(
