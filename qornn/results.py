@@ -599,10 +599,12 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     "qornn/experiments/runner.py": frozenset({
         ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),
     }),
-    # the dense recurrence's hand-written backward (3da539f): scripts/training_equivalence.py against
-    # 0b20fbe, 36 smoke runs, 0 different
+    # the dense recurrence's hand-written backward (3da539f), then its states and gradients written
+    # in place (ea22c18): scripts/training_equivalence.py against 0b20fbe and 0bba19d, 36 smoke runs
+    # each, 0 different
     "qornn/models/recurrent.py": frozenset({
         ("a68fe21be5d543bd9a55391b2bdd23f068af48c2", "3559a19be4ece18a36581bd1272e9ba538cd5a4d"),
+        ("3559a19be4ece18a36581bd1272e9ba538cd5a4d", "ed258445331a52ab9366d26d7d59541afdce19e1"),
     }),
 }
 
