@@ -9,8 +9,8 @@ It needs the ``peer`` extra (pip install -e '.[peer]') and a
 checkout of github.com/deel-ai-papers/hadamRNN (default: QORNN_PEER_HADAMRNN, /work/shared/peers/hadamRNN
 or ../shared/peers/hadamRNN). For identical weights it compares the outputs and every gradient; then it
 trains both side by side (same start, batches, Adam) with learned and frozen signs, full Hadamard and
-blocks (Block-HadamRNN, the profile's block size), and records the
-curves in data/results/hadamrnn-peer-check/<profile>.json. Last, it loads each copy-task HadamRNN and
+blocks (Block-HadamRNN, the profile's block size), and records the curves in
+data/results/hadamrnn-peer-check/<profile>.json. Last, it loads each copy-task HadamRNN and
 Block-HadamRNN trained at the paper's budget (finished checkpoints) into the authors' network and records
 both test losses (``copy-paper-hadamrnn-seedS``, ``copy-paper-block-hadamrnn-seedS``). Run it
 single-threaded (OMP_NUM_THREADS=1).
