@@ -53,6 +53,8 @@ __all__ = [
     "check_weights_entry",
     "config_hash",
     "git_commit",
+    "write_source_manifest",
+    "SOURCE_MANIFEST",
     "provenance",
     "load_record",
     "save_run",
@@ -184,14 +186,66 @@ def _git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10)
 
 
+#: stands in for git where the code travelled without its repository (a copy of the working tree run
+#: on another machine, such as a GPU lent for a session): the commit the copy was made from and the
+#: git blob id of each file under ``qornn/`` at that commit (:func:`write_source_manifest`)
+SOURCE_MANIFEST = "SOURCE_MANIFEST.json"
+
+
 def git_commit() -> dict[str, Any]:
-    """The commit of the code that ran, and whether the working tree differed from it."""
+    """The commit of the code that ran, and whether the working tree differed from it. Outside a
+    git checkout, the commit named by :data:`SOURCE_MANIFEST` if there is one, dirty when a file
+    under ``qornn/`` no longer has the blob id it lists (as ``git status`` would say); else unknown
+    (None, None)."""
     try:
-        commit = _git("rev-parse", "HEAD").stdout.strip() or None
-        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", "qornn").stdout.strip())
+        head = _git("rev-parse", "HEAD")
+        commit = head.stdout.strip() if head.returncode == 0 else None
+        dirty = None if commit is None else bool(
+            _git("status", "--porcelain", "--untracked-files=no", "--", "qornn").stdout.strip())
     except (OSError, subprocess.SubprocessError):
         commit, dirty = None, None
+    if commit is None:
+        return _manifest_commit() or {"commit": None, "dirty": None}
     return {"commit": commit, "dirty": dirty}
+
+
+def write_source_manifest(root: Path = _REPO_ROOT) -> Path:
+    """Write :data:`SOURCE_MANIFEST` at ``root``: HEAD's commit and the blob ids of its files under
+    ``qornn/``, for a copy of the tree that travels without ``.git``. Raises RuntimeError outside a
+    git checkout."""
+    head = _git("rev-parse", "HEAD")
+    tree = _git("ls-tree", "-r", "HEAD", "--", "qornn")
+    if head.returncode != 0 or tree.returncode != 0:
+        raise RuntimeError(f"{_REPO_ROOT} is not a git checkout: there is no commit to name")
+    blobs = {}
+    for line in tree.stdout.splitlines():
+        meta, path = line.split("\t", 1)
+        blobs[path] = meta.split()[2]
+    path = Path(root) / SOURCE_MANIFEST
+    atomic_write_json(path, {"commit": head.stdout.strip(), "blobs": blobs})
+    return path
+
+
+def _manifest_commit() -> dict[str, Any] | None:
+    """:func:`git_commit` from :data:`SOURCE_MANIFEST`, None if there is none or it is malformed."""
+    try:
+        manifest = json.loads((_REPO_ROOT / SOURCE_MANIFEST).read_text())
+        commit, blobs = manifest["commit"], manifest["blobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}", commit) and isinstance(blobs, dict)):
+        return None
+    # a file listed but gone counts as changed; files git does not track (build outputs) do not
+    return {"commit": commit, "dirty": any(_file_blob_id(_REPO_ROOT / path) != blob
+                                           for path, blob in blobs.items())}
+
+
+def _file_blob_id(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def device_name(device: str) -> str:

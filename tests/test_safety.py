@@ -126,3 +126,42 @@ def test_a_resumed_runs_segments_are_recorded_and_checked():
     run["provenance"]["segments"][1]["from_step"] = 20  # after its own end
     with pytest.raises(results.RecordError, match="segments"):
         results.save_run("copy", "smoke", "hadamrnn", run)
+
+
+def _copy_without_git(tmp_path, monkeypatch):
+    """This checkout's qornn/ copied to tmp_path, with results looking there and git finding no
+    repository: a copy of the tree that travelled to another machine without .git."""
+    import shutil
+    root = tmp_path / "copy"
+    shutil.copytree(results._REPO_ROOT / "qornn", root / "qornn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(results, "_REPO_ROOT", root)
+    monkeypatch.setattr(results, "_git", lambda *args: subprocess.CompletedProcess(
+        ["git", *args], 128, "", "fatal: not a git repository"))
+    return root
+
+
+def test_a_copy_without_git_names_its_commit_from_the_source_manifest(tmp_path, monkeypatch):
+    here = results.git_commit()
+    manifest = results.write_source_manifest(tmp_path / "copy")
+    root = _copy_without_git(tmp_path, monkeypatch)
+    # written from this checkout's HEAD; the copy is of its working tree, which may differ from HEAD
+    assert json.loads(manifest.read_text())["commit"] == here["commit"]
+    assert results.git_commit() == {"commit": here["commit"], "dirty": here["dirty"]}
+    (root / "qornn" / "built.so").write_bytes(b"a build output git does not track")
+    assert results.git_commit() == {"commit": here["commit"], "dirty": here["dirty"]}
+    # a changed file under qornn/ makes the copy dirty, as git status would
+    train = root / "qornn" / "train.py"
+    train.write_text(train.read_text() + "\n# changed\n")
+    assert results.git_commit() == {"commit": here["commit"], "dirty": True}
+    train.unlink()  # a listed file gone too
+    assert results.git_commit()["dirty"] is True
+
+
+def test_a_copy_without_git_or_manifest_has_an_unknown_commit(tmp_path, monkeypatch):
+    root = _copy_without_git(tmp_path, monkeypatch)
+    assert results.git_commit() == {"commit": None, "dirty": None}
+    (root / results.SOURCE_MANIFEST).write_text('{"commit": "not a commit", "blobs": {}}')
+    assert results.git_commit() == {"commit": None, "dirty": None}
+    with pytest.raises(RuntimeError, match="not a git checkout"):
+        results.write_source_manifest(root)
