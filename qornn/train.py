@@ -195,9 +195,10 @@ def _rng_state() -> dict:
 def _set_rng_state(state: dict | None) -> None:
     if not state:  # a checkpoint from before RNG states were saved
         return
-    torch.set_rng_state(state["torch"])
+    # generator states are CPU byte tensors; a checkpoint loaded onto a GPU (map_location) moved them
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 @flush_denormals()
