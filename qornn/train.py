@@ -219,8 +219,10 @@ def train(
     """Train ``model`` on ``task``; resume from ``checkpoint`` if it exists.
 
     Returns {"history": [per-epoch dict], "test": metrics, "wall_time_s": seconds of training
-    summed over every resumed segment, "segments": [{commit, dirty, host, from_step, to_step}] for
-    each start that trained steps (commit None: steps from before segments were recorded)}.
+    summed over every resumed segment, "segments": [{commit, dirty, host, device, device_name,
+    from_step, to_step}] for each start that trained steps, since a run may be resumed on another
+    machine (commit None: steps from before segments were recorded; no device: from before devices
+    were)}.
     ``on_step(global_step)`` is called after each optimiser step (tests use it to interrupt a run).
     Subnormal floats are flushed to zero throughout
     (:func:`flush_denormals`). ``run_hash`` (the run's configuration hash, default: the training
@@ -232,7 +234,7 @@ def train(
     A batch whose training loss is not finite stops the run with :class:`TrainingDiverged`, which
     names the step; the checkpoint saved before it is kept.
     """
-    from .results import config_hash, git_commit
+    from .results import config_hash, device_name, git_commit
 
     run_hash = run_hash if run_hash is not None else config_hash(asdict(cfg))
     dev = check_device(device)
@@ -266,7 +268,8 @@ def train(
     # has one segment per start; a checkpoint from before segments were kept gives an unknown first one.
     segments = state.setdefault("segments", [] if state["global_step"] == 0 else [
         {"commit": None, "dirty": None, "host": None, "from_step": 0, "to_step": state["global_step"]}])
-    segments.append({**git_commit(), "host": platform.node(), "from_step": state["global_step"],
+    segments.append({**git_commit(), "host": platform.node(), "device": str(dev),
+                     "device_name": device_name(str(dev)), "from_step": state["global_step"],
                      "to_step": state["global_step"]})
 
     def save() -> None:

@@ -19,12 +19,13 @@ from qornn.train import TrainConfig, check_device, train
 SMALL = dict(length=30, symbols=3, train_size=192, val_size=64, test_size=64)
 
 
-def small_run(checkpoint=None, on_step=None, epochs=2, lr=1e-2):
+def small_run(checkpoint=None, on_step=None, epochs=2, lr=1e-2, device="cpu", model="hadamrnn"):
     torch.manual_seed(0)
     task = CopyTask(**SMALL, seed=0)
-    model = build_model("hadamrnn", input_size=10, output_size=9, hidden_size=16, many_to_many=True)
+    model = build_model(model, input_size=10, output_size=9, hidden_size=16, many_to_many=True)
     cfg = TrainConfig(epochs=epochs, batch_size=32, lr=lr, checkpoint_every=2, eval_batch_size=64)
-    out = train(model, task, cfg, seed=0, checkpoint=checkpoint, progress=False, on_step=on_step)
+    out = train(model, task, cfg, seed=0, checkpoint=checkpoint, progress=False, on_step=on_step,
+                device=device)
     return model, out
 
 
@@ -50,6 +51,25 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_a_run_resumes_on_a_gpu_and_each_start_says_where_it_ran(tmp_path):
+    # the checkpoint is loaded onto the GPU (map_location): the generator states it holds must go
+    # back to the CPU for torch.set_rng_state, which refused them before
+    ckpt = tmp_path / "ckpt.pt"
+
+    def stop_at_step_9(step):
+        if step == 9:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        small_run(checkpoint=ckpt, on_step=stop_at_step_9, model="ornn")
+    _, gpu = small_run(checkpoint=ckpt, device="cuda", model="ornn")
+    _, cpu = small_run(checkpoint=ckpt, model="ornn")  # finished: nothing left to train
+    assert [s["device"] for s in gpu["segments"]] == ["cpu", "cuda"]
+    assert gpu["segments"][1]["device_name"] == torch.cuda.get_device_name()
+    assert cpu["segments"] == gpu["segments"]
+
+
 def test_resume_in_process_gives_the_same_result(tmp_path):
     reference_model, reference = small_run()
     ckpt = tmp_path / "ckpt.pt"
@@ -68,6 +88,8 @@ def test_resume_in_process_gives_the_same_result(tmp_path):
     assert [(s["from_step"], s["to_step"]) for s in reference["segments"]] == [(0, total)]
     assert [(s["from_step"], s["to_step"]) for s in resumed["segments"]] == [(0, 8), (8, total)]
     assert all("commit" in s and "host" in s for s in resumed["segments"])
+    assert [s["device"] for s in resumed["segments"]] == ["cpu", "cpu"]
+    assert {s["device_name"] for s in resumed["segments"]} == {results.device_name("cpu")}
     assert resumed["test"] == reference["test"]
     for a, b in zip(model.state_dict().values(), reference_model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
