@@ -186,17 +186,23 @@ def _git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10)
 
 
-#: stands in for git where the code travelled without its repository (a copy of the working tree run
-#: on another machine, such as a GPU lent for a session): the commit the copy was made from and the
-#: git blob id of each file under ``qornn/`` at that commit (:func:`write_source_manifest`)
+#: names the commit of a copy of the tree that travelled to another machine (such as a GPU lent for a
+#: session), where git is missing or holds an older history of the project: the commit the copy was
+#: made from and the git blob id of each file under ``qornn/`` at that commit
+#: (:func:`write_source_manifest`)
 SOURCE_MANIFEST = "SOURCE_MANIFEST.json"
 
 
 def git_commit() -> dict[str, Any]:
-    """The commit of the code that ran, and whether the working tree differed from it. Outside a
-    git checkout, the commit named by :data:`SOURCE_MANIFEST` if there is one, dirty when a file
-    under ``qornn/`` no longer has the blob id it lists (as ``git status`` would say); else unknown
-    (None, None)."""
+    """The commit of the code that ran, and whether the working tree differed from it (as ``git
+    status`` says for ``qornn/``). Where a :data:`SOURCE_MANIFEST` lists every file under ``qornn/``
+    with its blob id unchanged, the commit it names, not dirty: the code is that commit's, whatever
+    a ``.git`` beside it says (a lent machine held the history as of the session's start, and called
+    the newer code "uncommitted changes" on top of it). Else git's HEAD; outside a git checkout, the
+    manifest's commit, dirty; else unknown (None, None)."""
+    manifest = _manifest_commit()
+    if manifest is not None and manifest["dirty"] is False:
+        return manifest
     try:
         head = _git("rev-parse", "HEAD")
         commit = head.stdout.strip() if head.returncode == 0 else None
@@ -205,7 +211,7 @@ def git_commit() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         commit, dirty = None, None
     if commit is None:
-        return _manifest_commit() or {"commit": None, "dirty": None}
+        return manifest or {"commit": None, "dirty": None}
     return {"commit": commit, "dirty": dirty}
 
 

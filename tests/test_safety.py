@@ -158,6 +158,22 @@ def test_a_copy_without_git_names_its_commit_from_the_source_manifest(tmp_path, 
     assert results.git_commit()["dirty"] is True
 
 
+def test_the_source_manifest_wins_over_an_older_git_history_beside_the_copy(tmp_path, monkeypatch):
+    # a lent GPU machine held .git as of the session's start: git named that older commit, and the
+    # newer, committed code "uncommitted changes" on top of it
+    here = results.git_commit()
+    results.write_source_manifest(tmp_path / "copy")
+    root = _copy_without_git(tmp_path, monkeypatch)
+    old = "0" * 40
+    monkeypatch.setattr(results, "_git", lambda *args: subprocess.CompletedProcess(
+        ["git", *args], 0, old + "\n" if args[0] == "rev-parse" else " M qornn/train.py\n", ""))
+    if not here["dirty"]:  # this checkout's qornn/ is its HEAD's: so is the copy's
+        assert results.git_commit() == {"commit": here["commit"], "dirty": False}
+    train = root / "qornn" / "train.py"
+    train.write_text(train.read_text() + "\n# changed\n")  # no longer the manifest's: git's word
+    assert results.git_commit() == {"commit": old, "dirty": True}
+
+
 def test_a_copy_without_git_or_manifest_has_an_unknown_commit(tmp_path, monkeypatch):
     root = _copy_without_git(tmp_path, monkeypatch)
     assert results.git_commit() == {"commit": None, "dirty": None}
