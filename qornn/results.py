@@ -641,8 +641,8 @@ HADAMARD_ONLY = frozenset({"qornn/csrc/hadamard_rnn.cpp", "qornn/fast_hadamard.p
 #: ``scripts/kernel_equivalence.py`` (the fused kernel: data/results/benchmarks/kernel_equivalence/) or
 #: ``scripts/training_equivalence.py`` (whole smoke runs: .../training_equivalence/); a test holds
 #: the two together. So far: the half-width tail chunks and the threads' shares of the batch (issue
-#: 19), one helper for the backward's gradient flushes, the training loop's stop at divergence, and
-#: the dense recurrence's hand-written backward.
+#: 19), one helper for the backward's gradient flushes, the training loop's stop at divergence, the
+#: dense recurrence's hand-written backward, and resuming on a GPU with each start's device recorded.
 SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     "qornn/csrc/hadamard_rnn.cpp": frozenset({
         ("603a925ac86c331876f2843ba79364603c624392", "5c0311e6290a92a034496975d127b348a2c1d854"),
@@ -653,8 +653,11 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     }),
     # the first non-finite loss stops a run, a stopped retrain resumes, a PTQ run records its source's
     # training (3dfac0b): scripts/training_equivalence.py, 36 smoke runs, 0 different
+    # ... then the generator states restored on the CPU when a checkpoint resumes on a GPU (ce32b81),
+    # and each start's device in the segments (815b65b): against d9d377e, 36 smoke runs, 0 different
     "qornn/train.py": frozenset({
         ("c3932e3bae5d1babbb2505db45e61c57ead46ce7", "5090afbc60d6d90236fe388c71b3b33143c5d291"),
+        ("5090afbc60d6d90236fe388c71b3b33143c5d291", "63714913a3368262d865c743769d351cc5552dac"),
     }),
     "qornn/experiments/runner.py": frozenset({
         ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),

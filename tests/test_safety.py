@@ -181,3 +181,12 @@ def test_a_copy_without_git_or_manifest_has_an_unknown_commit(tmp_path, monkeypa
     assert results.git_commit() == {"commit": None, "dirty": None}
     with pytest.raises(RuntimeError, match="not a git checkout"):
         results.write_source_manifest(root)
+
+
+def test_the_gpu_queue_script_refuses_a_call_without_a_queue_or_an_output_folder(tmp_path):
+    script = results._REPO_ROOT / "scripts" / "gpu_queue.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0  # it parses
+    for args, env in (([], {"OUT": str(tmp_path)}), (["qornn-ptb", "ornn-bjorck"], {})):
+        out = subprocess.run(["bash", str(script), *args], capture_output=True, text=True,
+                             env={"PATH": os.environ["PATH"], **env})
+        assert out.returncode == 2 and "usage: OUT=DIR" in out.stderr

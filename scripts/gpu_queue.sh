@@ -1,0 +1,61 @@
+#!/bin/bash
+# Paper-budget runs on a GPU for a fixed time (a lent machine's command limit): one worker per queue,
+# all on one GPU, each taking its queue one run at a time; at the deadline each worker's run is
+# killed (SIGTERM: a background job ignores SIGINT) and keeps its last checkpoint (every 200
+# optimiser steps and at each epoch's end). Then the records, packed weights and the checkpoints
+# of the unfinished runs are packed into $OUT (records.tgz, checkpoints.tar.part-*: cat | tar -x).
+#
+#   OUT=out BUDGET=500 scripts/gpu_queue.sh qornn-ptb "ornn-bjorck ptq-bjorck-4bit" "qornn-ste-bjorck-4bit"
+#
+# A run of several starts records each one's commit, device and host (its provenance's segments).
+# The copy of the tree needs SOURCE_MANIFEST.json (python -c "from qornn import results;
+# results.write_source_manifest()") where git is missing or stale there. PROFILE (paper), DEVICE
+# (cuda), EXTRA (more `qornn run` arguments) and THREADS (CPU threads per worker, 8) may be set.
+cd "$(dirname "$0")/.." || exit 1
+[ $# -ge 2 ] && [ -n "${OUT:-}" ] || { echo "usage: OUT=DIR $0 EXPERIMENT 'RUN ...' ['RUN ...' ...]" >&2; exit 2; }
+experiment=$1; shift
+export PYTHONUNBUFFERED=1 QORNN_DATA_DIR=${QORNN_DATA_DIR:-$PWD/data} PYTHONPATH=$PWD
+export QORNN_CACHE_DIR=${QORNN_CACHE_DIR:-$QORNN_DATA_DIR/cache}
+PROFILE=${PROFILE:-paper}; DEVICE=${DEVICE:-cuda}; BUDGET=${BUDGET:-500}; THREADS=${THREADS:-8}
+python=$(command -v python3 || command -v python)
+deadline=$((SECONDS + BUDGET))
+mkdir -p "$OUT"
+{ date -u; nvidia-smi -L; "$python" -c "import sys, torch; print(sys.version, torch.__version__, torch.cuda.is_available())"
+  "$python" -c "from qornn import results; print('code:', results.git_commit())"; } > "$OUT/info.txt" 2>&1
+worker() {
+  local name=$1 runs; shift
+  for runs in "$@"; do
+    [ $SECONDS -ge $deadline ] && return
+    echo "== $(date -u +%T) start $runs" >> "$OUT/$name.log"
+    # shellcheck disable=SC2086  # EXTRA is several arguments
+    OMP_NUM_THREADS=$THREADS "$python" -m qornn.cli run "$experiment" --profile "$PROFILE" --device "$DEVICE" \
+      --runs "$runs" ${EXTRA:-} >> "$OUT/$name.log" 2>&1 &
+    local pid=$!
+    while kill -0 $pid 2>/dev/null; do
+      if [ $SECONDS -ge $deadline ]; then
+        kill -TERM $pid; wait $pid; echo "== $(date -u +%T) stopped $runs" >> "$OUT/$name.log"; return
+      fi
+      sleep 1
+    done
+    wait $pid; echo "== $(date -u +%T) done $runs rc=$?" >> "$OUT/$name.log"
+  done
+}
+n=0
+for queue in "$@"; do
+  n=$((n + 1))
+  # shellcheck disable=SC2086  # a queue is runs separated by spaces
+  worker "w$n" $queue &
+done
+wait
+{ date -u; "$python" -m qornn.cli show "$experiment" --profile "$PROFILE"
+  "$python" -m qornn.cli checkpoints --profile "$PROFILE"; } >> "$OUT/info.txt" 2>&1
+tar -czf "$OUT/records.tgz" "data/results/$experiment" "data/weights/$experiment" 2>> "$OUT/info.txt"
+ckdir=$("$python" -c "from qornn import results; print(results.runs_dir('$PROFILE'))")
+ckdir=$(realpath --relative-to="$PWD" "$ckdir")/$experiment/$PROFILE
+unfinished=$(find "$ckdir" -name '*.pt' 2>/dev/null | while read -r f; do
+  "$python" -c "import sys, torch; s = torch.load(sys.argv[1], map_location='cpu', weights_only=True)
+sys.exit(0 if s['state']['epoch'] < s['config']['epochs'] else 1)" "$f" && echo "$f"; done)
+echo "unfinished checkpoints: $unfinished" >> "$OUT/info.txt"
+# shellcheck disable=SC2086
+[ -n "$unfinished" ] && tar -cf - $unfinished | split -b 15M - "$OUT/checkpoints.tar.part-"
+ls -la "$OUT" >> "$OUT/info.txt"
