@@ -1177,6 +1177,22 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+def _device_text(where: Mapping) -> str:
+    return f"{where.get('device')}: {where.get('device_name', '')}".strip(": ")
+
+
+def _devices_cell(prov: Mapping) -> str:
+    """The device a run trained on, or for a run resumed on other devices (its ``segments``), each
+    device with the optimiser steps it trained; a start from before segments named their device is
+    "device not recorded"."""
+    segments = prov.get("segments") or []
+    recorded = {_device_text(seg) for seg in segments if seg.get("device")}
+    if not recorded or (recorded == {_device_text(prov)} and all(seg.get("device") for seg in segments)):
+        return _device_text(prov)  # one device, or runs from before the segments named theirs
+    return "; ".join(f"{_device_text(seg) if seg.get('device') else 'device not recorded'} "
+                     f"(steps {seg['from_step']:,}–{seg['to_step']:,})" for seg in segments)
+
+
 def provenance_table(record: Mapping) -> pd.DataFrame:
     """How each run's numbers were made: commit, device, versions, seed, wall time, date."""
     rows = []
@@ -1185,7 +1201,7 @@ def provenance_table(record: Mapping) -> pd.DataFrame:
         rows.append({"run": run, "profile": prov.get("profile"), "seed": prov.get("seed"),
                      "commit": (prov.get("commit") or "unknown")[:10]
                      + (" (modified)" if prov.get("dirty") else ""),
-                     "device": f"{prov.get('device')}: {prov.get('device_name', '')}".strip(": "),
+                     "device": _devices_cell(prov),
                      "torch": prov.get("torch"), "wall time": _duration(prov.get("wall_time_s")),
                      "date": str(prov.get("date", ""))[:16].replace("T", " ")})
     return pd.DataFrame(rows)

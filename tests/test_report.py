@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import matplotlib
@@ -503,3 +504,25 @@ def test_kept_runs_of_a_replaced_definition_set_beside_the_new_ones(monkeypatch)
             assert frame.loc[run, f"{label}: loss"] == record["runs"][run]["test"]["loss"]
             radius = record["runs"][run]["analysis"]["W"]["spectral_radius"]
             assert frame.loc[run, f"{label}: ρ(W)"] == radius
+
+
+def test_the_provenance_table_names_each_device_of_a_run_resumed_on_another(record):
+    record = copy.deepcopy(record)
+    prov = record["runs"]["ornn"]["provenance"]
+    gpu = {"device": "cuda", "device_name": "NVIDIA H200"}
+    cpu = {"device": "cpu", "device_name": "x86_64 (2 cores, 1 torch threads)"}
+    prov.update(cpu)
+    table = {}
+    for name, segments in {
+        "one device": [{**cpu, "from_step": 0, "to_step": 8}, {**cpu, "from_step": 8, "to_step": 12}],
+        "before devices": [{"from_step": 0, "to_step": 8}, {"from_step": 8, "to_step": 12}],
+        "gpu then cpu": [{**gpu, "from_step": 0, "to_step": 18_800},
+                         {**cpu, "from_step": 18_800, "to_step": 26_200}],
+        "unknown then cpu": [{"from_step": 0, "to_step": 8}, {**cpu, "from_step": 8, "to_step": 12}],
+    }.items():
+        prov["segments"] = segments
+        table[name] = report.provenance_table(record).set_index("run").loc["ornn", "device"]
+    assert table["one device"] == table["before devices"] == "cpu: x86_64 (2 cores, 1 torch threads)"
+    assert table["gpu then cpu"] == ("cuda: NVIDIA H200 (steps 0–18,800); "
+                                     "cpu: x86_64 (2 cores, 1 torch threads) (steps 18,800–26,200)")
+    assert table["unknown then cpu"].startswith("device not recorded (steps 0–8); cpu: x86_64")
