@@ -32,7 +32,9 @@ NONLINEARITIES = ("linear", "relu", "tanh")
 
 
 def _dense_states(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch.Tensor) -> torch.Tensor:
-    """The forward loop of :func:`dense_recurrence`: h_t = σ(h_{t-1} Wᵀ + a_t), stacked (T, B, n)."""
+    """h_t = σ(h_{t-1} Wᵀ + a_t), stacked (T, B, n), with differentiable operations: the reference
+    that autograd differentiates step by step (tests, benchmarks/dense_recurrence.py), and the path of
+    a given h_0 that needs a gradient."""
     h, wt = h0, w.t()
     states = []
     for a_t in a.unbind(0):
@@ -45,6 +47,23 @@ def _dense_states(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch
     return torch.stack(states)
 
 
+def _dense_states_into(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch.Tensor
+                       ) -> torch.Tensor:
+    """The states of :func:`_dense_states` (the same kernels on the same operands, so the same bits),
+    each step writing into its slice of one (T, B, n) tensor (``out=``), where that loop stacks T
+    tensors at the end: a copy of the whole sequence less. Not differentiable (in-place writes)."""
+    states = a.new_empty(a.shape)  # contiguous, as the stack it replaces
+    h, wt = h0, w.t()
+    for t, a_t in enumerate(a.unbind(0)):
+        if nonlinearity == "linear":
+            h = torch.addmm(a_t, h, wt, out=states[t])
+        elif nonlinearity == "relu":  # F.relu is clamp_min(·, 0)
+            h = torch.clamp_min(torch.addmm(a_t, h, wt), 0, out=states[t])
+        else:
+            h = torch.tanh(torch.addmm(a_t, h, wt), out=states[t])
+    return states
+
+
 class _DenseRecurrence(torch.autograd.Function):
     """:func:`dense_recurrence` with a hand-written backward: the operations autograd runs for the
     step-by-step graph (the same kernels, on the same operands, summed in the same order), without
@@ -52,23 +71,13 @@ class _DenseRecurrence(torch.autograd.Function):
     (tests/test_models.py), and a step of a dense model at the copy task's shape is faster
     (benchmarks/dense_recurrence.py). Per step t, from T down to 1, with g_t the gradient of h_t:
         δ_t = σ'(g_t + δ_{t+1} W)     (ReLU: threshold_backward; tanh: tanh_backward; linear: itself)
-        ∂L/∂a_t = δ_t,   ∂L/∂Wᵀ += (δ_tᵀ h_{t-1})ᵀ   (autograd's mm backward for a transposed mat2)."""
+        ∂L/∂a_t = δ_t,   ∂L/∂W += δ_tᵀ h_{t-1}   (autograd's mm backward for a transposed mat2, which
+    sums the transposes of these terms: the same additions, transposed)."""
 
-    # Each step writes into its slice of one (T, B, n) tensor (``out=``: the same kernels), where the
-    # loop of :func:`_dense_states` stacks T tensors at the end: a copy of the whole sequence less in
-    # each direction.
     @staticmethod
     def forward(ctx, a: torch.Tensor, w: torch.Tensor, nonlinearity: str) -> torch.Tensor:
         h0 = a.new_zeros(a.shape[1:])
-        states = a.new_empty(a.shape)  # contiguous, as the stack it replaces
-        h, wt = h0, w.t()
-        for t, a_t in enumerate(a.unbind(0)):
-            if nonlinearity == "linear":
-                h = torch.addmm(a_t, h, wt, out=states[t])
-            elif nonlinearity == "relu":  # F.relu is clamp_min(·, 0)
-                h = torch.clamp_min(torch.addmm(a_t, h, wt), 0, out=states[t])
-            else:
-                h = torch.tanh(torch.addmm(a_t, h, wt), out=states[t])
+        states = _dense_states_into(a, w, nonlinearity, h0)
         ctx.save_for_backward(states, w, h0)
         ctx.nonlinearity = nonlinearity
         return states
@@ -77,7 +86,7 @@ class _DenseRecurrence(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         states, w, h0 = ctx.saved_tensors
         grads_a = torch.empty_like(states)  # contiguous, as autograd's stack of the per-step gradients
-        grad_wt, carried = None, None
+        grad_w, carried = None, None
         for t in range(states.shape[0] - 1, -1, -1):
             out = grads_a[t]
             if ctx.nonlinearity == "linear":
@@ -91,9 +100,11 @@ class _DenseRecurrence(torch.autograd.Function):
             if t > 0:  # h_0 is a constant: autograd computes no gradient for it
                 carried = g.mm(w)
             if ctx.needs_input_grad[1]:
-                contribution = g.t().mm(states[t - 1] if t > 0 else h0).t()
-                grad_wt = contribution if grad_wt is None else grad_wt + contribution
-        return grads_a, None if grad_wt is None else grad_wt.t(), None
+                # accumulated untransposed, in place: both operands contiguous, where adding the
+                # transposed terms as autograd does walks one of them across its rows
+                term = g.t().mm(states[t - 1] if t > 0 else h0)
+                grad_w = term if grad_w is None else grad_w.add_(term)
+        return grads_a, grad_w, None
 
 
 def dense_recurrence(
@@ -104,11 +115,16 @@ def dense_recurrence(
     ``a`` is time-major (T, B, n); returns all states (T, B, n). The loop iterates over
     ``a.unbind(0)``: indexing ``a[t]`` of a tensor that requires grad makes backward quadratic in T.
     When a gradient is needed (and h_0 = 0), :class:`_DenseRecurrence` computes it with the same
-    operations as autograd but without its per-step graph.
+    operations as autograd but without its per-step graph; when none is, the same in-place loop runs
+    without one.
     """
-    if h0 is None and torch.is_grad_enabled() and (a.requires_grad or w.requires_grad):
+    h0_given = h0 is not None
+    h0 = a.new_zeros(a.shape[1:]) if h0 is None else h0
+    if torch.is_grad_enabled() and (a.requires_grad or w.requires_grad or h0.requires_grad):
+        if h0_given:
+            return _dense_states(a, w, nonlinearity, h0)
         return _DenseRecurrence.apply(a, w, nonlinearity)
-    return _dense_states(a, w, nonlinearity, a.new_zeros(a.shape[1:]) if h0 is None else h0)
+    return _dense_states_into(a, w, nonlinearity, h0)
 
 
 class RecurrentWeight(nn.Module):
