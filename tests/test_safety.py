@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,35 @@ def test_the_gpu_queue_script_refuses_a_call_without_a_queue_or_an_output_folder
         out = subprocess.run(["bash", str(script), *args], capture_output=True, text=True,
                              env={"PATH": os.environ["PATH"], **env})
         assert out.returncode == 2 and "usage: OUT=DIR" in out.stderr
+
+
+def test_device_tree_hides_big_files_from_the_index_refuses_commits_and_restores(tmp_path):
+    import shutil
+    import sys
+    repo = tmp_path / "repo"
+    shutil.copytree(results._REPO_ROOT / "qornn", repo / "qornn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "scripts").mkdir()
+    shutil.copy(results._REPO_ROOT / "scripts" / "device_tree.sh", repo / "scripts")
+    shutil.copy(results._REPO_ROOT / ".gitignore", repo)  # which ignores SOURCE_MANIFEST.json
+    (repo / "big.npz").write_bytes(os.urandom(4_100_000))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def sh(*args):
+        return subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
+
+    sh("git", "init", "-q")
+    sh("git", "add", ".")
+    assert sh("git", "commit", "-qm", "start").returncode == 0
+    assert sh("bash", "scripts/device_tree.sh", "hide").returncode == 0
+    assert "big.npz" not in sh("git", "ls-files").stdout and (repo / "big.npz").exists()
+    assert sh("git", "status", "--porcelain").stdout.splitlines() == ["D  big.npz"]  # ignored, not untracked
+    assert json.loads((repo / results.SOURCE_MANIFEST).read_text())["commit"] == \
+        sh("git", "rev-parse", "HEAD").stdout.strip()
+    refused = sh("git", "commit", "-qm", "would delete big.npz")
+    assert refused.returncode != 0 and "device_tree.sh restore" in refused.stderr
+    assert sh("bash", "scripts/device_tree.sh", "restore").returncode == 0
+    assert sh("git", "status", "--porcelain").stdout == ""
+    assert "big.npz" in sh("git", "ls-files").stdout
