@@ -217,8 +217,8 @@ def git_commit() -> dict[str, Any]:
 
 def write_source_manifest(root: Path = _REPO_ROOT) -> Path:
     """Write :data:`SOURCE_MANIFEST` at ``root``: HEAD's commit and the blob ids of its files under
-    ``qornn/``, for a copy of the tree that travels without ``.git``. Raises RuntimeError outside a
-    git checkout."""
+    ``qornn/``, for a copy of the tree that travels without ``.git`` or beside an older one. Raises
+    RuntimeError outside a git checkout."""
     head = _git("rev-parse", "HEAD")
     tree = _git("ls-tree", "-r", "HEAD", "--", "qornn")
     if head.returncode != 0 or tree.returncode != 0:
@@ -248,10 +248,9 @@ def _manifest_commit() -> dict[str, Any] | None:
 
 def _file_blob_id(path: Path) -> str | None:
     try:
-        data = path.read_bytes()
+        return _blob_id_of_bytes(path.read_bytes())
     except OSError:
         return None
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def device_name(device: str) -> str:
@@ -677,7 +676,10 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
 
 def blob_id(text: str) -> str:
     """The git blob id of a file whose content is ``text`` (``git hash-object``)."""
-    data = text.encode()
+    return _blob_id_of_bytes(text.encode())
+
+
+def _blob_id_of_bytes(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
