@@ -152,6 +152,20 @@ setting = "the paper's setting" if profile == "paper" else "not the paper's sett
 display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 
 # %% [markdown]
+# ## Does QORNN solve the copy task at the paper's budget?
+#
+# Decided from the records at the paper's budget (profile `paper`: 40,000 optimiser steps, as the
+# HadamRNN paper's copy task) by the rule that decides it for HadamRNN on {doc}`/book/hadamrnn/copy_task`
+# (`report.solves_copy`), not by reading the curves. Every trained and post-training-quantized run of
+# this experiment is listed; the runs still training say how far their checkpoint got.
+
+# %% tags=["hide-input"]
+display(Markdown(f"The rule: {report.COPY_RULE}."))
+paper_config = get_config("qornn-copy", "paper")
+verdicts = report.copy_verdicts(list(paper_config.models), experiment="qornn-copy")
+display(Markdown(report.copy_verdict_text(verdicts)))
+
+# %% [markdown]
 # ## Provenance
 #
 # The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
