@@ -50,11 +50,12 @@ wait
 { date -u; "$python" -m qornn.cli show "$experiment" --profile "$PROFILE"
   "$python" -m qornn.cli checkpoints --profile "$PROFILE"; } >> "$OUT/info.txt" 2>&1
 tar -czf "$OUT/records.tgz" "data/results/$experiment" "data/weights/$experiment" 2>> "$OUT/info.txt"
-ckdir=$("$python" -c "from qornn import results; print(results.runs_dir('$PROFILE'))")
-ckdir=$(realpath --relative-to="$PWD" "$ckdir")/$experiment/$PROFILE
-unfinished=$(find "$ckdir" -name '*.pt' 2>/dev/null | while read -r f; do
-  "$python" -c "import sys, torch; s = torch.load(sys.argv[1], map_location='cpu', weights_only=True)
-sys.exit(0 if s['state']['epoch'] < s['config']['epochs'] else 1)" "$f" && echo "$f"; done)
+# the unfinished checkpoints of this experiment, as `qornn checkpoints` finds them, relative to here
+unfinished=$("$python" -c "import os, sys
+from qornn.checkpoints import find_checkpoints
+for c in find_checkpoints(sys.argv[2]):
+    if c.experiment == sys.argv[1] and not c.finished:
+        print(os.path.relpath(c.path))" "$experiment" "$PROFILE")
 echo "unfinished checkpoints: $unfinished" >> "$OUT/info.txt"
 # shellcheck disable=SC2086
 [ -n "$unfinished" ] && tar -cf - $unfinished | split -b 15M - "$OUT/checkpoints.tar.part-"
