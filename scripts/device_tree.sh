@@ -9,8 +9,12 @@
 # The big files are cpu-profile weights with word embeddings (IMDB, SST-2), which no GPU run needs.
 # While they are hidden, a commit would record their deletion: a pre-commit hook refuses commits
 # until `restore`.
+#
+# Python (with torch, for the manifest) is $PYTHON, else the checkout's .venv, else python3.
 set -eu
 cd "$(dirname "$0")/.."
+py=${PYTHON:-}
+if [ -z "$py" ]; then if [ -x .venv/bin/python ]; then py=.venv/bin/python; else py=python3; fi; fi
 list=$(git rev-parse --git-path qornn-hidden)
 exclude=$(git rev-parse --git-path info/exclude)
 hook=$(git rev-parse --git-path hooks/pre-commit)
@@ -18,17 +22,18 @@ case "${1:-}" in
   hide)
     [ -e "$list" ] && { echo "already hidden (see $list); run: $0 restore" >&2; exit 1; }
     [ -e "$hook" ] && { echo "$hook exists; this script would replace it" >&2; exit 1; }
-    git ls-files -z | python3 -c "import os, sys
+    # the manifest first: where it cannot be written, nothing has changed yet
+    "$py" -c "import sys; sys.path.insert(0, '.'); from qornn import results; results.write_source_manifest()"
+    git ls-files -z | "$py" -c "import os, sys
 for path in sys.stdin.read().split('\0'):
     if path and os.path.isfile(path) and os.path.getsize(path) > 4_000_000:
         print(path)" > "$list"
-    [ -s "$list" ] || { rm -f "$list"; echo "no tracked file over 4 MB: nothing to hide"; exit 0; }
+    [ -s "$list" ] || { rm -f "$list" SOURCE_MANIFEST.json; echo "no tracked file over 4 MB: nothing to hide"; exit 0; }
     mkdir -p "$(dirname "$exclude")" "$(dirname "$hook")"
     sed 's|^|/|' "$list" >> "$exclude"
     xargs git rm -q --cached -- < "$list"
     printf '#!/bin/sh\necho "big files are hidden from the index for a GPU machine: run scripts/device_tree.sh restore first" >&2\nexit 1\n' > "$hook"
     chmod +x "$hook"
-    python3 -c "import sys; sys.path.insert(0, '.'); from qornn import results; results.write_source_manifest()"
     echo "hid $(wc -l < "$list") files; now: $(git ls-files -co --exclude-standard -z | xargs -0 du -cb | tail -1)"
     ;;
   restore)

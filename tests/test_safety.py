@@ -193,19 +193,21 @@ def test_the_gpu_queue_script_refuses_a_call_without_a_queue_or_an_output_folder
         assert out.returncode == 2 and "usage: OUT=DIR" in out.stderr
 
 
-def test_device_tree_hides_big_files_from_the_index_refuses_commits_and_restores(tmp_path):
+def _device_tree_repo(tmp_path, python_dir: Path):
+    """A scratch git repository holding qornn/, scripts/device_tree.sh and one 4.1 MB file, committed;
+    and a function running a command there with ``python_dir`` first on PATH."""
     import shutil
-    import sys
     repo = tmp_path / "repo"
     shutil.copytree(results._REPO_ROOT / "qornn", repo / "qornn",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "scripts").mkdir()
     shutil.copy(results._REPO_ROOT / "scripts" / "device_tree.sh", repo / "scripts")
-    shutil.copy(results._REPO_ROOT / ".gitignore", repo)  # which ignores SOURCE_MANIFEST.json
+    shutil.copy(results._REPO_ROOT / ".gitignore", repo)  # which ignores SOURCE_MANIFEST.json and .venv
     (repo / "big.npz").write_bytes(os.urandom(4_100_000))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    env = {**os.environ, "PATH": f"{python_dir}:{os.environ['PATH']}",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
+    env.pop("PYTHON", None)
 
     def sh(*args):
         return subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
@@ -213,6 +215,46 @@ def test_device_tree_hides_big_files_from_the_index_refuses_commits_and_restores
     sh("git", "init", "-q")
     sh("git", "add", ".")
     assert sh("git", "commit", "-qm", "start").returncode == 0
+    return repo, sh
+
+
+def _python_without_torch(tmp_path) -> Path:
+    """A folder whose ``python3`` fails as a Python without torch would, importing qornn."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "python3").write_text(
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n")
+    (folder / "python3").chmod(0o755)
+    return folder
+
+
+def test_device_tree_uses_the_checkouts_venv_before_a_python3_without_torch(tmp_path):
+    import sys
+    repo, sh = _device_tree_repo(tmp_path, _python_without_torch(tmp_path))
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    venv_python = repo / ".venv" / "bin" / "python"  # a wrapper: a link would lose the venv's site
+    venv_python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    venv_python.chmod(0o755)
+    hidden = sh("bash", "scripts/device_tree.sh", "hide")
+    assert hidden.returncode == 0, hidden.stderr
+    assert (repo / results.SOURCE_MANIFEST).exists()
+    assert sh("git", "status", "--porcelain").stdout.splitlines() == ["D  big.npz"]
+    assert sh("bash", "scripts/device_tree.sh", "restore").returncode == 0
+
+
+def test_device_tree_changes_nothing_where_the_manifest_cannot_be_written(tmp_path):
+    repo, sh = _device_tree_repo(tmp_path, _python_without_torch(tmp_path))
+    failed = sh("bash", "scripts/device_tree.sh", "hide")
+    assert failed.returncode != 0 and "torch" in failed.stderr
+    assert sh("git", "status", "--porcelain").stdout == ""  # big.npz still in the index
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+    assert not (repo / ".git" / "qornn-hidden").exists()
+    assert sh("git", "commit", "--allow-empty", "-qm", "still allowed").returncode == 0
+
+
+def test_device_tree_hides_big_files_from_the_index_refuses_commits_and_restores(tmp_path):
+    import sys
+    repo, sh = _device_tree_repo(tmp_path, Path(sys.executable).parent)
     assert sh("bash", "scripts/device_tree.sh", "hide").returncode == 0
     assert "big.npz" not in sh("git", "ls-files").stdout and (repo / "big.npz").exists()
     assert sh("git", "status", "--porcelain").stdout.splitlines() == ["D  big.npz"]  # ignored, not untracked
