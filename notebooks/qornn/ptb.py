@@ -83,16 +83,22 @@ display(Markdown(report.record_status(record, config, trained)))
 #
 # Test bpc of every model (lower is better): STE-Björck (solid), PTQ of the float Björck ORNN
 # (dashed), the float ORNN (dotted), the float LSTM and FastRNN (dash-dotted) and the unigram
-# reference (dashed black). The top axis gives the QORNN's size in bits at each width.
+# reference (dashed black). The top axis gives the QORNN's size in bits at each width. Where runs
+# are recorded at the paper's budget (profile `paper`), their panel comes first; it holds only the
+# runs recorded there so far.
 
 # %% tags=["hide-input"]
 baselines = next(iter(record["runs"].values()))["baselines"]
 display(Markdown(f"References on this record's test text: uniform {baselines['uniform_bpc']:.2f} bpc, "
                  f"unigram {baselines['unigram_bpc']:.3f} bpc."))
-fig, ax = plt.subplots(figsize=(8, 4.8))
-report.plot_metric_vs_bits(record, "bpc", ax=ax, baseline=baselines["unigram_bpc"],
-                           baseline_label="unigram")
-ax.set_ylabel("test bits per character")
+budgets = {profile_name: seeds[min(seeds)]
+           for profile_name, seeds in report.budget_seed_records("qornn-ptb", record).items()}
+fig, axes = plt.subplots(1, len(budgets), figsize=(7 * len(budgets), 4.5), squeeze=False)
+for ax, (profile_name, shown) in zip(axes[0], budgets.items(), strict=True):
+    report.plot_metric_vs_bits(shown, "bpc", ax=ax, baseline=baselines["unigram_bpc"],
+                               baseline_label="unigram")
+    ax.set_ylabel("test bits per character")
+    ax.set_title(report.budget_label(profile_name), fontsize="small")
 fig.tight_layout()
 plt.show()
 
@@ -118,13 +124,15 @@ else:
 # ## Training curves
 #
 # Validation bpc after each epoch of the trained models, with each run's test bpc as a marker and
-# the unigram reference.
+# the unigram reference; at the paper's budget first, where recorded.
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(9, 4.5))
-trained_runs = {**record, "runs": {run: data for run, data in record["runs"].items() if data["history"]}}
-report.plot_metric_curves(trained_runs, "bpc", ax=ax, references={"unigram": baselines["unigram_bpc"]})
-ax.legend(fontsize="x-small", ncol=2)
+fig, axes = plt.subplots(len(budgets), 1, figsize=(9, 4.5 * len(budgets)), squeeze=False)
+for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
+    trained_runs = {**shown, "runs": {run: data for run, data in shown["runs"].items() if data["history"]}}
+    report.plot_metric_curves(trained_runs, "bpc", ax=ax, references={"unigram": baselines["unigram_bpc"]})
+    ax.legend(fontsize="x-small", ncol=2)
+    ax.set_title(report.budget_label(profile_name), fontsize="small")
 fig.tight_layout()
 plt.show()
 
@@ -134,16 +142,28 @@ plt.show()
 # Test bpc of each run beside the paper's number, read from `data/paper/qornn.yaml` with its source
 # (never from this notebook; the paper file names this experiment `ptb-char`). "not available" means
 # the number could not be read from a source reachable when that file was written.
+#
+# The column `budget` says which budget made each of our numbers: the rows made at the paper's
+# budget (profile `paper`: here our choice of that budget, since the paper's is not published; see
+# the profile's note), where they are recorded, come first, then those of this page's profile. The
+# note below names the runs not yet recorded at the paper's budget.
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("qornn")
-table = report.comparison_table(record, paper, paper_experiment=config.paper_experiment)
+display(Markdown(report.paper_budget_note("qornn-ptb", record)))
+table = report.budget_comparison("qornn-ptb", record, paper, paper_experiment=config.paper_experiment)
 display(report.styled(table[table["metric"] == "bpc"]))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
-display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}."))
+display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 
 # %% [markdown]
 # ## Provenance
+#
+# The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
+# evaluation) and date of each run, for each budget shown above. A run trained in several starts,
+# on more than one device, lists each device with its optimiser steps.
 
 # %% tags=["hide-input", "full-width"]
-display(report.styled(report.provenance_table(record)))
+for profile_name, shown in budgets.items():
+    display(Markdown(f"**{report.budget_label(profile_name)}**"))
+    display(report.styled(report.provenance_table(shown)))
