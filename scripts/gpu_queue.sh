@@ -7,6 +7,12 @@
 #
 #   OUT=out BUDGET=500 scripts/gpu_queue.sh qornn-ptb "ornn-bjorck ptq-bjorck-4bit" "qornn-ste-bjorck-4bit"
 #
+# With KEEP=1 (on a lent machine), a second call on the same warm machine continues where the first
+# stopped: the copy of the tree that each call brings resets data/ to this checkout's, so at the end
+# the records, weights and unfinished checkpoints are also kept under runs/gpu_queue_keep/ (ignored,
+# so it stays on the machine), and the next call with KEEP=1 puts them back, over the tree's copy,
+# before it starts. Not on your own machine, where data/ is already the newest.
+#
 # A run of several starts records each one's commit, device and host (its provenance's segments).
 # The copy of the tree needs SOURCE_MANIFEST.json (python -c "from qornn import results;
 # results.write_source_manifest()") where git is missing or stale there. PROFILE (paper), DEVICE
@@ -19,9 +25,14 @@ export QORNN_CACHE_DIR=${QORNN_CACHE_DIR:-$QORNN_DATA_DIR/cache}
 PROFILE=${PROFILE:-paper}; DEVICE=${DEVICE:-cuda}; BUDGET=${BUDGET:-500}; THREADS=${THREADS:-8}
 python=$(command -v python3 || command -v python)
 deadline=$((SECONDS + BUDGET))
+keep=runs/gpu_queue_keep
 mkdir -p "$OUT"
 { date -u; nvidia-smi -L; "$python" -c "import sys, torch; print(sys.version, torch.__version__, torch.cuda.is_available())"
   "$python" -c "from qornn import results; print('code:', results.git_commit())"; } > "$OUT/info.txt" 2>&1
+# what the previous call on this machine wrote, newer than the tree's copy
+if [ "${KEEP:-0}" = 1 ] && [ -d "$keep" ]; then
+  cp -a "$keep/." . && rm -rf "$keep" && echo "put back from the previous call: $keep" >> "$OUT/info.txt"
+fi
 worker() {
   local name=$1 runs; shift
   for runs in "$@"; do
@@ -59,4 +70,11 @@ for c in find_checkpoints(sys.argv[2]):
 echo "unfinished checkpoints: $unfinished" >> "$OUT/info.txt"
 # shellcheck disable=SC2086
 [ -n "$unfinished" ] && tar -cf - $unfinished | split -b 15M - "$OUT/checkpoints.tar.part-"
+if [ "${KEEP:-0}" = 1 ]; then
+  mkdir -p "$keep"
+  # shellcheck disable=SC2086  # paths under this checkout only (a QORNN_DATA_DIR elsewhere stays put)
+  for path in "data/results/$experiment" "data/weights/$experiment" $unfinished; do
+    case $path in ../*|/*) ;; *) [ -e "$path" ] && cp -a --parents "$path" "$keep/" ;; esac
+  done
+fi
 ls -la "$OUT" >> "$OUT/info.txt"

@@ -193,6 +193,34 @@ def test_the_gpu_queue_script_refuses_a_call_without_a_queue_or_an_output_folder
         assert out.returncode == 2 and "usage: OUT=DIR" in out.stderr
 
 
+def test_the_gpu_queue_script_with_keep_continues_on_a_machine_whose_data_was_reset(tmp_path):
+    """Two calls on one lent machine: each brings a fresh copy of the tree (here: data/ deleted);
+    with KEEP=1 the second puts back what the first wrote, so its records hold both calls' runs."""
+    import shutil
+    import sys
+    import tarfile
+    repo = tmp_path / "repo"
+    shutil.copytree(results._REPO_ROOT / "qornn", repo / "qornn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "scripts").mkdir()
+    shutil.copy(results._REPO_ROOT / "scripts" / "gpu_queue.sh", repo / "scripts")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "KEEP": "1",
+           "DEVICE": "cpu", "PROFILE": "smoke", "BUDGET": "300", "THREADS": "1"}
+    for name in ("QORNN_DATA_DIR", "QORNN_CACHE_DIR"):  # the script's default: data/ in the checkout
+        env.pop(name, None)
+    for call, run in enumerate(["ornn", "fastgrnn"]):  # models without the compiled Hadamard kernel
+        env["OUT"] = str(tmp_path / f"out{call}")
+        done = subprocess.run(["bash", "scripts/gpu_queue.sh", "copy", run], cwd=repo, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert (repo / "runs" / "gpu_queue_keep" / "data" / "results" / "copy" / "smoke.json").exists()
+        shutil.rmtree(repo / "data")  # the next call's copy of the tree brings this checkout's data/
+    assert "put back from the previous call" in (tmp_path / "out1" / "info.txt").read_text()
+    with tarfile.open(tmp_path / "out1" / "records.tgz") as packed:
+        record = json.load(packed.extractfile("data/results/copy/smoke.json"))
+    assert set(record["runs"]) == {"ornn", "fastgrnn"}
+
+
 def _device_tree_repo(tmp_path, python_dir: Path):
     """A scratch git repository holding qornn/, scripts/device_tree.sh and one 4.1 MB file, committed;
     and a function running a command there with ``python_dir`` first on PATH."""
