@@ -1189,8 +1189,14 @@ def _devices_cell(prov: Mapping) -> str:
     recorded = {_device_text(seg) for seg in segments if seg.get("device")}
     if not recorded or (recorded == {_device_text(prov)} and all(seg.get("device") for seg in segments)):
         return _device_text(prov)  # one device, or runs from before the segments named theirs
-    return "; ".join(f"{_device_text(seg) if seg.get('device') else 'device not recorded'} "
-                     f"(steps {seg['from_step']:,}–{seg['to_step']:,})" for seg in segments)
+    spans: list[list] = []  # [device, from, to]: consecutive starts on one device read as one span
+    for seg in segments:
+        where = _device_text(seg) if seg.get("device") else "device not recorded"
+        if spans and spans[-1][0] == where and spans[-1][2] == seg["from_step"]:
+            spans[-1][2] = seg["to_step"]
+        else:
+            spans.append([where, seg["from_step"], seg["to_step"]])
+    return "; ".join(f"{where} (steps {start:,}–{stop:,})" for where, start, stop in spans)
 
 
 def provenance_table(record: Mapping) -> pd.DataFrame:
@@ -1337,8 +1343,9 @@ def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
 
 def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
     """Training cost of every trained run of ``records``: wall time without the final test, epochs
-    and seconds per epoch, with the model, its hidden size, the task, the device name and the
-    commit whose code ran (PTQ runs, which train nothing, are left out)."""
+    and seconds per epoch, with the model, its hidden size, the task, the device (each device with
+    its steps, for a run resumed on another) and the commit whose code ran (PTQ runs, which train
+    nothing, are left out)."""
     rows = []
     for record in records:
         for run, data in sorted(record["runs"].items()):
@@ -1350,7 +1357,7 @@ def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
                          "model": config["model"]["model"], "hidden": config["model"].get("hidden_size"),
                          "batch": config.get("train", {}).get("batch_size"), "epochs": epochs,
                          "wall time": _duration(wall), "s / epoch": wall / epochs,
-                         "device": prov.get("device_name", prov.get("device")),
+                         "device": _devices_cell(prov),
                          "commit": (prov.get("commit") or "unknown")[:8]})
     return pd.DataFrame(rows)
 

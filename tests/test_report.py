@@ -313,7 +313,7 @@ def test_training_time_frame_leaves_out_ptq_runs(record):
     frame = report.training_time_frame([results.load_record("copy", "smoke")]).set_index("run")
     assert set(frame.index) == {"hadamrnn", "ornn"}
     assert frame.loc["hadamrnn", "s / epoch"] == 3.5 / 3 and frame.loc["ornn", "epochs"] == 2
-    assert frame.loc["ornn", "device"] == "test cpu" and frame.loc["ornn", "commit"] == "01234567"
+    assert frame.loc["ornn", "device"] == "cpu: test cpu" and frame.loc["ornn", "commit"] == "01234567"
 
 
 def test_sweep_frame_reads_signs_learning_rate_and_batch():
@@ -519,6 +519,9 @@ def test_the_provenance_table_names_each_device_of_a_run_resumed_on_another(reco
         "gpu then cpu": [{**gpu, "from_step": 0, "to_step": 18_800},
                          {**cpu, "from_step": 18_800, "to_step": 26_200}],
         "unknown then cpu": [{"from_step": 0, "to_step": 8}, {**cpu, "from_step": 8, "to_step": 12}],
+        "gpu twice then cpu": [{**gpu, "from_step": 0, "to_step": 16_400},
+                               {**gpu, "from_step": 16_400, "to_step": 22_200},
+                               {**cpu, "from_step": 22_200, "to_step": 26_200}],
     }.items():
         prov["segments"] = segments
         table[name] = report.provenance_table(record).set_index("run").loc["ornn", "device"]
@@ -526,3 +529,5 @@ def test_the_provenance_table_names_each_device_of_a_run_resumed_on_another(reco
     assert table["gpu then cpu"] == ("cuda: NVIDIA H200 (steps 0–18,800); "
                                      "cpu: x86_64 (2 cores, 1 torch threads) (steps 18,800–26,200)")
     assert table["unknown then cpu"].startswith("device not recorded (steps 0–8); cpu: x86_64")
+    assert table["gpu twice then cpu"] == ("cuda: NVIDIA H200 (steps 0–22,200); "
+                                           "cpu: x86_64 (2 cores, 1 torch threads) (steps 22,200–26,200)")
