@@ -93,8 +93,8 @@ display(Markdown(f"References on this record's test text: uniform {baselines['un
                  f"unigram {baselines['unigram_bpc']:.3f} bpc."))
 budgets = {profile_name: seeds[min(seeds)]
            for profile_name, seeds in report.budget_seed_records("qornn-ptb", record).items()}
-fig, axes = plt.subplots(1, len(budgets), figsize=(7 * len(budgets), 4.5), squeeze=False)
-for ax, (profile_name, shown) in zip(axes[0], budgets.items(), strict=True):
+fig, axes = plt.subplots(len(budgets), 1, figsize=(8, 4.8 * len(budgets)), squeeze=False)
+for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
     report.plot_metric_vs_bits(shown, "bpc", ax=ax, baseline=baselines["unigram_bpc"],
                                baseline_label="unigram")
     ax.set_ylabel("test bits per character")
@@ -102,23 +102,31 @@ for ax, (profile_name, shown) in zip(axes[0], budgets.items(), strict=True):
 fig.tight_layout()
 plt.show()
 
+# %% [markdown]
+# The same numbers as a table, one per budget:
+
 # %% tags=["hide-input", "full-width"]
-frame = report.bit_width_frame(record).sort_values(["kind", "mechanism", "bits"], na_position="first")
-display(report.styled(frame))
+for profile_name, shown in budgets.items():
+    display(Markdown(f"**{report.budget_label(profile_name)}**"))
+    frame = report.bit_width_frame(shown).sort_values(["kind", "mechanism", "bits"], na_position="first")
+    display(report.styled(frame))
 
 # %% [markdown]
 # ## How orthogonal the recurrence is
 #
 # The $W$ each network uses: distance to orthogonality, extreme singular values and spectral
-# radius (see {doc}`/book/qornn/orthogonality`). The ReLU keeps the state non-negative,
-# which bounds the growth along negative directions but not along the cone of positive vectors.
+# radius (see {doc}`/book/qornn/orthogonality`), at each recorded budget. The ReLU keeps the state
+# non-negative, which bounds the growth along negative directions but not along the cone of positive
+# vectors.
 
 # %% tags=["hide-input", "full-width"]
-frame = report.analysis_frame(record)
-if len(frame):
-    display(report.styled(frame.sort_values(["kind", "bits"], na_position="first")))
-else:
-    display(Markdown("The record holds no analysis yet."))
+for profile_name, shown in budgets.items():
+    display(Markdown(f"**{report.budget_label(profile_name)}**"))
+    frame = report.analysis_frame(shown)
+    if len(frame):
+        display(report.styled(frame.sort_values(["kind", "bits"], na_position="first")))
+    else:
+        display(Markdown("The record holds no analysis yet."))
 
 # %% [markdown]
 # ## Training curves
