@@ -129,13 +129,18 @@ def test_a_resumed_runs_segments_are_recorded_and_checked():
         results.save_run("copy", "smoke", "hadamrnn", run)
 
 
+def _copy_qornn(root: Path) -> Path:
+    """This checkout's qornn/ (without its byte code) copied to ``root/qornn``; returns ``root``."""
+    import shutil
+    shutil.copytree(results._REPO_ROOT / "qornn", root / "qornn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
 def _copy_without_git(tmp_path, monkeypatch):
     """This checkout's qornn/ copied to tmp_path, with results looking there and git finding no
     repository: a copy of the tree that travelled to another machine without .git."""
-    import shutil
-    root = tmp_path / "copy"
-    shutil.copytree(results._REPO_ROOT / "qornn", root / "qornn",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    root = _copy_qornn(tmp_path / "copy")
     monkeypatch.setattr(results, "_REPO_ROOT", root)
     monkeypatch.setattr(results, "_git", lambda *args: subprocess.CompletedProcess(
         ["git", *args], 128, "", "fatal: not a git repository"))
@@ -193,17 +198,22 @@ def test_the_gpu_queue_script_refuses_a_call_without_a_queue_or_an_output_folder
         assert out.returncode == 2 and "usage: OUT=DIR" in out.stderr
 
 
+def _scratch_checkout(tmp_path, script: str) -> Path:
+    """``tmp_path/repo`` holding a copy of qornn/ and of ``scripts/<script>``, to run the script on."""
+    import shutil
+    repo = _copy_qornn(tmp_path / "repo")
+    (repo / "scripts").mkdir()
+    shutil.copy(results._REPO_ROOT / "scripts" / script, repo / "scripts")
+    return repo
+
+
 def test_the_gpu_queue_script_with_keep_continues_on_a_machine_whose_data_was_reset(tmp_path):
     """Two calls on one lent machine: each brings a fresh copy of the tree (here: data/ deleted);
     with KEEP=1 the second puts back what the first wrote, so its records hold both calls' runs."""
     import shutil
     import sys
     import tarfile
-    repo = tmp_path / "repo"
-    shutil.copytree(results._REPO_ROOT / "qornn", repo / "qornn",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "scripts").mkdir()
-    shutil.copy(results._REPO_ROOT / "scripts" / "gpu_queue.sh", repo / "scripts")
+    repo = _scratch_checkout(tmp_path, "gpu_queue.sh")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "KEEP": "1",
            "DEVICE": "cpu", "PROFILE": "smoke", "BUDGET": "300", "THREADS": "1"}
     for name in ("QORNN_DATA_DIR", "QORNN_CACHE_DIR"):  # the script's default: data/ in the checkout
@@ -225,11 +235,7 @@ def _device_tree_repo(tmp_path, python_dir: Path):
     """A scratch git repository holding qornn/, scripts/device_tree.sh and one 4.1 MB file, committed;
     and a function running a command there with ``python_dir`` first on PATH."""
     import shutil
-    repo = tmp_path / "repo"
-    shutil.copytree(results._REPO_ROOT / "qornn", repo / "qornn",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "scripts").mkdir()
-    shutil.copy(results._REPO_ROOT / "scripts" / "device_tree.sh", repo / "scripts")
+    repo = _scratch_checkout(tmp_path, "device_tree.sh")
     shutil.copy(results._REPO_ROOT / ".gitignore", repo)  # which ignores SOURCE_MANIFEST.json and .venv
     (repo / "big.npz").write_bytes(os.urandom(4_100_000))
     env = {**os.environ, "PATH": f"{python_dir}:{os.environ['PATH']}",
