@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -1181,22 +1181,48 @@ def _device_text(where: Mapping) -> str:
     return f"{where.get('device')}: {where.get('device_name', '')}".strip(": ")
 
 
+def _spans(prov: Mapping, text_of: Callable[[Mapping], str | None], unknown: str,
+           timed: bool = False) -> str | None:
+    """For a run resumed in several starts (``segments``), ``text_of`` each start (``unknown`` where
+    that start did not record it), consecutive starts that read the same as one span of optimiser
+    steps, ``timed``: with its training time where each of its starts recorded one; None where every
+    start reads as the whole run (one start, or starts from before the field was recorded)."""
+    segments = prov.get("segments") or []
+    recorded = {text_of(seg) for seg in segments if text_of(seg)}
+    if not recorded or (recorded == {text_of(prov)} and all(text_of(seg) for seg in segments)):
+        return None
+    spans: list[list] = []  # [text, from, to, seconds or None]
+    for seg in segments:
+        text, seconds = text_of(seg) or unknown, seg.get("wall_time_s")
+        if spans and spans[-1][0] == text and spans[-1][2] == seg["from_step"]:
+            spans[-1][2] = seg["to_step"]
+            spans[-1][3] = None if seconds is None or spans[-1][3] is None else spans[-1][3] + seconds
+        else:
+            spans.append([text, seg["from_step"], seg["to_step"], seconds])
+    return "; ".join(f"{text} (steps {start:,}–{stop:,}"
+                     + ("" if seconds is None or not timed else f", {_duration(seconds)}") + ")"
+                     for text, start, stop, seconds in spans)
+
+
 def _devices_cell(prov: Mapping) -> str:
     """The device a run trained on, or for a run resumed on other devices (its ``segments``), each
-    device with the optimiser steps it trained; a start from before segments named their device is
-    "device not recorded"."""
+    device with the optimiser steps it trained (and their time, where recorded); a start from before
+    segments named their device is "device not recorded"."""
+    def device(where: Mapping) -> str | None:
+        return _device_text(where) if where.get("device") else None
+
+    return _spans(prov, device, "device not recorded", timed=True) or _device_text(prov)
+
+
+def _torch_cell(prov: Mapping) -> str | None:
+    """The torch version a run trained with, or for a run resumed under several (its ``segments``),
+    each with its optimiser steps. The record's own ``torch`` is the last start's (the process that
+    wrote it), so it is not claimed for earlier starts that did not record theirs."""
     segments = prov.get("segments") or []
-    recorded = {_device_text(seg) for seg in segments if seg.get("device")}
-    if not recorded or (recorded == {_device_text(prov)} and all(seg.get("device") for seg in segments)):
-        return _device_text(prov)  # one device, or runs from before the segments named theirs
-    spans: list[list] = []  # [device, from, to]: consecutive starts on one device read as one span
-    for seg in segments:
-        where = _device_text(seg) if seg.get("device") else "device not recorded"
-        if spans and spans[-1][0] == where and spans[-1][2] == seg["from_step"]:
-            spans[-1][2] = seg["to_step"]
-        else:
-            spans.append([where, seg["from_step"], seg["to_step"]])
-    return "; ".join(f"{where} (steps {start:,}–{stop:,})" for where, start, stop in spans)
+    if segments and not segments[-1].get("torch"):  # the record's version is the last start's
+        segments = [*segments[:-1], {**segments[-1], "torch": prov.get("torch")}]
+    return _spans({**prov, "segments": segments}, lambda where: where.get("torch"),
+                  "not recorded") or prov.get("torch")
 
 
 def provenance_table(record: Mapping) -> pd.DataFrame:
@@ -1208,7 +1234,7 @@ def provenance_table(record: Mapping) -> pd.DataFrame:
                      "commit": (prov.get("commit") or "unknown")[:10]
                      + (" (modified)" if prov.get("dirty") else ""),
                      "device": _devices_cell(prov),
-                     "torch": prov.get("torch"), "wall time": _duration(prov.get("wall_time_s")),
+                     "torch": _torch_cell(prov), "wall time": _duration(prov.get("wall_time_s")),
                      "date": str(prov.get("date", ""))[:16].replace("T", " ")})
     return pd.DataFrame(rows)
 

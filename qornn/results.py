@@ -407,9 +407,13 @@ def check_run(name: str, run: Any, *, experiment: str, profile: str, where: str 
         if not isinstance(segments, list) or not all(
                 isinstance(seg, dict) and isinstance(seg.get("from_step"), int)
                 and isinstance(seg.get("to_step"), int) and 0 <= seg["from_step"] <= seg["to_step"]
-                and (seg.get("commit") is None or isinstance(seg["commit"], str)) for seg in segments):
+                and (seg.get("commit") is None or isinstance(seg["commit"], str))
+                and isinstance(seg.get("torch", ""), str)
+                and isinstance(seg.get("wall_time_s", 0.0), int | float) and seg.get("wall_time_s", 0.0) >= 0
+                for seg in segments):
             raise RecordError(f"{at}: provenance {key} must be a list of {{commit, from_step, to_step}} "
-                              "with 0 <= from_step <= to_step")
+                              "with 0 <= from_step <= to_step (and a string torch, a wall_time_s >= 0 "
+                              "where given)")
     if "overrides" in prov and not isinstance(prov["overrides"], dict):
         raise RecordError(f"{at}: provenance overrides must be a mapping of settings")
     if "analysis" in run and not isinstance(run["analysis"], dict):
@@ -657,6 +661,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     "qornn/train.py": frozenset({
         ("c3932e3bae5d1babbb2505db45e61c57ead46ce7", "5090afbc60d6d90236fe388c71b3b33143c5d291"),
         ("5090afbc60d6d90236fe388c71b3b33143c5d291", "63714913a3368262d865c743769d351cc5552dac"),
+        # each start's torch version and training time in its segment: against ffdb3c0, 36 smoke
+        # runs, 0 different
+        ("63714913a3368262d865c743769d351cc5552dac", "65bd73fa4072740fc14ff09cf46ac79aeae7f3a0"),
     }),
     "qornn/experiments/runner.py": frozenset({
         ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),

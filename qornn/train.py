@@ -219,10 +219,10 @@ def train(
     """Train ``model`` on ``task``; resume from ``checkpoint`` if it exists.
 
     Returns {"history": [per-epoch dict], "test": metrics, "wall_time_s": seconds of training
-    summed over every resumed segment, "segments": [{commit, dirty, host, device, device_name,
-    from_step, to_step}] for each start that trained steps, since a run may be resumed on another
-    machine (commit None: steps from before segments were recorded; no device: from before devices
-    were)}.
+    summed over every resumed segment, "segments": [{commit, dirty, host, device, device_name, torch,
+    from_step, to_step, wall_time_s}] for each start that trained steps, since a run may be resumed on
+    another machine (commit None: steps from before segments were recorded; no device: from before
+    devices were; no torch or wall time: from before those were)}.
     ``on_step(global_step)`` is called after each optimiser step (tests use it to interrupt a run).
     Subnormal floats are flushed to zero throughout
     (:func:`flush_denormals`). ``run_hash`` (the run's configuration hash, default: the training
@@ -269,11 +269,17 @@ def train(
     segments = state.setdefault("segments", [] if state["global_step"] == 0 else [
         {"commit": None, "dirty": None, "host": None, "from_step": 0, "to_step": state["global_step"]}])
     segments.append({**git_commit(), "host": platform.node(), "device": str(dev),
-                     "device_name": device_name(str(dev)), "from_step": state["global_step"],
-                     "to_step": state["global_step"]})
+                     "device_name": device_name(str(dev)), "torch": str(torch.__version__),
+                     "from_step": state["global_step"], "to_step": state["global_step"],
+                     "wall_time_s": 0.0})
+    elapsed_before = state["elapsed"]
+
+    def end_segment() -> None:  # this start's steps and time so far (a device's speed reads from it)
+        segments[-1].update(to_step=state["global_step"],
+                            wall_time_s=round(state["elapsed"] - elapsed_before, 2))
 
     def save() -> None:
-        segments[-1]["to_step"] = state["global_step"]
+        end_segment()
         if checkpoint is not None:
             atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "config": asdict(cfg),
@@ -346,7 +352,7 @@ def train(
         scheduler.step()
         state.update(epoch=epoch + 1, step=0, loss_sum=0.0, loss_count=0)
         save()
-    segments[-1]["to_step"] = state["global_step"]
+    end_segment()
     test = evaluate(model, task, "test", cfg.eval_batch_size, dev)
     return {"history": state["history"], "test": test, "wall_time_s": state["elapsed"],
             "segments": [seg for seg in segments if seg["to_step"] > seg["from_step"]]}

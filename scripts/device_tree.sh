@@ -13,8 +13,7 @@
 # Python (with torch, for the manifest) is $PYTHON, else the checkout's .venv, else python3.
 set -eu
 cd "$(dirname "$0")/.."
-py=${PYTHON:-}
-if [ -z "$py" ]; then if [ -x .venv/bin/python ]; then py=.venv/bin/python; else py=python3; fi; fi
+. scripts/_python.sh
 list=$(git rev-parse --git-path qornn-hidden)
 exclude=$(git rev-parse --git-path info/exclude)
 hook=$(git rev-parse --git-path hooks/pre-commit)
@@ -23,8 +22,8 @@ case "${1:-}" in
     [ -e "$list" ] && { echo "already hidden (see $list); run: $0 restore" >&2; exit 1; }
     [ -e "$hook" ] && { echo "$hook exists; this script would replace it" >&2; exit 1; }
     # the manifest first: where it cannot be written, nothing has changed yet
-    "$py" -c "import sys; sys.path.insert(0, '.'); from qornn import results; results.write_source_manifest()"
-    git ls-files -z | "$py" -c "import os, sys
+    "$python" -c "import sys; sys.path.insert(0, '.'); from qornn import results; results.write_source_manifest()"
+    git ls-files -z | "$python" -c "import os, sys
 for path in sys.stdin.read().split('\0'):
     if path and os.path.isfile(path) and os.path.getsize(path) > 4_000_000:
         print(path)" > "$list"

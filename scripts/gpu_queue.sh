@@ -16,14 +16,15 @@
 # A run of several starts records each one's commit, device and host (its provenance's segments).
 # The copy of the tree needs SOURCE_MANIFEST.json (python -c "from qornn import results;
 # results.write_source_manifest()") where git is missing or stale there. PROFILE (paper), DEVICE
-# (cuda), EXTRA (more `qornn run` arguments) and THREADS (CPU threads per worker, 8) may be set.
+# (cuda), EXTRA (more `qornn run` arguments), THREADS (CPU threads per worker, 8) and PYTHON (else
+# the checkout's .venv, else python3) may be set.
 cd "$(dirname "$0")/.." || exit 1
 [ $# -ge 2 ] && [ -n "${OUT:-}" ] || { echo "usage: OUT=DIR $0 EXPERIMENT 'RUN ...' ['RUN ...' ...]" >&2; exit 2; }
 experiment=$1; shift
 export PYTHONUNBUFFERED=1 QORNN_DATA_DIR=${QORNN_DATA_DIR:-$PWD/data} PYTHONPATH=$PWD
 export QORNN_CACHE_DIR=${QORNN_CACHE_DIR:-$QORNN_DATA_DIR/cache}
 PROFILE=${PROFILE:-paper}; DEVICE=${DEVICE:-cuda}; BUDGET=${BUDGET:-500}; THREADS=${THREADS:-8}
-python=$(command -v python3 || command -v python)
+. scripts/_python.sh  # $PYTHON, else the checkout's .venv, else python3
 deadline=$((SECONDS + BUDGET))
 keep=runs/gpu_queue_keep
 mkdir -p "$OUT"

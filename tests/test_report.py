@@ -531,3 +531,31 @@ def test_the_provenance_table_names_each_device_of_a_run_resumed_on_another(reco
     assert table["unknown then cpu"].startswith("device not recorded (steps 0–8); cpu: x86_64")
     assert table["gpu twice then cpu"] == ("cuda: NVIDIA H200 (steps 0–22,200); "
                                            "cpu: x86_64 (2 cores, 1 torch threads) (steps 22,200–26,200)")
+
+
+def test_the_provenance_table_gives_each_starts_torch_and_each_devices_time(record):
+    record = copy.deepcopy(record)
+    prov = record["runs"]["ornn"]["provenance"]
+    gpu = {"device": "cuda", "device_name": "NVIDIA H200", "torch": "2.11.0+cu130"}
+    cpu = {"device": "cpu", "device_name": "x86_64 (2 cores, 1 torch threads)", "torch": "2.13.0+cpu"}
+    prov.update(cpu)
+
+    def row(segments):
+        prov["segments"] = segments
+        return report.provenance_table(record).set_index("run").loc["ornn"]
+
+    both = row([{**gpu, "from_step": 0, "to_step": 100, "wall_time_s": 3.0},
+                {**gpu, "from_step": 100, "to_step": 200, "wall_time_s": 4.5},
+                {**cpu, "from_step": 200, "to_step": 260, "wall_time_s": 130.0}])
+    assert both["torch"] == "2.11.0+cu130 (steps 0–200); 2.13.0+cpu (steps 200–260)"
+    assert both["device"] == ("cuda: NVIDIA H200 (steps 0–200, 7.5 s); "
+                              "cpu: x86_64 (2 cores, 1 torch threads) (steps 200–260, 2.2 min)")
+    same = row([{**cpu, "from_step": 0, "to_step": 8, "wall_time_s": 1.0},
+                {**cpu, "from_step": 8, "to_step": 12, "wall_time_s": 1.0}])
+    assert (same["torch"], same["device"]) == ("2.13.0+cpu", "cpu: x86_64 (2 cores, 1 torch threads)")
+    # starts from before torch was recorded: the record's version is the last start's only
+    unrecorded = [{k: v for k, v in seg.items() if k != "torch"} for seg in (
+        {**gpu, "from_step": 0, "to_step": 100}, {**cpu, "from_step": 100, "to_step": 160})]
+    older = row(unrecorded)
+    assert older["torch"] == "not recorded (steps 0–100); 2.13.0+cpu (steps 100–160)"
+    assert older["device"].endswith("(steps 100–160)")  # no time where none was recorded

@@ -203,7 +203,8 @@ def _scratch_checkout(tmp_path, script: str) -> Path:
     import shutil
     repo = _copy_qornn(tmp_path / "repo")
     (repo / "scripts").mkdir()
-    shutil.copy(results._REPO_ROOT / "scripts" / script, repo / "scripts")
+    for name in (script, "_python.sh"):  # and the Python the scripts choose
+        shutil.copy(results._REPO_ROOT / "scripts" / name, repo / "scripts")
     return repo
 
 

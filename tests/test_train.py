@@ -90,6 +90,11 @@ def test_resume_in_process_gives_the_same_result(tmp_path):
     assert all("commit" in s and "host" in s for s in resumed["segments"])
     assert [s["device"] for s in resumed["segments"]] == ["cpu", "cpu"]
     assert {s["device_name"] for s in resumed["segments"]} == {results.device_name("cpu")}
+    assert {s["torch"] for s in resumed["segments"]} == {torch.__version__}
+    # each start's own training time: together the run's (a device's speed reads from them)
+    assert all(s["wall_time_s"] > 0 for s in resumed["segments"])
+    assert sum(s["wall_time_s"] for s in resumed["segments"]) == pytest.approx(resumed["wall_time_s"],
+                                                                                abs=0.02)
     assert resumed["test"] == reference["test"]
     for a, b in zip(model.state_dict().values(), reference_model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
