@@ -65,6 +65,7 @@ __all__ = [
     "mean_std",
     "mean_std_cell",
     "seeds_cell",
+    "budget_records",
     "budget_seed_records",
     "budget_comparison",
     "summary_table",
@@ -1102,6 +1103,13 @@ def budget_seed_records(experiment: str, record: Mapping) -> dict[str, dict[int,
             shown[PAPER_PROFILE] = paper
     shown[record["profile"]] = dict(sorted(own.items()))
     return shown
+
+
+def budget_records(experiment: str, record: Mapping) -> dict[str, Mapping]:
+    """One record per budget that a page shows beside ``record`` (:func:`budget_seed_records`, the
+    paper's budget first): ``record`` itself for its own profile, the lowest seed's for the other."""
+    return {profile: _lead_record(seeds, record)
+            for profile, seeds in budget_seed_records(experiment, record).items()}
 
 
 def _lead_record(seeds: Mapping[int, Mapping], record: Mapping | None = None) -> Mapping:

@@ -660,3 +660,15 @@ def test_the_sign_dynamics_over_seeds_in_words_and_in_a_figure():
     assert report.show_sign_dynamics("smnist").startswith("No run with sign diagnostics")
     assert not plt.get_fignums()
     plt.close("all")
+
+
+def test_a_page_shows_one_record_per_budget_its_own_for_its_profile():
+    _mnist("pmnist", "paper", "hadamrnn", 0.95, seed=1)
+    _mnist("pmnist", "paper", "hadamrnn", 0.93, seed=2)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.80)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.60, seed=1)
+    page = report.seed_records("pmnist", "cpu")[1]  # the page rendered with seed = 1
+    shown = report.budget_records("pmnist", page)
+    assert list(shown) == ["paper", "cpu"]
+    assert shown["cpu"] is page  # not the lowest seed's record
+    assert shown["paper"]["runs"]["hadamrnn"]["test"]["accuracy"] == 0.95  # the lowest paper seed

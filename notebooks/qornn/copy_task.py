@@ -99,32 +99,49 @@ display(Markdown(report.record_status(record, config, trained)))
 # float model of the same mechanism (dotted) and the memoryless baseline (dashed black), on a log
 # scale (post-training quantization at 5 bits is far worse than the rest). The top axis
 # gives the model size in bits at each width ($W$ and $U$ at $k$ bits, $V$ and the biases in float).
+# Where runs are recorded at the paper's budget (profile `paper`: $T = 1000$, 40,000 optimiser
+# steps), their panel comes first; it holds only the runs recorded there so far.
 
 # %% tags=["hide-input"]
-baseline = next(iter(record["runs"].values()))["baselines"]["memoryless_cross_entropy"]
-fig, ax = plt.subplots(figsize=(8, 4.5))
-report.plot_metric_vs_bits(record, "loss", ax=ax, baseline=baseline, logy=True)
-ax.set_ylabel("test cross-entropy per step")
+budgets = report.budget_records("qornn-copy", record)
+fig, axes = plt.subplots(len(budgets), 1, figsize=(8, 4.6 * len(budgets)), squeeze=False)
+for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
+    baseline = next(iter(shown["runs"].values()))["baselines"]["memoryless_cross_entropy"]
+    report.plot_metric_vs_bits(shown, "loss", ax=ax, baseline=baseline, logy=True)
+    ax.set_ylabel("test cross-entropy per step")
+    ax.set_title(report.budget_label(profile_name), fontsize="small")
 fig.tight_layout()
 plt.show()
 
-# %% tags=["hide-input"]
-frame = report.bit_width_frame(record).sort_values(["mechanism", "kind", "bits"], na_position="first")
-display(report.styled(frame))
+# %% [markdown]
+# The same numbers as a table, one per budget:
+
+# %% tags=["hide-input", "full-width"]
+for profile_name, shown in budgets.items():
+    display(Markdown(f"**{report.budget_label(profile_name)}**"))
+    frame = report.bit_width_frame(shown).sort_values(["mechanism", "kind", "bits"], na_position="first")
+    display(report.styled(frame))
 
 # %% [markdown]
 # ## Training curves of the trained models
 #
 # Training (solid) and validation (dotted) loss per epoch of the float and QAT models (PTQ models
-# are not trained).
+# are not trained), one row per budget (the paper's first, where recorded) and one panel per
+# mechanism.
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-for ax, mechanism in zip(axes, ("bjorck", "projunn"), strict=True):
-    part = {**record, "runs": {run: data for run, data in record["runs"].items()
-                               if mechanism in run and data["history"]}}
-    report.plot_loss_curves(part, ax=ax, ylabel="cross-entropy per step", logy=True)
-    ax.set_title(f"{mechanism}, profile {record['profile']}")
+fig, axes = plt.subplots(len(budgets), 2, figsize=(12, 4.2 * len(budgets)), squeeze=False)
+for row, (profile_name, shown) in zip(axes, budgets.items(), strict=True):
+    for ax, mechanism in zip(row, ("bjorck", "projunn"), strict=True):
+        part = {**shown, "runs": {run: data for run, data in shown["runs"].items()
+                                  if mechanism in run and data["history"]}}
+        if part["runs"]:
+            report.plot_loss_curves(part, ax=ax, ylabel="cross-entropy per step", logy=True)
+        else:
+            ax.text(0.5, 0.5, "not recorded at this budget yet", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_axis_off()
+        ax.set_title(f"{mechanism}, {report.budget_label(profile_name)}", fontsize="small")
 fig.tight_layout()
 plt.show()
 
@@ -169,7 +186,10 @@ display(Markdown(report.copy_verdict_text(verdicts)))
 # ## Provenance
 #
 # The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
-# evaluation) and date of each run.
+# evaluation) and date of each run, for each budget shown above. A run trained in several starts
+# gives each start's device and torch version with the optimiser steps it trained.
 
 # %% tags=["hide-input", "full-width"]
-display(report.styled(report.provenance_table(record)))
+for profile_name, shown in budgets.items():
+    display(Markdown(f"**{report.budget_label(profile_name)}**"))
+    display(report.styled(report.provenance_table(shown)))

@@ -91,8 +91,7 @@ display(Markdown(report.record_status(record, config, trained)))
 baselines = next(iter(record["runs"].values()))["baselines"]
 display(Markdown(f"References on this record's test text: uniform {baselines['uniform_bpc']:.2f} bpc, "
                  f"unigram {baselines['unigram_bpc']:.3f} bpc."))
-budgets = {profile_name: seeds[min(seeds)]
-           for profile_name, seeds in report.budget_seed_records("qornn-ptb", record).items()}
+budgets = report.budget_records("qornn-ptb", record)
 fig, axes = plt.subplots(len(budgets), 1, figsize=(8, 4.8 * len(budgets)), squeeze=False)
 for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
     report.plot_metric_vs_bits(shown, "bpc", ax=ax, baseline=baselines["unigram_bpc"],
