@@ -186,7 +186,8 @@ def previous_model(**kwargs) -> nn.Module:
     model = build_model("hadamrnn", **kwargs)
     weight = model.recurrent
     weight.fused_states = lambda *args, **kw: None  # no fused kernel: pre-activations, then recur
-    weight.recur = lambda a, nonlinearity="linear": _PreviousRecurrence.apply(a, weight.signs(), weight.block)
+    weight.recur = lambda a, nonlinearity="linear", overwrite=False: _PreviousRecurrence.apply(
+        a, weight.signs(), weight.block)
     return model
 
 

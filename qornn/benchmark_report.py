@@ -27,6 +27,7 @@ __all__ = [
     "gated_table",
     "subnormals_table",
     "allocator_table",
+    "sequence_passes_table",
     "provenance_table",
     "paper_costs_table",
     "targets",
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, str] = {
     "subnormals": ".venv/bin/python benchmarks/subnormals.py",
     "allocator": ".venv/bin/python benchmarks/allocator.py",
     "paper_costs": ".venv/bin/python benchmarks/paper_costs.py",
+    "sequence_passes": ".venv/bin/python benchmarks/sequence_passes.py",
 }
 
 
@@ -225,6 +227,18 @@ def gated_table(record: Mapping) -> pd.DataFrame:
             out.append({"n": r["n"], "model": model.upper(), "fused (s)": med[f"{model}:fused"],
                         "Python loop (s)": med[f"{model}:loop"], "loop / fused": r["loop_over_fused"][model]})
     return pd.DataFrame(out)
+
+
+def sequence_passes_table(record: Mapping) -> pd.DataFrame:
+    """sequence_passes: per shape, a dense QORNN's training step on tokens with the preactivations
+    read in one pass and the states written over them, against the lookup, the bias added and a new
+    tensor of states (how it was done before), their ratio (median of per-repetition ratios), and
+    whether both gave the same gradients bit for bit."""
+    return pd.DataFrame([{"shape": r["shape"], "n": r["hidden"], "batch": r["batch"], "T": r["T"],
+                          "recurrence": r["nonlinearity"], "one pass (s)": r["median_s"]["one-pass"],
+                          "two tensors (s)": r["median_s"]["two-tensors"],
+                          "two tensors / one pass": r["two_tensors_over_one_pass"],
+                          "same gradients": r["same_gradients"]} for r in record["sizes"]])
 
 
 def subnormals_table(record: Mapping) -> pd.DataFrame:

@@ -12,6 +12,8 @@ import pytest
 import torch
 from _notebook_helpers import ROOT, load_runner
 
+from qornn import benchmark_report as bench
+
 BENCHMARKS = ROOT / "benchmarks"
 
 
@@ -185,7 +187,7 @@ def test_allocator_writes_its_record(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step", "subnormals",
-                                    "paper_costs", "allocator"])
+                                    "paper_costs", "allocator", "sequence_passes"])
 def test_help_runs(script, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         _main(script, monkeypatch)(["--help"])
@@ -211,6 +213,8 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
                                        "--out", str(folder / "paper_costs.json")])
     _main("allocator", monkeypatch)(["--runs", "qornn-copy/qornn-ste-bjorck-4bit", "--profile", "smoke",
                                      "--reps", "1", "--out", str(folder / "allocator.json")])
+    _main("sequence_passes", monkeypatch)(["--hidden", "8", "--batch", "3", "--T", "12", "--reps", "1",
+                                           "--out", str(folder / "sequence_passes.json")])
     out = tmp_path / "executed" / "benchmarks" / "speed.ipynb"
     load_runner().execute(ROOT / "notebooks" / "benchmarks" / "speed.py", out, {}, timeout=600)
     nb = nbformat.read(out, as_version=4)
@@ -221,7 +225,7 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
     for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "loop / fused", "kept / flushed",
                  "commit", "benchmarks/qornn_step.py", "benchmarks/gated_step.py",
                  "benchmarks/subnormals.py", "projected hours (1 thread)", "default / retained",
-                 "page faults (retained)"):
+                 "page faults (retained)", "two tensors / one pass"):
         assert text in html, text
     markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
     assert "Targets" in markdown and "No record" not in markdown and "No `gated_step` record" not in markdown
@@ -256,3 +260,15 @@ def test_dense_recurrence_writes_its_record_and_checks_equal_gradients(tmp_path,
         assert row["same_gradients"] is True  # the hand-written backward is autograd's, bit for bit
         assert set(row["times_s"]) == {"hand-written", "autograd"} and len(row["times_s"]["autograd"]) == 2
         assert row["autograd_over_hand_written"] > 0 and (row["hidden"], row["T"]) == (8, 12)
+
+
+def test_sequence_passes_writes_its_record_and_checks_equal_gradients(tmp_path, monkeypatch):
+    record = _run("sequence_passes", ["--hidden", "8", "--batch", "3", "--T", "12", "--reps", "2"], tmp_path,
+                  monkeypatch)
+    assert [r["shape"] for r in record["sizes"]] == ["copy", "ptb"]
+    for row in record["sizes"]:
+        assert row["same_gradients"] is True  # one pass and two tensors give the same bits
+        assert set(row["times_s"]) == {"one-pass", "two-tensors"} and len(row["times_s"]["one-pass"]) == 2
+        assert row["two_tensors_over_one_pass"] > 0 and (row["hidden"], row["T"]) == (8, 12)
+    table = bench.sequence_passes_table(record)
+    assert list(table["shape"]) == ["copy", "ptb"] and (table["two tensors / one pass"] > 0).all()

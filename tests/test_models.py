@@ -200,3 +200,52 @@ def test_dense_recurrence_backward_is_autograds_bit_for_bit(nonlinearity, last_o
         assert torch.equal(mine, autograds)
     with torch.no_grad():  # no gradient needed: the plain loop, the same states
         assert torch.equal(dense_recurrence(a, w, nonlinearity), states)
+
+
+@pytest.mark.parametrize("nonlinearity", ["linear", "relu", "tanh"])
+def test_dense_recurrence_overwriting_its_input_gives_the_same_bits(nonlinearity):
+    # overwrite=True writes the states into a (the network's own temporary) instead of a new tensor:
+    # the same states and gradients, bit for bit, with and without a gradient
+    torch.manual_seed(4)
+    T, B, n = 30, 4, 16
+    latent = torch.randn(n, n, requires_grad=True)
+    x = torch.randn(T, B, 3, requires_grad=True)
+    u = torch.randn(n, 3, requires_grad=True)
+    upstream = torch.randn(T, B, n)
+    outs = []
+    for overwrite in (False, True):
+        w = torch.linalg.qr(latent)[0]
+        a = torch.matmul(x, u.t())  # contiguous (T, B, n), not needed after the recurrence
+        states = dense_recurrence(a, w, nonlinearity, overwrite=overwrite)
+        assert (states.data_ptr() == a.data_ptr()) == overwrite
+        outs.append((states.detach().clone(), *torch.autograd.grad(states, (latent, x, u), upstream)))
+    for first, second in zip(*outs, strict=True):
+        assert torch.equal(first, second)
+    with torch.no_grad():
+        a = torch.matmul(x, u.t())
+        kept = a.clone()
+        assert torch.equal(dense_recurrence(a.clone(), w, nonlinearity, overwrite=True), outs[0][0])
+        assert torch.equal(dense_recurrence(a, w, nonlinearity), outs[0][0]) and torch.equal(a, kept)
+        # a view that is not contiguous is left alone: a new tensor holds the states
+        view = kept.transpose(0, 1).contiguous().transpose(0, 1)
+        assert torch.equal(dense_recurrence(view, w, nonlinearity, overwrite=True), outs[0][0])
+        assert torch.equal(view, kept)
+
+
+def test_token_preactivations_are_the_lookup_plus_bias_bit_for_bit():
+    # one lookup in the table U^T + b, against F.embedding(x, U^T) + b under autograd: the same
+    # values and the same gradients for U and b (torch.equal)
+    from qornn.models.network import _TokenPreactivations
+
+    torch.manual_seed(5)
+    T, B, d, n = 50, 6, 10, 32
+    tokens = torch.randint(0, d, (B, T))
+    u = torch.randn(n, d, requires_grad=True)
+    b = torch.randn(n, requires_grad=True)
+    upstream = torch.randn(T, B, n)
+    mine = _TokenPreactivations.apply(tokens.t(), u.t(), b)
+    reference = torch.nn.functional.embedding(tokens.t(), u.t()) + b
+    assert torch.equal(mine, reference)
+    for g, h in zip(torch.autograd.grad(mine, (u, b), upstream),
+                    torch.autograd.grad(reference, (u, b), upstream), strict=True):
+        assert torch.equal(g, h)

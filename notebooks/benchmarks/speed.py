@@ -130,6 +130,27 @@ if "qornn_step" in records:
     display(report.styled(bench.qornn_table(qstep), precision=3))
 
 # %% [markdown]
+# ## Dense models on tokens: fewer passes over the sequence
+#
+# At the copy task's shape a QORNN's step is limited by memory traffic as much as by its $T$ matrix
+# products: every whole-sequence operation reads or writes a $T \times B \times n$ tensor (64 MB at
+# $T = 1020$, $B = 128$, $n = 128$). Two of those passes are now gone, without changing a bit of the
+# result. The preactivations $a_t = U x_t + b$ of a token $x_t$ are one lookup in the small table
+# $U^\top + b$ ($d \times n$), where a lookup of $U^\top$ followed by $+\,b$ wrote the sequence twice
+# (the same single addition per entry; the backward calls the kernels autograd called). And the
+# recurrence writes each $h_t$ over the $a_t$ it was computed from, where it filled a new tensor,
+# first copying $a_t$ into it for each product. `benchmarks/sequence_passes.py` checks that both ways
+# give every parameter the same gradient bit for bit, then times a whole training step of STE-Björck
+# both ways, interleaved, at the copy task's and character-level PTB's paper shapes (one thread):
+
+# %% tags=["hide-input"]
+if "sequence_passes" in records:
+    display(report.styled(bench.sequence_passes_table(records["sequence_passes"]), precision=3))
+else:
+    display(Markdown("No `sequence_passes` record yet: `" + bench.BENCHMARKS["sequence_passes"]
+                     + "` writes it."))
+
+# %% [markdown]
 # ## Packed models: storage and inference
 #
 # `benchmarks/inference.py` saves pMNIST-shaped models (input 1, 10 classes) with `qornn.export`

@@ -30,6 +30,30 @@ DIRECT_INPUT_MAX = 32
 BIAS_INITS = ("zero", "uniform")
 
 
+class _TokenPreactivations(torch.autograd.Function):
+    """a_t = U[:, x_t] + b for tokens x (T, B), in one pass over the (T, B, n) output: the rows of
+    the small table Uᵀ + b (d × n) are looked up, where F.embedding(x, Uᵀ) + b writes the sequence
+    twice. The same numbers, forward and backward, as that pair of operations under autograd: each
+    entry is the same one addition, and the backward calls the kernels autograd's would
+    (``embedding_backward`` for Uᵀ, ``sum_to_size`` over (T, B) for b)."""
+
+    @staticmethod
+    def forward(ctx, tokens: torch.Tensor, table: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(tokens)
+        ctx.rows, ctx.bias_shape = table.shape[0], bias.shape
+        return F.embedding(tokens, table + bias)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (tokens,) = ctx.saved_tensors
+        grad_table = grad_bias = None
+        if ctx.needs_input_grad[1]:
+            grad_table = torch.ops.aten.embedding_backward(grad, tokens, ctx.rows, -1, False, False)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad.sum_to_size(ctx.bias_shape)
+        return None, grad_table, grad_bias
+
+
 class QuantizedLinear(nn.Module):
     """y = q_k(A) x + c with A quantized to ``bits`` by the STE quantizer (None: full precision).
 
@@ -118,8 +142,7 @@ class RecurrentNet(nn.Module):
         if x.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
             if x.dim() != 2:
                 raise ValueError(f"token input must be (batch, time), got shape {tuple(x.shape)}")
-            a = F.embedding(x.t(), self.input.effective_weight().t())
-            return a + self.input.bias
+            return _TokenPreactivations.apply(x.t(), self.input.effective_weight().t(), self.input.bias)
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"float input must be (batch, time, {self.input_size}), got shape {tuple(x.shape)}"
@@ -151,7 +174,8 @@ class RecurrentNet(nn.Module):
         h = self._fused(x, last_only, readout=False)
         if h is not None:
             return h
-        h = self.recurrent.recur(self.preactivations(x), self.nonlinearity)
+        # a is this call's own temporary: the dense recurrence may write the states into it
+        h = self.recurrent.recur(self.preactivations(x), self.nonlinearity, overwrite=True)
         return h[-1] if last_only else h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

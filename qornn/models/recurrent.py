@@ -47,20 +47,30 @@ def _dense_states(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch
     return torch.stack(states)
 
 
-def _dense_states_into(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch.Tensor
-                       ) -> torch.Tensor:
+def _dense_states_into(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch.Tensor,
+                       overwrite: bool = False) -> torch.Tensor:
     """The states of :func:`_dense_states` (the same kernels on the same operands, so the same bits),
     each step writing into its slice of one (T, B, n) tensor (``out=``), where that loop stacks T
-    tensors at the end: a copy of the whole sequence less. Not differentiable (in-place writes)."""
-    states = a.new_empty(a.shape)  # contiguous, as the stack it replaces
+    tensors at the end: a copy of the whole sequence less. With ``overwrite``, that tensor is ``a``
+    itself (contiguous), each h_t replacing the a_t it was computed from: for the linear recurrence
+    the product then adds onto a_t where it lies (addmm with out = self), instead of copying a_t into
+    a new tensor first. Not differentiable (in-place writes)."""
+    inputs = a.unbind(0)
+    if overwrite:
+        if not a.is_contiguous():
+            raise ValueError("overwrite needs a contiguous a (T, B, n)")
+        states, outputs = a, inputs  # the same tensors: addmm sees out is self and skips its copy
+    else:
+        states = a.new_empty(a.shape)  # contiguous, as the stack it replaces
+        outputs = states.unbind(0)
     h, wt = h0, w.t()
-    for t, a_t in enumerate(a.unbind(0)):
+    for a_t, out in zip(inputs, outputs, strict=True):
         if nonlinearity == "linear":
-            h = torch.addmm(a_t, h, wt, out=states[t])
+            h = torch.addmm(a_t, h, wt, out=out)
         elif nonlinearity == "relu":  # F.relu is clamp_min(·, 0)
-            h = torch.clamp_min(torch.addmm(a_t, h, wt), 0, out=states[t])
+            h = torch.clamp_min(torch.addmm(a_t, h, wt), 0, out=out)
         else:
-            h = torch.tanh(torch.addmm(a_t, h, wt), out=states[t])
+            h = torch.tanh(torch.addmm(a_t, h, wt), out=out)
     return states
 
 
@@ -75,9 +85,12 @@ class _DenseRecurrence(torch.autograd.Function):
     sums the transposes of these terms: the same additions, transposed)."""
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, w: torch.Tensor, nonlinearity: str) -> torch.Tensor:
+    def forward(ctx, a: torch.Tensor, w: torch.Tensor, nonlinearity: str, overwrite: bool = False
+                ) -> torch.Tensor:
         h0 = a.new_zeros(a.shape[1:])
-        states = _dense_states_into(a, w, nonlinearity, h0)
+        states = _dense_states_into(a, w, nonlinearity, h0, overwrite)
+        if overwrite:  # the states are a, written in place (the backward needs no a)
+            ctx.mark_dirty(a)
         ctx.save_for_backward(states, w, h0)
         ctx.nonlinearity = nonlinearity
         return states
@@ -104,11 +117,12 @@ class _DenseRecurrence(torch.autograd.Function):
                 # transposed terms as autograd does walks one of them across its rows
                 term = g.t().mm(states[t - 1] if t > 0 else h0)
                 grad_w = term if grad_w is None else grad_w.add_(term)
-        return grads_a, grad_w, None
+        return grads_a, grad_w, None, None
 
 
 def dense_recurrence(
-    a: torch.Tensor, w: torch.Tensor, nonlinearity: str = "linear", h0: torch.Tensor | None = None
+    a: torch.Tensor, w: torch.Tensor, nonlinearity: str = "linear", h0: torch.Tensor | None = None,
+    *, overwrite: bool = False,
 ) -> torch.Tensor:
     """h_t = σ(W h_{t-1} + a_t) for t = 1..T with a dense product per step.
 
@@ -116,15 +130,18 @@ def dense_recurrence(
     ``a.unbind(0)``: indexing ``a[t]`` of a tensor that requires grad makes backward quadratic in T.
     When a gradient is needed (and h_0 = 0), :class:`_DenseRecurrence` computes it with the same
     operations as autograd but without its per-step graph; when none is, the same in-place loop runs
-    without one.
+    without one. ``overwrite=True`` (for a caller's temporary ``a``, contiguous) writes the states
+    into ``a`` and returns it: the same numbers, without a second (T, B, n) tensor or the copy of
+    each a_t (ignored with a given h_0, whose path autograd differentiates step by step).
     """
     h0_given = h0 is not None
     h0 = a.new_zeros(a.shape[1:]) if h0 is None else h0
+    overwrite = overwrite and a.is_contiguous()
     if torch.is_grad_enabled() and (a.requires_grad or w.requires_grad or h0.requires_grad):
         if h0_given:
             return _dense_states(a, w, nonlinearity, h0)
-        return _DenseRecurrence.apply(a, w, nonlinearity)
-    return _dense_states_into(a, w, nonlinearity, h0)
+        return _DenseRecurrence.apply(a, w, nonlinearity, overwrite)
+    return _dense_states_into(a, w, nonlinearity, h0, overwrite)
 
 
 class RecurrentWeight(nn.Module):
@@ -139,9 +156,12 @@ class RecurrentWeight(nn.Module):
     def matrix(self) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def recur(self, a: torch.Tensor, nonlinearity: str = "linear") -> torch.Tensor:
-        """All hidden states (T, B, n) from the time-major pre-activations a_t = U x_t + b."""
-        return dense_recurrence(a, self.matrix(), nonlinearity)
+    def recur(self, a: torch.Tensor, nonlinearity: str = "linear", *, overwrite: bool = False
+              ) -> torch.Tensor:
+        """All hidden states (T, B, n) from the time-major pre-activations a_t = U x_t + b;
+        ``overwrite``: ``a`` is the caller's temporary, which may hold the states on return
+        (:func:`dense_recurrence`)."""
+        return dense_recurrence(a, self.matrix(), nonlinearity, overwrite=overwrite)
 
     def size_bits(self) -> int:
         """Bits needed to store W as the papers count it (float: 32 bits an entry)."""
@@ -196,14 +216,16 @@ class HadamardWeight(RecurrentWeight):
         return (getattr(self, "fast", True) and fast_hadamard.enabled() and fast_hadamard.supports(x, self.u)
                 and fast_hadamard.available())
 
-    def recur(self, a: torch.Tensor, nonlinearity: str = "linear") -> torch.Tensor:
+    def recur(self, a: torch.Tensor, nonlinearity: str = "linear", *, overwrite: bool = False
+              ) -> torch.Tensor:
         """All states (T, B, n) from pre-activations, with the fused kernel when it can run (same result
-        as the dense path, the reference), else with one dense product per step."""
+        as the dense path, the reference), else with one dense product per step (``overwrite``: as
+        :meth:`RecurrentWeight.recur`)."""
         from .. import fast_hadamard
 
         if self._fast(a):
             return fast_hadamard.hadamard_rnn(a, self.signs(), block=self.block, nonlinearity=nonlinearity)
-        return dense_recurrence(a, self.matrix(), nonlinearity)
+        return dense_recurrence(a, self.matrix(), nonlinearity, overwrite=overwrite)
 
     def fused_states(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, nonlinearity: str,
                      last_only: bool, readout: tuple[torch.Tensor, torch.Tensor] | None = None
