@@ -7,20 +7,23 @@ folder on ``sys.path``).
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 
 from qornn.results import atomic_write_json, provenance, results_dir
 from qornn.train import flush_denormals
 
 __all__ = ["interleaved_times", "median_ratios", "fit_exponent", "default_path", "write_record",
-           "step_parser", "step_header", "training_step"]
+           "step_parser", "step_header", "training_step", "shape_parser", "same_gradients", "variant_steps"]
 
 
 def interleaved_times(steps: Mapping[str, Callable[[], object]], reps: int, warmup: int = 1,
@@ -98,8 +101,6 @@ def step_parser(doc: str, name: str, sizes: list[int], batch: int) -> argparse.A
 
 def step_header(title: str, args: argparse.Namespace, input_size: int) -> str:
     """The first line a training-step benchmark prints: what is timed, and the shape it is timed at."""
-    import torch
-
     return (f"{title}: batch {args.batch}, T={args.T}, input {input_size}, many-to-one, float32, "
             f"{torch.get_num_threads()} torch threads, {args.reps} interleaved reps")
 
@@ -116,3 +117,58 @@ def training_step(model, opt, x, y) -> Callable[[], None]:
         if constrain is not None:
             constrain()
     return step
+
+
+def shape_parser(doc: str, shapes: list[str]) -> argparse.ArgumentParser:
+    """The options of a benchmark timed at named paper shapes, whose sizes a quick run may override."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--shapes", nargs="+", default=shapes, choices=shapes)
+    p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--hidden", type=int, default=None, help="override every shape's hidden size (quick runs)")
+    p.add_argument("--batch", type=int, default=None, help="override every shape's batch (quick runs)")
+    p.add_argument("--T", type=int, default=None, help="override every shape's sequence length (quick runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--no-json", action="store_true")
+    return p
+
+
+#: a variant of a benchmark: a function giving the context its step runs in (nullcontext: as models train)
+Variant = Callable[[], AbstractContextManager]
+
+
+def same_gradients(model, loss: Callable[[Any], Any], variants: Mapping[str, Variant]) -> bool:
+    """Whether every variant gives every parameter of ``model`` the same gradient of ``loss(model)``,
+    bit for bit, from the same state (a copy each: STE-Björck's power iteration warm-starts from a
+    buffer that a forward pass moves)."""
+    grads = []
+    for context in variants.values():
+        twin = copy.deepcopy(model)
+        with context():
+            loss(twin).backward()
+        grads.append([p.grad for p in twin.parameters() if p.grad is not None])
+    first = grads[0]
+    return all(len(other) == len(first) and all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+               for other in grads[1:])
+
+
+def variant_steps(model, loss: Callable[[Any], Any], variants: Mapping[str, Variant],
+                  lr: float = 1e-4) -> dict[str, Callable[[], None]]:
+    """One closure per variant running a whole training step of ``model`` in that variant's context:
+    ``loss(model)``, backward, one step of an Adam optimiser the variants share, then the model's
+    ``apply_constraints_()`` where it has one."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    constrain = getattr(model, "apply_constraints_", None)
+
+    def closure(context: Variant) -> Callable[[], None]:
+        def step() -> None:
+            with context():
+                opt.zero_grad(set_to_none=True)
+                loss(model).backward()
+                opt.step()
+                if constrain is not None:
+                    constrain()
+        return step
+
+    return {name: closure(context) for name, context in variants.items()}

@@ -25,17 +25,22 @@ Results go to ``data/results/benchmarks/dense_recurrence.json`` with provenance.
 
 from __future__ import annotations
 
-import argparse
-import copy
 import statistics
 import time
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from unittest import mock
 
 import torch
 import torch.nn.functional as F
-from _common import default_path, interleaved_times, median_ratios, write_record
+from _common import (
+    default_path,
+    interleaved_times,
+    median_ratios,
+    same_gradients,
+    shape_parser,
+    variant_steps,
+    write_record,
+)
 
 from qornn.models import build_model, recurrent
 from qornn.tasks.base import sequence_cross_entropy
@@ -44,7 +49,6 @@ from qornn.tasks.base import sequence_cross_entropy
 #: nonlinearity, bits)
 SHAPES = {"copy": ("qornn-ste-bjorck", 128, 128, 1020, 10, 9, True, "linear", 8),
           "pmnist": ("qornn-ste-bjorck", 512, 100, 784, 0, 10, False, "relu", 4)}
-VARIANTS = ("hand-written", "autograd")
 
 
 @contextmanager
@@ -74,56 +78,25 @@ def setup(shape: str, hidden: int | None, batch: int | None, T: int | None, seed
     return model, x, y, many
 
 
-def step_closures(model, x, y, many: bool) -> dict:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        logits = model(x)
-        loss = sequence_cross_entropy(logits, y) if many else F.cross_entropy(logits, y)
-        loss.backward()
-        opt.step()
-        model.apply_constraints_()
-
-    def autograd_step() -> None:
-        with autograd_backward():
-            step()
-
-    return {"hand-written": step, "autograd": autograd_step}
+#: the context each variant's step runs in
+VARIANTS = {"hand-written": nullcontext, "autograd": autograd_backward}
 
 
-def same_gradients(model, x, y, many: bool) -> bool:
-    """Whether both variants give every parameter the same gradient, bit for bit, from the same state
-    (a copy each: STE-Björck's power iteration warm-starts from a buffer that a forward pass moves)."""
-    grads = []
-    for variant in VARIANTS:
-        twin = copy.deepcopy(model)
-        with autograd_backward() if variant == "autograd" else nullcontext():
-            logits = twin(x)
-            (sequence_cross_entropy(logits, y) if many else F.cross_entropy(logits, y)).backward()
-        grads.append([p.grad for p in twin.parameters() if p.grad is not None])
-    return len(grads[0]) == len(grads[1]) and all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+def step_loss(x, y, many: bool):
+    return lambda model: sequence_cross_entropy(model(x), y) if many else F.cross_entropy(model(x), y)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
-    p.add_argument("--reps", type=int, default=7)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--hidden", type=int, default=None, help="override every shape's hidden size (quick runs)")
-    p.add_argument("--batch", type=int, default=None, help="override every shape's batch (quick runs)")
-    p.add_argument("--T", type=int, default=None, help="override every shape's sequence length (quick runs)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--no-json", action="store_true")
+    p = shape_parser(__doc__, list(SHAPES))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     rows = []
     for name in args.shapes:
         model, x, y, many = setup(name, args.hidden, args.batch, args.T, args.seed)
-        equal = same_gradients(model, x, y, many)
-        times = interleaved_times(step_closures(model, x, y, many), args.reps, warmup=1)
+        loss = step_loss(x, y, many)
+        equal = same_gradients(model, loss, VARIANTS)
+        times = interleaved_times(variant_steps(model, loss, VARIANTS), args.reps, warmup=1)
         ratio = median_ratios(times, "hand-written")["autograd"]
         rows.append({"shape": name, "model": SHAPES[name][0], "hidden": model.hidden_size,
                      "batch": x.shape[0], "T": x.shape[1], "nonlinearity": SHAPES[name][7],

@@ -25,17 +25,22 @@ Results go to ``data/results/benchmarks/sequence_passes.json`` with provenance.
 
 from __future__ import annotations
 
-import argparse
-import copy
 import statistics
 import time
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from unittest import mock
 
 import torch
 import torch.nn.functional as F
-from _common import default_path, interleaved_times, median_ratios, write_record
+from _common import (
+    default_path,
+    interleaved_times,
+    median_ratios,
+    same_gradients,
+    shape_parser,
+    variant_steps,
+    write_record,
+)
 
 from qornn.models import build_model
 from qornn.models.network import RecurrentNet
@@ -44,9 +49,6 @@ from qornn.tasks.base import sequence_cross_entropy
 #: shape name -> (hidden, batch, T, tokens, outputs, nonlinearity, bits)
 SHAPES = {"copy": (128, 128, 1020, 10, 9, "linear", 8),
           "ptb": (1024, 128, 150, 50, 50, "relu", 4)}
-VARIANTS = ("one-pass", "two-tensors")
-
-
 def _two_tensor_states(self, x, *, last_only=False):
     """RecurrentNet.hidden_states for tokens as it was: lookup, then + b, then states in a new tensor."""
     a = F.embedding(x.t(), self.input.effective_weight().t()) + self.input.bias
@@ -72,53 +74,25 @@ def setup(shape: str, hidden: int | None, batch: int | None, T: int | None, seed
     return model, x, y
 
 
-def step_closures(model, x, y) -> dict:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        sequence_cross_entropy(model(x), y).backward()
-        opt.step()
-        model.apply_constraints_()
-
-    def old_step() -> None:
-        with two_tensors():
-            step()
-
-    return {"one-pass": step, "two-tensors": old_step}
+#: the context each variant's step runs in
+VARIANTS = {"one-pass": nullcontext, "two-tensors": two_tensors}
 
 
-def same_gradients(model, x, y) -> bool:
-    """Whether both variants give every parameter the same gradient, bit for bit, from the same state
-    (a copy each: STE-Björck's power iteration warm-starts from a buffer that a forward pass moves)."""
-    grads = []
-    for variant in VARIANTS:
-        twin = copy.deepcopy(model)
-        with two_tensors() if variant == "two-tensors" else nullcontext():
-            sequence_cross_entropy(twin(x), y).backward()
-        grads.append([p.grad for p in twin.parameters() if p.grad is not None])
-    return len(grads[0]) == len(grads[1]) and all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+def sequence_loss(x, y):
+    return lambda model: sequence_cross_entropy(model(x), y)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
-    p.add_argument("--reps", type=int, default=7)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--hidden", type=int, default=None, help="override every shape's hidden size (quick runs)")
-    p.add_argument("--batch", type=int, default=None, help="override every shape's batch (quick runs)")
-    p.add_argument("--T", type=int, default=None, help="override every shape's sequence length (quick runs)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--no-json", action="store_true")
+    p = shape_parser(__doc__, list(SHAPES))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     rows = []
     for name in args.shapes:  # interleaved_times flushes subnormals, as training does
         model, x, y = setup(name, args.hidden, args.batch, args.T, args.seed)
-        equal = same_gradients(model, x, y)
-        times = interleaved_times(step_closures(model, x, y), args.reps, warmup=1)
+        loss = sequence_loss(x, y)
+        equal = same_gradients(model, loss, VARIANTS)
+        times = interleaved_times(variant_steps(model, loss, VARIANTS), args.reps, warmup=1)
         ratio = median_ratios(times, "one-pass")["two-tensors"]
         _, _, _, tokens, _, nonlinearity, bits = SHAPES[name]
         rows.append({"shape": name, "hidden": model.hidden_size, "batch": x.shape[0], "T": x.shape[1],
