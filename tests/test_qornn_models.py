@@ -398,3 +398,32 @@ def test_lsq_model_learns_its_ranges_and_exports_with_them():
     assert ints["W"][1] == pytest.approx(alpha / 4)
     with pytest.raises(ValueError, match="learned_range"):
         build_model("qornn-ste-projunn", input_size=3, output_size=4, hidden_size=8, learned_range=True)
+
+
+def test_integer_activation_path_equals_the_float_simulation_with_modrelu():
+    # the authors' QRNN: modReLU, no recurrence bias, V h read without a ReLU
+    torch.manual_seed(5)
+    model = build_model("qornn-ste-bjorck", input_size=3, output_size=5, hidden_size=32, bits=6,
+                        nonlinearity="modrelu", recurrent_bias=False, readout_relu=False).eval().double()
+    with torch.no_grad():
+        model.modrelu_bias.uniform_(-0.3, 0.1)  # trained-looking: some units shrink, some pass
+    x = torch.randn(20, 100, 3, dtype=torch.float64)
+    ranges = calibrate_activations(model, [x])
+    for act_bits in (6, 8, 10, 12):
+        simulated = ActivationQuantizedNet(model, ranges, act_bits)
+        integer = ActivationQuantizedNet(model, ranges, act_bits, integer=True)
+        h_float = simulated.hidden_states(x) / simulated.hidden_step
+        h_int = integer.hidden_states(x) / integer.hidden_step
+        assert (h_int < 0).any() and (h_int == 0).any()  # signed states, some zeroed
+        torch.testing.assert_close(h_int, torch.round(h_int), rtol=0, atol=0)
+        differ = (h_int != h_float).flatten(1).any(1).nonzero()
+        if act_bits < 12:
+            assert differ.numel() == 0
+        else:  # on the finest grid the fixed-point multipliers' rounding moves a code, by one
+            first = int(differ[0])
+            assert first > 0 and (h_int[first] - h_float[first]).abs().max() == 1
+    # a finer grid stays closer to the float model
+    with torch.no_grad():
+        error = {ka: float((ActivationQuantizedNet(model, ranges, ka)(x) - model(x)).abs().mean())
+                 for ka in (6, 12)}
+    assert error[12] < error[6] / 10

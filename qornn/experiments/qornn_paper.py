@@ -68,6 +68,41 @@ EXPERIMENTS["qornn-copy"] = {
 }
 
 
+# The QORNN copy model of the authors' released notebook (deel-ai-papers/hadamRNN,
+# src/notebook/expe_quantif_activ_hadam.ipynb at c8ae6cb, its "Old stuff" cells): their QRNN class,
+# h_t = modReLU(q_6(W) h_{t-1} + q_6(U) x_t) with no recurrence bias and y_t = V h_t + c, hidden 256,
+# STE-Björck at 6 bits (printed by the notebook's bit check), test loss 9.1e-05 with float activations
+# (data/paper/references.yaml). Its optimiser settings and its `reset_type: copyb` (not in the public
+# code) are not printed there: the released HadamRNN copy config's settings are used, and W starts at
+# a random orthogonal matrix. Its numbers are the authors' released run, never the paper's.
+_RELEASED_QRNN = {"model": "qornn-ste-bjorck", "hidden_size": 256, "bits": 6, "nonlinearity": "modrelu",
+                  "recurrent_bias": False, "readout_relu": False}
+EXPERIMENTS["qornn-copy-released"] = {
+    "task": "copy",
+    "paper_experiment": "copy-released-notebook",  # no paper number: nothing in data/paper/qornn.yaml
+    "source": "the authors' released notebook expe_quantif_activ_hadam.ipynb (deel-ai-papers/hadamRNN, "
+              "commit c8ae6cb): QRNN with modReLU, no recurrence bias, readout V h + c, hidden 256, "
+              "STE-Björck 6-bit W and U, T = 1000; optimiser settings of the released HadamRNN copy "
+              "config copy_task_hadamRNN_paper.yaml (the notebook does not print the QRNN's)",
+    "models": {"qornn-ste-bjorck-6bit-n256-modrelu": _RELEASED_QRNN},
+    "profiles": {
+        "paper": {
+            **COPY_PAPER_SETTING,
+            "note": "the released notebook's QORNN with the released HadamRNN copy config's training "
+                    "settings (40,000 optimiser steps)",
+        },
+        "cpu": {
+            **EXPERIMENTS["qornn-copy"]["profiles"]["cpu"],
+            "note": EXPERIMENTS["qornn-copy"]["profiles"]["cpu"]["note"] + "; the released notebook's "
+                    "QORNN",
+        },
+        "smoke": {
+            **EXPERIMENTS["qornn-copy"]["profiles"]["smoke"],
+            "models": {"qornn-ste-bjorck-6bit-n256-modrelu": {"hidden_size": 8}},
+        },
+    },
+}
+
 
 # pMNIST and sMNIST for QORNN (v2): STE-Björck and STE-projUNN at 3, 4, 5, 6 and 8 bits (the
 # authors' notebook's grid for Björck; it trains projUNN at 4 bits only, the other widths are ours),

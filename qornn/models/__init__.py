@@ -106,9 +106,11 @@ def _ornn(input_size, output_size, hidden_size, *, orthogonal_map="matrix_exp", 
 
 
 def _orthogonal_net(weight, input_size, output_size, *, input_bits=None, output_bits=None,
-                    nonlinearity="relu", many_to_many=False, learned_range=False):
+                    nonlinearity="relu", many_to_many=False, learned_range=False, recurrent_bias=True,
+                    readout_relu=True):
     return RecurrentNet(input_size, output_size, weight, input_bits=input_bits, output_bits=output_bits,
-                        nonlinearity=nonlinearity, many_to_many=many_to_many, learned_range=learned_range)
+                        nonlinearity=nonlinearity, many_to_many=many_to_many, learned_range=learned_range,
+                        recurrent_bias=recurrent_bias, readout_relu=readout_relu)
 
 
 def _weight_builder(weight_cls, quantized: bool, **fixed):
@@ -118,7 +120,7 @@ def _weight_builder(weight_cls, quantized: bool, **fixed):
     quantize V too: ``output_bits="same"`` or an int)."""
     if quantized:
         def build(input_size, output_size, hidden_size, *, bits=4, output_bits=None, nonlinearity="relu",
-                  many_to_many=False, **weight_options):
+                  many_to_many=False, recurrent_bias=True, readout_relu=True, **weight_options):
             if bits is None:
                 raise ValueError("a QORNN needs an int number of bits (2..8 in the papers); use the "
                                  "matching 'ornn-*' model for full precision")
@@ -127,12 +129,14 @@ def _weight_builder(weight_cls, quantized: bool, **fixed):
             return _orthogonal_net(weight_cls(hidden_size, bits, **options), input_size,
                                    output_size, input_bits=bits, output_bits=out_bits,
                                    nonlinearity=nonlinearity, many_to_many=many_to_many,
-                                   learned_range=options.get("learned_range", False))
+                                   learned_range=options.get("learned_range", False),
+                                   recurrent_bias=recurrent_bias, readout_relu=readout_relu)
     else:
         def build(input_size, output_size, hidden_size, *, nonlinearity="relu", many_to_many=False,
-                  **weight_options):
+                  recurrent_bias=True, readout_relu=True, **weight_options):
             return _orthogonal_net(weight_cls(hidden_size, None, **fixed, **weight_options), input_size,
-                                   output_size, nonlinearity=nonlinearity, many_to_many=many_to_many)
+                                   output_size, nonlinearity=nonlinearity, many_to_many=many_to_many,
+                                   recurrent_bias=recurrent_bias, readout_relu=readout_relu)
     return build
 
 

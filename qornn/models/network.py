@@ -1,11 +1,15 @@
 """One recurrent network whose recurrent matrix is pluggable.
 
     a_t = U x_t + b                      (input projection, optionally k-bit, hoisted out of the loop)
-    h_t = σ(W h_{t-1} + a_t),  h_0 = 0   (σ = identity: a linear recurrence, as in HadamRNN; or ReLU)
+    h_t = σ(W h_{t-1} + a_t),  h_0 = 0   (σ = identity: a linear recurrence, as in HadamRNN; or ReLU,
+                                          tanh, or modReLU σ_m(z) = sign(z)·ReLU(|z| + ε + m))
     y_t = V ReLU(h_t) + c                (readout, optionally k-bit; every t, or only t = T)
 
 W is a :class:`~qornn.models.recurrent.RecurrentWeight`. The bias b starts at zero, or (``recurrent_bias_init=
-"uniform"``, the HadamRNN default) uniform in ±1/√n as in the authors' code. Inputs are either float tensors
+"uniform"``, the HadamRNN default) uniform in ±1/√n as in the authors' code; ``recurrent_bias=False``
+drops it. modReLU's own bias m (one per unit) starts uniform in ±0.01, as in the QORNN authors' code.
+``readout_relu=False`` reads y_t = V h_t + c: the readout of the authors' QRNN, whose modReLU states
+are signed. Inputs are either float tensors
 (B, T, d) or integer tokens (B, T) with values in [0, d): for tokens, U x_t with x_t one-hot is the
 column U[:, x_t], read by an embedding lookup instead of a product with a one-hot vector.
 """
@@ -111,6 +115,8 @@ class RecurrentNet(nn.Module):
         many_to_many: bool = False,
         learned_range: bool = False,
         recurrent_bias_init: str = "zero",
+        recurrent_bias: bool = True,
+        readout_relu: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("output_size", output_size)):
@@ -118,6 +124,9 @@ class RecurrentNet(nn.Module):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"unknown nonlinearity {nonlinearity!r}; valid: {', '.join(NONLINEARITIES)}")
+        for name, value in (("recurrent_bias", recurrent_bias), ("readout_relu", readout_relu)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
         if recurrent_bias_init not in BIAS_INITS:
             raise ValueError(f"unknown recurrent_bias_init {recurrent_bias_init!r}; valid: "
                              f"{', '.join(BIAS_INITS)}")
@@ -127,21 +136,26 @@ class RecurrentNet(nn.Module):
         self.nonlinearity = nonlinearity
         self.many_to_many = many_to_many
         # The recurrence bias b sits with the input projection: a_t = U x_t + b.
-        self.input = QuantizedLinear(input_size, recurrent.size, input_bits, bias=True,
+        self.input = QuantizedLinear(input_size, recurrent.size, input_bits, bias=recurrent_bias,
                                      learned_range=learned_range)
-        self.recurrent_bias_init = recurrent_bias_init
-        if recurrent_bias_init == "uniform":  # as nn.Linear(n, n) initialises its bias: U(±1/√n)
+        self.recurrent_bias_init, self.readout_relu = recurrent_bias_init, readout_relu
+        if recurrent_bias_init == "uniform" and recurrent_bias:  # as nn.Linear(n, n) does: U(±1/√n)
             bound = 1.0 / recurrent.size ** 0.5
             with torch.no_grad():
                 self.input.bias.uniform_(-bound, bound)
         self.readout = QuantizedLinear(recurrent.size, output_size, output_bits, bias=True,
                                        learned_range=learned_range)
+        # modReLU's bias m, created after the other parameters: the draws of the other models stay
+        self.modrelu_bias = (nn.Parameter(torch.empty(recurrent.size).uniform_(-0.01, 0.01))
+                             if nonlinearity == "modrelu" else None)
 
     def preactivations(self, x: torch.Tensor) -> torch.Tensor:
         """a_t = U x_t + b for all t at once, time-major (T, B, n)."""
         if x.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
             if x.dim() != 2:
                 raise ValueError(f"token input must be (batch, time), got shape {tuple(x.shape)}")
+            if self.input.bias is None:
+                return F.embedding(x.t(), self.input.effective_weight().t())
             return _TokenPreactivations.apply(x.t(), self.input.effective_weight().t(), self.input.bias)
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(
@@ -162,6 +176,8 @@ class RecurrentNet(nn.Module):
         """What a recurrent weight with a fused kernel (``fused_states``: HadamRNN on the CPU) computes from
         the raw inputs: states, or with ``readout`` the logits of every step; None if it cannot."""
         fused = getattr(self.recurrent, "fused_states", None)
+        if self.nonlinearity == "modrelu" or self.input.bias is None or not self.readout_relu:
+            fused = None  # what the fused kernel does not compute
         direct = self.direct_input(x) if fused is not None else None
         if direct is None:
             return None
@@ -175,17 +191,22 @@ class RecurrentNet(nn.Module):
         if h is not None:
             return h
         # a is this call's own temporary: the dense recurrence may write the states into it
-        h = self.recurrent.recur(self.preactivations(x), self.nonlinearity, overwrite=True)
+        h = self.recurrent.recur(self.preactivations(x), self.nonlinearity, overwrite=True,
+                                 bias=self.modrelu_bias)
         return h[-1] if last_only else h
+
+    def read_out(self, h: torch.Tensor) -> torch.Tensor:
+        """y = V ReLU(h) + c, or V h + c without ``readout_relu``, for states h (..., n)."""
+        return self.readout(F.relu(h) if self.readout_relu else h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, out) when many-to-many, else (B, out) from the last state."""
         if self.many_to_many:
             logits = self._fused(x, last_only=True, readout=True)  # the readout inside the kernel's loop
             if logits is None:
-                logits = self.readout(F.relu(self.hidden_states(x)))
+                logits = self.read_out(self.hidden_states(x))
             return logits.transpose(0, 1)
-        return self.readout(F.relu(self.hidden_states(x, last_only=True)))
+        return self.read_out(self.hidden_states(x, last_only=True))
 
     def apply_constraints_(self) -> None:
         self.recurrent.apply_constraints_()
@@ -210,5 +231,6 @@ class RecurrentNet(nn.Module):
         return self.recurrent.diagnostics() if hasattr(self.recurrent, "diagnostics") else {}
 
     def size_bits(self) -> int:
-        """Bits of every matrix and bias (recurrent, input, output) as the papers count them."""
-        return self.recurrent.size_bits() + self.input.size_bits() + self.readout.size_bits()
+        """Bits of every matrix and bias (recurrent, input, output, modReLU's) as the papers count them."""
+        modrelu_bits = 0 if self.modrelu_bias is None else 32 * self.modrelu_bias.numel()
+        return self.recurrent.size_bits() + self.input.size_bits() + self.readout.size_bits() + modrelu_bits

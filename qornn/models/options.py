@@ -22,7 +22,12 @@ OPTION_DOCS: dict[str, str] = {
     "bits": "k, bits of the quantized matrices (HadamRNN: U and V; QORNN: W and U; gated baselines: "
             "every matrix); None = float",
     "block": "m, Block-HadamRNN's block size: W = diag(sign u)(I ⊗ H_m)/√m, a power of 2 dividing n",
-    "nonlinearity": "the recurrence: 'linear' (h = W h + U x + b), 'relu' or 'tanh' around it",
+    "nonlinearity": "the recurrence: 'linear' (h = W h + U x + b), 'relu', 'tanh' or 'modrelu' "
+                    "(sign(z)·ReLU(|z| + m), a learned m per unit: the QORNN authors' QRNN) around it",
+    "recurrent_bias": "ORNN/QORNN: the recurrence has a bias b in W h + U x + b (False: none, as in "
+                      "the QORNN authors' QRNN, whose modReLU has its own)",
+    "readout_relu": "ORNN/QORNN: read y = V ReLU(h) + c (True) or y = V h + c (False: the QORNN "
+                    "authors' QRNN)",
     "learn_signs": "HadamRNN: learn W's signs by STE (True) or keep the random initial ones (False)",
     "recurrent_bias_init": "HadamRNN: the recurrence bias b starts 'uniform' in ±1/√n (the authors' "
                            "code) or at 'zero'",

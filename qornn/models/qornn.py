@@ -40,7 +40,7 @@ from torch import nn
 from ..orthogonal import PROJUNN_VARIANTS, bjorck, power_iteration, projunn_step
 from ..quantize import LearnedRange, check_bits, quantization_scale, quantize_ste, uniform_quantize
 from .network import QuantizedLinear, RecurrentNet
-from .recurrent import RecurrentWeight
+from .recurrent import RecurrentWeight, modrelu
 
 __all__ = [
     "weight_bits",
@@ -397,6 +397,10 @@ class ActivationQuantizedNet(nn.Module):
         x̂_t = Q_x(x_t)  (same rule for float inputs; tokens are exact)
         h_t = Q_h(σ(Ŵ h_{t−1} + Û x̂_t + Q_h(b)))            Q_h(v) = s_h·clamp(round(v/s_h), ±2^(ka−1))
 
+    (modReLU σ_m: h_t = Q_h(σ_{Q_h(m)}(s_h·round(z_t/s_h))), its bias on the grid as the authors'
+    notebook puts it, and the sum rounded to the grid first, as the integer loop does, but not
+    clipped: σ_m shrinks it; for ReLU the two orders agree.)
+
     Ŵ = s_W·W_int, Û = s_U·U_int are the model's k-bit matrices (:func:`integer_weights`).
     Evaluation only. Two computations of the same recurrence:
 
@@ -417,8 +421,8 @@ class ActivationQuantizedNet(nn.Module):
         super().__init__()
         if not isinstance(model, RecurrentNet):
             raise TypeError(f"activation PTQ needs a RecurrentNet, got {type(model).__name__}")
-        if model.nonlinearity not in ("linear", "relu"):
-            raise ValueError("activation PTQ supports linear and ReLU recurrences, "
+        if model.nonlinearity not in ("linear", "relu", "modrelu"):
+            raise ValueError("activation PTQ supports linear, ReLU and modReLU recurrences, "
                              f"not {model.nonlinearity!r}")
         self.act_bits = check_bits(act_bits, "activation bits")
         if self.act_bits is None:
@@ -442,7 +446,11 @@ class ActivationQuantizedNet(nn.Module):
         if x.is_floating_point() and self.input_step is not None:
             x = fake_quantize(x, self.input_step, bits)
         bias = m.input.bias
-        a = m.preactivations(x) - bias + fake_quantize(bias, s_h, bits)
+        a = m.preactivations(x)
+        if bias is not None:
+            a = a - bias + fake_quantize(bias, s_h, bits)
+        if m.modrelu_bias is not None:
+            shrink = fake_quantize(m.modrelu_bias, s_h, bits)
         wt = m.recurrent.matrix().t()
         h = a.new_zeros(a.shape[1:])
         states = []
@@ -450,6 +458,8 @@ class ActivationQuantizedNet(nn.Module):
             h = torch.addmm(a_t, h, wt)
             if m.nonlinearity == "relu":
                 h = F.relu(h)
+            elif m.nonlinearity == "modrelu":  # the sum rounded first (not clipped), as the integer loop
+                h = modrelu(torch.round(h / s_h) * s_h, shrink)
             h = fake_quantize(h, s_h, bits)
             states.append(h)
         return torch.stack(states)
@@ -470,7 +480,12 @@ class ActivationQuantizedNet(nn.Module):
             ux = F.embedding(x.t(), u_int.t())
         mult_w = round(s_w * big)
         mult_u = round(s_u * s_x / s_h * big)
-        b = torch.clamp(torch.round(m.input.bias.detach().double() / s_h), -levels, levels - 1)
+        def codes_of(v: torch.Tensor | None) -> torch.Tensor | float:  # a bias on the hidden grid
+            if v is None:
+                return 0.0
+            return torch.clamp(torch.round(v.detach().double() / s_h), -levels, levels - 1)
+
+        b, shrink = codes_of(m.input.bias), codes_of(m.modrelu_bias)
         limit = levels * float(w_int.abs().sum(1).max()) * mult_w + float(ux.abs().max()) * mult_u
         if limit >= 2.0 ** 53:
             raise ValueError(f"integer path overflow: products reach {limit:.3g} ≥ 2^53; use a smaller "
@@ -482,16 +497,18 @@ class ActivationQuantizedNet(nn.Module):
             h = torch.floor((acc + big / 2) / big) + b
             if m.nonlinearity == "relu":
                 h = F.relu(h)
+            elif m.nonlinearity == "modrelu":  # integer codes: no ε
+                h = torch.sgn(h) * F.relu(h.abs() + shrink)
             h = torch.clamp(h, -levels, levels - 1)
             states.append(h)
-        return (torch.stack(states) * s_h).to(m.input.bias.dtype)
+        return (torch.stack(states) * s_h).to(m.readout.weight.dtype)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.hidden_states(x)
         if self.model.many_to_many:
-            return self.model.readout(F.relu(h)).transpose(0, 1)
-        return self.model.readout(F.relu(h[-1]))
+            return self.model.read_out(h).transpose(0, 1)
+        return self.model.read_out(h[-1])
 
     def size_bits(self) -> int:
         return self.model.size_bits()

@@ -26,15 +26,41 @@ __all__ = [
     "HadamardWeight",
     "OrthogonalWeight",
     "dense_recurrence",
+    "modrelu",
 ]
 
-NONLINEARITIES = ("linear", "relu", "tanh")
+NONLINEARITIES = ("linear", "relu", "tanh", "modrelu")
+
+#: the ε of modReLU's |z| + ε + b (the authors' ``layers.modrelu``)
+MODRELU_EPS = 1e-6
 
 
-def _dense_states(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch.Tensor) -> torch.Tensor:
+def modrelu(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """modReLU (Arjovsky et al. 2016), as the QORNN authors' code computes it:
+    σ_b(z) = sign(z) · ReLU(|z| + ε + b), with a learned bias b per unit and ε = 1e-6. It keeps the
+    sign of each entry and shrinks its magnitude by −b (b < 0) or zeroes it (|z| + ε ≤ −b).
+    Its derivative, used by :class:`_DenseRecurrence`: ∂σ/∂z = 1 and ∂σ/∂b = sign(z) where σ_b(z) ≠ 0,
+    and both 0 where σ_b(z) = 0 (so the output alone tells the backward which entries pass)."""
+    sign, magnitude = _modrelu_factors(z, b)
+    return sign * magnitude
+
+
+def _modrelu_factors(z: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """sign(z) and ReLU(|z| + ε + b), whose product is :func:`modrelu`."""
+    return torch.sgn(z), F.relu(z.abs() + MODRELU_EPS + b)
+
+
+def _check_bias(nonlinearity: str, bias: torch.Tensor | None) -> None:
+    if (nonlinearity == "modrelu") != (bias is not None):
+        raise ValueError("the modReLU recurrence needs its bias b (and only it takes one); got "
+                         f"nonlinearity={nonlinearity!r} with bias {'given' if bias is not None else 'None'}")
+
+
+def _dense_states(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch.Tensor,
+                  bias: torch.Tensor | None = None) -> torch.Tensor:
     """h_t = σ(h_{t-1} Wᵀ + a_t), stacked (T, B, n), with differentiable operations: the reference
     that autograd differentiates step by step (tests, benchmarks/dense_recurrence.py), and the path of
-    a given h_0 that needs a gradient."""
+    a given h_0 that needs a gradient. ``bias``: modReLU's b."""
     h, wt = h0, w.t()
     states = []
     for a_t in a.unbind(0):
@@ -43,22 +69,22 @@ def _dense_states(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch
             h = F.relu(h)
         elif nonlinearity == "tanh":
             h = torch.tanh(h)
+        elif nonlinearity == "modrelu":
+            h = modrelu(h, bias)
         states.append(h)
     return torch.stack(states)
 
 
 def _dense_states_into(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: torch.Tensor,
-                       overwrite: bool = False) -> torch.Tensor:
+                       overwrite: bool = False, bias: torch.Tensor | None = None) -> torch.Tensor:
     """The states of :func:`_dense_states` (the same kernels on the same operands, so the same bits),
     each step writing into its slice of one (T, B, n) tensor (``out=``), where that loop stacks T
     tensors at the end: a copy of the whole sequence less. With ``overwrite``, that tensor is ``a``
-    itself (contiguous), each h_t replacing the a_t it was computed from: for the linear recurrence
-    the product then adds onto a_t where it lies (addmm with out = self), instead of copying a_t into
-    a new tensor first. Not differentiable (in-place writes)."""
+    itself (contiguous: the caller checks), each h_t replacing the a_t it was computed from: for the
+    linear recurrence the product then adds onto a_t where it lies (addmm with out = self), instead
+    of copying a_t into a new tensor first. Not differentiable (in-place writes)."""
     inputs = a.unbind(0)
     if overwrite:
-        if not a.is_contiguous():
-            raise ValueError("overwrite needs a contiguous a (T, B, n)")
         states, outputs = a, inputs  # the same tensors: addmm sees out is self and skips its copy
     else:
         states = a.new_empty(a.shape)  # contiguous, as the stack it replaces
@@ -69,8 +95,10 @@ def _dense_states_into(a: torch.Tensor, w: torch.Tensor, nonlinearity: str, h0: 
             h = torch.addmm(a_t, h, wt, out=out)
         elif nonlinearity == "relu":  # F.relu is clamp_min(·, 0)
             h = torch.clamp_min(torch.addmm(a_t, h, wt), 0, out=out)
-        else:
+        elif nonlinearity == "tanh":
             h = torch.tanh(torch.addmm(a_t, h, wt), out=out)
+        else:
+            h = torch.mul(*_modrelu_factors(torch.addmm(a_t, h, wt), bias), out=out)
     return states
 
 
@@ -82,13 +110,15 @@ class _DenseRecurrence(torch.autograd.Function):
     (benchmarks/dense_recurrence.py). Per step t, from T down to 1, with g_t the gradient of h_t:
         δ_t = σ'(g_t + δ_{t+1} W)     (ReLU: threshold_backward; tanh: tanh_backward; linear: itself)
         ∂L/∂a_t = δ_t,   ∂L/∂W += δ_tᵀ h_{t-1}   (autograd's mm backward for a transposed mat2, which
-    sums the transposes of these terms: the same additions, transposed)."""
+    sums the transposes of these terms: the same additions, transposed).
+    modReLU (:func:`modrelu`): δ_t = (g_t + δ_{t+1} W) where h_t ≠ 0, else 0, and ∂L/∂b += Σ_batch
+    δ_t ⊙ sign(h_t); these equal autograd's up to the order of the sums over the batch (tested)."""
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, w: torch.Tensor, nonlinearity: str, overwrite: bool = False
-                ) -> torch.Tensor:
+    def forward(ctx, a: torch.Tensor, w: torch.Tensor, nonlinearity: str, overwrite: bool = False,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
         h0 = a.new_zeros(a.shape[1:])
-        states = _dense_states_into(a, w, nonlinearity, h0, overwrite)
+        states = _dense_states_into(a, w, nonlinearity, h0, overwrite, bias)
         if overwrite:  # the states are a, written in place (the backward needs no a)
             ctx.mark_dirty(a)
         ctx.save_for_backward(states, w, h0)
@@ -99,7 +129,7 @@ class _DenseRecurrence(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         states, w, h0 = ctx.saved_tensors
         grads_a = torch.empty_like(states)  # contiguous, as autograd's stack of the per-step gradients
-        grad_w, carried = None, None
+        grad_w, grad_b, carried = None, None, None
         for t in range(states.shape[0] - 1, -1, -1):
             out = grads_a[t]
             if ctx.nonlinearity == "linear":
@@ -108,8 +138,13 @@ class _DenseRecurrence(torch.autograd.Function):
                 g = grad[t] if carried is None else grad[t] + carried
                 if ctx.nonlinearity == "relu":
                     g = torch.ops.aten.threshold_backward.grad_input(g, states[t], 0, grad_input=out)
-                else:
+                elif ctx.nonlinearity == "tanh":
                     g = torch.ops.aten.tanh_backward.grad_input(g, states[t], grad_input=out)
+                else:  # modReLU: passes where h_t ≠ 0
+                    g = torch.mul(g, states[t] != 0, out=out)
+                    if ctx.needs_input_grad[4]:
+                        term = (g * torch.sgn(states[t])).sum(0)
+                        grad_b = term if grad_b is None else grad_b.add_(term)
             if t > 0:  # h_0 is a constant: autograd computes no gradient for it
                 carried = g.mm(w)
             if ctx.needs_input_grad[1]:
@@ -117,12 +152,12 @@ class _DenseRecurrence(torch.autograd.Function):
                 # transposed terms as autograd does walks one of them across its rows
                 term = g.t().mm(states[t - 1] if t > 0 else h0)
                 grad_w = term if grad_w is None else grad_w.add_(term)
-        return grads_a, grad_w, None, None
+        return grads_a, grad_w, None, None, grad_b
 
 
 def dense_recurrence(
     a: torch.Tensor, w: torch.Tensor, nonlinearity: str = "linear", h0: torch.Tensor | None = None,
-    *, overwrite: bool = False,
+    *, overwrite: bool = False, bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """h_t = σ(W h_{t-1} + a_t) for t = 1..T with a dense product per step.
 
@@ -133,15 +168,18 @@ def dense_recurrence(
     without one. ``overwrite=True`` (for a caller's temporary ``a``, contiguous) writes the states
     into ``a`` and returns it: the same numbers, without a second (T, B, n) tensor or the copy of
     each a_t (ignored with a given h_0, whose path autograd differentiates step by step).
+    ``bias`` is modReLU's b (n,), given with ``nonlinearity="modrelu"`` and only then.
     """
+    _check_bias(nonlinearity, bias)
     h0_given = h0 is not None
     h0 = a.new_zeros(a.shape[1:]) if h0 is None else h0
     overwrite = overwrite and a.is_contiguous()
-    if torch.is_grad_enabled() and (a.requires_grad or w.requires_grad or h0.requires_grad):
+    trained = (a, w, h0) if bias is None else (a, w, h0, bias)
+    if torch.is_grad_enabled() and any(x.requires_grad for x in trained):
         if h0_given:
-            return _dense_states(a, w, nonlinearity, h0)
-        return _DenseRecurrence.apply(a, w, nonlinearity, overwrite)
-    return _dense_states_into(a, w, nonlinearity, h0, overwrite)
+            return _dense_states(a, w, nonlinearity, h0, bias)
+        return _DenseRecurrence.apply(a, w, nonlinearity, overwrite, bias)
+    return _dense_states_into(a, w, nonlinearity, h0, overwrite, bias)
 
 
 class RecurrentWeight(nn.Module):
@@ -156,12 +194,12 @@ class RecurrentWeight(nn.Module):
     def matrix(self) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def recur(self, a: torch.Tensor, nonlinearity: str = "linear", *, overwrite: bool = False
-              ) -> torch.Tensor:
+    def recur(self, a: torch.Tensor, nonlinearity: str = "linear", *, overwrite: bool = False,
+              bias: torch.Tensor | None = None) -> torch.Tensor:
         """All hidden states (T, B, n) from the time-major pre-activations a_t = U x_t + b;
-        ``overwrite``: ``a`` is the caller's temporary, which may hold the states on return
-        (:func:`dense_recurrence`)."""
-        return dense_recurrence(a, self.matrix(), nonlinearity, overwrite=overwrite)
+        ``overwrite``: ``a`` is the caller's temporary, which may hold the states on return;
+        ``bias``: modReLU's b (:func:`dense_recurrence`)."""
+        return dense_recurrence(a, self.matrix(), nonlinearity, overwrite=overwrite, bias=bias)
 
     def size_bits(self) -> int:
         """Bits needed to store W as the papers count it (float: 32 bits an entry)."""
@@ -216,16 +254,16 @@ class HadamardWeight(RecurrentWeight):
         return (getattr(self, "fast", True) and fast_hadamard.enabled() and fast_hadamard.supports(x, self.u)
                 and fast_hadamard.available())
 
-    def recur(self, a: torch.Tensor, nonlinearity: str = "linear", *, overwrite: bool = False
-              ) -> torch.Tensor:
+    def recur(self, a: torch.Tensor, nonlinearity: str = "linear", *, overwrite: bool = False,
+              bias: torch.Tensor | None = None) -> torch.Tensor:
         """All states (T, B, n) from pre-activations, with the fused kernel when it can run (same result
-        as the dense path, the reference), else with one dense product per step (``overwrite``: as
-        :meth:`RecurrentWeight.recur`)."""
+        as the dense path, the reference; not for modReLU), else with one dense product per step
+        (``overwrite``, ``bias``: as :meth:`RecurrentWeight.recur`)."""
         from .. import fast_hadamard
 
-        if self._fast(a):
+        if self._fast(a) and nonlinearity != "modrelu":
             return fast_hadamard.hadamard_rnn(a, self.signs(), block=self.block, nonlinearity=nonlinearity)
-        return dense_recurrence(a, self.matrix(), nonlinearity, overwrite=overwrite)
+        return dense_recurrence(a, self.matrix(), nonlinearity, overwrite=overwrite, bias=bias)
 
     def fused_states(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, nonlinearity: str,
                      last_only: bool, readout: tuple[torch.Tensor, torch.Tensor] | None = None
