@@ -925,21 +925,33 @@ def _same_configuration(a: Mapping, b: Mapping) -> bool:
 
 
 def seed_values(record: Mapping, run: str, metric: str,
-                seeds: Mapping[int, Mapping] | None = None) -> dict[int, float]:
+                seeds: Mapping[int, Mapping] | None = None, *,
+                activation_bits: int | None = None) -> dict[int, float]:
     """The test ``metric`` of ``run`` at every recorded seed, ``{seed: value}``: ``record``'s own
     and, from ``seeds`` (:func:`seed_records`), every other seed's whose run has the same
     configuration as ``record``'s but for the seed (a seed recorded with another configuration is
-    not the same experiment, and is left out). Empty when ``record`` has no such number."""
+    not the same experiment, and is left out). Empty when ``record`` has no such number. With
+    ``activation_bits``, the metric of the run with its hidden state quantized to that many bits
+    after training (its recorded activation PTQ) instead."""
     own = record["runs"].get(run)
-    if own is None or metric not in own["test"]:
+    if own is None or _run_value(own, metric, activation_bits) is None:
         return {}
     pool = {**(seeds or {}), record_seed(record): record}
     values = {}
     for seed, other in sorted(pool.items()):
         data = other["runs"].get(run)
-        if data is not None and metric in data["test"] and _same_configuration(data, own):
-            values[seed] = data["test"][metric]
+        value = None if data is None else _run_value(data, metric, activation_bits)
+        if value is not None and _same_configuration(data, own):
+            values[seed] = value
     return values
+
+
+def _run_value(data: Mapping, metric: str, activation_bits: int | None = None) -> float | None:
+    """A run's test ``metric``, or with ``activation_bits`` its activation-PTQ one; None if absent."""
+    if activation_bits is None:
+        return data["test"].get(metric)
+    found = ((data.get("analysis") or {}).get("activation_ptq") or {}).get(str(activation_bits)) or {}
+    return found.get(metric)
 
 
 def mean_std(values: Iterable[float]) -> tuple[float, float | None, int]:
@@ -1468,36 +1480,50 @@ LITERATURE_ANCHOR = "literature anchor"
 REFERENCE_KINDS = (RELEASED_NOTEBOOK, LITERATURE_ANCHOR)
 
 
-def _ours_at(experiment: str, profile: str, run: str, metric: str) -> tuple[str, str]:
+def _ours_at(experiment: str, profile: str, run: str, metric: str, activation_bits: int | None = None
+             ) -> tuple[str, str]:
     """Our test ``metric`` of ``run`` at ``profile`` over its recorded seeds (:func:`mean_std_cell`)
-    and the run's hidden size, or ("not recorded", "—")."""
+    and the run's hidden size, or ("not recorded", "—"); with ``activation_bits``, the metric with
+    the hidden state at that many bits (:func:`seed_values`), or :data:`NO_ACTIVATION_PTQ` for a
+    recorded run without that measurement."""
     seeds = seed_records(experiment, profile)
     lead = _lead_record(seeds) if seeds else {"runs": {}}
-    values = seed_values(lead, run, metric, seeds)
+    values = seed_values(lead, run, metric, seeds, activation_bits=activation_bits)
     if not values:
+        if activation_bits is not None and run in lead["runs"]:
+            return NO_ACTIVATION_PTQ.format(bits=activation_bits), _fmt(hidden_size(lead, run))
         return "not recorded", "—"
     hidden = hidden_size(lead, run)
     cell = mean_std_cell(values.values(), metric)
     return (cell if len(values) == 1 else f"{cell}, {seeds_cell(values)}"), _fmt(hidden)
 
 
-def reference_table(references: Mapping, profile: str, experiment: str | None = None) -> pd.DataFrame:
+#: a reference at k-bit activations beside a recorded run of ours that has no such measurement
+NO_ACTIVATION_PTQ = "not measured (no {bits}-bit activation PTQ recorded for this model)"
+
+
+def reference_table(references: Mapping, profile: str, experiment: str | Iterable[str] | None = None
+                    ) -> pd.DataFrame:
     """The numbers of ``data/paper/references.yaml`` (``load_paper_numbers("references")``: the
     authors' released runs and literature anchors, never the papers' tables) beside our nearest
     recorded run, each with its hidden size: they are context, not equal models (each entry's
     ``model`` in the file says how the reference differs). Each row says its ``kind``
     (:data:`RELEASED_NOTEBOOK` or :data:`LITERATURE_ANCHOR`, from the file) and its source; ours
     are given at the paper's budget (when ``profile`` is not ``paper``) and at ``profile``, each over
-    its recorded seeds. ``experiment``: only that task's references."""
+    its recorded seeds; where ``ours`` names ``activation_bits``, ours is the run's test metric with
+    its hidden state quantized to that many bits after training. ``experiment``: only that task's
+    references (a name, or several)."""
+    wanted = {experiment} if isinstance(experiment, str) else None if experiment is None else set(experiment)
     rows = []
     for entry in references["entries"]:
-        if experiment is not None and entry["experiment"] != experiment:
+        if wanted is not None and entry["experiment"] not in wanted:
             continue
         if entry.get("kind") not in REFERENCE_KINDS:
             raise PaperNumbersError(f"reference {entry['run']!r}: kind must be one of "
                                     f"{', '.join(REFERENCE_KINDS)}, got {entry.get('kind')!r}")
         metric, ours = entry["metric"], entry.get("ours") or {}
-        at_profile = _ours_at(ours["experiment"], profile, ours["run"], metric) if ours else ("—", "—")
+        bits = ours.get("activation_bits")
+        at_profile = _ours_at(ours["experiment"], profile, ours["run"], metric, bits) if ours else ("—", "—")
         source = entry["source"]
         where = next((str(source[k]) for k in _WHERE_KEYS if source.get(k)), "")
         row = {"kind": entry["kind"], "task": entry["experiment"], "reference": entry["run"],
@@ -1505,7 +1531,8 @@ def reference_table(references: Mapping, profile: str, experiment: str | None = 
                "reference value": _fmt(entry["value"], metric), "our run": ours.get("run", "—"),
                "our hidden": at_profile[1]}
         if profile != PAPER_PROFILE:
-            at_paper = _ours_at(ours["experiment"], PAPER_PROFILE, ours["run"], metric) if ours else ("—",)
+            at_paper = (_ours_at(ours["experiment"], PAPER_PROFILE, ours["run"], metric, bits) if ours
+                        else ("—",))
             if at_paper[0] == "not recorded":
                 from .experiments import get_config
 

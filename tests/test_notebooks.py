@@ -82,6 +82,9 @@ def test_qornn_copy_notebook_smoke(tmp_path):
     assert len(_outputs(nb, "image/png")) == 2, "the bit-width and training-curve figures"
     html = "\n".join(_outputs(nb, "text/html"))
     assert "qornn-ste-projunn-8bit" in html and "ptq-bjorck-5bit" in html and "paper value" in html
+    # the QORNN authors' released copy run beside our run of that model (experiment qornn-copy-released)
+    assert "authors&#x27; released notebook" in html or "authors' released notebook" in html
+    assert "9.134e-05" in html and "qornn-ste-bjorck-6bit-n256-modrelu" in html
     record = json.loads((tmp_path / "data" / "results" / "qornn-copy" / "smoke.json").read_text())
     assert set(record["runs"]) == set(get_config("qornn-copy", "smoke").models)
 

@@ -26,7 +26,7 @@ MEMORYLESS = 10 * math.log(8) / 1000  # the copy task's baseline at T = 1000, K 
 
 
 def _save(experiment: str, profile: str, run: str, test: dict, *, seed: int = 0,
-          baselines: dict | None = None, model: dict | None = None) -> None:
+          baselines: dict | None = None, model: dict | None = None, analysis: dict | None = None) -> None:
     """One run recorded as ``qornn run`` would record it: at seed 0 in the profile's record, at a seed
     S > 0 in its own record ``variants/<profile>/seed=S.json``."""
     config = get_config(experiment, profile).run_config(run, seed)
@@ -39,14 +39,16 @@ def _save(experiment: str, profile: str, run: str, test: dict, *, seed: int = 0,
             "provenance": {"commit": "89abcdef01234567", "dirty": False, "profile": profile, "seed": seed,
                            "device": "cpu", "device_name": "test cpu", "wall_time_s": 2.0,
                            "date": "2026-12-02T15:00:00+00:00"}}
+    if analysis is not None:
+        data["analysis"] = analysis
     variant = f"seed={seed}" if seed else ""
     results.save_run(experiment, profile, run, data, variant=variant, overrides={} if variant else None)
 
 
 def _copy(profile: str, run: str, loss: float, recall: float, seed: int = 0,
-          experiment: str = "copy") -> None:
+          experiment: str = "copy", analysis: dict | None = None) -> None:
     _save(experiment, profile, run, {"loss": loss, "recall_accuracy": recall}, seed=seed,
-          baselines={"memoryless_cross_entropy": MEMORYLESS})
+          baselines={"memoryless_cross_entropy": MEMORYLESS}, analysis=analysis)
 
 
 def _mnist(experiment: str, profile: str, run: str, accuracy: float, seed: int = 0, **model) -> None:
@@ -221,6 +223,8 @@ def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
     checkpoint.unlink()
     whole = report.reference_table(references, "cpu")
     assert set(whole["kind"]) == {report.RELEASED_NOTEBOOK, report.LITERATURE_ANCHOR}
+    hadamrnn_chapter = report.reference_table(references, "cpu", experiment=("copy", "pmnist", "smnist"))
+    assert set(hadamrnn_chapter["task"]) == {"copy", "pmnist", "smnist"} < set(whole["task"])
     # the paper's copy numbers remain "not available": a released-notebook value is never among them
     paper = report.load_paper_numbers("hadamrnn")
     copy = [e for e in paper["entries"] if e["experiment"] == "copy"]
@@ -232,12 +236,33 @@ def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
     _copy("cpu", released, 0.015, 0.5, experiment="copy-released")
     _copy("paper", "block-hadamrnn", 3e-7, 1.0)
     table = report.reference_table(references, "cpu", experiment="copy")
-    assert set(table[f"ours, {report.PAPER_BUDGET}"]) == {"3e-07"} and set(table["ours"]) == {"0.015"}
+    # the float-activation reference beside our test loss; the 12-bit one beside our activation PTQ,
+    # which a HadamRNN record does not have
+    assert list(table[f"ours, {report.PAPER_BUDGET}"]) == [
+        "3e-07", report.NO_ACTIVATION_PTQ.format(bits=12)]
+    assert list(table["ours"]) == ["0.015", report.NO_ACTIVATION_PTQ.format(bits=12)]
     _copy("cpu", "block-hadamrnn", 0.015, 0.5)
     compared = report.budget_comparison("copy", results.load_record("copy", "cpu"), paper)
     assert "9.904e-08" not in set(compared["paper value"])
     assert set(compared.loc[compared["run"] == "block-hadamrnn", "paper value"]) <= {
         report.NOT_AVAILABLE, report.NOT_IN_PAPER}
+
+
+def test_the_qornn_authors_released_copy_run_stands_beside_our_run_of_that_model():
+    references = report.load_paper_numbers("references")
+    table = report.reference_table(references, "cpu", experiment="qornn-copy")
+    assert list(table["reference value"]) == ["9.134e-05", "0.0001054"]
+    assert set(table["our run"]) == {"qornn-ste-bjorck-6bit-n256-modrelu"}
+    assert all("released notebook" in source and "c8ae6cb" in source for source in table["source"])
+    # the paper's own QORNN copy numbers stay "not available"
+    paper = report.load_paper_numbers("qornn")
+    assert all(e["value"] is None for e in paper["entries"] if e["experiment"] == "copy")
+    run = "qornn-ste-bjorck-6bit-n256-modrelu"
+    ptq = {"activation_ptq": {"12": {"loss": 2e-4, "recall_accuracy": 0.99},
+                              "float": {"loss": 1e-4, "recall_accuracy": 1.0}}}
+    _copy("paper", run, 1e-4, 1.0, experiment="qornn-copy-released", analysis=ptq)
+    table = report.reference_table(references, "cpu", experiment="qornn-copy")
+    assert list(table[f"ours, {report.PAPER_BUDGET}"]) == ["0.0001", "0.0002"]
 
 
 def test_a_reference_without_its_kind_is_refused(tmp_path, monkeypatch):

@@ -208,7 +208,9 @@ display(Markdown(report.copy_verdict_text(report.copy_verdicts(report.COPY_VERDI
 # Each row puts the reference beside our nearest recorded run, at the paper's budget (where it is
 # recorded) and at `profile`. The hidden sizes differ (columns "hidden" and "our hidden"), and so can
 # the budgets and the bit widths (each entry's `model` in the file says how), so a row gives
-# context, not a gap.
+# context, not a gap. (The QORNN authors' copy-task run in the same notebook is on
+# {doc}`/book/qornn/copy_task`.)
 
 # %% tags=["hide-input"]
-display(report.styled(report.reference_table(report.load_paper_numbers("references"), profile)))
+display(report.styled(report.reference_table(report.load_paper_numbers("references"), profile,
+                                             experiment=("copy", "pmnist", "smnist"))))
