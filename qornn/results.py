@@ -681,9 +681,23 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # the states written over the preactivations (overwrite=True), with network.py's token
         # preactivations in one lookup of U^T + b: against 7f5cdc5, 36 smoke runs, 0 different
         ("81b2615b2db78899dbdd6116bb6cb19154eae2f5", "c69752c2f94a6d3998623bbec05089cd6baa37f2"),
+        # modReLU, no recurrence bias, a readout without ReLU (options off by default), with
+        # models/__init__.py, options.py and qornn.py (d44208a): against 7c22686, 36 smoke runs,
+        # 0 different
+        ("c69752c2f94a6d3998623bbec05089cd6baa37f2", "30f4d41a1bc602436a5dee4b112b6574f47a74c9"),
     }),
     "qornn/models/network.py": frozenset({
         ("fc66f406c1e33da3bde0b9660af2e9638d96cf68", "2dd97f33aa64736d6dfcbcb2aff0506123234ac7"),
+        ("2dd97f33aa64736d6dfcbcb2aff0506123234ac7", "910613a0abb49f1a35839cd5fae2d1d5a0f2b910"),
+    }),
+    "qornn/models/__init__.py": frozenset({
+        ("eabed60fc7e8c197b1f21622e472bd73e86b5835", "7988c1a5ac582314547ea7cbfdaa3b424638b2e4"),
+    }),
+    "qornn/models/options.py": frozenset({
+        ("7c6d73061cc536f35d548aba34090da6c7e5bed4", "a6abe40cb0edc7d4dbbe8e6d330c54e4f0e85cb0"),
+    }),
+    "qornn/models/qornn.py": frozenset({
+        ("19ee8bd4091b1d9021b97ddf6358fd66fcf62f92", "2eabb3dacea552222ed0b0e7dc463eeaeff0c89d"),
     }),
 }
 
