@@ -1370,6 +1370,31 @@ def compare_records(labelled: Mapping[str, Mapping], metric: str) -> pd.DataFram
                                             if c.name == "kind" else c, ignore_index=True)
 
 
+def runs_side_by_side(chosen: Mapping[str, tuple[str, str, str]], profile: str, metrics: Sequence[str]
+                      ) -> pd.DataFrame:
+    """One row per label of ``chosen`` (label -> (experiment, variant, run); variant "" for the
+    profile's own record, else a record made with ``--set``, e.g. "hidden_size=256") whose run is
+    recorded at ``profile``: its model settings (hidden size, recurrence, recurrence bias, readout,
+    bits), its test ``metrics``, the range α_W its q_k(W) ended with, and the record's variant and
+    seed. Runs of different experiments or variants, set side by side; missing ones are left out."""
+    rows = []
+    for label, (experiment, variant, run) in chosen.items():
+        record = results.load_record(experiment, profile, variant=variant, missing_ok=True)
+        if record is None or run not in record["runs"]:
+            continue
+        data = record["runs"][run]
+        model = data["config"]["model"]
+        row = {"model": label, "experiment": experiment, "run": run, "variant": variant or "—",
+               "hidden": model.get("hidden_size"), "recurrence": model.get("nonlinearity", "—"),
+               "recurrence bias b": "yes" if model.get("recurrent_bias", True) else "no",
+               "readout": "V ReLU(h) + c" if model.get("readout_relu", True) else "V h + c",
+               "bits": model.get("bits")}
+        row.update({f"test {metric}": data["test"].get(metric) for metric in metrics})
+        row.update({"α_W": (data.get("analysis") or {}).get("alpha_W"), "seed": record_seed(record)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
     """One row per run with a recorded activation PTQ: test ``metric`` with float activations and at
     each activation width ka (columns ``ka=6`` ...), on the analysis' test subset."""

@@ -559,3 +559,22 @@ def test_the_provenance_table_gives_each_starts_torch_and_each_devices_time(reco
     older = row(unrecorded)
     assert older["torch"] == "not recorded (steps 0–100); 2.13.0+cpu (steps 100–160)"
     assert older["device"].endswith("(steps 100–160)")  # no time where none was recorded
+
+
+def test_runs_side_by_side_reads_each_record_and_variant_and_skips_the_missing(record):
+    wide = _run("qornn-ste-bjorck", [1.0], 0.2, 6, 100)
+    wide["config"]["model"].update({"hidden_size": 32, "nonlinearity": "modrelu", "recurrent_bias": False,
+                                    "readout_relu": False})
+    wide["analysis"] = {"alpha_W": 0.28}
+    results.save_run("copy", "smoke", "qrnn", wide, variant="hidden_size=32", overrides={"hidden_size": 32})
+    table = report.runs_side_by_side({"ours": ("copy", "", "ornn"),
+                                      "theirs, wider": ("copy", "hidden_size=32", "qrnn"),
+                                      "never run": ("copy", "hidden_size=64", "qrnn")}, "smoke", ["loss"])
+    assert list(table["model"]) == ["ours", "theirs, wider"]
+    ours, theirs = table.to_dict("records")
+    assert (ours["readout"], ours["recurrence bias b"], ours["test loss"], ours["variant"]) == (
+        "V ReLU(h) + c", "yes", 0.5, "—")
+    assert (theirs["hidden"], theirs["recurrence"], theirs["recurrence bias b"], theirs["readout"],
+            theirs["bits"], theirs["α_W"], theirs["variant"]) == (
+        32, "modrelu", "no", "V h + c", 6, 0.28, "hidden_size=32")
+    assert report.runs_side_by_side({"none": ("copy", "", "absent")}, "smoke", ["loss"]).empty

@@ -179,7 +179,10 @@ display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: 
 # notebook's bit check in the same session), hidden 256, and another recurrence than this page's:
 #
 # $$
-# h_t = \sigma_m\big(q_6(W) h_{t-1} + q_6(U) x_t\big),\qquad y_t = V h_t + c,\qquad
+# h_t = \sigma_m\big(q_6(W) h_{t-1} + q_6(U) x_t\big),\qquad y_t = V h_t + c,
+# $$
+#
+# $$
 # \sigma_m(z)_i = \operatorname{sign}(z_i)\,\mathrm{ReLU}(|z_i| + \varepsilon + m_i),
 # $$
 #
@@ -203,6 +206,28 @@ display(report.styled(report.reference_table(report.load_paper_numbers("referenc
 released = get_config("qornn-copy-released", "paper")
 display(Markdown(report.copy_verdict_text(report.copy_verdicts(list(released.models),
                                                                experiment="qornn-copy-released"))))
+
+# %% [markdown]
+# **The recurrence or the size?** The notebook's model differs from this page's in two ways: its
+# recurrence (modReLU, no $b$, readout $V h_t + c$) and its width (256 against 128). Four runs at the
+# `cpu` budget ($T = 200$, 1,000 optimiser steps, one seed each; the variants were made with
+# `--set hidden_size=...`, see {doc}`/book/adapt`) cross the two, all STE-Björck at 6 bits. They are
+# probes at a reduced budget, not the paper's; the memoryless baseline at $T = 200$ is
+# $10 \ln 8 / 200 \approx 0.104$.
+
+# %% tags=["hide-input", "full-width"]
+CROSSED = {
+    "this page's model": ("qornn-copy", "", "qornn-ste-bjorck-6bit"),
+    "this page's model, hidden 256": ("qornn-copy", "hidden_size=256", "qornn-ste-bjorck-6bit"),
+    "the notebook's QRNN, hidden 128": ("qornn-copy-released", "hidden_size=128",
+                                        "qornn-ste-bjorck-6bit-n256-modrelu"),
+    "the notebook's QRNN": ("qornn-copy-released", "", "qornn-ste-bjorck-6bit-n256-modrelu"),
+}
+crossed = report.runs_side_by_side(CROSSED, "cpu", ["loss", "recall_accuracy"])
+if crossed.empty:
+    display(Markdown("None of these `cpu` runs is recorded in this checkout."))
+else:
+    display(report.styled(crossed))
 
 # %% [markdown]
 # ## Does QORNN solve the copy task at the paper's budget?
