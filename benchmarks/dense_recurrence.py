@@ -54,8 +54,8 @@ SHAPES = {"copy": ("qornn-ste-bjorck", 128, 128, 1020, 10, 9, True, "linear", 8)
 @contextmanager
 def autograd_backward():
     """The recurrence differentiated by autograd through the step-by-step loop."""
-    def loop(a, w, nonlinearity, overwrite=False):  # autograd builds its own tensors
-        return recurrent._dense_states(a, w, nonlinearity, a.new_zeros(a.shape[1:]))
+    def loop(a, w, nonlinearity, overwrite=False, bias=None):  # autograd builds its own tensors
+        return recurrent._dense_states(a, w, nonlinearity, a.new_zeros(a.shape[1:]), bias)
 
     with mock.patch.object(recurrent._DenseRecurrence, "apply", staticmethod(loop)):
         yield

@@ -186,7 +186,7 @@ def previous_model(**kwargs) -> nn.Module:
     model = build_model("hadamrnn", **kwargs)
     weight = model.recurrent
     weight.fused_states = lambda *args, **kw: None  # no fused kernel: pre-activations, then recur
-    weight.recur = lambda a, nonlinearity="linear", overwrite=False: _PreviousRecurrence.apply(
+    weight.recur = lambda a, nonlinearity="linear", overwrite=False, bias=None: _PreviousRecurrence.apply(
         a, weight.signs(), weight.block)
     return model
 
