@@ -39,7 +39,8 @@ EXPERIMENTS["qornn-copy"] = {
     "source": "QORNN (arXiv 2402.04012 v2), copy task with T0 = 1000; bit widths 5, 6, 8 from the "
               "authors' notebook, 3 and 4 added; hyperparameters not published: the HadamRNN "
               "authors' copy config (hidden 128, batch 128, 10 epochs, Adam 1e-4, StepLR 0.98) is the "
-              "nearest public one",
+              "nearest public one; the model of the one QORNN copy run the authors' notebook prints "
+              "(hidden 256, modReLU) is the experiment qornn-copy-released",
     "models": _QORNN_COPY_MODELS,
     "profiles": {
         "paper": {
