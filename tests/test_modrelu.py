@@ -73,8 +73,13 @@ def test_the_authors_qrnn_is_modrelu_without_recurrence_bias_read_without_relu()
         expected.append(model.readout(h))
     torch.testing.assert_close(model(tokens).detach(), torch.stack(expected, 1).detach())
     # 32 bits for each of the n modReLU biases, none for the missing recurrence bias
-    with_relu = build_model("qornn-ste-bjorck", input_size=10, output_size=9, hidden_size=16, bits=6)
-    assert model.size_bits() == with_relu.size_bits() - 32 * 16 + 32 * 16
+    def relu_net(**options):
+        return build_model("qornn-ste-bjorck", input_size=10, output_size=9, hidden_size=16, bits=6,
+                           **options)
+
+    no_bias = relu_net(recurrent_bias=False)
+    assert relu_net().size_bits() - no_bias.size_bits() == 32 * 16  # b
+    assert model.size_bits() - no_bias.size_bits() == 32 * 16  # m
     loss = model(tokens).square().mean()
     loss.backward()
     assert model.modrelu_bias.grad is not None and model.modrelu_bias.grad.abs().sum() > 0
