@@ -427,3 +427,24 @@ def test_integer_activation_path_equals_the_float_simulation_with_modrelu():
         error = {ka: float((ActivationQuantizedNet(model, ranges, ka)(x) - model(x)).abs().mean())
                  for ka in (6, 12)}
     assert error[12] < error[6] / 10
+
+
+@pytest.mark.parametrize("block", [None, 4])
+def test_hadamrnn_w_is_integer_up_to_its_step_and_its_integer_activation_path_is_the_simulation(block):
+    # HadamRNN's W = diag(s)(I ⊗ H_m)/√m: integers in {-1, 0, 1} times 1/√m, so that the
+    # integer-only loop of activation PTQ runs it as it runs a k-bit W
+    torch.manual_seed(6)
+    name = "hadamrnn" if block is None else "block-hadamrnn"
+    options = {} if block is None else {"block": block}
+    model = build_model(name, input_size=3, output_size=5, hidden_size=16, bits=4, **options).eval().double()
+    w_int, step = integer_weights(model)["W"]
+    assert set(w_int.unique().tolist()) == ({-1.0, 1.0} if block is None else {-1.0, 0.0, 1.0})
+    assert step == pytest.approx(1 / math.sqrt(block or 16))
+    torch.testing.assert_close(w_int.double() * step, model.recurrent.matrix().detach(), rtol=0, atol=1e-15)
+    x = torch.randn(8, 60, 3, dtype=torch.float64)
+    ranges = calibrate_activations(model, [x])
+    for act_bits in (6, 8, 10):
+        simulated = ActivationQuantizedNet(model, ranges, act_bits)
+        integer = ActivationQuantizedNet(model, ranges, act_bits, integer=True)
+        torch.testing.assert_close(integer.hidden_states(x).double(), simulated.hidden_states(x),
+                                   rtol=0, atol=0)

@@ -25,6 +25,7 @@ from .. import results, weights
 from ..analysis import activation_ptq, analyse_model
 from ..models import build_model, implementation
 from ..models.qornn import quantize_post_training
+from ..models.recurrent import HadamardWeight
 from ..overrides import apply_overrides, command_options, record_variant
 from ..quantize import check_bits
 from ..tasks import build_task
@@ -173,14 +174,24 @@ def _pack_weights(cfg: ExperimentConfig, run: str, model: torch.nn.Module, task,
     return {path: data}, entry
 
 
-def _analysis(model: torch.nn.Module, task, *, activations: bool) -> dict:
+#: the models whose W is HadamardWeight (``analyse_experiment``'s ``hadamard_activations``)
+HADAMARD_MODELS = ("hadamrnn", "block-hadamrnn")
+
+
+def _analysis(model: torch.nn.Module, task, *, activations: bool, hadamard: bool = False) -> dict:
     """The measurements recorded beside a run's test metrics (see :mod:`qornn.analysis`): the
-    orthogonality of W, and for a QAT model with k-bit W and U, its accuracy with ka-bit activations."""
+    orthogonality of W, and for a QAT model with k-bit W and U, its accuracy with ka-bit activations.
+
+    ``hadamard``: measure that accuracy for a HadamRNN with k-bit U too (its W is integer up to the
+    step 1/√m, :func:`~qornn.models.qornn.integer_weights`). Off while training, so that a run records
+    what the runs before this measurement recorded; ``qornn analyse --hadamard-activations`` adds it."""
     start = time.perf_counter()
     model = model.cpu().eval()
     out = analyse_model(model)
     quantized = bool(out) and getattr(model.recurrent, "bits", None) is not None \
         and model.input.bits is not None
+    if hadamard and isinstance(getattr(model, "recurrent", None), HadamardWeight):
+        quantized = model.input.bits is not None
     if activations and quantized:
         out["activation_ptq"] = activation_ptq(model, task)
     if out:
@@ -313,9 +324,12 @@ def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
 
 
 def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
-                       force: bool = False, overrides: Any = None) -> dict:
+                       force: bool = False, overrides: Any = None, hadamard_activations: bool = False
+                       ) -> dict:
     """Add the :func:`_analysis` of each recorded run that lacks one (all with ``force``), from the
-    trained models' checkpoints; for records made before analyses were recorded."""
+    trained models' checkpoints; for records made before analyses were recorded. With
+    ``hadamard_activations``, the HadamRNN runs without an activation PTQ get one too (the
+    ``hadamard`` of :func:`_analysis`)."""
     cfg = get_config(experiment, profile, overrides)
     check_seed(seed)
     variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
@@ -326,12 +340,13 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
         data = record["runs"].get(run)
         if data is None:
             raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}")
-        if "analysis" in data and not force:
+        hadamard = hadamard_activations and data["config"]["model"]["model"] in HADAMARD_MODELS
+        if "analysis" in data and not force and not (hadamard and "activation_ptq" not in data["analysis"]):
             continue
         _check_current(cfg, run, data, seed, "analysing")
         model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides)
-        results.update_run(experiment, profile, run, {
-            "analysis": _analysis(model, task, activations=cfg.source_run(run) is None)}, **variant)
+        results.update_run(experiment, profile, run, {"analysis": _analysis(
+            model, task, activations=cfg.source_run(run) is None, hadamard=hadamard_activations)}, **variant)
     return results.load_record(experiment, profile, **variant)
 
 

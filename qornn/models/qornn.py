@@ -40,7 +40,7 @@ from torch import nn
 from ..orthogonal import PROJUNN_VARIANTS, bjorck, power_iteration, projunn_step
 from ..quantize import LearnedRange, check_bits, quantization_scale, quantize_ste, uniform_quantize
 from .network import QuantizedLinear, RecurrentNet
-from .recurrent import RecurrentWeight, modrelu
+from .recurrent import HadamardWeight, RecurrentWeight, modrelu
 
 __all__ = [
     "weight_bits",
@@ -337,8 +337,10 @@ def integer_weights(model: RecurrentNet) -> dict[str, tuple[torch.Tensor, float]
     """The k-bit matrices of a quantized RecurrentNet as {name: (integer tensor, step α/2^(k−1))}.
 
     W comes from a recurrent weight with ``bits`` (its :func:`float_matrix` and
-    :func:`quantization_range`); U and V from the QuantizedLinear layers that have bits.
-    Float matrices are left out. q_k(M) = step · M_int for each entry.
+    :func:`quantization_range`), or is HadamRNN's W = diag(s)·(I ⊗ H_m)/√m, whose entries are
+    integers up to the step 1/√m: W_int = diag(s)·(I ⊗ H_m) ∈ {−1, 0, +1}; U and V come from the
+    QuantizedLinear layers that have bits. Float matrices are left out. q_k(M) = step · M_int for
+    each entry.
     """
     out: dict[str, tuple[torch.Tensor, float]] = {}
     rec = model.recurrent
@@ -346,6 +348,9 @@ def integer_weights(model: RecurrentNet) -> dict[str, tuple[torch.Tensor, float]
         base = float_matrix(rec)
         alpha = quantization_range(rec, base)
         out["W"] = (_integer(base, rec.bits, alpha), float(alpha) / 2 ** (rec.bits - 1))
+    elif isinstance(rec, HadamardWeight):
+        with torch.no_grad():
+            out["W"] = (rec.signs()[:, None] * rec.hadamard, 1.0 / math.sqrt(rec.block))
     for key, lin in (("U", model.input), ("V", model.readout)):
         if lin.bits is not None:
             alpha = lin.alpha()
@@ -407,11 +412,13 @@ class ActivationQuantizedNet(nn.Module):
     * ``integer=False`` (default): the float simulation above (fake quantization in float32);
     * ``integer=True``: the integer-only loop. With H_t = h_t/s_h and X_t = x̂_t/s_x the codes,
 
-          H_t = clamp(σ((M_W·(W_int H_{t−1}) + M_U·(U_int X_t) + 2^(S−1)) >> S) + B), ±2^(ka−1))
+          H_t = clamp(σ(round((M_W·(W_int H_{t−1}) + M_U·(U_int X_t) + 2^S·B) / 2^S)), ±2^(ka−1))
 
       where W_int H and U_int X are integer products, B = Q_h(b)/s_h, and the two real rescalings
       s_W and s_U·s_x/s_h are fixed-point multipliers M/2^S (M = round(m·2^S), S = ``shift``), so
-      that only integer products, additions and one shift are left. (The integers are held in
+      that only integer products, additions and one rounding shift are left. The shift rounds ties
+      to even, as the simulation's ``torch.round`` does: with HadamRNN's W (steps of 1/√m) ties are
+      common, and B is added before it for the same reason. (The integers are held in
       float64, where every value here is an exact integer: the products stay below 2^53, which is
       checked.) It agrees with the float simulation up to the rounding of the multipliers.
     """
@@ -494,7 +501,7 @@ class ActivationQuantizedNet(nn.Module):
         states = []
         for ux_t in (mult_u * ux).unbind(0):
             acc = mult_w * (h @ w_int.t()) + ux_t
-            h = torch.floor((acc + big / 2) / big) + b
+            h = torch.round(acc / big + b)  # exact in float64; ties to even, as the simulation
             if m.nonlinearity == "relu":
                 h = F.relu(h)
             elif m.nonlinearity == "modrelu":  # integer codes: no ε
