@@ -31,7 +31,8 @@ from .quantize import check_bits, quantization_scale, uniform_quantize
 from .tasks import Task
 
 __all__ = ["orthogonality", "quantized_orthogonality", "step_size_bound", "random_rounding_estimate",
-           "random_orthogonal_study", "recurrent_matrices", "analyse_model", "activation_ptq",
+           "random_orthogonal_study", "haar_orthogonal", "haar_alpha", "recurrent_matrices", "analyse_model",
+           "activation_ptq",
            "ANALYSIS_BITS", "ACTIVATION_BITS"]
 
 #: weight bit widths at which a float W is quantized for the orthogonality study
@@ -102,13 +103,26 @@ def random_orthogonal_study(n: int, bits: Iterable[int] = ANALYSIS_BITS, samples
         return _random_orthogonal_study(n, list(bits), samples, seed)
 
 
+def haar_orthogonal(n: int, generator: torch.Generator) -> torch.Tensor:
+    """A Haar-random W ∈ O(n) in float32: Q of the QR of a Gaussian matrix, its columns' signs set by
+    R's diagonal (without that, the law of Q is not Haar)."""
+    q, r = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    return (q * torch.sign(torch.diagonal(r))).float()
+
+
+def haar_alpha(n: int, samples: int = 8, seed: int = 0) -> float:
+    """Mean of α_W = max|W| over ``samples`` Haar-random W ∈ O(n): the range an untrained orthogonal W
+    of size n gives q_k, beside which a trained model's α_W says how far training moved W."""
+    generator = torch.Generator().manual_seed(seed)
+    with _one_thread():
+        return sum(float(haar_orthogonal(n, generator).abs().max()) for _ in range(samples)) / samples
+
+
 def _random_orthogonal_study(n: int, bits: list[int], samples: int, seed: int) -> list[dict]:
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for sample in range(samples):
-        g = torch.randn(n, n, generator=generator, dtype=torch.float64)
-        q, r = torch.linalg.qr(g)
-        w = (q * torch.sign(torch.diagonal(r))).float()
+        w = haar_orthogonal(n, generator)
         for k, measures in quantized_orthogonality(w, bits).items():
             rows.append({"n": n, "bits": int(k), "sample": sample, **measures})
     return rows

@@ -61,6 +61,9 @@ __all__ = [
     "budget_label",
     "record_seed",
     "seed_records",
+    "seed_activation_frame",
+    "load_released_scales",
+    "released_scales_table",
     "seed_values",
     "mean_std",
     "mean_std_cell",
@@ -1277,7 +1280,8 @@ def paper_sources_table(paper_numbers: Mapping, experiment: str) -> pd.DataFrame
 def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> Any:
     """How a numeric column reads best: accuracies as percentages, whole numbers (bits, sizes,
     counts) as integers with thousands separators, a column with values of 10⁵ or more among
-    fractions (a diverged run's loss) with those in scientific notation; None for the default."""
+    fractions (a diverged run's loss), or non-zero ones that ``precision`` decimals would round to
+    nothing much (a solved copy task's loss), with those in scientific notation; None for the default."""
     series = frame[column]
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return None  # text (numbers already formatted, labels) or flags
@@ -1288,8 +1292,10 @@ def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> Any:
         return "{:.1%}"
     if (values == values.round()).all() and (values.abs() >= 1).any() and (values.abs() < 1e15).all():
         return "{:,.0f}"
-    if (values.abs() >= 1e5).any():
-        return lambda x: f"{x:.{precision}f}" if abs(x) < 1e5 else f"{x:.{precision - 1}e}"
+    tiny = 10.0 ** (1 - precision)  # below it, fewer than two significant digits would show
+    if (values.abs() >= 1e5).any() or ((values != 0) & (values.abs() < tiny)).any():
+        return lambda x: (f"{x:.{precision}f}" if x == 0 or tiny <= abs(x) < 1e5
+                          else f"{x:.{precision - 1}e}")
     return None
 
 
@@ -1410,6 +1416,25 @@ def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
             row[f"ka={key}"] = found[key][metric]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def seed_activation_frame(experiments: Iterable[str], profile: str, metric: str,
+                          runs: Iterable[str] | None = None) -> pd.DataFrame:
+    """:func:`activation_frame` of every recorded seed (:func:`seed_records`) of each of
+    ``experiments`` at ``profile``, one row per run and seed (``runs``: only these), with the
+    experiment and the seed first. Empty when no run there has an activation PTQ."""
+    frames = []
+    for experiment in experiments:
+        for seed, record in seed_records(experiment, profile).items():
+            frame = activation_frame(record, metric)
+            if runs is not None:
+                frame = frame[frame["run"].isin(list(runs))] if len(frame) else frame
+            if len(frame):
+                frames.append(frame.assign(experiment=experiment, seed=seed))
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    return out[["experiment", "run", "seed", *[c for c in out if c not in ("experiment", "run", "seed")]]]
 
 
 def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
@@ -1569,6 +1594,91 @@ def reference_table(references: Mapping, profile: str, experiment: str | Iterabl
                 row[f"ours, {PAPER_BUDGET}"] = at_paper[0]
         row.update({"ours": at_profile[0], "profile": profile, "source": f"{source['paper']}; {where}"})
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_released_scales() -> dict[str, Any]:
+    """``data/paper/released_scales.yaml``: the scales α_W = max|W| and α_U = max|U| of the models the
+    authors trained, as their released notebook types them, each entry with ``task``, ``method``,
+    ``bits``, ``alpha_W`` and ``alpha_U`` (numbers, or both null with a ``note`` saying why) and
+    ``ours`` (our runs of the same task, method and bits). Raises :class:`PaperNumbersError` on a
+    missing file, a missing source, or an entry that breaks that layout."""
+    path = paper_dir() / "released_scales.yaml"
+    if not path.exists():
+        raise PaperNumbersError(f"no released scales (looked for {path})")
+    doc = yaml.safe_load(path.read_text()) or {}
+    source = doc.get("source") if isinstance(doc, Mapping) else None
+    if doc.get("kind") != RELEASED_NOTEBOOK or not isinstance(source, Mapping) \
+            or not all(source.get(k) for k in ("repository", "commit", "path", "where")):
+        raise PaperNumbersError(f"{path}: needs kind {RELEASED_NOTEBOOK!r} and a source with repository, "
+                                "commit, path and where")
+    for entry in doc.get("entries") or []:
+        name = entry.get("key", entry)
+        if any(k not in entry for k in ("task", "method", "bits", "alpha_W", "alpha_U", "ours")):
+            raise PaperNumbersError(f"{path}: entry {name!r} needs task, method, bits, alpha_W, alpha_U "
+                                    "and ours")
+        values = (entry["alpha_W"], entry["alpha_U"])
+        if values == (None, None) and not entry.get("note"):
+            raise PaperNumbersError(f"{path}: entry {name!r} has no values and no note saying why")
+        if values != (None, None) and not all(isinstance(v, (int, float)) and v > 0 for v in values):
+            raise PaperNumbersError(f"{path}: entry {name!r}: alpha_W and alpha_U must be positive "
+                                    f"numbers, got {values}")
+    return dict(doc)
+
+
+def _our_scales(experiment: str, profile: str, run: str) -> dict[str, Any] | None:
+    """Hidden size, α_W and α_U of our recorded ``run`` at ``profile`` (seed 0), or None when not
+    recorded: α_W from the record's analysis (1/√m for HadamRNN's W, by construction), α_U from the
+    trained weights (None when they do not load: see :func:`qornn.weights.load_weights`)."""
+    from .weights import WeightsError, load_weights
+
+    record = results.load_record(experiment, profile, missing_ok=True)
+    data = (record or {"runs": {}})["runs"].get(run)
+    if data is None:
+        return None
+    model = data["config"]["model"]
+    found = data.get("analysis") or {}
+    alpha_w = found.get("alpha_W")
+    hadamard = model.get("model") in ("hadamrnn", "block-hadamrnn")
+    if hadamard:
+        alpha_w = 1 / math.sqrt(model.get("block") or model["hidden_size"])
+    try:
+        alpha_u = float(load_weights(experiment, run, profile=profile).input.alpha())
+    except (WeightsError, ValueError, AttributeError):
+        alpha_u = None
+    return {"n": model.get("hidden_size"), "alpha_W": alpha_w, "alpha_U": alpha_u, "hadamard": hadamard}
+
+
+def released_scales_table(scales: Mapping, profiles: Iterable[str] = (PAPER_PROFILE, "cpu"),
+                          haar: Callable[[int], float] | None = None) -> pd.DataFrame:
+    """The authors' α_W and α_U (:func:`load_released_scales`) beside those of our runs of the same
+    task, method and bits, one row per run of ours and budget recorded (seed 0), or one row saying
+    "not recorded". ``haar``: n ↦ mean α_W of a Haar-random W ∈ O(n) (e.g. a partial of
+    :func:`qornn.analysis.haar_alpha`), called once per n and shown at our n: where a trained W's α_W
+    sits against an untrained one of the same size (not for HadamRNN, whose W is never Haar-random)."""
+    haar_at: dict[int, float] = {}
+
+    def untrained(n: int | None) -> float | None:
+        if haar is None or n is None:
+            return None
+        if n not in haar_at:
+            haar_at[n] = haar(n)
+        return haar_at[n]
+
+    rows = []
+    for entry in scales["entries"]:
+        authors = {"task": entry["task"], "method": entry["method"], "bits": entry["bits"],
+                   "authors' α_W": entry["alpha_W"], "authors' α_U": entry["alpha_U"]}
+        mine = [(ours, profile, _our_scales(ours["experiment"], profile, ours["run"]))
+                for ours in entry["ours"] for profile in profiles]
+        mine = [m for m in mine if m[2] is not None]
+        if not mine:
+            rows.append({**authors, "our run": "not recorded"})
+        for ours, profile, found in mine:
+            rows.append({**authors, "our run": f"{ours['experiment']} / {ours['run']}",
+                         "budget": budget_label(profile), "our n": found["n"], "our α_W": found["alpha_W"],
+                         "our α_U": found["alpha_U"],
+                         "Haar-random α_W at our n": None if found["hadamard"] else untrained(found["n"])})
     return pd.DataFrame(rows)
 
 

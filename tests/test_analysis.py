@@ -73,3 +73,13 @@ def test_activation_ptq_record_has_every_width_and_its_calibration():
     out = analysis.activation_ptq(model, task, act_bits=(6, 12), calibration_size=16, batch_size=8)
     assert set(out) == {"calibration", "float", "6", "12"} and out["calibration"]["samples"] == 16
     assert set(out["12"]) == {"loss", "recall_accuracy"}
+
+
+def test_haar_alpha_falls_with_n_and_haar_samples_are_orthogonal():
+    from qornn.analysis import haar_alpha, haar_orthogonal
+
+    w = haar_orthogonal(32, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(w.T @ w, torch.eye(32), atol=1e-5, rtol=0)
+    alphas = [haar_alpha(n, samples=4) for n in (32, 128, 512)]
+    assert alphas[0] > alphas[1] > alphas[2] > 0
+    assert haar_alpha(32, samples=4, seed=1) == haar_alpha(32, samples=4, seed=1)

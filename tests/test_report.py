@@ -377,6 +377,10 @@ def test_numbers_for_people():
     html = report.styled(losses).to_html()
     assert "1.473e+22" in html and "1.0648" in html and "6.076e+06" in html
     assert "14734247995" not in html
+    # a solved task's loss beside ordinary ones: its digits show, not 0.0000 or 0.0001
+    losses = pd.DataFrame({"loss": [9.134e-05, 0.0035, 0.0, 0.1]})
+    html = report.styled(losses).to_html()
+    assert "9.134e-05" in html and "0.0035" in html and "0.0000" in html and "0.1000" in html
 
 
 def _classifier(accuracy, majority=0.1135, chance=0.1):
@@ -578,3 +582,54 @@ def test_runs_side_by_side_reads_each_record_and_variant_and_skips_the_missing(r
             theirs["bits"], theirs["α_W"], theirs["variant"]) == (
         32, "modrelu", "no", "V h + c", 6, 0.28, "hidden_size=32")
     assert report.runs_side_by_side({"none": ("copy", "", "absent")}, "smoke", ["loss"]).empty
+
+
+def test_seed_activation_frame_gathers_every_seed_of_each_experiment():
+    def with_ptq(loss_12: float) -> dict:
+        run = _run("hadamrnn", [1.0], 0.1, 4, 2096)
+        run["analysis"] = {"activation_ptq": {
+            "calibration": {"test_samples": 20, "hidden_max": 3.0}, "float": {"loss": 0.1},
+            "8": {"loss": 0.5}, "12": {"loss": loss_12}}}
+        return run
+
+    results.save_run("copy", "smoke", "hadamrnn", with_ptq(0.2))
+    results.save_run("copy", "smoke", "ornn", _run("ornn", [1.5], 0.5, None, 18720))  # no analysis: no row
+    results.save_run("copy", "smoke", "hadamrnn", with_ptq(0.3), variant="seed=1")
+    frame = report.seed_activation_frame(["copy", "qornn-copy"], "smoke", "loss")
+    assert list(frame.columns[:3]) == ["experiment", "run", "seed"]
+    assert frame[["run", "seed", "ka=12"]].values.tolist() == [["hadamrnn", 0, 0.2], ["hadamrnn", 1, 0.3]]
+    assert list(frame.columns[-2:]) == ["ka=8", "ka=12"]  # widths in order, not as strings sort
+    assert report.seed_activation_frame(["copy"], "smoke", "loss", runs=["ornn"]).empty
+    assert report.seed_activation_frame(["qornn-copy"], "smoke", "loss").empty
+
+
+def test_released_scales_stand_beside_our_runs_and_bad_entries_fail(paper_dir):
+    import pandas as pd
+
+    source = {"repository": "owner/repo", "commit": "abc1234", "path": "nb.ipynb", "where": "cell 43"}
+    doc = {"kind": report.RELEASED_NOTEBOOK, "source": source, "entries": [
+        {"key": "copy_bjorck_6", "task": "copy", "method": "STE-Björck", "bits": 6, "alpha_W": 0.28,
+         "alpha_U": 2.3, "ours": [{"experiment": "copy", "run": "qrnn"}]},
+        {"key": "copy_projunn_5", "task": "copy", "method": "STE-projUNN", "bits": 5, "alpha_W": None,
+         "alpha_U": None, "note": "a wandb run instead of a number",
+         "ours": [{"experiment": "copy", "run": "missing"}]}]}
+    (paper_dir / "released_scales.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
+    run = _run("qornn-ste-bjorck", [1.0], 0.1, 6, 100)
+    run["analysis"] = {"alpha_W": 0.35, "hidden_size": 16}
+    results.save_run("copy", "smoke", "qrnn", run)
+    frame = report.released_scales_table(report.load_released_scales(), profiles=["smoke"],
+                                         haar={16: 0.6}.get)
+    first = frame.iloc[0]
+    assert (first["authors' α_W"], first["our α_W"], first["our n"]) == (0.28, 0.35, 16)
+    assert first["Haar-random α_W at our n"] == 0.6 and first["budget"] == "reduced (smoke profile)"
+    assert pd.isna(first["our α_U"])  # no trained weights to read U from: not made up
+    assert frame.iloc[1]["our run"] == "not recorded"
+    for change, message in ((lambda d: d["entries"][1].pop("note"), "no values and no note"),
+                            (lambda d: d["entries"][0].update(alpha_W=-1), "positive numbers"),
+                            (lambda d: d["source"].pop("commit"), "source with repository"),
+                            (lambda d: d["entries"][0].pop("ours"), "needs task")):
+        bad = copy.deepcopy(doc)
+        change(bad)
+        (paper_dir / "released_scales.yaml").write_text(yaml.safe_dump(bad, allow_unicode=True))
+        with pytest.raises(report.PaperNumbersError, match=message):
+            report.load_released_scales()

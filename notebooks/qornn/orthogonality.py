@@ -205,6 +205,38 @@ if panels:
     plt.show()
 
 # %% [markdown]
+# ## The authors' trained scales beside ours
+#
+# The authors' released notebook (`data/paper/released_scales.yaml`, with its source) types in the
+# scales of the models they trained: $\alpha_W = \max|W|$ of the float $W$ that $q_k$ quantizes,
+# and $\alpha_U = \max|U|$. They are that notebook's values, not the paper's, and the notebook does
+# not say the hidden sizes. The table sets them beside the same scales of our runs of the same task,
+# method and bits (seed 0, at the paper's budget where recorded and at this page's profile; $\alpha_U$
+# read from the trained weights), and beside the mean $\alpha_W$ of a Haar-random $W \in O(n)$ at our
+# $n$ (`analysis.haar_alpha`, `samples` draws): a trained $W$ near that value has kept the spread of
+# an untrained one, so the authors' $\alpha_W$ also hints at the size they trained. Where the authors'
+# value is empty, the notebook names a run of their experiment tracker instead of a number.
+
+# %% tags=["hide-input", "full-width"]
+released_scales = report.load_released_scales()
+scales = report.released_scales_table(released_scales,
+                                      profiles=list(dict.fromkeys([report.PAPER_PROFILE, profile])),
+                                      haar=lambda n: analysis.haar_alpha(n, samples=samples, seed=seed))
+display(report.styled(scales, precision=3))
+authors = {(e["task"], e["method"]): [] for e in released_scales["entries"]}
+for e in released_scales["entries"]:
+    if e["alpha_W"] is not None:
+        authors[(e["task"], e["method"])].append(e["alpha_W"])
+bjorck, projunn = authors[("copy", "STE-Björck")], authors[("copy", "STE-projUNN")]
+display(Markdown(
+    f"On the copy task the authors' STE-Björck models have $\\alpha_W$ from {min(bjorck):.3f} to "
+    f"{max(bjorck):.3f}, where a Haar-random $W$ has {analysis.haar_alpha(128, samples, seed):.3f} at "
+    f"$n = 128$ (our `qornn-copy`) and {analysis.haar_alpha(256, samples, seed):.3f} at $n = 256$ (the "
+    f"notebook's QRNN, our `qornn-copy-released`). Their STE-projUNN models have $\\alpha_W$ of "
+    f"{min(projunn):.4f} to {max(projunn):.4f}: an orthogonal $W$ with an entry that close to 1 has that "
+    "entry's row and column close to a signed unit vector, as a permutation has."))
+
+# %% [markdown]
 # ## Where the numbers come from
 #
 # The random matrices: drawn above with seed `seed`. The trained models: the records below
