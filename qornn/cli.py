@@ -12,7 +12,7 @@
                                              SLURM (qornn/sweep.py; qornn sweep --help)
     qornn show EXPERIMENT [--profile P] [--seed S] [--set KEY=VALUE ...]
                                              the recorded results, one line per run
-    qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force] [--hadamard-activations]
+    qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force] [--activations]
                                              add the orthogonality / activation-PTQ measurements
                                              to recorded runs, from their checkpoints
     qornn export EXPERIMENT [--profile P] [--runs a,b] [--seed S] [--set KEY=VALUE ...]
@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     analyse.add_argument("--seed", type=int, default=0)
     analyse.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")
     analyse.add_argument("--force", action="store_true", help="analyse runs that already have one")
-    analyse.add_argument("--hadamard-activations", action="store_true",
-                         help="also measure HadamRNN runs with ka-bit activations after training "
-                              "(activation PTQ), which training's own analysis leaves out")
+    analyse.add_argument("--activations", action="store_true",
+                         help="measure the activation PTQ again (runs that have one, and HadamRNN runs, "
+                              "which training leaves out), from the checkpoint or the packed weights")
     export.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")
     args = parser.parse_args(argv)
     try:
@@ -182,7 +182,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "analyse":
         record = analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
                                     runs=_runs(args.runs), overrides=args.overrides,
-                                    hadamard_activations=args.hadamard_activations)
+                                    activations=args.activations)
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
         print(f"analysed: {path}")
     elif args.command == "export":

@@ -668,7 +668,7 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     }),
     "qornn/experiments/runner.py": frozenset({
         ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),
-        # HadamRNN activation PTQ on request only (qornn analyse --hadamard-activations), with
+        # HadamRNN activation PTQ on request only (then qornn analyse --hadamard-activations), with
         # qornn.py's integer loop rounding ties to even (964ed08): against 46941c0, 36 smoke runs,
         # 0 different. A tie needs the integer sum at exactly half a step, which a k-bit W of
         # irrational scale does not give; HadamRNN's W, which does, had no activation PTQ before.

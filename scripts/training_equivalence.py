@@ -4,7 +4,7 @@ a process of its own, compared on every recorded number (test metrics, per-epoch
 diagnostics, size in bits, analyses) and every tensor of the final checkpoints (model, optimiser
 state). Wall times, dates and commits are left out.
 
-    python scripts/training_equivalence.py COMMIT [--cases copy qornn-copy ...]
+    python scripts/training_equivalence.py COMMIT [--cases copy qornn-copy ...] [--leave-out FIELD ...]
 
 The runs cover every model family the experiments train (HadamRNN and Block-HadamRNN on the fused
 kernel, the float ORNNs, QORNN with STE-Björck and STE-projUNN at every bit width, post-training
@@ -82,10 +82,27 @@ def outputs(root: Path, work: Path, cases: list[str]) -> dict:
     return {"numbers": json.loads(saved["numbers"]), "tensors": saved["tensors"]}
 
 
-def differences(before: dict, after: dict) -> list[str]:
-    """What differs between two versions' outputs: a run's recorded numbers, or a tensor."""
-    found = [f"numbers of {name}" for name in sorted(before["numbers"].keys() | after["numbers"].keys())
-             if before["numbers"].get(name) != after["numbers"].get(name)]
+def _leave_out(numbers: dict, fields: list[str]) -> dict:
+    """``numbers`` (run -> recorded fields) without the dotted ``fields`` (e.g. analysis.activation_ptq)."""
+    out = json.loads(json.dumps(numbers))
+    for data in out.values():
+        for field in fields:
+            *parents, last = field.split(".")
+            node = data
+            for key in parents:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict):
+                node.pop(last, None)
+    return out
+
+
+def differences(before: dict, after: dict, leave_out: list[str] = ()) -> list[str]:
+    """What differs between two versions' outputs: a run's recorded numbers (but the fields of
+    ``leave_out``), or a tensor."""
+    numbers_before = _leave_out(before["numbers"], leave_out)
+    numbers_after = _leave_out(after["numbers"], leave_out)
+    found = [f"numbers of {name}" for name in sorted(numbers_before.keys() | numbers_after.keys())
+             if numbers_before.get(name) != numbers_after.get(name)]
     a, b = before["tensors"], after["tensors"]
     found += [f"tensor {name}" for name in sorted(a.keys() | b.keys()) if name not in a or name not in b
               or a[name].dtype != b[name].dtype or not torch.equal(a[name], b[name])]
@@ -96,6 +113,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("commit", nargs="?", help="the earlier commit to compare with")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--leave-out", nargs="+", default=[], metavar="FIELD",
+                        help="recorded fields not compared, dotted (analysis.activation_ptq): for a change "
+                             "meant to alter a measurement made after training, whose records are then "
+                             "measured again; the result names them and how many runs they differed in")
     parser.add_argument("--dump", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dump:
@@ -114,7 +135,8 @@ def main() -> int:
         before, after = outputs(old, work, args.cases), outputs(REPO, work, args.cases)
         changed = differing_files(old, REPO)
         ids_before, ids_after = blob_ids(old, changed), blob_ids(REPO, changed)
-    different = differences(before, after)
+    different = differences(before, after, args.leave_out)
+    left_out_differ = [name for name in differences(before, after) if name not in different]
     record = {
         "description": "whole smoke-profile training runs of this commit against those of an earlier "
                        "commit, every recorded number and checkpoint tensor bit for bit",
@@ -125,6 +147,7 @@ def main() -> int:
         "tensors": len(after["tensors"]),
         "different": len(different),
         "different_cases": different[:20],
+        **({"left_out": args.leave_out, "different_in_left_out": left_out_differ} if args.leave_out else {}),
         "blobs_before": ids_before,
         "blobs_after": ids_after,
         "provenance": provenance(profile="benchmark", seed=0, device="cpu",
@@ -134,6 +157,8 @@ def main() -> int:
     atomic_write_json(path, record)
     print(f"{record['cases']} runs and {record['tensors']} tensors compared, {len(different)} different; "
           f"files changed: {', '.join(changed) or 'none'}; written to {path}")
+    if args.leave_out:
+        print(f"  left out {', '.join(args.leave_out)}, which differ in {len(left_out_differ)} runs")
     for name in different[:20]:
         print("  different:", name)
     return 1 if different else 0

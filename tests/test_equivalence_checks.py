@@ -41,6 +41,15 @@ def test_training_check_compares_numbers_and_tensors_but_not_when_or_where():
     wider = torch.ones(3, dtype=torch.float64)
     assert check.differences(base, {**base, "tensors": {"a.pt:model.w": wider}}) == ["tensor a.pt:model.w"]
     assert check.differences(base, {**base, "tensors": {}}) == ["tensor a.pt:model.w"]
+    # a measurement after training that a change means to alter is left out by name, and only it
+    measured = {**stripped, "analysis": {"activation_ptq": {"12": 0.1}, "W": 1.0}}
+    remeasured = {**stripped, "analysis": {"activation_ptq": {"12": 0.01}, "W": 1.0}}
+    pair = ({**base, "numbers": {"r": measured}}, {**base, "numbers": {"r": remeasured}})
+    assert check.differences(*pair) == ["numbers of r"]
+    assert check.differences(*pair, ["analysis.activation_ptq"]) == []
+    moved = {**remeasured, "analysis": {"activation_ptq": {"12": 0.01}, "W": 2.0}}
+    assert check.differences(pair[0], {**base, "numbers": {"r": moved}}, ["analysis.activation_ptq"]) == \
+        ["numbers of r"]
 
 
 def test_the_checks_name_the_files_that_differ_with_their_blob_ids(tmp_path):

@@ -126,18 +126,26 @@ def test_analysis_is_recorded_and_a_backfill_from_checkpoints_gives_the_same():
         load_trained("qornn-copy", "smoke", "qornn-ste-projunn-5bit")
 
 
-def test_hadamrnn_activation_ptq_is_measured_on_request_from_the_trained_model():
+def test_activation_ptq_is_measured_again_on_request_from_the_checkpoint_or_the_packed_weights():
     from qornn.experiments import analyse_experiment
 
-    record = run_experiment("copy", "smoke", runs=["hadamrnn", "ornn"], progress=False)
+    runs = ["hadamrnn", "ornn"]
+    record = run_experiment("copy", "smoke", runs=runs, progress=False)
     assert "activation_ptq" not in record["runs"]["hadamrnn"]["analysis"]  # training leaves it out
-    again = analyse_experiment("copy", "smoke", hadamard_activations=True)
-    ptq = again["runs"]["hadamrnn"]["analysis"]["activation_ptq"]
+    again = analyse_experiment("copy", "smoke", activations=True)
+    found = again["runs"]["hadamrnn"]["analysis"]
+    ptq = found["activation_ptq"]
     assert set(ptq) == {"calibration", "float", "6", "8", "10", "12"}
     assert ptq["calibration"]["integer"]  # the integer-only loop, W as ±1 integers
+    assert found["activation_ptq_commit"] == results.git_commit()["commit"]
     for metric, value in record["runs"]["hadamrnn"]["test"].items():  # the model trained, loaded back
         assert ptq["float"][metric] == pytest.approx(value, rel=1e-5)
-    assert again["runs"]["ornn"]["analysis"] == record["runs"]["ornn"]["analysis"]  # not a HadamRNN: kept
+    assert again["runs"]["ornn"]["analysis"] == record["runs"]["ornn"]["analysis"]  # no PTQ: left as is
+    # the checkpoints gone (a fresh clone): the packed weights give the same measurement
+    for path in results.runs_dir("smoke").rglob("*.pt"):
+        path.unlink()
+    packed = analyse_experiment("copy", "smoke", runs=["hadamrnn"], activations=True)
+    assert packed["runs"]["hadamrnn"]["analysis"]["activation_ptq"] == ptq
 
 
 #: records that a script writes, with no registry entry (tests/test_peer.py, tests/test_signs.py check them)

@@ -424,6 +424,35 @@ def test_each_declared_same_results_rewrite_has_a_recorded_check():
                 (path, before, after)
 
 
+def test_a_check_that_left_a_measurement_out_is_followed_by_that_measurement_made_again():
+    """A training-equivalence check may leave out a measurement made after training (the
+    ``analysis.activation_ptq`` of a change to activation PTQ): its pair then holds only because every
+    committed run that records that measurement had it made again with code at or after the checked
+    version (the analysis carries the commit it was measured with, ``<name>_commit`` for one
+    measurement made again alone: ``qornn analyse --activations``)."""
+    import subprocess
+
+    root = results._REPO_ROOT
+    checks = [json.loads(p.read_text())
+              for p in (root / "data" / "results" / "benchmarks" / "training_equivalence").glob("*.json")]
+    for check in (c for c in checks if c.get("left_out")):
+        after = check["provenance"]["commit"]
+        for path in sorted((root / "data" / "results").rglob("*.json")):
+            if "benchmarks" in path.parts or "history" in path.parts:
+                continue
+            for run, data in (json.loads(path.read_text()).get("runs") or {}).items():
+                analysis = data.get("analysis") or {}
+                for field in check["left_out"]:
+                    name = field.removeprefix("analysis.")
+                    if name not in analysis:
+                        continue
+                    measured = analysis.get(f"{name}_commit", analysis.get("commit"))
+                    ancestor = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", after,
+                                               measured or "none"], capture_output=True)
+                    assert ancestor.returncode == 0, (f"{path.relative_to(root)} {run}: {field} measured at "
+                                                      f"{measured}, before the check at {after}")
+
+
 def test_registry_data_changes_are_left_to_the_configuration_check(monkeypatch):
     """In experiments.py a new or changed experiment definition (a top-level assignment) reaches a
     run only through its recorded configuration, so it does not flag every run as code changed; a

@@ -268,12 +268,35 @@ plt.show()
 # run of that same model, the experiment `copy-released` (`qornn run copy-released --profile paper`,
 # with the released copy config's optimiser settings, which the notebook does not print), at the
 # paper's budget and at this page's profile. The notebook's second number is the same model with its
-# hidden state quantized to 12 bits after training; our records measure that (activation PTQ) for
-# the QORNN models only, so that row says it was not measured rather than show our float-activation loss.
+# hidden state quantized to 12 bits after training; its row sets beside it our same measurement (next
+# section), never our float-activation loss, and says "not measured" where a record lacks it.
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.reference_table(report.load_paper_numbers("references"), profile,
                                              experiment="copy")))
+
+# %% [markdown]
+# ## Integer activations after training
+#
+# The same post-training quantization of the hidden state as the QORNN models get
+# ({doc}`/book/qornn/activations`): the range is the power of two above the largest $|h|$ seen on
+# 2,000 training sequences, the input and the hidden state are rounded to a $k_a$-bit grid (the
+# biases to a grid of their own, as the authors' notebook does), and the
+# recurrence runs on integers only. HadamRNN's $W = \mathrm{diag}(s)(I \otimes H_m)/\sqrt{m}$ enters
+# that loop exactly, as the integers $\mathrm{diag}(s)(I \otimes H_m) \in \{-1, 0, 1\}$ times
+# $1/\sqrt{m}$. Training does not record this measurement for HadamRNN; it is added to a trained
+# run from its weights, e.g. `qornn analyse copy --profile paper --activations` (and
+# `--seed S` for the other seeds). Test loss on the first 2,000 test sequences (the same subset for
+# every column), at the paper's budget, one row per run and seed:
+
+# %% tags=["hide-input", "full-width"]
+activations = report.seed_activation_frame(["copy", "copy-released"], "paper", "loss",
+                                           runs=["hadamrnn", "block-hadamrnn", "block-hadamrnn-n512-m16-p2"])
+if activations.empty:
+    display(Markdown("No HadamRNN run at the paper's budget has an activation analysis yet: "
+                     "`qornn analyse copy --profile paper --activations` adds one."))
+else:
+    display(report.styled(activations))
 
 # %% [markdown]
 # ## Model sizes

@@ -29,20 +29,25 @@
 # 2. **Power-of-two ranges**: $R_h = 2^{\lceil \log_2 \max|h| \rceil}$, step $s_h = R_h / 2^{k_a - 1}$
 #    (likewise $s_x$ for float inputs; one-hot characters are exact), and
 #    $Q_h(v) = s_h \operatorname{clip}(\operatorname{round}(v / s_h), -2^{k_a-1}, 2^{k_a-1}-1)$.
+#    The biases ($b$, and modReLU's $m$) get a $k_a$-bit grid $Q_b$ of their own, with the range
+#    $R_b = 2^{\lceil \log_2 \max(|b|, |m|) \rceil}$, as the authors' notebook gives them theirs.
+#    On the hidden grid, whose step follows the largest $|h|$, a rounded $b$ would err the same way
+#    at every step, and an orthogonal recurrence carries every such error along.
 # 3. **Recur on codes**: with $H_t = h_t / s_h$, $X_t = x_t / s_x$ and the weights' integer codes
 #    $W = s_W W_{\mathrm{int}}$, $U = s_U U_{\mathrm{int}}$,
 #
 #    $$
-#    H_t = \operatorname{clip}\Big(\sigma\big(\big[M_W (W_{\mathrm{int}} H_{t-1}) + M_U (U_{\mathrm{int}} X_t)
-#    + 2^{S-1}\big] \gg S\big) + B\Big),
+#    H_t = \operatorname{clip}\Big(\sigma\big(\operatorname{round}\big(\big[M_W (W_{\mathrm{int}} H_{t-1})
+#    + M_U (U_{\mathrm{int}} X_t)\big] / 2^S + B\big)\big)\Big),
 #    $$
 #
-#    where $W_{\mathrm{int}} H_{t-1}$ and $U_{\mathrm{int}} X_t$ are integer products, $B = Q_h(b)/s_h$,
-#    and the two real rescalings $s_W$ and $s_U s_x / s_h$ are fixed-point multipliers
-#    $M = \operatorname{round}(m \cdot 2^S)$ with $S = 32$.
+#    where $W_{\mathrm{int}} H_{t-1}$ and $U_{\mathrm{int}} X_t$ are integer products, $B = Q_b(b)/s_h$
+#    (the bias's code times $s_b / s_h$, a power of two), the two real rescalings $s_W$ and
+#    $s_U s_x / s_h$ are fixed-point multipliers $M = \operatorname{round}(m \cdot 2^S)$ with $S = 32$,
+#    and the rounding (a shift by $S$) sends ties to even, as `torch.round` does.
 #
 # `qornn.models.ActivationQuantizedNet(model, ranges, ka, integer=True)` runs step 3;
-# `integer=False` runs the float simulation $h_t = Q_h(\sigma(\hat W h_{t-1} + \hat U \hat x_t + Q_h(b)))$.
+# `integer=False` runs the float simulation $h_t = Q_h(\sigma(\hat W h_{t-1} + \hat U \hat x_t + Q_b(b)))$.
 # The test `test_integer_activation_path_equals_the_exact_float_simulation` checks that the two give
 # the same hidden codes, bit for bit over 100 steps, when the simulation is computed in float64. In
 # float32 they drift apart at 12 bits: a rounding tie decided differently flips one code, and an

@@ -25,7 +25,6 @@ from .. import results, weights
 from ..analysis import activation_ptq, analyse_model
 from ..models import build_model, implementation
 from ..models.qornn import quantize_post_training
-from ..models.recurrent import HadamardWeight
 from ..overrides import apply_overrides, command_options, record_variant
 from ..quantize import check_bits
 from ..tasks import build_task
@@ -174,24 +173,18 @@ def _pack_weights(cfg: ExperimentConfig, run: str, model: torch.nn.Module, task,
     return {path: data}, entry
 
 
-#: the models whose W is HadamardWeight (``analyse_experiment``'s ``hadamard_activations``)
+#: the models whose W is HadamardWeight (see :func:`analyse_experiment`'s ``activations``)
 HADAMARD_MODELS = ("hadamrnn", "block-hadamrnn")
 
 
-def _analysis(model: torch.nn.Module, task, *, activations: bool, hadamard: bool = False) -> dict:
+def _analysis(model: torch.nn.Module, task, *, activations: bool) -> dict:
     """The measurements recorded beside a run's test metrics (see :mod:`qornn.analysis`): the
-    orthogonality of W, and for a QAT model with k-bit W and U, its accuracy with ka-bit activations.
-
-    ``hadamard``: measure that accuracy for a HadamRNN with k-bit U too (its W is integer up to the
-    step 1/√m, :func:`~qornn.models.qornn.integer_weights`). Off while training, so that a run records
-    what the runs before this measurement recorded; ``qornn analyse --hadamard-activations`` adds it."""
+    orthogonality of W, and for a QAT model with k-bit W and U, its accuracy with ka-bit activations."""
     start = time.perf_counter()
     model = model.cpu().eval()
     out = analyse_model(model)
     quantized = bool(out) and getattr(model.recurrent, "bits", None) is not None \
         and model.input.bits is not None
-    if hadamard and isinstance(getattr(model, "recurrent", None), HadamardWeight):
-        quantized = model.input.bits is not None
     if activations and quantized:
         out["activation_ptq"] = activation_ptq(model, task)
     if out:
@@ -324,12 +317,16 @@ def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
 
 
 def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
-                       force: bool = False, overrides: Any = None, hadamard_activations: bool = False
-                       ) -> dict:
+                       force: bool = False, overrides: Any = None, activations: bool = False) -> dict:
     """Add the :func:`_analysis` of each recorded run that lacks one (all with ``force``), from the
-    trained models' checkpoints; for records made before analyses were recorded. With
-    ``hadamard_activations``, the HadamRNN runs without an activation PTQ get one too (the
-    ``hadamard`` of :func:`_analysis`)."""
+    trained models' checkpoints; for records made before analyses were recorded.
+
+    ``activations``: instead, measure the activation PTQ (:func:`qornn.analysis.activation_ptq`)
+    again on every run that has one, and on the HadamRNN runs (whose W is integer up to the step
+    1/√m, :func:`~qornn.models.qornn.integer_weights`; training does not measure them), keeping the
+    other measurements; from the checkpoint, or from the packed weights where the checkpoint is gone
+    (their outputs are the trained model's, bit for bit). The analysis then says which commit made
+    this measurement (``activation_ptq_commit``) beside the one that made the rest (``commit``)."""
     cfg = get_config(experiment, profile, overrides)
     check_seed(seed)
     variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
@@ -340,14 +337,38 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
         data = record["runs"].get(run)
         if data is None:
             raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}")
-        hadamard = hadamard_activations and data["config"]["model"]["model"] in HADAMARD_MODELS
-        if "analysis" in data and not force and not (hadamard and "activation_ptq" not in data["analysis"]):
+        found = data.get("analysis") or {}
+        if activations:
+            hadamard = data["config"]["model"].get("model") in HADAMARD_MODELS and cfg.source_run(run) is None
+            if "activation_ptq" not in found and not hadamard:
+                continue
+            _check_current(cfg, run, data, seed, "analysing")
+            model = _trained_or_packed(cfg, run, task, seed)
+            start = time.perf_counter()
+            again = {**found, "activation_ptq": activation_ptq(model.cpu().eval(), task),
+                     "activation_ptq_commit": results.git_commit()["commit"],
+                     "activation_ptq_wall_time_s": round(time.perf_counter() - start, 2)}
+            results.update_run(experiment, profile, run, {"analysis": again}, **variant)
+            continue
+        if "analysis" in data and not force:
             continue
         _check_current(cfg, run, data, seed, "analysing")
         model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides)
-        results.update_run(experiment, profile, run, {"analysis": _analysis(
-            model, task, activations=cfg.source_run(run) is None, hadamard=hadamard_activations)}, **variant)
+        results.update_run(experiment, profile, run, {
+            "analysis": _analysis(model, task, activations=cfg.source_run(run) is None)}, **variant)
     return results.load_record(experiment, profile, **variant)
+
+
+def _trained_or_packed(cfg: ExperimentConfig, run: str, task, seed: int) -> torch.nn.Module:
+    """The trained model of a recorded run: from its checkpoint, else from its packed weights."""
+    try:
+        return load_trained(cfg.experiment, cfg.profile, run, seed=seed, task=task, overrides=cfg.overrides)
+    except ValueError as missing:
+        try:
+            return weights.load_weights(cfg.experiment, run, profile=cfg.profile, seed=seed,
+                                        overrides=cfg.overrides)
+        except weights.WeightsError as err:
+            raise ValueError(f"{missing}; nor do its packed weights load: {err}") from None
 
 
 def _check_current(cfg: ExperimentConfig, run: str, data: dict, seed: int, doing: str) -> None:

@@ -40,7 +40,7 @@ from torch import nn
 from ..orthogonal import PROJUNN_VARIANTS, bjorck, power_iteration, projunn_step
 from ..quantize import LearnedRange, check_bits, quantization_scale, quantize_ste, uniform_quantize
 from .network import QuantizedLinear, RecurrentNet
-from .recurrent import HadamardWeight, RecurrentWeight, modrelu
+from .recurrent import HadamardWeight, RecurrentWeight
 
 __all__ = [
     "weight_bits",
@@ -400,11 +400,17 @@ class ActivationQuantizedNet(nn.Module):
 
         R_h = 2^⌈log₂ max|h|⌉,  s_h = R_h / 2^(ka−1)          (power-of-two range, ka-bit grid)
         x̂_t = Q_x(x_t)  (same rule for float inputs; tokens are exact)
-        h_t = Q_h(σ(Ŵ h_{t−1} + Û x̂_t + Q_h(b)))            Q_h(v) = s_h·clamp(round(v/s_h), ±2^(ka−1))
+        h_t = Q_h(σ(Ŵ h_{t−1} + Û x̂_t + Q_b(b)))            Q_h(v) = s_h·clamp(round(v/s_h), ±2^(ka−1))
 
-    (modReLU σ_m: h_t = Q_h(σ_{Q_h(m)}(s_h·round(z_t/s_h))), its bias on the grid as the authors'
-    notebook puts it, and the sum rounded to the grid first, as the integer loop does, but not
-    clipped: σ_m shrinks it; for ReLU the two orders agree.)
+    The biases (b, and modReLU's m) get a ka-bit grid of their own, Q_b with the power-of-two range
+    R_b = 2^⌈log₂ max(|b|, |m|)⌉, as the notebook gives them theirs (``quant_bias``, range 1.0 in its
+    units). On the hidden grid instead, whose step follows the largest |h|, rounding b would make the
+    same error at every step, which the orthogonal recurrence carries along: over the copy task's
+    1,000 steps that error, not the grid's resolution, decided a solved model's 12-bit loss.
+
+    (modReLU σ_m: h_t = Q_h(σ_{Q_b(m)}(s_h·round(z_t/s_h))), the sum rounded to the grid first, as the
+    integer loop does, but not clipped: σ_m shrinks it; for ReLU the two orders agree. Both paths
+    leave out modReLU's ε = 1e-6, which the integer codes cannot hold.)
 
     Ŵ = s_W·W_int, Û = s_U·U_int are the model's k-bit matrices (:func:`integer_weights`).
     Evaluation only. Two computations of the same recurrence:
@@ -414,11 +420,13 @@ class ActivationQuantizedNet(nn.Module):
 
           H_t = clamp(σ(round((M_W·(W_int H_{t−1}) + M_U·(U_int X_t) + 2^S·B) / 2^S)), ±2^(ka−1))
 
-      where W_int H and U_int X are integer products, B = Q_h(b)/s_h, and the two real rescalings
-      s_W and s_U·s_x/s_h are fixed-point multipliers M/2^S (M = round(m·2^S), S = ``shift``), so
-      that only integer products, additions and one rounding shift are left. The shift rounds ties
-      to even, as the simulation's ``torch.round`` does: with HadamRNN's W (steps of 1/√m) ties are
-      common, and B is added before it for the same reason. (The integers are held in
+      where W_int H and U_int X are integer products, B = Q_b(b)/s_b·(s_b/s_h) is the bias's code
+      shifted to the hidden grid (s_b/s_h is a power of two: a shift, with fractional bits), and the
+      two real rescalings s_W and s_U·s_x/s_h are fixed-point multipliers M/2^S (M = round(m·2^S),
+      S = ``shift``), so that only integer products, additions and rounding shifts are left; modReLU
+      rounds |H| + Q_b(m)/s_h to the grid once more. The shifts round ties to even, as the
+      simulation's ``torch.round`` does: with HadamRNN's W (steps of 1/√m) ties are common, and B is
+      added before the rounding for the same reason. (The integers are held in
       float64, where every value here is an exact integer: the products stay below 2^53, which is
       checked.) It agrees with the float simulation up to the rounding of the multipliers.
     """
@@ -438,6 +446,9 @@ class ActivationQuantizedNet(nn.Module):
         levels = 2 ** (self.act_bits - 1)
         self.hidden_step = power_of_two_range(ranges.hidden_max) / levels
         self.input_step = power_of_two_range(ranges.input_max) / levels if ranges.input_max > 0 else None
+        biases = [v.detach().abs().max() for v in (model.input.bias, model.modrelu_bias) if v is not None]
+        largest = float(max(biases)) if biases else 0.0
+        self.bias_step = power_of_two_range(largest) / levels if largest > 0 else None
         if integer:
             ints = integer_weights(model)
             missing = [name for name in ("W", "U") if name not in ints]
@@ -455,9 +466,9 @@ class ActivationQuantizedNet(nn.Module):
         bias = m.input.bias
         a = m.preactivations(x)
         if bias is not None:
-            a = a - bias + fake_quantize(bias, s_h, bits)
+            a = a - bias + self._on_bias_grid(bias)
         if m.modrelu_bias is not None:
-            shrink = fake_quantize(m.modrelu_bias, s_h, bits)
+            shrink = self._on_bias_grid(m.modrelu_bias)
         wt = m.recurrent.matrix().t()
         h = a.new_zeros(a.shape[1:])
         states = []
@@ -466,10 +477,17 @@ class ActivationQuantizedNet(nn.Module):
             if m.nonlinearity == "relu":
                 h = F.relu(h)
             elif m.nonlinearity == "modrelu":  # the sum rounded first (not clipped), as the integer loop
-                h = modrelu(torch.round(h / s_h) * s_h, shrink)
+                h = torch.round(h / s_h) * s_h
+                h = torch.sgn(h) * F.relu(h.abs() + shrink)
             h = fake_quantize(h, s_h, bits)
             states.append(h)
         return torch.stack(states)
+
+    def _on_bias_grid(self, v: torch.Tensor) -> torch.Tensor:
+        """Q_b(v): a bias on the biases' own ka-bit grid (detached: evaluation only; biases all 0: 0)."""
+        if self.bias_step is None:
+            return torch.zeros_like(v.detach())
+        return fake_quantize(v.detach(), self.bias_step, self.act_bits)
 
     def _integer_states(self, x: torch.Tensor) -> torch.Tensor:
         m, s_h, big = self.model, self.hidden_step, 2.0 ** self.shift
@@ -487,10 +505,11 @@ class ActivationQuantizedNet(nn.Module):
             ux = F.embedding(x.t(), u_int.t())
         mult_w = round(s_w * big)
         mult_u = round(s_u * s_x / s_h * big)
-        def codes_of(v: torch.Tensor | None) -> torch.Tensor | float:  # a bias on the hidden grid
-            if v is None:
+        def codes_of(v: torch.Tensor | None) -> torch.Tensor | float:  # a bias, in hidden-grid units
+            if v is None or self.bias_step is None:
                 return 0.0
-            return torch.clamp(torch.round(v.detach().double() / s_h), -levels, levels - 1)
+            codes = torch.clamp(torch.round(v.detach().double() / self.bias_step), -levels, levels - 1)
+            return codes * (self.bias_step / s_h)  # a power of two: exact
 
         b, shrink = codes_of(m.input.bias), codes_of(m.modrelu_bias)
         limit = levels * float(w_int.abs().sum(1).max()) * mult_w + float(ux.abs().max()) * mult_u
@@ -504,8 +523,8 @@ class ActivationQuantizedNet(nn.Module):
             h = torch.round(acc / big + b)  # exact in float64; ties to even, as the simulation
             if m.nonlinearity == "relu":
                 h = F.relu(h)
-            elif m.nonlinearity == "modrelu":  # integer codes: no ε
-                h = torch.sgn(h) * F.relu(h.abs() + shrink)
+            elif m.nonlinearity == "modrelu":  # no ε; back to the grid, as the simulation
+                h = torch.round(torch.sgn(h) * F.relu(h.abs() + shrink))
             h = torch.clamp(h, -levels, levels - 1)
             states.append(h)
         return (torch.stack(states) * s_h).to(m.readout.weight.dtype)
