@@ -84,7 +84,8 @@ device = "cpu"
 #
 # For every QAT model of the chapter (STE-Björck, STE-projUNN), its test metric with float
 # activations and with the hidden state at $k_a = 6, 8, 10, 12$ bits, on the first 2,000 test
-# samples (all of them where the test set is smaller; the analysis recorded with each run). The
+# samples (all of them where the test set is smaller; the analysis recorded with each run, or
+# measured again from its weights by `qornn analyse EXPERIMENT --activations`). The
 # float-activation value on the same samples is the reference (dotted line), so the gap is the cost
 # of integer activations alone. The largest hidden value seen in calibration sets the range: a
 # model whose $|h|$ grows over 784 steps (a quantized $W$ of spectral radius above 1 can let it)

@@ -228,12 +228,12 @@ for e in released_scales["entries"]:
     if e["alpha_W"] is not None:
         authors[(e["task"], e["method"])].append(e["alpha_W"])
 bjorck, projunn = authors[("copy", "STE-Björck")], authors[("copy", "STE-projUNN")]
-display(Markdown(
-    f"On the copy task the authors' STE-Björck models have $\\alpha_W$ from {min(bjorck):.3f} to "
-    f"{max(bjorck):.3f}, where a Haar-random $W$ has {analysis.haar_alpha(128, samples, seed):.3f} at "
-    f"$n = 128$ (our `qornn-copy`) and {analysis.haar_alpha(256, samples, seed):.3f} at $n = 256$ (the "
-    f"notebook's QRNN, our `qornn-copy-released`). Their STE-projUNN models have $\\alpha_W$ of "
-    f"{min(projunn):.4f} to {max(projunn):.4f}: an orthogonal $W$ with an entry that close to 1 has that "
+display(Markdown(  # an output's Markdown renders no TeX: plain symbols
+    f"On the copy task the authors' STE-Björck models have α_W from {min(bjorck):.3f} to "
+    f"{max(bjorck):.3f}, where a Haar-random W has {analysis.haar_alpha(128, samples, seed):.3f} at "
+    f"n = 128 (our `qornn-copy`) and {analysis.haar_alpha(256, samples, seed):.3f} at n = 256 (the "
+    f"notebook's QRNN, our `qornn-copy-released`). Their STE-projUNN models have α_W of "
+    f"{min(projunn):.4f} to {max(projunn):.4f}: an orthogonal W with an entry that close to 1 has that "
     "entry's row and column close to a signed unit vector, as a permutation has."))
 
 # %% [markdown]
