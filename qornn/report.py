@@ -1639,7 +1639,9 @@ def _our_scales(experiment: str, profile: str, run: str) -> dict[str, Any] | Non
     model = data["config"]["model"]
     found = data.get("analysis") or {}
     alpha_w = found.get("alpha_W")
-    hadamard = model.get("model") in ("hadamrnn", "block-hadamrnn")
+    from .experiments.runner import HADAMARD_MODELS
+
+    hadamard = model.get("model") in HADAMARD_MODELS
     if hadamard:
         alpha_w = 1 / math.sqrt(model.get("block") or model["hidden_size"])
     try:
