@@ -1630,6 +1630,7 @@ def _our_scales(experiment: str, profile: str, run: str) -> dict[str, Any] | Non
     """Hidden size, α_W and α_U of our recorded ``run`` at ``profile`` (seed 0), or None when not
     recorded: α_W from the record's analysis (1/√m for HadamRNN's W, by construction), α_U from the
     trained weights (None when they do not load: see :func:`qornn.weights.load_weights`)."""
+    from .experiments.runner import HADAMARD_MODELS
     from .weights import WeightsError, load_weights
 
     record = results.load_record(experiment, profile, missing_ok=True)
@@ -1637,10 +1638,7 @@ def _our_scales(experiment: str, profile: str, run: str) -> dict[str, Any] | Non
     if data is None:
         return None
     model = data["config"]["model"]
-    found = data.get("analysis") or {}
-    alpha_w = found.get("alpha_W")
-    from .experiments.runner import HADAMARD_MODELS
-
+    alpha_w = (data.get("analysis") or {}).get("alpha_W")
     hadamard = model.get("model") in HADAMARD_MODELS
     if hadamard:
         alpha_w = 1 / math.sqrt(model.get("block") or model["hidden_size"])
@@ -1655,18 +1653,10 @@ def released_scales_table(scales: Mapping, profiles: Iterable[str] = (PAPER_PROF
                           haar: Callable[[int], float] | None = None) -> pd.DataFrame:
     """The authors' α_W and α_U (:func:`load_released_scales`) beside those of our runs of the same
     task, method and bits, one row per run of ours and budget recorded (seed 0), or one row saying
-    "not recorded". ``haar``: n ↦ mean α_W of a Haar-random W ∈ O(n) (e.g. a partial of
-    :func:`qornn.analysis.haar_alpha`), called once per n and shown at our n: where a trained W's α_W
-    sits against an untrained one of the same size (not for HadamRNN, whose W is never Haar-random)."""
-    haar_at: dict[int, float] = {}
-
-    def untrained(n: int | None) -> float | None:
-        if haar is None or n is None:
-            return None
-        if n not in haar_at:
-            haar_at[n] = haar(n)
-        return haar_at[n]
-
+    "not recorded". ``haar``: n ↦ mean α_W of a Haar-random W ∈ O(n) (e.g. a cached partial of
+    :func:`qornn.analysis.haar_alpha`: it is called for each such row), shown at our n: where a
+    trained W's α_W sits against an untrained one of the same size (not for HadamRNN, whose W is
+    never Haar-random)."""
     rows = []
     for entry in scales["entries"]:
         authors = {"task": entry["task"], "method": entry["method"], "bits": entry["bits"],
@@ -1680,7 +1670,8 @@ def released_scales_table(scales: Mapping, profiles: Iterable[str] = (PAPER_PROF
             rows.append({**authors, "our run": f"{ours['experiment']} / {ours['run']}",
                          "budget": budget_label(profile), "our n": found["n"], "our α_W": found["alpha_W"],
                          "our α_U": found["alpha_U"],
-                         "Haar-random α_W at our n": None if found["hadamard"] else untrained(found["n"])})
+                         "Haar-random α_W at our n": (None if found["hadamard"] or haar is None
+                                                      or found["n"] is None else haar(found["n"]))})
     return pd.DataFrame(rows)
 
 

@@ -50,6 +50,7 @@
 # 2,500.
 
 # %% tags=["hide-input"]
+import functools
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -219,9 +220,10 @@ if panels:
 
 # %% tags=["hide-input", "full-width"]
 released_scales = report.load_released_scales()
+haar = functools.cache(lambda n: analysis.haar_alpha(n, samples=samples, seed=seed))  # one draw per n
 scales = report.released_scales_table(released_scales,
                                       profiles=list(dict.fromkeys([report.PAPER_PROFILE, profile])),
-                                      haar=lambda n: analysis.haar_alpha(n, samples=samples, seed=seed))
+                                      haar=haar)
 display(report.styled(scales, precision=3))
 authors = {(e["task"], e["method"]): [] for e in released_scales["entries"]}
 for e in released_scales["entries"]:
@@ -230,8 +232,8 @@ for e in released_scales["entries"]:
 bjorck, projunn = authors[("copy", "STE-Björck")], authors[("copy", "STE-projUNN")]
 display(Markdown(  # an output's Markdown renders no TeX: plain symbols
     f"On the copy task the authors' STE-Björck models have α_W from {min(bjorck):.3f} to "
-    f"{max(bjorck):.3f}, where a Haar-random W has {analysis.haar_alpha(128, samples, seed):.3f} at "
-    f"n = 128 (our `qornn-copy`) and {analysis.haar_alpha(256, samples, seed):.3f} at n = 256 (the "
+    f"{max(bjorck):.3f}, where a Haar-random W has {haar(128):.3f} at "
+    f"n = 128 (our `qornn-copy`) and {haar(256):.3f} at n = 256 (the "
     f"notebook's QRNN, our `qornn-copy-released`). Their STE-projUNN models have α_W of "
     f"{min(projunn):.4f} to {max(projunn):.4f}: an orthogonal W with an entry that close to 1 has that "
     "entry's row and column close to a signed unit vector, as a permutation has."))
