@@ -8,16 +8,22 @@ memory kept for the next step as ``qornn run`` keeps it (``qornn.allocator``). T
 cost is the median step time × the profile's number of optimiser steps (epochs × batches per epoch),
 without evaluation. A run whose data cannot be had here (IMDB, GLUE) is listed with the reason.
 
-The machine is shared: the record keeps the load average before and after, and the projections are
-as good as the step times measured under that load. Output: ``data/results/benchmarks/paper_costs.json``.
+The machine is shared: each row keeps when and under which load it was measured (``measured_at``:
+commit, date, load average before and after), and the projections are as good as the step times
+measured under that load. Output: ``data/results/benchmarks/paper_costs.json``.
+
+Measuring some experiments (``--experiments``) replaces their rows in an existing record and keeps the
+other experiments' rows with their own ``measured_at``; ``--replace`` writes only what this call measured.
 
     .venv/bin/python benchmarks/paper_costs.py                  # every paper run (~10 min)
-    .venv/bin/python benchmarks/paper_costs.py --experiments copy pmnist --steps 2
+    .venv/bin/python benchmarks/paper_costs.py --experiments qornn-copy-released --steps 2
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import math
 import os
 import statistics
@@ -32,6 +38,7 @@ from qornn.allocator import retain_freed_memory
 from qornn.experiments import EXPERIMENTS, get_config
 from qornn.experiments.runner import _build
 from qornn.models import implementation
+from qornn.results import git_commit
 from qornn.tasks import build_task
 from qornn.train import flush_denormals
 
@@ -82,6 +89,21 @@ def measure(experiment: str, steps: int, profile: str = "paper") -> list[dict]:
     return rows
 
 
+def merged_rows(old: dict | None, rows: list[dict], experiments: list[str]) -> list[dict]:
+    """``rows`` (the experiments just measured) after the rows of ``old``'s other experiments, those in
+    the order ``old`` had them; an old row without ``measured_at`` (written before rows carried it)
+    gets it from ``old``'s provenance and load averages, which are when it was measured."""
+    if old is None:
+        return rows
+    config, provenance = old.get("config", {}), old.get("provenance", {})
+    when = {"commit": provenance.get("commit"), "date": provenance.get("date"),
+            "load_average_before": config.get("load_average_before"),
+            "load_average_after": config.get("load_average_after")}
+    kept = [{**row, "measured_at": row.get("measured_at", when)}
+            for row in old.get("runs", []) if row["experiment"] not in experiments]
+    return kept + rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     paper = [e for e in EXPERIMENTS if "paper" in EXPERIMENTS[e].get("profiles", {})]
@@ -90,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="paper", help="the profile whose runs are costed (tests: smoke)")
     p.add_argument("--out", type=Path, default=None,
                    help="JSON path (default: data/results/benchmarks/paper_costs.json)")
+    p.add_argument("--replace", action="store_true",
+                   help="write only this call's rows (default: keep the other experiments' rows)")
     p.add_argument("--no-json", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -100,19 +124,28 @@ def main(argv: list[str] | None = None) -> int:
     for experiment in args.experiments:
         print(experiment, flush=True)
         rows.extend(measure(experiment, args.steps, args.profile))
+    when = {**git_commit(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "load_average_before": load_before, "load_average_after": os.getloadavg()}
+    rows = [{**row, "measured_at": when} for row in rows]
     for row in rows:
         if not row["measured"]:
             print(f"  {row['experiment']}/{row['run']}: not measured ({row['reason']})", file=sys.stderr)
     if not args.no_json:
+        out = args.out or default_path("paper_costs")
+        old = None if args.replace or not out.exists() else json.loads(out.read_text())
+        if old is not None and old.get("config", {}).get("profile", args.profile) != args.profile:
+            raise SystemExit(f"{out} holds the costs of profile {old['config']['profile']!r}, not "
+                             f"{args.profile!r}: pass --replace, or another --out")
+        rows = merged_rows(old, rows, args.experiments)
+        experiments = list(dict.fromkeys(row["experiment"] for row in rows))
         record = {"benchmark": "paper_costs",
                   "description": "seconds per optimiser step of every paper-profile run, one thread, "
                                  "and the projected cost of the profile's optimiser steps",
-                  "config": {"experiments": args.experiments, "profile": args.profile, "steps": args.steps,
+                  "config": {"experiments": experiments, "profile": args.profile, "steps": args.steps,
                              "threads": 1, "freed_memory_retained": retained,
                              "load_average_before": load_before, "load_average_after": os.getloadavg()},
                   "runs": rows}
-        write_record(args.out or default_path("paper_costs"), record, seed=0,
-                     wall_time_s=time.perf_counter() - start)
+        write_record(out, record, seed=0, wall_time_s=time.perf_counter() - start)
     return 0
 
 

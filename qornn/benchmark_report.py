@@ -30,6 +30,7 @@ __all__ = [
     "sequence_passes_table",
     "provenance_table",
     "paper_costs_table",
+    "paper_costs_measurements",
     "targets",
 ]
 
@@ -199,6 +200,28 @@ def paper_costs_table(record: Mapping) -> pd.DataFrame:
             row["not measured"] = r["reason"]
         out.append(row)
     return pd.DataFrame(out)
+
+
+def paper_costs_measurements(record: Mapping) -> pd.DataFrame:
+    """paper_costs: when each experiment's rows were measured, one row per measuring call (the rows'
+    ``measured_at``: commit, date, the load average before; the record's own provenance and config
+    for rows written before rows carried it), oldest first."""
+    config, provenance = record.get("config", {}), record.get("provenance", {})
+    record_call = {"commit": provenance.get("commit"), "dirty": provenance.get("dirty"),
+                   "date": provenance.get("date"), "load_average_before": config.get("load_average_before")}
+    calls: dict[tuple, list[str]] = {}
+    for row in record["runs"]:
+        when = row.get("measured_at", record_call)
+        load = when.get("load_average_before") or [float("nan")]
+        key = ((when.get("commit") or "unknown")[:10] + (" (modified)" if when.get("dirty") else ""),
+               str(when.get("date", ""))[:16].replace("T", " "), load[0])
+        calls.setdefault(key, [])
+        if row["experiment"] not in calls[key]:
+            calls[key].append(row["experiment"])
+    out = [{"date": date, "commit": commit, "load average before (1 min)": load,
+            "experiments": ", ".join(experiments)}
+           for (commit, date, load), experiments in calls.items()]
+    return pd.DataFrame(out).sort_values("date", kind="stable").reset_index(drop=True)
 
 
 def inference_table(record: Mapping) -> pd.DataFrame:

@@ -1768,15 +1768,18 @@ NOT_RUN_AT_PAPER = "not run at the paper's budget yet"
 def paper_costs(experiment: str) -> tuple[dict[str, dict], dict | None]:
     """The measured cost of each run of ``experiment``'s ``paper`` profile, ``{run: row}`` from the
     benchmark record ``data/results/benchmarks/paper_costs.json`` (each row: ``median_step_s``,
-    ``optimizer_steps``, ``projected_hours``, or ``measured`` False and a ``reason``), with the
-    record's provenance; ``({}, None)`` when there is no such record."""
+    ``optimizer_steps``, ``projected_hours``, or ``measured`` False and a ``reason``), with when they
+    were measured (``commit`` and ``date``: the rows' ``measured_at``, else the record's provenance, for a
+    record written before rows carried it); ``({}, None)`` when there is no such record."""
     from .benchmark_report import load_benchmarks
 
     record = load_benchmarks(["paper_costs"]).get("paper_costs")
     if record is None:
         return {}, None
-    return ({row["run"]: row for row in record["runs"] if row["experiment"] == experiment},
-            record.get("provenance"))
+    rows = {row["run"]: row for row in record["runs"] if row["experiment"] == experiment}
+    measured_at = next((row["measured_at"] for row in rows.values() if "measured_at" in row),
+                       record.get("provenance"))
+    return rows, measured_at
 
 
 def _run_checkpoint(config, run: str):
@@ -1941,6 +1944,9 @@ def paper_budget_note(experiment: str, record: Mapping | None = None, fits_hours
 
 
 def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: float) -> str:
+    from .benchmark_report import BENCHMARKS
+
+    measure = f"`{BENCHMARKS['paper_costs']} --experiments {experiment}`"
     frame = paper_budget_frame(experiment, fits_hours)
     seeds = seed_records(experiment, PAPER_PROFILE)
     path = _repo_relative(results.record_path(experiment, PAPER_PROFILE))
@@ -1963,9 +1969,10 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
             lines.append("**Check before trusting the paper's-budget numbers:**\n\n" + flags)
     _, provenance = paper_costs(experiment)
     if provenance is None:
-        lines.append("No measured cost of the paper's runs yet (`benchmarks/paper_costs.py` measures them).")
+        lines.append(f"No measured cost of the paper's runs yet ({measure} measures them).")
         return "\n\n".join(lines)
     too_long = frame[frame["fits here"].str.startswith("no (")]
+    unmeasured = frame.loc[frame["fits here"].str.startswith(("no measured cost", "not measured")), "run"]
     measured = (f"measured at commit {(provenance.get('commit') or 'unknown')[:7]} on "
                 f"{str(provenance.get('date', ''))[:10]}, `data/results/benchmarks/paper_costs.json`")
     if len(too_long):
@@ -1974,9 +1981,12 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
                          for row in too_long.to_dict("records"))
         lines.append(f"**Runs that do not fit this machine** (over {fits_hours:g} hours on one core, "
                      f"{measured}): {runs}.")
-    else:
+    elif frame["fits here"].str.startswith("yes").any():
         lines.append(f"Every measured paper run of `{experiment}` fits this machine (at most "
                      f"{fits_hours:g} hours on one core, {measured}).")
+    if len(unmeasured):
+        lines.append(f"No measured cost for {', '.join(f'`{run}`' for run in unmeasured)} "
+                     f"({measure} measures them).")
     return "\n\n".join(lines)
 
 

@@ -118,6 +118,36 @@ def test_paper_costs_writes_its_record(tmp_path, monkeypatch):
     assert {"commit", "date"} <= set(record["provenance"])
 
 
+def test_paper_costs_of_some_experiments_keep_the_other_rows_and_say_when_each_was_measured(
+        tmp_path, monkeypatch):
+    out = tmp_path / "paper_costs.json"
+    main = _main("paper_costs", monkeypatch)
+    common = ["--profile", "smoke", "--steps", "1", "--out", str(out)]
+    assert main(["--experiments", "copy", "imdb", *common]) == 0
+    first = json.loads(out.read_text())
+    copy_rows = [r for r in first["runs"] if r["experiment"] == "copy"]
+    assert all({"commit", "dirty", "date", "load_average_before"} <= set(r["measured_at"]) for r in copy_rows)
+    assert main(["--experiments", "imdb", *common]) == 0
+    second = json.loads(out.read_text())
+    assert [r for r in second["runs"] if r["experiment"] == "copy"] == copy_rows  # kept as they were
+    assert second["config"]["experiments"] == ["copy", "imdb"]
+    # a row written before rows carried measured_at gets the old record's provenance
+    second["runs"] = [{k: v for k, v in r.items() if k != "measured_at"} for r in second["runs"]]
+    out.write_text(json.dumps(second))
+    assert main(["--experiments", "imdb", *common]) == 0
+    third = json.loads(out.read_text())
+    kept = [r for r in third["runs"] if r["experiment"] == "copy"]
+    assert kept and all(r["measured_at"]["date"] == second["provenance"]["date"] for r in kept)
+    import qornn.benchmark_report as bench
+
+    calls = bench.paper_costs_measurements(third)
+    assert list(calls["experiments"]) == ["copy", "imdb"] and len(calls) == 2
+    assert main(["--experiments", "imdb", "--replace", *common]) == 0
+    assert {r["experiment"] for r in json.loads(out.read_text())["runs"]} == {"imdb"}
+    with pytest.raises(SystemExit, match="profile 'smoke', not 'paper'"):
+        main(["--experiments", "imdb", "--steps", "1", "--out", str(out)])
+
+
 def test_qornn_step_writes_its_record(tmp_path, monkeypatch):
     record = _run("qornn_step", ["--sizes", "8", "16", "--T", "20", "--batch", "4"], tmp_path, monkeypatch)
     assert record["config"]["batch"] == 4 and record["config"]["bits"] == 4

@@ -146,6 +146,22 @@ def test_a_page_without_a_paper_record_says_so_and_names_the_runs_that_do_not_fi
     assert set(frame["at the paper's budget"]) == {report.NOT_RUN_AT_PAPER}
     assert report.paper_budget_frame("copy", fits_hours=40).set_index("run").loc["ornn", "fits here"] == \
         "yes (≤ 40 h)"
+    # the runs without a measured cost are named, with the command that measures them
+    assert "No measured cost for `block-hadamrnn`, `lstm`, `fastgrnn` (" in note
+    assert "benchmarks/paper_costs.py --experiments copy` measures them" in note
+
+
+def test_an_experiment_without_cost_rows_is_not_said_to_fit_and_rows_say_when_they_were_measured():
+    _costs([_cost("copy", "hadamrnn", 0.09, 40_000)])
+    note = report.paper_budget_note("copy-released")
+    assert "fits this machine" not in note and "do not fit" not in note
+    assert "No measured cost for `block-hadamrnn-n512-m16-p2`" in note
+    # a row measured by a later call says so; the others keep the record's provenance
+    _costs([_cost("copy", "hadamrnn", 0.09, 40_000),
+            {**_cost("copy-released", "block-hadamrnn-n512-m16-p2", 0.3, 40_000),
+             "measured_at": {"commit": "0123456789ab", "date": "2026-12-05T07:00:00"}}])
+    assert "commit 0123456 on 2026-12-05" in report.paper_budget_note("copy-released")
+    assert "commit fedcba9 on 2026-12-02" in report.paper_budget_note("copy")
 
 
 def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():

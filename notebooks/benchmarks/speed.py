@@ -252,13 +252,13 @@ else:
 # %% tags=["hide-input", "full-width"]
 if "paper_costs" in records:
     costs = records["paper_costs"]
-    load = costs["config"]["load_average_before"]
     retained = costs["config"].get("freed_memory_retained", False)
-    display(Markdown(f"Measured with a load average of {load[0]:.1f} on this machine's "
-                     f"{os.cpu_count()} cores (1-minute average, before the run)"
-                     + ("." if retained else ", before training kept freed memory for the next step "
+    display(Markdown(f"When each experiment's rows were measured, and the load average on this machine's "
+                     f"{os.cpu_count()} cores then (1-minute average, before the measuring call)"
+                     + ("." if retained else "; before training kept freed memory for the next step "
                         "(previous section): the dense recurrences' projections are too high by the "
                         "ratios measured there.")))
+    display(report.styled(bench.paper_costs_measurements(costs), precision=1))
     display(report.styled(bench.paper_costs_table(costs), precision=3))
 else:
     display(Markdown("No `paper_costs` record yet: `" + bench.BENCHMARKS["paper_costs"] + "` writes it."))
