@@ -214,3 +214,55 @@ def test_book_excerpts_skip_exactly_the_docstrings():
         after = doc.end_lineno - node.lineno + 2
         want = f"1-{head},{after}-" if head > 1 else f"1,{after}-"
         assert lines == want, f"{path}:{obj}: book uses :lines: {lines}, source needs {want}"
+
+
+# --- Henaff's initialisation ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 7, 128])
+def test_henaff_start_is_a_rotation_of_each_pair_of_units(n):
+    from qornn.orthogonal import henaff_orthogonal
+
+    w = henaff_orthogonal(n, torch.Generator().manual_seed(n)).double()
+    assert orthogonality_error(w) < 1e-6
+    assert torch.linalg.det(w).item() == pytest.approx(1.0, abs=1e-6)  # rotations only: SO(n)
+    pairs = torch.arange(n) // 2
+    off_blocks = pairs[:, None] != pairs[None, :]
+    assert bool((w[off_blocks] == 0).all())  # nothing couples two different pairs
+    for i in range(0, n - 1, 2):  # each 2×2 block is [[cos θ, sin θ], [−sin θ, cos θ]]
+        block = w[i:i + 2, i:i + 2]
+        assert block[0, 0] == block[1, 1] and block[0, 1] == -block[1, 0]
+    if n % 2:
+        assert w[-1, -1] == 1.0
+    # eigenvalues on the unit circle (no decay), in conjugate pairs
+    assert torch.allclose(torch.linalg.eigvals(w).abs(), torch.ones(n, dtype=torch.float64), atol=1e-9)
+
+
+def test_henaff_start_has_an_entry_near_one_where_a_haar_one_does_not():
+    """What the QORNN authors' STE-projUNN copy models show (α_W = max|W| ≈ 0.999) and ours, started
+    Haar-random, do not (≈ 0.36 at n = 128)."""
+    from qornn.orthogonal import henaff_orthogonal
+
+    generator = torch.Generator().manual_seed(0)
+    henaff = [float(henaff_orthogonal(128, generator).abs().max()) for _ in range(20)]
+    haar = []
+    for _ in range(20):
+        w = torch.empty(128, 128)
+        torch.nn.init.orthogonal_(w, generator=generator)
+        haar.append(float(w.abs().max()))
+    assert min(henaff) > 0.99 and max(haar) < 0.6
+
+
+def test_projunn_weight_starts_as_told_and_rejects_an_unknown_start():
+    from qornn.models import build_model
+    from qornn.models.qornn import ProjUNNWeight
+
+    torch.manual_seed(0)
+    weight = ProjUNNWeight(64, 6, init="henaff")
+    assert orthogonality_error(weight.weight.detach().double()) < 1e-5
+    assert float(weight.weight.detach().abs().max()) > 0.98 and "init=henaff" in repr(weight)
+    torch.manual_seed(0)
+    assert float(ProjUNNWeight(64, 6).weight.detach().abs().max()) < 0.8  # Haar by default, as before
+    net = build_model("qornn-ste-projunn", input_size=3, output_size=2, hidden_size=8, bits=6, init="henaff")
+    assert net.recurrent.init == "henaff"
+    with pytest.raises(ValueError, match="unknown orthogonal init 'identity'; valid: haar, henaff"):
+        ProjUNNWeight(8, 6, init="identity")

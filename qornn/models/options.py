@@ -45,6 +45,8 @@ OPTION_DOCS: dict[str, str] = {
     "rank": "projUNN: rank of the update kept at each step (None: full rank)",
     "variant": "projUNN: 'D' (polar projection) or 'T' (tangent step)",
     "method": "projUNN: low-rank approximation by 'svd' or 'rsvd'",
+    "init": "projUNN: how W starts, 'haar' (Haar-random orthogonal) or 'henaff' (rotations of random "
+            "angles on pairs of units, as projUNN's copy-task script; qornn.orthogonal.henaff_orthogonal)",
     "reproject_every": "projUNN: re-project W on O(n) by SVD every this many steps (0/None: never)",
     "penalty": "λ of the orthogonality penalty λ‖WᵀW − I‖²_F added to the loss",
     "input_rank": "rank of a low-rank input matrix (None: full)",

@@ -37,7 +37,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..orthogonal import PROJUNN_VARIANTS, bjorck, power_iteration, projunn_step
+from ..orthogonal import (
+    ORTHOGONAL_INITS,
+    PROJUNN_VARIANTS,
+    bjorck,
+    henaff_orthogonal,
+    power_iteration,
+    projunn_step,
+)
 from ..quantize import LearnedRange, check_bits, quantization_scale, quantize_ste, uniform_quantize
 from .network import QuantizedLinear, RecurrentNet
 from .recurrent import HadamardWeight, RecurrentWeight
@@ -65,7 +72,13 @@ def weight_bits(numel: int, bits: int | None) -> int:
     return 32 * numel if bits is None else bits * numel + 32
 
 
-def _orthogonal_parameter(size: int) -> nn.Parameter:
+def _orthogonal_parameter(size: int, init: str = "haar") -> nn.Parameter:
+    """An orthogonal n×n parameter: Haar-random (``nn.init.orthogonal_``) or
+    :func:`qornn.orthogonal.henaff_orthogonal` (``init``, one of :data:`ORTHOGONAL_INITS`)."""
+    if init not in ORTHOGONAL_INITS:
+        raise ValueError(f"unknown orthogonal init {init!r}; valid: {', '.join(ORTHOGONAL_INITS)}")
+    if init == "henaff":
+        return nn.Parameter(henaff_orthogonal(size))
     w = torch.empty(size, size)
     nn.init.orthogonal_(w)
     return nn.Parameter(w)
@@ -143,10 +156,14 @@ class ProjUNNWeight(RecurrentWeight):
     The low-rank formulas assume W₀ᵀW₀ = I exactly, so float32 rounding (~1e-6 a step) is carried
     over rather than corrected; every ``reproject_every`` steps W is re-projected on O(n) by an SVD
     (polar factor) to keep ‖WᵀW − I‖_F near 1e-5 over long runs (0 or None: never).
+
+    W starts Haar-random (``init="haar"``) or as Henaff's rotations (``init="henaff"``,
+    :func:`qornn.orthogonal.henaff_orthogonal`), as projUNN's copy-task script starts it. A rank-k step
+    moves W little, so the start decides the quantizer's range α = max|W| for a long time.
     """
 
     def __init__(self, size: int, bits: int | None = None, *, rank: int | None = 1, variant: str = "D",
-                 method: str = "svd", reproject_every: int | None = 100) -> None:
+                 method: str = "svd", reproject_every: int | None = 100, init: str = "haar") -> None:
         super().__init__(size)
         self.bits = check_bits(bits, "recurrent bits")
         if variant not in PROJUNN_VARIANTS:
@@ -156,7 +173,8 @@ class ProjUNNWeight(RecurrentWeight):
             raise ValueError(f"projUNN rank must be None (full) or an int in [1, {size}], got {rank!r}")
         self.rank, self.variant, self.method = rank, variant, method
         self.reproject_every = reproject_every or 0
-        self.weight = _orthogonal_parameter(size)
+        self.init = init
+        self.weight = _orthogonal_parameter(size, init)
         self.register_buffer("anchor", self.weight.detach().clone())
         self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
 
@@ -188,7 +206,8 @@ class ProjUNNWeight(RecurrentWeight):
         return weight_bits(self.size * self.size, self.bits)
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, bits={self.bits}, rank={self.rank}, variant={self.variant}"
+        return (f"size={self.size}, bits={self.bits}, rank={self.rank}, variant={self.variant}"
+                + ("" if self.init == "haar" else f", init={self.init}"))
 
 
 class _AddPenaltyGradient(torch.autograd.Function):
