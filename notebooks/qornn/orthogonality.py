@@ -57,9 +57,10 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
-from qornn import analysis, report  # noqa: E402
+from qornn import analysis, orthogonal, report  # noqa: E402
 from qornn.experiments import recorded_or_trained  # noqa: E402
 
 # %% [markdown]
@@ -237,6 +238,17 @@ display(Markdown(  # an output's Markdown renders no TeX: plain symbols
     f"notebook's QRNN, our `qornn-copy-released`). Their STE-projUNN models have α_W of "
     f"{min(projunn):.4f} to {max(projunn):.4f}: an orthogonal W with an entry that close to 1 has that "
     "entry's row and column close to a signed unit vector, as a permutation has."))
+generator = torch.Generator().manual_seed(seed)
+henaff_alpha = sum(float(orthogonal.henaff_orthogonal(128, generator).abs().max())
+                   for _ in range(samples)) / samples
+display(Markdown(
+    f"Henaff's start gives such a W: rotations of random angles on pairs of units "
+    f"(`qornn.orthogonal.henaff_orthogonal`), whose mean α_W is {henaff_alpha:.4f} at n = 128 "
+    f"({samples} draws, seed {seed}). projUNN's own copy-task script (facebookresearch/projUNN, "
+    "`copy_task.py`) starts W there, and a rank-1 projUNN step moves W little, so the authors' "
+    "STE-projUNN copy models most likely started there too. Ours start Haar-random, as the table's "
+    "α_W shows; `qornn run qornn-copy --set init=henaff` trains them from Henaff's start instead "
+    "(a variant of the experiment; not run yet)."))
 
 # %% [markdown]
 # ## Where the numbers come from
