@@ -717,6 +717,13 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         ("2eabb3dacea552222ed0b0e7dc463eeaeff0c89d", "a1d79074c5fc82df0f551fe67be1f2f2c733b0ef"),
         # the biases' own grid in activation PTQ (a705c6c): see runner.py
         ("a1d79074c5fc82df0f551fe67be1f2f2c733b0ef", "633586d4be845976ea87750fc6bd6074b04a4083"),
+        # projUNN's init option, Haar by default as before (38d4732): see orthogonal.py
+        ("633586d4be845976ea87750fc6bd6074b04a4083", "7b740127c1ca70ed791ab9044738deed22df9f63"),
+    }),
+    # Henaff's start, henaff_orthogonal, added beside the functions in use (38d4732): against f70c1cf,
+    # 36 smoke runs, 0 different
+    "qornn/orthogonal.py": frozenset({
+        ("0549966b1ad1048ca6dfd7196afaeed8ce7e3d89", "032e4f307a23dcb11f2fda52cda61676261414bd"),
     }),
 }
 
