@@ -230,6 +230,25 @@ else:
     display(report.styled(crossed))
 
 # %% [markdown]
+# **Which start for STE-projUNN?** The authors' STE-projUNN copy models ended with
+# $\alpha_W = \max|W| \approx 0.999$, which a rotation of random angles on pairs of units
+# (Henaff's start, the one projUNN's own copy-task script uses) gives and a Haar-random $W$, ours,
+# does not ({doc}`/book/qornn/orthogonality`). The same runs from both starts, at the `cpu` budget
+# (one seed; the Henaff runs made with `--set init=henaff`): probes at a reduced budget, not the
+# paper's.
+
+# %% tags=["hide-input", "full-width"]
+STARTS = {f"{run}, {start}": ("qornn-copy", variant, run)
+          for run in ("ornn-projunn", "qornn-ste-projunn-5bit", "qornn-ste-projunn-6bit",
+                      "qornn-ste-projunn-8bit")
+          for start, variant in (("Haar start", ""), ("Henaff start", "init=henaff"))}
+starts = report.runs_side_by_side(STARTS, "cpu", ["loss", "recall_accuracy"])
+if starts.empty:
+    display(Markdown("None of these `cpu` runs is recorded in this checkout."))
+else:
+    display(report.styled(starts))
+
+# %% [markdown]
 # ## Does QORNN solve the copy task at the paper's budget?
 #
 # Decided from the records at the paper's budget (profile `paper`: 40,000 optimiser steps, as the
