@@ -247,8 +247,8 @@ display(Markdown(
     f"({samples} draws, seed {seed}). projUNN's own copy-task script (facebookresearch/projUNN, "
     "`copy_task.py`) starts W there, and a rank-1 projUNN step moves W little, so the authors' "
     "STE-projUNN copy models most likely started there too. Ours start Haar-random, as the table's "
-    "α_W shows; `qornn run qornn-copy --set init=henaff` trains them from Henaff's start instead "
-    "(a variant of the experiment; not run yet)."))
+    "α_W shows; `qornn run qornn-copy --set init=henaff` trains them from Henaff's start instead, "
+    "and the copy-task page sets the two starts side by side."))
 
 # %% [markdown]
 # ## Where the numbers come from
