@@ -83,3 +83,16 @@ def test_haar_alpha_falls_with_n_and_haar_samples_are_orthogonal():
     alphas = [haar_alpha(n, samples=4) for n in (32, 128, 512)]
     assert alphas[0] > alphas[1] > alphas[2] > 0
     assert haar_alpha(32, samples=4, seed=1) == haar_alpha(32, samples=4, seed=1)
+
+
+def test_quantized_growth_falls_with_the_bits_and_is_the_spectral_radius_to_the_steps():
+    from qornn.analysis import quantized_growth
+
+    rows = quantized_growth(32, steps=100, bits=(3, 8), samples=3, seed=0)
+    assert len(rows) == 6 and rows == quantized_growth(32, steps=100, bits=(3, 8), samples=3, seed=0)
+    for row in rows:
+        assert row["growth"] == pytest.approx(row["spectral_radius"] ** 100)
+    mean = {k: sum(r["spectral_radius"] for r in rows if r["bits"] == k) / 3 for k in (3, 8)}
+    assert mean[3] > mean[8] > 0.99  # coarser rounding moves ρ further from an orthogonal W's 1
+    with pytest.raises(ValueError):
+        quantized_growth(8, steps=10, bits=(0,))
