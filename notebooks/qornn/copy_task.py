@@ -57,9 +57,10 @@ import warnings
 warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
-from qornn import report  # noqa: E402
+from qornn import analysis, report  # noqa: E402
 from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
 
 # %% [markdown]
@@ -74,6 +75,7 @@ profile = "cpu"
 seed = 0
 device = "cpu"
 retrain = False
+samples = 8  # Haar-random W per bit width in the growth table
 overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/overrides.py)
 
 # %% tags=["hide-input"]
@@ -261,6 +263,32 @@ display(Markdown(f"The rule: {report.COPY_RULE}."))
 paper_config = get_config("qornn-copy", "paper")
 verdicts = report.copy_verdicts(list(paper_config.models), experiment="qornn-copy")
 display(Markdown(report.copy_verdict_text(verdicts)))
+
+# %% [markdown]
+# ## Why fewer bits fail over 1,000 steps
+#
+# $W$ is orthogonal, so its spectral radius $\rho(W) = \max|\lambda(W)|$ is 1 and this page's linear
+# recurrence $h_t = q_k(W) h_{t-1} + U x_t + b$ neither grows nor decays along any direction. Rounding
+# $W$'s entries to $k$ bits moves $\rho$ above 1, and the component of $h$ along the top eigenvector of
+# $q_k(W)$ is multiplied by $\rho^T$ over the sequence: small for $\rho - 1$ of a few thousandths over
+# the `cpu` profile's $T = 200$, but a factor $e^{T(\rho - 1)}$ over the paper's $T = 1000$. The table
+# measures it where training starts, for Haar-random $W$ at this page's $n$
+# (`analysis.quantized_growth`, `samples` draws, medians), beside the STE-Björck runs recorded at the
+# paper's budget; training has to shrink that growth before it can learn to remember.
+
+# %% tags=["hide-input"]
+paper_task = get_config("qornn-copy", "paper")
+steps = int(paper_task.task_options["length"])
+hidden = int(paper_task.models["qornn-ste-bjorck-6bit"]["hidden_size"])
+growth = pd.DataFrame(analysis.quantized_growth(hidden, steps, samples=samples, seed=seed))
+growth = growth.groupby("bits")[["spectral_radius", "growth"]].median().reset_index()
+paper_runs = report.seed_records("qornn-copy", report.PAPER_PROFILE).get(0, {"runs": {}})["runs"]
+growth["STE-Björck recall at the paper's budget (seed 0)"] = [
+    paper_runs[f"qornn-ste-bjorck-{k}bit"]["test"]["recall_accuracy"]
+    if f"qornn-ste-bjorck-{k}bit" in paper_runs else None for k in growth["bits"]]
+growth = growth.rename(columns={"spectral_radius": "median ρ(q_k(W))",
+                                "growth": f"median ρ^T, T = {steps:,}"})
+display(report.styled(growth, precision=3))
 
 # %% [markdown]
 # ## Provenance
