@@ -273,8 +273,8 @@ display(Markdown(report.copy_verdict_text(verdicts)))
 # $q_k(W)$ is multiplied by $\rho^T$ over the sequence: small for $\rho - 1$ of a few thousandths over
 # the `cpu` profile's $T = 200$, but a factor $e^{T(\rho - 1)}$ over the paper's $T = 1000$. The table
 # measures it where training starts, for Haar-random $W$ at this page's $n$
-# (`analysis.quantized_growth`, `samples` draws, medians), beside the STE-Björck runs recorded at the
-# paper's budget; training has to shrink that growth before it can learn to remember.
+# (`analysis.quantized_growth`, medians over the draws the caption gives), beside the STE-Björck runs
+# recorded at the paper's budget; training has to shrink that growth before it can learn to remember.
 
 # %% tags=["hide-input"]
 paper_task = get_config("qornn-copy", "paper")
@@ -284,10 +284,12 @@ growth = pd.DataFrame(analysis.quantized_growth(hidden, steps, samples=samples, 
 growth = growth.groupby("bits")[["spectral_radius", "growth"]].median().reset_index()
 paper_runs = report.seed_records("qornn-copy", report.PAPER_PROFILE).get(0, {"runs": {}})["runs"]
 growth["STE-Björck recall at the paper's budget (seed 0)"] = [
-    paper_runs[f"qornn-ste-bjorck-{k}bit"]["test"]["recall_accuracy"]
-    if f"qornn-ste-bjorck-{k}bit" in paper_runs else None for k in growth["bits"]]
+    f"{paper_runs[f'qornn-ste-bjorck-{k}bit']['test']['recall_accuracy']:.1%}"
+    if f"qornn-ste-bjorck-{k}bit" in paper_runs else "not recorded yet" for k in growth["bits"]]
+growth["growth"] = [f"{g:.2g}" for g in growth["growth"]]
 growth = growth.rename(columns={"spectral_radius": "median ρ(q_k(W))",
                                 "growth": f"median ρ^T, T = {steps:,}"})
+display(Markdown(f"{samples} Haar-random W of size n = {hidden} per bit width, seed {seed}."))
 display(report.styled(growth, precision=3))
 
 # %% [markdown]
