@@ -209,10 +209,11 @@ def henaff_orthogonal(size: int, generator: torch.Generator | None = None) -> to
         R(θ) = exp([[0, θ], [−θ, 0]]) = [[cos θ, sin θ], [−sin θ, cos θ]],   θ_i ~ U[−π, π).
 
     Each pair of units rotates by its own angle, so W₀ has eigenvalues e^{±iθ_i} spread over the unit
-    circle and no decay. Its largest entry max|W₀| = max_i max(|cos θ_i|, |sin θ_i|) is within
-    about (π/4)/(n/2) radians of a multiple of π/2, so ≈ 0.9999 at n = 128: a k-bit quantizer whose
-    range is max|W| then spends its grid on [−1, 1], where a Haar-random W (max|W| ≈ 0.36 at
-    n = 128) uses about a third of it. projUNN's copy-task script starts from this W₀."""
+    circle and no decay. Its largest entry is max|W₀| = max_i max(|cos θ_i|, |sin θ_i|): the angle
+    nearest a multiple of π/2 is typically (π/4)/(n/2) radians from it, so max|W₀| ≈ 0.9999 at
+    n = 128. A k-bit quantizer whose range is max|W| then has a step about three times the one it has
+    for a Haar-random W (max|W| ≈ 0.36 at n = 128), on a W with two non-zero entries per row.
+    projUNN's copy-task script starts from this W₀."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
     theta = (torch.rand(size // 2, generator=generator, dtype=torch.float64) * 2 - 1) * torch.pi
