@@ -1972,7 +1972,8 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
         lines.append(f"No measured cost of the paper's runs yet ({measure} measures them).")
         return "\n\n".join(lines)
     too_long = frame[frame["fits here"].str.startswith("no (")]
-    unmeasured = frame.loc[frame["fits here"].str.startswith(("no measured cost", "not measured")), "run"]
+    # a run that could not be measured (its data is not here) says why in the frame, not here
+    unmeasured = frame.loc[frame["fits here"] == "no measured cost", "run"]
     measured = (f"measured at commit {(provenance.get('commit') or 'unknown')[:7]} on "
                 f"{str(provenance.get('date', ''))[:10]}, `data/results/benchmarks/paper_costs.json`")
     if len(too_long):

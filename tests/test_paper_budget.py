@@ -149,6 +149,11 @@ def test_a_page_without_a_paper_record_says_so_and_names_the_runs_that_do_not_fi
     # the runs without a measured cost are named, with the command that measures them
     assert "No measured cost for `block-hadamrnn`, `lstm`, `fastgrnn` (" in note
     assert "benchmarks/paper_costs.py --experiments copy` measures them" in note
+    # a run that could not be measured is not sent to measure it again: its reason is in the frame
+    imdb = report.paper_budget_note("imdb")
+    assert "No measured cost for" in imdb and "`hadamrnn`" not in imdb.split("No measured cost for")[1]
+    assert report.paper_budget_frame("imdb").set_index("run").loc["hadamrnn", "fits here"] == \
+        "not measured: no IMDB here"
 
 
 def test_an_experiment_without_cost_rows_is_not_said_to_fit_and_rows_say_when_they_were_measured():
