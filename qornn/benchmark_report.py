@@ -218,7 +218,7 @@ def paper_costs_measurements(record: Mapping) -> pd.DataFrame:
         calls.setdefault(key, [])
         if row["experiment"] not in calls[key]:
             calls[key].append(row["experiment"])
-    out = [{"date": date, "commit": commit, "load average before (1 min)": load,
+    out = [{"date": date, "commit": commit, "load average before (1 min)": f"{load:.2f}",
             "experiments": ", ".join(experiments)}
            for (commit, date, load), experiments in calls.items()]
     return pd.DataFrame(out).sort_values("date", kind="stable").reset_index(drop=True)
