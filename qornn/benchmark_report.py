@@ -214,14 +214,14 @@ def paper_costs_measurements(record: Mapping) -> pd.DataFrame:
         when = row.get("measured_at", record_call)
         load = when.get("load_average_before") or [float("nan")]
         key = ((when.get("commit") or "unknown")[:10] + (" (modified)" if when.get("dirty") else ""),
-               str(when.get("date", ""))[:16].replace("T", " "), load[0])
+               str(when.get("date", "")), load[0])  # a call is told apart by its date to the second
         calls.setdefault(key, [])
         if row["experiment"] not in calls[key]:
             calls[key].append(row["experiment"])
-    out = [{"date": date, "commit": commit, "load average before (1 min)": f"{load:.2f}",
-            "experiments": ", ".join(experiments)}
-           for (commit, date, load), experiments in calls.items()]
-    return pd.DataFrame(out).sort_values("date", kind="stable").reset_index(drop=True)
+    out = [{"date": date[:16].replace("T", " "), "commit": commit,
+            "load average before (1 min)": f"{load:.2f}", "experiments": ", ".join(experiments)}
+           for (commit, date, load), experiments in sorted(calls.items(), key=lambda call: call[0][1])]
+    return pd.DataFrame(out)
 
 
 def inference_table(record: Mapping) -> pd.DataFrame:

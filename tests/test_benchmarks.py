@@ -133,11 +133,12 @@ def test_paper_costs_of_some_experiments_keep_the_other_rows_and_say_when_each_w
     assert second["config"]["experiments"] == ["copy", "imdb"]
     # a row written before rows carried measured_at gets the old record's provenance
     second["runs"] = [{k: v for k, v in r.items() if k != "measured_at"} for r in second["runs"]]
+    second["provenance"]["date"] = "2026-12-01T09:00:00+00:00"  # an older record's, as such rows have
     out.write_text(json.dumps(second))
     assert main(["--experiments", "imdb", *common]) == 0
     third = json.loads(out.read_text())
     kept = [r for r in third["runs"] if r["experiment"] == "copy"]
-    assert kept and all(r["measured_at"]["date"] == second["provenance"]["date"] for r in kept)
+    assert kept and all(r["measured_at"]["date"] == "2026-12-01T09:00:00+00:00" for r in kept)
     import qornn.benchmark_report as bench
 
     calls = bench.paper_costs_measurements(third)
