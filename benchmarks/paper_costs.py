@@ -35,6 +35,7 @@ import torch
 from _common import default_path, write_record
 
 from qornn.allocator import retain_freed_memory
+from qornn.benchmark_report import measured_at
 from qornn.experiments import EXPERIMENTS, get_config
 from qornn.experiments.runner import _build
 from qornn.models import implementation
@@ -95,11 +96,7 @@ def merged_rows(old: dict | None, rows: list[dict], experiments: list[str]) -> l
     gets it from ``old``'s provenance and load averages, which are when it was measured."""
     if old is None:
         return rows
-    config, provenance = old.get("config", {}), old.get("provenance", {})
-    when = {"commit": provenance.get("commit"), "date": provenance.get("date"),
-            "load_average_before": config.get("load_average_before"),
-            "load_average_after": config.get("load_average_after")}
-    kept = [{**row, "measured_at": row.get("measured_at", when)}
+    kept = [{**row, "measured_at": measured_at(old, row)}
             for row in old.get("runs", []) if row["experiment"] not in experiments]
     return kept + rows
 

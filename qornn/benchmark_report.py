@@ -31,6 +31,7 @@ __all__ = [
     "provenance_table",
     "paper_costs_table",
     "paper_costs_measurements",
+    "measured_at",
     "targets",
 ]
 
@@ -202,16 +203,24 @@ def paper_costs_table(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def paper_costs_measurements(record: Mapping) -> pd.DataFrame:
-    """paper_costs: when each experiment's rows were measured, one row per measuring call (the rows'
-    ``measured_at``: commit, date, the load average before; the record's own provenance and config
-    for rows written before rows carried it), oldest first."""
+def measured_at(record: Mapping, row: Mapping) -> dict:
+    """paper_costs: when ``row`` was measured, its ``measured_at`` (commit, dirty, date, load average
+    before and after); a row written before rows carried it was measured by the call that wrote
+    ``record``, whose provenance and config say it."""
+    if "measured_at" in row:
+        return dict(row["measured_at"])
     config, provenance = record.get("config", {}), record.get("provenance", {})
-    record_call = {"commit": provenance.get("commit"), "dirty": provenance.get("dirty"),
-                   "date": provenance.get("date"), "load_average_before": config.get("load_average_before")}
+    return {"commit": provenance.get("commit"), "dirty": provenance.get("dirty"),
+            "date": provenance.get("date"), "load_average_before": config.get("load_average_before"),
+            "load_average_after": config.get("load_average_after")}
+
+
+def paper_costs_measurements(record: Mapping) -> pd.DataFrame:
+    """paper_costs: when each experiment's rows were measured, one row per measuring call
+    (:func:`measured_at`: commit, date, the load average before), oldest first."""
     calls: dict[tuple, list[str]] = {}
     for row in record["runs"]:
-        when = row.get("measured_at", record_call)
+        when = measured_at(record, row)
         load = when.get("load_average_before") or [float("nan")]
         key = ((when.get("commit") or "unknown")[:10] + (" (modified)" if when.get("dirty") else ""),
                str(when.get("date", "")), load[0])  # a call is told apart by its date to the second

@@ -1771,15 +1771,14 @@ def paper_costs(experiment: str) -> tuple[dict[str, dict], dict | None]:
     ``optimizer_steps``, ``projected_hours``, or ``measured`` False and a ``reason``), with when they
     were measured (``commit`` and ``date``: the rows' ``measured_at``, else the record's provenance, for a
     record written before rows carried it); ``({}, None)`` when there is no such record."""
-    from .benchmark_report import load_benchmarks
+    from .benchmark_report import load_benchmarks, measured_at
 
     record = load_benchmarks(["paper_costs"]).get("paper_costs")
     if record is None:
         return {}, None
     rows = {row["run"]: row for row in record["runs"] if row["experiment"] == experiment}
-    measured_at = next((row["measured_at"] for row in rows.values() if "measured_at" in row),
-                       record.get("provenance"))
-    return rows, measured_at
+    first = next(iter(rows.values()), None)
+    return rows, (record.get("provenance") if first is None else measured_at(record, first))
 
 
 def _run_checkpoint(config, run: str):
