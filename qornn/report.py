@@ -1336,6 +1336,20 @@ def analysis_frame(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def trained_growth_frame(record: Mapping, steps: int, metric: str) -> pd.DataFrame:
+    """:func:`analysis_frame`'s run, kind, bits and ρ(W) (the spectral radius of the W the trained
+    network uses), with ρ(W)^steps, the factor by which a linear recurrence h_t = W h_{t−1} + … can
+    multiply the state over ``steps`` steps, and the run's test ``metric``. Empty when no run of
+    ``record`` has a recorded analysis."""
+    frame = analysis_frame(record)
+    if frame.empty:
+        return frame
+    frame = frame[["run", "kind", "bits", "ρ(W)"]].copy()
+    frame[f"ρ(W)^{steps:,}"] = frame["ρ(W)"] ** steps
+    frame[metric] = [record["runs"][run]["test"].get(metric) for run in frame["run"]]
+    return frame
+
+
 def kept_record_with(experiment: str, profile: str, **model_settings: Any) -> dict | None:
     """The runs of ``experiment``/``profile`` that changed definitions replaced (kept in
     ``history/``; :func:`qornn.results.load_kept_records`) and that were made with
@@ -1654,7 +1668,7 @@ def released_scales_table(scales: Mapping, profiles: Iterable[str] = (PAPER_PROF
     """The authors' α_W and α_U (:func:`load_released_scales`) beside those of our runs of the same
     task, method and bits, one row per run of ours and budget recorded (seed 0), or one row saying
     "not recorded". ``haar``: n ↦ mean α_W of a Haar-random W ∈ O(n) (e.g. a cached partial of
-    :func:`qornn.analysis.haar_alpha`: it is called for each such row), shown at our n: where a
+    :func:`qornn.analysis.start_alpha`: it is called for each such row), shown at our n: where a
     trained W's α_W sits against an untrained one of the same size (not for HadamRNN, whose W is
     never Haar-random)."""
     rows = []
@@ -1828,11 +1842,17 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
     profile's optimiser steps, their product in hours, and whether that fits this machine (at most
     ``fits_hours``, :data:`FITS_HOURS`), from :func:`paper_costs`. A post-training quantization run
     trains nothing: it costs what its source run costs."""
+    return _paper_budget_frame(experiment, fits_hours, seed_records(experiment, PAPER_PROFILE),
+                               paper_costs(experiment)[0])
+
+
+def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, Mapping],
+                        costs: Mapping[str, Mapping]) -> pd.DataFrame:
+    """:func:`paper_budget_frame` from the paper records ``seeds`` and cost rows ``costs`` already
+    read, for a caller that needs them too."""
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
-    seeds = seed_records(experiment, PAPER_PROFILE)
-    costs, _ = paper_costs(experiment)
     rows = []
     for run in config.models:
         recorded = [seed for seed, record in seeds.items() if run in record["runs"]]
@@ -1946,8 +1966,9 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
     from .benchmark_report import BENCHMARKS
 
     measure = f"`{BENCHMARKS['paper_costs']} --experiments {experiment}`"
-    frame = paper_budget_frame(experiment, fits_hours)
     seeds = seed_records(experiment, PAPER_PROFILE)
+    costs, provenance = paper_costs(experiment)
+    frame = _paper_budget_frame(experiment, fits_hours, seeds, costs)
     path = _repo_relative(results.record_path(experiment, PAPER_PROFILE))
     if not seeds:
         lines = [f"**The paper's budget has not been run yet** for `{experiment}`: there is no record "
@@ -1966,7 +1987,6 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
         flags = _paper_freshness(experiment, seeds)
         if flags:
             lines.append("**Check before trusting the paper's-budget numbers:**\n\n" + flags)
-    _, provenance = paper_costs(experiment)
     if provenance is None:
         lines.append(f"No measured cost of the paper's runs yet ({measure} measures them).")
         return "\n\n".join(lines)

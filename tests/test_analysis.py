@@ -76,13 +76,27 @@ def test_activation_ptq_record_has_every_width_and_its_calibration():
 
 
 def test_haar_alpha_falls_with_n_and_haar_samples_are_orthogonal():
-    from qornn.analysis import haar_alpha, haar_orthogonal
+    from qornn.analysis import haar_orthogonal, start_alpha
 
     w = haar_orthogonal(32, torch.Generator().manual_seed(0))
     torch.testing.assert_close(w.T @ w, torch.eye(32), atol=1e-5, rtol=0)
-    alphas = [haar_alpha(n, samples=4) for n in (32, 128, 512)]
+    alphas = [start_alpha(n, "haar", samples=4) for n in (32, 128, 512)]
     assert alphas[0] > alphas[1] > alphas[2] > 0
-    assert haar_alpha(32, samples=4, seed=1) == haar_alpha(32, samples=4, seed=1)
+    assert start_alpha(32, samples=4, seed=1) == start_alpha(32, samples=4, seed=1)
+
+
+def test_henaff_start_has_an_entry_near_one_where_a_haar_start_does_not():
+    from qornn.analysis import start_alpha, start_matrix
+    from qornn.orthogonal import henaff_orthogonal
+
+    generator = torch.Generator().manual_seed(3)
+    w = start_matrix(64, "henaff", generator)
+    torch.testing.assert_close(w.T @ w, torch.eye(64), atol=1e-5, rtol=0)
+    # the same draws as henaff_orthogonal's own, so the page's α_W is that of the start training uses
+    torch.testing.assert_close(w, henaff_orthogonal(64, torch.Generator().manual_seed(3)).float())
+    assert start_alpha(128, "henaff", samples=4) > 0.99 > 0.6 > start_alpha(128, "haar", samples=4)
+    with pytest.raises(ValueError, match="'cayley'"):
+        start_alpha(8, "cayley")
 
 
 def test_quantized_growth_falls_with_the_bits_and_is_the_spectral_radius_to_the_steps():

@@ -293,6 +293,26 @@ display(Markdown(f"{samples} Haar-random W of size n = {hidden} per bit width, s
 display(report.styled(growth, precision=3))
 
 # %% [markdown]
+# **After training.** The same measure on the trained models: the spectral radius $\rho(W)$ of the
+# matrix each network uses when training ends ($q_k(W)$ for QAT and PTQ, the float $W$ for the float
+# models; recorded in each run's `analysis`), the growth $\rho^T$ over that budget's $T$, and the
+# run's test recall, beside the median $\rho$ of the Haar-random starts above at the same bit width.
+# Training (QAT) can move $q_k(W)$'s spectral radius below where it started; PTQ keeps the rounded
+# trained $W$ as it is.
+
+# %% tags=["hide-input", "full-width"]
+start_rho = growth.set_index("bits")["median ρ(q_k(W))"]
+for profile_name, shown in budgets.items():
+    length = int(get_config("qornn-copy", profile_name).task_options["length"])
+    trained = report.trained_growth_frame(shown, length, "recall_accuracy")
+    if trained.empty:
+        continue
+    trained.insert(3, "median ρ at a Haar start", trained["bits"].map(start_rho))
+    trained[f"ρ(W)^{length:,}"] = [f"{g:.3g}" for g in trained[f"ρ(W)^{length:,}"]]
+    display(Markdown(f"**{report.budget_label(profile_name)}**, T = {length:,}"))
+    display(report.styled(trained, precision=4))
+
+# %% [markdown]
 # ## Provenance
 #
 # The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test

@@ -57,10 +57,9 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
-from qornn import analysis, orthogonal, report  # noqa: E402
+from qornn import analysis, report  # noqa: E402
 from qornn.experiments import recorded_or_trained  # noqa: E402
 
 # %% [markdown]
@@ -215,13 +214,13 @@ if panels:
 # not say the hidden sizes. The table sets them beside the same scales of our runs of the same task,
 # method and bits (seed 0, at the paper's budget where recorded and at this page's profile; $\alpha_U$
 # read from the trained weights), and beside the mean $\alpha_W$ of a Haar-random $W \in O(n)$ at our
-# $n$ (`analysis.haar_alpha`, `samples` draws): a trained $W$ near that value has kept the spread of
+# $n$ (`analysis.start_alpha`, `samples` draws): a trained $W$ near that value has kept the spread of
 # an untrained one, so the authors' $\alpha_W$ also hints at the size they trained. Where the authors'
 # value is empty, the notebook names a run of their experiment tracker instead of a number.
 
 # %% tags=["hide-input", "full-width"]
 released_scales = report.load_released_scales()
-haar = functools.cache(lambda n: analysis.haar_alpha(n, samples=samples, seed=seed))  # one draw per n
+haar = functools.cache(lambda n: analysis.start_alpha(n, "haar", samples=samples, seed=seed))  # per n
 scales = report.released_scales_table(released_scales,
                                       profiles=list(dict.fromkeys([report.PAPER_PROFILE, profile])),
                                       haar=haar)
@@ -238,9 +237,7 @@ display(Markdown(  # an output's Markdown renders no TeX: plain symbols
     f"notebook's QRNN, our `qornn-copy-released`). Their STE-projUNN models have α_W of "
     f"{min(projunn):.4f} to {max(projunn):.4f}: an orthogonal W with an entry that close to 1 has that "
     "entry's row and column close to a signed unit vector, as a permutation has."))
-generator = torch.Generator().manual_seed(seed)
-henaff_alpha = sum(float(orthogonal.henaff_orthogonal(128, generator).abs().max())
-                   for _ in range(samples)) / samples
+henaff_alpha = analysis.start_alpha(128, "henaff", samples=samples, seed=seed)
 display(Markdown(
     f"Henaff's start gives such a W: rotations of random angles on pairs of units "
     f"(`qornn.orthogonal.henaff_orthogonal`), whose mean α_W is {henaff_alpha:.4f} at n = 128 "
