@@ -213,10 +213,12 @@ def disabled() -> Iterator[None]:
         set_enabled(previous)
 
 
-def supports(x: torch.Tensor, s: torch.Tensor) -> bool:
-    """Whether the C++ kernel handles these tensors (CPU, float32/float64, same dtype, 3-d input)."""
-    return (x.device.type == "cpu" and s.device.type == "cpu" and x.dtype in _EXT_DTYPES
-            and s.dtype == x.dtype and x.dim() == 3)
+def supports(x: torch.Tensor, s: torch.Tensor, *others: torch.Tensor, nonlinearity: str = "linear") -> bool:
+    """Whether the C++ kernel handles these tensors and this σ: a 3-d input x, the signs s and the
+    ``others`` (U, b, V, c) all on the CPU in one dtype, float32 or float64, and σ one of
+    :data:`NONLINEARITY_CODES` (not modReLU). The one place that says what the kernel can run."""
+    return (nonlinearity in NONLINEARITY_CODES and x.dim() == 3 and x.dtype in _EXT_DTYPES
+            and all(t.device.type == "cpu" and t.dtype == x.dtype for t in (x, s, *others)))
 
 
 def implementation(model: torch.nn.Module) -> str:
@@ -334,7 +336,7 @@ def hadamard_rnn(
     elif reversible and nonlinearity != "linear":
         raise ValueError(f"the {nonlinearity} recurrence cannot be reversed: use reversible=False")
     extra = [t for t in (weight, bias, readout_weight, readout_bias) if t is not None]
-    if not supports(inp, s) or any(t.dtype != inp.dtype for t in extra):
+    if not supports(inp, s, *extra, nonlinearity=nonlinearity):
         raise ValueError("the fast kernel takes CPU float32/float64 tensors of one dtype")
     if not available():
         raise RuntimeError(f"the fast HadamRNN kernel could not be built: {_ext_error}")

@@ -132,6 +132,24 @@ def test_model_fast_path_matches_dense_path(many_to_many, block):
     assert_model_fast_equals_dense(model, x)
 
 
+def test_supports_says_once_what_the_kernel_runs():
+    x, s = torch.randn(2, 5, 16), torch.ones(16)
+    assert fh.supports(x, s) and fh.supports(x, s, nonlinearity="tanh")
+    assert not fh.supports(x, s, nonlinearity="modrelu")  # the kernel has no modReLU
+    assert not fh.supports(x, s, torch.ones(16, 3, dtype=torch.float64))  # U of another dtype
+    assert not fh.supports(x.to(torch.bfloat16), s.to(torch.bfloat16))
+    assert not fh.supports(x[0], s)  # 2-d input
+    weight = HadamardWeight(16)
+    u, b = torch.ones(16, 3), torch.ones(16)
+    inputs = torch.randn(2, 5, 3)
+    # what supports refuses, the layer computes on the dense path instead (None), not an error
+    assert weight.fused_states(inputs, u, b, "modrelu", False) is None
+    assert weight.fused_states(inputs, u, b, "linear", True, (torch.ones(4, 16, dtype=torch.float64),
+                                                              torch.ones(4, dtype=torch.float64))) is None
+    with pytest.raises(ValueError, match="modrelu"):
+        fh.hadamard_rnn(torch.randn(5, 2, 16), s, nonlinearity="modrelu")
+
+
 def test_switches_force_dense_path(monkeypatch):
     calls = []
     monkeypatch.setattr(fh, "hadamard_rnn", lambda *args, **kw: calls.append(1) or None)

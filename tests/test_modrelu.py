@@ -17,6 +17,14 @@ def test_modrelu_keeps_the_sign_and_shrinks_the_magnitude():
     torch.testing.assert_close(modrelu(z, b), expected)
 
 
+def test_modrelu_without_eps_is_the_shrink_of_the_activation_quantized_networks():
+    z = torch.tensor([-2.0, -0.5, 0.0, 0.3, 2.0])
+    b = torch.tensor([-1.0, -1.0, 0.5, -1.0, 0.5])
+    torch.testing.assert_close(modrelu(z, b, eps=0.0), torch.tensor([-1.0, 0.0, 0.0, 0.0, 2.5]),
+                               rtol=0, atol=0)
+    assert torch.equal(modrelu(z, 0.0, eps=0.0), z)  # a bias of 0 off the grid: the identity
+
+
 @pytest.mark.parametrize("last_only", [False, True])
 def test_dense_modrelu_backward_equals_autograd(last_only):
     # the hand-written backward (δ passes where h ≠ 0; ∂b = Σ δ sign h) against autograd through

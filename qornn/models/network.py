@@ -176,8 +176,8 @@ class RecurrentNet(nn.Module):
         """What a recurrent weight with a fused kernel (``fused_states``: HadamRNN on the CPU) computes from
         the raw inputs: states, or with ``readout`` the logits of every step; None if it cannot."""
         fused = getattr(self.recurrent, "fused_states", None)
-        if self.nonlinearity == "modrelu" or self.input.bias is None or not self.readout_relu:
-            fused = None  # what the fused kernel does not compute
+        if self.input.bias is None or not self.readout_relu:
+            fused = None  # what the fused kernel does not compute (it says itself which σ it runs)
         direct = self.direct_input(x) if fused is not None else None
         if direct is None:
             return None

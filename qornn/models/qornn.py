@@ -47,7 +47,7 @@ from ..orthogonal import (
 )
 from ..quantize import LearnedRange, check_bits, quantization_scale, quantize_ste, uniform_quantize
 from .network import QuantizedLinear, RecurrentNet
-from .recurrent import HadamardWeight, RecurrentWeight
+from .recurrent import HadamardWeight, RecurrentWeight, modrelu
 
 __all__ = [
     "weight_bits",
@@ -496,8 +496,7 @@ class ActivationQuantizedNet(nn.Module):
             if m.nonlinearity == "relu":
                 h = F.relu(h)
             elif m.nonlinearity == "modrelu":  # the sum rounded first (not clipped), as the integer loop
-                h = torch.round(h / s_h) * s_h
-                h = torch.sgn(h) * F.relu(h.abs() + shrink)
+                h = modrelu(torch.round(h / s_h) * s_h, shrink, eps=0.0)
             h = fake_quantize(h, s_h, bits)
             states.append(h)
         return torch.stack(states)
@@ -543,7 +542,7 @@ class ActivationQuantizedNet(nn.Module):
             if m.nonlinearity == "relu":
                 h = F.relu(h)
             elif m.nonlinearity == "modrelu":  # no ε; back to the grid, as the simulation
-                h = torch.round(torch.sgn(h) * F.relu(h.abs() + shrink))
+                h = torch.round(modrelu(h, shrink, eps=0.0))
             h = torch.clamp(h, -levels, levels - 1)
             states.append(h)
         return (torch.stack(states) * s_h).to(m.readout.weight.dtype)

@@ -35,19 +35,21 @@ NONLINEARITIES = ("linear", "relu", "tanh", "modrelu")
 MODRELU_EPS = 1e-6
 
 
-def modrelu(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def modrelu(z: torch.Tensor, b: torch.Tensor | float, eps: float = MODRELU_EPS) -> torch.Tensor:
     """modReLU (Arjovsky et al. 2016), as the QORNN authors' code computes it:
     σ_b(z) = sign(z) · ReLU(|z| + ε + b), with a learned bias b per unit and ε = 1e-6. It keeps the
     sign of each entry and shrinks its magnitude by −b (b < 0) or zeroes it (|z| + ε ≤ −b).
     Its derivative, used by :class:`_DenseRecurrence`: ∂σ/∂z = 1 and ∂σ/∂b = sign(z) where σ_b(z) ≠ 0,
-    and both 0 where σ_b(z) = 0 (so the output alone tells the backward which entries pass)."""
-    sign, magnitude = _modrelu_factors(z, b)
+    and both 0 where σ_b(z) = 0 (so the output alone tells the backward which entries pass).
+    The activation-quantized networks pass ``eps=0``: their integer codes cannot hold ε."""
+    sign, magnitude = _modrelu_factors(z, b, eps)
     return sign * magnitude
 
 
-def _modrelu_factors(z: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _modrelu_factors(z: torch.Tensor, b: torch.Tensor | float, eps: float = MODRELU_EPS
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """sign(z) and ReLU(|z| + ε + b), whose product is :func:`modrelu`."""
-    return torch.sgn(z), F.relu(z.abs() + MODRELU_EPS + b)
+    return torch.sgn(z), F.relu(z.abs() + eps + b)
 
 
 def _check_bias(nonlinearity: str, bias: torch.Tensor | None) -> None:
@@ -246,12 +248,15 @@ class HadamardWeight(RecurrentWeight):
     def signs(self) -> torch.Tensor:
         return sign_ste(self.u) if self.sign_rule is None else self.sign_rule.signs(self.u)
 
-    def _fast(self, x: torch.Tensor) -> bool:
-        """Whether the fused kernel of :mod:`qornn.fast_hadamard` runs this recurrence (CPU, float32/64,
-        built, not switched off by ``self.fast = False`` or ``fast_hadamard.set_enabled(False)``)."""
+    def _fast(self, x: torch.Tensor, *others: torch.Tensor, nonlinearity: str) -> bool:
+        """Whether the fused kernel of :mod:`qornn.fast_hadamard` runs this recurrence on x and
+        ``others`` (:func:`~qornn.fast_hadamard.supports`: CPU tensors of one float dtype, σ not
+        modReLU), built and not switched off by ``self.fast = False`` or
+        ``fast_hadamard.set_enabled(False)``."""
         from .. import fast_hadamard
 
-        return (getattr(self, "fast", True) and fast_hadamard.enabled() and fast_hadamard.supports(x, self.u)
+        return (getattr(self, "fast", True) and fast_hadamard.enabled()
+                and fast_hadamard.supports(x, self.u, *others, nonlinearity=nonlinearity)
                 and fast_hadamard.available())
 
     def recur(self, a: torch.Tensor, nonlinearity: str = "linear", *, overwrite: bool = False,
@@ -261,7 +266,7 @@ class HadamardWeight(RecurrentWeight):
         (``overwrite``, ``bias``: as :meth:`RecurrentWeight.recur`)."""
         from .. import fast_hadamard
 
-        if self._fast(a) and nonlinearity != "modrelu":
+        if self._fast(a, nonlinearity=nonlinearity):
             return fast_hadamard.hadamard_rnn(a, self.signs(), block=self.block, nonlinearity=nonlinearity)
         return dense_recurrence(a, self.matrix(), nonlinearity, overwrite=overwrite, bias=bias)
 
@@ -274,7 +279,7 @@ class HadamardWeight(RecurrentWeight):
         caller then takes the dense path)."""
         from .. import fast_hadamard
 
-        if not self._fast(x) or weight.dtype != x.dtype:
+        if not self._fast(x, weight, bias, *(readout or ()), nonlinearity=nonlinearity):
             return None
         v, c = readout if readout is not None else (None, None)
         return fast_hadamard.hadamard_rnn(x, self.signs(), weight=weight, bias=bias, block=self.block,
