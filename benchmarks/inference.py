@@ -17,12 +17,6 @@ batch 100, T = 784, inference mode) of
 - ``packed``: the rebuilt model on its fastest path (HadamRNN: the C++ FWHT recurrence; QORNN: the
   stored q_4(W), no Björck).
 
-For HadamRNN and Block-HadamRNN also the integer-only forward pass with 12-bit activations
-(:class:`qornn.models.qornn.ActivationQuantizedNet` with ``integer=True``, ranges calibrated on the
-timed batch), whose recurrent product W_int H is computed two ways: a Walsh–Hadamard transform of the
-integer codes (``fwht``) and the dense n × n product (``dense``, the path under
-``fast_hadamard.disabled()``); both are exact, so their outputs must be equal bit for bit.
-
 Repetitions are interleaved and ratios are medians of per-repetition ratios, as in the other
 benchmarks. Results go to ``data/results/benchmarks/inference.json`` with provenance.
 
@@ -45,11 +39,8 @@ from _common import default_path, interleaved_times, median_ratios, write_record
 from qornn import fast_hadamard
 from qornn.export import load_packed, save_packed
 from qornn.models import build_model, model_size_bits
-from qornn.models.qornn import ActivationQuantizedNet, calibrate_activations
 
 BATCH, INPUT, CLASSES, BITS = 100, 1, 10, 4
-#: the activation bit width of the integer-only forward pass timed for the Hadamard models
-ACT_BITS = 12
 
 
 def model_builds(n: int, block: int, bits: int) -> dict[str, dict]:
@@ -116,7 +107,7 @@ def measure(name: str, build: dict, T: int, reps: int, seed: int, folder: Path) 
     }
     storage["ratio_file"] = storage["float_dense_file_bytes"] / storage["packed_file_bytes"]
     storage["ratio_payload"] = storage["float_dense_payload_bytes"] / storage["packed_payload_bytes"]
-    row = {
+    return {
         "model": name, "build": build, "T": T, "batch": BATCH, "reps": reps,
         "outputs_equal": same,
         "max_abs_diff_packed_fast_vs_float_dense": float((fast_out - reference).abs().max()),
@@ -128,28 +119,6 @@ def measure(name: str, build: dict, T: int, reps: int, seed: int, folder: Path) 
         "sequences_per_s": {v: BATCH / s for v, s in med.items()},
         "speedup_packed_over_float": median_ratios(times, "packed", ["float"])["float"],
     }
-    if hadamard:
-        row["integer_activations"] = integer_forward(model, x, reps)
-    return row
-
-
-def integer_forward(model, x: torch.Tensor, reps: int) -> dict:
-    """The integer-only forward pass at :data:`ACT_BITS`-bit activations, its recurrent product by
-    FWHT against the dense product: outputs equal or not, times and the ratio dense / FWHT."""
-    net = ActivationQuantizedNet(model, calibrate_activations(model, [x]), ACT_BITS, integer=True)
-
-    def fwht_forward() -> torch.Tensor:
-        return net(x)
-
-    def dense_forward() -> torch.Tensor:
-        with fast_hadamard.disabled():
-            return net(x)
-
-    same = bool(torch.equal(fwht_forward(), dense_forward()))
-    times = interleaved_times({"fwht": fwht_forward, "dense": dense_forward}, reps)
-    return {"act_bits": ACT_BITS, "outputs_equal": same, "times_s": times,
-            "median_s": {v: statistics.median(ts) for v, ts in times.items()},
-            "dense_over_fwht": median_ratios(times, "fwht", ["dense"])["dense"]}
 
 
 def print_table(rows: list[dict]) -> None:
@@ -163,12 +132,6 @@ def print_table(rows: list[dict]) -> None:
               f"{st['float_dense_file_bytes']:>10,d} B | {st['ratio_file']:>8.1f}× | "
               f"{str(r['outputs_equal']):>5} | {sps['float']:>11.1f} | {sps['packed']:>12.1f} | "
               f"{r['speedup_packed_over_float']:>6.2f}×")
-    for r in rows:
-        if "integer_activations" in r:
-            ia = r["integer_activations"]
-            print(f"{r['model']}: integer forward, {ia['act_bits']}-bit activations: FWHT "
-                  f"{ia['median_s']['fwht']:.3f}s, dense {ia['median_s']['dense']:.3f}s, "
-                  f"dense / FWHT {ia['dense_over_fwht']:.1f}×, equal {ia['outputs_equal']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         record = {
             "benchmark": "inference",
             "description": "packed models (qornn.export) against their float-simulated form: storage, "
-                           "equal outputs, forward throughput; the Hadamard models' integer-only "
-                           "forward pass with its recurrent product by FWHT against the dense product",
+                           "equal outputs, forward throughput",
             "config": {"batch": BATCH, "T": args.T, "input_size": INPUT, "classes": CLASSES,
                        "hidden_size": args.hidden, "block": min(args.block, args.hidden), "bits": args.bits,
                        "reps": args.reps, "threads": torch.get_num_threads(), "dtype": "float32",

@@ -204,8 +204,7 @@ def set_enabled(value: bool) -> None:
 
 @contextlib.contextmanager
 def disabled() -> Iterator[None]:
-    """``with disabled(): ...`` runs HadamardWeight on its dense path (and the integer-only
-    activation-quantized HadamRNN on the dense product instead of its Walsh–Hadamard transform)."""
+    """``with disabled(): ...`` runs HadamardWeight on its dense path."""
     previous = _enabled
     set_enabled(False)
     try:

@@ -364,25 +364,6 @@ def test_integer_activation_path_equals_the_exact_float_simulation(nonlinearity,
     torch.testing.assert_close(integer(x), simulated(x), rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("name,options", [("hadamrnn", {}), ("block-hadamrnn", {"block": 8})])
-@pytest.mark.parametrize("act_bits", [6, 16])
-def test_integer_hadamrnn_product_by_fwht_equals_the_dense_product(name, options, act_bits):
-    """HadamRNN's W_int H as a Walsh–Hadamard transform of the codes gives the dense product's hidden
-    codes bit for bit, up to 16-bit activations (sums up to 2^15 · 64)."""
-    from qornn import fast_hadamard
-
-    torch.manual_seed(3)
-    model = build_model(name, input_size=3, output_size=5, hidden_size=64, **options).eval()
-    with torch.no_grad():
-        model.recurrent.u.copy_(torch.randn_like(model.recurrent.u))  # signs of both kinds
-    x = torch.randn(8, 200, 3)
-    net = ActivationQuantizedNet(model, calibrate_activations(model, [x]), act_bits, integer=True)
-    by_fwht = net.hidden_states(x)
-    with fast_hadamard.disabled():
-        dense = net.hidden_states(x)
-    assert torch.equal(by_fwht, dense) and by_fwht.abs().max() > 0
-
-
 def test_integer_activation_path_reads_tokens_and_refuses_float_weights():
     torch.manual_seed(2)
     model = build_model("qornn-ste-bjorck", input_size=7, output_size=7, hidden_size=16, bits=5,

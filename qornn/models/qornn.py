@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..hadamard import fwht
 from ..orthogonal import (
     ORTHOGONAL_INITS,
     PROJUNN_VARIANTS,
@@ -535,11 +534,10 @@ class ActivationQuantizedNet(nn.Module):
         if limit >= 2.0 ** 53:
             raise ValueError(f"integer path overflow: products reach {limit:.3g} ≥ 2^53; use a smaller "
                              "shift or fewer bits")
-        recurrent_product = self._integer_recurrent_product(w_int)
         h = ux.new_zeros(ux.shape[1:])
         states = []
         for ux_t in (mult_u * ux).unbind(0):
-            acc = mult_w * recurrent_product(h) + ux_t
+            acc = mult_w * (h @ w_int.t()) + ux_t
             h = torch.round(acc / big + b)  # exact in float64; ties to even, as the simulation
             if m.nonlinearity == "relu":
                 h = F.relu(h)
@@ -548,20 +546,6 @@ class ActivationQuantizedNet(nn.Module):
             h = torch.clamp(h, -levels, levels - 1)
             states.append(h)
         return (torch.stack(states) * s_h).to(m.readout.weight.dtype)
-
-    def _integer_recurrent_product(self, w_int: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        """h ↦ h W_intᵀ for integer codes h (B, n) in float64. HadamRNN's W_int = diag(s)·(I ⊗ H_m)
-        (:func:`integer_weights`) gives s ⊙ FWHT_m(h), n·log₂ m additions instead of a dense n × n
-        product; both are exact, as every partial sum is an integer below the 2^53 that
-        :meth:`_integer_states` checks, so they agree bit for bit. ``fast_hadamard.disabled()``
-        selects the dense product, the reference (as it does for training)."""
-        from .. import fast_hadamard
-
-        rec = self.model.recurrent
-        if not isinstance(rec, HadamardWeight) or not fast_hadamard.enabled():
-            return lambda h: h @ w_int.t()
-        signs = rec.signs().detach().double()
-        return lambda h: fwht(h, block=rec.block) * signs
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
