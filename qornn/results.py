@@ -654,6 +654,10 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     }),
     "qornn/fast_hadamard.py": frozenset({
         ("d44cf982676fdde065c3e0e34d70a470c320dc8e", "0ffbc0a6a2f9a41ff565988bd9d454d74601916d"),
+        # what the fused kernel runs said once, supports(x, s, *others, nonlinearity), with
+        # recurrent.py's HadamardWeight and network.py asking it (e296302): against 2ebfd52, 36 smoke
+        # runs, 0 different
+        ("0ffbc0a6a2f9a41ff565988bd9d454d74601916d", "7d594ac3d95190c7f908ec599ff3de1933d79b95"),
     }),
     # the first non-finite loss stops a run, a stopped retrain resumes, a PTQ run records its source's
     # training (3dfac0b): scripts/training_equivalence.py, 36 smoke runs, 0 different
@@ -673,6 +677,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # quantized_growth added beside the functions in use (c5172bd): against bfd9af3, 36 smoke runs,
         # 0 different
         ("1bd7c80de8ac68177344d8ff45b35dffd2cbd135", "9fa9723fbf29b3813fca5864ec6436b214f2d090"),
+        # start_alpha(n, start) in place of haar_alpha, start_matrix beside it (40687aa): against
+        # 2ebfd52, 36 smoke runs, 0 different
+        ("9fa9723fbf29b3813fca5864ec6436b214f2d090", "fa69d14ee593a714f5eb5c39a94d77688a670f83"),
     }),
     "qornn/experiments/runner.py": frozenset({
         ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),
@@ -703,10 +710,17 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # models/__init__.py, options.py and qornn.py (d44208a): against 7c22686, 36 smoke runs,
         # 0 different
         ("c69752c2f94a6d3998623bbec05089cd6baa37f2", "30f4d41a1bc602436a5dee4b112b6574f47a74c9"),
+        # fast_hadamard.supports asked with every tensor and σ; modrelu(z, b, eps) for qornn.py's
+        # activation-quantized networks, whose modReLU without ε was written out twice (e296302):
+        # against 2ebfd52, 36 smoke runs, 0 different; their activation PTQ outputs (integer and
+        # float simulation, modReLU, ReLU, HadamRNN, Block-HadamRNN) compared bit for bit too
+        ("30f4d41a1bc602436a5dee4b112b6574f47a74c9", "a9bbcb408b17be89dcd26b906db74c7dc6c9931f"),
     }),
     "qornn/models/network.py": frozenset({
         ("fc66f406c1e33da3bde0b9660af2e9638d96cf68", "2dd97f33aa64736d6dfcbcb2aff0506123234ac7"),
         ("2dd97f33aa64736d6dfcbcb2aff0506123234ac7", "910613a0abb49f1a35839cd5fae2d1d5a0f2b910"),
+        # the fused kernel's σ limit left to fast_hadamard.supports (e296302): see recurrent.py
+        ("910613a0abb49f1a35839cd5fae2d1d5a0f2b910", "45b0db781b0476eca48fc6fd340b1ec558357437"),
     }),
     "qornn/models/__init__.py": frozenset({
         ("eabed60fc7e8c197b1f21622e472bd73e86b5835", "7988c1a5ac582314547ea7cbfdaa3b424638b2e4"),
@@ -722,6 +736,8 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         ("a1d79074c5fc82df0f551fe67be1f2f2c733b0ef", "633586d4be845976ea87750fc6bd6074b04a4083"),
         # projUNN's init option, Haar by default as before (38d4732): see orthogonal.py
         ("633586d4be845976ea87750fc6bd6074b04a4083", "7b740127c1ca70ed791ab9044738deed22df9f63"),
+        # modReLU without ε as modrelu(..., eps=0.0) (e296302): see recurrent.py
+        ("7b740127c1ca70ed791ab9044738deed22df9f63", "332c12c248e3861cb26ac7daeeb934b167d40f5a"),
     }),
     # Henaff's start, henaff_orthogonal, added beside the functions in use (38d4732): against f70c1cf,
     # 36 smoke runs, 0 different
