@@ -633,3 +633,22 @@ def test_released_scales_stand_beside_our_runs_and_bad_entries_fail(paper_dir):
         (paper_dir / "released_scales.yaml").write_text(yaml.safe_dump(bad, allow_unicode=True))
         with pytest.raises(report.PaperNumbersError, match=message):
             report.load_released_scales()
+
+
+def test_trained_growth_is_the_recorded_spectral_radius_to_the_steps():
+    def run(model: dict, radius: float | None, recall: float) -> dict:
+        out = {"config": {"model": model}, "size_bits": 1, "test": {"loss": 0.1, "recall_accuracy": recall}}
+        if radius is not None:
+            out["analysis"] = {"alpha_W": 0.36, "W": {"spectral": 0.1, "frobenius": 1.0, "sigma_min": 0.9,
+                                                      "sigma_max": 1.1, "spectral_radius": radius}}
+        return out
+
+    record = {"runs": {"qornn-ste-bjorck-5bit": run({"model": "qornn-ste-bjorck", "bits": 5}, 1.01, 0.3),
+                       "ornn-bjorck": run({"model": "ornn-bjorck"}, 1.0, 0.99),
+                       "lstm": run({"model": "lstm"}, None, 0.5)}}  # no orthogonal W: no row
+    frame = report.trained_growth_frame(record, 1000, "recall_accuracy").set_index("run")
+    assert sorted(frame.index) == ["ornn-bjorck", "qornn-ste-bjorck-5bit"]
+    assert frame.loc["qornn-ste-bjorck-5bit", "ρ(W)^1,000"] == pytest.approx(1.01 ** 1000)
+    assert frame.loc["qornn-ste-bjorck-5bit", "recall_accuracy"] == 0.3
+    assert frame.loc["ornn-bjorck", "kind"] == "float" and frame.loc["ornn-bjorck", "ρ(W)^1,000"] == 1.0
+    assert report.trained_growth_frame({"runs": {"lstm": record["runs"]["lstm"]}}, 10, "loss").empty

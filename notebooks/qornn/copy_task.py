@@ -309,7 +309,10 @@ for profile_name, shown in budgets.items():
         continue
     trained.insert(3, "median ρ at a Haar start", trained["bits"].map(start_rho))
     trained[f"ρ(W)^{length:,}"] = [f"{g:.3g}" for g in trained[f"ρ(W)^{length:,}"]]
-    display(Markdown(f"**{report.budget_label(profile_name)}**, T = {length:,}"))
+    qat = trained[trained["kind"] == "QAT"]
+    lowered = int((qat["ρ(W)"] < qat["median ρ at a Haar start"]).sum())
+    display(Markdown(f"**{report.budget_label(profile_name)}**, T = {length:,}: {lowered} of the "
+                     f"{len(qat)} QAT runs ended with ρ(W) below the median Haar start at their bit width."))
     display(report.styled(trained, precision=4))
 
 # %% [markdown]
