@@ -200,6 +200,26 @@ display(Markdown(report.peer_learned_signs_text() or "No side-by-side run is rec
                  "(`python scripts/peer_check.py`)."))
 
 # %% [markdown]
+# ## Integer activations after training
+#
+# The trained HadamRNN models with their input and hidden state rounded to a $k_a$-bit grid after
+# training, the recurrence run on integers only: the measurement of
+# {doc}`/book/hadamrnn/copy_task` (section "Integer activations after training", which describes
+# it), whose paper reports no table of it. Training does not record it for HadamRNN; it is made from
+# the trained weights by `qornn analyse pmnist --profile paper --activations`. Test accuracy with
+# float activations and at each $k_a$, on the test subset the table gives (the same for every
+# column), at the paper's budget, one row per run and seed:
+
+# %% tags=["hide-input", "full-width"]
+activations = report.seed_activation_frame(["pmnist"], report.PAPER_PROFILE, "accuracy")
+if activations.empty:
+    display(Markdown("No run of `pmnist` at the paper's budget has an activation analysis yet: "
+                     "`qornn analyse pmnist --profile paper --activations` adds one."))
+else:
+    accuracies = [c for c in activations if c == "float activations" or c.startswith("ka=")]
+    display(report.styled(activations).format("{:.1%}", subset=accuracies))
+
+# %% [markdown]
 # ## Model sizes
 #
 # Bits of every matrix and bias, counted as the papers count them (one function,

@@ -168,6 +168,26 @@ display(Markdown(report.paired_gain(report.budget_seed_records("smnist", record)
                                     "hadamrnn-fixed-signs", "accuracy", record=record)))
 
 # %% [markdown]
+# ## Integer activations after training
+#
+# The trained HadamRNN models with their input and hidden state rounded to a $k_a$-bit grid after
+# training, the recurrence run on integers only: the measurement of
+# {doc}`/book/hadamrnn/copy_task` (section "Integer activations after training", which describes
+# it), whose paper reports no table of it. Training does not record it for HadamRNN; it is made from
+# the trained weights by `qornn analyse smnist --profile paper --activations`. Test accuracy with
+# float activations and at each $k_a$, on the test subset the table gives (the same for every
+# column), at the paper's budget, one row per run and seed:
+
+# %% tags=["hide-input", "full-width"]
+activations = report.seed_activation_frame(["smnist"], report.PAPER_PROFILE, "accuracy")
+if activations.empty:
+    display(Markdown("No run of `smnist` at the paper's budget has an activation analysis yet: "
+                     "`qornn analyse smnist --profile paper --activations` adds one."))
+else:
+    accuracies = [c for c in activations if c == "float activations" or c.startswith("ka=")]
+    display(report.styled(activations).format("{:.1%}", subset=accuracies))
+
+# %% [markdown]
 # ## Model sizes
 #
 # Bits of every matrix and bias, counted as the papers count them (`qornn.models.model_size_bits`).
