@@ -205,24 +205,36 @@ def analyse_model(model: nn.Module) -> dict:
 
 def activation_ptq(model: RecurrentNet, task: Task, *, act_bits: Iterable[int] = ACTIVATION_BITS,
                    calibration_size: int = 2000, test_size: int | None = 2000, batch_size: int = 500,
-                   integer: bool = True) -> dict[str, dict[str, float]]:
+                   integer: bool = True, progress: bool = False, description: str = "activation PTQ"
+                   ) -> dict[str, dict[str, float]]:
     """Test metrics of ``model`` with its hidden state quantized to ka bits, for each ka, beside the
     same model with float activations (key ``"float"``), all on the first ``test_size`` test samples
     (None: all). Ranges are calibrated on the first ``calibration_size`` training samples (max|x|,
     max|h|, as in the authors' notebook). ``integer``: run the integer-only loop (else the float
-    simulation)."""
+    simulation). ``progress``: a bar (``description``) over the calibration and the evaluations,
+    which take minutes for a long sequence at n = 512."""
+    from tqdm.auto import tqdm
+
     from .train import evaluate  # late: train imports the models package too
+
+    act_bits = list(act_bits)
+    bar = tqdm(total=len(act_bits) + 2, disable=not progress, desc=description, unit="pass")
 
     n_cal = min(calibration_size, task.num_samples("train"))
     batches = (task.batch("train", torch.arange(i, min(i + batch_size, n_cal)))[0]
                for i in range(0, n_cal, batch_size))
     ranges = calibrate_activations(model, batches)
+    bar.update()
     cpu = torch.device("cpu")
     n_test = task.num_samples("test") if test_size is None else min(test_size, task.num_samples("test"))
     out = {"calibration": {"input_max": ranges.input_max, "hidden_max": ranges.hidden_max,
                            "samples": n_cal, "test_samples": n_test, "integer": integer},
            "float": evaluate(model, task, "test", batch_size, cpu, limit=n_test)}
+    bar.update()
     for ka in act_bits:
+        bar.set_postfix_str(f"ka={ka}")
         net = ActivationQuantizedNet(model, ranges, ka, integer=integer)
         out[str(ka)] = evaluate(net, task, "test", batch_size, cpu, limit=n_test)
+        bar.update()
+    bar.close()
     return out

@@ -12,7 +12,7 @@
                                              SLURM (qornn/sweep.py; qornn sweep --help)
     qornn show EXPERIMENT [--profile P] [--seed S] [--set KEY=VALUE ...]
                                              the recorded results, one line per run
-    qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force] [--activations]
+    qornn analyse EXPERIMENT [--profile P] [--runs a,b] [--force] [--activations] [--no-progress]
                                              add the orthogonality / activation-PTQ measurements
                                              to recorded runs, from their checkpoints
     qornn export EXPERIMENT [--profile P] [--runs a,b] [--seed S] [--set KEY=VALUE ...]
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     analyse.add_argument("--activations", action="store_true",
                          help="measure the activation PTQ again (runs that have one, and HadamRNN runs, "
                               "which training leaves out), from the checkpoint or the packed weights")
+    analyse.add_argument("--no-progress", action="store_true", help="no progress bars")
     export.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")
     args = parser.parse_args(argv)
     try:
@@ -182,7 +183,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "analyse":
         record = analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
                                     runs=_runs(args.runs), overrides=args.overrides,
-                                    activations=args.activations)
+                                    activations=args.activations, progress=not args.no_progress)
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
         print(f"analysed: {path}")
     elif args.command == "export":

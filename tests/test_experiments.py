@@ -148,6 +148,18 @@ def test_activation_ptq_is_measured_again_on_request_from_the_checkpoint_or_the_
     assert packed["runs"]["hadamrnn"]["analysis"]["activation_ptq"] == ptq
 
 
+def test_analyse_shows_the_progress_of_each_activation_ptq(capsys):
+    from qornn.cli import main
+
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    capsys.readouterr()
+    assert main(["analyse", "copy", "--profile", "smoke", "--activations"]) == 0
+    err = capsys.readouterr().err
+    assert "copy/hadamrnn activation PTQ" in err and "6/6" in err  # calibration, float, 4 widths
+    assert main(["analyse", "copy", "--profile", "smoke", "--activations", "--no-progress"]) == 0
+    assert "activation PTQ" not in capsys.readouterr().err
+
+
 #: records that a script writes, with no registry entry (tests/test_peer.py, tests/test_signs.py check them)
 SCRIPT_EXPERIMENTS = {"hadamrnn-peer-check", "hadamrnn-signs-probe"}
 

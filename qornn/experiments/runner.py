@@ -317,7 +317,8 @@ def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
 
 
 def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
-                       force: bool = False, overrides: Any = None, activations: bool = False) -> dict:
+                       force: bool = False, overrides: Any = None, activations: bool = False,
+                       progress: bool = False) -> dict:
     """Add the :func:`_analysis` of each recorded run that lacks one (all with ``force``), from the
     trained models' checkpoints; for records made before analyses were recorded.
 
@@ -326,7 +327,8 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
     1/√m, :func:`~qornn.models.qornn.integer_weights`; training does not measure them), keeping the
     other measurements; from the checkpoint, or from the packed weights where the checkpoint is gone
     (their outputs are the trained model's, bit for bit). The analysis then says which commit made
-    this measurement (``activation_ptq_commit``) beside the one that made the rest (``commit``)."""
+    this measurement (``activation_ptq_commit``) beside the one that made the rest (``commit``).
+    ``progress``: a bar per run's activation PTQ."""
     cfg = get_config(experiment, profile, overrides)
     check_seed(seed)
     variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
@@ -345,7 +347,9 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
             _check_current(cfg, run, data, seed, "analysing")
             model = _trained_or_packed(cfg, run, task, seed)
             start = time.perf_counter()
-            again = {**found, "activation_ptq": activation_ptq(model.cpu().eval(), task),
+            measured = activation_ptq(model.cpu().eval(), task, progress=progress,
+                                      description=f"{experiment}/{run} activation PTQ")
+            again = {**found, "activation_ptq": measured,
                      "activation_ptq_commit": results.git_commit()["commit"],
                      "activation_ptq_wall_time_s": round(time.perf_counter() - start, 2)}
             results.update_run(experiment, profile, run, {"analysis": again}, **variant)
