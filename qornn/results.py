@@ -680,6 +680,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # start_alpha(n, start) in place of haar_alpha, start_matrix beside it (40687aa): against
         # 2ebfd52, 36 smoke runs, 0 different
         ("9fa9723fbf29b3813fca5864ec6436b214f2d090", "fa69d14ee593a714f5eb5c39a94d77688a670f83"),
+        # activation_ptq's progress bar, off unless asked, with runner.py's analyse_experiment
+        # passing it (32c6284): against 5a94248, 36 smoke runs, 0 different
+        ("fa69d14ee593a714f5eb5c39a94d77688a670f83", "3b2f1200baf21356fa0c361c440e51851dc6d520"),
     }),
     "qornn/experiments/runner.py": frozenset({
         ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),
@@ -693,6 +696,8 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # out (a measurement after training, which this change alters: it differs in 12 runs), and
         # measured again on every committed run that records it (tests/test_train.py checks that)
         ("2b22424654847ff14db16df3c76f9495fd4f8f03", "1f873e854a9891231536e7a718b9b96fc0682a64"),
+        # analyse_experiment(progress=...) (32c6284): see analysis.py
+        ("1f873e854a9891231536e7a718b9b96fc0682a64", "b4106da314cc3f83381c162a5b35a767d82576c5"),
     }),
     # the dense recurrence's hand-written backward (3da539f), then its states and gradients written
     # in place (ea22c18): scripts/training_equivalence.py against 0b20fbe and 0bba19d, 36 smoke runs
