@@ -158,6 +158,9 @@ def test_analyse_shows_the_progress_of_each_activation_ptq(capsys):
     assert "copy/hadamrnn activation PTQ" in err and "6/6" in err  # calibration, float, 4 widths
     assert main(["analyse", "copy", "--profile", "smoke", "--activations", "--no-progress"]) == 0
     assert "activation PTQ" not in capsys.readouterr().err
+    # a QAT run measures it after training, under the same bar when training shows progress
+    run_experiment("qornn-copy", "smoke", runs=["qornn-ste-bjorck-4bit"], progress=True)
+    assert "qornn-copy/qornn-ste-bjorck-4bit activation PTQ" in capsys.readouterr().err
 
 
 #: records that a script writes, with no registry entry (tests/test_peer.py, tests/test_signs.py check them)

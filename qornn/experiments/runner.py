@@ -177,16 +177,18 @@ def _pack_weights(cfg: ExperimentConfig, run: str, model: torch.nn.Module, task,
 HADAMARD_MODELS = ("hadamrnn", "block-hadamrnn")
 
 
-def _analysis(model: torch.nn.Module, task, *, activations: bool) -> dict:
+def _analysis(model: torch.nn.Module, task, *, activations: bool, progress: bool = False,
+              description: str = "activation PTQ") -> dict:
     """The measurements recorded beside a run's test metrics (see :mod:`qornn.analysis`): the
-    orthogonality of W, and for a QAT model with k-bit W and U, its accuracy with ka-bit activations."""
+    orthogonality of W, and for a QAT model with k-bit W and U, its accuracy with ka-bit activations
+    (with ``progress``, a bar named ``description``)."""
     start = time.perf_counter()
     model = model.cpu().eval()
     out = analyse_model(model)
     quantized = bool(out) and getattr(model.recurrent, "bits", None) is not None \
         and model.input.bits is not None
     if activations and quantized:
-        out["activation_ptq"] = activation_ptq(model, task)
+        out["activation_ptq"] = activation_ptq(model, task, progress=progress, description=description)
     if out:
         out["commit"] = results.git_commit()["commit"]
         out["wall_time_s"] = round(time.perf_counter() - start, 2)
@@ -273,7 +275,8 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             "baselines": task.baselines(),
             "size_bits": model.size_bits(),
             "implementation": implementation(model),
-            "analysis": _analysis(copy.deepcopy(model), task, activations=source is None),
+            "analysis": _analysis(copy.deepcopy(model), task, activations=source is None, progress=progress,
+                                  description=f"{experiment}/{run} activation PTQ"),
             "weights": packed,
             "provenance": results.provenance(profile=profile, seed=cfg.run_seed(run, seed), device=device,
                                              wall_time_s=out["wall_time_s"], code=code,
@@ -328,7 +331,7 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
     other measurements; from the checkpoint, or from the packed weights where the checkpoint is gone
     (their outputs are the trained model's, bit for bit). The analysis then says which commit made
     this measurement (``activation_ptq_commit``) beside the one that made the rest (``commit``).
-    ``progress``: a bar per run's activation PTQ."""
+    ``progress``: a bar per run's activation PTQ (also when a missing analysis is added)."""
     cfg = get_config(experiment, profile, overrides)
     check_seed(seed)
     variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
@@ -359,7 +362,8 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
         _check_current(cfg, run, data, seed, "analysing")
         model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides)
         results.update_run(experiment, profile, run, {
-            "analysis": _analysis(model, task, activations=cfg.source_run(run) is None)}, **variant)
+            "analysis": _analysis(model, task, activations=cfg.source_run(run) is None, progress=progress,
+                                  description=f"{experiment}/{run} activation PTQ")}, **variant)
     return results.load_record(experiment, profile, **variant)
 
 
