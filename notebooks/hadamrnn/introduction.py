@@ -100,7 +100,9 @@ display(report.styled(pd.DataFrame(rows), precision=2))
 # - {doc}`/book/hadamrnn/copy_task`: the copy task over $T = 1000$ steps.
 # - {doc}`/book/hadamrnn/pmnist` and {doc}`/book/hadamrnn/smnist`: permuted and
 #   sequential pixel-by-pixel MNIST, HadamRNN against the float ORNN, LSTM and FastGRNN, and the same
-#   HadamRNN with its random signs kept fixed (not in the paper).
+#   HadamRNN with its random signs kept fixed (not in the paper). Each of these three pages also runs
+#   the trained HadamRNN models on integers only, their hidden state on a 6- to 12-bit grid ("Integer
+#   activations after training"; the paper has no table of it).
 # - {doc}`/book/hadamrnn/text`: IMDB and SST-2 on labelled stand-ins (neither data set is
 #   reachable here), QQP and the IoT data sets (unavailable, and why).
 # - {doc}`/book/hadamrnn/size_accuracy`: the (size, accuracy) plane of Figure 1, the
