@@ -2457,7 +2457,8 @@ def copy_verdict_text(verdicts: pd.DataFrame) -> str:
             lines.append(f"- **{name}**: {NOT_RUN_AT_PAPER}" + (f" ({row['note']})." if row["note"] else "."))
         else:
             lines.append(f"- **{name} {row['verdict']}** at the paper's budget: test loss {row['test loss']} "
-                         f"against the threshold {row['threshold']}, recall {row['recall']} ({row['seeds']})"
+                         f"against the threshold {row['threshold']}, recall {row['recall']} against the "
+                         f"{SOLVED_RECALL:.0%} required ({row['seeds']})"
                          + (f"; {row['note']}." if row["note"] else ".")
                          + (f" Per seed: {row['per seed']}." if row["seeds"] != seeds_cell([0]) else ""))
     return "\n".join(lines)

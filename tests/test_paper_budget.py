@@ -335,6 +335,7 @@ def test_copy_verdicts_pass_fail_and_missing():
     text = report.copy_verdict_text(verdicts.reset_index())
     assert "**HadamRNN does not solve the copy task** at the paper's budget" in text
     assert "**Block-HadamRNN solves the copy task** at the paper's budget" in text
+    assert "recall 0.0% against the 99% required" in text  # both halves of the rule, each with its bound
 
     _copy("paper", "block-hadamrnn", 0.02, 0.1, seed=1)  # a second seed that fails
     verdicts = report.copy_verdicts().set_index("run")
