@@ -174,11 +174,12 @@ display(Markdown(report.paired_gain(report.budget_seed_records("smnist", record)
 # training, the recurrence run on integers only: the measurement of
 # {doc}`/book/hadamrnn/copy_task` (section "Integer activations after training", which describes
 # it), whose paper reports no table of it. Training does not record it for HadamRNN; it is made from
-# the trained weights by `qornn analyse smnist --profile paper --activations`. Test accuracy with
-# float activations and at each $k_a$, on the test subset the table gives (the same for every
-# column), at the paper's budget, one row per run and seed. The range is the power of two at or above
-# the largest $|h|$ seen in calibration, so a model whose max $|h|$ lies just above a power of two
-# gets a step twice as coarse as one just below it: read the 6- and 8-bit columns beside that one.
+# the trained weights by `qornn analyse smnist --profile paper --activations` (`--seed S` for the
+# other seeds). Test accuracy with float activations and at each $k_a$, on the test subset the table
+# gives (the same for every column), at the paper's budget, one row per run and seed. The range is
+# the power of two at or above the largest $|h|$ seen in calibration, so a model whose max $|h|$ lies
+# just above a power of two gets a step twice as coarse as one just below it: read the 6- and 8-bit
+# columns beside that one.
 
 # %% tags=["hide-input", "full-width"]
 activations = report.seed_activation_frame(["smnist"], report.PAPER_PROFILE, "accuracy")
