@@ -1451,6 +1451,38 @@ def seed_activation_frame(experiments: Iterable[str], profile: str, metric: str,
     return out[["experiment", "run", "seed", *[c for c in out if c not in ("experiment", "run", "seed")]]]
 
 
+def activation_table(experiments: Sequence[str], profile: str, metric: str,
+                     runs: Iterable[str] | None = None):
+    """What a page shows for its integer activations after training: :func:`seed_activation_frame`
+    styled, the float and k_a columns as percentages when ``metric`` is an accuracy; or, while no
+    run has an activation PTQ, a note that names the ``qornn analyse`` command adding one."""
+    frame = seed_activation_frame(experiments, profile, metric, runs)
+    commands = " or ".join(f"`qornn analyse {e} --profile {profile} --activations`" for e in experiments)
+    where = PAPER_BUDGET if profile == PAPER_PROFILE else f"`{profile}` profile"
+    note = (f"No run of {', '.join(f'`{e}`' for e in experiments)} at the {where} has an activation "
+            f"analysis yet: {commands} adds one.")
+    percent = ([c for c in frame if c == "float activations" or str(c).startswith("ka=")]
+               if _is_accuracy(metric) else [])
+    return table_or_note(frame, note, percent)
+
+
+class MarkdownText(str):
+    """Text that a notebook shows as Markdown: ``display(MarkdownText("**bold**"))`` renders it."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def table_or_note(frame: pd.DataFrame, note: str, percent: Iterable[str] = ()):
+    """:func:`styled` ``frame``, its ``percent`` columns as percentages; or ``note`` as
+    :class:`MarkdownText` when ``frame`` has no rows (a table whose runs are not recorded yet)."""
+    if frame.empty:
+        return MarkdownText(note)
+    style = styled(frame)
+    percent = list(percent)
+    return style.format("{:.1%}", subset=percent, na_rep="—") if percent else style
+
+
 def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
     """Training cost of every trained run of ``records``: wall time without the final test, epochs
     and seconds per epoch, with the model, its hidden size, the task, the device (each device with

@@ -603,6 +603,30 @@ def test_seed_activation_frame_gathers_every_seed_of_each_experiment():
     assert report.seed_activation_frame(["qornn-copy"], "smoke", "loss").empty
 
 
+def test_activation_table_shows_accuracies_as_percentages_or_names_the_command():
+    run = _run("hadamrnn", [1.0], 0.1, 4, 2096)
+    run["analysis"] = {"activation_ptq": {
+        "calibration": {"test_samples": 20, "hidden_max": 3.0}, "float": {"accuracy": 0.936},
+        "8": {"accuracy": 0.62}, "12": {"accuracy": 0.933}}}
+    results.save_run("copy", "smoke", "hadamrnn", run)  # accuracies, as pMNIST records them
+    html = report.activation_table(["copy"], "smoke", "accuracy").to_html()
+    assert all(cell in html for cell in ("93.6%", "62.0%", "93.3%", ">20<"))  # samples stay a count
+    note = report.activation_table(["smnist", "copy"], "paper", "accuracy")
+    assert isinstance(note, report.MarkdownText) and note._repr_markdown_() == note
+    assert "at the paper's budget" in note
+    assert "`qornn analyse smnist --profile paper --activations` or `qornn analyse copy" in note
+    assert "`smoke` profile" in report.activation_table(["smnist"], "smoke", "accuracy")
+
+
+def test_table_or_note_styles_a_table_and_gives_the_note_for_an_empty_one():
+    import pandas as pd
+
+    assert report.table_or_note(pd.DataFrame(), "nothing yet") == "nothing yet"
+    html = report.table_or_note(pd.DataFrame({"run": ["a"], "share": [0.25], "n": [3]}), "-",
+                                percent=["share"]).to_html()
+    assert "25.0%" in html and ">3<" in html
+
+
 def test_released_scales_stand_beside_our_runs_and_bad_entries_fail(paper_dir):
     import pandas as pd
 

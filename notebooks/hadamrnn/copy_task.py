@@ -290,13 +290,8 @@ display(report.styled(report.reference_table(report.load_paper_numbers("referenc
 # every column), at the paper's budget, one row per run and seed:
 
 # %% tags=["hide-input", "full-width"]
-activations = report.seed_activation_frame(["copy", "copy-released"], "paper", "loss",
-                                           runs=["hadamrnn", "block-hadamrnn", "block-hadamrnn-n512-m16-p2"])
-if activations.empty:
-    display(Markdown("No HadamRNN run at the paper's budget has an activation analysis yet: "
-                     "`qornn analyse copy --profile paper --activations` adds one."))
-else:
-    display(report.styled(activations))
+display(report.activation_table(["copy", "copy-released"], report.PAPER_PROFILE, "loss",
+                                    runs=["hadamrnn", "block-hadamrnn", "block-hadamrnn-n512-m16-p2"]))
 
 # %% [markdown]
 # ## Model sizes

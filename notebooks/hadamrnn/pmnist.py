@@ -214,13 +214,7 @@ display(Markdown(report.peer_learned_signs_text() or "No side-by-side run is rec
 # columns beside that one.
 
 # %% tags=["hide-input", "full-width"]
-activations = report.seed_activation_frame(["pmnist"], report.PAPER_PROFILE, "accuracy")
-if activations.empty:
-    display(Markdown("No run of `pmnist` at the paper's budget has an activation analysis yet: "
-                     "`qornn analyse pmnist --profile paper --activations` adds one."))
-else:
-    accuracies = [c for c in activations if c == "float activations" or c.startswith("ka=")]
-    display(report.styled(activations).format("{:.1%}", subset=accuracies))
+display(report.activation_table(["pmnist"], report.PAPER_PROFILE, "accuracy"))
 
 # %% [markdown]
 # ## Model sizes

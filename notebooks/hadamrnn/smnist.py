@@ -182,13 +182,7 @@ display(Markdown(report.paired_gain(report.budget_seed_records("smnist", record)
 # columns beside that one.
 
 # %% tags=["hide-input", "full-width"]
-activations = report.seed_activation_frame(["smnist"], report.PAPER_PROFILE, "accuracy")
-if activations.empty:
-    display(Markdown("No run of `smnist` at the paper's budget has an activation analysis yet: "
-                     "`qornn analyse smnist --profile paper --activations` adds one."))
-else:
-    accuracies = [c for c in activations if c == "float activations" or c.startswith("ka=")]
-    display(report.styled(activations).format("{:.1%}", subset=accuracies))
+display(report.activation_table(["smnist"], report.PAPER_PROFILE, "accuracy"))
 
 # %% [markdown]
 # ## Model sizes

@@ -122,10 +122,7 @@ plt.show()
 # %% tags=["hide-input", "full-width"]
 for task, (record, frame) in frames.items():
     display(Markdown(f"**{task}** ({TASKS[task][1]}; {report.record_label(record)})"))
-    if len(frame):
-        display(report.styled(frame))
-    else:
-        display(Markdown("No QAT run of this record carries an activation analysis yet."))
+    display(report.table_or_note(frame, "No QAT run of this record carries an activation analysis yet."))
 
 # %% [markdown]
 # ## The paper beside ours

@@ -226,10 +226,7 @@ CROSSED = {
     "the notebook's QRNN": ("qornn-copy-released", "", "qornn-ste-bjorck-6bit-n256-modrelu"),
 }
 crossed = report.runs_side_by_side(CROSSED, "cpu", ["loss", "recall_accuracy"])
-if crossed.empty:
-    display(Markdown("None of these `cpu` runs is recorded in this checkout."))
-else:
-    display(report.styled(crossed))
+display(report.table_or_note(crossed, "None of these `cpu` runs is recorded in this checkout."))
 
 # %% [markdown]
 # **Which start for STE-projUNN?** The authors' STE-projUNN copy models ended with
@@ -245,10 +242,7 @@ STARTS = {f"{run}, {start}": ("qornn-copy", variant, run)
                       "qornn-ste-projunn-8bit")
           for start, variant in (("Haar start", ""), ("Henaff start", "init=henaff"))}
 starts = report.runs_side_by_side(STARTS, "cpu", ["loss", "recall_accuracy"])
-if starts.empty:
-    display(Markdown("None of these `cpu` runs is recorded in this checkout."))
-else:
-    display(report.styled(starts))
+display(report.table_or_note(starts, "None of these `cpu` runs is recorded in this checkout."))
 
 # %% [markdown]
 # ## Does QORNN solve the copy task at the paper's budget?
