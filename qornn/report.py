@@ -1894,13 +1894,16 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
             status = f"{NOT_RUN_AT_PAPER} ({note})"
         else:
             status = NOT_RUN_AT_PAPER
-        cost = costs.get(run)
         row = {"run": run, "at the paper's budget": status,
                "in progress": "" if recorded else _in_progress(config, run), "s / step": None,
                "optimiser steps": None, "projected hours (1 core)": None}
-        if config.source_run(run) is not None:
-            row["fits here"] = f"trains nothing: quantizes {config.source_run(run)} after training"
-        elif cost is None:
+        # a PTQ run trains nothing itself, but runs its float source first unless that is recorded
+        source = config.source_run(run)
+        if source is not None and any(source in record["runs"] for record in seeds.values()):
+            rows.append({**row, "fits here": f"yes: trains nothing, quantizes the recorded {source}"})
+            continue
+        cost = costs.get(source or run)
+        if cost is None:
             row["fits here"] = "no measured cost"
         elif not cost.get("measured"):
             row["fits here"] = f"not measured: {cost.get('reason', 'no reason recorded')}"
@@ -1911,6 +1914,8 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
                         "projected hours (1 core)": hours,
                         "fits here": f"yes (≤ {fits_hours:g} h)" if hours <= fits_hours
                         else f"no (> {fits_hours:g} h)"})
+        if source is not None:
+            row["fits here"] += f"; trains nothing itself, but first trains {source}, which it quantizes"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -2028,7 +2033,12 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
     measured = (f"measured at commit {(provenance.get('commit') or 'unknown')[:7]} on "
                 f"{str(provenance.get('date', ''))[:10]}, `data/results/benchmarks/paper_costs.json`")
     if len(too_long):
-        runs = "; ".join(f"`{row['run']}` ({row['s / step']:.3g} s per step × "
+        from .experiments import get_config
+
+        config = get_config(experiment, PAPER_PROFILE)
+        runs = "; ".join(f"`{row['run']}` (quantizes `{config.source_run(row['run'])}`, so trains it first)"
+                         if config.source_run(row["run"]) is not None else
+                         f"`{row['run']}` ({row['s / step']:.3g} s per step × "
                          f"{int(row['optimiser steps']):,} steps ≈ {row['projected hours (1 core)']:.1f} h)"
                          for row in too_long.to_dict("records"))
         lines.append(f"**Runs that do not fit this machine** (over {fits_hours:g} hours on one core, "

@@ -204,12 +204,27 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     named = [run.split(" (")[0] for column in summary.columns[2:] for run in copy[column].split(", ")
              if run not in ("—", report.NOT_RUN_AT_PAPER)]
     assert sorted(named) == sorted(get_config("copy", "paper").models)
-    qornn = report.paper_budget_frame("qornn-copy").set_index("run")  # its PTQ runs train nothing
+    # a PTQ run trains nothing itself, but trains its float source first until that is recorded
+    qornn = report.paper_budget_frame("qornn-copy").set_index("run")
     assert qornn.loc["ptq-bjorck-5bit", "fits here"] == \
-        "trains nothing: quantizes ornn-bjorck after training"
+        "no measured cost; trains nothing itself, but first trains ornn-bjorck, which it quantizes"
     qornn_summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")})
-    trained = [run for run in get_config("qornn-copy", "paper").models if not run.startswith("ptq")]
-    assert qornn_summary.loc[0, "not run yet, cost not measured"] == ", ".join(trained)
+    assert qornn_summary.loc[0, "not run yet, cost not measured"] == \
+        ", ".join(get_config("qornn-copy", "paper").models)
+    _costs([_cost("qornn-copy", "ornn-bjorck", 2.0, 40_000),
+            _cost("qornn-copy", "ornn-projunn", 0.1, 40_000)])
+    qornn = report.paper_budget_frame("qornn-copy").set_index("run")
+    assert qornn.loc["ptq-bjorck-5bit", "fits here"].startswith("no (> 12 h); trains nothing itself")
+    assert qornn.loc["ptq-projunn-5bit", "fits here"].startswith("yes (≤ 12 h); trains nothing itself")
+    assert qornn.loc["ptq-bjorck-5bit", "projected hours (1 core)"] == pytest.approx(2.0 * 40_000 / 3600)
+    summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
+    assert "ptq-bjorck-5bit (22.2 h)" in summary["do not fit here (> 12 h on one core)"]
+    assert "ptq-projunn-5bit" in summary["not run yet, fit here"]
+    assert "`ptq-bjorck-5bit` (quantizes `ornn-bjorck`, so trains it first)" in \
+        report.paper_budget_note("qornn-copy")
+    _copy("paper", "ornn-bjorck", 0.02, 0.5, experiment="qornn-copy")  # recorded: quantizing is all left
+    assert report.paper_budget_frame("qornn-copy").set_index("run").loc["ptq-bjorck-5bit", "fits here"] == \
+        "yes: trains nothing, quantizes the recorded ornn-bjorck"
 
 
 def test_a_variant_made_with_overrides_is_shown_alone_and_without_a_paper_note():
