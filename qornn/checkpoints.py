@@ -17,8 +17,8 @@ from pathlib import Path
 
 from . import results
 
-__all__ = ["Checkpoint", "checkpoint_path", "find_checkpoints", "format_checkpoints", "progress_text",
-           "read_checkpoint"]
+__all__ = ["Checkpoint", "checkpoint_path", "find_checkpoints", "format_checkpoints", "frozen_entries",
+           "progress_text", "read_checkpoint"]
 
 #: seeds tried when matching a checkpoint to the current definition of its run
 SEEDS_TRIED = range(10)
@@ -164,3 +164,20 @@ def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
         if c.command():
             lines.append(f"    continue: {c.command()}")
     return "\n".join(lines)
+
+
+def frozen_entries(path: Path) -> tuple[int, int]:
+    """``(frozen, total)`` over the trained parameters of the checkpoint at ``path``: how many
+    entries have a non-finite Adam second moment v. Adam steps by m / (√v + ε), which is 0 once v is
+    inf, and v stays inf: those entries never move again. In float32, one gradient above about
+    √(3.4e38 / (1 − β₂)) ≈ 5.8e20 does it, as the first steps of an exploding recurrence can give."""
+    from .train import load_checkpoint
+
+    state = load_checkpoint(path)["optimizer"].get("state", {})
+    frozen = total = 0
+    for entry in state.values():
+        second = entry.get("exp_avg_sq")
+        if second is not None:
+            frozen += int((~second.isfinite()).sum())
+            total += second.numel()
+    return frozen, total

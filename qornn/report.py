@@ -1466,6 +1466,27 @@ def activation_table(experiments: Sequence[str], profile: str, metric: str,
     return table_or_note(frame, note, percent)
 
 
+def frozen_runs_text(experiment: str, profile: str, runs: Iterable[str]) -> str:
+    """Markdown naming each of ``runs`` whose checkpoint (:func:`qornn.checkpoints.checkpoint_path`)
+    has parameters that Adam froze for ever (:func:`qornn.checkpoints.frozen_entries`: a non-finite
+    second moment), with how many; or one line saying that none did, among those with a checkpoint."""
+    from .checkpoints import checkpoint_path, frozen_entries
+
+    paths = {run: checkpoint_path(experiment, profile, run) for run in runs}
+    found = {run: frozen_entries(path) for run, path in paths.items() if path.exists()}
+    if not found:
+        return ""
+    frozen = {run: counts for run, counts in found.items() if counts[0]}
+    if not frozen:
+        return (f"No parameter was frozen by an overflowing Adam state in the {len(found)} checkpoints of "
+                f"`{experiment}` at profile `{profile}`.")
+    named = "; ".join(f"`{run}`: {n:,} of its {total:,} trained entries ({n / total:.1%})"
+                      for run, (n, total) in frozen.items())
+    return (f"**Frozen by the optimiser** (checkpoints of `{experiment}`, profile `{profile}`): {named} have "
+            "a non-finite Adam second moment, so they never moved again after the step that overflowed it; "
+            f"the other {len(found) - len(frozen)} checkpoints have none.")
+
+
 class MarkdownText(str):
     """Text that a notebook shows as Markdown: ``display(MarkdownText("**bold**"))`` renders it."""
 

@@ -68,3 +68,23 @@ def test_a_seed_and_a_foreign_configuration_are_named(capsys):
     assert "configuration other than the current profile's" in foreign.status
     assert main(["checkpoints", "--profile", "nope"]) == 2
     assert "unknown profile 'nope'" in capsys.readouterr().err
+
+
+def test_frozen_entries_counts_what_an_overflowing_gradient_stops_for_ever(tmp_path):
+    import torch
+
+    from qornn.checkpoints import frozen_entries
+
+    weight = torch.nn.Parameter(torch.zeros(4))
+    optimizer = torch.optim.Adam([weight], lr=1e-3)
+    for gradient in (torch.tensor([1e25, 1.0, 0.0, 1e21]), torch.ones(4)):  # v = g² overflows above ~5.8e20
+        weight.grad = gradient
+        optimizer.step()
+    before = weight.detach().clone()
+    weight.grad = torch.ones(4)
+    optimizer.step()
+    assert ((weight.detach() == before) == torch.tensor([True, False, False, True])).all()  # stuck
+    path = tmp_path / "run.pt"
+    torch.save({"model": {}, "optimizer": optimizer.state_dict(), "scheduler": {}, "config": {},
+                "state": {}}, path)
+    assert frozen_entries(path) == (2, 4)

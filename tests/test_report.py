@@ -676,3 +676,20 @@ def test_trained_growth_is_the_recorded_spectral_radius_to_the_steps():
     assert frame.loc["qornn-ste-bjorck-5bit", "recall_accuracy"] == 0.3
     assert frame.loc["ornn-bjorck", "kind"] == "float" and frame.loc["ornn-bjorck", "ρ(W)^1,000"] == 1.0
     assert report.trained_growth_frame({"runs": {"lstm": record["runs"]["lstm"]}}, 10, "loss").empty
+
+
+def test_frozen_runs_text_names_the_runs_an_overflowing_optimiser_stopped(monkeypatch, tmp_path):
+    from qornn import checkpoints
+
+    paths = {run: tmp_path / f"{run}.pt" for run in ("a", "b", "c")}
+    for run in ("a", "b"):
+        paths[run].write_bytes(b"")
+    monkeypatch.setattr(checkpoints, "checkpoint_path", lambda experiment, profile, run: paths[run])
+    monkeypatch.setattr(checkpoints, "frozen_entries",
+                        lambda path: {"a": (9, 10), "b": (0, 10)}[path.stem])
+    text = report.frozen_runs_text("qornn-copy", "paper", ["a", "b", "c"])
+    assert "`a`: 9 of its 10 trained entries (90.0%)" in text and "`b`" not in text
+    assert "the other 1 checkpoints have none" in text
+    monkeypatch.setattr(checkpoints, "frozen_entries", lambda path: (0, 10))
+    assert report.frozen_runs_text("qornn-copy", "paper", ["a", "b"]).startswith("No parameter was frozen")
+    assert report.frozen_runs_text("qornn-copy", "paper", ["c"]) == ""

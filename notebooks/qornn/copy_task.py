@@ -310,6 +310,20 @@ for profile_name, shown in budgets.items():
     display(report.styled(trained, precision=4))
 
 # %% [markdown]
+# **Frozen by the optimiser.** A huge $\rho^T$ can break training itself. In its first steps, the loss
+# of a recurrence that explodes gives gradients above about $5.8 \times 10^{20}$; their squares
+# overflow Adam's second moment $v$ to infinity in float32 (no gradient clipping in these settings).
+# Adam steps by $m / (\sqrt{v} + \varepsilon)$, which is then 0 for ever: those entries keep their
+# initial values, and for $W$ the "trained" $q_k(W)$ is the start's. Such a run can still end with a
+# finite loss, from the few entries that kept training (an input column that grows until every other
+# input rounds to 0 and the state stays 0), but it has not trained a recurrent network. The line
+# below counts the frozen entries in each paper run's committed checkpoint
+# (`qornn.checkpoints.frozen_entries`); read the rows above with it.
+
+# %% tags=["hide-input"]
+display(Markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE, paper_config.models)))
+
+# %% [markdown]
 # ## Provenance
 #
 # The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
