@@ -1480,11 +1480,14 @@ def frozen_runs_text(experiment: str, profile: str, runs: Iterable[str]) -> str:
     if not frozen:
         return (f"No parameter was frozen by an overflowing Adam state in the {len(found)} checkpoints of "
                 f"`{experiment}` at profile `{profile}`.")
+    others = len(found) - len(frozen)
+    verb = "has" if others == 1 else "have"
     named = "; ".join(f"`{run}`: {n:,} of its {total:,} trained entries ({n / total:.1%})"
                       for run, (n, total) in frozen.items())
     return (f"**Frozen by the optimiser** (checkpoints of `{experiment}`, profile `{profile}`): {named} have "
-            "a non-finite Adam second moment, so they never moved again after the step that overflowed it; "
-            f"the other {len(found) - len(frozen)} checkpoints have none.")
+            "a non-finite Adam second moment, so they never moved again after the step that overflowed it"
+            + ("." if len(found) == len(frozen) else
+               f"; the other {others} checkpoint{'s' if others != 1 else ''} {verb} none."))
 
 
 class MarkdownText(str):
