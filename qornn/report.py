@@ -1486,7 +1486,7 @@ def frozen_runs_text(experiment: str, profile: str, runs: Iterable[str]) -> str:
                       for run, (n, total) in frozen.items())
     return (f"**Frozen by the optimiser** (checkpoints of `{experiment}`, profile `{profile}`): {named} have "
             "a non-finite Adam second moment, so they never moved again after the step that overflowed it"
-            + ("." if len(found) == len(frozen) else
+            + ("." if not others else
                f"; the other {others} checkpoint{'s' if others != 1 else ''} {verb} none."))
 
 
@@ -1897,7 +1897,8 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
     steps, "" for none), its measured seconds per optimiser step on one core, the
     profile's optimiser steps, their product in hours, and whether that fits this machine (at most
     ``fits_hours``, :data:`FITS_HOURS`), from :func:`paper_costs`. A post-training quantization run
-    trains nothing: it costs what its source run costs."""
+    names the run it quantizes ("quantizes", None for the others): it trains nothing itself, but
+    costs what that source costs until the source is recorded."""
     return _paper_budget_frame(experiment, fits_hours, seed_records(experiment, PAPER_PROFILE),
                                paper_costs(experiment)[0])
 
@@ -1918,11 +1919,11 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
             status = f"{NOT_RUN_AT_PAPER} ({note})"
         else:
             status = NOT_RUN_AT_PAPER
-        row = {"run": run, "at the paper's budget": status,
-               "in progress": "" if recorded else _in_progress(config, run), "s / step": None,
-               "optimiser steps": None, "projected hours (1 core)": None}
         # a PTQ run trains nothing itself, but runs its float source first unless that is recorded
         source = config.source_run(run)
+        row = {"run": run, "at the paper's budget": status, "quantizes": source,
+               "in progress": "" if recorded else _in_progress(config, run), "s / step": None,
+               "optimiser steps": None, "projected hours (1 core)": None}
         if source is not None and any(source in record["runs"] for record in seeds.values()):
             rows.append({**row, "fits here": f"yes: trains nothing, quantizes the recorded {source}"})
             continue
@@ -2057,11 +2058,8 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
     measured = (f"measured at commit {(provenance.get('commit') or 'unknown')[:7]} on "
                 f"{str(provenance.get('date', ''))[:10]}, `data/results/benchmarks/paper_costs.json`")
     if len(too_long):
-        from .experiments import get_config
-
-        config = get_config(experiment, PAPER_PROFILE)
-        runs = "; ".join(f"`{row['run']}` (quantizes `{config.source_run(row['run'])}`, so trains it first)"
-                         if config.source_run(row["run"]) is not None else
+        runs = "; ".join(f"`{row['run']}` (quantizes `{row['quantizes']}`, so trains it first)"
+                         if pd.notna(row["quantizes"]) else  # None, or NaN beside a PTQ run
                          f"`{row['run']}` ({row['s / step']:.3g} s per step × "
                          f"{int(row['optimiser steps']):,} steps ≈ {row['projected hours (1 core)']:.1f} h)"
                          for row in too_long.to_dict("records"))

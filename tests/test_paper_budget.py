@@ -220,8 +220,9 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
     assert "ptq-bjorck-5bit (22.2 h)" in summary["do not fit here (> 12 h on one core)"]
     assert "ptq-projunn-5bit" in summary["not run yet, fit here"]
-    assert "`ptq-bjorck-5bit` (quantizes `ornn-bjorck`, so trains it first)" in \
-        report.paper_budget_note("qornn-copy")
+    note = report.paper_budget_note("qornn-copy")
+    assert "`ptq-bjorck-5bit` (quantizes `ornn-bjorck`, so trains it first)" in note
+    assert "`ornn-bjorck` (2 s per step × 40,000 steps ≈ 22.2 h)" in note  # a trained run: its own cost
     _copy("paper", "ornn-bjorck", 0.02, 0.5, experiment="qornn-copy")  # recorded: quantizing is all left
     assert report.paper_budget_frame("qornn-copy").set_index("run").loc["ptq-bjorck-5bit", "fits here"] == \
         "yes: trains nothing, quantizes the recorded ornn-bjorck"
