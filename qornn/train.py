@@ -34,8 +34,8 @@ class CheckpointError(ValueError):
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss of a batch is not finite: the optimiser step it fed has made the weights
-    non-finite too, so every later step would be wasted."""
+    """The training loss of a batch is not finite, or the optimiser's state has become non-finite:
+    either way every later step would be wasted (non-finite weights, or entries frozen for ever)."""
 
 
 def check_seed(seed: object) -> int:
@@ -94,6 +94,20 @@ def check_device(device: str) -> torch.device:
 def _make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     cls = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
     return cls[cfg.optimizer](params, lr=cfg.lr)
+
+
+def _nonfinite_state(optimizer: torch.optim.Optimizer, names: dict[int, str]) -> list[str]:
+    """The parameters (by name) whose optimiser state holds an inf or a NaN, [] if none.
+
+    Adam keeps v, a running mean of squared gradients: in float32 one gradient above about 5.8e20
+    (an exploding recurrence's first steps can give 1e25) makes v = inf, and Adam's step m / (√v + ε)
+    is then 0 for good. The loss stays finite, so only this check sees that those entries stopped."""
+    states = [(p, t) for group in optimizer.param_groups for p in group["params"]
+              for key, t in optimizer.state.get(p, {}).items()
+              if key != "step" and torch.is_tensor(t) and t.is_floating_point()]
+    if not states or bool(torch.stack([t.isfinite().all() for _, t in states]).all()):
+        return []  # one device-to-host read per step when all is well
+    return list(dict.fromkeys(names.get(id(p), "?") for p, t in states if not t.isfinite().all()))
 
 
 _flush_depth = 0
@@ -232,7 +246,9 @@ def train(
     ``resume=False`` an existing checkpoint is ignored, then replaced at the first save. An epoch
     resumed in its middle records the steps it resumed at (``resumed_at_steps``) in its history.
     A batch whose training loss is not finite stops the run with :class:`TrainingDiverged`, which
-    names the step; the checkpoint saved before it is kept.
+    names the step; so does an optimiser step that leaves the optimiser's state non-finite (Adam's
+    v overflowed by a huge gradient: those entries would never move again, :func:`_nonfinite_state`).
+    The checkpoint saved before it is kept.
     """
     from .results import config_hash, device_name, git_commit
 
@@ -287,6 +303,7 @@ def train(
                                "diagnostics": _diagnostics_state(model)}, checkpoint)
 
     n = task.num_samples("train")
+    names = {id(p): name for name, p in model.named_parameters()}
     batches_per_epoch = math.ceil(n / cfg.batch_size)
     model.train()
     while state["epoch"] < cfg.epochs:
@@ -317,6 +334,18 @@ def train(
                     f"{state['global_step'] + 1} (epoch {epoch + 1}, batch {step + 1}): the training "
                     f"loss is {value} (non-finite); the last checkpoint saved before it is kept. A "
                     "smaller learning rate, gradient clipping (grad_clip) or another seed may train")
+            frozen = _nonfinite_state(optimizer, names)
+            if frozen:
+                largest = max(float(p.grad.abs().max()) for p in model.parameters()
+                              if p.grad is not None and p.grad.numel())
+                raise TrainingDiverged(
+                    f"{description + ': ' if description else ''}training stopped at optimiser step "
+                    f"{state['global_step'] + 1} (epoch {epoch + 1}, batch {step + 1}): the "
+                    f"optimiser's state became non-finite for {', '.join(frozen)} (the largest "
+                    f"|gradient| was {largest:.3g}; Adam and RMSprop keep its square, and float32 "
+                    "overflows above 3.4e38), so those entries would never change again; the last "
+                    "checkpoint saved before it is kept. A smaller learning rate, gradient clipping "
+                    "(grad_clip) or another seed may train")
             state["loss_sum"] += value * len(index)
             state["loss_count"] += len(index)
             state["step"] = step + 1

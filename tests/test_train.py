@@ -1,5 +1,6 @@
 import ast
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -703,6 +704,46 @@ def test_a_diverging_run_stops_at_its_first_non_finite_loss(tmp_path, monkeypatc
         small_run(checkpoint=ckpt, on_step=steps.append, epochs=3)
     assert steps == [1, 2, 3, 4]  # stopped there, not after the last epoch
     assert load_checkpoint(ckpt)["state"]["global_step"] == 4  # the checkpoint before it is kept
+
+
+def test_a_run_stops_when_a_huge_gradient_overflows_the_optimisers_state(tmp_path, monkeypatch):
+    # The loss stays finite (2e30 < 3.4e38), but Adam's v = (1 − β₂)·g² overflows float32: those
+    # entries would never move again (qornn.checkpoints.frozen_entries), so the run stops there.
+    from qornn.train import TrainingDiverged, load_checkpoint
+
+    real_loss, calls, steps = CopyTask.loss, [], []
+
+    def loss_that_explodes(self, logits, y):  # the 3rd training batch, as an exploding recurrence
+        calls.append(1)
+        out = real_loss(self, logits, y)
+        return out * 1e30 if len(calls) == 3 else out
+
+    monkeypatch.setattr(CopyTask, "loss", loss_that_explodes)
+    ckpt = tmp_path / "ckpt.pt"
+    stopped = r"stopped at optimiser step 3 \(epoch 1, batch 3\): the optimiser's state became non-finite"
+    with pytest.raises(TrainingDiverged, match=stopped + r" for .*readout\.weight") as err:
+        small_run(checkpoint=ckpt, on_step=steps.append, epochs=3)
+    assert "float32 overflows above 3.4e38" in str(err.value)
+    assert float(re.search(r"largest \|gradient\| was ([^;]+);", str(err.value)).group(1)) > 1e20
+    assert steps == [1, 2]
+    assert load_checkpoint(ckpt)["state"]["global_step"] == 2
+
+
+def test_the_optimiser_state_check_reads_every_kind_of_state():
+    from qornn.train import _nonfinite_state
+
+    a, b = torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(()))  # b: a scalar
+    names = {id(a): "a", id(b): "b"}
+    for optimizer in (torch.optim.Adam([a, b]), torch.optim.RMSprop([a, b]),
+                      torch.optim.SGD([a, b], lr=0.1, momentum=0.9)):
+        a.grad, b.grad = torch.ones(3), torch.tensor(1.0)
+        optimizer.step()
+        assert _nonfinite_state(optimizer, names) == []
+        a.grad, b.grad = torch.ones(3), torch.tensor(1e30)  # SGD's momentum stays finite
+        optimizer.step()
+        want = [] if isinstance(optimizer, torch.optim.SGD) else ["b"]
+        assert _nonfinite_state(optimizer, names) == want
+    assert _nonfinite_state(torch.optim.Adam([a]), names) == []  # no step yet: no state
 
 
 def _interrupt_training_at(monkeypatch, stop_step: int) -> None:

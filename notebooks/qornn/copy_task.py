@@ -318,7 +318,10 @@ for profile_name, shown in budgets.items():
 # finite loss, from the few entries that kept training (an input column that grows until every other
 # input rounds to 0 and the state stays 0), but it has not trained a recurrent network. The line
 # below counts the frozen entries in each paper run's committed checkpoint
-# (`qornn.checkpoints.frozen_entries`); read the rows above with it.
+# (`qornn.checkpoints.frozen_entries`); read the rows above with it. Training now stops such a run at
+# the step that overflows the optimiser's state, with a `TrainingDiverged` error that names the step,
+# the parameters and the largest gradient; a run counted below trained before that check, and a rerun
+# of it would stop with that error.
 
 # %% tags=["hide-input"]
 display(Markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE, paper_config.models)))
