@@ -50,6 +50,7 @@ from .experiments import (
 from .models import model_names
 from .models.options import describe_models
 from .tasks import TASKS
+from .train import TrainingDiverged
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qornn: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except OSError as err:  # unwritable or missing folders, a full disk
+        print(f"qornn: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    except TrainingDiverged as err:  # runs recorded before it are kept; the message says what to try
         print(f"qornn: error: {_one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

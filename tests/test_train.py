@@ -278,6 +278,15 @@ def test_cli_bad_input_fails_fast_with_one_line(argv, match, capsys):
     assert re.search(match, err)
 
 
+def test_cli_run_that_diverges_fails_with_one_line(monkeypatch, capsys):
+    real_loss = CopyTask.loss
+    monkeypatch.setattr(CopyTask, "loss", lambda self, logits, y: real_loss(self, logits, y) * float("nan"))
+    assert cli_main(["run", "copy", "--profile", "smoke", "--runs", "ornn", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("qornn: error: copy/ornn: training diverged at optimiser step 1")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_cli_run_and_show(capsys):
     assert cli_main(["run", "copy", "--profile", "smoke", "--no-progress"]) == 0
     assert cli_main(["show", "copy", "--profile", "smoke"]) == 0
