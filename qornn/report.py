@@ -77,6 +77,7 @@ __all__ = [
     "FITS_HOURS",
     "COPY_RULE",
     "NOT_RUN_AT_PAPER",
+    "FAILED_AT_PAPER",
     "paper_costs",
     "paper_budget_frame",
     "paper_budget_note",
@@ -1833,6 +1834,8 @@ COPY_RULE = (f"a run **solves the copy task** when its test cross-entropy per st
              "copied symbols of the test set (`recall_accuracy`); a run recorded at several seeds "
              "solves it when every seed does")
 NOT_RUN_AT_PAPER = "not run at the paper's budget yet"
+#: how the paper-budget tables name a run whose last try failed (:func:`failed_runs`)
+FAILED_AT_PAPER = "failed at the paper's budget"
 
 
 def paper_costs(experiment: str) -> tuple[dict[str, dict], dict | None]:
@@ -1898,7 +1901,8 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
     profile's optimiser steps, their product in hours, and whether that fits this machine (at most
     ``fits_hours``, :data:`FITS_HOURS`), from :func:`paper_costs`. A post-training quantization run
     names the run it quantizes ("quantizes", None for the others): it trains nothing itself, but
-    costs what that source costs until the source is recorded."""
+    costs what that source costs until the source is recorded. A run not recorded whose last try in a
+    sweep failed (:func:`failed_runs`) is :data:`FAILED_AT_PAPER`, with the seed and the reason."""
     return _paper_budget_frame(experiment, fits_hours, seed_records(experiment, PAPER_PROFILE),
                                paper_costs(experiment)[0])
 
@@ -1910,11 +1914,17 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
+    failed: dict[str, list[dict[str, Any]]] = {}
+    for row in failed_runs(experiment, PAPER_PROFILE):
+        failed.setdefault(row["run"], []).append(row)
     rows = []
     for run in config.models:
         recorded = [seed for seed, record in seeds.items() if run in record["runs"]]
         if recorded:
             status = f"recorded, {seeds_cell(recorded)}"
+        elif run in failed:
+            status = "; ".join(f"{FAILED_AT_PAPER}, seed {row['seed']}: {_failure_reason(row)}"
+                               for row in failed[run])
         elif note := _unfinished_note(config, run):
             status = f"{NOT_RUN_AT_PAPER} ({note})"
         else:
@@ -1997,14 +2007,20 @@ def failed_runs(experiment: str, profile: str) -> list[dict[str, Any]]:
     return failed
 
 
+def _failure_reason(row: Mapping[str, Any]) -> str:
+    """Why a run of :func:`failed_runs` failed, in a few words."""
+    if not row["diverged"]:
+        return "it failed"
+    return "training diverged (non-finite weights, loss or optimiser state)"
+
+
 def failed_runs_note(experiment: str, profiles: Iterable[str]) -> str:
     """Markdown naming the failed runs of :func:`failed_runs` at each of ``profiles`` (empty if none)."""
     lines = []
     for profile in dict.fromkeys(profiles):
         for row in failed_runs(experiment, profile):
-            why = "training diverged (non-finite weights or loss)" if row["diverged"] else "it failed"
-            lines.append(f"- `{row['run']}`, profile `{profile}`, seed {row['seed']}: {why}; "
-                         f"the error: `{row['error'][:200]}`")
+            lines.append(f"- `{row['run']}`, profile `{profile}`, seed {row['seed']}: "
+                         f"{_failure_reason(row)}; the error: `{row['error']}`")
     if not lines:
         return ""
     return ("**Runs that failed**, so are in no table and no mean over seeds (from the sweeps' log, "
@@ -2043,9 +2059,14 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
                  + (f"; the rows labelled *{budget_label(record['profile'])}* are this page's profile "
                     f"`{record['profile']}`." if record is not None and record["profile"] != PAPER_PROFILE
                     else ".")]
-        missing = frame.loc[~frame["at the paper's budget"].str.startswith("recorded"), "run"]
+        status = frame["at the paper's budget"]
+        failed = frame.loc[status.str.startswith(FAILED_AT_PAPER), "run"]
+        missing = frame.loc[~status.str.startswith(("recorded", FAILED_AT_PAPER)), "run"]
         if len(missing):
             lines.append(f"Not run at the paper's budget yet: {', '.join(f'`{run}`' for run in missing)}.")
+        if len(failed):
+            lines.append(f"Failed at the paper's budget (below, under *Runs that failed*): "
+                         f"{', '.join(f'`{run}`' for run in failed)}.")
         flags = _paper_freshness(experiment, seeds)
         if flags:
             lines.append("**Check before trusting the paper's-budget numbers:**\n\n" + flags)
@@ -2079,14 +2100,16 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
     """A chapter's paper budgets at a glance, one row per task of ``tasks`` (label -> (experiment,
     metric), as :func:`summary_table` takes them), from :func:`paper_budget_frame`. Each run of the
     paper profile is named in one column: recorded at the paper's budget; in progress (with how far
-    its checkpoint got); not run yet and fits here; does not fit this machine (with its projected
-    hours on one core); or not run yet with no measured cost."""
+    its checkpoint got); failed (its last try in a sweep, :func:`failed_runs`); not run yet and fits
+    here; does not fit this machine (with its projected hours on one core); or not run yet with no
+    measured cost."""
     rows = []
     for task, (experiment, _) in tasks.items():
         frame = paper_budget_frame(experiment, fits_hours)
         recorded = frame["at the paper's budget"].str.startswith("recorded")
         started = ~recorded & (frame["in progress"] != "")
-        waiting = frame[~recorded & ~started]
+        failed = ~recorded & ~started & frame["at the paper's budget"].str.startswith(FAILED_AT_PAPER)
+        waiting = frame[~recorded & ~started & ~failed]
         too_long = waiting["fits here"].str.startswith("no (")
         unmeasured = waiting["fits here"].str.startswith(("not measured", "no measured cost"))
         rows.append({"task": task, "experiment": experiment,
@@ -2095,6 +2118,7 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
                      "in progress (from its checkpoint)":
                      ", ".join(f"{r['run']} ({r['in progress']})" for r in frame[started].to_dict("records"))
                      or "—",
+                     "failed (named on the task's page)": ", ".join(frame.loc[failed, "run"]) or "—",
                      "not run yet, fit here": ", ".join(waiting.loc[~too_long & ~unmeasured, "run"]) or "—",
                      f"do not fit here (> {fits_hours:g} h on one core)":
                      ", ".join(f"{r['run']} ({r['projected hours (1 core)']:.1f} h)"

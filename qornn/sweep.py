@@ -498,7 +498,8 @@ def run_sweep(experiment: str, profile: str, *, runs: Sequence[str] | None = Non
                     _gather(task, out["runs"])
                 except Exception as err:  # noqa: BLE001 - a failed run of any kind is retried, then reported
                     lines = str(err).strip().splitlines()
-                    row["error"] = f"{type(err).__name__}: {lines[-1] if lines else ''}"[:300]
+                    # long enough for a diverged run's step, parameters and largest gradient
+                    row["error"] = f"{type(err).__name__}: {lines[-1] if lines else ''}"[:600]
                     if row["attempts"] <= retries:
                         row["attempts"] += 1
                         bar.write(f"retry {row['attempts'] - 1}/{retries}: {task.label} ({row['error']})")

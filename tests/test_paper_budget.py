@@ -575,6 +575,32 @@ def test_a_run_that_failed_is_named_on_the_page_until_it_is_recorded():
     assert report.failed_runs("qornn-pmnist", "paper") == []
 
 
+def test_a_run_that_failed_at_the_paper_budget_is_not_called_not_run_yet():
+    """The paper-budget frame, the page's lines and the chapter summary name a failed paper run as
+    failed, with its seed and reason, in one place each, until it is recorded."""
+    _copy("paper", "qornn-ste-bjorck-6bit", 0.003, 0.9, experiment="qornn-copy")
+    error = ("TrainingDiverged: qornn-copy/qornn-ste-projunn-3bit: training stopped at optimiser step 1 "
+             "(epoch 1, batch 1): the optimiser's state became non-finite for recurrent.weight")
+    _sweep("qornn-copy", "paper", [{"runs": "qornn-ste-projunn-3bit", "seed": 0, "status": "failed",
+                                    "error": error}])
+    frame = report.paper_budget_frame("qornn-copy").set_index("run")
+    assert frame.loc["qornn-ste-projunn-3bit", "at the paper's budget"] == (
+        f"{report.FAILED_AT_PAPER}, seed 0: training diverged (non-finite weights, loss or optimiser state)")
+    assert frame.loc["qornn-ste-projunn-5bit", "at the paper's budget"] == report.NOT_RUN_AT_PAPER
+    note = report.paper_budget_note("qornn-copy")
+    not_run = next(line for line in note.split("\n\n") if line.startswith("Not run at the paper's budget"))
+    assert "`qornn-ste-projunn-3bit`" not in not_run and "`qornn-ste-projunn-5bit`" in not_run
+    assert "Failed at the paper's budget (below, under *Runs that failed*): `qornn-ste-projunn-3bit`." in note
+    assert f"the error: `{error}`" in note  # whole, as the sweep logged it
+    summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
+    assert summary["failed (named on the task's page)"] == "qornn-ste-projunn-3bit"
+    assert "qornn-ste-projunn-3bit" not in summary["not run yet, cost not measured"]
+    # recorded later (another seed or a retry that trained): no longer failed
+    _copy("paper", "qornn-ste-projunn-3bit", 0.02, 0.1, experiment="qornn-copy")
+    assert report.paper_budget_frame("qornn-copy").set_index("run").loc[
+        "qornn-ste-projunn-3bit", "at the paper's budget"] == "recorded, 1 seed"
+
+
 # --- why a copy-task seed fails ----------------------------------------------------------------------
 
 def test_the_constant_predictor_loss_is_the_cross_entropy_of_the_best_constant_distribution():
