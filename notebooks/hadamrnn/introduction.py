@@ -155,7 +155,8 @@ display(Markdown(f"{len(summary)} rows; the paper's number is available for {ava
 #
 # For each task, each run of its `paper` profile in one column: recorded; in progress (stopped or
 # still running, with how far its checkpoint got: `qornn checkpoints --profile paper` gives the
-# command that continues it); not run yet and fits here; or does not fit this machine, with its
+# command that continues it); failed (its last try stopped with an error, which the task's page
+# quotes); not run yet and fits here; or does not fit this machine, with its
 # projected time on one core (measured seconds per optimiser step × the profile's steps; every
 # run's measured cost is on {doc}`/book/benchmarks/speed`, section "What the papers' own budgets
 # cost here").

@@ -321,7 +321,9 @@ for profile_name, shown in budgets.items():
 # (`qornn.checkpoints.frozen_entries`); read the rows above with it. Training now stops such a run at
 # the step that overflows the optimiser's state, with a `TrainingDiverged` error that names the step,
 # the parameters and the largest gradient; a run counted below trained before that check, and a rerun
-# of it would stop with that error.
+# of it would stop with that error. The runs that stopped so are under *Runs that failed* in the note
+# above "The paper beside ours" table, each seed with its error. (The models the authors trained on the
+# copy task are at 5, 6 and 8 bits, no 3-bit one: `data/paper/qornn.yaml` cites their notebook.)
 
 # %% tags=["hide-input"]
 display(Markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE, paper_config.models)))
