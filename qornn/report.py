@@ -1902,7 +1902,8 @@ def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.Da
     ``fits_hours``, :data:`FITS_HOURS`), from :func:`paper_costs`. A post-training quantization run
     names the run it quantizes ("quantizes", None for the others): it trains nothing itself, but
     costs what that source costs until the source is recorded. A run not recorded whose last try in a
-    sweep failed (:func:`failed_runs`) is :data:`FAILED_AT_PAPER`, with the seed and the reason."""
+    sweep failed (:func:`failed_runs`) is :data:`FAILED_AT_PAPER`, with the seed and the reason; so
+    are a recorded run's failed seeds, after its recorded ones ("failed seeds" lists them, "" for none)."""
     return _paper_budget_frame(experiment, fits_hours, seed_records(experiment, PAPER_PROFILE),
                                paper_costs(experiment)[0])
 
@@ -1922,6 +1923,9 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
         recorded = [seed for seed, record in seeds.items() if run in record["runs"]]
         if recorded:
             status = f"recorded, {seeds_cell(recorded)}"
+            if run in failed:  # other seeds of it failed: a mean over the recorded ones hides them
+                status += "; " + "; ".join(f"{FAILED_AT_PAPER}, seed {row['seed']}: {_failure_reason(row)}"
+                                           for row in failed[run])
         elif run in failed:
             status = "; ".join(f"{FAILED_AT_PAPER}, seed {row['seed']}: {_failure_reason(row)}"
                                for row in failed[run])
@@ -1931,7 +1935,9 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
             status = NOT_RUN_AT_PAPER
         # a PTQ run trains nothing itself, but runs its float source first unless that is recorded
         source = config.source_run(run)
-        row = {"run": run, "at the paper's budget": status, "quantizes": source,
+        row = {"run": run, "at the paper's budget": status,
+               "failed seeds": ", ".join(str(row["seed"]) for row in failed.get(run, [])),
+               "quantizes": source,
                "in progress": "" if recorded else _in_progress(config, run), "s / step": None,
                "optimiser steps": None, "projected hours (1 core)": None}
         if source is not None and any(source in record["runs"] for record in seeds.values()):
@@ -2114,7 +2120,9 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
         unmeasured = waiting["fits here"].str.startswith(("not measured", "no measured cost"))
         rows.append({"task": task, "experiment": experiment,
                      "recorded at the paper's budget":
-                     ", ".join(frame.loc[recorded, "run"]) or NOT_RUN_AT_PAPER,
+                     ", ".join(r["run"] + (f" (seeds failed: {r['failed seeds']})" if r["failed seeds"]
+                                           else "") for r in frame[recorded].to_dict("records"))
+                     or NOT_RUN_AT_PAPER,
                      "in progress (from its checkpoint)":
                      ", ".join(f"{r['run']} ({r['in progress']})" for r in frame[started].to_dict("records"))
                      or "—",

@@ -595,10 +595,19 @@ def test_a_run_that_failed_at_the_paper_budget_is_not_called_not_run_yet():
     summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
     assert summary["failed (named on the task's page)"] == "qornn-ste-projunn-3bit"
     assert "qornn-ste-projunn-3bit" not in summary["not run yet, cost not measured"]
-    # recorded later (another seed or a retry that trained): no longer failed
+    # another seed recorded: recorded, and the failed seed still said
+    _copy("paper", "qornn-ste-projunn-3bit", 0.02, 0.1, seed=1, experiment="qornn-copy")
+    assert report.paper_budget_frame("qornn-copy").set_index("run").loc[
+        "qornn-ste-projunn-3bit", "at the paper's budget"] == (
+        f"recorded, 1 seed; {report.FAILED_AT_PAPER}, seed 0: training diverged (non-finite weights, "
+        "loss or optimiser state)")
+    summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
+    assert "qornn-ste-projunn-3bit (seeds failed: 0)" in summary["recorded at the paper's budget"]
+    assert summary["failed (named on the task's page)"] == "—"
+    # the failed seed recorded later (a retry that trained): no longer failed
     _copy("paper", "qornn-ste-projunn-3bit", 0.02, 0.1, experiment="qornn-copy")
     assert report.paper_budget_frame("qornn-copy").set_index("run").loc[
-        "qornn-ste-projunn-3bit", "at the paper's budget"] == "recorded, 1 seed"
+        "qornn-ste-projunn-3bit", "at the paper's budget"] == "recorded, 2 seeds (0, 1)"
 
 
 # --- why a copy-task seed fails ----------------------------------------------------------------------
