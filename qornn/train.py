@@ -33,6 +33,11 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or that belongs to another run."""
 
 
+#: the end of a TrainingDiverged message: what a user can change, as `qornn run` takes it
+_WHAT_MAY_TRAIN = ("A smaller learning rate (--set train.lr=...), gradient clipping "
+                   "(--set train.grad_clip=1.0) or another seed may train")
+
+
 class TrainingDiverged(RuntimeError):
     """The training loss of a batch is not finite, or the optimiser's state has become non-finite:
     either way every later step would be wasted (non-finite weights, or entries frozen for ever)."""
@@ -332,8 +337,8 @@ def train(
                 raise TrainingDiverged(
                     f"{description + ': ' if description else ''}training diverged at optimiser step "
                     f"{state['global_step'] + 1} (epoch {epoch + 1}, batch {step + 1}): the training "
-                    f"loss is {value} (non-finite); the last checkpoint saved before it is kept. A "
-                    "smaller learning rate, gradient clipping (grad_clip) or another seed may train")
+                    f"loss is {value} (non-finite); the last checkpoint saved before it is kept. "
+                    + _WHAT_MAY_TRAIN)
             frozen = _nonfinite_state(optimizer, names)
             if frozen:
                 largest = max(float(p.grad.abs().max()) for p in model.parameters()
@@ -344,8 +349,7 @@ def train(
                     f"optimiser's state became non-finite for {', '.join(frozen)} (the largest "
                     f"|gradient| was {largest:.3g}; Adam and RMSprop keep its square, and float32 "
                     "overflows above 3.4e38), so those entries would never change again; the last "
-                    "checkpoint saved before it is kept. A smaller learning rate, gradient clipping "
-                    "(grad_clip) or another seed may train")
+                    "checkpoint saved before it is kept. " + _WHAT_MAY_TRAIN)
             state["loss_sum"] += value * len(index)
             state["loss_count"] += len(index)
             state["step"] = step + 1
