@@ -1924,11 +1924,9 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
         if recorded:
             status = f"recorded, {seeds_cell(recorded)}"
             if run in failed:  # other seeds of it failed: a mean over the recorded ones hides them
-                status += "; " + "; ".join(f"{FAILED_AT_PAPER}, seed {row['seed']}: {_failure_reason(row)}"
-                                           for row in failed[run])
+                status += f"; {FAILED_AT_PAPER}, {_failed_seeds_text(failed[run])}"
         elif run in failed:
-            status = "; ".join(f"{FAILED_AT_PAPER}, seed {row['seed']}: {_failure_reason(row)}"
-                               for row in failed[run])
+            status = f"{FAILED_AT_PAPER}, {_failed_seeds_text(failed[run])}"
         elif note := _unfinished_note(config, run):
             status = f"{NOT_RUN_AT_PAPER} ({note})"
         else:
@@ -2018,6 +2016,16 @@ def _failure_reason(row: Mapping[str, Any]) -> str:
     if not row["diverged"]:
         return "it failed"
     return "training diverged (non-finite weights, loss or optimiser state)"
+
+
+def _failed_seeds_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The seeds of :func:`failed_runs` rows of one run, grouped by reason: "seeds 0, 2: training
+    diverged (...); seed 1: it failed"."""
+    by_reason: dict[str, list[str]] = {}
+    for row in rows:
+        by_reason.setdefault(_failure_reason(row), []).append(str(row["seed"]))
+    return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}: {reason}"
+                     for reason, seeds in by_reason.items())
 
 
 def failed_runs_note(experiment: str, profiles: Iterable[str]) -> str:
@@ -2151,21 +2159,28 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                   ) -> pd.DataFrame:
     """Whether each of ``runs`` solves the copy task at the paper's budget (:func:`solves_copy`), from
     every seed recorded at the ``paper`` profile: run, verdict ("solves the copy task", "does not
-    solve the copy task", "solves it at k of n seeds", or :data:`NOT_RUN_AT_PAPER`), the test loss,
-    the threshold (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, each seed's test
-    loss, recall and verdict ("per seed": where seeds disagree, their mean says little), and a note for
-    a run recorded with a configuration other than the current ``paper`` profile's."""
+    solve the copy task", "solves it at k of n seeds", :data:`FAILED_AT_PAPER` when no seed is recorded
+    and one failed (:func:`failed_runs`), or :data:`NOT_RUN_AT_PAPER`), the test loss, the threshold
+    (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, each seed's test loss, recall
+    and verdict ("per seed": where seeds disagree, their mean says little), and a note for a run
+    recorded with a configuration other than the current ``paper`` profile's, and for its failed
+    seeds."""
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
     seeds = seed_records(experiment, PAPER_PROFILE)
     rows = []
+    failed: dict[str, list[dict[str, Any]]] = {}
+    for row in failed_runs(experiment, PAPER_PROFILE):
+        failed.setdefault(row["run"], []).append(row)
     for run in runs:
         found = {seed: record["runs"][run] for seed, record in seeds.items() if run in record["runs"]}
+        failures = _failed_seeds_text(failed.get(run, []))
         if not found:
-            note = _unfinished_note(config, run) if run in config.models else ""
-            rows.append({"run": run, "verdict": NOT_RUN_AT_PAPER, "test loss": "—", "threshold": "—",
-                         "recall": "—", "seeds": "—", "per seed": "—", "note": note})
+            note = failures or (_unfinished_note(config, run) if run in config.models else "")
+            rows.append({"run": run, "verdict": FAILED_AT_PAPER if failures else NOT_RUN_AT_PAPER,
+                         "test loss": "—", "threshold": "—", "recall": "—", "seeds": "—", "per seed": "—",
+                         "note": note})
             continue
         solved = {seed: solves_copy(data) for seed, data in found.items()}
         if all(solved.values()):
@@ -2187,9 +2202,11 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                      "recall": mean_std_cell([d["test"]["recall_accuracy"] for d in found.values()],
                                              "recall_accuracy"),
                      "seeds": seeds_cell(found),
-                     "note": "" if not stale else "recorded with a configuration other than the current "
-                                                  f"`paper` profile's (seed{'s' if len(stale) > 1 else ''} "
-                                                  f"{', '.join(map(str, stale))})"})
+                     "note": "; ".join(part for part in (
+                         "" if not stale else "recorded with a configuration other than the current "
+                                              f"`paper` profile's (seed{'s' if len(stale) > 1 else ''} "
+                                              f"{', '.join(map(str, stale))})",
+                         failures and f"{FAILED_AT_PAPER}, {failures}") if part)})
     return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds",
                                        "per seed", "note"])
 
@@ -2549,8 +2566,8 @@ def copy_verdict_text(verdicts: pd.DataFrame) -> str:
     lines = []
     for row in verdicts.to_dict("records"):
         name = names.get(row["run"], row["run"])
-        if row["verdict"] == NOT_RUN_AT_PAPER:
-            lines.append(f"- **{name}**: {NOT_RUN_AT_PAPER}" + (f" ({row['note']})." if row["note"] else "."))
+        if row["verdict"] in (NOT_RUN_AT_PAPER, FAILED_AT_PAPER):
+            lines.append(f"- **{name}**: {row['verdict']}" + (f" ({row['note']})." if row["note"] else "."))
         else:
             lines.append(f"- **{name} {row['verdict']}** at the paper's budget: test loss {row['test loss']} "
                          f"against the threshold {row['threshold']}, recall {row['recall']} against the "

@@ -576,16 +576,25 @@ def test_a_run_that_failed_is_named_on_the_page_until_it_is_recorded():
 
 
 def test_a_run_that_failed_at_the_paper_budget_is_not_called_not_run_yet():
-    """The paper-budget frame, the page's lines and the chapter summary name a failed paper run as
-    failed, with its seed and reason, in one place each, until it is recorded."""
+    """The paper-budget frame, the page's lines, the chapter summary and the copy-task verdicts name a
+    failed paper run as failed, with its seeds and reason, in one place each, until it is recorded."""
     _copy("paper", "qornn-ste-bjorck-6bit", 0.003, 0.9, experiment="qornn-copy")
     error = ("TrainingDiverged: qornn-copy/qornn-ste-projunn-3bit: training stopped at optimiser step 1 "
              "(epoch 1, batch 1): the optimiser's state became non-finite for recurrent.weight")
-    _sweep("qornn-copy", "paper", [{"runs": "qornn-ste-projunn-3bit", "seed": 0, "status": "failed",
-                                    "error": error}])
+    _sweep("qornn-copy", "paper", [{"runs": "qornn-ste-projunn-3bit", "seed": seed, "status": "failed",
+                                    "error": error} for seed in (0, 2)]
+           + [{"runs": "qornn-ste-bjorck-6bit", "seed": 1, "status": "failed", "error": "MemoryError: "}])
+    diverged = "training diverged (non-finite weights, loss or optimiser state)"
     frame = report.paper_budget_frame("qornn-copy").set_index("run")
     assert frame.loc["qornn-ste-projunn-3bit", "at the paper's budget"] == (
-        f"{report.FAILED_AT_PAPER}, seed 0: training diverged (non-finite weights, loss or optimiser state)")
+        f"{report.FAILED_AT_PAPER}, seeds 0, 2: {diverged}")
+    assert frame.loc["qornn-ste-bjorck-6bit", "at the paper's budget"] == (
+        f"recorded, 1 seed; {report.FAILED_AT_PAPER}, seed 1: it failed")
+    verdicts = report.copy_verdicts(["qornn-ste-projunn-3bit", "qornn-ste-bjorck-6bit"], "qornn-copy")
+    assert list(verdicts["verdict"]) == [report.FAILED_AT_PAPER, "does not solve the copy task"]
+    text = report.copy_verdict_text(verdicts).splitlines()
+    assert text[0] == f"- **qornn-ste-projunn-3bit**: {report.FAILED_AT_PAPER} (seeds 0, 2: {diverged})."
+    assert text[1].endswith(f"(1 seed); {report.FAILED_AT_PAPER}, seed 1: it failed.")
     assert frame.loc["qornn-ste-projunn-5bit", "at the paper's budget"] == report.NOT_RUN_AT_PAPER
     note = report.paper_budget_note("qornn-copy")
     not_run = next(line for line in note.split("\n\n") if line.startswith("Not run at the paper's budget"))
@@ -595,19 +604,19 @@ def test_a_run_that_failed_at_the_paper_budget_is_not_called_not_run_yet():
     summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
     assert summary["failed (named on the task's page)"] == "qornn-ste-projunn-3bit"
     assert "qornn-ste-projunn-3bit" not in summary["not run yet, cost not measured"]
-    # another seed recorded: recorded, and the failed seed still said
+    # another seed recorded: recorded, and the failed seeds still said
     _copy("paper", "qornn-ste-projunn-3bit", 0.02, 0.1, seed=1, experiment="qornn-copy")
     assert report.paper_budget_frame("qornn-copy").set_index("run").loc[
         "qornn-ste-projunn-3bit", "at the paper's budget"] == (
-        f"recorded, 1 seed; {report.FAILED_AT_PAPER}, seed 0: training diverged (non-finite weights, "
-        "loss or optimiser state)")
+        f"recorded, 1 seed; {report.FAILED_AT_PAPER}, seeds 0, 2: {diverged}")
     summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
-    assert "qornn-ste-projunn-3bit (seeds failed: 0)" in summary["recorded at the paper's budget"]
+    assert "qornn-ste-projunn-3bit (seeds failed: 0, 2)" in summary["recorded at the paper's budget"]
     assert summary["failed (named on the task's page)"] == "—"
-    # the failed seed recorded later (a retry that trained): no longer failed
+    # the failed seeds recorded later (retries that trained): no longer failed
     _copy("paper", "qornn-ste-projunn-3bit", 0.02, 0.1, experiment="qornn-copy")
+    _copy("paper", "qornn-ste-projunn-3bit", 0.02, 0.1, seed=2, experiment="qornn-copy")
     assert report.paper_budget_frame("qornn-copy").set_index("run").loc[
-        "qornn-ste-projunn-3bit", "at the paper's budget"] == "recorded, 2 seeds (0, 1)"
+        "qornn-ste-projunn-3bit", "at the paper's budget"] == "recorded, 3 seeds (0, 1, 2)"
 
 
 # --- why a copy-task seed fails ----------------------------------------------------------------------
