@@ -16,12 +16,15 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
 
 from . import results
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 __all__ = [
     "NOT_AVAILABLE",
@@ -1300,7 +1303,7 @@ def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> Any:
     return None
 
 
-def styled(frame: pd.DataFrame, precision: int = 4):
+def styled(frame: pd.DataFrame, precision: int = 4) -> Styler:
     """``frame`` as a pandas Styler for notebooks: no index, padded left-aligned cells, numbers for
     people (accuracies as percentages, bits and counts as integers with thousands separators,
     other numbers to ``precision`` digits), wrapping text cells (wide tables scroll, see
@@ -1498,7 +1501,7 @@ class MarkdownText(str):
         return str(self)
 
 
-def table_or_note(frame: pd.DataFrame, note: str, percent: Iterable[str] = ()):
+def table_or_note(frame: pd.DataFrame, note: str, percent: Iterable[str] = ()) -> Styler | MarkdownText:
     """:func:`styled` ``frame``, its ``percent`` columns as percentages; or ``note`` as
     :class:`MarkdownText` when ``frame`` has no rows (a table whose runs are not recorded yet)."""
     if frame.empty:
