@@ -1987,9 +1987,9 @@ _DIVERGED = re.compile(r"non-finite|must be a finite number|\bnan\b|\binf\b", re
 def failed_runs(experiment: str, profile: str) -> list[dict[str, Any]]:
     """The runs of ``experiment``'s ``profile`` (not its variants made with overrides) whose last try
     in a sweep failed and that have no record since, from the sweeps' log
-    (:func:`qornn.sweep.sweep_log_path`): ``{"run", "seed", "error", "diverged"}`` each, in the log's
-    order. A failed run is in no table: without this, a mean over the seeds that trained would hide
-    the seed that did not."""
+    (:func:`qornn.sweep.sweep_log_path`): ``{"run", "seed", "error", "diverged"}`` each, in the
+    profile's order of runs, then by seed. A failed run is in no table: without this, a mean over the
+    seeds that trained would hide the seed that did not."""
     import json
 
     from .sweep import sweep_log_path
@@ -2005,8 +2005,12 @@ def failed_runs(experiment: str, profile: str) -> list[dict[str, Any]]:
             for run in str(row.get("runs", "")).split(","):
                 last[(run, int(row.get("seed", 0)))] = row
     recorded = {seed: set(record["runs"]) for seed, record in seed_records(experiment, profile).items()}
+    from .experiments import get_config
+
+    order = {run: i for i, run in enumerate(get_config(experiment, profile).models)}
     failed = []
-    for (run, seed), row in last.items():
+    for (run, seed), row in sorted(last.items(), key=lambda item: (order.get(item[0][0], len(order)),
+                                                                  item[0][0], item[0][1])):
         if row.get("status") == "failed" and run not in recorded.get(seed, set()):
             error = str(row.get("error", ""))
             failed.append({"run": run, "seed": seed, "error": error,
