@@ -586,7 +586,7 @@ def test_a_run_that_failed_at_the_paper_budget_is_not_called_not_run_yet():
            + [{"runs": "qornn-ste-bjorck-6bit", "seed": 1, "status": "failed", "error": "MemoryError: "}])
     diverged = "training diverged (non-finite weights, loss or optimiser state)"
     assert [(row["run"], row["seed"]) for row in report.failed_runs("qornn-copy", "paper")] == [
-        ("qornn-ste-bjorck-6bit", 1), ("qornn-ste-projunn-3bit", 0), ("qornn-ste-projunn-3bit", 2)]  # profile order
+        ("qornn-ste-bjorck-6bit", 1), ("qornn-ste-projunn-3bit", 0), ("qornn-ste-projunn-3bit", 2)]
     frame = report.paper_budget_frame("qornn-copy").set_index("run")
     assert frame.loc["qornn-ste-projunn-3bit", "at the paper's budget"] == (
         f"{report.FAILED_AT_PAPER}, seeds 0, 2: {diverged}")
