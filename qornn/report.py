@@ -1918,9 +1918,7 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
-    failed: dict[str, list[dict[str, Any]]] = {}
-    for row in failed_runs(experiment, PAPER_PROFILE):
-        failed.setdefault(row["run"], []).append(row)
+    failed = _failed_by_run(experiment, PAPER_PROFILE)
     rows = []
     for run in config.models:
         recorded = [seed for seed, record in seeds.items() if run in record["runs"]]
@@ -1992,6 +1990,7 @@ def failed_runs(experiment: str, profile: str) -> list[dict[str, Any]]:
     seeds that trained would hide the seed that did not."""
     import json
 
+    from .experiments import get_config
     from .sweep import sweep_log_path
 
     path = sweep_log_path(experiment, profile)
@@ -2005,8 +2004,6 @@ def failed_runs(experiment: str, profile: str) -> list[dict[str, Any]]:
             for run in str(row.get("runs", "")).split(","):
                 last[(run, int(row.get("seed", 0)))] = row
     recorded = {seed: set(record["runs"]) for seed, record in seed_records(experiment, profile).items()}
-    from .experiments import get_config
-
     order = {run: i for i, run in enumerate(get_config(experiment, profile).models)}
     failed = []
     for (run, seed), row in sorted(last.items(), key=lambda item: (order.get(item[0][0], len(order)),
@@ -2015,6 +2012,14 @@ def failed_runs(experiment: str, profile: str) -> list[dict[str, Any]]:
             error = str(row.get("error", ""))
             failed.append({"run": run, "seed": seed, "error": error,
                            "diverged": bool(_DIVERGED.search(error))})
+    return failed
+
+
+def _failed_by_run(experiment: str, profile: str) -> dict[str, list[dict[str, Any]]]:
+    """:func:`failed_runs` grouped by run: run -> its failed seeds' rows, in seed order."""
+    failed: dict[str, list[dict[str, Any]]] = {}
+    for row in failed_runs(experiment, profile):
+        failed.setdefault(row["run"], []).append(row)
     return failed
 
 
@@ -2177,9 +2182,7 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
     config = get_config(experiment, PAPER_PROFILE)
     seeds = seed_records(experiment, PAPER_PROFILE)
     rows = []
-    failed: dict[str, list[dict[str, Any]]] = {}
-    for row in failed_runs(experiment, PAPER_PROFILE):
-        failed.setdefault(row["run"], []).append(row)
+    failed = _failed_by_run(experiment, PAPER_PROFILE)
     for run in runs:
         found = {seed: record["runs"][run] for seed, record in seeds.items() if run in record["runs"]}
         failures = _failed_seeds_text(failed.get(run, []))
