@@ -537,8 +537,7 @@ def save_run(experiment: str, profile: str, model: str, run: dict, *, variant: s
     check_run(model, run, experiment=experiment, profile=profile)
     path = record_path(experiment, profile, variant)
     with _locked(path):
-        _write_files(files)
-        return _save_run_locked(path, experiment, profile, model, run, variant, overrides)
+        return _save_run_locked(path, experiment, profile, model, run, variant, overrides, files)
 
 
 def update_run(experiment: str, profile: str, model: str, fields: dict, *, variant: str = "",
@@ -571,23 +570,59 @@ def history_paths(path: Path) -> list[Path]:
 def _kept(path: Path, model: str, run: dict) -> bool:
     """Whether a kept earlier record of ``path`` already holds ``run`` as ``model``: replacing the
     runs of one record one by one (a sweep after a changed definition) keeps one copy, not one per
-    run."""
+    run. Where the weights file is kept is not part of the run."""
     for kept in history_paths(path):
         with contextlib.suppress(OSError, ValueError):
-            if json.loads(kept.read_text()).get("runs", {}).get(model) == run:
+            kept_run = json.loads(kept.read_text()).get("runs", {}).get(model)
+            if kept_run is not None and _without_weights_path(kept_run) == _without_weights_path(run):
                 return True
     return False
 
 
+def _without_weights_path(run: dict) -> dict:
+    weights = run.get("weights")
+    return {**run, "weights": {k: v for k, v in weights.items() if k != "path"}} if weights else run
+
+
+def kept_weights_path(entry: Mapping[str, Any]) -> str:
+    """Where the weights file of a replaced run is kept, relative to ``data/``:
+    ``history/<sha256, 16 digits>-<file>`` in its folder, named by its content (one copy however
+    many kept records name it)."""
+    current = Path(entry["path"])
+    return (current.parent / "history" / f"{entry['sha256'][:16]}-{current.name}").as_posix()
+
+
+def _keep_weights(record: dict) -> dict:
+    """``record`` as kept in ``history/``: each run's weights file, where it still matches its
+    ``sha256``, copied to :func:`kept_weights_path` and named there, so the run that replaces it
+    cannot overwrite it. A file already replaced (records kept before the weights were) stays named
+    where it was; its ``sha256`` tells it is not there any more."""
+    kept = json.loads(json.dumps(record))
+    for run in kept["runs"].values():
+        entry = run.get("weights")
+        if not entry:
+            continue
+        with contextlib.suppress(OSError):
+            data = (data_dir() / entry["path"]).read_bytes()
+            if hashlib.sha256(data).hexdigest() == entry["sha256"]:
+                target = kept_weights_path(entry)
+                if not (data_dir() / target).exists():
+                    atomic_write_bytes(data_dir() / target, data)
+                entry["path"] = target
+    return kept
+
+
 def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run: dict, variant: str,
-                     overrides: dict[str, Any] | None) -> Path:
+                     overrides: dict[str, Any] | None, files: dict[Path, bytes] | None) -> Path:
     record = load_record(experiment, profile, missing_ok=True, variant=variant) or {
         "schema": SCHEMA_VERSION, "experiment": experiment, "profile": profile, "runs": {},
         **({"variant": variant, "overrides": dict(overrides or {})} if variant else {})}
     old = record["runs"].get(model)
     if old is not None and old["config_hash"] != run["config_hash"] and not _kept(path, model, old):
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")  # two in a second
-        atomic_write_json(path.parent / "history" / f"{path.stem}-{stamp}.json", record)
+        # before the new run's files overwrite the old one's
+        atomic_write_json(path.parent / "history" / f"{path.stem}-{stamp}.json", _keep_weights(record))
+    _write_files(files)
     record["runs"][model] = run
     atomic_write_json(path, record)
     return path

@@ -1,4 +1,5 @@
 import ast
+import hashlib
 import json
 import re
 import signal
@@ -246,6 +247,50 @@ def test_a_changed_definition_of_several_runs_keeps_one_copy_of_the_old_record(m
     monkeypatch.setitem(smoke, "train", {**smoke["train"], "lr": smoke["train"]["lr"] / 4})
     run_experiment("copy", "smoke", runs=runs, progress=False)
     assert len(results.history_paths(results.record_path("copy", "smoke"))) == 2
+
+
+def _kept_weights_match(run: dict) -> bool:
+    entry = run["weights"]
+    data = (results.data_dir() / entry["path"]).read_bytes()
+    return hashlib.sha256(data).hexdigest() == entry["sha256"]
+
+
+def test_a_replaced_run_keeps_its_weights(monkeypatch):
+    from qornn.experiments import EXPERIMENTS
+    from qornn.weights import load_weights
+
+    runs = ["hadamrnn", "lstm"]
+    before = run_experiment("copy", "smoke", runs=runs, progress=False)["runs"]
+    files = {run: (results.data_dir() / before[run]["weights"]["path"]).read_bytes() for run in runs}
+    smoke = EXPERIMENTS["copy"]["profiles"]["smoke"]
+    monkeypatch.setitem(smoke, "train", {**smoke["train"], "lr": smoke["train"]["lr"] / 2})
+    after = run_experiment("copy", "smoke", runs=runs, progress=False)["runs"]  # one after the other
+    kept = json.loads(results.history_paths(results.record_path("copy", "smoke"))[0].read_text())["runs"]
+    for run in runs:
+        # the new run's file took the old one's place; the old file was copied first, byte for byte
+        assert after[run]["weights"]["path"] == before[run]["weights"]["path"]
+        assert after[run]["weights"]["sha256"] != before[run]["weights"]["sha256"]
+        assert kept[run]["weights"]["path"] == results.kept_weights_path(before[run]["weights"])
+        assert (results.data_dir() / kept[run]["weights"]["path"]).read_bytes() == files[run]
+        assert _kept_weights_match(kept[run]) and _kept_weights_match(after[run])
+        assert {k: v for k, v in kept[run]["weights"].items() if k != "path"} == {
+            k: v for k, v in before[run]["weights"].items() if k != "path"}
+    load_weights("copy", "hadamrnn", "smoke")  # the current record's weights still load
+
+
+def test_a_record_kept_after_its_weights_were_replaced_names_them_as_they_were(monkeypatch):
+    """A file that no longer matches its sha256 (replaced before the weights were kept) is not
+    copied: the kept record names it where it was, and its sha256 tells it is gone."""
+    from qornn.experiments import EXPERIMENTS
+
+    before = run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)["runs"]["hadamrnn"]
+    (results.data_dir() / before["weights"]["path"]).write_bytes(b"another file")
+    smoke = EXPERIMENTS["copy"]["profiles"]["smoke"]
+    monkeypatch.setitem(smoke, "train", {**smoke["train"], "lr": smoke["train"]["lr"] / 2})
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    kept = json.loads(results.history_paths(results.record_path("copy", "smoke"))[0].read_text())
+    assert kept["runs"]["hadamrnn"]["weights"] == before["weights"]
+    assert not (results.data_dir() / results.kept_weights_path(before["weights"])).exists()
 
 
 def test_corrupt_record_is_a_clear_error():

@@ -216,3 +216,25 @@ def test_the_sign_probe_measures_the_same_on_the_shipped_weights_as_on_the_check
     next((results.runs_dir() / "copy" / "smoke" / "hadamrnn").glob("*.pt")).unlink()
     with pytest.raises(ValueError, match=r"missing .*qornn export.*; nor is its checkpoint here: no check"):
         trained_model("copy", "hadamrnn", "smoke", task=task)
+
+
+def _committed_weights_entries():
+    """(record file, run, weights entry) of every committed record, kept ones in history/ included."""
+    root = results._REPO_ROOT / "data"
+    for path in sorted((root / "results").rglob("*.json")):
+        runs = json.loads(path.read_text()).get("runs")
+        for run, data in sorted(runs.items()) if isinstance(runs, dict) else ():  # benchmarks: a list
+            if isinstance(data, dict) and data.get("weights"):
+                yield path.relative_to(root).as_posix(), run, data["weights"]
+
+
+def test_every_committed_record_names_weights_that_are_there():
+    """Every weights file a committed record names, the records kept in history/ included, is
+    committed with the sha256 the record gives: a replaced run's file is kept, not overwritten."""
+    root = results._REPO_ROOT / "data"
+    entries = list(_committed_weights_entries())
+    assert any("/history/" in path for path, _, _ in entries)
+    wrong = [f"{path}: {run} -> {entry['path']}" for path, run, entry in entries
+             if not (root / entry["path"]).is_file()
+             or hashlib.sha256((root / entry["path"]).read_bytes()).hexdigest() != entry["sha256"]]
+    assert not wrong, "\n".join(wrong)
