@@ -80,6 +80,7 @@ __all__ = [
     "FITS_HOURS",
     "COPY_RULE",
     "NOT_RUN_AT_PAPER",
+    "IN_PROGRESS_AT_PAPER",
     "FAILED_AT_PAPER",
     "paper_costs",
     "paper_budget_frame",
@@ -1662,8 +1663,8 @@ def reference_table(references: Mapping, profile: str, experiment: str | Iterabl
 
                 config = get_config(ours["experiment"], PAPER_PROFILE) if ours else None
                 known = config is not None and ours["run"] in config.models
-                note = _unfinished_note(config, ours["run"]) if known else ""
-                row[f"ours, {PAPER_BUDGET}"] = NOT_RUN_AT_PAPER + (f" ({note})" if note else "")
+                row[f"ours, {PAPER_BUDGET}"] = _with_note(*_unrecorded_status(config, ours["run"])) \
+                    if known else NOT_RUN_AT_PAPER
             else:
                 row[f"ours, {PAPER_BUDGET}"] = at_paper[0]
         row.update({"ours": at_profile[0], "profile": profile, "source": f"{source['paper']}; {where}"})
@@ -1837,6 +1838,8 @@ COPY_RULE = (f"a run **solves the copy task** when its test cross-entropy per st
              "copied symbols of the test set (`recall_accuracy`); a run recorded at several seeds "
              "solves it when every seed does")
 NOT_RUN_AT_PAPER = "not run at the paper's budget yet"
+#: how they name a run with no record whose checkpoint is training (or trained, not recorded yet)
+IN_PROGRESS_AT_PAPER = "in progress at the paper's budget"
 #: how the paper-budget tables name a run whose last try failed (:func:`failed_runs`)
 FAILED_AT_PAPER = "failed at the paper's budget"
 
@@ -1879,22 +1882,29 @@ def _in_progress(config, run: str) -> str:
     return progress_text(checkpoint[1])
 
 
-def _unfinished_note(config, run: str) -> str:
-    """"" when ``run`` (seed 0) has no checkpoint; else how far its checkpoint got and the command
-    that continues it (:mod:`qornn.checkpoints`): a run in progress, or stopped."""
+def _unrecorded_status(config, run: str) -> tuple[str, str]:
+    """(label, note) of ``run`` (seed 0), not recorded at the paper's budget: :data:`NOT_RUN_AT_PAPER`
+    with no note when it has no checkpoint; else :data:`IN_PROGRESS_AT_PAPER` with how far its
+    checkpoint got and the command that continues it (:mod:`qornn.checkpoints`), or the path of a
+    checkpoint that cannot be read."""
     from .checkpoints import progress_text
 
     checkpoint = _run_checkpoint(config, run)
     if checkpoint is None:
-        return ""
+        return NOT_RUN_AT_PAPER, ""
     path, found = checkpoint
     if found is None:
-        return f"a checkpoint exists but cannot be read: {_repo_relative(path)}"
+        return NOT_RUN_AT_PAPER, f"a checkpoint exists but cannot be read: {_repo_relative(path)}"
     command = found.command()
     if found.finished:
-        return "trained to the end, not recorded yet" + (f"; record it with `{command}`" if command else "")
-    return (f"in progress: {progress_text(found)} trained, {found.elapsed_s / 3600:.1f} h so far"
-            + (f"; continue with `{command}`" if command else ""))
+        return IN_PROGRESS_AT_PAPER, ("trained to the end, not recorded yet"
+                                      + (f"; record it with `{command}`" if command else ""))
+    return IN_PROGRESS_AT_PAPER, (f"{progress_text(found)} trained, {found.elapsed_s / 3600:.1f} h so far"
+                                  + (f"; continue with `{command}`" if command else ""))
+
+
+def _with_note(label: str, note: str) -> str:
+    return f"{label} ({note})" if note else label
 
 
 def paper_budget_frame(experiment: str, fits_hours: float = FITS_HOURS) -> pd.DataFrame:
@@ -1928,10 +1938,8 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
                 status += f"; {FAILED_AT_PAPER}, {_failed_seeds_text(failed[run])}"
         elif run in failed:
             status = f"{FAILED_AT_PAPER}, {_failed_seeds_text(failed[run])}"
-        elif note := _unfinished_note(config, run):
-            status = f"{NOT_RUN_AT_PAPER} ({note})"
         else:
-            status = NOT_RUN_AT_PAPER
+            status = _with_note(*_unrecorded_status(config, run))
         # a PTQ run trains nothing itself, but runs its float source first unless that is recorded
         source = config.source_run(run)
         row = {"run": run, "at the paper's budget": status,
@@ -2087,7 +2095,11 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
                     else ".")]
         status = frame["at the paper's budget"]
         failed = frame.loc[status.str.startswith(FAILED_AT_PAPER), "run"]
-        missing = frame.loc[~status.str.startswith(("recorded", FAILED_AT_PAPER)), "run"]
+        started = frame.loc[status.str.startswith(IN_PROGRESS_AT_PAPER), "run"]
+        missing = frame.loc[status.str.startswith(NOT_RUN_AT_PAPER), "run"]
+        if len(started):
+            lines.append(f"In progress at the paper's budget (`qornn checkpoints --profile paper` gives "
+                         f"the command that continues each): {', '.join(f'`{run}`' for run in started)}.")
         if len(missing):
             lines.append(f"Not run at the paper's budget yet: {', '.join(f'`{run}`' for run in missing)}.")
         if len(failed):
@@ -2172,7 +2184,8 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
     """Whether each of ``runs`` solves the copy task at the paper's budget (:func:`solves_copy`), from
     every seed recorded at the ``paper`` profile: run, verdict ("solves the copy task", "does not
     solve the copy task", "solves it at k of n seeds", :data:`FAILED_AT_PAPER` when no seed is recorded
-    and one failed (:func:`failed_runs`), or :data:`NOT_RUN_AT_PAPER`), the test loss, the threshold
+    and one failed (:func:`failed_runs`), :data:`IN_PROGRESS_AT_PAPER` when its checkpoint is training,
+    or :data:`NOT_RUN_AT_PAPER`), the test loss, the threshold
     (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, each seed's test loss, recall
     and verdict ("per seed": where seeds disagree, their mean says little), and a note for a run
     recorded with a configuration other than the current ``paper`` profile's, and for its failed
@@ -2187,8 +2200,9 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
         found = {seed: record["runs"][run] for seed, record in seeds.items() if run in record["runs"]}
         failures = _failed_seeds_text(failed.get(run, []))
         if not found:
-            note = failures or (_unfinished_note(config, run) if run in config.models else "")
-            rows.append({"run": run, "verdict": FAILED_AT_PAPER if failures else NOT_RUN_AT_PAPER,
+            label, note = (FAILED_AT_PAPER, failures) if failures else (
+                _unrecorded_status(config, run) if run in config.models else (NOT_RUN_AT_PAPER, ""))
+            rows.append({"run": run, "verdict": label,
                          "test loss": "—", "threshold": "—", "recall": "—", "seeds": "—", "per seed": "—",
                          "note": note})
             continue
@@ -2576,8 +2590,8 @@ def copy_verdict_text(verdicts: pd.DataFrame) -> str:
     lines = []
     for row in verdicts.to_dict("records"):
         name = names.get(row["run"], row["run"])
-        if row["verdict"] in (NOT_RUN_AT_PAPER, FAILED_AT_PAPER):
-            lines.append(f"- **{name}**: {row['verdict']}" + (f" ({row['note']})." if row["note"] else "."))
+        if row["verdict"] in (NOT_RUN_AT_PAPER, IN_PROGRESS_AT_PAPER, FAILED_AT_PAPER):
+            lines.append(f"- **{name}**: {_with_note(row['verdict'], row['note'])}.")
         else:
             lines.append(f"- **{name} {row['verdict']}** at the paper's budget: test loss {row['test loss']} "
                          f"against the threshold {row['threshold']}, recall {row['recall']} against the "

@@ -185,12 +185,20 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     frame = report.paper_budget_frame("copy").set_index("run")
     assert frame.loc["hadamrnn", "at the paper's budget"] == "recorded, 2 seeds (0, 1)"
     assert frame.loc["block-hadamrnn", "at the paper's budget"] == (
-        f"{report.NOT_RUN_AT_PAPER} (in progress: 8,000 of 40,000 optimiser steps (20%) trained, 1.0 h so "
+        "in progress at the paper's budget (8,000 of 40,000 optimiser steps (20%) trained, 1.0 h so "
         "far; continue with `qornn run copy --profile paper --runs block-hadamrnn`)")
     assert frame.loc["ornn", "at the paper's budget"] == report.NOT_RUN_AT_PAPER
     note = report.paper_budget_note("copy", results.load_record("copy", "paper"))
     assert "**Recorded at the paper's budget**" in note and "`hadamrnn`" in note
-    assert "Not run at the paper's budget yet: `block-hadamrnn`" in note
+    # in progress and not run yet, each on a line of its own, never both
+    assert "In progress at the paper's budget (`qornn checkpoints --profile paper` gives the command that " \
+           "continues each): `block-hadamrnn`." in note
+    not_run = next(line for line in note.split("\n\n") if line.startswith("Not run at the paper's budget"))
+    assert "`block-hadamrnn`" not in not_run and "`ornn`" in not_run
+    verdicts = report.copy_verdicts(["block-hadamrnn", "ornn"]).set_index("run")
+    assert list(verdicts["verdict"]) == [report.IN_PROGRESS_AT_PAPER, report.NOT_RUN_AT_PAPER]
+    assert "- **Block-HadamRNN**: in progress at the paper's budget (8,000 of 40,000 optimiser steps" \
+        in report.copy_verdict_text(verdicts.reset_index())
     # a paper record from code this checkout does not have is flagged, as a page's own record is
     assert "**Check before trusting the paper's-budget numbers:**" in note
     assert "made at commit 89abcdef, which this checkout does not have" in note
@@ -254,7 +262,7 @@ def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
     torch.save({"state": {"epoch": 2, "step": 1_600, "global_step": 9_600, "elapsed": 3_672.0},
                 "config": {"epochs": 10, "batch_size": 128}}, checkpoint)
     progress = report.reference_table(references, "cpu", experiment="copy")[f"ours, {report.PAPER_BUDGET}"]
-    assert set(progress) == {"not run at the paper's budget yet (in progress: 9,600 of 40,000 optimiser "
+    assert set(progress) == {"in progress at the paper's budget (9,600 of 40,000 optimiser "
                              "steps (24%) trained, 1.0 h so far; continue with `qornn run copy-released "
                              "--profile paper --runs block-hadamrnn-n512-m16-p2`)"}
     checkpoint.unlink()
