@@ -497,7 +497,10 @@ def test_kept_runs_of_a_replaced_definition_set_beside_the_new_ones(monkeypatch)
 
     kept = report.kept_record_with("qornn-copy", "smoke", nonlinearity="linear")
     assert sorted(kept["runs"]) == sorted(runs)
-    assert all(kept["runs"][run] == linear["runs"][run] for run in runs)
+    # as recorded, but for where their weights are kept (history/, so the ReLU runs' did not overwrite them)
+    assert all(kept["runs"][run] == {**linear["runs"][run], "weights": {
+        **linear["runs"][run]["weights"], "path": results.kept_weights_path(linear["runs"][run]["weights"])}}
+        for run in runs)
     assert report.kept_record_with("qornn-copy", "smoke", nonlinearity="relu") is None
     assert len(results.history_paths(results.record_path("qornn-copy", "smoke"))) == 1
 
