@@ -1662,9 +1662,8 @@ def reference_table(references: Mapping, profile: str, experiment: str | Iterabl
                 from .experiments import get_config
 
                 config = get_config(ours["experiment"], PAPER_PROFILE) if ours else None
-                known = config is not None and ours["run"] in config.models
-                row[f"ours, {PAPER_BUDGET}"] = _with_note(*_unrecorded_status(config, ours["run"])) \
-                    if known else NOT_RUN_AT_PAPER
+                status = _unrecorded_status(config, ours["run"] if ours else "")
+                row[f"ours, {PAPER_BUDGET}"] = _with_note(*status)
             else:
                 row[f"ours, {PAPER_BUDGET}"] = at_paper[0]
         row.update({"ours": at_profile[0], "profile": profile, "source": f"{source['paper']}; {where}"})
@@ -1884,12 +1883,12 @@ def _in_progress(config, run: str) -> str:
 
 def _unrecorded_status(config, run: str) -> tuple[str, str]:
     """(label, note) of ``run`` (seed 0), not recorded at the paper's budget: :data:`NOT_RUN_AT_PAPER`
-    with no note when it has no checkpoint; else :data:`IN_PROGRESS_AT_PAPER` with how far its
-    checkpoint got and the command that continues it (:mod:`qornn.checkpoints`), or the path of a
-    checkpoint that cannot be read."""
+    with no note when it has no checkpoint, or is not a run of ``config`` (None: no paper profile);
+    else :data:`IN_PROGRESS_AT_PAPER` with how far its checkpoint got and the command that continues
+    it (:mod:`qornn.checkpoints`), or the path of a checkpoint that cannot be read."""
     from .checkpoints import progress_text
 
-    checkpoint = _run_checkpoint(config, run)
+    checkpoint = _run_checkpoint(config, run) if config is not None and run in config.models else None
     if checkpoint is None:
         return NOT_RUN_AT_PAPER, ""
     path, found = checkpoint
@@ -2200,8 +2199,7 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
         found = {seed: record["runs"][run] for seed, record in seeds.items() if run in record["runs"]}
         failures = _failed_seeds_text(failed.get(run, []))
         if not found:
-            label, note = (FAILED_AT_PAPER, failures) if failures else (
-                _unrecorded_status(config, run) if run in config.models else (NOT_RUN_AT_PAPER, ""))
+            label, note = (FAILED_AT_PAPER, failures) if failures else _unrecorded_status(config, run)
             rows.append({"run": run, "verdict": label,
                          "test loss": "—", "threshold": "—", "recall": "—", "seeds": "—", "per seed": "—",
                          "note": note})
