@@ -666,11 +666,16 @@ def bit_width_frame(record: Mapping) -> pd.DataFrame:
 
 
 def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline: float | None = None,
-                        logy: bool = False, baseline_label: str = "baseline"):
+                        logy: bool = False, baseline_label: str = "baseline",
+                        clip_above: float | None = None):
     """Test ``metric`` against the weight bit width: QAT (solid), learned-range QAT (solid, squares)
     and PTQ (dashed) per mechanism, the float model of the same mechanism as a dotted horizontal line,
     float baselines (LSTM, FastRNN, ...) as grey dash-dotted lines, an optional dashed black
-    ``baseline``; the top axis gives the model size in bits at each bit width."""
+    ``baseline``; the top axis gives the model size in bits at each bit width.
+
+    ``clip_above`` keeps a few far-off points (PTQ at 3 bits can be 30 orders of magnitude above
+    the rest) from squeezing every other curve flat: a point above it is drawn on the top edge as
+    a triangle ▲ with its true value written beside it, and the axis stops just above it."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -681,12 +686,24 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
         raise ValueError(f"no test metric {metric!r} in the record; it has: {', '.join(known)}")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     ours = frame[frame["kind"] != "baseline"]
+    written_at: dict[float, int] = {}  # bit width -> off-scale values written there, stacked downwards
     for i, (mechanism, part) in enumerate(ours.groupby("mechanism", sort=True)):
         color = colors[i % len(colors)]
         for kind, (style, label) in _BIT_KINDS.items():
             points = part[part["kind"] == kind].sort_values("bits")
-            if len(points):
-                ax.plot(points["bits"], points[metric], style, color=color, label=label.format(mechanism))
+            if not len(points):
+                continue
+            values = points[metric]
+            off_scale = values > (math.inf if clip_above is None else clip_above)
+            label = label.format(mechanism) + (" (▲ off the scale)" if off_scale.any() else "")
+            ax.plot(points["bits"], values.where(~off_scale, clip_above), style, color=color, label=label,
+                    markevery=list(~off_scale))
+            for bits, value in zip(points["bits"][off_scale], values[off_scale], strict=True):
+                ax.plot([bits], [clip_above], "^", color=color, markersize=9, clip_on=False)
+                below = 11 * written_at.get(bits, 0)
+                written_at[bits] = written_at.get(bits, 0) + 1
+                ax.annotate(f"{value:.2g}", (bits, clip_above), xytext=(6, -4 - below),
+                            textcoords="offset points", ha="left", va="top", fontsize="small", color=color)
         for value in part.loc[part["kind"] == "float", metric]:
             ax.axhline(value, color=color, linestyle=":", label=f"float ORNN-{mechanism} ({value:.3g})")
     greys = ("0.35", "0.6", "0.8")
@@ -702,6 +719,8 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
 
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if clip_above is not None and (ours[metric] > clip_above).any():
+        ax.set_ylim(top=clip_above * (1.5 if logy else 1.05))
     quantized = (frame[frame["kind"] == "QAT"].dropna(subset=["bits"]).drop_duplicates("bits")
                  .sort_values("bits"))
     ax.set_xticks(list(quantized["bits"]))

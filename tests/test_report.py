@@ -696,3 +696,28 @@ def test_frozen_runs_text_names_the_runs_an_overflowing_optimiser_stopped(monkey
     monkeypatch.setattr(checkpoints, "frozen_entries", lambda path: (0, 10))
     assert report.frozen_runs_text("qornn-copy", "paper", ["a", "b"]).startswith("No parameter was frozen")
     assert report.frozen_runs_text("qornn-copy", "paper", ["c"]) == ""
+
+
+def test_points_above_the_clip_sit_on_the_top_edge_with_their_true_value_written():
+    import matplotlib.pyplot as plt
+
+    def run(model: dict, loss: float, size: int, source: dict | None = None) -> dict:
+        config = {"model": model, **({"source": {"model": source}} if source else {})}
+        return {"config": config, "size_bits": size, "test": {"loss": loss}}
+
+    float_model = {"model": "ornn-bjorck", "hidden_size": 8}
+    record = {"runs": {
+        "ornn-bjorck": run(float_model, 7e-4, 4000),
+        "qornn-ste-bjorck-3bit": run({"model": "qornn-ste-bjorck", "bits": 3}, 0.04, 400),
+        "qornn-ste-bjorck-4bit": run({"model": "qornn-ste-bjorck", "bits": 4}, 0.03, 500),
+        "ptq-bjorck-3bit": run({"ptq_of": "ornn-bjorck", "bits": 3}, 2e29, 400, float_model),
+        "ptq-bjorck-4bit": run({"ptq_of": "ornn-bjorck", "bits": 4}, 0.5, 500, float_model)}}
+    ax = report.plot_metric_vs_bits(record, "loss", logy=True, baseline=0.02, clip_above=2.0)
+    assert ax.get_ylim()[1] < 10  # the 2e29 point no longer sets the scale
+    assert [text.get_text() for text in ax.texts] == ["2e+29"]  # its true value is written
+    ptq = next(line for line in ax.get_lines() if line.get_label().startswith("PTQ"))
+    assert "off the scale" in ptq.get_label()
+    assert list(ptq.get_ydata()) == [2.0, 0.5]  # the line runs to the edge, not to 2e29
+    unclipped = report.plot_metric_vs_bits(record, "loss", logy=True)
+    assert unclipped.get_ylim()[1] > 1e29 and not unclipped.texts
+    plt.close("all")
