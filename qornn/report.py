@@ -2624,8 +2624,10 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
     """The test ``metric`` of each run at every recorded seed, one point per seed, with the mean and
     (over two seeds or more) ± one standard deviation as an error bar, side by side per budget
     (``by_profile``: :func:`budget_seed_records`, the paper's budget first), with dashed reference
-    lines as in :func:`plot_metric_curves` ("auto": the task's, e.g. chance or memoryless, from the
-    first budget's record). ``runs``: which (default every run with ``metric``). On a log axis
+    lines as in :func:`plot_metric_curves` ("auto": the task's, e.g. chance or memoryless, read from
+    each budget's record: drawn once in black where the budgets agree, else each in its budget's
+    colour, since a reduced budget can change the task and its memoryless loss with it).
+    ``runs``: which (default every run with ``metric``). On a log axis
     (``logy``; "auto": when the values span more than a factor 10) the bar is the geometric mean
     ×/÷ the geometric standard deviation, exp(mean ± sd of the logarithms): a mean − sd below zero has
     no place on a log axis, where it was drawn to the bottom. Returns the matplotlib Axes."""
@@ -2639,9 +2641,14 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
     points = {(k, i): values for k, seeds in enumerate(by_profile.values()) for i, run in enumerate(names)
               if (values := seed_values(_lead_record(seeds), run, metric, seeds))}
     first = _lead_record(next(iter(by_profile.values()))) if by_profile else None
-    levels = _references(first, metric, references) if first is not None else {}
+    # each budget's own references: a reduced budget can change the task (the copy task's T), and with
+    # it the memoryless loss; lines that agree across budgets are drawn once, in black and greys
+    levels_by_budget = {profile: _references(_lead_record(seeds), metric, references)
+                        for profile, seeds in by_profile.items() if seeds}
+    shared = len({tuple(sorted(levels.items())) for levels in levels_by_budget.values()}) <= 1
+    levels = next(iter(levels_by_budget.values()), {})
     positive = [v for values in points.values() for v in values.values() if v > 0] + [
-        v for v in levels.values() if v > 0]
+        v for budget_levels in levels_by_budget.values() for v in budget_levels.values() if v > 0]
     if logy == "auto":
         logy = bool(positive) and max(positive) / min(positive) > 10
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -2672,15 +2679,21 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
                         elinewidth=1.5)
     ax.set_xticks(range(len(names)), [run_label(first, run) if first is not None else run for run in names],
                   rotation=20, ha="right")
-    for i, (name, level) in enumerate(levels.items()):
-        ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
-                   label=f"{name} ({level:.3g})")
+    if shared:
+        for i, (name, level) in enumerate(levels.items()):
+            ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
+                       label=f"{name} ({level:.3g})")
+    else:
+        for k, (profile, budget_levels) in enumerate(levels_by_budget.items()):
+            for i, (name, level) in enumerate(budget_levels.items()):
+                ax.axhline(level, color=colors[k % len(colors)], linestyle=("--", ":", "-.")[i % 3],
+                           linewidth=1, label=f"{name}, {budget_label(profile)} ({level:.3g})")
     if logy:
         ax.set_yscale("log")
     ax.set_ylabel(f"test {metric.replace('_', ' ')}")
     ax.set_title("each seed (dots), geometric mean ×/÷ geometric standard deviation over seeds (bars)"
                  if logy else "each seed (dots), mean ± standard deviation over seeds (bars)")
     ax.grid(True, alpha=0.3)
-    if points or levels:
+    if points or any(levels_by_budget.values()):
         ax.legend(fontsize="small")
     return ax

@@ -456,6 +456,22 @@ def test_figures_show_every_seed_and_the_spread():
     assert not [line for line in plain.get_lines() if line.get_linestyle() == "--"]
 
 
+def test_budgets_whose_tasks_differ_each_draw_their_own_reference_line():
+    # qornn-copy's cpu profile shortens the delay (T = 200), so its memoryless loss is not the paper's
+    _save("qornn-copy", "paper", "ornn-bjorck", {"loss": 7e-4, "recall_accuracy": 0.99},
+          baselines={"memoryless_cross_entropy": 0.0208})
+    _save("qornn-copy", "cpu", "ornn-bjorck", {"loss": 0.02, "recall_accuracy": 0.99},
+          baselines={"memoryless_cross_entropy": 0.104})
+    by_budget = report.budget_seed_records("qornn-copy", results.load_record("qornn-copy", "cpu"))
+    ax = report.plot_seed_spread(by_budget, "loss", logy=True)
+    lines = {line.get_label(): line.get_ydata()[0] for line in ax.get_lines()
+             if line.get_label().startswith("memoryless")}
+    assert lines == {"memoryless, paper's budget (0.0208)": 0.0208,
+                     "memoryless, reduced (cpu profile) (0.104)": 0.104}
+    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    assert colours["paper's budget: each seed"] == colours["memoryless, paper's budget (0.0208)"]
+
+
 def test_on_a_log_axis_the_spread_is_geometric_and_stays_above_zero():
     # two seeds of a copy-task loss 1e5 apart: mean − sd is below zero
     _mnist("pmnist", "paper", "hadamrnn", 0.95)

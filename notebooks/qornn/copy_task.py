@@ -333,6 +333,27 @@ for profile_name, shown in budgets.items():
 display(Markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE, paper_config.models)))
 
 # %% [markdown]
+# ## Spread over seeds
+#
+# Test cross-entropy per step of the float ORNN and of QAT at every width, one panel per mechanism,
+# at every recorded seed (dots), with the spread over the seeds (bars), for each budget recorded; a
+# run recorded at one seed has a dot and no bar, and a run that failed at a seed (*Runs that failed*,
+# above) has no dot for it. The losses span orders of magnitude, so the axis is logarithmic and the
+# bars are the geometric mean ×/÷ the geometric standard deviation. (Post-training quantization is
+# deterministic given its float model, so its spread is the float model's: it is left out here.)
+
+# %% tags=["hide-input"]
+by_budget = report.budget_seed_records("qornn-copy", record)
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), sharey=True)
+for ax, (mechanism, name) in zip(axes, {"bjorck": "Björck", "projunn": "projUNN"}.items(), strict=True):
+    runs = [f"ornn-{mechanism}", *(f"qornn-ste-{mechanism}-{bits}bit" for bits in (3, 4, 5, 6, 8))]
+    report.plot_seed_spread(by_budget, "loss", ax=ax, logy=True,
+                            runs=[run for run in runs if run in config.models])
+    ax.set_title(f"{name}: {ax.get_title()}", fontsize="small")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## Provenance
 #
 # The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
