@@ -97,6 +97,7 @@ __all__ = [
     "copy_check_name",
     "SIGN_COLLAPSE_FACTOR",
     "copy_verdicts",
+    "copy_verdict_grid",
     "copy_verdict_text",
     "peer_recurrence",
     "peer_training_frame",
@@ -2250,6 +2251,47 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                          failures and f"{FAILED_AT_PAPER}, {failures}") if part)})
     return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds",
                                        "per seed", "note"])
+
+
+#: how :func:`copy_verdict_grid` words each verdict of :func:`copy_verdicts` that has no numbers
+_GRID_STATUS = {NOT_RUN_AT_PAPER: "not run yet", IN_PROGRESS_AT_PAPER: "in progress",
+                FAILED_AT_PAPER: "failed"}
+
+
+def copy_verdict_grid(verdicts: pd.DataFrame, models: Mapping[str, Mapping]) -> pd.DataFrame:
+    """:func:`copy_verdicts` of a bit-width study as one grid: a row per method (the float ORNN, then
+    QAT and PTQ of each mechanism, named as :func:`plot_metric_vs_bits` names them), a column per
+    weight bit width (``float`` for the float models), each cell the verdict in a word with the test
+    recall: "solved (99.3%)", "not solved (10.0%)", "1 of 2 seeds (…)", or "in progress", "failed",
+    "not run yet". ``models``: the ``paper`` profile's models (``config.models``), which say each
+    run's method, mechanism and bits; a run they do not name is left out."""
+    cells: dict[str, dict[str, str]] = {}
+    for row in verdicts.to_dict("records"):
+        spec = models.get(row["run"])
+        if spec is None:
+            continue
+        float_spec = models.get(spec["ptq_of"], {}) if "ptq_of" in spec else spec
+        mechanism = _MECHANISMS.get(str(float_spec.get("model", "")).split("-")[-1], "?")
+        name = str(spec.get("model", ""))
+        if "ptq_of" in spec:
+            method, column = _BIT_KINDS["PTQ"][1].format(mechanism), f"{spec['bits']} bits"
+        elif name.startswith(("qornn-ste-", "qornn-lsq-")):
+            kind = "QAT" if name.startswith("qornn-ste-") else "QAT, learned α"
+            method, column = _BIT_KINDS[kind][1].format(mechanism), f"{spec['bits']} bits"
+        else:
+            method, column = f"float ORNN-{mechanism}", "float"
+        verdict = row["verdict"]
+        if verdict in _GRID_STATUS:
+            text = _GRID_STATUS[verdict]
+        else:
+            word = {"solves the copy task": "solved", "does not solve the copy task": "not solved"}
+            text = f"{word.get(verdict, verdict.removeprefix('solves it at '))} ({row['recall']})"
+        cells.setdefault(method, {})[column] = text
+    columns = ["float", *sorted({c for row in cells.values() for c in row if c != "float"},
+                                key=lambda c: int(c.split()[0]))]
+    frame = pd.DataFrame.from_dict(cells, orient="index").reindex(columns=columns).fillna("")
+    frame.index.name = "method"
+    return frame.reset_index()
 
 
 def copy_constant_cross_entropy(length: int, symbols: int = 10, alphabet: int = 8) -> float:

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # tests only; notebooks keep the inline backend
 
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
@@ -721,3 +722,27 @@ def test_points_above_the_clip_sit_on_the_top_edge_with_their_true_value_written
     unclipped = report.plot_metric_vs_bits(record, "loss", logy=True)
     assert unclipped.get_ylim()[1] > 1e29 and not unclipped.texts
     plt.close("all")
+
+
+def test_the_copy_verdict_grid_puts_each_run_under_its_method_and_bit_width():
+    models = {"ornn-bjorck": {"model": "ornn-bjorck"},
+              "qornn-ste-bjorck-4bit": {"model": "qornn-ste-bjorck", "bits": 4},
+              "qornn-ste-bjorck-8bit": {"model": "qornn-ste-bjorck", "bits": 8},
+              "qornn-ste-projunn-4bit": {"model": "qornn-ste-projunn", "bits": 4},
+              "ptq-bjorck-8bit": {"ptq_of": "ornn-bjorck", "bits": 8}}
+    rows = [("ornn-bjorck", "solves the copy task", "99.5%"),
+            ("qornn-ste-bjorck-4bit", "does not solve the copy task", "10.0%"),
+            ("qornn-ste-bjorck-8bit", "solves it at 1 of 2 seeds", "98.0% ± 1.0 points"),
+            ("qornn-ste-projunn-4bit", report.IN_PROGRESS_AT_PAPER, "—"),
+            ("ptq-bjorck-8bit", report.FAILED_AT_PAPER, "—"),
+            ("not-a-paper-run", report.NOT_RUN_AT_PAPER, "—")]
+    verdicts = pd.DataFrame([{"run": r, "verdict": v, "recall": c} for r, v, c in rows])
+    grid = report.copy_verdict_grid(verdicts, models).set_index("method")
+    assert list(grid.columns) == ["float", "4 bits", "8 bits"]
+    assert list(grid.index) == ["float ORNN-Björck", "STE-Björck", "STE-projUNN", "PTQ of float Björck"]
+    assert grid.loc["float ORNN-Björck", "float"] == "solved (99.5%)"
+    assert grid.loc["STE-Björck", "4 bits"] == "not solved (10.0%)"
+    assert grid.loc["STE-Björck", "8 bits"] == "1 of 2 seeds (98.0% ± 1.0 points)"
+    assert grid.loc["STE-projUNN", "4 bits"] == "in progress"
+    assert grid.loc["STE-projUNN", "8 bits"] == ""  # not a run of the study
+    assert grid.loc["PTQ of float Björck", "8 bits"] == "failed"

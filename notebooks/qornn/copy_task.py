@@ -253,13 +253,15 @@ display(report.table_or_note(starts, "None of these `cpu` runs is recorded in th
 #
 # Decided from the records at the paper's budget (profile `paper`: 40,000 optimiser steps, as the
 # HadamRNN paper's copy task) by the rule that decides it for HadamRNN on {doc}`/book/hadamrnn/copy_task`
-# (`report.solves_copy`), not by reading the curves. Every trained and post-training-quantized run of
-# this experiment is listed; the runs still training say how far their checkpoint got.
+# (`report.solves_copy`), not by reading the curves. First every run at a glance, one row per method
+# and one column per bit width (each cell the verdict and the test recall of the copied symbols), then
+# each run with its numbers; the runs still training say how far their checkpoint got.
 
 # %% tags=["hide-input"]
 display(Markdown(f"The rule: {report.COPY_RULE}."))
 paper_config = get_config("qornn-copy", "paper")
 verdicts = report.copy_verdicts(list(paper_config.models), experiment="qornn-copy")
+display(report.styled(report.copy_verdict_grid(verdicts, paper_config.models)))
 display(Markdown(report.copy_verdict_text(verdicts)))
 
 # %% [markdown]

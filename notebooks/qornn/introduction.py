@@ -114,6 +114,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 from IPython.display import Markdown, display  # noqa: E402
 
 from qornn import report  # noqa: E402
+from qornn.experiments import get_config  # noqa: E402
 
 # %% [markdown]
 # ## Where our numbers stand
@@ -154,3 +155,19 @@ display(Markdown(f"{len(summary)} rows; the paper's number is available for {ava
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.paper_budget_summary(TASKS)))
+
+# %% [markdown]
+# ## Does QORNN solve the copy task at the paper's budget?
+#
+# The copy task over $T = 1000$ steps is where a long memory shows, and where rounding $W$ hurts
+# most (see {doc}`/book/qornn/orthogonality`). Each run of the copy task's `paper` profile, decided
+# from its record by the rule below (`qornn.report.solves_copy`, the rule of the HadamRNN chapter),
+# one row per method and one column per bit width, each cell the verdict with the test recall of the
+# copied symbols, or where the run stands if it has no record;
+# {doc}`/book/qornn/copy_task` gives each run's numbers, seeds and curves.
+
+# %% tags=["hide-input"]
+paper_copy = get_config("qornn-copy", report.PAPER_PROFILE)
+display(Markdown(f"The rule: {report.COPY_RULE}."))
+display(report.styled(report.copy_verdict_grid(
+    report.copy_verdicts(list(paper_copy.models), experiment="qornn-copy"), paper_copy.models)))
