@@ -305,10 +305,35 @@ def _epoch_ticks(ax, frame: pd.DataFrame) -> None:
         ax.set_xticks(epochs)
 
 
+def _plot_clipped(ax, x: pd.Series, y: pd.Series, fmt: str, clip_above: float | None, color: str,
+                  label: str) -> pd.Series:
+    """Plot ``y`` against ``x`` with every point above ``clip_above`` moved to it, drawn there as a
+    triangle ▲ (the line runs to the top edge, the marker of ``fmt`` stays on the points on the scale),
+    and " (▲ off the scale)" added to ``label`` when there is one. Returns the mask of those points,
+    so that the caller can write their true values."""
+    off_scale = y > (math.inf if clip_above is None else clip_above)
+    ax.plot(x, y.where(~off_scale, clip_above), fmt, color=color, markevery=list(~off_scale),
+            label=label + (" (▲ off the scale)" if off_scale.any() else ""))
+    if off_scale.any():
+        ax.plot(x[off_scale], [clip_above] * int(off_scale.sum()), "^", color=color, markersize=8,
+                clip_on=False, linestyle="none")
+    return off_scale
+
+
+def _stop_axis_at(ax, clip_above: float | None, values: Iterable[float], logy: bool) -> None:
+    """End the y axis just above ``clip_above`` when one of ``values`` lies beyond it."""
+    if clip_above is not None and any(v > clip_above for v in values):
+        ax.set_ylim(top=clip_above * (1.5 if logy else 1.05))
+
+
 def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping | None = "auto",
                      logy: bool | str = "auto", ylabel: str = "cross-entropy",
-                     color_order: Sequence[str] | None = None):
+                     color_order: Sequence[str] | None = None, clip_above: float | None = None):
     """Training (solid) and validation (dotted) loss per epoch for every run of ``record``.
+
+    ``clip_above``: the y axis stops just above it, and an epoch whose loss is beyond it is drawn on
+    the top edge as a triangle ▲, its run's label saying "▲ off the scale" (a run whose recurrence
+    explodes can start 25 orders of magnitude above the others and squeeze them flat).
 
     ``color_order``: run names whose positions give each run its colour, so that panels of several
     records colour a run alike (default: the record's runs, sorted).
@@ -326,16 +351,17 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     order = list(color_order) if color_order is not None else sorted(frame["run"].unique())
     order += sorted(set(frame["run"]) - set(order))
-    values = []
+    values, beyond = [], []
     for run, part in frame.groupby("run", sort=True):
         color = colors[order.index(run) % len(colors)]
-        ax.plot(part["epoch"], part["train_loss"], _epoch_style(frame), color=color,
-                label=f"{run_label(record, run)} (train)")
-        values.extend(part["train_loss"].dropna())
+        series = [("train_loss", _epoch_style(frame), "train")]
         if "val_loss" in part:
-            ax.plot(part["epoch"], part["val_loss"], _epoch_style(frame, ":", "s"), color=color,
-                    label=f"{run_label(record, run)} (validation)")
-            values.extend(part["val_loss"].dropna())
+            series.append(("val_loss", _epoch_style(frame, ":", "s"), "validation"))
+        for column, fmt, name in series:
+            off_scale = _plot_clipped(ax, part["epoch"], part[column], fmt, clip_above, color,
+                                      f"{run_label(record, run)} ({name})")
+            values.extend(part.loc[~off_scale, column].dropna())
+            beyond.extend(part.loc[off_scale, column])
     for i, (label, level) in enumerate(_references(record, "loss", baseline).items()):
         ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
                    label=f"{label} ({level:.3g})")
@@ -353,6 +379,7 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
             return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)), 6) in (2, 5) else ""
 
         ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+    _stop_axis_at(ax, clip_above, beyond, logy)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.set_title(f"{record['experiment']}, profile {record['profile']}")
@@ -695,12 +722,9 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
             if not len(points):
                 continue
             values = points[metric]
-            off_scale = values > (math.inf if clip_above is None else clip_above)
-            label = label.format(mechanism) + (" (▲ off the scale)" if off_scale.any() else "")
-            ax.plot(points["bits"], values.where(~off_scale, clip_above), style, color=color, label=label,
-                    markevery=list(~off_scale))
+            off_scale = _plot_clipped(ax, points["bits"], values, style, clip_above, color,
+                                      label.format(mechanism))
             for bits, value in zip(points["bits"][off_scale], values[off_scale], strict=True):
-                ax.plot([bits], [clip_above], "^", color=color, markersize=9, clip_on=False)
                 below = 11 * written_at.get(bits, 0)
                 written_at[bits] = written_at.get(bits, 0) + 1
                 ax.annotate(f"{value:.2g}", (bits, clip_above), xytext=(6, -4 - below),
@@ -720,8 +744,7 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
 
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    if clip_above is not None and (ours[metric] > clip_above).any():
-        ax.set_ylim(top=clip_above * (1.5 if logy else 1.05))
+    _stop_axis_at(ax, clip_above, ours[metric], logy)
     quantized = (frame[frame["kind"] == "QAT"].dropna(subset=["bits"]).drop_duplicates("bits")
                  .sort_values("bits"))
     ax.set_xticks(list(quantized["bits"]))

@@ -746,3 +746,19 @@ def test_the_copy_verdict_grid_puts_each_run_under_its_method_and_bit_width():
     assert grid.loc["STE-projUNN", "4 bits"] == "in progress"
     assert grid.loc["STE-projUNN", "8 bits"] == ""  # not a run of the study
     assert grid.loc["PTQ of float Björck", "8 bits"] == "failed"
+
+
+def test_loss_curves_above_the_clip_run_to_the_top_edge_and_say_so(record):
+    import matplotlib.pyplot as plt
+
+    ax = report.plot_loss_curves(record, logy=True, baseline=None, clip_above=1.0)
+    assert ax.get_ylim()[1] <= 1.5  # the axis stops just above the clip
+    curves = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()
+              if not line.get_label().startswith("_")}
+    assert curves["hadamrnn (train) (▲ off the scale)"] == [1.0, 1.0, 0.9]  # 1.8 and 1.2 on the edge
+    assert curves["ornn (validation) (▲ off the scale)"] == [1.0, pytest.approx(0.63)]
+    triangles = [line for line in ax.get_lines() if line.get_marker() == "^"]
+    assert sorted(len(line.get_xdata()) for line in triangles) == [1, 1, 2, 2]  # one per off-scale epoch
+    plain = report.plot_loss_curves(record, logy=True, baseline=None)
+    assert not any("off the scale" in line.get_label() for line in plain.get_lines())
+    plt.close("all")
