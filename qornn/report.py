@@ -745,7 +745,9 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     _stop_axis_at(ax, clip_above, ours[metric], logy)
-    quantized = (frame[frame["kind"] == "QAT"].dropna(subset=["bits"]).drop_duplicates("bits")
+    # the widths and sizes of the QAT models, or of the PTQ ones where no QAT model is recorded
+    sized = "QAT" if (frame["kind"] == "QAT").any() else "PTQ"
+    quantized = (frame[frame["kind"] == sized].dropna(subset=["bits"]).drop_duplicates("bits")
                  .sort_values("bits"))
     ax.set_xticks(list(quantized["bits"]))
     ax.set_xlabel("weight bits k (W and U)")
@@ -753,7 +755,7 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
     top = ax.secondary_xaxis("top")
     top.set_xticks(list(quantized["bits"]),
                    labels=[f"{size / 1000:.1f}k" for size in quantized["size_bits"]])
-    top.set_xlabel("QAT model size (bits)")
+    top.set_xlabel(f"{sized} model size (bits)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax

@@ -762,3 +762,20 @@ def test_loss_curves_above_the_clip_run_to_the_top_edge_and_say_so(record):
     plain = report.plot_loss_curves(record, logy=True, baseline=None)
     assert not any("off the scale" in line.get_label() for line in plain.get_lines())
     plt.close("all")
+
+
+def test_a_study_with_only_post_training_quantization_still_has_its_bit_widths_on_the_axis():
+    import matplotlib.pyplot as plt
+
+    float_model = {"model": "ornn-bjorck", "hidden_size": 8}
+    record = {"runs": {
+        "ornn-bjorck": {"config": {"model": float_model}, "size_bits": 4000, "test": {"bpc": 1.5}},
+        **{f"ptq-bjorck-{k}bit": {"config": {"model": {"ptq_of": "ornn-bjorck", "bits": k},
+                                             "source": {"model": float_model}},
+                                  "size_bits": 100 * k, "test": {"bpc": 2.0}} for k in (3, 8)}}}
+    ax = report.plot_metric_vs_bits(record, "bpc")
+    assert list(ax.get_xticks()) == [3, 8]
+    top = next(child for child in ax.get_children() if type(child).__name__ == "SecondaryAxis")
+    assert top.get_xlabel() == "PTQ model size (bits)"
+    assert [t.get_text() for t in top.get_xticklabels()] == ["0.3k", "0.8k"]
+    plt.close("all")
