@@ -79,7 +79,7 @@ def test_qornn_copy_notebook_smoke(tmp_path):
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
-    assert len(_outputs(nb, "image/png")) == 2, "the bit-width and training-curve figures"
+    assert len(_outputs(nb, "image/png")) == 3, "the bit-width, training-curve and seed-spread figures"
     html = "\n".join(_outputs(nb, "text/html"))
     assert "qornn-ste-projunn-8bit" in html and "ptq-bjorck-5bit" in html and "paper value" in html
     # the QORNN authors' released copy run beside our run of that model (experiment qornn-copy-released)
