@@ -2751,7 +2751,8 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
             ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
                        label=f"{name} ({level:.3g})")
     else:
-        for k, (profile, budget_levels) in enumerate(levels_by_budget.items()):
+        for profile, budget_levels in levels_by_budget.items():
+            k = list(by_profile).index(profile)  # the colour of that budget's dots
             for i, (name, level) in enumerate(budget_levels.items()):
                 ax.axhline(level, color=colors[k % len(colors)], linestyle=("--", ":", "-.")[i % 3],
                            linewidth=1, label=f"{name}, {budget_label(profile)} ({level:.3g})")
