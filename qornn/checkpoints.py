@@ -60,6 +60,15 @@ class Checkpoint:
         return "finished, not recorded" if self.finished else "unfinished"
 
     @property
+    def hours_to_go(self) -> float | None:
+        """Training hours left if the run goes on at its own pace so far (elapsed time per optimiser
+        step, every segment together; on a loaded or another machine the pace differs), or None when
+        it is finished, has no step yet, or its total is unknown."""
+        if self.finished or not self.total_steps or self.global_step <= 0:
+            return None
+        return self.elapsed_s / self.global_step * (self.total_steps - self.global_step) / 3600
+
+    @property
     def left_to_finish(self) -> bool:
         """Whether this run still has training or recording to do: every checkpoint but the one a
         finished, recorded run leaves behind."""
@@ -158,8 +167,9 @@ def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
     for c in shown:
         total = f"/{c.total_steps:,}" if c.total_steps else ""
         share = f" ({c.global_step / c.total_steps:.0%})" if c.total_steps else ""
+        to_go = f", about {c.hours_to_go:.1f} h to go at that pace" if c.hours_to_go is not None else ""
         lines.append(f"{c.experiment}/{c.profile} {c.run}: {c.status}; step {c.global_step:,}{total}{share}, "
-                     f"epoch {c.epoch}/{c.epochs}, {c.elapsed_s / 3600:.2f} h trained")
+                     f"epoch {c.epoch}/{c.epochs}, {c.elapsed_s / 3600:.2f} h trained{to_go}")
         lines.append(f"    {c.path}")
         if c.command():
             lines.append(f"    continue: {c.command()}")

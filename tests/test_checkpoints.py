@@ -46,10 +46,14 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     assert stopped.status == "unfinished" and not stopped.finished
     assert (stopped.epoch, stopped.global_step) == (1, per_epoch + 3)
     assert stopped.command() == "qornn run copy --profile smoke --runs hadamrnn"
+    pace = stopped.elapsed_s / stopped.global_step  # seconds per step so far
+    assert math.isclose(stopped.hours_to_go, pace * (done.total_steps - stopped.global_step) / 3600)
+    assert done.hours_to_go is None  # finished: nothing to go
     assert main(["checkpoints", "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
     assert f"copy/smoke hadamrnn: unfinished; step {per_epoch + 3:,}/{done.total_steps:,}" in out
     assert "continue: qornn run copy --profile smoke --runs hadamrnn" in out
+    assert f"about {stopped.hours_to_go:.1f} h to go at that pace" in out
     assert find_checkpoints("cpu") == []  # another profile's list is empty
 
 
