@@ -660,6 +660,29 @@ _BIT_KINDS = {"QAT": ("-o", "STE-{}"), "QAT, learned α": ("-s", "STE-{}, learne
               "PTQ": ("--x", "PTQ of float {}")}
 
 
+def _bit_study_role(model: Mapping, float_model: str | None = None) -> tuple[str, str, int | None]:
+    """(kind, mechanism, bits) of a run of a bit-width study from its model specification, as
+    :func:`bit_width_frame` documents them; ``float_model``: for a PTQ run (``ptq_of``), the model
+    name of the float run it quantizes."""
+    if "ptq_of" in model:
+        name, kind, bits = float_model or "", "PTQ", model["bits"]
+    else:
+        name = model["model"]
+        bits = model.get("bits")
+        if name in _BASELINE_NAMES:
+            kind = "baseline"
+        elif name.startswith("qornn-lsq-"):
+            kind = "QAT, learned α"
+        elif name.startswith("qornn-"):
+            kind = "QAT"
+        else:
+            kind, bits = "float", None
+    if kind == "baseline":
+        return kind, _BASELINE_NAMES[name], bits
+    mechanism = name.split("-")[-1] if "-" in name else ""
+    return kind, _MECHANISMS.get(mechanism, mechanism), bits
+
+
 def bit_width_frame(record: Mapping) -> pd.DataFrame:
     """One row per run of a bit-width study: mechanism (Björck, projUNN, ...; the model's name for
     the baselines), kind (``float``, ``QAT``, ``QAT, learned α``, ``PTQ``, ``baseline``), bits (None
@@ -670,24 +693,8 @@ def bit_width_frame(record: Mapping) -> pd.DataFrame:
     for run in sorted(record["runs"]):
         data = record["runs"][run]
         model = data["config"]["model"]
-        if "ptq_of" in model:
-            name, kind, bits = data["config"]["source"]["model"]["model"], "PTQ", model["bits"]
-        else:
-            name = model["model"]
-            bits = model.get("bits")
-            if name in _BASELINE_NAMES:
-                kind = "baseline"
-            elif name.startswith("qornn-lsq-"):
-                kind = "QAT, learned α"
-            elif name.startswith("qornn-"):
-                kind = "QAT"
-            else:
-                kind, bits = "float", None
-        if kind == "baseline":
-            mechanism = _BASELINE_NAMES[name]
-        else:
-            mechanism = name.split("-")[-1] if "-" in name else ""
-            mechanism = _MECHANISMS.get(mechanism, mechanism)
+        source = data["config"]["source"]["model"]["model"] if "ptq_of" in model else None
+        kind, mechanism, bits = _bit_study_role(model, source)
         rows.append({"run": run, "mechanism": mechanism, "kind": kind,
                      "bits": bits, "size_bits": data["size_bits"], **data["test"]})
     return pd.DataFrame(rows)
@@ -2295,16 +2302,12 @@ def copy_verdict_grid(verdicts: pd.DataFrame, models: Mapping[str, Mapping]) -> 
         spec = models.get(row["run"])
         if spec is None:
             continue
-        float_spec = models.get(spec["ptq_of"], {}) if "ptq_of" in spec else spec
-        mechanism = _MECHANISMS.get(str(float_spec.get("model", "")).split("-")[-1], "?")
-        name = str(spec.get("model", ""))
-        if "ptq_of" in spec:
-            method, column = _BIT_KINDS["PTQ"][1].format(mechanism), f"{spec['bits']} bits"
-        elif name.startswith(("qornn-ste-", "qornn-lsq-")):
-            kind = "QAT" if name.startswith("qornn-ste-") else "QAT, learned α"
-            method, column = _BIT_KINDS[kind][1].format(mechanism), f"{spec['bits']} bits"
-        else:
-            method, column = f"float ORNN-{mechanism}", "float"
+        float_model = models.get(spec["ptq_of"], {}).get("model") if "ptq_of" in spec else None
+        kind, mechanism, bits = _bit_study_role(spec, float_model)
+        if kind in _BIT_KINDS:
+            method, column = _BIT_KINDS[kind][1].format(mechanism), f"{bits} bits"
+        else:  # the float ORNN, or a float baseline
+            method, column = f"float {'ORNN-' if kind == 'float' else ''}{mechanism}", "float"
         verdict = row["verdict"]
         if verdict in _GRID_STATUS:
             text = _GRID_STATUS[verdict]

@@ -111,9 +111,12 @@ display(Markdown(report.record_status(record, config, trained)))
 
 # %% tags=["hide-input"]
 budgets = report.budget_records("qornn-copy", record)
+# each budget's memoryless loss (its own T), which both figures' axes are scaled by
+memoryless = {profile_name: next(iter(shown["runs"].values()))["baselines"]["memoryless_cross_entropy"]
+              for profile_name, shown in budgets.items()}
 fig, axes = plt.subplots(len(budgets), 1, figsize=(11, 4.6 * len(budgets)), squeeze=False)
 for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
-    baseline = next(iter(shown["runs"].values()))["baselines"]["memoryless_cross_entropy"]
+    baseline = memoryless[profile_name]
     report.plot_metric_vs_bits(shown, "loss", ax=ax, baseline=baseline, logy=True, clip_above=100 * baseline)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: the top edge is busy
     ax.set_ylabel("test cross-entropy per step")
@@ -142,13 +145,12 @@ for profile_name, shown in budgets.items():
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(len(budgets), 2, figsize=(12, 6.4 * len(budgets)), squeeze=False)
 for row, (profile_name, shown) in zip(axes, budgets.items(), strict=True):
-    baseline = next(iter(shown["runs"].values()))["baselines"]["memoryless_cross_entropy"]
     for ax, mechanism in zip(row, ("bjorck", "projunn"), strict=True):
         part = {**shown, "runs": {run: data for run, data in shown["runs"].items()
                                   if mechanism in run and data["history"]}}
         if part["runs"]:
             report.plot_loss_curves(part, ax=ax, ylabel="cross-entropy per step", logy=True,
-                                    clip_above=100 * baseline)
+                                    clip_above=100 * memoryless[profile_name])
             ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
         else:
             ax.text(0.5, 0.5, "not recorded at this budget yet", ha="center", va="center",
