@@ -54,8 +54,8 @@ seed = 0
 device = "cpu"
 
 # %% [markdown]
-# PTQ at few bits can be worse than the rest by orders of magnitude (at the paper's budget the copy
-# task's PTQ at 3 bits reaches a loss of $10^{29}$). So that it does not squeeze the other curves flat,
+# PTQ at few bits can be worse than the rest by many orders of magnitude (the copy task's table gives
+# its losses at the paper's budget). So that it does not squeeze the other curves flat,
 # the copy task's axis stops at 100 times the memoryless baseline and PTB's at 1.5 times the unigram
 # model's bits per character; a point beyond sits on the top edge as a triangle ▲ with its true value
 # written beside it, and the table below has every number.

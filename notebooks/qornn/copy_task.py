@@ -101,7 +101,7 @@ display(Markdown(report.record_status(record, config, trained)))
 #
 # Test cross-entropy per step of every model: QAT (solid) and PTQ (dashed) at each bit width, the
 # float model of the same mechanism (dotted) and the memoryless baseline (dashed black), on a log
-# scale. Post-training quantization at few bits is worse than the rest by up to 30 orders of
+# scale. Post-training quantization at few bits can be worse than the rest by many orders of
 # magnitude; so that it does not squeeze every other curve flat, the axis stops at 100 times the
 # memoryless baseline, and a point above that sits on the top edge as a triangle ▲ with its true
 # value written beside it (the table below has every number). The top axis
@@ -139,8 +139,8 @@ for profile_name, shown in budgets.items():
 # Training (solid) and validation (dotted) loss per epoch of the float and QAT models (PTQ models
 # are not trained), one row per budget (the paper's first, where recorded) and one panel per
 # mechanism. As in the first figure, the axis stops at 100 times the memoryless baseline: a run whose
-# recurrence explodes (STE-Björck at 3 bits starts near $10^{24}$) has its epochs above that on the top
-# edge as triangles ▲, and its true losses are in the record's history.
+# recurrence explodes in its first epochs has its epochs above that on the top edge as triangles ▲,
+# and its true losses are in the record's history.
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(len(budgets), 2, figsize=(12, 6.4 * len(budgets)), squeeze=False)
