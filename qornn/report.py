@@ -98,6 +98,8 @@ __all__ = [
     "SIGN_COLLAPSE_FACTOR",
     "copy_verdicts",
     "copy_verdict_grid",
+    "frozen_seeds",
+    "FROZEN_SHARE",
     "copy_verdict_text",
     "peer_recurrence",
     "peer_training_frame",
@@ -2147,7 +2149,9 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
         status = frame["at the paper's budget"]
         failed = frame.loc[status.str.startswith(FAILED_AT_PAPER), "run"]
         started = frame.loc[status.str.startswith(IN_PROGRESS_AT_PAPER), "run"]
-        missing = frame.loc[status.str.startswith(NOT_RUN_AT_PAPER), "run"]
+        # a run that does not fit is named once, below, with its cost: not also as "not run yet"
+        missing = frame.loc[status.str.startswith(NOT_RUN_AT_PAPER)
+                            & ~frame["fits here"].str.startswith("no ("), "run"]
         if len(started):
             lines.append(f"In progress at the paper's budget (`qornn checkpoints --profile paper` gives "
                          f"the command that continues each): {', '.join(f'`{run}`' for run in started)}.")
@@ -2234,13 +2238,15 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                   ) -> pd.DataFrame:
     """Whether each of ``runs`` solves the copy task at the paper's budget (:func:`solves_copy`), from
     every seed recorded at the ``paper`` profile: run, verdict ("solves the copy task", "does not
-    solve the copy task", "solves it at k of n seeds", :data:`FAILED_AT_PAPER` when no seed is recorded
+    solve the copy task", or, where only some seeds solve it, "does not solve the copy task (only k of
+    n seeds do)", since the rule asks every seed to; :data:`FAILED_AT_PAPER` when no seed is recorded
     and one failed (:func:`failed_runs`), :data:`IN_PROGRESS_AT_PAPER` when its checkpoint is training,
     or :data:`NOT_RUN_AT_PAPER`), the test loss, the threshold
-    (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, each seed's test loss, recall
-    and verdict ("per seed": where seeds disagree, their mean says little), and a note for a run
-    recorded with a configuration other than the current ``paper`` profile's, and for its failed
-    seeds."""
+    (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, how many solve it ("solved
+    seeds", "k of n"), each seed's test loss, recall and verdict ("per seed": where seeds disagree,
+    their mean says little), the seeds the optimiser froze ("frozen seeds": :func:`frozen_seeds`, ""
+    for none), and a note for a run recorded with a configuration other than the current ``paper``
+    profile's, for its frozen seeds and for its failed ones."""
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
@@ -2253,16 +2259,18 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
         if not found:
             label, note = (FAILED_AT_PAPER, failures) if failures else _unrecorded_status(config, run)
             rows.append({"run": run, "verdict": label,
-                         "test loss": "—", "threshold": "—", "recall": "—", "seeds": "—", "per seed": "—",
-                         "note": note})
+                         "test loss": "—", "threshold": "—", "recall": "—", "seeds": "—", "solved seeds": "—",
+                         "per seed": "—", "frozen seeds": "", "note": note})
             continue
         solved = {seed: solves_copy(data) for seed, data in found.items()}
-        if all(solved.values()):
+        count = sum(solved.values())
+        if count == len(solved):
             verdict = "solves the copy task"
-        elif not any(solved.values()):
+        elif not count:
             verdict = "does not solve the copy task"
-        else:
-            verdict = f"solves it at {sum(solved.values())} of {len(solved)} seeds"
+        else:  # the rule asks every seed to: say so before the count
+            verdict = f"does not solve the copy task (only {count} of {len(solved)} seeds do)"
+        frozen = frozen_seeds(experiment, PAPER_PROFILE, run, found)
         stale = [seed for seed, data in found.items() if run in config.models
                  and data["config_hash"] != results.config_hash(config.run_config(run, seed))]
         first = next(iter(found.values()))
@@ -2275,14 +2283,43 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                      "threshold": _fmt(SOLVED_LOSS_FRACTION * first["baselines"]["memoryless_cross_entropy"]),
                      "recall": mean_std_cell([d["test"]["recall_accuracy"] for d in found.values()],
                                              "recall_accuracy"),
-                     "seeds": seeds_cell(found),
+                     "seeds": seeds_cell(found), "solved seeds": f"{count} of {len(solved)}",
+                     "frozen seeds": ", ".join(map(str, frozen)),
                      "note": "; ".join(part for part in (
                          "" if not stale else "recorded with a configuration other than the current "
                                               f"`paper` profile's (seed{'s' if len(stale) > 1 else ''} "
                                               f"{', '.join(map(str, stale))})",
+                         "; ".join(f"seed {seed} did not train: the optimiser froze {n:,} of its {total:,} "
+                                   f"trained entries ({n / total:.1%}; a non-finite Adam second moment)"
+                                   for seed, (n, total) in frozen.items()),
                          failures and f"{FAILED_AT_PAPER}, {failures}") if part)})
     return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds",
-                                       "per seed", "note"])
+                                       "solved seeds", "per seed", "frozen seeds", "note"])
+
+
+#: a recorded seed whose checkpoint has at least this share of its trained entries frozen by the
+#: optimiser (:func:`qornn.checkpoints.frozen_entries`) did not train: its numbers are those of a
+#: network stuck near its first steps, not of the method
+FROZEN_SHARE = 0.5
+
+
+def frozen_seeds(experiment: str, profile: str, run: str, found: Mapping[int, Mapping]
+                 ) -> dict[int, tuple[int, int]]:
+    """``{seed: (frozen, total)}`` for each seed of ``run`` recorded in ``found`` (``{seed: run
+    record}``) whose checkpoint, the one of the recorded configuration (its ``config_hash``), has at
+    least :data:`FROZEN_SHARE` of its trained entries frozen by a non-finite Adam second moment
+    (:func:`qornn.checkpoints.frozen_entries`); seeds without a checkpoint are left out."""
+    from .checkpoints import frozen_entries
+
+    folder = results.runs_dir(profile) / experiment / profile / run
+    frozen = {}
+    for seed, data in found.items():
+        path = folder / f"{data.get('config_hash')}.pt"
+        if path.exists():
+            n, total = frozen_entries(path)
+            if total and n / total >= FROZEN_SHARE:
+                frozen[seed] = (n, total)
+    return frozen
 
 
 #: how :func:`copy_verdict_grid` words each verdict of :func:`copy_verdicts` that has no numbers
@@ -2295,7 +2332,8 @@ def copy_verdict_grid(verdicts: pd.DataFrame, models: Mapping[str, Mapping]) -> 
     QAT and PTQ of each mechanism, named as :func:`plot_metric_vs_bits` names them), a column per
     weight bit width (``float`` for the float models), each cell the verdict in a word with the test
     recall: "solved (99.3%)", "not solved (10.0%)", "1 of 2 seeds (…)", or "in progress", "failed",
-    "not run yet". ``models``: the ``paper`` profile's models (``config.models``), which say each
+    "not run yet"; a verdict with frozen seeds (:func:`frozen_seeds`) says so ("not solved (1.3%;
+    did not train)"). ``models``: the ``paper`` profile's models (``config.models``), which say each
     run's method, mechanism and bits; a run they do not name is left out."""
     cells: dict[str, dict[str, str]] = {}
     for row in verdicts.to_dict("records"):
@@ -2313,7 +2351,10 @@ def copy_verdict_grid(verdicts: pd.DataFrame, models: Mapping[str, Mapping]) -> 
             text = _GRID_STATUS[verdict]
         else:
             word = {"solves the copy task": "solved", "does not solve the copy task": "not solved"}
-            text = f"{word.get(verdict, verdict.removeprefix('solves it at '))} ({row['recall']})"
+            frozen, solved = row.get("frozen seeds", ""), str(row.get("solved seeds"))
+            stuck = "" if not frozen else "; did not train" if solved.endswith(" of 1") else (
+                f"; seed{'s' if ',' in frozen else ''} {frozen} did not train")
+            text = f"{word.get(verdict, solved + ' seeds')} ({row['recall']}{stuck})"
         cells.setdefault(method, {})[column] = text
     columns = ["float", *sorted({c for row in cells.values() for c in row if c != "float"},
                                 key=lambda c: int(c.split()[0]))]

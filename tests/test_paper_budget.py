@@ -143,6 +143,12 @@ def test_a_page_without_a_paper_record_says_so_and_names_the_runs_that_do_not_fi
     assert frame.loc["hadamrnn", "fits here"] == "yes (≤ 12 h)"
     assert frame.loc["ornn", "fits here"] == "no (> 12 h)"
     assert frame.loc["lstm", "fits here"] == "no measured cost"
+    # with a paper record, a run that does not fit is named once, with its cost, not also as "not run"
+    _copy("paper", "hadamrnn", 1e-6, 1.0)
+    note = report.paper_budget_note("copy")
+    not_run = next(line for line in note.split("\n\n") if line.startswith("Not run at the paper's budget"))
+    assert "`lstm`" in not_run and "`ornn`" not in not_run
+    assert "`ornn` (2.7 s per step × 40,000 steps ≈ 30.0 h)" in note
     assert set(frame["at the paper's budget"]) == {report.NOT_RUN_AT_PAPER}
     assert report.paper_budget_frame("copy", fits_hours=40).set_index("run").loc["ornn", "fits here"] == \
         "yes (≤ 40 h)"
@@ -363,14 +369,48 @@ def test_copy_verdicts_pass_fail_and_missing():
 
     _copy("paper", "block-hadamrnn", 0.02, 0.1, seed=1)  # a second seed that fails
     verdicts = report.copy_verdicts().set_index("run")
-    assert verdicts.loc["block-hadamrnn", "verdict"] == "solves it at 1 of 2 seeds"
+    # the rule asks every seed to solve it: the verdict says "does not solve" first, then the count
+    assert verdicts.loc["block-hadamrnn", "verdict"] == "does not solve the copy task (only 1 of 2 seeds do)"
     assert verdicts.loc["block-hadamrnn", "seeds"] == "2 seeds (0, 1)"
+    assert verdicts.loc["block-hadamrnn", "solved seeds"] == "1 of 2"
     # seeds that disagree: each seed's numbers and verdict, since their mean says little
     assert verdicts.loc["block-hadamrnn", "per seed"] == ("seed 0: loss 1e-06, recall 100.0%, solved; "
                                                           "seed 1: loss 0.02, recall 10.0%, not solved")
     text = report.copy_verdict_text(verdicts.reset_index())
     assert "Per seed: seed 0: loss 1e-06, recall 100.0%, solved; seed 1: loss 0.02" in text
     assert text.count("Per seed") == 1  # not for a run recorded at one seed
+    assert "**Block-HadamRNN does not solve the copy task (only 1 of 2 seeds do)** at the paper's" in text
+
+
+def test_a_seed_the_optimiser_froze_is_said_not_to_have_trained(tmp_path):
+    """A recorded seed whose checkpoint has most of its entries frozen by a non-finite Adam state did
+    not train: the verdict's note and the grid say so, read from the checkpoint of that seed's
+    recorded configuration."""
+    import torch
+
+    _copy("paper", "hadamrnn", 0.02, 0.013)
+    _copy("paper", "hadamrnn", 0.02, 0.1, seed=1)
+    record = results.load_record("copy", "paper")["runs"]["hadamrnn"]
+    folder = results.runs_dir("paper") / "copy" / "paper" / "hadamrnn"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint(name: str, v: torch.Tensor) -> None:
+        state = {"state": {0: {"exp_avg_sq": v}}, "param_groups": []}
+        torch.save({"model": {}, "optimizer": state, "scheduler": {}, "config": {}, "state": {}},
+                   folder / f"{name}.pt")
+
+    inf = float("inf")
+    checkpoint(record["config_hash"], torch.tensor([inf, inf, inf, 1.0]))  # 75%: did not train
+    assert report.frozen_seeds("copy", "paper", "hadamrnn", {0: record}) == {0: (3, 4)}
+    checkpoint(record["config_hash"], torch.tensor([inf, 1.0, 1.0, 1.0]))  # 25%: it trained
+    assert report.frozen_seeds("copy", "paper", "hadamrnn", {0: record}) == {}
+    checkpoint(record["config_hash"], torch.tensor([inf, inf, inf, 1.0]))
+    verdicts = report.copy_verdicts(["hadamrnn"]).set_index("run")
+    assert verdicts.loc["hadamrnn", "frozen seeds"] == "0"  # seed 1 has no checkpoint: not judged
+    assert "seed 0 did not train: the optimiser froze 3 of its 4 trained entries (75.0%" in (
+        verdicts.loc["hadamrnn", "note"])
+    grid = report.copy_verdict_grid(verdicts.reset_index(), {"hadamrnn": {"model": "ornn-bjorck"}})
+    assert grid.loc[0, "float"] == "not solved (5.7% ± 6.2 points; seed 0 did not train)"
 
 
 def test_a_verdict_from_another_configuration_says_so():

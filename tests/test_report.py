@@ -730,15 +730,20 @@ def test_the_copy_verdict_grid_puts_each_run_under_its_method_and_bit_width():
               "qornn-ste-bjorck-8bit": {"model": "qornn-ste-bjorck", "bits": 8},
               "qornn-ste-projunn-4bit": {"model": "qornn-ste-projunn", "bits": 4},
               "ptq-bjorck-8bit": {"ptq_of": "ornn-bjorck", "bits": 8}}
-    rows = [("ornn-bjorck", "solves the copy task", "99.5%"),
-            ("qornn-ste-bjorck-4bit", "does not solve the copy task", "10.0%"),
-            ("qornn-ste-bjorck-8bit", "solves it at 1 of 2 seeds", "98.0% ± 1.0 points"),
-            ("qornn-ste-projunn-4bit", report.IN_PROGRESS_AT_PAPER, "—"),
-            ("ptq-bjorck-8bit", report.FAILED_AT_PAPER, "—"),
-            ("not-a-paper-run", report.NOT_RUN_AT_PAPER, "—")]
-    verdicts = pd.DataFrame([{"run": r, "verdict": v, "recall": c} for r, v, c in rows])
+    rows = [("ornn-bjorck", "solves the copy task", "99.5%", "1 of 1", ""),
+            ("qornn-ste-bjorck-4bit", "does not solve the copy task", "10.0%", "0 of 1", ""),
+            ("qornn-ste-bjorck-8bit", "does not solve the copy task (only 1 of 2 seeds do)",
+             "98.0% ± 1.0 points", "1 of 2", ""),
+            ("qornn-ste-bjorck-3bit", "does not solve the copy task", "1.3%", "0 of 1", "0"),
+            ("qornn-ste-projunn-4bit", report.IN_PROGRESS_AT_PAPER, "—", "—", ""),
+            ("ptq-bjorck-8bit", report.FAILED_AT_PAPER, "—", "—", ""),
+            ("not-a-paper-run", report.NOT_RUN_AT_PAPER, "—", "—", "")]
+    models["qornn-ste-bjorck-3bit"] = {"model": "qornn-ste-bjorck", "bits": 3}
+    verdicts = pd.DataFrame([{"run": r, "verdict": v, "recall": c, "solved seeds": k, "frozen seeds": f}
+                             for r, v, c, k, f in rows])
     grid = report.copy_verdict_grid(verdicts, models).set_index("method")
-    assert list(grid.columns) == ["float", "4 bits", "8 bits"]
+    assert list(grid.columns) == ["float", "3 bits", "4 bits", "8 bits"]
+    assert grid.loc["STE-Björck", "3 bits"] == "not solved (1.3%; did not train)"  # frozen by Adam
     assert list(grid.index) == ["float ORNN-Björck", "STE-Björck", "STE-projUNN", "PTQ of float Björck"]
     assert grid.loc["float ORNN-Björck", "float"] == "solved (99.5%)"
     assert grid.loc["STE-Björck", "4 bits"] == "not solved (10.0%)"
