@@ -188,7 +188,11 @@ def qornn_table(record: Mapping) -> pd.DataFrame:
 
 def paper_costs_table(record: Mapping) -> pd.DataFrame:
     """paper_costs: per paper-profile run, the measured seconds per optimiser step (one thread), the
-    profile's optimiser steps and their product in hours; a run that could not be measured, why."""
+    profile's optimiser steps, their product in hours and whether that fits this machine (at most
+    :data:`qornn.report.FITS_HOURS`); a run that could not be measured, why."""
+    from .report import FITS_HOURS
+
+    fits = f"fits this machine (≤ {FITS_HOURS:g} h)"
     out = []
     for r in record["runs"]:
         row = {"experiment": r["experiment"], "run": r["run"]}
@@ -196,6 +200,7 @@ def paper_costs_table(record: Mapping) -> pd.DataFrame:
             row.update({"model": r["model"], "n": r["hidden_size"], "s / step": r["median_step_s"],
                         "optimiser steps": f"{r['optimizer_steps']:,}",
                         "projected hours (1 thread)": r["projected_hours"],
+                        fits: "yes" if r["projected_hours"] <= FITS_HOURS else "no",
                         "recurrence": r["implementation"]})
         else:
             row["not measured"] = r["reason"]

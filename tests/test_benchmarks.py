@@ -118,6 +118,22 @@ def test_paper_costs_writes_its_record(tmp_path, monkeypatch):
     assert {"commit", "date"} <= set(record["provenance"])
 
 
+def test_the_paper_costs_table_says_which_runs_fit_this_machine():
+    from qornn.report import FITS_HOURS
+
+    def row(run, hours):
+        return {"experiment": "pmnist", "run": run, "measured": True, "model": run, "hidden_size": 512,
+                "median_step_s": hours * 3600 / 1000, "optimizer_steps": 1000, "projected_hours": hours,
+                "implementation": "dense"}
+
+    record = {"runs": [row("small", FITS_HOURS), row("big", FITS_HOURS + 0.1),
+                       {"experiment": "imdb", "run": "x", "measured": False, "reason": "no data"}]}
+    table = bench.paper_costs_table(record).set_index("run")
+    column = f"fits this machine (≤ {FITS_HOURS:g} h)"
+    assert list(table[column].fillna("")) == ["yes", "no", ""]  # the bound itself fits
+    assert table.loc["x", "not measured"] == "no data"
+
+
 def test_paper_costs_of_some_experiments_keep_the_other_rows_and_say_when_each_was_measured(
         tmp_path, monkeypatch):
     out = tmp_path / "paper_costs.json"
