@@ -47,10 +47,12 @@ __all__ = [
     "record_status",
     "run_summary",
     "bit_width_frame",
+    "bit_width_gap_frame",
     "plot_metric_vs_bits",
     "comparison_table",
     "size_table",
     "provenance_table",
+    "budget_provenance_table",
     "record_label",
     "signs_of",
     "run_label",
@@ -702,6 +704,52 @@ def bit_width_frame(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_better: bool) -> pd.DataFrame:
+    """A bit-width study over its recorded seeds (``seeds``: ``{seed: record}``, :func:`seed_records`),
+    one row per mechanism and weight width: the float ORNN of that mechanism, the QAT and the PTQ model
+    at that width, each the mean ± standard deviation of the test ``metric`` over the seeds that
+    recorded it (:func:`mean_std_cell`; "—" for none), then the QAT gap to the float model, taken seed
+    by seed over the seeds that recorded both and averaged the same way (positive = worse than
+    float, whichever way the metric goes: ``lower_is_better``; an accuracy's in points), how many
+    seeds each of the three is over, and the model's size in bits."""
+    frames = [bit_width_frame(record).assign(seed=seed) for seed, record in seeds.items() if record["runs"]]
+    columns = ["mechanism", "bits", "float", "QAT", "PTQ", "QAT gap to float", "seeds (float / QAT / PTQ)",
+               "size (bits)"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    frame = pd.concat(frames, ignore_index=True)
+    if metric not in frame:
+        raise ValueError(f"no test metric {metric!r} in the records")
+    frame = frame[(frame["kind"] != "baseline") & frame[metric].notna()]
+
+    def by_seed(rows: pd.DataFrame) -> dict[int, float]:
+        return dict(zip(rows["seed"], rows[metric], strict=True))
+
+    def cell(values: Mapping[int, float]) -> str:
+        return mean_std_cell(values.values(), metric) if values else "—"
+
+    out = []
+    for mechanism, part in frame.groupby("mechanism", sort=True):
+        floats = by_seed(part[part["kind"] == "float"])
+        for bits in sorted(part["bits"].dropna().unique()):
+            at = part[part["bits"] == bits]
+            qat, ptq = by_seed(at[at["kind"] == "QAT"]), by_seed(at[at["kind"] == "PTQ"])
+            gaps = [(qat[s] - floats[s]) if lower_is_better else (floats[s] - qat[s])
+                    for s in sorted(set(qat) & set(floats))]
+            if not gaps:
+                gap = "—"
+            else:
+                mean, std, _ = mean_std(gaps)
+                gap = _gap(mean, metric) if std is None else (
+                    f"{100 * mean:+.1f} ± {100 * std:.1f} points" if _is_accuracy(metric)
+                    else f"{mean:+.4g} ± {std:.2g}")
+            out.append({"mechanism": mechanism, "bits": int(bits), "float": cell(floats), "QAT": cell(qat),
+                        "PTQ": cell(ptq), "QAT gap to float": gap,
+                        "seeds (float / QAT / PTQ)": f"{len(floats)} / {len(qat)} / {len(ptq)}",
+                        "size (bits)": int(at["size_bits"].iloc[0])})
+    return pd.DataFrame(out, columns=columns)
+
+
 def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline: float | None = None,
                         logy: bool = False, baseline_label: str = "baseline",
                         clip_above: float | None = None):
@@ -1319,6 +1367,18 @@ def provenance_table(record: Mapping) -> pd.DataFrame:
                      "torch": _torch_cell(prov), "wall time": _duration(prov.get("wall_time_s")),
                      "date": str(prov.get("date", ""))[:16].replace("T", " ")})
     return pd.DataFrame(rows)
+
+
+def budget_provenance_table(experiment: str, record: Mapping) -> pd.DataFrame:
+    """:func:`provenance_table` of every record a page's tables draw on: each budget recorded for
+    ``experiment`` beside ``record`` (:func:`budget_seed_records`, the paper's budget first) and each
+    of its recorded seeds, with the budget (:func:`budget_label`) as the first column, so that a
+    number averaged over seeds, or taken at the paper's budget, has its provenance on the page too."""
+    tables = [provenance_table(seed_record).assign(budget=budget_label(profile))
+              for profile, seeds in budget_seed_records(experiment, record).items()
+              for seed_record in seeds.values()]
+    frame = pd.concat(tables, ignore_index=True)  # never empty: record's own budget is among them
+    return frame[["budget", *[c for c in frame if c != "budget"]]]
 
 
 def paper_sources_table(paper_numbers: Mapping, experiment: str) -> pd.DataFrame:
@@ -2739,9 +2799,10 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
     each budget's record: drawn once in black where the budgets agree, else each in its budget's
     colour, since a reduced budget can change the task and its memoryless loss with it).
     ``runs``: which (default every run with ``metric``). On a log axis
-    (``logy``; "auto": when the values span more than a factor 10) the bar is the geometric mean
-    ×/÷ the geometric standard deviation, exp(mean ± sd of the logarithms): a mean − sd below zero has
-    no place on a log axis, where it was drawn to the bottom. Returns the matplotlib Axes."""
+    (``logy``; "auto": when the values span more than a factor 10, never for an accuracy) the bar is
+    the geometric mean ×/÷ the geometric standard deviation, exp(mean ± sd of the logarithms): a
+    mean − sd below zero has no place on a log axis, where it was drawn to the bottom. Returns the
+    matplotlib Axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -2761,7 +2822,8 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
     positive = [v for values in points.values() for v in values.values() if v > 0] + [
         v for budget_levels in levels_by_budget.values() for v in budget_levels.values() if v > 0]
     if logy == "auto":
-        logy = bool(positive) and max(positive) / min(positive) > 10
+        # an accuracy lies in [0, 1], where a log axis squeezes the top that tells runs apart
+        logy = not _is_accuracy(metric) and bool(positive) and max(positive) / min(positive) > 10
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     width = 0.7 / max(len(by_profile), 1)
     for k, profile in enumerate(by_profile):

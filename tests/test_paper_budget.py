@@ -494,6 +494,23 @@ def test_figures_show_every_seed_and_the_spread():
     assert [list(line.get_ydata()) for line in dashed] == [[0.1, 0.1]]  # the task's chance level
     plain = report.plot_seed_spread(by_budget, "accuracy", references=None)
     assert not [line for line in plain.get_lines() if line.get_linestyle() == "--"]
+    # a seed stuck near 1% spans more than a factor 10, yet an accuracy keeps its linear axis, where
+    # the bars are the mean ± one standard deviation that the pages' captions promise
+    _mnist("pmnist", "cpu", "hadamrnn", 0.01, seed=2)
+    by_budget = report.budget_seed_records("pmnist", results.load_record("pmnist", "cpu"))
+    assert report.plot_seed_spread(by_budget, "accuracy").get_yscale() == "linear"
+
+
+def test_the_provenance_table_covers_every_budget_and_seed_a_page_draws_on():
+    _mnist("pmnist", "paper", "hadamrnn", 0.95)
+    _mnist("pmnist", "paper", "hadamrnn", 0.93, seed=1)
+    _mnist("pmnist", "cpu", "hadamrnn", 0.80)
+    _mnist("pmnist", "cpu", "fastgrnn", 0.70)
+    table = report.budget_provenance_table("pmnist", results.load_record("pmnist", "cpu"))
+    assert list(table.columns[:3]) == ["budget", "run", "profile"]
+    assert list(zip(table["budget"], table["run"], table["seed"], strict=True)) == [
+        (report.PAPER_BUDGET, "hadamrnn", 0), (report.PAPER_BUDGET, "hadamrnn", 1),
+        ("reduced (cpu profile)", "fastgrnn", 0), ("reduced (cpu profile)", "hadamrnn", 0)]
 
 
 def test_budgets_whose_tasks_differ_each_draw_their_own_reference_line():

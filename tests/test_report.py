@@ -724,6 +724,38 @@ def test_points_above_the_clip_sit_on_the_top_edge_with_their_true_value_written
     plt.close("all")
 
 
+def test_the_bit_width_gap_is_taken_seed_by_seed_and_says_over_how_many_seeds():
+    def run(model: dict, accuracy: float, size: int = 100) -> dict:
+        config = {"model": model, **({"source": {"model": {"model": "ornn-bjorck"}}} if "ptq_of" in model
+                                     else {})}
+        return {"config": config, "size_bits": size, "test": {"accuracy": accuracy}}
+
+    def record(float_accuracy: float, qat: float | None, ptq: float | None = None) -> dict:
+        runs = {"ornn-bjorck": run({"model": "ornn-bjorck"}, float_accuracy, 4000),
+                "lstm": run({"model": "lstm"}, 0.99, 9000)}
+        if qat is not None:
+            runs["qornn-ste-bjorck-4bit"] = run({"model": "qornn-ste-bjorck", "bits": 4}, qat, 500)
+        if ptq is not None:
+            runs["ptq-bjorck-4bit"] = run({"ptq_of": "ornn-bjorck", "bits": 4}, ptq, 500)
+        return {"runs": runs}
+
+    # seed 0: float 0.9, QAT 0.8 (gap 10 points); seed 1: 0.7 and 0.5 (gap 20); seed 2: float only
+    seeds = {0: record(0.9, 0.8, 0.3), 1: record(0.7, 0.5), 2: record(0.8, None)}
+    frame = report.bit_width_gap_frame(seeds, "accuracy", lower_is_better=False)
+    assert len(frame) == 1  # the LSTM is a baseline, not a row
+    row = frame.iloc[0]
+    assert (row["mechanism"], row["bits"], row["size (bits)"]) == ("Björck", 4, 500)
+    assert row["float"] == "80.0% ± 10.0 points" and row["QAT"] == "65.0% ± 21.2 points"
+    assert row["PTQ"] == "30.0%"
+    # paired by seed (10 and 20 points), not the difference of the means (80.0 − 65.0 = 15.0 over
+    # different seeds)
+    assert row["QAT gap to float"] == "+15.0 ± 7.1 points"
+    assert row["seeds (float / QAT / PTQ)"] == "3 / 2 / 1"
+    loss = report.bit_width_gap_frame({0: record(0.1, 0.4)}, "accuracy", lower_is_better=True)
+    assert loss.iloc[0]["QAT gap to float"] == "+30.0 points"  # one seed: no spread
+    assert report.bit_width_gap_frame({}, "accuracy", True).empty
+
+
 def test_the_copy_verdict_grid_puts_each_run_under_its_method_and_bit_width():
     models = {"ornn-bjorck": {"model": "ornn-bjorck"},
               "qornn-ste-bjorck-4bit": {"model": "qornn-ste-bjorck", "bits": 4},

@@ -307,9 +307,10 @@ display(report.styled(report.size_table(record)))
 # %% [markdown]
 # ## Provenance
 #
-# How each run's numbers were made: the commit of the code, the device, the torch version, the
-# seed, the training wall time (excluding evaluation of the test set) and the date. A run made
-# from code that has changed since is flagged under "Training, or the recorded training" above.
+# How each run's numbers were made, for every budget and seed the tables above draw on: the commit
+# of the code, the device, the torch version, the seed, the training wall time (excluding evaluation
+# of the test set) and the date. A run made from code that has changed since is flagged under
+# "Training, or the recorded training" above.
 
 # %% tags=["hide-input", "full-width"]
-display(report.styled(report.provenance_table(record)))
+display(report.styled(report.budget_provenance_table("copy", record)))

@@ -230,7 +230,7 @@ display(report.styled(report.size_table(record)))
 # ## Provenance
 #
 # The commit, device, torch version, seed, training wall time (without the final test evaluation)
-# and date of each run.
+# and date of each run, for every budget and seed the tables above draw on.
 
 # %% tags=["hide-input", "full-width"]
-display(report.styled(report.provenance_table(record)))
+display(report.styled(report.budget_provenance_table("pmnist", record)))

@@ -197,4 +197,5 @@ display(report.styled(report.size_table(record)))
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.history_frame(record)))
-display(report.styled(report.provenance_table(record)))
+# every budget and seed the tables above draw on
+display(report.styled(report.budget_provenance_table("smnist", record)))

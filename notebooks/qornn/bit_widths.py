@@ -25,8 +25,9 @@
 # the float ORNN (dashed) at each weight width $k$ of $W$ and $U$, the float ORNN (dotted) and the
 # float baselines (dash-dotted) as reference lines, and the QORNN's size in bits on the top axis.
 # The left panel is the paper's budget (profile `paper`) where it is recorded, the right one this
-# page's profile (a reduced budget). The table below gives, for each task, budget and width, the gap
-# to the float ORNN of the same mechanism.
+# page's profile (a reduced budget); each panel draws one seed (the parameter `seed`, 0 by default).
+# The table below gives, for each task, budget and width, the gap to the float ORNN of the same
+# mechanism, over every recorded seed.
 
 # %% tags=["hide-input"]
 import warnings
@@ -96,30 +97,23 @@ plt.show()
 # %% [markdown]
 # ## Gap to the float model
 #
-# For each task and weight width: the QAT and PTQ metric of each mechanism, the float ORNN of the same
-# mechanism, and the QAT gap to it (positive = worse than float, whichever way the metric goes).
+# For each task, budget and weight width: the QAT and PTQ metric of each mechanism and the float ORNN
+# of the same mechanism, each the mean ± standard deviation over every seed recorded at that budget
+# (the last column but one says how many), and the QAT gap to the float model, taken seed by seed
+# (positive = worse than float, whichever way the metric goes). The figure above draws one seed;
+# the spread over seeds is drawn on the copy-task and MNIST pages (section *Spread over seeds*).
 
 # %% tags=["hide-input", "full-width"]
-rows = []
-for task, budget, record in [(t, b, r) for t, by_budget in budgets.items() for b, r in by_budget.items()]:
-    _, metric, _, _, lower_is_better, _ = TASKS[task]
-    frame = report.bit_width_frame(record)
-    for mechanism, part in frame[frame["kind"] != "baseline"].groupby("mechanism"):
-        floats = part.loc[part["kind"] == "float", metric]
-        float_value = floats.iloc[0] if len(floats) else None
-        for bits in sorted(part["bits"].dropna().unique()):
-            at = part[part["bits"] == bits].set_index("kind")
-            qat = at.loc["QAT", metric] if "QAT" in at.index else None
-            ptq = at.loc["PTQ", metric] if "PTQ" in at.index else None
-            gap = None
-            if qat is not None and float_value is not None:
-                gap = (qat - float_value) if lower_is_better else (float_value - qat)
-            size = at["size_bits"].iloc[0]
-            rows.append({"task": task, "budget": report.budget_label(budget), "mechanism": mechanism,
-                         "bits": int(bits), "metric": metric,
-                         "float": float_value, "QAT": qat, "PTQ": ptq, "QAT gap to float": gap,
-                         "size (bits)": int(size)})
-display(report.styled(pd.DataFrame(rows)))
+frames = []
+for task, by_budget in budgets.items():
+    experiment, metric, _, _, lower_is_better, _ = TASKS[task]
+    for budget, record in by_budget.items():
+        # every recorded seed of this budget; the page's own record where it is not the profile's seed 0
+        seeds = report.seed_records(experiment, budget) or {seed: record}
+        frame = report.bit_width_gap_frame(seeds, metric, lower_is_better)
+        frames.append(frame.assign(task=task, budget=report.budget_label(budget), metric=metric))
+gaps = pd.concat(frames, ignore_index=True)
+display(report.styled(gaps[["task", "budget", *[c for c in gaps if c not in ("task", "budget")]]]))
 
 # %% [markdown]
 # ## Where the numbers come from

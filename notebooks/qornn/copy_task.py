@@ -107,7 +107,9 @@ display(Markdown(report.record_status(record, config, trained)))
 # value written beside it (the table below has every number). The top axis
 # gives the model size in bits at each width ($W$ and $U$ at $k$ bits, $V$ and the biases in float).
 # Where runs are recorded at the paper's budget (profile `paper`: $T = 1000$, 40,000 optimiser
-# steps), their panel comes first; it holds only the runs recorded there so far.
+# steps), their panel comes first; it holds only the runs recorded there so far. Each panel draws one
+# seed (its title says which); the spread over seeds is in *The paper beside ours* and *Spread over
+# seeds* below.
 
 # %% tags=["hide-input"]
 budgets = report.budget_records("qornn-copy", record)
@@ -120,16 +122,17 @@ for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
     report.plot_metric_vs_bits(shown, "loss", ax=ax, baseline=baseline, logy=True, clip_above=100 * baseline)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: the top edge is busy
     ax.set_ylabel("test cross-entropy per step")
-    ax.set_title(report.budget_label(profile_name), fontsize="small")
+    ax.set_title(f"{report.budget_label(profile_name)}, seed {report.record_seed(shown)}", fontsize="small")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The same numbers as a table, one per budget:
+# The same numbers as a table, one per budget (the seed of the figure's panel; the mean ± standard
+# deviation over every recorded seed is in *The paper beside ours* below):
 
 # %% tags=["hide-input", "full-width"]
 for profile_name, shown in budgets.items():
-    display(Markdown(f"**{report.budget_label(profile_name)}**"))
+    display(Markdown(f"**{report.budget_label(profile_name)}, seed {report.record_seed(shown)}**"))
     frame = report.bit_width_frame(shown).sort_values(["mechanism", "kind", "bits"], na_position="first")
     display(report.styled(frame))
 
@@ -366,10 +369,8 @@ plt.show()
 # ## Provenance
 #
 # The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
-# evaluation) and date of each run, for each budget shown above. A run trained in several starts
-# gives each start's device and torch version with the optimiser steps it trained.
+# evaluation) and date of each run, for each budget and seed shown above. A run trained in several
+# starts gives each start's device and torch version with the optimiser steps it trained.
 
 # %% tags=["hide-input", "full-width"]
-for profile_name, shown in budgets.items():
-    display(Markdown(f"**{report.budget_label(profile_name)}**"))
-    display(report.styled(report.provenance_table(shown)))
+display(report.styled(report.budget_provenance_table("qornn-copy", record)))

@@ -272,9 +272,9 @@ plt.show()
 # ## Provenance
 #
 # The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
-# evaluation) and date of each run.
+# evaluation) and date of each run, for each budget and seed shown above.
 
 # %% tags=["hide-input", "full-width"]
 for task, record in records.items():
     display(Markdown(f"**{task}**"))
-    display(report.styled(report.provenance_table(record)))
+    display(report.styled(report.budget_provenance_table(EXPERIMENTS[task], record)))

@@ -167,10 +167,8 @@ display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: 
 # ## Provenance
 #
 # The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
-# evaluation) and date of each run, for each budget shown above. A run trained in several starts,
-# on more than one device, lists each device with its optimiser steps.
+# evaluation) and date of each run, for each budget and seed shown above. A run trained in several
+# starts, on more than one device, lists each device with its optimiser steps.
 
 # %% tags=["hide-input", "full-width"]
-for profile_name, shown in budgets.items():
-    display(Markdown(f"**{report.budget_label(profile_name)}**"))
-    display(report.styled(report.provenance_table(shown)))
+display(report.styled(report.budget_provenance_table("qornn-ptb", record)))
