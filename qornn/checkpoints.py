@@ -141,17 +141,18 @@ def progress_text(found: Checkpoint) -> str:
     return f"{found.global_step:,} optimiser steps, epoch {found.epoch} of {found.epochs}"
 
 
-def find_checkpoints(profile: str | None = None) -> list[Checkpoint]:
-    """Every readable checkpoint of ``profile`` (default: every profile), sorted by experiment,
-    profile and run. Looks in both checkpoint folders (``data/checkpoints/`` and ``runs/``)."""
+def find_checkpoints(profile: str | None = None, experiment: str | None = None) -> list[Checkpoint]:
+    """Every readable checkpoint of ``profile`` (default: every profile) and ``experiment`` (default:
+    every one), sorted by experiment, profile and run. Looks in both checkpoint folders
+    (``data/checkpoints/`` and ``runs/``); reads only the files of that profile and experiment."""
     roots = {results.runs_dir("paper"), results.runs_dir("cpu")}
     found = []
     for root in sorted(roots):
-        for path in sorted(root.glob("*/*/*/*.pt")) if root.is_dir() else []:
-            run, prof, experiment = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
+        for path in sorted(root.glob(f"{experiment or '*'}/*/*/*.pt")) if root.is_dir() else []:
+            run, prof, name = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
             if profile is not None and prof != profile:
                 continue
-            info = read_checkpoint(path, experiment, prof, run)
+            info = read_checkpoint(path, name, prof, run)
             if info is not None:
                 found.append(info)
     return sorted(found, key=lambda c: (c.experiment, c.profile, c.run, str(c.path)))

@@ -1721,10 +1721,10 @@ REFERENCE_KINDS = (RELEASED_NOTEBOOK, LITERATURE_ANCHOR)
 
 def _ours_at(experiment: str, profile: str, run: str, metric: str, activation_bits: int | None = None
              ) -> tuple[str, str]:
-    """Our test ``metric`` of ``run`` at ``profile`` over its recorded seeds (:func:`mean_std_cell`)
-    and the run's hidden size, or ("not recorded", "—"); with ``activation_bits``, the metric with
-    the hidden state at that many bits (:func:`seed_values`), or :data:`NO_ACTIVATION_PTQ` for a
-    recorded run without that measurement."""
+    """Our test ``metric`` of ``run`` at ``profile`` over its recorded seeds (:func:`mean_std_cell`,
+    then how many: "0.0002, 1 seed") and the run's hidden size, or ("not recorded", "—"); with
+    ``activation_bits``, the metric with the hidden state at that many bits (:func:`seed_values`), or
+    :data:`NO_ACTIVATION_PTQ` for a recorded run without that measurement."""
     seeds = seed_records(experiment, profile)
     lead = _lead_record(seeds) if seeds else {"runs": {}}
     values = seed_values(lead, run, metric, seeds, activation_bits=activation_bits)
@@ -1733,8 +1733,7 @@ def _ours_at(experiment: str, profile: str, run: str, metric: str, activation_bi
             return NO_ACTIVATION_PTQ.format(bits=activation_bits), _fmt(hidden_size(lead, run))
         return "not recorded", "—"
     hidden = hidden_size(lead, run)
-    cell = mean_std_cell(values.values(), metric)
-    return (cell if len(values) == 1 else f"{cell}, {seeds_cell(values)}"), _fmt(hidden)
+    return f"{mean_std_cell(values.values(), metric)}, {seeds_cell(values)}", _fmt(hidden)
 
 
 #: a reference at k-bit activations beside a recorded run of ours that has no such measurement
@@ -1771,7 +1770,9 @@ def reference_table(references: Mapping, profile: str, experiment: str | Iterabl
                "our hidden": at_profile[1]}
         if profile != PAPER_PROFILE:
             at_paper = (_ours_at(ours["experiment"], PAPER_PROFILE, ours["run"], metric, bits) if ours
-                        else ("—",))
+                        else ("—", "—"))
+            if row["our hidden"] == "—":  # recorded at the paper's budget only
+                row["our hidden"] = at_paper[1]
             if at_paper[0] == "not recorded":
                 from .experiments import get_config
 
@@ -2016,6 +2017,21 @@ def _unrecorded_status(config, run: str) -> tuple[str, str]:
                                   + (f"; continue with `{command}`" if command else ""))
 
 
+def _later_seeds_in_progress(experiment: str) -> dict[str, str]:
+    """``{run: "seed 1: 33,600 of 40,000 optimiser steps (84%)"}`` for each run of ``experiment``'s
+    ``paper`` profile with a checkpoint at a seed above 0 that is not recorded yet (training, stopped,
+    or trained and not recorded): a run recorded at its first seeds can have another under way."""
+    from .checkpoints import find_checkpoints, progress_text
+
+    later: dict[str, list[str]] = {}
+    for found in find_checkpoints(PAPER_PROFILE, experiment):
+        if found.seed and not found.recorded:
+            later.setdefault(found.run, []).append(
+                f"seed {found.seed}: " + ("trained, not recorded yet" if found.finished
+                                          else progress_text(found)))
+    return {run: "; ".join(parts) for run, parts in later.items()}
+
+
 def _with_note(label: str, note: str) -> str:
     return f"{label} ({note})" if note else label
 
@@ -2042,11 +2058,14 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
 
     config = get_config(experiment, PAPER_PROFILE)
     failed = _failed_by_run(experiment, PAPER_PROFILE)
+    later = _later_seeds_in_progress(experiment)
     rows = []
     for run in config.models:
         recorded = [seed for seed, record in seeds.items() if run in record["runs"]]
         if recorded:
             status = f"recorded, {seeds_cell(recorded)}"
+            if run in later:
+                status += f"; in progress at {later[run]}"
             if run in failed:  # other seeds of it failed: a mean over the recorded ones hides them
                 status += f"; {FAILED_AT_PAPER}, {_failed_seeds_text(failed[run])}"
         elif run in failed:
@@ -2058,8 +2077,8 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
         row = {"run": run, "at the paper's budget": status,
                "failed seeds": ", ".join(str(row["seed"]) for row in failed.get(run, [])),
                "quantizes": source,
-               "in progress": "" if recorded else _in_progress(config, run), "s / step": None,
-               "optimiser steps": None, "projected hours (1 core)": None}
+               "in progress": later.get(run, "") if recorded else _in_progress(config, run),
+               "s / step": None, "optimiser steps": None, "projected hours (1 core)": None}
         if source is not None and any(source in record["runs"] for record in seeds.values()):
             rows.append({**row, "fits here": f"yes: trains nothing, quantizes the recorded {source}"})
             continue
@@ -2208,13 +2227,16 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
                     else ".")]
         status = frame["at the paper's budget"]
         failed = frame.loc[status.str.startswith(FAILED_AT_PAPER), "run"]
-        started = frame.loc[status.str.startswith(IN_PROGRESS_AT_PAPER), "run"]
+        started = frame[status.str.startswith(IN_PROGRESS_AT_PAPER) | (frame["in progress"] != "")]
         # a run that does not fit is named once, below, with its cost: not also as "not run yet"
         missing = frame.loc[status.str.startswith(NOT_RUN_AT_PAPER)
                             & ~frame["fits here"].str.startswith("no ("), "run"]
         if len(started):
-            lines.append(f"In progress at the paper's budget (`qornn checkpoints --profile paper` gives "
-                         f"the command that continues each): {', '.join(f'`{run}`' for run in started)}.")
+            # a recorded run with a later seed under way says which seed
+            named = [f"`{row['run']}`" + (f" ({row['in progress']})" if row["in progress"].startswith("seed ")
+                                          else "") for row in started.to_dict("records")]
+            lines.append("In progress at the paper's budget (`qornn checkpoints --profile paper` gives "
+                         f"the command that continues each): {', '.join(named)}.")
         if len(missing):
             lines.append(f"Not run at the paper's budget yet: {', '.join(f'`{run}`' for run in missing)}.")
         if len(failed):
@@ -2260,7 +2282,7 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
     for task, (experiment, _) in tasks.items():
         frame = paper_budget_frame(experiment, fits_hours)
         recorded = frame["at the paper's budget"].str.startswith("recorded")
-        started = ~recorded & (frame["in progress"] != "")
+        started = frame["in progress"] != ""  # a recorded run too, at a later seed
         failed = ~recorded & ~started & frame["at the paper's budget"].str.startswith(FAILED_AT_PAPER)
         waiting = frame[~recorded & ~started & ~failed]
         too_long = waiting["fits here"].str.startswith("no (")
@@ -2272,7 +2294,7 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
                      or NOT_RUN_AT_PAPER,
                      "in progress (from its checkpoint)":
                      ", ".join(f"{r['run']} ({r['in progress']})" for r in frame[started].to_dict("records"))
-                     or "—",
+                     or "—",  # "seed 1: ..." for a later seed of a recorded run
                      "failed (named on the task's page)": ", ".join(frame.loc[failed, "run"]) or "—",
                      "not run yet, fit here": ", ".join(waiting.loc[~too_long & ~unmeasured, "run"]) or "—",
                      f"do not fit here (> {fits_hours:g} h on one core)":

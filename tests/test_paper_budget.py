@@ -290,8 +290,8 @@ def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
     # the float-activation reference beside our test loss; the 12-bit one beside our activation PTQ,
     # which a HadamRNN record does not have
     assert list(table[f"ours, {report.PAPER_BUDGET}"]) == [
-        "3e-07", report.NO_ACTIVATION_PTQ.format(bits=12)]
-    assert list(table["ours"]) == ["0.015", report.NO_ACTIVATION_PTQ.format(bits=12)]
+        "3e-07, 1 seed", report.NO_ACTIVATION_PTQ.format(bits=12)]  # how many seeds, even for one
+    assert list(table["ours"]) == ["0.015, 1 seed", report.NO_ACTIVATION_PTQ.format(bits=12)]
     _copy("cpu", "block-hadamrnn", 0.015, 0.5)
     compared = report.budget_comparison("copy", results.load_record("copy", "cpu"), paper)
     assert "9.904e-08" not in set(compared["paper value"])
@@ -313,7 +313,8 @@ def test_the_qornn_authors_released_copy_run_stands_beside_our_run_of_that_model
                               "float": {"loss": 1e-4, "recall_accuracy": 1.0}}}
     _copy("paper", run, 1e-4, 1.0, experiment="qornn-copy-released", analysis=ptq)
     table = report.reference_table(references, "cpu", experiment="qornn-copy")
-    assert list(table[f"ours, {report.PAPER_BUDGET}"]) == ["0.0001", "0.0002"]
+    assert list(table[f"ours, {report.PAPER_BUDGET}"]) == ["0.0001, 1 seed", "0.0002, 1 seed"]
+    assert set(table["our hidden"]) == {"256"}  # recorded at the paper's budget only: its size there
 
 
 def test_a_reference_without_its_kind_is_refused(tmp_path, monkeypatch):
@@ -382,12 +383,10 @@ def test_copy_verdicts_pass_fail_and_missing():
     assert "**Block-HadamRNN does not solve the copy task (only 1 of 2 seeds do)** at the paper's" in text
 
 
-def test_a_seed_the_optimiser_froze_is_said_not_to_have_trained(tmp_path):
+def test_a_seed_the_optimiser_froze_is_said_not_to_have_trained():
     """A recorded seed whose checkpoint has most of its entries frozen by a non-finite Adam state did
     not train: the verdict's note and the grid say so, read from the checkpoint of that seed's
     recorded configuration."""
-    import torch
-
     _copy("paper", "hadamrnn", 0.02, 0.013)
     _copy("paper", "hadamrnn", 0.02, 0.1, seed=1)
     record = results.load_record("copy", "paper")["runs"]["hadamrnn"]
@@ -499,6 +498,26 @@ def test_figures_show_every_seed_and_the_spread():
     _mnist("pmnist", "cpu", "hadamrnn", 0.01, seed=2)
     by_budget = report.budget_seed_records("pmnist", results.load_record("pmnist", "cpu"))
     assert report.plot_seed_spread(by_budget, "accuracy").get_yscale() == "linear"
+
+
+def test_a_later_seed_under_way_of_a_recorded_run_is_named_as_in_progress():
+    from qornn.checkpoints import checkpoint_path
+
+    _copy("paper", "hadamrnn", 1e-6, 1.0)
+    checkpoint = checkpoint_path("copy", "paper", "hadamrnn", seed=1)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state": {"epoch": 8, "step": 0, "global_step": 32_000, "elapsed": 3_600.0},
+                "config": {"epochs": 10, "batch_size": 128}}, checkpoint)
+    frame = report.paper_budget_frame("copy").set_index("run")
+    progress = "seed 1: 32,000 of 40,000 optimiser steps (80%)"
+    assert frame.loc["hadamrnn", "at the paper's budget"] == f"recorded, 1 seed; in progress at {progress}"
+    assert frame.loc["hadamrnn", "in progress"] == progress
+    note = report.paper_budget_note("copy")
+    assert f"continues each): `hadamrnn` ({progress})." in note
+    summary = report.paper_budget_summary({"copy": ("copy", "loss")}).loc[0]
+    assert summary["recorded at the paper's budget"] == "hadamrnn"
+    assert summary["in progress (from its checkpoint)"] == f"hadamrnn ({progress})"
+    assert "hadamrnn" not in summary["not run yet, fit here"]
 
 
 def test_the_provenance_table_covers_every_budget_and_seed_a_page_draws_on():

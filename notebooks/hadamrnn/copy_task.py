@@ -169,9 +169,9 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # With `retrain = False` (the default, and how the book is built) this cell reads the committed
 # record `data/results/copy/<profile>.json` if there is one; otherwise, or with `retrain = True`, it
 # trains every model under the profile (an interrupted run resumes from its checkpoint) and writes
-# the record. The `smoke` profile trains in seconds; the `cpu` profile takes from a quarter of an hour
-# to about two hours per model on one CPU core (the provenance table below gives the measured wall
-# time).
+# the record. The `smoke` profile trains in seconds; the `cpu` profile takes minutes to under an hour
+# per model on one CPU core, and the `paper` profile hours (the provenance table below gives each
+# run's measured wall time).
 
 # %% tags=["hide-input"]
 record, trained = recorded_or_trained("copy", profile, seed=seed, device=device,
