@@ -741,7 +741,7 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
             else:
                 mean, std, _ = mean_std(gaps)
                 gap = _gap(mean, metric) if std is None else (
-                    f"{100 * mean:+.1f} ± {100 * std:.1f} points" if _is_accuracy(metric)
+                    f"{round(100 * mean, 1) + 0.0:+.1f} ± {100 * std:.1f} points" if _is_accuracy(metric)
                     else f"{mean:+.4g} ± {std:.2g}")
             out.append({"mechanism": mechanism, "bits": int(bits), "float": cell(floats), "QAT": cell(qat),
                         "PTQ": cell(ptq), "QAT gap to float": gap,

@@ -754,6 +754,8 @@ def test_the_bit_width_gap_is_taken_seed_by_seed_and_says_over_how_many_seeds():
     loss = report.bit_width_gap_frame({0: record(0.1, 0.4)}, "accuracy", lower_is_better=True)
     assert loss.iloc[0]["QAT gap to float"] == "+30.0 points"  # one seed: no spread
     assert report.bit_width_gap_frame({}, "accuracy", True).empty
+    tiny = report.bit_width_gap_frame({0: record(0.5, 0.5001), 1: record(0.5, 0.4998)}, "accuracy", False)
+    assert tiny.iloc[0]["QAT gap to float"].startswith("+0.0 ± ")  # no "-0.0"
 
 
 def test_the_copy_verdict_grid_puts_each_run_under_its_method_and_bit_width():

@@ -24,7 +24,9 @@
 # {doc}`/book/qornn/ptb`): the QAT models (solid; squares: learned range) and the PTQ of
 # the float ORNN (dashed) at each weight width $k$ of $W$ and $U$, the float ORNN (dotted) and the
 # float baselines (dash-dotted) as reference lines, and the QORNN's size in bits on the top axis.
-# The left panel is the paper's budget (profile `paper`) where it is recorded, the right one this
+# The left panel is the paper's budget (profile `paper`: the QORNN paper publishes no hyperparameters,
+# so this is the nearest public setting or, for PTB, our own choice; the chapter introduction,
+# {doc}`/book/qornn/introduction`, quotes each profile's note) where it is recorded, the right one this
 # page's profile (a reduced budget); each panel draws one seed (the parameter `seed`, 0 by default).
 # The table below gives, for each task, budget and width, the gap to the float ORNN of the same
 # mechanism, over every recorded seed.
@@ -113,7 +115,8 @@ for task, by_budget in budgets.items():
         frame = report.bit_width_gap_frame(seeds, metric, lower_is_better)
         frames.append(frame.assign(task=task, budget=report.budget_label(budget), metric=metric))
 gaps = pd.concat(frames, ignore_index=True)
-display(report.styled(gaps[["task", "budget", *[c for c in gaps if c not in ("task", "budget")]]]))
+first = ["task", "budget", "metric"]
+display(report.styled(gaps[[*first, *[c for c in gaps if c not in first]]]))
 
 # %% [markdown]
 # ## Where the numbers come from

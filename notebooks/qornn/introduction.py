@@ -157,6 +157,15 @@ display(Markdown(f"{len(summary)} rows; the paper's number is available for {ava
 display(report.styled(report.paper_budget_summary(TASKS)))
 
 # %% [markdown]
+# The QORNN paper does not publish its hyperparameters, so "the paper's budget" in this chapter is
+# each task's `paper` profile: the nearest public setting, or our own choice where there is none.
+# Each profile's note says which:
+
+# %% tags=["hide-input"]
+notes = {task: get_config(experiment, report.PAPER_PROFILE).note for task, (experiment, _) in TASKS.items()}
+display(Markdown("\n".join(f"- **{task}** (`{TASKS[task][0]}`): {note}." for task, note in notes.items())))
+
+# %% [markdown]
 # ## Does QORNN solve the copy task at the paper's budget?
 #
 # The copy task over $T = 1000$ steps is where a long memory shows, and where rounding $W$ hurts
