@@ -37,6 +37,7 @@ __all__ = [
     "history_frame",
     "plot_loss_curves",
     "plot_metric_curves",
+    "legend_below",
     "freshness_notes",
     "chance_level",
     "at_chance",
@@ -397,7 +398,8 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
                        references: Mapping[str, float] | str | None = "auto"):
     """Validation ``metric`` at the end of each epoch for every run, with dashed reference lines
     ("auto": the task's, :func:`reference_lines`; or e.g. ``{"chance": 0.1}``) and each run's test
-    value as a marker after the last epoch."""
+    value as a star after the last epoch. One legend entry per run, its test value in the label, so
+    that a page with many runs keeps a legend it can place beside or below the axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -411,11 +413,11 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
     for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
         color = colors[i % len(colors)]
         label = run_label(record, run)
-        ax.plot(part["epoch"], part[column], _epoch_style(frame), color=color, label=f"{label} (validation)")
         test = record["runs"][run].get("test", {}).get(metric)
+        ax.plot(part["epoch"], part[column], _epoch_style(frame), color=color,
+                label=f"{label} (validation" + ("" if test is None else f"; test ★ {test:.4g}") + ")")
         if test is not None:
-            ax.plot([part["epoch"].max() + 0.4], [test], "*", color=color, markersize=11,
-                    label=f"{label} (test, {test:.4g})")
+            ax.plot([part["epoch"].max() + 0.4], [test], "*", color=color, markersize=11, label="_test")
     for i, (name, level) in enumerate(_references(record, metric, references).items()):
         ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
                    label=f"{name} ({level:.3g})")
@@ -426,6 +428,12 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def legend_below(ax, ncol: int = 2) -> None:
+    """Move ``ax``'s legend under the axes, in ``ncol`` columns: with many runs, a legend inside the
+    axes covers the curves it names (``fig.tight_layout()`` then makes room for it)."""
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=ncol, frameon=False)
 
 
 def freshness_notes(record: Mapping, config) -> str:

@@ -252,7 +252,10 @@ def test_plot_metric_curves_draws_validation_test_and_references(record):
 
     ax = report.plot_metric_curves(record, "recall_accuracy", references={"chance": 0.125})
     labels = [line.get_label() for line in ax.get_lines()]
-    assert "hadamrnn (validation)" in labels and "ornn (test, 0.5)" in labels
+    # one legend entry per run, its test value in the label (the star itself has none)
+    assert "hadamrnn (validation; test ★ 0.5)" in labels and "ornn (validation; test ★ 0.5)" in labels
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
+        "hadamrnn (validation; test ★ 0.5)", "ornn (validation; test ★ 0.5)"]
     assert any(label.startswith("chance") for label in labels)
     assert list(ax.get_lines()[0].get_ydata()) == [0.0, 0.1, 0.2]  # hadamrnn's val per epoch
     with pytest.raises(ValueError, match="no validation 'accuracy'.*recall_accuracy"):

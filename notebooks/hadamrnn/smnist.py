@@ -84,9 +84,11 @@ display(Markdown(report.record_status(record, config, trained)))
 # after each epoch, the test accuracy of the final model (star) and chance (dashed).
 
 # %% tags=["hide-input"]
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 6.2))
 report.plot_loss_curves(record, ax=left, baseline=None)
 report.plot_metric_curves(record, "accuracy", ax=right, references={"chance": 0.1})
+for ax in (left, right):
+    report.legend_below(ax)
 fig.tight_layout()
 plt.show()
 

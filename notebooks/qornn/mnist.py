@@ -216,12 +216,13 @@ else:
 # each run's test accuracy as a marker.
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(13, 7.5), sharey=True)
 for ax, (task, record) in zip(axes, records.items(), strict=True):
     trained_runs = {**record, "runs": {run: data for run, data in record["runs"].items() if data["history"]}}
-    report.plot_metric_curves(trained_runs, "accuracy", ax=ax, references={"chance": 0.1})
+    with plt.rc_context({"axes.prop_cycle": plt.cycler(color=plt.cm.tab20.colors)}):  # 16 runs: 20 colours
+        report.plot_metric_curves(trained_runs, "accuracy", ax=ax, references={"chance": 0.1})
     ax.set_title(f"{task}, profile {record['profile']}")
-    ax.legend(fontsize="x-small", ncol=2)
+    report.legend_below(ax)
 fig.tight_layout()
 plt.show()
 
