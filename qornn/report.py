@@ -1636,9 +1636,9 @@ def table_or_note(frame: pd.DataFrame, note: str, percent: Iterable[str] = ()) -
 
 def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
     """Training cost of every trained run of ``records``: wall time without the final test, epochs
-    and seconds per epoch, with the model, its hidden size, the task, the device (each device with
-    its steps, for a run resumed on another) and the commit whose code ran (PTQ runs, which train
-    nothing, are left out)."""
+    and seconds per epoch, with the model, its hidden size, the task, the seed, the device (each
+    device with its steps, for a run resumed on another) and the commit whose code ran (PTQ runs,
+    which train nothing, are left out)."""
     rows = []
     for record in records:
         for run, data in sorted(record["runs"].items()):
@@ -1647,7 +1647,8 @@ def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
             config, prov = data["config"], data["provenance"]
             wall, epochs = float(prov["wall_time_s"]), len(data["history"])
             rows.append({"experiment": record["experiment"], "task": config.get("task"), "run": run,
-                         "model": config["model"]["model"], "hidden": config["model"].get("hidden_size"),
+                         "seed": config.get("seed"), "model": config["model"]["model"],
+                         "hidden": config["model"].get("hidden_size"),
                          "batch": config.get("train", {}).get("batch_size"), "epochs": epochs,
                          "wall time": _duration(wall), "s / epoch": wall / epochs,
                          "device": _devices_cell(prov),

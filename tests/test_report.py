@@ -318,6 +318,7 @@ def test_training_time_frame_leaves_out_ptq_runs(record):
     assert set(frame.index) == {"hadamrnn", "ornn"}
     assert frame.loc["hadamrnn", "s / epoch"] == 3.5 / 3 and frame.loc["ornn", "epochs"] == 2
     assert frame.loc["ornn", "device"] == "cpu: test cpu" and frame.loc["ornn", "commit"] == "01234567"
+    assert frame.loc["ornn", "seed"] == results.load_record("copy", "smoke")["runs"]["ornn"]["config"]["seed"]
 
 
 def test_sweep_frame_reads_signs_learning_rate_and_batch():

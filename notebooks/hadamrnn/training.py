@@ -92,6 +92,23 @@ else:
                      "hidden size and batch."))
 
 # %% [markdown]
+# ## Training time at the paper's budget
+#
+# The same for every run recorded at the paper's budget (profile `paper`), at every seed, with the
+# authors' released copy-task configuration (`copy-released`). The paper's runs that do not fit this
+# machine are named, with their measured cost, in the chapter introduction's table of paper budgets
+# ({doc}`/book/hadamrnn/introduction`); the measured time per step of every paper run is on
+# {doc}`/book/benchmarks/speed`.
+
+# %% tags=["hide-input", "full-width"]
+paper_records = [record for name in (*CHAPTER, "copy-released")
+                 for record in report.seed_records(name, report.PAPER_PROFILE).values()]
+if paper_records:
+    display(report.styled(report.training_time_frame(paper_records)))
+else:
+    display(Markdown("No run of this chapter is recorded at the paper's budget yet."))
+
+# %% [markdown]
 # ## The binary recurrent step against a float one (benchmark)
 #
 # From `data/results/benchmarks/hadamrnn_step.json` (one training step on a pMNIST-shaped batch,
