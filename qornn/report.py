@@ -1178,13 +1178,15 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
     for run in sorted(record["runs"]):
         data = record["runs"][run]
         stand_in = stand_in_task(data["config"].get("task"))
+        signs = signs_of(data["config"].get("model", {}))
         for metric in data["test"]:
-            entry = _entry_for(entries, experiment, run, metric)
+            # frozen random signs are not the paper's model: its number for the run's name is not this one's
+            entry = None if signs == FROZEN_SIGNS else _entry_for(entries, experiment, run, metric)
             seen.add((run, metric))
             values, ours = over_seeds(run, metric)
             paper = entry.get("value") if entry else None
             gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
-            rows.append({"budget": budget, "run": run, "signs": signs_of(data["config"].get("model", {})),
+            rows.append({"budget": budget, "run": run, "signs": signs,
                          "hidden": _fmt(hidden_size(record, run)),
                          "metric": metric, "paper value": paper_cell(entry),
                          "ours": mean_std_cell(values.values(), metric)

@@ -448,6 +448,13 @@ def test_a_frozen_sign_run_is_never_shown_under_the_paper_model_name_alone(recor
     record = results.load_record("copy", "smoke")
     table = report.comparison_table(record, None).drop_duplicates("run").set_index("run")
     assert table.loc["block-hadamrnn", "signs"] == report.FROZEN_SIGNS
+    # the paper's number for block-hadamrnn is of learned signs: not set beside the frozen-sign run
+    paper = {"entries": [{"experiment": "copy", "run": run, "metric": "loss", "value": 0.01}
+                         for run in ("block-hadamrnn", "hadamrnn")]}
+    compared = report.comparison_table(record, paper).set_index(["run", "metric"])
+    assert compared.loc[("block-hadamrnn", "loss"), "paper value"] == report.NOT_IN_PAPER
+    assert compared.loc[("block-hadamrnn", "loss"), "gap"] == "—"
+    assert compared.loc[("hadamrnn", "loss"), "paper value"] == "0.01"
     assert table.loc["hadamrnn", "signs"] == "learned" and table.loc["ornn", "signs"] == "—"
     assert report.size_table(record).set_index("run").loc["block-hadamrnn", "signs"] == report.FROZEN_SIGNS
     assert report.run_label(record, "block-hadamrnn") == "block-hadamrnn [frozen signs]"
