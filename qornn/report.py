@@ -326,9 +326,13 @@ def _plot_clipped(ax, x: pd.Series, y: pd.Series, fmt: str, clip_above: float | 
 
 
 def _stop_axis_at(ax, clip_above: float | None, values: Iterable[float], logy: bool) -> None:
-    """End the y axis just above ``clip_above`` when one of ``values`` lies beyond it."""
-    if clip_above is not None and any(v > clip_above for v in values):
-        ax.set_ylim(top=clip_above * (1.5 if logy else 1.05))
+    """End the y axis just above ``clip_above`` when one of ``values``, or a line already drawn (a
+    reference or a baseline), lies beyond it; an axis that ends below it is left as it is."""
+    if clip_above is None:
+        return
+    top = clip_above * (1.5 if logy else 1.05)
+    if any(v > clip_above for v in values) or ax.get_ylim()[1] > top:
+        ax.set_ylim(top=top)
 
 
 def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping | None = "auto",

@@ -732,6 +732,12 @@ def test_points_above_the_clip_sit_on_the_top_edge_with_their_true_value_written
     assert list(ptq.get_ydata()) == [2.0, 0.5]  # the line runs to the edge, not to 2e29
     unclipped = report.plot_metric_vs_bits(record, "loss", logy=True)
     assert unclipped.get_ylim()[1] > 1e29 and not unclipped.texts
+    # no point beyond the clip, but a reference line far above: the axis still stops at the clip
+    below = {"runs": {run: data for run, data in record["runs"].items() if data["test"]["loss"] < 1}}
+    lined = report.plot_metric_vs_bits(below, "loss", baseline=50.0, clip_above=1.0)
+    assert lined.get_ylim()[1] == pytest.approx(1.05)
+    # nothing beyond it: an axis that ends below the clip is left as it is
+    assert report.plot_metric_vs_bits(below, "loss", clip_above=100.0).get_ylim()[1] < 1
     plt.close("all")
 
 
