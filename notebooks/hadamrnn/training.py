@@ -150,14 +150,18 @@ for signs, marker in (("learned", "-o"), ("fixed", "--s")):
     by_batch = part[part["lr"] == 1e-3].sort_values("batch")
     left.plot(by_lr["lr"], by_lr["test accuracy"], marker, label=f"{signs} signs")
     right.plot(by_batch["batch"], by_batch["test accuracy"], marker, label=f"{signs} signs")
-for ax, xlabel in ((left, "learning rate (batch 100)"), (right, "batch size (learning rate 1e-3)")):
+for ax, xlabel, column in ((left, "learning rate (batch 100)", "lr"),
+                           (right, "batch size (learning rate 1e-3)", "batch")):
     ax.set_xscale("log")
+    ticks = sorted(frame[column].unique())  # the values swept, written plainly (log minor labels overlap)
+    ax.set_xticks(ticks, labels=[f"{value:g}" for value in ticks])
+    ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance")
     ax.grid(True, alpha=0.3)
 left.set_ylabel("test accuracy")
 left.legend()
-fig.suptitle(f"HadamRNN on pMNIST, profile {sweep['profile']}")
+fig.suptitle(f"HadamRNN on pMNIST, profile {sweep['profile']}, one seed per point (seed {seed})")
 fig.tight_layout()
 plt.show()
 
