@@ -499,7 +499,7 @@ def run_sweep(experiment: str, profile: str, *, runs: Sequence[str] | None = Non
                 except Exception as err:  # noqa: BLE001 - a failed run of any kind is retried, then reported
                     lines = str(err).strip().splitlines()
                     # long enough for a diverged run's step, parameters and largest gradient
-                    row["error"] = f"{type(err).__name__}: {lines[-1] if lines else ''}"[:600]
+                    row["error"] = f"{type(err).__name__}: {lines[-1] if lines else ''}"[:1200]
                     if row["attempts"] <= retries:
                         row["attempts"] += 1
                         bar.write(f"retry {row['attempts'] - 1}/{retries}: {task.label} ({row['error']})")

@@ -193,10 +193,14 @@ class _InlineExecutor:
 def test_a_failed_task_is_retried_then_reported():
     calls = []
 
+    # a diverged run's message names its step, parameters and largest gradient: kept whole
+    long_line = "at step 3: " + "recurrent.weight, input.weight, " * 20 + "the end"
+    assert len(long_line) > 600
+
     def flaky(task):
         calls.append(task.overrides["hidden_size"])
         if task.overrides["hidden_size"] == 8:
-            raise RuntimeError("out of memory\nat step 3")
+            raise RuntimeError("out of memory\n" + long_line)
         if calls.count(4) == 1:
             raise RuntimeError("node lost")
         return {"runs": {}, "host": "here", "wall_time_s": 0.5}
@@ -208,6 +212,7 @@ def test_a_failed_task_is_retried_then_reported():
     assert by_size["hidden_size=4"]["status"] == "done" and by_size["hidden_size=4"]["attempts"] == 2
     assert by_size["hidden_size=8"]["status"] == "failed" and by_size["hidden_size=8"]["attempts"] == 3
     assert "RuntimeError: at step 3" in report.table()
+    assert by_size["hidden_size=8"]["error"] == f"RuntimeError: {long_line}"
 
 
 @pytest.mark.parametrize(("grid", "message"), [
