@@ -27,7 +27,8 @@
 # The left panel is the paper's budget (profile `paper`: the QORNN paper publishes no hyperparameters,
 # so this is the nearest public setting or, for PTB, our own choice; the chapter introduction,
 # {doc}`/book/qornn/introduction`, quotes each profile's note) where it is recorded, the right one this
-# page's profile (a reduced budget); each panel draws one seed (the parameter `seed`, 0 by default).
+# page's profile (a reduced budget); a task recorded at one budget has one panel across its row. Each
+# panel draws one seed (the parameter `seed`, 0 by default).
 # The table below gives, for each task, budget and width, the gap to the float ORNN of the same
 # mechanism, over every recorded seed.
 
@@ -75,23 +76,21 @@ records = {task: recorded_or_trained(spec[0], profile, seed=seed, device=device,
            for task, spec in TASKS.items()}
 budgets = {task: report.budget_records(TASKS[task][0], record) for task, record in records.items()}
 
-fig, axes = plt.subplots(len(TASKS), 2, figsize=(15, 5.2 * len(TASKS)), squeeze=False)
-for row, (task, by_budget) in zip(axes, budgets.items(), strict=True):
+fig = plt.figure(figsize=(15, 5.2 * len(TASKS)))
+grid = fig.add_gridspec(len(TASKS), 2)
+for row, (task, by_budget) in enumerate(budgets.items()):
     _, metric, label, logy, _, clip = TASKS[task]
-    shown = list(by_budget.items())
-    if report.PAPER_PROFILE not in by_budget:
-        shown.insert(0, (report.PAPER_PROFILE, None))
-    for ax, (budget, record) in zip(row, shown, strict=True):
-        if record is None:
-            ax.text(0.5, 0.5, f"{task}: not recorded at the paper's budget\n(the chapter introduction "
-                    "says why)", ha="center", va="center", transform=ax.transAxes)
-            ax.set_axis_off()
-            continue
+    # one panel per budget recorded; a task with one budget gets the whole row
+    places = [grid[row, 0], grid[row, 1]] if len(by_budget) == 2 else [grid[row, :]]
+    for place, (budget, record) in zip(places, by_budget.items(), strict=True):
+        ax = fig.add_subplot(place)
         baselines = next(iter(record["runs"].values()))["baselines"]
         clip_above = clip[1] * baselines[clip[0]] if clip else None
         report.plot_metric_vs_bits(record, metric, ax=ax, logy=logy, clip_above=clip_above)
         ax.set_ylabel(label)
-        ax.set_title(f"{task}, {report.budget_label(budget)}")
+        missing = ("" if report.PAPER_PROFILE in by_budget else
+                   " (not recorded at the paper's budget: the chapter introduction says why)")
+        ax.set_title(f"{task}, {report.budget_label(budget)}{missing}")
         ax.legend(fontsize="x-small")
 fig.tight_layout()
 plt.show()
