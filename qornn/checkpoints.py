@@ -103,7 +103,9 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         state, train = saved["state"], saved["config"]
-    except Exception:  # noqa: BLE001 - a file that is not a readable checkpoint is not listed
+        epoch, global_step, step = state["epoch"], state["global_step"], state["step"]
+        batch_size, epochs = train["batch_size"], train["epochs"]
+    except Exception:  # noqa: BLE001 - not a readable checkpoint, or one without its progress: not listed
         return None
     seed = recorded = None
     config = None
@@ -117,11 +119,10 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
                                      variant=config.record_variant(seed))
         done = (record or {"runs": {}})["runs"].get(run)
         recorded = done is not None and done.get("config_hash") == path.stem
-    per_epoch = _steps_per_epoch(config.task_options if config else {}, train["batch_size"],
-                                 state["epoch"], state["global_step"], state["step"])
-    return Checkpoint(experiment=experiment, profile=profile, run=run, path=path, epoch=state["epoch"],
-                      epochs=train["epochs"], global_step=state["global_step"],
-                      total_steps=None if per_epoch is None else per_epoch * train["epochs"],
+    per_epoch = _steps_per_epoch(config.task_options if config else {}, batch_size, epoch, global_step, step)
+    return Checkpoint(experiment=experiment, profile=profile, run=run, path=path, epoch=epoch,
+                      epochs=epochs, global_step=global_step,
+                      total_steps=None if per_epoch is None else per_epoch * epochs,
                       elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded))
 
 

@@ -2343,13 +2343,14 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
     seeds", "k of n"), each seed's test loss, recall and verdict ("per seed": where seeds disagree,
     their mean says little), the seeds the optimiser froze ("frozen seeds": :func:`frozen_seeds`, ""
     for none), and a note for a run recorded with a configuration other than the current ``paper``
-    profile's, for its frozen seeds and for its failed ones."""
+    profile's, for its frozen seeds, for a later seed under way and for its failed seeds."""
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
     seeds = seed_records(experiment, PAPER_PROFILE)
     rows = []
     failed = _failed_by_run(experiment, PAPER_PROFILE)
+    later = _later_seeds_in_progress(experiment)
     for run in runs:
         found = {seed: record["runs"][run] for seed, record in seeds.items() if run in record["runs"]}
         failures = _failed_seeds_text(failed.get(run, []))
@@ -2389,6 +2390,7 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
                          "; ".join(f"seed {seed} did not train: the optimiser froze {n:,} of its {total:,} "
                                    f"trained entries ({n / total:.1%}; a non-finite Adam second moment)"
                                    for seed, (n, total) in frozen.items()),
+                         run in later and f"in progress at {later[run]}",
                          failures and f"{FAILED_AT_PAPER}, {failures}") if part)})
     return pd.DataFrame(rows, columns=["run", "verdict", "test loss", "threshold", "recall", "seeds",
                                        "solved seeds", "per seed", "frozen seeds", "note"])

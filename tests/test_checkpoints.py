@@ -55,6 +55,10 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     assert "continue: qornn run copy --profile smoke --runs hadamrnn" in out
     assert f"about {stopped.hours_to_go:.1f} h to go at that pace" in out
     assert find_checkpoints("cpu") == []  # another profile's list is empty
+    assert find_checkpoints("smoke", "copy") == [stopped] and find_checkpoints("smoke", "pmnist") == []
+    # a file without its progress (an optimiser state alone) is not listed, and does not stop the list
+    torch.save({"optimizer": {}, "state": {}, "config": {}}, stopped.path.with_name("0123456789abcdef.pt"))
+    assert find_checkpoints("smoke") == [stopped]
 
 
 def test_a_seed_and_a_foreign_configuration_are_named(capsys):

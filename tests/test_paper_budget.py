@@ -518,6 +518,8 @@ def test_a_later_seed_under_way_of_a_recorded_run_is_named_as_in_progress():
     assert summary["recorded at the paper's budget"] == "hadamrnn"
     assert summary["in progress (from its checkpoint)"] == f"hadamrnn ({progress})"
     assert "hadamrnn" not in summary["not run yet, fit here"]
+    verdict = report.copy_verdicts(["hadamrnn"]).loc[0]
+    assert verdict["verdict"] == "solves the copy task" and verdict["note"] == f"in progress at {progress}"
 
 
 def test_the_provenance_table_covers_every_budget_and_seed_a_page_draws_on():
