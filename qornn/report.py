@@ -2263,7 +2263,9 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
     if provenance is None:
         lines.append(f"No measured cost of the paper's runs yet ({measure} measures them).")
         return "\n\n".join(lines)
-    too_long = frame[frame["fits here"].str.startswith("no (")]
+    # a run recorded already is not named among those that do not fit, whatever its cost measures now
+    too_long = frame[frame["fits here"].str.startswith("no (")
+                     & ~frame["at the paper's budget"].str.startswith("recorded")]
     # a run that could not be measured (its data is not here) says why in the frame, not here
     unmeasured = frame.loc[frame["fits here"] == "no measured cost", "run"]
     measured = (f"measured at commit {(provenance.get('commit') or 'unknown')[:7]} on "

@@ -149,6 +149,11 @@ def test_a_page_without_a_paper_record_says_so_and_names_the_runs_that_do_not_fi
     not_run = next(line for line in note.split("\n\n") if line.startswith("Not run at the paper's budget"))
     assert "`lstm`" in not_run and "`ornn`" not in not_run
     assert "`ornn` (2.7 s per step × 40,000 steps ≈ 30.0 h)" in note
+    # recorded, though its cost now measures past the line (a slower day): not named as not fitting
+    _costs([_cost("copy", "hadamrnn", 2.0, 40_000), _cost("copy", "ornn", 2.7, 40_000),
+            {"experiment": "imdb", "run": "hadamrnn", "measured": False, "reason": "no IMDB here"}])
+    note = report.paper_budget_note("copy")
+    assert "`hadamrnn` (" not in note and "`ornn` (2.7 s per step" in note
     assert set(frame["at the paper's budget"]) == {report.NOT_RUN_AT_PAPER}
     assert report.paper_budget_frame("copy", fits_hours=40).set_index("run").loc["ornn", "fits here"] == \
         "yes (≤ 40 h)"
