@@ -17,8 +17,8 @@ from pathlib import Path
 
 from . import results
 
-__all__ = ["Checkpoint", "checkpoint_path", "find_checkpoints", "format_checkpoints", "frozen_entries",
-           "progress_text", "read_checkpoint"]
+__all__ = ["Checkpoint", "checkpoint_file", "checkpoint_path", "find_checkpoints", "format_checkpoints",
+           "frozen_entries", "progress_text", "read_checkpoint"]
 
 #: seeds tried when matching a checkpoint to the current definition of its run
 SEEDS_TRIED = range(10)
@@ -126,12 +126,18 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
                       elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded))
 
 
+def checkpoint_file(experiment: str, profile: str, run: str, digest: str) -> Path:
+    """Where the run whose configuration hashes to ``digest`` (:func:`qornn.results.config_hash`, a
+    record's ``config_hash``) keeps its checkpoint."""
+    return results.runs_dir(profile) / experiment / profile / run / f"{digest}.pt"
+
+
 def checkpoint_path(experiment: str, profile: str, run: str, seed: int = 0) -> Path:
     """Where ``run``, as the profile defines it now, keeps its checkpoint at ``seed``."""
     from .experiments import get_config
 
     digest = results.config_hash(get_config(experiment, profile).run_config(run, seed))
-    return results.runs_dir(profile) / experiment / profile / run / f"{digest}.pt"
+    return checkpoint_file(experiment, profile, run, digest)
 
 
 def progress_text(found: Checkpoint) -> str:

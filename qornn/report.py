@@ -2248,8 +2248,8 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
                             & ~frame["fits here"].str.startswith("no ("), "run"]
         if len(started):
             # a recorded run with a later seed under way says which seed
-            named = [f"`{row['run']}`" + (f" ({row['in progress']})" if row["in progress"].startswith("seed ")
-                                          else "") for row in started.to_dict("records")]
+            named = [f"`{run}`" + (f" ({progress})" if run in set(recorded) else "")
+                     for run, progress in zip(started["run"], started["in progress"], strict=True)]
             lines.append("In progress at the paper's budget (`qornn checkpoints --profile paper` gives "
                          f"the command that continues each): {', '.join(named)}.")
         if len(missing):
@@ -2410,12 +2410,11 @@ def frozen_seeds(experiment: str, profile: str, run: str, found: Mapping[int, Ma
     record}``) whose checkpoint, the one of the recorded configuration (its ``config_hash``), has at
     least :data:`FROZEN_SHARE` of its trained entries frozen by a non-finite Adam second moment
     (:func:`qornn.checkpoints.frozen_entries`); seeds without a checkpoint are left out."""
-    from .checkpoints import frozen_entries
+    from .checkpoints import checkpoint_file, frozen_entries
 
-    folder = results.runs_dir(profile) / experiment / profile / run
     frozen = {}
     for seed, data in found.items():
-        path = folder / f"{data.get('config_hash')}.pt"
+        path = checkpoint_file(experiment, profile, run, data.get("config_hash"))
         if path.exists():
             n, total = frozen_entries(path)
             if total and n / total >= FROZEN_SHARE:
