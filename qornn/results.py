@@ -936,12 +936,23 @@ def is_paper_module(path: str) -> bool:
 _DATA_STATEMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For)
 
 
+#: (git blob id of a source, registry_data) -> its :func:`code_fingerprint`: a page asks for the same
+#: few dozen files' fingerprints hundreds of times (every record against every declared rewrite), and
+#: parsing and dumping a syntax tree is what made its provenance notes take tens of seconds
+_FINGERPRINTS: dict[tuple[str, bool], str] = {}
+
+
 def code_fingerprint(source: str, *, registry_data: bool = False) -> str:
-    """The Python ``source`` as its syntax tree with every docstring left out: two sources with
-    the same fingerprint differ only in comments, docstrings, layout or line numbers, so they
+    """A digest of the Python ``source``'s syntax tree with every docstring left out: two sources
+    with the same fingerprint differ only in comments, docstrings, layout or line numbers, so they
     behave the same. With ``registry_data`` (a module of :data:`REGISTRY_DATA`), its top-level
     assignments and loops are left out too. Raises SyntaxError on code that does not parse."""
-    return ast.dump(_code_tree(source, registry_data=registry_data), include_attributes=False)
+    key = (blob_id(source), registry_data)
+    fingerprint = _FINGERPRINTS.get(key)
+    if fingerprint is None:
+        tree = ast.dump(_code_tree(source, registry_data=registry_data), include_attributes=False)
+        fingerprint = _FINGERPRINTS[key] = hashlib.sha256(tree.encode()).hexdigest()
+    return fingerprint
 
 
 def _code_tree(source: str, *, registry_data: bool) -> ast.Module:

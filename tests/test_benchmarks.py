@@ -234,7 +234,7 @@ def test_allocator_writes_its_record(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step", "subnormals",
-                                    "paper_costs", "allocator", "sequence_passes"])
+                                    "paper_costs", "allocator", "sequence_passes", "provenance_notes"])
 def test_help_runs(script, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         _main(script, monkeypatch)(["--help"])

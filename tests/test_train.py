@@ -410,6 +410,17 @@ def test_changes_to_comments_and_docstrings_only_do_not_flag_a_run(monkeypatch):
     changed = 'def f(x):\n    """Twice x."""\n    return 3 * x\n'
     assert results.code_fingerprint(code) == results.code_fingerprint(reworded)
     assert results.code_fingerprint(code) != results.code_fingerprint(changed)
+    # each source is parsed once (the pages ask again and again), and registry data keyed apart
+    parsed = []
+    real_tree = results._code_tree
+    monkeypatch.setattr(results, "_code_tree", lambda *a, **k: parsed.append(1) or real_tree(*a, **k))
+    again = code + "\n"  # a source not seen before
+    fingerprint = results.code_fingerprint(again)
+    assert results.code_fingerprint(again) == fingerprint == results.code_fingerprint(code)
+    assert len(parsed) == 1
+    results.code_fingerprint(again, registry_data=True)
+    assert len(parsed) == 2
+    monkeypatch.setattr(results, "_code_tree", real_tree)
     versions = {("old", "a.py"): code, ("new", "a.py"): reworded, ("new2", "a.py"): changed,
                 ("old", "b.cpp"): "x", ("new", "b.cpp"): "y"}
     monkeypatch.setattr(results, "_git_show", lambda commit, path: versions.get((commit, path)))
