@@ -2333,7 +2333,7 @@ def solves_copy(run: Mapping) -> bool:
     return test["loss"] <= SOLVED_LOSS_FRACTION * baseline and test["recall_accuracy"] >= SOLVED_RECALL
 
 
-def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy"
+def copy_verdicts(runs: Iterable[str] | None = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy"
                   ) -> pd.DataFrame:
     """Whether each of ``runs`` solves the copy task at the paper's budget (:func:`solves_copy`), from
     every seed recorded at the ``paper`` profile: run, verdict ("solves the copy task", "does not
@@ -2345,10 +2345,12 @@ def copy_verdicts(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experime
     seeds", "k of n"), each seed's test loss, recall and verdict ("per seed": where seeds disagree,
     their mean says little), the seeds the optimiser froze ("frozen seeds": :func:`frozen_seeds`, ""
     for none), and a note for a run recorded with a configuration other than the current ``paper``
-    profile's, for its frozen seeds, for a later seed under way and for its failed seeds."""
+    profile's, for its frozen seeds, for a later seed under way and for its failed seeds. ``runs=None``:
+    every run of the experiment's ``paper`` profile."""
     from .experiments import get_config
 
     config = get_config(experiment, PAPER_PROFILE)
+    runs = list(config.models) if runs is None else runs
     seeds = seed_records(experiment, PAPER_PROFILE)
     rows = []
     failed = _failed_by_run(experiment, PAPER_PROFILE)
@@ -2809,7 +2811,9 @@ def show_sign_dynamics(experiment: str, runs: Iterable[str] = SIGN_LEARNING_RUNS
 #: for reference (does a float network solve it at the same budget?)
 COPY_VERDICT_RUNS = ("hadamrnn", "block-hadamrnn", "ornn", "lstm", "fastgrnn")
 _COPY_RUN_NAMES = {"hadamrnn": "HadamRNN", "block-hadamrnn": "Block-HadamRNN", "ornn": "The float ORNN",
-                   "lstm": "The LSTM", "fastgrnn": "FastGRNN"}
+                   "lstm": "The LSTM", "fastgrnn": "FastGRNN",
+                   "block-hadamrnn-n512-m16-p2": "Block-HadamRNN at the authors' released configuration "
+                                                 "(hidden 512, blocks of 16, 2-bit U and V)"}
 
 
 def copy_verdict_text(verdicts: pd.DataFrame) -> str:

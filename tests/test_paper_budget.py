@@ -373,6 +373,14 @@ def test_copy_verdicts_pass_fail_and_missing():
     assert "**Block-HadamRNN solves the copy task** at the paper's budget" in text
     assert "recall 0.0% against the 99% required" in text  # both halves of the rule, each with its bound
 
+    # runs=None: every run of the experiment's paper profile, the released configuration named in words
+    _copy("paper", "block-hadamrnn-n512-m16-p2", 1e-7, 1.0, experiment="copy-released")
+    released = report.copy_verdicts(None, experiment="copy-released")
+    assert list(released["run"]) == list(get_config("copy-released", "paper").models)
+    assert report.copy_verdict_text(released).startswith(
+        "- **Block-HadamRNN at the authors' released configuration (hidden 512, blocks of 16, 2-bit U and V)"
+        " solves the copy task** at the paper's budget")
+
     _copy("paper", "block-hadamrnn", 0.02, 0.1, seed=1)  # a second seed that fails
     verdicts = report.copy_verdicts().set_index("run")
     # the rule asks every seed to solve it: the verdict says "does not solve" first, then the count

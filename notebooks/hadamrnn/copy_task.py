@@ -270,11 +270,13 @@ plt.show()
 # with the released copy config's optimiser settings, which the notebook does not print), at the
 # paper's budget and at this page's profile. The notebook's second number is the same model with its
 # hidden state quantized to 12 bits after training; its row sets beside it our same measurement (next
-# section), never our float-activation loss, and says "not measured" where a record lacks it.
+# section), never our float-activation loss, and says "not measured" where a record lacks it. Below
+# the table, this page's rule decides whether our run of that model solves the copy task.
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.reference_table(report.load_paper_numbers("references"), profile,
                                              experiment="copy")))
+display(Markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment="copy-released"))))
 
 # %% [markdown]
 # ## Integer activations after training

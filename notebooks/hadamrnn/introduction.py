@@ -172,11 +172,12 @@ display(report.styled(report.paper_budget_summary(
 # The abstract's main claim, decided from the `paper` records of the copy task by the rule below
 # (`qornn.report.solves_copy`; the copy-task page shows the same verdict with its curves, and, where
 # the seeds disagree, what tells a failed seed from a solved one), then the float baselines at the
-# same budget for reference:
+# same budget for reference, and last the authors' released configuration (`copy-released`):
 
 # %% tags=["hide-input"]
 display(Markdown(f"The rule: {report.COPY_RULE}."))
 display(Markdown(report.copy_verdict_text(report.copy_verdicts(report.COPY_VERDICT_RUNS))))
+display(Markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment="copy-released"))))
 
 # %% [markdown]
 # ## What the paper-budget runs show about learning the signs
