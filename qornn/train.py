@@ -35,7 +35,7 @@ class CheckpointError(ValueError):
 
 #: the end of a TrainingDiverged message: what a user can change, as `qornn run` takes it
 _WHAT_MAY_TRAIN = ("A smaller learning rate (--set train.lr=...), gradient clipping "
-                   "(--set train.grad_clip=1.0) or another seed may train")
+                   "(--set train.grad_clip=1.0) or another seed may train.")
 
 
 class TrainingDiverged(RuntimeError):

@@ -789,7 +789,7 @@ def test_a_run_stops_when_a_huge_gradient_overflows_the_optimisers_state(tmp_pat
     with pytest.raises(TrainingDiverged, match=stopped + r" for .*readout\.weight") as err:
         small_run(checkpoint=ckpt, on_step=steps.append, epochs=3)
     assert "float32 overflows above 3.4e38" in str(err.value)
-    assert str(err.value).endswith("gradient clipping (--set train.grad_clip=1.0) or another seed may train")
+    assert str(err.value).endswith("gradient clipping (--set train.grad_clip=1.0) or another seed may train.")
     assert float(re.search(r"largest \|gradient\| was ([^;]+);", str(err.value)).group(1)) > 1e20
     assert steps == [1, 2]
     assert load_checkpoint(ckpt)["state"]["global_step"] == 2
