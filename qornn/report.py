@@ -748,13 +748,8 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
             qat, ptq = by_seed(at[at["kind"] == "QAT"]), by_seed(at[at["kind"] == "PTQ"])
             gaps = [(qat[s] - floats[s]) if lower_is_better else (floats[s] - qat[s])
                     for s in sorted(set(qat) & set(floats))]
-            if not gaps:
-                gap = "—"
-            else:
-                mean, std, _ = mean_std(gaps)
-                gap = _gap(mean, metric) if std is None else (
-                    f"{round(100 * mean, 1) + 0.0:+.1f} ± {100 * std:.1f} points" if _is_accuracy(metric)
-                    else f"{mean:+.4g} ± {std:.2g}")
+            mean, std, _ = mean_std(gaps) if gaps else (None, None, 0)
+            gap = "—" if mean is None else _gap(mean, metric, std)
             out.append({"mechanism": mechanism, "bits": int(bits), "float": cell(floats), "QAT": cell(qat),
                         "PTQ": cell(ptq), "QAT gap to float": gap,
                         "seeds (float / QAT / PTQ)": f"{len(floats)} / {len(qat)} / {len(ptq)}",
@@ -887,8 +882,14 @@ def _fmt(value: Any, metric: str | None = None) -> str:
     return str(value)
 
 
-def _gap(gap: float, metric: str) -> str:
-    return f"{100 * gap:+.1f} points" if _is_accuracy(metric) else f"{gap:+.4g}"
+def _gap(gap: float, metric: str, std: float | None = None) -> str:
+    """A signed difference of ``metric`` for people, ± ``std`` (its standard deviation over seeds)
+    when given: an accuracy's in points to one decimal ("+1.2 ± 0.3 points"; never "-0.0"), any
+    other metric's to four significant digits (its spread to two)."""
+    if _is_accuracy(metric):
+        spread = "" if std is None else f" ± {100 * std:.1f}"
+        return f"{round(100 * gap, 1) + 0.0:+.1f}{spread} points"
+    return f"{gap:+.4g}" + ("" if std is None else f" ± {std:.2g}")
 
 
 #: how close to a baseline counts as "near chance": 3 points of accuracy, or 3% of a loss
@@ -1095,7 +1096,6 @@ def paired_gain(by_profile: Mapping[str, Mapping[int, Mapping]], run: str, basel
     share their data order; only seeds recorded for both count), in points for an accuracy: the
     mean difference, ± the sample standard deviation over seeds when there are two or more, the
     seeds, and each run's mean. ``record``: the page's own record, the lead of its budget."""
-    scale, unit = (100.0, " points") if _is_accuracy(metric) else (1.0, "")
     lines = []
     for profile, seeds in by_profile.items():
         lead = _lead_record(seeds, record)
@@ -1107,11 +1107,10 @@ def paired_gain(by_profile: Mapping[str, Mapping[int, Mapping]], run: str, basel
             lines.append(f"- {label}: no seed recorded for both runs"
                          + (f" ({', '.join(missing)} missing)" if missing else "") + ".")
             continue
-        mean, std, count = mean_std(scale * (ours[s] - base[s]) for s in paired)
-        spread = "" if std is None else f" ± {std:.1f}"
+        mean, std, _ = mean_std(ours[s] - base[s] for s in paired)
         lines.append(f"- {label}: `{run}` {_fmt(mean_std(ours[s] for s in paired)[0], metric)} against "
                      f"`{baseline}` {_fmt(mean_std(base[s] for s in paired)[0], metric)}, a change of "
-                     f"{mean:+.1f}{spread}{unit} ({seeds_cell(paired)}).")
+                     f"{_gap(mean, metric, std)} ({seeds_cell(paired)}).")
     return "\n".join(lines)
 
 

@@ -651,6 +651,12 @@ def test_paired_gain_compares_two_runs_seed_by_seed_per_budget():
     # differences -10, -20, +10 points: mean -6.7, sample std 15.3
     assert "`hadamrnn` 53.3% against `hadamrnn-fixed-signs` 60.0%" in cpu_line
     assert "a change of -6.7 ± 15.3 points (3 seeds (0, 1, 2))" in cpu_line
+    # a loss keeps its digits (one decimal, as for points, would write +0.0)
+    _copy("paper", "hadamrnn", 0.0013, 1.0)
+    _copy("paper", "block-hadamrnn", 0.0010, 1.0)
+    copy = report.paired_gain(report.budget_seed_records("copy", results.load_record("copy", "paper")),
+                              "hadamrnn", "block-hadamrnn", "loss")
+    assert "a change of +0.0003 (1 seed)" in copy
     only = report.paired_gain({"cpu": {0: results.load_record("pmnist", "cpu")}}, "hadamrnn", "lstm")
     assert only == "- profile `cpu` (reduced (cpu profile)): no seed recorded for both runs (lstm missing)."
 

@@ -773,6 +773,14 @@ def test_the_bit_width_gap_is_taken_seed_by_seed_and_says_over_how_many_seeds():
     assert report.bit_width_gap_frame({}, "accuracy", True).empty
     tiny = report.bit_width_gap_frame({0: record(0.5, 0.5001), 1: record(0.5, 0.4998)}, "accuracy", False)
     assert tiny.iloc[0]["QAT gap to float"].startswith("+0.0 ± ")  # no "-0.0"
+    # a loss's gap (copy task, PTB) keeps its digits, which one decimal would round away
+    def as_loss(rec: dict) -> dict:
+        return {"runs": {name: {**data, "test": {"loss": data["test"]["accuracy"]}}
+                         for name, data in rec["runs"].items()}}
+
+    seeds = {0: as_loss(record(0.0012, 0.0019)), 1: as_loss(record(0.0010, 0.0013))}
+    losses = report.bit_width_gap_frame(seeds, "loss", True)
+    assert losses.iloc[0]["QAT gap to float"] == "+0.0005 ± 0.00028"
 
 
 def test_the_copy_verdict_grid_puts_each_run_under_its_method_and_bit_width():
