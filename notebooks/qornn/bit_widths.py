@@ -76,7 +76,7 @@ records = {task: recorded_or_trained(spec[0], profile, seed=seed, device=device,
            for task, spec in TASKS.items()}
 budgets = {task: report.budget_records(TASKS[task][0], record) for task, record in records.items()}
 
-fig = plt.figure(figsize=(15, 5.2 * len(TASKS)))
+fig = plt.figure(figsize=(15, 6.2 * len(TASKS)))
 grid = fig.add_gridspec(len(TASKS), 2)
 for row, (task, by_budget) in enumerate(budgets.items()):
     _, metric, label, logy, _, clip = TASKS[task]
@@ -91,7 +91,7 @@ for row, (task, by_budget) in enumerate(budgets.items()):
         missing = ("" if report.PAPER_PROFILE in by_budget else
                    " (not recorded at the paper's budget: the chapter introduction says why)")
         ax.set_title(f"{task}, {report.budget_label(budget)}{missing}")
-        ax.legend(fontsize="x-small")
+        report.legend_below(ax, ncol=3)  # inside, it covered the copy task's STE-projUNN curve
 fig.tight_layout()
 plt.show()
 
