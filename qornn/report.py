@@ -792,7 +792,8 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
                 below = 11 * written_at.get(bits, 0)
                 written_at[bits] = written_at.get(bits, 0) + 1
                 ax.annotate(f"{value:.2g}", (bits, clip_above), xytext=(6, -4 - below),
-                            textcoords="offset points", ha="left", va="top", fontsize="small", color=color)
+                            textcoords="offset points", ha="left", va="top", fontsize="small", color=color,
+                            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
         for value in part.loc[part["kind"] == "float", metric]:
             ax.axhline(value, color=color, linestyle=":", label=f"float ORNN-{mechanism} ({value:.3g})")
     greys = ("0.35", "0.6", "0.8")
