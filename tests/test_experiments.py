@@ -83,6 +83,42 @@ def test_ptq_runs_quantize_the_trained_float_run():
     assert expected != record["runs"]["ornn-bjorck"]["test"]  # quantization changed something
 
 
+def test_a_ptq_run_quantizes_the_recorded_source_weights_when_its_checkpoint_is_gone(monkeypatch):
+    """A fresh clone has the cpu records and packed weights, not their checkpoints: a PTQ run at
+    another seed or width quantizes the recorded float model, trains nothing, and gets the numbers
+    it would have got from the checkpoint."""
+    from qornn.experiments import runner
+
+    record = run_experiment("qornn-copy", "smoke", runs=["ornn-bjorck", "ptq-bjorck-4bit"], progress=False)
+    expected = record["runs"]["ptq-bjorck-4bit"]["test"]
+    del record["runs"]["ptq-bjorck-4bit"]
+    results.atomic_write_json(results.record_path("qornn-copy", "smoke"), record)
+    for path in results.runs_dir("smoke").rglob("*.pt"):
+        path.unlink()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the source was trained again")
+
+    monkeypatch.setattr(runner, "train", no_training)
+    again = run_experiment("qornn-copy", "smoke", runs=["ptq-bjorck-4bit"], progress=False)
+    ptq = again["runs"]["ptq-bjorck-4bit"]
+    assert ptq["test"] == expected
+    source = record["runs"]["ornn-bjorck"]["provenance"]
+    config = get_config("qornn-copy", "smoke")
+    steps = config.train_config("ornn-bjorck").epochs * -(-config.task_options["train_size"]
+                                                          // config.train_config("ornn-bjorck").batch_size)
+    assert ptq["provenance"]["source_training"] == [{
+        "commit": source["commit"], "dirty": source["dirty"], "host": source["host"], "device": "cpu",
+        "device_name": source["device_name"], "torch": source["torch"], "from_step": 0, "to_step": steps,
+        "wall_time_s": source["wall_time_s"]}]
+    # a source recorded with another configuration is trained, not taken from its weights
+    stale = results.load_record("qornn-copy", "smoke")
+    stale["runs"]["ornn-bjorck"]["config_hash"] = "0" * 16
+    results.atomic_write_json(results.record_path("qornn-copy", "smoke"), stale)
+    with pytest.raises(AssertionError, match="trained again"):
+        run_experiment("qornn-copy", "smoke", runs=["ptq-bjorck-5bit"], progress=False)
+
+
 def test_a_ptq_run_needs_a_trained_source(monkeypatch):
     from qornn import experiments
 

@@ -15,6 +15,7 @@ Profiles:
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -212,6 +213,34 @@ def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
     return model, out
 
 
+def _recorded_source(cfg: ExperimentConfig, source: str, task, seed: int,
+                     record: dict) -> tuple[torch.nn.Module, dict] | None:
+    """The trained model of a post-training quantization's ``source`` from its packed weights, with
+    the segments of its training, when the source is recorded with its current configuration and its
+    finished checkpoint is not here (a fresh clone keeps the ``cpu`` records and weights, not their
+    checkpoints): its weights are the trained model's, tensor for tensor, so the quantization is the
+    same as from the checkpoint, and nothing is trained again. None otherwise (then it is trained, or
+    resumed from its checkpoint)."""
+    done = record["runs"].get(source)
+    digest = results.config_hash(cfg.run_config(source, seed))
+    path = _checkpoint(cfg, source, digest)
+    if done is None or done["config_hash"] != digest or path.exists():
+        return None
+    try:
+        model = weights.load_weights(cfg.experiment, source, profile=cfg.profile, seed=seed,
+                                     overrides=cfg.overrides)
+    except weights.WeightsError:
+        return None
+    prov = done["provenance"]
+    # the record keeps its segments when there were several; one start is the provenance itself
+    steps = math.ceil(task.num_samples("train") / cfg.train_config(source).batch_size) \
+        * cfg.train_config(source).epochs
+    segments = prov.get("segments") or [{
+        **{key: prov[key] for key in ("commit", "dirty", "host", "device", "device_name", "torch")
+           if key in prov}, "from_step": 0, "to_step": steps, "wall_time_s": prov["wall_time_s"]}]
+    return model, {"segments": segments}
+
+
 def _finished(saved: dict, train_cfg) -> bool:
     """Whether a loaded checkpoint is of a run trained to its last epoch."""
     return saved["state"]["epoch"] >= train_cfg.epochs
@@ -258,7 +287,8 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             trained[run] = model, out
         else:  # post-training quantization of the source run's trained model (trained if need be)
             if source not in trained:
-                trained[source] = _train_run(cfg, source, task, seed, device, progress, retrain=retrain)
+                trained[source] = (None if retrain else _recorded_source(cfg, source, task, seed, record)) \
+                    or _train_run(cfg, source, task, seed, device, progress, retrain=retrain)
             start = time.perf_counter()
             model = quantize_post_training(trained[source][0], cfg.models[run]["bits"])
             batch = cfg.train_config(source).eval_batch_size
