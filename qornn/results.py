@@ -741,6 +741,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         ("2b22424654847ff14db16df3c76f9495fd4f8f03", "1f873e854a9891231536e7a718b9b96fc0682a64"),
         # analyse_experiment(progress=...) and the bar after training (32c6284, 0fdeb75): see analysis.py
         ("1f873e854a9891231536e7a718b9b96fc0682a64", "6dcfcb868f095a8386b76265627154dbbac54666"),
+        # a PTQ run quantizes its recorded source's packed weights when the source's checkpoint is
+        # gone (3b0ac29): against 3206271, 36 smoke runs, 0 different
+        ("6dcfcb868f095a8386b76265627154dbbac54666", "a58ffcd19118eabc001e8e0883c55406297ecb97"),
     }),
     # the dense recurrence's hand-written backward (3da539f), then its states and gradients written
     # in place (ea22c18): scripts/training_equivalence.py against 0b20fbe and 0bba19d, 36 smoke runs
