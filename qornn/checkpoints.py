@@ -46,6 +46,9 @@ class Checkpoint:
     elapsed_s: float  # training time so far, over every segment
     seed: int | None  # the seed whose current configuration has this hash; None: none has
     recorded: bool  # a record of this configuration exists (the run, or an earlier training of it)
+    #: (device, seconds per optimiser step) over the starts on the device of the last start, when
+    #: its starts recorded their time; None: only the pace over every start is known
+    device_pace: tuple[str, float] | None = None
 
     @property
     def finished(self) -> bool:
@@ -60,13 +63,21 @@ class Checkpoint:
         return "finished, not recorded" if self.finished else "unfinished"
 
     @property
+    def pace_text(self) -> str:
+        """Which pace :attr:`hours_to_go` assumes, for people."""
+        return f"at its pace on {self.device_pace[0]} so far" if self.device_pace else "at that pace"
+
+    @property
     def hours_to_go(self) -> float | None:
-        """Training hours left if the run goes on at its own pace so far (elapsed time per optimiser
-        step, every segment together; on a loaded or another machine the pace differs), or None when
-        it is finished, has no step yet, or its total is unknown."""
+        """Training hours left if the run goes on at its own pace so far: the seconds per optimiser
+        step of its starts on the device of its last start (:attr:`device_pace`; a run begun on a GPU
+        and continued on a CPU goes on at the CPU's pace), else of every start together. On a loaded
+        or another machine the pace differs. None when it is finished, has no step yet, or its total
+        is unknown."""
         if self.finished or not self.total_steps or self.global_step <= 0:
             return None
-        return self.elapsed_s / self.global_step * (self.total_steps - self.global_step) / 3600
+        pace = self.device_pace[1] if self.device_pace else self.elapsed_s / self.global_step
+        return pace * (self.total_steps - self.global_step) / 3600
 
     @property
     def left_to_finish(self) -> bool:
@@ -123,7 +134,24 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
     return Checkpoint(experiment=experiment, profile=profile, run=run, path=path, epoch=epoch,
                       epochs=epochs, global_step=global_step,
                       total_steps=None if per_epoch is None else per_epoch * epochs,
-                      elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded))
+                      elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded),
+                      device_pace=_device_pace(state.get("segments")))
+
+
+def _device_pace(segments: object) -> tuple[str, float] | None:
+    """(device, seconds per step) over the timed starts on the device of the last timed start (the
+    training loop records each start's device, steps and time in the checkpoint), or None."""
+    if not isinstance(segments, list):
+        return None
+    timed = [seg for seg in segments if isinstance(seg, dict) and isinstance(seg.get("device"), str)
+             and isinstance(seg.get("wall_time_s"), int | float) and isinstance(seg.get("from_step"), int)
+             and isinstance(seg.get("to_step"), int) and seg["to_step"] > seg["from_step"]]
+    if not timed:
+        return None
+    device = timed[-1]["device"]
+    same = [seg for seg in timed if seg["device"] == device]
+    steps = sum(seg["to_step"] - seg["from_step"] for seg in same)
+    return device, sum(seg["wall_time_s"] for seg in same) / steps
 
 
 def checkpoint_file(experiment: str, profile: str, run: str, digest: str) -> Path:
@@ -175,7 +203,7 @@ def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
     for c in shown:
         total = f"/{c.total_steps:,}" if c.total_steps else ""
         share = f" ({c.global_step / c.total_steps:.0%})" if c.total_steps else ""
-        to_go = f", about {c.hours_to_go:.1f} h to go at that pace" if c.hours_to_go is not None else ""
+        to_go = f", about {c.hours_to_go:.1f} h to go {c.pace_text}" if c.hours_to_go is not None else ""
         lines.append(f"{c.experiment}/{c.profile} {c.run}: {c.status}; step {c.global_step:,}{total}{share}, "
                      f"epoch {c.epoch}/{c.epochs}, {c.elapsed_s / 3600:.2f} h trained{to_go}")
         lines.append(f"    {c.path}")

@@ -46,14 +46,16 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     assert stopped.status == "unfinished" and not stopped.finished
     assert (stopped.epoch, stopped.global_step) == (1, per_epoch + 3)
     assert stopped.command() == "qornn run copy --profile smoke --runs hadamrnn"
-    pace = stopped.elapsed_s / stopped.global_step  # seconds per step so far
+    (segment,) = torch.load(stopped.path, weights_only=True)["state"]["segments"]  # one start, on cpu
+    pace = segment["wall_time_s"] / (segment["to_step"] - segment["from_step"])  # seconds per step
+    assert stopped.device_pace == ("cpu", pace)
     assert math.isclose(stopped.hours_to_go, pace * (done.total_steps - stopped.global_step) / 3600)
     assert done.hours_to_go is None  # finished: nothing to go
     assert main(["checkpoints", "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
     assert f"copy/smoke hadamrnn: unfinished; step {per_epoch + 3:,}/{done.total_steps:,}" in out
     assert "continue: qornn run copy --profile smoke --runs hadamrnn" in out
-    assert f"about {stopped.hours_to_go:.1f} h to go at that pace" in out
+    assert f"about {stopped.hours_to_go:.1f} h to go at its pace on cpu so far" in out
     assert find_checkpoints("cpu") == []  # another profile's list is empty
     assert find_checkpoints("smoke", "copy") == [stopped] and find_checkpoints("smoke", "pmnist") == []
     # a file without its progress (an optimiser state alone) is not listed, and does not stop the list
@@ -96,3 +98,28 @@ def test_frozen_entries_counts_what_an_overflowing_gradient_stops_for_ever(tmp_p
     torch.save({"model": {}, "optimizer": optimizer.state_dict(), "scheduler": {}, "config": {},
                 "state": {}}, path)
     assert frozen_entries(path) == (2, 4)
+
+
+def test_the_time_to_go_is_at_the_pace_of_the_device_that_trains_now():
+    """A run begun on a GPU and continued on this CPU goes on at the CPU's pace, not at the mean of
+    both; a checkpoint whose starts have no time goes on at its overall pace."""
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    path = _only().path
+    _rewind(path, epoch=1)
+    saved = torch.load(path, weights_only=True)
+    saved["state"]["segments"] = [
+        {"device": "cuda", "from_step": 0, "to_step": 100, "wall_time_s": 50.0},
+        {"device": "cpu", "from_step": 100, "to_step": 150, "wall_time_s": 100.0},
+        {"device": "cpu", "from_step": 150, "to_step": 200, "wall_time_s": 100.0},
+        {"device": "cpu", "from_step": 200, "to_step": 200, "wall_time_s": 0.0}]  # a start that did nothing
+    torch.save(saved, path)
+    results.record_path("copy", "smoke").unlink()
+    found = _only()
+    assert found.device_pace == ("cpu", 2.0)
+    assert math.isclose(found.hours_to_go, 2.0 * (found.total_steps - found.global_step) / 3600)
+    del saved["state"]["segments"]  # a checkpoint from before starts were timed
+    torch.save(saved, path)
+    found = _only()
+    assert found.device_pace is None and found.pace_text == "at that pace"
+    assert math.isclose(found.hours_to_go,
+                        found.elapsed_s / found.global_step * (found.total_steps - found.global_step) / 3600)
