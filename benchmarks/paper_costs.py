@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import os
 import statistics
 import sys
@@ -41,7 +40,7 @@ from qornn.experiments.runner import _build
 from qornn.models import implementation
 from qornn.results import git_commit
 from qornn.tasks import build_task
-from qornn.train import flush_denormals
+from qornn.train import batches_per_epoch, flush_denormals
 
 
 def step_seconds(model: torch.nn.Module, task, cfg, steps: int) -> list[float]:
@@ -78,7 +77,7 @@ def measure(experiment: str, steps: int, profile: str = "paper") -> list[dict]:
         tc = cfg.train_config(run)
         model = _build(cfg, run, task, 0)  # as qornn run builds it
         times = step_seconds(model, task, tc, steps)
-        total_steps = tc.epochs * math.ceil(task.num_samples("train") / tc.batch_size)
+        total_steps = tc.epochs * batches_per_epoch(task.num_samples("train"), tc.batch_size)
         median = statistics.median(times)
         rows.append({"experiment": experiment, "run": run, "measured": True, "model": spec["model"],
                      "hidden_size": spec.get("hidden_size"), "batch_size": tc.batch_size,

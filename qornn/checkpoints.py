@@ -11,7 +11,6 @@ that started a run resumes it from there. This module reads those files (``torch
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +98,9 @@ class Checkpoint:
 def _steps_per_epoch(task_options: dict, batch_size: int, epoch: int, global_step: int,
                      step: int) -> int | None:
     if "train_size" in task_options:
-        return math.ceil(task_options["train_size"] / batch_size)
+        from .train import batches_per_epoch  # imports torch: only when a checkpoint is read
+
+        return batches_per_epoch(task_options["train_size"], batch_size)
     if epoch > 0:  # the steps of the completed epochs
         return (global_step - step) // epoch
     return None

@@ -139,6 +139,11 @@ def flush_denormals() -> Iterator[None]:
             torch.set_flush_denormal(False)
 
 
+def batches_per_epoch(num_samples: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch: ⌈num_samples / batch_size⌉ (the last batch may be short)."""
+    return math.ceil(num_samples / batch_size)
+
+
 def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
 
@@ -309,15 +314,15 @@ def train(
 
     n = task.num_samples("train")
     names = {id(p): name for name, p in model.named_parameters()}
-    batches_per_epoch = math.ceil(n / cfg.batch_size)
+    steps_per_epoch = batches_per_epoch(n, cfg.batch_size)
     model.train()
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
         order = _epoch_order(n, seed, epoch)
-        bar = tqdm(total=batches_per_epoch, initial=state["step"], disable=not progress,
+        bar = tqdm(total=steps_per_epoch, initial=state["step"], disable=not progress,
                    desc=f"{description} epoch {epoch + 1}/{cfg.epochs}".strip(), leave=False)
         segment_start = time.perf_counter()
-        for step in range(state["step"], batches_per_epoch):
+        for step in range(state["step"], steps_per_epoch):
             index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             x, y = task.batch("train", index)
             x, y = x.to(dev), y.to(dev)

@@ -16,7 +16,7 @@ from qornn.cli import main as cli_main
 from qornn.experiments import get_config, run_experiment
 from qornn.models import build_model
 from qornn.tasks import CopyTask
-from qornn.train import TrainConfig, check_device, train
+from qornn.train import TrainConfig, batches_per_epoch, check_device, train
 
 SMALL = dict(length=30, symbols=3, train_size=192, val_size=64, test_size=64)
 
@@ -36,6 +36,18 @@ def test_smoke_training_lowers_the_loss():
     losses = [h["train_loss"] for h in out["history"]]
     assert losses[-1] < losses[0]
     assert out["history"][-1]["val"]["loss"] < out["history"][0]["val"]["loss"]
+
+
+def test_an_epoch_takes_one_step_per_batch_and_a_short_last_batch_counts():
+    # SMALL has 192 training sequences: 6 full batches of 32, or 4 batches of 50 with a short last one
+    assert batches_per_epoch(192, 32) == 6 and batches_per_epoch(192, 50) == 4
+    steps = []
+    torch.manual_seed(0)
+    task = CopyTask(**SMALL, seed=0)
+    model = build_model("hadamrnn", input_size=10, output_size=9, hidden_size=16, many_to_many=True)
+    cfg = TrainConfig(epochs=2, batch_size=50, lr=1e-2, eval_batch_size=64)
+    train(model, task, cfg, seed=0, progress=False, on_step=steps.append)
+    assert steps == list(range(1, 2 * batches_per_epoch(192, 50) + 1))
 
 
 def test_training_flushes_subnormals_and_leaves_the_default_after(subnormal_survives):

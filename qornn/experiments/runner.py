@@ -15,7 +15,6 @@ Profiles:
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,7 +28,7 @@ from ..models.qornn import quantize_post_training
 from ..overrides import apply_overrides, command_options, record_variant
 from ..quantize import check_bits
 from ..tasks import build_task
-from ..train import TrainConfig, check_device, check_seed, evaluate, load_checkpoint, train
+from ..train import TrainConfig, batches_per_epoch, check_device, check_seed, evaluate, load_checkpoint, train
 
 __all__ = ["PROFILES", "EXPERIMENTS", "ExperimentConfig", "get_config", "run_experiment",
            "recorded_or_trained", "experiment_names", "analyse_experiment", "export_experiment",
@@ -233,8 +232,8 @@ def _recorded_source(cfg: ExperimentConfig, source: str, task, seed: int,
         return None
     prov = done["provenance"]
     # the record keeps its segments when there were several; one start is the provenance itself
-    steps = math.ceil(task.num_samples("train") / cfg.train_config(source).batch_size) \
-        * cfg.train_config(source).epochs
+    source_train = cfg.train_config(source)
+    steps = batches_per_epoch(task.num_samples("train"), source_train.batch_size) * source_train.epochs
     segments = prov.get("segments") or [{
         **{key: prov[key] for key in ("commit", "dirty", "host", "device", "device_name", "torch")
            if key in prov}, "from_step": 0, "to_step": steps, "wall_time_s": prov["wall_time_s"]}]
