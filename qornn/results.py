@@ -712,6 +712,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         ("42a4b8e010e25f98e4f793d7d6b88e393a86123a", "a4f14af1c78c5d21b58e08f7d28b6c99e5f0c052"),
         # the advice sentence ends with a full stop (96f055b): against 9c64b45, 36 smoke runs, 0 different
         ("a4f14af1c78c5d21b58e08f7d28b6c99e5f0c052", "dbe8f056d65e05477ad1b4e7b2a00cf4120dc173"),
+        # one rule for an epoch's steps, batches_per_epoch, with runner.py's recorded PTQ source
+        # using it (0513de2): against 4259be3, 36 smoke runs, 0 different
+        ("dbe8f056d65e05477ad1b4e7b2a00cf4120dc173", "a3e1d103e8dcb35c1762b663039de24125f2c1b6"),
     }),
     # Haar sampling moved into haar_orthogonal, beside haar_alpha (c01b215): against a2337ca, 36
     # smoke runs, 0 different with analysis.activation_ptq left out (changed by a705c6c, see runner.py)
@@ -744,6 +747,8 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # a PTQ run quantizes its recorded source's packed weights when the source's checkpoint is
         # gone (3b0ac29): against 3206271, 36 smoke runs, 0 different
         ("6dcfcb868f095a8386b76265627154dbbac54666", "a58ffcd19118eabc001e8e0883c55406297ecb97"),
+        # the source's steps from train.batches_per_epoch (0513de2): see train.py
+        ("a58ffcd19118eabc001e8e0883c55406297ecb97", "35ce7737b07a49f727f25191d8935f6554508110"),
     }),
     # the dense recurrence's hand-written backward (3da539f), then its states and gradients written
     # in place (ea22c18): scripts/training_equivalence.py against 0b20fbe and 0bba19d, 36 smoke runs
