@@ -19,6 +19,7 @@ already recorded never overwrites it silently: the old record is first copied to
 from __future__ import annotations
 
 import ast
+import atexit
 import contextlib
 import datetime as _dt
 import fcntl
@@ -31,6 +32,7 @@ import platform
 import re
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,70 @@ def config_hash(config: dict) -> str:
 def _git(*args: str) -> subprocess.CompletedProcess:
     """``git ARGS`` in the repository; raises OSError or SubprocessError when git cannot run."""
     return subprocess.run(["git", *args], cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10)
+
+
+class _GitObjects:
+    """Reads the repository's files as they were at a commit (``COMMIT:PATH``) or by blob id, through
+    one ``git cat-file --batch`` process kept open: a page's provenance notes read a few hundred file
+    versions, and starting git once for each was most of their time."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def read(self, name: str) -> bytes | None:
+        """The content of the blob ``name`` names, None if there is none (a path the commit does not
+        have, an unknown id, a tree). Raises OSError when git cannot run."""
+        if "\n" in name:
+            return None
+        with self._lock:
+            try:
+                return self._read(name)
+            except (OSError, ValueError):
+                self.close()  # a broken pipe or a garbled answer: start afresh on the next read
+                raise OSError(f"git cat-file could not read {name!r}") from None
+
+    def _read(self, name: str) -> bytes | None:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(["git", "cat-file", "--batch"], cwd=_REPO_ROOT,
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=subprocess.DEVNULL)
+        stdin, stdout = self._process.stdin, self._process.stdout
+        stdin.write(name.encode() + b"\n")
+        stdin.flush()
+        header = stdout.readline()  # "<id> <type> <size>", or "<name> missing"
+        if not header.endswith(b"\n"):
+            raise OSError("git cat-file stopped")
+        fields = header.split()
+        if len(fields) != 3 or not fields[2].isdigit():  # "<name> missing", "<name> ambiguous"
+            return None
+        kind, size = fields[1], int(fields[2])
+        data = stdout.read(size + 1)[:-1]  # the content, then a newline
+        if len(data) != size:
+            raise OSError("git cat-file stopped")
+        return data if kind == b"blob" else None
+
+    def close(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self._process.wait(timeout=5)
+            self._process = None
+
+
+_OBJECTS = _GitObjects()
+atexit.register(_OBJECTS.close)
+
+
+def _git_text(name: str) -> str | None:
+    """The text of the file version ``name`` (``COMMIT:PATH`` or a blob id), None if there is none
+    or git cannot run."""
+    try:
+        data = _OBJECTS.read(name)
+    except OSError:
+        return None
+    return None if data is None else data.decode(errors="replace")
 
 
 #: names the commit of a copy of the tree that travelled to another machine (such as a GPU lent for a
@@ -845,11 +911,7 @@ def verified_same(path: str, old: str, new: str) -> bool:
 @functools.lru_cache(maxsize=256)
 def _git_blob(blob: str) -> str | None:
     """The content of the git blob ``blob`` in this repository, None if it has none such."""
-    try:
-        out = _git("cat-file", "blob", blob)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
+    return _git_text(blob)
 
 
 #: the models without a HadamardWeight (``tests/test_train.py`` builds every model of
@@ -1006,11 +1068,8 @@ def _moved_code_changed(old: str, old_path: str, new: str, path: str) -> bool:
 
 
 def _git_show(commit: str, path: str) -> str | None:
-    try:
-        out = _git("show", f"{commit}:{path}")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
+    """``path`` as it was at ``commit``, None if that commit has no such file."""
+    return _git_text(f"{commit}:{path}")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -1072,12 +1131,24 @@ def _only_new_functions(old: str, new: str, *, registry_data: bool) -> bool:
     return expected is None
 
 
-def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | None:
+@functools.lru_cache(maxsize=1024)
+def _changed_files(commit: str, head: str, scope: tuple[str, ...]) -> tuple[str, ...]:
+    """The files under ``scope`` that differ between two commits, given as ids (the answer is
+    cached: most records of a page share a few commits). Raises LookupError when this checkout does
+    not have ``commit`` (not cached: a fetch may bring it)."""
+    diff = _git("diff", "--name-only", "--no-renames", commit, head, "--", *scope)
+    if diff.returncode != 0:
+        raise LookupError(commit)
+    return tuple(diff.stdout.split())
+
+
+def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",), *,
+                       head: str | None = None) -> str | None:
     """Why a recorded run may not reflect the package as it is now, or None if it does.
 
     ``scope``: the paths whose code the run's numbers depend on (default all of ``qornn/``; the
     experiments of a wing that imports nothing from the rest name only its own, see
-    :func:`qornn.wings.record_notes`).
+    :func:`qornn.wings.record_notes`). ``head``: HEAD's commit id, if the caller has it already.
 
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
     the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
@@ -1095,16 +1166,17 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | 
     # HEAD as a commit, not the name: behaviour_changed caches its answers, and a long-lived
     # process (a notebook kernel) must not reuse them once HEAD has moved
     try:
-        head = _git("rev-parse", "HEAD").stdout.strip()
+        if head is None:
+            head = _git("rev-parse", "HEAD").stdout.strip()
         if not head:
             return None
-        diff = _git("diff", "--name-only", "--no-renames", commit, head, "--", *scope)
+        changed_files = _changed_files(commit, head, tuple(scope))
     except (OSError, subprocess.SubprocessError):
         return None
-    if diff.returncode != 0:
+    except LookupError:
         return f"made at commit {commit[:8]}, which this checkout does not have"
     experiment = run.get("config", {}).get("experiment")
-    paths = affecting_changes(diff.stdout.split(), experiment)
+    paths = affecting_changes(list(changed_files), experiment)
     if _run_model(run) in NO_HADAMARD_WEIGHT:
         paths = [p for p in paths if p not in HADAMARD_ONLY]
     own_task = _task_module(run.get("config", {}).get("task"))
@@ -1124,7 +1196,8 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",)) -> str | 
         for earlier in dict.fromkeys(seg["commit"] for seg in prov.get(key, []) if seg.get("commit")):
             if earlier == commit:
                 continue
-            why = code_changed_since({**run, "provenance": {"commit": earlier, "dirty": False}}, scope)
+            why = code_changed_since({**run, "provenance": {"commit": earlier, "dirty": False}}, scope,
+                                     head=head)
             if why:
                 return f"{what} at commit {earlier[:8]}: " + why.split("; ", 1)[-1]
     return None

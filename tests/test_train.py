@@ -472,6 +472,25 @@ def test_blob_id_is_gits():
     assert results.blob_id(results._git_show("HEAD", path)) == head
 
 
+def test_file_versions_are_read_through_one_git_process_as_git_show_gives_them():
+    def shown(path):
+        return subprocess.run(["git", "show", f"HEAD:{path}"], cwd=results._REPO_ROOT, capture_output=True,
+                              text=True).stdout
+
+    paths = ["qornn/train.py", "qornn/csrc/hadamard_rnn.cpp", "qornn/results.py"]
+    assert [results._git_show("HEAD", path) for path in paths] == [shown(path) for path in paths]
+    process = results._OBJECTS._process
+    assert results._git_show("HEAD", paths[0]) == shown(paths[0]) and results._OBJECTS._process is process
+    # a path the commit lacks, a folder, an unknown blob: nothing, and the process goes on
+    assert results._git_show("HEAD", "qornn/no such file.py") is None
+    assert results._git_show("HEAD", "qornn") is None
+    assert results._git_blob.__wrapped__("0" * 40) is None
+    assert results._git_show("HEAD", paths[1]) == shown(paths[1]) and results._OBJECTS._process is process
+    process.kill()  # a process that died is started again on the next read
+    process.wait()
+    assert results._git_show("HEAD", paths[0]) == shown(paths[0]) and results._OBJECTS._process is not process
+
+
 def test_a_declared_rewrite_covers_versions_that_differ_only_in_comments(monkeypatch):
     path = "qornn/train.py"
     v1, v2 = "def f(x):\n    return x\n", "def f(x):\n    return x + 0\n"
@@ -695,6 +714,7 @@ def test_a_kernel_change_flags_only_the_runs_of_hadamard_models(monkeypatch):
         return subprocess.CompletedProcess(["git", *args], 0, stdout=out, stderr="")
 
     monkeypatch.setattr(results, "_git", git)
+    monkeypatch.setattr(results, "_changed_files", results._changed_files.__wrapped__)  # a fake git: no cache
     monkeypatch.setattr(results, "behaviour_changed", lambda commit, path, head: True)
 
     def run(model, **config):
@@ -747,6 +767,7 @@ def test_another_task_module_cannot_flag_a_run(monkeypatch):
         return subprocess.CompletedProcess(["git", *args], 0, stdout=out, stderr="")
 
     monkeypatch.setattr(results, "_git", git)
+    monkeypatch.setattr(results, "_changed_files", results._changed_files.__wrapped__)  # a fake git: no cache
     monkeypatch.setattr(results, "behaviour_changed", lambda commit, path, head: True)
 
     def since(task, files):
