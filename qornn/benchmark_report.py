@@ -189,13 +189,18 @@ def qornn_table(record: Mapping) -> pd.DataFrame:
 def paper_costs_table(record: Mapping) -> pd.DataFrame:
     """paper_costs: per paper-profile run, the measured seconds per optimiser step (one thread), the
     profile's optimiser steps, their product in hours and whether that fits this machine (at most
-    :data:`qornn.report.FITS_HOURS`); a run that could not be measured, why."""
+    :data:`qornn.report.FITS_HOURS`); the runs of an experiment that could not be measured for the
+    same reason (its data set is missing), in one row that says why."""
     from .report import FITS_HOURS
 
     fits = f"fits this machine (≤ {FITS_HOURS:g} h)"
     out = []
+    unmeasured: dict[tuple[str, str], dict] = {}
     for r in record["runs"]:
         row = {"experiment": r["experiment"], "run": r["run"]}
+        if not r["measured"] and (r["experiment"], r["reason"]) in unmeasured:
+            unmeasured[r["experiment"], r["reason"]]["run"] += ", " + r["run"]
+            continue
         if r["measured"]:
             row.update({"model": r["model"], "n": r["hidden_size"], "s / step": r["median_step_s"],
                         "optimiser steps": f"{r['optimizer_steps']:,}",
@@ -204,6 +209,7 @@ def paper_costs_table(record: Mapping) -> pd.DataFrame:
                         "recurrence": r["implementation"]})
         else:
             row["not measured"] = r["reason"]
+            unmeasured[r["experiment"], r["reason"]] = row
         out.append(row)
     return pd.DataFrame(out)
 

@@ -126,12 +126,17 @@ def test_the_paper_costs_table_says_which_runs_fit_this_machine():
                 "median_step_s": hours * 3600 / 1000, "optimizer_steps": 1000, "projected_hours": hours,
                 "implementation": "dense"}
 
-    record = {"runs": [row("small", FITS_HOURS), row("big", FITS_HOURS + 0.1),
-                       {"experiment": "imdb", "run": "x", "measured": False, "reason": "no data"}]}
+    def missing(experiment, run, reason="no data"):
+        return {"experiment": experiment, "run": run, "measured": False, "reason": reason}
+
+    record = {"runs": [row("small", FITS_HOURS), row("big", FITS_HOURS + 0.1), missing("imdb", "x"),
+                       missing("imdb", "y"), missing("sst2", "z"), missing("imdb", "w", "other")]}
     table = bench.paper_costs_table(record).set_index("run")
     column = f"fits this machine (≤ {FITS_HOURS:g} h)"
-    assert list(table[column].fillna("")) == ["yes", "no", ""]  # the bound itself fits
-    assert table.loc["x", "not measured"] == "no data"
+    assert list(table[column].fillna("")) == ["yes", "no", "", "", ""]  # the bound itself fits
+    # an experiment's runs missing for one reason share a row; another experiment or reason has its own
+    assert list(table.index) == ["small", "big", "x, y", "z", "w"]
+    assert table.loc["x, y", "not measured"] == "no data"
 
 
 def test_paper_costs_of_some_experiments_keep_the_other_rows_and_say_when_each_was_measured(
