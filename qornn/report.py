@@ -637,11 +637,11 @@ def run_summary(config, **parameters: Any) -> str:
     changes from the paper (``config.note``), every model, task option and training setting of
     ``config`` (an :class:`~qornn.experiments.ExperimentConfig`) and the paper's setting."""
     def fmt(value: Any) -> str:
+        if isinstance(value, Mapping):
+            return ", ".join(f"{k} = {fmt(v)}" for k, v in value.items())
         return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
     params = ", ".join(f"`{k} = {v!r}`" for k, v in parameters.items())
-    models = "; ".join(f"`{run}`: " + ", ".join(f"{k} = {fmt(v)}" for k, v in spec.items())
-                       for run, spec in config.models.items())
     options = ", ".join(f"{k} = {fmt(v)}" for k, v in config.task_options.items()) or "the full data set"
     training = ", ".join(f"{k} = {fmt(v)}" for k, v in config.train.items())
     stand_in = stand_in_task(config.task)
@@ -661,8 +661,25 @@ def run_summary(config, **parameters: Any) -> str:
                     "notebook, with `retrain = True`, trains it.\n\n")
     return (f"Parameters of this run: {params}.\n\n{variant}"
             f"**Profile `{config.profile}`**: {config.note}.\n\n"
-            f"Task: {task}. Models: {models}. Task options: {options}. Training: {training}.\n\n"
+            f"Task: {task}. Task options: {options}. Training: {training}.\n\n"
+            "Models, one row per run (an empty cell: a setting the run does not set):\n\n"
+            f"{_models_table(config.models, fmt)}\n\n"
             f"Paper setting: {config.source}.")
+
+
+def _models_table(models: Mapping[str, Mapping[str, Any]], fmt: Callable[[Any], str]) -> str:
+    """A Markdown table of an experiment's runs: one row per run, one column per setting that any
+    run names (in the order they first appear), empty where a run does not name it."""
+    columns = list(dict.fromkeys(key for spec in models.values() for key in spec))
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| run | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for run, spec in models.items():
+        lines.append(f"| `{run}` | " + " | ".join(cell(fmt(spec[key])) if key in spec else ""
+                                                  for key in columns) + " |")
+    return "\n".join(lines)
 
 
 _MECHANISMS = {"bjorck": "Björck", "projunn": "projUNN", "polar": "polar", "cayley": "Cayley",

@@ -70,6 +70,8 @@ def test_book_builds_strict(tmp_path, monkeypatch):
     html = page.read_text()
     assert "<img" in html and "paper value" in html and "memoryless" in html
     assert "tex-svg.js" in html  # the vendored MathJax, not a CDN
+    # Markdown a cell prints is read with tables (report.run_summary's models): a table, not pipes
+    assert "<th class=\"head\"><p>hidden_size</p></th>" in html and "| run | model |" not in html
     pmnist = (book / "_build" / "html" / "book" / "hadamrnn" / "pmnist.html").read_text()
     assert "<img" in pmnist and "paper value" in pmnist and "accuracy" in pmnist
     for page in ("introduction", "copy_task", "mnist", "ptb", "bit_widths", "orthogonality", "activations"):

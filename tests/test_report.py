@@ -306,7 +306,12 @@ def test_run_summary_names_every_setting():
 
     text = report.run_summary(get_config("pmnist", "cpu"), profile="cpu", seed=0)
     assert "`profile = 'cpu'`, `seed = 0`" in text and "**Profile `cpu`**" in text
-    assert "`hadamrnn`: model = hadamrnn, hidden_size = 512, bits = 4" in text
+    # the models as a table: one row per run, one column per setting any run sets, empty elsewhere
+    assert "| run | model | hidden_size | bits | learn_signs | block |" in text
+    assert "| `hadamrnn` | hadamrnn | 512 | 4 |  |  |" in text
+    assert "| `block-hadamrnn` | block-hadamrnn | 512 | 4 | False | 64 |" in text
+    signs = report.run_summary(get_config("hadamrnn-signs-copy", "cpu"))  # a setting that is a mapping
+    assert "| `bop-seed0` | hadamrnn | 128 | 4 | 0 |  | method = bop, project = True, gamma = 0.02" in signs
     assert "the full data set" in text and "epochs = 10" in text and "Adam 1e-3" in text
 
 
