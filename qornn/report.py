@@ -1058,9 +1058,13 @@ def seed_records(experiment: str, profile: str) -> dict[int, dict]:
 
 
 def _same_configuration(a: Mapping, b: Mapping) -> bool:
-    """Whether two recorded runs were made with the same configuration but for the seed."""
+    """Whether two recorded runs were made with the same configuration but for the seed (a
+    post-training quantization's source, trained at the run's seed, but for its seed too)."""
     def strip(config: Mapping) -> dict:
-        return {k: v for k, v in config.items() if k != "seed"}
+        out = {k: v for k, v in config.items() if k != "seed"}
+        if isinstance(out.get("source"), Mapping):
+            out["source"] = strip(out["source"])
+        return out
 
     return strip(a["config"]) == strip(b["config"])
 

@@ -487,6 +487,19 @@ def test_a_seed_recorded_with_another_configuration_is_not_averaged_in():
     assert table.loc[("hadamrnn", "accuracy"), "seeds"] == "1 seed"
 
 
+def test_the_seeds_of_a_post_training_quantization_are_averaged_in_though_their_sources_differ():
+    # a PTQ run's configuration holds its float source's, trained at the same seed as the run
+    def record(seed, accuracy, source_hidden=512):
+        source = {"model": {"model": "ornn-bjorck", "hidden_size": source_hidden}, "seed": seed}
+        config = {"model": {"ptq_of": "ornn-bjorck", "bits": 4}, "source": source, "seed": seed}
+        return {"variant": f"seed={seed}" if seed else "",
+                "runs": {"ptq-bjorck-4bit": {"config": config, "test": {"accuracy": accuracy}}}}
+
+    seeds = {0: record(0, 0.37), 1: record(1, 0.52), 2: record(2, 0.10, source_hidden=256)}
+    # seed 2 quantized a source of another size: not the same experiment
+    assert report.seed_values(seeds[0], "ptq-bjorck-4bit", "accuracy", seeds) == {0: 0.37, 1: 0.52}
+
+
 def test_figures_show_every_seed_and_the_spread():
     _mnist("pmnist", "paper", "hadamrnn", 0.95)
     _mnist("pmnist", "paper", "hadamrnn", 0.93, seed=1)
