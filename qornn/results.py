@@ -195,6 +195,7 @@ class _GitObjects:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen | None = None
+        self._owner: tuple[int, Path] | None = None  # the process and repository it was started for
         self._lock = threading.Lock()
 
     def read(self, name: str) -> bytes | None:
@@ -210,10 +211,12 @@ class _GitObjects:
                 raise OSError(f"git cat-file could not read {name!r}") from None
 
     def _read(self, name: str) -> bytes | None:
-        if self._process is None or self._process.poll() is not None:
+        owner = (os.getpid(), _REPO_ROOT)  # a forked worker must not share its parent's pipes
+        if self._process is None or self._process.poll() is not None or self._owner != owner:
             self._process = subprocess.Popen(["git", "cat-file", "--batch"], cwd=_REPO_ROOT,
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                              stderr=subprocess.DEVNULL)
+            self._owner = owner
         stdin, stdout = self._process.stdin, self._process.stdout
         stdin.write(name.encode() + b"\n")
         stdin.flush()

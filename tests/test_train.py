@@ -1,6 +1,7 @@
 import ast
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -489,6 +490,14 @@ def test_file_versions_are_read_through_one_git_process_as_git_show_gives_them()
     process.kill()  # a process that died is started again on the next read
     process.wait()
     assert results._git_show("HEAD", paths[0]) == shown(paths[0]) and results._OBJECTS._process is not process
+    # a forked worker (qornn sweep's local cores) starts its own rather than share the parent's pipes
+    parent = results._OBJECTS._process
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through its exit status
+        same = results._git_show("HEAD", paths[1]) == shown(paths[1])
+        os._exit(0 if same and results._OBJECTS._process is not parent else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+    assert results._git_show("HEAD", paths[0]) == shown(paths[0]) and results._OBJECTS._process is parent
 
 
 def test_a_declared_rewrite_covers_versions_that_differ_only_in_comments(monkeypatch):
