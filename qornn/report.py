@@ -776,11 +776,15 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
 
 def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline: float | None = None,
                         logy: bool = False, baseline_label: str = "baseline",
-                        clip_above: float | None = None):
+                        clip_above: float | None = None, seeds: Mapping[int, Mapping] | None = None):
     """Test ``metric`` against the weight bit width: QAT (solid), learned-range QAT (solid, squares)
     and PTQ (dashed) per mechanism, the float model of the same mechanism as a dotted horizontal line,
     float baselines (LSTM, FastRNN, ...) as grey dash-dotted lines, an optional dashed black
     ``baseline``; the top axis gives the model size in bits at each bit width.
+
+    ``seeds`` (``{seed: record}``, :func:`seed_records`; ``record`` alone by default): with more than
+    one, every curve and line goes through the mean over the seeds that recorded the run, each seed's
+    value is a small dot beside it, and a float model's spread (lowest to highest seed) is a band.
 
     ``clip_above`` keeps a few far-off points (PTQ at 3 bits can be 30 orders of magnitude above
     the rest) from squeezing every other curve flat: a point above it is drawn on the top edge as
@@ -789,10 +793,18 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    frame = bit_width_frame(record)
-    if metric not in frame:
-        known = [c for c in frame.columns if c not in ("run", "mechanism", "kind", "bits", "size_bits")]
+    every = pd.concat([bit_width_frame(r).assign(seed=s) for s, r in (seeds or {0: record}).items()
+                       if r["runs"]], ignore_index=True)
+    if metric not in every:
+        known = [c for c in every.columns
+                 if c not in ("run", "mechanism", "kind", "bits", "size_bits", "seed")]
         raise ValueError(f"no test metric {metric!r} in the record; it has: {', '.join(known)}")
+    every = every.dropna(subset=[metric])
+    spread = every.groupby("run")[metric].agg(["min", "max", "count"])
+    frame = (every.groupby(["run", "mechanism", "kind"], sort=True, dropna=False)
+             .agg(bits=("bits", "first"), size_bits=("size_bits", "first"), **{metric: (metric, "mean")})
+             .reset_index())
+    several = len(seeds or {}) > 1
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     ours = frame[frame["kind"] != "baseline"]
     written_at: dict[float, int] = {}  # bit width -> off-scale values written there, stacked downwards
@@ -805,14 +817,21 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
             values = points[metric]
             off_scale = _plot_clipped(ax, points["bits"], values, style, clip_above, color,
                                       label.format(mechanism))
+            if several:  # each seed beside its mean, those on the scale
+                dots = every[every["run"].isin(points["run"])]
+                dots = dots[dots[metric] <= (math.inf if clip_above is None else clip_above)]
+                shift = 0.12 if kind == "PTQ" else -0.12  # beside the mean's marker, PTQ right of QAT
+                ax.plot(dots["bits"] + shift, dots[metric], ".", color=color, alpha=0.5, markersize=5)
             for bits, value in zip(points["bits"][off_scale], values[off_scale], strict=True):
                 below = 11 * written_at.get(bits, 0)
                 written_at[bits] = written_at.get(bits, 0) + 1
                 ax.annotate(f"{value:.2g}", (bits, clip_above), xytext=(6, -4 - below),
                             textcoords="offset points", ha="left", va="top", fontsize="small", color=color,
                             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
-        for value in part.loc[part["kind"] == "float", metric]:
+        for run, value in part.loc[part["kind"] == "float", ["run", metric]].itertuples(index=False):
             ax.axhline(value, color=color, linestyle=":", label=f"float ORNN-{mechanism} ({value:.3g})")
+            if several and spread.loc[run, "count"] > 1:
+                ax.axhspan(spread.loc[run, "min"], spread.loc[run, "max"], color=color, alpha=0.12, lw=0)
     greys = ("0.35", "0.6", "0.8")
     for i, row in enumerate(frame[frame["kind"] == "baseline"].itertuples()):
         value = getattr(row, metric)
@@ -821,6 +840,10 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
     if baseline is not None:
         ax.axhline(baseline, color="black", linestyle="--", linewidth=1,
                    label=f"{baseline_label} ({baseline:.3g})")
+    if several:
+        counts = sorted(set(spread["count"]))
+        over = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+        ax.plot([], [], ".", color="0.4", label=f"each seed (lines: the mean over {over} seeds)")
     if logy:  # PTQ at few bits can be orders of magnitude worse than the rest
         from matplotlib.ticker import FuncFormatter
 

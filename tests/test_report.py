@@ -746,6 +746,39 @@ def test_points_above_the_clip_sit_on_the_top_edge_with_their_true_value_written
     plt.close("all")
 
 
+def test_the_bit_width_plot_over_several_seeds_draws_the_mean_each_seed_and_the_float_spread():
+    import matplotlib.pyplot as plt
+
+    def run(model: dict, loss: float, size: int) -> dict:
+        config = {"model": model, **({"source": {"model": {"model": "ornn-bjorck"}}} if "ptq_of" in model
+                                     else {})}
+        return {"config": config, "size_bits": size, "test": {"loss": loss}}
+
+    def record(float_loss: float, qat3: float, qat4: float | None) -> dict:
+        runs = {"ornn-bjorck": run({"model": "ornn-bjorck"}, float_loss, 4000),
+                "qornn-ste-bjorck-3bit": run({"model": "qornn-ste-bjorck", "bits": 3}, qat3, 400)}
+        if qat4 is not None:
+            runs["qornn-ste-bjorck-4bit"] = run({"model": "qornn-ste-bjorck", "bits": 4}, qat4, 500)
+        return {"runs": runs}
+
+    seeds = {0: record(0.1, 0.4, 0.2), 1: record(0.3, 0.6, None), 2: record(0.2, 0.5, 0.4)}
+    ax = report.plot_metric_vs_bits(seeds[0], "loss", seeds=seeds)
+    qat = next(line for line in ax.get_lines() if line.get_label() == "STE-Björck")
+    assert list(qat.get_xdata()) == [3, 4] and list(qat.get_ydata()) == pytest.approx([0.5, 0.3])
+    dots = [line for line in ax.get_lines() if line.get_marker() == "." and len(line.get_xdata())]
+    assert sorted(dots[0].get_ydata()) == pytest.approx([0.2, 0.4, 0.4, 0.5, 0.6])  # every seed's
+    assert sorted(set(dots[0].get_xdata())) == pytest.approx([2.88, 3.88])  # beside the QAT markers
+    float_line = next(line for line in ax.get_lines() if line.get_label().startswith("float ORNN"))
+    assert float_line.get_ydata()[0] == pytest.approx(0.2)  # the mean of 0.1, 0.3 and 0.2
+    band = ax.patches[0]  # the float ORNN's lowest to highest seed
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((0.1, 0.3))
+    labels = ax.get_legend_handles_labels()[1]
+    assert "each seed (lines: the mean over 2 to 3 seeds)" in labels
+    one = report.plot_metric_vs_bits(seeds[0], "loss")  # one record: no dots, no band, as before
+    assert not one.patches and not any(line.get_marker() == "." for line in one.get_lines())
+    plt.close("all")
+
+
 def test_the_bit_width_gap_is_taken_seed_by_seed_and_says_over_how_many_seeds():
     def run(model: dict, accuracy: float, size: int = 100) -> dict:
         config = {"model": model, **({"source": {"model": {"model": "ornn-bjorck"}}} if "ptq_of" in model

@@ -28,7 +28,9 @@
 # so this is the nearest public setting or, for PTB, our own choice; the chapter introduction,
 # {doc}`/book/qornn/introduction`, quotes each profile's note) where it is recorded, the right one this
 # page's profile (a reduced budget); a task recorded at one budget has one panel across its row. Each
-# panel draws one seed (the parameter `seed`, 0 by default).
+# panel draws every seed recorded at its budget: the curves join the means over the seeds, each seed
+# is a dot beside them, and the band around a float ORNN's dotted line spans its seeds (lowest to
+# highest).
 # The table below gives, for each task, budget and width, the gap to the float ORNN of the same
 # mechanism, over every recorded seed.
 
@@ -75,6 +77,7 @@ TASKS = {"copy": ("qornn-copy", "loss", "test cross-entropy per step", True, Tru
 records = {task: recorded_or_trained(spec[0], profile, seed=seed, device=device, retrain=False)[0]
            for task, spec in TASKS.items()}
 budgets = {task: report.budget_records(TASKS[task][0], record) for task, record in records.items()}
+seeds = {task: report.budget_seed_records(TASKS[task][0], record) for task, record in records.items()}
 
 fig = plt.figure(figsize=(15, 6.2 * len(TASKS)))
 grid = fig.add_gridspec(len(TASKS), 2)
@@ -86,7 +89,8 @@ for row, (task, by_budget) in enumerate(budgets.items()):
         ax = fig.add_subplot(place)
         baselines = next(iter(record["runs"].values()))["baselines"]
         clip_above = clip[1] * baselines[clip[0]] if clip else None
-        report.plot_metric_vs_bits(record, metric, ax=ax, logy=logy, clip_above=clip_above)
+        report.plot_metric_vs_bits(record, metric, ax=ax, logy=logy, clip_above=clip_above,
+                                   seeds=seeds[task][budget])
         ax.set_ylabel(label)
         missing = ("" if report.PAPER_PROFILE in by_budget else
                    " (not recorded at the paper's budget: the chapter introduction says why)")
@@ -101,8 +105,7 @@ plt.show()
 # For each task, budget and weight width: the QAT and PTQ metric of each mechanism and the float ORNN
 # of the same mechanism, each the mean ± standard deviation over every seed recorded at that budget
 # (the last column but one says how many), and the QAT gap to the float model, taken seed by seed
-# (positive = worse than float, whichever way the metric goes). The figure above draws one seed;
-# the spread over seeds is drawn on the copy-task and MNIST pages (section *Spread over seeds*).
+# (positive = worse than float, whichever way the metric goes), the same seeds as the figure above.
 
 # %% tags=["hide-input", "full-width"]
 frames = []

@@ -107,27 +107,31 @@ display(Markdown(report.record_status(record, config, trained)))
 # value written beside it (the table below has every number). The top axis
 # gives the model size in bits at each width ($W$ and $U$ at $k$ bits, $V$ and the biases in float).
 # Where runs are recorded at the paper's budget (profile `paper`: $T = 1000$, 40,000 optimiser
-# steps), their panel comes first; it holds only the runs recorded there so far. Each panel draws one
-# seed (its title says which); the spread over seeds is in *The paper beside ours* and *Spread over
-# seeds* below.
+# steps), their panel comes first; it holds only the runs recorded there so far. Each panel draws every
+# seed recorded at its budget: the curves join the means over the seeds, each seed is a dot beside
+# them, and the band around a float ORNN's dotted line spans its seeds (lowest to highest).
 
 # %% tags=["hide-input"]
 budgets = report.budget_records("qornn-copy", record)
+seeds = report.budget_seed_records("qornn-copy", record)
 # each budget's memoryless loss (its own T), which both figures' axes are scaled by
 memoryless = {profile_name: next(iter(shown["runs"].values()))["baselines"]["memoryless_cross_entropy"]
               for profile_name, shown in budgets.items()}
 fig, axes = plt.subplots(len(budgets), 1, figsize=(11, 4.6 * len(budgets)), squeeze=False)
 for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
     baseline = memoryless[profile_name]
-    report.plot_metric_vs_bits(shown, "loss", ax=ax, baseline=baseline, logy=True, clip_above=100 * baseline)
+    report.plot_metric_vs_bits(shown, "loss", ax=ax, baseline=baseline, logy=True, clip_above=100 * baseline,
+                               seeds=seeds[profile_name])
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: the top edge is busy
     ax.set_ylabel("test cross-entropy per step")
-    ax.set_title(f"{report.budget_label(profile_name)}, seed {report.record_seed(shown)}", fontsize="small")
+    drawn = ", ".join(str(seed) for seed in seeds[profile_name])
+    plural = "s" if len(seeds[profile_name]) > 1 else ""
+    ax.set_title(f"{report.budget_label(profile_name)}, seed{plural} {drawn}", fontsize="small")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The same numbers as a table, one per budget (the seed of the figure's panel; the mean ± standard
+# The numbers of one seed as a table, one per budget (its title says which seed; the mean ± standard
 # deviation over every recorded seed is in *The paper beside ours* below):
 
 # %% tags=["hide-input", "full-width"]

@@ -96,12 +96,15 @@ for task, name in EXPERIMENTS.items():
 #
 # Test accuracy of every model: STE-Björck (solid), its learned-range variant (squares), PTQ of the
 # float Björck ORNN (dashed), the float ORNNs (dotted), the float LSTM and FastRNN (dash-dotted)
-# and chance (dashed black). The top axis gives the QORNN's size in bits at each width.
+# and chance (dashed black). The top axis gives the QORNN's size in bits at each width. Each panel
+# draws every seed recorded at this page's profile: the curves join the means over the seeds, each
+# seed is a dot beside them, and the band around a float ORNN's dotted line spans its seeds.
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
 for ax, (task, record) in zip(axes, records.items(), strict=True):
-    report.plot_metric_vs_bits(record, "accuracy", ax=ax, baseline=0.1, baseline_label="chance")
+    seeds = report.budget_seed_records(EXPERIMENTS[task], record)[record["profile"]]
+    report.plot_metric_vs_bits(record, "accuracy", ax=ax, baseline=0.1, baseline_label="chance", seeds=seeds)
     ax.set_title(f"{task}, profile {record['profile']}")
 fig.tight_layout()
 plt.show()
