@@ -90,13 +90,15 @@ display(Markdown(report.record_status(record, config, trained)))
 # each other, far below the unigram reference and the baselines, so each budget has a second panel
 # zoomed on them and on the PTQ models within 10% of the best: its axis stops just above the worst of
 # these (a PTQ model beyond sits on the top edge as a triangle ▲ with its value written), and the
-# lines above it are left out of view.
+# lines above it are left out of view. Where a budget has several seeds recorded, its curves join the
+# means over them and each seed is a dot beside them.
 
 # %% tags=["hide-input"]
 baselines = next(iter(record["runs"].values()))["baselines"]
 display(Markdown(f"References on this record's test text: uniform {baselines['uniform_bpc']:.2f} bpc, "
                  f"unigram {baselines['unigram_bpc']:.3f} bpc."))
 budgets = report.budget_records("qornn-ptb", record)
+seeds = report.budget_seed_records("qornn-ptb", record)
 fig, axes = plt.subplots(len(budgets), 2, figsize=(15, 4.8 * len(budgets)), squeeze=False)
 for (whole, zoom), (profile_name, shown) in zip(axes, budgets.items(), strict=True):
     frame = report.bit_width_frame(shown)
@@ -107,7 +109,7 @@ for (whole, zoom), (profile_name, shown) in zip(axes, budgets.items(), strict=Tr
     top = near.max() + max(0.2 * (near.max() - near.min()), 0.02 * near.max())
     for ax, clip in ((whole, None), (zoom, top)):
         report.plot_metric_vs_bits(shown, "bpc", ax=ax, baseline=baselines["unigram_bpc"],
-                                   baseline_label="unigram", clip_above=clip)
+                                   baseline_label="unigram", clip_above=clip, seeds=seeds[profile_name])
         ax.set_ylabel("test bits per character")
     whole.set_title(report.budget_label(profile_name), fontsize="small")
     zoom.set_title(f"{report.budget_label(profile_name)}: zoomed on the ORNNs", fontsize="small")
