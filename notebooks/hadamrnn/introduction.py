@@ -53,10 +53,24 @@
 # ($\partial s / \partial u := 1$). **Block-HadamRNN** replaces $H_n$ by the block-diagonal
 # $I_{n/m} \otimes H_m$ and the scale by $1/\sqrt m$: still orthogonal (each block is), with entries
 # in $\{-1, 0, +1\}/\sqrt m$ and a fraction $1 - m/n$ of zeros, stored in the same $n$ bits.
+# In `qornn` this is `HadamardWeight` (`qornn/models/recurrent.py`); its matrix is the formula above,
+# with `self.hadamard` the buffer $I_{n/m} \otimes H_m$ and `self.signs()` the signs $s$ of the
+# latent $u$ through the straight-through estimator:
 #
 # ```{literalinclude} /qornn/models/recurrent.py
 # :language: python
-# :pyobject: HadamardWeight
+# :pyobject: HadamardWeight.matrix
+# :dedent: 4
+# ```
+#
+# After each optimiser step the latent $u$ is clamped to $[-1, 1]$, so that a sign the gradient
+# pushes back can flip again within a few steps (the authors' code defines this clamp; its training
+# step leaves the call commented out), and the sign flips are counted for the training diagnostics:
+#
+# ```{literalinclude} /qornn/models/recurrent.py
+# :language: python
+# :pyobject: HadamardWeight.apply_constraints_
+# :dedent: 4
 # ```
 #
 # The recurrence is linear and the readout reads the rectified state,
