@@ -101,11 +101,12 @@ for task, name in EXPERIMENTS.items():
 # seed is a dot beside them, and the band around a float ORNN's dotted line spans its seeds.
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
 for ax, (task, record) in zip(axes, records.items(), strict=True):
     seeds = report.budget_seed_records(EXPERIMENTS[task], record)[record["profile"]]
     report.plot_metric_vs_bits(record, "accuracy", ax=ax, baseline=0.1, baseline_label="chance", seeds=seeds)
     ax.set_title(f"{task}, profile {record['profile']}")
+    report.legend_below(ax)  # inside, it covered the pMNIST curves
 fig.tight_layout()
 plt.show()
 
