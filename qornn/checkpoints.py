@@ -174,7 +174,7 @@ def progress_text(found: Checkpoint) -> str:
     if found.total_steps:
         return (f"{found.global_step:,} of {found.total_steps:,} optimiser steps "
                 f"({found.global_step / found.total_steps:.0%})")
-    return f"{found.global_step:,} optimiser steps, epoch {found.epoch} of {found.epochs}"
+    return f"{found.global_step:,} optimiser steps, {found.epoch} of {found.epochs} epochs done"
 
 
 def find_checkpoints(profile: str | None = None, experiment: str | None = None) -> list[Checkpoint]:
@@ -206,7 +206,7 @@ def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
         share = f" ({c.global_step / c.total_steps:.0%})" if c.total_steps else ""
         to_go = f", about {c.hours_to_go:.1f} h to go {c.pace_text}" if c.hours_to_go is not None else ""
         lines.append(f"{c.experiment}/{c.profile} {c.run}: {c.status}; step {c.global_step:,}{total}{share}, "
-                     f"epoch {c.epoch}/{c.epochs}, {c.elapsed_s / 3600:.2f} h trained{to_go}")
+                     f"{c.epoch} of {c.epochs} epochs done, {c.elapsed_s / 3600:.2f} h trained{to_go}")
         lines.append(f"    {c.path}")
         if c.command():
             lines.append(f"    continue: {c.command()}")

@@ -54,6 +54,8 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     assert main(["checkpoints", "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
     assert f"copy/smoke hadamrnn: unfinished; step {per_epoch + 3:,}/{done.total_steps:,}" in out
+    # epochs counted as done, as the checkpoint keeps them (the progress bar shows the one under way)
+    assert f"1 of {stopped.epochs} epochs done" in out
     assert "continue: qornn run copy --profile smoke --runs hadamrnn" in out
     assert f"about {stopped.hours_to_go:.1f} h to go at its pace on cpu so far" in out
     assert find_checkpoints("cpu") == []  # another profile's list is empty
