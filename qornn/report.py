@@ -733,6 +733,13 @@ def bit_width_frame(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _bit_width_frame_over_seeds(seeds: Mapping[int, Mapping]) -> pd.DataFrame:
+    """:func:`bit_width_frame` of every record of ``seeds`` (``{seed: record}``) with its ``seed`` as a
+    column, one below the other; empty when no record has a run."""
+    frames = [bit_width_frame(record).assign(seed=seed) for seed, record in seeds.items() if record["runs"]]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_better: bool) -> pd.DataFrame:
     """A bit-width study over its recorded seeds (``seeds``: ``{seed: record}``, :func:`seed_records`),
     one row per mechanism and weight width: the float ORNN of that mechanism, the QAT and the PTQ model
@@ -741,12 +748,11 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
     by seed over the seeds that recorded both and averaged the same way (positive = worse than
     float, whichever way the metric goes: ``lower_is_better``; an accuracy's in points), how many
     seeds each of the three is over, and the model's size in bits."""
-    frames = [bit_width_frame(record).assign(seed=seed) for seed, record in seeds.items() if record["runs"]]
+    frame = _bit_width_frame_over_seeds(seeds)
     columns = ["mechanism", "bits", "float", "QAT", "PTQ", "QAT gap to float", "seeds (float / QAT / PTQ)",
                "size (bits)"]
-    if not frames:
+    if frame.empty:
         return pd.DataFrame(columns=columns)
-    frame = pd.concat(frames, ignore_index=True)
     if metric not in frame:
         raise ValueError(f"no test metric {metric!r} in the records")
     frame = frame[(frame["kind"] != "baseline") & frame[metric].notna()]
@@ -793,16 +799,16 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    every = pd.concat([bit_width_frame(r).assign(seed=s) for s, r in (seeds or {0: record}).items()
-                       if r["runs"]], ignore_index=True)
+    every = _bit_width_frame_over_seeds(seeds or {0: record})
     if metric not in every:
         known = [c for c in every.columns
                  if c not in ("run", "mechanism", "kind", "bits", "size_bits", "seed")]
         raise ValueError(f"no test metric {metric!r} in the record; it has: {', '.join(known)}")
     every = every.dropna(subset=[metric])
-    spread = every.groupby("run")[metric].agg(["min", "max", "count"])
+    # per run: the mean over its seeds, and their lowest, highest and number (the spread drawn)
     frame = (every.groupby(["run", "mechanism", "kind"], sort=True, dropna=False)
-             .agg(bits=("bits", "first"), size_bits=("size_bits", "first"), **{metric: (metric, "mean")})
+             .agg(bits=("bits", "first"), size_bits=("size_bits", "first"), **{metric: (metric, "mean")},
+                  lowest=(metric, "min"), highest=(metric, "max"), seeds=(metric, "count"))
              .reset_index())
     several = len(seeds or {}) > 1
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -828,10 +834,11 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
                 ax.annotate(f"{value:.2g}", (bits, clip_above), xytext=(6, -4 - below),
                             textcoords="offset points", ha="left", va="top", fontsize="small", color=color,
                             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
-        for run, value in part.loc[part["kind"] == "float", ["run", metric]].itertuples(index=False):
+        for value, lowest, highest, count in part.loc[
+                part["kind"] == "float", [metric, "lowest", "highest", "seeds"]].itertuples(index=False):
             ax.axhline(value, color=color, linestyle=":", label=f"float ORNN-{mechanism} ({value:.3g})")
-            if several and spread.loc[run, "count"] > 1:
-                ax.axhspan(spread.loc[run, "min"], spread.loc[run, "max"], color=color, alpha=0.12, lw=0)
+            if several and count > 1:
+                ax.axhspan(lowest, highest, color=color, alpha=0.12, lw=0)
     greys = ("0.35", "0.6", "0.8")
     for i, row in enumerate(frame[frame["kind"] == "baseline"].itertuples()):
         value = getattr(row, metric)
@@ -841,7 +848,7 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
         ax.axhline(baseline, color="black", linestyle="--", linewidth=1,
                    label=f"{baseline_label} ({baseline:.3g})")
     if several:
-        counts = sorted(set(spread["count"]))
+        counts = sorted(set(frame["seeds"]))
         over = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
         ax.plot([], [], ".", color="0.4", label=f"each seed (lines: the mean over {over} seeds)")
     if logy:  # PTQ at few bits can be orders of magnitude worse than the rest
