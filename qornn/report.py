@@ -733,7 +733,7 @@ def bit_width_frame(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _bit_width_frame_over_seeds(seeds: Mapping[int, Mapping]) -> pd.DataFrame:
+def bit_width_frame_over_seeds(seeds: Mapping[int, Mapping]) -> pd.DataFrame:
     """:func:`bit_width_frame` of every record of ``seeds`` (``{seed: record}``) with its ``seed`` as a
     column, one below the other; empty when no record has a run."""
     frames = [bit_width_frame(record).assign(seed=seed) for seed, record in seeds.items() if record["runs"]]
@@ -748,7 +748,7 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
     by seed over the seeds that recorded both and averaged the same way (positive = worse than
     float, whichever way the metric goes: ``lower_is_better``; an accuracy's in points), how many
     seeds each of the three is over, and the model's size in bits."""
-    frame = _bit_width_frame_over_seeds(seeds)
+    frame = bit_width_frame_over_seeds(seeds)
     columns = ["mechanism", "bits", "float", "QAT", "PTQ", "QAT gap to float", "seeds (float / QAT / PTQ)",
                "size (bits)"]
     if frame.empty:
@@ -799,7 +799,7 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    every = _bit_width_frame_over_seeds(seeds or {0: record})
+    every = bit_width_frame_over_seeds(seeds or {0: record})
     if metric not in every:
         known = [c for c in every.columns
                  if c not in ("run", "mechanism", "kind", "bits", "size_bits", "seed")]
@@ -1292,11 +1292,15 @@ def budget_seed_records(experiment: str, record: Mapping) -> dict[str, dict[int,
     return shown
 
 
-def budget_records(experiment: str, record: Mapping) -> dict[str, Mapping]:
+def budget_records(experiment: str, record: Mapping,
+                   seeds: Mapping[str, Mapping[int, Mapping]] | None = None) -> dict[str, Mapping]:
     """One record per budget that a page shows beside ``record`` (:func:`budget_seed_records`, the
-    paper's budget first): ``record`` itself for its own profile, the lowest seed's for the other."""
-    return {profile: _lead_record(seeds, record)
-            for profile, seeds in budget_seed_records(experiment, record).items()}
+    paper's budget first): ``record`` itself for its own profile, the lowest seed's for the other.
+    A page that holds ``budget_seed_records(experiment, record)`` already passes it as ``seeds``,
+    so that the records are not read twice."""
+    if seeds is None:
+        seeds = budget_seed_records(experiment, record)
+    return {profile: _lead_record(by_seed, record) for profile, by_seed in seeds.items()}
 
 
 def _lead_record(seeds: Mapping[int, Mapping], record: Mapping | None = None) -> Mapping:

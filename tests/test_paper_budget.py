@@ -915,3 +915,7 @@ def test_a_page_shows_one_record_per_budget_its_own_for_its_profile():
     assert list(shown) == ["paper", "cpu"]
     assert shown["cpu"] is page  # not the lowest seed's record
     assert shown["paper"]["runs"]["hadamrnn"]["test"]["accuracy"] == 0.95  # the lowest paper seed
+    # a page that read the seeds already passes them: the same records, none read again
+    seeds = report.budget_seed_records("pmnist", page)
+    given = report.budget_records("pmnist", page, seeds)
+    assert given["cpu"] is page and given["paper"] is seeds["paper"][1]

@@ -76,8 +76,9 @@ TASKS = {"copy": ("qornn-copy", "loss", "test cross-entropy per step", True, Tru
                               ("unigram_bpc", 1.5))}
 records = {task: recorded_or_trained(spec[0], profile, seed=seed, device=device, retrain=False)[0]
            for task, spec in TASKS.items()}
-budgets = {task: report.budget_records(TASKS[task][0], record) for task, record in records.items()}
 seeds = {task: report.budget_seed_records(TASKS[task][0], record) for task, record in records.items()}
+budgets = {task: report.budget_records(TASKS[task][0], record, seeds[task])
+           for task, record in records.items()}
 
 fig = plt.figure(figsize=(15, 6.2 * len(TASKS)))
 grid = fig.add_gridspec(len(TASKS), 2)

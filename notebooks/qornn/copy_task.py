@@ -112,8 +112,8 @@ display(Markdown(report.record_status(record, config, trained)))
 # them, and the band around a float ORNN's dotted line spans its seeds (lowest to highest).
 
 # %% tags=["hide-input"]
-budgets = report.budget_records("qornn-copy", record)
 seeds = report.budget_seed_records("qornn-copy", record)
+budgets = report.budget_records("qornn-copy", record, seeds)
 # each budget's memoryless loss (its own T), which both figures' axes are scaled by
 memoryless = {profile_name: next(iter(shown["runs"].values()))["baselines"]["memoryless_cross_entropy"]
               for profile_name, shown in budgets.items()}

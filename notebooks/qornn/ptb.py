@@ -97,12 +97,13 @@ display(Markdown(report.record_status(record, config, trained)))
 baselines = next(iter(record["runs"].values()))["baselines"]
 display(Markdown(f"References on this record's test text: uniform {baselines['uniform_bpc']:.2f} bpc, "
                  f"unigram {baselines['unigram_bpc']:.3f} bpc."))
-budgets = report.budget_records("qornn-ptb", record)
 seeds = report.budget_seed_records("qornn-ptb", record)
+budgets = report.budget_records("qornn-ptb", record, seeds)
 fig, axes = plt.subplots(len(budgets), 2, figsize=(15, 4.8 * len(budgets)), squeeze=False)
 for (whole, zoom), (profile_name, shown) in zip(axes, budgets.items(), strict=True):
-    frame = report.bit_width_frame(shown)
-    # the zoom holds the float and QAT models and the PTQ models within 10% of the best of them
+    # the zoom holds every seed of the float and QAT models and of the PTQ models within 10% of the
+    # best of them
+    frame = report.bit_width_frame_over_seeds(seeds[profile_name])
     ours = frame.loc[frame["kind"].isin(["float", "QAT", "QAT, learned α"]), "bpc"]
     ptq = frame.loc[frame["kind"] == "PTQ", "bpc"]
     near = pd.concat([ours, ptq[ptq <= 1.1 * ours.min()]])
