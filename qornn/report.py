@@ -447,6 +447,7 @@ def freshness_notes(record: Mapping, config) -> str:
     :func:`qornn.results.code_changed_since`), and every run of ``config`` the record lacks. An empty
     string when every run is current and recorded."""
     reasons: dict[str, list[str]] = {}  # one line per reason, naming every run it applies to
+    head = results.head_commit()
     for run, data in sorted(record["runs"].items()):
         seed = data["config"]["seed"]
         if run not in config.models:
@@ -455,7 +456,7 @@ def freshness_notes(record: Mapping, config) -> str:
             reasons.setdefault(f"recorded with a configuration that differs from the current definition "
                                f"of profile `{config.profile}`; rerun with `retrain = True` to refresh "
                                "it.", []).append(run)
-        why = results.code_changed_since(data)
+        why = results.code_changed_since(data, head=head)
         if why:
             reasons.setdefault(f"{why}; the numbers could differ if trained again today.", []).append(run)
     missing = [run for run in config.models if run not in record["runs"]]

@@ -1134,6 +1134,16 @@ def _only_new_functions(old: str, new: str, *, registry_data: bool) -> bool:
     return expected is None
 
 
+def head_commit() -> str | None:
+    """HEAD's commit id, None outside a git checkout or where git cannot run. A caller that checks
+    many records against HEAD (:func:`code_changed_since`) asks once and passes it on."""
+    try:
+        head = _git("rev-parse", "HEAD")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head.stdout.strip() or None) if head.returncode == 0 else None
+
+
 @functools.lru_cache(maxsize=1024)
 def _changed_files(commit: str, head: str, scope: tuple[str, ...]) -> tuple[str, ...]:
     """The files under ``scope`` that differ between two commits, given as ids (the answer is
@@ -1151,7 +1161,8 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",), *,
 
     ``scope``: the paths whose code the run's numbers depend on (default all of ``qornn/``; the
     experiments of a wing that imports nothing from the rest name only its own, see
-    :func:`qornn.wings.record_notes`). ``head``: HEAD's commit id, if the caller has it already.
+    :func:`qornn.wings.record_notes`). ``head``: HEAD's commit id (:func:`head_commit`), if the caller
+    has it already.
 
     A run is flagged when it was made from uncommitted code, or when ``qornn/`` changed between
     the run's commit and HEAD (its numbers might differ if it were rerun today), leaving out the
@@ -1168,11 +1179,11 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",), *,
         return f"made from uncommitted changes on top of {commit[:8]}"
     # HEAD as a commit, not the name: behaviour_changed caches its answers, and a long-lived
     # process (a notebook kernel) must not reuse them once HEAD has moved
+    if head is None:
+        head = head_commit()
+    if not head:
+        return None
     try:
-        if head is None:
-            head = _git("rev-parse", "HEAD").stdout.strip()
-        if not head:
-            return None
         changed_files = _changed_files(commit, head, tuple(scope))
     except (OSError, subprocess.SubprocessError):
         return None

@@ -655,6 +655,22 @@ def test_freshness_follows_head_as_it_moves(monkeypatch):
     assert set(heads) == {results.git_commit()["commit"]}
 
 
+def test_a_page_asks_git_for_head_once(monkeypatch):
+    """freshness_notes checks every run of a record against HEAD: one ``rev-parse`` for them all."""
+    import json
+
+    from qornn import report
+    from qornn.experiments import runner
+
+    record = json.loads((results._REPO_ROOT / "data/results/qornn-copy/cpu.json").read_text())  # committed
+    assert len(record["runs"]) > 10
+    calls = []
+    real = results._git
+    monkeypatch.setattr(results, "_git", lambda *args: calls.append(args[0]) or real(*args))
+    report.freshness_notes(record, runner.get_config("qornn-copy", "cpu"))
+    assert calls.count("rev-parse") == 1
+
+
 def test_the_registry_split_into_a_package_keeps_its_records_fresh(monkeypatch):
     """qornn/experiments.py became a package: its functions went to runner.py (code), its data and
     data helpers to one module per paper (data: checked through the recorded configurations). A

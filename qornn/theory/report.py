@@ -26,13 +26,14 @@ def record_status(record: Mapping, experiment: str, profile: str, ran: bool) -> 
     how = "run by this execution of the notebook" if ran else "rendered from the committed record"
     cfg = runner.get_config(experiment, profile)
     flags = []
+    head = results.head_commit()
     for name, data in sorted(record["runs"].items()):
         expected = {"experiment": experiment, "profile": profile, "run": name, "seed": data["config"]["seed"],
                     **cfg}
         if data["config_hash"] != results.config_hash(expected):
             flags.append(f"- **{name}**: recorded with a configuration that differs from profile "
                          f"`{profile}` as defined now; rerun with `retrain = True`.")
-        why = results.code_changed_since(data)
+        why = results.code_changed_since(data, head=head)
         if why:
             flags.append(f"- **{name}**: {why}; the numbers could differ if run again today.")
     missing = [n for n in runner.run_names(experiment, profile) if n not in record["runs"]]
