@@ -231,6 +231,40 @@ def signs_of(spec: Mapping) -> str:
     return "learned" + (f" ({rule.get('method', 'ste')}, not the paper's method)" if rule else "")
 
 
+def latent_sign_table(records: Mapping[str, Mapping], runs: Iterable[str], near: float = 0.99
+                      ) -> pd.DataFrame:
+    """Where each HadamRNN's latent signs u ended, from the checkpoint its run left (the last step's;
+    committed under ``data/checkpoints/`` for the ``paper`` profile), per task (``records``' keys):
+    task, run, how its signs were trained (:func:`signs_of`), whether u was clamped to [-1, 1] after
+    each step (qornn's default) or left unbounded (``clamp_signs=False``, the authors' released
+    step), the mean |u|, the share of units with |u| ≥ ``near`` and the share with |u| ≥ 1 (where
+    the clamp holds them, when it is on): a sign there needs u to travel a whole unit before it
+    flips. A run without its checkpoint or without a latent u is left out."""
+    from .checkpoints import checkpoint_file
+    from .train import load_checkpoint
+
+    rows = []
+    for task, record in records.items():
+        for run in runs:
+            data = record["runs"].get(run)
+            if data is None:
+                continue
+            path = checkpoint_file(record["experiment"], record["profile"], run, data["config_hash"])
+            latent = load_checkpoint(path)["model"].get("recurrent.u") if path.exists() else None
+            if latent is None:
+                continue
+            size = latent.abs()
+            spec = data["config"].get("model", {})
+            clamped = spec.get("clamp_signs", True)
+            rows.append({"task": task, "run": run, "signs": signs_of(spec),
+                         "after each step": "clamped to [-1, 1]" if clamped else "unbounded",
+                         "mean |u|": float(size.mean()),
+                         f"|u| ≥ {near:g}": float((size >= near).float().mean()),
+                         "|u| ≥ 1": float((size >= 1).float().mean())})
+    columns = ["task", "run", "signs", "after each step", "mean |u|", f"|u| ≥ {near:g}", "|u| ≥ 1"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def run_label(record: Mapping, run: str) -> str:
     """``run`` as figures show it: with "[frozen signs]" after a HadamRNN run whose signs were kept
     fixed, so that no frozen-sign run is shown under the paper's model name alone."""

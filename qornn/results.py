@@ -840,6 +840,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # against 2ebfd52, 36 smoke runs, 0 different; their activation PTQ outputs (integer and
         # float simulation, modReLU, ReLU, HadamRNN, Block-HadamRNN) compared bit for bit too
         ("30f4d41a1bc602436a5dee4b112b6574f47a74c9", "a9bbcb408b17be89dcd26b906db74c7dc6c9931f"),
+        # HadamRNN's clamp_signs option, on by default as before, with models/__init__.py passing it:
+        # against a8cb9c4, 36 smoke runs, 0 different
+        ("a9bbcb408b17be89dcd26b906db74c7dc6c9931f", "08cd74732eaaf4c8d3dfecd1225b5af75c6748cd"),
     }),
     "qornn/models/network.py": frozenset({
         ("fc66f406c1e33da3bde0b9660af2e9638d96cf68", "2dd97f33aa64736d6dfcbcb2aff0506123234ac7"),
@@ -849,6 +852,8 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     }),
     "qornn/models/__init__.py": frozenset({
         ("eabed60fc7e8c197b1f21622e472bd73e86b5835", "7988c1a5ac582314547ea7cbfdaa3b424638b2e4"),
+        # clamp_signs (see recurrent.py)
+        ("7988c1a5ac582314547ea7cbfdaa3b424638b2e4", "ac180046d34a58406d7c68a97407972b99b31fb2"),
     }),
     "qornn/models/options.py": frozenset({
         ("7c6d73061cc536f35d548aba34090da6c7e5bed4", "a6abe40cb0edc7d4dbbe8e6d330c54e4f0e85cb0"),

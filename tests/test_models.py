@@ -54,6 +54,22 @@ def test_ste_gradient_reaches_u_and_constraints_clamp_it():
     assert model.recurrent.u.abs().max() <= 1.0
 
 
+def test_without_the_clamp_u_leaves_the_unit_interval_and_w_keeps_its_signs():
+    """clamp_signs=False trains as the authors' released step does: u is left where the optimiser
+    puts it; W depends on u's signs only, so the recurrence is the same."""
+    model = build_model("hadamrnn", input_size=3, output_size=2, hidden_size=8, clamp_signs=False)
+    with torch.no_grad():
+        model.recurrent.u.mul_(-10)
+    w = model.recurrent.matrix().clone()
+    u = model.recurrent.u.detach().clone()
+    model.apply_constraints_()
+    assert torch.equal(model.recurrent.u.detach(), u) and u.abs().max() > 1.0
+    assert torch.equal(model.recurrent.matrix(), w)
+    assert model.recurrent.diagnostics()["mean_abs_u"] == pytest.approx(u.abs().mean().item())
+    with pytest.raises(ValueError, match="clamp_signs.*'off'"):
+        build_model("block-hadamrnn", input_size=3, output_size=2, hidden_size=8, block=4, clamp_signs="off")
+
+
 def test_orthogonal_weight_stays_orthogonal_after_a_step():
     weight = OrthogonalWeight(16)
     opt = torch.optim.SGD(weight.parameters(), lr=0.5)

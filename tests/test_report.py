@@ -881,3 +881,33 @@ def test_a_study_with_only_post_training_quantization_still_has_its_bit_widths_o
     assert top.get_xlabel() == "PTQ model size (bits)"
     assert [t.get_text() for t in top.get_xticklabels()] == ["0.3k", "0.8k"]
     plt.close("all")
+
+
+def test_latent_sign_table_reads_each_learned_sign_runs_last_u_from_its_checkpoint():
+    import torch
+
+    from qornn.checkpoints import checkpoint_file
+    from qornn.experiments import run_experiment
+
+    clamped = run_experiment("copy", "smoke", runs=["hadamrnn", "block-hadamrnn", "ornn"], progress=False)
+    unbounded = run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False,
+                               overrides={"runs": {"hadamrnn": {"clamp_signs": False}}})
+    # set the clamped HadamRNN's last u: 3 of 8 units at the bound, 1 within 1% of it, 4 well inside
+    path = checkpoint_file("copy", "smoke", "hadamrnn", clamped["runs"]["hadamrnn"]["config_hash"])
+    saved = torch.load(path, weights_only=True)
+    size = saved["model"]["recurrent.u"].numel()
+    u = torch.full((size,), 0.5)
+    u[:3], u[3] = torch.tensor([1.0, -1.0, 1.0]), -0.995
+    saved["model"]["recurrent.u"] = u
+    torch.save(saved, path)
+
+    table = report.latent_sign_table({"clamped": clamped, "unbounded": unbounded},
+                                     ("hadamrnn", "block-hadamrnn", "ornn", "lstm"))
+    assert list(zip(table["task"], table["run"], strict=True)) == [
+        ("clamped", "hadamrnn"), ("clamped", "block-hadamrnn"), ("unbounded", "hadamrnn")]  # ornn: no u
+    assert list(table["after each step"]) == ["clamped to [-1, 1]"] * 2 + ["unbounded"]
+    first = table.iloc[0]
+    assert first["|u| ≥ 1"] == pytest.approx(3 / size) and first["|u| ≥ 0.99"] == pytest.approx(4 / size)
+    assert first["mean |u|"] == pytest.approx(float(u.abs().mean()))
+    path.unlink()  # a run without its checkpoint is left out
+    assert list(report.latent_sign_table({"clamped": clamped}, ("hadamrnn",))["run"]) == []

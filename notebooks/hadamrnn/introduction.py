@@ -65,7 +65,9 @@
 #
 # After each optimiser step the latent $u$ is clamped to $[-1, 1]$, so that a sign the gradient
 # pushes back can flip again within a few steps (the authors' code defines this clamp; its training
-# step leaves the call commented out), and the sign flips are counted for the training diagnostics:
+# step leaves the call commented out, and the model option `clamp_signs=False` trains that way; the
+# sign-learning chapter measures how far the clamp binds at the paper's budget), and the sign flips
+# are counted for the training diagnostics:
 #
 # ```{literalinclude} /qornn/models/recurrent.py
 # :language: python

@@ -301,6 +301,33 @@ else:
         display(Markdown(f"{task}: " + report.record_label(found)))
 
 # %% [markdown]
+# ### Where the latent signs end: the clamp to $[-1, 1]$
+#
+# qornn clamps each latent $u$ to $[-1, 1]$ after every optimiser step
+# (`HadamardWeight.apply_constraints_`). The authors' code defines the same clamp, but their training
+# step leaves its call commented out, so in their runs $u$ is unbounded. In the 100-step study above
+# the clamp cannot bind: at $n = 512$, $|u|$ starts below 0.11 and Adam moves it by about $10^{-3}$
+# a step. At the paper's budget it can. The table reads each learned-sign run's last checkpoint
+# (committed under `data/checkpoints/`), at every seed recorded: the mean $|u|$, and the share of
+# units within 1% of the bound and at it. A unit held at the bound needs $u$ to travel a whole unit
+# before its sign flips; without the clamp, it would have gone on growing and need longer still. A
+# mean $|u|$ near 0 is the other extreme: signs that never settled. The copy rows read best beside
+# the copy page's diagnosis of each seed ({doc}`/book/hadamrnn/copy_task`, "Why a seed fails"). The
+# model option `clamp_signs=False` trains the released way, e.g. `qornn run pmnist --profile paper
+# --runs hadamrnn --set hadamrnn.clamp_signs=false` (about 1.2 h on one core); `qornn show` with
+# the same `--set` shows its record.
+
+# %% tags=["hide-input"]
+copy_paper = report.seed_records("copy", "paper")
+clamp_records = {**paper_records, **{f"copy, seed {seed}": found for seed, found in copy_paper.items()}}
+latent = report.latent_sign_table(clamp_records, ("hadamrnn", "block-hadamrnn"))
+if latent.empty:
+    display(Markdown("No checkpoint of a learned-sign run at the paper's budget yet."))
+else:
+    display(report.styled(latent).format("{:.1%}", subset=["|u| ≥ 0.99", "|u| ≥ 1"])
+            .format("{:.3f}", subset=["mean |u|"]))
+
+# %% [markdown]
 # The 100-step verdict above is about the start of training, not its end. Where the lines above say
 # that learned signs reached 50% late, or fell back below it before staying, the released method
 # trains only once its signs settle, which the paper's budget allows (its learning rate decays by

@@ -83,20 +83,24 @@ class ModelSpec:
 
 
 def _hadamrnn(input_size, output_size, hidden_size, *, bits=4, block=None, nonlinearity="linear",
-              many_to_many=False, learn_signs=True, recurrent_bias_init="uniform", sign_training=None):
-    if not isinstance(learn_signs, bool):
-        raise ValueError(f"learn_signs must be True or False, got {learn_signs!r}")
-    weight = HadamardWeight(hidden_size, block, learn_signs, sign_training)
+              many_to_many=False, learn_signs=True, recurrent_bias_init="uniform", sign_training=None,
+              clamp_signs=True):
+    for name, value in (("learn_signs", learn_signs), ("clamp_signs", clamp_signs)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    weight = HadamardWeight(hidden_size, block, learn_signs, sign_training, clamp_signs=clamp_signs)
     return RecurrentNet(input_size, output_size, weight,
                         input_bits=bits, output_bits=bits, nonlinearity=nonlinearity,
                         many_to_many=many_to_many, recurrent_bias_init=recurrent_bias_init)
 
 
 def _block_hadamrnn(input_size, output_size, hidden_size, *, block, bits=4, nonlinearity="linear",
-                    many_to_many=False, learn_signs=True, recurrent_bias_init="uniform", sign_training=None):
+                    many_to_many=False, learn_signs=True, recurrent_bias_init="uniform", sign_training=None,
+                    clamp_signs=True):
     return _hadamrnn(input_size, output_size, hidden_size, bits=bits, block=block,
                      nonlinearity=nonlinearity, many_to_many=many_to_many, learn_signs=learn_signs,
-                     recurrent_bias_init=recurrent_bias_init, sign_training=sign_training)
+                     recurrent_bias_init=recurrent_bias_init, sign_training=sign_training,
+                     clamp_signs=clamp_signs)
 
 
 def _ornn(input_size, output_size, hidden_size, *, orthogonal_map="matrix_exp", nonlinearity="linear",

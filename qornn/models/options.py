@@ -31,6 +31,8 @@ OPTION_DOCS: dict[str, str] = {
     "learn_signs": "HadamRNN: learn W's signs by STE (True) or keep the random initial ones (False)",
     "recurrent_bias_init": "HadamRNN: the recurrence bias b starts 'uniform' in ±1/√n (the authors' "
                            "code) or at 'zero'",
+    "clamp_signs": "HadamRNN: clamp the latent u to [-1, 1] after each step (True), or leave it unbounded "
+                   "(False: the authors' released training step, which has the clamp's call commented out)",
     "sign_training": "HadamRNN: how the signs learn (qornn.signs; not the paper's method): None = the "
                      "released STE, or a dict such as {'method': 'bop', 'threshold': 0.5}",
     "orthogonal_map": "how torch keeps W orthogonal: 'matrix_exp' (W = exp(A)) or 'cayley'",

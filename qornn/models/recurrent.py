@@ -221,13 +221,15 @@ class HadamardWeight(RecurrentWeight):
     (the signs; H is implicit). Gradients reach u through the straight-through estimator, and u is
     clamped to [-1, 1] after each step so that a sign can flip back quickly (the authors' code
     defines this clamp, ``apply_weight_constraints_``, though its training step leaves the call
-    commented out). ``learn_signs=False`` keeps the random initial signs fixed: an ablation that
-    measures what learning W adds to learning U, V and the biases.
+    commented out; ``clamp_signs=False`` trains as that step does, u unbounded).
+    ``learn_signs=False`` keeps the random initial signs fixed: an ablation that measures what
+    learning W adds to learning U, V and the biases.
     """
 
     def __init__(self, size: int, block: int | None = None, learn_signs: bool = True,
-                 sign_training: dict | None = None) -> None:
+                 sign_training: dict | None = None, *, clamp_signs: bool = True) -> None:
         super().__init__(size)
+        self.clamp_signs = clamp_signs
         check_power_of_two(size if block is None else block,
                            "HadamRNN hidden size" if block is None else "Hadamard block size")
         self.block = size if block is None else block
@@ -296,7 +298,8 @@ class HadamardWeight(RecurrentWeight):
         if self.sign_rule is not None:
             self.sign_rule.after_step(self.u)  # Bop flips signs here
         with torch.no_grad():
-            self.u.clamp_(-1.0, 1.0)
+            if self.clamp_signs:
+                self.u.clamp_(-1.0, 1.0)
             # Count sign flips per optimiser step (the authors' TRACK_FLIPS): how much W moves.
             signs = binary_sign(self.u)
             if self._last_signs is not None:
