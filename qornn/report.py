@@ -495,9 +495,10 @@ def freshness_notes(record: Mapping, config) -> str:
             reasons.setdefault(f"{why}; the numbers could differ if trained again today.", []).append(run)
     missing = [run for run in config.models if run not in record["runs"]]
     if missing:  # a run the profile defines and nobody has trained yet: the page must not hide it
+        # the command for this record's seed and variant, not the profile's seed 0
+        command = "python -m qornn.cli" + config.command(missing, record_seed(record)).removeprefix("qornn")
         reasons[f"part of profile `{config.profile}` but not recorded yet (no row below); "
-                f"`python -m qornn.cli run {config.experiment} --profile {config.profile} "
-                f"--runs {','.join(missing)}` trains {'it' if len(missing) == 1 else 'them'} and "
+                f"`{command}` trains {'it' if len(missing) == 1 else 'them'} and "
                 f"adds {'it' if len(missing) == 1 else 'them'} to the record."] = missing
     return "\n".join(f"- {', '.join(f'**{run}**' for run in runs)}: {reason}"
                      for reason, runs in reasons.items())

@@ -283,6 +283,13 @@ def test_freshness_notes_flag_config_and_code_changes(record):
         f"- {', '.join(f'**{run}**' for run in missing)}: part of profile `smoke` but not recorded yet "
         f"(no row below); `python -m qornn.cli run copy --profile smoke --runs {','.join(missing)}` "
         "trains them and adds them to the record.")
+    # a later seed's record, and a variant's, are told the command for that seed and that variant
+    seed_one = {**record, "variant": "seed=1"}
+    assert f"`python -m qornn.cli run copy --profile smoke --seed 1 --runs {','.join(missing)}`" in (
+        report.freshness_notes(seed_one, config))
+    variant = get_config("copy", "smoke", {"hadamrnn.clamp_signs": False})
+    assert ("`python -m qornn.cli run copy --profile smoke --set hadamrnn.clamp_signs=false --seed 1 --runs"
+            in report.freshness_notes({**seed_one, "variant": "hadamrnn.clamp_signs=false,seed=1"}, variant))
     for run in missing:
         del config.models[run]
     assert report.freshness_notes(record, config) == ""  # current in every way
