@@ -239,7 +239,8 @@ def latent_sign_table(records: Mapping[str, Mapping], runs: Iterable[str], near:
     each step (qornn's default) or left unbounded (``clamp_signs=False``, the authors' released
     step), the mean |u|, the share of units with |u| ≥ ``near`` and the share with |u| ≥ 1 (where
     the clamp holds them, when it is on): a sign there needs u to travel a whole unit before it
-    flips. A run without its checkpoint or without a latent u is left out."""
+    flips; then the run's test value of its task's headline metric (e.g. "accuracy 95.2%"). A run
+    without its checkpoint or without a latent u is left out."""
     from .checkpoints import checkpoint_file
     from .train import load_checkpoint
 
@@ -256,12 +257,14 @@ def latent_sign_table(records: Mapping[str, Mapping], runs: Iterable[str], near:
             size = latent.abs()
             spec = data["config"].get("model", {})
             clamped = spec.get("clamp_signs", True)
+            metric = getattr(_task_class(record), "primary_metric", "loss")
             rows.append({"task": task, "run": run, "signs": signs_of(spec),
                          "after each step": "clamped to [-1, 1]" if clamped else "unbounded",
                          "mean |u|": float(size.mean()),
                          f"|u| ≥ {near:g}": float((size >= near).float().mean()),
-                         "|u| ≥ 1": float((size >= 1).float().mean())})
-    columns = ["task", "run", "signs", "after each step", "mean |u|", f"|u| ≥ {near:g}", "|u| ≥ 1"]
+                         "|u| ≥ 1": float((size >= 1).float().mean()),
+                         "test": f"{metric} {_fmt(data['test'].get(metric), metric)}"})
+    columns = ["task", "run", "signs", "after each step", "mean |u|", f"|u| ≥ {near:g}", "|u| ≥ 1", "test"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -1103,23 +1106,26 @@ def record_seed(record: Mapping) -> int:
     return int(found.group(1)) if found else 0
 
 
-def seed_records(experiment: str, profile: str) -> dict[int, dict]:
+def seed_records(experiment: str, profile: str, overrides: Mapping[str, Any] | None = None
+                 ) -> dict[int, dict]:
     """Every recorded seed of ``experiment`` at ``profile``, ``{seed: record}`` in the order of the
     seeds: seed 0 is the profile's record (``data/results/<experiment>/<profile>.json``), a seed
     S > 0 its own record ``data/results/<experiment>/variants/<profile>/seed=S.json`` (what
     ``qornn run --seed S`` and ``qornn sweep --seeds`` write). Seeds of variants made with overrides
-    are not the profile's and are left out."""
+    are not the profile's and are left out; with ``overrides`` (flat, as ``--set`` gives them), the
+    seeds of that variant instead (:func:`qornn.overrides.record_variant`)."""
     from .overrides import record_variant
 
+    overrides = dict(overrides or {})
     found: dict[int, dict] = {}
-    base = results.load_record(experiment, profile, missing_ok=True)
+    base = results.load_record(experiment, profile, missing_ok=True, variant=record_variant(overrides, 0))
     if base is not None:
         found[0] = base
-    folder = results.record_path(experiment, profile, record_variant({}, 1)).parent
-    for path in folder.glob("seed=*.json") if folder.is_dir() else []:
-        seed = path.stem.removeprefix("seed=")
-        if seed.isdigit() and record_variant({}, int(seed)) == path.stem:
-            found[int(seed)] = results.load_record(experiment, profile, variant=path.stem)
+    folder = results.record_path(experiment, profile, record_variant(overrides, 1)).parent
+    for path in folder.glob("*seed=*.json") if folder.is_dir() else []:
+        seed = re.fullmatch(r"(?:.*,)?seed=(\d+)", path.stem)
+        if seed and record_variant(overrides, int(seed.group(1))) == path.stem:
+            found[int(seed.group(1))] = results.load_record(experiment, profile, variant=path.stem)
     return dict(sorted(found.items()))
 
 

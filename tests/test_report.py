@@ -916,5 +916,15 @@ def test_latent_sign_table_reads_each_learned_sign_runs_last_u_from_its_checkpoi
     first = table.iloc[0]
     assert first["|u| ≥ 1"] == pytest.approx(3 / size) and first["|u| ≥ 0.99"] == pytest.approx(4 / size)
     assert first["mean |u|"] == pytest.approx(float(u.abs().mean()))
+    loss = clamped["runs"]["hadamrnn"]["test"]["loss"]
+    assert first["test"] == f"loss {report._fmt(loss, 'loss')}"  # the copy task's headline metric
+    # the variant's seeds are found by its overrides, apart from the profile's
+    assert list(report.seed_records("copy", "smoke", {"hadamrnn.clamp_signs": False})) == [0]
+    assert report.seed_records("copy", "smoke", {"hadamrnn.clamp_signs": False})[0] == unbounded
+    assert report.seed_records("copy", "smoke")[0] == clamped
+    later = run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False, seed=2,
+                           overrides={"runs": {"hadamrnn": {"clamp_signs": False}}})
+    assert report.seed_records("copy", "smoke", {"hadamrnn.clamp_signs": False})[2] == later
+    assert list(report.seed_records("copy", "smoke")) == [0]  # a variant's seed is not the profile's
     path.unlink()  # a run without its checkpoint is left out
     assert list(report.latent_sign_table({"clamped": clamped}, ("hadamrnn",))["run"]) == []
