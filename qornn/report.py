@@ -1802,6 +1802,38 @@ def plot_sign_diagnostics(record: Mapping, axes=None):
     return drawn
 
 
+def plot_run_dynamics(records: Mapping[str, Mapping], run: str, metric: str = "accuracy",
+                      axes=None) -> list[str]:
+    """One HadamRNN ``run`` of several records side by side, per epoch: its validation ``metric``,
+    the mean |u| of its latent signs (log scale) and the signs of W flipped per optimiser step
+    (the history's ``diagnostics``), a line per record, labelled by ``records``' keys (e.g. "seed 0,
+    clamped" and "seed 0, released step"). Records without the run are left out; returns the labels
+    drawn."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    drawn = []
+    for label, record in records.items():
+        if run not in record["runs"]:
+            continue
+        frame = history_frame({"runs": {run: record["runs"][run]}})
+        style = "--" if drawn else "-"  # dashed after the first: where the runs agree, both show
+        for ax, column in zip(axes, (f"val_{metric}", "mean_abs_u", "sign_flips_per_step"), strict=True):
+            if column in frame:
+                ax.plot(frame["epoch"], frame[column], style, marker=".", label=label)
+        drawn.append(label)
+    for ax, ylabel in zip(axes, (f"validation {metric}", "mean |u| at the end of the epoch",
+                                 "signs flipped per optimiser step"), strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+    axes[1].set_yscale("log")
+    if drawn:
+        legend_below(axes[0], ncol=1)  # inside, it covered a curve
+    return drawn
+
+
 def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping | None, profile: str, *,
                   seed: int = 0, device: str = "cpu") -> pd.DataFrame:
     """A chapter's summary: :func:`budget_comparison` of each experiment, restricted to its main

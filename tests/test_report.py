@@ -926,5 +926,17 @@ def test_latent_sign_table_reads_each_learned_sign_runs_last_u_from_its_checkpoi
                            overrides={"runs": {"hadamrnn": {"clamp_signs": False}}})
     assert report.seed_records("copy", "smoke", {"hadamrnn.clamp_signs": False})[2] == later
     assert list(report.seed_records("copy", "smoke")) == [0]  # a variant's seed is not the profile's
+    # the two ways side by side, epoch by epoch: a line per record that has the run, on each panel
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3)
+    drawn = report.plot_run_dynamics({"clamped": clamped, "unbounded": unbounded, "none": {"runs": {}}},
+                                     "hadamrnn", metric="recall_accuracy", axes=axes)
+    assert drawn == ["clamped", "unbounded"]
+    assert [len(ax.get_lines()) for ax in axes] == [2, 2, 2]
+    epochs = len(unbounded["runs"]["hadamrnn"]["history"])
+    mean_u = [point["diagnostics"]["mean_abs_u"] for point in unbounded["runs"]["hadamrnn"]["history"]]
+    assert list(axes[1].get_lines()[1].get_ydata()) == mean_u and len(mean_u) == epochs
+    plt.close(fig)
     path.unlink()  # a run without its checkpoint is left out
     assert list(report.latent_sign_table({"clamped": clamped}, ("hadamrnn",))["run"]) == []

@@ -316,7 +316,10 @@ else:
 # model option `clamp_signs=False` trains the released way, e.g. `qornn run pmnist --profile paper
 # --runs hadamrnn --set hadamrnn.clamp_signs=false` (about an hour on one core); where that record
 # exists, its rows ("released step") follow pMNIST's, and the last column compares the test
-# accuracies.
+# accuracies. A seed recorded both ways also gets a figure of its whole training both ways, epoch
+# by epoch: the validation accuracy, the mean $|u|$ and the signs flipped per step. The two runs
+# see the same batches from the same initial weights, so they are one run until the clamp first
+# holds a unit; from there on, the figure shows what the clamp changes.
 
 # %% tags=["hide-input"]
 # the released way, u unbounded (`--set hadamrnn.clamp_signs=false`), beside pMNIST's, where recorded
@@ -332,6 +335,17 @@ if latent.empty:
 else:
     display(report.styled(latent).format("{:.1%}", subset=["|u| ≥ 0.99", "|u| ≥ 1"])
             .format("{:.3f}", subset=["mean |u|"]))
+# each seed trained both ways: the whole training, epoch by epoch (a row per seed)
+both_ways = [seed for seed in unbounded if seed in by_task.get("pMNIST", {})]
+if both_ways:
+    fig, axes = plt.subplots(len(both_ways), 3, figsize=(15, 3.8 * len(both_ways)), squeeze=False)
+    for row, seed in zip(axes, both_ways, strict=True):
+        report.plot_run_dynamics({f"seed {seed}, u clamped (qornn)": by_task["pMNIST"][seed],
+                                  f"seed {seed}, u unbounded (released step)": unbounded[seed]},
+                                 "hadamrnn", axes=row)
+        row[0].set_title(f"pMNIST HadamRNN, seed {seed}, paper's budget", fontsize="small")
+    fig.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # The 100-step verdict above is about the start of training, not its end. Where the lines above say
