@@ -306,8 +306,9 @@ else:
 # qornn clamps each latent $u$ to $[-1, 1]$ after every optimiser step
 # (`HadamardWeight.apply_constraints_`). The authors' code defines the same clamp, but their training
 # step leaves its call commented out, so in their runs $u$ is unbounded. In the 100-step study above
-# the clamp cannot bind: at $n = 512$, $|u|$ starts below 0.11 and Adam moves it by about $10^{-3}$
-# a step. At the paper's budget it can. The table reads each learned-sign run's last checkpoint
+# the clamp cannot bind for the released method: $|u|$ starts below 0.11 ($n = 512$) or 0.22
+# ($n = 128$, the copy task), and Adam moves it by at most about $10^{-3}$ a step. At the paper's
+# budget it can. The table reads each learned-sign run's last checkpoint
 # (committed under `data/checkpoints/`), at every seed recorded: the mean $|u|$, and the share of
 # units within 1% of the bound and at it. A unit held at the bound needs $u$ to travel a whole unit
 # before its sign flips; without the clamp, it would have gone on growing and need longer still. A
