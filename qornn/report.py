@@ -497,12 +497,26 @@ def freshness_notes(record: Mapping, config) -> str:
         if why:
             reasons.setdefault(f"{why}; the numbers could differ if trained again today.", []).append(run)
     missing = [run for run in config.models if run not in record["runs"]]
-    if missing:  # a run the profile defines and nobody has trained yet: the page must not hide it
+    # a run whose last try at this seed failed in a sweep is named apart: the same command would
+    # likely fail the same way (a variant's tries are not in the log this reads)
+    seed = record_seed(record)
+    failed = {} if config.overrides else {
+        row["run"]: row for row in failed_runs(config.experiment, config.profile) if row["seed"] == seed}
+    for group in ([run for run in missing if run not in failed], [run for run in missing if run in failed]):
+        if not group:  # a run the profile defines and nobody has trained yet: the page must not hide it
+            continue
         # the command for this record's seed and variant, not the profile's seed 0
-        command = "python -m qornn.cli" + config.command(missing, record_seed(record)).removeprefix("qornn")
-        reasons[f"part of profile `{config.profile}` but not recorded yet (no row below); "
-                f"`{command}` trains {'it' if len(missing) == 1 else 'them'} and "
-                f"adds {'it' if len(missing) == 1 else 'them'} to the record."] = missing
+        command = "python -m qornn.cli" + config.command(group, seed).removeprefix("qornn")
+        them = "it" if len(group) == 1 else "them"
+        if group[0] in failed:
+            why = "; ".join(dict.fromkeys(_failure_reason(failed[run]) for run in group))
+            reasons[f"part of profile `{config.profile}` but not recorded: the last try at seed {seed} "
+                    f"failed, {why}. The error is in "
+                    f"`data/sweeps/{config.experiment}/{config.profile}.json`; `{command}` tries {them} "
+                    "again."] = group
+        else:
+            reasons[f"part of profile `{config.profile}` but not recorded yet (no row below); "
+                    f"`{command}` trains {them} and adds {them} to the record."] = group
     return "\n".join(f"- {', '.join(f'**{run}**' for run in runs)}: {reason}"
                      for reason, runs in reasons.items())
 

@@ -739,6 +739,17 @@ def test_a_run_that_failed_at_the_paper_budget_is_not_called_not_run_yet():
     assert f"the error: `{error}`" in note  # whole, as the sweep logged it
     summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
     assert summary["failed (named on the task's page)"] == "qornn-ste-projunn-3bit"
+    # qornn show's notes: the failed run apart from the runs never tried, at the record's seed
+    from qornn.experiments import get_config
+
+    paper = results.load_record("qornn-copy", "paper")
+    shown = report.freshness_notes(paper, get_config("qornn-copy", "paper"))
+    failed_line = next(line for line in shown.splitlines() if "tries it again" in line)
+    assert failed_line.startswith("- **qornn-ste-projunn-3bit**: part of profile `paper` but not recorded: "
+                                  f"the last try at seed 0 failed, {diverged}.")
+    assert "--runs qornn-ste-projunn-3bit` tries it again." in failed_line
+    untried = next(line for line in shown.splitlines() if "not recorded yet" in line)
+    assert "qornn-ste-projunn-3bit" not in untried and "**qornn-ste-projunn-5bit**" in untried
     assert "qornn-ste-projunn-3bit" not in summary["not run yet, cost not measured"]
     # another seed recorded: recorded, and the failed seeds still said
     _copy("paper", "qornn-ste-projunn-3bit", 0.02, 0.1, seed=1, experiment="qornn-copy")
