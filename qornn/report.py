@@ -1848,6 +1848,40 @@ def plot_run_dynamics(records: Mapping[str, Mapping], run: str, metric: str = "a
     return drawn
 
 
+def first_differing_epoch(first: Mapping, second: Mapping, run: str) -> int | None:
+    """The first epoch at which ``run``'s recorded history differs between two records (its training
+    loss, validation values or diagnostics, compared exactly), or None where the histories
+    agree over every epoch both have. Two runs from the same initial weights and batches that differ
+    in one rule (e.g. HadamRNN's clamp) are one run until that rule first acts."""
+    def trace(point: Mapping) -> tuple:
+        return (point.get("train_loss"), point.get("val"), point.get("diagnostics"))
+
+    for a, b in zip(first["runs"][run]["history"], second["runs"][run]["history"], strict=False):
+        if trace(a) != trace(b):
+            return int(b["epoch"])
+    return None
+
+
+def clamp_comparison_text(clamped: Mapping[int, Mapping], unbounded: Mapping[int, Mapping],
+                          run: str = "hadamrnn", metric: str = "accuracy") -> str:
+    """Markdown, a line per seed recorded both ways (``{seed: record}`` each): through which epoch the
+    run with HadamRNN's clamp and the one without it agree (:func:`first_differing_epoch`), and
+    their test ``metric``."""
+    lines = []
+    for seed in sorted(set(clamped) & set(unbounded)):
+        if run not in clamped[seed]["runs"] or run not in unbounded[seed]["runs"]:
+            continue
+        epochs = len(unbounded[seed]["runs"][run]["history"])
+        parted = first_differing_epoch(clamped[seed], unbounded[seed], run)
+        same = (f"the two runs agree in every recorded number through all {epochs} epochs" if parted is None
+                else f"the two runs agree in every recorded number through epoch {parted - 1} and part "
+                     f"from epoch {parted} on")
+        tests = [_fmt(record["runs"][run]["test"].get(metric), metric) for record in (clamped[seed],
+                                                                                       unbounded[seed])]
+        lines.append(f"- Seed {seed}: {same}; test {metric} {tests[0]} with the clamp, {tests[1]} without.")
+    return "\n".join(lines)
+
+
 def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping | None, profile: str, *,
                   seed: int = 0, device: str = "cpu") -> pd.DataFrame:
     """A chapter's summary: :func:`budget_comparison` of each experiment, restricted to its main

@@ -347,6 +347,7 @@ if both_ways:
         row[0].set_title(f"pMNIST HadamRNN, seed {seed}, paper's budget", fontsize="small")
     fig.tight_layout()
     plt.show()
+    display(Markdown(report.clamp_comparison_text(by_task["pMNIST"], unbounded)))
 
 # %% [markdown]
 # The 100-step verdict above is about the start of training, not its end. Where the lines above say
