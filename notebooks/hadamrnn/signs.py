@@ -313,8 +313,9 @@ else:
 # units within 1% of the bound and at it. A unit held at the bound needs $u$ to travel a whole unit
 # before its sign flips; without the clamp, it would have gone on growing and need longer still. A
 # mean $|u|$ near 0 is the other extreme: signs that never settled. The copy rows read best beside
-# the copy page's diagnosis of each seed ({doc}`/book/hadamrnn/copy_task`, "Why a seed fails"). The
-# model option `clamp_signs=False` trains the released way, e.g. `qornn run pmnist --profile paper
+# the copy page's diagnosis of each seed ({doc}`/book/hadamrnn/copy_task`, "Why a seed fails").
+#
+# The model option `clamp_signs=False` trains the released way, e.g. `qornn run pmnist --profile paper
 # --runs hadamrnn --set hadamrnn.clamp_signs=false` (about an hour on one core); where that record
 # exists, its rows ("released step") follow pMNIST's, and the last column compares the test
 # accuracies. A seed recorded both ways also gets a figure of its whole training both ways, epoch
