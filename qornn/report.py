@@ -1848,37 +1848,62 @@ def plot_run_dynamics(records: Mapping[str, Mapping], run: str, metric: str = "a
     return drawn
 
 
-def first_differing_epoch(first: Mapping, second: Mapping, run: str) -> int | None:
-    """The first epoch at which ``run``'s recorded history differs between two records (its training
-    loss, validation values or diagnostics, compared exactly), or None where the histories
-    agree over every epoch both have. Two runs from the same initial weights and batches that differ
-    in one rule (e.g. HadamRNN's clamp) are one run until that rule first acts."""
-    def trace(point: Mapping) -> tuple:
-        return (point.get("train_loss"), point.get("val"), point.get("diagnostics"))
+def _and(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return " and ".join(items) if len(items) < 3 else f"{', '.join(items[:-1])} and {items[-1]}"
 
-    for a, b in zip(first["runs"][run]["history"], second["runs"][run]["history"], strict=False):
-        if trace(a) != trace(b):
-            return int(b["epoch"])
-    return None
+
+#: how :func:`clamp_comparison_text` names a history's columns (:func:`history_frame`)
+_HISTORY_NAMES = {"train_loss": "training loss", "mean_abs_u": "mean |u|",
+                  "sign_flips_per_step": "signs flipped per step"}
+
+
+def history_differences(first: Mapping, second: Mapping, run: str) -> tuple[int | None, list[str]]:
+    """Where ``run``'s recorded history differs between two records, compared exactly over the epochs
+    both have: the first epoch at which any recorded number differs (training loss, validation values,
+    diagnostics), or None; and the columns of :func:`history_frame` that differ at some epoch. Two runs
+    from the same initial weights and batches that differ in one rule (e.g. HadamRNN's clamp) are one
+    run until that rule first acts, and may differ in little after."""
+    a = history_frame({"runs": {run: first["runs"][run]}}).set_index("epoch")
+    b = history_frame({"runs": {run: second["runs"][run]}}).set_index("epoch")
+    epochs = a.index.intersection(b.index)
+    columns = [c for c in a.columns if c in b.columns and c not in ("run", "lr", "wall_time_s")]
+    columns += [c for c in a.columns.symmetric_difference(b.columns) if c not in ("run", "wall_time_s")]
+    differs = pd.DataFrame({c: (a.loc[epochs, c] != b.loc[epochs, c]) if c in a and c in b else True
+                            for c in columns}, index=epochs)
+    any_epoch = differs.any(axis=1)
+    first_epoch = int(any_epoch.idxmax()) if any_epoch.any() else None
+    return first_epoch, [c for c in columns if differs[c].any()]
 
 
 def clamp_comparison_text(clamped: Mapping[int, Mapping], unbounded: Mapping[int, Mapping],
                           run: str = "hadamrnn", metric: str = "accuracy") -> str:
     """Markdown, a line per seed recorded both ways (``{seed: record}`` each): through which epoch the
-    run with HadamRNN's clamp and the one without it agree (:func:`first_differing_epoch`), and
-    their test ``metric``."""
+    run with HadamRNN's clamp and the one without it agree in every recorded number, in what they
+    differ after (:func:`history_differences`), and their test ``metric``."""
     lines = []
     for seed in sorted(set(clamped) & set(unbounded)):
         if run not in clamped[seed]["runs"] or run not in unbounded[seed]["runs"]:
             continue
         epochs = len(unbounded[seed]["runs"][run]["history"])
-        parted = first_differing_epoch(clamped[seed], unbounded[seed], run)
-        same = (f"the two runs agree in every recorded number through all {epochs} epochs" if parted is None
-                else f"the two runs agree in every recorded number through epoch {parted - 1} and part "
-                     f"from epoch {parted} on")
-        tests = [_fmt(record["runs"][run]["test"].get(metric), metric) for record in (clamped[seed],
-                                                                                       unbounded[seed])]
-        lines.append(f"- Seed {seed}: {same}; test {metric} {tests[0]} with the clamp, {tests[1]} without.")
+        parted, columns = history_differences(clamped[seed], unbounded[seed], run)
+        names = [_HISTORY_NAMES.get(c, c.replace("val_", "validation ").replace("_", " ")) for c in columns]
+        if parted is None:
+            same = f"the two runs agree in every recorded number through all {epochs} epochs"
+        else:
+            kept = [_HISTORY_NAMES.get(c, c.replace("val_", "validation ").replace("_", " "))
+                    for c in ("train_loss", f"val_{metric}", "sign_flips_per_step") if c not in columns]
+            same = (f"the two runs agree in every recorded number through epoch {parted - 1}; from epoch "
+                    f"{parted} on they differ {'only ' if kept else ''}in {_and(names)}")
+            if kept:
+                same += f", while their {_and(kept)} stay exactly equal"
+        tests = [record["runs"][run]["test"] for record in (clamped[seed], unbounded[seed])]
+        if tests[0] == tests[1]:
+            ended = f"the same test numbers ({metric} {_fmt(tests[0].get(metric), metric)})"
+        else:
+            ended = (f"test {metric} {_fmt(tests[0].get(metric), metric)} with the clamp, "
+                     f"{_fmt(tests[1].get(metric), metric)} without")
+        lines.append(f"- Seed {seed}: {same}; {ended}.")
     return "\n".join(lines)
 
 

@@ -939,15 +939,23 @@ def test_latent_sign_table_reads_each_learned_sign_runs_last_u_from_its_checkpoi
     assert list(axes[1].get_lines()[1].get_ydata()) == mean_u and len(mean_u) == epochs
     plt.close(fig)
     # the same start and batches, the clamp never binding in 2 smoke epochs: one run, exactly
-    assert report.first_differing_epoch(clamped, unbounded, "hadamrnn") is None
+    assert report.history_differences(clamped, unbounded, "hadamrnn") == (None, [])
     text = report.clamp_comparison_text({0: clamped}, {0: unbounded, 2: later}, metric="recall_accuracy")
     assert text.startswith(f"- Seed 0: the two runs agree in every recorded number through all {epochs} "
                            "epochs;")
     assert text.count("\n") == 0  # seed 2 has no clamped record: no line
     parted = copy.deepcopy(unbounded)
     parted["runs"]["hadamrnn"]["history"][-1]["diagnostics"]["mean_abs_u"] *= 2
-    assert report.first_differing_epoch(clamped, parted, "hadamrnn") == epochs
-    assert f"through epoch {epochs - 1} and part from epoch {epochs} on" in report.clamp_comparison_text(
-        {0: clamped}, {0: parted}, metric="recall_accuracy")
+    assert report.history_differences(clamped, parted, "hadamrnn") == (epochs, ["mean_abs_u"])
+    text = report.clamp_comparison_text({0: clamped}, {0: parted}, metric="recall_accuracy")
+    assert (f"through epoch {epochs - 1}; from epoch {epochs} on they differ only in mean |u|, while their "
+            "training loss, validation recall accuracy and signs flipped per step stay exactly equal; the "
+            "same test numbers") in text
+    parted["runs"]["hadamrnn"]["history"][0]["train_loss"] += 1.0
+    parted["runs"]["hadamrnn"]["test"]["recall_accuracy"] = 0.5
+    assert report.history_differences(clamped, parted, "hadamrnn") == (1, ["train_loss", "mean_abs_u"])
+    assert "from epoch 1 on they differ only in training loss and mean |u|, while their validation" in (
+        report.clamp_comparison_text({0: clamped}, {0: parted}, metric="recall_accuracy"))
+    assert "without" in report.clamp_comparison_text({0: clamped}, {0: parted}, metric="recall_accuracy")
     path.unlink()  # a run without its checkpoint is left out
     assert list(report.latent_sign_table({"clamped": clamped}, ("hadamrnn",))["run"]) == []

@@ -321,7 +321,9 @@ else:
 # accuracies. A seed recorded both ways also gets a figure of its whole training both ways, epoch
 # by epoch: the validation accuracy, the mean $|u|$ and the signs flipped per step. The two runs
 # see the same batches from the same initial weights, so they are one run until the clamp first
-# holds a unit; from there on, the figure shows what the clamp changes.
+# holds a unit; from there on, the figure shows what the clamp changes. $W$ depends on $u$ through
+# its signs alone, so a clamp that first acts after the signs have stopped flipping changes $|u|$
+# and nothing else; the lines below the figure say, from the two records, whether that is so.
 
 # %% tags=["hide-input"]
 # the released way, u unbounded (`--set hadamrnn.clamp_signs=false`), beside pMNIST's, where recorded
