@@ -246,6 +246,7 @@ def latent_sign_table(records: Mapping[str, Mapping], runs: Iterable[str], near:
 
     rows = []
     for task, record in records.items():
+        metric = getattr(_task_class(record), "primary_metric", "loss")
         for run in runs:
             data = record["runs"].get(run)
             if data is None:
@@ -257,7 +258,6 @@ def latent_sign_table(records: Mapping[str, Mapping], runs: Iterable[str], near:
             size = latent.abs()
             spec = data["config"].get("model", {})
             clamped = spec.get("clamp_signs", True)
-            metric = getattr(_task_class(record), "primary_metric", "loss")
             rows.append({"task": task, "run": run, "signs": signs_of(spec),
                          "after each step": "clamped to [-1, 1]" if clamped else "unbounded",
                          "mean |u|": float(size.mean()),
@@ -500,7 +500,7 @@ def freshness_notes(record: Mapping, config) -> str:
     # a run whose last try at this seed failed in a sweep is named apart: the same command would
     # likely fail the same way (a variant's tries are not in the log this reads)
     seed = record_seed(record)
-    failed = {} if config.overrides else {
+    failed = {} if config.overrides or not missing else {
         row["run"]: row for row in failed_runs(config.experiment, config.profile) if row["seed"] == seed}
     for group in ([run for run in missing if run not in failed], [run for run in missing if run in failed]):
         if not group:  # a run the profile defines and nobody has trained yet: the page must not hide it
@@ -1858,6 +1858,11 @@ _HISTORY_NAMES = {"train_loss": "training loss", "mean_abs_u": "mean |u|",
                   "sign_flips_per_step": "signs flipped per step"}
 
 
+def _history_name(column: str) -> str:
+    """A column of :func:`history_frame` in words ("val_accuracy": "validation accuracy")."""
+    return _HISTORY_NAMES.get(column, column.replace("val_", "validation ").replace("_", " "))
+
+
 def history_differences(first: Mapping, second: Mapping, run: str) -> tuple[int | None, list[str]]:
     """Where ``run``'s recorded history differs between two records, compared exactly over the epochs
     both have: the first epoch at which any recorded number differs (training loss, validation values,
@@ -1887,14 +1892,14 @@ def clamp_comparison_text(clamped: Mapping[int, Mapping], unbounded: Mapping[int
             continue
         epochs = len(unbounded[seed]["runs"][run]["history"])
         parted, columns = history_differences(clamped[seed], unbounded[seed], run)
-        names = [_HISTORY_NAMES.get(c, c.replace("val_", "validation ").replace("_", " ")) for c in columns]
         if parted is None:
             same = f"the two runs agree in every recorded number through all {epochs} epochs"
         else:
-            kept = [_HISTORY_NAMES.get(c, c.replace("val_", "validation ").replace("_", " "))
-                    for c in ("train_loss", f"val_{metric}", "sign_flips_per_step") if c not in columns]
+            kept = [_history_name(c) for c in ("train_loss", f"val_{metric}", "sign_flips_per_step")
+                    if c not in columns]
             same = (f"the two runs agree in every recorded number through epoch {parted - 1}; from epoch "
-                    f"{parted} on they differ {'only ' if kept else ''}in {_and(names)}")
+                    f"{parted} on they differ {'only ' if kept else ''}in "
+                    f"{_and([_history_name(c) for c in columns])}")
             if kept:
                 same += f", while their {_and(kept)} stay exactly equal"
         tests = [record["runs"][run]["test"] for record in (clamped[seed], unbounded[seed])]

@@ -272,9 +272,8 @@ def git_commit() -> dict[str, Any]:
     manifest = _manifest_commit()
     if manifest is not None and manifest["dirty"] is False:
         return manifest
+    commit = head_commit()
     try:
-        head = _git("rev-parse", "HEAD")
-        commit = head.stdout.strip() if head.returncode == 0 else None
         dirty = None if commit is None else bool(
             _git("status", "--porcelain", "--untracked-files=no", "--", "qornn").stdout.strip())
     except (OSError, subprocess.SubprocessError):
