@@ -11,10 +11,13 @@ that started a run resumes it from there. This module reads those files (``torch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import results
+from .overrides import command_options
 
 __all__ = ["Checkpoint", "checkpoint_file", "checkpoint_path", "find_checkpoints", "format_checkpoints",
            "frozen_entries", "progress_text", "read_checkpoint"]
@@ -48,6 +51,8 @@ class Checkpoint:
     #: (device, seconds per optimiser step) over the starts on the device of the last start, when
     #: its starts recorded their time; None: only the pace over every start is known
     device_pace: tuple[str, float] | None = None
+    #: the ``--set`` overrides of the variant whose run this is (empty: the profile's own run)
+    overrides: dict = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -56,10 +61,13 @@ class Checkpoint:
     @property
     def status(self) -> str:
         if self.seed is None:
-            return "configuration other than the current profile's (a --set variant or an older definition)"
+            return ("configuration other than the current profile's or a known variant's (an older "
+                    "definition, or a --set variant trained before checkpoints named their options)")
         if self.recorded:
-            return "finished and recorded" if self.finished else RETRAIN_STATUS
-        return "finished, not recorded" if self.finished else "unfinished"
+            status = "finished and recorded" if self.finished else RETRAIN_STATUS
+        else:
+            status = "finished, not recorded" if self.finished else "unfinished"
+        return f"{status}; variant {command_options(self.overrides).strip()}" if self.overrides else status
 
     @property
     def pace_text(self) -> str:
@@ -87,12 +95,14 @@ class Checkpoint:
     def command(self) -> str | None:
         """The command that continues (or records) this run, with ``--retrain`` for an unfinished
         retrain of a recorded run (:data:`RETRAIN_STATUS`); None when the checkpoint is not the
-        current profile's run at any seed tried (:data:`SEEDS_TRIED`), or is finished and recorded."""
+        current profile's run, nor a known variant's, at any seed tried (:data:`SEEDS_TRIED`), or is
+        finished and recorded. A variant's command has its ``--set`` options."""
         if self.seed is None or (self.recorded and self.finished):
             return None
         seed = f" --seed {self.seed}" if self.seed else ""
         retrain = " --retrain" if self.recorded else ""
-        return f"qornn run {self.experiment} --profile {self.profile} --runs {self.run}{seed}{retrain}"
+        return (f"qornn run {self.experiment} --profile {self.profile}{command_options(self.overrides)} "
+                f"--runs {self.run}{seed}{retrain}")
 
 
 def _steps_per_epoch(task_options: dict, batch_size: int, epoch: int, global_step: int,
@@ -106,11 +116,59 @@ def _steps_per_epoch(task_options: dict, batch_size: int, epoch: int, global_ste
     return None
 
 
+def _variant_overrides(experiment: str, profile: str, label: object) -> Iterator[dict]:
+    """The ``--set`` overrides a checkpoint of ``experiment`` at ``profile`` may have been made
+    with, to match it by hash, most likely first: none (the profile's own run), then those its
+    ``label`` names (what the runner stores in it, :func:`qornn.train.train`), then each committed
+    variant record's (for checkpoints written before labels were). Lazily: the records are read
+    only if the first candidates fail."""
+    seen: list[dict] = []
+
+    def candidates() -> Iterator[object]:
+        yield {}
+        if isinstance(label, dict):
+            yield label.get("overrides")
+        folder = results.record_path(experiment, profile, "variant").parent
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                yield json.loads(path.read_text()).get("overrides")
+            except (OSError, ValueError, AttributeError):  # an unreadable record names no variant
+                continue
+
+    for overrides in candidates():
+        if isinstance(overrides, dict) and overrides not in seen:
+            seen.append(overrides)
+            yield overrides
+
+
+def _match(experiment: str, profile: str, run: str, digest: str, label: object):
+    """``(config, seed)``: the configuration (the profile's, or a variant's) and the seed whose run
+    ``run`` hashes to ``digest``; ``(the profile's config, None)`` when none does, ``(None, None)``
+    for an experiment or profile that is not defined."""
+    from .experiments import EXPERIMENTS, get_config
+
+    if experiment not in EXPERIMENTS or profile not in EXPERIMENTS[experiment]["profiles"]:
+        return None, None
+    labelled = label.get("seed") if isinstance(label, dict) else None
+    seeds = list(SEEDS_TRIED)
+    if isinstance(labelled, int) and labelled not in seeds:  # a seed beyond those tried: its label says
+        seeds.insert(0, labelled)
+    for overrides in _variant_overrides(experiment, profile, label):
+        try:
+            config = get_config(experiment, profile, overrides)
+        except ValueError:  # overrides of an older definition of the experiment
+            continue
+        if run not in config.models:
+            continue
+        seed = next((s for s in seeds if results.config_hash(config.run_config(run, s)) == digest), None)
+        if seed is not None:
+            return config, seed
+    return get_config(experiment, profile), None
+
+
 def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Checkpoint | None:
     """What the checkpoint file ``path`` of ``run`` says, or None if it cannot be read."""
     import torch
-
-    from .experiments import EXPERIMENTS, get_config
 
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -119,13 +177,8 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
         batch_size, epochs = train["batch_size"], train["epochs"]
     except Exception:  # noqa: BLE001 - not a readable checkpoint, or one without its progress: not listed
         return None
-    seed = recorded = None
-    config = None
-    if experiment in EXPERIMENTS and profile in EXPERIMENTS[experiment]["profiles"]:
-        config = get_config(experiment, profile)
-        if run in config.models:
-            seed = next((s for s in SEEDS_TRIED
-                         if results.config_hash(config.run_config(run, s)) == path.stem), None)
+    config, seed = _match(experiment, profile, run, path.stem, saved.get("label"))
+    recorded = None
     if seed is not None:
         record = results.load_record(experiment, profile, missing_ok=True,
                                      variant=config.record_variant(seed))
@@ -136,7 +189,8 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
                       epochs=epochs, global_step=global_step,
                       total_steps=None if per_epoch is None else per_epoch * epochs,
                       elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded),
-                      device_pace=_device_pace(state.get("segments")))
+                      device_pace=_device_pace(state.get("segments")),
+                      overrides=dict(config.overrides) if seed is not None else {})
 
 
 def _device_pace(segments: object) -> tuple[str, float] | None:

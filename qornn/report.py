@@ -2242,12 +2242,13 @@ def _unrecorded_status(config, run: str) -> tuple[str, str]:
 def _later_seeds_in_progress(experiment: str) -> dict[str, str]:
     """``{run: "seed 1: 33,600 of 40,000 optimiser steps (84%)"}`` for each run of ``experiment``'s
     ``paper`` profile with a checkpoint at a seed above 0 that is not recorded yet (training, stopped,
-    or trained and not recorded): a run recorded at its first seeds can have another under way."""
+    or trained and not recorded): a run recorded at its first seeds can have another under way. A
+    ``--set`` variant's checkpoints are not the profile's run and are left out."""
     from .checkpoints import find_checkpoints, progress_text
 
     later: dict[str, list[str]] = {}
     for found in find_checkpoints(PAPER_PROFILE, experiment):
-        if found.seed and not found.recorded:
+        if found.seed and not found.recorded and not found.overrides:
             later.setdefault(found.run, []).append(
                 f"seed {found.seed}: " + ("trained, not recorded yet" if found.finished
                                           else progress_text(found)))

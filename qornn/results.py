@@ -783,6 +783,10 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # one rule for an epoch's steps, batches_per_epoch, with runner.py's recorded PTQ source
         # using it (0513de2): against 4259be3, 36 smoke runs, 0 different
         ("dbe8f056d65e05477ad1b4e7b2a00cf4120dc173", "a3e1d103e8dcb35c1762b663039de24125f2c1b6"),
+        # a label in the checkpoint (experiment, profile, run, seed, --set overrides), with runner.py
+        # passing it, so that `qornn checkpoints` continues a variant's run: against b427d83, 36 smoke
+        # runs, 0 different
+        ("a3e1d103e8dcb35c1762b663039de24125f2c1b6", "4a0511efe15433618512705c2935d31fb60a9d7d"),
     }),
     # Haar sampling moved into haar_orthogonal, beside haar_alpha (c01b215): against a2337ca, 36
     # smoke runs, 0 different with analysis.activation_ptq left out (changed by a705c6c, see runner.py)
@@ -817,6 +821,8 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         ("6dcfcb868f095a8386b76265627154dbbac54666", "a58ffcd19118eabc001e8e0883c55406297ecb97"),
         # the source's steps from train.batches_per_epoch (0513de2): see train.py
         ("a58ffcd19118eabc001e8e0883c55406297ecb97", "35ce7737b07a49f727f25191d8935f6554508110"),
+        # the checkpoint's label (see train.py)
+        ("35ce7737b07a49f727f25191d8935f6554508110", "c243e6df91094ebb78ad7f89cd957454ddd2cd8b"),
     }),
     # the dense recurrence's hand-written backward (3da539f), then its states and gradients written
     # in place (ea22c18): scripts/training_equivalence.py against 0b20fbe and 0bba19d, 36 smoke runs

@@ -11,9 +11,10 @@ import contextlib
 import math
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -239,6 +240,7 @@ def train(
     on_step: Callable[[int], None] | None = None,
     run_hash: str | None = None,
     resume: bool = True,
+    label: Mapping[str, Any] | None = None,
 ) -> dict:
     """Train ``model`` on ``task``; resume from ``checkpoint`` if it exists.
 
@@ -255,6 +257,9 @@ def train(
     diagnostics' counters, so a resumed run's history equals an uninterrupted one's. With
     ``resume=False`` an existing checkpoint is ignored, then replaced at the first save. An epoch
     resumed in its middle records the steps it resumed at (``resumed_at_steps``) in its history.
+    ``label`` (plain values) is stored with the checkpoint to say which run it is: the experiment
+    runner stores the experiment, profile, run, seed and ``--set`` overrides, from which
+    :mod:`qornn.checkpoints` gives the command that continues a variant's run. It trains nothing.
     A batch whose training loss is not finite stops the run with :class:`TrainingDiverged`, which
     names the step; so does an optimiser step that leaves the optimiser's state non-finite (Adam's
     v overflowed by a huge gradient: those entries would never move again, :func:`_nonfinite_state`).
@@ -310,7 +315,8 @@ def train(
             atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "config": asdict(cfg),
                                "state": state, "rng": _rng_state(), "run_hash": run_hash,
-                               "diagnostics": _diagnostics_state(model)}, checkpoint)
+                               "diagnostics": _diagnostics_state(model), "label": dict(label or {})},
+                              checkpoint)
 
     n = task.num_samples("train")
     names = {id(p): name for name, p in model.named_parameters()}

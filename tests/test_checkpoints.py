@@ -82,6 +82,36 @@ def test_a_seed_and_a_foreign_configuration_are_named(capsys):
     assert "unknown profile 'nope'" in capsys.readouterr().err
 
 
+def test_a_variant_checkpoint_gets_the_command_with_its_set_options(capsys):
+    """A ``--set`` variant's run hashes to none of the profile's seeds: the checkpoint's label (what
+    the runner stores in it) names its overrides, so the command that continues it has them."""
+    variant = {"hadamrnn.clamp_signs": False}
+    run_experiment("copy", "smoke", seed=2, runs=["hadamrnn"], progress=False, overrides=variant)
+    done = _only()
+    assert (done.seed, done.overrides, done.recorded) == (2, variant, True)
+    assert torch.load(done.path, weights_only=True)["label"] == {
+        "experiment": "copy", "profile": "smoke", "run": "hadamrnn", "seed": 2, "overrides": variant}
+    _rewind(done.path, epoch=1)
+    config = get_config("copy", "smoke", variant)
+    results.record_path("copy", "smoke", config.record_variant(2)).unlink()  # as before it was recorded
+    stopped = _only()
+    command = "qornn run copy --profile smoke --set hadamrnn.clamp_signs=false --runs hadamrnn --seed 2"
+    assert stopped.status == "unfinished; variant --set hadamrnn.clamp_signs=false"
+    assert stopped.command() == command
+    assert main(["checkpoints", "--profile", "smoke"]) == 0
+    assert f"continue: {command}" in capsys.readouterr().out
+    assert main(command.split()[1:]) == 0  # the command resumes that very checkpoint and records it
+    assert _only().path == stopped.path and _only().status.startswith("finished and recorded")
+    record = results.load_record("copy", "smoke", variant=config.record_variant(2))
+    assert record["runs"]["hadamrnn"]["config_hash"] == stopped.path.stem
+
+    # a variant's checkpoint from before labels: matched through the overrides of its committed record
+    saved = torch.load(stopped.path, weights_only=True)
+    del saved["label"]
+    torch.save(saved, stopped.path)
+    assert (_only().overrides, _only().seed, _only().recorded) == (variant, 2, True)
+
+
 def test_frozen_entries_counts_what_an_overflowing_gradient_stops_for_ever(tmp_path):
     import torch
 

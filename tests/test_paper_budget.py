@@ -546,6 +546,14 @@ def test_a_later_seed_under_way_of_a_recorded_run_is_named_as_in_progress():
     assert "hadamrnn" not in summary["not run yet, fit here"]
     verdict = report.copy_verdicts(["hadamrnn"]).loc[0]
     assert verdict["verdict"] == "solves the copy task" and verdict["note"] == f"in progress at {progress}"
+    # a --set variant's run under way at seed 2 (its checkpoint names its options) is not the profile's
+    variant = {"hadamrnn.clamp_signs": False}
+    other = checkpoint.with_name(results.config_hash(get_config("copy", "paper", variant).run_config(
+        "hadamrnn", 2)) + ".pt")
+    torch.save({"state": {"epoch": 1, "step": 0, "global_step": 4_000, "elapsed": 360.0},
+                "config": {"epochs": 10, "batch_size": 128}, "label": {"seed": 2, "overrides": variant}},
+               other)
+    assert report.paper_budget_frame("copy").set_index("run").loc["hadamrnn", "in progress"] == progress
 
 
 def test_the_provenance_table_covers_every_budget_and_seed_a_page_draws_on():

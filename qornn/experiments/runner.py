@@ -208,7 +208,9 @@ def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
                                                              train_cfg))
     out = train(model, task, train_cfg, seed=cfg.run_seed(run, seed), device=device,
                 checkpoint=path, progress=progress,
-                description=f"{cfg.experiment}/{run}", run_hash=digest, resume=resume)
+                description=f"{cfg.experiment}/{run}", run_hash=digest, resume=resume,
+                label={"experiment": cfg.experiment, "profile": cfg.profile, "run": run, "seed": seed,
+                       "overrides": dict(cfg.overrides)})
     return model, out
 
 
