@@ -374,8 +374,13 @@ def _stop_axis_at(ax, clip_above: float | None, values: Iterable[float], logy: b
 
 def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping | None = "auto",
                      logy: bool | str = "auto", ylabel: str = "cross-entropy",
-                     color_order: Sequence[str] | None = None, clip_above: float | None = None):
+                     color_order: Sequence[str] | None = None, clip_above: float | None = None,
+                     legend_by_run: bool = False, legend: Mapping[str, Any] | None = None):
     """Training (solid) and validation (dotted) loss per epoch for every run of ``record``.
+
+    The legend names each line ("ornn (train)", "ornn (validation)"); with ``legend_by_run``, each
+    run once (its colour) and the two line styles once, half as many entries for a panel of many
+    runs. ``legend``: keyword arguments of ``ax.legend`` (default: small type, matplotlib's place).
 
     ``clip_above``: the y axis stops just above it, and an epoch whose loss is beyond it is drawn on
     the top edge as a triangle ▲, its run's label saying "▲ off the scale" (a run whose recurrence
@@ -398,19 +403,26 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
     order = list(color_order) if color_order is not None else sorted(frame["run"].unique())
     order += sorted(set(frame["run"]) - set(order))
     values, beyond = [], []
+    styles = {"train": _epoch_style(frame, "-", "o")}  # line name -> matplotlib format
+    by_run = []  # (run's label, colour, whether a point of it is off the scale), for legend_by_run
     for run, part in frame.groupby("run", sort=True):
         color = colors[order.index(run) % len(colors)]
-        series = [("train_loss", _epoch_style(frame), "train")]
+        series = [("train_loss", styles["train"], "train")]
         if "val_loss" in part:
-            series.append(("val_loss", _epoch_style(frame, ":", "s"), "validation"))
+            styles["validation"] = _epoch_style(frame, ":", "s")
+            series.append(("val_loss", styles["validation"], "validation"))
+        clipped = False
         for column, fmt, name in series:
             off_scale = _plot_clipped(ax, part["epoch"], part[column], fmt, clip_above, color,
                                       f"{run_label(record, run)} ({name})")
             values.extend(part.loc[~off_scale, column].dropna())
             beyond.extend(part.loc[off_scale, column])
+            clipped = clipped or bool(off_scale.any())
+        by_run.append((run_label(record, run), color, clipped))
+    references = []
     for i, (label, level) in enumerate(_references(record, "loss", baseline).items()):
-        ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,
-                   label=f"{label} ({level:.3g})")
+        references.append(ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--",
+                                     linewidth=1, label=f"{label} ({level:.3g})"))
         values.append(level)
     positive = [v for v in values if v > 0]
     if logy == "auto":
@@ -431,7 +443,18 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
     ax.set_title(f"{record['experiment']}, profile {record['profile']}")
     _epoch_ticks(ax, frame)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    options = {"fontsize": "small", **(legend or {})}
+    if legend_by_run:
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], color=color, linestyle="-", linewidth=3,
+                          label=label + (" (▲ off the scale)" if clipped else ""))
+                   for label, color, clipped in by_run]
+        handles += [Line2D([], [], color="0.3", linestyle=fmt.rstrip("os"), marker=fmt[-1] if fmt[-1] in "os"
+                           else None, label=name) for name, fmt in styles.items()]
+        ax.legend(handles=handles + references, **options)
+    else:
+        ax.legend(**options)
     return ax
 
 

@@ -85,6 +85,24 @@ def test_plot_loss_curves(record):
     assert report.plot_loss_curves(record, baseline=0.05).get_yscale() == "log"
 
 
+def test_a_legend_by_run_names_each_run_once_and_the_line_styles_once(record):
+    ax = report.plot_loss_curves(record, legend_by_run=True, legend={"loc": "upper center", "ncol": 2},
+                                 clip_above=1.0)
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    # the runs' losses reach 1.8 and 1.5, above 1: both have points on the top edge
+    assert labels == ["hadamrnn (▲ off the scale)", "ornn (▲ off the scale)", "train", "validation",
+                      f"memoryless ({BASELINE:.3g})"]
+    colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+    handles = dict(zip(labels, legend.legend_handles, strict=True))
+    assert handles["hadamrnn (▲ off the scale)"].get_color() == colours["hadamrnn (train) (▲ off the scale)"]
+    assert handles["validation"].get_linestyle() == ":" and handles["train"].get_linestyle() == "-"
+    assert legend._ncols == 2
+    # every line keeps its own label, and the default legend names each line
+    assert [t.get_text() for t in report.plot_loss_curves(record).get_legend().get_texts()][:2] == \
+        ["hadamrnn (train)", "hadamrnn (validation)"]
+
+
 def test_plot_loss_curves_colour_a_run_alike_across_panels(record):
     def colour(ax, label):
         return next(line.get_color() for line in ax.get_lines() if line.get_label() == label)

@@ -157,8 +157,8 @@ for row, (profile_name, shown) in zip(axes, budgets.items(), strict=True):
                                   if mechanism in run and data["history"]}}
         if part["runs"]:
             report.plot_loss_curves(part, ax=ax, ylabel="cross-entropy per step", logy=True,
-                                    clip_above=100 * memoryless[profile_name])
-            ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+                                    clip_above=100 * memoryless[profile_name], legend_by_run=True,
+                                    legend={"loc": "upper center", "bbox_to_anchor": (0.5, -0.14), "ncol": 2})
         else:
             ax.text(0.5, 0.5, "not recorded at this budget yet", ha="center", va="center",
                     transform=ax.transAxes)
