@@ -128,7 +128,7 @@ def _variant_overrides(experiment: str, profile: str, label: object) -> Iterator
         yield {}
         if isinstance(label, dict):
             yield label.get("overrides")
-        folder = results.record_path(experiment, profile, "variant").parent
+        folder = results.record_path(experiment, profile, "any").parent  # where every variant's record is
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
                 yield json.loads(path.read_text()).get("overrides")

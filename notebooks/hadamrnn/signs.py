@@ -316,9 +316,9 @@ else:
 # the copy page's diagnosis of each seed ({doc}`/book/hadamrnn/copy_task`, "Why a seed fails").
 #
 # The model option `clamp_signs=False` trains the released way, e.g. `qornn run pmnist --profile paper
-# --runs hadamrnn --set hadamrnn.clamp_signs=false` (about an hour on one core); where that record
-# exists, its rows ("released step") follow pMNIST's, and the last column compares the test
-# accuracies. A seed recorded both ways also gets a figure of its whole training both ways, epoch
+# --runs hadamrnn --set hadamrnn.clamp_signs=false` (about an hour on one core; `smnist` for sMNIST);
+# where that record exists, its rows ("released step") follow its task's, and the last column compares
+# the test accuracies. A seed recorded both ways also gets a figure of its whole training both ways, epoch
 # by epoch: the validation accuracy, the mean $|u|$ and the signs flipped per step. The two runs
 # see the same batches from the same initial weights, so they are one run until the clamp first
 # holds a unit; from there on, the figure shows what the clamp changes. $W$ depends on $u$ through
@@ -326,31 +326,37 @@ else:
 # and nothing else; the lines below the figure say, from the two records, whether that is so.
 
 # %% tags=["hide-input"]
-# the released way, u unbounded (`--set hadamrnn.clamp_signs=false`), beside pMNIST's, where recorded
-unbounded = report.seed_records("pmnist", "paper", {"hadamrnn.clamp_signs": False})
+# the released way, u unbounded (`--set hadamrnn.clamp_signs=false`), beside each task's own rows, where
+# recorded
+unbounded = {task: report.seed_records(experiment, "paper", {"hadamrnn.clamp_signs": False})
+             for task, experiment in (("pMNIST", "pmnist"), ("sMNIST", "smnist"))}
 copy_paper = report.seed_records("copy", "paper")
-clamp_records = {**{label: found for label, found in paper_records.items() if label.startswith("pMNIST")},
-                 **{f"pMNIST, seed {seed}, released step": found for seed, found in unbounded.items()},
-                 **{label: found for label, found in paper_records.items() if not label.startswith("pMNIST")},
-                 **{f"copy, seed {seed}": found for seed, found in copy_paper.items()}}
+clamp_records = {}
+for task in unbounded:
+    clamp_records.update({label: found for label, found in paper_records.items() if label.startswith(task)})
+    clamp_records.update({f"{task}, seed {seed}, released step": found
+                          for seed, found in unbounded[task].items()})
+clamp_records.update({f"copy, seed {seed}": found for seed, found in copy_paper.items()})
 latent = report.latent_sign_table(clamp_records, ("hadamrnn", "block-hadamrnn"))
 if latent.empty:
     display(Markdown("No checkpoint of a learned-sign run at the paper's budget yet."))
 else:
     display(report.styled(latent).format("{:.1%}", subset=["|u| ≥ 0.99", "|u| ≥ 1"])
             .format("{:.3f}", subset=["mean |u|"]))
-# each seed trained both ways: the whole training, epoch by epoch (a row per seed)
-both_ways = [seed for seed in unbounded if seed in by_task.get("pMNIST", {})]
+# each seed trained both ways: the whole training, epoch by epoch (a row per task and seed)
+both_ways = [(task, seed) for task, seeds in unbounded.items() for seed in seeds
+             if seed in by_task.get(task, {})]
 if both_ways:
     fig, axes = plt.subplots(len(both_ways), 3, figsize=(15, 3.8 * len(both_ways)), squeeze=False)
-    for row, seed in zip(axes, both_ways, strict=True):
-        report.plot_run_dynamics({f"seed {seed}, u clamped (qornn)": by_task["pMNIST"][seed],
-                                  f"seed {seed}, u unbounded (released step)": unbounded[seed]},
+    for row, (task, seed) in zip(axes, both_ways, strict=True):
+        report.plot_run_dynamics({f"seed {seed}, u clamped (qornn)": by_task[task][seed],
+                                  f"seed {seed}, u unbounded (released step)": unbounded[task][seed]},
                                  "hadamrnn", axes=row)
-        row[0].set_title(f"pMNIST HadamRNN, seed {seed}, paper's budget", fontsize="small")
+        row[0].set_title(f"{task} HadamRNN, seed {seed}, paper's budget", fontsize="small")
     fig.tight_layout()
     plt.show()
-    display(Markdown(report.clamp_comparison_text(by_task["pMNIST"], unbounded)))
+    for task in dict.fromkeys(task for task, _ in both_ways):
+        display(Markdown(f"**{task}**\n\n" + report.clamp_comparison_text(by_task[task], unbounded[task])))
 
 # %% [markdown]
 # The 100-step verdict above is about the start of training, not its end. Where the lines above say
