@@ -1455,8 +1455,36 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
-def _device_text(where: Mapping) -> str:
-    return f"{where.get('device')}: {where.get('device_name', '')}".strip(": ")
+_CPU_NAME = re.compile(r"(?P<machine>.*) \((?P<cores>\d+) cores, (?P<threads>\d+) torch threads?\)")
+
+
+def _device_text(where: Mapping, short: bool = False) -> str:
+    """"cpu: x86_64 (2 cores, 1 torch thread)" from a provenance's (or a segment's) device and its
+    recorded name; ``short``: a CPU's threads alone ("cpu, 1 thread"), for tables whose runs share a
+    machine (:func:`device_names` gives the names in full)."""
+    name = str(where.get("device_name", ""))
+    cpu = _CPU_NAME.fullmatch(name)
+    if cpu is not None:
+        threads = int(cpu["threads"])
+        if short:
+            return f"{where.get('device')}, {threads} thread{'s' if threads != 1 else ''}"
+        name = f"{cpu['machine']} ({cpu['cores']} cores, {threads} torch thread{'s' if threads != 1 else ''})"
+    return f"{where.get('device')}: {name}".strip(": ")
+
+
+def device_names(records: Iterable[Mapping]) -> list[str]:
+    """Every device the trained runs of ``records`` ran on, in full ("cpu: x86_64 (2 cores, 1 torch
+    thread)"), each once, every start of a resumed run included."""
+    names: dict[str, None] = {}
+    for record in records:
+        for data in record["runs"].values():
+            prov = data["provenance"]
+            if not data.get("history"):
+                continue
+            for where in [*(prov.get("segments") or []), prov]:
+                if where.get("device"):
+                    names[_device_text(where)] = None
+    return list(names)
 
 
 def _spans(prov: Mapping, text_of: Callable[[Mapping], str | None], unknown: str,
@@ -1482,14 +1510,14 @@ def _spans(prov: Mapping, text_of: Callable[[Mapping], str | None], unknown: str
                      for text, start, stop, seconds in spans)
 
 
-def _devices_cell(prov: Mapping) -> str:
+def _devices_cell(prov: Mapping, short: bool = False) -> str:
     """The device a run trained on, or for a run resumed on other devices (its ``segments``), each
     device with the optimiser steps it trained (and their time, where recorded); a start from before
-    segments named their device is "device not recorded"."""
+    segments named their device is "device not recorded". ``short``: see :func:`_device_text`."""
     def device(where: Mapping) -> str | None:
-        return _device_text(where) if where.get("device") else None
+        return _device_text(where, short) if where.get("device") else None
 
-    return _spans(prov, device, "device not recorded", timed=True) or _device_text(prov)
+    return _spans(prov, device, "device not recorded", timed=True) or _device_text(prov, short)
 
 
 def _torch_cell(prov: Mapping) -> str | None:
@@ -1777,7 +1805,8 @@ def table_or_note(frame: pd.DataFrame, note: str, percent: Iterable[str] = ()) -
 def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
     """Training cost of every trained run of ``records``: wall time without the final test, epochs
     and seconds per epoch, with the model, its hidden size, the task, the seed, the device (each
-    device with its steps, for a run resumed on another) and the commit whose code ran (PTQ runs,
+    device with its steps, for a run resumed on another; a CPU by its threads, "cpu, 1 thread", the
+    machine's name in full from :func:`device_names`) and the commit whose code ran (PTQ runs,
     which train nothing, are left out)."""
     rows = []
     for record in records:
@@ -1791,7 +1820,7 @@ def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
                          "hidden": config["model"].get("hidden_size"),
                          "batch": config.get("train", {}).get("batch_size"), "epochs": epochs,
                          "wall time": _duration(wall), "s / epoch": wall / epochs,
-                         "device": _devices_cell(prov),
+                         "device": _devices_cell(prov, short=True),
                          "commit": (prov.get("commit") or "unknown")[:8]})
     return pd.DataFrame(rows)
 

@@ -351,6 +351,27 @@ def test_training_time_frame_leaves_out_ptq_runs(record):
     assert frame.loc["ornn", "seed"] == results.load_record("copy", "smoke")["runs"]["ornn"]["config"]["seed"]
 
 
+def test_a_cpu_is_named_by_its_threads_in_the_training_time_table_and_in_full_below_it():
+    data = _run("ornn", [1.0, 0.5], 0.6, 4, 100)
+    cpu = "x86_64 (2 cores, 1 torch threads)"  # as results.device_name records it
+    data["provenance"].update(device="cpu", device_name=cpu, segments=[
+        {"device": "cuda", "device_name": "NVIDIA H100", "from_step": 0, "to_step": 10, "wall_time_s": 5.0},
+        {"device": "cpu", "device_name": cpu, "from_step": 10, "to_step": 30, "wall_time_s": 60.0}])
+    results.save_run("copy", "smoke", "ornn", data)
+    record = results.load_record("copy", "smoke")
+    cell = report.training_time_frame([record]).set_index("run").loc["ornn", "device"]
+    assert cell == "cuda: NVIDIA H100 (steps 0–10, 5.0 s); cpu, 1 thread (steps 10–30, 60.0 s)"
+    assert report.device_names([record]) == ["cuda: NVIDIA H100", "cpu: x86_64 (2 cores, 1 torch thread)"]
+    # the provenance tables keep the name in full
+    assert "cpu: x86_64 (2 cores, 1 torch thread) (steps 10–30" in \
+        report.provenance_table(record).set_index("run").loc["ornn", "device"]
+    data["provenance"]["segments"] = []
+    data["provenance"]["device_name"] = "x86_64 (16 cores, 4 torch threads)"
+    results.save_run("copy", "smoke", "ornn", data)
+    frame = report.training_time_frame([results.load_record("copy", "smoke")]).set_index("run")
+    assert frame.loc["ornn", "device"] == "cpu, 4 threads"
+
+
 def test_sweep_frame_reads_signs_learning_rate_and_batch():
     for run, lr, batch, signs in (("a", 1e-3, 100, True), ("b", 3e-4, 50, False)):
         data = _run("hadamrnn", [1.0, 0.5], 0.4, 4, 100)
@@ -574,12 +595,12 @@ def test_the_provenance_table_names_each_device_of_a_run_resumed_on_another(reco
     }.items():
         prov["segments"] = segments
         table[name] = report.provenance_table(record).set_index("run").loc["ornn", "device"]
-    assert table["one device"] == table["before devices"] == "cpu: x86_64 (2 cores, 1 torch threads)"
+    assert table["one device"] == table["before devices"] == "cpu: x86_64 (2 cores, 1 torch thread)"
     assert table["gpu then cpu"] == ("cuda: NVIDIA H200 (steps 0–18,800); "
-                                     "cpu: x86_64 (2 cores, 1 torch threads) (steps 18,800–26,200)")
+                                     "cpu: x86_64 (2 cores, 1 torch thread) (steps 18,800–26,200)")
     assert table["unknown then cpu"].startswith("device not recorded (steps 0–8); cpu: x86_64")
     assert table["gpu twice then cpu"] == ("cuda: NVIDIA H200 (steps 0–22,200); "
-                                           "cpu: x86_64 (2 cores, 1 torch threads) (steps 22,200–26,200)")
+                                           "cpu: x86_64 (2 cores, 1 torch thread) (steps 22,200–26,200)")
 
 
 def test_the_provenance_table_gives_each_starts_torch_and_each_devices_time(record):
@@ -598,10 +619,10 @@ def test_the_provenance_table_gives_each_starts_torch_and_each_devices_time(reco
                 {**cpu, "from_step": 200, "to_step": 260, "wall_time_s": 130.0}])
     assert both["torch"] == "2.11.0+cu130 (steps 0–200); 2.13.0+cpu (steps 200–260)"
     assert both["device"] == ("cuda: NVIDIA H200 (steps 0–200, 7.5 s); "
-                              "cpu: x86_64 (2 cores, 1 torch threads) (steps 200–260, 2.2 min)")
+                              "cpu: x86_64 (2 cores, 1 torch thread) (steps 200–260, 2.2 min)")
     same = row([{**cpu, "from_step": 0, "to_step": 8, "wall_time_s": 1.0},
                 {**cpu, "from_step": 8, "to_step": 12, "wall_time_s": 1.0}])
-    assert (same["torch"], same["device"]) == ("2.13.0+cpu", "cpu: x86_64 (2 cores, 1 torch threads)")
+    assert (same["torch"], same["device"]) == ("2.13.0+cpu", "cpu: x86_64 (2 cores, 1 torch thread)")
     # starts from before torch was recorded: the record's version is the last start's only
     unrecorded = [{k: v for k, v in seg.items() if k != "torch"} for seg in (
         {**gpu, "from_step": 0, "to_step": 100}, {**cpu, "from_step": 100, "to_step": 160})]

@@ -70,7 +70,8 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 CHAPTER = ("copy", "pmnist", "smnist", "imdb", "sst2", "hadamrnn-size-accuracy", "hadamrnn-sensitivity")
 recorded = [r for r in (results.load_record(name, profile, missing_ok=True) for name in CHAPTER) if r]
 times = report.training_time_frame(recorded)
-display(report.styled(times))
+display(report.styled(times).format("{:.1f}", subset=["s / epoch"]))
+display(Markdown("Devices in full: " + "; ".join(report.device_names(recorded)) + "."))
 
 # %% [markdown]
 # Seconds per epoch of each model, relative to the float ORNN of the same experiment (where there is
@@ -86,7 +87,8 @@ for experiment, group in times.groupby("experiment", sort=False):
                          "s / epoch": run["s / epoch"],
                          "relative to the float ORNN": round(run["s / epoch"] / ornn["s / epoch"], 2)})
 if rows:
-    display(report.styled(pd.DataFrame(rows)))
+    display(report.styled(pd.DataFrame(rows)).format("{:.1f}", subset=["s / epoch"])
+            .format("{:.2f}", subset=["relative to the float ORNN"]))
 else:
     display(Markdown("No experiment of this profile has a float ORNN and another model of the same "
                      "hidden size and batch."))
@@ -104,7 +106,8 @@ else:
 paper_records = [record for name in (*CHAPTER, "copy-released")
                  for record in report.seed_records(name, report.PAPER_PROFILE).values()]
 if paper_records:
-    display(report.styled(report.training_time_frame(paper_records)))
+    display(report.styled(report.training_time_frame(paper_records)).format("{:.1f}", subset=["s / epoch"]))
+    display(Markdown("Devices in full: " + "; ".join(report.device_names(paper_records)) + "."))
 else:
     display(Markdown("No run of this chapter is recorded at the paper's budget yet."))
 
