@@ -372,6 +372,10 @@ def _stop_axis_at(ax, clip_above: float | None, values: Iterable[float], logy: b
         ax.set_ylim(top=top)
 
 
+#: the id of a legend that names each run once (:func:`plot_loss_curves`), which :func:`legend_below` keeps
+_LEGEND_BY_RUN = "qornn-legend-by-run"
+
+
 def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping | None = "auto",
                      logy: bool | str = "auto", ylabel: str = "cross-entropy",
                      color_order: Sequence[str] | None = None, clip_above: float | None = None,
@@ -452,7 +456,7 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
                    for label, color, clipped in by_run]
         handles += [Line2D([], [], color="0.3", linestyle=fmt.rstrip("os"), marker=fmt[-1] if fmt[-1] in "os"
                            else None, label=name) for name, fmt in styles.items()]
-        ax.legend(handles=handles + references, **options)
+        ax.legend(handles=handles + references, **options).set_gid(_LEGEND_BY_RUN)
     else:
         ax.legend(**options)
     return ax
@@ -496,8 +500,14 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
 
 def legend_below(ax, ncol: int = 2) -> None:
     """Move ``ax``'s legend under the axes, in ``ncol`` columns: with many runs, a legend inside the
-    axes covers the curves it names (``fig.tight_layout()`` then makes room for it)."""
-    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=ncol, frameon=False)
+    axes covers the curves it names (``fig.tight_layout()`` then makes room for it). A legend of
+    :func:`plot_loss_curves`' ``legend_by_run`` keeps its entries (one per run); any other is made
+    again from the labelled lines, those drawn after it included."""
+    legend = ax.get_legend()
+    entries = ([legend.legend_handles, [text.get_text() for text in legend.get_texts()]]
+               if legend is not None and legend.get_gid() == _LEGEND_BY_RUN else [])
+    ax.legend(*entries, fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=ncol,
+              frameon=False)
 
 
 def freshness_notes(record: Mapping, config) -> str:

@@ -98,6 +98,8 @@ def test_a_legend_by_run_names_each_run_once_and_the_line_styles_once(record):
     assert handles["hadamrnn (▲ off the scale)"].get_color() == colours["hadamrnn (train) (▲ off the scale)"]
     assert handles["validation"].get_linestyle() == ":" and handles["train"].get_linestyle() == "-"
     assert legend._ncols == 2
+    report.legend_below(ax)  # moved under the axes, with the same entries
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == labels
     # every line keeps its own label, and the default legend names each line
     assert [t.get_text() for t in report.plot_loss_curves(record).get_legend().get_texts()][:2] == \
         ["hadamrnn (train)", "hadamrnn (validation)"]

@@ -195,7 +195,8 @@ rows = -(-len(panels) // columns)
 fig, axes = plt.subplots(rows, columns, figsize=(7.5 * columns, 6.0 * rows), squeeze=False)
 every_run = sorted({run for _, _, shown_record in panels for run in shown_record["runs"]})  # one colour each
 for ax, (budget, seed, shown_record) in zip(axes.flat, panels, strict=False):  # spare axes hidden below
-    report.plot_loss_curves(shown_record, ax=ax, ylabel="cross-entropy per step", color_order=every_run)
+    report.plot_loss_curves(shown_record, ax=ax, ylabel="cross-entropy per step", color_order=every_run,
+                            legend_by_run=True)
     ax.set_title(f"{ax.get_title()}, seed {seed} ({report.budget_label(budget)})")
     report.legend_below(ax)  # inside, it covered the curves
 for ax in list(axes.flat)[len(panels):]:

@@ -106,7 +106,7 @@ display(Markdown(report.record_status(record, config, trained)))
 
 # %% tags=["hide-input"]
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 6.2))
-report.plot_loss_curves(record, ax=left, baseline=None)
+report.plot_loss_curves(record, ax=left, baseline=None, legend_by_run=True)
 report.plot_metric_curves(record, "accuracy", ax=right, references={"chance": 0.1})
 for ax in (left, right):
     report.legend_below(ax)
