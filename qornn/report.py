@@ -1604,6 +1604,18 @@ def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> Any:
     return None
 
 
+def without_empty_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` without the columns that say nothing in any row (every cell "—", empty or missing),
+    and the names of those columns, for a page to say what it left out: a chapter with no paper
+    number has no gap to show, a chapter without HadamRNN no signs."""
+    def empty(value: object) -> bool:
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        return missing or str(value).strip() in ("", "—")
+
+    dropped = [column for column in frame.columns if len(frame) and frame[column].map(empty).all()]
+    return frame.drop(columns=dropped), dropped
+
+
 def styled(frame: pd.DataFrame, precision: int = 4) -> Styler:
     """``frame`` as a pandas Styler for notebooks: no index, padded left-aligned cells, numbers for
     people (accuracies as percentages, bits and counts as integers with thousands separators,

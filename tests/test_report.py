@@ -342,6 +342,14 @@ def test_run_summary_names_every_setting():
     assert "the full data set" in text and "epochs = 10" in text and "Adam 1e-3" in text
 
 
+def test_a_column_empty_in_every_row_is_left_out_and_named():
+    frame = pd.DataFrame({"run": ["a", "b"], "gap": ["—", "—"], "signs": ["—", "learned"],
+                          "vs chance": ["", None], "value": [float("nan"), 0.5]})
+    shown, dropped = report.without_empty_columns(frame)
+    assert dropped == ["gap", "vs chance"] and list(shown.columns) == ["run", "signs", "value"]
+    assert report.without_empty_columns(frame.iloc[:0])[1] == []  # no row: nothing to judge by
+
+
 def test_training_time_frame_leaves_out_ptq_runs(record):
     ptq = _run("ornn", [], 0.6, 4, 100)
     ptq["history"] = []

@@ -138,9 +138,11 @@ TASKS = {"copy": ("qornn-copy", "loss"), "pMNIST": ("qornn-pmnist", "accuracy"),
          "sMNIST": ("qornn-smnist", "accuracy"), "PTB": ("qornn-ptb", "bpc")}
 paper = report.load_paper_numbers("qornn")
 summary = report.summary_table(TASKS, paper, profile, seed=seed, device=device)
-display(report.styled(summary))
+shown, left_out = report.without_empty_columns(summary)
+display(report.styled(shown))
 available = (~summary["paper value"].isin([report.NOT_AVAILABLE, report.NOT_IN_PAPER])).sum()
-display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them."))
+display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them."
+                 + (f" Left out, empty in every row: {', '.join(left_out)}." if left_out else "")))
 
 # %% [markdown]
 # ## The paper's budgets: what is recorded, and what does not fit here
