@@ -3115,6 +3115,43 @@ def copy_verdict_text(verdicts: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
+                       color_order: Sequence[str] | None = None):
+    """The (size, accuracy) plane of a record (HadamRNN's Figure 1): each run's test accuracy against
+    its size in bits (log scale). HadamRNN with learned signs (the paper's model) is a star, with
+    frozen random signs a circle; Block-HadamRNN a square; the transformer a triangle. Runs with a
+    nonlinear recurrence are left out (an ablation). ``context``: another record whose runs are drawn
+    as grey dots, each named (e.g. QORNN's pMNIST models); the chance level is dashed.
+    ``color_order``: run names whose positions give each run its colour, so that panels of several
+    records colour a run alike (default: the record's runs, sorted)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5.5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    order = list(color_order) if color_order is not None else sorted(record["runs"])
+    order += sorted(set(record["runs"]) - set(order))
+    for run, data in sorted(record["runs"].items()):
+        model = data["config"]["model"]
+        if model.get("nonlinearity", "linear") != "linear":
+            continue
+        learned = model.get("learn_signs", True)
+        marker = {"block-hadamrnn": "s", "transformer": "^"}.get(model["model"], "*" if learned else "o")
+        ax.scatter(data["size_bits"], data["test"]["accuracy"], marker=marker, s=90 if marker == "*" else 50,
+                   zorder=3, label=run_label(record, run), color=colors[order.index(run) % len(colors)])
+    for run, data in sorted((context or {"runs": {}})["runs"].items()):
+        ax.scatter(data["size_bits"], data["test"]["accuracy"], color="0.6", marker=".", s=40, zorder=2)
+        ax.annotate(run, (data["size_bits"], data["test"]["accuracy"]), fontsize=6, color="0.4",
+                    xytext=(3, 2), textcoords="offset points")
+    ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xlabel("model size (bits)")
+    ax.set_ylabel("test accuracy")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
 def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: str, ax=None,
                      runs: Iterable[str] | None = None, logy: bool | str = "auto",
                      references: Mapping[str, float] | str | None = "auto"):

@@ -342,6 +342,30 @@ def test_run_summary_names_every_setting():
     assert "the full data set" in text and "epochs = 10" in text and "Adam 1e-3" in text
 
 
+def test_the_size_accuracy_plane_marks_each_kind_and_colours_a_run_alike_across_panels():
+    def run(model: dict, size: int, accuracy: float) -> dict:
+        return {"config": {"model": model}, "size_bits": size, "test": {"accuracy": accuracy}}
+
+    record = {"experiment": "plane", "profile": "smoke", "runs": {
+        "hadamrnn-p2": run({"model": "hadamrnn", "bits": 2, "learn_signs": False}, 30_000, 0.8),
+        "hadamrnn-p4-learned-signs": run({"model": "hadamrnn", "bits": 4}, 40_000, 0.9),
+        "block-hadamrnn-m16-p4": run({"model": "block-hadamrnn", "block": 16}, 40_000, 0.85),
+        "hadamrnn-p4-relu": run({"model": "hadamrnn", "nonlinearity": "relu"}, 40_000, 0.5),
+        "transformer": run({"model": "transformer"}, 38_000, 0.3)}}
+    context = {"runs": {"ornn": run({"model": "ornn"}, 150_000, 0.7)}}
+    order = ["transformer", "hadamrnn-p2", "hadamrnn-p4-learned-signs", "block-hadamrnn-m16-p4"]
+    ax = report.plot_size_accuracy(record, context=context, color_order=order)
+    points = {c.get_label(): c for c in ax.collections}
+    assert "hadamrnn-p4-relu" not in points  # the nonlinear recurrence is an ablation, drawn elsewhere
+    assert list(points["hadamrnn-p2 [frozen signs]"].get_offsets()[0]) == [30_000, 0.8]
+    first = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0]  # the first of the order
+    assert tuple(points["transformer"].get_facecolor()[0]) == matplotlib.colors.to_rgba(first)
+    assert [t.get_text() for t in ax.texts] == ["ornn"] and ax.get_xscale() == "log"
+    learned, frozen = (points[k].get_paths()[0]
+                       for k in ("hadamrnn-p4-learned-signs", "hadamrnn-p2 [frozen signs]"))
+    assert len(learned.vertices) != len(frozen.vertices)  # a star for learned signs, a circle for frozen
+
+
 def test_a_column_empty_in_every_row_is_left_out_and_named():
     frame = pd.DataFrame({"run": ["a", "b"], "gap": ["—", "—"], "signs": ["—", "learned"],
                           "vs chance": ["", None], "value": [float("nan"), 0.5]})

@@ -73,40 +73,29 @@ display(Markdown(report.record_status(record, config, trained)))
 # %% [markdown]
 # ## The plane
 #
-# Test accuracy against model size in bits (log scale). Circles: HadamRNN at $p = 2, 4, 8$; squares:
-# Block-HadamRNN ($p = 4$) with blocks of $m$; under the `cpu` profile these are runs with **frozen
-# random signs** (marked "[frozen signs]" in the legend): they are not the paper's model, whose signs
-# are learned. The star: HadamRNN with learned signs (the paper's model); the triangle:
-# the float transformer of HadamRNN's size (below). The run with a ReLU recurrence is on
-# {doc}`/book/hadamrnn/ablations`. For context,
-# the float and quantized models of the QORNN pMNIST page (`qornn-pmnist`, hidden 64, same data and
-# steps) are drawn in grey when their record of this profile exists: the upper-left corner is best.
+# Test accuracy against model size in bits (log scale). HadamRNN at $p = 2, 4, 8$ and
+# Block-HadamRNN ($p = 4$, squares) with blocks of $m$; stars learn their signs (the paper's model),
+# circles keep **frozen random signs** (marked "[frozen signs]" in the legend): under the `cpu`
+# profile every run but `hadamrnn-p4-learned-signs` does, since learned signs do not train in that
+# budget; at the paper's budget every run learns its signs, as in the paper. The triangle: the float
+# transformer of HadamRNN's size (below). The runs with a ReLU or tanh recurrence are on
+# {doc}`/book/hadamrnn/ablations`. Where runs are recorded at the paper's budget (profile `paper`:
+# the full data, 100 epochs), their panel comes first, with the runs recorded so far. For context,
+# the float and quantized models of the QORNN pMNIST page (`qornn-pmnist`, hidden 64) at the same
+# budget are drawn in grey when their record exists: the upper-left corner is best.
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(9, 5.5))
-for run, data in sorted(record["runs"].items()):
-    model = data["config"]["model"]
-    if model.get("nonlinearity", "linear") != "linear":
-        continue  # the recurrence ablation: on the ablations page
-    learned = model.get("learn_signs", True)
-    marker = {"block-hadamrnn": "s", "transformer": "^"}.get(model["model"], "*" if learned else "o")
-    ax.scatter(data["size_bits"], data["test"]["accuracy"], marker=marker, s=90 if marker == "*" else 50,
-               zorder=3, label=report.run_label(record, run))
-others = results.load_record("qornn-pmnist", profile, missing_ok=True)  # context only: never trains
-if others is not None:
-    for run, data in sorted(others["runs"].items()):
-        ax.scatter(data["size_bits"], data["test"]["accuracy"], color="0.6", marker=".", s=40, zorder=2)
-        ax.annotate(run, (data["size_bits"], data["test"]["accuracy"]), fontsize=6, color="0.4",
-                    xytext=(3, 2), textcoords="offset points")
-ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance")
-ax.set_xscale("log")
-ax.set_xlabel("model size (bits)")
-ax.set_ylabel("test accuracy")
-ax.set_title(f"pMNIST, profile {record['profile']}")
-ax.grid(True, alpha=0.3)
-ax.legend(fontsize="small")
+budgets = report.budget_records("hadamrnn-size-accuracy", record)  # the paper's budget first, where recorded
+every_run = sorted({run for shown in budgets.values() for run in shown["runs"]})  # a colour each
+fig, axes = plt.subplots(1, len(budgets), figsize=(7.5 * len(budgets), 5.5), squeeze=False, sharex=True,
+                         sharey=True)
+for ax, (budget, shown) in zip(axes[0], budgets.items(), strict=True):
+    others = results.load_record("qornn-pmnist", budget, missing_ok=True)  # context only: never trains
+    report.plot_size_accuracy(shown, ax=ax, context=others, color_order=every_run)
+    ax.set_title(f"pMNIST, {report.budget_label(budget)}")
 fig.tight_layout()
 plt.show()
+display(Markdown(report.paper_budget_note("hadamrnn-size-accuracy", record)))
 
 # %% [markdown]
 # ## The sparsity trade-off
@@ -153,10 +142,12 @@ display(report.styled(pd.DataFrame([
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")
-table = report.comparison_table(record, paper, paper_experiment=config.paper_experiment)
+table = report.budget_comparison("hadamrnn-size-accuracy", record, paper,
+                                 paper_experiment=config.paper_experiment)
 display(report.styled(table[table["metric"] == "accuracy"]))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
-display(Markdown(f"Our numbers come from the **`{record['profile']}` profile**, {setting}: {config.note}."))
+display(Markdown(f"The column `budget` tells the paper's budget (profile `paper`, where recorded) from this "
+                 f"page's profile, **`{record['profile']}`**, {setting}: {config.note}."))
 
 # %% [markdown]
 # ## Training curves and provenance
