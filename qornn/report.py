@@ -372,6 +372,19 @@ def _stop_axis_at(ax, clip_above: float | None, values: Iterable[float], logy: b
         ax.set_ylim(top=top)
 
 
+def _run_colors(runs: Iterable[str], color_order: Sequence[str] | None = None) -> dict[str, str]:
+    """A colour of matplotlib's cycle for each of ``runs``, by its position in ``color_order`` (so
+    that panels of several records colour a run alike; default: the runs sorted), the runs it does not
+    name after it, sorted."""
+    import matplotlib.pyplot as plt
+
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    runs = set(runs)
+    order = list(color_order) if color_order is not None else sorted(runs)
+    order += sorted(runs - set(order))
+    return {run: colors[order.index(run) % len(colors)] for run in runs}
+
+
 #: the id of a legend that names each run once (:func:`plot_loss_curves`), which :func:`legend_below` keeps
 _LEGEND_BY_RUN = "qornn-legend-by-run"
 
@@ -403,14 +416,12 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     frame = history_frame(record)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    order = list(color_order) if color_order is not None else sorted(frame["run"].unique())
-    order += sorted(set(frame["run"]) - set(order))
+    color_of = _run_colors(frame["run"].unique(), color_order)
     values, beyond = [], []
     styles = {"train": _epoch_style(frame, "-", "o")}  # line name -> matplotlib format
     by_run = []  # (run's label, colour, whether a point of it is off the scale), for legend_by_run
     for run, part in frame.groupby("run", sort=True):
-        color = colors[order.index(run) % len(colors)]
+        color = color_of[run]
         series = [("train_loss", styles["train"], "train")]
         if "val_loss" in part:
             styles["validation"] = _epoch_style(frame, ":", "s")
@@ -3128,9 +3139,7 @@ def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
 
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 5.5))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    order = list(color_order) if color_order is not None else sorted(record["runs"])
-    order += sorted(set(record["runs"]) - set(order))
+    color_of = _run_colors(record["runs"], color_order)
     for run, data in sorted(record["runs"].items()):
         model = data["config"]["model"]
         if model.get("nonlinearity", "linear") != "linear":
@@ -3138,7 +3147,7 @@ def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
         learned = model.get("learn_signs", True)
         marker = {"block-hadamrnn": "s", "transformer": "^"}.get(model["model"], "*" if learned else "o")
         ax.scatter(data["size_bits"], data["test"]["accuracy"], marker=marker, s=90 if marker == "*" else 50,
-                   zorder=3, label=run_label(record, run), color=colors[order.index(run) % len(colors)])
+                   zorder=3, label=run_label(record, run), color=color_of[run])
     for run, data in sorted((context or {"runs": {}})["runs"].items()):
         ax.scatter(data["size_bits"], data["test"]["accuracy"], color="0.6", marker=".", s=40, zorder=2)
         ax.annotate(run, (data["size_bits"], data["test"]["accuracy"]), fontsize=6, color="0.4",
