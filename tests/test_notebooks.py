@@ -134,6 +134,23 @@ def test_a_typo_in_a_notebook_parameter_fails_before_training(tmp_path):
     assert (tmp_path / "typo.failed.ipynb").exists()  # the partial output is kept for inspection
 
 
+def test_the_training_time_page_says_when_a_profile_has_no_run_then_names_the_missing_record(tmp_path):
+    """With nothing recorded under a profile, the tables of training times say so (they raised a
+    KeyError); the sensitivity section stops with the command that records it, as a missing record does."""
+    import jupytext
+    import papermill
+
+    page = ROOT / "notebooks" / "hadamrnn" / "training.py"
+    out = tmp_path / "training.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError, match="RecordMissing.*hadamrnn-sensitivity/smoke"):
+        papermill.execute_notebook(jupytext.read(page), str(out), parameters={"profile": "smoke"},
+                                   kernel_name="python3", language="python", cwd=str(page.parent),
+                                   progress_bar=False, execution_timeout=300)
+    text = json.dumps(nbformat.read(out, as_version=4)["cells"])
+    assert "No trained run of this chapter is recorded under the profile `smoke` yet." in text
+    assert "No run of this chapter is recorded at the paper's budget yet." in text
+
+
 def test_a_missing_record_renders_not_recorded_yet_and_overrides_make_a_variant(tmp_path):
     """The book build never trains: with no record, the page is a stub naming the command that
     records it. Papermill's ``overrides`` train a named variant, recorded apart, which a second run

@@ -70,8 +70,11 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 CHAPTER = ("copy", "pmnist", "smnist", "imdb", "sst2", "hadamrnn-size-accuracy", "hadamrnn-sensitivity")
 recorded = [r for r in (results.load_record(name, profile, missing_ok=True) for name in CHAPTER) if r]
 times = report.training_time_frame(recorded)
-display(report.styled(times).format("{:.1f}", subset=["s / epoch"]))
-display(Markdown("Devices in full: " + "; ".join(report.device_names(recorded)) + "."))
+if times.empty:
+    display(Markdown(f"No trained run of this chapter is recorded under the profile `{profile}` yet."))
+else:
+    display(report.styled(times).format("{:.1f}", subset=["s / epoch"]))
+    display(Markdown("Devices in full: " + "; ".join(report.device_names(recorded)) + "."))
 
 # %% [markdown]
 # Seconds per epoch of each model, relative to the float ORNN of the same experiment (where there is
@@ -79,7 +82,7 @@ display(Markdown("Devices in full: " + "; ".join(report.device_names(recorded)) 
 
 # %% tags=["hide-input"]
 rows = []
-for experiment, group in times.groupby("experiment", sort=False):
+for experiment, group in (times.groupby("experiment", sort=False) if not times.empty else []):
     for _, ornn in group[(group["model"] == "ornn") & (group["s / epoch"] > 0)].iterrows():
         same = group[(group["hidden"] == ornn["hidden"]) & (group["batch"] == ornn["batch"])]
         for _, run in same.iterrows():
