@@ -153,17 +153,20 @@ def _match(experiment: str, profile: str, run: str, digest: str, label: object):
     seeds = list(SEEDS_TRIED)
     if isinstance(labelled, int) and labelled not in seeds:  # a seed beyond those tried: its label says
         seeds.insert(0, labelled)
+    profile_config = None  # the profile's own configuration, the first candidate tried
     for overrides in _variant_overrides(experiment, profile, label):
         try:
             config = get_config(experiment, profile, overrides)
         except ValueError:  # overrides of an older definition of the experiment
             continue
+        if not overrides:
+            profile_config = config
         if run not in config.models:
             continue
         seed = next((s for s in seeds if results.config_hash(config.run_config(run, s)) == digest), None)
         if seed is not None:
             return config, seed
-    return get_config(experiment, profile), None
+    return profile_config or get_config(experiment, profile), None
 
 
 def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Checkpoint | None:

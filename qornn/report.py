@@ -375,10 +375,13 @@ def _stop_axis_at(ax, clip_above: float | None, values: Iterable[float], logy: b
 def _run_colors(runs: Iterable[str], color_order: Sequence[str] | None = None) -> dict[str, str]:
     """A colour of matplotlib's cycle for each of ``runs``, by its position in ``color_order`` (so
     that panels of several records colour a run alike; default: the runs sorted), the runs it does not
-    name after it, sorted."""
+    name after it, sorted. The cycle's greys are skipped: the figures draw context (other papers'
+    models, baselines) in grey."""
+    import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
 
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = [c for c in cycle if len(set(mcolors.to_rgb(c))) > 1] or cycle
     runs = set(runs)
     order = list(color_order) if color_order is not None else sorted(runs)
     order += sorted(runs - set(order))
@@ -2003,7 +2006,8 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
     metric, with a first column ``task``; the rows made at the paper's budget lead (every task's, in
     the order of ``tasks``), then those of ``profile``, each over its recorded seeds. ``tasks``:
     task label -> (experiment, metric). Reads each committed record (a record missing at
-    ``profile`` raises :class:`~qornn.results.RecordMissing`, with the command that makes it)."""
+    ``profile`` raises :class:`~qornn.results.RecordMissing`, with the command that makes it).
+    Without the comparison's ``profile`` column: ``budget`` and each row's record path say it."""
     from .experiments import get_config, recorded_or_trained
 
     tables = []
@@ -2014,7 +2018,7 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
         table = table[table["metric"] == metric]
         table.insert(0, "task", task)
         tables.append(table)
-    summary = pd.concat(tables, ignore_index=True)
+    summary = pd.concat(tables, ignore_index=True).drop(columns="profile")
     first = (summary["budget"] != PAPER_BUDGET).astype(int)  # paper's budget first, else as given
     return summary.iloc[first.sort_values(kind="stable").index].reset_index(drop=True)
 

@@ -115,6 +115,7 @@ def test_the_chapter_summary_leads_with_every_paper_row():
     summary = report.summary_table(tasks, report.load_paper_numbers("hadamrnn"), "cpu")
     recorded = summary[summary["ours"] != "not recorded"]
     assert list(summary.columns[:3]) == ["task", "budget", "run"]
+    assert "profile" not in summary.columns  # the budget column says it, and the record path
     first = recorded.iloc[0]
     assert (first["task"], first["budget"], first["run"], first["ours"]) == (
         "pMNIST", report.PAPER_BUDGET, "hadamrnn", "95.0%")

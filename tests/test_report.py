@@ -366,6 +366,15 @@ def test_the_size_accuracy_plane_marks_each_kind_and_colours_a_run_alike_across_
     assert len(learned.vertices) != len(frozen.vertices)  # a star for learned signs, a circle for frozen
 
 
+def test_run_colours_are_distinct_and_never_the_grey_of_context_points():
+    runs = [f"run{i}" for i in range(9)]  # the 8th of matplotlib's cycle is grey
+    colors = report._run_colors(runs)
+    rgb = {run: matplotlib.colors.to_rgb(c) for run, c in colors.items()}
+    assert all(len(set(channels)) > 1 for channels in rgb.values())  # the cycle's grey is skipped
+    assert len(set(colors.values())) == 9  # the cycle's nine other colours, one per run
+    assert report._run_colors(runs, color_order=runs[::-1])["run8"] == colors["run0"]  # by position
+
+
 def test_a_column_empty_in_every_row_is_left_out_and_named():
     frame = pd.DataFrame({"run": ["a", "b"], "gap": ["—", "—"], "signs": ["—", "learned"],
                           "vs chance": ["", None], "value": [float("nan"), 0.5]})
