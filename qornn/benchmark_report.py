@@ -190,13 +190,20 @@ def paper_costs_table(record: Mapping) -> pd.DataFrame:
     """paper_costs: per paper-profile run, the measured seconds per optimiser step (one thread), the
     profile's optimiser steps, their product in hours and whether that fits this machine (at most
     :data:`qornn.report.FITS_HOURS`); the runs of an experiment that could not be measured for the
-    same reason (its data set is missing), in one row that says why."""
+    same reason (its data set is missing), in one row that says why. A run its ``paper`` profile now
+    leaves out (``left_out`` of :func:`qornn.experiments.get_config`) is not listed: it is not run."""
+    from .experiments import EXPERIMENTS, get_config
     from .report import FITS_HOURS
 
     fits = f"fits this machine (≤ {FITS_HOURS:g} h)"
     out = []
     unmeasured: dict[tuple[str, str], dict] = {}
+    left_out = {(name, run) for name in {r["experiment"] for r in record["runs"]}
+                if "paper" in EXPERIMENTS.get(name, {}).get("profiles", {})
+                for run in get_config(name, "paper").left_out}
     for r in record["runs"]:
+        if (r["experiment"], r["run"]) in left_out:
+            continue
         row = {"experiment": r["experiment"], "run": r["run"]}
         if not r["measured"] and (r["experiment"], r["reason"]) in unmeasured:
             unmeasured[r["experiment"], r["reason"]]["run"] += ", " + r["run"]

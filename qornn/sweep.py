@@ -196,9 +196,7 @@ def plan(experiment: str, profile: str, *, runs: Sequence[str] | None = None, se
     configs = [get_config(experiment, profile, point) for point in points]  # refuses a bad grid
     names = list(configs[0].models) if runs is None else list(runs)
     for cfg in configs:
-        unknown = [run for run in names if run not in cfg.models]
-        if unknown:
-            raise ValueError(f"unknown run(s) {unknown} for {experiment!r}; valid: {', '.join(cfg.models)}")
+        cfg.check_runs(names)
         cfg.check()
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads per run must be a positive int, got {threads!r}")

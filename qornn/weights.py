@@ -100,8 +100,7 @@ def load_weights(experiment: str, run: str, profile: str = "paper", seed: int = 
 
     cfg = get_config(experiment, profile, overrides)
     check_seed(seed)
-    if run not in cfg.models:
-        raise ValueError(f"unknown run {run!r} for {experiment!r}; valid: {', '.join(cfg.models)}")
+    cfg.check_runs([run])
     variant = cfg.record_variant(seed)
     what = f"{experiment}/{profile}/{run}" + (f" (variant {variant})" if variant else "")
     train, export = cfg.command([run], seed), cfg.command([run], seed, verb="export")

@@ -137,6 +137,10 @@ def test_the_paper_costs_table_says_which_runs_fit_this_machine():
     # an experiment's runs missing for one reason share a row; another experiment or reason has its own
     assert list(table.index) == ["small", "big", "x, y", "z", "w"]
     assert table.loc["x, y", "not measured"] == "no data"
+    # a run its paper profile now leaves out (the same model as another there) is not run: not listed
+    plane = [{**row(run, 1.0), "experiment": "hadamrnn-size-accuracy"}
+             for run in ("hadamrnn-p4", "hadamrnn-p4-learned-signs")]
+    assert list(bench.paper_costs_table({"runs": plane})["run"]) == ["hadamrnn-p4"]
 
 
 def test_paper_costs_of_some_experiments_keep_the_other_rows_and_say_when_each_was_measured(

@@ -68,6 +68,24 @@ def test_a_bad_model_option_fails_before_any_run_trains(monkeypatch):
     assert results.load_record("copy", "smoke", missing_ok=True) is None  # nothing trained
 
 
+def test_a_profile_may_leave_out_a_run_and_says_why_when_asked_for_it(monkeypatch):
+    from qornn import experiments
+
+    paper = get_config("hadamrnn-size-accuracy", "paper")
+    # every run learns its signs at the paper's budget: the learned-signs run would be hadamrnn-p4 again
+    assert "hadamrnn-p4-learned-signs" not in paper.models and "hadamrnn-p4-learned-signs" in paper.left_out
+    assert paper.models["hadamrnn-p4"].get("learn_signs", True)
+    assert "hadamrnn-p4-learned-signs" in get_config("hadamrnn-size-accuracy", "cpu").models
+    with pytest.raises(ValueError, match="learned-signs is left out of the 'paper' profile: every run"):
+        run_experiment("hadamrnn-size-accuracy", "paper", runs=["hadamrnn-p4-learned-signs"], progress=False)
+    spec = experiments.EXPERIMENTS["copy"]
+    smoke = {**spec["profiles"]["smoke"], "leave_out": {"gru": "no such run"}}
+    profiles = {**spec["profiles"], "smoke": smoke}
+    monkeypatch.setitem(experiments.EXPERIMENTS, "copy", {**spec, "profiles": profiles})
+    with pytest.raises(ValueError, match="leaves out an unknown run 'gru'"):
+        get_config("copy", "smoke")
+
+
 def test_ptq_runs_quantize_the_trained_float_run():
     record = run_experiment("qornn-copy", "smoke", runs=["ornn-bjorck", "ptq-bjorck-5bit",
                                                           "qornn-ste-bjorck-5bit"], progress=False)

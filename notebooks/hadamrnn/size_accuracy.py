@@ -35,7 +35,9 @@
 # **This page's deviation.** In the `cpu` profile every run but one keeps $W$'s random signs fixed:
 # with learned signs HadamRNN did not train in this budget (see
 # {doc}`/book/hadamrnn/pmnist`), and a plane of failed runs would say nothing about $p$
-# or $m$. The run `hadamrnn-p4-learned-signs` is the paper's model in the same budget.
+# or $m$. The run `hadamrnn-p4-learned-signs` is the paper's model in the same budget. At the paper's
+# budget every run learns its signs, so the `paper` profile leaves that run out: it would be
+# `hadamrnn-p4` trained again.
 
 # %% tags=["hide-input"]
 import warnings

@@ -312,6 +312,9 @@ EXPERIMENTS["hadamrnn-size-accuracy"] = {
             "train": {"epochs": 100, "batch_size": 100, "lr": 1e-3, "lr_gamma": 0.98,
                       "eval_batch_size": 1000},
             "note": "the paper's hyperparameters, with learned signs as in the paper",
+            # every HadamRNN learns its signs here: this run would train hadamrnn-p4 over again
+            "leave_out": {"hadamrnn-p4-learned-signs": "every run of this profile learns its signs, so it "
+                                                       "would be `hadamrnn-p4` trained again"},
         },
         "cpu": {
             "task_options": {"train_size": 20_000, "val_size": 2_000},

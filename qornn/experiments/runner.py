@@ -63,6 +63,20 @@ class ExperimentConfig:
     #: the name of the variant the overrides make ("" for the profile itself): its record is
     #: ``data/results/<experiment>/variants/<profile>/<variant>.json``
     variant: str = ""
+    #: runs of the experiment this profile leaves out, run -> why (e.g. the same model as another
+    #: run at this budget); they are not in ``models``
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def check_runs(self, runs: list[str]) -> None:
+        """Refuse run names this configuration does not have, naming the valid ones (and why a run
+        the profile leaves out is not run)."""
+        unknown = [run for run in runs if run not in self.models]
+        if not unknown:
+            return
+        why = "".join(f"; {run} is left out of the {self.profile!r} profile: {self.left_out[run]}"
+                      for run in unknown if run in self.left_out)
+        raise ValueError(f"unknown run(s) {unknown} for {self.experiment!r}; valid: {', '.join(self.models)}"
+                         + why)
 
     def command(self, runs: list[str] | None = None, seed: int = 0, verb: str = "run") -> str:
         """The ``qornn run`` command that trains this configuration (these ``runs``, this ``seed``);
@@ -122,7 +136,12 @@ def experiment_names() -> list[str]:
 
 def get_config(experiment: str, profile: str, overrides: Any = None) -> ExperimentConfig:
     """Resolve ``experiment`` under ``profile``, with ``overrides`` applied (a variant, see
-    :mod:`qornn.overrides`); unknown names list the valid ones."""
+    :mod:`qornn.overrides`); unknown names list the valid ones.
+
+    A profile holds ``task_options`` and ``train``, and may hold ``task`` (a stand-in task),
+    ``models`` (run -> settings that replace the experiment's), ``train_overrides`` (run -> training
+    settings of its own), ``note`` and ``leave_out`` (run -> why this profile does not run it, e.g.
+    it would be another run again there; :attr:`ExperimentConfig.left_out`)."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; valid: {', '.join(experiment_names())}")
     spec = EXPERIMENTS[experiment]
@@ -133,12 +152,18 @@ def get_config(experiment: str, profile: str, overrides: Any = None) -> Experime
     models = copy.deepcopy(spec["models"])
     for run, override in prof.get("models", {}).items():
         models[run].update(override)
+    left_out = dict(prof.get("leave_out", {}))
+    for run in left_out:
+        if run not in models:
+            raise ValueError(f"profile {profile!r} of {experiment!r} leaves out an unknown run {run!r}; "
+                             f"runs: {', '.join(models)}")
+        del models[run]
     config = ExperimentConfig(
         experiment=experiment, profile=profile, task=prof.get("task", spec["task"]),
         task_options=dict(prof["task_options"]), models=models, train=dict(prof["train"]),
         note=prof.get("note", ""), source=spec.get("source", ""),
         paper_experiment=spec.get("paper_experiment", experiment),
-        train_overrides=copy.deepcopy(prof.get("train_overrides", {})),
+        train_overrides=copy.deepcopy(prof.get("train_overrides", {})), left_out=left_out,
     )
     return apply_overrides(config, overrides)
 
@@ -261,9 +286,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     check_seed(seed)
     check_device(device)
     runs = list(cfg.models) if runs is None else runs
-    unknown = [r for r in runs if r not in cfg.models]
-    if unknown:
-        raise ValueError(f"unknown run(s) {unknown} for {experiment!r}; valid: {', '.join(cfg.models)}")
+    cfg.check_runs(runs)
     cfg.check()  # every config is validated before any training starts
     variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
     results.check_writable(results.record_path(experiment, profile, **variant).parent,
@@ -323,8 +346,7 @@ def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
     """The trained model of one run, rebuilt from its finished checkpoint under ``runs/`` (a PTQ
     run: its source's model, quantized). A clear error when the run was never trained here."""
     cfg = get_config(experiment, profile, overrides)
-    if run not in cfg.models:
-        raise ValueError(f"unknown run {run!r} for {experiment!r}; valid: {', '.join(cfg.models)}")
+    cfg.check_runs([run])
     task = task if task is not None else build_task(cfg.task, **cfg.task_options, seed=seed)
     source = cfg.source_run(run)
     if source is not None:
