@@ -28,6 +28,7 @@ __all__ = [
     "subnormals_table",
     "allocator_table",
     "sequence_passes_table",
+    "tanh_recurrence_tables",
     "provenance_table",
     "paper_costs_table",
     "paper_costs_measurements",
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, str] = {
     "allocator": ".venv/bin/python benchmarks/allocator.py",
     "paper_costs": ".venv/bin/python benchmarks/paper_costs.py",
     "sequence_passes": ".venv/bin/python benchmarks/sequence_passes.py",
+    "tanh_recurrence": ".venv/bin/python benchmarks/tanh_recurrence.py",
 }
 
 
@@ -289,6 +291,21 @@ def sequence_passes_table(record: Mapping) -> pd.DataFrame:
                           "two tensors (s)": r["median_s"]["two-tensors"],
                           "two tensors / one pass": r["two_tensors_over_one_pass"],
                           "same gradients": r["same_gradients"]} for r in record["sizes"]])
+
+
+def tanh_recurrence_tables(record: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """tanh_recurrence: (per shape, HadamRNN's training step with a tanh recurrence on the kernel's
+    vector tanh and on the library's std::tanh, and their ratio (median of per-repetition ratios);
+    per float tanh, its largest and mean distance from the exact tanh in ulp and the share of inputs
+    it gets exactly)."""
+    steps = pd.DataFrame([{"shape": r["shape"], "n": r["hidden"], "batch": r["batch"], "T": r["T"],
+                           "vector tanh (s)": r["median_s"]["vector tanh"],
+                           "library tanh (s)": r["median_s"].get("library tanh"),
+                           "library / vector": r["library_over_vector"]} for r in record["sizes"]])
+    accuracy = pd.DataFrame([{"float tanh": name, "largest error (ulp)": row["max_ulp"],
+                              "mean error (ulp)": row["mean_ulp"], "exact": f"{row['share_exact']:.1%}"}
+                             for name, row in record["accuracy"].items() if isinstance(row, dict)])
+    return steps, accuracy
 
 
 def subnormals_table(record: Mapping) -> pd.DataFrame:

@@ -884,6 +884,45 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     }),
 }
 
+#: rewrites checked to give the same numbers, bit for bit, at one thread, for every run but those
+#: whose trained model has the given settings (defaults filled in from the model's options): path ->
+#: {(git blob id before, git blob id after): settings}. A run with the settings counts as made with
+#: older code; any other counts as made with the version after, as for :data:`SAME_RESULTS` (the
+#: two chain). Each pair is a check recorded by ``scripts/kernel_equivalence.py`` in which only cases
+#: of the settings differ (its count by recurrence; ``tests/test_train.py`` holds them together).
+SAME_RESULTS_UNLESS: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
+    "qornn/csrc/hadamard_rnn.cpp": {
+        # the float tanh on whole SIMD vectors (tanh_lanes; std::tanh before): against 1fc51f3, the
+        # float32 tanh cases differ in the last bits, every linear, ReLU and float64 case is equal
+        ("d3b2bb9de66396f6d82cac79cacd3e3ba0bb3c60", "fe74972168745d8e3cc12fa060e021dbc2ff2f14"):
+            {"nonlinearity": "tanh"},
+    },
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _model_defaults(name: object) -> dict[str, Any] | None:
+    """The default of each option of the model ``name`` (read it, do not change it), None for a
+    name that is no model."""
+    from .models.options import model_options  # here: the models import this module
+
+    try:
+        return {key: option.default for key, option in model_options(name).items()}
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _unless_pairs(path: str, model: Mapping) -> frozenset[tuple[str, str]]:
+    """The rewrites of ``path`` in :data:`SAME_RESULTS_UNLESS` that left the numbers of a run of
+    ``model`` (its trained model's settings) unchanged: those whose settings it does not have."""
+    rewrites = SAME_RESULTS_UNLESS.get(path, {})
+    defaults = _model_defaults(model.get("model")) if rewrites else None
+    if defaults is None:  # no such rewrite, or an unknown model: it may have any setting (the safe side)
+        return frozenset()
+    settings = {**defaults, **model}
+    return frozenset(pair for pair, unless in rewrites.items()
+                     if any(settings.get(key) != value for key, value in unless.items()))
+
 
 def blob_id(text: str) -> str:
     """The git blob id of a file whose content is ``text`` (``git hash-object``)."""
@@ -894,13 +933,14 @@ def _blob_id_of_bytes(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def verified_same(path: str, old: str, new: str) -> bool:
+def verified_same(path: str, old: str, new: str, also: frozenset[tuple[str, str]] = frozenset()) -> bool:
     """Whether ``path``'s content ``new`` was reached from ``old`` through rewrites of
-    :data:`SAME_RESULTS` only (or is ``old``). For Python, a version that differs from a declared one
+    :data:`SAME_RESULTS` (and ``also``: those of :data:`SAME_RESULTS_UNLESS` that hold for the run
+    at hand) only, or is ``old``. For Python, a version that differs from a declared one
     only in comments, docstrings or layout (:func:`code_fingerprint`) counts as that version, at
     either end of a rewrite, so a check made from one commit covers the records of earlier commits
     whose code behaved the same."""
-    pairs = SAME_RESULTS.get(path, frozenset())
+    pairs = SAME_RESULTS.get(path, frozenset()) | also
     if not pairs:
         return blob_id(old) == blob_id(new)
 
@@ -1089,10 +1129,11 @@ def _git_show(commit: str, path: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def behaviour_changed(commit: str, path: str, head: str) -> bool:
+def behaviour_changed(commit: str, path: str, head: str,
+                      also: frozenset[tuple[str, str]] = frozenset()) -> bool:
     """Whether ``path`` may behave differently at ``head`` than at ``commit`` (both commit ids,
     not names such as "HEAD": the answer is cached): never after rewrites checked to give the same
-    numbers (:data:`SAME_RESULTS`); always for a file
+    numbers (:data:`SAME_RESULTS`, and ``also``, see :func:`verified_same`); always for a file
     added, removed, not Python, or not parsed; for Python, unless only comments, docstrings or
     layout changed, or, in a module of :data:`REGISTRY_DATA`, the registry's data
     (:func:`code_fingerprint`). A module of :data:`MOVED_FROM` is compared with its earlier path
@@ -1105,7 +1146,7 @@ def behaviour_changed(commit: str, path: str, head: str) -> bool:
         before = _git_show(commit, MOVED_FROM[path])
         if before is not None and new is not None:
             return _moved_code_changed(before, MOVED_FROM[path], new, path)
-    if old is not None and new is not None and verified_same(path, old, new):
+    if old is not None and new is not None and verified_same(path, old, new, also):
         return False
     if old is None or new is None or not path.endswith(".py"):
         return True
@@ -1209,7 +1250,8 @@ def code_changed_since(run: dict, scope: tuple[str, ...] = ("qornn",), *,
     own_task = _task_module(run.get("config", {}).get("task"))
     if own_task is not None:  # another task's module cannot change this run's numbers
         paths = [p for p in paths if not _is_task_module(p) or p == own_task]
-    changed = [p for p in paths if behaviour_changed(commit, p, head)]
+    model = trained_model(run)
+    changed = [p for p in paths if behaviour_changed(commit, p, head, _unless_pairs(p, model))]
     if changed:
         which = ", ".join(changed) if len(changed) <= 3 else f"{len(changed)} files"
         return f"made at commit {commit[:8]}; qornn/ has changed since ({which})"

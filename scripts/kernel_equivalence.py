@@ -2,7 +2,8 @@
 of an earlier commit: forward states, logits and every gradient, on a grid of cases (float32 and
 float64; batch sizes that fill whole and partial chunks; n, block size; linear, ReLU and tanh; direct
 inputs or pre-activations; with and without the fused readout; stored or reversible states; the
-gradient of the last state, of every state, or none).
+gradient of the last state, of every state, or none). The record counts the cases that differ by
+dtype and recurrence, for a rewrite meant to change some of them only.
 
     python scripts/kernel_equivalence.py COMMIT [--threads 1]
 
@@ -103,9 +104,16 @@ def main() -> int:
         old = unpack(commit, work / "old")
         before, after = outputs(old, work, args.threads), outputs(REPO, work, args.threads)
         ids_before, ids_after = blob_ids(old, KERNEL_FILES), blob_ids(REPO, KERNEL_FILES)
-    names = [", ".join(f"{k}={v}" for k, v in case.items()) for case in cases()]
-    different = [name for name, a, b in zip(names, before, after, strict=True)
-                 if not all(torch.equal(x, y) for x, y in zip(a, b, strict=True))]
+    every = list(cases())
+    names = [", ".join(f"{k}={v}" for k, v in case.items()) for case in every]
+    differs = [not all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+               for a, b in zip(before, after, strict=True)]
+    different = [name for name, differ in zip(names, differs, strict=True) if differ]
+    groups: dict[str, list[int]] = {}  # "dtype nonlinearity" -> [cases that differ, cases]
+    for case, differ in zip(every, differs, strict=True):
+        group = groups.setdefault(f"{str(case['dtype']).removeprefix('torch.')} {case['nonlin']}", [0, 0])
+        group[0] += differ
+        group[1] += 1
     record = {
         "description": "the fused kernel of this commit against the one of an earlier commit, bit for bit",
         "compared_with": commit,
@@ -113,6 +121,10 @@ def main() -> int:
         "cases": len(names),
         "different": len(different),
         "different_cases": different[:20],
+        # how many cases differ of each dtype and recurrence: a rewrite that changes some of them only
+        # (qornn.results.SAME_RESULTS_UNLESS) is checked against this
+        "different_by_dtype_and_nonlinearity": {key: {"different": d, "cases": n}
+                                                for key, (d, n) in groups.items()},
         "blobs_before": ids_before,
         "blobs_after": ids_after,
         "provenance": provenance(profile="benchmark", seed=0, device="cpu",

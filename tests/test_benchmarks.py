@@ -242,8 +242,26 @@ def test_allocator_writes_its_record(tmp_path, monkeypatch):
                                          "--no-json"])
 
 
+def test_tanh_recurrence_writes_its_record_with_both_kernels_and_the_tanh_error(tmp_path, monkeypatch):
+    from qornn import fast_hadamard
+
+    if not fast_hadamard.available():
+        pytest.skip("no C++ build")
+    record = _run("tanh_recurrence", ["--hidden", "16", "--batch", "3", "--T", "12", "--reps", "2"], tmp_path,
+                  monkeypatch)
+    (row,) = record["sizes"]
+    assert set(row["times_s"]) == {"vector tanh", "library tanh"} and len(row["times_s"]["vector tanh"]) == 2
+    assert row["library_over_vector"] > 0 and (row["hidden"], row["T"]) == (16, 12)
+    accuracy = record["accuracy"]
+    assert accuracy["specials_ok"] and accuracy["vector tanh"]["max_ulp"] <= 3
+    steps, errors = bench.tanh_recurrence_tables(record)
+    assert list(steps["shape"]) == ["pmnist"]
+    assert set(errors["float tanh"]) == {"vector tanh", "torch.tanh (float32)"}
+
+
 @pytest.mark.parametrize("script", ["hadamrnn_step", "qornn_step", "inference", "gated_step", "subnormals",
-                                    "paper_costs", "allocator", "sequence_passes", "provenance_notes"])
+                                    "paper_costs", "allocator", "sequence_passes", "provenance_notes",
+                                    "tanh_recurrence"])
 def test_help_runs(script, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         _main(script, monkeypatch)(["--help"])
@@ -271,6 +289,8 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
                                      "--reps", "1", "--out", str(folder / "allocator.json")])
     _main("sequence_passes", monkeypatch)(["--hidden", "8", "--batch", "3", "--T", "12", "--reps", "1",
                                            "--out", str(folder / "sequence_passes.json")])
+    _main("tanh_recurrence", monkeypatch)(["--hidden", "16", "--batch", "3", "--T", "12", "--reps", "1",
+                                           "--out", str(folder / "tanh_recurrence.json")])
     out = tmp_path / "executed" / "benchmarks" / "speed.ipynb"
     load_runner().execute(ROOT / "notebooks" / "benchmarks" / "speed.py", out, {}, timeout=600)
     nb = nbformat.read(out, as_version=4)
@@ -281,7 +301,8 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
     for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "loop / fused", "kept / flushed",
                  "commit", "benchmarks/qornn_step.py", "benchmarks/gated_step.py",
                  "benchmarks/subnormals.py", "projected hours (1 thread)", "default / retained",
-                 "page faults (retained)", "two tensors / one pass"):
+                 "page faults (retained)", "two tensors / one pass", "library / vector",
+                 "largest error (ulp)"):
         assert text in html, text
     markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
     assert "Targets" in markdown and "No record" not in markdown and "No `gated_step` record" not in markdown

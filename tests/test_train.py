@@ -530,6 +530,51 @@ def test_each_declared_same_results_rewrite_has_a_recorded_check():
                 (path, before, after)
 
 
+def test_each_rewrite_checked_equal_but_for_some_runs_has_a_recorded_check_that_says_so():
+    """SAME_RESULTS_UNLESS claims a kernel rewrite changed only the runs of some recurrence: each
+    pair must be backed by a committed scripts/kernel_equivalence.py record at one thread between
+    those two versions in which no case of another recurrence differs."""
+    folder = results._REPO_ROOT / "data" / "results" / "benchmarks" / "kernel_equivalence"
+    checks = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    for path, rewrites in results.SAME_RESULTS_UNLESS.items():
+        for (before, after), unless in rewrites.items():
+            assert set(unless) == {"nonlinearity"}, unless  # what the check's count by recurrence can back
+            assert any(r["blobs_before"].get(path) == before and r["blobs_after"].get(path) == after
+                       and r["threads"] == 1 and r["cases"] > 0 and all(
+                           group["different"] == 0 for key, group in
+                           r.get("different_by_dtype_and_nonlinearity", {"?": {"different": 1}}).items()
+                           if key.split()[-1] != unless["nonlinearity"])
+                       for r in checks), (path, before, after)
+
+
+def test_a_rewrite_checked_equal_but_for_some_settings_flags_only_the_runs_with_them(monkeypatch):
+    path = "qornn/csrc/hadamard_rnn.cpp"
+    versions = {("v1", path): "one", ("v2", path): "two"}
+    ids = {v: results.blob_id(text) for (v, _), text in versions.items()}
+    monkeypatch.setattr(results, "_git_show", lambda commit, p: versions.get((commit, p)))
+    monkeypatch.setattr(results, "_changed_files", lambda commit, head, scope: (path,))
+    monkeypatch.setitem(results.SAME_RESULTS, path, frozenset())
+    monkeypatch.setitem(results.SAME_RESULTS_UNLESS, path, {(ids["v1"], ids["v2"]): {"nonlinearity": "tanh"}})
+
+    def run(name="hadamrnn", **options):
+        return {"config": {"experiment": "pmnist", "task": "pmnist",
+                           "model": {"model": name, "hidden_size": 8, **options}},
+                "provenance": {"commit": "v1", "dirty": False}}
+
+    results.behaviour_changed.cache_clear()
+    try:
+        assert results.code_changed_since(run(), head="v2") is None  # linear, the model's default
+        assert results.code_changed_since(run(nonlinearity="relu"), head="v2") is None
+        assert path in results.code_changed_since(run(nonlinearity="tanh"), head="v2")
+        assert path in results.code_changed_since(run("no-such-model"), head="v2")  # unknown: the safe side
+        backwards = {(ids["v2"], ids["v1"]): {"nonlinearity": "tanh"}}
+        monkeypatch.setitem(results.SAME_RESULTS_UNLESS, path, backwards)
+        results.behaviour_changed.cache_clear()
+        assert path in results.code_changed_since(run(), head="v2")  # a pair reads one way only
+    finally:
+        results.behaviour_changed.cache_clear()
+
+
 def test_a_check_that_left_a_measurement_out_is_followed_by_that_measurement_made_again():
     """A training-equivalence check may leave out a measurement made after training (the
     ``analysis.activation_ptq`` of a change to activation PTQ): its pair then holds only because every
@@ -647,7 +692,8 @@ def test_freshness_follows_head_as_it_moves(monkeypatch):
     heads = []
     real = results.behaviour_changed
     monkeypatch.setattr(results, "behaviour_changed",
-                        lambda commit, path, head: heads.append(head) or real(commit, path, head))
+                        lambda commit, path, head, *also: heads.append(head)
+                        or real(commit, path, head, *also))
     first = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=results._REPO_ROOT,
                            capture_output=True, text=True).stdout.split()[0]
     assert results.code_changed_since({"provenance": {"commit": first, "dirty": False}})
@@ -740,7 +786,7 @@ def test_a_kernel_change_flags_only_the_runs_of_hadamard_models(monkeypatch):
 
     monkeypatch.setattr(results, "_git", git)
     monkeypatch.setattr(results, "_changed_files", results._changed_files.__wrapped__)  # a fake git: no cache
-    monkeypatch.setattr(results, "behaviour_changed", lambda commit, path, head: True)
+    monkeypatch.setattr(results, "behaviour_changed", lambda commit, path, head, *also: True)
 
     def run(model, **config):
         return {"provenance": {"commit": "a" * 40, "dirty": False},
@@ -793,7 +839,7 @@ def test_another_task_module_cannot_flag_a_run(monkeypatch):
 
     monkeypatch.setattr(results, "_git", git)
     monkeypatch.setattr(results, "_changed_files", results._changed_files.__wrapped__)  # a fake git: no cache
-    monkeypatch.setattr(results, "behaviour_changed", lambda commit, path, head: True)
+    monkeypatch.setattr(results, "behaviour_changed", lambda commit, path, head, *also: True)
 
     def since(task, files):
         changed["diff"] = "\n".join(files)

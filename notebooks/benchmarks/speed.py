@@ -151,6 +151,29 @@ else:
                      + "` writes it."))
 
 # %% [markdown]
+# ## HadamRNN with a tanh recurrence: a vector tanh
+#
+# The fused kernel runs a chunk of batch rows in the lanes of SIMD vectors, but its tanh called the C
+# library's `std::tanh` on one number at a time, which took about three quarters of a tanh
+# recurrence's step. The kernel now computes the float tanh of a whole vector at once: tanh is odd,
+# and for $z = -2|x|$, $\tanh|x| = -\operatorname{expm1}(z) / (2 + \operatorname{expm1}(z))$, with
+# $\operatorname{expm1}$ by range reduction ($z = k \ln 2 + r$) and its Taylor series in $r$
+# (`tanh_lanes` in `qornn/csrc/hadamard_rnn.cpp`). Its numbers differ from the library's in the last
+# bits, so `benchmarks/tanh_recurrence.py` measures how far each float tanh is from the exact one
+# (float64 tanh rounded to float32, 2.4 million inputs), then times HadamRNN's training step with a
+# tanh recurrence (the Figure 1 ablation's `hadamrnn-p4-tanh` shape) on both kernels, interleaved, the
+# library's built from its source at the commit before:
+
+# %% tags=["hide-input"]
+if "tanh_recurrence" in records:
+    steps, accuracy = bench.tanh_recurrence_tables(records["tanh_recurrence"])
+    display(report.styled(steps, precision=3))
+    display(report.styled(accuracy, precision=2))
+else:
+    display(Markdown("No `tanh_recurrence` record yet: `" + bench.BENCHMARKS["tanh_recurrence"]
+                     + "` writes it."))
+
+# %% [markdown]
 # ## Packed models: storage and inference
 #
 # `benchmarks/inference.py` saves pMNIST-shaped models (input 1, 10 classes) with `qornn.export`
