@@ -1002,9 +1002,20 @@ def _task_module(task: str | None) -> str | None:
 
 def trained_model(run: Mapping) -> Mapping:
     """The model settings that trained ``run`` (a post-training quantization run's: its source's);
-    empty if the record holds none."""
+    empty if the record holds none. The peer check's runs (:mod:`qornn.peer`) name no model entry:
+    a pMNIST run's configuration gives qornn's HadamRNN (Block-HadamRNN with a block) by its
+    settings at the top level, and a check of a trained copy model names that model's run of the
+    copy experiment, ``hadamrnn`` or ``block-hadamrnn``, which is its model's name."""
     config = run.get("config", {})
     model = (config.get("source") or config).get("model", {})
+    if not model and config.get("experiment") == EXPERIMENT_ONLY["qornn/peer.py"]:
+        source = config.get("source") or {}
+        if "hidden_size" in config:
+            model = {"model": "block-hadamrnn" if config.get("block") else "hadamrnn",
+                     **{key: config[key] for key in ("hidden_size", "bits", "learn_signs", "block")
+                        if key in config}}
+        elif source.get("experiment") == "copy" and source.get("run") in ("hadamrnn", "block-hadamrnn"):
+            model = {"model": source["run"]}
     return model if isinstance(model, Mapping) else {}
 
 

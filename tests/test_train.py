@@ -575,6 +575,21 @@ def test_a_rewrite_checked_equal_but_for_some_settings_flags_only_the_runs_with_
         results.behaviour_changed.cache_clear()
 
 
+def test_the_peer_checks_runs_name_the_model_they_trained():
+    """The peer check's records keep a model's settings at the top level (pMNIST runs) or name the copy
+    run they load: trained_model reads both, so that a kernel change that left their recurrence
+    alone (SAME_RESULTS_UNLESS) does not flag them."""
+    import json
+
+    path = results._REPO_ROOT / "data" / "results" / "hadamrnn-peer-check" / "cpu.json"
+    record = json.loads(path.read_text())
+    models = {name: results.trained_model(run) for name, run in record["runs"].items()}
+    assert models and all(m.get("model") in ("hadamrnn", "block-hadamrnn") for m in models.values()), models
+    assert models["n128-m16-frozen-signs"] == {"model": "block-hadamrnn", "hidden_size": 128, "bits": 4,
+                                               "learn_signs": False, "block": 16}
+    assert models["copy-paper-hadamrnn-seed0"] == {"model": "hadamrnn"}
+
+
 def test_a_check_that_left_a_measurement_out_is_followed_by_that_measurement_made_again():
     """A training-equivalence check may leave out a measurement made after training (the
     ``analysis.activation_ptq`` of a change to activation PTQ): its pair then holds only because every
