@@ -37,9 +37,11 @@
 # early pixels wrote can be erased. A tanh keeps the sign of every coordinate but squashes its
 # size: $|\tanh z| < |z|$ for $z \neq 0$, so the norm shrinks at every step where the state is not
 # small, and a coordinate near saturation ($|z| \gtrsim 2$) passes almost no gradient back
-# ($\tanh' z = 1 - \tanh^2 z$). The runs below measure what each costs here. A nonlinear
-# recurrence has no fast Walsh–Hadamard path, so both train with dense products; the recorded
-# training times are below the table.
+# ($\tanh' z = 1 - \tanh^2 z$). The runs below measure what each costs here. Both nonlinear
+# recurrences run on the fused kernel with the fast Walsh–Hadamard transform, as the linear one does,
+# but keep every state for the backward pass (only a linear recurrence with an orthogonal $W$ can be
+# run backwards), and the tanh costs its evaluation (on whole SIMD vectors; see the speed page); the
+# recorded training times are below the table.
 #
 # In the `cpu` profile $W$'s random signs are fixed in every run but `hadamrnn-p4-learned-signs`
 # (see {doc}`/book/hadamrnn/size_accuracy`). At the paper's budget every run learns its signs, as in

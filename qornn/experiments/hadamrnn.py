@@ -282,9 +282,9 @@ def _plane_models(hidden: int) -> dict[str, dict[str, Any]]:
         models[f"block-hadamrnn-m{block}-p4"] = {"model": "block-hadamrnn", "block": block, "bits": 4,
                                                  **fixed}
     # The recurrence ablation: HadamRNN's recurrence is linear, h_t = W h_{t-1} + U x_t + b; the same
-    # network with h_t = ReLU(W h_{t-1} + U x_t + b) (the ablations page). A nonlinear recurrence has
-    # no fast Walsh–Hadamard path (dense products: about 5x slower per step at n = 512). The tanh
-    # recurrence is `_PLANE_TANH`, below.
+    # network with h_t = ReLU(W h_{t-1} + U x_t + b) (the ablations page). A nonlinear recurrence runs
+    # on the fused kernel too, but stores its states (it cannot be run backwards): about 1.5x the
+    # linear one's step at n = 512 (benchmarks/paper_costs.py). The tanh recurrence is `_PLANE_TANH`.
     models["hadamrnn-p4-relu"] = {"model": "hadamrnn", "bits": 4, "nonlinearity": "relu", **fixed}
     models["hadamrnn-p4-learned-signs"] = {"model": "hadamrnn", "bits": 4, "hidden_size": hidden}
     return models
