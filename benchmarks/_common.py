@@ -10,6 +10,8 @@ import argparse
 import copy
 import math
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -23,6 +25,7 @@ from qornn.results import atomic_write_json, provenance, results_dir
 from qornn.train import flush_denormals
 
 __all__ = ["interleaved_times", "median_ratios", "fit_exponent", "default_path", "write_record",
+           "extension_from_history",
            "step_parser", "step_header", "training_step", "shape_parser", "same_gradients", "variant_steps"]
 
 
@@ -172,3 +175,30 @@ def variant_steps(model, loss: Callable[[Any], Any], variants: Mapping[str, Vari
         return step
 
     return {name: closure(context) for name, context in variants.items()}
+
+
+def extension_from_history(commit: str, source_path: str, name: str, *, cflags: list[str],
+                           ldflags: list[str] | None = None):
+    """The C++ module ``name`` built from ``source_path`` as it was at ``commit`` (read with ``git show``),
+    in a folder of its own beside the kernel's build (a benchmark's earlier version, timed beside the
+    current one); None, with the reason printed, when this checkout's history lacks that commit."""
+    from torch.utils import cpp_extension
+
+    from qornn import fast_hadamard
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        source = subprocess.run(["git", "show", f"{commit}:{source_path}"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as err:
+        print(f"{name} skipped: its source is not in this checkout's history ({err})", file=sys.stderr)
+        return None
+    build = fast_hadamard._build_dir().parent / f"{name}_{commit[:8]}"
+    build.mkdir(parents=True, exist_ok=True)
+    src = build / f"{name}.cpp"
+    if not src.exists() or src.read_text() != source:  # rewriting it would make ninja rebuild
+        src.write_text(source)
+    fast_hadamard._ninja_on_path()
+    fast_hadamard.clear_stale_lock(build)
+    return cpp_extension.load(name=name, sources=[str(src)], extra_cflags=cflags, extra_ldflags=ldflags or [],
+                              build_directory=str(build), verbose=False)

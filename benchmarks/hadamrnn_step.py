@@ -51,7 +51,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import default_path, fit_exponent, interleaved_times, median_ratios, write_record
+from _common import (
+    default_path,
+    extension_from_history,
+    fit_exponent,
+    interleaved_times,
+    median_ratios,
+    write_record,
+)
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -141,26 +148,9 @@ def previous_extension():
     """The C++ module of the previous fast path, or None (with the reason printed) if it cannot be built."""
     global _previous_ext
     if _previous_ext is None:
-        from torch.utils import cpp_extension
-
-        root = Path(__file__).resolve().parents[1]
-        try:
-            source = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:qornn/csrc/fast_hadamard.cpp"],
-                                    cwd=root, capture_output=True, text=True, check=True).stdout
-        except (OSError, subprocess.CalledProcessError) as err:
-            print(f"qornn-previous skipped: its source is not in this checkout's history ({err})",
-                  file=sys.stderr)
-            _previous_ext = False
-            return None
-        build = root / "data" / "cache" / "torch_extensions" / f"previous_{PREVIOUS_COMMIT[:8]}"
-        build.mkdir(parents=True, exist_ok=True)
-        src = build / "fast_hadamard_previous.cpp"
-        if not src.exists() or src.read_text() != source:  # rewriting it would make ninja rebuild
-            src.write_text(source)
-        fast_hadamard._ninja_on_path()
-        fast_hadamard.clear_stale_lock(build)
-        _previous_ext = cpp_extension.load(name="qornn_previous_fast_hadamard", sources=[str(src)],
-                                           extra_cflags=["-O3", "-march=native"], build_directory=str(build))
+        _previous_ext = extension_from_history(PREVIOUS_COMMIT, "qornn/csrc/fast_hadamard.cpp",
+                                               "qornn_previous_fast_hadamard",
+                                               cflags=["-O3", "-march=native"]) or False
     return _previous_ext or None
 
 

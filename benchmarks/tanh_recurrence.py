@@ -23,15 +23,21 @@ Results go to ``data/results/benchmarks/tanh_recurrence.json`` with provenance.
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import time
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from _common import default_path, interleaved_times, median_ratios, shape_parser, variant_steps, write_record
+from _common import (
+    default_path,
+    extension_from_history,
+    interleaved_times,
+    median_ratios,
+    shape_parser,
+    variant_steps,
+    write_record,
+)
 
 from qornn import fast_hadamard
 from qornn.models import build_model
@@ -46,25 +52,9 @@ SHAPES = {"pmnist": (512, 100, 784, 4)}
 def library_tanh_extension():
     """The kernel's C++ module as it was at :data:`LIBRARY_TANH_COMMIT`, built from git history
     (None, with the reason printed, when this checkout lacks it)."""
-    from torch.utils import cpp_extension
-
-    root = Path(__file__).resolve().parents[1]
-    try:
-        source = subprocess.run(["git", "show", f"{LIBRARY_TANH_COMMIT}:qornn/csrc/hadamard_rnn.cpp"],
-                                cwd=root, capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as err:
-        print(f"library tanh skipped: its source is not in this checkout's history ({err})", file=sys.stderr)
-        return None
-    build = fast_hadamard._build_dir().parent / f"library_tanh_{LIBRARY_TANH_COMMIT[:8]}"
-    build.mkdir(parents=True, exist_ok=True)
-    src = build / "hadamard_rnn_library_tanh.cpp"
-    if not src.exists() or src.read_text() != source:  # rewriting it would make ninja rebuild
-        src.write_text(source)
-    fast_hadamard._ninja_on_path()
-    fast_hadamard.clear_stale_lock(build)
-    return cpp_extension.load(name="qornn_hadamard_rnn_library_tanh", sources=[str(src)],
-                              extra_cflags=fast_hadamard._compile_flags(), extra_ldflags=["-fopenmp"],
-                              build_directory=str(build), verbose=False)
+    return extension_from_history(LIBRARY_TANH_COMMIT, "qornn/csrc/hadamard_rnn.cpp",
+                                  "qornn_hadamard_rnn_library_tanh", cflags=fast_hadamard._compile_flags(),
+                                  ldflags=["-fopenmp"])
 
 
 def running(ext):
