@@ -296,6 +296,7 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert not [o["text"] for o in outputs if o.get("name") == "stderr"]  # no warning shown to a reader
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2
     html = "\n".join(o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))
     for text in ("qornn-fast (s)", "QORNN / ORNN", "× smaller (files)", "loop / fused", "kept / flushed",

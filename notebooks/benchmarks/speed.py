@@ -28,12 +28,15 @@
 
 # %% tags=["hide-input"]
 import os
+import warnings
 
-import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+warnings.filterwarnings("ignore", message="IProgress not found")
 
-from qornn import benchmark_report as bench
-from qornn import report
+import matplotlib.pyplot as plt  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import benchmark_report as bench  # noqa: E402
+from qornn import report  # noqa: E402
 
 # %% tags=["parameters", "remove-cell"]
 # No parameters: the page renders the committed benchmark records. `profile` only absorbs
