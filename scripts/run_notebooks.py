@@ -228,6 +228,17 @@ def _record_missing(err: BaseException) -> str | None:
     return str(getattr(err, "evalue", "")) if getattr(err, "ename", None) == "RecordMissing" else None
 
 
+def stderr_shown(executed: Path) -> list[str]:
+    """The first line of each stderr output of the executed notebook ``executed``: on a page that
+    trains nothing, a warning the reader would see."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    texts = [(o.get("text") or "").strip() for cell in nb.cells for o in cell.get("outputs", [])
+             if o.get("output_type") == "stream" and o.get("name") == "stderr"]
+    return [text.splitlines()[0] for text in texts if text]
+
+
 def execute(notebook: Path, out: Path, params: dict, *, progress: bool = False,
             timeout: int | None = None) -> str | None:
     """Run ``notebook`` into ``out``. Returns None, or the "not recorded yet" message of a page
@@ -333,6 +344,9 @@ def _main(argv: list[str] | None) -> int:
         if not_recorded:
             print(f"    WARNING: {not_recorded} (the page says so)", file=sys.stderr, flush=True)
             missing.append(str(label))
+        elif not per_notebook[notebook].get("retrain"):  # training prints its progress there
+            for line in stderr_shown(out):
+                print(f"    WARNING: the page shows on stderr: {line[:200]}", file=sys.stderr, flush=True)
         print(f"    done in {time.perf_counter() - start:.1f} s", flush=True)
     if missing:
         print(f"run_notebooks: {len(missing)} page(s) not recorded yet, built as stubs: {', '.join(missing)}",

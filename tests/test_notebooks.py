@@ -50,6 +50,13 @@ def test_copy_notebook_smoke(tmp_path):
     runner.execute(COPY_NOTEBOOK, again, {"profile": "smoke"}, timeout=600)
     markdown = "\n".join(_outputs(nbformat.read(again, as_version=4), "text/markdown"))
     assert "rendered from the committed record" in markdown
+    # no stray warning on the page (run_notebooks names any it finds; a made-up one here)
+    assert not runner.stderr_shown(out) and not runner.stderr_shown(again)
+    warned = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text="SomeWarning: read me\nmore\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="fine\n")])])
+    nbformat.write(warned, tmp_path / "warned.ipynb")
+    assert runner.stderr_shown(tmp_path / "warned.ipynb") == ["SomeWarning: read me"]
 
 
 def test_pmnist_notebook_smoke(tmp_path, monkeypatch):

@@ -65,11 +65,15 @@
 # ```
 
 # %% tags=["hide-input"]
-import pandas as pd
-from IPython.display import Markdown, display
+import warnings
 
-from qornn import sweep
-from qornn.experiments import PAPERS
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+import pandas as pd  # noqa: E402
+from IPython.display import Markdown, display  # noqa: E402
+
+from qornn import sweep  # noqa: E402
+from qornn.experiments import PAPERS  # noqa: E402
 
 # %% tags=["parameters", "remove-cell"]
 # No parameters: the page renders the committed records. `profile` only absorbs

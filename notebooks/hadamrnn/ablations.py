@@ -97,6 +97,7 @@ for budget, shown in budgets.items():
             if run in budget_config.left_out:  # not a run of this budget (the same model as another)
                 left_out[(budget, run)] = budget_config.left_out[run]
                 rows.append({"budget": report.budget_label(budget), "ablation": ablation, "run": run,
+                             "recurrence": "—", "p": "—", "block m": "—", "signs": "—",
                              "test accuracy": "left out at this budget", "size (bits)": "—"})
                 continue
             data = shown["runs"].get(run)
@@ -107,7 +108,7 @@ for budget, shown in budgets.items():
                          "signs": "learned" if model.get("learn_signs", True) else "fixed",
                          "test accuracy": "missing" if data is None else data["test"]["accuracy"],
                          "size (bits)": "missing" if data is None else data["size_bits"]})
-frame = pd.DataFrame(rows).fillna("—")
+frame = pd.DataFrame(rows)
 display(report.styled(frame))
 for (budget, run), why in left_out.items():
     display(Markdown(f"`{run}` is left out of the `{budget}` profile: {why}. At the paper's budget, "
