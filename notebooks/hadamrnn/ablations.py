@@ -146,6 +146,9 @@ for row, (budget, shown) in zip(axes, budgets.items(), strict=True):
             ax.text(0.5, 0.5, "not recorded at this budget yet", ha="center", va="center",
                     transform=ax.transAxes, fontsize="small")
             ax.set_xticks([])
+        for run in (run for run in runs if (budget, run) in left_out):
+            ax.text(0.5, 0.03, f"{run}: left out at this budget", ha="center", va="bottom",
+                    transform=ax.transAxes, fontsize="x-small", color="0.3")
         ax.set_title(f"{ablation}, {report.budget_label(budget)}", fontsize="small")
 fig.tight_layout()
 plt.show()
