@@ -934,34 +934,53 @@ def _blob_id_of_bytes(data: bytes) -> str:
 
 
 def verified_same(path: str, old: str, new: str, also: frozenset[tuple[str, str]] = frozenset()) -> bool:
-    """Whether ``path``'s content ``new`` was reached from ``old`` through rewrites of
-    :data:`SAME_RESULTS` (and ``also``: those of :data:`SAME_RESULTS_UNLESS` that hold for the run
-    at hand) only, or is ``old``. For Python, a version that differs from a declared one
-    only in comments, docstrings or layout (:func:`code_fingerprint`) counts as that version, at
-    either end of a rewrite, so a check made from one commit covers the records of earlier commits
-    whose code behaved the same."""
+    """Whether ``path``'s content ``new`` behaves as ``old`` for every run: whether it is reached
+    from ``old`` by steps that each keep a run's numbers, in any order: a rewrite of
+    :data:`SAME_RESULTS` (and ``also``: those of :data:`SAME_RESULTS_UNLESS` that hold for the run at
+    hand), or, for Python, a change in comments, docstrings or layout only, or plain functions added
+    (:func:`_same_code`). So a check made from one commit covers the records of earlier commits
+    whose code behaved the same, and a function added to a file before or after its declared
+    rewrites does not flag the records made before them."""
     pairs = SAME_RESULTS.get(path, frozenset()) | also
-    if not pairs:
-        return blob_id(old) == blob_id(new)
+    reached: dict[str, str | None] = {blob_id(old): old}  # blob id -> its text, if this repository has it
 
-    def key(text: str | None) -> str | None:
-        if text is None or not path.endswith(".py"):
-            return None
+    def reaches(text: str | None, blob: str) -> bool:
+        return blob in reached or text is not None and any(
+            _same_code(known, text, path) for known in reached.values() if known is not None)
+
+    while not reaches(new, blob_id(new)):
+        step = {after: _git_blob(after) for before, after in pairs
+                if after not in reached and reaches(_git_blob(before), before)}
+        if not step:
+            return False
+        reached.update(step)
+    return True
+
+
+#: (git blob id before, git blob id after, registry_data) -> :func:`_same_code`'s answer: the pages
+#: ask it for the same few dozen versions hundreds of times
+_SAME_CODE: dict[tuple[str, str, bool], bool] = {}
+
+
+def _same_code(before: str, after: str, path: str) -> bool:
+    """Whether the source ``after`` of ``path`` runs as ``before`` did for the code that called it:
+    the same text, or, for Python, the same code (:func:`code_fingerprint`) or ``before`` with plain
+    functions added (:func:`_only_new_functions`). Code that does not parse is the same only as
+    itself."""
+    first, second = blob_id(before), blob_id(after)
+    if first == second:
+        return True
+    if not path.endswith(".py"):
+        return False
+    data = path in REGISTRY_DATA
+    key = (first, second, data)
+    if key not in _SAME_CODE:
         try:
-            return code_fingerprint(text, registry_data=path in REGISTRY_DATA)
+            _SAME_CODE[key] = code_fingerprint(before, registry_data=data) == code_fingerprint(
+                after, registry_data=data) or _only_new_functions(before, after, registry_data=data)
         except SyntaxError:
-            return None
-
-    known = {blob: key(_git_blob(blob)) for pair in pairs for blob in pair}
-    reached, reached_keys = {blob_id(old)}, {key(old)} - {None}
-    target, target_key = blob_id(new), key(new)
-    grown = True
-    while grown and target not in reached and target_key not in reached_keys:
-        step = {after for before, after in pairs if before in reached or known[before] in reached_keys}
-        grown = not step <= reached
-        reached |= step
-        reached_keys |= {known[blob] for blob in step} - {None}
-    return target in reached or (target_key is not None and target_key in reached_keys)
+            _SAME_CODE[key] = False
+    return _SAME_CODE[key]
 
 
 @functools.lru_cache(maxsize=256)
@@ -1143,12 +1162,13 @@ def _git_show(commit: str, path: str) -> str | None:
 def behaviour_changed(commit: str, path: str, head: str,
                       also: frozenset[tuple[str, str]] = frozenset()) -> bool:
     """Whether ``path`` may behave differently at ``head`` than at ``commit`` (both commit ids,
-    not names such as "HEAD": the answer is cached): never after rewrites checked to give the same
-    numbers (:data:`SAME_RESULTS`, and ``also``, see :func:`verified_same`); always for a file
-    added, removed, not Python, or not parsed; for Python, unless only comments, docstrings or
-    layout changed, or, in a module of :data:`REGISTRY_DATA`, the registry's data
-    (:func:`code_fingerprint`). A module of :data:`MOVED_FROM` is compared with its earlier path
-    when ``commit`` predates the move, and the earlier path itself then counts as unchanged."""
+    not names such as "HEAD": the answer is cached): always for a file added or removed; never when
+    ``head``'s version is reached from ``commit``'s through rewrites checked to give the same
+    numbers (:data:`SAME_RESULTS`, and ``also``) and, for Python, changes in comments, docstrings or
+    layout only (in a module of :data:`REGISTRY_DATA`, in the registry's data too) or plain
+    functions added, in any order (:func:`verified_same`); otherwise always. A module of
+    :data:`MOVED_FROM` is compared with its earlier path when ``commit`` predates the move, and the
+    earlier path itself then counts as unchanged."""
     old, new = _git_show(commit, path), _git_show(head, path)
     if new is None and path in MOVED_FROM.values():  # moved: checked at its new path
         return not any(_git_show(head, moved) is not None
@@ -1157,17 +1177,7 @@ def behaviour_changed(commit: str, path: str, head: str,
         before = _git_show(commit, MOVED_FROM[path])
         if before is not None and new is not None:
             return _moved_code_changed(before, MOVED_FROM[path], new, path)
-    if old is not None and new is not None and verified_same(path, old, new, also):
-        return False
-    if old is None or new is None or not path.endswith(".py"):
-        return True
-    data = path in REGISTRY_DATA
-    try:
-        if code_fingerprint(old, registry_data=data) == code_fingerprint(new, registry_data=data):
-            return False
-        return not _only_new_functions(old, new, registry_data=data)
-    except SyntaxError:
-        return True
+    return old is None or new is None or not verified_same(path, old, new, also)
 
 
 def _bound_names(node: ast.stmt) -> set[str]:

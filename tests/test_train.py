@@ -516,6 +516,30 @@ def test_a_declared_rewrite_covers_versions_that_differ_only_in_comments(monkeyp
     assert not results.verified_same(path, other, v2)
 
 
+def test_plain_functions_added_before_or_after_a_declared_rewrite_keep_a_run_current(monkeypatch):
+    """A file that went through a declared rewrite and gained a plain function, in either order, still
+    behaves as before for the runs made before both; a changed function still counts."""
+    path = "qornn/fast_hadamard.py"
+    v1, v2 = "def f(x):\n    return x\n", "def f(x):\n    return x + 0\n"
+    helper = "\n\ndef g(y):\n    return 2 * y\n"
+    texts = {results.blob_id(text): text for text in (v1 + helper, v2)}
+    monkeypatch.setattr(results, "_git_blob", texts.get)
+    rewrite = (results.blob_id(v1 + helper), results.blob_id(v2))
+    monkeypatch.setitem(results.SAME_RESULTS, path, frozenset({rewrite}))
+    assert results.verified_same(path, v1, v2)  # a function added, then the declared rewrite
+    assert results.verified_same(path, v1, v2 + helper)  # ... then a function added after it
+    assert results.verified_same(path, v1 + helper, v2 + "\n\ndef h():\n    return 0\n")
+    assert not results.verified_same(path, v1, "def f(x):\n    return x + 1\n" + helper)
+    assert not results.verified_same(path, v2, v1)  # a pair reads one way only
+    # what a function added to a file must not be: one under a name the file bound before, or a class
+    assert not results.verified_same(path, v1, v2 + "\n\ndef f(x):\n    return 0\n")
+    assert not results.verified_same(path, v1, v2 + "\n\nclass G:\n    pass\n")
+    # the same in a file no rewrite was declared for
+    assert results.verified_same("qornn/tasks/copy.py", v1, v1 + helper)
+    assert not results.verified_same("qornn/tasks/copy.py", v1, v2)
+    assert not results.verified_same("qornn/csrc/x.cpp", "int a;", "int a; int b;")  # C++: same text only
+
+
 def test_each_declared_same_results_rewrite_has_a_recorded_check():
     """SAME_RESULTS is a claim about numbers: each pair must be backed by a committed record of
     scripts/kernel_equivalence.py or scripts/training_equivalence.py that compared those two
