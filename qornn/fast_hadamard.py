@@ -454,3 +454,12 @@ def keep_freed_memory() -> bool:
     ok &= mallopt(m_top_pad, 64 << 20) == 1
     return bool(ok)
 
+
+def float32_ulps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """How many float32 values lie between ``a`` and ``b``, elementwise (finite float32 tensors):
+    the distance in units in the last place by which the kernel's float tanh is measured against
+    the exact one (``tests/test_fast_hadamard.py``, ``benchmarks/tanh_recurrence.py``)."""
+    def ordered(x: torch.Tensor) -> torch.Tensor:  # float32 bits as integers in the floats' order
+        bits = x.view(torch.int32).long()
+        return torch.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
+    return (ordered(a) - ordered(b)).abs()

@@ -461,14 +461,6 @@ def test_a_stale_build_lock_is_removed_a_fresh_one_kept(tmp_path):
     assert not lock.exists()
 
 
-def _ulps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """How many float32 values lie between a and b, elementwise."""
-    def ordered(x):
-        bits = x.view(torch.int32).long()
-        return torch.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
-    return (ordered(a) - ordered(b)).abs()
-
-
 @pytest.mark.skipif(not CPP, reason="no C++ build")
 def test_the_kernels_float_tanh_is_within_a_few_ulp_of_the_exact_one():
     """The recurrence's float tanh works on whole SIMD vectors (std::tanh is scalar): from the
@@ -478,8 +470,18 @@ def test_the_kernels_float_tanh_is_within_a_few_ulp_of_the_exact_one():
     grid = torch.logspace(-45, 2, 400_001, dtype=torch.float64)
     x = torch.cat([torch.linspace(-10, 10, 400_001, dtype=torch.float64), grid, -grid]).float()
     ours = fh.load_extension().tanh_float(x)
-    assert int(_ulps(ours, torch.tanh(x.double()).float()).max()) <= 3
+    assert int(fh.float32_ulps(ours, torch.tanh(x.double()).float()).max()) <= 3
     assert torch.equal(fh.load_extension().tanh_float(-x), -ours)
     specials = fh.load_extension().tanh_float(torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan]))
     assert specials[:4].tolist() == [0.0, -0.0, 1.0, -1.0] and specials[4].isnan()
     assert torch.signbit(specials[:2]).tolist() == [False, True]
+
+
+def test_float32_ulps_counts_the_floats_between_two_values():
+    one = torch.tensor([1.0])
+    after = torch.nextafter(one, torch.tensor([2.0]))
+    tiny = torch.tensor([1e-45])  # the smallest subnormal float32
+    assert fh.float32_ulps(one, after).item() == 1 and fh.float32_ulps(after, one).item() == 1
+    assert fh.float32_ulps(torch.tensor([0.0]), torch.tensor([-0.0])).item() == 0  # one zero
+    assert fh.float32_ulps(tiny, -tiny).item() == 2  # across zero
+    assert fh.float32_ulps(one, torch.tensor([2.0])).item() == 2 ** 23
