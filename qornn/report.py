@@ -2955,19 +2955,23 @@ def copy_diagnosis_text(frame: pd.DataFrame) -> str:
 
 def plot_seed_sign_dynamics(experiment: str, runs: Iterable[str], profile: str = PAPER_PROFILE,
                             metric: str = "loss", references: Any = "auto",
-                            failed: Any = None, axes=None) -> list[str]:
+                            failed: Any = None, axes=None,
+                            color_order: Sequence[str] | None = None) -> list[str]:
     """Each seed recorded at ``profile`` of each of ``runs``, per epoch: the validation ``metric``
     (log scale for a loss) with reference lines (``references``: "auto", the task's,
     :func:`reference_lines`; or label -> value), the mean |u| of the latent sign vector and the signs
-    of W flipped per optimiser step (the history's ``diagnostics``). A colour per run, a marker per
-    seed; a run for which ``failed(run_data)`` holds is drawn dashed. Returns the curves' labels."""
+    of W flipped per optimiser step (the history's ``diagnostics``). A colour per run (by its place in
+    ``color_order``, default ``runs``: :func:`_run_colors`), a marker per seed; a run for which
+    ``failed(run_data)`` holds is drawn dashed. Returns the curves' labels."""
     import matplotlib.pyplot as plt
 
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(14, 3.9))
+    runs = list(runs)
+    colors = _run_colors(runs, runs if color_order is None else color_order)
     drawn, lines = [], {}
     for seed, record in seed_records(experiment, profile).items():
-        for colour, run in enumerate(runs):
+        for run in runs:
             data = record["runs"].get(run)
             if data is None:
                 continue
@@ -2977,7 +2981,7 @@ def plot_seed_sign_dynamics(experiment: str, runs: Iterable[str], profile: str =
             label = f"{run}, seed {seed}"
             # a marker per seed: on every epoch while they stay few enough to see, else on every tenth
             every = 1 if len(epochs) <= MAX_EPOCH_TICKS else max(1, len(epochs) // 10)
-            style = {"color": f"C{colour}", "marker": "os^v"[seed % 4], "markevery": every, "markersize": 4,
+            style = {"color": colors[run], "marker": "os^v"[seed % 4], "markevery": every, "markersize": 4,
                      "linestyle": "--" if failed is not None and failed(data) else "-", "label": label}
             axes[0].plot(epochs, [h["val"].get(metric, math.nan) for h in history], **style)
             diagnostics = [h.get("diagnostics", {}) for h in history]
@@ -3025,7 +3029,7 @@ def _span(values: list[float], fmt: Any = None) -> str:
 #: the signs of W have settled from the first epoch after which fewer than this many flip per
 #: optimiser step, in that epoch and every later one
 SETTLED_FLIPS = 1.0
-_SETTLED = f"fewer than {SETTLED_FLIPS:g} flip per step to the end"
+_SETTLED = f"settled: fewer than {SETTLED_FLIPS:g} flip per step in every epoch to the end"
 
 
 def sign_settling_epoch(history: list[Mapping]) -> int | None:
@@ -3087,10 +3091,11 @@ SIGN_LEARNING_RUNS = ("hadamrnn", "block-hadamrnn")
 
 
 def show_sign_dynamics(experiment: str, runs: Iterable[str] = SIGN_LEARNING_RUNS,
-                       profile: str = PAPER_PROFILE, metric: str = "accuracy") -> str:
+                       profile: str = PAPER_PROFILE, metric: str = "accuracy",
+                       color_order: Sequence[str] | None = None) -> str:
     """For a page: draw :func:`plot_seed_sign_dynamics` (and show it) when some run of ``runs`` has
     sign diagnostics at ``profile``, and return :func:`sign_dynamics_text`, or a sentence saying
-    that no such run is recorded yet."""
+    that no such run is recorded yet. ``color_order``: see :func:`plot_seed_sign_dynamics`."""
     import matplotlib.pyplot as plt
 
     runs = tuple(runs)
@@ -3098,7 +3103,7 @@ def show_sign_dynamics(experiment: str, runs: Iterable[str] = SIGN_LEARNING_RUNS
     if not text:
         return f"No run with sign diagnostics is recorded at the `{profile}` budget yet."
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
-    plot_seed_sign_dynamics(experiment, runs, profile, metric=metric, axes=axes)
+    plot_seed_sign_dynamics(experiment, runs, profile, metric=metric, axes=axes, color_order=color_order)
     fig.tight_layout()
     plt.show()
     return text

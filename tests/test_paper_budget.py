@@ -901,11 +901,12 @@ def test_the_sign_dynamics_over_seeds_in_words_and_in_a_figure():
     hadamrnn, block = text.split("\n")
     assert hadamrnn.startswith("- **hadamrnn** (2 seeds (0, 1)): mean |u| 0.1 after the first epoch, 0.4 "
                                "after the last")
-    assert "settle (fewer than 1 flip per step to the end) from epoch 3 to 4" in hadamrnn
+    assert "settle (settled: fewer than 1 flip per step in every epoch to the end) from epoch 3 to 4" \
+        in hadamrnn
     assert "validation accuracy 20.0% to 30.0% in the epoch before they settle, 94.0% to 95.0% in the last" \
         in hadamrnn
     assert block.endswith("5 signs of W flipped per optimiser step in the last epoch; the signs never settle "
-                          "(fewer than 1 flip per step to the end).")
+                          "(settled: fewer than 1 flip per step in every epoch to the end).")
     import matplotlib.pyplot as plt
 
     _, axes = plt.subplots(1, 3)
@@ -914,6 +915,19 @@ def test_the_sign_dynamics_over_seeds_in_words_and_in_a_figure():
     assert drawn == ["hadamrnn, seed 0", "block-hadamrnn, seed 0", "hadamrnn, seed 1"]
     assert list(axes[2].lines[0].get_ydata()) == [30, 25, 0.4, 0.0]
     assert "chance" in [line.get_label() for line in axes[0].lines]  # the task's reference line
+    colours = {line.get_label(): line.get_color() for line in axes[2].lines}
+    assert colours["hadamrnn, seed 0"] == colours["hadamrnn, seed 1"] != colours["block-hadamrnn, seed 0"]
+    plt.close("all")
+    # a page's own run colours (its other figures'), by the runs' place in color_order
+    _, axes = plt.subplots(1, 3)
+    order = ["block-hadamrnn", "hadamrnn"]
+    report.plot_seed_sign_dynamics("pmnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy", axes=axes,
+                                   color_order=order)
+    expected = report._run_colors(order, order)
+    assert {line.get_label(): line.get_color() for line in axes[2].lines} == {
+        "hadamrnn, seed 0": expected["hadamrnn"], "block-hadamrnn, seed 0": expected["block-hadamrnn"],
+        "hadamrnn, seed 1": expected["hadamrnn"]}
+    assert expected["hadamrnn"] != colours["hadamrnn, seed 0"]  # the order changed it
     plt.close("all")
     # the pages' one call: the same text, and a figure drawn; none without diagnostics
     shown = report.show_sign_dynamics("pmnist")

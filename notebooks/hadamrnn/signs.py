@@ -365,7 +365,10 @@ if both_ways:
 # 0.98 per epoch, to 0.13 of its start after 100 epochs) and a short budget cannot: such a budget
 # shows only the unsettled start. The pMNIST and sMNIST pages (sections "At the paper's budget: when
 # the signs settle") plot, at every paper seed, the sign flips per step and the mean $|u|$ beside
-# the accuracy, and give the epoch from which the signs settle.
+# the accuracy, and give the epoch from which the signs settle; the size/accuracy page
+# ({doc}`/book/hadamrnn/size_accuracy`, "Do the learned signs settle?") does the same for Figure 1's
+# runs: HadamRNN at $p = 2, 4, 8$, with a ReLU or tanh recurrence, and Block-HadamRNN with blocks of
+# 16 and 64.
 #
 # ## Provenance
 

@@ -118,6 +118,24 @@ for run, data in sorted(record["runs"].items()):
 display(report.styled(pd.DataFrame(rows).sort_values("block m")))
 
 # %% [markdown]
+# ## Do the learned signs settle? (paper's budget)
+#
+# At the paper's budget every run above learns its signs, by the released method (straight-through
+# gradient on a latent $u$, $W$'s signs are those of $u$: {doc}`/book/hadamrnn/signs`). A dense
+# HadamRNN and a Block-HadamRNN both have $n = 512$ signs, one per row of $W$. Per run and epoch,
+# from the records' diagnostics: the validation accuracy, the mean $|u|$ and the signs of $W$
+# flipped per optimiser step. A flip changes $W^k$ for every power $k$ that the last state depends
+# on, so a run whose signs keep flipping trains against a moving recurrence. Below the figure, the
+# same in numbers: the epoch from which the signs settle, and the accuracy before and after.
+
+# %% tags=["hide-input", "full-width"]
+paper_record = budgets.get(report.PAPER_PROFILE)
+learned = [run for run, data in sorted(paper_record["runs"].items())
+           if report.signs_of(data["config"]["model"]) == "learned"] if paper_record else []
+display(Markdown(report.show_sign_dynamics("hadamrnn-size-accuracy", learned, color_order=every_run)
+                 if learned else "No run with learned signs is recorded at the paper's budget yet."))
+
+# %% [markdown]
 # ## A transformer of the same size
 #
 # HadamRNN's reviewers asked how a small transformer of the same size in bits compares. The run
