@@ -3135,13 +3135,47 @@ def copy_verdict_text(verdicts: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def annotate_apart(ax, points: Sequence[tuple[str, float, float]], fontsize: float = 6,
+                   color: str = "0.4", max_shift: int = 8, avoid: Sequence = ()) -> list:
+    """Name each point (label, x, y) of ``ax`` with its label, just above and to the right of it,
+    where that label would not cover one already placed: from the highest point down, a label that
+    would is moved down (or else up) by whole lines, at most ``max_shift``, and tied to its point by a
+    thin line; ``avoid``: display boxes no label may cover either (the axes' legends). The labels'
+    extents are measured on the figure as laid out now: call it after the data, the axes' scales
+    and (where it matters) the figure's layout are set. Returns the annotations."""
+    ax.autoscale_view()
+    renderer = ax.figure.canvas.get_renderer()
+    scale = ax.figure.dpi / 72  # display pixels per point
+    placed = list(avoid)
+    annotations = []
+    for label, x, y in sorted(points, key=lambda point: (-point[2], point[1])):
+        probe = ax.annotate(label, (x, y), fontsize=fontsize, xytext=(3, 2), textcoords="offset points")
+        box = probe.get_window_extent(renderer).expanded(1.0, 1.1)
+        probe.remove()
+        for shift in [0] + [sign * k for k in range(1, max_shift + 1) for sign in (-1, 1)]:
+            moved = box.translated(0, shift * box.height)
+            if not any(moved.overlaps(other) for other in placed):
+                break
+        else:
+            shift, moved = 0, box
+        placed.append(moved)
+        line = {"arrowprops": {"arrowstyle": "-", "color": color, "linewidth": 0.4, "shrinkA": 0,
+                               "shrinkB": 2}} if shift else {}
+        annotations.append(ax.annotate(label, (x, y), fontsize=fontsize, color=color,
+                                       xytext=(3, 2 + shift * box.height / scale),
+                                       textcoords="offset points", **line))
+    return annotations
+
+
 def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
                        color_order: Sequence[str] | None = None):
     """The (size, accuracy) plane of a record (HadamRNN's Figure 1): each run's test accuracy against
     its size in bits (log scale). HadamRNN with learned signs (the paper's model) is a star, with
     frozen random signs a circle; Block-HadamRNN a square; the transformer a triangle. Runs with a
     nonlinear recurrence are left out (an ablation). ``context``: another record whose runs are drawn
-    as grey dots, each named (e.g. QORNN's pMNIST models); the chance level is dashed.
+    in grey (e.g. QORNN's pMNIST models): a k-bit run of a family ("qornn-ste-bjorck-4bit") named by
+    its k, with a marker per family in a legend of its own, any other run named in full; the labels
+    kept apart (:func:`annotate_apart`). The chance level is dashed.
     ``color_order``: run names whose positions give each run its colour, so that panels of several
     records colour a run alike (default: the record's runs, sorted)."""
     import matplotlib.pyplot as plt
@@ -3157,17 +3191,44 @@ def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
         marker = {"block-hadamrnn": "s", "transformer": "^"}.get(model["model"], "*" if learned else "o")
         ax.scatter(data["size_bits"], data["test"]["accuracy"], marker=marker, s=90 if marker == "*" else 50,
                    zorder=3, label=run_label(record, run), color=color_of[run])
+    # the context: a k-bit run of a family ("qornn-ste-bjorck-4bit") is named by its k, with a marker
+    # per family in a legend of its own; any other run by its name
+    named, families = [], {}
     for run, data in sorted((context or {"runs": {}})["runs"].items()):
-        ax.scatter(data["size_bits"], data["test"]["accuracy"], color="0.6", marker=".", s=40, zorder=2)
-        ax.annotate(run, (data["size_bits"], data["test"]["accuracy"]), fontsize=6, color="0.4",
-                    xytext=(3, 2), textcoords="offset points")
+        quantized = re.fullmatch(r"(.+)-(\d+)bit", run)
+        family = quantized[1] if quantized else None
+        if family is not None and family not in families:
+            families[family] = _CONTEXT_MARKERS[len(families) % len(_CONTEXT_MARKERS)]
+        if family is None:
+            ax.scatter(data["size_bits"], data["test"]["accuracy"], color="0.5", marker="o", s=12, zorder=2)
+        else:  # hollow, so that two families at one point both show
+            ax.scatter(data["size_bits"], data["test"]["accuracy"], facecolors="none", edgecolors="0.45",
+                       marker=families[family], s=24, linewidths=0.9, zorder=2)
+        named.append((quantized[2] if quantized else run, data["size_bits"], data["test"]["accuracy"]))
     ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance")
     ax.set_xscale("log")
     ax.set_xlabel("model size (bits)")
     ax.set_ylabel("test accuracy")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    legends = [ax.legend(fontsize="small", loc="upper right")]
+    if families:
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], color="0.45", marker=marker, markerfacecolor="none", linestyle="",
+                          label=family) for family, marker in families.items()]
+        legends.append(ax.legend(handles=handles, fontsize="x-small", loc="lower right",
+                                 title=f"{context.get('experiment', 'context')} (grey), at k bits",
+                                 title_fontsize="x-small"))
+        ax.add_artist(legends[0])
+    renderer = ax.figure.canvas.get_renderer()
+    annotate_apart(ax, named, fontsize=6, color="0.35",
+                   avoid=[legend.get_window_extent(renderer) for legend in legends])
     return ax
+
+
+#: the markers of the context's families of k-bit runs (:func:`plot_size_accuracy`); its other runs
+#: are dots
+_CONTEXT_MARKERS = ("s", "D", "v", "^", "P", "X", "<", ">", "p")
 
 
 def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: str, ax=None,

@@ -352,7 +352,10 @@ def test_the_size_accuracy_plane_marks_each_kind_and_colours_a_run_alike_across_
         "block-hadamrnn-m16-p4": run({"model": "block-hadamrnn", "block": 16}, 40_000, 0.85),
         "hadamrnn-p4-relu": run({"model": "hadamrnn", "nonlinearity": "relu"}, 40_000, 0.5),
         "transformer": run({"model": "transformer"}, 38_000, 0.3)}}
-    context = {"runs": {"ornn": run({"model": "ornn"}, 150_000, 0.7)}}
+    context = {"experiment": "qornn-pmnist", "runs": {
+        "ornn": run({"model": "ornn"}, 150_000, 0.7), "ptq-bjorck-4bit": run({"model": "ornn"}, 40_000, 0.6),
+        "qornn-ste-bjorck-4bit": run({"model": "qornn-ste-bjorck"}, 40_000, 0.6),
+        "qornn-ste-bjorck-8bit": run({"model": "qornn-ste-bjorck"}, 60_000, 0.7)}}
     order = ["transformer", "hadamrnn-p2", "hadamrnn-p4-learned-signs", "block-hadamrnn-m16-p4"]
     ax = report.plot_size_accuracy(record, context=context, color_order=order)
     points = {c.get_label(): c for c in ax.collections}
@@ -360,10 +363,39 @@ def test_the_size_accuracy_plane_marks_each_kind_and_colours_a_run_alike_across_
     assert list(points["hadamrnn-p2 [frozen signs]"].get_offsets()[0]) == [30_000, 0.8]
     first = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0]  # the first of the order
     assert tuple(points["transformer"].get_facecolor()[0]) == matplotlib.colors.to_rgba(first)
-    assert [t.get_text() for t in ax.texts] == ["ornn"] and ax.get_xscale() == "log"
+    assert ax.get_xscale() == "log"
+    # the context: a k-bit run named by its k, a hollow marker per family in a legend of its own
+    assert sorted(t.get_text() for t in ax.texts) == ["4", "4", "8", "ornn"]
+    families = [legend for legend in ax.findobj(matplotlib.legend.Legend)
+                if legend.get_title().get_text().startswith("qornn-pmnist")]
+    assert [t.get_text() for t in families[0].get_texts()] == ["ptq-bjorck", "qornn-ste-bjorck"]
+    assert len(ax.findobj(matplotlib.legend.Legend)) == 2  # the runs' legend is kept beside it
     learned, frozen = (points[k].get_paths()[0]
                        for k in ("hadamrnn-p4-learned-signs", "hadamrnn-p2 [frozen signs]"))
     assert len(learned.vertices) != len(frozen.vertices)  # a star for learned signs, a circle for frozen
+
+
+def test_labels_placed_apart_do_not_cover_one_another_or_a_legend():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.scatter([1, 1, 1, 5], [1, 1, 1.001, 3])
+    ax.autoscale_view()
+    corner = ax.transData.transform((5, 3))
+    legend_box = matplotlib.transforms.Bbox.from_extents(*corner, *corner + 40)  # where "fourth" would go
+    texts = report.annotate_apart(ax, [("first", 1, 1), ("second", 1, 1), ("third", 1, 1.001),
+                                       ("fourth", 5, 3)], avoid=[legend_box])
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for text in texts:  # the words' extents, without their line
+        text.update_positions(renderer)
+        boxes.append(matplotlib.text.Text.get_window_extent(text, renderer))
+    assert sorted(text.get_text() for text in texts) == ["first", "fourth", "second", "third"]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert not any(box.overlaps(legend_box) for box in boxes)
+    moved = [text for text in texts if text.arrow_patch is not None]  # tied to their point by a line
+    assert len(moved) >= 3 and "fourth" in [text.get_text() for text in moved]
+    plt.close(fig)
 
 
 def test_run_colours_are_distinct_and_never_the_grey_of_context_points():

@@ -84,7 +84,9 @@ display(Markdown(report.record_status(record, config, trained)))
 # {doc}`/book/hadamrnn/ablations`. Where runs are recorded at the paper's budget (profile `paper`:
 # the full data, 100 epochs), their panel comes first, with the runs recorded so far. For context,
 # the float and quantized models of the QORNN pMNIST page (`qornn-pmnist`, hidden 64) at the same
-# budget are drawn in grey when their record exists: the upper-left corner is best.
+# budget are drawn in grey when their record exists: a hollow marker per QORNN method, labelled by
+# its bit width $k$ (the legend at the lower right names the methods), and the float models as
+# named dots. The upper-left corner is best.
 
 # %% tags=["hide-input"]
 budgets = report.budget_records("hadamrnn-size-accuracy", record)  # the paper's budget first, where recorded
