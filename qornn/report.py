@@ -3210,7 +3210,8 @@ def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
     ax.set_xlabel("model size (bits)")
     ax.set_ylabel("test accuracy")
     ax.grid(True, alpha=0.3)
-    legends = [ax.legend(fontsize="small", loc="upper right")]
+    # with a context, a fixed place: "best" would not see the labels, placed after it
+    legends = [ax.legend(fontsize="small", loc="upper right" if named else "best")]
     if families:
         from matplotlib.lines import Line2D
 
