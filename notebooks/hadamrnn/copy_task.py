@@ -110,7 +110,7 @@ from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
 display(Markdown(f"The rule: {report.COPY_RULE}."))
 verdicts = report.copy_verdicts(report.COPY_VERDICT_RUNS)
 display(Markdown(report.copy_verdict_text(verdicts)))
-display(report.styled(verdicts))
+display(report.styled(verdicts.drop(columns=["per seed", "note"])))  # both are in the lines above
 
 # %% [markdown]
 # ### Why a seed fails

@@ -122,8 +122,9 @@ display(report.styled(pd.DataFrame(rows), precision=2))
 # - {doc}`/book/hadamrnn/text`: IMDB and SST-2 on labelled stand-ins (neither data set is
 #   reachable here), QQP and the IoT data sets (unavailable, and why).
 # - {doc}`/book/hadamrnn/size_accuracy`: the (size, accuracy) plane of Figure 1, the
-#   Block-HadamRNN sparsity trade-off, and a float transformer of HadamRNN's size.
-# - {doc}`/book/hadamrnn/ablations`: linear against ReLU recurrence, the bit
+#   Block-HadamRNN sparsity trade-off, whether each run's learned signs settle at the paper's
+#   budget, and a float transformer of HadamRNN's size.
+# - {doc}`/book/hadamrnn/ablations`: linear against ReLU or tanh recurrence, the bit
 #   width of $U$ and $V$, sparsity and learned signs.
 # - {doc}`/book/hadamrnn/training`: training time, the speed of the binary recurrent step
 #   and the sensitivity to the learning rate and the batch size (asked for by the reviewers).
