@@ -1302,7 +1302,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
     over them (:func:`seed_values`, :func:`mean_std_cell`), and the gap and the chance flag are of
     the mean. "seeds" says how many ("1 seed" otherwise).
     Paper entries for this experiment whose run or metric the record lacks are listed too, with
-    ours = "not recorded".
+    ours = :data:`NOT_RECORDED` and why (:func:`why_not_recorded`).
     ``paper_experiment``: the experiment's name in the paper file when it differs from ours (e.g.
     ``qornn-copy`` is ``copy`` in ``qornn.yaml``).
 
@@ -1369,7 +1369,8 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                              "record": record_label(record, entry["run"])})
                 continue
             rows.append({"budget": budget, "run": entry["run"], "signs": "—", "hidden": "—",
-                         "metric": entry["metric"], "paper value": paper_cell(entry), "ours": "not recorded",
+                         "metric": entry["metric"], "paper value": paper_cell(entry),
+                         "ours": why_not_recorded(record["experiment"], record["profile"], entry["run"]),
                          "seeds": "—", "vs chance": "", "gap": "—", "profile": record["profile"],
                          "record": "—"})
     columns = ["budget", "run", "signs", "hidden", "metric", "paper value", "ours", "seeds", "vs chance",
@@ -1411,6 +1412,37 @@ def _lead_record(seeds: Mapping[int, Mapping], record: Mapping | None = None) ->
     if record is not None and any(other is record for other in seeds.values()):
         return record
     return seeds[min(seeds)]
+
+
+#: how a table says that we have no number for a run (:func:`why_not_recorded` says why after it)
+NOT_RECORDED = "not recorded"
+
+
+def why_not_recorded(experiment: str, profile: str, run: str) -> str:
+    """:data:`NOT_RECORDED`, then why ``run`` has no record of ``experiment`` at ``profile``: no run of
+    that name in the experiment, left out of the profile (and why), or, at the paper's budget, its
+    status there (:func:`paper_budget_frame`: not run yet, how far it got, failed and why) and, when
+    its measured cost does not fit this machine, the projected hours. Plain :data:`NOT_RECORDED` for
+    a run of a reduced profile that is simply not recorded yet (the page's freshness notes name it)."""
+    from .experiments import get_config
+
+    try:
+        config = get_config(experiment, profile)
+    except (KeyError, ValueError):
+        return NOT_RECORDED
+    if run in config.left_out:
+        return f"{NOT_RECORDED}: left out of profile `{profile}` ({config.left_out[run]})"
+    if run not in config.models:
+        return f"{NOT_RECORDED}: `{experiment}` has no run of this name"
+    if profile != PAPER_PROFILE:
+        return NOT_RECORDED
+    row = paper_budget_frame(experiment).set_index("run").loc[run]
+    status = row["at the paper's budget"]
+    if status.startswith(IN_PROGRESS_AT_PAPER) and row["in progress"]:
+        status = f"{IN_PROGRESS_AT_PAPER}, {row['in progress']}"
+    if str(row["fits here"]).startswith("no") and row["projected hours (1 core)"] is not None:
+        status += f"; does not fit here ({row['projected hours (1 core)']:.1f} h projected on one core)"
+    return f"{NOT_RECORDED}: {status}"
 
 
 def budget_comparison(experiment: str, record: Mapping, paper_numbers: Mapping | None,

@@ -83,16 +83,37 @@ def test_paper_rows_lead_the_page_table_and_say_which_budget_they_are():
     first_reduced = budgets.index("reduced (cpu profile)")
     assert set(budgets[:first_reduced]) == {report.PAPER_BUDGET}  # every paper row before any cpu row
     assert set(budgets[first_reduced:]) == {"reduced (cpu profile)"}
-    paper_rows = table[(table["budget"] == report.PAPER_BUDGET) & (table["ours"] != "not recorded")]
+    unrecorded = table["ours"].str.startswith(report.NOT_RECORDED)
+    paper_rows = table[(table["budget"] == report.PAPER_BUDGET) & ~unrecorded]
     assert set(paper_rows["run"]) == {"hadamrnn"} and set(paper_rows["profile"]) == {"paper"}
     assert all("copy/paper.json" in label for label in paper_rows["record"])
     loss = paper_rows[paper_rows["metric"] == "loss"].iloc[0]
     assert loss["ours"] == "1e-06" and loss["seeds"] == "1 seed"
-    cpu_rows = table[table["budget"] == "reduced (cpu profile)"]
-    assert all("copy/cpu.json" in label for label in cpu_rows[cpu_rows["ours"] != "not recorded"]["record"])
+    cpu_rows = table[(table["budget"] == "reduced (cpu profile)") & ~unrecorded]
+    assert all("copy/cpu.json" in label for label in cpu_rows["record"])
     # the paper's own numbers stay "not available" whichever budget ours come from
     assert set(table.loc[table["run"] == "hadamrnn", "paper value"]) <= {report.NOT_AVAILABLE,
                                                                           report.NOT_IN_PAPER}
+
+
+def test_a_row_without_a_number_says_why():
+    _copy("cpu", "hadamrnn", 0.0196, 0.1)
+    _copy("paper", "hadamrnn", 1e-6, 1.0)
+    _costs([_cost("copy", "lstm", 1.17, 40_000), _cost("copy", "ornn", 0.01, 40_000)])
+    why = report.why_not_recorded
+    assert why("copy", "paper", "lstm") == (f"not recorded: {report.NOT_RUN_AT_PAPER}; does not fit here "
+                                            "(13.0 h projected on one core)")
+    assert why("copy", "paper", "ornn") == f"not recorded: {report.NOT_RUN_AT_PAPER}"  # 0.1 h: it fits
+    assert why("copy", "paper", "qornn-lstm") == "not recorded: `copy` has no run of this name"
+    assert why("hadamrnn-size-accuracy", "paper", "hadamrnn-p4-learned-signs").startswith(
+        "not recorded: left out of profile `paper` (every run of this profile learns its signs")
+    assert why("copy", "cpu", "lstm") == report.NOT_RECORDED  # a reduced profile's run not recorded yet
+    assert why("no-such-experiment", "paper", "lstm") == report.NOT_RECORDED
+    # the tables carry it: the paper's LSTM row at the paper's budget
+    table = report.budget_comparison("copy", results.load_record("copy", "cpu"),
+                                     report.load_paper_numbers("hadamrnn"))
+    lstm = table[(table["run"] == "lstm") & (table["budget"] == report.PAPER_BUDGET)]
+    assert set(lstm["ours"]) == {why("copy", "paper", "lstm")}
 
 
 def test_without_a_paper_record_only_the_page_profile_is_shown():
@@ -113,7 +134,7 @@ def test_the_chapter_summary_leads_with_every_paper_row():
     _mnist("pmnist", "paper", "hadamrnn", 0.95)
     tasks = {"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy")}
     summary = report.summary_table(tasks, report.load_paper_numbers("hadamrnn"), "cpu")
-    recorded = summary[summary["ours"] != "not recorded"]
+    recorded = summary[~summary["ours"].str.startswith(report.NOT_RECORDED)]
     assert list(summary.columns[:3]) == ["task", "budget", "run"]
     assert "profile" not in summary.columns  # the budget column says it, and the record path
     first = recorded.iloc[0]
