@@ -943,44 +943,50 @@ def verified_same(path: str, old: str, new: str, also: frozenset[tuple[str, str]
     rewrites does not flag the records made before them."""
     pairs = SAME_RESULTS.get(path, frozenset()) | also
     reached: dict[str, str | None] = {blob_id(old): old}  # blob id -> its text, if this repository has it
+    # the same text or code first; a function added (a parse of each version) only when that stalls
+    added_functions = False
 
     def reaches(text: str | None, blob: str) -> bool:
         return blob in reached or text is not None and any(
-            _same_code(known, text, path) for known in reached.values() if known is not None)
+            _same_code(known, text, path, added_functions) for known in reached.values() if known is not None)
 
     while not reaches(new, blob_id(new)):
         step = {after: _git_blob(after) for before, after in pairs
                 if after not in reached and reaches(_git_blob(before), before)}
-        if not step:
+        if step:
+            reached.update(step)
+        elif added_functions:
             return False
-        reached.update(step)
+        else:
+            added_functions = True
     return True
 
 
-#: (git blob id before, git blob id after, registry_data) -> :func:`_same_code`'s answer: the pages
-#: ask it for the same few dozen versions hundreds of times
-_SAME_CODE: dict[tuple[str, str, bool], bool] = {}
+#: (git blob id before, git blob id after, registry_data) -> :func:`_only_new_functions`' answer: the
+#: pages ask it for the same few dozen versions hundreds of times
+_ADDED_FUNCTIONS: dict[tuple[str, str, bool], bool] = {}
 
 
-def _same_code(before: str, after: str, path: str) -> bool:
+def _same_code(before: str, after: str, path: str, added_functions: bool = True) -> bool:
     """Whether the source ``after`` of ``path`` runs as ``before`` did for the code that called it:
-    the same text, or, for Python, the same code (:func:`code_fingerprint`) or ``before`` with plain
-    functions added (:func:`_only_new_functions`). Code that does not parse is the same only as
-    itself."""
+    the same text, or, for Python, the same code (:func:`code_fingerprint`) or, with
+    ``added_functions``, ``before`` with plain functions added (:func:`_only_new_functions`). Code
+    that does not parse is the same only as itself."""
     first, second = blob_id(before), blob_id(after)
     if first == second:
         return True
     if not path.endswith(".py"):
         return False
     data = path in REGISTRY_DATA
-    key = (first, second, data)
-    if key not in _SAME_CODE:
-        try:
-            _SAME_CODE[key] = code_fingerprint(before, registry_data=data) == code_fingerprint(
-                after, registry_data=data) or _only_new_functions(before, after, registry_data=data)
-        except SyntaxError:
-            _SAME_CODE[key] = False
-    return _SAME_CODE[key]
+    try:
+        if code_fingerprint(before, registry_data=data) == code_fingerprint(after, registry_data=data):
+            return True
+        key = (first, second, data)
+        if added_functions and key not in _ADDED_FUNCTIONS:
+            _ADDED_FUNCTIONS[key] = _only_new_functions(before, after, registry_data=data)
+        return added_functions and _ADDED_FUNCTIONS[key]
+    except SyntaxError:
+        return False
 
 
 @functools.lru_cache(maxsize=256)
@@ -1196,17 +1202,37 @@ def _only_new_functions(old: str, new: str, *, registry_data: bool) -> bool:
     every added one is a function without decorators under a name the old module never bound. Code
     that ran before cannot have called such a function, so the module behaves as before for it;
     whatever calls the new function was changed to do so, and is counted where it is."""
-    old_body = _code_tree(old, registry_data=registry_data).body
-    new_body = _code_tree(new, registry_data=registry_data).body
-    bound = set().union(*(_bound_names(node) for node in old_body))
-    remaining = iter(ast.dump(node, include_attributes=False) for node in old_body)
+    old_statements, _, bound = _top_level(old, registry_data)
+    new_statements, plain_functions, _ = _top_level(new, registry_data)
+    remaining = iter(old_statements)
     expected = next(remaining, None)
-    for node in new_body:
-        if ast.dump(node, include_attributes=False) == expected:
+    for statement, function in zip(new_statements, plain_functions, strict=True):
+        if statement == expected:
             expected = next(remaining, None)
-        elif not (isinstance(node, ast.FunctionDef) and not node.decorator_list and node.name not in bound):
+        elif function is None or function in bound:
             return False
     return expected is None
+
+
+#: (git blob id of a source, registry_data) -> :func:`_top_level`'s answer: the staleness check asks
+#: it of the same few dozen versions again and again, and parsing is its cost
+_TOP_LEVEL: dict[tuple[str, bool], tuple[tuple[str, ...], tuple[str | None, ...], frozenset[str]]] = {}
+
+
+def _top_level(source: str, registry_data: bool
+               ) -> tuple[tuple[str, ...], tuple[str | None, ...], frozenset[str]]:
+    """``source``'s top-level statements as :func:`_code_tree` gives them: each dumped, the name of
+    each that is a plain function (no decorators; None for any other statement), and every name
+    they bind (:func:`_bound_names`)."""
+    key = (blob_id(source), registry_data)
+    if key not in _TOP_LEVEL:
+        body = _code_tree(source, registry_data=registry_data).body
+        _TOP_LEVEL[key] = (
+            tuple(ast.dump(node, include_attributes=False) for node in body),
+            tuple(node.name if isinstance(node, ast.FunctionDef) and not node.decorator_list else None
+                  for node in body),
+            frozenset().union(*(_bound_names(node) for node in body)))
+    return _TOP_LEVEL[key]
 
 
 def head_commit() -> str | None:
