@@ -1662,6 +1662,19 @@ def without_empty_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]
     return frame.drop(columns=dropped), dropped
 
 
+def show_comparison(table: pd.DataFrame) -> None:
+    """For a page: display a paper-beside-ours ``table`` (:func:`budget_comparison`, maybe cut to one
+    metric) without its ``profile`` column when it has ``budget`` (which says the same) and without
+    the columns empty in every row (:func:`without_empty_columns`: no gap where the paper gives no
+    number, no chance flag where no run is near chance), then a line naming those left out."""
+    from IPython.display import Markdown, display
+
+    shown, left_out = without_empty_columns(table.drop(columns="profile") if "budget" in table else table)
+    display(styled(shown))
+    if left_out:
+        display(Markdown(f"Left out, empty in every row: {', '.join(left_out)}."))
+
+
 def styled(frame: pd.DataFrame, precision: int = 4) -> Styler:
     """``frame`` as a pandas Styler for notebooks: no index, padded left-aligned cells, numbers for
     people (accuracies as percentages, bits and counts as integers with thousands separators,

@@ -415,6 +415,24 @@ def test_a_column_empty_in_every_row_is_left_out_and_named():
     assert report.without_empty_columns(frame.iloc[:0])[1] == []  # no row: nothing to judge by
 
 
+def test_a_page_comparison_leaves_out_the_profile_column_and_empty_ones_and_says_so(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    table = pd.DataFrame({"budget": ["paper's budget"], "run": ["a"], "paper value": ["not available"],
+                          "ours": ["0.5"], "vs chance": [""], "gap": ["—"], "profile": ["paper"],
+                          "record": ["r"]})
+    report.show_comparison(table)
+    frame, note = shown
+    assert list(frame.data.columns) == ["budget", "run", "paper value", "ours", "record"]
+    assert note.data == "Left out, empty in every row: vs chance, gap."
+    shown.clear()
+    report.show_comparison(table.drop(columns=["budget", "vs chance", "gap"]))  # no budget: profile stays
+    assert len(shown) == 1
+    assert list(shown[0].data.columns) == ["run", "paper value", "ours", "profile", "record"]
+
+
 def test_training_time_frame_leaves_out_ptq_runs(record):
     ptq = _run("ornn", [], 0.6, 4, 100)
     ptq["history"] = []

@@ -228,7 +228,7 @@ display(report.styled(history))
 paper = report.load_paper_numbers("hadamrnn")
 display(Markdown(report.paper_budget_note("copy", record)))
 table = report.budget_comparison("copy", record, paper)
-display(report.styled(table))
+report.show_comparison(table)
 baseline = record["runs"][next(iter(record["runs"]))]["baselines"]["memoryless_cross_entropy"]
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
 below = sorted(run for run, data in record["runs"].items() if data["test"]["loss"] < baseline)

@@ -133,7 +133,7 @@ display(report.styled(report.history_frame(record)))
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")
 display(Markdown(report.paper_budget_note("pmnist", record)))
-display(report.styled(report.budget_comparison("pmnist", record, paper)))
+report.show_comparison(report.budget_comparison("pmnist", record, paper))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
 display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 display(report.styled(report.paper_sources_table(paper, "pmnist")))

@@ -166,7 +166,7 @@ display(report.styled(pd.DataFrame([
 paper = report.load_paper_numbers("hadamrnn")
 table = report.budget_comparison("hadamrnn-size-accuracy", record, paper,
                                  paper_experiment=config.paper_experiment)
-display(report.styled(table[table["metric"] == "accuracy"]))
+report.show_comparison(table[table["metric"] == "accuracy"])
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
 display(Markdown(f"The column `budget` tells the paper's budget (profile `paper`, where recorded) from this "
                  f"page's profile, **`{record['profile']}`**, {setting}: {config.note}."))

@@ -140,7 +140,7 @@ display(Markdown(report.show_sign_dynamics("smnist")))
 paper = report.load_paper_numbers("hadamrnn")
 display(Markdown(report.paper_budget_note("smnist", record)))
 table = report.budget_comparison("smnist", record, paper)
-display(report.styled(table[table["metric"] == "accuracy"]))
+report.show_comparison(table[table["metric"] == "accuracy"])
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
 display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 display(report.styled(report.paper_sources_table(paper, "smnist")))

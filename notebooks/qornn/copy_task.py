@@ -185,8 +185,8 @@ plt.show()
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("qornn")
 display(Markdown(report.paper_budget_note("qornn-copy", record)))
-display(report.styled(report.budget_comparison("qornn-copy", record, paper,
-                                               paper_experiment=config.paper_experiment)))
+report.show_comparison(report.budget_comparison("qornn-copy", record, paper,
+                                                paper_experiment=config.paper_experiment))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
 display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 

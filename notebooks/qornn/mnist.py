@@ -252,7 +252,7 @@ for task, record in records.items():
     display(Markdown(f"**{task}**\n\n" + report.paper_budget_note(EXPERIMENTS[task], record)))
     table = report.budget_comparison(EXPERIMENTS[task], record, paper,
                                      paper_experiment=config.paper_experiment)
-    display(report.styled(table[table["metric"] == "accuracy"]))
+    report.show_comparison(table[table["metric"] == "accuracy"])
     setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
     display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 

@@ -176,7 +176,7 @@ plt.show()
 paper = report.load_paper_numbers("qornn")
 display(Markdown(report.paper_budget_note("qornn-ptb", record)))
 table = report.budget_comparison("qornn-ptb", record, paper, paper_experiment=config.paper_experiment)
-display(report.styled(table[table["metric"] == "bpc"]))
+report.show_comparison(table[table["metric"] == "bpc"])
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
 display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
 
