@@ -204,7 +204,8 @@ for ax in list(axes.flat)[len(panels):]:
 fig.tight_layout()
 plt.show()
 
-# %% tags=["hide-input", "full-width"]
+# %% tags=["hide-input", "full-width", "output_scroll"]
+# every epoch of every run: a scrolling box of its own
 history = report.history_frame(record)
 display(report.styled(history))
 

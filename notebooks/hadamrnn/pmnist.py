@@ -113,7 +113,8 @@ for ax in (left, right):
 fig.tight_layout()
 plt.show()
 
-# %% tags=["hide-input", "full-width"]
+# %% tags=["hide-input", "full-width", "output_scroll"]
+# every epoch of every run: a scrolling box of its own
 display(report.styled(report.history_frame(record)))
 
 # %% [markdown]

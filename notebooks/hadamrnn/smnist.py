@@ -197,7 +197,8 @@ display(report.styled(report.size_table(record)))
 # %% [markdown]
 # ## Training history and provenance
 
-# %% tags=["hide-input", "full-width"]
+# %% tags=["hide-input", "full-width", "output_scroll"]
+# every epoch of every run: a scrolling box of its own
 display(report.styled(report.history_frame(record)))
 # every budget and seed the tables above draw on
 display(report.styled(report.budget_provenance_table("smnist", record)))
