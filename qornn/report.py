@@ -512,15 +512,16 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
     return ax
 
 
-def legend_below(ax, ncol: int = 2) -> None:
-    """Move ``ax``'s legend under the axes, in ``ncol`` columns: with many runs, a legend inside the
-    axes covers the curves it names (``fig.tight_layout()`` then makes room for it). A legend of
-    :func:`plot_loss_curves`' ``legend_by_run`` keeps its entries (one per run); any other is made
-    again from the labelled lines, those drawn after it included."""
+def legend_below(ax, ncol: int = 2, top: float = -0.14) -> None:
+    """Move ``ax``'s legend under the axes, in ``ncol`` columns, its top at ``top`` (a fraction of
+    the axes' height: lower for short axes, whose x label would otherwise touch it): with many runs,
+    a legend inside the axes covers the curves it names (``fig.tight_layout()`` then makes room for
+    it). A legend of :func:`plot_loss_curves`' ``legend_by_run`` keeps its entries (one per run); any
+    other is made again from the labelled lines, those drawn after it included."""
     legend = ax.get_legend()
     entries = ([legend.legend_handles, [text.get_text() for text in legend.get_texts()]]
                if legend is not None and legend.get_gid() == _LEGEND_BY_RUN else [])
-    ax.legend(*entries, fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=ncol,
+    ax.legend(*entries, fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, top), ncol=ncol,
               frameon=False)
 
 
@@ -3043,7 +3044,7 @@ def plot_seed_sign_dynamics(experiment: str, runs: Iterable[str], profile: str =
     if metric == "loss":
         axes[0].set_yscale("log")
     axes[1].set_yscale("log")
-    axes[0].legend(fontsize="x-small")
+    legend_below(axes[0], ncol=2, top=-0.2)  # inside, it covered the curves of a run that drops
     return drawn
 
 
