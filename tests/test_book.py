@@ -91,6 +91,9 @@ def test_book_builds_strict(tmp_path, monkeypatch):
     for page in ("landscape", "saddle_escape", "local_identifiability", "parameter_identifiability",
                  "approximation"):
         assert "<img" in (executed / "theory" / f"{page}.html").read_text(), page
+    # $math$ in Markdown that a cell prints is typeset as the pages' own text is, not left as dollars
+    landscape = (executed / "theory" / "landscape.html").read_text()
+    assert 'Same product <span class="math' in landscape and "Same product $" not in landscape
     for doc in ("book/theory/intro_landscape", "book/theory/intro_local_identifiability",
                 "book/theory/intro_parameter_identifiability", "book/theory/intro_approximation",
                 "book/intro", "book/rerun", "book/adapt", "book/data", "book/models"):

@@ -179,3 +179,11 @@ def test_combinations_helper_sanity():
     y = np.array([[0.1, -3.0, 0.5, 2.0, -0.2, 1.0]])
     assert set(np.flatnonzero(brute_force(A, y, 2).x[0])) == {1, 3}
     assert len(list(combinations(range(6), 2))) == 15
+
+
+def test_a_method_is_named_in_math_text_for_figures_and_in_plain_text_for_tables():
+    from qornn.sparse import report as sparse_report
+
+    assert sparse_report.label("sea-0") == "SEA$_0$" and sparse_report.label("sea-omp") == "SEA$_{OMP}$"
+    assert [sparse_report.label(run, math=False) for run in ("sea-0", "sea-omp", "omp", "other")] == [
+        "SEA_0", "SEA_OMP", "OMP", "other"]

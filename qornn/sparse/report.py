@@ -7,6 +7,7 @@ a spread or a paired comparison of those trials.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -31,8 +32,12 @@ def headline_ks(record: Mapping, ks: Sequence[int] = (5, 10, 20)) -> list[int]:
     return [k for k in ks if k in ran] or list(ran)
 
 
-def label(run: str) -> str:
-    return LABELS.get(run, run)
+def label(run: str, math: bool = True) -> str:
+    """The method's name, as the paper writes it: in matplotlib's math text ("SEA$_0$") for a
+    figure, or with ``math=False`` as plain text for a table ("SEA_0"), whose cells no math renderer
+    reads."""
+    name = LABELS.get(run, run)
+    return name if math else re.sub(r"\$_\{?([^}$]*)\}?\$", r"_\1", name)
 
 
 def trials(record: Mapping, run: str, metric: str, k: int) -> np.ndarray:
@@ -59,7 +64,7 @@ def summary_frame(record: Mapping, metric: str, runs: Iterable[str] | None = Non
     for run in _runs(record, runs):
         for k in record["runs"][run]["test"]["k"]:
             v = trials(record, run, metric, k)
-            row = {"method": label(run), "run": run, "k": k, "trials": v.size, "mean": v.mean(),
+            row = {"method": label(run, math=False), "run": run, "k": k, "trials": v.size, "mean": v.mean(),
                    "std": v.std(ddof=1) if v.size > 1 else float("nan"),
                    "ci95": 1.96 * v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else float("nan"),
                    "median": float(np.median(v))}
@@ -108,7 +113,8 @@ def paired_comparison(record: Mapping, run: str, against: Sequence[str], ks: Seq
             a, b = trials(record, run, metric, k), trials(record, other, metric, k)
             diff = a - b
             better, worse = sign * diff > tolerance, sign * diff < -tolerance
-            rows.append({"k": k, "method": label(run), "against": label(other), "trials": a.size,
+            rows.append({"k": k, "method": label(run, math=False), "against": label(other, math=False),
+                         "trials": a.size,
                          f"mean {metric} (method)": a.mean(), f"mean {metric} (against)": b.mean(),
                          "mean difference": diff.mean(),
                          "95% CI ±": 1.96 * diff.std(ddof=1) / np.sqrt(diff.size)
@@ -128,7 +134,7 @@ def postprocess_frame(record: Mapping) -> pd.DataFrame:
             continue
         for k in record["runs"][base]["test"]["k"]:
             before, after = trials(record, base, "loss", k), trials(record, sea, "loss", k)
-            row = {"baseline": label(base), "k": k, "trials": before.size,
+            row = {"baseline": label(base, math=False), "k": k, "trials": before.size,
                    "loss before": before.mean(), "loss after": after.mean(),
                    "improved in": float(np.mean(after < before - LOSS_TOLERANCE))}
             if record["runs"][base]["test"].get("recovery"):
