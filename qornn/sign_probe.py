@@ -15,6 +15,11 @@ depends on, so nothing guarantees that the first-order term dominates.
 initialisation and after training with the released method and with frozen signs (from their shipped
 weights, else their checkpoints, :func:`qornn.weights.trained_model`), in
 ``data/results/hadamrnn-signs-probe/<profile>.json``.
+
+:func:`run_start_probe` asks, at the start of each learned-sign run of an experiment (HadamRNN's
+Figure 1: linear, ReLU and tanh recurrences, Block-HadamRNN), how much of g rescales W
+(:func:`rescaling_share`): where s_i g_i > 0 for most i, the optimiser's first steps shrink every
+|u_i| together. Its record is the variant ``start-<experiment>`` of the probe's.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from torch import nn
 from .quantize import binary_sign
 from .signs import project_out_signs
 
-__all__ = ["flip_predictions", "run_flip_probe", "PROBE_EXPERIMENT"]
+__all__ = ["flip_predictions", "rescaling_share", "run_flip_probe", "run_start_probe", "start_variant",
+           "straight_through_gradient", "PROBE_EXPERIMENT"]
 
 PROBE_EXPERIMENT = "hadamrnn-signs-probe"
 #: the sign study whose models are probed, per task
@@ -46,6 +52,47 @@ def _correlation(a: torch.Tensor, b: torch.Tensor) -> float | None:
     return float(a @ b) / scale if scale > 0 else None
 
 
+def straight_through_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                              loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+                              ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(g, s, loss) of ``model.recurrent`` on the batch (x, y), in evaluation mode: the plain
+    straight-through gradient g = ∂L/∂u (whatever rule trained the model), the signs s = sign(u)
+    and the loss; the model's weights, gradients and mode are left as they were."""
+    weight = model.recurrent
+    was_training, rule = model.training, getattr(weight, "sign_rule", None)
+    requires = weight.u.requires_grad
+    model.eval()
+    weight.sign_rule = None
+    try:
+        weight.u.requires_grad_(True)
+        model.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        g = weight.u.grad.detach().clone()
+        model.zero_grad(set_to_none=True)
+    finally:
+        weight.u.requires_grad_(requires)
+        weight.sign_rule = rule
+        model.train(was_training)
+    return g, binary_sign(weight.u.detach()), float(loss.detach())
+
+
+def rescaling_share(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> dict:
+    """How much of the straight-through gradient g (:func:`straight_through_gradient`) rescales W:
+    ``rescaling`` = ⟨g, s⟩/n; ``rescaling_share`` = ⟨g, s⟩/(√n ‖g‖), the cosine between g and s (±1
+    when g is all rescaling, about ±1/√n for a g unrelated to s); and ``shrinking``, the share of
+    units with s_i g_i > 0, those whose |u_i| the optimiser's first step shrinks (Adam's first step
+    moves each u_i by about −lr·sign(g_i)). Where most units shrink at once, every |u_i| heads for 0
+    together, the collapse that the sign-learning chapter describes."""
+    g, s, loss = straight_through_gradient(model, x, y, loss_fn)
+    n = s.numel()
+    norm = float(g.norm())
+    return {"loss": loss, "rescaling": float(g @ s) / n,
+            "rescaling_share": float(g @ s) / (n ** 0.5 * norm) if norm > 0 else 0.0,
+            "shrinking": float(((s * g) > 0).double().mean())}
+
+
 def flip_predictions(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, count: int,
                      generator: torch.Generator) -> dict:
@@ -57,29 +104,19 @@ def flip_predictions(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     "correlation_projected"; "loss", "rescaling" = ⟨g, s⟩/n}.
     """
     weight = model.recurrent
-    was_training, rule = model.training, getattr(weight, "sign_rule", None)
-    requires = weight.u.requires_grad
+    g, s, loss = straight_through_gradient(model, x, y, loss_fn)
+    index = torch.randperm(s.numel(), generator=generator)[:count]
+    true = []
+    was_training = model.training
     model.eval()
-    weight.sign_rule = None  # the plain straight-through gradient, whatever rule trained the model
     try:
-        weight.u.requires_grad_(True)
-        model.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        g = weight.u.grad.detach().clone()
-        model.zero_grad(set_to_none=True)
-        s = binary_sign(weight.u.detach())
-        index = torch.randperm(s.numel(), generator=generator)[:count]
-        true = []
         with torch.no_grad():
             for i in index.tolist():
                 old = weight.u[i].item()
                 weight.u[i] = -s[i] * max(abs(old), 1e-3)
-                true.append(float(loss_fn(model(x), y)) - float(loss))
+                true.append(float(loss_fn(model(x), y)) - loss)
                 weight.u[i] = old
     finally:
-        weight.u.requires_grad_(requires)
-        weight.sign_rule = rule
         model.train(was_training)
     true_t = torch.tensor(true)
     ste = -2 * s[index] * g[index]
@@ -88,7 +125,7 @@ def flip_predictions(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
             "agreement_ste": _agreement(ste, true_t), "agreement_projected": _agreement(projected, true_t),
             "correlation_ste": _correlation(ste, true_t),
             "correlation_projected": _correlation(projected, true_t),
-            "loss": float(loss.detach()), "rescaling": float(g @ s) / s.numel()}
+            "loss": loss, "rescaling": float(g @ s) / s.numel()}
 
 
 def run_flip_probe(profile: str = "cpu", *, count: int = 48, seed: int = 0) -> dict:
@@ -134,3 +171,43 @@ def run_flip_probe(profile: str = "cpu", *, count: int = 48, seed: int = 0) -> d
                 "provenance": results.provenance(profile=profile, seed=seed, device="cpu",
                                                  wall_time_s=time.perf_counter() - start, code=code)})
     return results.load_record(PROBE_EXPERIMENT, profile)
+
+
+def start_variant(experiment: str) -> str:
+    """The variant of the probe's record that :func:`run_start_probe` writes for ``experiment``."""
+    return f"start-{experiment}"
+
+
+def run_start_probe(experiment: str = "hadamrnn-size-accuracy", profile: str = "paper", *,
+                    seed: int = 0) -> dict:
+    """:func:`rescaling_share` of each run of ``experiment``'s ``profile`` that learns a HadamRNN's
+    signs, at its start (the initial weights its training at seed ``seed`` starts from), on one
+    training batch (the first ``batch_size`` training samples): does the straight-through gradient
+    shrink every |u_i| at once, and does that depend on the recurrence? One run per run, in the
+    probe's record variant :func:`start_variant` of ``profile``."""
+    from . import results
+    from .experiments import get_config
+    from .experiments.runner import HADAMARD_MODELS, _build
+    from .tasks import build_task
+
+    code = results.git_commit()
+    config = get_config(experiment, profile)
+    task = build_task(config.task, **config.task_options, seed=seed)
+    for run, spec in config.models.items():
+        if spec.get("model") not in HADAMARD_MODELS or not spec.get("learn_signs", True):
+            continue
+        start = time.perf_counter()
+        batch = config.train_config(run).batch_size
+        x, y = task.batch("train", torch.arange(min(batch, task.num_samples("train"))))
+        model = _build(config, run, task, seed)
+        out = rescaling_share(model, x, y, task.loss)
+        conf = {"experiment": PROBE_EXPERIMENT, "profile": profile, "study": experiment, "state": "start",
+                "run": run, "model": spec, "batch": len(y), "seed": seed}
+        results.save_run(PROBE_EXPERIMENT, profile, run, {
+            "config": conf, "config_hash": results.config_hash(conf), "history": [],
+            "test": {"shrinking": out["shrinking"], "rescaling_share": out["rescaling_share"]},
+            "size_bits": model.size_bits(), "probe": out,
+            "provenance": results.provenance(profile=profile, seed=seed, device="cpu",
+                                             wall_time_s=time.perf_counter() - start, code=code)},
+            variant=start_variant(experiment))
+    return results.load_record(PROBE_EXPERIMENT, profile, variant=start_variant(experiment))

@@ -232,6 +232,54 @@ def test_flip_probe_measures_true_changes_and_leaves_the_model_as_it_was():
     assert 0 <= out["agreement_ste"] <= 1 and len(out["true"]) == 5
 
 
+def test_the_units_said_to_shrink_are_those_whose_u_the_first_adam_step_shrinks():
+    from qornn.sign_probe import rescaling_share
+
+    model = _model()  # the released method: the plain straight-through gradient
+    task = CopyTask(**SMALL, seed=0)
+    x, y = task.batch("train", torch.arange(8))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    out = rescaling_share(model, x, y, task.loss)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and model.training
+    # one Adam step on u alone, small enough that no sign flips: |u_i| falls exactly where said
+    u = model.recurrent.u
+    g = torch.autograd.grad(task.loss(model(x), y), u)[0]
+    cosine = float(g @ binary_sign(u)) / (u.numel() ** 0.5 * float(g.norm()))
+    assert out["rescaling_share"] == pytest.approx(cosine, rel=1e-5)
+    old = u.detach().abs().clone()
+    optimizer = torch.optim.Adam([u], lr=1e-5)
+    u.grad = g
+    optimizer.step()
+    moved = g != 0
+    shrunk = (u.detach().abs() < old)[moved]
+    assert float(shrunk.double().mean()) * float(moved.double().mean()) == pytest.approx(out["shrinking"])
+    assert -1 <= out["rescaling_share"] <= 1 and 0 <= out["shrinking"] <= 1
+
+
+def test_the_start_probe_records_each_learned_sign_run_of_an_experiment_at_its_start():
+    from qornn import results
+    from qornn.experiments import get_config
+    from qornn.experiments.runner import _build
+    from qornn.sign_probe import PROBE_EXPERIMENT, run_start_probe, start_variant
+    from qornn.tasks import build_task
+
+    record = run_start_probe("copy", "smoke")
+    config = get_config("copy", "smoke")
+    learned = {run for run, spec in config.models.items()
+               if spec["model"] in ("hadamrnn", "block-hadamrnn") and spec.get("learn_signs", True)}
+    assert learned and set(record["runs"]) == learned
+    assert results.record_path(PROBE_EXPERIMENT, "smoke", start_variant("copy")).exists()
+    task = build_task(config.task, **config.task_options, seed=0)
+    for run, data in record["runs"].items():
+        batch = data["config"]["batch"]
+        x, y = task.batch("train", torch.arange(batch))
+        model = _build(config, run, task, 0)  # the weights its training starts from
+        with torch.no_grad():
+            loss = float(task.loss(model.eval()(x), y))
+        assert data["probe"]["loss"] == pytest.approx(loss, rel=1e-6)
+        assert data["config"]["state"] == "start" and 0 <= data["test"]["shrinking"] <= 1
+
+
 def test_verified_flips_keep_only_flips_that_lower_the_loss():
     rule = SignRule(4, "verified", gamma=0.5, normalize=False, tries=3)
     u = torch.nn.Parameter(torch.tensor([0.2, 0.2, 0.2, 0.2]))
