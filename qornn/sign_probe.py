@@ -205,7 +205,7 @@ def run_start_probe(experiment: str = "hadamrnn-size-accuracy", profile: str = "
                 "run": run, "model": spec, "batch": len(y), "seed": seed}
         results.save_run(PROBE_EXPERIMENT, profile, run, {
             "config": conf, "config_hash": results.config_hash(conf), "history": [],
-            "test": {"shrinking": out["shrinking"], "rescaling_share": out["rescaling_share"]},
+            "test": {"shrinking": out["shrinking"]},  # never negative, as a test metric: the cosine is not
             "size_bits": model.size_bits(), "probe": out,
             "provenance": results.provenance(profile=profile, seed=seed, device="cpu",
                                              wall_time_s=time.perf_counter() - start, code=code)},
