@@ -138,6 +138,39 @@ display(Markdown(report.show_sign_dynamics("hadamrnn-size-accuracy", learned, co
                  if learned else "No run with learned signs is recorded at the paper's budget yet."))
 
 # %% [markdown]
+# **Why the dense linear runs wait, and the others do not.** The sign-learning chapter
+# ({doc}`/book/hadamrnn/signs`) traces the long wait of the released method to the part of the
+# straight-through gradient $g = \partial L/\partial u$ that rescales $W$: where $s_i g_i > 0$ for
+# most units, Adam's first steps (each $u_i$ moves by about $-\text{lr}\,\operatorname{sign} g_i$)
+# shrink every $|u_i|$ together, $|u|$ collapses to the size of one step, and from then on every
+# step flips signs. `qornn.sign_probe.run_start_probe` measures this at the start of each run
+# above, from the weights its training starts from, on one training batch: the cosine between $g$
+# and $s$ (1 when $g$ only rescales $W$, near 0 when it does not) and the share of units whose
+# $|u_i|$ the first step shrinks; beside them, the mean $|u|$ after the first epoch of the run at the
+# paper's budget (it starts at the same value in every run).
+
+# %% tags=["hide-input"]
+from qornn.sign_probe import PROBE_EXPERIMENT, start_variant  # noqa: E402
+
+start = results.load_record(PROBE_EXPERIMENT, report.PAPER_PROFILE, missing_ok=True,
+                            variant=start_variant("hadamrnn-size-accuracy"))
+if start is None:
+    display(Markdown("No start probe is recorded yet: `python -c \"from qornn.sign_probe import "
+                     "run_start_probe; run_start_probe('hadamrnn-size-accuracy', 'paper')\"` makes it "
+                     "(seconds)."))
+else:
+    rows = [{"run": run, "recurrence": data["config"]["model"].get("nonlinearity", "linear"),
+             "block m": data["config"]["model"].get("block") or data["config"]["model"].get("hidden_size"),
+             "cosine of g with s": data["probe"]["rescaling_share"],
+             "units the first step shrinks": data["probe"]["shrinking"], "batch loss": data["probe"]["loss"],
+             # what then happened, from the paper-budget record where it is recorded
+             "mean |u| after epoch 1": ((paper_record or {"runs": {}})["runs"].get(run, {}).get("history")
+                                        or [{}])[0].get("diagnostics", {}).get("mean_abs_u")}
+            for run, data in sorted(start["runs"].items())]
+    display(report.styled(pd.DataFrame(rows)).format("{:.0%}", subset=["units the first step shrinks"]))
+    display(Markdown(report.record_label(start)))
+
+# %% [markdown]
 # ## A transformer of the same size
 #
 # HadamRNN's reviewers asked how a small transformer of the same size in bits compares. The run
