@@ -1517,8 +1517,9 @@ _CPU_NAME = re.compile(r"(?P<machine>.*) \((?P<cores>\d+) cores, (?P<threads>\d+
 
 def _device_text(where: Mapping, short: bool = False) -> str:
     """"cpu: x86_64 (2 cores, 1 torch thread)" from a provenance's (or a segment's) device and its
-    recorded name; ``short``: a CPU's threads alone ("cpu, 1 thread"), for tables whose runs share a
-    machine (:func:`device_names` gives the names in full)."""
+    recorded name, with the CPU's model and torch's kernels where recorded; ``short``: a CPU's
+    threads alone ("cpu, 1 thread"), for tables whose runs share a machine (:func:`device_names`
+    gives the names in full)."""
     name = str(where.get("device_name", ""))
     cpu = _CPU_NAME.fullmatch(name)
     if cpu is not None:
@@ -1526,6 +1527,10 @@ def _device_text(where: Mapping, short: bool = False) -> str:
         if short:
             return f"{where.get('device')}, {threads} thread{'s' if threads != 1 else ''}"
         name = f"{cpu['machine']} ({cpu['cores']} cores, {threads} torch thread{'s' if threads != 1 else ''})"
+        model = (where.get("cpu") or {}).get("model")
+        if model:  # recorded since the numbers were seen to depend on the CPU (results.cpu_description)
+            capability = where["cpu"].get("torch_capability")
+            name += f", {model}" + (f", torch kernels {capability}" if capability else "")
     return f"{where.get('device')}: {name}".strip(": ")
 
 

@@ -328,6 +328,41 @@ def device_name(device: str) -> str:
            f"{torch.get_num_threads()} torch threads)"
 
 
+#: CPU flags that change how floats are summed (vector widths, fused multiply-add)
+_VECTOR_FLAGS = re.compile(r"sse4_2|avx\w*|fma\w*|amx\w*|asimd\w*|sve\w*|neon")
+
+
+@functools.cache
+def cpu_description(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+    """Which CPU ran, for a run's provenance: its ``model`` as ``/proc/cpuinfo`` names it (with family,
+    model and stepping, since a virtual machine's name may be as vague as "AMD EPYC"), its ``vector``
+    instruction sets, and the kernels torch chose for it (``torch_capability``: "AVX512", "AVX2", ...).
+    The fused kernel is built with ``-march=native`` and torch dispatches by capability, so two CPUs can
+    round a float sum differently: the same code and seed then train to numbers that differ in the last
+    digits first, and a long run drifts. Fields the system does not say are left out."""
+    fields: dict[str, str] = {}
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if not sep:
+                    if fields:
+                        break  # the first processor's block is enough
+                    continue
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    labels = {"cpu family": "family", "model": "model", "stepping": "stepping"}
+    ids = ", ".join(f"{label} {fields[key]}" for key, label in labels.items() if fields.get(key))
+    flags = fields.get("flags") or fields.get("Features") or ""
+    vector = " ".join(sorted({flag for flag in flags.split() if _VECTOR_FLAGS.fullmatch(flag)}))
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")()
+    return {"model": f"{name} ({ids})" if ids else name,
+            **({"vector": vector} if vector else {}),
+            **({"torch_capability": str(capability)} if capability else {})}
+
+
 def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
                code: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None,
                segments: list[dict[str, Any]] | None = None,
@@ -348,6 +383,7 @@ def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
         "seed": seed,
         "device": device,
         "device_name": device_name(device),
+        "cpu": cpu_description(),
         "host": platform.node(),
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -245,7 +245,7 @@ def train(
     """Train ``model`` on ``task``; resume from ``checkpoint`` if it exists.
 
     Returns {"history": [per-epoch dict], "test": metrics, "wall_time_s": seconds of training
-    summed over every resumed segment, "segments": [{commit, dirty, host, device, device_name, torch,
+    summed over every resumed segment, "segments": [{commit, dirty, host, device, device_name, cpu, torch,
     from_step, to_step, wall_time_s}] for each start that trained steps, since a run may be resumed on
     another machine (commit None: steps from before segments were recorded; no device: from before
     devices were; no torch or wall time: from before those were)}.
@@ -265,7 +265,7 @@ def train(
     v overflowed by a huge gradient: those entries would never move again, :func:`_nonfinite_state`).
     The checkpoint saved before it is kept.
     """
-    from .results import config_hash, device_name, git_commit
+    from .results import config_hash, cpu_description, device_name, git_commit
 
     run_hash = run_hash if run_hash is not None else config_hash(asdict(cfg))
     dev = check_device(device)
@@ -300,7 +300,8 @@ def train(
     segments = state.setdefault("segments", [] if state["global_step"] == 0 else [
         {"commit": None, "dirty": None, "host": None, "from_step": 0, "to_step": state["global_step"]}])
     segments.append({**git_commit(), "host": platform.node(), "device": str(dev),
-                     "device_name": device_name(str(dev)), "torch": str(torch.__version__),
+                     "device_name": device_name(str(dev)), "cpu": cpu_description(),
+                     "torch": str(torch.__version__),
                      "from_step": state["global_step"], "to_step": state["global_step"],
                      "wall_time_s": 0.0})
     elapsed_before = state["elapsed"]

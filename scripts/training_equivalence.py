@@ -38,7 +38,7 @@ CASES = {
 }
 #: record fields that say when and where, not what
 _VOLATILE = {"wall_time_s", "date", "commit", "dirty", "host", "segments", "source_training", "platform",
-             "device_name", "python", "torch"}
+             "device_name", "cpu", "python", "torch"}
 
 
 def _strip(value):

@@ -674,6 +674,7 @@ def test_the_provenance_table_names_each_device_of_a_run_resumed_on_another(reco
     prov = record["runs"]["ornn"]["provenance"]
     gpu = {"device": "cuda", "device_name": "NVIDIA H200"}
     cpu = {"device": "cpu", "device_name": "x86_64 (2 cores, 1 torch threads)"}
+    epyc = {"model": "AMD EPYC (family 25, model 17, stepping 1)", "torch_capability": "AVX512"}
     prov.update(cpu)
     table = {}
     for name, segments in {
@@ -682,6 +683,8 @@ def test_the_provenance_table_names_each_device_of_a_run_resumed_on_another(reco
         "gpu then cpu": [{**gpu, "from_step": 0, "to_step": 18_800},
                          {**cpu, "from_step": 18_800, "to_step": 26_200}],
         "unknown then cpu": [{"from_step": 0, "to_step": 8}, {**cpu, "from_step": 8, "to_step": 12}],
+        "cpu then a named cpu": [{**cpu, "from_step": 0, "to_step": 8},
+                                 {**cpu, "cpu": epyc, "from_step": 8, "to_step": 12}],
         "gpu twice then cpu": [{**gpu, "from_step": 0, "to_step": 16_400},
                                {**gpu, "from_step": 16_400, "to_step": 22_200},
                                {**cpu, "from_step": 22_200, "to_step": 26_200}],
@@ -692,6 +695,10 @@ def test_the_provenance_table_names_each_device_of_a_run_resumed_on_another(reco
     assert table["gpu then cpu"] == ("cuda: NVIDIA H200 (steps 0–18,800); "
                                      "cpu: x86_64 (2 cores, 1 torch thread) (steps 18,800–26,200)")
     assert table["unknown then cpu"].startswith("device not recorded (steps 0–8); cpu: x86_64")
+    # a start whose CPU model was recorded reads apart from one that did not record it
+    assert table["cpu then a named cpu"] == (
+        "cpu: x86_64 (2 cores, 1 torch thread) (steps 0–8); cpu: x86_64 (2 cores, 1 torch thread), "
+        "AMD EPYC (family 25, model 17, stepping 1), torch kernels AVX512 (steps 8–12)")
     assert table["gpu twice then cpu"] == ("cuda: NVIDIA H200 (steps 0–22,200); "
                                            "cpu: x86_64 (2 cores, 1 torch thread) (steps 22,200–26,200)")
 

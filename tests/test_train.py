@@ -2,6 +2,7 @@ import ast
 import hashlib
 import json
 import os
+import platform
 import re
 import signal
 import subprocess
@@ -106,6 +107,7 @@ def test_resume_in_process_gives_the_same_result(tmp_path):
     assert [s["device"] for s in resumed["segments"]] == ["cpu", "cpu"]
     assert {s["device_name"] for s in resumed["segments"]} == {results.device_name("cpu")}
     assert {s["torch"] for s in resumed["segments"]} == {torch.__version__}
+    assert all(s["cpu"] == results.cpu_description() for s in resumed["segments"])
     # each start's own training time: together the run's (a device's speed reads from them)
     assert all(s["wall_time_s"] > 0 for s in resumed["segments"])
     assert sum(s["wall_time_s"] for s in resumed["segments"]) == pytest.approx(resumed["wall_time_s"],
@@ -210,6 +212,7 @@ def test_run_experiment_records_provenance_and_skips_when_done():
     for key in ("commit", "profile", "seed", "device", "torch", "wall_time_s", "date"):
         assert key in run["provenance"]
     assert run["provenance"]["profile"] == "smoke"
+    assert run["provenance"]["cpu"] == results.cpu_description()
     assert run["config"]["train"]["lr"] == get_config("copy", "smoke").train["lr"]
     assert run["baselines"]["memoryless_cross_entropy"] > 0
     mtime = path.stat().st_mtime_ns
@@ -1029,3 +1032,19 @@ def test_every_start_of_a_resumed_run_is_checked_for_changed_code():
     dirty = [{**two_starts[0], "dirty": True}, two_starts[1]]
     why = results.code_changed_since({**run, "provenance": {**prov, "segments": dirty}})
     assert why == f"trained in part (steps 0–3) from uncommitted changes on top of {head[:8]}"
+
+
+def test_the_cpu_description_names_the_model_and_its_vector_instructions(tmp_path):
+    # a virtual machine's name can be this vague: family, model and stepping tell its generation
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+                    "model name\t: AMD EPYC\nstepping\t: 1\n"
+                    "flags\t\t: fpu sse sse2 ssse3 sse4_2 fma avx avx2 avx512f avx512bw bmi2\n\n"
+                    "processor\t: 1\nmodel name\t: Another CPU\n")
+    cpu = results.cpu_description(str(info))
+    assert cpu["model"] == "AMD EPYC (family 25, model 17, stepping 1)"  # the first processor's
+    assert cpu["vector"] == "avx avx2 avx512bw avx512f fma sse4_2"
+    assert cpu["torch_capability"] == torch.backends.cpu.get_cpu_capability()
+    # where the system says nothing: the machine's architecture, never an error
+    assert results.cpu_description(str(tmp_path / "absent"))["model"] in (platform.processor(),
+                                                                           platform.machine())
