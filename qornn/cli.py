@@ -20,6 +20,10 @@
                                              data/weights/, from their finished checkpoints (a run
                                              writes its own as it is recorded); load them with
                                              qornn.load_weights(EXPERIMENT, RUN, profile=P)
+    qornn verify EXPERIMENT --runs a,b [--profile P] [--epochs N] [--threads T] [--seed S] [--set ...]
+                                             train a recorded run's first epochs again (in a temporary
+                                             folder) and say whether this machine gives its numbers
+                                             bit for bit (qornn/reproduce.py)
     qornn checkpoints [--profile P] [--all]  runs in progress or stopped (their checkpoints): how
                                              far each got and the command that continues it
 
@@ -107,18 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print an experiment's recorded results")
     analyse = sub.add_parser("analyse", help="add measurements to recorded runs from their checkpoints")
     export = sub.add_parser("export", help="write the packed weights of recorded runs from their checkpoints")
+    verify = sub.add_parser("verify", help="train a recorded run's first epochs again, compare bit for bit")
     checkpoints = sub.add_parser("checkpoints", help="runs in progress or stopped: how far each got and the "
                                                      "command that continues it")
     checkpoints.add_argument("--profile", default=None, help="only this profile's (default: every profile)")
     checkpoints.add_argument("--all", dest="all_", action="store_true",
                              help="list the finished and recorded runs' checkpoints too")
-    for p in (run, show, analyse, export):
+    for p in (run, show, analyse, export, verify):
         p.add_argument("experiment", help=f"one of: {', '.join(experiment_names())}")
         p.add_argument("--profile", default="cpu", help=f"one of: {', '.join(PROFILES)} (default cpu)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a setting (repeatable): hidden_size=32, train.lr=0.01, "
                             "task.length=100, hadamrnn.bits=2; a variant with its own record")
-    for p in (run, show, export):
+    for p in (run, show, export, verify):
         p.add_argument("--seed", type=int, default=0, help="seed S > 0 has a record of its own")
     run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     run.add_argument("--runs", default=None, help="comma-separated subset of the experiment's runs")
@@ -134,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
                               "which training leaves out), from the checkpoint or the packed weights")
     analyse.add_argument("--no-progress", action="store_true", help="no progress bars")
     export.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")
+    verify.add_argument("--runs", required=True, help="comma-separated recorded runs to train again")
+    verify.add_argument("--epochs", type=int, default=1, help="how many first epochs (default 1)")
+    verify.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: the record's; another number rounds sums differently)")
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -180,6 +189,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.profile is not None and args.profile not in PROFILES:
             raise ValueError(f"unknown profile {args.profile!r}; valid: {', '.join(PROFILES)}")
         print(format_checkpoints(find_checkpoints(args.profile), all_=args.all_))
+    elif args.command == "verify":
+        from .reproduce import describe, verify
+
+        for name in _runs(args.runs):
+            result = verify(args.experiment, args.profile, name, epochs=args.epochs, seed=args.seed,
+                            overrides=args.overrides, threads=args.threads)
+            print(f"{args.experiment}/{args.profile}/{name}, first {args.epochs} epoch(s):")
+            print(describe(result))
     elif args.command == "fetch":
         return run_fetch(args)
     elif args.command == "sweep":
