@@ -1,0 +1,58 @@
+"""qornn verify: a recorded run's first epochs trained again and compared with the record, bit for bit."""
+
+import json
+
+import pytest
+
+from qornn import reproduce, results
+from qornn.cli import main as cli_main
+from qornn.experiments import run_experiment
+
+
+@pytest.fixture
+def recorded():
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    return results.record_path("copy", "smoke")
+
+
+def test_a_record_made_here_is_reproduced_and_a_changed_number_is_found(recorded):
+    result = reproduce.verify("copy", "smoke", "hadamrnn", epochs=2)
+    assert result["frame"]["same"].tolist() == [True, True]
+    assert result["verdict"] == "reproduced bit for bit through epoch 2"
+    # the retrain says where it ran, as its own process saw it
+    assert result["retrained"]["cpu"] == results.cpu_description()
+    assert "1 torch thread" in result["retrained"]["device_name"]
+    # one number of the second epoch changed in its last bits: found, and the first epoch still agrees
+    record = json.loads(recorded.read_text())
+    loss = record["runs"]["hadamrnn"]["history"][1]["train_loss"]
+    record["runs"]["hadamrnn"]["history"][1]["train_loss"] = loss * (1 + 1e-15)
+    recorded.write_text(json.dumps(record))
+    frame = reproduce.compare(record["runs"]["hadamrnn"],
+                              reproduce.first_epochs("copy", "smoke", "hadamrnn", epochs=2,
+                                                     env={"OMP_NUM_THREADS": "1"}))
+    assert frame["same"].tolist() == [True, False]
+    assert reproduce.verdict(frame).startswith("differs from epoch 2 (training loss ")
+    # nothing of the retrain is left in the data folder it was asked about
+    assert not (recorded.parent / "variants").exists()
+    assert not (results.data_dir() / "results" / "copy" / "variants").exists()
+
+
+def test_verify_names_bad_input_before_training(recorded, capsys):
+    with pytest.raises(ValueError, match="'nope' is not recorded; recorded: hadamrnn"):
+        reproduce.verify("copy", "smoke", "nope")
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
+        reproduce.verify("copy", "smoke", "hadamrnn", epochs=0)
+    with pytest.raises(ValueError, match="threads must be a positive int, got 0"):
+        reproduce.verify("copy", "smoke", "hadamrnn", threads=0)
+    with pytest.raises(ValueError, match="fewer than the 2 retrained"):
+        reproduce.compare({"history": [{"epoch": 1}]}, {"history": [{"epoch": 1}, {"epoch": 2}]})
+    assert cli_main(["verify", "copy", "--profile", "smoke", "--runs", "nope"]) == 2
+    assert "'nope' is not recorded" in capsys.readouterr().err
+
+
+def test_the_record_threads_are_read_from_its_device_name():
+    def run(name):
+        return {"provenance": {"device_name": name}}
+    assert reproduce.recorded_threads(run("x86_64 (2 cores, 1 torch threads)")) == 1
+    assert reproduce.recorded_threads(run("x86_64 (16 cores, 4 torch threads)")) == 4
+    assert reproduce.recorded_threads(run("NVIDIA H100")) == 1
