@@ -734,11 +734,13 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
 
 #: modules of ``qornn/`` that only store, read or present records, or move files, so cannot change
 #: a run's numbers (this one included: a change to how a configuration is hashed shows up as a
-#: configuration that differs from the profile, which is flagged on its own)
+#: configuration that differs from the profile, which is flagged on its own; and reproduce.py, which
+#: compares a record with a retrain it starts through the command line, in a folder of its own)
 PRESENTATION_ONLY = frozenset({"qornn/report.py", "qornn/benchmark_report.py", "qornn/cli_fetch.py",
                                "qornn/export.py", "qornn/weights.py", "qornn/results.py",
                                "qornn/theory/report.py", "qornn/sparse/report.py",
-                               "qornn/overestimate/report.py", "qornn/checkpoints.py"})
+                               "qornn/overestimate/report.py", "qornn/checkpoints.py",
+                               "qornn/reproduce.py"})
 
 #: modules that only describe, transform or pass on configurations (overrides, the models' option
 #: list, the command line, the sweeps, which only schedule ``run_experiment`` calls): what they do
