@@ -2020,11 +2020,44 @@ def history_differences(first: Mapping, second: Mapping, run: str) -> tuple[int 
     return first_epoch, [c for c in columns if differs[c].any()]
 
 
+def run_cpus(run_data: Mapping) -> set[str] | None:
+    """Every CPU a run trained on, each start of a resumed run included ("AMD EPYC (family 25, model
+    17, stepping 1), torch kernels AVX512"), or None where a start did not record its CPU (before
+    :func:`qornn.results.cpu_description` was recorded)."""
+    prov = run_data["provenance"]
+    found = set()
+    for where in [*(prov.get("segments") or []), prov]:
+        cpu = where.get("cpu")
+        if not cpu or not cpu.get("model"):
+            return None
+        found.add(cpu["model"] + (f", torch kernels {cpu['torch_capability']}"
+                                  if cpu.get("torch_capability") else ""))
+    return found
+
+
+def _machines_clause(first: Mapping, second: Mapping, parted: int | None) -> str:
+    """Whether two runs compared number for number trained on the same CPU: a float sum rounds by the
+    CPU's vector instructions and the threads, so two runs of one configuration on different CPUs can
+    differ from their first epoch (:mod:`qornn.reproduce`)."""
+    cpus = [run_cpus(first), run_cpus(second)]
+    if None not in cpus:
+        if cpus[0] == cpus[1] and len(cpus[0]) == 1:
+            return f" Both trained on one kind of CPU ({next(iter(cpus[0]))})."
+        return (f" They trained on different CPUs ({_and(sorted(cpus[0]))}; {_and(sorted(cpus[1]))}), "
+                "which round float sums differently, so a difference may be the machines'.")
+    if parted == 1:
+        return (" Their CPUs are not both recorded: runs of one configuration on two kinds of CPU can "
+                "differ from the first epoch, so this difference may be the machines' (`qornn verify` "
+                "tells whether a machine reproduces a record).")
+    return ""
+
+
 def clamp_comparison_text(clamped: Mapping[int, Mapping], unbounded: Mapping[int, Mapping],
                           run: str = "hadamrnn", metric: str = "accuracy") -> str:
     """Markdown, a line per seed recorded both ways (``{seed: record}`` each): through which epoch the
     run with HadamRNN's clamp and the one without it agree in every recorded number, in what they
-    differ after (:func:`history_differences`), and their test ``metric``."""
+    differ after (:func:`history_differences`), their test ``metric``, and whether they trained on one
+    kind of CPU (:func:`run_cpus`)."""
     lines = []
     for seed in sorted(set(clamped) & set(unbounded)):
         if run not in clamped[seed]["runs"] or run not in unbounded[seed]["runs"]:
@@ -2047,7 +2080,8 @@ def clamp_comparison_text(clamped: Mapping[int, Mapping], unbounded: Mapping[int
         else:
             ended = (f"test {metric} {_fmt(tests[0].get(metric), metric)} with the clamp, "
                      f"{_fmt(tests[1].get(metric), metric)} without")
-        lines.append(f"- Seed {seed}: {same}; {ended}.")
+        machines = _machines_clause(clamped[seed]["runs"][run], unbounded[seed]["runs"][run], parted)
+        lines.append(f"- Seed {seed}: {same}; {ended}.{machines}")
     return "\n".join(lines)
 
 

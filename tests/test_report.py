@@ -1096,5 +1096,22 @@ def test_latent_sign_table_reads_each_learned_sign_runs_last_u_from_its_checkpoi
     assert "from epoch 1 on they differ only in training loss and mean |u|, while their validation" in (
         report.clamp_comparison_text({0: clamped}, {0: parted}, metric="recall_accuracy"))
     assert "without" in report.clamp_comparison_text({0: clamped}, {0: parted}, metric="recall_accuracy")
+    # both made here: their CPU is named; a run whose CPU is not recorded and that parts at the first
+    # epoch is said to be possibly the machines'; two CPUs are named apart
+    cpu = results.cpu_description()
+    assert report.run_cpus(clamped["runs"]["hadamrnn"]) == {
+        f"{cpu['model']}, torch kernels {cpu['torch_capability']}"}
+    assert f"Both trained on one kind of CPU ({cpu['model']}" in report.clamp_comparison_text(
+        {0: clamped}, {0: parted}, metric="recall_accuracy")
+    old = copy.deepcopy(clamped)
+    del old["runs"]["hadamrnn"]["provenance"]["cpu"]
+    assert report.run_cpus(old["runs"]["hadamrnn"]) is None
+    assert "may be the machines' (`qornn verify`" in report.clamp_comparison_text(
+        {0: old}, {0: parted}, metric="recall_accuracy")
+    assert "machines" not in report.clamp_comparison_text({0: old}, {0: unbounded}, metric="recall_accuracy")
+    other = copy.deepcopy(parted)
+    other["runs"]["hadamrnn"]["provenance"]["cpu"] = {"model": "Other CPU", "torch_capability": "AVX2"}
+    assert "They trained on different CPUs (" in report.clamp_comparison_text(
+        {0: clamped}, {0: other}, metric="recall_accuracy")
     path.unlink()  # a run without its checkpoint is left out
     assert list(report.latent_sign_table({"clamped": clamped}, ("hadamrnn",))["run"]) == []
