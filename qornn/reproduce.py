@@ -150,3 +150,36 @@ def describe(result: Mapping[str, Any]) -> str:
         f"  recorded:  {_machine(recorded)} (commit {str(recorded.get('commit'))[:10]}, "
         f"{str(recorded.get('date', ''))[:10]})",
         f"  retrained: {_machine(retrained)} (commit {str(retrained.get('commit'))[:10]})"])
+
+
+def reproducibility_dir() -> Path:
+    """Where the records of :mod:`scripts/environment_sensitivity.py` and of retrains compared with
+    their record go: ``data/results/benchmarks/reproducibility/``."""
+    return results.data_dir() / "results" / "benchmarks" / "reproducibility"
+
+
+def load_reproducibility_records() -> dict[str, dict[str, Any]]:
+    """Every record under :func:`reproducibility_dir`, by file name (without ``.json``), sorted."""
+    folder = reproducibility_dir()
+    return {path.stem: json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def _threads(device_name: str | None) -> int | None:
+    found = re.search(r"(\d+) torch threads?\)", str(device_name or ""))
+    return int(found[1]) if found else None
+
+
+def sensitivity_frame(record: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per environment of an environment-sensitivity record: the torch threads and torch CPU
+    kernels the retrain ran with, and per epoch compared the retrained training loss beside the
+    recorded one, and whether every number of the epoch was the same."""
+    rows = []
+    for env in record["environments"]:
+        for epoch in env["epochs"]:
+            rows.append({"environment": env["environment"], "torch threads": _threads(env.get("device_name")),
+                         "torch kernels": (env.get("cpu") or {}).get("torch_capability"),
+                         "epoch": epoch["epoch"], "training loss, retrained": epoch["retrained train loss"],
+                         "training loss, recorded": epoch["recorded train loss"],
+                         "every number the same": "yes" if epoch["same"] else "no"})
+    return pd.DataFrame(rows)

@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     recorded = reproduce.recorded_run(args.experiment, args.profile, args.run, seed=args.seed)
+    code = results.git_commit()  # the code that ran, taken at the start, as a run's provenance does
     rows = []
     started = time.perf_counter()
     for name, env in tqdm(ENVIRONMENTS.items(), desc="environments"):
@@ -53,6 +54,7 @@ def main() -> int:
         prov = result["retrained"]
         rows.append({"environment": name, "env": env, "verdict": result["verdict"],
                      "device_name": prov.get("device_name"), "cpu": prov.get("cpu"),
+                     "commit": prov.get("commit"), "dirty": prov.get("dirty"),
                      "epochs": result["frame"].to_dict(orient="records")})
     prov = recorded["provenance"]
     record = {
@@ -61,7 +63,7 @@ def main() -> int:
         "recorded": {key: prov.get(key) for key in ("commit", "date", "device_name", "cpu", "platform",
                                                     "segments") if prov.get(key) is not None},
         "environments": rows,
-        "provenance": {**results.git_commit(), "host": platform.node(), "cpu": results.cpu_description(),
+        "provenance": {**code, "host": platform.node(), "cpu": results.cpu_description(),
                        "platform": platform.platform(),
                        "wall_time_s": round(time.perf_counter() - started, 1),
                        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")},
