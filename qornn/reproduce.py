@@ -183,3 +183,30 @@ def sensitivity_frame(record: Mapping[str, Any]) -> pd.DataFrame:
                          "training loss, recorded": epoch["recorded train loss"],
                          "every number the same": "yes" if epoch["same"] else "no"})
     return pd.DataFrame(rows)
+
+
+def sensitivity_text(record: Mapping[str, Any]) -> str:
+    """One line per environment of an environment-sensitivity record: reproduced, or from which epoch
+    it differs and by how much in training loss."""
+    lines = []
+    for env in record["environments"]:
+        frame = pd.DataFrame(env["epochs"])
+        text = verdict(frame) if not frame.empty else "nothing compared"
+        lines.append(f"- {env['environment']} ({_threads(env.get('device_name'))} torch thread(s), torch "
+                     f"kernels {(env.get('cpu') or {}).get('torch_capability', 'not recorded')}): {text}.")
+    return "\n".join(lines)
+
+
+def compare_runs(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
+    """A run trained twice with one configuration (a retrain and the record it replaced): every epoch
+    compared (:func:`compare`), the test numbers and size compared, both provenances kept."""
+    if earlier.get("config_hash") != later.get("config_hash"):
+        raise ValueError(f"the two runs have different configurations ({earlier.get('config_hash')} and "
+                         f"{later.get('config_hash')}): not one run trained twice")
+    frame = compare(earlier, later)
+    keep = ("commit", "dirty", "date", "device_name", "cpu", "platform", "segments", "wall_time_s")
+    return {"epochs": frame.to_dict(orient="records"), "verdict": verdict(frame),
+            "epochs_compared": len(frame), "test_same": earlier.get("test") == later.get("test"),
+            "size_same": earlier.get("size_bits") == later.get("size_bits"),
+            "earlier": {k: earlier["provenance"][k] for k in keep if k in earlier["provenance"]},
+            "later": {k: later["provenance"][k] for k in keep if k in later["provenance"]}}

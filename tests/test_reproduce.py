@@ -56,3 +56,39 @@ def test_the_record_threads_are_read_from_its_device_name():
     assert reproduce.recorded_threads(run("x86_64 (2 cores, 1 torch threads)")) == 1
     assert reproduce.recorded_threads(run("x86_64 (16 cores, 4 torch threads)")) == 4
     assert reproduce.recorded_threads(run("NVIDIA H100")) == 1
+
+
+def test_a_retrain_is_compared_with_the_record_it_replaced(recorded):
+    import copy
+
+    earlier = results.load_record("copy", "smoke")["runs"]["hadamrnn"]
+    later = run_experiment("copy", "smoke", runs=["hadamrnn"], retrain=True,
+                           progress=False)["runs"]["hadamrnn"]
+    same = reproduce.compare_runs(earlier, later)
+    assert same["verdict"].startswith("reproduced bit for bit through epoch ")
+    assert same["test_same"] and same["size_same"] and same["epochs_compared"] == len(earlier["history"])
+    assert same["later"]["cpu"] == results.cpu_description() and "cpu" in same["earlier"]
+    other = copy.deepcopy(later)
+    other["test"]["recall_accuracy"] = 0.0
+    assert not reproduce.compare_runs(earlier, other)["test_same"]
+    other["config_hash"] = "0" * 16
+    with pytest.raises(ValueError, match="different configurations"):
+        reproduce.compare_runs(earlier, other)
+
+
+def test_an_environment_sensitivity_record_reads_as_a_table_and_lines():
+    def env(name, threads, kernels, retrained):
+        return {"environment": name, "device_name": f"x86_64 (2 cores, {threads} torch threads)",
+                "cpu": {"model": "CPU", "torch_capability": kernels},
+                "epochs": [{"epoch": 1, "recorded train loss": 2.5, "retrained train loss": retrained,
+                            "same": retrained == 2.5}]}
+    record = {"environments": [env("as recorded", 1, "AVX512", 2.5),
+                               env("2 torch threads", 2, "AVX512", 2.4)]}
+    frame = reproduce.sensitivity_frame(record)
+    assert frame["torch threads"].tolist() == [1, 2]
+    assert frame["every number the same"].tolist() == ["yes", "no"]
+    lines = reproduce.sensitivity_text(record).splitlines()
+    assert lines[0] == ("- as recorded (1 torch thread(s), torch kernels AVX512): reproduced bit for bit "
+                        "through epoch 1.")
+    assert lines[1].startswith("- 2 torch threads (2 torch thread(s), torch kernels AVX512): differs from "
+                               "epoch 1 (training loss 2.4 retrained, 2.5 recorded)")
