@@ -192,7 +192,8 @@ def sensitivity_text(record: Mapping[str, Any]) -> str:
     for env in record["environments"]:
         frame = pd.DataFrame(env["epochs"])
         text = verdict(frame) if not frame.empty else "nothing compared"
-        lines.append(f"- {env['environment']} ({_threads(env.get('device_name'))} torch thread(s), torch "
+        threads = _threads(env.get("device_name"))
+        lines.append(f"- {env['environment']} ({threads} torch thread{'' if threads == 1 else 's'}, torch "
                      f"kernels {(env.get('cpu') or {}).get('torch_capability', 'not recorded')}): {text}.")
     return "\n".join(lines)
 
@@ -210,3 +211,19 @@ def compare_runs(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> dict[s
             "size_same": earlier.get("size_bits") == later.get("size_bits"),
             "earlier": {k: earlier["provenance"][k] for k in keep if k in earlier["provenance"]},
             "later": {k: later["provenance"][k] for k in keep if k in later["provenance"]}}
+
+
+def retrain_text(record: Mapping[str, Any]) -> str:
+    """A retrain compared with the record it replaced (:func:`compare_runs`), as Markdown: the
+    verdict over every epoch, the test numbers, and when and on which machine each was trained."""
+    def machine(prov: Mapping[str, Any]) -> str:
+        cpu = (prov.get("cpu") or {}).get("model")
+        starts = len(prov.get("segments") or []) or 1
+        return (f"trained at commit `{str(prov.get('commit'))[:10]}`, finished {str(prov.get('date'))[:10]}, "
+                f"in {starts} start{'s' if starts != 1 else ''}, "
+                + (f"on {cpu}" if cpu else "its CPU model not recorded"))
+    return (f"**{record['experiment']} / {record['profile']} / {record['run']}**, seed {record['seed']}: "
+            f"{record['verdict']} of {record['epochs_compared']}; the test numbers "
+            f"{'are the same' if record['test_same'] else 'differ'}.\n\n"
+            f"- the record replaced: {machine(record['earlier'])};\n"
+            f"- the retrain: {machine(record['later'])}.")

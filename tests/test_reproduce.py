@@ -68,6 +68,10 @@ def test_a_retrain_is_compared_with_the_record_it_replaced(recorded):
     assert same["verdict"].startswith("reproduced bit for bit through epoch ")
     assert same["test_same"] and same["size_same"] and same["epochs_compared"] == len(earlier["history"])
     assert same["later"]["cpu"] == results.cpu_description() and "cpu" in same["earlier"]
+    text = reproduce.retrain_text({"experiment": "copy", "profile": "smoke", "run": "hadamrnn", "seed": 0,
+                                   **same})
+    assert f"of {same['epochs_compared']}; the test numbers are the same" in text
+    assert text.count(f"in 1 start, on {results.cpu_description()['model']}") == 2
     other = copy.deepcopy(later)
     other["test"]["recall_accuracy"] = 0.0
     assert not reproduce.compare_runs(earlier, other)["test_same"]
@@ -88,7 +92,7 @@ def test_an_environment_sensitivity_record_reads_as_a_table_and_lines():
     assert frame["torch threads"].tolist() == [1, 2]
     assert frame["every number the same"].tolist() == ["yes", "no"]
     lines = reproduce.sensitivity_text(record).splitlines()
-    assert lines[0] == ("- as recorded (1 torch thread(s), torch kernels AVX512): reproduced bit for bit "
+    assert lines[0] == ("- as recorded (1 torch thread, torch kernels AVX512): reproduced bit for bit "
                         "through epoch 1.")
-    assert lines[1].startswith("- 2 torch threads (2 torch thread(s), torch kernels AVX512): differs from "
+    assert lines[1].startswith("- 2 torch threads (2 torch threads, torch kernels AVX512): differs from "
                                "epoch 1 (training loss 2.4 retrained, 2.5 recorded)")

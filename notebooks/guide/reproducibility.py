@@ -82,6 +82,21 @@ for name, record in sensitivity.items():
     display(Markdown(reproduce.sensitivity_text(record)))
 
 # %% [markdown]
+# ## One record, trained again whole
+#
+# The first epoch is where two environments part. Whether a whole run is reproduced is the longer
+# test: the run is trained again from its start (`qornn run ... --retrain`), and
+# `scripts/retrain_comparison.py` compares every epoch and the test numbers with the record it
+# replaced (read from git), and keeps the comparison.
+
+# %% tags=["hide-input"]
+retrains = {name: record for name, record in records.items() if "epochs_compared" in record}
+if not retrains:
+    display(Markdown("No retrain compared with its record yet."))
+for name, record in retrains.items():
+    display(Markdown(reproduce.retrain_text(record)))
+
+# %% [markdown]
 # The same seed on another machine is, for such a model, another run: a record that is not
 # reproduced on your machine is not wrong, and your runs of it are other draws of the same
 # experiment, which differ as seeds do.
@@ -110,10 +125,12 @@ for name, record in sensitivity.items():
 # ## Provenance
 
 # %% tags=["hide-input"]
-for name, record in sensitivity.items():
+for name, record in {**sensitivity, **retrains}.items():
     prov = record["provenance"]
     display(Markdown(
         f"`data/results/benchmarks/reproducibility/{name}.json`: commit `{str(prov.get('commit'))[:10]}`"
         + (" (with uncommitted changes)" if prov.get("dirty") else "")
-        + f", {prov['date'][:16].replace('T', ' ')} UTC, {prov['wall_time_s'] / 60:.1f} min on "
-        f"{prov['cpu']['model']} ({prov['cpu'].get('vector', 'vector instructions not recorded')})."))
+        + f", {prov['date'][:16].replace('T', ' ')} UTC"
+        + (f", {prov['wall_time_s'] / 60:.1f} min on {prov['cpu']['model']} "
+           f"({prov['cpu'].get('vector', 'vector instructions not recorded')})" if "cpu" in prov else "")
+        + "."))
