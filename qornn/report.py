@@ -2049,7 +2049,8 @@ def _machines_clause(first: Mapping, second: Mapping, parted: int | None) -> str
         return (" Their CPUs are not both recorded: runs of one configuration on two kinds of CPU can "
                 "differ from the first epoch, so this difference may be the machines' (`qornn verify` "
                 "tells whether a machine reproduces a record).")
-    return ""
+    return (" Their CPUs are not both recorded; that they agree from the first epoch on shows that their "
+            "machines computed alike.")
 
 
 def clamp_comparison_text(clamped: Mapping[int, Mapping], unbounded: Mapping[int, Mapping],

@@ -227,3 +227,20 @@ def retrain_text(record: Mapping[str, Any]) -> str:
             f"{'are the same' if record['test_same'] else 'differ'}.\n\n"
             f"- the record replaced: {machine(record['earlier'])};\n"
             f"- the retrain: {machine(record['later'])}.")
+
+
+def records_frame(record: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per run of a :mod:`scripts/verify_records.py` record: when its record was finished, at
+    which commit, in how many starts, on which CPU where recorded, and whether its first epochs were
+    reproduced here ("yes", or the epoch they differ from)."""
+    rows = []
+    for row in record["runs"]:
+        made = row["recorded"]
+        found = re.match(r"differs from epoch (\d+)", row["verdict"])
+        rows.append({"run": f"{row['experiment']} / {row['run']}",
+                     "record finished": str(made.get("date", ""))[:10],
+                     "commit (last start)": str(made.get("commit", ""))[:10], "starts": made.get("starts"),
+                     "its CPU": (made.get("cpu") or {}).get("model", "not recorded"),
+                     "reproduced here": "yes" if row["same"] else
+                     (f"no: differs from epoch {found[1]}" if found else "no")})
+    return pd.DataFrame(rows)

@@ -96,3 +96,20 @@ def test_an_environment_sensitivity_record_reads_as_a_table_and_lines():
                         "through epoch 1.")
     assert lines[1].startswith("- 2 torch threads (2 torch threads, torch kernels AVX512): differs from "
                                "epoch 1 (training loss 2.4 retrained, 2.5 recorded)")
+
+
+def test_a_records_check_reads_as_a_table():
+    record = {"runs": [
+        {"experiment": "pmnist", "run": "hadamrnn", "verdict": "reproduced bit for bit through epoch 1",
+         "same": True, "recorded": {"commit": "a" * 40, "date": "2026-12-02T16:18:00+00:00", "starts": 1}},
+        {"experiment": "pmnist", "run": "fastgrnn", "same": False,
+         "verdict": "differs from epoch 1 (training loss 2.08 retrained, 2.09 recorded)",
+         "recorded": {"commit": "b" * 40, "date": "2026-12-04T21:45:00+00:00", "starts": 4,
+                      "cpu": {"model": "AMD EPYC"}}}]}
+    frame = reproduce.records_frame(record).set_index("run")
+    assert frame.loc["pmnist / hadamrnn", "reproduced here"] == "yes"
+    assert frame.loc["pmnist / fastgrnn", "reproduced here"] == "no: differs from epoch 1"
+    assert frame.loc["pmnist / hadamrnn", "its CPU"] == "not recorded"
+    assert frame.loc["pmnist / fastgrnn", "its CPU"] == "AMD EPYC"
+    assert frame.loc["pmnist / fastgrnn", "starts"] == 4
+    assert frame.loc["pmnist / fastgrnn", "record finished"] == "2026-12-04"

@@ -66,8 +66,9 @@ sensitivity = {name: record for name, record in records.items() if "environments
 if not sensitivity:
     display(Markdown("No environment-sensitivity record under "
                      "`data/results/benchmarks/reproducibility/` yet: "
-                     "`python scripts/environment_sensitivity.py smnist hadamrnn --profile paper` makes one."))
-for name, record in sensitivity.items():
+                     "`python scripts/environment_sensitivity.py smnist hadamrnn --profile paper` "
+                     "makes one."))
+for record in sensitivity.values():
     made = record["recorded"]
     display(Markdown(
         f"**{record['experiment']} / {record['profile']} / {record['run']}**, seed {record['seed']}: "
@@ -93,8 +94,37 @@ for name, record in sensitivity.items():
 retrains = {name: record for name, record in records.items() if "epochs_compared" in record}
 if not retrains:
     display(Markdown("No retrain compared with its record yet."))
-for name, record in retrains.items():
+for record in retrains.values():
     display(Markdown(reproduce.retrain_text(record)))
+
+# %% [markdown]
+# ## The committed records on this machine
+#
+# `scripts/verify_records.py` runs `qornn verify` over several committed records at once: the first
+# epoch of each, trained again here, compared with the record. The first epoch was trained by the
+# record's first start, so a record reproduced here began on a machine that computes as this one
+# does. One that is not, with code the staleness check finds unchanged since (the pages flag any
+# other), began on a machine that computes otherwise: these records were made over several days, on
+# machines lent one session at a time, and none recorded its CPU before 2026-12-07. Each is still a
+# run of its experiment, trained and recorded as the page says; it is not one that this machine
+# repeats bit for bit.
+
+# %% tags=["hide-input"]
+checked = {name: record for name, record in records.items() if name.startswith("records-")}
+if not checked:
+    display(Markdown("No committed record checked on this machine yet."))
+for record in checked.values():
+    prov = record["provenance"]
+    display(Markdown(f"Checked on {prov['date'][:10]} on {prov['cpu']['model']}, torch kernels "
+                     f"{prov['cpu'].get('torch_capability', 'not recorded')}, profile `{record['profile']}`, "
+                     f"first {record['epochs']} epoch(s):"))
+    frame = reproduce.records_frame(record)
+    display(report.styled(frame))
+    apart = frame[frame["reproduced here"] != "yes"]
+    display(Markdown(
+        f"{len(frame) - len(apart)} of {len(frame)} records reproduced here"
+        + (f"; not reproduced: {', '.join(apart['run'])}, whose records were finished on "
+           f"{', '.join(sorted(set(apart['record finished'])))}." if len(apart) else ".")))
 
 # %% [markdown]
 # The same seed on another machine is, for such a model, another run: a record that is not
@@ -125,7 +155,7 @@ for name, record in retrains.items():
 # ## Provenance
 
 # %% tags=["hide-input"]
-for name, record in {**sensitivity, **retrains}.items():
+for name, record in {**sensitivity, **retrains, **checked}.items():
     prov = record["provenance"]
     display(Markdown(
         f"`data/results/benchmarks/reproducibility/{name}.json`: commit `{str(prov.get('commit'))[:10]}`"

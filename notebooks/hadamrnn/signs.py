@@ -321,7 +321,10 @@ else:
 # the test accuracies. A seed recorded both ways also gets a figure of its whole training both ways, epoch
 # by epoch: the validation accuracy, the mean $|u|$ and the signs flipped per step. The two runs
 # see the same batches from the same initial weights, so they are one run until the clamp first
-# holds a unit; from there on, the figure shows what the clamp changes. $W$ depends on $u$ through
+# holds a unit, provided they train on one kind of machine: another CPU or thread count rounds the
+# same sums differently, and a learned-sign run can part from the first epoch
+# ({doc}`/book/guide/reproducibility`), so each line below the figure says on which CPUs its two
+# runs trained. From where they part, the figure shows what the clamp changes. $W$ depends on $u$ through
 # its signs alone, so a clamp that first acts after the signs have stopped flipping changes $|u|$
 # and nothing else; the lines below the figure say, from the two records, whether that is so.
 
