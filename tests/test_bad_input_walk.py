@@ -41,6 +41,10 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
 
 
+#: qornn verify of the walk's recorded smoke run
+VERIFY = ["verify", "copy", "--profile", "smoke", "--runs", "hadamrnn"]
+
+
 def _record() -> Path:
     return results.record_path("copy", "smoke")
 
@@ -159,6 +163,11 @@ CASES: list[Case] = [
     Case("analyse empty --runs", [*ANALYSE, "--runs", ""], match="--runs"),
     Case("analyse seed 2**32", [*ANALYSE, "--seed", str(2**32)], match=str(2**32)),
     Case("fetch unknown source", ["fetch", "mnistt"], match="mnistt"),
+    Case("verify unrecorded run", [*VERIFY[:-1], "lstm"], match="'lstm' is not recorded; recorded: hadamrnn"),
+    Case("verify zero epochs", [*VERIFY, "--epochs", "0"], match="epochs must be a positive int, got 0"),
+    Case("verify zero threads", [*VERIFY, "--threads", "0"], match="threads must be a positive int, got 0"),
+    Case("verify without --runs", VERIFY[:-2], match="--runs"),
+    Case("verify unknown setting", [*VERIFY, "--set", "hiden_size=3"], match="hiden_size"),
     # checkpoints
     Case("analyse without checkpoint", ANALYSE, match=r"no checkpoint.*--retrain",
          setup=lambda tmp, mp: _checkpoint().unlink()),
