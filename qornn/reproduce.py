@@ -50,9 +50,7 @@ def recorded_run(experiment: str, profile: str, run: str, *, seed: int = 0,
 
 def recorded_threads(run_data: Mapping[str, Any]) -> int:
     """The torch threads the record's last start trained with (1 where its device name does not say)."""
-    found = re.search(r"\((?:\d+) cores, (\d+) torch threads?\)",
-                      str(run_data["provenance"].get("device_name", "")))
-    return int(found[1]) if found else 1
+    return _threads(run_data["provenance"].get("device_name")) or 1
 
 
 def first_epochs(experiment: str, profile: str, run: str, *, epochs: int = 1, seed: int = 0,
