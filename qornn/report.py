@@ -2042,15 +2042,16 @@ def _machines_clause(first: Mapping, second: Mapping, parted: int | None) -> str
     cpus = [run_cpus(first), run_cpus(second)]
     if None not in cpus:
         if cpus[0] == cpus[1] and len(cpus[0]) == 1:
-            return f" Both trained on one kind of CPU ({next(iter(cpus[0]))})."
+            return f" Both trained on one kind of CPU: {next(iter(cpus[0]))}."
         return (f" They trained on different CPUs ({_and(sorted(cpus[0]))}; {_and(sorted(cpus[1]))}), "
                 "which round float sums differently, so a difference may be the machines'.")
     if parted == 1:
         return (" Their CPUs are not both recorded: runs of one configuration on two kinds of CPU can "
                 "differ from the first epoch, so this difference may be the machines' (`qornn verify` "
                 "tells whether a machine reproduces a record).")
-    return (" Their CPUs are not both recorded; that they agree from the first epoch on shows that their "
-            "machines computed alike.")
+    agree = "through every epoch" if parted is None else f"through epoch {parted - 1}"
+    return (f" Their CPUs are not both recorded; that they agree {agree} shows that their machines "
+            "computed alike.")
 
 
 def clamp_comparison_text(clamped: Mapping[int, Mapping], unbounded: Mapping[int, Mapping],

@@ -1101,14 +1101,14 @@ def test_latent_sign_table_reads_each_learned_sign_runs_last_u_from_its_checkpoi
     cpu = results.cpu_description()
     assert report.run_cpus(clamped["runs"]["hadamrnn"]) == {
         f"{cpu['model']}, torch kernels {cpu['torch_capability']}"}
-    assert f"Both trained on one kind of CPU ({cpu['model']}" in report.clamp_comparison_text(
+    assert f"Both trained on one kind of CPU: {cpu['model']}" in report.clamp_comparison_text(
         {0: clamped}, {0: parted}, metric="recall_accuracy")
     old = copy.deepcopy(clamped)
     del old["runs"]["hadamrnn"]["provenance"]["cpu"]
     assert report.run_cpus(old["runs"]["hadamrnn"]) is None
     assert "may be the machines' (`qornn verify`" in report.clamp_comparison_text(
         {0: old}, {0: parted}, metric="recall_accuracy")
-    assert "that they agree from the first epoch on shows that their machines computed alike" in \
+    assert "that they agree through every epoch shows that their machines computed alike" in \
         report.clamp_comparison_text({0: old}, {0: unbounded}, metric="recall_accuracy")
     other = copy.deepcopy(parted)
     other["runs"]["hadamrnn"]["provenance"]["cpu"] = {"model": "Other CPU", "torch_capability": "AVX2"}
