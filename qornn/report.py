@@ -1527,10 +1527,9 @@ def _device_text(where: Mapping, short: bool = False) -> str:
         if short:
             return f"{where.get('device')}, {threads} thread{'s' if threads != 1 else ''}"
         name = f"{cpu['machine']} ({cpu['cores']} cores, {threads} torch thread{'s' if threads != 1 else ''})"
-        model = (where.get("cpu") or {}).get("model")
-        if model:  # recorded since the numbers were seen to depend on the CPU (results.cpu_description)
-            capability = where["cpu"].get("torch_capability")
-            name += f", {model}" + (f", torch kernels {capability}" if capability else "")
+        cpu_named = results.cpu_text(where.get("cpu"))
+        if cpu_named:  # recorded since the numbers were seen to depend on the CPU (results.cpu_description)
+            name += f", {cpu_named}"
     return f"{where.get('device')}: {name}".strip(": ")
 
 
@@ -2027,11 +2026,10 @@ def run_cpus(run_data: Mapping) -> set[str] | None:
     prov = run_data["provenance"]
     found = set()
     for where in [*(prov.get("segments") or []), prov]:
-        cpu = where.get("cpu")
-        if not cpu or not cpu.get("model"):
+        cpu = results.cpu_text(where.get("cpu"))
+        if cpu is None:
             return None
-        found.add(cpu["model"] + (f", torch kernels {cpu['torch_capability']}"
-                                  if cpu.get("torch_capability") else ""))
+        found.add(cpu)
     return found
 
 

@@ -34,6 +34,11 @@ from .experiments import get_config
 _WHEN = {"wall_time_s", "resumed_at_steps"}
 
 
+def _check_positive(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
 def recorded_run(experiment: str, profile: str, run: str, *, seed: int = 0,
                  overrides: Sequence[str] | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The record's entry for ``run`` (the variant ``overrides`` and ``seed`` name), with a message
@@ -50,7 +55,7 @@ def recorded_run(experiment: str, profile: str, run: str, *, seed: int = 0,
 
 def recorded_threads(run_data: Mapping[str, Any]) -> int:
     """The torch threads the record's last start trained with (1 where its device name does not say)."""
-    return _threads(run_data["provenance"].get("device_name")) or 1
+    return results.device_threads(run_data["provenance"].get("device_name")) or 1
 
 
 def first_epochs(experiment: str, profile: str, run: str, *, epochs: int = 1, seed: int = 0,
@@ -60,10 +65,9 @@ def first_epochs(experiment: str, profile: str, run: str, *, epochs: int = 1, se
     ``data/`` is touched), by ``qornn run ... --set train.epochs=N`` in a new process with ``env``
     added to this one's environment; the entry it recorded. The learning rate decays per epoch
     (``train.lr_gamma``), not over the run's length, so the first epochs train as in the full run."""
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    _check_positive("epochs", epochs)
     sets = [*(overrides or []), f"train.epochs={epochs}"]
-    get_config(experiment, profile, sets)  # bad names fail here, before a process starts
+    config = get_config(experiment, profile, sets)  # bad names fail here, before a process starts
     with tempfile.TemporaryDirectory(prefix="qornn-verify-") as scratch:
         where = Path(scratch)
         child_env = {**os.environ, "QORNN_DATA_DIR": str(where / "data"),
@@ -76,7 +80,6 @@ def first_epochs(experiment: str, profile: str, run: str, *, epochs: int = 1, se
         if done.returncode != 0:
             raise RuntimeError(f"retraining {experiment}/{profile}/{run} failed (exit {done.returncode}): "
                                f"{(done.stderr.strip().splitlines() or ['no message'])[-1]}")
-        config = get_config(experiment, profile, sets)
         path = where / "data" / results.record_path(experiment, profile, config.record_variant(seed)) \
             .relative_to(results.data_dir())
         return json.loads(path.read_text(encoding="utf-8"))["runs"][run]
@@ -117,12 +120,10 @@ def verify(experiment: str, profile: str, run: str, *, epochs: int = 1, seed: in
     record's) and compare: {"frame": :func:`compare`, "verdict": :func:`verdict`, "retrained": the
     retrain's provenance (its threads, CPU and torch's kernels as its own process saw them),
     "recorded": the record's}."""
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    _check_positive("epochs", epochs)
     recorded = recorded_run(experiment, profile, run, seed=seed, overrides=overrides)
     threads = recorded_threads(recorded) if threads is None else threads
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    _check_positive("threads", threads)
     run_env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **(env or {})}
     rerun = first_epochs(experiment, profile, run, epochs=epochs, seed=seed, overrides=overrides,
                          env=run_env)
@@ -132,11 +133,8 @@ def verify(experiment: str, profile: str, run: str, *, epochs: int = 1, seed: in
 
 
 def _machine(prov: Mapping[str, Any]) -> str:
-    cpu = prov.get("cpu") or {}
-    extra = ", ".join(filter(None, [cpu.get("model"), cpu.get("torch_capability") and
-                                    f"torch kernels {cpu['torch_capability']}"]))
-    return f"{prov.get('device_name', 'device not recorded')}" + (f", {extra}" if extra else
-                                                                    ", CPU model not recorded")
+    return f"{prov.get('device_name', 'device not recorded')}, " \
+        + (results.cpu_text(prov.get("cpu")) or "CPU model not recorded")
 
 
 def describe(result: Mapping[str, Any]) -> str:
@@ -163,11 +161,6 @@ def load_reproducibility_records() -> dict[str, dict[str, Any]]:
             for path in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
-def _threads(device_name: str | None) -> int | None:
-    found = re.search(r"(\d+) torch threads?\)", str(device_name or ""))
-    return int(found[1]) if found else None
-
-
 def sensitivity_frame(record: Mapping[str, Any]) -> pd.DataFrame:
     """One row per environment of an environment-sensitivity record: the torch threads and torch CPU
     kernels the retrain ran with, and per epoch compared the retrained training loss beside the
@@ -175,7 +168,8 @@ def sensitivity_frame(record: Mapping[str, Any]) -> pd.DataFrame:
     rows = []
     for env in record["environments"]:
         for epoch in env["epochs"]:
-            rows.append({"environment": env["environment"], "torch threads": _threads(env.get("device_name")),
+            rows.append({"environment": env["environment"],
+                         "torch threads": results.device_threads(env.get("device_name")),
                          "torch kernels": (env.get("cpu") or {}).get("torch_capability"),
                          "epoch": epoch["epoch"], "training loss, retrained": epoch["retrained train loss"],
                          "training loss, recorded": epoch["recorded train loss"],
@@ -190,7 +184,7 @@ def sensitivity_text(record: Mapping[str, Any]) -> str:
     for env in record["environments"]:
         frame = pd.DataFrame(env["epochs"])
         text = verdict(frame) if not frame.empty else "nothing compared"
-        threads = _threads(env.get("device_name"))
+        threads = results.device_threads(env.get("device_name"))
         lines.append(f"- {env['environment']} ({threads} torch thread{'' if threads == 1 else 's'}, torch "
                      f"kernels {(env.get('cpu') or {}).get('torch_capability', 'not recorded')}): {text}.")
     return "\n".join(lines)

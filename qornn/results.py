@@ -328,6 +328,22 @@ def device_name(device: str) -> str:
            f"{torch.get_num_threads()} torch threads)"
 
 
+def device_threads(device_name: str | None) -> int | None:
+    """The torch threads a CPU :func:`device_name` records ("x86_64 (2 cores, 1 torch threads)" -> 1),
+    or None for another name (a GPU's, or none)."""
+    found = re.search(r"(\d+) torch threads?\)", str(device_name or ""))
+    return int(found[1]) if found else None
+
+
+def cpu_text(cpu: Mapping[str, Any] | None) -> str | None:
+    """A recorded :func:`cpu_description` as text ("AMD EPYC (family 25, ...), torch kernels AVX512"),
+    or None where no model was recorded."""
+    if not cpu or not cpu.get("model"):
+        return None
+    kernels = cpu.get("torch_capability")
+    return cpu["model"] + (f", torch kernels {kernels}" if kernels else "")
+
+
 #: CPU flags that change how floats are summed (vector widths, fused multiply-add)
 _VECTOR_FLAGS = re.compile(r"sse4_2|avx\w*|fma\w*|amx\w*|asimd\w*|sve\w*|neon")
 

@@ -578,8 +578,6 @@ def record_cost(experiment: str, profile: str) -> dict[str, Any]:
     over every record (the profile's, its variants', every seed's): runs, CPU-hours (each run's wall
     time × its torch threads, read from the recorded ``device_name``), GPU-hours (wall time of the
     runs on a CUDA device). None where nothing is recorded."""
-    import re
-
     folder = results.results_dir() / experiment
     paths = [folder / f"{profile}.json", *sorted((folder / "variants" / profile).glob("*.json"))]
     runs, cpu_s, gpu_s = 0, 0.0, 0.0
@@ -593,8 +591,7 @@ def record_cost(experiment: str, profile: str) -> dict[str, Any]:
             if str(prov["device"]).startswith("cuda"):
                 gpu_s += prov["wall_time_s"]
             else:
-                threads = re.search(r"(\d+) torch threads", str(prov.get("device_name", "")))
-                cpu_s += prov["wall_time_s"] * (int(threads.group(1)) if threads else 1)
+                cpu_s += prov["wall_time_s"] * (results.device_threads(prov.get("device_name")) or 1)
     if not runs:
         return {"runs": 0, "cpu_hours": None, "gpu_hours": None}
     return {"runs": runs, "cpu_hours": cpu_s / 3600, "gpu_hours": gpu_s / 3600}
