@@ -14,8 +14,6 @@ it was compared with (commit, date), so that it stays readable when that record 
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import platform
 import sys
 import time
 from pathlib import Path
@@ -63,10 +61,8 @@ def main() -> int:
         "recorded": {key: prov.get(key) for key in ("commit", "date", "device_name", "cpu", "platform",
                                                     "segments") if prov.get(key) is not None},
         "environments": rows,
-        "provenance": {**code, "host": platform.node(), "cpu": results.cpu_description(),
-                       "platform": platform.platform(),
-                       "wall_time_s": round(time.perf_counter() - started, 1),
-                       "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")},
+        "provenance": results.provenance(profile=args.profile, seed=args.seed, device="cpu", code=code,
+                                         wall_time_s=time.perf_counter() - started),
     }
     out = results.data_dir() / "results" / "benchmarks" / "reproducibility" / \
         f"{args.experiment}-{args.profile}-{args.run}.json"

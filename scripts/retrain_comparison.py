@@ -12,11 +12,10 @@ with both runs' provenance (commit, date, machine, CPU where recorded).
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
-import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +33,7 @@ def main() -> int:
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    started = time.perf_counter()
     variant = get_config(args.experiment, args.profile).record_variant(args.seed)
     path = results.record_path(args.experiment, args.profile, variant)
     relative = path.resolve().relative_to(REPO).as_posix()
@@ -46,8 +46,8 @@ def main() -> int:
     result = reproduce.compare_runs(earlier, later)
     record = {"experiment": args.experiment, "profile": args.profile, "run": args.run, "seed": args.seed,
               "before": args.before, **result,
-              "provenance": {**results.git_commit(), "host": platform.node(),
-                             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}}
+              "provenance": results.provenance(profile=args.profile, seed=args.seed, device="cpu",
+                                               wall_time_s=time.perf_counter() - started)}
     out = reproduce.reproducibility_dir() / f"{args.experiment}-{args.profile}-{args.run}-retrain.json"
     results.atomic_write_json(out, record)
     print(f"{result['verdict']}; test numbers {'the same' if result['test_same'] else 'differ'}")

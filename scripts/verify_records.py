@@ -12,8 +12,6 @@ whether its first epochs were reproduced bit for bit here.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import platform
 import sys
 import time
 from pathlib import Path
@@ -50,10 +48,8 @@ def main() -> int:
                      "retrained": {k: here[k] for k in ("commit", "dirty", "device_name", "cpu")
                                    if k in here}})
     record = {"profile": args.profile, "epochs": args.epochs, "runs": rows,
-              "provenance": {**code, "host": platform.node(), "cpu": results.cpu_description(),
-                             "platform": platform.platform(),
-                             "wall_time_s": round(time.perf_counter() - started, 1),
-                             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}}
+              "provenance": results.provenance(profile=args.profile, seed=0, device="cpu", code=code,
+                                               wall_time_s=time.perf_counter() - started)}
     out = reproduce.reproducibility_dir() / f"records-{args.profile}-{record['provenance']['date'][:10]}.json"
     results.atomic_write_json(out, record)
     print(f"written to {out}")
