@@ -20,7 +20,7 @@ from . import results
 from .overrides import command_options
 
 __all__ = ["Checkpoint", "checkpoint_file", "checkpoint_path", "find_checkpoints", "format_checkpoints",
-           "frozen_entries", "progress_text", "read_checkpoint"]
+           "frozen_entries", "progress_text", "read_checkpoint", "thread_changes"]
 
 #: seeds tried when matching a checkpoint to the current definition of its run
 SEEDS_TRIED = range(10)
@@ -53,6 +53,10 @@ class Checkpoint:
     device_pace: tuple[str, float] | None = None
     #: the ``--set`` overrides of the variant whose run this is (empty: the profile's own run)
     overrides: dict = field(default_factory=dict)
+    #: the torch threads of its last start, when that start was on a CPU and recorded them: a float
+    #: sum split over another number of threads rounds otherwise, so the run goes on as it began
+    #: only at this count (None: unknown, or the last start was on a GPU)
+    threads: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -96,13 +100,16 @@ class Checkpoint:
         """The command that continues (or records) this run, with ``--retrain`` for an unfinished
         retrain of a recorded run (:data:`RETRAIN_STATUS`); None when the checkpoint is not the
         current profile's run, nor a known variant's, at any seed tried (:data:`SEEDS_TRIED`), or is
-        finished and recorded. A variant's command has its ``--set`` options."""
+        finished and recorded. A variant's command has its ``--set`` options, and a run whose last
+        start recorded its torch threads has ``--threads`` with their number, so that it goes on
+        computing as it began (on the same kind of CPU, bit for bit as if never stopped)."""
         if self.seed is None or (self.recorded and self.finished):
             return None
         seed = f" --seed {self.seed}" if self.seed else ""
         retrain = " --retrain" if self.recorded else ""
+        threads = f" --threads {self.threads}" if self.threads else ""
         return (f"qornn run {self.experiment} --profile {self.profile}{command_options(self.overrides)} "
-                f"--runs {self.run}{seed}{retrain}")
+                f"--runs {self.run}{seed}{retrain}{threads}")
 
 
 def _steps_per_epoch(task_options: dict, batch_size: int, epoch: int, global_step: int,
@@ -193,7 +200,8 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
                       total_steps=None if per_epoch is None else per_epoch * epochs,
                       elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded),
                       device_pace=_device_pace(state.get("segments")),
-                      overrides=dict(config.overrides) if seed is not None else {})
+                      overrides=dict(config.overrides) if seed is not None else {},
+                      threads=_last_start_threads(state.get("segments")))
 
 
 def _device_pace(segments: object) -> tuple[str, float] | None:
@@ -210,6 +218,15 @@ def _device_pace(segments: object) -> tuple[str, float] | None:
     same = [seg for seg in timed if seg["device"] == device]
     steps = sum(seg["to_step"] - seg["from_step"] for seg in same)
     return device, sum(seg["wall_time_s"] for seg in same) / steps
+
+
+def _last_start_threads(segments: object) -> int | None:
+    """The torch threads of the last start that trained a step (read from its CPU ``device_name``),
+    or None: no such start, one on a GPU, or one from before starts named their device."""
+    trained = [seg for seg in segments if isinstance(seg, dict) and isinstance(seg.get("from_step"), int)
+               and isinstance(seg.get("to_step"), int) and seg["to_step"] > seg["from_step"]] \
+        if isinstance(segments, list) else []
+    return results.device_threads(trained[-1].get("device_name")) if trained else None
 
 
 def checkpoint_file(experiment: str, profile: str, run: str, digest: str) -> Path:
@@ -268,6 +285,26 @@ def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
         if c.command():
             lines.append(f"    continue: {c.command()}")
     return "\n".join(lines)
+
+
+def thread_changes(experiment: str, profile: str, *, threads: int, runs: list[str] | None = None,
+                   seed: int = 0, overrides: dict | None = None) -> list[str]:
+    """One line for each unfinished run of ``experiment`` at ``profile`` (``runs``: only those; the
+    run of ``seed`` and of the variant ``overrides``) whose checkpoint's last start trained at another
+    number of torch threads than ``threads``, the count a start is about to use: it goes on as a
+    run of that count, and its numbers leave those of a run that was never stopped (by a last bit
+    at first; a HadamRNN with learned signs can then take another path)."""
+    lines = []
+    for found in find_checkpoints(profile, experiment):
+        if (found.finished or found.seed != seed or found.overrides != (overrides or {})
+                or (runs is not None and found.run not in runs)
+                or found.threads is None or found.threads == threads):
+            continue
+        lines.append(f"{experiment}/{profile} {found.run}: its checkpoint trained at {found.threads} torch "
+                     f"thread{'' if found.threads == 1 else 's'}, this start uses {threads}; its numbers "
+                     f"will not be those of a run never stopped (--threads {found.threads} goes on as it "
+                     "began)")
+    return lines
 
 
 def frozen_entries(path: Path) -> tuple[int, int]:

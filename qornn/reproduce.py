@@ -178,16 +178,24 @@ def sensitivity_frame(record: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def sensitivity_text(record: Mapping[str, Any]) -> str:
-    """One line per environment of an environment-sensitivity record: reproduced, or from which epoch
-    it differs and by how much in training loss."""
-    lines = []
+    """What an environment-sensitivity record shows, in a sentence or two beside its table
+    (:func:`sensitivity_frame`): which environments give the record's numbers bit for bit, and from
+    which epoch the others differ."""
+    same, differ = [], {}
     for env in record["environments"]:
-        frame = pd.DataFrame(env["epochs"])
-        text = verdict(frame) if not frame.empty else "nothing compared"
-        threads = results.device_threads(env.get("device_name"))
-        lines.append(f"- {env['environment']} ({threads} torch thread{'' if threads == 1 else 's'}, torch "
-                     f"kernels {(env.get('cpu') or {}).get('torch_capability', 'not recorded')}): {text}.")
-    return "\n".join(lines)
+        epochs = pd.DataFrame(env["epochs"])
+        if epochs.empty:
+            continue
+        if epochs["same"].all():
+            same.append(env["environment"])
+        else:
+            differ.setdefault(int(epochs.loc[~epochs["same"], "epoch"].min()), []).append(env["environment"])
+    compared = len(same) + sum(map(len, differ.values()))
+    text = f"{len(same)} of {compared} environments give the record's numbers bit for bit"
+    text += f": {'; '.join(same)}." if same else "."
+    for epoch, names in sorted(differ.items()):
+        text += f" {'Differs' if len(names) == 1 else 'Differ'} from epoch {epoch}: {'; '.join(names)}."
+    return text
 
 
 def compare_runs(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,12 +2,16 @@
 
 import math
 
+import pytest
 import torch
 
 from qornn import results
 from qornn.checkpoints import RETRAIN_STATUS, find_checkpoints, format_checkpoints
 from qornn.cli import main
 from qornn.experiments import get_config, run_experiment
+
+#: what a continue command ends with: the torch threads the tests' runs train at
+THREADS = f" --threads {torch.get_num_threads()}"
 
 
 def _only(profile="smoke"):
@@ -36,16 +40,16 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     _rewind(done.path, epoch=1, step=3)  # a retrain stopped in its second epoch: the record stays
     retrain = _only()
     assert (retrain.status, retrain.recorded, retrain.finished) == (RETRAIN_STATUS, True, False)
-    assert retrain.command() == "qornn run copy --profile smoke --runs hadamrnn --retrain"
+    assert retrain.command() == "qornn run copy --profile smoke --runs hadamrnn --retrain" + THREADS
     listed = format_checkpoints(find_checkpoints())
     assert f"copy/smoke hadamrnn: {RETRAIN_STATUS}; step {per_epoch + 3:,}" in listed
-    assert "continue: qornn run copy --profile smoke --runs hadamrnn --retrain" in listed
+    assert "continue: qornn run copy --profile smoke --runs hadamrnn --retrain" + THREADS in listed
 
     results.record_path("copy", "smoke").unlink()  # as before the run was recorded
     stopped = _only()
     assert stopped.status == "unfinished" and not stopped.finished
     assert (stopped.epoch, stopped.global_step) == (1, per_epoch + 3)
-    assert stopped.command() == "qornn run copy --profile smoke --runs hadamrnn"
+    assert stopped.command() == "qornn run copy --profile smoke --runs hadamrnn" + THREADS
     (segment,) = torch.load(stopped.path, weights_only=True)["state"]["segments"]  # one start, on cpu
     pace = segment["wall_time_s"] / (segment["to_step"] - segment["from_step"])  # seconds per step
     assert stopped.device_pace == ("cpu", pace)
@@ -56,7 +60,7 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     assert f"copy/smoke hadamrnn: unfinished; step {per_epoch + 3:,}/{done.total_steps:,}" in out
     # epochs counted as done, as the checkpoint keeps them (the progress bar shows the one under way)
     assert f"1 of {stopped.epochs} epochs done" in out
-    assert "continue: qornn run copy --profile smoke --runs hadamrnn" in out
+    assert "continue: qornn run copy --profile smoke --runs hadamrnn" + THREADS in out
     assert f"about {stopped.hours_to_go:.1f} h to go at its pace on cpu so far" in out
     assert find_checkpoints("cpu") == []  # another profile's list is empty
     assert find_checkpoints("smoke", "copy") == [stopped] and find_checkpoints("smoke", "pmnist") == []
@@ -71,7 +75,7 @@ def test_a_seed_and_a_foreign_configuration_are_named(capsys):
     assert first.seed == 1 and first.recorded
     _rewind(first.path, epoch=1)
     results.record_path("copy", "smoke", get_config("copy", "smoke").record_variant(1)).unlink()
-    assert _only().command() == "qornn run copy --profile smoke --runs hadamrnn --seed 1"
+    assert _only().command() == "qornn run copy --profile smoke --runs hadamrnn --seed 1" + THREADS
     # a checkpoint that no seed of the current definition hashes to, and a file that is no checkpoint
     first.path.rename(first.path.with_name("0123456789abcdef.pt"))
     (first.path.parent / "junk.pt").write_bytes(b"not a checkpoint")
@@ -95,7 +99,8 @@ def test_a_variant_checkpoint_gets_the_command_with_its_set_options(capsys):
     config = get_config("copy", "smoke", variant)
     results.record_path("copy", "smoke", config.record_variant(2)).unlink()  # as before it was recorded
     stopped = _only()
-    command = "qornn run copy --profile smoke --set hadamrnn.clamp_signs=false --runs hadamrnn --seed 2"
+    command = ("qornn run copy --profile smoke --set hadamrnn.clamp_signs=false --runs hadamrnn --seed 2"
+               + THREADS)
     assert stopped.status == "unfinished; variant --set hadamrnn.clamp_signs=false"
     assert stopped.command() == command
     assert main(["checkpoints", "--profile", "smoke"]) == 0
@@ -155,3 +160,44 @@ def test_the_time_to_go_is_at_the_pace_of_the_device_that_trains_now():
     assert found.device_pace is None and found.pace_text == "at that pace"
     assert math.isclose(found.hours_to_go,
                         found.elapsed_s / found.global_step * (found.total_steps - found.global_step) / 3600)
+
+
+def test_a_run_goes_on_at_the_torch_threads_it_began_with(capsys):
+    """The continue command names the torch threads of the run's last start; ``qornn run`` trains at
+    ``--threads``, records that count, says when a resumed run began at another, and leaves the
+    process's count as it was; a count that is not a positive int is refused before anything runs."""
+    before = torch.get_num_threads()
+    assert main(["run", "copy", "--profile", "smoke", "--runs", "hadamrnn", "--no-progress",
+                 "--threads", "1"]) == 0
+    assert torch.get_num_threads() == before
+    record = results.load_record("copy", "smoke")
+    assert results.device_threads(record["runs"]["hadamrnn"]["provenance"]["device_name"]) == 1
+    path = _only().path
+    _rewind(path, epoch=1)
+    results.record_path("copy", "smoke").unlink()
+    stopped = _only()
+    assert stopped.threads == 1 and stopped.command().endswith(" --runs hadamrnn --threads 1")
+
+    from qornn.checkpoints import thread_changes
+
+    assert thread_changes("copy", "smoke", threads=1) == []
+    assert thread_changes("copy", "smoke", threads=2, runs=["lstm"]) == []  # not the run named
+    assert thread_changes("copy", "smoke", threads=2, seed=1) == []  # another seed's run
+    (line,) = thread_changes("copy", "smoke", threads=2)
+    assert "trained at 1 torch thread, this start uses 2" in line and "--threads 1" in line
+
+    capsys.readouterr()
+    assert main(["run", "copy", "--profile", "smoke", "--runs", "hadamrnn", "--no-progress",
+                 "--threads", "2"]) == 0  # resumed at 2 threads: said, and the last start records 2
+    note = "qornn: note: copy/smoke hadamrnn: its checkpoint trained at 1 torch thread, this start uses 2"
+    assert note in capsys.readouterr().err
+    segments = results.load_record("copy", "smoke")["runs"]["hadamrnn"]["provenance"]["segments"]
+    assert [results.device_threads(seg["device_name"]) for seg in segments] == [1, 2]
+    assert torch.get_num_threads() == before
+
+    for bad in ("0", "-2"):
+        assert main(["run", "copy", "--profile", "smoke", "--threads", bad]) == 2
+        assert f"--threads must be a positive int, got {bad}" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):  # argparse's own one-line usage error
+        main(["run", "copy", "--profile", "smoke", "--threads", "two"])
+    assert "argument --threads: invalid int value: 'two'" in capsys.readouterr().err

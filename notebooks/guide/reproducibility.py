@@ -24,7 +24,9 @@
 #
 # - torch chooses its CPU kernels by the instruction sets the CPU offers
 #   (`torch.backends.cpu.get_cpu_capability()`: `AVX512`, `AVX2`, ...; the environment variable
-#   `ATEN_CPU_CAPABILITY` can ask for a lower one), and splits its work over its threads;
+#   `ATEN_CPU_CAPABILITY` can ask for a lower one), and splits its work over its threads (one per
+#   core unless told otherwise: `qornn run --threads N` or `OMP_NUM_THREADS=N`; the paper-budget
+#   records were trained at one, and `qornn checkpoints` continues a stopped run at its own count);
 # - qornn's fused HadamRNN kernel is compiled for the CPU it runs on (`-march=native`).
 #
 # A last-bit difference is usually harmless. Not in a HadamRNN with learned signs: at the start of
@@ -58,7 +60,8 @@ profile = None
 # epoch with the record (training loss, validation loss and accuracy, the sign diagnostics):
 # first as the record was made (its number of torch threads, this CPU's own kernels), then with two
 # threads, then with torch's AVX2 kernels and with its kernels without vector instructions (the
-# fused kernel, built for this CPU, is the same in all four).
+# fused kernel, built for this CPU, is the same in all four). The table gives each environment's
+# first-epoch training loss; "every number the same" covers the epoch's other numbers too.
 
 # %% tags=["hide-input"]
 records = reproduce.load_reproducibility_records()
