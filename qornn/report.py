@@ -1441,9 +1441,19 @@ def why_not_recorded(experiment: str, profile: str, run: str) -> str:
     status = row["at the paper's budget"]
     if status.startswith(IN_PROGRESS_AT_PAPER) and row["in progress"]:
         status = f"{IN_PROGRESS_AT_PAPER}, {row['in progress']}"
+    # the row's budget column already says "paper's budget": a table cell keeps the rest
+    for long, brief in _PAPER_STATUS_BRIEF.items():
+        if status.startswith(long):
+            status = brief + status[len(long):]
     if str(row["fits here"]).startswith("no") and row["projected hours (1 core)"] is not None:
-        status += f"; does not fit here ({row['projected hours (1 core)']:.1f} h projected on one core)"
+        status += f"; does not fit here ({row['projected hours (1 core)']:.1f} h on one core)"
     return f"{NOT_RECORDED}: {status}"
+
+
+#: the paper-budget statuses as :func:`why_not_recorded` words them in a row that names its budget
+_PAPER_STATUS_BRIEF = {"not run at the paper's budget yet": "not run yet",
+                       "in progress at the paper's budget": "in progress",
+                       "failed at the paper's budget": "failed"}
 
 
 def budget_comparison(experiment: str, record: Mapping, paper_numbers: Mapping | None,

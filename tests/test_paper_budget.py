@@ -101,9 +101,11 @@ def test_a_row_without_a_number_says_why():
     _copy("paper", "hadamrnn", 1e-6, 1.0)
     _costs([_cost("copy", "lstm", 1.17, 40_000), _cost("copy", "ornn", 0.01, 40_000)])
     why = report.why_not_recorded
-    assert why("copy", "paper", "lstm") == (f"not recorded: {report.NOT_RUN_AT_PAPER}; does not fit here "
-                                            "(13.0 h projected on one core)")
-    assert why("copy", "paper", "ornn") == f"not recorded: {report.NOT_RUN_AT_PAPER}"  # 0.1 h: it fits
+    # the row's budget column names the paper's budget: the cell does not repeat it
+    assert why("copy", "paper", "lstm") == "not recorded: not run yet; does not fit here (13.0 h on one core)"
+    assert why("copy", "paper", "ornn") == "not recorded: not run yet"  # 0.1 h: it fits
+    assert set(report._PAPER_STATUS_BRIEF) == {report.NOT_RUN_AT_PAPER, report.IN_PROGRESS_AT_PAPER,
+                                               report.FAILED_AT_PAPER}
     assert why("copy", "paper", "qornn-lstm") == "not recorded: `copy` has no run of this name"
     assert why("hadamrnn-size-accuracy", "paper", "hadamrnn-p4-learned-signs").startswith(
         "not recorded: left out of profile `paper` (every run of this profile learns its signs")
