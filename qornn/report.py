@@ -1445,9 +1445,16 @@ def why_not_recorded(experiment: str, profile: str, run: str) -> str:
     for long, brief in _PAPER_STATUS_BRIEF.items():
         if status.startswith(long):
             status = brief + status[len(long):]
+    fit = _does_not_fit(row)
+    return f"{NOT_RECORDED}: {status}" + (f"; {fit}" if fit else "")
+
+
+def _does_not_fit(row: Mapping) -> str:
+    """"does not fit here (13.0 h on one core)" for a :func:`paper_budget_frame` row whose measured
+    cost does not fit this machine, else ""."""
     if str(row["fits here"]).startswith("no") and row["projected hours (1 core)"] is not None:
-        status += f"; does not fit here ({row['projected hours (1 core)']:.1f} h on one core)"
-    return f"{NOT_RECORDED}: {status}"
+        return f"does not fit here, {row['projected hours (1 core)']:.1f} h on one core"
+    return ""
 
 
 #: the paper-budget statuses as :func:`why_not_recorded` words them in a row that names its budget
@@ -2747,11 +2754,15 @@ def copy_verdicts(runs: Iterable[str] | None = ("hadamrnn", "block-hadamrnn"), e
     rows = []
     failed = _failed_by_run(experiment, PAPER_PROFILE)
     later = _later_seeds_in_progress(experiment)
+    budget = None  # the paper-budget frame, read for the first run with no record
     for run in runs:
         found = {seed: record["runs"][run] for seed, record in seeds.items() if run in record["runs"]}
         failures = _failed_seeds_text(failed.get(run, []))
         if not found:
             label, note = (FAILED_AT_PAPER, failures) if failures else _unrecorded_status(config, run)
+            if label == NOT_RUN_AT_PAPER and run in config.models:
+                budget = paper_budget_frame(experiment).set_index("run") if budget is None else budget
+                note = "; ".join(part for part in (note, _does_not_fit(budget.loc[run])) if part)
             rows.append({"run": run, "verdict": label,
                          "test loss": "—", "threshold": "—", "recall": "—", "seeds": "—", "solved seeds": "—",
                          "per seed": "—", "frozen seeds": "", "note": note})

@@ -102,8 +102,10 @@ def test_a_row_without_a_number_says_why():
     _costs([_cost("copy", "lstm", 1.17, 40_000), _cost("copy", "ornn", 0.01, 40_000)])
     why = report.why_not_recorded
     # the row's budget column names the paper's budget: the cell does not repeat it
-    assert why("copy", "paper", "lstm") == "not recorded: not run yet; does not fit here (13.0 h on one core)"
+    assert why("copy", "paper", "lstm") == "not recorded: not run yet; does not fit here, 13.0 h on one core"
     assert why("copy", "paper", "ornn") == "not recorded: not run yet"  # 0.1 h: it fits
+    verdicts = report.copy_verdicts(["lstm", "ornn"]).set_index("run")["note"]  # the copy page says it too
+    assert (verdicts["lstm"], verdicts["ornn"]) == ("does not fit here, 13.0 h on one core", "")
     assert set(report._PAPER_STATUS_BRIEF) == {report.NOT_RUN_AT_PAPER, report.IN_PROGRESS_AT_PAPER,
                                                report.FAILED_AT_PAPER}
     assert why("copy", "paper", "qornn-lstm") == "not recorded: `copy` has no run of this name"
