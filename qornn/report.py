@@ -48,6 +48,7 @@ __all__ = [
     "record_status",
     "run_summary",
     "bit_width_frame",
+    "bit_width_seed_frame",
     "bit_width_gap_frame",
     "plot_metric_vs_bits",
     "comparison_table",
@@ -839,6 +840,26 @@ def bit_width_frame_over_seeds(seeds: Mapping[int, Mapping]) -> pd.DataFrame:
     column, one below the other; empty when no record has a run."""
     frames = [bit_width_frame(record).assign(seed=seed) for seed, record in seeds.items() if record["runs"]]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def bit_width_seed_frame(seeds: Mapping[int, Mapping]) -> pd.DataFrame:
+    """:func:`bit_width_frame` over the recorded seeds (``seeds``: ``{seed: record}``), one row per run:
+    its role (mechanism, kind, bits, size_bits), each test metric as the mean ± sample standard
+    deviation over the seeds that recorded the run (:func:`mean_std_cell`; one seed: its number), and
+    the seeds it is over. Empty when no record has a run."""
+    frame = bit_width_frame_over_seeds(seeds)
+    if frame.empty:
+        return frame
+    roles = ["run", "mechanism", "kind", "bits", "size_bits"]
+    metrics = [column for column in frame.columns if column not in (*roles, "seed")]
+    rows = []
+    for _, part in frame.groupby("run", sort=True):
+        first = part.iloc[0]
+        rows.append({**{column: first[column] for column in roles},
+                     **{metric: mean_std_cell(part[metric].dropna(), metric) if part[metric].notna().any()
+                        else "—" for metric in metrics},
+                     "seeds": seeds_cell(part["seed"])})
+    return pd.DataFrame(rows, columns=[*roles, *metrics, "seeds"])
 
 
 def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_better: bool) -> pd.DataFrame:

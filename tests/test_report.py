@@ -966,6 +966,17 @@ def test_the_bit_width_gap_is_taken_seed_by_seed_and_says_over_how_many_seeds():
     losses = report.bit_width_gap_frame(seeds, "loss", True)
     assert losses.iloc[0]["QAT gap to float"] == "+0.0005 ± 0.00028"
 
+    # the pages' table: every run, the baselines too, over the seeds that recorded it
+    table = report.bit_width_seed_frame({0: record(0.9, 0.8, 0.3), 1: record(0.7, 0.5), 2: record(0.8, None)})
+    table = table.set_index("run")
+    assert table.loc["ornn-bjorck", ["kind", "accuracy", "seeds"]].tolist() == [
+        "float", "80.0% ± 10.0 points", "3 seeds (0, 1, 2)"]
+    assert table.loc["qornn-ste-bjorck-4bit", ["bits", "size_bits", "accuracy", "seeds"]].tolist() == [
+        4, 500, "65.0% ± 21.2 points", "2 seeds (0, 1)"]
+    assert table.loc["ptq-bjorck-4bit", ["kind", "accuracy", "seeds"]].tolist() == ["PTQ", "30.0%", "1 seed"]
+    assert table.loc["lstm", "accuracy"] == "99.0% ± 0.0 points"
+    assert report.bit_width_seed_frame({}).empty
+
 
 def test_the_copy_verdict_grid_puts_each_run_under_its_method_and_bit_width():
     models = {"ornn-bjorck": {"model": "ornn-bjorck"},

@@ -110,11 +110,17 @@ for ax, (task, record) in zip(axes, records.items(), strict=True):
 fig.tight_layout()
 plt.show()
 
+# %% [markdown]
+# The same numbers as a table, one per task: each run's test numbers as the mean ± standard deviation
+# over the seeds recorded at this page's profile (the column `seeds` says which; one seed: its
+# number).
+
 # %% tags=["hide-input", "full-width"]
 for task, record in records.items():
     display(Markdown(f"**{task}**"))
-    frame = report.bit_width_frame(record).sort_values(["kind", "mechanism", "bits"], na_position="first")
-    display(report.styled(frame))
+    seeds = report.budget_seed_records(EXPERIMENTS[task], record)[record["profile"]]
+    frame = report.bit_width_seed_frame(seeds)
+    display(report.styled(frame.sort_values(["kind", "mechanism", "bits"], na_position="first")))
 
 # %% [markdown]
 # ## Why the fewest bits can fail: the quantized recurrence is not orthogonal
@@ -193,6 +199,16 @@ else:
 # (Esser et al., ICLR 2020; see `qornn/quantize.py`), started at the paper's rule
 # $\alpha = \max |W|$, against the paper's fixed rule, at 3 and 4 bits on pMNIST. A learned
 # $\alpha$ below $\max |W|$ clips the largest entries and refines the grid of the others.
+
+# %% tags=["hide-input"]
+pmnist_seeds = report.budget_seed_records(EXPERIMENTS["pMNIST"], records["pMNIST"])
+for bits in (3, 4):
+    display(Markdown(f"**{bits} bits**, the learned range against the fixed rule, seed by seed:\n\n"
+                     + report.paired_gain(pmnist_seeds, f"qornn-lsq-bjorck-{bits}bit",
+                                          f"qornn-ste-bjorck-{bits}bit", record=records["pMNIST"])))
+
+# %% [markdown]
+# The ranges themselves, and both accuracies, for this page's seed:
 
 # %% tags=["hide-input"]
 runs = records["pMNIST"]["runs"]
