@@ -49,6 +49,7 @@ __all__ = [
     "run_summary",
     "bit_width_frame",
     "bit_width_seed_frame",
+    "shown_seeds_note",
     "bit_width_gap_frame",
     "plot_metric_vs_bits",
     "comparison_table",
@@ -1427,6 +1428,20 @@ def budget_records(experiment: str, record: Mapping,
     if seeds is None:
         seeds = budget_seed_records(experiment, record)
     return {profile: _lead_record(by_seed, record) for profile, by_seed in seeds.items()}
+
+
+def shown_seeds_note(experiment: str, record: Mapping) -> str:
+    """Which seed a page's one-run-per-number table shows at each budget (:func:`budget_records`:
+    the page's own record at its profile, the lowest seed's at the other), and how many are recorded
+    there: "Each number is one run: at the paper's budget, seed 0, the only seed recorded; ..."."""
+    seeds = budget_seed_records(experiment, record)
+    parts = []
+    for profile, shown in budget_records(experiment, record, seeds).items():
+        seed, recorded = record_seed(shown), sorted(seeds[profile])
+        where = "at the paper's budget" if profile == PAPER_PROFILE else f"at profile `{profile}`"
+        parts.append(f"{where}, seed {seed}, " + ("the only seed recorded" if recorded == [seed] else
+                                                  f"one of {seeds_cell(recorded)} recorded"))
+    return "Each number is one run: " + "; ".join(parts) + "."
 
 
 def _lead_record(seeds: Mapping[int, Mapping], record: Mapping | None = None) -> Mapping:

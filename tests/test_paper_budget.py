@@ -120,6 +120,15 @@ def test_a_row_without_a_number_says_why():
     assert set(lstm["ours"]) == {why("copy", "paper", "lstm")}
 
 
+def test_a_one_run_table_says_which_seed_it_shows_and_how_many_are_recorded():
+    _copy("cpu", "hadamrnn", 0.0196, 0.1)
+    _copy("cpu", "hadamrnn", 0.0195, 0.1, seed=2)
+    _copy("paper", "hadamrnn", 1e-6, 1.0, seed=1)
+    note = report.shown_seeds_note("copy", results.load_record("copy", "cpu"))
+    assert note == ("Each number is one run: at the paper's budget, seed 1, the only seed recorded; at "
+                    "profile `cpu`, seed 0, one of 2 seeds (0, 2) recorded.")
+
+
 def test_without_a_paper_record_only_the_page_profile_is_shown():
     _copy("cpu", "hadamrnn", 0.0196, 0.1)
     cpu = results.load_record("copy", "cpu")

@@ -110,6 +110,7 @@ for budget, shown in budgets.items():
                          "size (bits)": "missing" if data is None else data["size_bits"]})
 frame = pd.DataFrame(rows)
 display(report.styled(frame))
+display(Markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record)))
 for (budget, run), why in left_out.items():
     display(Markdown(f"`{run}` is left out of the `{budget}` profile: {why}. At the paper's budget, "
                      "learned against frozen signs is the pMNIST page's comparison of `hadamrnn` with "
