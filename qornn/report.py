@@ -1481,7 +1481,8 @@ def why_not_recorded(experiment: str, profile: str, run: str) -> str:
     for long, brief in _PAPER_STATUS_BRIEF.items():
         if status.startswith(long):
             status = brief + status[len(long):]
-    fit = _does_not_fit(row)
+    # a run under way is said to be so, whatever its cost: it is being trained over several sessions
+    fit = _does_not_fit(row) if row["at the paper's budget"] == NOT_RUN_AT_PAPER else ""
     return f"{NOT_RECORDED}: {status}" + (f"; {fit}" if fit else "")
 
 

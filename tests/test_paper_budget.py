@@ -106,6 +106,14 @@ def test_a_row_without_a_number_says_why():
     assert why("copy", "paper", "ornn") == "not recorded: not run yet"  # 0.1 h: it fits
     verdicts = report.copy_verdicts(["lstm", "ornn"]).set_index("run")["note"]  # the copy page says it too
     assert (verdicts["lstm"], verdicts["ornn"]) == ("does not fit here, 13.0 h on one core", "")
+    # a run under way over several sessions is in progress, not "does not fit"
+    from qornn.checkpoints import checkpoint_path
+
+    started = checkpoint_path("copy", "paper", "lstm")
+    started.parent.mkdir(parents=True)
+    torch.save({"state": {"epoch": 1, "step": 0, "global_step": 4_000, "elapsed": 4_600.0},
+                "config": {"epochs": 10, "batch_size": 128}}, started)
+    assert why("copy", "paper", "lstm") == "not recorded: in progress, 4,000 of 40,000 optimiser steps (10%)"
     assert set(report._PAPER_STATUS_BRIEF) == {report.NOT_RUN_AT_PAPER, report.IN_PROGRESS_AT_PAPER,
                                                report.FAILED_AT_PAPER}
     assert why("copy", "paper", "qornn-lstm") == "not recorded: `copy` has no run of this name"
