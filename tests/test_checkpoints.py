@@ -10,8 +10,11 @@ from qornn.checkpoints import RETRAIN_STATUS, find_checkpoints, format_checkpoin
 from qornn.cli import main
 from qornn.experiments import get_config, run_experiment
 
-#: what a continue command ends with: the torch threads the tests' runs train at
-THREADS = f" --threads {torch.get_num_threads()}"
+
+def _threads() -> str:
+    """What a continue command ends with: the torch threads a test's run trained at, the count now
+    (another test of the session may have set it)."""
+    return f" --threads {torch.get_num_threads()}"
 
 
 def _only(profile="smoke"):
@@ -40,16 +43,16 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     _rewind(done.path, epoch=1, step=3)  # a retrain stopped in its second epoch: the record stays
     retrain = _only()
     assert (retrain.status, retrain.recorded, retrain.finished) == (RETRAIN_STATUS, True, False)
-    assert retrain.command() == "qornn run copy --profile smoke --runs hadamrnn --retrain" + THREADS
+    assert retrain.command() == "qornn run copy --profile smoke --runs hadamrnn --retrain" + _threads()
     listed = format_checkpoints(find_checkpoints())
     assert f"copy/smoke hadamrnn: {RETRAIN_STATUS}; step {per_epoch + 3:,}" in listed
-    assert "continue: qornn run copy --profile smoke --runs hadamrnn --retrain" + THREADS in listed
+    assert "continue: qornn run copy --profile smoke --runs hadamrnn --retrain" + _threads() in listed
 
     results.record_path("copy", "smoke").unlink()  # as before the run was recorded
     stopped = _only()
     assert stopped.status == "unfinished" and not stopped.finished
     assert (stopped.epoch, stopped.global_step) == (1, per_epoch + 3)
-    assert stopped.command() == "qornn run copy --profile smoke --runs hadamrnn" + THREADS
+    assert stopped.command() == "qornn run copy --profile smoke --runs hadamrnn" + _threads()
     (segment,) = torch.load(stopped.path, weights_only=True)["state"]["segments"]  # one start, on cpu
     pace = segment["wall_time_s"] / (segment["to_step"] - segment["from_step"])  # seconds per step
     assert stopped.device_pace == ("cpu", pace)
@@ -60,7 +63,7 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     assert f"copy/smoke hadamrnn: unfinished; step {per_epoch + 3:,}/{done.total_steps:,}" in out
     # epochs counted as done, as the checkpoint keeps them (the progress bar shows the one under way)
     assert f"1 of {stopped.epochs} epochs done" in out
-    assert "continue: qornn run copy --profile smoke --runs hadamrnn" + THREADS in out
+    assert "continue: qornn run copy --profile smoke --runs hadamrnn" + _threads() in out
     assert f"about {stopped.hours_to_go:.1f} h to go at its pace on cpu so far" in out
     assert find_checkpoints("cpu") == []  # another profile's list is empty
     assert find_checkpoints("smoke", "copy") == [stopped] and find_checkpoints("smoke", "pmnist") == []
@@ -75,7 +78,7 @@ def test_a_seed_and_a_foreign_configuration_are_named(capsys):
     assert first.seed == 1 and first.recorded
     _rewind(first.path, epoch=1)
     results.record_path("copy", "smoke", get_config("copy", "smoke").record_variant(1)).unlink()
-    assert _only().command() == "qornn run copy --profile smoke --runs hadamrnn --seed 1" + THREADS
+    assert _only().command() == "qornn run copy --profile smoke --runs hadamrnn --seed 1" + _threads()
     # a checkpoint that no seed of the current definition hashes to, and a file that is no checkpoint
     first.path.rename(first.path.with_name("0123456789abcdef.pt"))
     (first.path.parent / "junk.pt").write_bytes(b"not a checkpoint")
@@ -100,7 +103,7 @@ def test_a_variant_checkpoint_gets_the_command_with_its_set_options(capsys):
     results.record_path("copy", "smoke", config.record_variant(2)).unlink()  # as before it was recorded
     stopped = _only()
     command = ("qornn run copy --profile smoke --set hadamrnn.clamp_signs=false --runs hadamrnn --seed 2"
-               + THREADS)
+               + _threads())
     assert stopped.status == "unfinished; variant --set hadamrnn.clamp_signs=false"
     assert stopped.command() == command
     assert main(["checkpoints", "--profile", "smoke"]) == 0
