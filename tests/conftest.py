@@ -10,7 +10,10 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("QORNN_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("QORNN_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)
-    return tmp_path
+    threads = torch.get_num_threads()  # code under test may set it (the benchmarks' main functions do)
+    yield tmp_path
+    if torch.get_num_threads() != threads:  # so that the next test runs as the session began
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture
