@@ -3,6 +3,11 @@
 import pytest
 import torch
 
+#: every test trains on one torch thread, as the paper-budget runs do: its numbers do not depend on
+#: the machine's core count, and beside other jobs no thread waits on a descheduled one
+THREADS = 1
+torch.set_num_threads(THREADS)
+
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path, monkeypatch):
@@ -10,10 +15,9 @@ def isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("QORNN_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("QORNN_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)
-    threads = torch.get_num_threads()  # code under test may set it (the benchmarks' main functions do)
     yield tmp_path
-    if torch.get_num_threads() != threads:  # so that the next test runs as the session began
-        torch.set_num_threads(threads)
+    if torch.get_num_threads() != THREADS:  # code under test may set it (the benchmarks' main functions do)
+        torch.set_num_threads(THREADS)
 
 
 @pytest.fixture
