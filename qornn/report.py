@@ -1487,17 +1487,11 @@ def why_not_recorded(experiment: str, profile: str, run: str) -> str:
 
 
 def _does_not_fit(row: Mapping) -> str:
-    """"does not fit here (13.0 h on one core)" for a :func:`paper_budget_frame` row whose measured
+    """"does not fit here, 13.0 h on one core" for a :func:`paper_budget_frame` row whose measured
     cost does not fit this machine, else ""."""
     if str(row["fits here"]).startswith("no") and row["projected hours (1 core)"] is not None:
         return f"does not fit here, {row['projected hours (1 core)']:.1f} h on one core"
     return ""
-
-
-#: the paper-budget statuses as :func:`why_not_recorded` words them in a row that names its budget
-_PAPER_STATUS_BRIEF = {"not run at the paper's budget yet": "not run yet",
-                       "in progress at the paper's budget": "in progress",
-                       "failed at the paper's budget": "failed"}
 
 
 def budget_comparison(experiment: str, record: Mapping, paper_numbers: Mapping | None,
@@ -2406,6 +2400,9 @@ NOT_RUN_AT_PAPER = "not run at the paper's budget yet"
 IN_PROGRESS_AT_PAPER = "in progress at the paper's budget"
 #: how the paper-budget tables name a run whose last try failed (:func:`failed_runs`)
 FAILED_AT_PAPER = "failed at the paper's budget"
+#: the same statuses as :func:`why_not_recorded` words them in a row that names its budget
+_PAPER_STATUS_BRIEF = {NOT_RUN_AT_PAPER: "not run yet", IN_PROGRESS_AT_PAPER: "in progress",
+                       FAILED_AT_PAPER: "failed"}
 
 
 def paper_costs(experiment: str) -> tuple[dict[str, dict], dict | None]:

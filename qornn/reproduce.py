@@ -191,7 +191,8 @@ def sensitivity_text(record: Mapping[str, Any]) -> str:
         else:
             differ.setdefault(int(epochs.loc[~epochs["same"], "epoch"].min()), []).append(env["environment"])
     compared = len(same) + sum(map(len, differ.values()))
-    text = f"{len(same)} of {compared} environments give the record's numbers bit for bit"
+    text = (f"{len(same)} of {compared} environments {'gives' if len(same) == 1 else 'give'} the record's "
+            "numbers bit for bit")
     text += f": {'; '.join(same)}." if same else "."
     for epoch, names in sorted(differ.items()):
         text += f" {'Differs' if len(names) == 1 else 'Differ'} from epoch {epoch}: {'; '.join(names)}."

@@ -93,7 +93,7 @@ def test_an_environment_sensitivity_record_reads_as_a_table_and_lines():
     frame = reproduce.sensitivity_frame(record)
     assert frame["torch threads"].tolist() == [1, 2]
     assert frame["every number the same"].tolist() == ["yes", "no"]
-    assert reproduce.sensitivity_text(record) == ("1 of 2 environments give the record's numbers bit for "
+    assert reproduce.sensitivity_text(record) == ("1 of 2 environments gives the record's numbers bit for "
                                                   "bit: as recorded. Differs from epoch 1: 2 torch threads.")
 
 
