@@ -207,11 +207,8 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
 def _device_pace(segments: object) -> tuple[str, float] | None:
     """(device, seconds per step) over the timed starts on the device of the last timed start (the
     training loop records each start's device, steps and time in the checkpoint), or None."""
-    if not isinstance(segments, list):
-        return None
-    timed = [seg for seg in segments if isinstance(seg, dict) and isinstance(seg.get("device"), str)
-             and isinstance(seg.get("wall_time_s"), int | float) and isinstance(seg.get("from_step"), int)
-             and isinstance(seg.get("to_step"), int) and seg["to_step"] > seg["from_step"]]
+    timed = [seg for seg in _trained_segments(segments) if isinstance(seg.get("device"), str)
+             and isinstance(seg.get("wall_time_s"), int | float)]
     if not timed:
         return None
     device = timed[-1]["device"]
@@ -220,12 +217,18 @@ def _device_pace(segments: object) -> tuple[str, float] | None:
     return device, sum(seg["wall_time_s"] for seg in same) / steps
 
 
+def _trained_segments(segments: object) -> list[dict]:
+    """The starts a checkpoint's ``segments`` record that trained at least one optimiser step."""
+    if not isinstance(segments, list):
+        return []
+    return [seg for seg in segments if isinstance(seg, dict) and isinstance(seg.get("from_step"), int)
+            and isinstance(seg.get("to_step"), int) and seg["to_step"] > seg["from_step"]]
+
+
 def _last_start_threads(segments: object) -> int | None:
     """The torch threads of the last start that trained a step (read from its CPU ``device_name``),
     or None: no such start, one on a GPU, or one from before starts named their device."""
-    trained = [seg for seg in segments if isinstance(seg, dict) and isinstance(seg.get("from_step"), int)
-               and isinstance(seg.get("to_step"), int) and seg["to_step"] > seg["from_step"]] \
-        if isinstance(segments, list) else []
+    trained = _trained_segments(segments)
     return results.device_threads(trained[-1].get("device_name")) if trained else None
 
 

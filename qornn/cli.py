@@ -58,6 +58,7 @@ from .experiments import (
 from .models import model_names
 from .models.options import describe_models
 from .tasks import TASKS
+from .tasks.base import check_positive_int
 from .train import TrainingDiverged
 
 
@@ -181,9 +182,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
     before = torch.get_num_threads()
     if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"--threads must be a positive int, got {threads!r}")
-        torch.set_num_threads(threads)
+        torch.set_num_threads(check_positive_int(threads, "--threads"))
     try:
         yield
     finally:

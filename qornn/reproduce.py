@@ -29,14 +29,10 @@ import pandas as pd
 
 from . import datasets, results
 from .experiments import get_config
+from .tasks.base import check_positive_int
 
 #: per-epoch fields that say when, not what: left out of the comparison
 _WHEN = {"wall_time_s", "resumed_at_steps"}
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def recorded_run(experiment: str, profile: str, run: str, *, seed: int = 0,
@@ -65,7 +61,7 @@ def first_epochs(experiment: str, profile: str, run: str, *, epochs: int = 1, se
     ``data/`` is touched), by ``qornn run ... --set train.epochs=N`` in a new process with ``env``
     added to this one's environment; the entry it recorded. The learning rate decays per epoch
     (``train.lr_gamma``), not over the run's length, so the first epochs train as in the full run."""
-    _check_positive("epochs", epochs)
+    check_positive_int(epochs, "epochs")
     sets = [*(overrides or []), f"train.epochs={epochs}"]
     config = get_config(experiment, profile, sets)  # bad names fail here, before a process starts
     with tempfile.TemporaryDirectory(prefix="qornn-verify-") as scratch:
@@ -120,10 +116,10 @@ def verify(experiment: str, profile: str, run: str, *, epochs: int = 1, seed: in
     record's) and compare: {"frame": :func:`compare`, "verdict": :func:`verdict`, "retrained": the
     retrain's provenance (its threads, CPU and torch's kernels as its own process saw them),
     "recorded": the record's}."""
-    _check_positive("epochs", epochs)
+    check_positive_int(epochs, "epochs")
     recorded = recorded_run(experiment, profile, run, seed=seed, overrides=overrides)
     threads = recorded_threads(recorded) if threads is None else threads
-    _check_positive("threads", threads)
+    check_positive_int(threads, "threads")
     run_env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **(env or {})}
     rerun = first_epochs(experiment, profile, run, epochs=epochs, seed=seed, overrides=overrides,
                          env=run_env)
