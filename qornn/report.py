@@ -1279,7 +1279,8 @@ def paired_gain(by_profile: Mapping[str, Mapping[int, Mapping]], run: str, basel
         lead = _lead_record(seeds, record)
         ours, base = seed_values(lead, run, metric, seeds), seed_values(lead, baseline, metric, seeds)
         paired = sorted(set(ours) & set(base))
-        label = f"profile `{profile}` ({budget_label(profile)})"
+        label = ("at the paper's budget" if profile == PAPER_PROFILE
+                 else f"at a reduced budget (profile `{profile}`)")
         if not paired:
             missing = [name for name, values in ((run, ours), (baseline, base)) if not values]
             lines.append(f"- {label}: no seed recorded for both runs"
@@ -1560,21 +1561,18 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
-_CPU_NAME = re.compile(r"(?P<machine>.*) \((?P<cores>\d+) cores, (?P<threads>\d+) torch threads?\)")
-
-
 def _device_text(where: Mapping, short: bool = False) -> str:
     """"cpu: x86_64 (2 cores, 1 torch thread)" from a provenance's (or a segment's) device and its
     recorded name, with the CPU's model and torch's kernels where recorded; ``short``: a CPU's
     threads alone ("cpu, 1 thread"), for tables whose runs share a machine (:func:`device_names`
     gives the names in full)."""
     name = str(where.get("device_name", ""))
-    cpu = _CPU_NAME.fullmatch(name)
+    cpu = results.cpu_device_parts(name)
     if cpu is not None:
-        threads = int(cpu["threads"])
+        machine, cores, threads = cpu
         if short:
             return f"{where.get('device')}, {threads} thread{'s' if threads != 1 else ''}"
-        name = f"{cpu['machine']} ({cpu['cores']} cores, {threads} torch thread{'s' if threads != 1 else ''})"
+        name = f"{machine} ({cores} cores, {threads} torch thread{'s' if threads != 1 else ''})"
         cpu_named = results.cpu_text(where.get("cpu"))
         if cpu_named:  # recorded since the numbers were seen to depend on the CPU (results.cpu_description)
             name += f", {cpu_named}"

@@ -328,11 +328,21 @@ def device_name(device: str) -> str:
            f"{torch.get_num_threads()} torch threads)"
 
 
+_CPU_DEVICE_NAME = re.compile(r"(?P<machine>.*) \((?P<cores>\d+) cores, (?P<threads>\d+) torch threads?\)")
+
+
+def cpu_device_parts(device_name: str | None) -> tuple[str, int, int] | None:
+    """(machine, cores, torch threads) of a CPU :func:`device_name` ("x86_64 (2 cores, 1 torch
+    threads)" -> ("x86_64", 2, 1)), or None for another name (a GPU's, or none)."""
+    found = _CPU_DEVICE_NAME.fullmatch(str(device_name or ""))
+    return (found["machine"], int(found["cores"]), int(found["threads"])) if found else None
+
+
 def device_threads(device_name: str | None) -> int | None:
     """The torch threads a CPU :func:`device_name` records ("x86_64 (2 cores, 1 torch threads)" -> 1),
     or None for another name (a GPU's, or none)."""
-    found = re.search(r"(\d+) torch threads?\)", str(device_name or ""))
-    return int(found[1]) if found else None
+    parts = cpu_device_parts(device_name)
+    return parts[2] if parts else None
 
 
 def cpu_text(cpu: Mapping[str, Any] | None) -> str | None:

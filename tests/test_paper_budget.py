@@ -711,7 +711,8 @@ def test_paired_gain_compares_two_runs_seed_by_seed_per_budget():
     text = report.paired_gain(report.budget_seed_records("pmnist", cpu), "hadamrnn", "hadamrnn-fixed-signs",
                               record=cpu)
     paper_line, cpu_line = text.splitlines()
-    assert paper_line.startswith("- profile `paper`") and "a change of +1.0 points (1 seed)" in paper_line
+    assert paper_line.startswith("- at the paper's budget:")
+    assert "a change of +1.0 points (1 seed)" in paper_line
     # differences -10, -20, +10 points: mean -6.7, sample std 15.3
     assert "`hadamrnn` 53.3% against `hadamrnn-fixed-signs` 60.0%" in cpu_line
     assert "a change of -6.7 ± 15.3 points (3 seeds (0, 1, 2))" in cpu_line
@@ -722,7 +723,7 @@ def test_paired_gain_compares_two_runs_seed_by_seed_per_budget():
                               "hadamrnn", "block-hadamrnn", "loss")
     assert "a change of +0.0003 (1 seed)" in copy
     only = report.paired_gain({"cpu": {0: results.load_record("pmnist", "cpu")}}, "hadamrnn", "lstm")
-    assert only == "- profile `cpu` (reduced (cpu profile)): no seed recorded for both runs (lstm missing)."
+    assert only == "- at a reduced budget (profile `cpu`): no seed recorded for both runs (lstm missing)."
 
 
 # --- runs that failed ------------------------------------------------------------------------------------

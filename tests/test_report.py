@@ -447,6 +447,8 @@ def test_training_time_frame_leaves_out_ptq_runs(record):
 def test_a_cpu_is_named_by_its_threads_in_the_training_time_table_and_in_full_below_it():
     data = _run("ornn", [1.0, 0.5], 0.6, 4, 100)
     cpu = "x86_64 (2 cores, 1 torch threads)"  # as results.device_name records it
+    assert results.cpu_device_parts(cpu) == ("x86_64", 2, 1) and results.device_threads(cpu) == 1
+    assert results.cpu_device_parts("NVIDIA H100") is None and results.device_threads(None) is None
     data["provenance"].update(device="cpu", device_name=cpu, segments=[
         {"device": "cuda", "device_name": "NVIDIA H100", "from_step": 0, "to_step": 10, "wall_time_s": 5.0},
         {"device": "cpu", "device_name": cpu, "from_step": 10, "to_step": 30, "wall_time_s": 60.0}])

@@ -105,19 +105,24 @@ display(Markdown(report.paper_budget_note("hadamrnn-size-accuracy", record)))
 # ## The sparsity trade-off
 #
 # Block size $m$, the fraction of zeros of $W$, and the test accuracy at $p = 4$ (the dense
-# HadamRNN is $m = n$).
+# HadamRNN is $m = n$), at each budget recorded, the paper's first.
 
 # %% tags=["hide-input"]
-rows = []
-for run, data in sorted(record["runs"].items()):
-    model = data["config"]["model"]
-    if model.get("bits") != 4 or not (model["model"] == "block-hadamrnn" or run == "hadamrnn-p4"):
-        continue
-    n = model["hidden_size"]
-    m = model.get("block") or n
-    rows.append({"run": run, "signs": report.signs_of(model), "n": n, "block m": m, "zeros in W": 1 - m / n,
-                 "test accuracy": data["test"]["accuracy"], "size (bits)": data["size_bits"]})
-display(report.styled(pd.DataFrame(rows).sort_values("block m")))
+frames = []  # one per budget, the paper's first (the order of `budgets`)
+for budget, shown in budgets.items():
+    rows = []
+    for run, data in shown["runs"].items():
+        model = data["config"]["model"]
+        if model.get("bits") != 4 or not (model["model"] == "block-hadamrnn" or run == "hadamrnn-p4"):
+            continue
+        n = model["hidden_size"]
+        m = model.get("block") or n
+        rows.append({"budget": report.budget_label(budget), "run": run, "signs": report.signs_of(model),
+                     "n": n, "block m": m, "zeros in W": 1 - m / n, "test accuracy": data["test"]["accuracy"],
+                     "size (bits)": data["size_bits"]})
+    frames.append(pd.DataFrame(rows).sort_values("block m"))
+display(report.styled(pd.concat(frames, ignore_index=True)))
+display(Markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record)))
 
 # %% [markdown]
 # ## Do the learned signs settle? (paper's budget)
