@@ -79,6 +79,7 @@ __all__ = [
     "budget_records",
     "budget_seed_records",
     "budget_comparison",
+    "summary_for_page",
     "summary_table",
     "RELEASED_NOTEBOOK",
     "LITERATURE_ANCHOR",
@@ -1471,7 +1472,7 @@ def why_not_recorded(experiment: str, profile: str, run: str) -> str:
     if run in config.left_out:
         return f"{NOT_RECORDED}: left out of profile `{profile}` ({config.left_out[run]})"
     if run not in config.models:
-        return f"{NOT_RECORDED}: `{experiment}` has no run of this name"
+        return f"{NOT_RECORDED}: the paper lists it; `{experiment}` does not train it"
     if profile != PAPER_PROFILE:
         return NOT_RECORDED
     row = paper_budget_frame(experiment).set_index("run").loc[run]
@@ -2153,6 +2154,33 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
     first = (summary["budget"] != PAPER_BUDGET).astype(int)  # paper's budget first, else as given
     return summary.iloc[first.sort_values(kind="stable").index].reset_index(drop=True)
 
+
+
+def summary_for_page(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """A chapter's :func:`summary_table` as its page shows it: the table without the rows that carry
+    no number, neither ours (:data:`NOT_RECORDED`) nor the paper's (:data:`NOT_AVAILABLE`,
+    :data:`NOT_IN_PAPER`), and without the columns empty in every row (:func:`without_empty_columns`);
+    and markdown below it: how many rows, for how many the paper's number is available, the columns
+    left out, and each numberless row with its reason ("- copy, paper's budget, `lstm`: not run
+    yet; does not fit here, 13.0 h on one core."), so that a run without a number is still named."""
+    paper_missing = summary["paper value"].isin([NOT_AVAILABLE, NOT_IN_PAPER])
+    numberless = summary["ours"].astype(str).str.startswith(NOT_RECORDED) & paper_missing
+    shown, left_out = without_empty_columns(summary[~numberless].reset_index(drop=True))
+    text = (f"{len(shown)} row{'s' if len(shown) != 1 else ''}; the paper's number is available for "
+            f"{(~paper_missing).sum()} of them.")
+    if left_out:
+        text += f" Left out, empty in every row: {', '.join(left_out)}."
+    if numberless.any():
+        budgets: dict[tuple[str, str, str], list[str]] = {}  # one line for a run missing alike at both
+        for _, row in summary[numberless].iterrows():
+            why = str(row["ours"]).removeprefix(NOT_RECORDED).lstrip(": ") or "not recorded yet"
+            budgets.setdefault((row["task"], row["run"], why), []).append(row["budget"])
+        lines = [f"- {task}, {' and '.join(shown_at)}, `{run}`: {why}."
+                 for (task, run, why), shown_at in budgets.items()]
+        text += (f"\n\n{numberless.sum()} more {'rows have' if numberless.sum() != 1 else 'row has'} no "
+                 "number yet, neither the paper's nor ours:\n\n"
+                 + "\n".join(lines))
+    return shown, text
 
 #: the kinds of ``data/paper/references.yaml`` entries: the authors' own released run, and other
 #: papers' published numbers

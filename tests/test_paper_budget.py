@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # tests only
 
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
@@ -116,7 +117,7 @@ def test_a_row_without_a_number_says_why():
     assert why("copy", "paper", "lstm") == "not recorded: in progress, 4,000 of 40,000 optimiser steps (10%)"
     assert set(report._PAPER_STATUS_BRIEF) == {report.NOT_RUN_AT_PAPER, report.IN_PROGRESS_AT_PAPER,
                                                report.FAILED_AT_PAPER}
-    assert why("copy", "paper", "qornn-lstm") == "not recorded: `copy` has no run of this name"
+    assert why("copy", "paper", "qornn-lstm") == "not recorded: the paper lists it; `copy` does not train it"
     assert why("hadamrnn-size-accuracy", "paper", "hadamrnn-p4-learned-signs").startswith(
         "not recorded: left out of profile `paper` (every run of this profile learns its signs")
     assert why("copy", "cpu", "lstm") == report.NOT_RECORDED  # a reduced profile's run not recorded yet
@@ -166,6 +167,33 @@ def test_the_chapter_summary_leads_with_every_paper_row():
     reduced = summary[summary["budget"] != report.PAPER_BUDGET]
     assert list(dict.fromkeys(reduced["task"])) == ["copy", "pMNIST"]  # then the tasks in order
     assert len(summary[(summary["task"] == "copy") & (summary["budget"] == report.PAPER_BUDGET)]) == 0
+
+
+def test_a_summary_page_lists_the_rows_without_any_number_below_its_table():
+    paper, cpu = report.PAPER_BUDGET, report.budget_label("cpu")
+    missing = f"{report.NOT_RECORDED}: not run yet; does not fit here, 13.0 h on one core"
+    absent = f"{report.NOT_RECORDED}: the paper lists it; `copy` does not train it"
+    summary = pd.DataFrame([
+        {"task": "copy", "budget": paper, "run": "hadamrnn", "paper value": report.NOT_AVAILABLE,
+         "ours": "0.0001", "gap": "—"},
+        {"task": "copy", "budget": paper, "run": "lstm", "paper value": report.NOT_AVAILABLE, "ours": missing,
+         "gap": "—"},
+        {"task": "copy", "budget": paper, "run": "fastrnn", "paper value": "0.5", "ours": report.NOT_RECORDED,
+         "gap": "—"},  # the paper's number alone keeps its row
+        {"task": "copy", "budget": paper, "run": "gru", "paper value": report.NOT_IN_PAPER, "ours": absent,
+         "gap": "—"},
+        {"task": "copy", "budget": cpu, "run": "gru", "paper value": report.NOT_IN_PAPER, "ours": absent,
+         "gap": "—"}])
+    shown, note = report.summary_for_page(summary)
+    assert list(shown["run"]) == ["hadamrnn", "fastrnn"] and "gap" not in shown.columns
+    assert note.startswith("2 rows; the paper's number is available for 1 of them. Left out, empty in every "
+                           "row: gap.")
+    assert "3 more rows have no number yet" in note
+    assert "- copy, paper's budget, `lstm`: not run yet; does not fit here, 13.0 h on one core." in note
+    # a run missing for the same reason at both budgets is one line
+    assert f"- copy, paper's budget and {cpu}, `gru`: the paper lists it; `copy` does not train it." in note
+    one = report.summary_for_page(summary.iloc[:1])[1]
+    assert one == "1 row; the paper's number is available for 0 of them. Left out, empty in every row: gap."
 
 
 def test_a_page_without_a_paper_record_says_so_and_names_the_runs_that_do_not_fit():

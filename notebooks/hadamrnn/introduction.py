@@ -161,13 +161,10 @@ TASKS = {"copy": ("copy", "loss"), "pMNIST": ("pmnist", "accuracy"), "sMNIST": (
          "pMNIST, Figure 1": ("hadamrnn-size-accuracy", "accuracy")}
 paper = report.load_paper_numbers("hadamrnn")
 summary = report.summary_table(TASKS, paper, profile, seed=seed, device=device)
-shown, left_out = report.without_empty_columns(summary)
+shown, note = report.summary_for_page(summary)
 display(report.styled(shown))
-available = (~summary["paper value"].isin([report.NOT_AVAILABLE, report.NOT_IN_PAPER])).sum()
-display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them. "
-                 + (f"Left out, empty in every row: {', '.join(left_out)}. " if left_out else "")
-                 + "QQP and the two IoT data sets have no row: no copy of their data is reachable here "
-                 "(see the text page)."))
+display(Markdown(note + "\n\nQQP and the two IoT data sets have no row: no copy of their data is reachable "
+                 "here (see the text page)."))
 
 # %% [markdown]
 # ## The paper's budgets: what is recorded, and what does not fit here

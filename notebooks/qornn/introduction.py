@@ -138,11 +138,9 @@ TASKS = {"copy": ("qornn-copy", "loss"), "pMNIST": ("qornn-pmnist", "accuracy"),
          "sMNIST": ("qornn-smnist", "accuracy"), "PTB": ("qornn-ptb", "bpc")}
 paper = report.load_paper_numbers("qornn")
 summary = report.summary_table(TASKS, paper, profile, seed=seed, device=device)
-shown, left_out = report.without_empty_columns(summary)
+shown, note = report.summary_for_page(summary)
 display(report.styled(shown))
-available = (~summary["paper value"].isin([report.NOT_AVAILABLE, report.NOT_IN_PAPER])).sum()
-display(Markdown(f"{len(summary)} rows; the paper's number is available for {available} of them."
-                 + (f" Left out, empty in every row: {', '.join(left_out)}." if left_out else "")))
+display(Markdown(note))
 
 # %% [markdown]
 # ## The paper's budgets: what is recorded, and what does not fit here
