@@ -1684,7 +1684,8 @@ def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> Any:
     """How a numeric column reads best: accuracies as percentages, whole numbers (bits, sizes,
     counts) as integers with thousands separators, a column with values of 10⁵ or more among
     fractions (a diverged run's loss), or non-zero ones that ``precision`` decimals would round to
-    nothing much (a solved copy task's loss), with those in scientific notation; None for the default."""
+    nothing much (a solved copy task's loss), with those in scientific notation and an exact zero as
+    "0" (among them, "0.00" would read as a rounded small number); None for the default."""
     series = frame[column]
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return None  # text (numbers already formatted, labels) or flags
@@ -1697,7 +1698,7 @@ def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> Any:
         return "{:,.0f}"
     tiny = 10.0 ** (1 - precision)  # below it, fewer than two significant digits would show
     if (values.abs() >= 1e5).any() or ((values != 0) & (values.abs() < tiny)).any():
-        return lambda x: (f"{x:.{precision}f}" if x == 0 or tiny <= abs(x) < 1e5
+        return lambda x: ("0" if x == 0 else f"{x:.{precision}f}" if tiny <= abs(x) < 1e5
                           else f"{x:.{precision - 1}e}")
     return None
 

@@ -528,10 +528,12 @@ def test_numbers_for_people():
     html = report.styled(losses).to_html()
     assert "1.473e+22" in html and "1.0648" in html and "6.076e+06" in html
     assert "14734247995" not in html
-    # a solved task's loss beside ordinary ones: its digits show, not 0.0000 or 0.0001
+    # a solved task's loss beside ordinary ones: its digits show, not 0.0000 or 0.0001; an exact zero
+    # among them is "0", not a rounded "0.0000"
     losses = pd.DataFrame({"loss": [9.134e-05, 0.0035, 0.0, 0.1]})
     html = report.styled(losses).to_html()
-    assert "9.134e-05" in html and "0.0035" in html and "0.0000" in html and "0.1000" in html
+    assert "9.134e-05" in html and "0.0035" in html and ">0<" in html and "0.1000" in html
+    assert "0.0000" not in html
 
 
 def _classifier(accuracy, majority=0.1135, chance=0.1):
