@@ -28,6 +28,9 @@ __all__ = [
     "subnormals_table",
     "allocator_table",
     "sequence_passes_table",
+    "dense_recurrence_table",
+    "dense_bound_text",
+    "sequence_loss_table",
     "tanh_recurrence_tables",
     "provenance_table",
     "paper_costs_table",
@@ -46,6 +49,8 @@ BENCHMARKS: dict[str, str] = {
     "allocator": ".venv/bin/python benchmarks/allocator.py",
     "paper_costs": ".venv/bin/python benchmarks/paper_costs.py",
     "sequence_passes": ".venv/bin/python benchmarks/sequence_passes.py",
+    "dense_recurrence": ".venv/bin/python benchmarks/dense_recurrence.py",
+    "sequence_loss": ".venv/bin/python benchmarks/sequence_loss.py",
     "tanh_recurrence": ".venv/bin/python benchmarks/tanh_recurrence.py",
 }
 
@@ -291,6 +296,52 @@ def sequence_passes_table(record: Mapping) -> pd.DataFrame:
                           "two tensors (s)": r["median_s"]["two-tensors"],
                           "two tensors / one pass": r["two_tensors_over_one_pass"],
                           "same gradients": r["same_gradients"]} for r in record["sizes"]])
+
+
+def dense_recurrence_table(record: Mapping) -> pd.DataFrame:
+    """dense_recurrence: per shape, a dense QORNN's training step with the recurrence's hand-written
+    backward and with autograd's step-by-step graph, their ratio, whether both gave the same
+    gradients bit for bit, and the step's matrix products timed as three large GEMMs, with their
+    share of the hand-written step (medians of per-repetition ratios; records made before that
+    measurement have none)."""
+    return pd.DataFrame([{"shape": r["shape"], "n": r["hidden"], "batch": r["batch"], "T": r["T"],
+                          "recurrence": r["nonlinearity"], "hand-written (s)": r["median_s"]["hand-written"],
+                          "autograd (s)": r["median_s"]["autograd"],
+                          "autograd / hand-written": r["autograd_over_hand_written"],
+                          "same gradients": r["same_gradients"],
+                          "products as 3 GEMMs (s)": r["median_s"].get("three GEMMs"),
+                          "their share of the step": (f"{r['products_over_hand_written']:.0%}"
+                                                      if "products_over_hand_written" in r else "—")}
+                         for r in record["sizes"]])
+
+
+def dense_bound_text(record: Mapping) -> str:
+    """dense_recurrence, per shape, in words: the share of the hand-written step that its matrix
+    products take at the rate of one large GEMM, and so the most that a float32 kernel of the
+    recurrence could speed that step up on the recording CPU (1 / share: its products at that rate,
+    the rest free), or that the record predates this measurement."""
+    lines = []
+    for r in record["sizes"]:
+        shape = f"**{r['shape']}** (n = {r['hidden']}, B = {r['batch']}, T = {r['T']}, {r['nonlinearity']})"
+        share = r.get("products_over_hand_written")
+        if share is None:
+            rerun = BENCHMARKS["dense_recurrence"]
+            lines.append(f"- {shape}: not measured in this record (rerun `{rerun}`).")
+            continue
+        lines.append(f"- {shape}: the matrix products alone, at the rate of one large GEMM, take {share:.0%} "
+                     f"of the hand-written step, so a kernel that ran them at that rate and everything else "
+                     f"for free would make this step at most {1 / share:.2g}× faster on this CPU.")
+    return "\n".join(lines)
+
+
+def sequence_loss_table(record: Mapping) -> pd.DataFrame:
+    """sequence_loss: per shape, the per-position cross-entropy's forward and backward on the flat
+    (B·T, C) logits and on the classes of a (B, C, T) view, and their ratio (median of
+    per-repetition ratios): above 1, the view is faster."""
+    return pd.DataFrame([{"shape": r["shape"], "batch": r["batch"], "T": r["T"], "classes": r["classes"],
+                          "flat (s)": r["median_s"]["flat"],
+                          "classes on dim 1 (s)": r["median_s"]["classes-dim-1"],
+                          "flat / classes on dim 1": r["flat_over_classes_dim_1"]} for r in record["sizes"]])
 
 
 def tanh_recurrence_tables(record: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -291,6 +291,10 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
                                            "--out", str(folder / "sequence_passes.json")])
     _main("tanh_recurrence", monkeypatch)(["--hidden", "16", "--batch", "3", "--T", "12", "--reps", "1",
                                            "--out", str(folder / "tanh_recurrence.json")])
+    _main("dense_recurrence", monkeypatch)(["--hidden", "8", "--batch", "3", "--T", "12", "--reps", "1",
+                                            "--out", str(folder / "dense_recurrence.json")])
+    _main("sequence_loss", monkeypatch)(["--shapes", "copy", "--reps", "1",
+                                         "--out", str(folder / "sequence_loss.json")])
     out = tmp_path / "executed" / "benchmarks" / "speed.ipynb"
     load_runner().execute(ROOT / "notebooks" / "benchmarks" / "speed.py", out, {}, timeout=600)
     nb = nbformat.read(out, as_version=4)
@@ -303,11 +307,13 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
                  "commit", "benchmarks/qornn_step.py", "benchmarks/gated_step.py",
                  "benchmarks/subnormals.py", "projected hours (1 thread)", "default / retained",
                  "page faults (retained)", "two tensors / one pass", "library / vector",
-                 "largest error (ulp)"):
+                 "largest error (ulp)", "autograd / hand-written", "their share of the step",
+                 "flat / classes on dim 1"):
         assert text in html, text
     markdown = "\n".join(o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {}))
     assert "Targets" in markdown and "No record" not in markdown and "No `gated_step` record" not in markdown
     assert "No `subnormals` record" not in markdown
+    assert "of the hand-written step, so a kernel that ran them at that rate" in markdown
 
 
 def test_targets_say_met_missed_and_missing():
@@ -328,6 +334,8 @@ def test_sequence_loss_writes_its_record(tmp_path, monkeypatch):
     for row in record["sizes"]:
         assert set(row["times_s"]) == {"flat", "classes-dim-1"} and len(row["times_s"]["flat"]) == 2
         assert row["flat_over_classes_dim_1"] > 0
+    table = bench.sequence_loss_table(record)
+    assert list(table["classes"]) == [9, 50] and (table["flat / classes on dim 1"] > 0).all()
 
 
 def test_dense_recurrence_writes_its_record_and_checks_equal_gradients(tmp_path, monkeypatch):
@@ -339,6 +347,17 @@ def test_dense_recurrence_writes_its_record_and_checks_equal_gradients(tmp_path,
         assert set(row["times_s"]) == {"hand-written", "autograd", "three GEMMs"}
         assert len(row["times_s"]["autograd"]) == 2 and row["products_over_hand_written"] > 0
         assert row["autograd_over_hand_written"] > 0 and (row["hidden"], row["T"]) == (8, 12)
+    table = bench.dense_recurrence_table(record)
+    assert list(table["shape"]) == ["copy", "pmnist"] and table["same gradients"].all()
+    assert table["their share of the step"].str.endswith("%").all()
+    record["sizes"][0]["products_over_hand_written"] = 0.5
+    assert "take 50% of the hand-written step, so a kernel that ran them at that rate and everything else " \
+           "for free would make this step at most 2× faster" in bench.dense_bound_text(record).splitlines()[0]
+    # a record made before the products were timed still reads, with no share
+    for row in record["sizes"]:
+        del row["products_over_hand_written"], row["median_s"]["three GEMMs"]
+    assert (bench.dense_recurrence_table(record)["their share of the step"] == "—").all()
+    assert "not measured in this record" in bench.dense_bound_text(record)
 
 
 def test_sequence_passes_writes_its_record_and_checks_equal_gradients(tmp_path, monkeypatch):

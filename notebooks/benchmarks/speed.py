@@ -133,6 +133,28 @@ if "qornn_step" in records:
     display(report.styled(bench.qornn_table(qstep), precision=3))
 
 # %% [markdown]
+# ## Dense QORNN: a hand-written backward, and the floor set by the matrix products
+#
+# A dense model (the float ORNN, the QORNNs, at hidden 512 on pMNIST) spends its step in $3T$ matrix
+# products of $B$ rows: $h_{t-1} W^\top$ forward, then $\delta_t W$ and $\sum_t \delta_t^\top h_{t-1}$
+# backward, $2TBn^2$ flops each. `benchmarks/dense_recurrence.py` times a whole training step of
+# STE-Björck with the recurrence's backward written by hand (`qornn.models.recurrent._DenseRecurrence`,
+# how models train: the operations autograd would run, without its graph of $2T$ to $3T$ nodes) against
+# autograd through the step-by-step loop, after checking that both give every parameter the same
+# gradient bit for bit. In the same interleaved loop it times those $3 \cdot 2TBn^2$ flops as three
+# large products, $(n \times TB)(TB \times n)$, at the best rate this core's BLAS reaches. Their share
+# of the step bounds what a faster float32 kernel of the recurrence could gain here: this is why the
+# dense paper budgets at hidden 512 (last section) cost most of a day per run on this CPU.
+
+# %% tags=["hide-input"]
+if "dense_recurrence" in records:
+    display(report.styled(bench.dense_recurrence_table(records["dense_recurrence"]), precision=3))
+    display(Markdown(bench.dense_bound_text(records["dense_recurrence"])))
+else:
+    display(Markdown("No `dense_recurrence` record yet: `" + bench.BENCHMARKS["dense_recurrence"]
+                     + "` writes it."))
+
+# %% [markdown]
 # ## Dense models on tokens: fewer passes over the sequence
 #
 # At the copy task's shape a QORNN's step is limited by memory traffic as much as by its $T$ matrix
@@ -152,6 +174,22 @@ if "sequence_passes" in records:
 else:
     display(Markdown("No `sequence_passes` record yet: `" + bench.BENCHMARKS["sequence_passes"]
                      + "` writes it."))
+
+# %% [markdown]
+# ## The copy task's loss: classes on the second dimension
+#
+# The copy task scores a 9-way prediction at each of $B \times T$ positions. `benchmarks/sequence_loss.py`
+# times the cross-entropy's forward and backward two ways, interleaved: on the flat $(BT, C)$ logits,
+# and with the classes on dimension 1 of a $(B, C, T)$ view (`qornn.tasks.base.sequence_cross_entropy`),
+# where ATen's log-softmax over a short last dimension no longer runs row by row. Above 1, the view is
+# faster; only the copy task uses it, since character and word PTB, with 50 and 10,000 classes, are
+# faster flat.
+
+# %% tags=["hide-input"]
+if "sequence_loss" in records:
+    display(report.styled(bench.sequence_loss_table(records["sequence_loss"]), precision=4))
+else:
+    display(Markdown("No `sequence_loss` record yet: `" + bench.BENCHMARKS["sequence_loss"] + "` writes it."))
 
 # %% [markdown]
 # ## HadamRNN with a tanh recurrence: a vector tanh
