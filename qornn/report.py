@@ -1531,7 +1531,9 @@ def bias_bits(run: Mapping) -> int | None:
         return None
     if model.size_bits() != run["size_bits"]:
         return None
-    return sum(32 * p.numel() for name, p in model.named_parameters() if name.endswith("bias"))
+    # every bias vector: "bias" of a layer, and the named ones of a cell (FastGRNN's bias_gate, bias_update)
+    return sum(32 * p.numel() for name, p in model.named_parameters()
+               if name.rpartition(".")[2].startswith("bias"))
 
 
 def size_table(record: Mapping) -> pd.DataFrame:
@@ -1570,10 +1572,10 @@ def _device_text(where: Mapping, short: bool = False) -> str:
     name = str(where.get("device_name", ""))
     cpu = results.cpu_device_parts(name)
     if cpu is not None:
-        machine, cores, threads = cpu
+        threads = cpu[2]
         if short:
             return f"{where.get('device')}, {threads} thread{'s' if threads != 1 else ''}"
-        name = f"{machine} ({cores} cores, {threads} torch thread{'s' if threads != 1 else ''})"
+        name = results.device_label(name)
         cpu_named = results.cpu_text(where.get("cpu"))
         if cpu_named:  # recorded since the numbers were seen to depend on the CPU (results.cpu_description)
             name += f", {cpu_named}"
@@ -1698,7 +1700,8 @@ def _column_format(frame: pd.DataFrame, column: Any, precision: int) -> Any:
         return "{:,.0f}"
     tiny = 10.0 ** (1 - precision)  # below it, fewer than two significant digits would show
     if (values.abs() >= 1e5).any() or ((values != 0) & (values.abs() < tiny)).any():
-        return lambda x: ("0" if x == 0 else f"{x:.{precision}f}" if tiny <= abs(x) < 1e5
+        # among them, a value of 10⁴ or more reads better in scientific notation too (21808.9506)
+        return lambda x: ("0" if x == 0 else f"{x:.{precision}f}" if tiny <= abs(x) < 1e4
                           else f"{x:.{precision - 1}e}")
     return None
 
@@ -1741,10 +1744,26 @@ def styled(frame: pd.DataFrame, precision: int = 4) -> Styler:
     for column, fmt in (("wall_time_s", "{:.1f}"), ("size (kB)", "{:,.2f}"), ("lr", "{:.2g}")):
         if column in frame.columns:
             style = style.format(fmt, subset=[column], na_rep="—")
+    for column in frame.columns:  # text with `code` spans: markdown that an HTML cell would show raw
+        if frame[column].map(lambda v: isinstance(v, str) and "`" in v).any():
+            style = style.format(lambda v: _html_code_spans(v, precision), subset=[column])
+    for column in frame.columns:  # "wall time (s)", "training wall time (s)": seconds to a tenth
+        if "wall time" in str(column) and pd.api.types.is_numeric_dtype(frame[column]):
+            style = style.format("{:,.1f}", subset=[column], na_rep="—")
     return (style
             .set_table_styles([{"selector": "th, td",
                                 "props": "padding: 0.25em 0.75em; text-align: left; vertical-align: top"},
                                {"selector": "thead th", "props": "border-bottom: 1px solid #999"}]))
+
+
+def _html_code_spans(value: Any, precision: int) -> str:
+    """A table cell's text with its markdown `code` spans as HTML <code> (a styled table is HTML, where
+    the backticks would show); other values as :func:`styled` writes them by default."""
+    if isinstance(value, str):
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{precision}f}" if isinstance(value, float) else str(value)
 
 
 def analysis_frame(record: Mapping) -> pd.DataFrame:
@@ -2249,7 +2268,7 @@ def reference_table(references: Mapping, profile: str, experiment: str | Iterabl
 
                 config = get_config(ours["experiment"], PAPER_PROFILE) if ours else None
                 status = _unrecorded_status(config, ours["run"] if ours else "")
-                row[f"ours, {PAPER_BUDGET}"] = _with_note(*status)
+                row[f"ours, {PAPER_BUDGET}"] = _with_note(*status) + _unrun_cost(status[0], ours)
             else:
                 row[f"ours, {PAPER_BUDGET}"] = at_paper[0]
         row.update({"ours": at_profile[0], "profile": profile, "source": f"{source['paper']}; {where}"})
@@ -2505,6 +2524,16 @@ def _later_seeds_in_progress(experiment: str) -> dict[str, str]:
                 f"seed {found.seed}: " + ("trained, not recorded yet" if found.finished
                                           else progress_text(found)))
     return {run: "; ".join(parts) for run, parts in later.items()}
+
+
+def _unrun_cost(status: str, ours: Mapping) -> str:
+    """"; does not fit here, 24.2 h on one core" after a reference's run of ours that is not run at the
+    paper's budget yet and whose measured cost does not fit this machine (:func:`_does_not_fit`), else ""."""
+    if status != NOT_RUN_AT_PAPER or not ours:
+        return ""
+    frame = paper_budget_frame(ours["experiment"]).set_index("run")
+    fit = _does_not_fit(frame.loc[ours["run"]]) if ours["run"] in frame.index else ""
+    return f"; {fit}" if fit else ""
 
 
 def _with_note(label: str, note: str) -> str:
@@ -2798,8 +2827,9 @@ def copy_verdicts(runs: Iterable[str] | None = ("hadamrnn", "block-hadamrnn"), e
     """Whether each of ``runs`` solves the copy task at the paper's budget (:func:`solves_copy`), from
     every seed recorded at the ``paper`` profile: run, verdict ("solves the copy task", "does not
     solve the copy task", or, where only some seeds solve it, "does not solve the copy task (only k of
-    n seeds do)", since the rule asks every seed to; :data:`FAILED_AT_PAPER` when no seed is recorded
-    and one failed (:func:`failed_runs`), :data:`IN_PROGRESS_AT_PAPER` when its checkpoint is training,
+    n seeds do)" ("does" for 1), since the rule asks every seed to; :data:`FAILED_AT_PAPER` when no
+    seed is recorded and one failed (:func:`failed_runs`), :data:`IN_PROGRESS_AT_PAPER` when its
+    checkpoint is training,
     or :data:`NOT_RUN_AT_PAPER`), the test loss, the threshold
     (:data:`SOLVED_LOSS_FRACTION` × memoryless), the recall, the seeds, how many solve it ("solved
     seeds", "k of n"), each seed's test loss, recall and verdict ("per seed": where seeds disagree,
@@ -2835,7 +2865,8 @@ def copy_verdicts(runs: Iterable[str] | None = ("hadamrnn", "block-hadamrnn"), e
         elif not count:
             verdict = "does not solve the copy task"
         else:  # the rule asks every seed to: say so before the count
-            verdict = f"does not solve the copy task (only {count} of {len(solved)} seeds do)"
+            verdict = (f"does not solve the copy task (only {count} of {len(solved)} seeds "
+                       f"{'does' if count == 1 else 'do'})")
         frozen = frozen_seeds(experiment, PAPER_PROFILE, run, found)
         stale = [seed for seed, data in found.items() if run in config.models
                  and data["config_hash"] != results.config_hash(config.run_config(run, seed))]
@@ -3066,7 +3097,8 @@ def copy_seed_diagnosis(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), ex
                                                                         data["config_hash"]),
                          "memoryless": data["baselines"]["memoryless_cross_entropy"],
                          "constant": copy_constant_cross_entropy(options["length"], options["symbols"]),
-                         "recall": data["test"]["recall_accuracy"], "copied symbols predicted blank": blank,
+                         "recall accuracy": data["test"]["recall_accuracy"],
+                         "copied symbols predicted blank": blank,
                          "mean |u|, first epoch": first.get("mean_abs_u"),
                          "mean |u|, last epoch": last.get("mean_abs_u"),
                          "sign flips / step, last epoch": last.get("sign_flips_per_step")})

@@ -129,7 +129,7 @@ def verify(experiment: str, profile: str, run: str, *, epochs: int = 1, seed: in
 
 
 def _machine(prov: Mapping[str, Any]) -> str:
-    return f"{prov.get('device_name', 'device not recorded')}, " \
+    return f"{results.device_label(prov.get('device_name')) or 'device not recorded'}, " \
         + (results.cpu_text(prov.get("cpu")) or "CPU model not recorded")
 
 

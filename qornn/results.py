@@ -338,6 +338,16 @@ def cpu_device_parts(device_name: str | None) -> tuple[str, int, int] | None:
     return (found["machine"], int(found["cores"]), int(found["threads"])) if found else None
 
 
+def device_label(device_name: str | None) -> str | None:
+    """A recorded :func:`device_name` for people: a CPU's with its thread count in the right number
+    ("x86_64 (2 cores, 1 torch thread)"; records write "threads" after any count), another unchanged."""
+    parts = cpu_device_parts(device_name)
+    if parts is None:
+        return device_name
+    machine, cores, threads = parts
+    return f"{machine} ({cores} cores, {threads} torch thread{'s' if threads != 1 else ''})"
+
+
 def device_threads(device_name: str | None) -> int | None:
     """The torch threads a CPU :func:`device_name` records ("x86_64 (2 cores, 1 torch threads)" -> 1),
     or None for another name (a GPU's, or none)."""

@@ -329,6 +329,14 @@ def test_a_variant_made_with_overrides_is_shown_alone_and_without_a_paper_note()
 
 # --- the authors' released notebook: labelled, sourced, apart from the paper's numbers -------------------
 
+def test_a_reference_beside_a_run_that_does_not_fit_says_its_cost():
+    references = report.load_paper_numbers("references")
+    _costs([_cost("copy-released", "block-hadamrnn-n512-m16-p2", 1.2, 40_000)])  # 13.3 h: over the line
+    table = report.reference_table(references, "cpu", experiment="copy")
+    assert set(table[f"ours, {report.PAPER_BUDGET}"]) == {
+        "not run at the paper's budget yet; does not fit here, 13.3 h on one core"}
+
+
 def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
     references = report.load_paper_numbers("references")
     table = report.reference_table(references, "cpu", experiment="copy")
@@ -455,7 +463,8 @@ def test_copy_verdicts_pass_fail_and_missing():
     _copy("paper", "block-hadamrnn", 0.02, 0.1, seed=1)  # a second seed that fails
     verdicts = report.copy_verdicts().set_index("run")
     # the rule asks every seed to solve it: the verdict says "does not solve" first, then the count
-    assert verdicts.loc["block-hadamrnn", "verdict"] == "does not solve the copy task (only 1 of 2 seeds do)"
+    assert verdicts.loc["block-hadamrnn", "verdict"] == \
+        "does not solve the copy task (only 1 of 2 seeds does)"
     assert verdicts.loc["block-hadamrnn", "seeds"] == "2 seeds (0, 1)"
     assert verdicts.loc["block-hadamrnn", "solved seeds"] == "1 of 2"
     # seeds that disagree: each seed's numbers and verdict, since their mean says little
@@ -464,7 +473,7 @@ def test_copy_verdicts_pass_fail_and_missing():
     text = report.copy_verdict_text(verdicts.reset_index())
     assert "Per seed: seed 0: loss 1e-06, recall 100.0%, solved; seed 1: loss 0.02" in text
     assert text.count("Per seed") == 1  # not for a run recorded at one seed
-    assert "**Block-HadamRNN does not solve the copy task (only 1 of 2 seeds do)** at the paper's" in text
+    assert "**Block-HadamRNN does not solve the copy task (only 1 of 2 seeds does)** at the paper's" in text
 
 
 def test_a_seed_the_optimiser_froze_is_said_not_to_have_trained():
@@ -892,6 +901,7 @@ def test_the_seed_diagnosis_has_a_row_per_recorded_seed_and_run():
     assert list(zip(frame["run"], frame["seed"], frame["solved"], strict=True)) == [
         ("hadamrnn", 0, False), ("hadamrnn", 1, True), ("block-hadamrnn", 1, True)]
     assert set(frame["memoryless"]) == {MEMORYLESS}
+    assert "99.6%" in report.styled(frame).to_html()  # the recall as the accuracy it is
     assert frame["constant"].iloc[0] == pytest.approx(report.copy_constant_cross_entropy(1000))
     # no shipped weights nor checkpoint in the test's data, and no diagnostics in these histories
     assert frame["copied symbols predicted blank"].isna().all()

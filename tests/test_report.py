@@ -449,6 +449,8 @@ def test_a_cpu_is_named_by_its_threads_in_the_training_time_table_and_in_full_be
     cpu = "x86_64 (2 cores, 1 torch threads)"  # as results.device_name records it
     assert results.cpu_device_parts(cpu) == ("x86_64", 2, 1) and results.device_threads(cpu) == 1
     assert results.cpu_device_parts("NVIDIA H100") is None and results.device_threads(None) is None
+    assert results.device_label(cpu) == "x86_64 (2 cores, 1 torch thread)"
+    assert results.device_label("NVIDIA H100") == "NVIDIA H100"
     data["provenance"].update(device="cpu", device_name=cpu, segments=[
         {"device": "cuda", "device_name": "NVIDIA H100", "from_step": 0, "to_step": 10, "wall_time_s": 5.0},
         {"device": "cpu", "device_name": cpu, "from_step": 10, "to_step": 30, "wall_time_s": 60.0}])
@@ -524,9 +526,9 @@ def test_numbers_for_people():
     assert ">3<" in html and "3.0000" not in html and "39,808" in html
     assert "91.8%" in html and "11.3%" in html and "0.1235" in html
     # a diverged run's loss beside ordinary ones: in scientific notation, the others unchanged
-    losses = pd.DataFrame({"loss": [1.4734247995372854e22, 1.0648, 6075592.15]})
+    losses = pd.DataFrame({"loss": [1.4734247995372854e22, 1.0648, 6075592.15, 21808.9506]})
     html = report.styled(losses).to_html()
-    assert "1.473e+22" in html and "1.0648" in html and "6.076e+06" in html
+    assert "1.473e+22" in html and "1.0648" in html and "6.076e+06" in html and "2.181e+04" in html
     assert "14734247995" not in html
     # a solved task's loss beside ordinary ones: its digits show, not 0.0000 or 0.0001; an exact zero
     # among them is "0", not a rounded "0.0000"
@@ -534,6 +536,13 @@ def test_numbers_for_people():
     html = report.styled(losses).to_html()
     assert "9.134e-05" in html and "0.0035" in html and ">0<" in html and "0.1000" in html
     assert "0.0000" not in html
+    # a cell's markdown code span is HTML code in the table, not raw backticks
+    notes = pd.DataFrame({"ours": ["not recorded: `qornn-copy` does not train it", "0.5"]})
+    html = report.styled(notes).to_html()
+    assert "<code>qornn-copy</code> does not train it" in html and "`" not in html
+    times = pd.DataFrame({"run": ["a"], "training wall time (s)": [382.17], "wall time (s)": [58.43]})
+    html = report.styled(times).to_html()
+    assert "382.2" in html and "58.4" in html and "382.1700" not in html
 
 
 def _classifier(accuracy, majority=0.1135, chance=0.1):
@@ -587,6 +596,11 @@ def test_the_share_of_bits_in_biases_is_computed_from_the_model():
     assert report.bias_bits(run) == 32 * (512 + 10)  # b and the readout's bias: 42% of HadamRNN's bits
     assert report.bias_bits({**run, "size_bits": run["size_bits"] + 1}) is None  # not the recorded model
     assert report.bias_bits({"config": {"task": "imdb", "model": spec}, "size_bits": 1}) is None
+    # FastGRNN's two gate biases are biases too, beside the readout's
+    cell = build_model("fastgrnn", input_size=1, output_size=10, hidden_size=128)
+    run = {"config": {"task": "pmnist", "model": {"model": "fastgrnn", "hidden_size": 128}},
+           "size_bits": cell.size_bits()}
+    assert report.bias_bits(run) == 32 * (128 + 128 + 10)
 
 
 def test_a_frozen_sign_run_is_never_shown_under_the_paper_model_name_alone(record):
@@ -990,7 +1004,7 @@ def test_the_copy_verdict_grid_puts_each_run_under_its_method_and_bit_width():
               "ptq-bjorck-8bit": {"ptq_of": "ornn-bjorck", "bits": 8}}
     rows = [("ornn-bjorck", "solves the copy task", "99.5%", "1 of 1", ""),
             ("qornn-ste-bjorck-4bit", "does not solve the copy task", "10.0%", "0 of 1", ""),
-            ("qornn-ste-bjorck-8bit", "does not solve the copy task (only 1 of 2 seeds do)",
+            ("qornn-ste-bjorck-8bit", "does not solve the copy task (only 1 of 2 seeds does)",
              "98.0% ± 1.0 points", "1 of 2", ""),
             ("qornn-ste-bjorck-3bit", "does not solve the copy task", "1.3%", "0 of 1", "0"),
             ("qornn-ste-projunn-4bit", report.IN_PROGRESS_AT_PAPER, "—", "—", ""),

@@ -26,7 +26,9 @@
 #   (`torch.backends.cpu.get_cpu_capability()`: `AVX512`, `AVX2`, ...; the environment variable
 #   `ATEN_CPU_CAPABILITY` can ask for a lower one), and splits its work over its threads (one per
 #   core unless told otherwise: `qornn run --threads N` or `OMP_NUM_THREADS=N`; the paper-budget
-#   records were trained at one, and `qornn checkpoints` continues a stopped run at its own count);
+#   records were trained at one, but for the PTB float ORNN (and its PTQ runs) and the QORNN model of
+#   the authors' released copy notebook, which ran some starts at two, as their provenance says; and
+#   `qornn checkpoints` continues a stopped run at its own count);
 # - qornn's fused HadamRNN kernel is compiled for the CPU it runs on (`-march=native`).
 #
 # A last-bit difference is usually harmless. Not in a HadamRNN with learned signs: at the start of
@@ -45,7 +47,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 from IPython.display import Markdown, display  # noqa: E402
 
-from qornn import report, reproduce  # noqa: E402
+from qornn import report, reproduce, results  # noqa: E402
 
 # %% tags=["parameters", "remove-cell"]
 # No parameters: the page renders the committed records. `profile` only absorbs
@@ -76,7 +78,7 @@ for record in sensitivity.values():
     display(Markdown(
         f"**{record['experiment']} / {record['profile']} / {record['run']}**, seed {record['seed']}: "
         f"the record was made at commit `{str(made.get('commit'))[:10]}` on {str(made.get('date'))[:10]}, "
-        f"{made.get('device_name', 'device not recorded')}"
+        f"{results.device_label(made.get('device_name')) or 'device not recorded'}"
         + (f", {made['cpu']['model']}" if made.get("cpu") else " (its CPU model not recorded)")
         + f"; retrained on {str(record['provenance']['date'])[:10]} on "
         f"{record['provenance']['cpu']['model']}."))

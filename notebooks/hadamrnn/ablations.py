@@ -106,15 +106,15 @@ for budget, shown in budgets.items():
                          "recurrence": model.get("nonlinearity", "linear"), "p": model.get("bits"),
                          "block m": model.get("block") or model["hidden_size"],
                          "signs": "learned" if model.get("learn_signs", True) else "fixed",
-                         "test accuracy": "missing" if data is None else data["test"]["accuracy"],
-                         "size (bits)": "missing" if data is None else data["size_bits"]})
+                         "test accuracy": "missing" if data is None else f"{data['test']['accuracy']:.1%}",
+                         "size (bits)": "missing" if data is None else f"{data['size_bits']:,}"})
 frame = pd.DataFrame(rows)
 display(report.styled(frame))
 display(Markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record)))
 for (budget, run), why in left_out.items():
     display(Markdown(f"`{run}` is left out of the `{budget}` profile: {why}. At the paper's budget, "
-                     "learned against frozen signs is the pMNIST page's comparison of `hadamrnn` with "
-                     "`hadamrnn-fixed-signs` (the pMNIST page)."))
+                     "learned against frozen signs is the comparison of `hadamrnn` with "
+                     "`hadamrnn-fixed-signs` on the pMNIST page."))
 if "hadamrnn-p4" in record["runs"]:
     linear = record["runs"]["hadamrnn-p4"]["provenance"]["wall_time_s"]
     dense = []
@@ -122,12 +122,12 @@ if "hadamrnn-p4" in record["runs"]:
         if run in record["runs"]:
             wall = record["runs"][run]["provenance"]["wall_time_s"]
             path = record["runs"][run].get("implementation", {}).get("recurrence", "dense")
-            dense.append(f"{name} recurrence ({path}) {wall / 60:.0f} min, {wall / linear:.1f}x")
+            dense.append(f"{name} recurrence ({path}) {wall / 60:.1f} min, {wall / linear:.1f}x")
     if dense:
         path = record["runs"]["hadamrnn-p4"].get("implementation", {}).get("recurrence", "the C++ recurrence")
-        display(Markdown(f"Training wall time: linear recurrence ({path}) {linear / 60:.0f} min; "
-                         f"{'; '.join(dense)} (the same steps; runs made at different times on a "
-                         "shared machine)."))
+        display(Markdown(f"Training wall time at profile `{record['profile']}`: linear recurrence ({path}) "
+                         f"{linear / 60:.1f} min; {'; '.join(dense)} (the same steps; runs made at "
+                         "different times on a shared machine)."))
 
 # %% [markdown]
 # Validation accuracy per epoch of the runs of each ablation (test accuracy: star), a row per budget

@@ -81,7 +81,8 @@
 # h_t = W h_{t-1} + U x_t + b, \qquad \hat y = V \operatorname{ReLU}(h_T) + c,
 # $$
 #
-# with $U$ and $V$ quantized to $p$ bits ($p = 4$ in all the authors' configurations). In `qornn`
+# with $U$ and $V$ quantized to $p$ bits ($p = 4$ in the authors' released configurations of the
+# paper's tasks; Figure 1 varies it, and the released copy-task notebook, below, uses $p = 2$). In `qornn`
 # these are `build_model("hadamrnn", ...)` and `build_model("block-hadamrnn", ..., block=m)`, one
 # `RecurrentNet` with a `HadamardWeight`; $W h$ costs one fast Walsh–Hadamard transform,
 # $O(n \log n)$, instead of a dense product (see {doc}`/book/benchmarks/speed`).

@@ -90,7 +90,8 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 #
 # With `retrain = False` (the default, and how the book is built) this cell reads the committed
 # record `data/results/pmnist/<profile>.json` if there is one; otherwise, or with `retrain = True`,
-# it trains both models (an interrupted run resumes from its checkpoint) and writes the record.
+# it trains every run of the profile that is not recorded yet (an interrupted run resumes from its
+# checkpoint) and writes the record.
 
 # %% tags=["hide-input"]
 record, trained = recorded_or_trained("pmnist", profile, seed=seed, device=device,

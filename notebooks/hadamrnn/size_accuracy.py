@@ -118,8 +118,8 @@ for budget, shown in budgets.items():
         n = model["hidden_size"]
         m = model.get("block") or n
         rows.append({"budget": report.budget_label(budget), "run": run, "signs": report.signs_of(model),
-                     "n": n, "block m": m, "zeros in W": 1 - m / n, "test accuracy": data["test"]["accuracy"],
-                     "size (bits)": data["size_bits"]})
+                     "n": n, "block m": m, "zeros in W": f"{1 - m / n:.1%}",
+                     "test accuracy": data["test"]["accuracy"], "size (bits)": data["size_bits"]})
     frames.append(pd.DataFrame(rows).sort_values("block m"))
 display(report.styled(pd.concat(frames, ignore_index=True)))
 display(Markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record)))

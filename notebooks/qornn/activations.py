@@ -122,7 +122,10 @@ plt.show()
 # %% tags=["hide-input", "full-width"]
 for task, (record, frame) in frames.items():
     display(Markdown(f"**{task}** ({TASKS[task][1]}; {report.record_label(record)})"))
-    display(report.table_or_note(frame, "No QAT run of this record carries an activation analysis yet."))
+    percent = ([c for c in frame.columns if c == "float activations" or c.startswith("ka=")]
+               if TASKS[task][1] == "accuracy" else [])  # accuracies as the percentages they are
+    display(report.table_or_note(frame, "No QAT run of this record carries an activation analysis yet.",
+                                 percent))
 
 # %% [markdown]
 # ## The paper beside ours

@@ -371,8 +371,8 @@ plt.show()
 # %% [markdown]
 # ## Provenance
 #
-# The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
-# evaluation) and date of each run, for each budget and seed shown above. A run trained in several
+# The commit, device, torch version, seed, wall time (training; for PTQ, the quantization alone, a
+# fraction of a second) and date of each run, for each budget and seed shown above. A run trained in several
 # starts gives each start's device and torch version with the optimiser steps it trained.
 
 # %% tags=["hide-input", "full-width"]

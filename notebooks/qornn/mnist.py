@@ -169,10 +169,17 @@ else:
         {"linear (earlier)": kept, f"ReLU ({records['pMNIST']['profile']})": records["pMNIST"]}, "accuracy")
     display(report.styled(side_by_side))
     radius = side_by_side.groupby("bits")["linear (earlier): ρ(W)"].agg(["min", "max"])
+
+    def _span(low: str, high: str) -> str:  # one value where the range rounds to one
+        return low if low == high else f"{low} to {high}"
+
+    def _growth(bits: float, low: float, high: float) -> str:
+        radii = [f"{rho:.4f}" for rho in (low, high)]
+        powers = [f"10<sup>{784 * math.log10(rho):.1f}</sup>" for rho in (low, high)]
+        return f"at {bits:g} bits ρ(W) is {_span(*radii)}, so ρ<sup>784</sup> is {_span(*powers)}"
+
     display(Markdown("In the linear runs: " + "; ".join(
-        f"at {bits:g} bits ρ(W) is {row['min']:.3f} to {row['max']:.3f}, so ρ<sup>784</sup> is "
-        f"10<sup>{784 * math.log10(row['min']):.0f}</sup> to 10<sup>{784 * math.log10(row['max']):.0f}</sup>"
-        for bits, row in radius.iterrows()) + "."))
+        _growth(bits, row["min"], row["max"]) for bits, row in radius.iterrows()) + "."))
 
 # %% [markdown]
 # ## sMNIST: a constant predictor, escaped or not by chance
@@ -212,20 +219,26 @@ for bits in (3, 4):
 
 # %% tags=["hide-input"]
 runs = records["pMNIST"]["runs"]
+MAX_W, ALPHA_W = "learned run: max|W| (the fixed rule's α_W for its W)", "learned run: α_W"
 rows = []
 for bits in (3, 4):
     fixed, learned = runs.get(f"qornn-ste-bjorck-{bits}bit"), runs.get(f"qornn-lsq-bjorck-{bits}bit")
     if fixed is None or learned is None:
         continue
-    found = learned.get("analysis") or {}
+    found = learned.get("analysis") or {}  # the learned-range run's own W, U and ranges
     rows.append({"bits": bits, "fixed α: accuracy": fixed["test"]["accuracy"],
-                 "learned α: accuracy": learned["test"]["accuracy"],
-                 "max|W| (fixed rule)": found.get("alpha_W"), "learned α_W": found.get("learned_alpha_W"),
-                 "learned α_U": found.get("learned_alpha_U")})
+                 "learned α: accuracy": learned["test"]["accuracy"], MAX_W: found.get("alpha_W"),
+                 ALPHA_W: found.get("learned_alpha_W"), "learned run: α_U": found.get("learned_alpha_U")})
 if rows:
     import pandas as pd
 
     display(report.styled(pd.DataFrame(rows)))
+    clipping = [f"at {row['bits']} bits the learned α_W is "
+                + ("below max|W|: it clips the largest entries" if row[ALPHA_W] < row[MAX_W]
+                   else "above max|W|: it clips nothing, and its grid is coarser than the fixed rule's")
+                for row in rows if row[ALPHA_W] is not None and row[MAX_W] is not None]
+    if clipping:
+        display(Markdown("In the learned-range runs of this seed, " + "; ".join(clipping) + "."))
 else:
     display(Markdown("The pMNIST record does not hold both variants yet."))
 
@@ -292,8 +305,8 @@ plt.show()
 # %% [markdown]
 # ## Provenance
 #
-# The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
-# evaluation) and date of each run, for each budget and seed shown above.
+# The commit, device, torch version, seed, wall time (training; for PTQ, the quantization alone, a
+# fraction of a second) and date of each run, for each budget and seed shown above.
 
 # %% tags=["hide-input", "full-width"]
 for task, record in records.items():

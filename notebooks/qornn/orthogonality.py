@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
-from qornn import analysis, report  # noqa: E402
+from qornn import analysis, report, results  # noqa: E402
 from qornn.experiments import recorded_or_trained  # noqa: E402
 
 # %% [markdown]
@@ -251,8 +251,21 @@ display(Markdown(
 # ## Where the numbers come from
 #
 # The random matrices: drawn above with seed `seed`. The trained models: the records below
-# (commit and date of the training run; the analysis carries the commit it was measured with).
+# (commit and date of the training run; the analysis carries the commit it was measured with), then
+# those the table of the authors' scales reads (seed 0, at the paper's budget and this page's
+# profile).
 
 # %% tags=["hide-input"]
 for task, record in records.items():
     display(Markdown(f"- **{task}**: {report.record_label(record)}"))
+scale_records = dict.fromkeys((ours["experiment"], budget) for entry in released_scales["entries"]
+                              for ours in entry["ours"]
+                              for budget in dict.fromkeys([report.PAPER_PROFILE, profile]))
+shown = {(record["experiment"], record["profile"]) for record in records.values()}  # listed above
+for experiment, budget in scale_records:
+    if (experiment, budget) in shown:
+        continue
+    found = results.load_record(experiment, budget, missing_ok=True)
+    if found is not None:
+        display(Markdown(f"- **authors' scales table, `{experiment}` ({report.budget_label(budget)})**: "
+                         f"{report.record_label(found)}"))

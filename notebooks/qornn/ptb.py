@@ -32,7 +32,7 @@
 #
 # **The models.** The vanilla ORNN $h_t = \operatorname{ReLU}(W h_{t-1} + U e_{x_t} + b)$,
 # $y_t = V \operatorname{ReLU}(h_t) + c$ (the input is a one-hot character, so $U e_{x_t}$ is a
-# column of $U$): float with the Björck mechanism, STE-Björck at $k = 3, \dots, 8$ bits, PTQ of the
+# column of $U$): float with the Björck mechanism, STE-Björck at $k = 3, 4, 5, 6$ and $8$ bits, PTQ of the
 # float model at the same widths, and the float LSTM and FastRNN at the same hidden size.
 
 # %% tags=["hide-input"]
@@ -86,8 +86,8 @@ display(Markdown(report.record_status(record, config, trained)))
 # (dashed), the float ORNN (dotted), the float LSTM and FastRNN (dash-dotted) and the unigram
 # reference (dashed black). The top axis gives the QORNN's size in bits at each width. Where runs
 # are recorded at the paper's budget (profile `paper`), their panel comes first; it holds only the
-# runs recorded there so far. The quantized and float ORNNs lie within a few hundredths of a bit of
-# each other, far below the unigram reference and the baselines, so each budget has a second panel
+# runs recorded there so far. On the scale of the unigram reference the ORNNs' curves lie close
+# together (the table below gives their numbers), so each budget has a second panel
 # zoomed on them and on the PTQ models within 10% of the best: its axis stops just above the worst of
 # these (a PTQ model beyond sits on the top edge as a triangle ▲ with its value written), and the
 # lines above it are left out of view. Where a budget has several seeds recorded, its curves join the
@@ -185,8 +185,8 @@ display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: 
 # %% [markdown]
 # ## Provenance
 #
-# The commit, device, torch version, seed, wall time (training; for PTQ, quantization and test
-# evaluation) and date of each run, for each budget and seed shown above. A run trained in several
+# The commit, device, torch version, seed, wall time (training; for PTQ, the quantization alone, a
+# fraction of a second) and date of each run, for each budget and seed shown above. A run trained in several
 # starts, on more than one device, lists each device with its optimiser steps.
 
 # %% tags=["hide-input", "full-width"]

@@ -234,7 +234,7 @@ EXPERIMENTS["qornn-ptb"] = {
             "train": {"epochs": 6, "batch_size": 128, "lr": 2e-3, "lr_gamma": 0.85,
                       "eval_batch_size": 500},
             "note": "hidden 128 instead of 1024, the first 12,800 windows of 150 characters of the "
-                    "training text (1.9 of its 5.1 million characters; validation: the first 1,000 "
+                    "training text (1.9 of its 5.0 million characters; validation: the first 1,000 "
                     "windows; test: the whole test text), 6 epochs (600 optimiser steps) with Adam "
                     "2e-3; ReLU recurrence (a linear one learned less in a short probe whose numbers "
                     "were not recorded)",
