@@ -1899,6 +1899,29 @@ def seed_activation_frame(experiments: Iterable[str], profile: str, metric: str,
     return out[["experiment", "run", "seed", *[c for c in out if c not in ("experiment", "run", "seed")]]]
 
 
+def activation_gaps(experiments: Sequence[str], profile: str, metric: str,
+                    runs: Iterable[str] | None = None) -> str:
+    """Markdown naming each recorded seed of a run that :func:`seed_activation_frame` shows for other
+    seeds but that has no activation PTQ itself, with the ``qornn analyse`` command that adds it; ""
+    when there is none (or no table). So a table of one row per run and seed never drops a row
+    silently."""
+    frame = seed_activation_frame(experiments, profile, metric, runs)
+    if frame.empty:
+        return ""
+    shown = set(zip(frame["experiment"], frame["run"], frame["seed"], strict=True))
+    missing = []
+    for experiment in experiments:
+        for seed, record in seed_records(experiment, profile).items():
+            for run in dict.fromkeys(frame.loc[frame["experiment"] == experiment, "run"]):
+                if run in record["runs"] and (experiment, run, seed) not in shown:
+                    option = f" --seed {seed}" if seed else ""
+                    missing.append(f"`{experiment}` / `{run}`, seed {seed} (`qornn analyse {experiment} "
+                                   f"--profile {profile} --runs {run}{option} --activations`)")
+    if not missing:
+        return ""
+    return "Recorded but not measured yet, so not in the table: " + "; ".join(missing) + "."
+
+
 def activation_table(experiments: Sequence[str], profile: str, metric: str,
                      runs: Iterable[str] | None = None):
     """What a page shows for its integer activations after training: :func:`seed_activation_frame`

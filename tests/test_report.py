@@ -785,6 +785,12 @@ def test_seed_activation_frame_gathers_every_seed_of_each_experiment():
     assert list(frame.columns[-2:]) == ["ka=8", "ka=12"]  # widths in order, not as strings sort
     assert report.seed_activation_frame(["copy"], "smoke", "loss", runs=["ornn"]).empty
     assert report.seed_activation_frame(["qornn-copy"], "smoke", "loss").empty
+    # a seed recorded without its activation PTQ is named below the table, with the command
+    assert report.activation_gaps(["copy"], "smoke", "loss") == ""
+    results.save_run("copy", "smoke", "hadamrnn", _run("hadamrnn", [1.0], 0.1, 4, 2096), variant="seed=2")
+    assert report.activation_gaps(["copy"], "smoke", "loss") == (
+        "Recorded but not measured yet, so not in the table: `copy` / `hadamrnn`, seed 2 (`qornn analyse "
+        "copy --profile smoke --runs hadamrnn --seed 2 --activations`).")
 
 
 def test_activation_table_shows_accuracies_as_percentages_or_names_the_command():

@@ -295,8 +295,11 @@ display(Markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment=
 # every column), at the paper's budget, one row per run and seed:
 
 # %% tags=["hide-input", "full-width"]
-display(report.activation_table(["copy", "copy-released"], report.PAPER_PROFILE, "loss",
-                                    runs=["hadamrnn", "block-hadamrnn", "block-hadamrnn-n512-m16-p2"]))
+ACTIVATION_RUNS = ["hadamrnn", "block-hadamrnn", "block-hadamrnn-n512-m16-p2"]
+ACTIVATION_EXPERIMENTS = ["copy", "copy-released"]
+display(report.activation_table(ACTIVATION_EXPERIMENTS, report.PAPER_PROFILE, "loss", runs=ACTIVATION_RUNS))
+display(Markdown(report.activation_gaps(ACTIVATION_EXPERIMENTS, report.PAPER_PROFILE, "loss",
+                                        runs=ACTIVATION_RUNS)))
 
 # %% [markdown]
 # ## Model sizes

@@ -219,6 +219,7 @@ display(Markdown(report.peer_learned_signs_text() or "No side-by-side run is rec
 
 # %% tags=["hide-input", "full-width"]
 display(report.activation_table(["pmnist"], report.PAPER_PROFILE, "accuracy"))
+display(Markdown(report.activation_gaps(["pmnist"], report.PAPER_PROFILE, "accuracy")))
 
 # %% [markdown]
 # ## Model sizes

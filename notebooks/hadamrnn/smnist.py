@@ -185,6 +185,7 @@ display(Markdown(report.paired_gain(report.budget_seed_records("smnist", record)
 
 # %% tags=["hide-input", "full-width"]
 display(report.activation_table(["smnist"], report.PAPER_PROFILE, "accuracy"))
+display(Markdown(report.activation_gaps(["smnist"], report.PAPER_PROFILE, "accuracy")))
 
 # %% [markdown]
 # ## Model sizes
