@@ -1019,6 +1019,20 @@ def record_label(record: Mapping, run: str | None = None) -> str:
     return f"{path} @ {'; '.join(dict.fromkeys(parts))}"
 
 
+def seeds_record_label(record: Mapping, run: str, seeds: Mapping[int, Mapping] | None,
+                       used: Iterable[int]) -> str:
+    """:func:`record_label` of ``run`` in ``record``, then in each other seed's record (``seeds``:
+    seed -> record) whose number is among ``used`` (a mean over seeds names every record it reads):
+    "data/results/copy/paper.json @ 4dae147, 2026-12-03; seed 2: data/results/copy/variants/paper/
+    seed=2.json @ 51aef43, 2026-12-04"."""
+    labels = [record_label(record, run)]
+    for seed in sorted(used):
+        other = (seeds or {}).get(seed)
+        if other is not None and other is not record and run in other["runs"]:
+            labels.append(f"seed {seed}: {record_label(other, run)}")
+    return "; ".join(labels)
+
+
 def _entry_for(entries: list[dict], experiment: str, run: str, metric: str) -> dict | None:
     for entry in entries:
         if entry["experiment"] == experiment and entry["run"] == run and entry["metric"] == metric:
@@ -1351,7 +1365,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                              "seeds": seeds_cell(values),
                              "profile": record["profile"] + (f" (variant {record['variant']})"
                                                              if record.get("variant") else ""),
-                             "record": record_label(record, run)})
+                             "record": seeds_record_label(record, run, seeds, values)})
         return pd.DataFrame(rows, columns=["budget", "run", "signs", "metric", "ours", "seeds", "profile",
                                            "record"])
     entries = list(paper_numbers.get("entries", []))
@@ -1377,7 +1391,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                          "seeds": seeds_cell(values),
                          "vs chance": _chance_over_seeds(data, metric, values, ours),
                          "gap": "—" if gap is None else _gap(gap, metric), "profile": record["profile"],
-                         "record": record_label(record, run)})
+                         "record": seeds_record_label(record, run, seeds, values)})
     for entry in entries:
         if entry["experiment"] == experiment and (entry["run"], entry["metric"]) not in seen:
             data = record["runs"].get(entry["run"])

@@ -530,6 +530,11 @@ def test_tables_show_mean_and_standard_deviation_over_seeds():
     assert rows.loc["hadamrnn", "ours"] == f"{100 * mean:.1f}% ± {100 * std:.1f} points"
     assert rows.loc["hadamrnn", "seeds"] == "3 seeds (0, 1, 2)"
     assert rows.loc["ornn", "ours"] == "90.0%" and rows.loc["ornn", "seeds"] == "1 seed"
+    # the record column names every record the mean reads, the page's first
+    where = rows.loc["hadamrnn", "record"].split("; ")
+    assert "data/results/pmnist/cpu.json @ " in where[0] and len(where) == 3
+    assert where[1].startswith("seed 1: ") and "data/results/pmnist/variants/cpu/seed=1.json @ " in where[1]
+    assert where[2].startswith("seed 2: ") and "; seed" not in rows.loc["ornn", "record"]
     assert report.mean_std(values) == pytest.approx((mean, std, 3))
     assert report.mean_std([0.5]) == (0.5, None, 1)
     assert report.mean_std_cell([0.0196, 0.0198], "loss") == "0.0197 ± 0.00014"
