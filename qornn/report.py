@@ -1322,7 +1322,11 @@ def mean_std_cell(values: Iterable[float], metric: str | None = None) -> str:
         return _fmt(mean, metric)
     if _is_accuracy(metric):
         return f"{100 * mean:.1f}% ± {100 * std:.1f} points"
-    return f"{mean:.4g} ± {std:.2g}"
+    # two significant digits, in plain notation where the mean is ("1411 ± 320", not "± 3.2e+02")
+    spread = f"{std:.2g}"
+    if "e" in spread and 1e-4 <= abs(std) < 1e5:
+        spread = f"{float(spread):g}"
+    return f"{mean:.4g} ± {spread}"
 
 
 def comparison_table(record: Mapping, paper_numbers: Mapping | None,

@@ -538,6 +538,8 @@ def test_tables_show_mean_and_standard_deviation_over_seeds():
     assert report.mean_std(values) == pytest.approx((mean, std, 3))
     assert report.mean_std([0.5]) == (0.5, None, 1)
     assert report.mean_std_cell([0.0196, 0.0198], "loss") == "0.0197 ± 0.00014"
+    assert report.mean_std_cell([1185.0, 1637.0], "loss") == "1411 ± 320"  # not "± 3.2e+02"
+    assert report.mean_std_cell([1e22, 3e22], "loss") == "2e+22 ± 1.4e+22"
     # the page rendered at seed 1 shows the same mean over every seed
     seed1 = report.budget_comparison("pmnist", seeds[1], report.load_paper_numbers("hadamrnn"))
     assert seed1[seed1["metric"] == "accuracy"].set_index("run").loc["hadamrnn", "ours"] == \

@@ -284,7 +284,7 @@ display(Markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment=
 # ## Integer activations after training
 #
 # The same post-training quantization of the hidden state as the QORNN models get
-# ({doc}`/book/qornn/activations`): the range is the power of two above the largest $|h|$ seen on
+# ({doc}`/book/qornn/activations`): the range is the power of two at or above the largest $|h|$ seen on
 # 2,000 training sequences, the input and the hidden state are rounded to a $k_a$-bit grid (the
 # biases to a grid of their own, as the authors' notebook does), and the
 # recurrence runs on integers only. HadamRNN's $W = \mathrm{diag}(s)(I \otimes H_m)/\sqrt{m}$ enters
