@@ -268,7 +268,7 @@ display(report.table_or_note(starts, "None of these `cpu` runs is recorded in th
 # HadamRNN paper's copy task) by the rule that decides it for HadamRNN on {doc}`/book/hadamrnn/copy_task`
 # (`report.solves_copy`), not by reading the curves. First every run at a glance, one row per method
 # and one column per bit width (each cell the verdict and the test recall of the copied symbols), then
-# each run with its numbers; the runs still training say how far their checkpoint got.
+# each run with its numbers; a run still training, if any, says how far its checkpoint got.
 
 # %% tags=["hide-input"]
 display(Markdown(f"The rule: {report.COPY_RULE}."))
