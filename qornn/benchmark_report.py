@@ -389,6 +389,13 @@ def allocator_table(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _machine(device_name: str | None) -> str | None:
+    """A CPU's name and cores without the process's thread count ("x86_64 (2 cores)"): a benchmark
+    times the threads of its own configuration, which the table's next column gives."""
+    parts = results.cpu_device_parts(device_name)
+    return f"{parts[0]} ({parts[1]} cores)" if parts else device_name
+
+
 def provenance_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
     """How each record was made: commit, machine, torch threads, torch version, date, wall time."""
     out = []
@@ -396,7 +403,7 @@ def provenance_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
         prov, cfg = rec["provenance"], rec["config"]
         commit = (prov.get("commit") or "unknown")[:10] + (" (modified)" if prov.get("dirty") else "")
         out.append({"benchmark": name, "commit": commit,
-                    "device": prov.get("device_name", prov.get("device")),
+                    "device": _machine(prov.get("device_name")) or prov.get("device"),
                     "torch threads": cfg.get("threads"),
                     "torch": prov.get("torch"), "date": str(prov.get("date", ""))[:16].replace("T", " "),
                     "wall time (s)": prov.get("wall_time_s"), "command": BENCHMARKS.get(name, "")})

@@ -158,7 +158,7 @@ else:
 # ## Dense models on tokens: fewer passes over the sequence
 #
 # At the copy task's shape a QORNN's step is limited by memory traffic as much as by its $T$ matrix
-# products: every whole-sequence operation reads or writes a $T \times B \times n$ tensor (64 MB at
+# products: every whole-sequence operation reads or writes a $T \times B \times n$ tensor (67 MB, 64 MiB, at
 # $T = 1020$, $B = 128$, $n = 128$). Two of those passes are now gone, without changing a bit of the
 # result. The preactivations $a_t = U x_t + b$ of a token $x_t$ are one lookup in the small table
 # $U^\top + b$ ($d \times n$), where a lookup of $U^\top$ followed by $+\,b$ wrote the sequence twice
@@ -283,7 +283,7 @@ else:
 # ## Freed memory kept for the next step
 #
 # A training step of a dense recurrence allocates several $T \times B \times n$ tensors (the states,
-# the pre-activations, their gradients: 65 MB each for the copy task at the paper's size) and frees
+# the pre-activations, their gradients: 67 MB (64 MiB) each for the copy task at the paper's size) and frees
 # them before the next step. glibc maps every block that large afresh and unmaps it when it is freed,
 # so every step takes a page fault on each 4 KiB page of them again. `qornn run` and every
 # `qornn sweep` task keep freed memory in the heap instead (`qornn.allocator`): the tensors land on

@@ -63,8 +63,9 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 # %% [markdown]
 # ## Training time of this chapter's runs
 #
-# One row per trained run of each HadamRNN experiment recorded under this profile (a missing record
-# is skipped, never trained here).
+# One row per trained run of each HadamRNN experiment recorded under this profile, seed 0 (the
+# record each page leads with; the other seeds' records train the same models with other draws and
+# are not shown here). A missing record is skipped, never trained here.
 
 # %% tags=["hide-input", "full-width"]
 CHAPTER = ("copy", "pmnist", "smnist", "imdb", "sst2", "hadamrnn-size-accuracy", "hadamrnn-sensitivity")
@@ -118,16 +119,16 @@ else:
 # ## The binary recurrent step against a float one (benchmark)
 #
 # From `data/results/benchmarks/hadamrnn_step.json` (one training step on a pMNIST-shaped batch,
-# $T = 784$, batch 100): the speed-up of qornn's HadamRNN (fast Walsh–Hadamard transform,
-# $O(n \log n)$ per step) over the same model with a dense product and over PyTorch's float
-# `nn.RNN`, median of ratios measured side by side.
+# $T = 784$, batch 100, and at the copy task's paper shape): the speed-up of qornn's HadamRNN (fast
+# Walsh–Hadamard transform, $O(n \log n)$ per step) over the same model with a dense product and over
+# PyTorch's float `nn.RNN`, median of ratios measured side by side.
 
 # %% tags=["hide-input"]
 step = bench.load_benchmarks(["hadamrnn_step"]).get("hadamrnn_step")
 if step is None:
     display(Markdown("No benchmark record: run `python benchmarks/hadamrnn_step.py`."))
 else:
-    display(report.styled(bench.step_table(step)))
+    display(report.styled(bench.step_table(step), precision=3))  # as the speed page shows it
 
 # %% [markdown]
 # ## Sensitivity to the learning rate and the batch size

@@ -125,7 +125,11 @@ display(report.styled(gaps[[*first, *[c for c in gaps if c not in first]]]))
 # ## Where the numbers come from
 
 # %% tags=["hide-input"]
+lines = []
 for task, by_budget in budgets.items():
-    for budget, record in by_budget.items():
-        display(Markdown(f"- **{task}, {report.budget_label(budget)}**: {report.record_label(record)}, "
-                         f"profile `{record['profile']}`"))
+    task_seeds = report.budget_seed_records(TASKS[task][0], records[task])
+    for budget in by_budget:  # every seed's record: the figures and tables are over all of them
+        for seed_number, seed_record in task_seeds[budget].items():
+            lines.append(f"- **{task}, {report.budget_label(budget)}, seed {seed_number}**: "
+                         f"{report.record_label(seed_record)}, profile `{seed_record['profile']}`")
+display(Markdown("\n".join(lines)))
