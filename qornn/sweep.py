@@ -573,11 +573,22 @@ def seed_frame(experiment: str, profile: str, seeds: Sequence[int], *, overrides
     return pd.DataFrame(rows)
 
 
+def _timed_starts(prov: dict[str, Any]) -> list[tuple[str, str | None, float]]:
+    """(device, device name, seconds) of each start of a run, where every start recorded its device
+    and time (a run resumed on a GPU and then a CPU counts each part on its own device); else the
+    whole run on the device of its last start (starts made before 2026-12-04 recorded no time)."""
+    segments = prov.get("segments") or []
+    if segments and all(seg.get("device") and seg.get("wall_time_s") is not None for seg in segments):
+        return [(seg["device"], seg.get("device_name"), seg["wall_time_s"]) for seg in segments]
+    return [(prov["device"], prov.get("device_name"), prov["wall_time_s"])]
+
+
 def record_cost(experiment: str, profile: str) -> dict[str, Any]:
     """What the recorded runs of ``experiment`` at ``profile`` cost, summed from their provenance
     over every record (the profile's, its variants', every seed's): runs, CPU-hours (each run's wall
     time × its torch threads, read from the recorded ``device_name``), GPU-hours (wall time of the
-    runs on a CUDA device). None where nothing is recorded."""
+    runs on a CUDA device), each start on its own device where the starts recorded their times
+    (:func:`_timed_starts`). None where nothing is recorded."""
     folder = results.results_dir() / experiment
     paths = [folder / f"{profile}.json", *sorted((folder / "variants" / profile).glob("*.json"))]
     runs, cpu_s, gpu_s = 0, 0.0, 0.0
@@ -588,10 +599,11 @@ def record_cost(experiment: str, profile: str) -> dict[str, Any]:
         for data in results.load_record(experiment, profile, variant=variant)["runs"].values():
             prov = data["provenance"]
             runs += 1
-            if str(prov["device"]).startswith("cuda"):
-                gpu_s += prov["wall_time_s"]
-            else:
-                cpu_s += prov["wall_time_s"] * (results.device_threads(prov.get("device_name")) or 1)
+            for device, name, seconds in _timed_starts(prov):
+                if str(device).startswith("cuda"):
+                    gpu_s += seconds
+                else:
+                    cpu_s += seconds * (results.device_threads(name) or 1)
     if not runs:
         return {"runs": 0, "cpu_hours": None, "gpu_hours": None}
     return {"runs": runs, "cpu_hours": cpu_s / 3600, "gpu_hours": gpu_s / 3600}

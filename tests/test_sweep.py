@@ -114,6 +114,16 @@ def test_seeds_read_back_for_a_mean_and_a_cost(reference, monkeypatch):
     assert sweep.record_cost("copy", PROFILE) == {"runs": 0, "cpu_hours": None, "gpu_hours": None}
 
 
+def test_a_run_resumed_on_another_device_counts_each_start_on_its_own():
+    cpu = "x86_64 (2 cores, 2 torch threads)"
+    prov = {"device": "cpu", "device_name": cpu, "wall_time_s": 700.0,
+            "segments": [{"device": "cuda", "device_name": "NVIDIA H200", "wall_time_s": 100.0},
+                         {"device": "cpu", "device_name": cpu, "wall_time_s": 600.0}]}
+    assert sweep._timed_starts(prov) == [("cuda", "NVIDIA H200", 100.0), ("cpu", cpu, 600.0)]
+    del prov["segments"][0]["wall_time_s"]  # a start from before starts recorded their time
+    assert sweep._timed_starts(prov) == [("cpu", cpu, 700.0)]
+
+
 @pytest.fixture(scope="module")
 def ray_session():
     """One Ray session (2 CPUs) for every Ray test: Ray takes seconds to start."""

@@ -102,12 +102,16 @@ display(shown.set_index(["chapter", "experiment", "profile"]))
 if measured.empty:
     display(Markdown("No record under `data/results/` yet: the table has nothing measured to show."))
 else:
-    totals = measured.groupby("chapter")["CPU-hours"].sum()
-    cpu_lines = "; ".join(f"the {chapter} chapter {hours:.1f} CPU-hours" for chapter, hours in totals.items())
+    totals = measured.groupby(["profile", "chapter"])["CPU-hours"].sum()
+    profile_lines = "; ".join(
+        f"at the `{budget}` profile, " + ", ".join(f"the {chapter} chapter {hours:.1f}"
+                                                   for chapter, hours in totals[budget].items())
+        for budget in ("cpu", "paper") if budget in totals.index.get_level_values("profile"))
     gpu = measured["GPU-hours"].sum()
     display(Markdown(
-        f"The runs recorded at the `cpu` profile took {cpu_lines}; "
-        + (f"{gpu:.1f} GPU-hours." if gpu else "no run was made on a GPU, so no GPU-hours are measured.")
+        f"CPU-hours of the recorded runs: {profile_lines}; "
+        + (f"{gpu:.1f} GPU-hours." if gpu else "no GPU time is recorded (a run whose starts recorded no "
+           "time of their own, before 2026-12-04, counts all of it on the device of its last start).")
         + " With *k* seeds and *c* cores kept busy by the local executor, a grid takes about *k* / *c* "
         "times the CPU-hours of one seed's runs in wall-clock time."))
 if costs[costs["profile"] == "paper"]["runs recorded"].sum() == 0:

@@ -84,6 +84,10 @@ from qornn.wings import record_notes, recorded_or_run  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
+#
+# `profile` (`smoke`, `cpu` or `paper`, where the experiment has it; default `cpu`) and `seed`
+# (default 0): which committed records this page reads (see {doc}`/book/rerun`). The page never
+# trains.
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"

@@ -56,6 +56,10 @@ display(pd.DataFrame(CESSNA_LANDING_TABLE.astype(int),
 
 # %% [markdown]
 # ## Parameters
+#
+# `profile` (`smoke`, `cpu` or `paper`, where the experiment has it; default `cpu`), `seed` (default
+# 0) and `retrain` (default `False`: render the committed record; `True` runs the experiment again and
+# records it; see {doc}`/book/rerun`).
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"

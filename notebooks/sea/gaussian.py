@@ -21,11 +21,11 @@
 # was reachable). Every setting below is ours.*
 #
 # Compressed sensing: $y = A x^*$ with $A \in \mathbb R^{100 \times 200}$ of i.i.d. Gaussian entries
-# (a new matrix per trial, columns of unit norm), no noise, $k$ spikes of amplitude $\pm[1, 2]$.
-# Here the columns are nearly orthogonal (coherence about $0.3$ for these sizes) and the classical
-# recovery guarantees of OMP, IHT and HTP (restricted isometry) apply for small $k$: every method
-# recovers small supports, and the methods part ways only as $k$ grows towards $m / 2$. The
-# reading notes expect SEA to be competitive here, not dominant.
+# (a new matrix per trial, columns of unit norm), no noise, $k$ spikes of amplitude $\pm[1, 2]$. Here
+# no two columns are nearly collinear, unlike the deconvolution page's shifted kernels, and the
+# classical recovery guarantees of OMP, IHT and HTP (restricted isometry) apply for small $k$: every
+# method recovers the smallest supports, and the methods part ways as $k$ grows (the table below says
+# from which $k$). The reading notes expect SEA to be competitive here, not dominant.
 
 # %% tags=["hide-input"]
 import warnings

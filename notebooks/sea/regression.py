@@ -43,6 +43,10 @@ from qornn.wings import record_notes, recorded_or_run  # noqa: E402
 
 # %% [markdown]
 # ## Parameters
+#
+# `profile` (`smoke`, `cpu` or `paper`, where the experiment has it; default `cpu`), `seed` (default
+# 0) and `retrain` (default `False`: render the committed record; `True` runs the experiment again and
+# records it; see {doc}`/book/rerun`).
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
@@ -82,12 +86,12 @@ plt.show()
 
 # %% tags=["hide-input", "full-width"]
 table = frame.pivot(index="k", columns="method", values="mean")
-display(report.styled(table, precision=5))
-chosen = {sparse_report.label(run): record["runs"][run]["test"]["features"]
+display(report.styled(table.reset_index(), precision=5))  # k as a column: styled hides the index
+chosen = {sparse_report.label(run, math=False): record["runs"][run]["test"]["features"]
           for run in ("omp", "els", "sea-0")}
 ks = record["runs"]["omp"]["test"]["k"]
 features = {name: [", ".join(f) for f in feats] for name, feats in chosen.items()}
-display(report.styled(pd.DataFrame(features, index=pd.Index(ks, name="k"))))
+display(report.styled(pd.DataFrame({"k": ks, **features})))
 
 # %% [markdown]
 # ## Beside the paper

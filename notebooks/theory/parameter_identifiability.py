@@ -99,9 +99,10 @@ plt.show()
 # On $\Omega = [-1, 1]^2$ (40,000 uniform points), `domain_conditions` checks that every hidden
 # neuron's boundary meets $\Omega$ (it is neither dead nor always active there) and that every hidden
 # neuron has a nonzero outgoing weight. Without them identification from $f_\theta|_\Omega$ must fail:
-# a neuron dead on $\Omega$ contributes nothing there, so its incoming weights can change freely. We
-# kill one neuron of the network above (bias $-5$) and build that second network: same function on
-# $\Omega$, not equivalent, and a different function outside $\Omega$.
+# a neuron dead on $\Omega$ contributes nothing there, so its incoming weights can change freely. The
+# table below checks the network above first (its random draw need not meet the conditions: the
+# table says which neurons break them), then kills one more neuron of it (bias $-5$) and builds that
+# second network: same function on $\Omega$, not equivalent, and a different function outside $\Omega$.
 
 # %% tags=["hide-input"]
 omega = torch.rand(40_000, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1

@@ -55,8 +55,8 @@ def provenance_frame(record: Mapping) -> pd.DataFrame:
         rows.append({"run": name, "profile": p["profile"], "seed": p["seed"],
                      "commit": (p.get("commit") or "unknown")[:10]
                      + (" (modified)" if p.get("dirty") else ""),
-                     "device": p.get("device_name", p["device"]), "torch": p.get("torch"),
-                     "wall time (s)": p["wall_time_s"],
+                     "device": results.device_label(p.get("device_name")) or p["device"],
+                     "torch": p.get("torch"), "wall time (s)": f"{p['wall_time_s']:.1f}",
                      "date": str(p.get("date", ""))[:16].replace("T", " ")})
     return pd.DataFrame(rows)
 
@@ -87,7 +87,8 @@ def plot_escape_curves(record: Mapping, axes) -> None:
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
-    axes[0].set_ylabel("loss (mean squared error)")
+    for ax in axes:  # the panels have their own scales: each says what it shows
+        ax.set_ylabel("loss (mean squared error)")
 
 
 def escape_frame(record: Mapping) -> pd.DataFrame:
@@ -161,7 +162,8 @@ def plot_rank_vs_n(record: Mapping, axes=None):
         ax.set_title(name)
         ax.set_xlabel("sample size n")
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("rank")
+    for ax in axes:
+        ax.set_ylabel("rank")
     axes[0].legend(fontsize="small")
     return axes
 
@@ -213,6 +215,7 @@ def plot_rates(ax_weights=None, ax_depth=None, *, d: int = 1, alpha: float = 0.5
     ax_depth.set_xscale("log")
     ax_depth.set_yscale("log")
     ax_depth.set_xlabel("depth L")
+    ax_depth.set_ylabel(r"lower-bound rate $\varepsilon^*$ (no constant)")
     ax_depth.legend(fontsize="x-small")
     ax_depth.grid(True, alpha=0.3)
 
@@ -255,7 +258,8 @@ def plot_illustration(record: Mapping, axes) -> None:
                      f"monotone staircase ({cfg['jumps']} steps)")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="x-small", ncol=2)
-    axes[0].set_ylabel("error")
+    for ax in axes:
+        ax.set_ylabel("error")
 
 
 def figure2_case(sample: str, *, n: int = 40, seed: int = 0) -> dict[str, Any]:
