@@ -1762,12 +1762,12 @@ def styled(frame: pd.DataFrame, precision: int = 4) -> Styler:
     for column, fmt in (("wall_time_s", "{:.1f}"), ("size (kB)", "{:,.2f}"), ("lr", "{:.2g}")):
         if column in frame.columns:
             style = style.format(fmt, subset=[column], na_rep="—")
-    for column in frame.columns:  # text with `code` spans: markdown that an HTML cell would show raw
-        if frame[column].map(lambda v: isinstance(v, str) and "`" in v).any():
-            style = style.format(lambda v: _html_code_spans(v, precision), subset=[column])
-    for column in frame.columns:  # "wall time (s)", "training wall time (s)": seconds to a tenth
+    for column in frame.columns:
         if "wall time" in str(column) and pd.api.types.is_numeric_dtype(frame[column]):
-            style = style.format("{:,.1f}", subset=[column], na_rep="—")
+            style = style.format("{:,.1f}", subset=[column], na_rep="—")  # "wall time (s)": to a tenth
+        elif frame[column].map(lambda v: isinstance(v, str) and "`" in v).any():
+            # text with `code` spans: markdown that an HTML cell would show raw
+            style = style.format(lambda v: _html_code_spans(v, precision), subset=[column])
     return (style
             .set_table_styles([{"selector": "th, td",
                                 "props": "padding: 0.25em 0.75em; text-align: left; vertical-align: top"},
@@ -2216,7 +2216,6 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
     return summary.iloc[first.sort_values(kind="stable").index].reset_index(drop=True)
 
 
-
 def summary_for_page(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """A chapter's :func:`summary_table` as its page shows it: the table without the rows that carry
     no number, neither ours (:data:`NOT_RECORDED`) nor the paper's (:data:`NOT_AVAILABLE`,
@@ -2242,6 +2241,7 @@ def summary_for_page(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
                  "number yet, neither the paper's nor ours:\n\n"
                  + "\n".join(lines))
     return shown, text
+
 
 #: the kinds of ``data/paper/references.yaml`` entries: the authors' own released run, and other
 #: papers' published numbers

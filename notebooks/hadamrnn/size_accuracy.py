@@ -120,9 +120,13 @@ for budget, shown in budgets.items():
         rows.append({"budget": report.budget_label(budget), "run": run, "signs": report.signs_of(model),
                      "n": n, "block m": m, "zeros in W": f"{1 - m / n:.1%}",
                      "test accuracy": data["test"]["accuracy"], "size (bits)": data["size_bits"]})
-    frames.append(pd.DataFrame(rows).sort_values("block m"))
-display(report.styled(pd.concat(frames, ignore_index=True)))
-display(Markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record)))
+    if rows:  # a budget may hold none of these runs yet
+        frames.append(pd.DataFrame(rows).sort_values("block m"))
+if frames:
+    display(report.styled(pd.concat(frames, ignore_index=True)))
+    display(Markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record)))
+else:
+    display(Markdown("No run at p = 4 of the sparsity study is recorded yet."))
 
 # %% [markdown]
 # ## Do the learned signs settle? (paper's budget)

@@ -114,8 +114,8 @@ for task, by_budget in budgets.items():
     experiment, metric, _, _, lower_is_better, _ = TASKS[task]
     for budget, record in by_budget.items():
         # every recorded seed of this budget; the page's own record where it is not the profile's seed 0
-        seeds = report.seed_records(experiment, budget) or {seed: record}
-        frame = report.bit_width_gap_frame(seeds, metric, lower_is_better)
+        budget_seeds = report.seed_records(experiment, budget) or {seed: record}
+        frame = report.bit_width_gap_frame(budget_seeds, metric, lower_is_better)
         frames.append(frame.assign(task=task, budget=report.budget_label(budget), metric=metric))
 gaps = pd.concat(frames, ignore_index=True)
 first = ["task", "budget", "metric"]
@@ -127,9 +127,8 @@ display(report.styled(gaps[[*first, *[c for c in gaps if c not in first]]]))
 # %% tags=["hide-input"]
 lines = []
 for task, by_budget in budgets.items():
-    task_seeds = report.budget_seed_records(TASKS[task][0], records[task])
     for budget in by_budget:  # every seed's record: the figures and tables are over all of them
-        for seed_number, seed_record in task_seeds[budget].items():
+        for seed_number, seed_record in seeds[task][budget].items():
             lines.append(f"- **{task}, {report.budget_label(budget)}, seed {seed_number}**: "
                          f"{report.record_label(seed_record)}, profile `{seed_record['profile']}`")
 display(Markdown("\n".join(lines)))
