@@ -247,10 +247,11 @@ def checkpoint_path(experiment: str, profile: str, run: str, seed: int = 0) -> P
 
 
 def progress_text(found: Checkpoint) -> str:
-    """"5,000 of 40,000 optimiser steps (12%)", or the steps and epochs when the total is unknown."""
+    """"5,000 of 40,000 optimiser steps, 12%", or the steps and epochs when the total is unknown. No
+    parentheses: the tables put it inside theirs."""
     if found.total_steps:
-        return (f"{found.global_step:,} of {found.total_steps:,} optimiser steps "
-                f"({found.global_step / found.total_steps:.0%})")
+        return (f"{found.global_step:,} of {found.total_steps:,} optimiser steps, "
+                f"{found.global_step / found.total_steps:.0%}")
     return f"{found.global_step:,} optimiser steps, {found.epoch} of {found.epochs} epochs done"
 
 

@@ -1493,7 +1493,8 @@ def why_not_recorded(experiment: str, profile: str, run: str) -> str:
         return f"{NOT_RECORDED}: the paper lists it; `{experiment}` does not train it"
     if profile != PAPER_PROFILE:
         return NOT_RECORDED
-    row = paper_budget_frame(experiment).set_index("run").loc[run]
+    frame = paper_budget_frame(experiment).set_index("run")
+    row = frame.loc[run]
     status = row["at the paper's budget"]
     if status.startswith(IN_PROGRESS_AT_PAPER) and row["in progress"]:
         status = f"{IN_PROGRESS_AT_PAPER}, {row['in progress']}"
@@ -1501,15 +1502,21 @@ def why_not_recorded(experiment: str, profile: str, run: str) -> str:
     for long, brief in _PAPER_STATUS_BRIEF.items():
         if status.startswith(long):
             status = brief + status[len(long):]
-    # a run under way is said to be so, whatever its cost: it is being trained over several sessions
-    fit = _does_not_fit(row) if row["at the paper's budget"] == NOT_RUN_AT_PAPER else ""
+    fit = unrun_cost_note(experiment, run, frame)
     return f"{NOT_RECORDED}: {status}" + (f"; {fit}" if fit else "")
 
 
-def _does_not_fit(row: Mapping) -> str:
-    """"does not fit here, 13.0 h on one core" for a :func:`paper_budget_frame` row whose measured
-    cost does not fit this machine, else ""."""
-    if str(row["fits here"]).startswith("no") and row["projected hours (1 core)"] is not None:
+def unrun_cost_note(experiment: str, run: str, frame: pd.DataFrame | None = None) -> str:
+    """"does not fit here, 13.0 h on one core" for ``run`` of ``experiment``'s paper profile when it is
+    not run at the paper's budget yet and its measured cost does not fit this machine, else "" (a run
+    under way is said to be so, whatever its cost: it is being trained over several sessions).
+    ``frame``: the experiment's :func:`paper_budget_frame` indexed by run, when the caller has it."""
+    frame = paper_budget_frame(experiment).set_index("run") if frame is None else frame
+    if run not in frame.index:
+        return ""
+    row = frame.loc[run]
+    if (row["at the paper's budget"] == NOT_RUN_AT_PAPER and str(row["fits here"]).startswith("no")
+            and row["projected hours (1 core)"] is not None):
         return f"does not fit here, {row['projected hours (1 core)']:.1f} h on one core"
     return ""
 
@@ -2309,7 +2316,9 @@ def reference_table(references: Mapping, profile: str, experiment: str | Iterabl
 
                 config = get_config(ours["experiment"], PAPER_PROFILE) if ours else None
                 status = _unrecorded_status(config, ours["run"] if ours else "")
-                row[f"ours, {PAPER_BUDGET}"] = _with_note(*status) + _unrun_cost(status[0], ours)
+                unrun = ours and status[0] == NOT_RUN_AT_PAPER
+                fit = unrun_cost_note(ours["experiment"], ours["run"]) if unrun else ""
+                row[f"ours, {PAPER_BUDGET}"] = _with_note(*status) + (f"; {fit}" if fit else "")
             else:
                 row[f"ours, {PAPER_BUDGET}"] = at_paper[0]
         row.update({"ours": at_profile[0], "profile": profile, "source": f"{source['paper']}; {where}"})
@@ -2520,7 +2529,7 @@ def _run_checkpoint(config, run: str):
 
 
 def _in_progress(config, run: str) -> str:
-    """How far ``run``'s unfinished checkpoint got ("600 of 40,000 optimiser steps (2%)"), "" when it
+    """How far ``run``'s unfinished checkpoint got ("600 of 40,000 optimiser steps, 2%"), "" when it
     has no readable unfinished checkpoint."""
     from .checkpoints import progress_text
 
@@ -2547,12 +2556,12 @@ def _unrecorded_status(config, run: str) -> tuple[str, str]:
     if found.finished:
         return IN_PROGRESS_AT_PAPER, ("trained to the end, not recorded yet"
                                       + (f"; record it with `{command}`" if command else ""))
-    return IN_PROGRESS_AT_PAPER, (f"{progress_text(found)} trained, {found.elapsed_s / 3600:.1f} h so far"
+    return IN_PROGRESS_AT_PAPER, (f"{progress_text(found)}, {found.elapsed_s / 3600:.1f} h trained so far"
                                   + (f"; continue with `{command}`" if command else ""))
 
 
 def _later_seeds_in_progress(experiment: str) -> dict[str, str]:
-    """``{run: "seed 1: 33,600 of 40,000 optimiser steps (84%)"}`` for each run of ``experiment``'s
+    """``{run: "seed 1: 33,600 of 40,000 optimiser steps, 84%"}`` for each run of ``experiment``'s
     ``paper`` profile with a checkpoint at a seed above 0 that is not recorded yet (training, stopped,
     or trained and not recorded): a run recorded at its first seeds can have another under way. A
     ``--set`` variant's checkpoints are not the profile's run and are left out."""
@@ -2565,16 +2574,6 @@ def _later_seeds_in_progress(experiment: str) -> dict[str, str]:
                 f"seed {found.seed}: " + ("trained, not recorded yet" if found.finished
                                           else progress_text(found)))
     return {run: "; ".join(parts) for run, parts in later.items()}
-
-
-def _unrun_cost(status: str, ours: Mapping) -> str:
-    """"; does not fit here, 24.2 h on one core" after a reference's run of ours that is not run at the
-    paper's budget yet and whose measured cost does not fit this machine (:func:`_does_not_fit`), else ""."""
-    if status != NOT_RUN_AT_PAPER or not ours:
-        return ""
-    frame = paper_budget_frame(ours["experiment"]).set_index("run")
-    fit = _does_not_fit(frame.loc[ours["run"]]) if ours["run"] in frame.index else ""
-    return f"; {fit}" if fit else ""
 
 
 def _with_note(label: str, note: str) -> str:
@@ -2894,7 +2893,7 @@ def copy_verdicts(runs: Iterable[str] | None = ("hadamrnn", "block-hadamrnn"), e
             label, note = (FAILED_AT_PAPER, failures) if failures else _unrecorded_status(config, run)
             if label == NOT_RUN_AT_PAPER and run in config.models:
                 budget = paper_budget_frame(experiment).set_index("run") if budget is None else budget
-                note = "; ".join(part for part in (note, _does_not_fit(budget.loc[run])) if part)
+                note = "; ".join(part for part in (note, unrun_cost_note(experiment, run, budget)) if part)
             rows.append({"run": run, "verdict": label,
                          "test loss": "—", "threshold": "—", "recall": "—", "seeds": "—", "solved seeds": "—",
                          "per seed": "—", "frozen seeds": "", "note": note})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 
 import matplotlib
@@ -114,7 +115,7 @@ def test_a_row_without_a_number_says_why():
     started.parent.mkdir(parents=True)
     torch.save({"state": {"epoch": 1, "step": 0, "global_step": 4_000, "elapsed": 4_600.0},
                 "config": {"epochs": 10, "batch_size": 128}}, started)
-    assert why("copy", "paper", "lstm") == "not recorded: in progress, 4,000 of 40,000 optimiser steps (10%)"
+    assert why("copy", "paper", "lstm") == "not recorded: in progress, 4,000 of 40,000 optimiser steps, 10%"
     assert set(report._PAPER_STATUS_BRIEF) == {report.NOT_RUN_AT_PAPER, report.IN_PROGRESS_AT_PAPER,
                                                report.FAILED_AT_PAPER}
     assert why("copy", "paper", "qornn-lstm") == "not recorded: the paper lists it; `copy` does not train it"
@@ -267,7 +268,7 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     frame = report.paper_budget_frame("copy").set_index("run")
     assert frame.loc["hadamrnn", "at the paper's budget"] == "recorded, 2 seeds (0, 1)"
     assert frame.loc["block-hadamrnn", "at the paper's budget"] == (
-        "in progress at the paper's budget (8,000 of 40,000 optimiser steps (20%) trained, 1.0 h so "
+        "in progress at the paper's budget (8,000 of 40,000 optimiser steps, 20%, 1.0 h trained so "
         "far; continue with `qornn run copy --profile paper --runs block-hadamrnn`)")
     assert frame.loc["ornn", "at the paper's budget"] == report.NOT_RUN_AT_PAPER
     note = report.paper_budget_note("copy", results.load_record("copy", "paper"))
@@ -290,8 +291,10 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     # each run in one column: the unfinished one in progress, with how far it got, and not again
     copy = summary.set_index("task").loc["copy"]
     assert copy["in progress (from its checkpoint)"] == \
-        "block-hadamrnn (8,000 of 40,000 optimiser steps (20%))"
-    named = [run.split(" (")[0] for column in summary.columns[2:] for run in copy[column].split(", ")
+        "block-hadamrnn (8,000 of 40,000 optimiser steps, 20%)"
+    outside_parentheses = r", (?![^(]*\))"
+    named = [run.split(" (")[0] for column in summary.columns[2:]
+             for run in re.split(outside_parentheses, copy[column])
              if run not in ("—", report.NOT_RUN_AT_PAPER)]
     assert sorted(named) == sorted(get_config("copy", "paper").models)
     # a PTQ run trains nothing itself, but trains its float source first until that is recorded
@@ -353,7 +356,7 @@ def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
                 "config": {"epochs": 10, "batch_size": 128}}, checkpoint)
     progress = report.reference_table(references, "cpu", experiment="copy")[f"ours, {report.PAPER_BUDGET}"]
     assert set(progress) == {"in progress at the paper's budget (9,600 of 40,000 optimiser "
-                             "steps (24%) trained, 1.0 h so far; continue with `qornn run copy-released "
+                             "steps, 24%, 1.0 h trained so far; continue with `qornn run copy-released "
                              "--profile paper --runs block-hadamrnn-n512-m16-p2`)"}
     checkpoint.unlink()
     whole = report.reference_table(references, "cpu")
@@ -622,7 +625,7 @@ def test_a_later_seed_under_way_of_a_recorded_run_is_named_as_in_progress():
     torch.save({"state": {"epoch": 8, "step": 0, "global_step": 32_000, "elapsed": 3_600.0},
                 "config": {"epochs": 10, "batch_size": 128}}, checkpoint)
     frame = report.paper_budget_frame("copy").set_index("run")
-    progress = "seed 1: 32,000 of 40,000 optimiser steps (80%)"
+    progress = "seed 1: 32,000 of 40,000 optimiser steps, 80%"
     assert frame.loc["hadamrnn", "at the paper's budget"] == f"recorded, 1 seed; in progress at {progress}"
     assert frame.loc["hadamrnn", "in progress"] == progress
     note = report.paper_budget_note("copy")
