@@ -1743,6 +1743,16 @@ def without_empty_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]
     return frame.drop(columns=dropped), dropped
 
 
+def show_markdown(text: str) -> None:
+    """For a page: display ``text`` as Markdown, or nothing when it is empty. Many notes here are ""
+    when there is nothing to say, and an empty Markdown object renders as its repr,
+    "<IPython.core.display.Markdown object>"."""
+    from IPython.display import Markdown, display
+
+    if text.strip():
+        display(Markdown(text))
+
+
 def show_comparison(table: pd.DataFrame) -> None:
     """For a page: display a paper-beside-ours ``table`` (:func:`budget_comparison`, maybe cut to one
     metric) without its ``profile`` column when it has ``budget`` (which says the same) and without

@@ -65,6 +65,10 @@ def test_book_builds_strict(tmp_path, monkeypatch):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "build succeeded" in proc.stdout
+    # an empty note must show nothing (report.show_markdown), not the repr of an empty Markdown object
+    reprs = [str(page.relative_to(book)) for page in (book / "_build" / "html").rglob("*.html")
+             if "IPython.core.display." in page.read_text()]
+    assert not reprs, reprs
     page = book / "_build" / "html" / "book" / "hadamrnn" / "copy_task.html"
     assert page.exists()
     html = page.read_text()

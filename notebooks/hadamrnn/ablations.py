@@ -70,7 +70,7 @@ device = "cpu"
 # %% tags=["hide-input"]
 config = get_config("hadamrnn-size-accuracy", profile)
 record, trained = recorded_or_trained("hadamrnn-size-accuracy", profile, seed=seed, device=device)
-display(Markdown(report.record_status(record, config, trained)))
+report.show_markdown(report.record_status(record, config, trained))
 display(Markdown(f"Profile `{profile}`: {config.note}."))
 
 ABLATIONS = {
@@ -110,7 +110,7 @@ for budget, shown in budgets.items():
                          "size (bits)": "missing" if data is None else f"{data['size_bits']:,}"})
 frame = pd.DataFrame(rows)
 display(report.styled(frame))
-display(Markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record)))
+report.show_markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record))
 for (budget, run), why in left_out.items():
     display(Markdown(f"`{run}` is left out of the `{budget}` profile: {why}. At the paper's budget, "
                      "learned against frozen signs is the comparison of `hadamrnn` with "

@@ -109,7 +109,7 @@ from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
 # %% tags=["hide-input"]
 display(Markdown(f"The rule: {report.COPY_RULE}."))
 verdicts = report.copy_verdicts(report.COPY_VERDICT_RUNS)
-display(Markdown(report.copy_verdict_text(verdicts)))
+report.show_markdown(report.copy_verdict_text(verdicts))
 display(report.styled(verdicts.drop(columns=["per seed", "note"])))  # both are in the lines above
 
 # %% [markdown]
@@ -135,7 +135,7 @@ if diagnosis.empty:
                      "to diagnose."))
 else:
     display(report.styled(diagnosis))
-    display(Markdown(report.copy_diagnosis_text(diagnosis)))
+    report.show_markdown(report.copy_diagnosis_text(diagnosis))
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
     report.plot_copy_seed_dynamics(("hadamrnn", "block-hadamrnn"), axes=axes)
     fig.tight_layout()
@@ -160,8 +160,8 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 
 # %% tags=["hide-input"]
 config = get_config("copy", profile, overrides)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
-        retrain=retrain, overrides=overrides)))
+report.show_markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -176,7 +176,7 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # %% tags=["hide-input"]
 record, trained = recorded_or_trained("copy", profile, seed=seed, device=device,
                                       retrain=retrain, overrides=overrides)
-display(Markdown(report.record_status(record, config, trained)))
+report.show_markdown(report.record_status(record, config, trained))
 
 # %% [markdown]
 # ## Loss curves
@@ -227,7 +227,7 @@ display(report.styled(history))
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")
-display(Markdown(report.paper_budget_note("copy", record)))
+report.show_markdown(report.paper_budget_note("copy", record))
 table = report.budget_comparison("copy", record, paper)
 report.show_comparison(table)
 baseline = record["runs"][next(iter(record["runs"]))]["baselines"]["memoryless_cross_entropy"]
@@ -278,7 +278,7 @@ plt.show()
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.reference_table(report.load_paper_numbers("references"), profile,
                                              experiment="copy")))
-display(Markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment="copy-released"))))
+report.show_markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment="copy-released")))
 
 # %% [markdown]
 # ## Integer activations after training
@@ -298,8 +298,8 @@ display(Markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment=
 ACTIVATION_RUNS = ["hadamrnn", "block-hadamrnn", "block-hadamrnn-n512-m16-p2"]
 ACTIVATION_EXPERIMENTS = ["copy", "copy-released"]
 display(report.activation_table(ACTIVATION_EXPERIMENTS, report.PAPER_PROFILE, "loss", runs=ACTIVATION_RUNS))
-display(Markdown(report.activation_gaps(ACTIVATION_EXPERIMENTS, report.PAPER_PROFILE, "loss",
-                                        runs=ACTIVATION_RUNS)))
+report.show_markdown(report.activation_gaps(ACTIVATION_EXPERIMENTS, report.PAPER_PROFILE, "loss",
+                                            runs=ACTIVATION_RUNS))
 
 # %% [markdown]
 # ## Model sizes

@@ -193,8 +193,8 @@ display(report.styled(report.paper_budget_summary(
 
 # %% tags=["hide-input"]
 display(Markdown(f"The rule: {report.COPY_RULE}."))
-display(Markdown(report.copy_verdict_text(report.copy_verdicts(report.COPY_VERDICT_RUNS))))
-display(Markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment="copy-released"))))
+report.show_markdown(report.copy_verdict_text(report.copy_verdicts(report.COPY_VERDICT_RUNS)))
+report.show_markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment="copy-released")))
 
 # %% [markdown]
 # ## What the paper-budget runs show about learning the signs

@@ -82,8 +82,8 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 
 # %% tags=["hide-input"]
 config = get_config("pmnist", profile, overrides)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
-        retrain=retrain, overrides=overrides)))
+report.show_markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -96,7 +96,7 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # %% tags=["hide-input"]
 record, trained = recorded_or_trained("pmnist", profile, seed=seed, device=device,
                                       retrain=retrain, overrides=overrides)
-display(Markdown(report.record_status(record, config, trained)))
+report.show_markdown(report.record_status(record, config, trained))
 
 # %% [markdown]
 # ## Learning curves
@@ -134,7 +134,7 @@ display(report.styled(report.history_frame(record)))
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")
-display(Markdown(report.paper_budget_note("pmnist", record)))
+report.show_markdown(report.paper_budget_note("pmnist", record))
 report.show_comparison(report.budget_comparison("pmnist", record, paper))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
 display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: {config.note}."))
@@ -176,8 +176,8 @@ plt.show()
 # runs at the paper's budget.
 
 # %% tags=["hide-input"]
-display(Markdown(report.paired_gain(report.budget_seed_records("pmnist", record), "hadamrnn",
-                                    "hadamrnn-fixed-signs", "accuracy", record=record)))
+report.show_markdown(report.paired_gain(report.budget_seed_records("pmnist", record), "hadamrnn",
+                                        "hadamrnn-fixed-signs", "accuracy", record=record))
 
 # %% [markdown]
 # ### At the paper's budget: when the signs settle
@@ -190,7 +190,7 @@ display(Markdown(report.paired_gain(report.budget_seed_records("pmnist", record)
 # flipping changes $W^k$ for every power $k$ that the last state depends on.
 
 # %% tags=["hide-input", "full-width"]
-display(Markdown(report.show_sign_dynamics("pmnist")))
+report.show_markdown(report.show_sign_dynamics("pmnist"))
 
 # %% [markdown]
 # **The authors' code, side by side.** Are these dynamics qornn's own? The side-by-side check
@@ -200,8 +200,8 @@ display(Markdown(report.show_sign_dynamics("pmnist")))
 # first steps only, far from the 100 epochs above. With learned signs, from its record:
 
 # %% tags=["hide-input"]
-display(Markdown(report.peer_learned_signs_text() or "No side-by-side run is recorded yet "
-                 "(`python scripts/peer_check.py`)."))
+report.show_markdown(report.peer_learned_signs_text() or "No side-by-side run is recorded yet "
+                     "(`python scripts/peer_check.py`).")
 
 # %% [markdown]
 # ## Integer activations after training
@@ -219,7 +219,7 @@ display(Markdown(report.peer_learned_signs_text() or "No side-by-side run is rec
 
 # %% tags=["hide-input", "full-width"]
 display(report.activation_table(["pmnist"], report.PAPER_PROFILE, "accuracy"))
-display(Markdown(report.activation_gaps(["pmnist"], report.PAPER_PROFILE, "accuracy")))
+report.show_markdown(report.activation_gaps(["pmnist"], report.PAPER_PROFILE, "accuracy"))
 
 # %% [markdown]
 # ## Model sizes

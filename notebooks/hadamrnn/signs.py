@@ -253,7 +253,7 @@ else:
                      "rescaling ⟨g, s⟩/n": out["rescaling"], "batch loss": out["loss"]})
     frame = pd.DataFrame(rows)
     display(report.styled(frame))
-    display(Markdown(report.record_label(probe)))
+    report.show_markdown(report.record_label(probe))
     lines = []
     for _, row in frame[frame["model"] == "after frozen-seed0"].iterrows():
         lower = row["flips that lower the loss"]
@@ -309,7 +309,7 @@ else:
             ax.set_visible(False)
     fig.tight_layout()
     plt.show()
-    display(Markdown(report.takeoff_text(takeoff)))
+    report.show_markdown(report.takeoff_text(takeoff))
     for task, found in paper_records.items():
         display(Markdown(f"{task}: " + report.record_label(found)))
 

@@ -66,11 +66,11 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 
 # %% tags=["hide-input"]
 config = get_config("hadamrnn-size-accuracy", profile, overrides)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
-        retrain=retrain, overrides=overrides)))
+report.show_markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides))
 record, trained = recorded_or_trained("hadamrnn-size-accuracy", profile, seed=seed, device=device,
                                       retrain=retrain, overrides=overrides)
-display(Markdown(report.record_status(record, config, trained)))
+report.show_markdown(report.record_status(record, config, trained))
 
 # %% [markdown]
 # ## The plane
@@ -99,7 +99,7 @@ for ax, (budget, shown) in zip(axes[0], budgets.items(), strict=True):
     ax.set_title(f"pMNIST, {report.budget_label(budget)}")
 fig.tight_layout()
 plt.show()
-display(Markdown(report.paper_budget_note("hadamrnn-size-accuracy", record)))
+report.show_markdown(report.paper_budget_note("hadamrnn-size-accuracy", record))
 
 # %% [markdown]
 # ## The sparsity trade-off
@@ -124,7 +124,7 @@ for budget, shown in budgets.items():
         frames.append(pd.DataFrame(rows).sort_values("block m"))
 if frames:
     display(report.styled(pd.concat(frames, ignore_index=True)))
-    display(Markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record)))
+    report.show_markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record))
 else:
     display(Markdown("No run at p = 4 of the sparsity study is recorded yet."))
 
@@ -143,8 +143,8 @@ else:
 paper_record = budgets.get(report.PAPER_PROFILE)
 learned = [run for run, data in sorted(paper_record["runs"].items())
            if report.signs_of(data["config"]["model"]) == "learned"] if paper_record else []
-display(Markdown(report.show_sign_dynamics("hadamrnn-size-accuracy", learned, color_order=every_run)
-                 if learned else "No run with learned signs is recorded at the paper's budget yet."))
+report.show_markdown(report.show_sign_dynamics("hadamrnn-size-accuracy", learned, color_order=every_run)
+                     if learned else "No run with learned signs is recorded at the paper's budget yet.")
 
 # %% [markdown]
 # **Why the dense linear runs wait, and the others do not.** The sign-learning chapter
@@ -177,7 +177,7 @@ else:
                                         or [{}])[0].get("diagnostics", {}).get("mean_abs_u")}
             for run, data in sorted(start["runs"].items())]
     display(report.styled(pd.DataFrame(rows)).format("{:.0%}", subset=["units the first step shrinks"]))
-    display(Markdown(report.record_label(start)))
+    report.show_markdown(report.record_label(start))
 
 # %% [markdown]
 # ## A transformer of the same size

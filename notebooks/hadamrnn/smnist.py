@@ -71,11 +71,11 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 
 # %% tags=["hide-input"]
 config = get_config("smnist", profile, overrides)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
-        retrain=retrain, overrides=overrides)))
+report.show_markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides))
 record, trained = recorded_or_trained("smnist", profile, seed=seed, device=device,
                                       retrain=retrain, overrides=overrides)
-display(Markdown(report.record_status(record, config, trained)))
+report.show_markdown(report.record_status(record, config, trained))
 
 # %% [markdown]
 # ## Learning curves
@@ -120,7 +120,7 @@ if not learned:
 # flipping changes $W^k$ for every power $k$ that the last state depends on.
 
 # %% tags=["hide-input", "full-width"]
-display(Markdown(report.show_sign_dynamics("smnist")))
+report.show_markdown(report.show_sign_dynamics("smnist"))
 
 # %% [markdown]
 # ## The paper beside ours
@@ -138,7 +138,7 @@ display(Markdown(report.show_sign_dynamics("smnist")))
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")
-display(Markdown(report.paper_budget_note("smnist", record)))
+report.show_markdown(report.paper_budget_note("smnist", record))
 table = report.budget_comparison("smnist", record, paper)
 report.show_comparison(table[table["metric"] == "accuracy"])
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
@@ -166,8 +166,8 @@ plt.show()
 # paper's budget, epoch by epoch, is on {doc}`/book/hadamrnn/signs`.
 
 # %% tags=["hide-input"]
-display(Markdown(report.paired_gain(report.budget_seed_records("smnist", record), "hadamrnn",
-                                    "hadamrnn-fixed-signs", "accuracy", record=record)))
+report.show_markdown(report.paired_gain(report.budget_seed_records("smnist", record), "hadamrnn",
+                                        "hadamrnn-fixed-signs", "accuracy", record=record))
 
 # %% [markdown]
 # ## Integer activations after training
@@ -185,7 +185,7 @@ display(Markdown(report.paired_gain(report.budget_seed_records("smnist", record)
 
 # %% tags=["hide-input", "full-width"]
 display(report.activation_table(["smnist"], report.PAPER_PROFILE, "accuracy"))
-display(Markdown(report.activation_gaps(["smnist"], report.PAPER_PROFILE, "accuracy")))
+report.show_markdown(report.activation_gaps(["smnist"], report.PAPER_PROFILE, "accuracy"))
 
 # %% [markdown]
 # ## Model sizes

@@ -79,7 +79,7 @@ for name, title in EXPERIMENTS.items():
     display(Markdown(f"### {title}\n\n{summary}"))
     records[name], trained = recorded_or_trained(name, profile, seed=seed, device=device,
                                                  retrain=retrain, overrides=overrides)
-    display(Markdown(report.record_status(records[name], config, trained)))
+    report.show_markdown(report.record_status(records[name], config, trained))
 
 # %% [markdown]
 # ## Learning curves

@@ -135,11 +135,11 @@ else:
 
 # %% tags=["hide-input"]
 config = get_config("hadamrnn-sensitivity", profile, overrides)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
-        retrain=retrain, overrides=overrides)))
+report.show_markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides))
 sweep, trained = recorded_or_trained("hadamrnn-sensitivity", profile, seed=seed, device=device,
                                      retrain=retrain, overrides=overrides)
-display(Markdown(report.record_status(sweep, config, trained)))
+report.show_markdown(report.record_status(sweep, config, trained))
 
 # %% tags=["hide-input", "full-width"]
 frame = report.sweep_frame(sweep)

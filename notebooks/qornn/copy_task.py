@@ -80,8 +80,8 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 
 # %% tags=["hide-input"]
 config = get_config("qornn-copy", profile, overrides)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
-        retrain=retrain, overrides=overrides)))
+report.show_markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -94,7 +94,7 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # %% tags=["hide-input"]
 record, trained = recorded_or_trained("qornn-copy", profile, seed=seed, device=device,
                                       retrain=retrain, overrides=overrides)
-display(Markdown(report.record_status(record, config, trained)))
+report.show_markdown(report.record_status(record, config, trained))
 
 # %% [markdown]
 # ## Loss against bit width
@@ -185,7 +185,7 @@ plt.show()
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("qornn")
-display(Markdown(report.paper_budget_note("qornn-copy", record)))
+report.show_markdown(report.paper_budget_note("qornn-copy", record))
 report.show_comparison(report.budget_comparison("qornn-copy", record, paper,
                                                 paper_experiment=config.paper_experiment))
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
@@ -224,7 +224,7 @@ display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.reference_table(report.load_paper_numbers("references"), profile,
                                              experiment="qornn-copy")))
-display(Markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment="qornn-copy-released"))))
+report.show_markdown(report.copy_verdict_text(report.copy_verdicts(None, experiment="qornn-copy-released")))
 
 # %% [markdown]
 # **The recurrence or the size?** The notebook's model differs from this page's in two ways: its
@@ -275,7 +275,7 @@ display(Markdown(f"The rule: {report.COPY_RULE}."))
 paper_config = get_config("qornn-copy", "paper")
 verdicts = report.copy_verdicts(list(paper_config.models), experiment="qornn-copy")
 display(report.styled(report.copy_verdict_grid(verdicts, paper_config.models)))
-display(Markdown(report.copy_verdict_text(verdicts)))
+report.show_markdown(report.copy_verdict_text(verdicts))
 
 # %% [markdown]
 # ## Why fewer bits fail over 1,000 steps
@@ -345,7 +345,7 @@ for profile_name, shown in budgets.items():
 # copy task are at 5, 6 and 8 bits, no 3-bit one: `data/paper/qornn.yaml` cites their notebook.)
 
 # %% tags=["hide-input"]
-display(Markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE, paper_config.models)))
+report.show_markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE, paper_config.models))
 
 # %% [markdown]
 # ## Spread over seeds

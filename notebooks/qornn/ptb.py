@@ -63,8 +63,8 @@ overrides = ""  # settings to change, e.g. '{"hidden_size": 32}' (see qornn/over
 
 # %% tags=["hide-input"]
 config = get_config("qornn-ptb", profile, overrides)
-display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
-        retrain=retrain, overrides=overrides)))
+report.show_markdown(report.run_summary(config, profile=profile, seed=seed, device=device,
+        retrain=retrain, overrides=overrides))
 
 # %% [markdown]
 # ## Training, or the recorded training
@@ -77,7 +77,7 @@ display(Markdown(report.run_summary(config, profile=profile, seed=seed, device=d
 # %% tags=["hide-input"]
 record, trained = recorded_or_trained("qornn-ptb", profile, seed=seed, device=device,
                                       retrain=retrain, overrides=overrides)
-display(Markdown(report.record_status(record, config, trained)))
+report.show_markdown(report.record_status(record, config, trained))
 
 # %% [markdown]
 # ## Bits per character against bit width
@@ -176,7 +176,7 @@ plt.show()
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("qornn")
-display(Markdown(report.paper_budget_note("qornn-ptb", record)))
+report.show_markdown(report.paper_budget_note("qornn-ptb", record))
 table = report.budget_comparison("qornn-ptb", record, paper, paper_experiment=config.paper_experiment)
 report.show_comparison(table[table["metric"] == "bpc"])
 setting = "the paper's setting" if profile == "paper" else "not the paper's setting"
