@@ -21,7 +21,8 @@
 # read; the functions and settings here are ours.*
 #
 # - 1-D: $f(x) = 0.2x + \sigma((x - 0.6)/0.02)$ on $[0, 1]$, with $\sigma$ the logistic function:
-#   nearly flat, then a step of height 1 and width about 0.1.
+#   nearly flat, then a logistic step of height 1 and scale 0.02 (it rises from 10% to
+#   90% of its height over about 0.09).
 # - 2-D: $f(x) = 0.1(x_1 + x_2) + \sigma((x_1 + x_2 - 1.2)/0.03)$ on $[0, 1]^2$:
 #   a step across a diagonal line.
 

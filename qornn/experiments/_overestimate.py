@@ -39,7 +39,7 @@ def _entry(function: str, source: str, *, smoke: dict, cpu: dict, paper: dict) -
 EXPERIMENTS: dict[str, dict[str, Any]] = {
     "overestimate-ramp-1d": _entry(
         "ramp-1d", "Majoring points (arXiv 2101.11717): a synthetic 1-D monotone function; ours: "
-        "0.2x + a logistic step of height 1 and width 0.02 at x = 0.6, on [0, 1]",
+        "0.2x + a logistic step of height 1 and scale 0.02 at x = 0.6, on [0, 1]",
         smoke={"tol": 0.05, "max_depth": 8, "test_grid": 1001, "plot_grid": 101, "tol_sweep": [0.1, 0.05]},
         cpu={"tol": 0.01, "max_depth": 12, "test_grid": 100_001, "plot_grid": 501,
              "tol_sweep": [0.08, 0.04, 0.02, 0.01, 0.005, 0.0025]},

@@ -76,7 +76,7 @@ class ReferenceFunction:
 
 
 def _ramp_1d(x: np.ndarray) -> np.ndarray:
-    # 0.2 x + a logistic step of height 1 and width ~0.02 at x = 0.6
+    # 0.2 x + a logistic step of height 1 and scale 0.02 (10% to 90% over 0.09) at x = 0.6
     return 0.2 * x[:, 0] + 1.0 / (1.0 + np.exp(-(x[:, 0] - 0.6) / 0.02))
 
 

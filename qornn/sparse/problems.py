@@ -8,7 +8,7 @@ not copied), ``y`` is ``(trials, m)``, ``x_true`` is ``(trials, n)`` and ``suppo
 
 - :func:`gaussian_filter_matrix`: spike deconvolution. Column ``j`` is a Gaussian bump centred at
   sample ``j``, ``A_ij ∝ exp(−(i − j)² / (2σ²))``; two neighbouring columns have correlation
-  ``exp(−1 / (4σ²))`` (0.98 at σ = 3): strongly coherent, the regime where greedy and
+  ``exp(−1 / (4σ²))`` (0.97 at σ = 3): strongly coherent, the regime where greedy and
   thresholding methods confuse neighbours.
 - :func:`gaussian_random_matrices`: ``A_ij ~ N(0, 1/m)`` per trial, nearly incoherent (compressed
   sensing), for contrast.
