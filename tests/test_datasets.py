@@ -153,6 +153,41 @@ def test_a_file_changed_after_a_good_check_is_checked_again(monkeypatch):
         datasets.path("mnist.pkl.gz")
 
 
+def test_a_file_changed_behind_the_hash_cache_is_never_unpickled(monkeypatch):
+    # path() trusts a file of the size and mtime it hashed before; the loader unpickles the bytes it hashes
+    from qornn.tasks.mnist import load_mnist
+
+    data = make_mnist_pickle()
+    register_fake_mnist(monkeypatch, data)
+    file = datasets.cache_dir() / "mnist.pkl.gz"
+    results.atomic_write_bytes(file, data)
+    datasets.path("mnist.pkl.gz")
+    stat = file.stat()
+    results.atomic_write_bytes(file, data[:-1] + bytes([data[-1] ^ 1]))
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert datasets.path("mnist.pkl.gz") == file  # the cache still vouches for it
+    with pytest.raises(DataError, match="changed while it was read.*nothing was read"):
+        load_mnist()
+
+
+def test_a_pickle_that_runs_code_is_refused_even_with_the_pinned_hash(tmp_path, monkeypatch):
+    from qornn.tasks.mnist import SequentialMnistTask
+
+    marker = tmp_path / "unpickled"
+    evil = gzip.compress(pickle.dumps(Evil(str(marker))))
+    register_fake_mnist(monkeypatch, evil)  # the evil file's own hash is the pinned one
+    results.atomic_write_bytes(datasets.cache_dir() / "mnist.pkl.gz", evil)
+    with pytest.raises(DataError, match="open when unpickled.*refused"):
+        SequentialMnistTask()
+    assert not marker.exists()
+    # arrays, lists, numbers and strings are what it reads
+    value = ([np.arange(3, dtype=np.float32), np.array([1, 2])], {"a": (1.5, "x")}, np.float64(2.0))
+    out = datasets.unpickle_arrays(pickle.dumps(value, protocol=2), "fixture")
+    assert out[0][0].tolist() == [0, 1, 2] and out[1] == {"a": (1.5, "x")} and out[2] == 2.0
+    with pytest.raises(DataError, match="not a readable pickle"):
+        datasets.unpickle_arrays(b"not a pickle", "fixture")
+
+
 # --------------------------------------------------------------------------------------- fetch()
 
 def test_fetch_from_a_local_archive_is_idempotent(tmp_path, monkeypatch):

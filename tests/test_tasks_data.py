@@ -247,6 +247,33 @@ def test_imdb_npz_with_another_hash_is_not_loaded(tmp_path):
         build_task("imdb", path=str(file))
 
 
+class _OpensAFile:
+    """Unpickling this creates a marker file: proof that the pickle inside an npz was loaded."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_an_imdb_npz_that_runs_code_is_refused_even_unverified(tmp_path):
+    marker = tmp_path / "unpickled"
+    x = np.empty(1, dtype=object)
+    x[0] = _OpensAFile(str(marker))
+    file = tmp_path / "imdb.npz"
+    np.savez(file, x_train=x, y_train=np.array([1]), x_test=x, y_test=np.array([0]))
+    with pytest.raises(DataError, match="open when unpickled.*refused"):
+        build_task("imdb", path=str(file), npz_sha256=None)
+    assert not marker.exists()
+    (tmp_path / "short.npz").write_bytes(b"PK not a zip")
+    with pytest.raises(DataError, match="not a readable .npz"):
+        build_task("imdb", path=str(tmp_path / "short.npz"), npz_sha256=None)
+    np.savez(tmp_path / "other.npz", x_train=np.arange(3))
+    with pytest.raises(DataError, match="lacks the arrays x_test, y_test, y_train"):
+        build_task("imdb", path=str(tmp_path / "other.npz"), npz_sha256=None)
+
+
 def test_imdb_without_data_points_at_the_stand_in_and_the_option(monkeypatch, tmp_path):
     with pytest.raises(DataError, match="not available on this machine.*QORNN_IMDB.*polarity-reviews"):
         build_task("imdb")

@@ -15,7 +15,8 @@ The same permutation for every split and every seed.
 A user who holds the official IDX files (``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
 ``t10k-…``) can point ``path`` (or QORNN_MNIST) at their folder: the 60k training set is split into
 its first 50,000 (train) and last 10,000 (val), and p/256 scaling is kept. ``path`` may also name a
-``mnist.pkl.gz``: it is unpickled only if its sha256 is the pinned one.
+``mnist.pkl.gz``: it is unpickled only if its sha256 is the pinned one, from the bytes hashed, and
+only into numbers and arrays (:func:`qornn.datasets.unpickle_arrays`).
 
 ``train_size`` / ``val_size`` / ``test_size`` keep the first n samples of each split (CPU profiles).
 """
@@ -23,8 +24,8 @@ its first 50,000 (train) and last 10,000 (val), and p/256 scaling is kept. ``pat
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -79,10 +80,10 @@ def _load_idx_folder(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             "test": (xte, yte)}
 
 
-def _load_pickle(file: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    # Only called on a file whose sha256 matched the pinned one (see load_mnist).
-    with gzip.open(file, "rb") as f:
-        (xtr, ytr), (xva, yva), (xte, yte) = pickle.load(f, encoding="latin1")
+def _load_pickle(data: bytes, file: Path | str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    # Only called on bytes whose sha256 matched the pinned one (see load_mnist).
+    (xtr, ytr), (xva, yva), (xte, yte) = datasets.unpickle_arrays(gzip.decompress(data), str(file),
+                                                                   encoding="latin1")
     out = {}
     for split, (x, y) in (("train", (xtr, ytr)), ("val", (xva, yva)), ("test", (xte, yte))):
         x = np.asarray(x, dtype=np.float32)
@@ -98,7 +99,7 @@ def load_mnist(path: str | Path | None = None) -> dict[str, tuple[np.ndarray, np
     if path is None:
         path = os.environ.get("QORNN_MNIST") or None
     if path is None:
-        return _load_pickle(datasets.path(MNIST_FILE))
+        return _load_pickle(datasets.read_verified(MNIST_FILE), MNIST_FILE)
     path = Path(path)
     if path.is_dir():
         return _load_idx_folder(path)
@@ -106,11 +107,12 @@ def load_mnist(path: str | Path | None = None) -> dict[str, tuple[np.ndarray, np
         raise datasets.DataError(f"MNIST path {path} does not exist (give mnist.pkl.gz or a folder of "
                                  "the IDX files, or leave it unset and run: qornn fetch mnist)")
     expected = datasets.SOURCES["mnist"].files[0].sha256
-    digest = datasets.sha256_file(path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         raise datasets.DataError(f"{path} has sha256 {digest}, not the pinned {expected} of "
                                  "mnist.pkl.gz; a pickle is never unpickled unverified")
-    return _load_pickle(path)
+    return _load_pickle(data, path)
 
 
 class SequentialMnistTask(Task):

@@ -47,9 +47,11 @@ from __future__ import annotations
 
 import bz2
 import csv
+import hashlib
 import io
 import os
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -117,20 +119,24 @@ def load_imdb_npz(file: Path, num_words: int = 10_000, maxlen: int = 500,
                   sha256: str | None = KERAS_IMDB_SHA256) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``keras.datasets.imdb.load_data(num_words)`` + ``pad_sequences(maxlen)`` from ``imdb.npz``.
 
-    Returns {"train": (x, y), "test": (x, y)}. The file holds pickled object arrays: it is loaded
-    only if its sha256 is ``sha256`` (Keras' pin by default; None skips the check, at your risk).
+    Returns {"train": (x, y), "test": (x, y)}. The file holds pickled object arrays: it is read only
+    if its sha256 is ``sha256`` (Keras' pin by default; None skips the check), and its pickles only
+    into numbers, lists and arrays (:func:`read_npz`), so a file made to run code is refused even then.
     """
     if not file.is_file():
         raise datasets.DataError(f"IMDB file {file} does not exist")
+    data = file.read_bytes()  # the bytes hashed are the bytes read
     if sha256 is not None:
-        digest = datasets.sha256_file(file)
+        digest = hashlib.sha256(data).hexdigest()
         if digest != sha256:
             raise datasets.DataError(
                 f"{file} has sha256 {digest}, not the {sha256} that Keras pins for imdb.npz; it holds "
                 "pickled arrays and is not loaded unverified (pass npz_sha256=None to override)")
-    with np.load(file, allow_pickle=True) as f:
-        x_train, y_train = f["x_train"], f["y_train"]
-        x_test, y_test = f["x_test"], f["y_test"]
+    arrays = read_npz(data, str(file))
+    missing = sorted({"x_train", "y_train", "x_test", "y_test"} - set(arrays))
+    if missing:
+        raise datasets.DataError(f"{file} lacks the arrays {', '.join(missing)} of Keras' imdb.npz")
+    x_train, y_train, x_test, y_test = (arrays[k] for k in ("x_train", "y_train", "x_test", "y_test"))
     rng = np.random.RandomState(KERAS_SEED)
     out = {}
     for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
@@ -139,6 +145,37 @@ def load_imdb_npz(file: Path, num_words: int = 10_000, maxlen: int = 500,
         seqs = [[START] + [w + 3 if w + 3 < num_words else OOV for w in x[i]] for i in order]
         out[split] = (pad_last(seqs, maxlen), np.asarray(y, dtype=np.int64)[order])
     return out
+
+
+def read_npz(data: bytes, what: str) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` file whose bytes are ``data`` (``what`` names it in errors), as
+    ``numpy.load`` gives them, but object arrays are unpickled by
+    :func:`qornn.datasets.unpickle_arrays` (numbers, lists and arrays only), never by ``pickle``."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    arrays = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version not in readers:
+                        raise datasets.DataError(f"{what}: {name} is a .npy file of version {version}, "
+                                                 "not 1.0 or 2.0")
+                    shape, fortran, dtype = readers[version](f)
+                    if dtype.hasobject:
+                        array = datasets.unpickle_arrays(f.read(), f"{what}: {name}", encoding="latin1")
+                        if not isinstance(array, np.ndarray) or array.shape != shape:
+                            raise datasets.DataError(f"{what}: {name} is not an array of shape {shape}")
+                    else:
+                        count = int(np.prod(shape))
+                        array = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype, count=count)
+                        array = array.reshape(shape, order="F" if fortran else "C").copy()
+                arrays[name.removesuffix(".npy")] = array
+    except (zipfile.BadZipFile, ValueError, EOFError) as error:
+        if isinstance(error, datasets.DataError):
+            raise
+        raise datasets.DataError(f"{what} is not a readable .npz file: {error}") from error
+    return arrays
 
 
 def _read_acl_split(folder: Path) -> tuple[list[str], np.ndarray]:
