@@ -47,11 +47,14 @@ __all__ = [
     "tangent_low_rank_update",
     "projunn_step",
     "PROJUNN_VARIANTS",
+    "LOW_RANK_METHODS",
 ]
 
 PROJUNN_VARIANTS = ("D", "T")
 #: how an orthogonal W can start: Haar-random (``nn.init.orthogonal_``) or :func:`henaff_orthogonal`
 ORTHOGONAL_INITS = ("haar", "henaff")
+#: how :func:`low_rank_approximation` finds the rank-k part of a step: full SVD or randomized SVD
+LOW_RANK_METHODS = ("svd", "rsvd")
 
 
 class BjorckDivergenceError(ValueError):
@@ -251,7 +254,7 @@ def low_rank_approximation(
             if generator_seed is not None:
                 torch.random.set_rng_state(state)
         return u[:, :rank] * s[:rank], v[:, :rank]
-    raise ValueError(f"unknown low-rank method {method!r}; valid: svd, rsvd")
+    raise ValueError(f"unknown low-rank method {method!r}; valid: {', '.join(LOW_RANK_METHODS)}")
 
 
 def _orthonormal_factor(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

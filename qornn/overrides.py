@@ -245,6 +245,9 @@ def apply_overrides(config, overrides: Any):
                 raise ValueError(f"override {', '.join(keys)}: {err}") from None
             continue
         options = dict(models[run])
+        padding = options.get("padding_idx")
+        if isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
+            options["padding_idx"] = 0  # its range is the task's vocabulary: the run's own build checks it
         try:
             build_model(options.pop("model"), input_size=2, output_size=2, **options)
         except (TypeError, ValueError) as err:

@@ -250,9 +250,9 @@ def train(
     another machine (commit None: steps from before segments were recorded; no device: from before
     devices were; no torch or wall time: from before those were)}.
     ``on_step(global_step)`` is called after each optimiser step (tests use it to interrupt a run).
-    Subnormal floats are flushed to zero throughout
-    (:func:`flush_denormals`). ``run_hash`` (the run's configuration hash, default: the training
-    config's) is stored in the checkpoint, and a checkpoint of another run is refused
+    Subnormal floats are flushed to zero throughout (:func:`flush_denormals`). ``run_hash`` (the
+    run's configuration hash, default: that of the training config and ``seed``, which decides the
+    data order) is stored in the checkpoint, and a checkpoint of another run is refused
     (:func:`load_checkpoint`). The checkpoint holds tensors and plain values only, including the
     diagnostics' counters, so a resumed run's history equals an uninterrupted one's. With
     ``resume=False`` an existing checkpoint is ignored, then replaced at the first save. An epoch
@@ -267,7 +267,7 @@ def train(
     """
     from .results import config_hash, cpu_description, device_name, git_commit
 
-    run_hash = run_hash if run_hash is not None else config_hash(asdict(cfg))
+    run_hash = run_hash if run_hash is not None else config_hash({**asdict(cfg), "seed": check_seed(seed)})
     dev = check_device(device)
     model.to(dev)
     # a model may give some parameters their own group (HadamRNN's sign rules: qornn.signs)

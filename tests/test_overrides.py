@@ -72,6 +72,18 @@ def test_a_bad_override_is_an_error_naming_it(overrides, message):
         get_config("copy", "smoke", overrides)
 
 
+def test_a_model_option_is_checked_when_the_configuration_is_made_not_after_training():
+    with pytest.raises(ValueError, match="override ornn-projunn.method.*unknown low-rank method 'foo'"):
+        get_config("qornn-copy", "smoke", {"ornn-projunn.method": "foo"})
+    with pytest.raises(ValueError, match="override ornn-bjorck.iters.*Björck iters must be an int >= 1"):
+        get_config("qornn-copy", "smoke", {"ornn-bjorck.iters": 0})
+    # an embedding's padding index ranges over the task's vocabulary, not the tiny model built to check
+    config = get_config("imdb", "smoke", {"hadamrnn.padding_idx": 3})
+    assert config.models["hadamrnn"]["padding_idx"] == 3
+    with pytest.raises(ValueError, match="override hadamrnn.padding_idx.*padding_idx must be None or an int"):
+        get_config("imdb", "smoke", {"hadamrnn.padding_idx": -1})
+
+
 def test_an_overridden_run_is_a_variant_that_resumes_and_never_touches_the_profile_record(monkeypatch):
     runs = ["hadamrnn", "lstm"]
     profile_record = run_experiment("copy", "smoke", runs=runs, progress=False)

@@ -209,6 +209,29 @@ def test_post_training_quantization_quantizes_w_and_u_and_leaves_the_model():
     assert set(ints) == {"W", "U"} and ints["W"][0].abs().max() <= 8
 
 
+def test_ptq_quantizes_w_inside_a_text_embedding():
+    torch.manual_seed(0)
+    model = build_model("ornn-bjorck", input_size=50, output_size=2, hidden_size=8, embedding_size=4)
+    q = quantize_post_training(model, 4)
+    assert isinstance(q.model.recurrent, FixedQuantizedWeight)
+    assert q.size_bits() < quantize_post_training(build_model("lstm", input_size=50, output_size=2,
+                                                              hidden_size=8, embedding_size=4), 4).size_bits()
+
+
+@pytest.mark.parametrize(("name", "options", "message"), [
+    ("ornn-bjorck", {"iters": 0}, "Björck iters must be an int >= 1, got 0"),
+    ("ornn-bjorck", {"beta": 2.0}, r"Björck beta must be a number in \(0, 0.5\], got 2.0"),
+    ("ornn-bjorck", {"tol": -1.0}, "Björck tol must be a finite number >= 0, got -1.0"),
+    ("ornn-bjorck", {"power_iters": 1.5}, "power_iters must be an int >= 1, got 1.5"),
+    ("ornn-projunn", {"method": "foo"}, "unknown low-rank method 'foo'; valid: svd, rsvd"),
+    ("ornn-projunn", {"reproject_every": -3}, "reproject_every.*must be an int >= 0, got -3"),
+])
+def test_bad_orthogonality_options_fail_when_the_model_is_built(name, options, message):
+    # not at the first forward or optimiser step: a run builds its models before it trains any
+    with pytest.raises(ValueError, match=message):
+        _build(name, **options)
+
+
 def test_ptq_of_a_baseline_quantizes_every_matrix():
     model = build_model("lstm", input_size=3, output_size=2, hidden_size=8)
     q = quantize_post_training(model, 5, output_bits=5)

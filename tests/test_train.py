@@ -204,6 +204,27 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
         load_checkpoint(ckpt)
 
 
+def test_a_checkpoint_of_another_seed_is_refused(tmp_path):
+    # the seed decides the data order: resuming seed 0's steps as seed 1 would mix two runs
+    ckpt = tmp_path / "ckpt.pt"
+    torch.manual_seed(0)
+    task = CopyTask(**SMALL, seed=0)
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=1e-2, checkpoint_every=2, eval_batch_size=64)
+
+    def stop(step):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    model = build_model("hadamrnn", input_size=10, output_size=9, hidden_size=16, many_to_many=True)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, task, cfg, seed=0, checkpoint=ckpt, progress=False, on_step=stop)
+    assert ckpt.exists()
+    with pytest.raises(ValueError, match=f"checkpoint {ckpt} belongs to another run"):
+        train(model, task, cfg, seed=1, checkpoint=ckpt, progress=False)
+    out = train(model, task, cfg, seed=0, checkpoint=ckpt, progress=False)  # its own seed resumes
+    assert out["history"][0]["resumed_at_steps"]
+
+
 def test_run_experiment_records_provenance_and_skips_when_done():
     record = run_experiment("copy", "smoke", progress=False)
     path = results.record_path("copy", "smoke")

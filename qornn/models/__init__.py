@@ -226,6 +226,10 @@ class EmbeddingNet(nn.Module):
             raise ValueError(f"unknown pooling {pool!r}; valid: {', '.join(self.POOLS)}")
         if not 0 <= dropout < 1:
             raise ValueError(f"embedding dropout must be in [0, 1), got {dropout!r}")
+        if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, int)
+                                        or not 0 <= padding_idx < vocab_size):
+            raise ValueError(f"padding_idx must be None or an int in [0, {vocab_size}) (the vocabulary), "
+                             f"got {padding_idx!r}")
         self.bits = check_bits(bits, "embedding bits")
         self.model, self.pool, self.padding_idx = model, pool, padding_idx
         self.weight = nn.Parameter(torch.randn(vocab_size, embedding_size))

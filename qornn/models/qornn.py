@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..orthogonal import (
+    LOW_RANK_METHODS,
     ORTHOGONAL_INITS,
     PROJUNN_VARIANTS,
     bjorck,
@@ -107,8 +108,13 @@ class BjorckWeight(RecurrentWeight):
             raise ValueError(f"learned_range must be True or False, got {learned_range!r}")
         if learned_range and self.bits is None:
             raise ValueError("learned_range=True needs an int number of bits (a float W has no range)")
-        self.iters, self.tol, self.beta = iters, tol, beta
-        self.power_iters, self.power_tol = power_iters, power_tol
+        # checked here, not at the first forward: a run builds its models before it trains any
+        self.iters, self.tol = _check_count(iters, "Björck iters"), _check_tolerance(tol, "Björck tol")
+        self.power_iters = _check_count(power_iters, "power_iters")
+        self.power_tol = _check_tolerance(power_tol, "power_tol")
+        if not _is_number(beta) or not 0 < beta <= 0.5:
+            raise ValueError(f"Björck beta must be a number in (0, 0.5], got {beta!r}")
+        self.beta = beta
         self.weight = _orthogonal_parameter(size)
         u = torch.randn(size)
         self.register_buffer("power_u", u / u.norm())
@@ -136,6 +142,22 @@ class BjorckWeight(RecurrentWeight):
         learned = ", learned range" if self.range is not None else ""
         return (f"size={self.size}, bits={self.bits}, iters={self.iters}, tol={self.tol}, "
                 f"beta={self.beta}{learned}")
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _check_count(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_tolerance(value: object, name: str) -> float:
+    if not _is_number(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
 
 
 class ProjUNNWeight(RecurrentWeight):
@@ -171,6 +193,10 @@ class ProjUNNWeight(RecurrentWeight):
         if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)
                                  or not 1 <= rank <= size):
             raise ValueError(f"projUNN rank must be None (full) or an int in [1, {size}], got {rank!r}")
+        if method not in LOW_RANK_METHODS:
+            raise ValueError(f"unknown low-rank method {method!r}; valid: {', '.join(LOW_RANK_METHODS)}")
+        if reproject_every is not None:
+            _check_count(reproject_every, "reproject_every (None: never)", minimum=0)
         self.rank, self.variant, self.method = rank, variant, method
         self.reproject_every = reproject_every or 0
         self.init = init
@@ -296,10 +322,11 @@ def quantize_post_training(model: nn.Module, bits: int, *, input_bits: int | Non
                            output_bits: int | None = None) -> nn.Module:
     """A k-bit copy of a trained float model (PTQ); ``model`` itself is left unchanged.
 
-    For a :class:`RecurrentNet`, W becomes :class:`FixedQuantizedWeight` (q_k(W), α = max|W|). Every
-    :class:`QuantizedLinear` (input U, and the recurrent matrices of the baselines) gets ``bits``
-    (``input_bits`` when given), except the readout, which gets ``output_bits`` (default: stays as it
-    was trained, the paper quantizes W and U). The copy is in eval mode.
+    For a :class:`RecurrentNet` (or one inside a text embedding), W becomes
+    :class:`FixedQuantizedWeight` (q_k(W), α = max|W|). Every :class:`QuantizedLinear` (input U, and
+    the recurrent matrices of the baselines) gets ``bits`` (``input_bits`` when given), except the
+    readout, which gets ``output_bits`` (default: stays as it was trained, the paper quantizes W and
+    U). The copy is in eval mode.
     """
     check_bits(bits, "PTQ bits")
     if bits is None:
@@ -317,10 +344,11 @@ def quantize_post_training(model: nn.Module, bits: int, *, input_bits: int | Non
                 module.bits = in_bits
             else:
                 module.bits = bits
-    if isinstance(q, RecurrentNet):
+    net, source = getattr(q, "model", q), getattr(model, "model", model)  # inside a text embedding
+    if isinstance(net, RecurrentNet):
         with torch.no_grad():
-            w = model.recurrent.matrix().detach()
-        q.recurrent = FixedQuantizedWeight(w, bits)
+            w = source.recurrent.matrix().detach()
+        net.recurrent = FixedQuantizedWeight(w, bits)
     return q.eval()
 
 
