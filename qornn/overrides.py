@@ -44,13 +44,21 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not key or not all(part.isidentifier() or re.fullmatch(r"[A-Za-z0-9_-]+", part)
                                      for part in key.split(".")):
         raise ValueError(f"an override is KEY=VALUE (e.g. hidden_size=32 or hadamrnn.bits=2), got {text!r}")
-    try:
-        value = yaml.safe_load(raw.strip()) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw.strip()
+    text = raw.strip()
+    if _NUMBER.fullmatch(text):  # YAML 1.1 reads 1e-3 and 1e-05 (how json writes 0.00001) as text
+        value: Any = int(text) if _INTEGER.fullmatch(text) else float(text)
+    else:
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            value = text
     if isinstance(value, (dict, list)):
         raise ValueError(f"override {key}: a single value is expected, got {raw.strip()!r}")
     return key, value
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _flatten(value: Mapping, prefix: str = "") -> dict[str, Any]:
@@ -191,8 +199,15 @@ def apply_overrides(config, overrides: Any):
             return {"bits": spec.get("bits")}
         return {"model": spec["model"], **{k: o.default for k, o in model_options(spec["model"]).items()}}
 
+    for key in flat:  # one setting named twice: which one wins would depend on the order given
+        twice = [f"{prefix}.{key}" for prefix in ("train", "task")
+                 if "." not in key and f"{prefix}.{key}" in flat]
+        if twice:
+            raise ValueError(f"overrides {key} and {twice[0]} set the same setting; give one of them")
     touched: dict[str, list[str]] = {}  # run -> the overrides that changed its model
-    for key, value in flat.items():
+    # every run's setting first, then one run's own (hadamrnn.hidden_size over hidden_size), whatever
+    # the order given: the variant's name and command list them sorted, and must rebuild the same runs
+    for key, value in sorted(flat.items(), key=lambda item: "." in item[0]):
         head, _, rest = key.partition(".")
         if key == "task":
             continue

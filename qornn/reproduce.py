@@ -31,6 +31,12 @@ from . import datasets, results
 from .experiments import get_config
 from .tasks.base import check_positive_int
 
+
+class RetrainFailed(OSError):
+    """The process that trains the first epochs again failed or ran out of time (an OSError: the
+    command line says it in one line, exit 1)."""
+
+
 #: per-epoch fields that say when, not what: left out of the comparison
 _WHEN = {"wall_time_s", "resumed_at_steps"}
 
@@ -72,9 +78,13 @@ def first_epochs(experiment: str, profile: str, run: str, *, epochs: int = 1, se
         command = [sys.executable, "-m", "qornn.cli", "run", experiment, "--profile", profile,
                    "--seed", str(seed), "--runs", run, "--device", device, "--no-progress",
                    *[arg for item in sets for arg in ("--set", item)]]
-        done = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=timeout_s)
+        try:
+            done = subprocess.run(command, env=child_env, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise RetrainFailed(f"retraining {experiment}/{profile}/{run} took more than {timeout_s} s; "
+                                "stopped") from None
         if done.returncode != 0:
-            raise RuntimeError(f"retraining {experiment}/{profile}/{run} failed (exit {done.returncode}): "
+            raise RetrainFailed(f"retraining {experiment}/{profile}/{run} failed (exit {done.returncode}): "
                                f"{(done.stderr.strip().splitlines() or ['no message'])[-1]}")
         path = where / "data" / results.record_path(experiment, profile, config.record_variant(seed)) \
             .relative_to(results.data_dir())

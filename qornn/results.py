@@ -432,7 +432,16 @@ def provenance(*, profile: str, seed: int, device: str, wall_time_s: float,
 _RUN_KEYS = {"config", "config_hash", "history", "test", "size_bits", "provenance"}
 #: provenance fields every run must carry (what the pages and ``qornn show`` print)
 PROVENANCE_KEYS = ("commit", "dirty", "profile", "seed", "device", "wall_time_s", "date")
+#: seeds are in [0, MAX_SEED): torch's generators keep 32 bits, so 2**32 would silently equal seed 0
 MAX_SEED = 2**32
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is an int in [0, 2**32), else a ValueError naming it (for every experiment,
+    the wings' too: a record refuses any other seed, so a run must not start with one)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
+    return seed
 
 
 def _number(value: Any) -> bool:

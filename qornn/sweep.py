@@ -152,16 +152,16 @@ def parse_grid(grid: Any) -> dict[str, list[Any]]:
 
 
 def parse_seeds(seeds: Any) -> list[int]:
-    """``[0, 1, 2]`` from that list or from ``"0,1,2"``; non-negative ints, each once."""
+    """``[0, 1, 2]`` from that list or from ``"0,1,2"``; ints in [0, 2**32), each once."""
     if seeds is None:
         return [0]
     items = seeds.split(",") if isinstance(seeds, str) else list(seeds)
     out = []
     for item in items:
         text = str(item).strip()
-        if isinstance(item, bool) or not (isinstance(item, int) or text.isdigit()) or int(text) < 0:
+        if isinstance(item, bool) or not (isinstance(item, int) or text.isdigit()):
             raise ValueError(f"a seed is a non-negative int, got {item!r}")
-        seed = int(text)
+        seed = results.check_seed(int(text))  # refused here, not by each worker after the sweep started
         if seed in out:
             raise ValueError(f"seed {seed} given twice")
         out.append(seed)
@@ -244,21 +244,38 @@ def execute_task(task: SweepTask) -> dict[str, Any]:
             record = run_experiment(task.experiment, task.profile, seed=task.seed, device=task.device,
                                     runs=list(runs), retrain=retrain, progress=False,
                                     overrides=task.overrides)
-    return {"runs": {run: record["runs"][run] for run in task.runs}, "host": platform.node(),
+    runs = {run: record["runs"][run] for run in task.runs}
+    return {"runs": runs, "weights": _weights_files(runs), "host": platform.node(),
             "wall_time_s": time.perf_counter() - start}
 
 
-def _gather(task: SweepTask, runs: Mapping[str, dict]) -> None:
-    """Write the runs a worker returned into this checkout's record, unless already there (a worker
-    on this machine wrote them itself)."""
+def _weights_files(runs: Mapping[str, dict]) -> dict[str, bytes]:
+    """The packed weights each of ``runs`` names (its ``weights`` entry), by path under the data
+    folder: a worker on another machine returns them with the runs, which name them."""
+    files = {}
+    for data in runs.values():
+        where = (data.get("weights") or {}).get("path")
+        if where and (results.data_dir() / where).is_file():
+            files[where] = (results.data_dir() / where).read_bytes()
+    return files
+
+
+def _gather(task: SweepTask, runs: Mapping[str, dict], weights: Mapping[str, bytes] | None = None) -> None:
+    """Write the runs a worker returned into this checkout's record, with the packed weights it
+    returned (``weights``: path under the data folder -> bytes), unless already there (a worker on
+    this machine wrote them itself)."""
     from .experiments import get_config
 
     variant = get_config(task.experiment, task.profile, task.overrides).record_variant(task.seed)
     for run, data in runs.items():
         record = results.load_record(task.experiment, task.profile, missing_ok=True, variant=variant)
-        if record is not None and record["runs"].get(run) == data:
+        where = (data.get("weights") or {}).get("path")
+        target = results.data_dir() / where if where else None
+        files = ({target: weights[where]} if target is not None and where in (weights or {})
+                 and not (target.is_file() and target.read_bytes() == weights[where]) else {})
+        if record is not None and record["runs"].get(run) == data and not files:
             continue
-        results.save_run(task.experiment, task.profile, run, data, variant=variant,
+        results.save_run(task.experiment, task.profile, run, data, variant=variant, files=files,
                          **({"overrides": task.overrides} if variant else {}))
 
 
@@ -493,7 +510,7 @@ def run_sweep(experiment: str, profile: str, *, runs: Sequence[str] | None = Non
                 task, row = the_plan.tasks[i], rows[i]
                 try:
                     out = pool.result(handle)
-                    _gather(task, out["runs"])
+                    _gather(task, out["runs"], out.get("weights"))
                 except Exception as err:  # noqa: BLE001 - a failed run of any kind is retried, then reported
                     lines = str(err).strip().splitlines()
                     # long enough for a diverged run's step, parameters and largest gradient

@@ -19,15 +19,13 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .results import atomic_torch_save
+from .results import MAX_SEED, atomic_torch_save, check_seed
 from .tasks import Task
 
 __all__ = ["TrainConfig", "train", "evaluate", "check_device", "check_seed", "flush_denormals",
            "load_checkpoint", "CheckpointError", "TrainingDiverged", "OPTIMIZERS", "MAX_SEED"]
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
-#: seeds are in [0, MAX_SEED): torch's generators keep 32 bits, so 2**32 would silently equal seed 0
-MAX_SEED = 2**32
 
 
 class CheckpointError(ValueError):
@@ -43,12 +41,6 @@ class TrainingDiverged(RuntimeError):
     """The training loss of a batch is not finite, or the optimiser's state has become non-finite:
     either way every later step would be wasted (non-finite weights, or entries frozen for ever)."""
 
-
-def check_seed(seed: object) -> int:
-    """``seed`` if it is an int in [0, 2**32), else a ValueError naming it."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
-        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
-    return seed
 
 
 @dataclass

@@ -96,10 +96,9 @@ def load_weights(experiment: str, run: str, profile: str = "paper", seed: int = 
     when the file is missing, differs from the sha256 in its record, or belongs to another
     configuration."""
     from .experiments import get_config
-    from .train import check_seed
 
     cfg = get_config(experiment, profile, overrides)
-    check_seed(seed)
+    results.check_seed(seed)
     cfg.check_runs([run])
     variant = cfg.record_variant(seed)
     what = f"{experiment}/{profile}/{run}" + (f" (variant {variant})" if variant else "")

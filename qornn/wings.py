@@ -83,18 +83,12 @@ def get_wing_config(experiment: str, profile: str) -> WingConfig:
                       options=options, note=note, source=spec.get("source", ""))
 
 
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return seed
-
-
 def run_wing_experiment(experiment: str, profile: str, *, seed: int = 0, retrain: bool = False,
                         progress: bool = True) -> dict:
     """Run the experiment unless every run is already recorded with this configuration (or
     ``retrain``), record each run, and return the record."""
     cfg = get_wing_config(experiment, profile)
-    seed = _check_seed(seed)
+    seed = results.check_seed(seed)
     run_config = cfg.run_config(seed)
     digest = results.config_hash(run_config)
     record = results.load_record(experiment, profile, missing_ok=True)

@@ -37,6 +37,27 @@ def test_a_variant_is_named_by_its_overrides_and_its_command_gives_them_back():
     assert parse_overrides(command_options(overrides).replace(" --set ", "\n").split()) == overrides
 
 
+def test_numbers_in_any_notation_read_as_numbers_and_a_command_gives_its_runs_back():
+    # YAML 1.1 reads 1e-3, and 1e-05 (how a command writes 0.00001), as text
+    for text, value in (("1e-3", 1e-3), ("1e-05", 1e-5), ("2.5E+2", 250.0), (".5", 0.5), ("-2", -2),
+                        ("1_000", 1000), ("true", True), ("null", None), ("relu", "relu"), ("nan", "nan")):
+        assert parse_assignment(f"x={text}") == ("x", value), text
+    assert isinstance(parse_assignment("x=3")[1], int)
+    config = get_config("copy", "smoke", {"train.lr": 1e-5})
+    assert "--set train.lr=1e-05" in config.command()
+    assert get_config("copy", "smoke", ["train.lr=1e-05"]).train["lr"] == 1e-5
+
+
+def test_overrides_in_any_order_make_the_same_runs():
+    # every run's setting first, then a run's own, whatever the order given: one name, one command
+    first = get_config("copy", "smoke", ["hidden_size=16", "hadamrnn.hidden_size=8"])
+    then = get_config("copy", "smoke", ["hadamrnn.hidden_size=8", "hidden_size=16"])
+    assert first.models == then.models and first.variant == then.variant
+    assert first.models["hadamrnn"]["hidden_size"] == 8 and first.models["ornn"]["hidden_size"] == 16
+    with pytest.raises(ValueError, match="overrides lr and train.lr set the same setting"):
+        get_config("copy", "smoke", ["train.lr=1e-4", "lr=1e-3"])
+
+
 def test_overrides_reach_the_settings_they_name_and_no_other():
     base = get_config("qornn-copy", "smoke")
     config = get_config("qornn-copy", "smoke", {"hidden_size": 16, "ornn-bjorck.nonlinearity": "relu",

@@ -52,6 +52,25 @@ def test_verify_names_bad_input_before_training(recorded, capsys):
     assert "'nope' is not recorded" in capsys.readouterr().err
 
 
+def test_a_retrain_that_fails_or_runs_out_of_time_is_one_line(recorded, capsys, monkeypatch):
+    import subprocess
+
+    def fails(command, **kwargs):
+        return subprocess.CompletedProcess(command, 1, "", "Traceback ...\nMemoryError: out of memory\n")
+
+    def too_long(command, **kwargs):
+        raise subprocess.TimeoutExpired(command, kwargs["timeout"])
+
+    monkeypatch.setattr(reproduce.subprocess, "run", fails)
+    assert cli_main(["verify", "copy", "--profile", "smoke", "--runs", "hadamrnn"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["qornn: error: retraining copy/smoke/hadamrnn failed (exit 1): "
+                                        "MemoryError: out of memory"]
+    monkeypatch.setattr(reproduce.subprocess, "run", too_long)
+    with pytest.raises(reproduce.RetrainFailed, match="took more than 5 s"):
+        reproduce.first_epochs("copy", "smoke", "hadamrnn", timeout_s=5)
+
+
 def test_the_record_threads_are_read_from_its_device_name():
     def run(name):
         return {"provenance": {"device_name": name}}

@@ -241,7 +241,7 @@ def test_a_bad_grid_is_refused_before_anything_is_launched(grid, message):
 
 def test_bad_seeds_runs_and_executors_are_refused(capsys):
     for seeds, message in (("0,-1", "non-negative"), ("0,0", "twice"), ("a", "non-negative"),
-                           ([], "no seed")):
+                           ([], "no seed"), ("4294967296", r"seed must be an int in \[0, 2\*\*32\)")):
         with pytest.raises(ValueError, match=message):
             sweep.plan(EXPERIMENT, PROFILE, seeds=seeds)
     with pytest.raises(ValueError, match="unknown run"):
@@ -250,6 +250,22 @@ def test_bad_seeds_runs_and_executors_are_refused(capsys):
         sweep.run_sweep(EXPERIMENT, PROFILE, executor="mpi", progress=False)
     assert cli.main(["sweep", EXPERIMENT, "--profile", PROFILE, "--grid", "hiden_size=4,8"]) == 2
     assert "unknown override 'hiden_size'" in capsys.readouterr().err
+
+
+def test_a_worker_on_another_machine_returns_the_packed_weights_its_runs_name(tmp_path, monkeypatch):
+    from qornn import load_weights
+
+    # the worker's data folder is not the driver's: the weights travel with the runs
+    monkeypatch.setenv("QORNN_DATA_DIR", str(tmp_path / "worker"))
+    monkeypatch.setenv("QORNN_RUNS_DIR", str(tmp_path / "worker-runs"))
+    task = sweep.plan(EXPERIMENT, PROFILE, runs=RUNS).tasks[0]
+    out = sweep.execute_task(task)
+    where = out["runs"]["ornn-bjorck"]["weights"]["path"]
+    assert out["weights"][where] == (tmp_path / "worker" / where).read_bytes()
+    monkeypatch.setenv("QORNN_DATA_DIR", str(tmp_path / "driver"))
+    sweep._gather(task, out["runs"], out["weights"])
+    assert (tmp_path / "driver" / where).read_bytes() == out["weights"][where]
+    assert load_weights(EXPERIMENT, "ornn-bjorck", profile=PROFILE) is not None
 
 
 def test_the_command_line_plans_a_grid_and_groups_quantized_runs_with_their_source(capsys):

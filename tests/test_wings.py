@@ -17,6 +17,7 @@ from test_book_truth import _Tables, toc_notebooks
 from qornn import report, results
 from qornn.experiments import EXPERIMENTS, PROFILES
 from qornn.sparse import report as sparse_report
+from qornn.theory import runner as theory_runner
 from qornn.wings import (
     WING_EXPERIMENTS,
     get_wing_config,
@@ -46,8 +47,12 @@ def test_names_are_unique_and_errors_are_clear():
         get_wing_config("sea-typo", "cpu")
     with pytest.raises(ValueError, match="unknown profile 'fast'.*smoke, cpu, paper"):
         get_wing_config("sea-gaussian", "fast")
-    with pytest.raises(ValueError, match="seed must be a non-negative int"):
-        run_wing_experiment("sea-gaussian", "smoke", seed=-1)
+    # a seed no record takes is refused before any work, not when the finished run is saved
+    for seed in (-1, 2**32):
+        with pytest.raises(ValueError, match=rf"seed must be an int in \[0, 2\*\*32\), got {seed}"):
+            run_wing_experiment("sea-gaussian", "smoke", seed=seed)
+        with pytest.raises(ValueError, match=rf"seed must be an int in \[0, 2\*\*32\), got {seed}"):
+            theory_runner.run("theory-approximation", "smoke", seed=seed)
 
 
 def test_a_run_is_recorded_with_provenance_and_not_redone():

@@ -162,8 +162,7 @@ def run(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None 
     """Run every run of ``experiment`` under ``profile`` that has no up-to-date record (all with
     ``retrain``), recording each as it finishes, on one CPU thread's worth of torch. Returns the record."""
     cfg = get_config(experiment, profile)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    results.check_seed(seed)  # before any work: a record refuses a seed of 2**32 or more
     valid = run_names(experiment, profile)
     runs = list(valid) if runs is None else runs
     unknown = [r for r in runs if r not in valid]
