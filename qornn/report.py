@@ -2768,29 +2768,33 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
     costs, provenance = paper_costs(experiment)
     frame = _paper_budget_frame(experiment, fits_hours, seeds, costs)
     path = _repo_relative(results.record_path(experiment, PAPER_PROFILE))
+    status = frame["at the paper's budget"]
+    started = frame[status.str.startswith(IN_PROGRESS_AT_PAPER) | (frame["in progress"] != "")]
+    recorded = frame.loc[status.str.startswith("recorded"), "run"]
+    # a recorded run with a later seed under way says which seed
+    in_progress = ("In progress at the paper's budget (`qornn checkpoints --profile paper` gives the command "
+                   "that continues each): "
+                   + ", ".join(f"`{run}`" + (f" ({progress})" if run in set(recorded) else "")
+                               for run, progress in zip(started["run"], started["in progress"], strict=True))
+                   + ".") if len(started) else ""
     if not seeds:
         lines = [f"**The paper's budget has not been run yet** for `{experiment}`: there is no record "
                  f"`{path}`, so every number of ours on this page is from a reduced budget."]
+        if in_progress:
+            lines.append(in_progress)
     else:
-        recorded = frame.loc[frame["at the paper's budget"].str.startswith("recorded"), "run"]
         lines = [f"**Recorded at the paper's budget** (`{path}`, profile `paper`): "
                  f"{', '.join(f'`{run}`' for run in recorded)}. Tables label these rows "
                  f"*{PAPER_BUDGET}* and list them first"
                  + (f"; the rows labelled *{budget_label(record['profile'])}* are this page's profile "
                     f"`{record['profile']}`." if record is not None and record["profile"] != PAPER_PROFILE
                     else ".")]
-        status = frame["at the paper's budget"]
         failed = frame.loc[status.str.startswith(FAILED_AT_PAPER), "run"]
-        started = frame[status.str.startswith(IN_PROGRESS_AT_PAPER) | (frame["in progress"] != "")]
         # a run that does not fit is named once, below, with its cost: not also as "not run yet"
         missing = frame.loc[status.str.startswith(NOT_RUN_AT_PAPER)
                             & ~frame["fits here"].str.startswith("no ("), "run"]
-        if len(started):
-            # a recorded run with a later seed under way says which seed
-            named = [f"`{run}`" + (f" ({progress})" if run in set(recorded) else "")
-                     for run, progress in zip(started["run"], started["in progress"], strict=True)]
-            lines.append("In progress at the paper's budget (`qornn checkpoints --profile paper` gives "
-                         f"the command that continues each): {', '.join(named)}.")
+        if in_progress:
+            lines.append(in_progress)
         if len(missing):
             lines.append(f"Not run at the paper's budget yet: {', '.join(f'`{run}`' for run in missing)}.")
         if len(failed):
@@ -2802,9 +2806,10 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
     if provenance is None:
         lines.append(f"No measured cost of the paper's runs yet ({measure} measures them).")
         return "\n\n".join(lines)
-    # a run recorded already is not named among those that do not fit, whatever its cost measures now
-    too_long = frame[frame["fits here"].str.startswith("no (")
-                     & ~frame["at the paper's budget"].str.startswith("recorded")]
+    # a run recorded already, or under way, is not named among those that do not fit, whatever its
+    # cost measures now: it is being trained over several sessions
+    too_long = frame[frame["fits here"].str.startswith("no (") & ~status.str.startswith("recorded")
+                     & ~frame["run"].isin(started["run"])]
     # a run that could not be measured (its data is not here) says why in the frame, not here
     unmeasured = frame.loc[frame["fits here"] == "no measured cost", "run"]
     measured = (f"measured at commit {(provenance.get('commit') or 'unknown')[:7]} on "

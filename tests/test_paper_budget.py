@@ -252,6 +252,18 @@ def test_an_experiment_without_cost_rows_is_not_said_to_fit_and_rows_say_when_th
     assert "commit fedcba9 on 2026-12-02" in report.paper_budget_note("copy")
 
 
+def test_a_run_under_way_is_named_before_any_run_is_recorded_at_the_paper_budget():
+    config = get_config("copy", "paper")
+    digest = results.config_hash(config.run_config("block-hadamrnn", 0))
+    checkpoint = results.runs_dir("paper") / "copy" / "paper" / "block-hadamrnn" / f"{digest}.pt"
+    checkpoint.parent.mkdir(parents=True)
+    torch.save({"state": {"epoch": 2, "step": 0, "global_step": 8_000, "elapsed": 3_600.0},
+                "config": {"epochs": 10, "batch_size": 128}}, checkpoint)
+    note = report.paper_budget_note("copy")
+    assert "**The paper's budget has not been run yet** for `copy`" in note
+    assert "continues each): `block-hadamrnn`." in note
+
+
 def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     _copy("paper", "hadamrnn", 1e-6, 1.0)
     _copy("paper", "hadamrnn", 2e-6, 1.0, seed=1)
