@@ -875,6 +875,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         ("4a0511efe15433618512705c2935d31fb60a9d7d", "5849b0dba49d14c3bee3795ab0680f88e930fa1d"),
         # the seed in the default run hash (see models/__init__.py)
         ("5849b0dba49d14c3bee3795ab0680f88e930fa1d", "b3561dccac1af4cb48963e4e63489c13c309cdbd"),
+        # check_seed moved to results.py, one check for every runner (see wings.py below):
+        # against e31a21a, 36 smoke runs, 0 different
+        ("b3561dccac1af4cb48963e4e63489c13c309cdbd", "9922cde427ae9796ab2feaa714ce5e9f3d323287"),
     }),
     # Haar sampling moved into haar_orthogonal, beside haar_alpha (c01b215): against a2337ca, 36
     # smoke runs, 0 different with analysis.activation_ptq left out (changed by a705c6c, see runner.py)
@@ -985,6 +988,14 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
     }),
     "qornn/tasks/mnist.py": frozenset({
         ("dc802c1de934ac08ef587a51c4ec200779154926", "7df90318cdc6e97e645c36d1859f07b52e98c89a"),
+    }),
+    # the wings' and the theory runner's seeds checked by results.check_seed, up to 2**32: against
+    # e31a21a, every wing and theory experiment at its smoke profile (48 runs), 0 different
+    "qornn/wings.py": frozenset({
+        ("84ae4e4bfbba22e53f1f07bb529910feaa9820ed", "459bb7093f6889ea5bc7e02b54e1577818dc0015"),
+    }),
+    "qornn/theory/runner.py": frozenset({
+        ("c236b0954d3dead7ccbe87868a5a34fdcd4c75c9", "dbd11e4f316ef43b578f69cc1224b287d6cd3f4d"),
     }),
     "qornn/tasks/text.py": frozenset({
         ("6a953e542a15104fbc3eadef6d2ff7a006a8c371", "e4132222a8871b60920196b1fa39dbcde1178f4e"),

@@ -9,11 +9,13 @@ state). Wall times, dates and commits are left out.
 The runs cover every model family the experiments train (HadamRNN and Block-HadamRNN on the fused
 kernel, the float ORNNs, QORNN with STE-Björck and STE-projUNN at every bit width, post-training
 quantization, LSTM, FastGRNN, FastRNN) on the copy task and pMNIST, at one torch thread (how runs
-train). A rewrite of training code found equal here (a check that stops a diverging run, a provenance
-field) may be declared in :data:`qornn.results.SAME_RESULTS`, so that the records made before it do
-not count as stale: it is evidence for the code paths these runs take, which the record lists. The
-result goes to ``data/results/benchmarks/training_equivalence/<commit>.json`` with the git blob ids,
-before and after, of every file of ``qornn/`` that differs. Exits 1 if any number differs.
+train); the case ``wings`` runs every experiment of the wings (SEA, majoring points) and of the theory
+papers at their smoke profile, for a change to the code they run. A rewrite of training code found
+equal here (a check that stops a diverging run, a provenance field) may be declared in
+:data:`qornn.results.SAME_RESULTS`, so that the records made before it do not count as stale: it is
+evidence for the code paths these runs take, which the record lists. The result goes to
+``data/results/benchmarks/training_equivalence/<commit>.json`` with the git blob ids, before and after,
+of every file of ``qornn/`` that differs. Exits 1 if any number differs.
 """
 
 from __future__ import annotations
@@ -35,9 +37,13 @@ CASES = {
     "pmnist": ["hadamrnn", "hadamrnn-fixed-signs", "block-hadamrnn", "ornn"],
     "qornn-pmnist": ["ornn-projunn", "qornn-ste-bjorck-4bit", "qornn-ste-projunn-3bit", "ptq-bjorck-4bit",
                      "fastrnn"],
+    "wings": None,  # every wing and theory experiment, all its runs (they train no RNN)
 }
+#: the cases run unless --cases names others: the RNN experiments (a check of the wings is asked for)
+DEFAULT_CASES = [case for case in CASES if case != "wings"]
 #: record fields that say when and where, not what
-_VOLATILE = {"wall_time_s", "date", "commit", "dirty", "host", "segments", "source_training", "platform",
+_VOLATILE = {"wall_time_s", "experiment_wall_time_s", "date", "commit", "dirty", "host", "segments",
+             "source_training", "platform",
              "device_name", "cpu", "python", "torch"}
 
 
@@ -58,7 +64,9 @@ def dump(out: str, cases: list[str]) -> None:
 
     torch.set_num_threads(1)
     numbers, tensors = {}, {}
-    for experiment in cases:
+    if "wings" in cases:
+        numbers.update(_wing_numbers())
+    for experiment in (case for case in cases if case != "wings"):
         record = run_experiment(experiment, "smoke", runs=CASES[experiment], progress=False)
         for run, data in record["runs"].items():
             numbers[f"{experiment}/{run}"] = _strip({k: v for k, v in data.items() if k != "weights"})
@@ -70,6 +78,20 @@ def dump(out: str, cases: list[str]) -> None:
         tensors.update({f"{name}:optimizer.{i}.{k}": v for i, s in state.items() for k, v in s.items()
                         if torch.is_tensor(v)})
     torch.save({"numbers": json.dumps(numbers, sort_keys=True), "tensors": tensors}, out)
+
+
+def _wing_numbers() -> dict:
+    """What every wing and theory experiment records at its smoke profile, by experiment and run."""
+    from qornn.theory import runner as theory
+    from qornn.wings import run_wing_experiment, wing_experiment_names
+
+    numbers = {}
+    records = [(name, run_wing_experiment(name, "smoke", progress=False)) for name in wing_experiment_names()]
+    records += [(name, theory.run(name, "smoke", progress=False)) for name in theory.THEORY_EXPERIMENTS]
+    for experiment, record in records:
+        for run, data in record["runs"].items():
+            numbers[f"{experiment}/{run}"] = _strip(data)
+    return numbers
 
 
 def outputs(root: Path, work: Path, cases: list[str]) -> dict:
@@ -96,12 +118,26 @@ def _leave_out(numbers: dict, fields: list[str]) -> dict:
     return out
 
 
+def _first_difference(before, after, at: str = "") -> str:
+    """The dotted path of the first field where two recorded values differ."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(before.keys() | after.keys()):
+            if before.get(key) != after.get(key):
+                return _first_difference(before.get(key), after.get(key), f"{at}.{key}" if at else key)
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for i, (a, b) in enumerate(zip(before, after, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{at}[{i}]")
+    return at or "the whole run"
+
+
 def differences(before: dict, after: dict, leave_out: list[str] = ()) -> list[str]:
     """What differs between two versions' outputs: a run's recorded numbers (but the fields of
     ``leave_out``), or a tensor."""
     numbers_before = _leave_out(before["numbers"], leave_out)
     numbers_after = _leave_out(after["numbers"], leave_out)
-    found = [f"numbers of {name}" for name in sorted(numbers_before.keys() | numbers_after.keys())
+    found = [f"numbers of {name} ({_first_difference(numbers_before.get(name), numbers_after.get(name))})"
+             for name in sorted(numbers_before.keys() | numbers_after.keys())
              if numbers_before.get(name) != numbers_after.get(name)]
     a, b = before["tensors"], after["tensors"]
     found += [f"tensor {name}" for name in sorted(a.keys() | b.keys()) if name not in a or name not in b
@@ -112,7 +148,8 @@ def differences(before: dict, after: dict, leave_out: list[str] = ()) -> list[st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("commit", nargs="?", help="the earlier commit to compare with")
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=DEFAULT_CASES,
+                        help="default: every case but wings")
     parser.add_argument("--leave-out", nargs="+", default=[], metavar="FIELD",
                         help="recorded fields not compared, dotted (analysis.activation_ptq): for a change "
                              "meant to alter a measurement made after training, whose records are then "
@@ -153,7 +190,9 @@ def main() -> int:
         "provenance": provenance(profile="benchmark", seed=0, device="cpu",
                                  wall_time_s=time.perf_counter() - start),
     }
-    path = results_dir() / "benchmarks" / "training_equivalence" / f"{commit[:12]}.json"
+    # a check of other cases than the default ones is a record of its own beside theirs
+    suffix = "" if args.cases == DEFAULT_CASES else "-" + "-".join(args.cases)
+    path = results_dir() / "benchmarks" / "training_equivalence" / f"{commit[:12]}{suffix}.json"
     atomic_write_json(path, record)
     print(f"{record['cases']} runs and {record['tensors']} tensors compared, {len(different)} different; "
           f"files changed: {', '.join(changed) or 'none'}; written to {path}")

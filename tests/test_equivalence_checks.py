@@ -26,7 +26,7 @@ def test_training_check_compares_numbers_and_tensors_but_not_when_or_where():
     check = _script("training_equivalence")
     run = {"test": {"loss": 0.5}, "history": [{"epoch": 1, "train_loss": 0.7, "wall_time_s": 3.2}],
            "provenance": {"commit": "abc", "seed": 0, "date": "today", "segments": []}}
-    stripped = check._strip(run)
+    stripped = check._strip({**run, "provenance": {**run["provenance"], "experiment_wall_time_s": 4.0}})
     assert stripped == {"test": {"loss": 0.5}, "history": [{"epoch": 1, "train_loss": 0.7}],
                         "provenance": {"seed": 0}}
     base = {"numbers": {"copy/hadamrnn": stripped}, "tensors": {"a.pt:model.w": torch.ones(3)}}
@@ -35,7 +35,7 @@ def test_training_check_compares_numbers_and_tensors_but_not_when_or_where():
     assert check.differences(base, {**base, "numbers": {"copy/hadamrnn": later}}) == []
     nudged = check._strip({**run, "test": {"loss": 0.5 + 1e-16}})
     assert check.differences(base, {**base, "numbers": {"copy/hadamrnn": nudged}}) == \
-        ["numbers of copy/hadamrnn"]
+        ["numbers of copy/hadamrnn (test.loss)"]
     one_ulp = torch.nextafter(torch.ones(3), torch.full((3,), 2.0))
     assert check.differences(base, {**base, "tensors": {"a.pt:model.w": one_ulp}}) == ["tensor a.pt:model.w"]
     wider = torch.ones(3, dtype=torch.float64)
@@ -45,11 +45,11 @@ def test_training_check_compares_numbers_and_tensors_but_not_when_or_where():
     measured = {**stripped, "analysis": {"activation_ptq": {"12": 0.1}, "W": 1.0}}
     remeasured = {**stripped, "analysis": {"activation_ptq": {"12": 0.01}, "W": 1.0}}
     pair = ({**base, "numbers": {"r": measured}}, {**base, "numbers": {"r": remeasured}})
-    assert check.differences(*pair) == ["numbers of r"]
+    assert check.differences(*pair) == ["numbers of r (analysis.activation_ptq.12)"]
     assert check.differences(*pair, ["analysis.activation_ptq"]) == []
     moved = {**remeasured, "analysis": {"activation_ptq": {"12": 0.01}, "W": 2.0}}
     assert check.differences(pair[0], {**base, "numbers": {"r": moved}}, ["analysis.activation_ptq"]) == \
-        ["numbers of r"]
+        ["numbers of r (analysis.W)"]
 
 
 def test_the_checks_name_the_files_that_differ_with_their_blob_ids(tmp_path):
