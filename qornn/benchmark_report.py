@@ -228,6 +228,46 @@ def paper_costs_table(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def projection_check(record: Mapping) -> pd.DataFrame:
+    """paper_costs against what happened: for each run recorded at the paper's budget (every seed)
+    that ``record`` projects, its projected hours beside the hours the record says it took (its
+    wall time: training, over every start, and its evaluations, which the projection leaves out),
+    their ratio, and the torch threads of its last start and the device it trained on."""
+    from .report import seed_records
+
+    projected = {(r["experiment"], r["run"]): r["projected_hours"] for r in record["runs"]
+                 if r.get("measured") and r.get("projected_hours")}
+    rows = []
+    for experiment in dict.fromkeys(name for name, _ in projected):
+        for seed, recorded in seed_records(experiment, "paper").items():
+            for run, data in recorded["runs"].items():
+                hours = projected.get((experiment, run))
+                if hours is None:  # a PTQ run trains nothing; the projection is its source's
+                    continue
+                took = data["provenance"]["wall_time_s"] / 3600
+                rows.append({"experiment": experiment, "run": run, "seed": seed, "projected h": hours,
+                             "recorded h": took, "recorded / projected": took / hours,
+                             "threads": results.device_threads(data["provenance"].get("device_name")),
+                             "device": data["provenance"].get("device", "")})
+    return pd.DataFrame(rows, columns=["experiment", "run", "seed", "projected h", "recorded h",
+                                       "recorded / projected", "threads", "device"])
+
+
+def projection_check_text(frame: pd.DataFrame) -> str:
+    """:func:`projection_check` in one sentence: how many recorded runs took longer than projected,
+    and the median and range of the ratio, on CPU runs (a GPU's time is no measure of this CPU's)."""
+    cpu = frame[frame["device"].astype(str).str.startswith("cpu")]
+    if cpu.empty:
+        return "No run recorded at the paper's budget on this CPU has a projection to compare with yet."
+    ratio = cpu["recorded / projected"]
+    longer = int((ratio > 1).sum())
+    return (f"Of the {len(cpu)} runs recorded at the paper's budget on a CPU that the projection covers, "
+            f"**{longer} took longer than projected**: recorded / projected is {ratio.median():.2f} at the "
+            f"median, from {ratio.min():.2f} to {ratio.max():.2f}. The projection leaves out evaluation and "
+            "was measured on a machine at its own load, so it is a guide to the order of a run's cost, not "
+            "a bound on it.")
+
+
 def measured_at(record: Mapping, row: Mapping) -> dict:
     """paper_costs: when ``row`` was measured, its ``measured_at`` (commit, dirty, date, load average
     before and after); a row written before rows carried it was measured by the call that wrote

@@ -252,6 +252,20 @@ def test_an_experiment_without_cost_rows_is_not_said_to_fit_and_rows_say_when_th
     assert "commit fedcba9 on 2026-12-02" in report.paper_budget_note("copy")
 
 
+def test_each_projection_is_held_against_the_wall_time_its_runs_took():
+    from qornn import benchmark_report as bench
+
+    _copy("paper", "hadamrnn", 1e-6, 1.0)  # 2 s recorded
+    _copy("paper", "hadamrnn", 1e-6, 1.0, seed=1)
+    costs = {"runs": [{"experiment": "copy", "run": run, "measured": True, "projected_hours": hours}
+                      for run, hours in (("hadamrnn", 1 / 3600), ("ornn", 1.0))]}
+    check = bench.projection_check(costs)
+    assert list(check["seed"]) == [0, 1] and list(check["recorded / projected"]) == [2.0, 2.0]
+    assert "**2 took longer than projected**: recorded / projected is 2.00 at the median" in \
+        bench.projection_check_text(check)
+    assert bench.projection_check_text(check.iloc[:0]).startswith("No run recorded at the paper's budget")
+
+
 def test_a_run_under_way_is_named_before_any_run_is_recorded_at_the_paper_budget():
     config = get_config("copy", "paper")
     digest = results.config_hash(config.run_config("block-hadamrnn", 0))

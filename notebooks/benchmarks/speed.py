@@ -310,8 +310,8 @@ else:
 # time by the profile's number of optimiser steps (epochs × batches per epoch; evaluation left out). This
 # is what decides which paper budgets can run on this CPU, and the number each chapter gives for a run
 # that does not fit. The machine is shared, so a step measured under load is slower than on an idle core:
-# the record keeps the load average (`load_average_before` / `after` in its configuration), and the
-# projections are upper bounds for an idle machine.
+# the record keeps the load average (`load_average_before` / `after` in its configuration). The second
+# table below holds each projection against the wall time of the runs since recorded at the paper's budget.
 
 # %% tags=["hide-input", "full-width"]
 if "paper_costs" in records:
@@ -324,6 +324,9 @@ if "paper_costs" in records:
                         "ratios measured there.")))
     display(report.styled(bench.paper_costs_measurements(costs), precision=1))
     display(report.styled(bench.paper_costs_table(costs), precision=3))
+    check = bench.projection_check(costs)
+    report.show_markdown(bench.projection_check_text(check))
+    display(report.styled(check, precision=2))
 else:
     display(Markdown("No `paper_costs` record yet: `" + bench.BENCHMARKS["paper_costs"] + "` writes it."))
 
