@@ -600,51 +600,80 @@ def _timed_starts(prov: dict[str, Any]) -> list[tuple[str, str | None, float]]:
     return [(prov["device"], prov.get("device_name"), prov["wall_time_s"])]
 
 
+def _device_spans(segments: Sequence[Mapping[str, Any]]) -> str:
+    """"steps 0–22,200 on NVIDIA H200, 22,200–26,200 on the CPU": the steps of a run's starts,
+    consecutive starts on the same kind of device together."""
+    spans: list[list] = []
+    for seg in segments:
+        kind = str(seg.get("device", "")).split(":")[0]
+        where = "the CPU" if kind == "cpu" else seg.get("device_name") or kind
+        if spans and spans[-1][2] == where:
+            spans[-1][1] = seg["to_step"]
+        else:
+            spans.append([seg["from_step"], seg["to_step"], where])
+    return "steps " + ", ".join(f"{start:,}–{end:,} on {where}" for start, end, where in spans)
+
+
 def record_cost(experiment: str, profile: str) -> dict[str, Any]:
     """What the recorded runs of ``experiment`` at ``profile`` cost, summed from their provenance
     over every record (the profile's, its variants', every seed's): runs, CPU-hours (each run's wall
     time × its torch threads, read from the recorded ``device_name``), GPU-hours (wall time of the
     runs on a CUDA device), each start on its own device where the starts recorded their times
-    (:func:`_timed_starts`). None where nothing is recorded."""
+    (:func:`_timed_starts`). None where nothing is recorded. ``on_last_device``: the runs whose starts
+    ran on more than one kind of device but recorded no time of their own, so that all their time
+    counts on their last start's device, each in words."""
     folder = results.results_dir() / experiment
     paths = [folder / f"{profile}.json", *sorted((folder / "variants" / profile).glob("*.json"))]
     runs, cpu_s, gpu_s = 0, 0.0, 0.0
+    on_last_device = []
     for path in paths:
         if not path.exists():
             continue
         variant = "" if path.parent == folder else path.stem
-        for data in results.load_record(experiment, profile, variant=variant)["runs"].values():
+        for run, data in results.load_record(experiment, profile, variant=variant)["runs"].items():
             prov = data["provenance"]
             runs += 1
-            for device, name, seconds in _timed_starts(prov):
+            starts = _timed_starts(prov)
+            kinds = {str(seg.get("device", "")).split(":")[0] for seg in prov.get("segments") or []}
+            if len(starts) == 1 and len(kinds - {""}) > 1:
+                on_last_device.append(f"`{experiment}` / `{run}`" + (f" ({variant})" if variant else "")
+                                      + f" at the `{profile}` profile ({_device_spans(prov['segments'])}): "
+                                      f"all its {prov['wall_time_s'] / 3600:.1f} h count on "
+                                      f"{results.device_label(prov.get('device_name')) or prov['device']}")
+            for device, name, seconds in starts:
                 if str(device).startswith("cuda"):
                     gpu_s += seconds
                 else:
                     cpu_s += seconds * (results.device_threads(name) or 1)
     if not runs:
-        return {"runs": 0, "cpu_hours": None, "gpu_hours": None}
-    return {"runs": runs, "cpu_hours": cpu_s / 3600, "gpu_hours": gpu_s / 3600}
+        return {"runs": 0, "cpu_hours": None, "gpu_hours": None, "on_last_device": []}
+    return {"runs": runs, "cpu_hours": cpu_s / 3600, "gpu_hours": gpu_s / 3600,
+            "on_last_device": on_last_device}
 
 
 def grid_costs(profiles: Sequence[str] = ("cpu", "paper")):
     """A table of every experiment of every paper module (:data:`qornn.experiments.PAPERS`) at
     ``profiles``: the runs its grid has per seed and per grid point, how many are recorded, and what
     the recorded ones cost (:func:`record_cost`): CPU-hours, GPU-hours and CPU-hours per run, None
-    where nothing is recorded."""
+    where nothing is recorded. ``frame.attrs["on_last_device"]``: the runs counted on their last
+    start's device although they ran on more than one (:func:`record_cost`)."""
     import pandas as pd
 
     from .experiments import PAPERS, get_config
 
-    rows = []
+    rows, on_last_device = [], []
     for paper in PAPERS:
         for experiment, spec in paper.EXPERIMENTS.items():
             for profile in profiles:
                 if profile not in spec["profiles"]:
                     continue
                 cost = record_cost(experiment, profile)
+                on_last_device += cost["on_last_device"]
                 per_run = cost["cpu_hours"] / cost["runs"] if cost["runs"] and cost["cpu_hours"] else None
                 rows.append({"chapter": paper.__name__.rsplit(".", 1)[-1], "experiment": experiment,
                              "profile": profile, "runs per seed": len(get_config(experiment, profile).models),
                              "runs recorded": cost["runs"], "CPU-hours": cost["cpu_hours"],
                              "GPU-hours": cost["gpu_hours"], "CPU-hours per run": per_run})
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["on_last_device"] = on_last_device
+    return frame

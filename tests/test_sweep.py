@@ -122,6 +122,11 @@ def test_a_run_resumed_on_another_device_counts_each_start_on_its_own():
     assert sweep._timed_starts(prov) == [("cuda", "NVIDIA H200", 100.0), ("cpu", cpu, 600.0)]
     del prov["segments"][0]["wall_time_s"]  # a start from before starts recorded their time
     assert sweep._timed_starts(prov) == [("cpu", cpu, 700.0)]
+    # ... which the cost says, naming where its steps ran
+    steps = [{"device": "cuda", "device_name": "NVIDIA H200", "from_step": 0, "to_step": 100},
+             {"device": "cuda", "device_name": "NVIDIA H200", "from_step": 100, "to_step": 200},
+             {"device": "cpu", "device_name": cpu, "from_step": 200, "to_step": 250}]
+    assert sweep._device_spans(steps) == "steps 0–200 on NVIDIA H200, 200–250 on the CPU"
 
 
 @pytest.fixture(scope="module")

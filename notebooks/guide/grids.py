@@ -110,10 +110,13 @@ else:
     gpu = measured["GPU-hours"].sum()
     display(Markdown(
         f"CPU-hours of the recorded runs: {profile_lines}; "
-        + (f"{gpu:.1f} GPU-hours." if gpu else "no GPU time is recorded (a run whose starts recorded no "
-           "time of their own, before 2026-12-04, counts all of it on the device of its last start).")
+        + (f"{gpu:.1f} GPU-hours." if gpu else "no GPU time is recorded.")
         + " With *k* seeds and *c* cores kept busy by the local executor, a grid takes about *k* / *c* "
         "times the CPU-hours of one seed's runs in wall-clock time."))
+if costs.attrs["on_last_device"]:
+    display(Markdown("Counted on the device of their last start, although they ran on more than one (their "
+                     "starts, before 2026-12-04, recorded no time of their own): "
+                     + "; ".join(costs.attrs["on_last_device"]) + "."))
 if costs[costs["profile"] == "paper"]["runs recorded"].sum() == 0:
     display(Markdown(
         "No `paper`-profile run is recorded yet, so the table gives no cost for those grids: they are the "
