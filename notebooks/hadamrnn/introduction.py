@@ -119,7 +119,7 @@ display(report.styled(pd.DataFrame(rows), precision=2))
 #   sequential pixel-by-pixel MNIST, HadamRNN against the float ORNN, LSTM and FastGRNN, and the same
 #   HadamRNN with its random signs kept fixed (not in the paper). Each of these three pages also runs
 #   the trained HadamRNN models on integers only, their hidden state on a 6- to 12-bit grid ("Integer
-#   activations after training"; the paper has no table of it).
+#   activations after training"; no table of it could be found in the paper).
 # - {doc}`/book/hadamrnn/text`: IMDB and SST-2 on labelled stand-ins (neither data set is
 #   reachable here), QQP and the IoT data sets (unavailable, and why).
 # - {doc}`/book/hadamrnn/size_accuracy`: the (size, accuracy) plane of Figure 1, the

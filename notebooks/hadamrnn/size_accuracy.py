@@ -203,9 +203,10 @@ display(report.styled(pd.DataFrame(rows), precision=1))
 # %% [markdown]
 # ## The paper beside ours
 #
-# The paper's Figure 1 gives no readable value, so its column is "not available" for every run
-# (`data/paper/hadamrnn.yaml` has no entry for this experiment, `size-accuracy`; its inventory says
-# what was found of the figure).
+# The paper's Figure 1 gives no readable value, so its column is "not available" for the HadamRNN
+# and Block-HadamRNN runs (`data/paper/hadamrnn.yaml`, experiment `size-accuracy`: which p and block
+# sizes the figure plots is not known either; its inventory says what was found of the figure), and
+# "not in the paper" for the runs that are ours (the ReLU and tanh variants, the transformer).
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")

@@ -175,7 +175,7 @@ report.show_markdown(report.paired_gain(report.budget_seed_records("smnist", rec
 # The trained HadamRNN models with their input and hidden state rounded to a $k_a$-bit grid after
 # training, the recurrence run on integers only: the measurement of
 # {doc}`/book/hadamrnn/copy_task` (section "Integer activations after training", which describes
-# it); the paper has no table of it. Training does not record it for HadamRNN; it is made from
+# it); no table of it could be found in the paper. Training does not record it for HadamRNN; it is made from
 # the trained weights by `qornn analyse smnist --profile paper --activations` (`--seed S` for the
 # other seeds). Test accuracy with float activations and at each $k_a$, on the test subset the table
 # gives (the same for every column), at the paper's budget, one row per run and seed. The range is

@@ -302,7 +302,7 @@ _PLANE_TANH = {"hadamrnn-p4-tanh": {"model": "hadamrnn", "bits": 4, "nonlinearit
 
 EXPERIMENTS["hadamrnn-size-accuracy"] = {
     "task": "pmnist",
-    "paper_experiment": "size-accuracy",  # no readable number: nothing in data/paper/hadamrnn.yaml
+    "paper_experiment": "size-accuracy",  # Figure 1: no readable number (not available in hadamrnn.yaml)
     "source": "HadamRNN (arXiv 2502.00047) Figure 1 and the Block-HadamRNN sparsity ablation; the "
               "authors' pMNIST config (hidden 512, batch 100, 100 epochs, Adam 1e-3, StepLR 0.98)",
     "models": {**_plane_models(512), **_PLANE_TANH, "transformer": _PLANE_TRANSFORMER},
