@@ -244,24 +244,30 @@ def projection_check(record: Mapping) -> pd.DataFrame:
                 hours = projected.get((experiment, run))
                 if hours is None:  # a PTQ run trains nothing; the projection is its source's
                     continue
-                took = data["provenance"]["wall_time_s"] / 3600
+                prov = data["provenance"]
+                took = prov["wall_time_s"] / 3600
+                # every device its starts ran on: a run begun on a GPU is no measure of this CPU
+                devices = dict.fromkeys(str(seg.get("device") or prov.get("device", "")).split(":")[0]
+                                        for seg in prov.get("segments") or [prov])
                 rows.append({"experiment": experiment, "run": run, "seed": seed, "projected h": hours,
                              "recorded h": took, "recorded / projected": took / hours,
-                             "threads": results.device_threads(data["provenance"].get("device_name")),
-                             "device": data["provenance"].get("device", "")})
+                             "threads": results.device_threads(prov.get("device_name")),
+                             "device": " and ".join(devices)})
     return pd.DataFrame(rows, columns=["experiment", "run", "seed", "projected h", "recorded h",
                                        "recorded / projected", "threads", "device"])
 
 
 def projection_check_text(frame: pd.DataFrame) -> str:
     """:func:`projection_check` in one sentence: how many recorded runs took longer than projected,
-    and the median and range of the ratio, on CPU runs (a GPU's time is no measure of this CPU's)."""
-    cpu = frame[frame["device"].astype(str).str.startswith("cpu")]
+    and the median and range of the ratio, on the runs trained on a CPU alone (a GPU's time is no
+    measure of this CPU's)."""
+    cpu = frame[frame["device"] == "cpu"]
     if cpu.empty:
         return "No run recorded at the paper's budget on this CPU has a projection to compare with yet."
     ratio = cpu["recorded / projected"]
     longer = int((ratio > 1).sum())
-    return (f"Of the {len(cpu)} runs recorded at the paper's budget on a CPU that the projection covers, "
+    return (f"Of the {len(cpu)} runs recorded at the paper's budget on a CPU alone that the projection "
+            "covers, "
             f"**{longer} took longer than projected**: recorded / projected is {ratio.median():.2f} at the "
             f"median, from {ratio.min():.2f} to {ratio.max():.2f}. The projection leaves out evaluation and "
             "was measured on a machine at its own load, so it is a guide to the order of a run's cost, not "
