@@ -45,8 +45,10 @@ def parse_assignment(text: str) -> tuple[str, Any]:
                                      for part in key.split(".")):
         raise ValueError(f"an override is KEY=VALUE (e.g. hidden_size=32 or hadamrnn.bits=2), got {text!r}")
     text = raw.strip()
-    if _NUMBER.fullmatch(text):  # YAML 1.1 reads 1e-3 and 1e-05 (how json writes 0.00001) as text
-        value: Any = int(text) if _INTEGER.fullmatch(text) else float(text)
+    if text == "None":  # as `qornn list --models` prints it
+        value: Any = None
+    elif _NUMBER.fullmatch(text):  # YAML 1.1 reads 1e-3 and 1e-05 (how json writes 0.00001) as text
+        value = int(text) if _INTEGER.fullmatch(text) else float(text)
     else:
         try:
             value = yaml.safe_load(text) if text else ""
@@ -83,8 +85,12 @@ def parse_overrides(overrides: Any) -> dict[str, Any]:
     if overrides is None or overrides == "" or overrides == {}:
         return {}
     if isinstance(overrides, str):
+        try:  # JSON first: YAML 1.1 reads JSON's 1e-3 as text
+            loaded = json.loads(overrides)
+        except json.JSONDecodeError:
+            loaded = None
         try:
-            loaded = yaml.safe_load(overrides)
+            loaded = yaml.safe_load(overrides) if loaded is None else loaded
         except yaml.YAMLError as err:
             raise ValueError(f"overrides must be a dict or its JSON text, got {overrides!r} "
                              f"({err})") from None
@@ -160,8 +166,8 @@ def _check_type(key: str, value: Any, default: Any) -> None:
         return
     if isinstance(default, bool):
         ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, int):  # or None, where the setting takes it (bits=None: float)
+        ok = value is None or isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif isinstance(default, str):

@@ -311,6 +311,8 @@ class LocalExecutor:
     A worker whose sweep was killed ends itself within :data:`ORPHAN_CHECK_S` seconds."""
 
     def __init__(self, jobs: int | None = None) -> None:
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+            raise ValueError(f"jobs must be a positive int (processes), got {jobs!r}")
         self.jobs = jobs or os.cpu_count() or 1
         self._pool = self._new_pool()
 

@@ -43,6 +43,11 @@ def test_numbers_in_any_notation_read_as_numbers_and_a_command_gives_its_runs_ba
                         ("1_000", 1000), ("true", True), ("null", None), ("relu", "relu"), ("nan", "nan")):
         assert parse_assignment(f"x={text}") == ("x", value), text
     assert isinstance(parse_assignment("x=3")[1], int)
+    assert get_config("copy", "smoke", '{"train": {"lr": 1e-3}}').train["lr"] == 1e-3  # JSON text
+    # None where a setting takes it, as `qornn list --models` prints it (bits None: float)
+    assert get_config("copy", "smoke", ["hadamrnn.bits=None"]).models["hadamrnn"]["bits"] is None
+    with pytest.raises(ValueError, match="override hidden_size: hidden size must be a positive int, got No"):
+        get_config("copy", "smoke", ["hidden_size=None"])
     config = get_config("copy", "smoke", {"train.lr": 1e-5})
     assert "--set train.lr=1e-05" in config.command()
     assert get_config("copy", "smoke", ["train.lr=1e-05"]).train["lr"] == 1e-5

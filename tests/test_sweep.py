@@ -251,6 +251,8 @@ def test_bad_seeds_runs_and_executors_are_refused(capsys):
             sweep.plan(EXPERIMENT, PROFILE, seeds=seeds)
     with pytest.raises(ValueError, match="unknown run"):
         sweep.plan(EXPERIMENT, PROFILE, runs=["nope"])
+    with pytest.raises(ValueError, match="jobs must be a positive int.*got 0"):
+        sweep.run_sweep(EXPERIMENT, PROFILE, executor="local", executor_options={"jobs": 0}, progress=False)
     with pytest.raises(ValueError, match="unknown executor 'mpi'"):
         sweep.run_sweep(EXPERIMENT, PROFILE, executor="mpi", progress=False)
     assert cli.main(["sweep", EXPERIMENT, "--profile", PROFILE, "--grid", "hiden_size=4,8"]) == 2
