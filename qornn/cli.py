@@ -203,6 +203,31 @@ def _note_thread_changes(args: argparse.Namespace) -> None:
         print(f"qornn: note: {line}", file=sys.stderr)
 
 
+def _recorded_runs(args: argparse.Namespace) -> list[str]:
+    config = get_config(args.experiment, args.profile, args.overrides)
+    return sorted(results.load_record(args.experiment, args.profile,
+                                      variant=config.record_variant(args.seed))["runs"])
+
+
+def _weights_already_written(args: argparse.Namespace) -> list[str]:
+    """The runs ``qornn export`` is asked for whose packed weights load already, as their record
+    says: exporting them again needs their checkpoint, which a clone may not have."""
+    from .weights import WeightsError, load_weights
+
+    try:
+        runs = _runs(args.runs) or _recorded_runs(args)
+    except (ValueError, OSError):
+        return []  # export_experiment says what is wrong, in its own words
+    done = []
+    for run in runs:
+        try:
+            load_weights(args.experiment, run, profile=args.profile, seed=args.seed, overrides=args.overrides)
+        except (WeightsError, ValueError):
+            continue
+        done.append(run)
+    return done
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "list" and args.models:
         print(describe_models())
@@ -247,8 +272,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
         print(f"analysed: {path}")
     elif args.command == "export":
-        written = export_experiment(args.experiment, args.profile, seed=args.seed, runs=_runs(args.runs),
-                                    overrides=args.overrides)
+        done = _weights_already_written(args)
+        todo = None if args.runs is None and not done else [run for run in _runs(args.runs) or
+                                                             _recorded_runs(args) if run not in done]
+        written = export_experiment(args.experiment, args.profile, seed=args.seed, runs=todo,
+                                    overrides=args.overrides) if todo is None or todo else {}
+        for name in done:
+            print(f"  {name:<16} already written, as its record says (nothing to do)")
         for name, entry in sorted(written.items()):
             print(f"  {name:<16} {results.data_dir() / entry['path']}  ({entry['file_bytes']:,} bytes, "
                   f"payload {entry['payload_bits']:,} bits)")

@@ -192,6 +192,10 @@ def test_qornn_export_refuses_bad_input_in_one_line(copy_run, capsys, argv, matc
 
 def test_qornn_export_without_a_checkpoint_says_how_to_train_it(copy_run, capsys):
     next((results.runs_dir() / "copy" / "smoke" / "hadamrnn").glob("*.pt")).unlink()
+    # weights already written as the record says need no checkpoint: nothing to do (a fresh clone)
+    assert cli_main(["export", "copy", "--profile", "smoke"]) == 0
+    assert "hadamrnn         already written, as its record says" in capsys.readouterr().out
+    weights_path("copy", "smoke", "hadamrnn").unlink()
     assert cli_main(["export", "copy", "--profile", "smoke"]) == 2
     err = capsys.readouterr().err
     assert re.search(r"no checkpoint .*qornn run copy --profile smoke --runs hadamrnn --retrain", err), err
