@@ -28,6 +28,7 @@ import argparse
 import ast
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -47,14 +48,17 @@ class ParameterError(ValueError):
 
 
 def parse_value(text: str):
-    """'3' -> 3, '0.5' -> 0.5, 'True' / 'true' -> True, 'cpu' -> 'cpu' (YAML scalars)."""
-    if text in ("True", "False"):
-        return text == "True"
+    """'3' -> 3, '0.5' -> 0.5, 'True' / 'true' -> True, 'cpu' -> 'cpu' (YAML scalars; only
+    True / true / False / false are booleans, not YAML 1.1's yes, no, on and off)."""
+    if text in ("True", "true", "False", "false"):
+        return text in ("True", "true")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    return value if isinstance(value, (bool, int, float, str)) or value is None else text
+    if isinstance(value, bool):  # yes, no, on, off: text, which a bool parameter refuses
+        return text
+    return value if isinstance(value, (int, float, str)) or value is None else text
 
 
 def parse_parameters(pairs: list[str], profile: str | None) -> dict:
@@ -62,7 +66,7 @@ def parse_parameters(pairs: list[str], profile: str | None) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise SystemExit(f"run_notebooks: -p expects key=value, got {pair!r}")
+            raise ParameterError(f"-p expects key=value, got {pair!r}")
         params[key.strip()] = parse_value(value.strip())
     if profile is not None:
         params["profile"] = profile
@@ -136,6 +140,19 @@ def _check_value(name: str, value: Any, default: Any, notebook: str) -> None:
         raise bad(f"a {type(default).__name__} like its default {default!r}")
 
 
+def _check_overrides(notebook: Path, label: str, profile: Any, overrides: Any) -> None:
+    """The keys and values of ``overrides`` against each experiment the notebook names in a
+    ``get_config("...")`` call, so that a misspelt setting stops the runner before a kernel starts;
+    a notebook that names its experiments otherwise has them checked when it runs."""
+    from qornn.experiments import get_config
+
+    for experiment in sorted(set(re.findall(r'get_config\("([\w-]+)"', notebook.read_text()))):
+        try:
+            get_config(experiment, profile, overrides)
+        except (KeyError, ValueError) as err:
+            raise ParameterError(f"parameter overrides={overrides!r}: {label}: {err}") from None
+
+
 def check_parameters(notebooks: list[Path], params: dict) -> dict[Path, dict]:
     """Each notebook's parameters: those of ``params`` its ``parameters`` cell declares. Raises
     ParameterError on a name no notebook declares or a value of the wrong type, before anything
@@ -147,10 +164,13 @@ def check_parameters(notebooks: list[Path], params: dict) -> dict[Path, dict]:
             raise ParameterError(f"unknown parameter {name!r}; the notebooks' parameters are: "
                                  f"{', '.join(known) or 'none'}")
     for notebook, names in declared.items():
+        label = str(notebook.relative_to(NOTEBOOKS) if notebook.is_relative_to(NOTEBOOKS) else notebook)
         for name, value in params.items():
             if name in names:
-                label = notebook.relative_to(NOTEBOOKS) if notebook.is_relative_to(NOTEBOOKS) else notebook
-                _check_value(name, value, names[name], str(label))
+                _check_value(name, value, names[name], label)
+        if params.get("overrides") and "overrides" in names:
+            profile = params.get("profile", names.get("profile"))
+            _check_overrides(notebook, label, profile, params["overrides"])
     return {notebook: {k: v for k, v in params.items() if k in names}
             for notebook, names in declared.items()}
 

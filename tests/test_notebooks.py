@@ -125,8 +125,10 @@ def test_runner_parameters():
     assert runner.parse_parameters(["seed=3", "retrain=True", "device=cuda", "lr=0.5"], "smoke") == {
         "seed": 3, "retrain": True, "device": "cuda", "lr": 0.5, "profile": "smoke"}
     assert runner.parse_parameters([], None) == {}
-    with pytest.raises(SystemExit):
+    with pytest.raises(runner.ParameterError, match="-p expects key=value, got 'novalue'"):
         runner.parse_parameters(["novalue"], None)
+    # only True / true / False / false are booleans: YAML 1.1's yes is text, which retrain refuses
+    assert runner.parse_parameters(["retrain=true", "seed=yes"], None) == {"retrain": True, "seed": "yes"}
     assert runner.output_path(COPY_NOTEBOOK, ROOT / "_build" / "executed") == (
         ROOT / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb")
     # the book's pages: book/<paper>/<name>.html, with no _build in their addresses
