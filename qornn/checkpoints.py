@@ -283,8 +283,10 @@ def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
         total = f"/{c.total_steps:,}" if c.total_steps else ""
         share = f" ({c.global_step / c.total_steps:.0%})" if c.total_steps else ""
         to_go = f", about {c.hours_to_go:.1f} h to go {c.pace_text}" if c.hours_to_go is not None else ""
-        lines.append(f"{c.experiment}/{c.profile} {c.run}: {c.status}; step {c.global_step:,}{total}{share}, "
-                     f"{c.epoch} of {c.epochs} epochs done, {c.elapsed_s / 3600:.2f} h trained{to_go}")
+        seed = f" (seed {c.seed})" if c.seed else ""  # seed 0 unsaid, as in the commands
+        lines.append(f"{c.experiment}/{c.profile} {c.run}{seed}: {c.status}; "
+                     f"step {c.global_step:,}{total}{share}, {c.epoch} of {c.epochs} epochs done, "
+                     f"{c.elapsed_s / 3600:.2f} h trained{to_go}")
         lines.append(f"    {c.path}")
         if c.command():
             lines.append(f"    continue: {c.command()}")

@@ -566,8 +566,8 @@ def freshness_notes(record: Mapping, config) -> str:
                     f"`data/sweeps/{config.experiment}/{config.profile}.json`; `{command}` tries {them} "
                     "again."] = group
         else:
-            reasons[f"part of profile `{config.profile}` but not recorded yet (no row below); "
-                    f"`{command}` trains {them} and adds {them} to the record."] = group
+            reasons[f"part of profile `{config.profile}` but not recorded yet (so it has no row in the "
+                    f"tables); `{command}` trains {them} and adds {them} to the record."] = group
     return "\n".join(f"- {', '.join(f'**{run}**' for run in runs)}: {reason}"
                      for reason, runs in reasons.items())
 

@@ -79,6 +79,7 @@ def test_a_seed_and_a_foreign_configuration_are_named(capsys):
     _rewind(first.path, epoch=1)
     results.record_path("copy", "smoke", get_config("copy", "smoke").record_variant(1)).unlink()
     assert _only().command() == "qornn run copy --profile smoke --runs hadamrnn --seed 1" + _threads()
+    assert "copy/smoke hadamrnn (seed 1): " in format_checkpoints(find_checkpoints())  # which seed
     # a checkpoint that no seed of the current definition hashes to, and a file that is no checkpoint
     first.path.rename(first.path.with_name("0123456789abcdef.pt"))
     (first.path.parent / "junk.pt").write_bytes(b"not a checkpoint")

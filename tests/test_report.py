@@ -301,8 +301,8 @@ def test_freshness_notes_flag_config_and_code_changes(record):
     missing = [run for run in config.models if run not in record["runs"]]
     assert missing and report.freshness_notes(record, config) == (
         f"- {', '.join(f'**{run}**' for run in missing)}: part of profile `smoke` but not recorded yet "
-        f"(no row below); `python -m qornn.cli run copy --profile smoke --runs {','.join(missing)}` "
-        "trains them and adds them to the record.")
+        f"(so it has no row in the tables); `python -m qornn.cli run copy --profile smoke --runs "
+        f"{','.join(missing)}` trains them and adds them to the record.")
     # a later seed's record, and a variant's, are told the command for that seed and that variant
     seed_one = {**record, "variant": "seed=1"}
     assert f"`python -m qornn.cli run copy --profile smoke --seed 1 --runs {','.join(missing)}`" in (
