@@ -274,6 +274,16 @@ def test_an_imdb_npz_that_runs_code_is_refused_even_unverified(tmp_path):
         build_task("imdb", path=str(tmp_path / "other.npz"), npz_sha256=None)
 
 
+def test_a_stand_in_file_that_is_not_there_names_where_it_was_given(monkeypatch, tmp_path):
+    missing = tmp_path / "x.csv"
+    monkeypatch.setenv("QORNN_RT_SNIPPETS", str(missing))
+    with pytest.raises(DataError, match=f"{missing}, given by the environment variable QORNN_RT_SNIPPETS, "
+                                        "is not a file.*qornn fetch rt-snippets"):
+        build_task("rt-snippets")
+    with pytest.raises(DataError, match=f"{missing}, given by the task option path, is not a file"):
+        build_task("polarity-reviews", path=str(missing))
+
+
 def test_imdb_without_data_points_at_the_stand_in_and_the_option(monkeypatch, tmp_path):
     with pytest.raises(DataError, match="not available on this machine.*QORNN_IMDB.*polarity-reviews"):
         build_task("imdb")

