@@ -286,6 +286,27 @@ def test_a_continuous_network_misses_a_jump_by_half_in_sup_norm_not_in_lp():
     assert fit.errors["L1"] < 0.05                      # while the L^1 error is small
 
 
+def test_the_sup_at_a_jump_takes_both_sides_so_no_network_beats_half_the_jump():
+    # a continuous ramp from 0 to 1/2 between two grid points, through 0.2498 at the jump x = 1/2 of the
+    # staircase (0, then 1/2): exact on the grid, and against the left limit alone it would read
+    # 0.2498, below the half jump that every g must miss by
+    a, b = 0.495, 0.50501
+    ramp = torch.nn.Sequential(torch.nn.Linear(1, 2, dtype=torch.float64), torch.nn.ReLU(),
+                               torch.nn.Linear(2, 1, dtype=torch.float64))
+    with torch.no_grad():
+        ramp[0].weight.fill_(1.0)
+        ramp[0].bias.copy_(torch.tensor([-a, -b], dtype=torch.float64))
+        ramp[2].weight.copy_(torch.tensor([[1.0, -1.0]], dtype=torch.float64) * 0.5 / (b - a))
+        ramp[2].bias.fill_(0.0)
+    x = (torch.arange(64, dtype=torch.float64) + 0.5) / 64
+    y = approximation.monotone_steps(x, steps=2)
+    jump, left = torch.tensor([0.5], dtype=torch.float64), torch.tensor([0.0], dtype=torch.float64)
+    assert approximation.errors(ramp, "monotone", x, y)["sup"] < 1e-12  # exact on the grid
+    assert approximation.errors(ramp, "monotone", x, y, jump, left)["sup"] < 0.25  # one side only
+    value = approximation.monotone_steps(jump, steps=2)
+    assert approximation.errors(ramp, "monotone", x, y, jump, left, value)["sup"] >= 0.25
+
+
 # --- the runner ---
 
 def test_runner_records_with_provenance_and_resumes(tmp_path):

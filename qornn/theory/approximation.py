@@ -119,10 +119,12 @@ class FitResult:
 
 
 def errors(model: torch.nn.Module, target: str, x: torch.Tensor, y: torch.Tensor,
-           jumps: torch.Tensor | None = None, left_limits: torch.Tensor | None = None) -> dict[str, float]:
+           jumps: torch.Tensor | None = None, left_limits: torch.Tensor | None = None,
+           values: torch.Tensor | None = None) -> dict[str, float]:
     """L^1, L^2 errors (grid means, Lebesgue measure on [0, 1]) and the sup-norm error on the grid;
-    for a target with jumps at ``jumps``, the sup also takes the left limits f(x_j−) at g(x_j),
-    so that it is exact at the jumps: any continuous g has sup|f − g| ≥ (jump)/2 there."""
+    for a target with jumps at ``jumps``, the sup also takes g(x_j) against both the left limits
+    f(x_j−) and the values f(x_j) there, so that it is exact at the jumps: any g has
+    max(|g(x_j) − f(x_j−)|, |g(x_j) − f(x_j)|) ≥ (jump)/2, a continuous g as any other."""
     with torch.no_grad():
         g = model(x[:, None]).squeeze(1)
         diff = (g - y).abs()
@@ -130,6 +132,8 @@ def errors(model: torch.nn.Module, target: str, x: torch.Tensor, y: torch.Tensor
         if jumps is not None and left_limits is not None:
             gj = model(jumps[:, None]).squeeze(1)
             sup = max(sup, float((gj - left_limits).abs().max()))
+            if values is not None:
+                sup = max(sup, float((gj - values).abs().max()))
         return {"L1": float(diff.mean()), "L2": float((diff ** 2).mean().sqrt()), "sup": sup}
 
 
@@ -162,5 +166,5 @@ def fit_relu(target: str, width: int, depth: int, *, steps: int = 2000, grid: in
     if target == "monotone":
         jump_at = torch.arange(1, jumps, dtype=torch.float64) / jumps
         left = (torch.arange(1, jumps, dtype=torch.float64) - 1) / jumps
-    return FitResult(width, depth, count_weights(model), errors(model, target, xt, f(xt), jump_at, left),
-                     float(loss.detach()))
+    errs = errors(model, target, xt, f(xt), jump_at, left, None if jump_at is None else f(jump_at))
+    return FitResult(width, depth, count_weights(model), errs, float(loss.detach()))
