@@ -45,6 +45,19 @@ def test_no_solver_beats_brute_force_and_all_are_k_sparse(method):
                                / np.sum(y**2, 1))
 
 
+def test_a_baseline_that_used_its_whole_iteration_budget_is_named():
+    from qornn.sparse import report as sparse_report
+
+    def run(used):
+        return {"config": {"options": {"solver_options": {"iht": {"iterations": 1000}}}},
+                "test": {"k": [5, 10, 20], "iterations": used}}
+
+    capped = {"runs": {"iht": run([982.5, 1000.0, 1000.0]), "omp": {"config": {}, "test": {"k": [5]}}}}
+    assert "**IHT** used all 1,000 of its iterations in every trial at k = 10, 20" in \
+        sparse_report.iteration_cap_note(capped)
+    assert sparse_report.iteration_cap_note({"runs": {"iht": run([10.0, 20.0, 30.0])}}) == ""
+
+
 def test_els_and_sea_reach_the_brute_force_optimum_on_tiny_problems():
     A, y, k = _tiny(trials=60)
     best = brute_force(A, y, k).loss

@@ -78,6 +78,9 @@ for ax in axes:
     ax.set_title(f"Gaussian filter, n = {config.options['n']}, profile {record['profile']}")
 fig.tight_layout()
 plt.show()
+note = sparse_report.iteration_cap_note(record)
+if note:
+    display(Markdown(note))
 
 # %% [markdown]
 # ## Does SEA from zero recover more of the support than OMP and IHT?

@@ -124,6 +124,25 @@ def paired_comparison(record: Mapping, run: str, against: Sequence[str], ks: Seq
     return pd.DataFrame(rows)
 
 
+def iteration_cap_note(record: Mapping) -> str:
+    """Markdown naming each iterative baseline that used every iteration of its budget (its
+    ``solver_options``), in every trial, at some k: its loss there is that of a run cut short, not
+    of a converged one. "" when none did."""
+    lines = []
+    for run, data in record["runs"].items():
+        options = (data["config"].get("options") or {}).get("solver_options") or {}
+        cap = options.get(run, {}).get("iterations")
+        test = data.get("test") or {}
+        if not cap or "iterations" not in test:
+            continue
+        ks = [k for k, used in zip(test["k"], test["iterations"], strict=True) if used >= cap]
+        if ks:
+            lines.append(f"- **{label(run, math=False)}** used all {cap:,} of its iterations in every "
+                         f"trial at k = {', '.join(str(k) for k in ks)}: its numbers there are those of a "
+                         "run cut short, not of a converged one.")
+    return ("Iteration budgets reached:\n\n" + "\n".join(lines)) if lines else ""
+
+
 def postprocess_frame(record: Mapping) -> pd.DataFrame:
     """For each baseline post-processed by SEA and each ``k``: mean loss and recovery before and
     after, and the share of trials whose loss SEA lowered (by more than :data:`LOSS_TOLERANCE`)."""
