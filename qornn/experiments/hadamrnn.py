@@ -133,9 +133,11 @@ EXPERIMENTS["pmnist"] = {
             "note": "the full 50k/10k/10k data and HadamRNN at the paper's hidden size 512, but 10 epochs "
                     "instead of 100, with the learning rate decayed by 0.8 per epoch so that it ends "
                     "at the same fraction of its start (0.13) as the paper's 0.98 over 100 epochs; the "
-                    "float ORNN has hidden size 128 (its dense recurrence at 512 is about 8x slower "
-                    "per step here) and Block-HadamRNN keeps its random signs fixed (learned signs "
-                    "did not train in this budget)",
+                    "float ORNN has hidden size 128 (its dense recurrence at 512 would not fit this "
+                    "budget: the speed page gives its measured cost) and Block-HadamRNN keeps its "
+                    "random signs fixed (learned signs did not train the dense HadamRNN in this budget, "
+                    "`hadamrnn-p4-learned-signs` on the size/accuracy page; Block-HadamRNN with learned "
+                    "signs was not tried at it)",
         },
         "smoke": _HADAMRNN_TABLE_SMOKE,
     },
@@ -166,9 +168,9 @@ EXPERIMENTS["smnist"] = {
             "note": "HadamRNN at the paper's hidden size 512, but the first 20,000 training images "
                     "(validation: the first 2,000 of the held-out 10,000; test: the full 10,000), "
                     "batch 100 and 4 epochs (800 optimiser steps instead of 78,200); the float ORNN at "
-                    "hidden 128 (its dense recurrence at 512 is about 8x slower per step here) and "
-                    "Block-HadamRNN with its random signs fixed (learned signs did not train in this "
-                    "budget on pMNIST)",
+                    "hidden 128 (its dense recurrence at 512 would not fit this budget: the speed page "
+                    "gives its measured cost) and Block-HadamRNN with its random signs fixed, as on "
+                    "pMNIST",
         },
         "smoke": _HADAMRNN_TABLE_SMOKE,
     },
@@ -325,7 +327,8 @@ EXPERIMENTS["hadamrnn-size-accuracy"] = {
             "note": "hidden 512 as in the paper, but the first 20,000 training images (validation: the "
                     "first 2,000 of the held-out 10,000; test: the full 10,000), 4 epochs (800 optimiser "
                     "steps instead of 50,000), and W's random signs kept fixed in every HadamRNN run but "
-                    "`hadamrnn-p4-learned-signs` (learned signs did not train in this budget)",
+                    "`hadamrnn-p4-learned-signs` (with learned signs the dense linear HadamRNN did not "
+                    "train in this budget; the blocks, ReLU and tanh runs were not tried with them)",
         },
         "smoke": {
             "task_options": {"train_size": 256, "val_size": 64, "test_size": 64},
