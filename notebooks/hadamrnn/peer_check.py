@@ -203,12 +203,12 @@ if verdict:
     display(Markdown("Learned against frozen signs, after the same steps: " + "; ".join(verdict) + "."))
 
 # %% [markdown]
-# Rounding differences grow during any training run: even with frozen signs, the two codes' losses
-# drift more than 0.1% apart after a few tens of steps (the sentences above), yet they end at the
-# same accuracy. With learned signs a rounding difference also decides a sign flip once some $u_i$
-# sits that close to zero, after which the two runs follow different, equally valid, trajectories.
-# A late separation of the curves is therefore not a disagreement between the codes; a difference
-# at the first steps, or in the gradient table, would be.
+# Rounding differences grow during any training run: even with frozen signs, the two codes' losses drift
+# more than 0.1% apart within the run (the sentences above say after which step), and they end at nearby,
+# not equal, accuracies (the table). With learned signs a rounding difference also decides a sign flip once
+# some $u_i$ sits that close to zero, after which the two runs follow different, equally valid,
+# trajectories. A late separation of the curves is therefore not a disagreement between the codes; a
+# difference at the first steps, or in the gradient table, would be.
 #
 # ## The copy-task models trained at the paper's budget, in the authors' code
 #

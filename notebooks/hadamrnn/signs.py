@@ -329,7 +329,7 @@ else:
 # the copy page's diagnosis of each seed ({doc}`/book/hadamrnn/copy_task`, "Why a seed fails").
 #
 # The model option `clamp_signs=False` trains the released way, e.g. `qornn run pmnist --profile paper
-# --runs hadamrnn --set hadamrnn.clamp_signs=false` (about an hour on one core; `smnist` for sMNIST);
+# --runs hadamrnn --set hadamrnn.clamp_signs=false` (more than an hour on one core; `smnist` for sMNIST);
 # where that record exists, its rows ("released step") follow its task's, and the last column compares
 # the test accuracies. A seed recorded both ways also gets a figure of its whole training both ways, epoch
 # by epoch: the validation accuracy, the mean $|u|$ and the signs flipped per step. The two runs

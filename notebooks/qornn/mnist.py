@@ -184,20 +184,19 @@ else:
 # %% [markdown]
 # ## sMNIST: a constant predictor, escaped or not by chance
 #
-# On sMNIST several runs end at exactly the same test accuracy and loss: the share of the most
-# frequent digit, and the entropy of the digits' frequencies (just under $\ln 10$). They predict
-# the class frequencies, the same for every image. This is not the quantizer:
-# a probe of the trained 8-bit STE-Björck model found $q_k(W)$ nearly orthogonal and every gradient
-# the same as the float model's at the same parameters. It is a trap that every model starts in.
-# In raster order a digit ends with rows of black pixels, tens to a couple of hundred steps. Over
-# them the input is zero and the state follows $h \leftarrow \operatorname{ReLU}(W h + b)$, which the
-# trained bias soon makes contract to one fixed point, whatever the image: the last state, and so
-# the prediction, no longer depends on the digit, and the gradient that would reach $U$ through it
-# vanishes. A run escapes only if its weights build a large enough state before the black rows,
-# which at this budget depends on the seed: the figure "Spread over seeds" below shows which seeds
-# escaped, for every bit width of STE-Björck. With one seed per width, as first recorded, the widths
-# could not be compared at all; with three, the fewer the bits the fewer the seeds that escape, a
-# trend that three seeds can suggest but not measure.
+# On sMNIST several runs end at exactly the same test accuracy and loss: the share of the most frequent
+# digit, and the entropy of the digits' frequencies (just under $\ln 10$). They predict the class
+# frequencies, the same for every image. This is not the quantizer: a probe of the trained 8-bit STE-Björck
+# model (its numbers were not recorded) found $q_k(W)$ nearly orthogonal and every gradient the same as the
+# float model's at the same parameters. It is a trap that every model starts in. In raster order a digit
+# ends with rows of black pixels, tens to a couple of hundred steps. Over them the input is zero and the
+# state follows $h \leftarrow \operatorname{ReLU}(W h + b)$, which the trained bias soon makes contract to
+# one fixed point, whatever the image: the last state, and so the prediction, no longer depends on the
+# digit, and the gradient that would reach $U$ through it vanishes. A run escapes only if its weights build
+# a large enough state before the black rows, which at this budget depends on the seed: the figure "Spread
+# over seeds" below shows which seeds escaped, for every bit width of STE-Björck. With one seed per width,
+# as first recorded, the widths could not be compared at all; with three, the fewer the bits the fewer the
+# seeds that escape, a trend that three seeds can suggest but not measure.
 
 # %% [markdown]
 # ## Beyond the paper: a learned range

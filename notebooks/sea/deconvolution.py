@@ -66,7 +66,7 @@ display(Markdown(record_notes(record, ran)))
 # ## Support recovery and loss against $k$
 #
 # Left: the baselines (dashed) and SEA from zero (solid). Right: the relative loss, on a log scale
-# (an exact recovery has a loss at rounding level, about $10^{-30}$).
+# (an exact recovery has a loss at rounding level, about $10^{-31}$).
 
 # %% tags=["hide-input"]
 runs = ["omp", "iht", "htp", "ompr", "els", "sea-0"]

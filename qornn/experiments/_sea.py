@@ -6,8 +6,8 @@ the options of :func:`qornn.sparse.experiment.run`.
 The paper's own sizes, trial counts, step sizes and iteration budgets could not be read (only its
 abstract was reachable), so every profile is ours, and its note says so. Common to all: SEA runs a
 fixed number of least-squares fits and keeps its best iterate; SEA as a post-processing starts from
-each baseline's output with the step 10/‖A‖₂² (chosen in a probe among 1, 10 and 100 on 50 trials
-of other seeds; SEA from zero does not depend on the step); ELS starts from OMP's support.
+each baseline's output with the step 10/‖A‖₂² (chosen in an unrecorded probe among 1, 10 and 100 on
+50 trials of other seeds; SEA from zero does not depend on the step); ELS starts from OMP's support.
 """
 
 from __future__ import annotations
