@@ -33,15 +33,19 @@
 # All runs of a kind are one tensor program: the weights of every run are stacked along a batch
 # dimension, and since Adam is elementwise the runs stay independent
 # (`qornn.theory.landscape.saddle_escape`).
-# A run leaves the batch once it has escaped. The paper made 10,000 runs per kind; the `cpu` profile
-# makes 4,000, with at most 3,000 epochs.
+# A run leaves the batch once it has escaped. The paper made more runs per kind than the `cpu` profile
+# (below, from `data/paper/landscape.yaml`), which makes 4,000, with at most 3,000 epochs.
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
+from qornn.report import load_paper_numbers
 from qornn.theory import report
 from qornn.theory.runner import recorded_or_run
+
+#: the paper's numbers (data/paper/landscape.yaml), by run and metric
+PAPER = {(e["run"], e["metric"]): e["value"] for e in load_paper_numbers("landscape")["entries"]}
 
 # %% [markdown]
 # ## Parameters
@@ -62,11 +66,14 @@ display(Markdown(report.record_status(record, "theory-saddle-escape", profile, r
 # ## Figure 3: one run of each kind
 #
 # The loss (mean squared error, Keras' scale) of the first run of each kind, one panel each: each
-# run has its own data, so its own critical value (dotted) and threshold (dashed). In the paper's
-# figure (one data set, both runs on one axis) the strict run escapes within about 50 epochs and the
-# non-strict one at about 870.
+# run has its own data, so its own critical value (dotted) and threshold (dashed). The paper's
+# figure has one data set, both runs on one axis.
 
 # %% tags=["hide-input"]
+display(Markdown(f"The paper's runs per kind: {PAPER['both', 'runs per kind']:,}. In its Figure 3 (read off "
+                 f"the figure, approximate: `data/paper/landscape.yaml`) the strict run escapes within about "
+                 f"{PAPER['strict', 'escape epoch (Figure 3)']} epochs and the non-strict one at about "
+                 f"{PAPER['non-strict', 'escape epoch (Figure 3)']}."))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 report.plot_escape_curves(record, axes)
 fig.tight_layout()
@@ -75,11 +82,13 @@ plt.show()
 # %% [markdown]
 # ## Figure 4: when do the runs escape?
 #
-# Histograms of the escape epoch over all runs (log-spaced bins). In the paper's figure the
-# non-strict histogram peaks near 400 epochs with a tail to about 2,500, and the strict one stays
-# within tens of epochs (numbers read off the figure, approximate).
+# Histograms of the escape epoch over all runs (log-spaced bins).
 
 # %% tags=["hide-input"]
+display(Markdown(f"In the paper's Figure 4 (read off the figure, approximate) the non-strict histogram peaks "
+                 f"near {PAPER['non-strict', 'histogram peak epoch (Figure 4)']} epochs with a tail to about "
+                 f"{PAPER['non-strict', 'histogram tail epoch (Figure 4)']:,}, and the strict one stays "
+                 "within tens of epochs."))
 fig, ax = plt.subplots(figsize=(9, 4))
 report.plot_escape_histograms(record, ax)
 fig.tight_layout()
