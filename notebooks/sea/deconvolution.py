@@ -117,4 +117,6 @@ display(report.styled(table))
 #   it picks the first support from $X^0 = 0$ (we take $x^0 = 0$, so $X^1 = \eta A^\top y$).
 # - The baselines' exact variants and stopping rules in the paper (ours are in `qornn/sparse/solvers.py`:
 #   IHT and HTP with step $1/\|A\|_2^2$ from zero, OMPR from the top-$k$ of $|A^\top y|$, ELS from OMP).
+#   Our OMPR also stops at the first swap that does not lower the loss, a test Jain et al.'s OMPR does
+#   not have: it is a variant, which can end worse than OMP.
 # - Whether the paper's figure shows the mean recovery or the share of exact recoveries (we give both).

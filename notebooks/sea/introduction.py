@@ -99,13 +99,14 @@ seed = 0
 #
 # The question the chapter set out to answer: a first probe (20 trials, $n = 200$) had SEA from zero
 # recovering clearly more of the support than OMP and IHT at $k = 5, 10, 20$. Over the recorded
-# trials of the {doc}`deconvolution` page, paired on the same problems:
+# trials of the {doc}`deconvolution` page, paired on the same problems, beside ELS too (the local
+# search from OMP's support, the strongest baseline there):
 
 # %% tags=["hide-input", "full-width"]
 record, ran = recorded_or_run("sea-deconvolution", profile, seed=seed)
 display(Markdown(record_notes(record, ran)))
 ks = sparse_report.headline_ks(record)
-display(report.styled(sparse_report.paired_comparison(record, "sea-0", ["omp", "iht"], ks)))
+display(report.styled(sparse_report.paired_comparison(record, "sea-0", ["omp", "iht", "els"], ks)))
 
 # %% [markdown]
 # ## What could not be checked
