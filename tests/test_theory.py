@@ -257,6 +257,9 @@ def test_symmetry_arguments_are_checked():
 # --- the L^p lower bound ---
 
 def test_rates_have_the_exponents_of_the_entropy():
+    # rate() is P^(-1/a) by definition: what this pins is the exponent a of each family, against
+    # values typed here (d/alpha for Hölder; 1 for monotone in one variable; max(d, p(d-1)) for d >= 2,
+    # which the module docstring marks as recalled, not checked against its source)
     W = torch.tensor([1e2, 1e3, 1e4, 1e5])
     for family, kwargs, exponent in (("holder", {"d": 2, "alpha": 1.0}, 0.5),
                                      ("holder", {"d": 1, "alpha": 0.5}, 0.5),
