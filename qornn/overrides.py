@@ -273,9 +273,6 @@ def apply_overrides(config, overrides: Any):
             build_model(options.pop("model"), input_size=2, output_size=2, **options)
         except (TypeError, ValueError) as err:
             raise ValueError(f"override {', '.join(keys)}: {err}") from None
-    if (task, task_options, models, train) == (config.task, dict(config.task_options), config.models,
-                                                dict(config.train)):
-        return config  # overrides that set every setting to its value: the profile's own runs, no variant
     return dataclasses.replace(config, task=task, task_options=task_options, models=models, train=train,
                                overrides={**config.overrides, **flat},
                                variant=variant_name({**config.overrides, **flat}))

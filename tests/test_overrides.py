@@ -53,12 +53,6 @@ def test_numbers_in_any_notation_read_as_numbers_and_a_command_gives_its_runs_ba
     assert get_config("copy", "smoke", ["train.lr=1e-05"]).train["lr"] == 1e-5
 
 
-def test_overrides_that_change_nothing_are_the_profile_itself():
-    own = get_config("copy", "smoke").models["hadamrnn"]["hidden_size"]
-    same = get_config("copy", "smoke", [f"hadamrnn.hidden_size={own}"])
-    assert same.variant == "" and same.overrides == {} and same.record_variant(1) == "seed=1"
-
-
 def test_overrides_in_any_order_make_the_same_runs():
     # every run's setting first, then a run's own, whatever the order given: one name, one command
     first = get_config("copy", "smoke", ["hidden_size=16", "hadamrnn.hidden_size=8"])
