@@ -111,7 +111,9 @@ def test_seeds_read_back_for_a_mean_and_a_cost(reference, monkeypatch):
              for p in (reference["data"] / "results").rglob("*.json")]
     assert cost["runs"] == 4 and cost["gpu_hours"] == 0
     assert cost["cpu_hours"] == pytest.approx(sum(walls) / 3600)  # one torch thread per run
-    assert sweep.record_cost("copy", PROFILE) == {"runs": 0, "cpu_hours": None, "gpu_hours": None}
+    assert cost["on_last_device"] == []  # every start ran on the CPU
+    assert sweep.record_cost("copy", PROFILE) == {"runs": 0, "cpu_hours": None, "gpu_hours": None,
+                                                  "on_last_device": []}
 
 
 def test_a_run_resumed_on_another_device_counts_each_start_on_its_own():
