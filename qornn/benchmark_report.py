@@ -246,13 +246,11 @@ def projection_check(record: Mapping) -> pd.DataFrame:
                     continue
                 prov = data["provenance"]
                 took = prov["wall_time_s"] / 3600
-                # every device its starts ran on: a run begun on a GPU is no measure of this CPU
-                devices = dict.fromkeys(str(seg.get("device") or prov.get("device", "")).split(":")[0]
-                                        for seg in prov.get("segments") or [prov])
                 rows.append({"experiment": experiment, "run": run, "seed": seed, "projected h": hours,
                              "recorded h": took, "recorded / projected": took / hours,
                              "threads": results.device_threads(prov.get("device_name")),
-                             "device": " and ".join(devices)})
+                             # every device its starts ran on: one begun on a GPU is no measure of a CPU
+                             "device": " and ".join(results.device_kinds(prov))})
     return pd.DataFrame(rows, columns=["experiment", "run", "seed", "projected h", "recorded h",
                                        "recorded / projected", "threads", "device"])
 
@@ -267,11 +265,10 @@ def projection_check_text(frame: pd.DataFrame) -> str:
     ratio = cpu["recorded / projected"]
     longer = int((ratio > 1).sum())
     return (f"Of the {len(cpu)} runs recorded at the paper's budget on a CPU alone that the projection "
-            "covers, "
-            f"**{longer} took longer than projected**: recorded / projected is {ratio.median():.2f} at the "
-            f"median, from {ratio.min():.2f} to {ratio.max():.2f}. The projection leaves out evaluation and "
-            "was measured on a machine at its own load, so it is a guide to the order of a run's cost, not "
-            "a bound on it.")
+            f"covers, **{longer} took longer than projected**: recorded / projected is "
+            f"{ratio.median():.2f} at the median, from {ratio.min():.2f} to {ratio.max():.2f}. The "
+            "projection leaves out evaluation and was measured on a machine at its own load, so it is a "
+            "guide to the order of a run's cost, not a bound on it.")
 
 
 def measured_at(record: Mapping, row: Mapping) -> dict:

@@ -209,23 +209,16 @@ def _recorded_runs(args: argparse.Namespace) -> list[str]:
                                       variant=config.record_variant(args.seed))["runs"])
 
 
-def _weights_already_written(args: argparse.Namespace) -> list[str]:
-    """The runs ``qornn export`` is asked for whose packed weights load already, as their record
-    says: exporting them again needs their checkpoint, which a clone may not have."""
+def _weights_load(args: argparse.Namespace, run: str) -> bool:
+    """Whether ``run``'s packed weights load already, as its record says: exporting them again needs
+    its checkpoint, which a clone may not have."""
     from .weights import WeightsError, load_weights
 
     try:
-        runs = _runs(args.runs) or _recorded_runs(args)
-    except (ValueError, OSError):
-        return []  # export_experiment says what is wrong, in its own words
-    done = []
-    for run in runs:
-        try:
-            load_weights(args.experiment, run, profile=args.profile, seed=args.seed, overrides=args.overrides)
-        except (WeightsError, ValueError):
-            continue
-        done.append(run)
-    return done
+        load_weights(args.experiment, run, profile=args.profile, seed=args.seed, overrides=args.overrides)
+    except (WeightsError, ValueError):
+        return False
+    return True
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -272,9 +265,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
         print(f"analysed: {path}")
     elif args.command == "export":
-        done = _weights_already_written(args)
-        todo = None if args.runs is None and not done else [run for run in _runs(args.runs) or
-                                                             _recorded_runs(args) if run not in done]
+        asked = _runs(args.runs)
+        try:
+            runs = asked or _recorded_runs(args)
+        except (ValueError, OSError):
+            runs = []  # export_experiment says what is wrong, in its own words
+        done = [run for run in runs if _weights_load(args, run)]
+        todo = [run for run in runs if run not in done] if done else asked
         written = export_experiment(args.experiment, args.profile, seed=args.seed, runs=todo,
                                     overrides=args.overrides) if todo is None or todo else {}
         for name in done:

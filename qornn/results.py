@@ -348,6 +348,18 @@ def device_label(device_name: str | None) -> str | None:
     return f"{machine} ({cores} cores, {threads} torch thread{'s' if threads != 1 else ''})"
 
 
+def device_kind(device: str) -> str:
+    """The kind of a recorded device: "cuda" for "cuda:0", "cpu" for "cpu"."""
+    return str(device).split(":")[0]
+
+
+def device_kinds(prov: Mapping[str, Any]) -> list[str]:
+    """The kinds of device (:func:`device_kind`) a run's starts trained on, in order, each once: its
+    segments', a segment from before devices were recorded counting as the run's own device."""
+    devices = [seg.get("device") or prov.get("device") for seg in prov.get("segments") or [prov]]
+    return list(dict.fromkeys(device_kind(device) for device in devices if device))
+
+
 def device_threads(device_name: str | None) -> int | None:
     """The torch threads a CPU :func:`device_name` records ("x86_64 (2 cores, 1 torch threads)" -> 1),
     or None for another name (a GPU's, or none)."""

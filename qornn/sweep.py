@@ -255,8 +255,9 @@ def _weights_files(runs: Mapping[str, dict]) -> dict[str, bytes]:
     files = {}
     for data in runs.values():
         where = (data.get("weights") or {}).get("path")
-        if where and (results.data_dir() / where).is_file():
-            files[where] = (results.data_dir() / where).read_bytes()
+        file = results.data_dir() / where if where else None
+        if file is not None and file.is_file():
+            files[where] = file.read_bytes()
     return files
 
 
@@ -270,9 +271,10 @@ def _gather(task: SweepTask, runs: Mapping[str, dict], weights: Mapping[str, byt
     for run, data in runs.items():
         record = results.load_record(task.experiment, task.profile, missing_ok=True, variant=variant)
         where = (data.get("weights") or {}).get("path")
+        packed = (weights or {}).get(where) if where else None
         target = results.data_dir() / where if where else None
-        files = ({target: weights[where]} if target is not None and where in (weights or {})
-                 and not (target.is_file() and target.read_bytes() == weights[where]) else {})
+        written = packed is not None and target.is_file() and target.read_bytes() == packed
+        files = {target: packed} if packed is not None and not written else {}
         if record is not None and record["runs"].get(run) == data and not files:
             continue
         results.save_run(task.experiment, task.profile, run, data, variant=variant, files=files,
@@ -607,7 +609,7 @@ def _device_spans(segments: Sequence[Mapping[str, Any]]) -> str:
     consecutive starts on the same kind of device together."""
     spans: list[list] = []
     for seg in segments:
-        kind = str(seg.get("device", "")).split(":")[0]
+        kind = results.device_kind(seg.get("device", ""))
         where = "the CPU" if kind == "cpu" else seg.get("device_name") or kind
         if spans and spans[-1][2] == where:
             spans[-1][1] = seg["to_step"]
@@ -636,8 +638,7 @@ def record_cost(experiment: str, profile: str) -> dict[str, Any]:
             prov = data["provenance"]
             runs += 1
             starts = _timed_starts(prov)
-            kinds = {str(seg.get("device", "")).split(":")[0] for seg in prov.get("segments") or []}
-            if len(starts) == 1 and len(kinds - {""}) > 1:
+            if len(starts) == 1 and len(results.device_kinds(prov)) > 1:
                 on_last_device.append(f"`{experiment}` / `{run}`" + (f" ({variant})" if variant else "")
                                       + f" at the `{profile}` profile ({_device_spans(prov['segments'])}): "
                                       f"all its {prov['wall_time_s'] / 3600:.1f} h count on "

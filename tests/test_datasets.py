@@ -142,13 +142,21 @@ def test_tampered_pickle_is_refused_before_unpickling(tmp_path, monkeypatch):
     assert marker.exists()
 
 
-def test_a_file_changed_after_a_good_check_is_checked_again(monkeypatch):
+def _checked_then_changed(monkeypatch) -> tuple[Path, os.stat_result]:
+    """A good mnist.pkl.gz in the cache, checked by path(), then one bit of it flipped: the file and
+    its stat from before the flip."""
     data = make_mnist_pickle()
     register_fake_mnist(monkeypatch, data)
     file = datasets.cache_dir() / "mnist.pkl.gz"
     results.atomic_write_bytes(file, data)
     datasets.path("mnist.pkl.gz")
+    stat = file.stat()
     results.atomic_write_bytes(file, data[:-1] + bytes([data[-1] ^ 1]))
+    return file, stat
+
+
+def test_a_file_changed_after_a_good_check_is_checked_again(monkeypatch):
+    _checked_then_changed(monkeypatch)
     with pytest.raises(DataError, match="sha256"):
         datasets.path("mnist.pkl.gz")
 
@@ -157,13 +165,7 @@ def test_a_file_changed_behind_the_hash_cache_is_never_unpickled(monkeypatch):
     # path() trusts a file of the size and mtime it hashed before; the loader unpickles the bytes it hashes
     from qornn.tasks.mnist import load_mnist
 
-    data = make_mnist_pickle()
-    register_fake_mnist(monkeypatch, data)
-    file = datasets.cache_dir() / "mnist.pkl.gz"
-    results.atomic_write_bytes(file, data)
-    datasets.path("mnist.pkl.gz")
-    stat = file.stat()
-    results.atomic_write_bytes(file, data[:-1] + bytes([data[-1] ^ 1]))
+    file, stat = _checked_then_changed(monkeypatch)
     os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert datasets.path("mnist.pkl.gz") == file  # the cache still vouches for it
     with pytest.raises(DataError, match="changed while it was read.*nothing was read"):

@@ -78,9 +78,7 @@ for ax in axes:
     ax.set_title(f"Gaussian filter, n = {config.options['n']}, profile {record['profile']}")
 fig.tight_layout()
 plt.show()
-note = sparse_report.iteration_cap_note(record)
-if note:
-    display(Markdown(note))
+report.show_markdown(sparse_report.iteration_cap_note(record))
 
 # %% [markdown]
 # ## Does SEA from zero recover more of the support than OMP and IHT?

@@ -90,9 +90,7 @@ plt.show()
 for name, title in EXPERIMENTS.items():
     display(Markdown(f"**{title}**"))
     display(report.styled(sparse_report.postprocess_frame(records[name])))
-    note = sparse_report.iteration_cap_note(records[name])
-    if note:  # a baseline cut short leaves SEA more to improve
-        display(Markdown(note))
+    report.show_markdown(sparse_report.iteration_cap_note(records[name]))  # a baseline cut short
 
 # %% [markdown]
 # ## In short

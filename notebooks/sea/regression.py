@@ -80,9 +80,7 @@ axes[1].set_ylabel("loss / best loss found − 1")
 axes[0].set_title(f"diabetes with interactions, profile {record['profile']}")
 fig.tight_layout()
 plt.show()
-note = sparse_report.iteration_cap_note(record)
-if note:
-    display(Markdown(note))
+report.show_markdown(sparse_report.iteration_cap_note(record))
 
 # %% [markdown]
 # ## The losses, and the features each method chose
