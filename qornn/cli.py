@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--runs", default=None, help="comma-separated subset of the experiment's runs")
     run.add_argument("--retrain", action="store_true",
                      help="train again even if results are recorded (from the start; a retrain that "
-                          "was stopped resumes its checkpoint)")
+                          "was stopped resumes its checkpoint; a PTQ run is quantized again from its "
+                          "source, which is trained again only when --runs names it too)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--threads", type=int, default=None,
                      help="torch threads (default: torch's, one per core); another count rounds float "

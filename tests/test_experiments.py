@@ -107,7 +107,9 @@ def test_a_ptq_run_quantizes_the_recorded_source_weights_when_its_checkpoint_is_
     it would have got from the checkpoint."""
     from qornn.experiments import runner
 
-    record = run_experiment("qornn-copy", "smoke", runs=["ornn-bjorck", "ptq-bjorck-4bit"], progress=False)
+    # two widths: the second is quantized from the model fresh from training, as from its weights
+    record = run_experiment("qornn-copy", "smoke", runs=["ornn-bjorck", "ptq-bjorck-3bit", "ptq-bjorck-4bit"],
+                            progress=False)
     expected = record["runs"]["ptq-bjorck-4bit"]["test"]
     del record["runs"]["ptq-bjorck-4bit"]
     results.atomic_write_json(results.record_path("qornn-copy", "smoke"), record)
@@ -135,6 +137,26 @@ def test_a_ptq_run_quantizes_the_recorded_source_weights_when_its_checkpoint_is_
     results.atomic_write_json(results.record_path("qornn-copy", "smoke"), stale)
     with pytest.raises(AssertionError, match="trained again"):
         run_experiment("qornn-copy", "smoke", runs=["ptq-bjorck-5bit"], progress=False)
+
+
+def test_retraining_a_ptq_run_quantizes_again_and_trains_its_source_only_when_asked(monkeypatch):
+    from qornn.experiments import runner
+
+    run_experiment("qornn-copy", "smoke", runs=["ornn-bjorck", "ptq-bjorck-4bit"], progress=False)
+    trainings, quantized = [], []
+    train, quantize = runner.train, runner.quantize_post_training
+    monkeypatch.setattr(runner, "train",
+                        lambda *a, **k: trainings.append((k["description"], k["resume"])) or train(*a, **k))
+    monkeypatch.setattr(runner, "quantize_post_training", lambda *a: quantized.append(a[1]) or quantize(*a))
+    before = results.load_record("qornn-copy", "smoke")["runs"]["ptq-bjorck-4bit"]
+    again = run_experiment("qornn-copy", "smoke", runs=["ptq-bjorck-4bit"], retrain=True, progress=False)
+    # its finished checkpoint is read (resumed: no step trained), not trained again
+    assert trainings == [("qornn-copy/ornn-bjorck", True)] and quantized == [4]
+    assert again["runs"]["ptq-bjorck-4bit"]["test"] == before["test"]
+    # named too, the source is trained again once, whichever of the two comes first
+    run_experiment("qornn-copy", "smoke", runs=["ptq-bjorck-4bit", "ornn-bjorck"], retrain=True,
+                   progress=False)
+    assert trainings[1:] == [("qornn-copy/ornn-bjorck", False)] and quantized == [4, 4]
 
 
 def test_a_ptq_run_needs_a_trained_source(monkeypatch):

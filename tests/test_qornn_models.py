@@ -1,5 +1,6 @@
 """QORNN recurrent weights, PTQ, activation PTQ, Hadamard theory and the model registry."""
 
+import copy
 import math
 
 import pytest
@@ -207,6 +208,24 @@ def test_post_training_quantization_quantizes_w_and_u_and_leaves_the_model():
     assert (q8(x) - before).abs().max() < (q(x) - before).abs().max()
     ints = integer_weights(q)
     assert set(ints) == {"W", "U"} and ints["W"][0].abs().max() <= 8
+
+
+def test_ptq_of_a_model_in_training_mode_quantizes_the_matrix_its_weights_give():
+    """Fresh from training, a Björck model is in training mode, where reading W moves its power
+    iteration vector: PTQ reads it in eval mode, so every width quantizes one matrix, the one its
+    packed weights (loaded in eval mode) give, and the source keeps its vector."""
+    torch.manual_seed(0)
+    model = _build("ornn-bjorck")
+    _train(model, steps=5)
+    model.train()
+    u = model.recurrent.power_u.clone()
+    reference = copy.deepcopy(model).eval()
+    first, second = quantize_post_training(model, 4), quantize_post_training(model, 4)
+    torch.testing.assert_close(model.recurrent.power_u, u, rtol=0, atol=0)
+    assert model.training and model.recurrent.training
+    for q in (first, second):
+        torch.testing.assert_close(q.recurrent.weight, quantize_post_training(reference, 4).recurrent.weight,
+                                   rtol=0, atol=0)
 
 
 def test_ptq_quantizes_w_inside_a_text_embedding():

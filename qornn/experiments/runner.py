@@ -277,7 +277,9 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
                    progress: bool = True, overrides: Any = None) -> dict:
     """Train every run of the experiment that has no up-to-date record, and record it.
 
-    A run already recorded with the same config is skipped unless ``retrain``. An interrupted run
+    A run already recorded with the same config is skipped unless ``retrain`` (which quantizes a
+    post-training quantization again from its source's recorded model, and trains the source again
+    only when ``runs`` names it too). An interrupted run
     resumes from its checkpoint under ``runs/<experiment>/<profile>/<run>/``. With ``overrides``
     (:mod:`qornn.overrides`) it is a variant, recorded apart from the profile's record. Returns the
     record.
@@ -307,12 +309,15 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             continue
         source = cfg.source_run(run)
         if source is None:
-            model, out = _train_run(cfg, run, task, seed, device, progress, retrain=retrain)
-            trained[run] = model, out
+            if run not in trained:  # trained already when a PTQ run named before it needed it
+                trained[run] = _train_run(cfg, run, task, seed, device, progress, retrain=retrain)
+            model, out = trained[run]
         else:  # post-training quantization of the source run's trained model (trained if need be)
             if source not in trained:
-                trained[source] = (None if retrain else _recorded_source(cfg, source, task, seed, record)) \
-                    or _train_run(cfg, source, task, seed, device, progress, retrain=retrain)
+                # --retrain quantizes again; it trains the source again only when it is asked for too
+                again = retrain and source in runs
+                trained[source] = (None if again else _recorded_source(cfg, source, task, seed, record)) \
+                    or _train_run(cfg, source, task, seed, device, progress, retrain=again)
             start = time.perf_counter()
             model = quantize_post_training(trained[source][0], cfg.models[run]["bits"])
             batch = cfg.train_config(source).eval_batch_size

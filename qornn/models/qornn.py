@@ -28,9 +28,10 @@ entry plus one 32-bit float scale α per tensor. Only what inference needs is co
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -346,10 +347,24 @@ def quantize_post_training(model: nn.Module, bits: int, *, input_bits: int | Non
                 module.bits = bits
     net, source = getattr(q, "model", q), getattr(model, "model", model)  # inside a text embedding
     if isinstance(net, RecurrentNet):
-        with torch.no_grad():
+        # eval mode: a model fresh from training reads its W as its packed weights do, and the
+        # source's power-iteration vector stays put, so every width quantizes the same matrix
+        with torch.no_grad(), _evaluating(source.recurrent):
             w = source.recurrent.matrix().detach()
         net.recurrent = FixedQuantizedWeight(w, bits)
     return q.eval()
+
+
+@contextlib.contextmanager
+def _evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """``module`` in eval mode inside the block, in its own mode again after it: reading a
+    :class:`BjorckWeight` there leaves its power-iteration vector ``power_u`` unchanged."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 def float_matrix(rec: RecurrentWeight) -> torch.Tensor:
@@ -358,13 +373,8 @@ def float_matrix(rec: RecurrentWeight) -> torch.Tensor:
     of a float weight without a latent matrix (a torch parametrization). Björck runs in eval mode, so
     reading it does not move the power-iteration vector."""
     if isinstance(rec, BjorckWeight):
-        was_training = rec.training
-        rec.eval()
-        try:
-            with torch.no_grad():
-                return rec.orthogonal_matrix().detach()
-        finally:
-            rec.train(was_training)
+        with torch.no_grad(), _evaluating(rec):
+            return rec.orthogonal_matrix().detach()
     if isinstance(getattr(rec, "weight", None), torch.Tensor):
         return rec.weight.detach()
     with torch.no_grad():
