@@ -645,6 +645,31 @@ def test_the_peer_checks_runs_name_the_model_they_trained():
     assert models["copy-paper-hadamrnn-seed0"] == {"model": "hadamrnn"}
 
 
+#: the commit from which post-training quantization reads a Björck source in eval mode: its check
+#: (training_equivalence/5189661ce5bc.json) found the PTQ-Björck runs after the first width
+#: different, and its SAME_RESULTS pair holds only because every committed one was quantized again
+PTQ_IN_EVAL_MODE = "843d3110ca101b89cbda49c0f7c138a2d08fdb15"
+
+
+def test_every_committed_post_training_quantization_of_a_bjorck_model_is_quantized_in_eval_mode():
+    import subprocess
+
+    root = results._REPO_ROOT
+    found = 0
+    for path in sorted((root / "data" / "results").rglob("*.json")):
+        if "benchmarks" in path.parts or "history" in path.parts:
+            continue
+        for run, data in (json.loads(path.read_text()).get("runs") or {}).items():
+            if (data.get("config", {}).get("model") or {}).get("ptq_of") != "ornn-bjorck":
+                continue
+            found += 1
+            made = data["provenance"]["commit"]
+            ancestor = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor",
+                                       PTQ_IN_EVAL_MODE, made], capture_output=True)
+            assert ancestor.returncode == 0, f"{path.relative_to(root)} {run}: quantized at {made}, before it"
+    assert found >= 60
+
+
 def test_a_check_that_left_a_measurement_out_is_followed_by_that_measurement_made_again():
     """A training-equivalence check may leave out a measurement made after training (the
     ``analysis.activation_ptq`` of a change to activation PTQ): its pair then holds only because every
