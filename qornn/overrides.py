@@ -30,33 +30,48 @@ from typing import Any
 
 import yaml
 
-__all__ = ["parse_assignment", "parse_overrides", "apply_overrides", "variant_name", "record_variant",
-           "command_options"]
+__all__ = ["parse_scalar", "parse_assignment", "parse_overrides", "apply_overrides", "variant_name",
+           "record_variant", "command_options"]
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.,=+-]{1,80}$")
 
 
+def parse_scalar(text: str) -> Any:
+    """A value written on a command line (``--set KEY=VALUE``, ``--grid``, the notebook runner's
+    ``-p KEY=VALUE``) as a scalar, the same way for all of them: a number as an int or float (also
+    ``1e-3`` and ``1e-05``, which YAML 1.1 reads as text), ``True`` / ``true`` / ``False`` / ``false``
+    as a bool, ``None`` (as ``qornn list --models`` prints it), ``null`` or ``~`` as None, and any
+    other text as itself (YAML quotes removed). YAML 1.1's other booleans (``yes``, ``no``, ``on``,
+    ``off``, ``TRUE``) stay text, so a boolean setting refuses them by name rather than reading a
+    typo's neighbour as a bool. A list or mapping is a ValueError: one value is expected."""
+    text = text.strip()
+    if text in ("True", "true", "False", "false"):
+        return text in ("True", "true")
+    if text in ("None", "null", "~"):
+        return None
+    if _NUMBER.fullmatch(text):
+        return int(text) if _INTEGER.fullmatch(text) else float(text)
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"a single value is expected, got {text!r}")
+    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else text
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """``"hadamrnn.bits=2"`` -> ``("hadamrnn.bits", 2)``: the value read as a YAML scalar
-    (``2``, ``0.5``, ``true``, ``null``, ``relu``)."""
+    """``"hadamrnn.bits=2"`` -> ``("hadamrnn.bits", 2)``: the value read by :func:`parse_scalar`
+    (``2``, ``0.5``, ``1e-3``, ``true``, ``null``, ``relu``)."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or not all(part.isidentifier() or re.fullmatch(r"[A-Za-z0-9_-]+", part)
                                      for part in key.split(".")):
         raise ValueError(f"an override is KEY=VALUE (e.g. hidden_size=32 or hadamrnn.bits=2), got {text!r}")
-    text = raw.strip()
-    if text == "None":  # as `qornn list --models` prints it
-        value: Any = None
-    elif _NUMBER.fullmatch(text):  # YAML 1.1 reads 1e-3 and 1e-05 (how json writes 0.00001) as text
-        value = int(text) if _INTEGER.fullmatch(text) else float(text)
-    else:
-        try:
-            value = yaml.safe_load(text) if text else ""
-        except yaml.YAMLError:
-            value = text
-    if isinstance(value, (dict, list)):
-        raise ValueError(f"override {key}: a single value is expected, got {raw.strip()!r}")
-    return key, value
+    try:
+        return key, parse_scalar(raw)
+    except ValueError as err:
+        raise ValueError(f"override {key}: {err}") from None
 
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")

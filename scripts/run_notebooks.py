@@ -35,8 +35,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 #: where the book finds the executed notebooks (git-ignored): pages at book/<paper>/<name>.html
@@ -48,17 +46,15 @@ class ParameterError(ValueError):
 
 
 def parse_value(text: str):
-    """'3' -> 3, '0.5' -> 0.5, 'True' / 'true' -> True, 'cpu' -> 'cpu' (YAML scalars; only
-    True / true / False / false are booleans, not YAML 1.1's yes, no, on and off)."""
-    if text in ("True", "true", "False", "false"):
-        return text in ("True", "true")
+    """'3' -> 3, '1e-3' -> 0.001, 'true' -> True, 'cpu' -> 'cpu': the scalar that ``qornn run --set``
+    reads (:func:`qornn.overrides.parse_scalar`); a list or mapping stays text (the JSON text of the
+    ``overrides`` parameter)."""
+    from qornn.overrides import parse_scalar
+
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        return parse_scalar(text)
+    except ValueError:
         return text
-    if isinstance(value, bool):  # yes, no, on, off: text, which a bool parameter refuses
-        return text
-    return value if isinstance(value, (int, float, str)) or value is None else text
 
 
 def parse_parameters(pairs: list[str], profile: str | None) -> dict:

@@ -129,6 +129,14 @@ def test_runner_parameters():
         runner.parse_parameters(["novalue"], None)
     # only True / true / False / false are booleans: YAML 1.1's yes is text, which retrain refuses
     assert runner.parse_parameters(["retrain=true", "seed=yes"], None) == {"retrain": True, "seed": "yes"}
+    # a value reads as `qornn run --set` reads it (one parser), a list or dict stays text (overrides)
+    from qornn.overrides import parse_scalar
+
+    for text in ("3", "1e-3", "1e-05", ".5", "-2", "true", "False", "yes", "on", "None", "null", "~",
+                 "relu", "'quoted'", "2026-12-07", "nan", ""):
+        assert runner.parse_value(text) == parse_scalar(text), text
+    assert runner.parse_parameters(["lr=1e-3"], None) == {"lr": 1e-3}
+    assert runner.parse_value('{"hidden_size": 32}') == '{"hidden_size": 32}'
     assert runner.output_path(COPY_NOTEBOOK, ROOT / "_build" / "executed") == (
         ROOT / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb")
     # the book's pages: book/<paper>/<name>.html, with no _build in their addresses

@@ -43,6 +43,12 @@ def test_numbers_in_any_notation_read_as_numbers_and_a_command_gives_its_runs_ba
                         ("1_000", 1000), ("true", True), ("null", None), ("relu", "relu"), ("nan", "nan")):
         assert parse_assignment(f"x={text}") == ("x", value), text
     assert isinstance(parse_assignment("x=3")[1], int)
+    # YAML 1.1's other booleans stay text, so a boolean option refuses them by name, as from JSON
+    assert parse_assignment("x=yes") == ("x", "yes") and parse_assignment("x=~") == ("x", None)
+    with pytest.raises(ValueError, match="hadamrnn.learn_signs='on'"):
+        get_config("copy", "smoke", ["hadamrnn.learn_signs=on"])
+    with pytest.raises(ValueError, match=r"override x: a single value is expected, got '\[1, 2\]'"):
+        parse_assignment("x=[1, 2]")
     assert get_config("copy", "smoke", '{"train": {"lr": 1e-3}}').train["lr"] == 1e-3  # JSON text
     # None where a setting takes it, as `qornn list --models` prints it (bits None: float)
     assert get_config("copy", "smoke", ["hadamrnn.bits=None"]).models["hadamrnn"]["bits"] is None
