@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from . import fast_hadamard
 from .results import MAX_SEED, atomic_torch_save, check_seed
 from .tasks import Task
 
@@ -314,6 +315,10 @@ def train(
     n = task.num_samples("train")
     names = {id(p): name for name, p in model.named_parameters()}
     steps_per_epoch = batches_per_epoch(n, cfg.batch_size)
+    # builds the fused HadamRNN kernel now if the model runs on it (a minute on a fresh machine): the
+    # build is not training time, and would otherwise be counted in the first step's
+    if dev.type == "cpu":
+        fast_hadamard.implementation(model)
     model.train()
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]

@@ -63,6 +63,27 @@ def test_training_flushes_subnormals_and_leaves_the_default_after(subnormal_surv
     assert subnormal_survives()
 
 
+def test_the_kernel_is_built_before_the_clock_of_the_first_step_starts(monkeypatch):
+    """Building the fused kernel takes a minute on a fresh machine: it is not training time, so
+    train() builds it (when the model runs on it) before its first step is timed."""
+    import time
+    import types
+
+    from qornn import fast_hadamard
+    from qornn import train as training
+
+    events = []
+    load = fast_hadamard.load_extension
+    monkeypatch.setattr(fast_hadamard, "load_extension", lambda: events.append("kernel") or load())
+    clock = types.SimpleNamespace(perf_counter=lambda: events.append("clock") or time.perf_counter())
+    monkeypatch.setattr(training, "time", clock)  # train.py's clock only
+    small_run(epochs=1)
+    assert "kernel" in events and events.index("kernel") < events.index("clock")
+    events.clear()
+    small_run(epochs=1, model="lstm")  # no HadamRNN weight: nothing to build
+    assert "kernel" not in events
+
+
 class Interrupt(Exception):
     pass
 
