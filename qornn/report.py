@@ -29,11 +29,13 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_AVAILABLE",
     "NOT_IN_PAPER",
+    "NOT_KNOWN",
     "reference_lines",
     "best_epochs",
     "PaperNumbersError",
     "paper_dir",
     "load_paper_numbers",
+    "paper_inventory",
     "history_frame",
     "plot_loss_curves",
     "plot_metric_curves",
@@ -124,6 +126,9 @@ NOT_AVAILABLE = "not available"
 MAX_EPOCH_TICKS = 20
 #: a run or metric that the paper does not report (not: reported, but unreadable)
 NOT_IN_PAPER = "not in the paper"
+#: a run or metric without an entry, for a paper whose result tables could not be read
+#: (``tables_read: false`` in its file): whether the paper reports it is not known
+NOT_KNOWN = "not known (its tables not read)"
 _SOURCE_KEYS = ("paper", "arxiv", "version")
 _WHERE_KEYS = ("table", "figure", "section", "where")
 
@@ -167,6 +172,17 @@ def _entries(doc: Mapping) -> Iterable[tuple[str, dict]]:
                     if isinstance(entry, Mapping):
                         yield (f"numbers.{experiment}.{run}.{metric}",
                                {"experiment": experiment, "run": run, "metric": metric, **entry})
+
+
+def paper_inventory(paper: str, match: str = "") -> pd.DataFrame:
+    """The tables and figures ``data/paper/<paper>.yaml`` knows the paper has, found or not (its
+    ``inventory``), those whose id contains ``match``: id, version, caption (verbatim, or "NOT
+    FOUND. Description: ..."), what it reports, status (found, partial, not available) and where it
+    was searched. For a table whose numbers could not be read, what a page can show instead of them."""
+    doc = yaml.safe_load((paper_dir() / f"{paper}.yaml").read_text()) or {}
+    rows = [{key: item.get(key, "") for key in ("id", "version", "caption", "reports", "status", "source")}
+            for item in doc.get("inventory") or [] if match.lower() in str(item.get("id", "")).lower()]
+    return pd.DataFrame(rows, columns=["id", "version", "caption", "reports", "status", "source"])
 
 
 def load_paper_numbers(paper: str) -> dict[str, Any]:
@@ -215,8 +231,11 @@ def load_paper_numbers(paper: str) -> dict[str, Any]:
                 raise PaperNumbersError(f"{where}: value must be a number or null, got {value!r}")
             entry.setdefault("status", "published")
         entries.append(entry)
-    return {"paper": title or paper, "arxiv": doc.get("arxiv"),
-            "version": doc.get("version"), "path": str(path), "entries": entries}
+    tables_read = doc.get("tables_read", True)
+    if not isinstance(tables_read, bool):
+        raise PaperNumbersError(f"{path.name}: tables_read must be true or false, got {tables_read!r}")
+    return {"paper": title or paper, "arxiv": doc.get("arxiv"), "version": doc.get("version"),
+            "path": str(path), "entries": entries, "tables_read": tables_read}
 
 
 #: what :func:`signs_of` says of a HadamRNN whose random initial signs were kept: not the paper's model
@@ -1040,12 +1059,15 @@ def _entry_for(entries: list[dict], experiment: str, run: str, metric: str) -> d
     return None
 
 
-def paper_cell(entry: Mapping | None) -> str:
+def paper_cell(entry: Mapping | None, tables_read: bool = True) -> str:
     """What the paper column shows for a run and metric: its number (formatted as :func:`_fmt`
     does for the entry's metric), "not available" (the paper reports it but no source could be
-    read, an entry with value null) or "not in the paper" (no entry: the paper does not report that
-    run or metric)."""
-    return NOT_IN_PAPER if entry is None else _fmt(entry.get("value"), entry.get("metric"))
+    read, an entry with value null), or for no entry "not in the paper" (the paper does not report
+    that run or metric) when the paper's result tables were read (``tables_read``), else
+    :data:`NOT_KNOWN`: an unread table may hold it."""
+    if entry is None:
+        return NOT_IN_PAPER if tables_read else NOT_KNOWN
+    return _fmt(entry.get("value"), entry.get("metric"))
 
 
 def _is_accuracy(metric: str | None) -> bool:
@@ -1337,7 +1359,8 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
     Columns: budget (:func:`budget_label`: the paper's or a reduced one), run, signs
     (:func:`signs_of`: a HadamRNN with frozen signs is marked as not the paper's model), hidden (the
     model's hidden size), metric, paper value (:func:`paper_cell`: "not available" where the paper's
-    number could not be read, "not in the paper" where it reports none), ours, seeds, vs chance
+    number could not be read, "not in the paper" where it reports none, :data:`NOT_KNOWN` where its
+    tables were not read), ours, seeds, vs chance
     (:func:`at_chance`), gap (ours − paper, where both exist; accuracies in percentage points),
     profile, record (path, commit, date). Numbers as :func:`_fmt` writes them.
     ``seeds``: the records of the same experiment and profile at every recorded seed
@@ -1373,6 +1396,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
         return pd.DataFrame(rows, columns=["budget", "run", "signs", "metric", "ours", "seeds", "profile",
                                            "record"])
     entries = list(paper_numbers.get("entries", []))
+    tables_read = paper_numbers.get("tables_read", True)
     experiment = paper_experiment or record["experiment"]  # its name in data/paper/<paper>.yaml
     rows = []
     seen = set()
@@ -1389,7 +1413,9 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
             gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
             rows.append({"budget": budget, "run": run, "signs": signs,
                          "hidden": _fmt(hidden_size(record, run)),
-                         "metric": metric, "paper value": paper_cell(entry),
+                         # a model the paper does not have is not in it, its tables read or not
+                         "metric": metric,
+                         "paper value": paper_cell(entry, tables_read or signs == FROZEN_SIGNS),
                          "ours": mean_std_cell(values.values(), metric)
                          + (f" (stand-in data: {stand_in})" if stand_in else ""),
                          "seeds": seeds_cell(values),
@@ -1406,13 +1432,13 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                 rows.append({"budget": budget, "run": entry["run"],
                              "signs": signs_of(data["config"].get("model", {})),
                              "hidden": _fmt(hidden_size(record, entry["run"])),
-                             "metric": "size_bits", "paper value": paper_cell(entry),
+                             "metric": "size_bits", "paper value": paper_cell(entry, tables_read),
                              "ours": _fmt(int(data["size_bits"])), "seeds": "—", "vs chance": "",
                              "gap": "—" if gap is None else f"{gap:+,}", "profile": record["profile"],
                              "record": record_label(record, entry["run"])})
                 continue
             rows.append({"budget": budget, "run": entry["run"], "signs": "—", "hidden": "—",
-                         "metric": entry["metric"], "paper value": paper_cell(entry),
+                         "metric": entry["metric"], "paper value": paper_cell(entry, tables_read),
                          "ours": why_not_recorded(record["experiment"], record["profile"], entry["run"]),
                          "seeds": "—", "vs chance": "", "gap": "—", "profile": record["profile"],
                          "record": "—"})
@@ -1490,7 +1516,7 @@ def why_not_recorded(experiment: str, profile: str, run: str) -> str:
     if run in config.left_out:
         return f"{NOT_RECORDED}: left out of profile `{profile}` ({config.left_out[run]})"
     if run not in config.models:
-        return f"{NOT_RECORDED}: the paper lists it; `{experiment}` does not train it"
+        return f"{NOT_RECORDED}: an entry in data/paper, not trained by `{experiment}`"
     if profile != PAPER_PROFILE:
         return NOT_RECORDED
     frame = paper_budget_frame(experiment).set_index("run")
@@ -2236,11 +2262,12 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
 def summary_for_page(summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """A chapter's :func:`summary_table` as its page shows it: the table without the rows that carry
     no number, neither ours (:data:`NOT_RECORDED`) nor the paper's (:data:`NOT_AVAILABLE`,
-    :data:`NOT_IN_PAPER`), and without the columns empty in every row (:func:`without_empty_columns`);
+    :data:`NOT_IN_PAPER`, :data:`NOT_KNOWN`), and without the columns empty in every row
+    (:func:`without_empty_columns`);
     and markdown below it: how many rows, for how many the paper's number is available, the columns
     left out, and each numberless row with its reason ("- copy, paper's budget, `lstm`: not run
     yet; does not fit here, 13.0 h on one core."), so that a run without a number is still named."""
-    paper_missing = summary["paper value"].isin([NOT_AVAILABLE, NOT_IN_PAPER])
+    paper_missing = summary["paper value"].isin([NOT_AVAILABLE, NOT_IN_PAPER, NOT_KNOWN])
     numberless = summary["ours"].astype(str).str.startswith(NOT_RECORDED) & paper_missing
     shown, left_out = without_empty_columns(summary[~numberless].reset_index(drop=True))
     text = (f"{len(shown)} row{'s' if len(shown) != 1 else ''}; the paper's number is available for "

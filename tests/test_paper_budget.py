@@ -94,8 +94,8 @@ def test_paper_rows_lead_the_page_table_and_say_which_budget_they_are():
     cpu_rows = table[(table["budget"] == "reduced (cpu profile)") & ~unrecorded]
     assert all("copy/cpu.json" in label for label in cpu_rows["record"])
     # the paper's own numbers stay "not available" whichever budget ours come from
-    assert set(table.loc[table["run"] == "hadamrnn", "paper value"]) <= {report.NOT_AVAILABLE,
-                                                                          report.NOT_IN_PAPER}
+    assert set(table.loc[table["run"] == "hadamrnn", "paper value"]) <= {
+        report.NOT_AVAILABLE, report.NOT_IN_PAPER, report.NOT_KNOWN}
 
 
 def test_a_row_without_a_number_says_why():
@@ -118,7 +118,7 @@ def test_a_row_without_a_number_says_why():
     assert why("copy", "paper", "lstm") == "not recorded: in progress, 4,000 of 40,000 optimiser steps, 10%"
     assert set(report._PAPER_STATUS_BRIEF) == {report.NOT_RUN_AT_PAPER, report.IN_PROGRESS_AT_PAPER,
                                                report.FAILED_AT_PAPER}
-    assert why("copy", "paper", "qornn-lstm") == "not recorded: the paper lists it; `copy` does not train it"
+    assert why("copy", "paper", "qornn-lstm") == "not recorded: an entry in data/paper, not trained by `copy`"
     assert why("hadamrnn-size-accuracy", "paper", "hadamrnn-p4-learned-signs").startswith(
         "not recorded: left out of profile `paper` (every run of this profile learns its signs")
     assert why("copy", "cpu", "lstm") == report.NOT_RECORDED  # a reduced profile's run not recorded yet
@@ -173,7 +173,7 @@ def test_the_chapter_summary_leads_with_every_paper_row():
 def test_a_summary_page_lists_the_rows_without_any_number_below_its_table():
     paper, cpu = report.PAPER_BUDGET, report.budget_label("cpu")
     missing = f"{report.NOT_RECORDED}: not run yet; does not fit here, 13.0 h on one core"
-    absent = f"{report.NOT_RECORDED}: the paper lists it; `copy` does not train it"
+    absent = f"{report.NOT_RECORDED}: an entry in data/paper, not trained by `copy`"
     summary = pd.DataFrame([
         {"task": "copy", "budget": paper, "run": "hadamrnn", "paper value": report.NOT_AVAILABLE,
          "ours": "0.0001", "gap": "—"},
@@ -192,7 +192,7 @@ def test_a_summary_page_lists_the_rows_without_any_number_below_its_table():
     assert "3 more rows have no number yet" in note
     assert "- copy, paper's budget, `lstm`: not run yet; does not fit here, 13.0 h on one core." in note
     # a run missing for the same reason at both budgets is one line
-    assert f"- copy, paper's budget and {cpu}, `gru`: the paper lists it; `copy` does not train it." in note
+    assert f"- copy, paper's budget and {cpu}, `gru`: an entry in data/paper, not trained by `copy`." in note
     one = report.summary_for_page(summary.iloc[:1])[1]
     assert one == "1 row; the paper's number is available for 0 of them. Left out, empty in every row: gap."
 
@@ -409,7 +409,7 @@ def test_released_notebook_numbers_are_labelled_sourced_and_never_the_papers():
     compared = report.budget_comparison("copy", results.load_record("copy", "cpu"), paper)
     assert "9.904e-08" not in set(compared["paper value"])
     assert set(compared.loc[compared["run"] == "block-hadamrnn", "paper value"]) <= {
-        report.NOT_AVAILABLE, report.NOT_IN_PAPER}
+        report.NOT_AVAILABLE, report.NOT_IN_PAPER, report.NOT_KNOWN}
 
 
 def test_the_qornn_authors_released_copy_run_stands_beside_our_run_of_that_model():

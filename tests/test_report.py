@@ -166,6 +166,26 @@ def test_comparison_table_with_paper_numbers(record, paper_dir):
     # metrics the paper does not report still appear, as not in the paper (not: unreadable)
     acc = table[(table.run == "hadamrnn") & (table.metric == "recall_accuracy")].iloc[0]
     assert acc["paper value"] == report.NOT_IN_PAPER
+    # unless the paper's result tables were never read: then whether it reports them is not known
+    unread = report.comparison_table(record, {**paper, "tables_read": False})
+    unread = unread[unread.metric != "size_bits"]
+    assert list(unread["paper value"]) == [report.NOT_KNOWN if cell == report.NOT_IN_PAPER else cell
+                                           for cell in table["paper value"]]
+    assert report.NOT_KNOWN in set(unread["paper value"])
+    _write_paper(paper_dir, [], tables_read="no")
+    with pytest.raises(report.PaperNumbersError, match="tables_read must be true or false, got 'no'"):
+        report.load_paper_numbers("test")
+
+
+def test_the_qornn_paper_file_says_its_tables_were_not_read():
+    assert report.load_paper_numbers("qornn")["tables_read"] is False
+    assert report.load_paper_numbers("hadamrnn")["tables_read"] is False
+    assert report.load_paper_numbers("references")["tables_read"] is True  # numbers read, not a paper's
+    # what a page can show of a table whose numbers could not be read: what is known of it
+    table = report.paper_inventory("qornn", "activation")
+    assert list(table["id"]) == ["Activation quantization table"]
+    assert list(table["status"]) == ["not available"]
+    assert report.paper_inventory("qornn", "no such table").empty
 
 
 def test_a_stand_in_run_is_never_set_against_the_paper(paper_dir):

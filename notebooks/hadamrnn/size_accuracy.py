@@ -206,7 +206,8 @@ display(report.styled(pd.DataFrame(rows), precision=1))
 # The paper's Figure 1 gives no readable value, so its column is "not available" for the HadamRNN
 # and Block-HadamRNN runs (`data/paper/hadamrnn.yaml`, experiment `size-accuracy`: which p and block
 # sizes the figure plots is not known either; its inventory says what was found of the figure), and
-# "not in the paper" for the runs that are ours (the ReLU and tanh variants, the transformer).
+# "not known" for our other runs (the ReLU and tanh variants, the transformer): the paper's tables
+# could not be read, so whether it has them (its ablation of linear recurrent units may) is unknown.
 
 # %% tags=["hide-input", "full-width"]
 paper = report.load_paper_numbers("hadamrnn")

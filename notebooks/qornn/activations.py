@@ -130,15 +130,9 @@ for task, (record, frame) in frames.items():
 # %% [markdown]
 # ## The paper beside ours
 #
-# The paper's activation-quantization numbers, read from `data/paper/qornn.yaml`: none could be read
-# from a source reachable here, so each is "not available"; the file says what was searched.
+# The paper's activation-quantization table (v2) could not be read from a source reachable here, and
+# which weight and activation widths it tabulates is not known, so there is no row of it to set ours
+# beside. What `data/paper/qornn.yaml` knows of that table, and where it was searched:
 
 # %% tags=["hide-input", "full-width"]
-paper = report.load_paper_numbers("qornn")
-rows = [e for e in paper["entries"] if "act" in e["run"]]
-import pandas as pd  # noqa: E402
-
-display(report.styled(pd.DataFrame([{"experiment": e["experiment"], "run": e["run"], "metric": e["metric"],
-                                     "paper value": e.get("value") if e.get("value") is not None
-                                     else "not available", "source": e["source"].get("where", "")}
-                                    for e in rows])))
+display(report.styled(report.paper_inventory("qornn", "activation")))

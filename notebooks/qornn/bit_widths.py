@@ -24,7 +24,7 @@
 # {doc}`/book/qornn/ptb`): the QAT models (solid; squares: learned range) and the PTQ of
 # the float ORNN (dashed) at each weight width $k$ of $W$ and $U$, the float ORNN (dotted) and the
 # float baselines (dash-dotted) as reference lines, and the QORNN's size in bits on the top axis.
-# The left panel is the paper's budget (profile `paper`: the QORNN paper publishes no hyperparameters,
+# The left panel is the paper's budget (profile `paper`: the QORNN paper's hyperparameters could not be read,
 # so this is the nearest public setting or, for PTB, our own choice; the chapter introduction,
 # {doc}`/book/qornn/introduction`, quotes each profile's note) where it is recorded, the right one this
 # page's profile (a reduced budget); a task recorded at one budget has one panel across its row. Each

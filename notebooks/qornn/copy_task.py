@@ -43,7 +43,7 @@
 # -2^{k-1}, 2^{k-1} - 1\big)$ with $\alpha = \max |M|$ (see {doc}`/book/models`). The readout $V$
 # stays in float, as in the paper's second version.
 #
-# **The nonlinearity.** The paper's copy-task models are not published. Our first `cpu` run used
+# **The nonlinearity.** The paper's copy-task models could not be read here. Our first `cpu` run used
 # the vanilla ORNN, $h_t = \operatorname{ReLU}(W h_{t-1} + U x_t + b)$: in its 1,000 optimiser
 # steps no model, float or quantized, got below the memoryless baseline, so the bit width could not
 # be compared. That record is kept in `data/results/qornn-copy/history/`; this page shows the

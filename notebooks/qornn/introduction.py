@@ -157,7 +157,7 @@ display(Markdown(note))
 display(report.styled(report.paper_budget_summary(TASKS)))
 
 # %% [markdown]
-# The QORNN paper does not publish its hyperparameters, so "the paper's budget" in this chapter is
+# The QORNN paper's hyperparameters could not be read here, so "the paper's budget" in this chapter is
 # each task's `paper` profile: the nearest public setting, or our own choice where there is none.
 # Each profile's note says which:
 

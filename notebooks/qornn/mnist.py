@@ -28,7 +28,8 @@
 #
 # - **float ORNN** with the Björck or the projUNN mechanism (see {doc}`/book/qornn/copy_task`);
 # - **STE-Björck** and **STE-projUNN** at $k = 3, 4, 5, 6, 8$ bits ($W$ and $U$ at $k$ bits, $V$ in
-#   float; the authors' notebook trains STE-projUNN at 4 bits only, the other widths are ours);
+#   float; the authors' notebook has STE-Björck at these widths and no STE-projUNN model on these
+#   tasks, so every STE-projUNN width is ours);
 # - **PTQ**: the trained float Björck ORNN with $W$ and $U$ quantized to $k$ bits after training;
 # - the float **LSTM** and **FastRNN** baselines of v2, at the same hidden size (FastRNN:
 #   $\tilde h_t = \tanh(W x_t + U h_{t-1} + b)$, $h_t = \alpha \tilde h_t + \beta h_{t-1}$ with

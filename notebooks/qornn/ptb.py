@@ -170,7 +170,7 @@ plt.show()
 # the number could not be read from a source reachable when that file was written.
 #
 # The column `budget` says which budget made each of our numbers: the rows made at the paper's
-# budget (profile `paper`: here our choice of that budget, since the paper's is not published; see
+# budget (profile `paper`: here our choice of that budget, since the paper's could not be read here; see
 # the profile's note), where they are recorded, come first, then those of this page's profile. The
 # note below names the runs not yet recorded at the paper's budget.
 

@@ -9,7 +9,7 @@ from typing import Any
 # The copy task. Paper: HadamRNN, arXiv 2502.00047, App. D.1, and the authors' published config
 # config/copytask/copy_task_hadamRNN_paper.yaml (hidden 128, T = 1000, K = 10, 512k/2k/2k samples,
 # batch 128, 10 epochs, Adam 1e-4, StepLR 0.98, 4-bit U and V).
-# Also the nearest public setting for QORNN's copy task (whose own hyperparameters are not published).
+# Also the nearest public setting for QORNN's copy task (whose own hyperparameters could not be read).
 COPY_PAPER_SETTING = {
     "task_options": {"length": 1000, "symbols": 10, "train_size": 512_000, "val_size": 2_000,
                      "test_size": 2_000},

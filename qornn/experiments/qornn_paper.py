@@ -37,16 +37,16 @@ EXPERIMENTS["qornn-copy"] = {
     "task": "copy",
     "paper_experiment": "copy",  # the name of this experiment in data/paper/qornn.yaml
     "source": "QORNN (arXiv 2402.04012 v2), copy task with T0 = 1000; bit widths 5, 6, 8 from the "
-              "authors' notebook, 3 and 4 added; hyperparameters not published: the HadamRNN "
-              "authors' copy config (hidden 128, batch 128, 10 epochs, Adam 1e-4, StepLR 0.98) is the "
-              "nearest public one; the model of the one QORNN copy run the authors' notebook prints "
-              "(hidden 256, modReLU) is the experiment qornn-copy-released",
+              "authors' notebook, 3 and 4 added; the paper's hyperparameters could not be read here: "
+              "the HadamRNN authors' copy config (hidden 128, batch 128, 10 epochs, Adam 1e-4, StepLR "
+              "0.98) is the nearest public one; the model of the one QORNN copy run the authors' "
+              "notebook prints (hidden 256, modReLU) is the experiment qornn-copy-released",
     "models": _QORNN_COPY_MODELS,
     "profiles": {
         "paper": {
             **COPY_PAPER_SETTING,  # the HadamRNN copy experiment's
             "note": "T = 1000 and the HadamRNN authors' copy hyperparameters (the QORNN paper's own "
-                    "are not published)",
+                    "could not be read here)",
         },
         "cpu": {
             "task_options": {"length": 200, "symbols": 10, "train_size": 12_800,
@@ -106,11 +106,12 @@ EXPERIMENTS["qornn-copy-released"] = {
 
 
 # pMNIST and sMNIST for QORNN (v2): STE-Björck and STE-projUNN at 3, 4, 5, 6 and 8 bits (the
-# authors' notebook's grid for Björck; it trains projUNN at 4 bits only, the other widths are ours),
+# authors' notebook's grid for Björck; it has no STE-projUNN model on these tasks, so every projUNN
+# width is ours),
 # against the float ORNN with each mechanism, PTQ of the float Björck ORNN at the same widths, and
 # the float LSTM and FastRNN baselines of v2. Both tasks use the vanilla ORNN's recurrence
 # h = ReLU(W h + U x + b), the model of the authors' QORNN code (see ../shared/papers/qornn.md). The
-# paper's hyperparameters are not public: `paper` uses the HadamRNN authors' pMNIST/sMNIST configs
+# paper's hyperparameters could not be read here: `paper` uses the HadamRNN authors' pMNIST/sMNIST configs
 # (hidden 512, batch 100, 100 epochs, Adam 1e-3, StepLR 0.98).
 
 
@@ -140,8 +141,8 @@ def _qornn_bit_width_models(hidden: int, nonlinearity: str, *, projunn: bool = T
 
 def _qornn_mnist(task: str, paper_batch: int, cpu: dict[str, Any], learned_range: bool = False,
                  nonlinearity: str = "relu") -> dict[str, Any]:
-    """A QORNN bit-width study on ``task`` (pmnist or smnist). The QORNN paper does not publish its
-    hyperparameters: the paper profile takes the HadamRNN authors' config of the same task, whose
+    """A QORNN bit-width study on ``task`` (pmnist or smnist). The QORNN paper's hyperparameters
+    could not be read here: the paper profile takes the HadamRNN authors' config of the same task, whose
     batch size (``paper_batch``) differs between the two."""
     models = _qornn_bit_width_models(512, nonlinearity, learned_range=learned_range)
     trained = [run for run, spec in models.items() if "ptq_of" not in spec]
@@ -149,8 +150,9 @@ def _qornn_mnist(task: str, paper_batch: int, cpu: dict[str, Any], learned_range
         "task": task,
         "paper_experiment": task,
         "source": f"QORNN (arXiv 2402.04012 v2), {task}: STE-Björck and STE-projUNN at 3, 4, 5, 6, 8 bits "
-                  "(the authors' notebook's grid; it has projUNN at 4 bits only), ORNN, LSTM and "
-                  "FastRNN; hyperparameters not published: the "
+                  "(the authors' notebook's grid for STE-Björck; it has no STE-projUNN model on this "
+                  "task, so every projUNN width is ours), ORNN, LSTM and FastRNN; the paper's "
+                  "hyperparameters could not be read here: the "
                   f"HadamRNN authors' {task} config (hidden 512, batch {paper_batch}, 100 epochs, Adam 1e-3, "
                   "StepLR 0.98) is the nearest public one",
         "models": models,
@@ -160,7 +162,7 @@ def _qornn_mnist(task: str, paper_batch: int, cpu: dict[str, Any], learned_range
                 "train": {"epochs": 100, "batch_size": paper_batch, "lr": 1e-3, "lr_gamma": 0.98,
                           "eval_batch_size": 1000},
                 "note": "hidden 512 and the HadamRNN authors' hyperparameters (the QORNN paper's own "
-                        "are not published)",
+                        "could not be read here)",
             },
             "cpu": {
                 "task_options": {"train_size": 20_000, "val_size": 2_000},
