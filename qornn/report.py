@@ -782,12 +782,53 @@ def run_summary(config, **parameters: Any) -> str:
                     "resume it until the task is in the package (`qornn/tasks/`, step 1 of the "
                     "book's walkthrough *Adapting a notebook to a new task*); until then only this "
                     "notebook, with `retrain = True`, trains it.\n\n")
+    changes = profile_changes(config, fmt)
     return (f"Parameters of this run: {params}.\n\n{variant}"
             f"**Profile `{config.profile}`**: {config.note}.\n\n"
+            + (f"Every setting it changes from the paper's budget (profile `{PAPER_PROFILE}`): {changes}.\n\n"
+               if changes else "")
+            +
             f"Task: {task}. Task options: {options}. Training: {training}.\n\n"
             "Models, one row per run (an empty cell: a setting the run does not set):\n\n"
             f"{_models_table(config.models, fmt)}\n\n"
             f"Paper setting: {config.source}.")
+
+
+def profile_changes(config, fmt: Callable[[Any], str] = str) -> str:
+    """The task options, training settings and model settings in which ``config``'s profile differs
+    from its experiment's ``paper`` profile, computed, so that a profile's hand-written note cannot
+    leave one out: "lr_gamma = 0.9 (paper's budget: 0.98); hidden_size = 64 (512) for ornn-bjorck,
+    …". "" for the ``paper`` profile itself, an experiment without one, or no difference."""
+    from .experiments import get_config
+
+    if config.profile == PAPER_PROFILE:
+        return ""
+    try:
+        paper = get_config(config.experiment, PAPER_PROFILE)
+    except (KeyError, ValueError):
+        return ""
+    missing = "default"
+    changes = []
+    for ours, theirs in ((config.task_options, paper.task_options), (config.train, paper.train)):
+        for key in dict.fromkeys([*ours, *theirs]):
+            if ours.get(key, missing) != theirs.get(key, missing):
+                changes.append(f"{key} = {fmt(ours.get(key, missing))} (paper's budget: "
+                               f"{fmt(theirs.get(key, missing))})")
+    by_change: dict[tuple[str, str, str], list[str]] = {}  # one entry per setting changed alike
+    for run, spec in config.models.items():
+        theirs = paper.models.get(run)
+        if theirs is None:
+            continue
+        for key in dict.fromkeys([*spec, *theirs]):
+            if spec.get(key, missing) != theirs.get(key, missing):
+                change = (key, fmt(spec.get(key, missing)), fmt(theirs.get(key, missing)))
+                by_change.setdefault(change, []).append(run)
+    trained = [run for run, spec in config.models.items() if "ptq_of" not in spec]
+    changes += [f"{key} = {ours} ({theirs}) for "
+                + ("every trained run" if runs == trained and len(runs) > 1
+                   else ", ".join(f"`{run}`" for run in runs))
+                for (key, ours, theirs), runs in by_change.items()]
+    return "; ".join(changes)
 
 
 def _models_table(models: Mapping[str, Mapping[str, Any]], fmt: Callable[[Any], str]) -> str:

@@ -360,6 +360,17 @@ def test_run_summary_names_every_setting():
     signs = report.run_summary(get_config("hadamrnn-signs-copy", "cpu"))  # a setting that is a mapping
     assert "| `bop-seed0` | hadamrnn | 128 | 4 | 0 |  | method = bop, project = True, gamma = 0.02" in signs
     assert "the full data set" in text and "epochs = 10" in text and "Adam 1e-3" in text
+    # what the profile changes from the paper's budget, computed: the hand-written note may omit one
+    assert ("Every setting it changes from the paper's budget (profile `paper`): epochs = 10 (paper's "
+            "budget: 100); lr_gamma = 0.8 (paper's budget: 0.98); learn_signs = False (default) for "
+            "`block-hadamrnn`; hidden_size = 128 (512) for `ornn`.") in text
+    copy = report.profile_changes(get_config("copy", "cpu"))
+    assert "lr_gamma = 0.9 (paper's budget: 0.98)" in copy
+    assert "val_size = 1000 (paper's budget: 2000)" in copy
+    qornn = report.profile_changes(get_config("qornn-pmnist", "cpu"))
+    assert "hidden_size = 64 (512) for every trained run" in qornn
+    assert report.profile_changes(get_config("copy", "paper")) == ""
+    assert "Every setting it changes" not in report.run_summary(get_config("copy", "paper"))
 
 
 def test_the_size_accuracy_plane_marks_each_kind_and_colours_a_run_alike_across_panels():

@@ -44,7 +44,8 @@
 # matrix that costs $n$ bits, with $U$ and $V$ quantized to 4 bits (see {doc}`/book/models` and the
 # copy-task page for the details). **Block-HadamRNN**: $W = \operatorname{diag}(\operatorname{sign}
 # u)(I_8 \otimes H_{64})/8$, a sparse ternary matrix with 88% zeros (on `cpu`, its random signs are
-# kept fixed: learned signs did not train in this budget, see below; so the `cpu` run
+# kept fixed: learned signs did not train a dense HadamRNN in this budget, `hadamrnn-p4-learned-signs`
+# on the size/accuracy page, and learned block signs were not tried at it; so the `cpu` run
 # `block-hadamrnn` is not the paper's model: the tables mark it "frozen random signs" and the figures
 # "[frozen signs]"). **ORNN**: the same network with a
 # float orthogonal $W$ and float $U$, $V$. **LSTM** and **FastGRNN** (Kusupati et al. 2018): the float

@@ -22,7 +22,8 @@
 # reachable from this machine**: no package registry ships IMDB or GLUE, and the IoT data sets are
 # not even named in any source here. So this page does three things:
 #
-# - it runs the paper's models with the paper's hyperparameters on **labelled stand-ins**, real
+# - it runs the paper's models (for IMDB with the paper's hyperparameters; SST-2's profile, below,
+#   says what it changes) on **labelled stand-ins**, real
 #   movie-review text from packages that ship it: `polarity-reviews` (1,500 Pang & Lee reviews, the
 #   IMDb review archive) for IMDB and `rt-snippets` (Rotten Tomatoes snippets, SST's own source) for
 #   SST-2. Their numbers say how the models compare with each other on this kind of data; they are

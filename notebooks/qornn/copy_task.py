@@ -355,7 +355,8 @@ report.show_markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE,
 # run recorded at one seed has a dot and no bar, and a run that failed at a seed (*Runs that failed*,
 # above) has no dot for it. The losses span orders of magnitude, so the axis is logarithmic and the
 # bars are the geometric mean ×/÷ the geometric standard deviation. (Post-training quantization is
-# deterministic given its float model, so its spread is the float model's: it is left out here.)
+# left out here: rounding the float model's weights spreads its losses far wider than the float
+# model's, over tens of orders of magnitude at few bits; the tables above give its mean and spread.)
 
 # %% tags=["hide-input"]
 by_budget = report.budget_seed_records("qornn-copy", record)
