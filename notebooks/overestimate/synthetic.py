@@ -93,7 +93,16 @@ display(report.styled(over_report.gap_table(records)))
 # %% [markdown]
 # ## Majoring points against the tolerance
 #
-# Halving $\varepsilon$ refines only the cells where $f$ still varies by more than $\varepsilon$.
+# The refinement stops at the tolerance $\varepsilon$ or at the maximal depth, whichever comes
+# first; how each record's stopped (the last column counts the cells the depth cap stopped while
+# $f$ still varied by more than $\varepsilon$ over them, computed from the recorded cells):
+
+# %% tags=["hide-input"]
+display(report.styled(over_report.refinement_frame(records)))
+
+# %% [markdown]
+# Where that count is 0, halving $\varepsilon$ refines only the cells where $f$ still varies by more
+# than $\varepsilon$ (the sweep below uses each record's maximal depth).
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 4))

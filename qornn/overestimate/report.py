@@ -27,9 +27,11 @@ def _options(record: Mapping) -> dict:
 
 
 def gap_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
-    """One row per experiment and run: the mean, largest and smallest gap ``g − f`` on the dense grid,
-    the share of grid points and of random points under-estimated, the shift added, and the number
-    of training points (majoring points, or random points for the baselines)."""
+    """One row per experiment and run: the mean gap ``g − f`` on the dense grid (signed: a run that
+    under-estimates somewhere has its under- and over-estimates cancel in it), the mean of ``|g − f|``,
+    the largest and smallest gap, the share of grid points and of random points under-estimated, the
+    shift added, and the number of training points (majoring points, or random points for the
+    baselines)."""
     rows = []
     for experiment, record in records.items():
         for run in ("majoring", "mse", "mse-shifted"):
@@ -40,13 +42,32 @@ def gap_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
             points = data["majoring_points"]["count"] if run == "majoring" else data["training_points"]
             rows.append({"experiment": experiment, "run": run, "method": LABELS[run],
                          "training points": points,
-                         "mean over-estimation (grid)": test["grid"]["mean_gap"],
+                         "mean gap g − f (grid)": test["grid"]["mean_gap"],
+                         "mean |g − f| (grid)": test["grid"]["mean_abs_gap"],
                          "max over-estimation (grid)": test["grid"]["max_gap"],
                          "min gap (grid)": test["grid"]["min_gap"],
                          "under-estimated share (grid)": test["grid"]["under_share"],
                          "under-estimated share (random)": test["random"]["under_share"],
                          "grid points": test["grid"]["points"], "random points": test["random"]["points"],
                          "shift": test["shift"]})
+    return pd.DataFrame(rows)
+
+
+def refinement_frame(records: Mapping[str, Mapping]) -> pd.DataFrame:
+    """How each record's refinement stopped: its tolerance ε and maximal depth, the majoring points
+    it made, the deepest cell, and how many cells still vary by more than ε, ``f(u_C) − f(l_C) > ε``
+    (computed here from the recorded cells): those the depth cap stopped before ε was met. 0 means
+    every cell met ε, so the tolerance, not the cap, set the cells."""
+    rows = []
+    for experiment, record in records.items():
+        options = _options(record)
+        cells = record["runs"]["majoring"]["majoring_points"]
+        ref = get_function(options["function"])
+        variation = np.asarray(cells["value"]) - ref(np.asarray(cells["lower"]))
+        rows.append({"experiment": experiment, "tolerance ε": options["tol"],
+                     "maximal depth": options["max_depth"], "majoring points": cells["count"],
+                     "deepest cell": cells["max_depth_reached"],
+                     "cells varying by more than ε": int((variation > options["tol"]).sum())})
     return pd.DataFrame(rows)
 
 
