@@ -222,7 +222,21 @@ def _weights_load(args: argparse.Namespace, run: str) -> bool:
     return True
 
 
+def _own_runner(experiment: object) -> None:
+    """A clear error for an experiment of a chapter with a runner of its own (the SEA and
+    majoring-points wings, the theory chapters), which this command line does not run."""
+    from .theory.runner import THEORY_EXPERIMENTS
+    from .wings import WING_EXPERIMENTS
+
+    for names, runner in ((WING_EXPERIMENTS, "qornn.wings run"), (THEORY_EXPERIMENTS, "qornn.theory.runner")):
+        if experiment in names:
+            raise ValueError(f"{experiment!r} is run by its chapter's own runner, not by qornn: python -m "
+                             f"{runner} {experiment} --profile P (see the book's page Rerunning an "
+                             "experiment)")
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    _own_runner(getattr(args, "experiment", None))
     if args.command == "list" and args.models:
         print(describe_models())
     elif args.command == "list":
@@ -231,6 +245,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"  {name}: {', '.join(EXPERIMENTS[name]['profiles'])}")
         print(f"models: {', '.join(model_names())} (their options: qornn list --models)")
         print(f"tasks: {', '.join(sorted(TASKS))}")
+        print("the SEA, majoring-points and theory experiments have runners of their own: "
+              "python -m qornn.wings list, python -m qornn.theory.runner --help")
     elif args.command == "run":
         retain_freed_memory()  # the next step reuses the pages this one freed (same numbers, fewer faults)
         with _torch_threads(args.threads):

@@ -140,12 +140,15 @@ def packed_payload_bits(arrays: dict[str, np.ndarray], layout: dict[str, Any]) -
 
 
 def load_packed(path: Path) -> RecurrentNet:
-    """Rebuild the model saved by :func:`save_packed`; its outputs equal the original's exactly."""
+    """Rebuild the model saved by :func:`save_packed`, in eval mode; its outputs equal the original's
+    (in eval mode) exactly."""
     return read_packed(Path(path).read_bytes(), where=str(path))[0]
 
 
 def read_packed(data: bytes, where: str = "packed model") -> tuple[RecurrentNet, dict[str, Any]]:
-    """The model packed in ``data`` (a file's bytes) and the file's JSON header. Raises
+    """The model packed in ``data`` (a file's bytes), in eval mode, and the file's JSON header (in
+    training mode a Björck ORNN's every forward would move its power-iteration vector, so its outputs
+    would drift from the trained model's after the first call). Raises
     :class:`PackedFileError` naming ``where`` for anything that is not a packed model of this format:
     no pickle is ever loaded (``allow_pickle=False``), and a file that builds no model, or whose arrays
     do not fit the model it names, is refused rather than half loaded."""
@@ -159,7 +162,7 @@ def read_packed(data: bytes, where: str = "packed model") -> tuple[RecurrentNet,
         found = meta.get("format") if isinstance(meta, dict) else meta
         raise PackedFileError(f"{where}: not a {FORMAT} file (format {found!r})")
     try:
-        return _unpack_model(arrays, meta, where), meta
+        return _unpack_model(arrays, meta, where).eval(), meta
     except PackedFileError:
         raise
     except Exception as err:  # a header or arrays that do not fit: a bad build, a missing array

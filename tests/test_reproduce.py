@@ -131,3 +131,20 @@ def test_a_records_check_reads_as_a_table():
     assert frame.loc["pmnist / fastgrnn", "its CPU"] == "AMD EPYC"
     assert frame.loc["pmnist / fastgrnn", "starts"] == 4
     assert frame.loc["pmnist / fastgrnn", "record finished"] == "2026-12-04"
+
+
+def test_the_conda_environment_names_every_dependency_of_the_package():
+    """environment.yml installs the package with --no-deps, so a dependency it does not name is
+    missing for conda users (ninja was: no fused kernel, the dense path several times slower)."""
+    import re
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+    root = results._REPO_ROOT
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *(dep for extra in ("book", "sparse", "dev")
+                                          for dep in project["optional-dependencies"][extra])]
+    names = {re.split(r"[<>=!~\[ ]", dep, maxsplit=1)[0].lower() for dep in wanted}
+    listed = {re.split(r"[<>=!~\[ ]", line.strip()[2:], maxsplit=1)[0].lower()
+              for line in (root / "environment.yml").read_text().splitlines()
+              if line.strip().startswith("- ")}
+    assert names - listed == set(), f"environment.yml lacks {sorted(names - listed)}"

@@ -201,6 +201,13 @@ def test_command_line(capsys):
     assert "mean loss: k=2" in capsys.readouterr().out
     assert main(["show", "sea-regression", "--profile", "smoke"]) == 0
     assert main(["show", "sea-typo"]) == 2 and "unknown experiment" in capsys.readouterr().err
+    # qornn's own command line names the runner of a wing or theory experiment rather than not know it
+    from qornn.cli import main as qornn_main
+
+    assert qornn_main(["run", "sea-regression", "--profile", "smoke"]) == 2
+    assert "python -m qornn.wings run sea-regression --profile P" in capsys.readouterr().err
+    assert qornn_main(["show", "theory-saddle-escape"]) == 2
+    assert "python -m qornn.theory.runner theory-saddle-escape" in capsys.readouterr().err
 
 
 def test_a_wings_records_are_checked_against_its_own_code():

@@ -152,7 +152,7 @@ else:
 # The notebook has five parameters: `profile` (`smoke`, `cpu` or `paper`; default `cpu`), `seed`
 # (default 0), `device` (default `cpu`), `retrain` (default `False`: render the record, never train)
 # and `overrides` (default none: any setting of the profile that takes a single value, changed, e.g.
-# `-p overrides '{"hidden_size": 32, "runs": {"hadamrnn": {"bits": 2}}}'`, which makes a variant
+# `-p overrides='{"hidden_size": 32, "runs": {"hadamrnn": {"bits": 2}}}'`, which makes a variant
 # with a record of its own; see {doc}`/book/rerun`). The values this page was made with and what
 # the profile changes from the paper are:
 
