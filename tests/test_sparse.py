@@ -58,6 +58,27 @@ def test_a_baseline_that_used_its_whole_iteration_budget_is_named():
     assert sparse_report.iteration_cap_note({"runs": {"iht": run([10.0, 20.0, 30.0])}}) == ""
 
 
+def test_a_confidence_bar_below_zero_is_drawn_up_only_on_a_log_axis():
+    """A mean loss set by 2 failed trials of 100 has a symmetric 95% bar reaching below zero, which a
+    log axis draws down to its floor, as if the loss were 0: there the bar goes up only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qornn.sparse import report as sparse_report
+
+    losses = [1e-31] * 98 + [0.03, 0.04]
+    record = {"experiment": "x", "runs": {"sea-0": {"test": {"k": [5], "loss": [losses]}}}}
+    for logy in (True, False):
+        fig, ax = plt.subplots()
+        sparse_report.plot_vs_k(record, "loss", ["sea-0"], ax=ax, logy=logy, quartiles=False)
+        bar = ax.containers[0].lines[2][0].get_segments()[0]  # the vertical bar: (x, low), (x, high)
+        mean = np.mean(losses)
+        assert bool(bar[0][1] == mean) is logy and bar[1][1] > mean
+        plt.close(fig)
+
+
 def test_els_and_sea_reach_the_brute_force_optimum_on_tiny_problems():
     A, y, k = _tiny(trials=60)
     best = brute_force(A, y, k).loss

@@ -83,9 +83,10 @@ report.show_markdown(sparse_report.iteration_cap_note(record))
 # %% [markdown]
 # ## Does SEA from zero recover more of the support than OMP and IHT?
 #
-# A first probe (20 trials) suggested it does at $k = 5, 10, 20$. Over the record's trials, paired
-# (the same problems for both methods): the mean recovery of each, the mean difference with its 95%
-# confidence half-width, and in how many trials SEA$_0$ recovered more, as much, or less.
+# A first probe (20 trials, from the reading notes, not recorded, with SEA started from a random
+# support) suggested it does at $k = 5, 10, 20$. Over the record's trials, paired (the same problems
+# for both methods): the mean recovery of each, the mean difference with its 95% confidence
+# half-width, and the share of the trials in which SEA$_0$ recovered more, as much, or less.
 
 # %% tags=["hide-input", "full-width"]
 ks = sparse_report.headline_ks(record)

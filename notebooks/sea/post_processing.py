@@ -21,11 +21,14 @@
 #
 # SEA started from a solver's output $x_0$ sets its dense vector to $X^0 = x_0$: its first support
 # contains $x_0$'s, its first iterate is the least-squares refit of $x_0$, and it returns the best
-# iterate it meets, so **it can never end worse than that refit** (a test checks it). What it can do
+# iterate it meets, so **it can never end worse than that refit** (a test checks it; the table's
+# "before" is the baseline's own loss, which the refit matches up to rounding: a loss of 1e-31 may
+# read a hair higher after). What it can do
 # is leave the solver's local minimum: the gradient steps at the sparse point keep moving the dense
 # vector until another support wins the top-$k$. The step is $10 / \|A\|_2^2$ (chosen in a probe
-# among 1, 10 and 100, on trials of other seeds): with $X^0 = x_0$ the step sets how far the
-# exploration goes relative to $x_0$'s magnitudes, unlike SEA from zero, which does not depend on it.
+# among 1, 10 and 100, on trials of other seeds, that is not recorded): with $X^0 = x_0$ the step
+# sets how far the exploration goes relative to $x_0$'s magnitudes, unlike SEA from zero, which does
+# not depend on it.
 #
 # For each experiment of the chapter, each baseline and each $k$: the mean loss before and after,
 # the share of trials SEA improved, and (synthetic problems) the mean support recovery before and after.

@@ -77,6 +77,7 @@ for run in runs:
                  label=sparse_report.label(run))
 axes[1].set_xlabel("sparsity k")
 axes[1].set_ylabel("loss / best loss found − 1")
+axes[1].legend(fontsize="small")
 axes[0].set_title(f"diabetes with interactions, profile {record['profile']}")
 fig.tight_layout()
 plt.show()

@@ -20,7 +20,9 @@
 # Appendix G.*
 #
 # **Setting (Appendix G).** $d_x = 10$, $d_y = 4$, $H = 5$, $d_1 = \dots = d_4 = 10$; $m = 100$ points
-# $x_i \sim \mathcal N(0, I)$, $y_i \sim \mathcal N(0, I)$, drawn afresh for each run. Each run starts at
+# $x_i \sim \mathcal N(0, I)$, $y_i \sim \mathcal N(0, I)$ (ours, not read in the paper: the data are
+# drawn afresh for each run, from another seed for the two kinds of saddle; whether the paper's
+# runs share one data set could not be read). Each run starts at
 # $W^{cp} + V$, where $W^{cp}$ is equation (25) with $r = 2$, $S = \{1, 2\}$ and $Z_h = I$ (not tightened:
 # a strict saddle) or $Z_h = 0$ (tightened: a non-strict saddle), and $V_h$ has i.i.d.
 # $\mathcal N(0, \sigma_h^2)$ entries, $\sigma_h = 0.1\,\lVert W^{cp}_h\rVert_F / \sqrt{d_{h-1}d_h}$.
@@ -87,8 +89,8 @@ plt.show()
 # %% tags=["hide-input"]
 display(Markdown(f"In the paper's Figure 4 (read off the figure, approximate) the non-strict histogram peaks "
                  f"near {PAPER['non-strict', 'histogram peak epoch (Figure 4)']} epochs with a tail to about "
-                 f"{PAPER['non-strict', 'histogram tail epoch (Figure 4)']:,}, and the strict one stays "
-                 "within tens of epochs."))
+                 f"{PAPER['non-strict', 'histogram tail epoch (Figure 4)']:,} (`data/paper/landscape.yaml`; "
+                 "its strict histogram was not read)."))
 fig, ax = plt.subplots(figsize=(9, 4))
 report.plot_escape_histograms(record, ax)
 fig.tight_layout()

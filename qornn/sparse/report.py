@@ -77,7 +77,9 @@ def summary_frame(record: Mapping, metric: str, runs: Iterable[str] | None = Non
 def plot_vs_k(record: Mapping, metric: str, runs: Iterable[str] | None = None, ax=None,
               logy: bool = False, quartiles: bool = True):
     """The mean of ``metric`` against ``k`` for each run, with 95% confidence bars on the mean and
-    (``quartiles``) a band from the first to the third quartile of the trials."""
+    (``quartiles``) a band from the first to the third quartile of the trials. On a log axis
+    (``logy``) a bar whose lower end is not positive (a mean set by a few trials) is drawn up only:
+    its lower end would fall to the axis' floor and read as a loss of 0."""
     import matplotlib.pyplot as plt
 
     ax = ax if ax is not None else plt.gca()
@@ -87,7 +89,9 @@ def plot_vs_k(record: Mapping, metric: str, runs: Iterable[str] | None = None, a
         mean = np.array([v.mean() for v in values])
         ci = np.array([1.96 * v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else 0.0 for v in values])
         style = "-" if run.startswith("sea") else "--"
-        line = ax.errorbar(ks, mean, yerr=ci, fmt=style, marker="o", ms=3, capsize=2, label=label(run))
+        below = np.where(logy & (mean - ci <= 0), 0.0, ci)
+        line = ax.errorbar(ks, mean, yerr=[below, ci], fmt=style, marker="o", ms=3, capsize=2,
+                           label=label(run))
         if quartiles and len(values[0]) > 1:
             lo = [np.quantile(v, 0.25) for v in values]
             hi = [np.quantile(v, 0.75) for v in values]
@@ -119,8 +123,9 @@ def paired_comparison(record: Mapping, run: str, against: Sequence[str], ks: Seq
                          "mean difference": diff.mean(),
                          "95% CI ±": 1.96 * diff.std(ddof=1) / np.sqrt(diff.size)
                          if diff.size > 1 else np.nan,
-                         "better in": float(np.mean(better)), "equal in": float(np.mean(~better & ~worse)),
-                         "worse in": float(np.mean(worse))})
+                         "share better": float(np.mean(better)),
+                         "share equal": float(np.mean(~better & ~worse)),
+                         "share worse": float(np.mean(worse))})
     return pd.DataFrame(rows)
 
 
