@@ -2905,17 +2905,28 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
     metric), as :func:`summary_table` takes them), from :func:`paper_budget_frame`. Each run of the
     paper profile is named in one column: recorded at the paper's budget; in progress (with how far
     its checkpoint got); failed (its last try in a sweep, :func:`failed_runs`); not run yet and fits
-    here; does not fit this machine (with its projected hours on one core); or not run yet with no
-    measured cost."""
+    here; does not fit this machine (with its projected hours on one core); not run yet with no
+    measured cost; or a post-training quantization not run yet, named apart with its source: it
+    trains nothing, and takes seconds once its source is trained."""
+    from .experiments import get_config
+
     rows = []
     for task, (experiment, _) in tasks.items():
         frame = paper_budget_frame(experiment, fits_hours)
         recorded = frame["at the paper's budget"].str.startswith("recorded")
         started = frame["in progress"] != ""  # a recorded run too, at a later seed
         failed = ~recorded & ~started & frame["at the paper's budget"].str.startswith(FAILED_AT_PAPER)
-        waiting = frame[~recorded & ~started & ~failed]
+        # a post-training quantization trains nothing: it takes seconds once its source is trained
+        config = get_config(experiment, PAPER_PROFILE)
+        sources = {run: config.source_run(run) for run in frame["run"]}
+        quantized = frame["run"].map(sources).notna()
+        waiting = frame[~recorded & ~started & ~failed & ~quantized]
         too_long = waiting["fits here"].str.startswith("no (")
         unmeasured = waiting["fits here"].str.startswith(("not measured", "no measured cost"))
+        pending = frame[~recorded & ~started & ~failed & quantized]
+        by_source: dict[str, list[str]] = {}
+        for run in pending["run"]:
+            by_source.setdefault(sources[run], []).append(run)
         rows.append({"task": task, "experiment": experiment,
                      "recorded at the paper's budget":
                      ", ".join(r["run"] + (f" (seeds failed: {r['failed seeds']})" if r["failed seeds"]
@@ -2929,7 +2940,10 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
                      f"do not fit here (> {fits_hours:g} h on one core)":
                      ", ".join(f"{r['run']} ({r['projected hours (1 core)']:.1f} h)"
                                for r in waiting[too_long].to_dict("records")) or "—",
-                     "not run yet, cost not measured": ", ".join(waiting.loc[unmeasured, "run"]) or "—"})
+                     "not run yet, cost not measured": ", ".join(waiting.loc[unmeasured, "run"]) or "—",
+                     "post-training quantizations, seconds once their source is trained":
+                     "; ".join(f"{', '.join(runs)} (of {source})" for source, runs in by_source.items())
+                     or "—"})
     return pd.DataFrame(rows)
 
 

@@ -328,8 +328,14 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     assert qornn.loc["ptq-bjorck-5bit", "fits here"] == \
         "no measured cost; trains nothing itself, but first trains ornn-bjorck, which it quantizes"
     qornn_summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")})
+    config = get_config("qornn-copy", "paper")
     assert qornn_summary.loc[0, "not run yet, cost not measured"] == \
-        ", ".join(get_config("qornn-copy", "paper").models)
+        ", ".join(run for run in config.models if config.source_run(run) is None)
+    # the PTQ runs apart, after their source: not five more long trainings
+    assert qornn_summary.loc[0, "post-training quantizations, seconds once their source is trained"] == (
+        "ptq-bjorck-3bit, ptq-bjorck-4bit, ptq-bjorck-5bit, ptq-bjorck-6bit, ptq-bjorck-8bit "
+        "(of ornn-bjorck); ptq-projunn-3bit, ptq-projunn-4bit, ptq-projunn-5bit, ptq-projunn-6bit, "
+        "ptq-projunn-8bit (of ornn-projunn)")
     _costs([_cost("qornn-copy", "ornn-bjorck", 2.0, 40_000),
             _cost("qornn-copy", "ornn-projunn", 0.1, 40_000)])
     qornn = report.paper_budget_frame("qornn-copy").set_index("run")
@@ -337,8 +343,8 @@ def test_the_paper_budget_frame_counts_seeds_and_sees_an_unfinished_run():
     assert qornn.loc["ptq-projunn-5bit", "fits here"].startswith("yes (≤ 12 h); trains nothing itself")
     assert qornn.loc["ptq-bjorck-5bit", "projected hours (1 core)"] == pytest.approx(2.0 * 40_000 / 3600)
     summary = report.paper_budget_summary({"copy": ("qornn-copy", "loss")}).loc[0]
-    assert "ptq-bjorck-5bit (22.2 h)" in summary["do not fit here (> 12 h on one core)"]
-    assert "ptq-projunn-5bit" in summary["not run yet, fit here"]
+    assert "ornn-bjorck (22.2 h)" in summary["do not fit here (> 12 h on one core)"]
+    assert "ptq-" not in summary["do not fit here (> 12 h on one core)"] + summary["not run yet, fit here"]
     note = report.paper_budget_note("qornn-copy")
     assert "`ptq-bjorck-5bit` (quantizes `ornn-bjorck`, so trains it first)" in note
     assert "`ornn-bjorck` (2 s per step × 40,000 steps ≈ 22.2 h)" in note  # a trained run: its own cost
