@@ -298,12 +298,15 @@ def run_label(record: Mapping, run: str) -> str:
     return f"{run} [frozen signs]" if frozen else run
 
 
-def history_frame(record: Mapping) -> pd.DataFrame:
-    """One row per (run, epoch): epoch, run, lr, train_loss, val_<metric>..., wall_time_s."""
+def history_frame(record: Mapping, labelled: bool = False) -> pd.DataFrame:
+    """One row per (run, epoch): epoch, run, lr, train_loss, val_<metric>..., wall_time_s. With
+    ``labelled`` (a table for people) a run is named as figures name it (:func:`run_label`: a HadamRNN
+    with frozen signs marked so)."""
     rows = []
     for run, data in record["runs"].items():
+        name = run_label(record, run) if labelled else run
         for point in data["history"]:
-            row = {"epoch": point["epoch"], "run": run, "lr": point.get("lr"),
+            row = {"epoch": point["epoch"], "run": name, "lr": point.get("lr"),
                    "train_loss": point.get("train_loss")}
             row.update({f"val_{k}": v for k, v in point.get("val", {}).items()})
             row.update(point.get("diagnostics", {}))  # e.g. HadamRNN's sign flips per step
@@ -2093,8 +2096,9 @@ def training_time_frame(records: Iterable[Mapping]) -> pd.DataFrame:
                 continue
             config, prov = data["config"], data["provenance"]
             wall, epochs = float(prov["wall_time_s"]), len(data["history"])
-            rows.append({"experiment": record["experiment"], "task": config.get("task"), "run": run,
-                         "seed": config.get("seed"), "model": config["model"]["model"],
+            rows.append({"experiment": record["experiment"], "task": config.get("task"),
+                         "run": run_label(record, run), "seed": config.get("seed"),
+                         "model": config["model"]["model"],
                          "hidden": config["model"].get("hidden_size"),
                          "batch": config.get("train", {}).get("batch_size"), "epochs": epochs,
                          "wall time": _duration(wall), "s / epoch": wall / epochs,
@@ -3591,7 +3595,6 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
         for run, data in record["runs"].items() if metric in data["test"]})
     points = {(k, i): values for k, seeds in enumerate(by_profile.values()) for i, run in enumerate(names)
               if (values := seed_values(_lead_record(seeds), run, metric, seeds))}
-    first = _lead_record(next(iter(by_profile.values()))) if by_profile else None
     # each budget's own references: a reduced budget can change the task (the copy task's T), and with
     # it the memoryless loss; lines that agree across budgets are drawn once, in black and greys
     levels_by_budget = {profile: _references(_lead_record(seeds), metric, references)
@@ -3629,8 +3632,16 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
                 yerr = None if std is None else [[std], [std]]
             ax.errorbar([x], [centre], yerr=yerr, fmt="_", color=color, markersize=16, capsize=4,
                         elinewidth=1.5)
-    ax.set_xticks(range(len(names)), [run_label(first, run) if first is not None else run for run in names],
-                  rotation=20, ha="right")
+    def tick(run: str) -> str:  # a run frozen at one budget only (the cpu profile's) says at which
+        frozen = {profile: run_label(_lead_record(seeds), run) != run for profile, seeds in by_profile.items()
+                  if seeds and run in _lead_record(seeds)["runs"]}
+        if not any(frozen.values()):
+            return run
+        if all(frozen.values()):
+            return f"{run} [frozen signs]"
+        return f"{run} [frozen signs at {', '.join(p for p, f in frozen.items() if f)}]"
+
+    ax.set_xticks(range(len(names)), [tick(run) for run in names], rotation=20, ha="right")
     if shared:
         for i, (name, level) in enumerate(levels.items()):
             ax.axhline(level, color=("black", "0.45", "0.7")[i % 3], linestyle="--", linewidth=1,

@@ -646,6 +646,18 @@ def test_figures_show_every_seed_and_the_spread():
     _mnist("pmnist", "cpu", "hadamrnn", 0.01, seed=2)
     by_budget = report.budget_seed_records("pmnist", results.load_record("pmnist", "cpu"))
     assert report.plot_seed_spread(by_budget, "accuracy").get_yscale() == "linear"
+    # a run whose signs are frozen at one budget only is not the paper's model there: its tick says so,
+    # and the tables that name it (history, training time) mark it too
+    _mnist("pmnist", "paper", "block-hadamrnn", 0.88)
+    _mnist("pmnist", "cpu", "block-hadamrnn", 0.93, learn_signs=False)
+    cpu = results.load_record("pmnist", "cpu")
+    ticks = [t.get_text() for t in report.plot_seed_spread(report.budget_seed_records("pmnist", cpu),
+                                                           "accuracy").get_xticklabels()]
+    assert ticks == ["block-hadamrnn [frozen signs at cpu]", "hadamrnn"]
+    marked = {"block-hadamrnn [frozen signs]", "hadamrnn"}
+    assert set(report.training_time_frame([cpu])["run"]) == marked
+    assert set(report.history_frame(cpu, labelled=True)["run"]) == marked
+    assert set(report.history_frame(cpu)["run"]) == {"block-hadamrnn", "hadamrnn"}  # what the plots key on
 
 
 def test_a_later_seed_under_way_of_a_recorded_run_is_named_as_in_progress():

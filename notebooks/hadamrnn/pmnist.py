@@ -117,7 +117,7 @@ plt.show()
 
 # %% tags=["hide-input", "full-width", "output_scroll"]
 # every epoch of every run: a scrolling box of its own
-display(report.styled(report.history_frame(record)))
+display(report.styled(report.history_frame(record, labelled=True)))
 
 # %% [markdown]
 # ## The paper beside ours

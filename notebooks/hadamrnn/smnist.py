@@ -200,6 +200,6 @@ display(report.styled(report.size_table(record)))
 
 # %% tags=["hide-input", "full-width", "output_scroll"]
 # every epoch of every run: a scrolling box of its own
-display(report.styled(report.history_frame(record)))
+display(report.styled(report.history_frame(record, labelled=True)))
 # every budget and seed the tables above draw on
 display(report.styled(report.budget_provenance_table("smnist", record)))
