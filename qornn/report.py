@@ -2389,14 +2389,17 @@ def reference_table(references: Mapping, profile: str, experiment: str | Iterabl
                "reference value": _fmt(entry["value"], metric), "our run": ours.get("run", "—"),
                "our hidden": at_profile[1]}
         if profile != PAPER_PROFILE:
+            from .experiments import get_config
+
             at_paper = (_ours_at(ours["experiment"], PAPER_PROFILE, ours["run"], metric, bits) if ours
                         else ("—", "—"))
-            if row["our hidden"] == "—":  # recorded at the paper's budget only
-                row["our hidden"] = at_paper[1]
+            config = get_config(ours["experiment"], PAPER_PROFILE) if ours else None
+            # each budget's own hidden size: the paper's budget may train a larger model than ``profile``
+            hidden = at_paper[1]
+            if hidden == "—" and config is not None and ours["run"] in config.models:
+                hidden = _fmt(config.models[ours["run"]].get("hidden_size"))
+            row[f"our hidden, {PAPER_BUDGET}"] = hidden
             if at_paper[0] == "not recorded":
-                from .experiments import get_config
-
-                config = get_config(ours["experiment"], PAPER_PROFILE) if ours else None
                 status = _unrecorded_status(config, ours["run"] if ours else "")
                 unrun = ours and status[0] == NOT_RUN_AT_PAPER
                 fit = unrun_cost_note(ours["experiment"], ours["run"]) if unrun else ""

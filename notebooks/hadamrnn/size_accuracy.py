@@ -224,6 +224,7 @@ display(Markdown(f"The column `budget` tells the paper's budget (profile `paper`
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(9, 4.2))
 report.plot_metric_curves(record, "accuracy", ax=ax, references={"chance": 0.1})
+report.legend_below(ax, ncol=3)  # inside, it covered the curves
 fig.tight_layout()
 plt.show()
 

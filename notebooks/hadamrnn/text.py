@@ -94,6 +94,7 @@ for ax, (name, record) in zip(axes, records.items(), strict=True):
     majority = next(iter(record["runs"].values()))["baselines"].get("majority_class_accuracy")
     report.plot_metric_curves(record, "accuracy", ax=ax,
                               references={"majority class": majority} if majority else None)
+    report.legend_below(ax)  # inside, it covered the curves
     ax.set_title(f"{EXPERIMENTS[name]} ({next(iter(record['runs'].values()))['config']['task']})")
 fig.tight_layout()
 plt.show()
