@@ -433,7 +433,8 @@ def test_the_qornn_authors_released_copy_run_stands_beside_our_run_of_that_model
     _copy("paper", run, 1e-4, 1.0, experiment="qornn-copy-released", analysis=ptq)
     table = report.reference_table(references, "cpu", experiment="qornn-copy")
     assert list(table[f"ours, {report.PAPER_BUDGET}"]) == ["0.0001, 1 seed", "0.0002, 1 seed"]
-    assert set(table["our hidden"]) == {"256"}  # recorded at the paper's budget only: its size there
+    assert set(table["our hidden"]) == {"—"}  # not recorded at cpu
+    assert set(table[f"our hidden, {report.PAPER_BUDGET}"]) == {"256"}  # its size where it is recorded
 
 
 def test_a_reference_without_its_kind_is_refused(tmp_path, monkeypatch):
