@@ -932,7 +932,9 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
     one row per mechanism and weight width: the float ORNN of that mechanism, the QAT and the PTQ model
     at that width, each the mean ± standard deviation of the test ``metric`` over the seeds that
     recorded it (:func:`mean_std_cell`; "—" for none), then the QAT gap to the float model, taken seed
-    by seed over the seeds that recorded both and averaged the same way (positive = worse than
+    by seed over the seeds that recorded both and averaged the same way (and, where those are fewer
+    than the float's or the QAT's seeds, saying how many: it is then not the difference of the two
+    means beside it) (positive = worse than
     float, whichever way the metric goes: ``lower_is_better``; an accuracy's in points), how many
     seeds each of the three is over, and the model's size in bits."""
     frame = bit_width_frame_over_seeds(seeds)
@@ -960,6 +962,8 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
                     for s in sorted(set(qat) & set(floats))]
             mean, std, _ = mean_std(gaps) if gaps else (None, None, 0)
             gap = "—" if mean is None else _gap(mean, metric, std)
+            if gaps and not len(gaps) == len(qat) == len(floats):  # not the means of the columns beside it
+                gap += f" (the {len(gaps)} seed{'s' if len(gaps) > 1 else ''} both have)"
             out.append({"mechanism": mechanism, "bits": int(bits), "float": cell(floats), "QAT": cell(qat),
                         "PTQ": cell(ptq), "QAT gap to float": gap,
                         "seeds (float / QAT / PTQ)": f"{len(floats)} / {len(qat)} / {len(ptq)}",

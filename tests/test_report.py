@@ -1005,7 +1005,7 @@ def test_the_bit_width_gap_is_taken_seed_by_seed_and_says_over_how_many_seeds():
     assert row["PTQ"] == "30.0%"
     # paired by seed (10 and 20 points), not the difference of the means (80.0 − 65.0 = 15.0 over
     # different seeds)
-    assert row["QAT gap to float"] == "+15.0 ± 7.1 points"
+    assert row["QAT gap to float"] == "+15.0 ± 7.1 points (the 2 seeds both have)"
     assert row["seeds (float / QAT / PTQ)"] == "3 / 2 / 1"
     loss = report.bit_width_gap_frame({0: record(0.1, 0.4)}, "accuracy", lower_is_better=True)
     assert loss.iloc[0]["QAT gap to float"] == "+30.0 points"  # one seed: no spread

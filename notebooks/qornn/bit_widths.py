@@ -106,7 +106,8 @@ plt.show()
 # For each task, budget and weight width: the QAT and PTQ metric of each mechanism and the float ORNN
 # of the same mechanism, each the mean ± standard deviation over every seed recorded at that budget
 # (the last column but one says how many), and the QAT gap to the float model, taken seed by seed
-# (positive = worse than float, whichever way the metric goes), the same seeds as the figure above.
+# over the seeds both have (positive = worse than float, whichever way the metric goes; a gap over
+# fewer seeds than its columns says how many, and is then not the difference of their means).
 
 # %% tags=["hide-input", "full-width"]
 frames = []

@@ -164,7 +164,7 @@ for row, (profile_name, shown) in zip(axes, budgets.items(), strict=True):
             ax.text(0.5, 0.5, "not recorded at this budget yet", ha="center", va="center",
                     transform=ax.transAxes)
             ax.set_axis_off()
-        ax.set_title(f"{mechanism}, {report.budget_label(profile_name)}", fontsize="small")
+        ax.set_title(f"{mechanism}, {report.budget_label(profile_name)}, seed {seed}", fontsize="small")
 fig.tight_layout()
 plt.show()
 
@@ -324,8 +324,9 @@ for profile_name, shown in budgets.items():
     trained[f"ρ(W)^{length:,}"] = [f"{g:.3g}" for g in trained[f"ρ(W)^{length:,}"]]
     qat = trained[trained["kind"] == "QAT"]
     lowered = int((qat["ρ(W)"] < qat["median ρ at a Haar start"]).sum())
-    display(Markdown(f"**{report.budget_label(profile_name)}**, T = {length:,}: {lowered} of the "
-                     f"{len(qat)} QAT runs ended with ρ(W) below the median Haar start at their bit width."))
+    display(Markdown(f"**{report.budget_label(profile_name)}**, seed {seed}, T = {length:,}: {lowered} of "
+                     f"the {len(qat)} QAT runs ended with ρ(W) below the median Haar start at their bit "
+                     "width."))
     display(report.styled(trained, precision=4))
 
 # %% [markdown]

@@ -127,7 +127,8 @@ display(report.styled(summary))
 # %% [markdown]
 # ## Trained models
 #
-# The same quantities on the recurrent matrices of the trained models of this chapter, read from
+# The same quantities on the recurrent matrices of the trained models of this chapter at this page's
+# profile and seed (below; the paper-budget records are on each task's page), read from
 # their records (`analysis`, measured when each run was recorded or by `qornn analyse`): for the
 # float ORNNs, their $W$ quantized at each width as PTQ would; for the QAT models, the $q_k(W)$ they
 # were trained with. QAT sees the quantized matrix in every forward pass, but nothing in its loss
@@ -154,6 +155,8 @@ for task, record in records.items():
                          "n": found["hidden_size"], "spectral": w["spectral"], "sigma_min": w["sigma_min"],
                          "sigma_max": w["sigma_max"], "spectral_radius": w.get("spectral_radius")})
 trained_rows = pd.DataFrame(rows)
+display(Markdown(f"Profile `{profile}`, seed {seed}: " + ", ".join(f"`{report.record_label(r)}`"
+                                                                  for r in records.values()) + "."))
 if len(trained_rows):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     markers = {"copy": "o", "pMNIST": "s", "sMNIST": "^", "PTB": "D"}
