@@ -1022,7 +1022,8 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
             for bits, value in zip(points["bits"][off_scale], values[off_scale], strict=True):
                 below = 11 * written_at.get(bits, 0)
                 written_at[bits] = written_at.get(bits, 0) + 1
-                ax.annotate(f"{value:.2g}", (bits, clip_above), xytext=(6, -4 - below),
+                # named: a QAT and a PTQ value of one mechanism share a colour and a bit width
+                ax.annotate(f"{kind} {value:.2g}", (bits, clip_above), xytext=(6, -4 - below),
                             textcoords="offset points", ha="left", va="top", fontsize="small", color=color,
                             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
         for value, lowest, highest, count in part.loc[

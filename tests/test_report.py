@@ -932,7 +932,7 @@ def test_points_above_the_clip_sit_on_the_top_edge_with_their_true_value_written
         "ptq-bjorck-4bit": run({"ptq_of": "ornn-bjorck", "bits": 4}, 0.5, 500, float_model)}}
     ax = report.plot_metric_vs_bits(record, "loss", logy=True, baseline=0.02, clip_above=2.0)
     assert ax.get_ylim()[1] < 10  # the 2e29 point no longer sets the scale
-    assert [text.get_text() for text in ax.texts] == ["2e+29"]  # its true value is written
+    assert [text.get_text() for text in ax.texts] == ["PTQ 2e+29"]  # its true value is written, and whose
     ptq = next(line for line in ax.get_lines() if line.get_label().startswith("PTQ"))
     assert "off the scale" in ptq.get_label()
     assert list(ptq.get_ydata()) == [2.0, 0.5]  # the line runs to the edge, not to 2e29
