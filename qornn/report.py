@@ -1539,6 +1539,45 @@ def shown_seeds_note(experiment: str, record: Mapping) -> str:
     return "Each number is one run: " + "; ".join(parts) + "."
 
 
+def _comparable_config(config: Mapping) -> str:
+    """A run's configuration as two runs trained alike share it: its model's defaults filled in, the
+    experiment's name and the seed left out (JSON text, to compare)."""
+    import json
+
+    model = dict(config.get("model") or {})
+    defaults = results._model_defaults(model.get("model")) or {}
+    shared = {key: value for key, value in config.items() if key not in ("experiment", "seed")}
+    return json.dumps({**shared, "model": {**defaults, **model}}, sort_keys=True, default=str)
+
+
+def same_configuration_elsewhere(record: Mapping, runs: Iterable[str], metric: str) -> str:
+    """Markdown naming, for each of ``runs`` of ``record``, every recorded run of another experiment
+    or seed at the same profile trained with the same configuration (:func:`_comparable_config`),
+    with its seed and test ``metric``: one configuration may be recorded by several pages, and a
+    one-run table then shows one draw of several (at the same seed, runs on other machines or
+    commits can part: the signs page, *Same seed, same numbers*). "" when there is none."""
+    from .experiments import experiment_names
+
+    wanted = {run: _comparable_config(record["runs"][run]["config"]) for run in runs if run in record["runs"]}
+    found: dict[str, list[str]] = {run: [] for run in wanted}
+    for experiment in experiment_names():
+        for seed, other in seed_records(experiment, record["profile"]).items():
+            for name, data in other["runs"].items():
+                if other is record or experiment == record["experiment"] and seed == record_seed(record):
+                    continue
+                key = _comparable_config(data["config"])
+                for run, config in wanted.items():
+                    if key == config and metric in data["test"]:
+                        found[run].append(f"`{experiment}` / `{name}`, seed {seed}: "
+                                          f"{_fmt(data['test'][metric], metric)}")
+    lines = [f"- `{run}` ({_fmt(record['runs'][run]['test'][metric], metric)} here, seed "
+             f"{record_seed(record)}): " + "; ".join(others) for run, others in found.items() if others]
+    if not lines:
+        return ""
+    return ("The same configuration is recorded elsewhere too (another page's experiment or another "
+            "seed), so the number above is one draw of several:\n\n" + "\n".join(lines))
+
+
 def _lead_record(seeds: Mapping[int, Mapping], record: Mapping | None = None) -> Mapping:
     """The record a table's rows name: ``record`` when it is among ``seeds``, else the lowest seed's."""
     if record is not None and any(other is record for other in seeds.values()):

@@ -1089,3 +1089,19 @@ def test_a_page_shows_one_record_per_budget_its_own_for_its_profile():
     seeds = report.budget_seed_records("pmnist", page)
     given = report.budget_records("pmnist", page, seeds)
     assert given["cpu"] is page and given["paper"] is seeds["paper"][1]
+
+
+def test_a_configuration_recorded_by_two_pages_is_named_beside_each():
+    """A run of the size/accuracy study may be the same configuration as a pMNIST page's run (only
+    the experiment's name differs, and a default written out): its one-run table names the other
+    draws, at the same seed and at others."""
+    _mnist("pmnist", "paper", "block-hadamrnn", 0.892)
+    _mnist("pmnist", "paper", "block-hadamrnn", 0.870, seed=1)
+    _mnist("hadamrnn-size-accuracy", "paper", "block-hadamrnn-m64-p4", 0.844, learn_signs=True)
+    _mnist("hadamrnn-size-accuracy", "paper", "block-hadamrnn-m16-p4", 0.898)
+    record = results.load_record("hadamrnn-size-accuracy", "paper")
+    text = report.same_configuration_elsewhere(record, record["runs"], "accuracy")
+    assert "- `block-hadamrnn-m64-p4` (84.4% here, seed 0): `pmnist` / `block-hadamrnn`, seed 0: 89.2%; " \
+           "`pmnist` / `block-hadamrnn`, seed 1: 87.0%" in text
+    assert "block-hadamrnn-m16-p4" not in text  # blocks of 16: another configuration
+    assert report.same_configuration_elsewhere(record, ["block-hadamrnn-m16-p4"], "accuracy") == ""
