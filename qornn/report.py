@@ -2751,7 +2751,8 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
                "failed seeds": ", ".join(str(row["seed"]) for row in failed.get(run, [])),
                "quantizes": source,
                "in progress": later.get(run, "") if recorded else _in_progress(config, run),
-               "s / step": None, "optimiser steps": None, "projected hours (1 core)": None}
+               "s / step": None, "optimiser steps": None, "projected hours (1 core)": None,
+               "timed steps": None}
         if source is not None and any(source in record["runs"] for record in seeds.values()):
             rows.append({**row, "fits here": f"yes: trains nothing, quantizes the recorded {source}"})
             continue
@@ -2765,6 +2766,7 @@ def _paper_budget_frame(experiment: str, fits_hours: float, seeds: Mapping[int, 
             row.update({"s / step": float(cost["median_step_s"]),
                         "optimiser steps": int(cost["optimizer_steps"]),
                         "projected hours (1 core)": hours,
+                        "timed steps": len(cost.get("step_times_s") or []) or None,
                         "fits here": f"yes (≤ {fits_hours:g} h)" if hours <= fits_hours
                         else f"no (> {fits_hours:g} h)"})
         if source is not None:
@@ -2987,7 +2989,8 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
                      ", ".join(f"{r['run']} ({r['in progress']})" for r in frame[started].to_dict("records"))
                      or "—",  # "seed 1: ..." for a later seed of a recorded run
                      "failed (named on the task's page)": ", ".join(frame.loc[failed, "run"]) or "—",
-                     "not run yet, fit here": ", ".join(waiting.loc[~too_long & ~unmeasured, "run"]) or "—",
+                     "not run yet, fit here": ", ".join(
+                         _projected(r) for r in waiting[~too_long & ~unmeasured].to_dict("records")) or "—",
                      f"do not fit here (> {fits_hours:g} h on one core)":
                      ", ".join(f"{r['run']} ({r['projected hours (1 core)']:.1f} h)"
                                for r in waiting[too_long].to_dict("records")) or "—",
@@ -2996,6 +2999,17 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
                      "; ".join(f"{', '.join(runs)} (of {source})" for source, runs in by_source.items())
                      or "—"})
     return pd.DataFrame(rows)
+
+
+def _projected(row: Mapping) -> str:
+    """A run of :func:`paper_budget_frame` with its projected hours and how many timed steps they
+    come from ("lstm (6.0 h, from 3 timed steps)"): a projection from a few steps can be off (the
+    speed page compares the projections with the runs that finished)."""
+    hours, timed = row["projected hours (1 core)"], row.get("timed steps")
+    if hours is None or hours != hours:  # None, or NaN in a frame
+        return row["run"]
+    return f"{row['run']} ({hours:.1f} h" + (f", from {timed:.0f} timed steps)" if timed == timed and timed
+                                               else ")")
 
 
 def solves_copy(run: Mapping) -> bool:

@@ -1105,3 +1105,11 @@ def test_a_configuration_recorded_by_two_pages_is_named_beside_each():
            "`pmnist` / `block-hadamrnn`, seed 1: 87.0%" in text
     assert "block-hadamrnn-m16-p4" not in text  # blocks of 16: another configuration
     assert report.same_configuration_elsewhere(record, ["block-hadamrnn-m16-p4"], "accuracy") == ""
+
+
+def test_a_run_that_fits_says_how_many_timed_steps_its_projection_rests_on():
+    _costs([{**_cost("pmnist", "lstm", 0.434, 50_000), "step_times_s": [0.61, 0.43, 0.434]},
+            _cost("pmnist", "fastgrnn", 0.2, 50_000)])
+    summary = report.paper_budget_summary({"pMNIST": ("pmnist", "accuracy")}).loc[0]
+    assert "lstm (6.0 h, from 3 timed steps)" in summary["not run yet, fit here"]
+    assert "fastgrnn (2.8 h)" in summary["not run yet, fit here"]  # no step times kept: no count
