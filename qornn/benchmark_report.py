@@ -232,7 +232,7 @@ def projection_check(record: Mapping) -> pd.DataFrame:
     """paper_costs against what happened: for each run recorded at the paper's budget (every seed)
     that ``record`` projects, its projected hours beside the hours the record says it took (its
     wall time: training, over every start, and its evaluations, which the projection leaves out),
-    their ratio, and the torch threads of its last start and the device it trained on."""
+    their ratio, and the torch threads of its starts and the devices it trained on."""
     from .report import seed_records
 
     projected = {(r["experiment"], r["run"]): r["projected_hours"] for r in record["runs"]
@@ -248,7 +248,10 @@ def projection_check(record: Mapping) -> pd.DataFrame:
                 took = prov["wall_time_s"] / 3600
                 rows.append({"experiment": experiment, "run": run, "seed": seed, "projected h": hours,
                              "recorded h": took, "recorded / projected": took / hours,
-                             "threads": results.device_threads(prov.get("device_name")),
+                             # every start's: a run resumed at another thread count ran at both
+                             "threads": " and ".join(str(t) for t in dict.fromkeys(
+                                 results.device_threads(seg.get("device_name") or prov.get("device_name"))
+                                 for seg in prov.get("segments") or [prov]) if t is not None) or None,
                              # every device its starts ran on: one begun on a GPU is no measure of a CPU
                              "device": " and ".join(results.device_kinds(prov))})
     return pd.DataFrame(rows, columns=["experiment", "run", "seed", "projected h", "recorded h",

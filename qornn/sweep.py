@@ -597,7 +597,8 @@ def seed_frame(experiment: str, profile: str, seeds: Sequence[int], *, overrides
 def _timed_starts(prov: dict[str, Any]) -> list[tuple[str, str | None, float]]:
     """(device, device name, seconds) of each start of a run, where every start recorded its device
     and time (a run resumed on a GPU and then a CPU counts each part on its own device); else the
-    whole run on the device of its last start (starts made before 2026-12-04 recorded no time)."""
+    whole run on the device of its last start (starts made before commit d50f5945, on the evening of
+    2026-12-04, recorded no time)."""
     segments = prov.get("segments") or []
     if segments and all(seg.get("device") and seg.get("wall_time_s") is not None for seg in segments):
         return [(seg["device"], seg.get("device_name"), seg["wall_time_s"]) for seg in segments]

@@ -264,6 +264,14 @@ def test_each_projection_is_held_against_the_wall_time_its_runs_took():
     assert "**2 took longer than projected**: recorded / projected is 2.00 at the median" in \
         bench.projection_check_text(check)
     assert bench.projection_check_text(check.iloc[:0]).startswith("No run recorded at the paper's budget")
+    # a run resumed at another thread count ran at both: the table says so, not the last start's alone
+    record = results.load_record("copy", "paper")
+    cpu = "x86_64 (2 cores, {} torch threads)"
+    record["runs"]["hadamrnn"]["provenance"]["segments"] = [
+        {"device": "cpu", "device_name": cpu.format(1), "from_step": 0, "to_step": 5},
+        {"device": "cpu", "device_name": cpu.format(2), "from_step": 5, "to_step": 9}]
+    results.atomic_write_json(results.record_path("copy", "paper"), record)
+    assert list(bench.projection_check(costs)["threads"].fillna("—")) == ["1 and 2", "—"]
 
 
 def test_a_run_under_way_is_named_before_any_run_is_recorded_at_the_paper_budget():

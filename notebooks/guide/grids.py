@@ -110,12 +110,15 @@ else:
     gpu = measured["GPU-hours"].sum()
     display(Markdown(
         f"CPU-hours of the recorded runs: {profile_lines}; "
-        + (f"{gpu:.1f} GPU-hours." if gpu else "no GPU time is recorded.")
+        + (f"{gpu:.1f} GPU-hours." if gpu else "no GPU time is recorded apart"
+           + (" (the runs named below count theirs on their last start's device)."
+              if costs.attrs["on_last_device"] else "."))
         + " With *k* seeds and *c* cores kept busy by the local executor, a grid takes about *k* / *c* "
         "times the CPU-hours of one seed's runs in wall-clock time."))
 if costs.attrs["on_last_device"]:
     display(Markdown("Counted on the device of their last start, although they ran on more than one (their "
-                     "starts, before 2026-12-04, recorded no time of their own): "
+                     "starts, made before commit d50f5945 on the evening of 2026-12-04, recorded no time of "
+                     "their own, so their GPU and CPU time cannot be told apart): "
                      + "; ".join(costs.attrs["on_last_device"]) + "."))
 if costs[costs["profile"] == "paper"]["runs recorded"].sum() == 0:
     display(Markdown(
