@@ -18,8 +18,8 @@
 #
 # *Paper version: QORNN v2 ([arXiv 2402.04012](https://arxiv.org/abs/2402.04012)), whose copy-task
 # experiment trains STE-Björck and STE-projUNN; the authors' notebook trains them at 5, 6 and 8 bits,
-# and this page adds 3 and 4 bits, the widths of the paper's claims. The first version has no copy
-# task with these algorithms.*
+# and this page adds 3 and 4 bits, the widths of the paper's claims. The first version's abstract
+# names PTQ and three QAT algorithms, not these two; its tables could not be read.*
 #
 # A quantized orthogonal RNN stores its recurrent matrix $W$ and input matrix $U$ on a uniform
 # $k$-bit grid. The grid breaks orthogonality: $q_k(W)$ is only approximately orthogonal, and over
