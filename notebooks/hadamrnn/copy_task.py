@@ -222,6 +222,8 @@ display(report.styled(history))
 # `data/paper/hadamrnn.yaml` with their source, never from this notebook. "not available" means the
 # paper's number could not be read from a source reachable when that file was written; the file
 # says why. The `record` column names the file, commit and date each of our numbers comes from.
+# "not known (its tables not read)" means the file has no entry for it, and since no table of the
+# paper could be read, whether the paper reports it is not known.
 #
 # The column `budget` says which budget made each of our numbers: the rows made at the paper's
 # budget (profile `paper`), where they are recorded, come first, then those of this page's profile

@@ -213,9 +213,10 @@ report.show_markdown(report.copy_verdict_text(report.copy_verdicts(None, experim
 # ## What our numbers can be set against
 #
 # None of the paper's table numbers could be read from a source reachable here, so the column
-# "paper value" above is "not available" throughout (`data/paper/hadamrnn.yaml` says where we
-# searched). What the book can compare with instead, kept apart from the paper's numbers in the table
-# below, each labelled with its kind (column `kind`) and its source in `data/paper/references.yaml`:
+# "paper value" above is "not available" or "not known (its tables not read)" throughout
+# (`data/paper/hadamrnn.yaml` says where we searched). What the book can compare with instead, kept
+# apart from the paper's numbers in the table below, each labelled with its kind (column `kind`) and
+# its source in `data/paper/references.yaml`:
 #
 # - **the authors' released notebook** (kind "authors' released notebook"): the one run of theirs
 #   whose outputs are public, a copy-task Block-HadamRNN of another size and bit width than the

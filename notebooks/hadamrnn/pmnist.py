@@ -125,6 +125,8 @@ display(report.styled(report.history_frame(record, labelled=True)))
 # Test accuracy of each run beside the paper's number, read from `data/paper/hadamrnn.yaml` with
 # its source (never from this notebook). "not available" means the number could not be read from a
 # source reachable when that file was written; the file says why.
+# "not known (its tables not read)" means the file has no entry for it, and since no table of the
+# paper could be read, whether the paper reports it is not known.
 #
 # The column `budget` says which budget made each of our numbers: the rows made at the paper's
 # budget (profile `paper`), where they are recorded, come first, then those of this page's profile

@@ -128,6 +128,8 @@ report.show_markdown(report.show_sign_dynamics("smnist"))
 # Test accuracy of each run beside the paper's number, read from `data/paper/hadamrnn.yaml` with its
 # source (never from this notebook); "not available" means it could not be read from any source
 # reachable when that file was written.
+# "not known (its tables not read)" means the file has no entry for it, and since no table of the
+# paper could be read, whether the paper reports it is not known.
 #
 # The column `budget` says which budget made each of our numbers: the rows made at the paper's
 # budget (profile `paper`), where they are recorded, come first, then those of this page's profile

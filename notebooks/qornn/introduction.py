@@ -22,7 +22,8 @@
 # STE-Björck and STE-projUNN, activation quantization, compared with ORNN, LSTM and FastRNN, "even
 # with 4-bits quantization"). This chapter reproduces v2's experiments; each page says which version
 # it stands for. None of the paper's result numbers could be read from a source reachable here:
-# every paper column says "not available" (`data/paper/qornn.yaml` says what was searched).
+# every paper column says "not available" or, for a run the file has no entry for, "not known (its
+# tables not read)" (`data/paper/qornn.yaml` says what was searched).
 #
 # ## The model
 #

@@ -168,6 +168,8 @@ plt.show()
 # Test bpc of each run beside the paper's number, read from `data/paper/qornn.yaml` with its source
 # (never from this notebook; the paper file names this experiment `ptb-char`). "not available" means
 # the number could not be read from a source reachable when that file was written.
+# "not known (its tables not read)" means the file has no entry for it, and since no table of the
+# paper could be read, whether the paper reports it is not known.
 #
 # The column `budget` says which budget made each of our numbers: the rows made at the paper's
 # budget (profile `paper`: here our choice of that budget, since the paper's could not be read here; see
