@@ -182,12 +182,14 @@ def test_every_number_in_a_page_table_comes_from_the_record(tmp_path, notebook):
 
 def test_every_committed_majoring_cell_meets_its_tolerance():
     """The synthetic page says halving ε refines the cells where f still varies by more than ε: true
-    only where the depth cap never stopped a cell first (ramp-2d's cap of 7 stopped 820 of 1,966)."""
+    only where the depth cap never stopped a cell first, at the record's ε or any of its sweep's
+    (ramp-2d's cap of 7 stopped 820 of 1,966 cells; ramp-1d's 12, 157 of 578 at its last ε)."""
     from qornn.overestimate import report as over_report
 
     records = _committed_cpu(["overestimate-ramp-1d", "overestimate-ramp-2d", "overestimate-cessna"])
     frame = over_report.refinement_frame(records)
     assert len(frame) == 3 and list(frame["cells varying by more than ε"]) == [0, 0, 0], frame
+    assert list(frame["sweep tolerances the cap stopped"]) == ["none"] * 3, frame  # every ε of the sweeps
     gaps = over_report.gap_table(records).set_index(["experiment", "run"])
     mse = gaps.loc[("overestimate-cessna", "mse")]  # under- and over-estimates cancel in the signed mean
     assert mse["mean |g − f| (grid)"] > 10 * abs(mse["mean gap g − f (grid)"])

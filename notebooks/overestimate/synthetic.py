@@ -101,8 +101,9 @@ display(report.styled(over_report.gap_table(records)))
 display(report.styled(over_report.refinement_frame(records)))
 
 # %% [markdown]
-# Where that count is 0, halving $\varepsilon$ refines only the cells where $f$ still varies by more
-# than $\varepsilon$ (the sweep below uses each record's maximal depth).
+# Where that count is 0, and no tolerance of the sweep is stopped by the cap (last column), halving
+# $\varepsilon$ refines only the cells where $f$ still varies by more than $\varepsilon$ (the sweep
+# below uses each record's maximal depth).
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 4))

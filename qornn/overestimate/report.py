@@ -15,6 +15,7 @@ import pandas as pd
 
 from .experiment import grid
 from .functions import get_function
+from .majoring import majoring_points
 
 __all__ = ["LABELS", "gap_table", "tolerance_frame", "plot_1d", "plot_2d", "paper_beside_ours"]
 
@@ -57,18 +58,34 @@ def refinement_frame(records: Mapping[str, Mapping]) -> pd.DataFrame:
     """How each record's refinement stopped: its tolerance ε and maximal depth, the majoring points
     it made, the deepest cell, and how many cells still vary by more than ε, ``f(u_C) − f(l_C) > ε``
     (computed here from the recorded cells): those the depth cap stopped before ε was met. 0 means
-    every cell met ε, so the tolerance, not the cap, set the cells."""
+    every cell met ε, so the tolerance, not the cap, set the cells. Then the same for each ε of the
+    record's tolerance sweep (its cells made again here, in milliseconds, at the record's depth):
+    the tolerances at which the cap stopped some cell, "none" when ε set every count of the sweep."""
     rows = []
     for experiment, record in records.items():
         options = _options(record)
         cells = record["runs"]["majoring"]["majoring_points"]
         ref = get_function(options["function"])
-        variation = np.asarray(cells["value"]) - ref(np.asarray(cells["lower"]))
         rows.append({"experiment": experiment, "tolerance ε": options["tol"],
                      "maximal depth": options["max_depth"], "majoring points": cells["count"],
                      "deepest cell": cells["max_depth_reached"],
-                     "cells varying by more than ε": int((variation > options["tol"]).sum())})
+                     "cells varying by more than ε": _over_tolerance(ref, cells["lower"], cells["value"],
+                                                                     options["tol"]),
+                     "sweep tolerances the cap stopped": ", ".join(
+                         f"{tol:g}" for tol in options.get("tol_sweep", [])
+                         if _capped_cells(ref, tol, options["max_depth"])) or "none"})
     return pd.DataFrame(rows)
+
+
+def _over_tolerance(ref, lower, value, tol: float) -> int:
+    """How many cells ``[l, u]`` (their lower corners and ``f(u)``) vary by more than ``tol``."""
+    return int((np.asarray(value) - ref(np.asarray(lower)) > tol).sum())
+
+
+def _capped_cells(ref, tol: float, max_depth: int) -> int:
+    """How many cells of the refinement at ``tol`` and ``max_depth`` the depth cap left above ``tol``."""
+    points = majoring_points(ref, ref.lower, ref.upper, tol=tol, max_depth=max_depth)
+    return _over_tolerance(ref, points.lower, points.value, tol)
 
 
 def tolerance_frame(record: Mapping) -> pd.DataFrame:
