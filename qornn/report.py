@@ -36,6 +36,9 @@ __all__ = [
     "paper_dir",
     "load_paper_numbers",
     "paper_inventory",
+    "effective_settings",
+    "profile_changes",
+    "same_configuration_elsewhere",
     "history_frame",
     "plot_loss_curves",
     "plot_metric_curves",
@@ -797,11 +800,40 @@ def run_summary(config, **parameters: Any) -> str:
             f"Paper setting: {config.source}.")
 
 
+#: training settings that do not change what a run trains (bookkeeping), left out of the changes
+_BOOKKEEPING = frozenset({"checkpoint_every", "eval_batch_size"})
+
+
+def effective_settings(config) -> dict[str, Any]:
+    """What ``config`` (an :class:`~qornn.experiments.ExperimentConfig`) trains with, every default
+    filled in: ``task``, ``task_options`` (its task's constructor defaults; a size of None is the
+    whole split), ``train`` (:class:`~qornn.train.TrainConfig`'s defaults) and ``models`` (each
+    model's option defaults, :func:`qornn.results.model_settings`). One reading for the pages that
+    compare two configurations, so that a setting left out on one side is compared by its value."""
+    import dataclasses
+    import inspect
+
+    from .tasks import TASKS
+    from .train import TrainConfig
+
+    task = TASKS.get(config.task)
+    signature = inspect.signature(task) if task is not None else None
+    task_defaults = {} if signature is None else {
+        name: p.default for name, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty and name != "seed"}
+    train_defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return {"task": config.task, "task_options": {**task_defaults, **config.task_options},
+            "train": {**train_defaults, **config.train},
+            "models": {run: results.model_settings(spec) for run, spec in config.models.items()}}
+
+
 def profile_changes(config, fmt: Callable[[Any], str] = str) -> str:
-    """The task options, training settings and model settings in which ``config``'s profile differs
-    from its experiment's ``paper`` profile, computed, so that a profile's hand-written note cannot
-    leave one out: "lr_gamma = 0.9 (paper's budget: 0.98); hidden_size = 64 (512) for ornn-bjorck,
-    …". "" for the ``paper`` profile itself, an experiment without one, or no difference."""
+    """The task, task options, training settings and model settings in which ``config``'s profile
+    differs from its experiment's ``paper`` profile, each by its value with defaults filled in
+    (:func:`effective_settings`), computed so that a profile's hand-written note cannot leave one out:
+    "lr_gamma = 0.9 (paper's budget: 0.98); hidden_size = 64 (512) for every trained run; …", and
+    the runs of one profile only. Bookkeeping (how often to checkpoint, the evaluation batch) is left
+    out. "" for the ``paper`` profile itself, an experiment without one, or no difference."""
     from .experiments import get_config
 
     if config.profile == PAPER_PROFILE:
@@ -810,27 +842,39 @@ def profile_changes(config, fmt: Callable[[Any], str] = str) -> str:
         paper = get_config(config.experiment, PAPER_PROFILE)
     except (KeyError, ValueError):
         return ""
-    missing = "default"
+    ours, theirs = effective_settings(config), effective_settings(paper)
+
+    def shown(key: str, value: Any) -> str:  # a size of None is the whole split
+        return "the whole split" if value is None and key.endswith("_size") else fmt(value)
+
     changes = []
-    for ours, theirs in ((config.task_options, paper.task_options), (config.train, paper.train)):
-        for key in dict.fromkeys([*ours, *theirs]):
-            if ours.get(key, missing) != theirs.get(key, missing):
-                changes.append(f"{key} = {fmt(ours.get(key, missing))} (paper's budget: "
-                               f"{fmt(theirs.get(key, missing))})")
+    other_task = ours["task"] != theirs["task"]
+    if other_task:  # its options are another task's: not compared one by one
+        changes.append(f"task = {ours['task']} (paper's budget: {theirs['task']})")
+    for part in ("train",) if other_task else ("task_options", "train"):
+        for key in dict.fromkeys([*ours[part], *theirs[part]]):
+            if key not in _BOOKKEEPING and ours[part].get(key) != theirs[part].get(key):
+                changes.append(f"{key} = {shown(key, ours[part].get(key))} (paper's budget: "
+                               f"{shown(key, theirs[part].get(key))})")
+    shared = [run for run in ours["models"] if run in theirs["models"]]
     by_change: dict[tuple[str, str, str], list[str]] = {}  # one entry per setting changed alike
-    for run, spec in config.models.items():
-        theirs = paper.models.get(run)
-        if theirs is None:
-            continue
-        for key in dict.fromkeys([*spec, *theirs]):
-            if spec.get(key, missing) != theirs.get(key, missing):
-                change = (key, fmt(spec.get(key, missing)), fmt(theirs.get(key, missing)))
-                by_change.setdefault(change, []).append(run)
-    trained = [run for run, spec in config.models.items() if "ptq_of" not in spec]
-    changes += [f"{key} = {ours} ({theirs}) for "
+    for run in shared:
+        mine, paper_spec = ours["models"][run], theirs["models"][run]
+        for key in dict.fromkeys([*mine, *paper_spec]):
+            if mine.get(key) != paper_spec.get(key):
+                by_change.setdefault((key, fmt(mine.get(key)), fmt(paper_spec.get(key))), []).append(run)
+    trained = [run for run in shared if "ptq_of" not in ours["models"][run]]
+    changes += [f"{key} = {mine} ({paper_value}) for "
                 + ("every trained run" if runs == trained and len(runs) > 1
                    else ", ".join(f"`{run}`" for run in runs))
-                for (key, ours, theirs), runs in by_change.items()]
+                for (key, mine, paper_value), runs in by_change.items()]
+    only_here = [run for run in ours["models"] if run not in theirs["models"]]
+    only_paper = [run for run in theirs["models"] if run not in ours["models"]]
+    if only_here:
+        changes.append("runs of this profile only: " + ", ".join(f"`{run}`" for run in only_here))
+    if only_paper:
+        changes.append("runs of the paper's budget not in this profile: "
+                       + ", ".join(f"`{run}`" for run in only_paper))
     return "; ".join(changes)
 
 
@@ -1544,10 +1588,9 @@ def _comparable_config(config: Mapping) -> str:
     experiment's name and the seed left out (JSON text, to compare)."""
     import json
 
-    model = dict(config.get("model") or {})
-    defaults = results._model_defaults(model.get("model")) or {}
     shared = {key: value for key, value in config.items() if key not in ("experiment", "seed")}
-    return json.dumps({**shared, "model": {**defaults, **model}}, sort_keys=True, default=str)
+    return json.dumps({**shared, "model": results.model_settings(config.get("model") or {})},
+                      sort_keys=True, default=str)
 
 
 def same_configuration_elsewhere(record: Mapping, runs: Iterable[str], metric: str) -> str:

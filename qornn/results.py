@@ -1056,6 +1056,12 @@ def _model_defaults(name: object) -> dict[str, Any] | None:
         return None
 
 
+def model_settings(spec: Mapping) -> dict[str, Any]:
+    """A run's model spec with every option its model leaves out at its default (:func:`_model_defaults`);
+    a spec without a known model (a post-training quantization's) as it is."""
+    return {**(_model_defaults(spec.get("model")) or {}), **spec}
+
+
 def _unless_pairs(path: str, model: Mapping) -> frozenset[tuple[str, str]]:
     """The rewrites of ``path`` in :data:`SAME_RESULTS_UNLESS` that left the numbers of a run of
     ``model`` (its trained model's settings) unchanged: those whose settings it does not have."""

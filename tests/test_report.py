@@ -362,8 +362,15 @@ def test_run_summary_names_every_setting():
     assert "the full data set" in text and "epochs = 10" in text and "Adam 1e-3" in text
     # what the profile changes from the paper's budget, computed: the hand-written note may omit one
     assert ("Every setting it changes from the paper's budget (profile `paper`): epochs = 10 (paper's "
-            "budget: 100); lr_gamma = 0.8 (paper's budget: 0.98); learn_signs = False (default) for "
+            "budget: 100); lr_gamma = 0.8 (paper's budget: 0.98); learn_signs = False (True) for "
             "`block-hadamrnn`; hidden_size = 128 (512) for `ornn`.") in text
+    # a setting left out on one side is compared by its default; the task, and runs of one side only
+    sst2 = report.profile_changes(get_config("sst2", "cpu"))
+    assert sst2.startswith("task = rt-snippets (paper's budget: sst2); epochs = 8")
+    smoke = report.profile_changes(get_config("hadamrnn-size-accuracy", "smoke"))
+    assert "lr_gamma = 1.0 (paper's budget: 0.98)" in smoke and "checkpoint_every" not in smoke
+    assert "train_size = 256 (paper's budget: the whole split)" in smoke
+    assert smoke.endswith("runs of this profile only: `hadamrnn-p4-learned-signs`")
     copy = report.profile_changes(get_config("copy", "cpu"))
     assert "lr_gamma = 0.9 (paper's budget: 0.98)" in copy
     assert "val_size = 1000 (paper's budget: 2000)" in copy
