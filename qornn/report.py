@@ -1155,11 +1155,14 @@ def _entry_for(entries: list[dict], experiment: str, run: str, metric: str) -> d
 def paper_cell(entry: Mapping | None, tables_read: bool = True) -> str:
     """What the paper column shows for a run and metric: its number (formatted as :func:`_fmt`
     does for the entry's metric), "not available" (the paper reports it but no source could be
-    read, an entry with value null), or for no entry "not in the paper" (the paper does not report
+    read, an entry with value null; "not in the paper" for an entry of that status: a run of ours the
+    paper is known not to have), or for no entry "not in the paper" (the paper does not report
     that run or metric) when the paper's result tables were read (``tables_read``), else
     :data:`NOT_KNOWN`: an unread table may hold it."""
     if entry is None:
         return NOT_IN_PAPER if tables_read else NOT_KNOWN
+    if entry.get("status") == NOT_IN_PAPER:  # a run of ours the paper is known not to have
+        return NOT_IN_PAPER
     return _fmt(entry.get("value"), entry.get("metric"))
 
 

@@ -181,6 +181,9 @@ def test_the_qornn_paper_file_says_its_tables_were_not_read():
     assert report.load_paper_numbers("qornn")["tables_read"] is False
     assert report.load_paper_numbers("hadamrnn")["tables_read"] is False
     assert report.load_paper_numbers("references")["tables_read"] is True  # numbers read, not a paper's
+    # a run of ours the paper is known not to have (its reviewers asked for a learned range) says so
+    lsq = [e for e in report.load_paper_numbers("qornn")["entries"] if e["run"].startswith("qornn-lsq")]
+    assert lsq and {report.paper_cell(e, tables_read=False) for e in lsq} == {report.NOT_IN_PAPER}
     # what a page can show of a table whose numbers could not be read: what is known of it
     table = report.paper_inventory("qornn", "activation")
     assert list(table["id"]) == ["Activation quantization table"]

@@ -213,7 +213,8 @@ report.show_markdown(report.copy_verdict_text(report.copy_verdicts(None, experim
 # ## What our numbers can be set against
 #
 # None of the paper's table numbers could be read from a source reachable here, so the column
-# "paper value" above is "not available" or "not known (its tables not read)" throughout
+# "paper value" above is "not available" or "not known (its tables not read)" throughout, but for
+# the HadamRNNs with frozen signs, "not in the paper" (not the paper's model)
 # (`data/paper/hadamrnn.yaml` says where we searched). What the book can compare with instead, kept
 # apart from the paper's numbers in the table below, each labelled with its kind (column `kind`) and
 # its source in `data/paper/references.yaml`:
