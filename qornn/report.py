@@ -1604,7 +1604,8 @@ def same_configuration_elsewhere(record: Mapping, runs: Iterable[str], metric: s
     commits can part: the signs page, *Same seed, same numbers*). "" when there is none."""
     from .experiments import experiment_names
 
-    wanted = {run: _comparable_config(record["runs"][run]["config"]) for run in runs if run in record["runs"]}
+    wanted = {run: _comparable_config(record["runs"][run]["config"]) for run in runs
+              if run in record["runs"] and metric in record["runs"][run]["test"]}
     found: dict[str, list[str]] = {run: [] for run in wanted}
     for experiment in experiment_names():
         for seed, other in seed_records(experiment, record["profile"]).items():
@@ -1620,8 +1621,9 @@ def same_configuration_elsewhere(record: Mapping, runs: Iterable[str], metric: s
              f"{record_seed(record)}): " + "; ".join(others) for run, others in found.items() if others]
     if not lines:
         return ""
-    return ("The same configuration is recorded elsewhere too (another page's experiment or another "
-            "seed), so the number above is one draw of several:\n\n" + "\n".join(lines))
+    return (f"At the {budget_label(record['profile'])}, the same configuration is recorded elsewhere too "
+            "(another page's experiment or another seed), so the number above is one draw of several:\n\n"
+            + "\n".join(lines))
 
 
 def _lead_record(seeds: Mapping[int, Mapping], record: Mapping | None = None) -> Mapping:

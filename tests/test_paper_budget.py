@@ -1109,6 +1109,7 @@ def test_a_configuration_recorded_by_two_pages_is_named_beside_each():
     _mnist("hadamrnn-size-accuracy", "paper", "block-hadamrnn-m16-p4", 0.898)
     record = results.load_record("hadamrnn-size-accuracy", "paper")
     text = report.same_configuration_elsewhere(record, record["runs"], "accuracy")
+    assert text.startswith("At the paper's budget, the same configuration")
     assert "- `block-hadamrnn-m64-p4` (84.4% here, seed 0): `pmnist` / `block-hadamrnn`, seed 0: 89.2%; " \
            "`pmnist` / `block-hadamrnn`, seed 1: 87.0%" in text
     assert "block-hadamrnn-m16-p4" not in text  # blocks of 16: another configuration

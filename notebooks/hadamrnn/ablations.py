@@ -111,7 +111,7 @@ for budget, shown in budgets.items():
 frame = pd.DataFrame(rows)
 display(report.styled(frame))
 report.show_markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record))
-for shown in report.budget_records("hadamrnn-size-accuracy", record).values():
+for shown in budgets.values():
     report.show_markdown(report.same_configuration_elsewhere(shown, shown["runs"], "accuracy"))
 for (budget, run), why in left_out.items():
     display(Markdown(f"`{run}` is left out of the `{budget}` profile: {why}. At the paper's budget, "

@@ -125,7 +125,7 @@ for budget, shown in budgets.items():
 if frames:
     display(report.styled(pd.concat(frames, ignore_index=True)))
     report.show_markdown(report.shown_seeds_note("hadamrnn-size-accuracy", record))
-    for shown in report.budget_records("hadamrnn-size-accuracy", record).values():
+    for shown in budgets.values():
         report.show_markdown(report.same_configuration_elsewhere(shown, shown["runs"], "accuracy"))
 else:
     display(Markdown("No run at p = 4 of the sparsity study is recorded yet."))
