@@ -43,7 +43,8 @@ def parse_scalar(text: str) -> Any:
     as a bool, ``None`` (as ``qornn list --models`` prints it), ``null`` or ``~`` as None, and any
     other text as itself (YAML quotes removed). YAML 1.1's other booleans (``yes``, ``no``, ``on``,
     ``off``, ``TRUE``) stay text, so a boolean setting refuses them by name rather than reading a
-    typo's neighbour as a bool. A list or mapping is a ValueError: one value is expected."""
+    typo's neighbour as a bool, and so do its other readings (``1:30``, ``0x10``, ``.inf``). A list
+    or mapping is a ValueError: one value is expected."""
     text = text.strip()
     if text in ("True", "true", "False", "false"):
         return text in ("True", "true")
@@ -51,13 +52,16 @@ def parse_scalar(text: str) -> Any:
         return None
     if _NUMBER.fullmatch(text):
         return int(text) if _INTEGER.fullmatch(text) else float(text)
-    try:
-        value = yaml.safe_load(text) if text else ""
-    except yaml.YAMLError:
-        return text
-    if isinstance(value, (dict, list)):
+    if text[:1] in ("[", "{"):
         raise ValueError(f"a single value is expected, got {text!r}")
-    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else text
+    if text[:1] in ("'", '"'):  # a quoted string: its quotes removed
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return text
+        return value if isinstance(value, str) else text
+    # anything else is its own text: not YAML 1.1's readings of 1:30 (90), 0x10, .inf, tags or anchors
+    return text
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -74,8 +78,10 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ValueError(f"override {key}: {err}") from None
 
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# digits may be grouped by underscores, as Python reads them (1_000)
+_DIGITS = r"[0-9](?:_?[0-9])*"
+_INTEGER = re.compile(rf"[+-]?{_DIGITS}")
+_NUMBER = re.compile(rf"[+-]?({_DIGITS}\.?(?:{_DIGITS})?|\.{_DIGITS})([eE][+-]?[0-9]+)?")
 
 
 def _flatten(value: Mapping, prefix: str = "") -> dict[str, Any]:

@@ -130,11 +130,12 @@ def test_runner_parameters():
     # only True / true / False / false are booleans: YAML 1.1's yes is text, which retrain refuses
     assert runner.parse_parameters(["retrain=true", "seed=yes"], None) == {"retrain": True, "seed": "yes"}
     # a value reads as `qornn run --set` reads it (one parser), a list or dict stays text (overrides)
-    from qornn.overrides import parse_scalar
-
-    for text in ("3", "1e-3", "1e-05", ".5", "-2", "true", "False", "yes", "on", "None", "null", "~",
-                 "relu", "'quoted'", "2026-12-07", "nan", ""):
-        assert runner.parse_value(text) == parse_scalar(text), text
+    expected = {"3": 3, "1e-3": 1e-3, "1e-05": 1e-5, ".5": 0.5, "-2": -2, "1_000": 1000, "true": True,
+                "False": False, "yes": "yes", "on": "on", "None": None, "null": None, "~": None,
+                "relu": "relu", "'quoted'": "quoted", "2026-12-07": "2026-12-07", "nan": "nan",
+                "1:30": "1:30", "0x10": "0x10", ".inf": ".inf", "": ""}
+    for text, value in expected.items():
+        assert runner.parse_value(text) == value and type(runner.parse_value(text)) is type(value), text
     assert runner.parse_parameters(["lr=1e-3"], None) == {"lr": 1e-3}
     assert runner.parse_value('{"hidden_size": 32}') == '{"hidden_size": 32}'
     assert runner.output_path(COPY_NOTEBOOK, ROOT / "_build" / "executed") == (
