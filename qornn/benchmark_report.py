@@ -249,8 +249,9 @@ def projection_check(record: Mapping) -> pd.DataFrame:
                 rows.append({"experiment": experiment, "run": run, "seed": seed, "projected h": hours,
                              "recorded h": took, "recorded / projected": took / hours,
                              # every start's: a run resumed at another thread count ran at both
+                             # (a start that recorded no device name is left out, not given the last's)
                              "threads": " and ".join(str(t) for t in dict.fromkeys(
-                                 results.device_threads(seg.get("device_name") or prov.get("device_name"))
+                                 results.device_threads(seg.get("device_name"))
                                  for seg in prov.get("segments") or [prov]) if t is not None) or None,
                              # every device its starts ran on: one begun on a GPU is no measure of a CPU
                              "device": " and ".join(results.device_kinds(prov))})

@@ -222,7 +222,7 @@ def _weights_load(args: argparse.Namespace, run: str) -> bool:
     return True
 
 
-def _own_runner(experiment: object) -> None:
+def _refuse_another_runners(experiment: object) -> None:
     """A clear error for an experiment of a chapter with a runner of its own (the SEA and
     majoring-points wings, the theory chapters), which this command line does not run."""
     from .theory.runner import THEORY_EXPERIMENTS
@@ -236,7 +236,7 @@ def _own_runner(experiment: object) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    _own_runner(getattr(args, "experiment", None))
+    _refuse_another_runners(getattr(args, "experiment", None))
     if args.command == "list" and args.models:
         print(describe_models())
     elif args.command == "list":
