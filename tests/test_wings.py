@@ -204,7 +204,15 @@ def test_command_line(capsys):
     assert main(["show", "sea-regression", "--profile", "smoke"]) == 0
     assert main(["show", "sea-typo"]) == 2 and "unknown experiment" in capsys.readouterr().err
     # qornn's own command line names the runner of a wing or theory experiment rather than not know it
+    from qornn.cli import OTHER_RUNNERS
     from qornn.cli import main as qornn_main
+    from qornn.experiments import experiment_names
+    from qornn.theory.runner import THEORY_EXPERIMENTS
+    from qornn.wings import WING_EXPERIMENTS
+
+    for name in [*WING_EXPERIMENTS, *THEORY_EXPERIMENTS]:  # the prefixes cover every one of them
+        assert [p for p in OTHER_RUNNERS if name.startswith(p)], name
+    assert not [name for name in experiment_names() if name.startswith(tuple(OTHER_RUNNERS))]
 
     assert qornn_main(["run", "sea-regression", "--profile", "smoke"]) == 2
     assert "python -m qornn.wings run sea-regression --profile P" in capsys.readouterr().err
