@@ -159,6 +159,28 @@ def test_retraining_a_ptq_run_quantizes_again_and_trains_its_source_only_when_as
     assert trainings[1:] == [("qornn-copy/ornn-bjorck", False)] and quantized == [4, 4]
 
 
+def test_retraining_a_ptq_run_refuses_a_source_that_is_not_the_recorded_one():
+    """--retrain of a PTQ run alone quantizes the recorded source: one whose retrain stopped part way
+    (an unfinished checkpoint beside the old record) would be finished here and quantized unrecorded."""
+    import torch
+
+    run_experiment("qornn-copy", "smoke", runs=["ornn-bjorck", "ptq-bjorck-4bit"], progress=False)
+    (path,) = [p for p in results.runs_dir("smoke").rglob("*.pt") if "ornn-bjorck" in str(p)]
+    saved = torch.load(path, weights_only=True)
+    saved["state"].update(epoch=0, step=1, global_step=1)
+    torch.save(saved, path)
+    unfinished = r"ornn-bjorck has an unfinished checkpoint.*--runs ornn-bjorck --retrain"
+    with pytest.raises(ValueError, match=unfinished):
+        run_experiment("qornn-copy", "smoke", runs=["ptq-bjorck-4bit"], retrain=True, progress=False)
+    path.unlink()
+    record = results.load_record("qornn-copy", "smoke")
+    del record["runs"]["ornn-bjorck"]
+    results.atomic_write_json(results.record_path("qornn-copy", "smoke"), record)
+    with pytest.raises(ValueError, match="ornn-bjorck, which this post-training quantization quantizes, is "
+                                         "not recorded"):
+        run_experiment("qornn-copy", "smoke", runs=["ptq-bjorck-4bit"], retrain=True, progress=False)
+
+
 def test_a_ptq_run_needs_a_trained_source(monkeypatch):
     from qornn import experiments
 

@@ -267,6 +267,25 @@ def _recorded_source(cfg: ExperimentConfig, source: str, task, seed: int,
     return model, {"segments": segments}
 
 
+def _check_recorded_source(cfg: ExperimentConfig, source: str, seed: int, record: dict) -> None:
+    """Before a post-training quantization is made again (``--retrain`` without its source): a clear
+    error unless the source is recorded with its current configuration and its checkpoint, if one
+    is here, is finished, so that the run quantizes the recorded model and trains nothing (an
+    unfinished checkpoint is a retrain of the source stopped part way: resuming it would train a
+    model that is not the recorded one)."""
+    digest = results.config_hash(cfg.run_config(source, seed))
+    done = record["runs"].get(source)
+    path = _checkpoint(cfg, source, digest)
+    command = cfg.command([source], seed)
+    if done is None or done["config_hash"] != digest:
+        raise ValueError(f"{cfg.experiment}/{source}, which this post-training quantization quantizes, is "
+                         f"not recorded with its current configuration; train it first: {command}")
+    if path.exists() and not _finished(load_checkpoint(path, run_hash=digest), cfg.train_config(source)):
+        raise ValueError(f"{cfg.experiment}/{source} has an unfinished checkpoint ({path}: a retrain stopped "
+                         f"part way), so its recorded model is not the one there; finish it first: "
+                         f"{command} --retrain")
+
+
 def _finished(saved: dict, train_cfg) -> bool:
     """Whether a loaded checkpoint is of a run trained to its last epoch."""
     return saved["state"]["epoch"] >= train_cfg.epochs
@@ -316,6 +335,8 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             if source not in trained:
                 # --retrain quantizes again; it trains the source again only when it is asked for too
                 again = retrain and source in runs
+                if retrain and not again:
+                    _check_recorded_source(cfg, source, seed, record)
                 trained[source] = (None if again else _recorded_source(cfg, source, task, seed, record)) \
                     or _train_run(cfg, source, task, seed, device, progress, retrain=again)
             start = time.perf_counter()
