@@ -3009,8 +3009,6 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
     here; does not fit this machine (with its projected hours on one core); not run yet with no
     measured cost; or a post-training quantization not run yet, named apart with its source: it
     trains nothing, and takes seconds once its source is trained."""
-    from .experiments import get_config
-
     rows = []
     for task, (experiment, _) in tasks.items():
         frame = paper_budget_frame(experiment, fits_hours)
@@ -3018,16 +3016,14 @@ def paper_budget_summary(tasks: Mapping[str, tuple[str, str]], fits_hours: float
         started = frame["in progress"] != ""  # a recorded run too, at a later seed
         failed = ~recorded & ~started & frame["at the paper's budget"].str.startswith(FAILED_AT_PAPER)
         # a post-training quantization trains nothing: it takes seconds once its source is trained
-        config = get_config(experiment, PAPER_PROFILE)
-        sources = {run: config.source_run(run) for run in frame["run"]}
-        quantized = frame["run"].map(sources).notna()
+        quantized = frame["quantizes"].notna()  # the frame names each PTQ run's source
         waiting = frame[~recorded & ~started & ~failed & ~quantized]
         too_long = waiting["fits here"].str.startswith("no (")
         unmeasured = waiting["fits here"].str.startswith(("not measured", "no measured cost"))
         pending = frame[~recorded & ~started & ~failed & quantized]
         by_source: dict[str, list[str]] = {}
-        for run in pending["run"]:
-            by_source.setdefault(sources[run], []).append(run)
+        for run, source in zip(pending["run"], pending["quantizes"], strict=True):
+            by_source.setdefault(source, []).append(run)
         rows.append({"task": task, "experiment": experiment,
                      "recorded at the paper's budget":
                      ", ".join(r["run"] + (f" (seeds failed: {r['failed seeds']})" if r["failed seeds"]
