@@ -272,7 +272,10 @@ def polar_low_rank_update(w: torch.Tensor, left: torch.Tensor, right: torch.Tens
 
     Write M = Q S (QR) and diagonalise the 2k×2k symmetric K = S C Sᵀ = V Λ Vᵀ; then
     (AᵀA)^{-1/2} = I + Q V ((1 + Λ)^{-1/2} − 1) Vᵀ Qᵀ and P(A) = A (AᵀA)^{-1/2}. Eigenvalues
-    1 + λ are clamped at 1e-12 (A singular: the polar factor is then not unique).
+    1 + λ are clamped at 1e-12 (A singular: the polar factor is then not unique). Going through AᵀA
+    costs precision when A is nearly singular: the result is off by about ε κ(A)², with ε the dtype's
+    machine epsilon and κ(A) = σ_max(A) / σ_min(A). A projUNN step keeps A = W − lr·G close to
+    orthogonal, where that is ε.
     """
     check_square(w, "orthogonal matrix")
     k = left.shape[1]
