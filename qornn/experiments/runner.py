@@ -239,18 +239,34 @@ def _train_run(cfg: ExperimentConfig, run: str, task, seed: int, device: str,
     return model, out
 
 
-def _recorded_source(cfg: ExperimentConfig, source: str, task, seed: int,
-                     record: dict) -> tuple[torch.nn.Module, dict] | None:
+def _recorded_source(cfg: ExperimentConfig, source: str, task, seed: int, record: dict, *,
+                     required: bool = False) -> tuple[torch.nn.Module, dict] | None:
     """The trained model of a post-training quantization's ``source`` from its packed weights, with
     the segments of its training, when the source is recorded with its current configuration and its
     finished checkpoint is not here (a fresh clone keeps the ``cpu`` records and weights, not their
     checkpoints): its weights are the trained model's, tensor for tensor, so the quantization is the
     same as from the checkpoint, and nothing is trained again. None otherwise (then it is trained, or
-    resumed from its checkpoint)."""
+    resumed from its checkpoint).
+
+    ``required`` (``--retrain`` of the quantization without its source): a clear error instead,
+    unless the source is recorded with its current configuration and its checkpoint, if one is here,
+    is finished, so that the run quantizes the recorded model and trains nothing (an unfinished
+    checkpoint is a retrain of the source stopped part way: resuming it would train a model that is
+    not the recorded one)."""
     done = record["runs"].get(source)
     digest = results.config_hash(cfg.run_config(source, seed))
     path = _checkpoint(cfg, source, digest)
-    if done is None or done["config_hash"] != digest or path.exists():
+    recorded = done is not None and done["config_hash"] == digest
+    if required:
+        command = cfg.command([source], seed)
+        if not recorded:
+            raise ValueError(f"{cfg.experiment}/{source}, which this post-training quantization quantizes, "
+                             f"is not recorded with its current configuration; train it first: {command}")
+        if path.exists() and not _finished(load_checkpoint(path, run_hash=digest), cfg.train_config(source)):
+            raise ValueError(f"{cfg.experiment}/{source} has an unfinished checkpoint ({path}: a retrain "
+                             f"stopped part way), so its recorded model is not the one there; finish it "
+                             f"first: {command} --retrain")
+    if not recorded or path.exists():
         return None
     try:
         model = weights.load_weights(cfg.experiment, source, profile=cfg.profile, seed=seed,
@@ -265,25 +281,6 @@ def _recorded_source(cfg: ExperimentConfig, source: str, task, seed: int,
         **{key: prov[key] for key in ("commit", "dirty", "host", "device", "device_name", "torch")
            if key in prov}, "from_step": 0, "to_step": steps, "wall_time_s": prov["wall_time_s"]}]
     return model, {"segments": segments}
-
-
-def _check_recorded_source(cfg: ExperimentConfig, source: str, seed: int, record: dict) -> None:
-    """Before a post-training quantization is made again (``--retrain`` without its source): a clear
-    error unless the source is recorded with its current configuration and its checkpoint, if one
-    is here, is finished, so that the run quantizes the recorded model and trains nothing (an
-    unfinished checkpoint is a retrain of the source stopped part way: resuming it would train a
-    model that is not the recorded one)."""
-    digest = results.config_hash(cfg.run_config(source, seed))
-    done = record["runs"].get(source)
-    path = _checkpoint(cfg, source, digest)
-    command = cfg.command([source], seed)
-    if done is None or done["config_hash"] != digest:
-        raise ValueError(f"{cfg.experiment}/{source}, which this post-training quantization quantizes, is "
-                         f"not recorded with its current configuration; train it first: {command}")
-    if path.exists() and not _finished(load_checkpoint(path, run_hash=digest), cfg.train_config(source)):
-        raise ValueError(f"{cfg.experiment}/{source} has an unfinished checkpoint ({path}: a retrain stopped "
-                         f"part way), so its recorded model is not the one there; finish it first: "
-                         f"{command} --retrain")
 
 
 def _finished(saved: dict, train_cfg) -> bool:
@@ -335,10 +332,10 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
             if source not in trained:
                 # --retrain quantizes again; it trains the source again only when it is asked for too
                 again = retrain and source in runs
-                if retrain and not again:
-                    _check_recorded_source(cfg, source, seed, record)
-                trained[source] = (None if again else _recorded_source(cfg, source, task, seed, record)) \
-                    or _train_run(cfg, source, task, seed, device, progress, retrain=again)
+                recorded = None if again else _recorded_source(cfg, source, task, seed, record,
+                                                               required=retrain)
+                trained[source] = recorded or _train_run(cfg, source, task, seed, device, progress,
+                                                         retrain=again)
             start = time.perf_counter()
             model = quantize_post_training(trained[source][0], cfg.models[run]["bits"])
             batch = cfg.train_config(source).eval_batch_size
