@@ -938,6 +938,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # --retrain of a PTQ run alone refuses a source that is not the recorded one (an unfinished
         # retrain's checkpoint, or no current record): against 5ee78ca, 38 smoke runs, 0 different
         ("88abf30b07810870fc812951175ecb24a1847fd1", "51dd071121ccf1d2154c07448de75bcfc746d785"),
+        # that check folded into _recorded_source(required=...), one lookup of the source (5f8c4ea):
+        # against 39457af, 38 smoke runs, 0 different
+        ("51dd071121ccf1d2154c07448de75bcfc746d785", "767b3e39a2fea844eaa5ae118723e0b2c86cb5f8"),
     }),
     # the dense recurrence's hand-written backward (3da539f), then its states and gradients written
     # in place (ea22c18): scripts/training_equivalence.py against 0b20fbe and 0bba19d, 36 smoke runs
