@@ -128,3 +128,35 @@ def test_experiment_smoke():
     assert out["mse"]["test"]["grid"]["under_share"] > 0.0  # plain regression under-estimates
     sweep = out["majoring"]["tolerance_sweep"]
     assert sweep["0.1"] <= sweep["0.05"] == out["majoring"]["majoring_points"]["count"]
+
+
+def test_plot_1d_gap_draws_each_surrogates_gap_and_the_zero_line():
+    """The synthetic page's right panel: one line per run, its data g − f read from the record's
+    surrogate on the plot grid, a dot at its smallest gap, and the dashed line at 0."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qornn.overestimate import report as over_report
+
+    ref = get_function("ramp-1d")
+    x = grid(ref.lower, ref.upper, 11)
+    offsets = {"majoring": np.full(11, 0.02), "mse": np.linspace(-0.01, 0.01, 11),
+               "mse-shifted": np.linspace(0.0, 0.02, 11)}
+    config = {"options": {"function": "ramp-1d", "plot_grid": 11}}
+    record = {"runs": {name: {"config": config, "surrogate_on_plot_grid": (ref(x) + gap).tolist()}
+                       for name, gap in offsets.items()}}
+    fig, ax = plt.subplots()
+    over_report.plot_1d_gap(record, ax=ax)
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in lines][0] == "g = f" and list(lines[0].get_ydata()) == [0, 0]
+    assert len(lines) == 1 + len(offsets)
+    for line, (name, gap) in zip(lines[1:], offsets.items(), strict=True):
+        assert line.get_label().startswith(over_report.LABELS[name])
+        np.testing.assert_allclose(line.get_ydata(), gap, atol=1e-12)
+    assert "(min -0.01)" in lines[2].get_label()
+    plt.close(fig)
+    # the 2-D figure's colorbar carries the table's notation and the output's unit
+    assert over_report._unit(get_function("cessna-landing").output) == " (ft)"
+    assert over_report._unit(get_function("ramp-2d").output) == ""

@@ -8,6 +8,7 @@ the cells and the number of majoring points per tolerance.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -17,14 +18,23 @@ from .experiment import grid
 from .functions import get_function
 from .majoring import majoring_points
 
-__all__ = ["LABELS", "gap_table", "tolerance_frame", "plot_1d", "plot_2d", "paper_beside_ours"]
+__all__ = ["LABELS", "COLORS", "gap_table", "tolerance_frame", "plot_1d", "plot_1d_gap", "plot_2d",
+           "paper_beside_ours"]
 
 LABELS = {"majoring": "majoring points + certified shift", "mse": "regression (MSE)",
           "mse-shifted": "regression shifted by its largest observed error"}
+#: one colour per run, the same in every figure of the chapter
+COLORS = {"majoring": "C0", "mse": "C1", "mse-shifted": "C2"}
 
 
 def _options(record: Mapping) -> dict:
     return next(iter(record["runs"].values()))["config"]["options"]
+
+
+def _unit(output: str) -> str:
+    """The unit at the end of a reference function's output name, " (ft)" from "… (ft)"; "" if none."""
+    match = re.search(r"\s+\(([^()]*)\)$", output)
+    return f" ({match.group(1)})" if match else ""
 
 
 def gap_table(records: Mapping[str, Mapping]) -> pd.DataFrame:
@@ -112,15 +122,41 @@ def plot_1d(record: Mapping, ax=None, runs=("majoring", "mse", "mse-shifted")):
     ax.hlines(value[order], lower[order], upper[order], color="tab:gray", lw=1, label="cell bounds f(u_C)")
     ax.plot(lower, value, "|", color="tab:gray", ms=8)
     for run in runs:
-        ax.plot(x[:, 0], record["runs"][run]["surrogate_on_plot_grid"], lw=1.2, label=LABELS[run])
+        ax.plot(x[:, 0], record["runs"][run]["surrogate_on_plot_grid"], lw=1.2, color=COLORS[run],
+                label=LABELS[run])
     ax.set_xlabel(ref.inputs[0])
     ax.set_ylabel(ref.output)
     return ax
 
 
+def plot_1d_gap(record: Mapping, ax=None, runs=("majoring", "mse", "mse-shifted")):
+    """The gap ``g − f`` of each run's surrogate (its shift included, as in :func:`gap_table`) against
+    x on the record's plot grid, one line per run, with a dashed zero line: below it the surrogate
+    under-estimates f. A dot marks each run's smallest gap on this grid, whose value the legend gives
+    (the table's "min gap" is over the denser test grid)."""
+    import matplotlib.pyplot as plt
+
+    ax = ax if ax is not None else plt.gca()
+    options = _options(record)
+    ref = get_function(options["function"])
+    x = grid(ref.lower, ref.upper, options["plot_grid"])
+    f = ref(x)
+    ax.axhline(0.0, color="black", lw=1, linestyle="--", label="g = f")
+    for run in runs:
+        gap = np.asarray(record["runs"][run]["surrogate_on_plot_grid"], dtype=float) - f
+        low = int(np.argmin(gap))
+        ax.plot(x[:, 0], gap, lw=1.2, color=COLORS[run], label=f"{LABELS[run]} (min {gap[low]:+.2g})")
+        ax.plot(x[low, 0], gap[low], "o", color=COLORS[run], ms=5)
+    ax.set_xlabel(ref.inputs[0])
+    ax.set_ylabel("gap g − f" + _unit(ref.output))
+    return ax
+
+
 def plot_2d(record: Mapping, axes=None):
     """Left: the cells of the majoring points over the contour lines of f (small cells where f
-    varies). Right: the certified surrogate's over-estimation ``g + s − f`` on the plot grid."""
+    varies). Right: the certified surrogate's over-estimation ``g − f`` on the plot grid (``g`` with
+    its certified shift, as in :func:`gap_table`), its colorbar in the unit of the function's output
+    (feet for the Cessna table)."""
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
 
@@ -147,7 +183,7 @@ def plot_2d(record: Mapping, axes=None):
     ax = axes[1]
     gap = np.asarray(record["runs"]["majoring"]["surrogate_on_plot_grid"]).reshape(n, n) - f
     image = ax.pcolormesh(X0, X1, gap, shading="auto", cmap="viridis")
-    plt.colorbar(image, ax=ax, label="g + s − f")
+    plt.colorbar(image, ax=ax, label="over-estimation g − f" + _unit(ref.output))
     ax.set_xlabel(ref.inputs[0])
     ax.set_ylabel(ref.inputs[1])
     ax.set_title("certified surrogate: over-estimation")
