@@ -42,6 +42,8 @@ __all__ = [
     "history_frame",
     "plot_loss_curves",
     "plot_metric_curves",
+    "runs_of",
+    "plot_activation_widths",
     "legend_below",
     "freshness_notes",
     "chance_level",
@@ -416,6 +418,12 @@ def _run_colors(runs: Iterable[str], color_order: Sequence[str] | None = None) -
     return {run: colors[order.index(run) % len(colors)] for run in runs}
 
 
+def runs_of(records: Iterable[Mapping]) -> list[str]:
+    """Every run of ``records``, sorted: the ``color_order`` that gives a run one colour in all the
+    panels and figures of a page drawn from these records, whatever runs each of them has."""
+    return sorted({run for record in records for run in record["runs"]})
+
+
 #: the id of a legend that names each run once (:func:`plot_loss_curves`), which :func:`legend_below` keeps
 _LEGEND_BY_RUN = "qornn-legend-by-run"
 
@@ -486,7 +494,7 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
     _stop_axis_at(ax, clip_above, beyond, logy)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{record['experiment']}, profile {record['profile']}")
+    ax.set_title(curve_title(record))
     _epoch_ticks(ax, frame)
     ax.grid(True, alpha=0.3)
     options = {"fontsize": "small", **(legend or {})}
@@ -505,11 +513,13 @@ def plot_loss_curves(record: Mapping, ax=None, baseline: float | str | Mapping |
 
 
 def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
-                       references: Mapping[str, float] | str | None = "auto"):
+                       references: Mapping[str, float] | str | None = "auto",
+                       color_order: Sequence[str] | None = None):
     """Validation ``metric`` at the end of each epoch for every run, with dashed reference lines
     ("auto": the task's, :func:`reference_lines`; or e.g. ``{"chance": 0.1}``) and each run's test
     value as a star after the last epoch. One legend entry per run, its test value in the label, so
-    that a page with many runs keeps a legend it can place beside or below the axes."""
+    that a page with many runs keeps a legend it can place beside or below the axes.
+    ``color_order``: as for :func:`plot_loss_curves` (panels of several records colour a run alike)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -519,9 +529,9 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
     if column not in frame:
         raise ValueError(f"record {record['experiment']}/{record['profile']} has no validation "
                          f"{metric!r}; it has: {', '.join(c[4:] for c in frame if c.startswith('val_'))}")
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (run, part) in enumerate(frame.groupby("run", sort=True)):
-        color = colors[i % len(colors)]
+    color_of = _run_colors(frame["run"].unique(), color_order)
+    for run, part in frame.groupby("run", sort=True):
+        color = color_of[run]
         label = run_label(record, run)
         test = record["runs"][run].get("test", {}).get(metric)
         ax.plot(part["epoch"], part[column], _epoch_style(frame), color=color,
@@ -533,11 +543,17 @@ def plot_metric_curves(record: Mapping, metric: str = "accuracy", ax=None,
                    label=f"{name} ({level:.3g})")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(f"{record['experiment']}, profile {record['profile']}")
+    ax.set_title(curve_title(record))
     _epoch_ticks(ax, frame)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def curve_title(record: Mapping) -> str:
+    """The title of a figure of one record's curves: its experiment, profile and seed (a page's
+    tables may give the mean over seeds, the curves are the one seed's)."""
+    return f"{record['experiment']}, profile {record['profile']}, seed {record_seed(record)}"
 
 
 def legend_below(ax, ncol: int = 2, top: float = -0.14) -> None:
@@ -902,6 +918,8 @@ _BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU", "fastrnn": "FastRNN", "fastgrnn
 #: kind -> (line style, label template) in :func:`plot_metric_vs_bits`
 _BIT_KINDS = {"QAT": ("-o", "STE-{}"), "QAT, learned α": ("-s", "STE-{}, learned α (LSQ)"),
               "PTQ": ("--x", "PTQ of float {}")}
+#: kind -> (x shift, marker, size) of each seed's dot beside a mean in :func:`plot_metric_vs_bits`
+_SEED_DOTS = {"QAT": (-0.12, ".", 5), "QAT, learned α": (-0.24, "s", 3), "PTQ": (0.12, ".", 5)}
 
 
 def _bit_study_role(model: Mapping, float_model: str | None = None) -> tuple[str, str, int | None]:
@@ -1015,17 +1033,21 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
     return pd.DataFrame(out, columns=columns)
 
 
-def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline: float | None = None,
+def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None,
+                        baseline: float | Mapping[str, float] | str | None = None,
                         logy: bool = False, baseline_label: str = "baseline",
                         clip_above: float | None = None, seeds: Mapping[int, Mapping] | None = None):
     """Test ``metric`` against the weight bit width: QAT (solid), learned-range QAT (solid, squares)
     and PTQ (dashed) per mechanism, the float model of the same mechanism as a dotted horizontal line,
-    float baselines (LSTM, FastRNN, ...) as grey dash-dotted lines, an optional dashed black
-    ``baseline``; the top axis gives the model size in bits at each bit width.
+    float baselines (LSTM, FastRNN, ...) as grey dash-dotted lines, and ``baseline`` as dashed lines: a
+    number (labelled ``baseline_label``), a dict label -> value, or "auto", the task's levels
+    (:func:`reference_lines`: memoryless, chance, unigram...); the top axis gives the model size in
+    bits at each bit width.
 
     ``seeds`` (``{seed: record}``, :func:`seed_records`; ``record`` alone by default): with more than
     one, every curve and line goes through the mean over the seeds that recorded the run, each seed's
-    value is a small dot beside it, and a float model's spread (lowest to highest seed) is a band.
+    value is a small dot beside it (QAT left of the width, learned-range QAT further left as squares,
+    PTQ right), and a float model's or baseline's spread (lowest to highest seed) is a band.
 
     ``clip_above`` keeps a few far-off points (PTQ at 3 bits can be 30 orders of magnitude above
     the rest) from squeezing every other curve flat: a point above it is drawn on the top edge as
@@ -1061,8 +1083,9 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
             if several:  # each seed beside its mean, those on the scale
                 dots = every[every["run"].isin(points["run"])]
                 dots = dots[dots[metric] <= (math.inf if clip_above is None else clip_above)]
-                shift = 0.12 if kind == "PTQ" else -0.12  # beside the mean's marker, PTQ right of QAT
-                ax.plot(dots["bits"] + shift, dots[metric], ".", color=color, alpha=0.5, markersize=5)
+                # beside the mean's marker, apart per kind (a width can have QAT, LSQ and PTQ runs)
+                shift, marker, size = _SEED_DOTS[kind]
+                ax.plot(dots["bits"] + shift, dots[metric], marker, color=color, alpha=0.5, markersize=size)
             for bits, value in zip(points["bits"][off_scale], values[off_scale], strict=True):
                 below = 11 * written_at.get(bits, 0)
                 written_at[bits] = written_at.get(bits, 0) + 1
@@ -1080,9 +1103,12 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None, baseline
         value = getattr(row, metric)
         ax.axhline(value, color=greys[i % len(greys)], linestyle="-.",
                    label=f"float {row.mechanism} ({value:.3g}, {row.size_bits / 1000:.0f}k bits)")
-    if baseline is not None:
-        ax.axhline(baseline, color="black", linestyle="--", linewidth=1,
-                   label=f"{baseline_label} ({baseline:.3g})")
+        if several and row.seeds > 1:
+            ax.axhspan(row.lowest, row.highest, color=greys[i % len(greys)], alpha=0.15, lw=0)
+    levels = (reference_lines(record, metric) if baseline == "auto"
+              else {baseline_label: baseline} if isinstance(baseline, int | float) else baseline or {})
+    for (label, level), dashes in zip(levels.items(), ("--", ":", "-."), strict=False):
+        ax.axhline(level, color="black", linestyle=dashes, linewidth=1, label=f"{label} ({level:.3g})")
     if several:
         counts = sorted(set(frame["seeds"]))
         over = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
@@ -2075,6 +2101,51 @@ def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
             row[f"ka={key}"] = found[key][metric]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: the line style of each QORNN training mechanism in the figures that give a colour per bit width
+MECHANISM_STYLES = {"ste-bjorck": "-", "ste-projunn": "--", "lsq-bjorck": "-."}
+
+
+def _mechanism_and_bits(run: str) -> tuple[str, int | None]:
+    """("ste-bjorck", 3) for ``qornn-ste-bjorck-3bit``; (the run, None) for a name of another form."""
+    found = re.fullmatch(r"qornn-(.+)-(\d+)bit", run)
+    return (found.group(1), int(found.group(2))) if found else (run, None)
+
+
+def plot_activation_widths(frame: pd.DataFrame, ax, ylabel: str, logy: bool = False) -> list:
+    """Each run of :func:`activation_frame`'s ``frame`` against the activation width k_a (markers
+    joined), with its float-activation level as a thin dotted line of its colour: a colour per weight
+    bit width and a line style per mechanism (:data:`MECHANISM_STYLES`), the same in every panel, so
+    that one legend (the handles returned, for a figure legend) serves them all."""
+    from matplotlib.lines import Line2D
+
+    widths = [c for c in frame.columns if c.startswith("ka=")]
+    for _, row in frame.iterrows():
+        mechanism, bits = _mechanism_and_bits(row["run"])
+        color = _bits_color(bits)
+        ax.plot([int(c[3:]) for c in widths], [row[c] for c in widths], marker="o", markersize=4,
+                linestyle=MECHANISM_STYLES.get(mechanism, ":"), color=color)
+        ax.axhline(row["float activations"], color=color, linestyle=":", linewidth=0.8)
+    if logy and len(frame):
+        ax.set_yscale("log")
+    ax.set_xlabel("activation bits $k_a$")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    return ([Line2D([], [], color=_bits_color(bits), linewidth=3, label=f"{bits}-bit weights")
+             for bits in _BITS_COLORS]
+            + [Line2D([], [], color="0.3", linestyle=style, marker="o", markersize=4, label=mechanism)
+               for mechanism, style in MECHANISM_STYLES.items()]
+            + [Line2D([], [], color="0.3", linestyle=":", linewidth=0.8, label="float activations")])
+
+
+#: the weight bit widths that get a colour of their own (the first five of matplotlib's cycle)
+_BITS_COLORS = (3, 4, 5, 6, 8)
+
+
+def _bits_color(bits: int | None) -> str:
+    """The colour of a ``bits``-bit model in :func:`plot_activation_widths` (black: another width)."""
+    return f"C{_BITS_COLORS.index(bits)}" if bits in _BITS_COLORS else "black"
 
 
 def seed_activation_frame(experiments: Iterable[str], profile: str, metric: str,
@@ -3406,14 +3477,15 @@ def plot_seed_sign_dynamics(experiment: str, runs: Iterable[str], profile: str =
     (log scale for a loss) with reference lines (``references``: "auto", the task's,
     :func:`reference_lines`; or label -> value), the mean |u| of the latent sign vector and the signs
     of W flipped per optimiser step (the history's ``diagnostics``). A colour per run (by its place in
-    ``color_order``, default ``runs``: :func:`_run_colors`), a marker per seed; a run for which
+    ``color_order``, default the runs sorted, as in :func:`plot_metric_curves`: :func:`_run_colors`),
+    a marker per seed; a run for which
     ``failed(run_data)`` holds is drawn dashed. Returns the curves' labels."""
     import matplotlib.pyplot as plt
 
     if axes is None:
         _, axes = plt.subplots(1, 3, figsize=(14, 3.9))
     runs = list(runs)
-    colors = _run_colors(runs, runs if color_order is None else color_order)
+    colors = _run_colors(runs, color_order)
     drawn, lines = [], {}
     for seed, record in seed_records(experiment, profile).items():
         for run in runs:
@@ -3433,8 +3505,10 @@ def plot_seed_sign_dynamics(experiment: str, runs: Iterable[str], profile: str =
             axes[1].plot(epochs, [d.get("mean_abs_u", math.nan) for d in diagnostics], **style)
             axes[2].plot(epochs, [d.get("sign_flips_per_step", math.nan) for d in diagnostics], **style)
             drawn.append(label)
-    for (name, value), colour in zip(lines.items(), ("grey", "black", "brown", "olive"), strict=False):
-        axes[0].axhline(value, color=colour, linestyle=":", linewidth=1.2, label=name)
+    # a line style each too: chance (0.100) and the majority class (0.113) are a hair apart
+    for (name, value), colour, dashes in zip(lines.items(), ("grey", "black", "brown", "olive"),
+                                             (":", "--", "-.", (0, (1, 3))), strict=False):
+        axes[0].axhline(value, color=colour, linestyle=dashes, linewidth=1.2, label=name)
     for ax, title in zip(axes, (f"validation {metric}", "mean |u| (latent signs)",
                                 "signs of W flipped per step"), strict=True):
         ax.set_xlabel("epoch")
@@ -3448,10 +3522,11 @@ def plot_seed_sign_dynamics(experiment: str, runs: Iterable[str], profile: str =
 
 
 def plot_copy_seed_dynamics(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn"), experiment: str = "copy",
-                            profile: str = PAPER_PROFILE, axes=None) -> list[str]:
+                            profile: str = PAPER_PROFILE, axes=None,
+                            color_order: Sequence[str] | None = None) -> list[str]:
     """:func:`plot_seed_sign_dynamics` of the copy task: the validation loss with the memoryless and
     the constant predictors' losses (:func:`copy_constant_cross_entropy`), a failed seed
-    (:func:`solves_copy`) dashed."""
+    (:func:`solves_copy`) dashed. ``color_order``: see :func:`plot_seed_sign_dynamics`."""
     seeds = seed_records(experiment, profile)
     found = [data for record in seeds.values() for run in runs if (data := record["runs"].get(run))]
     references = {}
@@ -3460,7 +3535,8 @@ def plot_copy_seed_dynamics(runs: Iterable[str] = ("hadamrnn", "block-hadamrnn")
         constant = copy_constant_cross_entropy(options["length"], options["symbols"])
         references = {**reference_lines({"runs": {"run": found[0]}}, "loss"), "constant predictor": constant}
     return plot_seed_sign_dynamics(experiment, runs, profile, "loss", references,
-                                   failed=lambda data: not solves_copy(data), axes=axes)
+                                   failed=lambda data: not solves_copy(data), axes=axes,
+                                   color_order=color_order)
 
 
 def _span(values: list[float], fmt: Any = None) -> str:

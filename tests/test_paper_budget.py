@@ -1061,10 +1061,18 @@ def test_the_sign_dynamics_over_seeds_in_words_and_in_a_figure():
     assert "chance" in [line.get_label() for line in axes[0].lines]  # the task's reference line
     colours = {line.get_label(): line.get_color() for line in axes[2].lines}
     assert colours["hadamrnn, seed 0"] == colours["hadamrnn, seed 1"] != colours["block-hadamrnn, seed 0"]
+    # by default a run has the colour the learning curves give it (the runs sorted)
+    _, curves = plt.subplots()
+    report.plot_metric_curves({"experiment": "pmnist", "profile": "paper", "runs": {
+        run: report.seed_records("pmnist", "paper")[0]["runs"][run] for run in ("hadamrnn", "block-hadamrnn")}},
+        "accuracy", ax=curves, references=None)
+    assert {line.get_label().split(" (")[0]: line.get_color() for line in curves.lines
+            if not line.get_label().startswith("_")} == {
+        "hadamrnn": colours["hadamrnn, seed 0"], "block-hadamrnn": colours["block-hadamrnn, seed 0"]}
     plt.close("all")
     # a page's own run colours (its other figures'), by the runs' place in color_order
     _, axes = plt.subplots(1, 3)
-    order = ["block-hadamrnn", "hadamrnn"]
+    order = ["hadamrnn", "block-hadamrnn"]
     report.plot_seed_sign_dynamics("pmnist", ("hadamrnn", "block-hadamrnn"), metric="accuracy", axes=axes,
                                    color_order=order)
     expected = report._run_colors(order, order)

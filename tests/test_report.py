@@ -988,6 +988,22 @@ def test_the_bit_width_plot_over_several_seeds_draws_the_mean_each_seed_and_the_
     one = report.plot_metric_vs_bits(seeds[0], "loss")  # one record: no dots, no band, as before
     assert not one.patches and not any(line.get_marker() == "." for line in one.get_lines())
     plt.close("all")
+    # a baseline's seeds make a band too; learned-range seeds are squares apart from the QAT dots
+    for number, loss in enumerate((0.3, 0.5, 0.4)):
+        seeds[number]["runs"]["lstm"] = run({"model": "lstm"}, loss, 9000)
+        seeds[number]["runs"]["qornn-lsq-bjorck-3bit"] = run({"model": "qornn-lsq-bjorck", "bits": 3}, 0.7,
+                                                             400)
+    ax = report.plot_metric_vs_bits(seeds[0], "loss", seeds=seeds,
+                                    baseline={"memoryless": 0.9, "chance": 1.0})
+    assert [value for band in ax.patches for value in (band.get_y(), band.get_y() + band.get_height())] \
+        == pytest.approx([0.1, 0.3, 0.3, 0.5])  # the float ORNN's, then the LSTM's
+    squares = [line for line in ax.get_lines()
+               if line.get_marker() == "s" and line.get_linestyle() == "None"]
+    assert [sorted(line.get_xdata()) for line in squares] == [pytest.approx([2.76] * 3)]
+    levels = {line.get_label(): line.get_linestyle() for line in ax.get_lines()
+              if line.get_color() == "black"}
+    assert set(levels) == {"memoryless (0.9)", "chance (1)"} and len(set(levels.values())) == 2
+    plt.close("all")
 
 
 def test_the_bit_width_gap_is_taken_seed_by_seed_and_says_over_how_many_seeds():

@@ -138,12 +138,13 @@ if "hadamrnn-p4" in record["runs"]:
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(len(budgets), len(ABLATIONS), figsize=(16, 5.2 * len(budgets)), sharey=True,
                          squeeze=False)
+every_run = report.runs_of(budgets.values())  # a run keeps its colour in every panel
 for row, (budget, shown) in zip(axes, budgets.items(), strict=True):
     for ax, (ablation, runs) in zip(row, ABLATIONS.items(), strict=True):
         present = {run: shown["runs"][run] for run in runs if run in shown["runs"]}
         if present:
             report.plot_metric_curves({**shown, "runs": present}, "accuracy", ax=ax,
-                                      references={"chance": 0.1})
+                                      references={"chance": 0.1}, color_order=every_run)
             report.legend_below(ax, ncol=1)  # inside a panel this narrow, it squeezed the axes
         else:
             ax.text(0.5, 0.5, "not recorded at this budget yet", ha="center", va="center",
@@ -152,6 +153,7 @@ for row, (budget, shown) in zip(axes, budgets.items(), strict=True):
         for run in (run for run in runs if (budget, run) in left_out):
             ax.text(0.5, 0.03, f"{run}: left out at this budget", ha="center", va="bottom",
                     transform=ax.transAxes, fontsize="x-small", color="0.3")
-        ax.set_title(f"{ablation}, {report.budget_label(budget)}", fontsize="small")
+        ax.set_title(f"{ablation}, {report.budget_label(budget)}, seed {report.record_seed(shown)}",
+                     fontsize="small")
 fig.tight_layout()
 plt.show()

@@ -142,7 +142,9 @@ else:
     display(report.styled(diagnosis))
     report.show_markdown(report.copy_diagnosis_text(diagnosis))
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
-    report.plot_copy_seed_dynamics(("hadamrnn", "block-hadamrnn"), axes=axes)
+    # a model's colour as in the loss curves below (every run recorded at the paper's budget)
+    report.plot_copy_seed_dynamics(("hadamrnn", "block-hadamrnn"), axes=axes, color_order=report.runs_of(
+        report.seed_records("copy", report.PAPER_PROFILE).values()))
     fig.tight_layout()
     plt.show()
 
@@ -198,11 +200,11 @@ panels.append((record["profile"], report.record_seed(record), record))
 columns = min(len(panels), 2)
 rows = -(-len(panels) // columns)
 fig, axes = plt.subplots(rows, columns, figsize=(7.5 * columns, 6.0 * rows), squeeze=False)
-every_run = sorted({run for _, _, shown_record in panels for run in shown_record["runs"]})  # one colour each
-for ax, (budget, seed, shown_record) in zip(axes.flat, panels, strict=False):  # spare axes hidden below
+every_run = report.runs_of(shown_record for _, _, shown_record in panels)  # one colour each
+for ax, (budget, _seed, shown_record) in zip(axes.flat, panels, strict=False):  # spare axes hidden below
     report.plot_loss_curves(shown_record, ax=ax, ylabel="cross-entropy per step", color_order=every_run,
                             legend_by_run=True)
-    ax.set_title(f"{ax.get_title()}, seed {seed} ({report.budget_label(budget)})")
+    ax.set_title(f"{ax.get_title()} ({report.budget_label(budget)})")
     report.legend_below(ax)  # inside, it covered the curves
 for ax in list(axes.flat)[len(panels):]:
     ax.set_visible(False)

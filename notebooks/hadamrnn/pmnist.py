@@ -193,7 +193,8 @@ report.show_markdown(report.paired_gain(report.budget_seed_records("pmnist", rec
 # flipping changes $W^k$ for every power $k$ that the last state depends on.
 
 # %% tags=["hide-input", "full-width"]
-report.show_markdown(report.show_sign_dynamics("pmnist"))
+# a model's colour as in the learning curves above
+report.show_markdown(report.show_sign_dynamics("pmnist", color_order=report.runs_of([record])))
 
 # %% [markdown]
 # **The authors' code, side by side.** Are these dynamics qornn's own? The side-by-side check

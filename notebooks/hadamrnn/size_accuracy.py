@@ -90,7 +90,7 @@ report.show_markdown(report.record_status(record, config, trained))
 
 # %% tags=["hide-input"]
 budgets = report.budget_records("hadamrnn-size-accuracy", record)  # the paper's budget first, where recorded
-every_run = sorted({run for shown in budgets.values() for run in shown["runs"]})  # a colour each
+every_run = report.runs_of(budgets.values())  # a colour each, in every figure of the page
 fig, axes = plt.subplots(1, len(budgets), figsize=(7.5 * len(budgets), 5.5), squeeze=False, sharex=True,
                          sharey=True)
 for ax, (budget, shown) in zip(axes[0], budgets.items(), strict=True):
@@ -225,7 +225,7 @@ display(Markdown(f"The column `budget` tells the paper's budget (profile `paper`
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(9, 4.2))
-report.plot_metric_curves(record, "accuracy", ax=ax, references={"chance": 0.1})
+report.plot_metric_curves(record, "accuracy", ax=ax, references={"chance": 0.1}, color_order=every_run)
 report.legend_below(ax, ncol=3)  # inside, it covered the curves
 fig.tight_layout()
 plt.show()

@@ -120,7 +120,8 @@ if not learned:
 # flipping changes $W^k$ for every power $k$ that the last state depends on.
 
 # %% tags=["hide-input", "full-width"]
-report.show_markdown(report.show_sign_dynamics("smnist"))
+# a model's colour as in the learning curves above
+report.show_markdown(report.show_sign_dynamics("smnist", color_order=report.runs_of([record])))
 
 # %% [markdown]
 # ## The paper beside ours

@@ -90,12 +90,14 @@ for name, title in EXPERIMENTS.items():
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, len(records), figsize=(12, 4.2))
+every_run = report.runs_of(records.values())  # a model keeps its colour in both panels
 for ax, (name, record) in zip(axes, records.items(), strict=True):
     majority = next(iter(record["runs"].values()))["baselines"].get("majority_class_accuracy")
-    report.plot_metric_curves(record, "accuracy", ax=ax,
+    report.plot_metric_curves(record, "accuracy", ax=ax, color_order=every_run,
                               references={"majority class": majority} if majority else None)
     report.legend_below(ax)  # inside, it covered the curves
-    ax.set_title(f"{EXPERIMENTS[name]} ({next(iter(record['runs'].values()))['config']['task']})")
+    ax.set_title(f"{EXPERIMENTS[name]} ({next(iter(record['runs'].values()))['config']['task']}), "
+                 f"seed {report.record_seed(record)}")
 fig.tight_layout()
 plt.show()
 

@@ -86,8 +86,9 @@ device = "cpu"
 # activations and with the hidden state at $k_a = 6, 8, 10, 12$ bits, on the first 2,000 test
 # samples (all of them where the test set is smaller; the analysis recorded with each run, or
 # measured again from its weights by `qornn analyse EXPERIMENT --activations`). The
-# float-activation value on the same samples is the reference (dotted line), so the gap is the cost
-# of integer activations alone. The largest hidden value seen in calibration sets the range: a
+# float-activation value on the same samples is the reference (thin dotted line), so the gap is the
+# cost of integer activations alone. A colour per weight bit width and a line style per mechanism,
+# the same in the four panels. The largest hidden value seen in calibration sets the range: a
 # model whose $|h|$ grows over 784 steps (a quantized $W$ of spectral radius above 1 can let it)
 # spends its $k_a$ bits on a wide range, and the small values in the state are rounded away.
 
@@ -101,22 +102,15 @@ for task, (name, metric, _) in TASKS.items():
     record, _ = recorded_or_trained(name, profile, seed=seed, device=device, retrain=False)
     frames[task] = (record, report.activation_frame(record, metric))
 
-fig, axes = plt.subplots(1, len(TASKS), figsize=(4.2 * len(TASKS), 4))
+fig, axes = plt.subplots(1, len(TASKS), figsize=(4.2 * len(TASKS), 4.6))
 for ax, (task, (record, frame)) in zip(axes, frames.items(), strict=True):
     _, metric, label = TASKS[task]
-    widths = [c for c in frame.columns if c.startswith("ka=")]
-    for i, (_, row) in enumerate(frame.iterrows()):
-        color = f"C{i % 10}"
-        ax.plot([int(c[3:]) for c in widths], [row[c] for c in widths], "o-", color=color, label=row["run"])
-        ax.axhline(row["float activations"], color=color, linestyle=":", linewidth=1)
-    if metric == "loss" and len(frame):
-        ax.set_yscale("log")
-    ax.set_xlabel("activation bits $k_a$")
-    ax.set_ylabel(label)
-    ax.set_title(f"{task}, profile {record['profile']}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="xx-small")
-fig.tight_layout()
+    handles = report.plot_activation_widths(frame, ax, label, logy=metric == "loss")
+    samples = f", {frame['test samples'].iloc[0]:,} test samples" if len(frame) else ""
+    ax.set_title(f"{task}, profile {record['profile']}, seed {report.record_seed(record)}{samples}",
+                 fontsize="small")
+fig.legend(handles=handles, loc="lower center", ncol=len(handles) // 2 + 1, fontsize="small", frameon=False)
+fig.tight_layout(rect=(0, 0.12, 1, 1))  # the legend, one for the four panels, below them
 plt.show()
 
 # %% tags=["hide-input", "full-width"]

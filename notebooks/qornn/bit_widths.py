@@ -64,7 +64,9 @@ device = "cpu"
 # its losses at the paper's budget). So that it does not squeeze the other curves flat,
 # the copy task's axis stops at 100 times the memoryless baseline and PTB's at 1.5 times the unigram
 # model's bits per character; a point beyond sits on the top edge as a triangle ▲ with its true value
-# written beside it, and the table below has every number.
+# written beside it, and the table below has every number. The black lines are what a model that
+# learned nothing reaches: the memoryless baseline (copy), chance and the majority class (MNIST), the
+# uniform and unigram models (PTB).
 
 # %% tags=["hide-input"]
 # task -> (experiment, metric, axis label, log scale, lower is better, (baseline, factor) of the clip)
@@ -91,7 +93,7 @@ for row, (task, by_budget) in enumerate(budgets.items()):
         baselines = next(iter(record["runs"].values()))["baselines"]
         clip_above = clip[1] * baselines[clip[0]] if clip else None
         report.plot_metric_vs_bits(record, metric, ax=ax, logy=logy, clip_above=clip_above,
-                                   seeds=seeds[task][budget])
+                                   seeds=seeds[task][budget], baseline="auto")
         ax.set_ylabel(label)
         missing = ("" if report.PAPER_PROFILE in by_budget else
                    " (not recorded at the paper's budget: the chapter introduction says why)")

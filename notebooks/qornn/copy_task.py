@@ -152,6 +152,10 @@ for profile_name in budgets:
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(len(budgets), 2, figsize=(12, 6.4 * len(budgets)), squeeze=False)
+# a colour per bit width, the same in every panel whatever runs a budget has recorded
+widths = report.runs_of({"runs": {run.replace(mechanism, "*"): None for run, data in shown["runs"].items()
+                                  if mechanism in run and data["history"]}}
+                        for shown in budgets.values() for mechanism in ("bjorck", "projunn"))
 for row, (profile_name, shown) in zip(axes, budgets.items(), strict=True):
     for ax, mechanism in zip(row, ("bjorck", "projunn"), strict=True):
         part = {**shown, "runs": {run: data for run, data in shown["runs"].items()
@@ -159,6 +163,7 @@ for row, (profile_name, shown) in zip(axes, budgets.items(), strict=True):
         if part["runs"]:
             report.plot_loss_curves(part, ax=ax, ylabel="cross-entropy per step", logy=True,
                                     clip_above=100 * memoryless[profile_name], legend_by_run=True,
+                                    color_order=[width.replace("*", mechanism) for width in widths],
                                     legend={"loc": "upper center", "bbox_to_anchor": (0.5, -0.14), "ncol": 2})
         else:
             ax.text(0.5, 0.5, "not recorded at this budget yet", ha="center", va="center",

@@ -105,7 +105,7 @@ for task, name in EXPERIMENTS.items():
 fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
 for ax, (task, record) in zip(axes, records.items(), strict=True):
     seeds = report.budget_seed_records(EXPERIMENTS[task], record)[record["profile"]]
-    report.plot_metric_vs_bits(record, "accuracy", ax=ax, baseline=0.1, baseline_label="chance", seeds=seeds)
+    report.plot_metric_vs_bits(record, "accuracy", ax=ax, baseline="auto", seeds=seeds)
     ax.set_title(f"{task}, profile {record['profile']}")
     report.legend_below(ax)  # inside, it covered the pMNIST curves
 fig.tight_layout()
@@ -250,11 +250,13 @@ else:
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 7.5), sharey=True)
+every_run = report.runs_of(records.values())  # a run keeps its colour in both panels
 for ax, (task, record) in zip(axes, records.items(), strict=True):
     trained_runs = {**record, "runs": {run: data for run, data in record["runs"].items() if data["history"]}}
     with plt.rc_context({"axes.prop_cycle": plt.cycler(color=plt.cm.tab20.colors)}):  # 16 runs: 20 colours
-        report.plot_metric_curves(trained_runs, "accuracy", ax=ax, references={"chance": 0.1})
-    ax.set_title(f"{task}, profile {record['profile']}")
+        report.plot_metric_curves(trained_runs, "accuracy", ax=ax, references={"chance": 0.1},
+                                  color_order=every_run)
+    ax.set_title(f"{task}, profile {record['profile']}, seed {report.record_seed(record)}")
     report.legend_below(ax)
 fig.tight_layout()
 plt.show()

@@ -154,11 +154,13 @@ for profile_name, shown in budgets.items():
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(len(budgets), 1, figsize=(9, 4.5 * len(budgets)), squeeze=False)
+every_run = report.runs_of(budgets.values())  # a run keeps its colour in every panel
 for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
     trained_runs = {**shown, "runs": {run: data for run, data in shown["runs"].items() if data["history"]}}
-    report.plot_metric_curves(trained_runs, "bpc", ax=ax, references={"unigram": baselines["unigram_bpc"]})
+    report.plot_metric_curves(trained_runs, "bpc", ax=ax, references={"unigram": baselines["unigram_bpc"]},
+                              color_order=every_run)
     ax.legend(fontsize="x-small", ncol=2)
-    ax.set_title(report.budget_label(profile_name), fontsize="small")
+    ax.set_title(f"{report.budget_label(profile_name)}, seed {report.record_seed(shown)}", fontsize="small")
 fig.tight_layout()
 plt.show()
 
