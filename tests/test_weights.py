@@ -16,6 +16,7 @@ from qornn import results
 from qornn.cli import main as cli_main
 from qornn.experiments import get_config, load_trained, run_experiment
 from qornn.export import packed_bytes, read_packed
+from qornn.overrides import record_variant
 from qornn.tasks import build_task
 from qornn.weights import WeightsError, weights_path
 
@@ -242,3 +243,43 @@ def test_every_committed_record_names_weights_that_are_there():
              if not (root / entry["path"]).is_file()
              or hashlib.sha256((root / entry["path"]).read_bytes()).hexdigest() != entry["sha256"]]
     assert not wrong, "\n".join(wrong)
+
+
+def _committed_loadable_runs():
+    """(experiment, profile, run, seed, overrides) of every run with weights in a committed record that
+    :func:`qornn.load_weights` reads: ``<experiment>/<profile>.json`` and
+    ``<experiment>/variants/<profile>/<variant>.json`` (not history/, whose runs were replaced). The
+    seed is the ``seed=S`` of the variant's name; the overrides are the record's."""
+    root = results._REPO_ROOT / "data" / "results"
+    paths = sorted([*root.glob("*/*.json"), *root.glob("*/variants/*/*.json")])
+    for path in paths:
+        record = json.loads(path.read_text())
+        if not isinstance(record.get("runs"), dict):  # benchmarks: a list
+            continue
+        seed = re.search(r"(?:^|,)seed=(\d+)(?:,|$)", record.get("variant") or "")
+        seed = int(seed.group(1)) if seed else 0
+        overrides = record.get("overrides") or {}
+        weighted = sorted(run for run, data in record["runs"].items() if data.get("weights"))
+        # the record that load_weights reads for these overrides and seed is this one
+        assert not weighted or record_variant(overrides, seed) == (record.get("variant") or ""), path
+        for run in weighted:
+            yield record["experiment"], record["profile"], run, seed, overrides
+
+
+def test_the_weights_of_every_committed_record_load(monkeypatch):
+    """Each run whose committed record names weights loads with the one documented call: a profile edit
+    that changes a recorded run's configuration (so its shipped weights no longer belong to it), or a
+    file that no longer reads back, fails here instead of on a book page."""
+    monkeypatch.setenv("QORNN_DATA_DIR", str(results._REPO_ROOT / "data"))  # read only
+    runs = list(_committed_loadable_runs())
+    assert len(runs) > 100 and any(seed for *_, seed, _ in runs) and any(o for *_, o in runs)
+    failed = []
+    for experiment, profile, run, seed, overrides in runs:
+        try:
+            model = qornn.load_weights(experiment, run, profile, seed=seed, overrides=overrides or None)
+        except (ValueError, KeyError) as error:  # WeightsError is a ValueError
+            failed.append(f"{experiment}/{profile}/{run} seed {seed} {overrides}: {error}")
+            continue
+        if any(module.training for module in model.modules()):
+            failed.append(f"{experiment}/{profile}/{run} seed {seed} {overrides}: not in eval mode")
+    assert not failed, f"{len(failed)} of {len(runs)} committed runs do not load:\n" + "\n".join(failed)
