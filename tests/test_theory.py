@@ -244,6 +244,40 @@ def test_domain_conditions_hold_generically_and_fail_with_a_dead_neuron():
                               parameter_identifiability.forward(other, far))  # they differ off Ω
 
 
+def test_rank_figure_marks_each_verdict_and_the_output_has_a_colorbar():
+    """Figures of the identifiability pages: each n's R_Γ marker shows its verdict (filled, hollow,
+    cross), all three in the first panel's legend even when that panel lacks one; the bent
+    hyperplanes' grey background f_θ has a labelled colorbar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qornn.theory import report
+
+    def history(verdicts):
+        return [{"n": 10 * (i + 1), "R_gamma": 5 + i, "R_A": 6 + i, "verdict": v}
+                for i, v in enumerate(verdicts)]
+
+    record = {"runs": {"a": {"history": history(["not identifiable", "undetermined"]),
+                             "test": {"dimension": 7, "n_outputs": 1}},
+                       "b": {"history": history(["undetermined", "identifiable", "identifiable"]),
+                             "test": {"dimension": 7, "n_outputs": 1}}}}
+    fig, axes = plt.subplots(1, 2)
+    report.plot_rank_vs_n(record, axes)
+    marks = {line.get_label(): line for line in axes[1].get_lines()}
+    assert list(marks["$R_\\Gamma$: identifiable"].get_xdata()) == [20, 30]
+    assert marks["$R_\\Gamma$: identifiable"].get_markerfacecolor() != "white"
+    assert marks["$R_\\Gamma$: undetermined"].get_markerfacecolor() == "white"
+    legend = [text.get_text() for text in axes[0].get_legend().get_texts()]
+    assert legend[:4] == ["$R_\\Gamma$", *(f"$R_\\Gamma$: {v}" for v in report.VERDICT_MARKERS)]
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    report.plot_bent_hyperplanes(local_identifiability.random_network([2, 3, 1], seed=0), ax, grid=20)
+    assert [a.get_ylabel() for a in fig.axes[1:]] == [r"$f_\theta(x)$"]
+    plt.close(fig)
+
+
 def test_symmetry_arguments_are_checked():
     net = local_identifiability.random_network([2, 3, 1])
     with pytest.raises(ValueError, match="permutation"):

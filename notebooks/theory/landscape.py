@@ -113,7 +113,8 @@ plt.show()
 # With widths 4-4-4-3 and $S = \{1\}$, the points with $Z_2 = 0$ and with $Z_2 = $ "identity" have the
 # same product $W_3W_2W_1$ and the same loss. The first is tightened (the pivot $(3, 1)$ has the
 # complementary block $W_2$ of rank $r = 1$), the second is not ($W_2$ has rank 4 and $\Sigma_{XY}$
-# rank 3). Their Hessian spectra:
+# rank 3). Their Hessian spectra (filled blue dots: $Z_2 = 0$; red rings: $Z_2 = $ "identity"; a dot
+# inside a ring is an eigenvalue the two share):
 
 # %% tags=["hide-input"]
 widths = [4, 4, 4, 3]
@@ -121,9 +122,11 @@ tight = landscape.critical_point(problem, widths, (1,), middle="zero")
 loose = landscape.critical_point(problem, widths, (1,), middle="identity")
 same = torch.allclose(landscape.product(tight), landscape.product(loose), atol=1e-12)
 fig, ax = plt.subplots(figsize=(9, 3.4))
-for W, name, color in ((tight, "Z = 0 (tightened)", "tab:blue"), (loose, "Z = I (not tightened)", "tab:red")):
+# where the two spectra coincide, the tightened point's filled dot shows inside the other's ring
+for W, name, color, style in ((tight, "Z = 0 (tightened)", "tab:blue", {"ms": 3, "zorder": 3}),
+                              (loose, "Z = I (not tightened)", "tab:red", {"ms": 7, "mfc": "none"})):
     eig = landscape.hessian_eigenvalues(W, problem)
-    ax.plot(range(len(eig)), eig.numpy(), "o", ms=3, color=color,
+    ax.plot(range(len(eig)), eig.numpy(), "o", color=color, **style,
             label=f"{name}: Theorem 7 says {landscape.classify_by_ranks(W, problem)}, "
                   f"min eig {float(eig[0]):.2g}")
 ax.set_yscale("symlog", linthresh=1e-3)

@@ -64,10 +64,12 @@ display(Markdown(report.record_status(record, "theory-identifiability-rank", pro
 #
 # $R_\Gamma \le R_A \le n N_L$ always. $C_S$ holds once $R_\Gamma$ reaches the dashed line
 # $|F_\theta| + |B|$; while $R_\Gamma = R_A$ below it (too few samples), $C_N$ fails and the network is
-# not identifiable. The table gives, at each $n$, the number of hidden neurons dead on the sample
-# (never active) or always active. With few samples many are; most become active on some samples and
-# not others as $n$ grows, but a neuron that stays dead or always active on every sample caps
-# $R_\Gamma$ below the threshold however many samples are added.
+# not identifiable. Each marker on $R_\Gamma$ gives the verdict at that $n$: filled circle identifiable,
+# hollow circle undetermined, cross not identifiable (on the log axis a rank just below the threshold
+# and one at it look alike; the fill tells them apart). The table gives, at each $n$, the number of
+# hidden neurons dead on the sample (never active) or always active. With few samples many are; most
+# become active on some samples and not others as $n$ grows, but a neuron that stays dead or always
+# active on every sample caps $R_\Gamma$ below the threshold however many samples are added.
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, len(record["runs"]), figsize=(3.7 * len(record["runs"]), 3.5), squeeze=False)

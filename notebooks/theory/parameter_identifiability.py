@@ -81,9 +81,9 @@ display(pd.DataFrame(rows).style.hide(axis="index")
 # A random network 2-6-5-1: the zero sets of the pre-activations of its first-layer neurons are
 # straight lines (blue); those of its second-layer neurons (orange) are piecewise linear and bend
 # where they cross a first-layer line, since the second layer's input changes slope there. The grey
-# background is the output $f_\theta$. The paper's proofs recover the parameters layer by layer from
-# these boundaries: the first layer's lines give its neurons up to scale, the bends give the next
-# layer's weights.
+# background is the output $f_\theta$ (scale on the colorbar). The paper's proofs recover the
+# parameters layer by layer from these boundaries: the first layer's lines give its neurons up to
+# scale, the bends give the next layer's weights.
 
 # %% tags=["hide-input"]
 net = li.random_network([2, 6, 5, 1], seed=seed)
@@ -127,9 +127,9 @@ display(Markdown(
     f"equivalent: **{pi.equivalent(dead_net, other)}**."))
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-for ax, network, title in ((axes[0], dead_net, "θ: first neuron dead on Ω"),
-                           (axes[1], other, "θ': same f on Ω")):
-    report.plot_bent_hyperplanes(network, ax, box=4.0)
+for ax, network, title, output in ((axes[0], dead_net, "θ: first neuron dead on Ω", r"$f_\theta(x)$"),
+                                   (axes[1], other, "θ': same f on Ω", r"$f_{\theta'}(x)$")):
+    report.plot_bent_hyperplanes(network, ax, box=4.0, output_label=output)
     ax.add_patch(plt.Rectangle((-1, -1), 2, 2, fill=False, edgecolor="black", linewidth=1.5, linestyle="--"))
     ax.set_title(title + " (Ω dashed)")
 fig.tight_layout()

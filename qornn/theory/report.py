@@ -141,9 +141,17 @@ def rank_frame(record: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: how :func:`plot_rank_vs_n` marks R_Γ at each n by the verdict there: (marker, filled)
+VERDICT_MARKERS = {"identifiable": ("o", True), "undetermined": ("o", False), "not identifiable": ("x", True)}
+
+
 def plot_rank_vs_n(record: Mapping, axes=None):
-    """R_Γ (solid) and min(R_A, …) (dotted) against n, one panel per architecture, with the
-    threshold |F_θ| + |B| (dashed) and the bound n·N_L (grey)."""
+    """R_Γ (solid) and R_A (dotted) against n, one panel per architecture, with the threshold
+    |F_θ| + |B| (dashed) and the bound n·N_L (grey). Each n's R_Γ marker shows the rank tests'
+    verdict there (:data:`VERDICT_MARKERS`): filled circle identifiable, hollow circle undetermined,
+    cross not identifiable. On the log axis, a verdict that changes close to the threshold (4-8-8-1:
+    R_Γ = 104 undetermined, 105 identifiable) is still visible. The first panel's legend covers every
+    panel."""
     names = sorted(record["runs"])
     if axes is None:
         _, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), squeeze=False)
@@ -152,8 +160,14 @@ def plot_rank_vs_n(record: Mapping, axes=None):
         data = record["runs"][name]
         rows = data["history"]
         n = [r["n"] for r in rows]
-        ax.plot(n, [r["R_gamma"] for r in rows], "o-", label=r"$R_\Gamma$")
-        ax.plot(n, [r["R_A"] for r in rows], "s:", label=r"$R_A$")
+        ax.plot(n, [r["R_gamma"] for r in rows], "-", color="C0", label=r"$R_\Gamma$")
+        for verdict, (marker, filled) in VERDICT_MARKERS.items():
+            at = [r for r in rows if r["verdict"] == verdict]
+            if at:
+                ax.plot([r["n"] for r in at], [r["R_gamma"] for r in at], marker, color="C0", ms=6, mew=1.5,
+                        mfc="C0" if filled else "white", linestyle="none", zorder=3,
+                        label=f"$R_\\Gamma$: {verdict}")
+        ax.plot(n, [r["R_A"] for r in rows], "s:", color="C1", ms=3, label=r"$R_A$")
         ax.plot(n, [x * data["test"]["n_outputs"] for x in n], color="grey", linewidth=0.8, label=r"$n N_L$")
         ax.axhline(data["test"]["dimension"], color="black", linestyle="--", label=r"$|F_\theta| + |B|$")
         ax.set_xscale("log")
@@ -164,19 +178,28 @@ def plot_rank_vs_n(record: Mapping, axes=None):
         ax.grid(True, alpha=0.3)
     for ax in axes:
         ax.set_ylabel("rank")
-    axes[0].legend(fontsize="small")
+    handles = {}  # every panel's entries, in the order drawn (a verdict may be missing from a panel)
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    order = [r"$R_\Gamma$", *(f"$R_\\Gamma$: {v}" for v in VERDICT_MARKERS)]
+    labels = sorted(handles, key=lambda label: order.index(label) if label in order else len(order))
+    axes[0].legend([handles[label] for label in labels], labels, fontsize="small")
     return axes
 
 
-def plot_bent_hyperplanes(net: local_identifiability.ReluNet, ax=None, box: float = 2.0, grid: int = 400):
+def plot_bent_hyperplanes(net: local_identifiability.ReluNet, ax=None, box: float = 2.0, grid: int = 400,
+                          output_label: str = r"$f_\theta(x)$"):
     """The zero sets of every hidden neuron's pre-activation over [−box, box]² (a 2-D input), one
-    colour per layer, over the network's output as background."""
+    colour per layer, over the network's output as a grey background, whose scale a colorbar beside
+    the axes gives (labelled ``output_label``)."""
     ax = ax or plt.gca()
     t = torch.linspace(-box, box, grid, dtype=torch.float64)
     xx, yy = torch.meshgrid(t, t, indexing="xy")
     X = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
     out = parameter_identifiability.forward(net, X)[:, 0].reshape(grid, grid)
-    ax.imshow(out.numpy(), extent=(-box, box, -box, box), origin="lower", cmap="Greys", alpha=0.35)
+    image = ax.imshow(out.numpy(), extent=(-box, box, -box, box), origin="lower", cmap="Greys", alpha=0.35)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=output_label)
     for layer, pre in enumerate(parameter_identifiability.preactivations(net, X), start=1):
         for v in range(pre.shape[1]):
             ax.contour(xx.numpy(), yy.numpy(), pre[:, v].reshape(grid, grid).numpy(), levels=[0.0],
