@@ -72,10 +72,11 @@ EXPERIMENTS["qornn-copy"] = {
 # The QORNN copy model of the authors' released notebook (deel-ai-papers/hadamRNN,
 # src/notebook/expe_quantif_activ_hadam.ipynb at c8ae6cb, its "Old stuff" cells): their QRNN class,
 # h_t = modReLU(q_6(W) h_{t-1} + q_6(U) x_t) with no recurrence bias and y_t = V h_t + c, hidden 256,
-# STE-Björck at 6 bits (printed by the notebook's bit check), test loss 9.1e-05 with float activations
-# (data/paper/references.yaml). Its optimiser settings and its `reset_type: copyb` (not in the public
-# code) are not printed there: the released HadamRNN copy config's settings are used, and W starts at
-# a random orthogonal matrix. Its numbers are the authors' released run, never the paper's.
+# STE-Björck at 6 bits (printed by the notebook's bit check), test loss 9.2e-05 with float activations
+# (cell 83, the trained weights as loaded; data/paper/references.yaml). Its optimiser settings and its
+# `reset_type: copyb` (not in the public code) are not printed there: the released HadamRNN copy
+# config's settings are used, and W starts at a random orthogonal matrix. Its numbers are the authors'
+# released run, never the paper's.
 _RELEASED_QRNN = {"model": "qornn-ste-bjorck", "hidden_size": 256, "bits": 6, "nonlinearity": "modrelu",
                   "recurrent_bias": False, "readout_relu": False}
 EXPERIMENTS["qornn-copy-released"] = {
