@@ -79,6 +79,28 @@ def test_a_confidence_bar_below_zero_is_drawn_up_only_on_a_log_axis():
         plt.close(fig)
 
 
+def test_the_post_processing_figure_pairs_colours_and_ticks_k_at_integers():
+    """sea/post_processing draws a baseline and SEA from it in one given colour, with 95% bars over
+    the trials (plot_vs_k's ``colors``); the k axis is ticked at the sparsities run, never at 2.5."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    from qornn.sparse import report as sparse_report
+
+    test = {"k": [1, 2, 3, 4, 5], "recovery": [[0.5, 0.7, 0.9]] * 5}
+    record = {"experiment": "x", "runs": {"omp": {"test": test}, "sea-omp": {"test": test}}}
+    fig, ax = plt.subplots()
+    sparse_report.plot_vs_k(record, "recovery", ["omp", "sea-omp"], ax=ax, quartiles=False,
+                            colors={"omp": "C3", "sea-omp": "C3"})
+    assert len(ax.containers) == 2 and all(c.has_yerr for c in ax.containers)
+    assert {mcolors.to_hex(c.lines[0].get_color()) for c in ax.containers} == {mcolors.to_hex("C3")}
+    assert list(ax.get_xticks()) == [1, 2, 3, 4, 5] and ax.get_xlabel() == "sparsity k"
+    plt.close(fig)
+
+
 def test_els_and_sea_reach_the_brute_force_optimum_on_tiny_problems():
     A, y, k = _tiny(trials=60)
     best = brute_force(A, y, k).loss

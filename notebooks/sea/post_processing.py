@@ -67,19 +67,16 @@ for name, title in EXPERIMENTS.items():
 # %% [markdown]
 # ## Recovery before and after SEA, on the two synthetic problems
 #
-# Dashed: a baseline; solid, same colour: SEA started from its output.
+# Dashed: a baseline; solid, same colour: SEA started from its output. Bars: 95% confidence
+# intervals of the mean over the trials, as on the chapter's other pages.
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+colors = {run: f"C{i}" for i, base in enumerate(sparse_report.BASE_RUNS) for run in (base, f"sea-{base}")}
 for ax, name in zip(axes, ("sea-deconvolution", "sea-gaussian"), strict=True):
     record = records[name]
-    for i, base in enumerate(sparse_report.BASE_RUNS):
-        color = f"C{i}"
-        for run, style in ((base, "--"), (f"sea-{base}", "-")):
-            frame = sparse_report.summary_frame(record, "recovery", [run])
-            ax.plot(frame["k"], frame["mean"], style, color=color, marker="o", ms=3,
-                    label=sparse_report.label(run))
-    ax.set_xlabel("sparsity k")
+    runs = [run for base in sparse_report.BASE_RUNS for run in (base, f"sea-{base}")]
+    sparse_report.plot_vs_k(record, "recovery", runs, ax=ax, quartiles=False, colors=colors)
     ax.set_ylabel("mean support recovery")
     ax.set_title(f"{EXPERIMENTS[name]}, profile {record['profile']}")
 axes[0].legend(fontsize="x-small", ncol=2)

@@ -75,7 +75,7 @@ for run in runs:
     part = frame[frame["run"] == run]
     axes[1].plot(part["k"], part["mean"].to_numpy() / best.loc[part["k"]].to_numpy() - 1, "o-", ms=3,
                  label=sparse_report.label(run))
-axes[1].set_xlabel("sparsity k")
+sparse_report.k_axis(axes[1], frame["k"])
 axes[1].set_ylabel("loss / best loss found − 1")
 axes[1].legend(fontsize="small")
 axes[0].set_title(f"diabetes with interactions, profile {record['profile']}")

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["LABELS", "label", "headline_ks", "trials", "summary_frame", "plot_vs_k", "paired_comparison",
-           "postprocess_frame", "paper_beside_ours", "BASE_RUNS", "SEA_RUNS"]
+__all__ = ["LABELS", "label", "headline_ks", "trials", "summary_frame", "plot_vs_k", "k_axis",
+           "paired_comparison", "postprocess_frame", "paper_beside_ours", "BASE_RUNS", "SEA_RUNS"]
 
 LABELS = {"omp": "OMP", "iht": "IHT", "htp": "HTP", "ompr": "OMPR", "els": "ELS", "sea-0": "SEA$_0$",
           "sea-omp": "SEA$_{OMP}$", "sea-iht": "SEA$_{IHT}$", "sea-htp": "SEA$_{HTP}$",
@@ -74,29 +74,46 @@ def summary_frame(record: Mapping, metric: str, runs: Iterable[str] | None = Non
     return pd.DataFrame(rows)
 
 
+def k_axis(ax, ks: Iterable[int] = ()) -> None:
+    """Label ``ax``'s x-axis "sparsity k" and tick it at integers only (k = 2.5 is not a sparsity): at
+    the sparsities ``ks`` drawn when there are at most 15 of them, else at round integers."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("sparsity k")
+    ks = sorted({int(k) for k in ks})
+    if 0 < len(ks) <= 15:
+        ax.set_xticks(ks)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+
+
 def plot_vs_k(record: Mapping, metric: str, runs: Iterable[str] | None = None, ax=None,
-              logy: bool = False, quartiles: bool = True):
-    """The mean of ``metric`` against ``k`` for each run, with 95% confidence bars on the mean and
-    (``quartiles``) a band from the first to the third quartile of the trials. On a log axis
-    (``logy``) a bar whose lower end is not positive (a mean set by a few trials) is drawn up only:
-    its lower end would fall to the axis' floor and read as a loss of 0."""
+              logy: bool = False, quartiles: bool = True, colors: Mapping[str, str] | None = None):
+    """The mean of ``metric`` against ``k`` for each run (solid for SEA, dashed for a baseline), with
+    95% confidence bars on the mean and (``quartiles``) a band from the first to the third quartile of
+    the trials, on an axis ticked at the k drawn (:func:`k_axis`). On a log axis (``logy``) a bar
+    whose lower end is not positive (a mean set by a few trials) is drawn up only: its lower end would
+    fall to the axis' floor and read as a loss of 0. ``colors`` maps a run to its colour (default: the
+    next of the axes' cycle)."""
     import matplotlib.pyplot as plt
 
     ax = ax if ax is not None else plt.gca()
+    drawn: set[int] = set()
     for run in _runs(record, runs):
         ks = record["runs"][run]["test"]["k"]
+        drawn.update(ks)
         values = [trials(record, run, metric, k) for k in ks]
         mean = np.array([v.mean() for v in values])
         ci = np.array([1.96 * v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else 0.0 for v in values])
         style = "-" if run.startswith("sea") else "--"
         below = np.where(logy & (mean - ci <= 0), 0.0, ci)
         line = ax.errorbar(ks, mean, yerr=[below, ci], fmt=style, marker="o", ms=3, capsize=2,
-                           label=label(run))
+                           color=(colors or {}).get(run), label=label(run))
         if quartiles and len(values[0]) > 1:
             lo = [np.quantile(v, 0.25) for v in values]
             hi = [np.quantile(v, 0.75) for v in values]
             ax.fill_between(ks, lo, hi, color=line[0].get_color(), alpha=0.08)
-    ax.set_xlabel("sparsity k")
+    k_axis(ax, drawn)
     ax.set_ylabel(_METRIC_NAMES.get(metric, metric))
     if logy:
         ax.set_yscale("log")
