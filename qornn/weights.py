@@ -1,4 +1,5 @@
-"""Trained weights that ship with the book: the final model of every recorded run, packed.
+"""Trained weights that ship with the book: the final model of every recorded run of the RNN experiments
+(``qornn run``'s; the theory, SEA and majoring-points runners record results only), packed.
 
 Where they are, beside the records and named as they are (:func:`qornn.results.record_path`):
 
