@@ -82,50 +82,70 @@ def step_rows(record: Mapping, shape: str | None = "pmnist", threads: int | None
             if (shape is None or r.get("shape", "pmnist") == shape) and r.get("threads") == want]
 
 
+def _variant_colors(record: Mapping) -> dict[str, str]:
+    """One colour per timed variant, by its place in the script's order, shared by the step-time and
+    speed-up panels."""
+    return {v: f"C{i}" for i, v in enumerate(_variants(record))}
+
+
+def _threads_title(rows: list[Mapping]) -> str:
+    """The torch thread count of ``rows`` for a title ("1 thread", "2 threads"; "" when not recorded)."""
+    threads = rows[0].get("threads") if rows else None
+    return "" if threads is None else f"{threads} thread{'' if threads == 1 else 's'}"
+
+
 def plot_step_times(record: Mapping, ax=None):
-    """Median step time against n at the pMNIST shape, log-log, one line per variant, with the fitted
-    exponent α (a variant timed only up to some n is drawn where it was timed)."""
+    """Median step time against n at the pMNIST shape and the first thread count timed (in the title),
+    log-log, one line per variant in its colour of :func:`_variant_colors`, with the fitted exponent α
+    (a variant timed only up to some n is drawn where it was timed)."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
-    rows, exps = step_rows(record), record.get("exponent_n", {})
+    rows, exps, colors = step_rows(record), record.get("exponent_n", {}), _variant_colors(record)
     ns = [r["n"] for r in rows]
     for v in _variants(record):
         points = [(r["n"], r["median_s"][v]) for r in rows if v in r["median_s"]]
         label = f"{v} (α = {exps[v]:.2f})" if v in exps else v
-        ax.loglog(*zip(*points, strict=True), "o-", label=label)
+        ax.loglog(*zip(*points, strict=True), "o-", color=colors[v], label=label)
     ax.set_xscale("log", base=2)
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("hidden size n (pMNIST shape)")
     ax.set_ylabel("seconds per training step")
+    ax.set_title(", ".join(filter(None, ["step time", _threads_title(rows)])))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     return ax
 
 
-def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], fmt: str) -> None:
+def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], fmt: str,
+                  colors: list[str] | None = None) -> None:
+    """One bar per series in each group, labelled with its value; ``colors`` gives each series' colour
+    (default: the axes' cycle)."""
     width = 0.8 / max(len(series), 1)
     for i, (label, values) in enumerate(series.items()):
         xs = [g + (i - (len(series) - 1) / 2) * width for g in range(len(groups))]
-        bars = ax.bar(xs, values, width, label=label)
+        bars = ax.bar(xs, values, width, label=label, color=colors[i] if colors else None)
         ax.bar_label(bars, [fmt.format(v) for v in values], fontsize="x-small")
     ax.set_xticks(range(len(groups)), groups)
 
 
 def plot_speedups(record: Mapping, ax=None):
     """HadamRNN's fast step: baseline time / fast time (median of per-repetition ratios), per shape and n,
-    at the first thread count timed (a bar is missing where that baseline was not timed)."""
+    at the first thread count timed (in the title); each baseline's bars in that variant's colour on
+    :func:`plot_step_times` (a bar is missing where that baseline was not timed)."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
     rows = step_rows(record, shape=None)
     baselines = [v for v in _variants(record) if any(v in r["speedup_median_of_ratios"] for r in rows)]
     groups = [("copy task" if r.get("shape") == "copy" else f"n = {r['n']}") for r in rows]
+    colors = _variant_colors(record)
     _grouped_bars(ax, groups, {f"× {b}": [r["speedup_median_of_ratios"].get(b, float("nan")) for r in rows]
-                               for b in baselines}, "{:.1f}")
+                               for b in baselines}, "{:.1f}", colors=[colors[b] for b in baselines])
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_ylabel("speed-up of qornn-fast (log scale)")
+    ax.set_title(", ".join(filter(None, ["speed-up of qornn-fast", _threads_title(rows)])))
     ax.legend(fontsize="small")
     return ax
 

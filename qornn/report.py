@@ -74,6 +74,8 @@ __all__ = [
     "PAPER_PROFILE",
     "PAPER_BUDGET",
     "budget_label",
+    "task_length",
+    "budget_title",
     "record_seed",
     "seed_records",
     "seed_activation_frame",
@@ -1334,6 +1336,26 @@ def budget_label(profile: str) -> str:
     """Which budget a profile's numbers were made with, as tables say it: :data:`PAPER_BUDGET` for
     the ``paper`` profile, "reduced (<profile> profile)" for every other (``cpu``, ``smoke``)."""
     return PAPER_BUDGET if profile == PAPER_PROFILE else f"reduced ({profile} profile)"
+
+
+def task_length(record: Mapping) -> int | None:
+    """The sequence length T that ``record``'s runs were trained and tested at, where their task
+    takes it as an option (the copy task's ``length``: T = 200 at the ``cpu`` profile, 1,000 at the
+    paper's), else None. Two budgets of such a task are two tasks: their losses are not comparable."""
+    lengths = {(data["config"].get("task_options") or {}).get("length") for data in record["runs"].values()}
+    lengths.discard(None)
+    if len(lengths) > 1:
+        raise ValueError(f"record {record['experiment']}/{record['profile']} mixes sequence lengths "
+                         f"{sorted(lengths)}")
+    return lengths.pop() if lengths else None
+
+
+def budget_title(record: Mapping) -> str:
+    """:func:`budget_label` of ``record``'s profile, with its task's sequence length where the task
+    has one (:func:`task_length`): "paper's budget, T = 1,000" beside "reduced (cpu profile), T = 200",
+    so that a page setting the two budgets of the copy task side by side says that T differs."""
+    length = task_length(record)
+    return budget_label(record["profile"]) + (f", T = {length:,}" if length is not None else "")
 
 
 def _has_overrides(record: Mapping) -> bool:

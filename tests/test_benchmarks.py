@@ -316,6 +316,33 @@ def test_speed_page_renders_the_records(tmp_path, monkeypatch):
     assert "of the hand-written step, so a kernel that ran them at that rate" in markdown
 
 
+def test_speed_panels_give_a_variant_one_colour_and_name_the_thread_count():
+    """The speed figure (figure review §1e): each baseline's speed-up bars have that variant's colour
+    on the step-time panel, and both titles give the thread count drawn (the first timed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    variants = ["qornn-fast", "qornn-previous", "reference", "nn.RNN"]
+    rows = [{"shape": "pmnist", "n": n, "threads": threads,
+             "median_s": {v: 0.1 * (i + 1) * n for i, v in enumerate(variants)},
+             "speedup_median_of_ratios": {v: float(i + 1) for i, v in enumerate(variants) if i}}
+            for threads in (2, 1) for n in (8, 16)]
+    record = {"config": {"variants": variants}, "sizes": rows}
+    fig, axes = plt.subplots(1, 2)
+    bench.plot_step_times(record, ax=axes[0])
+    bench.plot_speedups(record, ax=axes[1])
+    lines = {line.get_label().split(" (")[0]: mcolors.to_hex(line.get_color())
+             for line in axes[0].get_lines()}
+    bars = {c.get_label().removeprefix("× "): mcolors.to_hex(c.patches[0].get_facecolor())
+            for c in axes[1].containers}
+    assert list(bars) == variants[1:] and all(bars[v] == lines[v] for v in bars)
+    assert [ax.get_title() for ax in axes] == ["step time, 2 threads", "speed-up of qornn-fast, 2 threads"]
+    plt.close(fig)
+
+
 def test_targets_say_met_missed_and_missing():
     from qornn import benchmark_report
 

@@ -1136,3 +1136,25 @@ def test_a_run_that_fits_says_how_many_timed_steps_its_projection_rests_on():
     summary = report.paper_budget_summary({"pMNIST": ("pmnist", "accuracy")}).loc[0]
     assert "lstm (6.0 h, from 3 timed steps)" in summary["not run yet, fit here"]
     assert "fastgrnn (2.8 h)" in summary["not run yet, fit here"]  # no step times kept: no count
+
+
+def test_the_two_budgets_of_the_copy_task_say_their_sequence_lengths():
+    """The analysis pages set the copy task's paper budget (T = 1000) beside its cpu profile (T = 200):
+    each budget's title names its T, read from the runs' task options; a task without a length option
+    keeps the plain budget label, and a record that mixes lengths is refused."""
+    _copy("paper", "qornn-ste-bjorck-4bit", 0.03, 0.9, experiment="qornn-copy")
+    _copy("cpu", "qornn-ste-bjorck-4bit", 0.08, 0.8, experiment="qornn-copy")
+    page = results.load_record("qornn-copy", "cpu")
+    shown = report.budget_records("qornn-copy", page)
+    assert list(shown) == ["paper", "cpu"]  # the paper's budget first
+    assert [report.task_length(record) for record in shown.values()] == [1000, 200]
+    assert [report.budget_title(record) for record in shown.values()] == [
+        f"{report.PAPER_BUDGET}, T = 1,000", f"{report.budget_label('cpu')}, T = 200"]
+    _mnist("pmnist", "cpu", "hadamrnn", 0.9)
+    pmnist = results.load_record("pmnist", "cpu")
+    assert report.task_length(pmnist) is None and report.budget_title(pmnist) == report.budget_label("cpu")
+    mixed = json.loads(json.dumps(page))
+    mixed["runs"]["other"] = json.loads(json.dumps(mixed["runs"]["qornn-ste-bjorck-4bit"]))
+    mixed["runs"]["other"]["config"]["task_options"]["length"] = 1000
+    with pytest.raises(ValueError, match="mixes sequence lengths"):
+        report.task_length(mixed)

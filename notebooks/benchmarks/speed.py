@@ -69,13 +69,14 @@ display(Markdown("**Targets.**\n\n" + bench.targets(records)))
 #   Python loop);
 # - `nn.RNN`: PyTorch's float RNN of the same size.
 #
-# Left: time per step against $n$ at the pMNIST shape (log-log), with the exponent $\alpha$ of a
-# least-squares fit of time $\propto n^\alpha$. Right: how many times faster the fused step is than each
-# baseline. The table has every shape and thread count, the peak memory of one step (measured in a fresh
-# process: the peak resident set during the step minus the resident set before it), and the share of the
-# CPU's addition rate (one thread's vector additions per second, measured by the kernel itself, times the
-# threads) that the step's Walsh–Hadamard additions reach — a lower bound on the kernel's use of the
-# machine, since the step does other work too.
+# Both panels are at the first thread count timed, which their titles give. Left: time per step against
+# $n$ at the pMNIST shape (log-log), with the exponent $\alpha$ of a least-squares fit of time
+# $\propto n^\alpha$. Right: how many times faster the fused step is than each baseline, drawn in that
+# baseline's colour on the left. The table has every shape and thread count, the peak memory of one
+# step (measured in a fresh process: the peak resident set during the step minus the resident set
+# before it), and the share of the CPU's addition rate (one thread's vector additions per second,
+# measured by the kernel itself, times the threads) that the step's Walsh–Hadamard additions reach — a
+# lower bound on the kernel's use of the machine, since the step does other work too.
 #
 # **Two threads.** The kernel splits the batch, not the time loop (which is sequential): a thread takes
 # chunks of 16 sequences (one AVX-512 vector of float32 per state entry; 8 where the kernel is built for

@@ -58,6 +58,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from qornn import analysis, report, results  # noqa: E402
 from qornn.experiments import recorded_or_trained  # noqa: E402
@@ -65,7 +66,8 @@ from qornn.experiments import recorded_or_trained  # noqa: E402
 # %% [markdown]
 # ## Parameters
 #
-# `profile` chooses the records of the trained models (default `cpu`); `sizes` and `samples` the
+# `profile` chooses the records of the trained models (default `cpu`; those recorded at the paper's
+# budget are shown beside them, first, where a task has any); `sizes` and `samples` the
 # random orthogonal matrices of the first part, which are drawn when the page is built (seed
 # `seed`, a few seconds; not a training result).
 # This page has no `retrain` and trains nothing: it draws on the records of the pages that train
@@ -127,69 +129,125 @@ display(report.styled(summary))
 # %% [markdown]
 # ## Trained models
 #
-# The same quantities on the recurrent matrices of the trained models of this chapter at this page's
-# profile and seed (below; the paper-budget records are on each task's page), read from
+# The same quantities on the recurrent matrices of the trained models of this chapter, read from
 # their records (`analysis`, measured when each run was recorded or by `qornn analyse`): for the
 # float ORNNs, their $W$ quantized at each width as PTQ would; for the QAT models, the $q_k(W)$ they
 # were trained with. QAT sees the quantized matrix in every forward pass, but nothing in its loss
 # asks for orthogonality of $q_k(W)$ itself: only the latent $W$ is kept orthogonal.
+#
+# Where a task has runs recorded at the paper's budget (profile `paper`), they come first, then those
+# of this page's profile and seed (a reduced budget); the column `budget` says which made each row,
+# and the figure has a row of panels per budget. At the paper's budget the seed is the lowest
+# recorded. The two budgets of a task are not always the same task: the copy task's `cpu` profile
+# asks for recall after $T = 200$ steps, the paper's after $T = 1000$, and the models' hidden sizes
+# $n$ may differ too (the column `n`).
 
 # %% tags=["hide-input"]
 EXPERIMENTS = {"copy": "qornn-copy", "pMNIST": "qornn-pmnist", "sMNIST": "qornn-smnist",
                "PTB": "qornn-ptb"}
 records = {task: recorded_or_trained(name, profile, seed=seed, device=device, retrain=False)[0]
            for task, name in EXPERIMENTS.items()}
+# each task's record at every budget recorded (the paper's first), the page's own at its profile
+by_budget = {task: report.budget_records(EXPERIMENTS[task], record) for task, record in records.items()}
+budgets = sorted({name for shown in by_budget.values() for name in shown},
+                 key=lambda name: name != report.PAPER_PROFILE)
+
+
+def task_cell(task: str, record: dict) -> str:
+    """The task as a table names it: with its sequence length where its budgets differ in it."""
+    length = report.task_length(record)
+    return task if length is None else f"{task}, T = {length:,}"
+
+
 rows = []
-for task, record in records.items():
-    for run, data in sorted(record["runs"].items()):
-        found = data.get("analysis") or {}
-        model = data["config"]["model"]
-        for bits, measures in (found.get("quantized_W") or {}).items():
-            rows.append({"task": task, "run": run, "kind": "float W, quantized", "bits": int(bits),
-                         "n": found["hidden_size"], **{k: measures[k] for k in
-                                                      ("spectral", "sigma_min", "sigma_max",
-                                                       "spectral_radius", "random_rounding_estimate")}})
-        if "W" in found and model.get("model", "").startswith("qornn-"):
-            w = found["W"]
-            rows.append({"task": task, "run": run, "kind": "QAT " + model["model"][6:], "bits": model["bits"],
-                         "n": found["hidden_size"], "spectral": w["spectral"], "sigma_min": w["sigma_min"],
-                         "sigma_max": w["sigma_max"], "spectral_radius": w.get("spectral_radius")})
+for budget in budgets:
+    for task, shown in by_budget.items():
+        if budget not in shown:
+            continue
+        record = shown[budget]
+        where = {"budget": report.budget_label(budget), "task": task_cell(task, record),
+                 "seed": report.record_seed(record)}
+        for run, data in sorted(record["runs"].items()):
+            found = data.get("analysis") or {}
+            model = data["config"]["model"]
+            for bits, measures in (found.get("quantized_W") or {}).items():
+                rows.append({**where, "run": run, "kind": "float W, quantized", "bits": int(bits),
+                             "n": found["hidden_size"], **{k: measures[k] for k in
+                                                          ("spectral", "sigma_min", "sigma_max",
+                                                           "spectral_radius", "random_rounding_estimate")}})
+            if "W" in found and model.get("model", "").startswith("qornn-"):
+                w = found["W"]
+                rows.append({**where, "run": run, "kind": "QAT " + model["model"][6:], "bits": model["bits"],
+                             "n": found["hidden_size"], "spectral": w["spectral"],
+                             "sigma_min": w["sigma_min"], "sigma_max": w["sigma_max"],
+                             "spectral_radius": w.get("spectral_radius")})
 trained_rows = pd.DataFrame(rows)
-display(Markdown(f"Profile `{profile}`, seed {seed}: " + ", ".join(f"`{report.record_label(r)}`"
-                                                                  for r in records.values()) + "."))
+for budget in budgets:
+    shown = [by_budget[task][budget] for task in EXPERIMENTS if budget in by_budget[task]]
+    seeds = ", ".join(str(s) for s in sorted({report.record_seed(r) for r in shown}))
+    display(Markdown(f"**{report.budget_label(budget)}**, seed {seeds}: "
+                     + ", ".join(f"`{report.record_label(r)}`" for r in shown) + "."))
 if len(trained_rows):
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    markers = {"copy": "o", "pMNIST": "s", "sMNIST": "^", "PTB": "D"}
-    for (task, kind), part in trained_rows.groupby(["task", "kind"]):
-        part = part.groupby("bits").mean(numeric_only=True).reset_index()
-        style = "--" if kind.startswith("float") else "-"
-        label = f"{task}: {kind} (n = {int(part['n'].iloc[0])})"
-        axes[0].plot(part["bits"], part["spectral"], style, marker=markers[task], label=label)
-        axes[1].plot(part["bits"], part["spectral_radius"] - 1, style, marker=markers[task], label=label)
-    axes[0].set_ylabel(r"$\|q_k(W)^\top q_k(W) - I\|_2$")
-    axes[1].set_ylabel(r"$\rho(q_k(W)) - 1$")
-    axes[1].set_yscale("symlog", linthresh=1e-3)
-    for ax in axes:
-        ax.set_xlabel("weight bits k")
-        ax.grid(True, alpha=0.3)
-    axes[0].set_yscale("log")
-    axes[0].legend(fontsize="x-small")
+    # a colour per task, a marker per series: each float ORNN's W quantized (one series per run, as
+    # the table lists them), and the QAT models of one mechanism at their bit widths
+    task_colors = {task: f"C{i}" for i, task in enumerate(EXPERIMENTS)}
+    series_markers = {"float ornn-bjorck, quantized": "o", "float ornn-projunn, quantized": "s",
+                      "QAT ste-bjorck": "^", "QAT ste-projunn": "v", "QAT lsq-bjorck": "D"}
+
+    def series_of(row) -> str:
+        return f"float {row['run']}, quantized" if row["kind"].startswith("float") else row["kind"]
+
+    trained_rows["series"] = trained_rows.apply(series_of, axis=1)
+    trained_rows["task key"] = trained_rows["task"].str.split(",").str[0]
+    fig, axes = plt.subplots(len(budgets), 2, figsize=(14, 4.3 * len(budgets)), squeeze=False)
+    for (left, right), budget in zip(axes, budgets, strict=True):
+        part_budget = trained_rows[trained_rows["budget"] == report.budget_label(budget)]
+        for (task, series), part in part_budget.groupby(["task key", "series"], sort=False):
+            part = part.sort_values("bits")
+            style = {"color": task_colors[task], "marker": series_markers.get(series, "x"),
+                     "linestyle": "--" if series.startswith("float") else "-"}
+            left.plot(part["bits"], part["spectral"], **style)
+            right.plot(part["bits"], part["spectral_radius"] - 1, **style)
+        left.set_ylabel(r"$\|q_k(W)^\top q_k(W) - I\|_2$")
+        left.set_yscale("log")
+        right.set_ylabel(r"$\rho(q_k(W)) - 1$")
+        right.set_yscale("symlog", linthresh=1e-3)
+        for ax in (left, right):
+            ax.set_xlabel("weight bits k")
+            ax.set_title(report.budget_label(budget), fontsize="small")
+            ax.grid(True, alpha=0.3)
+        # one legend per budget, for its two panels: the tasks (with n and T) and the series
+        tasks = part_budget.drop_duplicates("task key")
+        handles = ([Line2D([], [], color=task_colors[row["task key"]], linewidth=3,
+                           label=f"{row['task']} (n = {row['n']:,})") for _, row in tasks.iterrows()]
+                   + [Line2D([], [], color="0.3", marker=series_markers.get(series, "x"),
+                             linestyle="--" if series.startswith("float") else "-", label=series)
+                      for series in dict.fromkeys(part_budget["series"])])
+        right.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1),
+                     frameon=False)
     fig.tight_layout()
     plt.show()
-    display(report.styled(trained_rows))
+    display(report.styled(trained_rows.drop(columns=["series", "task key"])))
 else:
     display(Markdown("No record of this profile holds an analysis yet."))
 
 # %% [markdown]
 # ## Singular values of the trained QAT matrices
 #
-# Sorted singular values of $q_k(W)$ for the STE-Björck models of each task: at 8 bits they hug 1;
-# with fewer bits they spread to both sides, as the Weyl bound allows.
+# Sorted singular values of $q_k(W)$ for the STE-Björck models of each task, at each budget where
+# such models are recorded (the paper's first): at 8 bits they hug 1; with fewer bits they spread to
+# both sides, as the Weyl bound allows.
 
 # %% tags=["hide-input"]
-panels = [(task, record) for task, record in records.items()
-          if any("singular_values" in (d.get("analysis") or {}) for d in record["runs"].values())]
-if panels:
+for budget in budgets:
+    panels = [(task, shown[budget]) for task, shown in by_budget.items()
+              if budget in shown and any(d["config"]["model"].get("model") == "qornn-ste-bjorck"
+                                         and "singular_values" in (d.get("analysis") or {})
+                                         for d in shown[budget]["runs"].values())]
+    if not panels:
+        display(Markdown(f"**{report.budget_label(budget)}**: no STE-Björck model with recorded singular "
+                         "values."))
+        continue
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.8), sharey=True, squeeze=False)
     for ax, (task, record) in zip(axes[0], panels, strict=True):
         by_bits = sorted(record["runs"].values(), key=lambda d: d["config"]["model"].get("bits") or 0)
@@ -200,11 +258,13 @@ if panels:
                 continue
             ax.plot(found["singular_values"], label=f"{model['bits']} bits")
         ax.axhline(1, color="black", linewidth=0.8)
-        ax.set_title(f"{task} (STE-Björck)")
+        ax.set_title(f"{task_cell(task, record)} (STE-Björck), seed {report.record_seed(record)}",
+                     fontsize="small")
         ax.set_xlabel("index")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     axes[0][0].set_ylabel("singular value of $q_k(W)$")
+    fig.suptitle(report.budget_label(budget), fontsize="medium")
     fig.tight_layout()
     plt.show()
 
@@ -253,18 +313,20 @@ display(Markdown(
 # %% [markdown]
 # ## Where the numbers come from
 #
-# The random matrices: drawn above with seed `seed`. The trained models: the records below
-# (commit and date of the training run; the analysis carries the commit it was measured with), then
-# those the table of the authors' scales reads (seed 0, at the paper's budget and this page's
-# profile).
+# The random matrices: drawn above with seed `seed`. The trained models: the records below, at each
+# budget shown (commit and date of the training run; the analysis carries the commit it was measured
+# with), then those the table of the authors' scales reads (seed 0, at the paper's budget and this
+# page's profile).
 
 # %% tags=["hide-input"]
-for task, record in records.items():
-    display(Markdown(f"- **{task}**: {report.record_label(record)}"))
+for task, shown_budgets in by_budget.items():
+    for record in shown_budgets.values():
+        display(Markdown(f"- **{task}, {report.budget_title(record)}**: {report.record_label(record)}"))
 scale_records = dict.fromkeys((ours["experiment"], budget) for entry in released_scales["entries"]
                               for ours in entry["ours"]
                               for budget in dict.fromkeys([report.PAPER_PROFILE, profile]))
-shown = {(record["experiment"], record["profile"]) for record in records.values()}  # listed above
+shown = {(record["experiment"], record["profile"]) for shown_budgets in by_budget.values()
+         for record in shown_budgets.values() if report.record_seed(record) == 0}  # listed above
 for experiment, budget in scale_records:
     if (experiment, budget) in shown:
         continue
