@@ -84,6 +84,7 @@ __all__ = [
     "seed_values",
     "mean_std",
     "mean_std_cell",
+    "far_apart",
     "seeds_cell",
     "budget_records",
     "budget_seed_records",
@@ -373,10 +374,15 @@ def _epoch_style(frame: pd.DataFrame, line: str = "-", marker: str = "o") -> str
 
 
 def _epoch_ticks(ax, frame: pd.DataFrame) -> None:
-    """One x tick per epoch while they stay readable; matplotlib's own ticks beyond that."""
+    """One x tick per epoch while they stay readable; matplotlib's own ticks beyond that, on whole
+    epochs (it put ticks at 1.5, 2.5 on a short axis)."""
+    from matplotlib.ticker import MaxNLocator
+
     epochs = sorted(frame["epoch"].unique()) if not frame.empty else []
     if 0 < len(epochs) <= MAX_EPOCH_TICKS:
         ax.set_xticks(epochs)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _plot_clipped(ax, x: pd.Series, y: pd.Series, fmt: str, clip_above: float | None, color: str,
@@ -384,9 +390,15 @@ def _plot_clipped(ax, x: pd.Series, y: pd.Series, fmt: str, clip_above: float | 
     """Plot ``y`` against ``x`` with every point above ``clip_above`` moved to it, drawn there as a
     triangle ▲ (the line runs to the top edge, the marker of ``fmt`` stays on the points on the scale),
     and " (▲ off the scale)" added to ``label`` when there is one. Returns the mask of those points,
-    so that the caller can write their true values."""
+    so that the caller can write their true values. The line breaks between two points off the
+    scale: drawn along the top edge, it read as a plateau at the clip level."""
     off_scale = y > (math.inf if clip_above is None else clip_above)
-    ax.plot(x, y.where(~off_scale, clip_above), fmt, color=color, markevery=list(~off_scale),
+    xs, ys, marked = [], [], []
+    for i, (x_value, y_value, off) in enumerate(zip(x, y, off_scale, strict=True)):
+        if i and off and off_scale.iloc[i - 1]:
+            xs.append(math.nan), ys.append(math.nan), marked.append(False)
+        xs.append(x_value), ys.append(clip_above if off else y_value), marked.append(not off)
+    ax.plot(xs, ys, fmt, color=color, markevery=marked,
             label=label + (" (▲ off the scale)" if off_scale.any() else ""))
     if off_scale.any():
         ax.plot(x[off_scale], [clip_above] * int(off_scale.sum()), "^", color=color, markersize=8,
@@ -1480,12 +1492,43 @@ def seeds_cell(seeds: Iterable[int]) -> str:
     return "1 seed" if len(seeds) == 1 else f"{len(seeds)} seeds ({', '.join(map(str, seeds))})"
 
 
+#: positive values over seeds at least this many times apart get no mean (:func:`mean_std_cell`)
+FAR_APART = 100.0
+
+
+def _seed_flags(record: Mapping, run: str, values: Mapping[int, float], seeds: Mapping[int, Mapping] | None,
+                failed: Mapping[str, list]) -> str:
+    """What a table's seeds cell adds for ``run``: its recorded seeds that did not train
+    (:func:`frozen_seeds`, a checkpoint here with most entries frozen by the optimiser) and its
+    seeds that failed (``failed``: :func:`_failed_by_run`), none of which a mean over seeds shows;
+    "" for none (a variant made with overrides has no failed seeds of its own)."""
+    pool = {**(seeds or {}), record_seed(record): record}
+    found = {seed: pool[seed]["runs"][run] for seed in values}
+    stuck = frozen_seeds(record["experiment"], record["profile"], run, found) if found else {}
+    lost = [] if _has_overrides(record) else [str(row["seed"]) for row in failed.get(run, [])]
+    return "".join(f"; seed{'s' if len(group) > 1 else ''} {', '.join(map(str, group))} {what}"
+                   for group, what in ((list(stuck), "did not train"), (lost, "failed")) if group)
+
+
+def far_apart(values: Sequence[float], metric: str | None = None) -> bool:
+    """Whether seeds' ``values`` of ``metric`` get no mean (:func:`mean_std_cell`): positive values
+    of a metric other than an accuracy, the largest at least :data:`FAR_APART` times the smallest."""
+    return (len(values) > 1 and not _is_accuracy(metric) and min(values) > 0
+            and max(values) >= FAR_APART * min(values))
+
+
 def mean_std_cell(values: Iterable[float], metric: str | None = None) -> str:
     """A number over seeds for people: one value as :func:`_fmt` writes it, several as mean ± sample
-    standard deviation (an accuracy's spread in percentage points)."""
+    standard deviation (an accuracy's spread in percentage points). Positive values (a loss) at least
+    :data:`FAR_APART` times apart are their range instead: the mean of a seed that solved the task and
+    one whose loss blew up (0.028 and 2,984) is neither seed's number, and no spread around it."""
+    values = list(values)
     mean, std, _ = mean_std(values)
     if std is None:
         return _fmt(mean, metric)
+    if far_apart(values, metric):
+        return (f"{_fmt(min(values), metric)} to {_fmt(max(values), metric)} (seeds over "
+                f"{FAR_APART:g}× apart: no mean)")
     if _is_accuracy(metric):
         return f"{100 * mean:.1f}% ± {100 * std:.1f} points"
     # two significant digits, in plain notation where the mean is ("1411 ± 320", not "± 3.2e+02")
@@ -1542,6 +1585,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
     entries = list(paper_numbers.get("entries", []))
     tables_read = paper_numbers.get("tables_read", True)
     experiment = paper_experiment or record["experiment"]  # its name in data/paper/<paper>.yaml
+    failed = _failed_by_run(record["experiment"], record["profile"])
     rows = []
     seen = set()
     for run in sorted(record["runs"]):
@@ -1554,7 +1598,9 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
             seen.add((run, metric))
             values, ours = over_seeds(run, metric)
             paper = entry.get("value") if entry else None
-            gap = ours - paper if isinstance(paper, (int, float)) and stand_in is None else None
+            # no gap to a mean the table does not give (seeds far apart: their range)
+            gap = (ours - paper if isinstance(paper, (int, float)) and stand_in is None
+                   and not far_apart(list(values.values()), metric) else None)
             rows.append({"budget": budget, "run": run, "signs": signs,
                          "hidden": _fmt(hidden_size(record, run)),
                          # a model the paper does not have is not in it, its tables read or not
@@ -1562,7 +1608,7 @@ def comparison_table(record: Mapping, paper_numbers: Mapping | None,
                          "paper value": paper_cell(entry, tables_read or signs == FROZEN_SIGNS),
                          "ours": mean_std_cell(values.values(), metric)
                          + (f" (stand-in data: {stand_in})" if stand_in else ""),
-                         "seeds": seeds_cell(values),
+                         "seeds": seeds_cell(values) + _seed_flags(record, run, values, seeds, failed),
                          "vs chance": _chance_over_seeds(data, metric, values, ours),
                          "gap": "—" if gap is None else _gap(gap, metric), "profile": record["profile"],
                          "record": seeds_record_label(record, run, seeds, values)})
@@ -2329,6 +2375,7 @@ def plot_sign_diagnostics(record: Mapping, axes=None):
     axes[1].set_ylabel("signs flipped per optimiser step")
     for ax in axes:
         ax.set_xlabel("epoch")
+        _epoch_ticks(ax, frame)
         ax.grid(True, alpha=0.3)
         if drawn:
             ax.legend(fontsize="small")
@@ -2720,9 +2767,11 @@ def method_summary(record: Mapping, metric: str, *, higher_is_better: bool, bar:
     return stats.rename(columns={"count": "seeds"}).reset_index()
 
 
-def plot_seed_curves(record: Mapping, column: str, ax=None, ylabel: str | None = None):
+def plot_seed_curves(record: Mapping, column: str, ax=None, ylabel: str | None = None,
+                     legend: bool = True):
     """A history ``column`` (e.g. "val_accuracy", "sign_flips_per_step", "mean_abs_u") per epoch for
-    each method of a seed study: the mean over seeds as a line, min to max as a band."""
+    each method of a seed study: the mean over seeds as a line, min to max as a band. ``legend``:
+    False for a panel beside another that has it (the methods keep their colours)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -2739,8 +2788,10 @@ def plot_seed_curves(record: Mapping, column: str, ax=None, ylabel: str | None =
         ax.fill_between(by_epoch.index, by_epoch["min"], by_epoch["max"], color=line.get_color(), alpha=0.2)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel or column.replace("_", " "))
+    _epoch_ticks(ax, frame)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    if legend:
+        ax.legend(fontsize="small")
     return ax
 
 
@@ -2799,14 +2850,23 @@ def _run_checkpoint(config, run: str):
 
 
 def _in_progress(config, run: str) -> str:
-    """How far ``run``'s unfinished checkpoint got ("600 of 40,000 optimiser steps, 2%"), "" when it
-    has no readable unfinished checkpoint."""
-    from .checkpoints import progress_text
-
+    """How far ``run``'s unfinished checkpoint got and what is left at its pace
+    (:func:`_progress_and_pace`), "" when it has no readable unfinished checkpoint."""
     checkpoint = _run_checkpoint(config, run)
     if checkpoint is None or checkpoint[1] is None or checkpoint[1].finished:
         return ""
-    return progress_text(checkpoint[1])
+    return _progress_and_pace(checkpoint[1])
+
+
+def _progress_and_pace(found) -> str:
+    """"11,000 of 50,000 optimiser steps, 22%; 7.7 h trained, about 27.3 h to go at its pace so far"
+    for an unfinished checkpoint: the hours left at the pace it has trained at here, which can be well
+    above a cost projected from a few steps timed on an idle machine."""
+    from .checkpoints import progress_text
+
+    left, pace = found.hours_to_go, found.pace_text if found.device_pace else "at its pace so far"
+    return (f"{progress_text(found)}; {found.elapsed_s / 3600:.1f} h trained"
+            + (f", about {left:.1f} h to go {pace}" if left is not None else ""))
 
 
 def _unrecorded_status(config, run: str) -> tuple[str, str]:
@@ -2814,8 +2874,6 @@ def _unrecorded_status(config, run: str) -> tuple[str, str]:
     with no note when it has no checkpoint, or is not a run of ``config`` (None: no paper profile);
     else :data:`IN_PROGRESS_AT_PAPER` with how far its checkpoint got and the command that continues
     it (:mod:`qornn.checkpoints`), or the path of a checkpoint that cannot be read."""
-    from .checkpoints import progress_text
-
     checkpoint = _run_checkpoint(config, run) if config is not None and run in config.models else None
     if checkpoint is None:
         return NOT_RUN_AT_PAPER, ""
@@ -2826,7 +2884,7 @@ def _unrecorded_status(config, run: str) -> tuple[str, str]:
     if found.finished:
         return IN_PROGRESS_AT_PAPER, ("trained to the end, not recorded yet"
                                       + (f"; record it with `{command}`" if command else ""))
-    return IN_PROGRESS_AT_PAPER, (f"{progress_text(found)}, {found.elapsed_s / 3600:.1f} h trained so far"
+    return IN_PROGRESS_AT_PAPER, (_progress_and_pace(found)
                                   + (f"; continue with `{command}`" if command else ""))
 
 
@@ -2835,14 +2893,14 @@ def _later_seeds_in_progress(experiment: str) -> dict[str, str]:
     ``paper`` profile with a checkpoint at a seed above 0 that is not recorded yet (training, stopped,
     or trained and not recorded): a run recorded at its first seeds can have another under way. A
     ``--set`` variant's checkpoints are not the profile's run and are left out."""
-    from .checkpoints import find_checkpoints, progress_text
+    from .checkpoints import find_checkpoints
 
     later: dict[str, list[str]] = {}
     for found in find_checkpoints(PAPER_PROFILE, experiment):
         if found.seed and not found.recorded and not found.overrides:
             later.setdefault(found.run, []).append(
                 f"seed {found.seed}: " + ("trained, not recorded yet" if found.finished
-                                          else progress_text(found)))
+                                          else _progress_and_pace(found)))
     return {run: "; ".join(parts) for run, parts in later.items()}
 
 
@@ -3070,16 +3128,16 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
         return "\n\n".join(lines)
     # a run recorded already, or under way, is not named among those that do not fit, whatever its
     # cost measures now: it is being trained over several sessions
-    too_long = frame[frame["fits here"].str.startswith("no (") & ~status.str.startswith("recorded")
-                     & ~frame["run"].isin(started["run"])]
+    waiting = ~status.str.startswith("recorded") & ~frame["run"].isin(started["run"])
+    # a post-training quantization trains nothing: named apart, not as a run that does not fit
+    quantized = frame[waiting & frame["quantizes"].notna()]
+    too_long = frame[frame["fits here"].str.startswith("no (") & waiting & frame["quantizes"].isna()]
     # a run that could not be measured (its data is not here) says why in the frame, not here
     unmeasured = frame.loc[frame["fits here"] == "no measured cost", "run"]
     measured = (f"measured at commit {(provenance.get('commit') or 'unknown')[:7]} on "
                 f"{str(provenance.get('date', ''))[:10]}, `data/results/benchmarks/paper_costs.json`")
     if len(too_long):
-        runs = "; ".join(f"`{row['run']}` (quantizes `{row['quantizes']}`, so trains it first)"
-                         if pd.notna(row["quantizes"]) else  # None, or NaN beside a PTQ run
-                         f"`{row['run']}` ({row['s / step']:.3g} s per step × "
+        runs = "; ".join(f"`{row['run']}` ({row['s / step']:.3g} s per step × "
                          f"{int(row['optimiser steps']):,} steps ≈ {row['projected hours (1 core)']:.1f} h)"
                          for row in too_long.to_dict("records"))
         lines.append(f"**Runs that do not fit this machine** (over {fits_hours:g} hours on one core, "
@@ -3090,6 +3148,13 @@ def _paper_budget_lines(experiment: str, record: Mapping | None, fits_hours: flo
     if len(unmeasured):
         lines.append(f"No measured cost for {', '.join(f'`{run}`' for run in unmeasured)} "
                      f"({measure} measures them).")
+    if len(quantized):
+        by_source: dict[str, list[str]] = {}
+        for run, source in zip(quantized["run"], quantized["quantizes"], strict=True):
+            by_source.setdefault(source, []).append(f"`{run}`")
+        lines.append("Post-training quantizations not run yet, seconds each once their source is trained: "
+                     + "; ".join(f"{', '.join(runs)} (of `{source}`)" for source, runs in by_source.items())
+                     + ".")
     return "\n\n".join(lines)
 
 
@@ -3785,10 +3850,10 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
     each budget's record: drawn once in black where the budgets agree, else each in its budget's
     colour, since a reduced budget can change the task and its memoryless loss with it).
     ``runs``: which (default every run with ``metric``). On a log axis
-    (``logy``; "auto": when the values span more than a factor 10, never for an accuracy) the bar is
-    the geometric mean ×/÷ the geometric standard deviation, exp(mean ± sd of the logarithms): a
-    mean − sd below zero has no place on a log axis, where it was drawn to the bottom. Returns the
-    matplotlib Axes."""
+    (``logy``; "auto": when the values span more than a factor 10, never for an accuracy) the tick is
+    the geometric mean and the bar spans the lowest to the highest seed: a mean − sd below zero has no
+    place on a log axis, and the geometric ×/÷ sd of two or three seeds far apart (one solved, two
+    failed) reached far beyond every seed. Returns the matplotlib Axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -3826,8 +3891,8 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
             if logy and all(v > 0 for v in values.values()):
                 log_mean, log_std, _ = mean_std(math.log(v) for v in values.values())
                 centre = math.exp(log_mean)
-                yerr = None if log_std is None else [[centre - math.exp(log_mean - log_std)],
-                                                     [math.exp(log_mean + log_std) - centre]]
+                yerr = None if log_std is None else [[centre - min(values.values())],
+                                                     [max(values.values()) - centre]]
             elif logy:  # a value ≤ 0 has no logarithm: the dots alone
                 continue
             else:
@@ -3858,7 +3923,7 @@ def plot_seed_spread(by_profile: Mapping[str, Mapping[int, Mapping]], metric: st
     if logy:
         ax.set_yscale("log")
     ax.set_ylabel(f"test {metric.replace('_', ' ')}")
-    ax.set_title("each seed (dots), geometric mean ×/÷ geometric standard deviation over seeds (bars)"
+    ax.set_title("each seed (dots), geometric mean (tick) and lowest to highest seed (bars)"
                  if logy else "each seed (dots), mean ± standard deviation over seeds (bars)")
     ax.grid(True, alpha=0.3)
     if points or any(levels_by_budget.values()):

@@ -259,9 +259,10 @@ display(report.styled(report.paper_sources_table(paper, "copy")))
 #
 # Test cross-entropy per step of each run at every recorded seed (dots), with the spread over the
 # seeds (bars), for each budget recorded; a run recorded at one seed has a dot and no bar. The losses
-# span orders of magnitude, so the axis is logarithmic and the bars are the geometric mean ×/÷ the
-# geometric standard deviation (the mean ± standard deviation of the logarithms), which stay above
-# zero; the tables give the arithmetic mean ± standard deviation.
+# span orders of magnitude, so the axis is logarithmic: the tick is the geometric mean and the bar
+# spans the lowest to the highest seed (a mean − standard deviation can fall below zero, and with
+# seeds that solve and seeds that fail a geometric standard deviation reaches beyond them all); the
+# tables give the arithmetic mean ± standard deviation, or the range of seeds 100 times apart or more.
 
 # %% tags=["hide-input"]
 by_budget = report.budget_seed_records("copy", record)

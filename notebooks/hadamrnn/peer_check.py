@@ -153,6 +153,10 @@ for run, data in sorted(runs.items()):
         ax.set_title(title, fontsize="medium")
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.3)
+    # the whole accuracy range with chance marked: zoomed on 0.07-0.13, two runs at chance looked apart
+    axes[1].axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance")
+    axes[1].set_ylim(0, 1)
+    axes[1].legend(fontsize="small")
     axes[3].set_yscale("log")
     axes[0].legend(fontsize="small")
     fig.suptitle(f"{run} ({report.peer_recurrence(data['config'])}, pMNIST, Adam 1e-3, "

@@ -132,14 +132,15 @@ for task, record in records.items():
     experiment, metric, _ = STUDY[task]
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
     report.plot_seed_curves(record, f"val_{metric}", axes[0], ylabel=f"validation {metric}")
-    report.plot_seed_curves(record, "sign_flips_per_step", axes[1], ylabel="signs flipped per step")
-    report.plot_seed_curves(record, "mean_abs_u", axes[2], ylabel="mean |u|")
+    report.plot_seed_curves(record, "sign_flips_per_step", axes[1], ylabel="signs flipped per step",
+                            legend=False)
+    report.plot_seed_curves(record, "mean_abs_u", axes[2], ylabel="mean |u|", legend=False)
     axes[2].set_yscale("log")
     if metric == "loss" and record["runs"]:
         level = next(iter(record["runs"].values())).get("baselines", {}).get("memoryless_cross_entropy")
         if level is not None:
             axes[0].axhline(level, color="black", linestyle="--", linewidth=1, label="memoryless")
-            axes[0].legend(fontsize="small")
+    report.legend_below(axes[0], ncol=3, top=-0.2)  # one legend, under the panels: inside, it hid the bands
     fig.suptitle(f"{task} ({experiment}, profile {record['profile']})")
     fig.tight_layout()
     plt.show()

@@ -361,8 +361,8 @@ report.show_markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE,
 # Test cross-entropy per step of the float ORNN and of QAT at every width, one panel per mechanism,
 # at every recorded seed (dots), with the spread over the seeds (bars), for each budget recorded; a
 # run recorded at one seed has a dot and no bar, and a run that failed at a seed (*Runs that failed*,
-# above) has no dot for it. The losses span orders of magnitude, so the axis is logarithmic and the
-# bars are the geometric mean ×/÷ the geometric standard deviation. (Post-training quantization is
+# above) has no dot for it. The losses span orders of magnitude, so the axis is logarithmic: the tick
+# is the geometric mean and the bar spans the lowest to the highest seed. (Post-training quantization is
 # left out here: rounding the float model's weights spreads its losses far wider than the float
 # model's, over tens of orders of magnitude at few bits; the tables above give its mean and spread.)
 

@@ -43,6 +43,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from qornn import report  # noqa: E402
 from qornn.experiments import get_config, recorded_or_trained  # noqa: E402
@@ -114,7 +115,10 @@ for (whole, zoom), (profile_name, shown) in zip(axes, budgets.items(), strict=Tr
         ax.set_ylabel("test bits per character")
     whole.set_title(report.budget_label(profile_name), fontsize="small")
     zoom.set_title(f"{report.budget_label(profile_name)}: zoomed on the ORNNs", fontsize="small")
-    zoom.get_legend().remove()  # the same as the whole panel's
+    zoom.get_legend().remove()  # the same as the whole panel's, but for what the triangles mean
+    if any(line.get_marker() == "^" for line in zoom.get_lines()):
+        zoom.legend(handles=[Line2D([], [], marker="^", color="0.3", linestyle="none",
+                                    label="off the scale (its value written beside it)")], fontsize="small")
 fig.tight_layout()
 plt.show()
 
