@@ -2529,7 +2529,11 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
         in_paper = get_config(experiment, profile).paper_experiment
         table = budget_comparison(experiment, record, paper_numbers, paper_experiment=in_paper)
         table = table[table["metric"] == metric]
-        table.insert(0, "task", task)
+        # a task whose budgets differ in sequence length (the copy task's T) says it on each row
+        lengths = {budget_label(profile): task_length(_lead_record(seeds, record))
+                   for profile, seeds in budget_seed_records(experiment, record).items()}
+        table.insert(0, "task", [task if lengths.get(budget) is None else f"{task}, T = {lengths[budget]:,}"
+                                 for budget in table["budget"]])
         tables.append(table)
     summary = pd.concat(tables, ignore_index=True).drop(columns="profile")
     first = (summary["budget"] != PAPER_BUDGET).astype(int)  # paper's budget first, else as given
@@ -2585,7 +2589,9 @@ def _ours_at(experiment: str, profile: str, run: str, metric: str, activation_bi
             return NO_ACTIVATION_PTQ.format(bits=activation_bits), _fmt(hidden_size(lead, run))
         return "not recorded", "—"
     hidden = hidden_size(lead, run)
-    return f"{mean_std_cell(values.values(), metric)}, {seeds_cell(values)}", _fmt(hidden)
+    length = task_length(lead)  # the copy task's T: a loss at T = 200 is not one at T = 1,000
+    return (f"{mean_std_cell(values.values(), metric)}, {seeds_cell(values)}"
+            + (f", T = {length:,}" if length is not None else "")), _fmt(hidden)
 
 
 #: a reference at k-bit activations beside a recorded run of ours that has no such measurement
