@@ -295,6 +295,45 @@ def projection_check_text(frame: pd.DataFrame) -> str:
             "guide to the order of a run's cost, not a bound on it.")
 
 
+def pace_check(record: Mapping) -> pd.DataFrame:
+    """paper_costs against the runs still training: for each unfinished checkpoint at the paper's
+    budget (``qornn checkpoints``; a ``--set`` variant's left out) of a run that ``record`` projects,
+    the projected hours beside the hours it has trained, its steps, and the total its own pace so far
+    gives (hours trained per step × the run's steps), with their ratio: a projection timed on an idle
+    core can be well below the pace of a run sharing the machine, which the finished runs alone
+    (:func:`projection_check`) do not show until those runs end."""
+    from .checkpoints import find_checkpoints
+
+    projected = {(r["experiment"], r["run"]): r["projected_hours"] for r in record["runs"]
+                 if r.get("measured") and r.get("projected_hours")}
+    rows = []
+    for found in find_checkpoints("paper"):
+        hours = projected.get((found.experiment, found.run))
+        if hours is None or found.finished or found.overrides or not found.total_steps \
+                or found.global_step <= 0:
+            continue
+        total = found.elapsed_s / found.global_step * found.total_steps / 3600
+        rows.append({"experiment": found.experiment, "run": found.run, "seed": found.seed,
+                     "projected h": hours, "trained h": found.elapsed_s / 3600,
+                     "steps": f"{found.global_step:,} of {found.total_steps:,}",
+                     "at its pace, h": total, "pace / projected": total / hours})
+    return pd.DataFrame(rows, columns=["experiment", "run", "seed", "projected h", "trained h", "steps",
+                                       "at its pace, h", "pace / projected"])
+
+
+def pace_check_text(frame: pd.DataFrame) -> str:
+    """:func:`pace_check` in one sentence ("" when no run is training at the paper's budget)."""
+    if frame.empty:
+        return ""
+    ratio = frame["pace / projected"]
+    span = f"{ratio.min():.2f}" if len(frame) == 1 else f"from {ratio.min():.2f} to {ratio.max():.2f}"
+    return (f"**The {len(frame)} run{'s' if len(frame) > 1 else ''} still training at the paper's budget "
+            f"go{'es' if len(frame) == 1 else ''} slower than projected**: at the pace of their "
+            f"training so far, the whole run takes {span} times its projected hours (the table below). "
+            "They train two at a time, one thread each, beside other work on this machine; the projections "
+            "were timed on a lightly loaded machine (the load averages above).")
+
+
 def measured_at(record: Mapping, row: Mapping) -> dict:
     """paper_costs: when ``row`` was measured, its ``measured_at`` (commit, dirty, date, load average
     before and after); a row written before rows carried it was measured by the call that wrote

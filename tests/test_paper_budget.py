@@ -277,6 +277,26 @@ def test_each_projection_is_held_against_the_wall_time_its_runs_took():
     assert list(bench.projection_check(costs)["threads"].fillna("—")) == ["1 and 2", "—"]
 
 
+def test_a_run_still_training_is_held_against_its_projection_at_its_own_pace():
+    from qornn import benchmark_report as bench
+
+    costs = {"runs": [{"experiment": "copy", "run": "block-hadamrnn", "measured": True,
+                       "projected_hours": 2.0}]}
+    assert bench.pace_check(costs).empty and bench.pace_check_text(bench.pace_check(costs)) == ""
+    config = get_config("copy", "paper")
+    digest = results.config_hash(config.run_config("block-hadamrnn", 0))
+    checkpoint = results.runs_dir("paper") / "copy" / "paper" / "block-hadamrnn" / f"{digest}.pt"
+    checkpoint.parent.mkdir(parents=True)
+    # a quarter of its steps in 1.5 h: 6 h at that pace, 3 times the 2 h projected
+    steps = config.train_config("block-hadamrnn").epochs * 4_000
+    torch.save({"state": {"epoch": 2, "step": 0, "global_step": steps // 4, "elapsed": 5_400.0},
+                "config": {"epochs": 10, "batch_size": 128}}, checkpoint)
+    pace = bench.pace_check(costs)
+    assert len(pace) == 1 and pace.loc[0, "at its pace, h"] == pytest.approx(6.0)
+    assert pace.loc[0, "pace / projected"] == pytest.approx(3.0)
+    assert "whole run takes 3.00 times its projected hours" in bench.pace_check_text(pace)
+
+
 def test_a_run_under_way_is_named_before_any_run_is_recorded_at_the_paper_budget():
     config = get_config("copy", "paper")
     digest = results.config_hash(config.run_config("block-hadamrnn", 0))

@@ -311,8 +311,9 @@ else:
 # time by the profile's number of optimiser steps (epochs × batches per epoch; evaluation left out). This
 # is what decides which paper budgets can run on this CPU, and the number each chapter gives for a run
 # that does not fit. The machine is shared, so a step measured under load is slower than on an idle core:
-# the record keeps the load average (`load_average_before` / `after` in its configuration). The second
-# table below holds each projection against the wall time of the runs since recorded at the paper's budget.
+# the record keeps the load average (`load_average_before` / `after` in its configuration). The tables
+# below hold each projection against the wall time of the runs since recorded at the paper's budget, and
+# against the pace so far of the runs still training there (their committed checkpoints).
 
 # %% tags=["hide-input", "full-width"]
 if "paper_costs" in records:
@@ -328,6 +329,10 @@ if "paper_costs" in records:
     check = bench.projection_check(costs)
     report.show_markdown(bench.projection_check_text(check))
     display(report.styled(check, precision=2))
+    pace = bench.pace_check(costs)  # the runs still training: their own pace against the projection
+    if not pace.empty:
+        report.show_markdown(bench.pace_check_text(pace))
+        display(report.styled(pace, precision=2))
 else:
     display(Markdown("No `paper_costs` record yet: `" + bench.BENCHMARKS["paper_costs"] + "` writes it."))
 
