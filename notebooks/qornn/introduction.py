@@ -152,7 +152,10 @@ display(Markdown(note))
 # quotes); not run yet and fits here; or does not fit this machine, with its
 # projected time on one core (measured seconds per optimiser step × the profile's steps; every
 # run's measured cost is on {doc}`/book/benchmarks/speed`, section "What the papers' own budgets
-# cost here").
+# cost here"). "Does not fit" is a rule for starting runs, not a verdict: a run projected over 12 hours
+# is not started by default, but the most important of them are trained anyway, one core each across
+# several sessions from committed checkpoints; those show as in progress, with their hours left at
+# their own pace (which can be well above the projection, timed on a lightly loaded machine).
 
 # %% tags=["hide-input", "full-width"]
 display(report.styled(report.paper_budget_summary(TASKS)))
