@@ -203,8 +203,9 @@ display(Markdown(f"This page's profile is **`{record['profile']}`**, {setting}: 
 #
 # The notebook the HadamRNN repository released (`expe_quantif_activ_hadam.ipynb`, commit c8ae6cb)
 # also analyses the QORNN authors' own copy-task models, in cells titled "Old stuff". One of them
-# prints its test loss: an STE-Björck QORNN with 6-bit $W$ and $U$ (the bit width is read from the
-# notebook's bit check in the same session), hidden 256, and another recurrence than this page's:
+# prints its test loss (cell 83, the trained weights as loaded): an STE-Björck QORNN with 6-bit $W$
+# and $U$ (the bit width is read from the notebook's bit check of the same weight file, cell 131, run
+# in another kernel session than cell 83), hidden 256, and another recurrence than this page's:
 #
 # $$
 # h_t = \sigma_m\big(q_6(W) h_{t-1} + q_6(U) x_t\big),\qquad y_t = V h_t + c,
