@@ -5,8 +5,9 @@ A run writes ``<runs dir>/<experiment>/<profile>/<run>/<hash>.pt`` (:func:`qornn
 ``data/checkpoints/`` for the ``paper`` profile, committed so that another machine can go on, and
 ``runs/`` otherwise), where ``<hash>`` is the hash of the run's whole configuration
 (:meth:`~qornn.experiments.ExperimentConfig.run_config`). The same ``qornn run`` (or ``qornn sweep``)
-that started a run resumes it from there. This module reads those files (``torch.load`` with
-``weights_only=True``) and trains nothing.
+that started a run resumes it from there. This module reads those files
+(:func:`qornn.train.read_checkpoint_file`: the zip archive's CRCs checked, then ``torch.load`` with
+``weights_only=True``) and trains nothing. A file it cannot read is listed with the reason.
 """
 
 from __future__ import annotations
@@ -57,13 +58,24 @@ class Checkpoint:
     #: sum split over another number of threads rounds otherwise, so the run goes on as it began
     #: only at this count (None: unknown, or the last start was on a GPU)
     threads: int | None = None
+    #: why the file cannot be read (None: it was read). Listed with it, not hidden: ``qornn run`` of
+    #: that run fails on it, so a listing without it would say there is nothing to continue
+    unreadable: str | None = None
+    #: why the record of its run cannot be read (None: read, or none yet): whether the run is
+    #: recorded is then unknown, and the file is still listed (one broken record must not hide the rest)
+    record_error: str | None = None
 
     @property
     def finished(self) -> bool:
-        return self.epoch >= self.epochs
+        return self.unreadable is None and self.epoch >= self.epochs
 
     @property
     def status(self) -> str:
+        if self.unreadable is not None:
+            return f"unreadable: {self.unreadable}"
+        if self.record_error is not None:
+            return (f"{'finished' if self.finished else 'unfinished'}, recorded or not: its record cannot be "
+                    f"read ({self.record_error}); repair or move that file, then list again")
         if self.seed is None:
             return ("configuration other than the current profile's or a known variant's (an older "
                     "definition, or a --set variant trained before checkpoints named their options)")
@@ -103,8 +115,8 @@ class Checkpoint:
         finished and recorded. A variant's command has its ``--set`` options, and a run whose last
         start recorded its torch threads has ``--threads`` with their number, so that it goes on
         computing as it began (on the same kind of CPU, bit for bit as if never stopped)."""
-        if self.seed is None or (self.recorded and self.finished):
-            return None
+        if self.seed is None or (self.recorded and self.finished) or self.record_error is not None:
+            return None  # (a run whose record cannot be read fails on it: its status says so)
         seed = f" --seed {self.seed}" if self.seed else ""
         retrain = " --retrain" if self.recorded else ""
         threads = f" --threads {self.threads}" if self.threads else ""
@@ -164,8 +176,8 @@ def _match(experiment: str, profile: str, run: str, digest: str, label: object):
     for overrides in _variant_overrides(experiment, profile, label):
         try:
             config = get_config(experiment, profile, overrides)
-        except ValueError:  # overrides of an older definition of the experiment
-            continue
+        except Exception:  # noqa: BLE001 - overrides of an older definition, or a label that does not
+            continue  # build (a size that overflows: RuntimeError, MemoryError): not this variant
         if not overrides:
             profile_config = config
         if run not in config.models:
@@ -178,22 +190,39 @@ def _match(experiment: str, profile: str, run: str, digest: str, label: object):
 
 def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Checkpoint | None:
     """What the checkpoint file ``path`` of ``run`` says, or None if it cannot be read."""
-    import torch
+    found = _read_checkpoint(path, experiment, profile, run)
+    return None if found.unreadable is not None else found
+
+
+def _read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Checkpoint:
+    """What the checkpoint file ``path`` of ``run`` says; one that cannot be read (corrupt or crafted:
+    :func:`qornn.train.read_checkpoint_file`; or without its progress) has the reason as ``unreadable``."""
+    from .train import read_checkpoint_file  # imports torch: only when a checkpoint is read
 
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved = read_checkpoint_file(path)
         state, train = saved["state"], saved["config"]
         epoch, global_step, step = state["epoch"], state["global_step"], state["step"]
         batch_size, epochs = train["batch_size"], train["epochs"]
-    except Exception:  # noqa: BLE001 - not a readable checkpoint, or one without its progress: not listed
-        return None
+    except Exception as err:  # noqa: BLE001 - not a readable checkpoint, or one without its progress
+        reason = " ".join(str(err).split())
+        if not reason.startswith(f"checkpoint {path}"):  # a field missing from a loaded checkpoint
+            reason = (f"checkpoint {path} lacks its progress ({type(err).__name__}: {reason}); delete it "
+                      "to train that run from the start")
+        return Checkpoint(experiment=experiment, profile=profile, run=run, path=path, epoch=0, epochs=0,
+                          global_step=0, total_steps=None, elapsed_s=0.0, seed=None, recorded=False,
+                          unreadable=reason)
     config, seed = _match(experiment, profile, run, path.stem, saved.get("label"))
-    recorded = None
+    recorded, record_error = None, None
     if seed is not None:
-        record = results.load_record(experiment, profile, missing_ok=True,
-                                     variant=config.record_variant(seed))
-        done = (record or {"runs": {}})["runs"].get(run)
-        recorded = done is not None and done.get("config_hash") == path.stem
+        try:
+            record = results.load_record(experiment, profile, missing_ok=True,
+                                         variant=config.record_variant(seed))
+        except (results.RecordError, OSError) as err:  # that record's own commands say so too
+            record_error = " ".join(str(err).split())
+        else:
+            done = (record or {"runs": {}})["runs"].get(run)
+            recorded = done is not None and done.get("config_hash") == path.stem
     per_epoch = _steps_per_epoch(config.task_options if config else {}, batch_size, epoch, global_step, step)
     return Checkpoint(experiment=experiment, profile=profile, run=run, path=path, epoch=epoch,
                       epochs=epochs, global_step=global_step,
@@ -201,7 +230,7 @@ def read_checkpoint(path: Path, experiment: str, profile: str, run: str) -> Chec
                       elapsed_s=float(state.get("elapsed", 0.0)), seed=seed, recorded=bool(recorded),
                       device_pace=_device_pace(state.get("segments")),
                       overrides=dict(config.overrides) if seed is not None else {},
-                      threads=_last_start_threads(state.get("segments")))
+                      threads=_last_start_threads(state.get("segments")), record_error=record_error)
 
 
 def _device_pace(segments: object) -> tuple[str, float] | None:
@@ -256,9 +285,10 @@ def progress_text(found: Checkpoint) -> str:
 
 
 def find_checkpoints(profile: str | None = None, experiment: str | None = None) -> list[Checkpoint]:
-    """Every readable checkpoint of ``profile`` (default: every profile) and ``experiment`` (default:
-    every one), sorted by experiment, profile and run. Looks in both checkpoint folders
-    (``data/checkpoints/`` and ``runs/``); reads only the files of that profile and experiment."""
+    """Every checkpoint of ``profile`` (default: every profile) and ``experiment`` (default: every
+    one), sorted by experiment, profile and run; one that cannot be read with the reason as its
+    ``unreadable``. Looks in both checkpoint folders (``data/checkpoints/`` and ``runs/``); reads only
+    the files of that profile and experiment."""
     roots = {results.runs_dir("paper"), results.runs_dir("cpu")}
     found = []
     for root in sorted(roots):
@@ -266,20 +296,22 @@ def find_checkpoints(profile: str | None = None, experiment: str | None = None) 
             run, prof, name = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
             if profile is not None and prof != profile:
                 continue
-            info = read_checkpoint(path, name, prof, run)
-            if info is not None:
-                found.append(info)
+            found.append(_read_checkpoint(path, name, prof, run))
     return sorted(found, key=lambda c: (c.experiment, c.profile, c.run, str(c.path)))
 
 
 def format_checkpoints(found: list[Checkpoint], *, all_: bool = False) -> str:
     """Lines for ``qornn checkpoints``: each unfinished or unrecorded run with its progress and the
-    command that continues it (``all_``: the finished and recorded ones too)."""
+    command that continues it, and each file that cannot be read with the reason and what to do
+    (``all_``: the finished and recorded ones too)."""
     shown = [c for c in found if all_ or c.left_to_finish]
     if not shown:
         return "no checkpoint of a run left to finish" + ("" if all_ else " (--all lists every checkpoint)")
     lines = []
     for c in shown:
+        if c.unreadable is not None:  # no progress to give: the reason, with what to do
+            lines += [f"{c.experiment}/{c.profile} {c.run}: {c.status}", f"    {c.path}"]
+            continue
         total = f"/{c.total_steps:,}" if c.total_steps else ""
         share = f" ({c.global_step / c.total_steps:.0%})" if c.total_steps else ""
         to_go = f", about {c.hours_to_go:.1f} h to go {c.pace_text}" if c.hours_to_go is not None else ""

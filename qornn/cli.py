@@ -165,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as err:  # runs recorded before it are kept; the message says what to try
         print(f"qornn: error: {_one_line(err)}", file=sys.stderr)
         return 1
+    except (RuntimeError, MemoryError) as err:  # e.g. a size too large to allocate: one line, as above
+        print(f"qornn: error: {'out of memory: ' if isinstance(err, MemoryError) else ''}{_one_line(err)}",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("qornn: interrupted; recorded runs are kept, and the same command resumes an "
               "unfinished run from its last checkpoint", file=sys.stderr)
@@ -191,7 +195,10 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def _note_thread_changes(args: argparse.Namespace) -> None:
-    """Say on stderr when a run about to resume began at another number of torch threads."""
+    """Say on stderr when a run about to resume began at another number of torch threads. Advice
+    only: it reads every checkpoint of the experiment (and their records), and a file there that
+    cannot be read must not stop a run that does not need it (a bad name or value stops the run,
+    here or in it)."""
     import torch
 
     from .checkpoints import thread_changes
@@ -199,8 +206,13 @@ def _note_thread_changes(args: argparse.Namespace) -> None:
     if not args.device.startswith("cpu"):
         return
     config = get_config(args.experiment, args.profile, args.overrides)  # unknown names: listed
-    for line in thread_changes(args.experiment, args.profile, threads=torch.get_num_threads(),
-                               runs=_runs(args.runs), seed=args.seed, overrides=dict(config.overrides)):
+    runs = _runs(args.runs)
+    try:
+        lines = thread_changes(args.experiment, args.profile, threads=torch.get_num_threads(), runs=runs,
+                               seed=args.seed, overrides=dict(config.overrides))
+    except Exception as err:  # noqa: BLE001 - advice only (see above)
+        lines = [f"could not check whether a run resumes at another thread count ({_one_line(err)[:200]})"]
+    for line in lines:
         print(f"qornn: note: {line}", file=sys.stderr)
 
 

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import inspect
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -44,14 +45,15 @@ def parse_scalar(text: str) -> Any:
     other text as itself (YAML quotes removed). YAML 1.1's other booleans (``yes``, ``no``, ``on``,
     ``off``, ``TRUE``) stay text, so a boolean setting refuses them by name rather than reading a
     typo's neighbour as a bool, and so do its other readings (``1:30``, ``0x10``, ``.inf``). A list
-    or mapping is a ValueError: one value is expected."""
+    or mapping is a ValueError: one value is expected; so is a number that is not finite (``1e999``
+    reads as inf) or an int beyond 64 bits (:func:`_check_number`)."""
     text = text.strip()
     if text in ("True", "true", "False", "false"):
         return text in ("True", "true")
     if text in ("None", "null", "~"):
         return None
     if _NUMBER.fullmatch(text):
-        return int(text) if _INTEGER.fullmatch(text) else float(text)
+        return _check_number(int(text) if _INTEGER.fullmatch(text) else float(text), text)
     if text[:1] in ("[", "{"):
         raise ValueError(f"a single value is expected, got {text!r}")
     if text[:1] in ("'", '"'):  # a quoted string: its quotes removed
@@ -76,6 +78,24 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return key, parse_scalar(raw)
     except ValueError as err:
         raise ValueError(f"override {key}: {err}") from None
+
+
+#: the largest int a setting takes: torch's sizes and indices are 64-bit, and a larger one fails deep
+#: in training with an overflow rather than at the command line
+MAX_INT = 2**63 - 1
+
+
+def _check_number(value: Any, text: object = None) -> Any:
+    """``value`` itself, or a ValueError naming it (as ``text``, how it was written) when it is a
+    float that is not finite or an int beyond :data:`MAX_INT`. An infinite or NaN setting would
+    train, then be written into the record as ``Infinity`` or ``NaN``, which no JSON reader takes:
+    the record could never be read again."""
+    shown = repr(text if text is not None else value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{shown} is not a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise ValueError(f"{shown} is beyond the largest int a setting takes (2**63 - 1)")
+    return value
 
 
 # digits may be grouped by underscores, as Python reads them (1_000)
@@ -126,6 +146,10 @@ def parse_overrides(overrides: Any) -> dict[str, Any]:
         raise ValueError(f"overrides must be a dict, its JSON text or KEY=VALUE strings, got {overrides!r}")
     out = {}
     for key, value in flat.items():
+        try:  # JSON and YAML read Infinity, NaN and .inf as floats, and a Python dict may hold them
+            _check_number(value)
+        except ValueError as err:
+            raise ValueError(f"override {key}: {err}") from None
         if key.startswith("runs."):
             key = key[len("runs."):]
         elif key.startswith("task_options."):

@@ -22,6 +22,7 @@ import ast
 import atexit
 import contextlib
 import datetime as _dt
+import errno
 import fcntl
 import functools
 import hashlib
@@ -132,7 +133,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     The file gets the mode a plain ``open(path, "w")`` would give (0666 less the umask; the
     temporary file is private until then), so a cache or record shared between users stays
     readable. A kill between the two steps can leave ``.<name>.*.tmp`` behind: git ignores it,
-    and nothing reads it."""
+    and nothing reads it. An OSError names ``path`` (a full disk's "No space left on device" alone
+    says neither which file failed nor that the one in place is as it was)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -143,13 +145,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            what = f"cannot write {path} (the file there, if any, is unchanged): {err.strerror or err}"
+            raise (OSError(err.errno, what) if err.errno is not None else OSError(what)) from None
         raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+    """``obj`` as JSON in ``path``, atomically (:func:`atomic_write_bytes`). A NaN or an infinity is
+    refused (a ValueError naming ``path``; nothing is written): JSON has no such numbers, Python
+    would write ``NaN`` or ``Infinity``, and the loader refuses those, so such a record could never
+    be read again."""
+    try:
+        text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=False)
+    except ValueError as err:
+        raise ValueError(f"{path} not written: {err} (a record holds finite numbers only)") from None
+    atomic_write_bytes(path, (text + "\n").encode())
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -678,14 +691,26 @@ def _refuse_constant(name: str) -> Any:
 
 @contextlib.contextmanager
 def _locked(path: Path):
-    """An exclusive lock beside ``path``: runs of one record in parallel processes don't race."""
+    """An exclusive lock beside ``path``: runs of one record in parallel processes don't race. The
+    lock file is opened without truncating it and without following a symbolic link: ``open(lock,
+    "w")`` on a link to the record (or to any file) would empty that file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    lock = path.parent / f".{path.name}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise OSError(err.errno, f"the lock file {lock} is a symbolic link; remove it (qornn makes "
+                                     "its own)") from None
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def save_run(experiment: str, profile: str, model: str, run: dict, *, variant: str = "",
@@ -710,16 +735,47 @@ def update_run(experiment: str, profile: str, model: str, fields: dict, *, varia
         record = load_record(experiment, profile, variant=variant)
         if model not in record["runs"]:
             raise RecordError(f"{path}: no run {model!r} to update")
+        before = [run.get("weights") for run in record["runs"].values()]  # what the record names now
         record["runs"][model].update(fields)
         check_run(model, record["runs"][model], experiment=experiment, profile=profile)
-        _write_files(files)
-        atomic_write_json(path, record)
+        _write_files_and_record(path, record, files, before)
     return path
 
 
 def _write_files(files: dict[Path, bytes] | None) -> None:
     for target, data in (files or {}).items():
         atomic_write_bytes(Path(target), data)
+
+
+def _write_files_and_record(path: Path, record: dict, files: dict[Path, bytes] | None,
+                            named: list[Mapping[str, Any] | None]) -> None:
+    """Write ``files``, then ``record`` at ``path``, without losing the weights the record names
+    until then (``named``: its runs' ``weights`` entries). The files go first so that a record
+    never names weights that are not there, but a record write that then fails (a full disk, a
+    kill) would leave the old record naming a file already overwritten by other bytes: a retrain of
+    the same configuration rarely gives the same weights (another thread count, another machine).
+    So each such file is first copied to :func:`kept_weights_path`, where :func:`qornn.weights.
+    load_weights` finds it by its sha256; once the record is written the copy is removed, unless it
+    was there before (a kept record names it)."""
+    wanted = {Path(target).resolve(): data for target, data in (files or {}).items()}
+    copies = []
+    for entry in named:
+        if not entry or (data_dir() / entry["path"]).resolve() not in wanted:
+            continue
+        current = data_dir() / entry["path"]
+        try:
+            old = current.read_bytes()
+        except OSError:  # not there: nothing to lose
+            continue
+        keep = data_dir() / kept_weights_path(entry)
+        if old != wanted[current.resolve()] and hashlib.sha256(old).hexdigest() == entry["sha256"] \
+                and not keep.exists():
+            atomic_write_bytes(keep, old)
+            copies.append(keep)
+    _write_files(files)
+    atomic_write_json(path, record)
+    for copy in copies:  # the record names the new weights now: the copy was for a write that failed
+        copy.unlink(missing_ok=True)
 
 
 def history_paths(path: Path) -> list[Path]:
@@ -783,9 +839,9 @@ def _save_run_locked(path: Path, experiment: str, profile: str, model: str, run:
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")  # two in a second
         # before the new run's files overwrite the old one's
         atomic_write_json(path.parent / "history" / f"{path.stem}-{stamp}.json", _keep_weights(record))
-    _write_files(files)
+    before = [each.get("weights") for each in record["runs"].values()]  # what the record names now
     record["runs"][model] = run
-    atomic_write_json(path, record)
+    _write_files_and_record(path, record, files, before)
     return path
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import pickle
 import platform
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +26,8 @@ from .results import MAX_SEED, atomic_torch_save, check_seed
 from .tasks import Task
 
 __all__ = ["TrainConfig", "train", "evaluate", "check_device", "check_seed", "flush_denormals",
-           "load_checkpoint", "CheckpointError", "TrainingDiverged", "OPTIMIZERS", "MAX_SEED"]
+           "load_checkpoint", "read_checkpoint_file", "check_checkpoint_file", "CheckpointError",
+           "TrainingDiverged", "OPTIMIZERS", "MAX_SEED"]
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
@@ -64,14 +67,22 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"train {name} must be a positive int, got {value!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"train lr must be a positive number, got {self.lr!r}")
+        # a bool is an int to Python (lr=True would train at 1.0), and inf passes "> 0" (grad_clip=inf
+        # clips nothing and is written into the record as Infinity, which no JSON reader takes)
+        if not (_finite_number(self.lr) and self.lr > 0):
+            raise ValueError(f"train lr must be a positive number (finite, not a bool), got {self.lr!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
-        if not 0 < self.lr_gamma <= 1:
-            raise ValueError(f"train lr_gamma must be in (0, 1], got {self.lr_gamma!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"train grad_clip must be positive or None, got {self.grad_clip!r}")
+        if not (_finite_number(self.lr_gamma) and 0 < self.lr_gamma <= 1):
+            raise ValueError(f"train lr_gamma must be a number in (0, 1], got {self.lr_gamma!r}")
+        if self.grad_clip is not None and not (_finite_number(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"train grad_clip must be a positive number (finite, not a bool) or None, "
+                             f"got {self.grad_clip!r}")
+
+
+def _finite_number(value: object) -> bool:
+    """An int or float that is not a bool, and finite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_device(device: str) -> torch.device:
@@ -87,6 +98,8 @@ def check_device(device: str) -> torch.device:
                              f"({count} CUDA devices); use 'cpu'")
     elif dev.type != "cpu":
         raise ValueError(f"device {device!r} is not supported; use 'cpu' or 'cuda[:N]'")
+    elif dev.index not in (None, 0):  # torch takes "cpu:99", but there is one CPU device
+        raise ValueError(f"device {device!r} is not available here; the CPU is 'cpu' (or 'cpu:0')")
     return dev
 
 
@@ -166,17 +179,11 @@ _CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "config", "state")
 
 def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu",
                     run_hash: str | None = None) -> dict:
-    """The checkpoint at ``path``, loaded with ``weights_only=True`` (tensors and plain Python
-    values only: a crafted file cannot run code). A :class:`CheckpointError` that names ``path``
-    when it cannot be read, lacks a field, or was made by another run than ``run_hash`` (the
-    configuration hash stored in it; a checkpoint from before hashes were stored is checked by
-    its training config alone, in :func:`train`)."""
-    try:
-        saved = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # unpickling, zip and storage errors all mean: not a checkpoint of ours
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {path} cannot be read ({reason[:200]}); delete it to "
-                              "train that run from the start") from None
+    """The checkpoint at ``path`` (:func:`read_checkpoint_file`). A :class:`CheckpointError` that
+    names ``path`` when it cannot be read, is corrupt, lacks a field, or was made by another run
+    than ``run_hash`` (the configuration hash stored in it; a checkpoint from before hashes were
+    stored is checked by its training config alone, in :func:`train`)."""
+    saved = read_checkpoint_file(path, map_location=map_location)
     if not isinstance(saved, dict) or any(key not in saved for key in _CHECKPOINT_KEYS):
         raise CheckpointError(f"checkpoint {path} is not a qornn training checkpoint; delete it to "
                               "train that run from the start")
@@ -186,6 +193,60 @@ def load_checkpoint(path: Path, *, map_location: str | torch.device = "cpu",
                               f"{stored}, expected {run_hash}); delete it or move it back where it "
                               "came from")
     return saved
+
+
+def read_checkpoint_file(path: Path, *, map_location: str | torch.device = "cpu") -> Any:
+    """What the file at ``path`` holds, loaded with ``weights_only=True`` (tensors and plain Python
+    values only: a crafted file cannot run code) once its zip archive's CRCs have been checked
+    (:func:`check_checkpoint_file`), or a :class:`CheckpointError` naming ``path`` that says why not."""
+    check_checkpoint_file(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:  # the weights-only unpickler refused what the file holds
+        raise CheckpointError(_refused(path, str(err))) from None
+    except Exception as err:  # unpickling, zip and storage errors all mean: not a checkpoint of ours
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be read ({reason[:200]}); delete it to "
+                              "train that run from the start") from None
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """A :class:`CheckpointError` naming ``path`` and the member when a member of the checkpoint's
+    zip archive fails its CRC-32. torch writes a CRC for every member but does not check it when it
+    loads, so a flipped bit in a weight would otherwise be resumed (or exported, or analysed) as if
+    it were the run's. A file that is not a zip archive is left to ``torch.load``, which says what
+    is wrong with it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every member; its first whose bytes fail their CRC
+    except (zipfile.BadZipFile, OSError):
+        return
+    except Exception as err:  # a member that cannot be decompressed (torch stores them as they are)
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(err).__name__}: {str(err)[:200]}); "
+                              "delete it to train that run from the start") from None
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {path} is corrupt: its member {bad} fails its CRC-32 check "
+                              "(its bytes changed after it was written), so it was not loaded; restore "
+                              "it from a copy (git checkout for a committed one) or delete it to train "
+                              "that run from the start")
+
+
+def _refused(path: Path, message: str) -> str:
+    """Why torch's weights-only unpickler refused the file at ``path``, from its ``message`` less
+    torch's advice to load the file again with ``weights_only=False``: that would run whatever code
+    the file holds."""
+    detail = message.split("WeightsUnpickler error:")[-1].split("Check the documentation")[0]
+    lines = [line.strip().removeprefix("Weights only load failed.").strip()
+             for line in detail.splitlines() if line.strip() and "weights_only" not in line]
+    # and without its advice to allow what the file asked for (add_safe_globals), or to file an issue
+    detail = " ".join(line for line in lines if line).split(" Please ")[0][:200].rstrip(".")
+    detail = detail or "unsupported content"
+    if "GLOBAL" in detail:  # a function or class to call: what a pickle crafted to run code holds
+        return (f"checkpoint {path} was not loaded: it holds objects other than tensors and plain values "
+                f"({detail}); it may have been crafted to run code; delete it to train that run from "
+                "the start")
+    return (f"checkpoint {path} cannot be read (not a torch checkpoint of tensors and plain values: "
+            f"{detail}); delete it to train that run from the start")
 
 
 def _diagnostics_state(model: torch.nn.Module) -> dict:

@@ -28,6 +28,7 @@ training uses: the shipped weights, else the run's checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,9 @@ def load_weights(experiment: str, run: str, profile: str = "paper", seed: int = 
     ``overrides`` and ``seed`` select a variant's run, as ``qornn run --set ... --seed S`` made it.
     Raises :class:`WeightsError`, one line with the command that produces them, when the run is not
     recorded, was recorded with another configuration than the current one, has no weights, or
-    when the file is missing, differs from the sha256 in its record, or belongs to another
-    configuration."""
+    when the file is missing, differs from the sha256 in its record (and no copy kept at
+    :func:`qornn.results.kept_weights_path` matches it: one is made before a run's weights are
+    overwritten, for a record write that fails), or belongs to another configuration."""
     from .experiments import get_config
 
     cfg = get_config(experiment, profile, overrides)
@@ -123,6 +125,13 @@ def load_weights(experiment: str, run: str, profile: str = "paper", seed: int = 
         raise WeightsError(f"the trained weights of {what} are missing ({path}); write them with: {export}")
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
+    if digest != entry["sha256"]:
+        # a write of the record that failed after its run's new weights were written (a full disk,
+        # a kill) left the recorded run's own weights in a copy (results._write_files_and_record)
+        kept = results.data_dir() / results.kept_weights_path(entry)
+        with contextlib.suppress(OSError):
+            if hashlib.sha256(kept_raw := kept.read_bytes()).hexdigest() == entry["sha256"]:
+                raw, digest = kept_raw, entry["sha256"]
     if digest != entry["sha256"]:
         raise WeightsError(f"{path} does not match its record (sha256 {digest[:12]}, recorded "
                            f"{entry['sha256'][:12]}): changed or corrupt; write it again with: {export}")

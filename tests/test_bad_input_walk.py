@@ -123,6 +123,27 @@ def _disk_full(tmp: Path, mp: pytest.MonkeyPatch) -> None:
     mp.setattr(results.os, "fsync", no_space)
 
 
+def _fails_with(error: BaseException) -> Callable[[Path, pytest.MonkeyPatch], None]:
+    def setup(tmp: Path, mp: pytest.MonkeyPatch) -> None:
+        def fail(*args, **kwargs):
+            raise error
+        mp.setattr("qornn.experiments.runner.train", fail)
+    return setup
+
+
+def _flip_a_bit(path: Path) -> None:
+    """One bit flipped in the first tensor's stored bytes (its CRC-32 no longer matches)."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith("/data/0"))
+    raw = bytearray(path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", raw[info.header_offset + 26:info.header_offset + 30])
+    raw[info.header_offset + 30 + name_length + extra_length] ^= 0x40
+    path.write_bytes(bytes(raw))
+
+
 def _ctrl_c(tmp: Path, mp: pytest.MonkeyPatch) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -173,8 +194,12 @@ CASES: list[Case] = [
     # checkpoints
     Case("analyse without checkpoint", ANALYSE, match=r"no checkpoint.*--retrain",
          setup=lambda tmp, mp: _checkpoint().unlink()),
-    Case("crafted checkpoint", ANALYSE, match=r"checkpoint .*\.pt cannot be read",
+    # review F10: what the file asked for, without torch's advice to load it with weights_only=False
+    Case("crafted checkpoint", ANALYSE, match=r"^(?!.*weights_only).*checkpoint .*\.pt was not loaded: it "
+         r"holds objects other than tensors .*GLOBAL posix.system.*crafted to run code; delete it",
          setup=_replace_checkpoint(_crafted)),
+    Case("checkpoint with a flipped bit", ANALYSE, match=r"checkpoint .*\.pt is corrupt: its member "
+         r"\S+/data/\d+ fails its CRC-32 check", setup=_replace_checkpoint(_flip_a_bit)),
     Case("garbage checkpoint", ANALYSE, match=r"checkpoint .*\.pt cannot be read",
          setup=_replace_checkpoint(lambda p: p.write_bytes(b"\x00garbage"))),
     Case("empty checkpoint", ANALYSE, match=r"checkpoint .*\.pt cannot be read",
@@ -185,7 +210,7 @@ CASES: list[Case] = [
          setup=_replace_checkpoint(_unfinished)),
     Case("checkpoint not a dict", ANALYSE, match=r"checkpoint .*\.pt is not a qornn",
          setup=_replace_checkpoint(lambda p: torch.save([1, 2], p))),
-    Case("crafted checkpoint on resume", [*RUN, "--runs", "ornn"], match=r"checkpoint .*\.pt cannot be read",
+    Case("crafted checkpoint on resume", [*RUN, "--runs", "ornn"], match=r"checkpoint .*\.pt was not loaded",
          setup=lambda tmp, mp: _crafted_resume()),
     # folders and faults
     Case("results folder is a file", [*RUN, "--retrain"], match="is a file",
@@ -197,9 +222,29 @@ CASES: list[Case] = [
     Case("cache folder is a file", ["fetch", "mnist"], match="is a file",
          setup=_a_file_instead_of("QORNN_CACHE_DIR")),
     Case("disk full while recording", [*RUN, "--runs", "hadamrnn", "--retrain"],
-         match="No space left on device", setup=_disk_full),
+         match=r"cannot write \S+ \(the file there, if any, is unchanged\): No space left on device",
+         setup=_disk_full),
     Case("ctrl-c while training", [*RUN, "--runs", "hadamrnn", "--retrain"], match="interrupted",
          setup=_ctrl_c, exit_codes=(130,)),
+    # review F9: a size too large to allocate, as torch and Python say it, in one line
+    Case("allocation fails while training", [*RUN, "--runs", "hadamrnn", "--retrain"],
+         match="DefaultCPUAllocator: can't allocate", setup=_fails_with(RuntimeError(
+             "[enforce fail at alloc_cpu.cpp:119] DefaultCPUAllocator: can't allocate 51200000000000 bytes.\n"
+             "Error code 12 (Cannot allocate memory)")), exit_codes=(1,)),
+    Case("out of memory while training", [*RUN, "--runs", "hadamrnn", "--retrain"],
+         match="out of memory: MemoryError", setup=_fails_with(MemoryError()), exit_codes=(1,)),
+    # reviews F2, F6, F9, F10: settings refused at the boundary, before any training
+    Case("infinite grad_clip", [*RUN, "--set", "train.grad_clip=1e999"],
+         match="train.grad_clip: '1e999' is not a finite number"),
+    Case("infinite model option", [*RUN, "--set", "fastgrnn.zeta_init=1e999"],
+         match="fastgrnn.zeta_init: '1e999' is not a finite number"),
+    Case("minus infinite lr", [*RUN, "--set", "train.lr=-1e999"], match="'-1e999' is not a finite"),
+    Case("bool learning rate", [*RUN, "--set", "train.lr=true"], match="train lr must be .*got True"),
+    Case("bool grad_clip", [*RUN, "--set", "train.grad_clip=true"], match="grad_clip must be .*got True"),
+    Case("text lr_gamma", [*RUN, "--set", "train.lr_gamma=half"], match="lr_gamma must be .*got 'half'"),
+    Case("int beyond 64 bits", [*RUN, "--set", "task.length=99999999999999999999"],
+         match="'99999999999999999999' is beyond the largest int"),
+    Case("cpu index", [*RUN, "--device", "cpu:99"], match="'cpu:99' is not available here"),
     # records that parse but are wrong (shown, run over, analysed)
     *[Case(f"record {what} ({cmd[0]})", cmd, match=pattern, setup=setup)
       for what, pattern, setup in [

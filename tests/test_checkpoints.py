@@ -67,9 +67,17 @@ def test_a_stopped_run_is_listed_with_its_progress_and_the_command_that_continue
     assert f"about {stopped.hours_to_go:.1f} h to go at its pace on cpu so far" in out
     assert find_checkpoints("cpu") == []  # another profile's list is empty
     assert find_checkpoints("smoke", "copy") == [stopped] and find_checkpoints("smoke", "pmnist") == []
-    # a file without its progress (an optimiser state alone) is not listed, and does not stop the list
-    torch.save({"optimizer": {}, "state": {}, "config": {}}, stopped.path.with_name("0123456789abcdef.pt"))
-    assert find_checkpoints("smoke") == [stopped]
+    # a file without its progress (an optimiser state alone) is listed as unreadable, with what to do,
+    # and does not stop the list (review F7: it used to be hidden, while `qornn run` failed on it)
+    junk = stopped.path.with_name("0123456789abcdef.pt")
+    torch.save({"optimizer": {}, "state": {}, "config": {}}, junk)
+    (unreadable,) = [c for c in find_checkpoints("smoke") if c.unreadable]
+    assert [c for c in find_checkpoints("smoke") if not c.unreadable] == [stopped]
+    assert unreadable.path == junk and unreadable.command() is None
+    assert unreadable.status == (f"unreadable: checkpoint {junk} lacks its progress (KeyError: 'epoch'); "
+                                 "delete it to train that run from the start")
+    assert not unreadable.finished and unreadable.left_to_finish
+    assert f"copy/smoke hadamrnn: {unreadable.status}\n    {junk}\n" in format_checkpoints(find_checkpoints())
 
 
 def test_a_seed_and_a_foreign_configuration_are_named(capsys):
@@ -83,7 +91,8 @@ def test_a_seed_and_a_foreign_configuration_are_named(capsys):
     # a checkpoint that no seed of the current definition hashes to, and a file that is no checkpoint
     first.path.rename(first.path.with_name("0123456789abcdef.pt"))
     (first.path.parent / "junk.pt").write_bytes(b"not a checkpoint")
-    foreign = _only()
+    foreign, junk = find_checkpoints("smoke")
+    assert junk.unreadable.startswith(f"checkpoint {junk.path} cannot be read (")
     assert foreign.seed is None and foreign.command() is None
     assert "configuration other than the current profile's" in foreign.status
     assert main(["checkpoints", "--profile", "nope"]) == 2
@@ -205,3 +214,87 @@ def test_a_run_goes_on_at_the_torch_threads_it_began_with(capsys):
     with pytest.raises(SystemExit, match="2"):  # argparse's own one-line usage error
         main(["run", "copy", "--profile", "smoke", "--threads", "two"])
     assert "argument --threads: invalid int value: 'two'" in capsys.readouterr().err
+
+
+def _flip_bit(path, member_suffix: str = "/data/0", offset: int = 2) -> str:
+    """Flip one bit in the stored bytes of the checkpoint's zip member ending in ``member_suffix`` (a
+    tensor's storage), as a bad disk or a transfer would; returns the member's name."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith(member_suffix))
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset
+    name_length, extra_length = struct.unpack("<HH", raw[start + 26:start + 30])
+    raw[start + 30 + name_length + extra_length + offset] ^= 0x40
+    path.write_bytes(bytes(raw))
+    return info.filename
+
+
+def test_a_checkpoint_with_a_flipped_bit_is_refused_everywhere_not_resumed(capsys):
+    """Review F1: torch writes a CRC-32 for every member of a checkpoint's zip archive but does not
+    check it, so a flipped bit in a weight was resumed, exported or analysed without a word."""
+    from qornn.train import CheckpointError, load_checkpoint
+
+    run_experiment("copy", "smoke", runs=["ornn"], progress=False)
+    path = _only().path
+    _rewind(path, epoch=1)  # a run stopped after its first epoch, to be resumed
+    results.record_path("copy", "smoke").unlink()
+    load_checkpoint(path)  # intact: loads
+    member = _flip_bit(path)
+    with pytest.raises(CheckpointError, match=f"checkpoint {path} is corrupt: its member {member} fails its "
+                                              "CRC-32 check"):
+        load_checkpoint(path)
+    (found,) = find_checkpoints("smoke")  # listed with the reason, not hidden nor taken for a run
+    assert found.unreadable.startswith(f"checkpoint {path} is corrupt") and found.command() is None
+    assert main(["checkpoints"]) == 0
+    assert f"copy/smoke ornn: unreadable: checkpoint {path} is corrupt" in capsys.readouterr().out
+    assert main(["run", "copy", "--profile", "smoke", "--runs", "ornn", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"member {member} fails its CRC-32 check" in err and len(err.strip().splitlines()) == 1
+    assert not results.record_path("copy", "smoke").exists()  # nothing recorded from it
+
+
+def test_an_unreadable_record_blocks_neither_other_records_runs_nor_the_listing(capsys):
+    """Review F3: a truncated record stopped every `qornn run` of the experiment (through the note
+    on thread counts, which reads every checkpoint's record) and the whole of `qornn checkpoints`."""
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    record = results.record_path("copy", "smoke")
+    record.write_text(record.read_text()[:500])
+    (found,) = find_checkpoints("smoke")
+    assert found.record_error.startswith(f"{record}: not valid JSON") and found.command() is None
+    assert found.status.startswith(f"finished, recorded or not: its record cannot be read ({record}: not")
+    assert main(["checkpoints"]) == 0
+    assert "its record cannot be read" in capsys.readouterr().out
+    # another record's run (a seed of its own, a variant) trains and records
+    assert main(["run", "copy", "--profile", "smoke", "--runs", "lstm", "--seed", "3", "--no-progress"]) == 0
+    assert main(["run", "copy", "--profile", "smoke", "--runs", "lstm", "--set", "lstm.hidden_size=4",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    # the broken record's own run fails, naming it, in one line
+    assert main(["run", "copy", "--profile", "smoke", "--runs", "lstm", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{record}: not valid JSON" in err[0]
+
+
+def test_a_label_whose_configuration_does_not_build_is_passed_over(monkeypatch):
+    """Review F8: building a labelled checkpoint's configuration may fail in any way (a size that
+    overflows: RuntimeError, MemoryError), and the listing goes on with the other candidates."""
+    import qornn.experiments
+
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    path = _only().path
+    saved = torch.load(path, weights_only=True)
+    saved["label"] = {"overrides": {"hadamrnn.hidden_size": 2**40}}
+    torch.save(saved, path.with_name("0123456789abcdef.pt"))
+    real = qornn.experiments.get_config
+
+    def get_config(experiment, profile, overrides=None):
+        if overrides:
+            raise RuntimeError("Storage size calculation overflowed")
+        return real(experiment, profile, overrides)
+
+    monkeypatch.setattr(qornn.experiments, "get_config", get_config)
+    foreign = next(c for c in find_checkpoints("smoke") if c.path.name == "0123456789abcdef.pt")
+    assert foreign.seed is None and foreign.unreadable is None

@@ -98,6 +98,22 @@ def test_overrides_reach_the_settings_they_name_and_no_other():
     ({"lr": -1}, "override lr.*lr must be a positive number"),
     ({"train.epochs": 0}, "override train.epochs.*epochs must be a positive int"),
     ({"task.length": "long"}, "task.length='long'"),
+    # review F6: a bool is an int to Python, so lr=True trained at 1.0 and grad_clip=true clipped at 1
+    ({"train.lr": True}, "override train.lr: train lr must be a positive number.*got True"),
+    ({"train.lr_gamma": True}, "override train.lr_gamma: train lr_gamma must be a number.*got True"),
+    ({"train.grad_clip": True}, "override train.grad_clip: train grad_clip must be a positive number.*True"),
+    ({"train.grad_clip": "1"}, "override train.grad_clip: train grad_clip must be a positive number.*'1'"),
+    ({"train.lr_gamma": "0.5"}, "override train.lr_gamma: train lr_gamma must be a number.*'0.5'"),
+    # review F2: not finite, whatever the form: a record holding it could never be read again
+    ({"train.grad_clip": float("inf")}, "override train.grad_clip: inf is not a finite number"),
+    ({"fastgrnn.zeta_init": float("nan")}, "override fastgrnn.zeta_init: nan is not a finite number"),
+    ('{"train": {"grad_clip": Infinity}}', "override train.grad_clip: inf is not a finite number"),
+    ('{"fastgrnn": {"nu_init": -Infinity}}', "override fastgrnn.nu_init: -inf is not a finite number"),
+    ("train:\n  lr: .inf", "override train.lr: inf is not a finite number"),
+    (["train.grad_clip=1e999"], "override train.grad_clip: '1e999' is not a finite number"),
+    (["fastgrnn.zeta_init=-1e999"], "override fastgrnn.zeta_init: '-1e999' is not a finite number"),
+    (["task.length=99999999999999999999"], "'99999999999999999999' is beyond the largest int"),
+    ({"task.length": 2**64}, f"override task.length: {2**64} is beyond the largest int"),
 ])
 def test_a_bad_override_is_an_error_naming_it(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -178,3 +194,17 @@ def test_every_model_option_is_listed_with_its_default_and_meaning(capsys):
     for name in MODELS:
         assert f"\n{name}: " in f"\n{out}"
     assert "learn_signs = True: " in out and "nonlinearity = 'linear': " in out
+
+
+@pytest.mark.parametrize("settings", [{"lr": float("inf")}, {"lr": True}, {"lr_gamma": float("nan")},
+                                      {"lr_gamma": False}, {"grad_clip": float("inf")}, {"grad_clip": True},
+                                      {"grad_clip": "1.0"}])
+def test_a_training_config_takes_finite_numbers_not_bools(settings):
+    """Reviews F2 and F6, for a TrainConfig made in Python (not through overrides): each numeric
+    setting is checked by name, before any training."""
+    from qornn.train import TrainConfig
+
+    (name, value), = settings.items()
+    with pytest.raises(ValueError, match=f"train {name} must be .*got {value!r}"):
+        TrainConfig(**settings)
+    assert TrainConfig(lr=1, lr_gamma=1, grad_clip=2).grad_clip == 2  # ints are numbers

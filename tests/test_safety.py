@@ -300,3 +300,93 @@ def test_device_tree_hides_big_files_from_the_index_refuses_commits_and_restores
     assert sh("bash", "scripts/device_tree.sh", "restore").returncode == 0
     assert sh("git", "status", "--porcelain").stdout == ""
     assert "big.npz" in sh("git", "ls-files").stdout
+
+
+def test_a_json_writer_refuses_numbers_that_json_has_not(tmp_path):
+    """Review F2: json.dumps writes NaN and Infinity by default, which the record loader refuses, so
+    a record with one could be written but never read again."""
+    path = tmp_path / "record.json"
+    path.write_text('{"kept": 1}')
+    for bad in (float("inf"), float("nan"), -float("inf")):
+        with pytest.raises(ValueError, match=f"{path} not written: Out of range float values"):
+            results.atomic_write_json(path, {"runs": {"x": {"config": {"grad_clip": bad}}}})
+    assert path.read_text() == '{"kept": 1}' and [p.name for p in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_a_failed_write_names_its_file_and_leaves_the_one_in_place(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "weights.npz"
+    path.write_bytes(b"before")
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(results.os, "fsync", no_space)
+    with pytest.raises(OSError, match=f"cannot write {path} .*unchanged.*No space left on device") as err:
+        results.atomic_write_bytes(path, b"after")
+    assert err.value.errno == errno.ENOSPC
+    assert path.read_bytes() == b"before" and [p.name for p in tmp_path.iterdir()] == ["weights.npz"]
+
+
+def test_a_record_write_that_fails_after_the_weights_keeps_the_recorded_runs_weights(monkeypatch):
+    """Review F4: the weights go first, then the record; a record write that failed (a full disk, a
+    kill) left the record naming weights already overwritten by a retrain's other bytes. They are kept
+    at kept_weights_path, where load_weights finds them; after a good write the copy goes."""
+    import errno
+    import hashlib
+
+    from qornn.weights import load_weights
+
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    record_path = results.record_path("copy", "smoke")
+    record = record_path.read_bytes()
+    run = json.loads(record)["runs"]["hadamrnn"]
+    entry = run["weights"]
+    weights = results.data_dir() / entry["path"]
+    recorded = weights.read_bytes()
+    kept = results.data_dir() / results.kept_weights_path(entry)
+    retrained = b"a retrain's weights: other bytes"
+    new_run = {**run, "weights": {**entry, "sha256": hashlib.sha256(retrained).hexdigest(),
+                                  "file_bytes": len(retrained)}}
+    write_json = results.atomic_write_json
+
+    def full_disk_for_the_record(path, obj):
+        if path == record_path:
+            raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
+        write_json(path, obj)
+
+    monkeypatch.setattr(results, "atomic_write_json", full_disk_for_the_record)
+    with pytest.raises(OSError, match="No space left"):
+        results.save_run("copy", "smoke", "hadamrnn", new_run, files={weights: retrained})
+    assert record_path.read_bytes() == record and weights.read_bytes() == retrained
+    assert kept.read_bytes() == recorded  # the recorded run's weights, kept
+    load_weights("copy", "hadamrnn", "smoke")  # found there by their sha256, and loaded
+    with pytest.raises(OSError, match="No space left"):  # update_run (qornn export, analyse) likewise
+        results.update_run("copy", "smoke", "hadamrnn", {"weights": new_run["weights"]},
+                           files={weights: retrained + b"!"})
+    assert kept.read_bytes() == recorded
+
+    monkeypatch.setattr(results, "atomic_write_json", write_json)
+    kept.unlink()
+    weights.write_bytes(recorded)
+    results.save_run("copy", "smoke", "hadamrnn", new_run, files={weights: retrained})
+    assert json.loads(record_path.read_text())["runs"]["hadamrnn"]["weights"] == new_run["weights"]
+    assert weights.read_bytes() == retrained and not kept.exists()  # written: the copy went
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_untouched():
+    """Review F5: open(lock, "w") followed a symbolic link and emptied its target (the record)."""
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    path = results.record_path("copy", "smoke")
+    record = path.read_bytes()
+    lock = path.parent / f".{path.name}.lock"
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(path.name)
+    run = json.loads(record)["runs"]["hadamrnn"]
+    with pytest.raises(OSError, match=f"the lock file {lock} is a symbolic link; remove it"):
+        results.save_run("copy", "smoke", "hadamrnn", run)
+    assert path.read_bytes() == record
+    lock.unlink()
+    results.save_run("copy", "smoke", "hadamrnn", run)  # its own lock file again: written
+    assert not lock.is_symlink() and lock.stat().st_size == 0 and path.read_bytes() == record

@@ -207,8 +207,13 @@ class _Payload:
 def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     ckpt = tmp_path / "ckpt.pt"
     torch.save({"model": _Payload()}, ckpt)
-    with pytest.raises(ValueError, match=f"checkpoint {ckpt} cannot be read"):
+    # what it asked for, and none of torch's advice to load it with weights_only=False (review F10)
+    with pytest.raises(ValueError, match=f"^checkpoint {ckpt} was not loaded: it holds objects other than "
+                                         r"tensors and plain values \(Unsupported global: GLOBAL exec was "
+                                         r"not an allowed global by default\); it may have been crafted to "
+                                         "run code") as err:
         small_run(checkpoint=ckpt)
+    assert "weights_only" not in str(err.value) and "safe_globals" not in str(err.value)
     assert not (results.runs_dir() / "pwned").exists()
 
 
@@ -410,6 +415,9 @@ def test_check_device():
     assert check_device("cpu").type == "cpu"
     with pytest.raises(ValueError, match="'tpu'"):
         check_device("tpu")
+    assert check_device("cpu:0").type == "cpu"
+    with pytest.raises(ValueError, match="device 'cpu:1' is not available here; the CPU is 'cpu'"):
+        check_device("cpu:1")  # torch takes it (review F10); there is one CPU device
 
 
 def test_records_from_other_code_are_flagged():
