@@ -949,6 +949,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # the fused kernel built before the first step's clock starts (not training time): against
         # 3c5ee87, 38 smoke runs, 0 different
         ("9922cde427ae9796ab2feaa714ce5e9f3d323287", "b0b912cec48504f8c073fced375fb5cdbd4902fd"),
+        # checkpoints' zip CRCs checked before loading, finite non-bool lr/lr_gamma/grad_clip, cpu:N
+        # refused (robustness review F1, F2, F6, F10; 94d723f): against d1d8f82, 38 smoke runs, 0 different
+        ("b0b912cec48504f8c073fced375fb5cdbd4902fd", "00da646137c668e9d344dfda627fcd8745ff3790"),
     }),
     # Haar sampling moved into haar_orthogonal, beside haar_alpha (c01b215): against a2337ca, 36
     # smoke runs, 0 different with analysis.activation_ptq left out (changed by a705c6c, see runner.py)
