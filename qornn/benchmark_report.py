@@ -299,8 +299,9 @@ def pace_check(record: Mapping) -> pd.DataFrame:
     """paper_costs against the runs still training: for each unfinished checkpoint at the paper's
     budget (``qornn checkpoints``; a ``--set`` variant's left out) of a run that ``record`` projects,
     the projected hours beside the hours it has trained, its steps, and the total its own pace so far
-    gives (hours trained per step × the run's steps), with their ratio: a projection timed on an idle
-    core can be well below the pace of a run sharing the machine, which the finished runs alone
+    gives (hours trained, plus the hours left at its pace so far: :attr:`Checkpoint.hours_to_go`, as
+    the chapter pages give them), with their ratio: a projection timed on a lightly loaded machine
+    can be well below the pace of a run sharing it, which the finished runs alone
     (:func:`projection_check`) do not show until those runs end."""
     from .checkpoints import find_checkpoints
 
@@ -309,10 +310,10 @@ def pace_check(record: Mapping) -> pd.DataFrame:
     rows = []
     for found in find_checkpoints("paper"):
         hours = projected.get((found.experiment, found.run))
-        if hours is None or found.finished or found.overrides or not found.total_steps \
-                or found.global_step <= 0:
-            continue
-        total = found.elapsed_s / found.global_step * found.total_steps / 3600
+        if hours is None or found.seed is None or found.overrides or found.hours_to_go is None:
+            continue  # finished, not started, an older definition or a variant: nothing to project
+        # the hours left at the pace the chapter pages give (Checkpoint.hours_to_go: its last device's)
+        total = found.elapsed_s / 3600 + found.hours_to_go
         rows.append({"experiment": found.experiment, "run": found.run, "seed": found.seed,
                      "projected h": hours, "trained h": found.elapsed_s / 3600,
                      "steps": f"{found.global_step:,} of {found.total_steps:,}",
@@ -327,11 +328,15 @@ def pace_check_text(frame: pd.DataFrame) -> str:
         return ""
     ratio = frame["pace / projected"]
     span = f"{ratio.min():.2f}" if len(frame) == 1 else f"from {ratio.min():.2f} to {ratio.max():.2f}"
-    return (f"**The {len(frame)} run{'s' if len(frame) > 1 else ''} still training at the paper's budget "
-            f"go{'es' if len(frame) == 1 else ''} slower than projected**: at the pace of their "
-            f"training so far, the whole run takes {span} times its projected hours (the table below). "
-            "They train two at a time, one thread each, beside other work on this machine; the projections "
-            "were timed on a lightly loaded machine (the load averages above).")
+    slower, faster = int((ratio > 1).sum()), int((ratio < 1).sum())
+    verdict = ("slower than projected" if slower == len(frame) else "faster than projected"
+               if faster == len(frame) else f"{slower} slower and {faster} faster than projected")
+    one = len(frame) == 1
+    return (f"**{'The' if one else f'The {len(frame)}'} run{'' if one else 's'} still training at the "
+            f"paper's budget {'goes' if one else 'go'} {verdict}**: at the pace of "
+            f"{'its' if one else 'their'} training so far, the whole run takes {span} times its projected "
+            "hours (the table below). The projections were timed on a lightly loaded machine (the load "
+            "averages above); a run trains beside whatever else the machine runs.")
 
 
 def measured_at(record: Mapping, row: Mapping) -> dict:

@@ -76,6 +76,7 @@ __all__ = [
     "budget_label",
     "task_length",
     "budget_title",
+    "task_label",
     "record_seed",
     "seed_records",
     "seed_activation_frame",
@@ -993,13 +994,17 @@ def bit_width_seed_frame(seeds: Mapping[int, Mapping]) -> pd.DataFrame:
         return frame
     roles = ["run", "mechanism", "kind", "bits", "size_bits"]
     metrics = [column for column in frame.columns if column not in (*roles, "seed")]
+    lead = seeds[min(seeds)]
+    failed = _failed_by_run(lead["experiment"], lead["profile"]) if "profile" in lead else {}
     rows = []
-    for _, part in frame.groupby("run", sort=True):
+    for run, part in frame.groupby("run", sort=True):
         first = part.iloc[0]
         rows.append({**{column: first[column] for column in roles},
                      **{metric: mean_std_cell(part[metric].dropna(), metric) if part[metric].notna().any()
                         else "—" for metric in metrics},
-                     "seeds": seeds_cell(part["seed"])})
+                     # with the seeds that did not train or failed, which no mean shows
+                     "seeds": seeds_cell(part["seed"]) + _seed_flags(lead, run, dict.fromkeys(part["seed"]),
+                                                                     seeds, failed)})
     return pd.DataFrame(rows, columns=[*roles, *metrics, "seeds"])
 
 
@@ -1028,6 +1033,8 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
     def cell(values: Mapping[int, float]) -> str:
         return mean_std_cell(values.values(), metric) if values else "—"
 
+    lead = seeds[min(seeds)]
+    failed = _failed_by_run(lead["experiment"], lead["profile"]) if "profile" in lead else {}
     out = []
     for mechanism, part in frame.groupby("mechanism", sort=True):
         floats = by_seed(part[part["kind"] == "float"])
@@ -1038,11 +1045,17 @@ def bit_width_gap_frame(seeds: Mapping[int, Mapping], metric: str, lower_is_bett
                     for s in sorted(set(qat) & set(floats))]
             mean, std, _ = mean_std(gaps) if gaps else (None, None, 0)
             gap = "—" if mean is None else _gap(mean, metric, std)
-            if gaps and not len(gaps) == len(qat) == len(floats):  # not the means of the columns beside it
+            if far_apart(list(qat.values()), metric) or far_apart(list(floats.values()), metric):
+                gap = f"— (seeds over {FAR_APART:g}× apart: no mean)"  # as the cells beside it say
+            elif gaps and not len(gaps) == len(qat) == len(floats):  # not the means of the columns beside it
                 gap += f" (the {len(gaps)} seed{'s' if len(gaps) > 1 else ''} both have)"
+            qat_run = at.loc[at["kind"] == "QAT", "run"]
+            flags = (_seed_flags(lead, qat_run.iloc[0], qat, seeds, failed).lstrip("; ")
+                     if len(qat_run) else "")
             out.append({"mechanism": mechanism, "bits": int(bits), "float": cell(floats), "QAT": cell(qat),
                         "PTQ": cell(ptq), "QAT gap to float": gap,
-                        "seeds (float / QAT / PTQ)": f"{len(floats)} / {len(qat)} / {len(ptq)}",
+                        "seeds (float / QAT / PTQ)": f"{len(floats)} / {len(qat)} / {len(ptq)}"
+                        + (f" (QAT: {flags})" if flags else ""),
                         "size (bits)": int(at["size_bits"].iloc[0])})
     return pd.DataFrame(out, columns=columns)
 
@@ -1100,11 +1113,16 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None,
                 # beside the mean's marker, apart per kind (a width can have QAT, LSQ and PTQ runs)
                 shift, marker, size = _SEED_DOTS[kind]
                 ax.plot(dots["bits"] + shift, dots[metric], marker, color=color, alpha=0.5, markersize=size)
-            for bits, value in zip(points["bits"][off_scale], values[off_scale], strict=True):
+            for bits, value, lowest, highest in zip(points["bits"][off_scale], values[off_scale],
+                                                    points["lowest"][off_scale], points["highest"][off_scale],
+                                                    strict=True):
                 below = 11 * written_at.get(bits, 0)
                 written_at[bits] = written_at.get(bits, 0) + 1
-                # named: a QAT and a PTQ value of one mechanism share a colour and a bit width
-                ax.annotate(f"{kind} {value:.2g}", (bits, clip_above), xytext=(6, -4 - below),
+                # named: a QAT and a PTQ value of one mechanism share a colour and a bit width; seeds
+                # far apart are their range, as in the tables (their mean is neither seed's number)
+                text = (f"{lowest:.2g} to {highest:.2g}" if far_apart([lowest, highest], metric)
+                        else f"{value:.2g}")
+                ax.annotate(f"{kind} {text}", (bits, clip_above), xytext=(6, -4 - below),
                             textcoords="offset points", ha="left", va="top", fontsize="small", color=color,
                             bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
         for value, lowest, highest, count in part.loc[
@@ -1362,6 +1380,13 @@ def task_length(record: Mapping) -> int | None:
     return lengths.pop() if lengths else None
 
 
+def task_label(task: str, record: Mapping) -> str:
+    """``task`` as a table or a title names it for ``record``: with its sequence length where the task
+    takes one (:func:`task_length`: "copy, T = 1,000" beside "copy, T = 200"), else as it is."""
+    length = task_length(record)
+    return task if length is None else f"{task}, T = {length:,}"
+
+
 def budget_title(record: Mapping) -> str:
     """:func:`budget_label` of ``record``'s profile, with its task's sequence length where the task
     has one (:func:`task_length`): "paper's budget, T = 1,000" beside "reduced (cpu profile), T = 200",
@@ -1501,7 +1526,10 @@ def _seed_flags(record: Mapping, run: str, values: Mapping[int, float], seeds: M
     """What a table's seeds cell adds for ``run``: its recorded seeds that did not train
     (:func:`frozen_seeds`, a checkpoint here with most entries frozen by the optimiser) and its
     seeds that failed (``failed``: :func:`_failed_by_run`), none of which a mean over seeds shows;
-    "" for none (a variant made with overrides has no failed seeds of its own)."""
+    "" for none (a variant made with overrides has no failed seeds of its own; a record that does
+    not say its experiment and profile cannot be looked up)."""
+    if "experiment" not in record or "profile" not in record:
+        return ""
     pool = {**(seeds or {}), record_seed(record): record}
     found = {seed: pool[seed]["runs"][run] for seed in values}
     stuck = frozen_seeds(record["experiment"], record["profile"], run, found) if found else {}
@@ -2185,26 +2213,36 @@ def plot_activation_widths(frame: pd.DataFrame, ax, ylabel: str, logy: bool = Fa
     """Each run of :func:`activation_frame`'s ``frame`` against the activation width k_a (markers
     joined), with its float-activation level as a thin dotted line of its colour: a colour per weight
     bit width and a line style per mechanism (:data:`MECHANISM_STYLES`), the same in every panel, so
-    that one legend (the handles returned, for a figure legend) serves them all."""
+    that one legend serves them all. A run of another name or width is drawn black with diamonds and
+    named. Returns the legend's handles for what this panel drew (to merge over panels)."""
     from matplotlib.lines import Line2D
 
     widths = [c for c in frame.columns if c.startswith("ka=")]
+    drawn_bits, drawn_mechanisms, others = set(), set(), []
     for _, row in frame.iterrows():
         mechanism, bits = _mechanism_and_bits(row["run"])
-        color = _bits_color(bits)
-        ax.plot([int(c[3:]) for c in widths], [row[c] for c in widths], marker="o", markersize=4,
-                linestyle=MECHANISM_STYLES.get(mechanism, ":"), color=color)
+        known = bits in _BITS_COLORS and mechanism in MECHANISM_STYLES
+        color = _bits_color(bits) if known else "black"
+        ax.plot([int(c[3:]) for c in widths], [row[c] for c in widths], marker="o" if known else "D",
+                markersize=4, linestyle=MECHANISM_STYLES[mechanism] if known else "-", color=color,
+                label=row["run"])
         ax.axhline(row["float activations"], color=color, linestyle=":", linewidth=0.8)
+        if known:
+            drawn_bits.add(bits), drawn_mechanisms.add(mechanism)
+        else:
+            others.append(row["run"])
     if logy and len(frame):
         ax.set_yscale("log")
     ax.set_xlabel("activation bits $k_a$")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     return ([Line2D([], [], color=_bits_color(bits), linewidth=3, label=f"{bits}-bit weights")
-             for bits in _BITS_COLORS]
+             for bits in _BITS_COLORS if bits in drawn_bits]
             + [Line2D([], [], color="0.3", linestyle=style, marker="o", markersize=4, label=mechanism)
-               for mechanism, style in MECHANISM_STYLES.items()]
-            + [Line2D([], [], color="0.3", linestyle=":", linewidth=0.8, label="float activations")])
+               for mechanism, style in MECHANISM_STYLES.items() if mechanism in drawn_mechanisms]
+            + [Line2D([], [], color="black", marker="D", markersize=4, label=run) for run in others]
+            + ([Line2D([], [], color="0.3", linestyle=":", linewidth=0.8, label="float activations")]
+               if len(frame) else []))
 
 
 #: the weight bit widths that get a colour of their own (the first five of matplotlib's cycle)
@@ -2530,10 +2568,9 @@ def summary_table(tasks: Mapping[str, tuple[str, str]], paper_numbers: Mapping |
         table = budget_comparison(experiment, record, paper_numbers, paper_experiment=in_paper)
         table = table[table["metric"] == metric]
         # a task whose budgets differ in sequence length (the copy task's T) says it on each row
-        lengths = {budget_label(profile): task_length(_lead_record(seeds, record))
-                   for profile, seeds in budget_seed_records(experiment, record).items()}
-        table.insert(0, "task", [task if lengths.get(budget) is None else f"{task}, T = {lengths[budget]:,}"
-                                 for budget in table["budget"]])
+        labels = {budget_label(profile): task_label(task, _lead_record(seeds, record))
+                  for profile, seeds in budget_seed_records(experiment, record).items()}
+        table.insert(0, "task", [labels.get(budget, task) for budget in table["budget"]])
         tables.append(table)
     summary = pd.concat(tables, ignore_index=True).drop(columns="profile")
     first = (summary["budget"] != PAPER_BUDGET).astype(int)  # paper's budget first, else as given

@@ -935,6 +935,12 @@ def test_a_run_that_failed_at_the_paper_budget_is_not_called_not_run_yet():
                                      report.load_paper_numbers("qornn"), paper_experiment="copy")
     assert table.set_index(["run", "metric"]).loc[("qornn-ste-bjorck-6bit", "loss"), "seeds"] == \
         "1 seed; seed 1 failed"
+    # and so do the bit-width tables under the figures
+    seeds = report.seed_records("qornn-copy", "paper")
+    assert report.bit_width_seed_frame(seeds).set_index("run").loc["qornn-ste-bjorck-6bit", "seeds"] == \
+        "1 seed; seed 1 failed"
+    gaps = report.bit_width_gap_frame(seeds, "loss", lower_is_better=True).set_index("bits")
+    assert gaps.loc[6, "seeds (float / QAT / PTQ)"] == "0 / 1 / 0 (QAT: seed 1 failed)"
     assert frame.loc["qornn-ste-projunn-5bit", "at the paper's budget"] == report.NOT_RUN_AT_PAPER
     note = report.paper_budget_note("qornn-copy")
     not_run = next(line for line in note.split("\n\n") if line.startswith("Not run at the paper's budget"))

@@ -985,6 +985,10 @@ def test_the_bit_width_plot_over_several_seeds_draws_the_mean_each_seed_and_the_
     assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((0.1, 0.3))
     labels = ax.get_legend_handles_labels()[1]
     assert "each seed (lines: the mean over 2 to 3 seeds)" in labels
+    apart = {0: record(0.1, 0.04, None), 1: record(0.1, 2984.0, None)}  # off the scale: the seeds' range
+    drawn = report.plot_metric_vs_bits(apart[0], "loss", seeds=apart, clip_above=1.0)
+    texts = [text.get_text() for text in drawn.texts]
+    assert texts == ["QAT 0.04 to 3e+03"]
     one = report.plot_metric_vs_bits(seeds[0], "loss")  # one record: no dots, no band, as before
     assert not one.patches and not any(line.get_marker() == "." for line in one.get_lines())
     plt.close("all")
@@ -1046,6 +1050,11 @@ def test_the_bit_width_gap_is_taken_seed_by_seed_and_says_over_how_many_seeds():
     seeds = {0: as_loss(record(0.0012, 0.0019)), 1: as_loss(record(0.0010, 0.0013))}
     losses = report.bit_width_gap_frame(seeds, "loss", True)
     assert losses.iloc[0]["QAT gap to float"] == "+0.0005 ± 0.00028"
+    # QAT seeds 100 times apart (one blew up): their range beside no gap, as the tables give no mean
+    apart = report.bit_width_gap_frame({0: as_loss(record(0.02, 0.03)), 1: as_loss(record(0.02, 2984.0))},
+                                       "loss", True).iloc[0]
+    assert apart["QAT"] == "0.03 to 2984 (seeds over 100× apart: no mean)"
+    assert apart["QAT gap to float"] == "— (seeds over 100× apart: no mean)"
 
     # the pages' table: every run, the baselines too, over the seeds that recorded it
     table = report.bit_width_seed_frame({0: record(0.9, 0.8, 0.3), 1: record(0.7, 0.5), 2: record(0.8, None)})

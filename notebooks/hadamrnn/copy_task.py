@@ -134,6 +134,8 @@ display(report.styled(verdicts.drop(columns=["per seed", "note"])))  # both are 
 # collapse of the latent signs, on pMNIST with the authors' own code too.
 
 # %% tags=["hide-input", "full-width"]
+# one colour per model in every figure of the page: its place among the experiment's models
+every_run = sorted(get_config("copy", report.PAPER_PROFILE).models)
 diagnosis = report.copy_seed_diagnosis(("hadamrnn", "block-hadamrnn"))
 if diagnosis.empty:
     display(Markdown("No HadamRNN or Block-HadamRNN run is recorded at the paper's budget yet: nothing "
@@ -142,9 +144,7 @@ else:
     display(report.styled(diagnosis))
     report.show_markdown(report.copy_diagnosis_text(diagnosis))
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.9))
-    # a model's colour as in the loss curves below (every run recorded at the paper's budget)
-    report.plot_copy_seed_dynamics(("hadamrnn", "block-hadamrnn"), axes=axes, color_order=report.runs_of(
-        report.seed_records("copy", report.PAPER_PROFILE).values()))
+    report.plot_copy_seed_dynamics(("hadamrnn", "block-hadamrnn"), axes=axes, color_order=every_run)
     fig.tight_layout()
     plt.show()
 
@@ -200,7 +200,6 @@ panels.append((record["profile"], report.record_seed(record), record))
 columns = min(len(panels), 2)
 rows = -(-len(panels) // columns)
 fig, axes = plt.subplots(rows, columns, figsize=(7.5 * columns, 6.0 * rows), squeeze=False)
-every_run = report.runs_of(shown_record for _, _, shown_record in panels)  # one colour each
 for ax, (budget, _seed, shown_record) in zip(axes.flat, panels, strict=False):  # spare axes hidden below
     report.plot_loss_curves(shown_record, ax=ax, ylabel="cross-entropy per step", color_order=every_run,
                             legend_by_run=True)

@@ -116,6 +116,7 @@ budgets = sorted({budget for by_budget in frames.values() for budget in by_budge
 
 fig, axes = plt.subplots(len(budgets), len(TASKS), figsize=(4.2 * len(TASKS), 4.3 * len(budgets) + 0.6),
                          squeeze=False)
+handles = {}  # legend entry -> its handle, over every panel drawn
 for row, budget in zip(axes, budgets, strict=True):
     for ax, (task, by_budget) in zip(row, frames.items(), strict=True):
         _, metric, label = TASKS[task]
@@ -132,11 +133,13 @@ for row, budget in zip(axes, budgets, strict=True):
             ax.set_axis_off()
             continue
         record, frame = by_budget[budget]
-        handles = report.plot_activation_widths(frame, ax, label, logy=metric == "loss")
+        handles.update({h.get_label(): h for h in report.plot_activation_widths(frame, ax, label,
+                                                                                 logy=metric == "loss")})
         ax.set_title(f"{task}, {report.budget_title(record)}\nseed {report.record_seed(record)}, "
                      f"{frame['test samples'].iloc[0]:,} test samples", fontsize="small")
-fig.legend(handles=handles, loc="lower center", ncol=len(handles) // 2 + 1, fontsize="small", frameon=False)
-# the legend, one for every panel, below them
+if handles:  # the legend, one for every panel, below them
+    fig.legend(handles=list(handles.values()), loc="lower center", ncol=len(handles) // 2 + 1,
+               fontsize="small", frameon=False)
 fig.tight_layout(rect=(0, 0.6 / fig.get_figheight(), 1, 1))
 plt.show()
 

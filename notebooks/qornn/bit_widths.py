@@ -97,7 +97,7 @@ for row, (task, by_budget) in enumerate(budgets.items()):
         ax.set_ylabel(label)
         missing = ("" if report.PAPER_PROFILE in by_budget else
                    " (not recorded at the paper's budget: the chapter introduction says why)")
-        ax.set_title(f"{task}, {report.budget_label(budget)}{missing}")
+        ax.set_title(f"{report.task_label(task, record)}, {report.budget_label(budget)}{missing}")
         report.legend_below(ax, ncol=3)  # inside, it covered the copy task's STE-projUNN curve
 fig.tight_layout()
 plt.show()
@@ -106,8 +106,9 @@ plt.show()
 # ## Gap to the float model
 #
 # For each task, budget and weight width: the QAT and PTQ metric of each mechanism and the float ORNN
-# of the same mechanism, each the mean ± standard deviation over every seed recorded at that budget
-# (the last column but one says how many), and the QAT gap to the float model, taken seed by seed
+# of the same mechanism, each the mean ± standard deviation over every seed recorded at that budget,
+# or the seeds' range where they lie 100 times apart or more (the last column but one says how many
+# seeds, and which did not train or failed), and the QAT gap to the float model, taken seed by seed
 # over the seeds both have (positive = worse than float, whichever way the metric goes; a gap over
 # fewer seeds than its columns says how many, and is then not the difference of their means).
 
@@ -119,7 +120,8 @@ for task, by_budget in budgets.items():
         # every recorded seed of this budget; the page's own record where it is not the profile's seed 0
         budget_seeds = report.seed_records(experiment, budget) or {seed: record}
         frame = report.bit_width_gap_frame(budget_seeds, metric, lower_is_better)
-        frames.append(frame.assign(task=task, budget=report.budget_label(budget), metric=metric))
+        frames.append(frame.assign(task=report.task_label(task, record), budget=report.budget_label(budget),
+                                   metric=metric))
 gaps = pd.concat(frames, ignore_index=True)
 first = ["task", "budget", "metric"]
 display(report.styled(gaps[[*first, *[c for c in gaps if c not in first]]]))

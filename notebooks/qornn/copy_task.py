@@ -169,7 +169,8 @@ for row, (profile_name, shown) in zip(axes, budgets.items(), strict=True):
             ax.text(0.5, 0.5, "not recorded at this budget yet", ha="center", va="center",
                     transform=ax.transAxes)
             ax.set_axis_off()
-        ax.set_title(f"{mechanism}, {report.budget_label(profile_name)}, seed {seed}", fontsize="small")
+        ax.set_title(f"{mechanism}, {report.budget_label(profile_name)}, seed {report.record_seed(shown)}",
+                     fontsize="small")
 fig.tight_layout()
 plt.show()
 
@@ -365,7 +366,8 @@ report.show_markdown(report.frozen_runs_text("qornn-copy", report.PAPER_PROFILE,
 # above) has no dot for it. The losses span orders of magnitude, so the axis is logarithmic: the tick
 # is the geometric mean and the bar spans the lowest to the highest seed. (Post-training quantization is
 # left out here: rounding the float model's weights spreads its losses far wider than the float
-# model's, over tens of orders of magnitude at few bits; the tables above give its mean and spread.)
+# model's, over tens of orders of magnitude at few bits; the tables above give its mean and spread,
+# or its seeds' range where they lie 100 times apart or more.)
 
 # %% tags=["hide-input"]
 by_budget = report.budget_seed_records("qornn-copy", record)

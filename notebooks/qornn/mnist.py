@@ -96,10 +96,11 @@ for task, name in EXPERIMENTS.items():
 # ## Accuracy against bit width
 #
 # Test accuracy of every model: STE-Björck (solid), its learned-range variant (squares), PTQ of the
-# float Björck ORNN (dashed), the float ORNNs (dotted), the float LSTM and FastRNN (dash-dotted)
-# and chance (dashed black). The top axis gives the QORNN's size in bits at each width. Each panel
-# draws every seed recorded at this page's profile: the curves join the means over the seeds, each
-# seed is a dot beside them, and the band around a float ORNN's dotted line spans its seeds.
+# float Björck ORNN (dashed), the float ORNNs (dotted), the float LSTM and FastRNN (dash-dotted),
+# chance (dashed black) and the majority class (dotted black). The top axis gives the QORNN's size in
+# bits at each width. Each panel draws every seed recorded at this page's profile: the curves join
+# the means over the seeds, each seed is a dot beside them (learned-range seeds as squares), and the
+# band around a float model's line (an ORNN's or a baseline's) spans its seeds.
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 6.2))
@@ -250,10 +251,12 @@ else:
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 7.5), sharey=True)
-every_run = report.runs_of(records.values())  # a run keeps its colour in both panels
+trained = {task: {**record, "runs": {run: data for run, data in record["runs"].items() if data["history"]}}
+           for task, record in records.items()}  # the PTQ runs have no curve
+every_run = report.runs_of(trained.values())  # a run keeps its colour in both panels
 for ax, (task, record) in zip(axes, records.items(), strict=True):
-    trained_runs = {**record, "runs": {run: data for run, data in record["runs"].items() if data["history"]}}
-    with plt.rc_context({"axes.prop_cycle": plt.cycler(color=plt.cm.tab20.colors)}):  # 16 runs: 20 colours
+    trained_runs = trained[task]
+    with plt.rc_context({"axes.prop_cycle": plt.cycler(color=plt.cm.tab20.colors)}):  # up to 20 runs
         report.plot_metric_curves(trained_runs, "accuracy", ax=ax, references={"chance": 0.1},
                                   color_order=every_run)
     ax.set_title(f"{task}, profile {record['profile']}, seed {report.record_seed(record)}")

@@ -153,19 +153,13 @@ budgets = sorted({name for shown in by_budget.values() for name in shown},
                  key=lambda name: name != report.PAPER_PROFILE)
 
 
-def task_cell(task: str, record: dict) -> str:
-    """The task as a table names it: with its sequence length where its budgets differ in it."""
-    length = report.task_length(record)
-    return task if length is None else f"{task}, T = {length:,}"
-
-
 rows = []
 for budget in budgets:
     for task, shown in by_budget.items():
         if budget not in shown:
             continue
         record = shown[budget]
-        where = {"budget": report.budget_label(budget), "task": task_cell(task, record),
+        where = {"budget": report.budget_label(budget), "task": report.task_label(task, record),
                  "seed": report.record_seed(record)}
         for run, data in sorted(record["runs"].items()):
             found = data.get("analysis") or {}
@@ -258,7 +252,7 @@ for budget in budgets:
                 continue
             ax.plot(found["singular_values"], label=f"{model['bits']} bits")
         ax.axhline(1, color="black", linewidth=0.8)
-        ax.set_title(f"{task_cell(task, record)} (STE-Björck), seed {report.record_seed(record)}",
+        ax.set_title(f"{report.task_label(task, record)} (STE-Björck), seed {report.record_seed(record)}",
                      fontsize="small")
         ax.set_xlabel("index")
         ax.grid(True, alpha=0.3)

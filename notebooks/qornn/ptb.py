@@ -158,9 +158,12 @@ for profile_name, shown in budgets.items():
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(len(budgets), 1, figsize=(9, 4.5 * len(budgets)), squeeze=False)
-every_run = report.runs_of(budgets.values())  # a run keeps its colour in every panel
+trained = {profile_name: {**shown, "runs": {run: data for run, data in shown["runs"].items()
+                                            if data["history"]}}
+           for profile_name, shown in budgets.items()}  # the PTQ runs have no curve
+every_run = report.runs_of(trained.values())  # a run keeps its colour in every panel
 for ax, (profile_name, shown) in zip(axes[:, 0], budgets.items(), strict=True):
-    trained_runs = {**shown, "runs": {run: data for run, data in shown["runs"].items() if data["history"]}}
+    trained_runs = trained[profile_name]
     report.plot_metric_curves(trained_runs, "bpc", ax=ax, references={"unigram": baselines["unigram_bpc"]},
                               color_order=every_run)
     ax.legend(fontsize="x-small", ncol=2)
