@@ -61,12 +61,13 @@ def median_ratios(times: Mapping[str, list[float]], base: str,
             for v in (variants if variants is not None else times) if v != base}
 
 
-def fit_exponent(xs: list[float], ys: list[float]) -> float:
-    """Least-squares slope of log y against log x."""
+def fit_exponent(xs: list[float], ys: list[float]) -> float | None:
+    """Least-squares slope of log y against log x; None when the xs are all one size (no slope to
+    fit, and a record holds no NaN: results.atomic_write_json refuses non-finite numbers)."""
     lx, ly = [math.log(v) for v in xs], [math.log(v) for v in ys]
     mx, my = statistics.fmean(lx), statistics.fmean(ly)
     den = sum((a - mx) ** 2 for a in lx)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / den if den else float("nan")
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / den if den else None
 
 
 def default_path(name: str) -> Path:

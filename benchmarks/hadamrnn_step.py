@@ -512,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nT sweep at n={args.t_sweep_n} (interleaved): "
               + "; ".join(f"{v} " + ", ".join(f"T={T} {t:.4f}s" for T, t in m.items())
                           for v, m in sweep["median_s"].items()))
-        print("growth exponent in T: " + ", ".join(f"{v} β={b:.2f}" for v, b in exps_t.items()))
+        print("growth exponent in T: " + ", ".join(f"{v} β={b:.2f}" for v, b in exps_t.items()
+                                                   if b is not None))
     wall = time.perf_counter() - start
     if not args.no_json:
         path = args.out or default_path("hadamrnn_step")

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         exps = {v: fit_exponent([r["n"] for r in rows], [r["median_s"][v] for r in rows])
                 for v in rows[0]["median_s"]}
         print("growth exponent in n (time ∝ n^α): "
-              + ", ".join(f"{v} α={a:.2f}" for v, a in exps.items() if ":" not in v))
+              + ", ".join(f"{v} α={a:.2f}" for v, a in exps.items() if ":" not in v and a is not None))
     print("share = re-orthogonalisation alone / training step (median of per-rep ratios); all-iters: "
           "Björck with all its iterations, as for a latent V far from O(n)")
     if not args.no_json:

@@ -105,7 +105,7 @@ def plot_step_times(record: Mapping, ax=None):
     ns = [r["n"] for r in rows]
     for v in _variants(record):
         points = [(r["n"], r["median_s"][v]) for r in rows if v in r["median_s"]]
-        label = f"{v} (α = {exps[v]:.2f})" if v in exps else v
+        label = f"{v} (α = {exps[v]:.2f})" if exps.get(v) is not None else v
         ax.loglog(*zip(*points, strict=True), "o-", color=colors[v], label=label)
     ax.set_xscale("log", base=2)
     ax.set_xticks(ns, [str(n) for n in ns])
