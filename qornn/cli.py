@@ -165,14 +165,22 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as err:  # runs recorded before it are kept; the message says what to try
         print(f"qornn: error: {_one_line(err)}", file=sys.stderr)
         return 1
-    except (RuntimeError, MemoryError) as err:  # e.g. a size too large to allocate: one line, as above
-        print(f"qornn: error: {'out of memory: ' if isinstance(err, MemoryError) else ''}{_one_line(err)}",
-              file=sys.stderr)
+    except (RuntimeError, MemoryError) as err:
+        # a size too large to allocate: one line, as above; any other RuntimeError is a bug to see whole
+        if not (isinstance(err, MemoryError) or _OUT_OF_MEMORY.search(str(err))):
+            raise
+        print(f"qornn: error: out of memory: {_one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("qornn: interrupted; recorded runs are kept, and the same command resumes an "
               "unfinished run from its last checkpoint", file=sys.stderr)
         return 130
+
+
+#: what torch says when a tensor cannot be allocated (CPU allocator, a size past the storage's
+#: limit, CUDA's out-of-memory error, a subclass of RuntimeError)
+_OUT_OF_MEMORY = re.compile(r"can't allocate|Storage size calculation overflowed|out of memory",
+                            re.IGNORECASE)
 
 
 def _one_line(err: BaseException) -> str:

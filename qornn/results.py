@@ -153,16 +153,36 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """``obj`` as JSON in ``path``, atomically (:func:`atomic_write_bytes`). A NaN or an infinity is
-    refused (a ValueError naming ``path``; nothing is written): JSON has no such numbers, Python
+def json_text(path: Path, obj: Any) -> str:
+    """``obj`` as the JSON text :func:`atomic_write_json` writes at ``path``. A NaN or an infinity is
+    refused (a ValueError naming ``path`` and the key that holds it): JSON has no such numbers, Python
     would write ``NaN`` or ``Infinity``, and the loader refuses those, so such a record could never
     be read again."""
     try:
-        text = json.dumps(obj, indent=1, sort_keys=True, allow_nan=False)
+        return json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n"
     except ValueError as err:
-        raise ValueError(f"{path} not written: {err} (a record holds finite numbers only)") from None
-    atomic_write_bytes(path, (text + "\n").encode())
+        where = _non_finite_key(obj)
+        raise ValueError(f"{path} not written: {err}{f' (at {where})' if where else ''}; a record holds "
+                         "finite numbers only") from None
+
+
+def _non_finite_key(obj: Any, prefix: str = "") -> str | None:
+    """The dotted key of the first NaN or infinity in ``obj`` (lists by index), None if there is none."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return prefix or "the top level"
+    items = (obj.items() if isinstance(obj, Mapping)
+             else enumerate(obj) if isinstance(obj, list | tuple) else ())
+    for key, value in items:
+        found = _non_finite_key(value, f"{prefix}.{key}" if prefix else str(key))
+        if found:
+            return found
+    return None
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """``obj`` as JSON in ``path``, atomically (:func:`atomic_write_bytes`); a NaN or an infinity is
+    refused before anything is written (:func:`json_text`)."""
+    atomic_write_bytes(path, json_text(path, obj).encode())
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -757,6 +777,7 @@ def _write_files_and_record(path: Path, record: dict, files: dict[Path, bytes] |
     So each such file is first copied to :func:`kept_weights_path`, where :func:`qornn.weights.
     load_weights` finds it by its sha256; once the record is written the copy is removed, unless it
     was there before (a kept record names it)."""
+    text = json_text(path, record)  # a record that cannot be written is refused before any file is
     wanted = {Path(target).resolve(): data for target, data in (files or {}).items()}
     copies = []
     for entry in named:
@@ -771,11 +792,22 @@ def _write_files_and_record(path: Path, record: dict, files: dict[Path, bytes] |
         if old != wanted[current.resolve()] and hashlib.sha256(old).hexdigest() == entry["sha256"] \
                 and not keep.exists():
             atomic_write_bytes(keep, old)
-            copies.append(keep)
+            copies.append((keep, current, old))
     _write_files(files)
-    atomic_write_json(path, record)
-    for copy in copies:  # the record names the new weights now: the copy was for a write that failed
-        copy.unlink(missing_ok=True)
+    try:
+        atomic_write_bytes(path, text.encode())
+    except BaseException:
+        # the record still names the old weights: put them back where it says, and the copy is not
+        # needed (it stays, for load_weights to find, only if that fails too, or on a kill)
+        for keep, current, old in copies:
+            try:
+                atomic_write_bytes(current, old)
+                keep.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise
+    for keep, _, _ in copies:  # the record names the new weights now: the copy was for a write that failed
+        keep.unlink(missing_ok=True)
 
 
 def history_paths(path: Path) -> list[Path]:

@@ -215,9 +215,13 @@ def check_checkpoint_file(path: Path) -> None:
     zip archive fails its CRC-32. torch writes a CRC for every member but does not check it when it
     loads, so a flipped bit in a weight would otherwise be resumed (or exported, or analysed) as if
     it were the run's. A file that is not a zip archive is left to ``torch.load``, which says what
-    is wrong with it."""
+    is wrong with it, and so is one saved with torch's CRCs switched off
+    (``torch.serialization.set_crc32_options(False)``: every member's CRC 0), which has nothing to
+    check against."""
     try:
         with zipfile.ZipFile(path) as archive:
+            if not any(info.CRC for info in archive.infolist() if info.file_size):
+                return  # saved without CRCs: a valid checkpoint, which no CRC can vouch for
             bad = archive.testzip()  # reads every member; its first whose bytes fail their CRC
     except (zipfile.BadZipFile, OSError):
         return

@@ -395,3 +395,12 @@ def test_every_bad_input_is_one_line_a_non_zero_exit_and_changes_nothing(tmp_pat
             failures.append(f"{case.name} ({' '.join(case.argv)}): {'; '.join(problems)}")
     assert not Path("/tmp/qornn-walk-pwned").exists(), "a crafted checkpoint ran code"
     assert not failures, "\n".join(failures)
+
+
+def test_a_runtime_error_that_is_not_out_of_memory_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only an allocation failure becomes one line: any other RuntimeError (a shape mismatch, an
+    autograd error) is a bug, raised whole so that its traceback shows where."""
+    bug = RuntimeError("mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)")
+    _fails_with(bug)(tmp_path, monkeypatch)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        cli_main([*RUN, "--runs", "hadamrnn", "--retrain"])

@@ -256,6 +256,26 @@ def test_a_checkpoint_with_a_flipped_bit_is_refused_everywhere_not_resumed(capsy
     assert not results.record_path("copy", "smoke").exists()  # nothing recorded from it
 
 
+def test_a_checkpoint_saved_without_crcs_is_loaded_not_called_corrupt(tmp_path):
+    """torch can save with its CRCs switched off (every member's CRC 0): a valid checkpoint, which the
+    CRC check has nothing to compare with, so it is left to torch.load, not refused as corrupt."""
+    import zipfile
+
+    import torch
+
+    from qornn.train import read_checkpoint_file
+
+    path = tmp_path / "no_crc.pt"
+    torch.serialization.set_crc32_options(False)
+    try:
+        torch.save({"state": {"epoch": 1}, "model": {"w": torch.ones(3)}}, path)
+    finally:
+        torch.serialization.set_crc32_options(True)
+    with zipfile.ZipFile(path) as archive:
+        assert not any(info.CRC for info in archive.infolist())
+    assert torch.equal(read_checkpoint_file(path)["model"]["w"], torch.ones(3))
+
+
 def test_an_unreadable_record_blocks_neither_other_records_runs_nor_the_listing(capsys):
     """Review F3: a truncated record stopped every `qornn run` of the experiment (through the note
     on thread counts, which reads every checkpoint's record) and the whole of `qornn checkpoints`."""

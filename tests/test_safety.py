@@ -349,30 +349,60 @@ def test_a_record_write_that_fails_after_the_weights_keeps_the_recorded_runs_wei
     retrained = b"a retrain's weights: other bytes"
     new_run = {**run, "weights": {**entry, "sha256": hashlib.sha256(retrained).hexdigest(),
                                   "file_bytes": len(retrained)}}
-    write_json = results.atomic_write_json
+    write_bytes = results.atomic_write_bytes
+    refused: set = set()  # the paths whose writes fail (a full disk), as the test goes
 
-    def full_disk_for_the_record(path, obj):
-        if path == record_path:
+    def full_disk(path, data):
+        if Path(path) in refused:
             raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
-        write_json(path, obj)
+        write_bytes(path, data)
 
-    monkeypatch.setattr(results, "atomic_write_json", full_disk_for_the_record)
+    monkeypatch.setattr(results, "atomic_write_bytes", full_disk)
+    refused.add(record_path)
+    with pytest.raises(OSError, match="No space left"):
+        results.save_run("copy", "smoke", "hadamrnn", new_run, files={weights: retrained})
+    # the record is unchanged, and so are the weights it names: put back, the copy no longer needed
+    assert record_path.read_bytes() == record and weights.read_bytes() == recorded and not kept.exists()
+    with pytest.raises(OSError, match="No space left"):  # update_run (qornn export, analyse) likewise
+        results.update_run("copy", "smoke", "hadamrnn", {"weights": new_run["weights"]},
+                           files={weights: retrained})
+    assert record_path.read_bytes() == record and weights.read_bytes() == recorded and not kept.exists()
+
+    # when the weights cannot be put back either (or on a kill), the copy stays, and load_weights uses it
+    original_write_files = results._write_files
+
+    def then_the_weights_too(files):
+        original_write_files(files)
+        refused.add(weights)
+
+    monkeypatch.setattr(results, "_write_files", then_the_weights_too)
     with pytest.raises(OSError, match="No space left"):
         results.save_run("copy", "smoke", "hadamrnn", new_run, files={weights: retrained})
     assert record_path.read_bytes() == record and weights.read_bytes() == retrained
     assert kept.read_bytes() == recorded  # the recorded run's weights, kept
     load_weights("copy", "hadamrnn", "smoke")  # found there by their sha256, and loaded
-    with pytest.raises(OSError, match="No space left"):  # update_run (qornn export, analyse) likewise
-        results.update_run("copy", "smoke", "hadamrnn", {"weights": new_run["weights"]},
-                           files={weights: retrained + b"!"})
-    assert kept.read_bytes() == recorded
 
-    monkeypatch.setattr(results, "atomic_write_json", write_json)
+    monkeypatch.setattr(results, "_write_files", original_write_files)
+    refused.clear()
     kept.unlink()
     weights.write_bytes(recorded)
     results.save_run("copy", "smoke", "hadamrnn", new_run, files={weights: retrained})
     assert json.loads(record_path.read_text())["runs"]["hadamrnn"]["weights"] == new_run["weights"]
     assert weights.read_bytes() == retrained and not kept.exists()  # written: the copy went
+
+
+def test_a_record_with_a_non_finite_number_is_refused_before_any_file_is_written():
+    """A NaN past check_run (an analysis) used to be refused only after the weights were replaced."""
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    record_path = results.record_path("copy", "smoke")
+    record = record_path.read_bytes()
+    run = json.loads(record)["runs"]["hadamrnn"]
+    weights = results.data_dir() / run["weights"]["path"]
+    recorded = weights.read_bytes()
+    with pytest.raises(ValueError, match=r"not written: .* \(at runs\.hadamrnn\.analysis\.x\)"):
+        results.save_run("copy", "smoke", "hadamrnn", {**run, "analysis": {"x": float("nan")}},
+                         files={weights: b"other bytes"})
+    assert record_path.read_bytes() == record and weights.read_bytes() == recorded
 
 
 def test_a_symlinked_lock_file_is_refused_and_its_target_untouched():
