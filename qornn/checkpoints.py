@@ -12,6 +12,7 @@ that started a run resumes it from there. This module reads those files
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -349,7 +350,18 @@ def frozen_entries(path: Path) -> tuple[int, int]:
     """``(frozen, total)`` over the trained parameters of the checkpoint at ``path``: how many
     entries have a non-finite Adam second moment v. Adam steps by m / (√v + ε), which is 0 once v is
     inf, and v stays inf: those entries never move again. In float32, one gradient above about
-    √(3.4e38 / (1 − β₂)) ≈ 5.8e20 does it, as the first steps of an exploding recurrence can give."""
+    √(3.4e38 / (1 − β₂)) ≈ 5.8e20 does it, as the first steps of an exploding recurrence can give.
+
+    A page asks this of the same checkpoints in several tables: the count is kept per file as it is
+    on disk (its path, modification time and size), so each is read once while it stays unchanged."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _frozen_entries(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=512)
+def _frozen_entries(path: Path, mtime_ns: int, size: int) -> tuple[int, int]:
+    """:func:`frozen_entries` of the file at ``path`` while it has this modification time and size."""
     from .train import load_checkpoint
 
     state = load_checkpoint(path)["optimizer"].get("state", {})

@@ -77,6 +77,7 @@ __all__ = [
     "task_length",
     "budget_title",
     "task_label",
+    "length_suffix",
     "record_seed",
     "seed_records",
     "seed_activation_frame",
@@ -1380,19 +1381,25 @@ def task_length(record: Mapping) -> int | None:
     return lengths.pop() if lengths else None
 
 
+def length_suffix(record: Mapping) -> str:
+    """", T = 1,000" for a record whose task takes a sequence length (:func:`task_length`), "" for
+    one whose task does not: what every label of a copy-task number adds, since a loss at T = 200 is
+    not one at T = 1,000."""
+    length = task_length(record)
+    return "" if length is None else f", T = {length:,}"
+
+
 def task_label(task: str, record: Mapping) -> str:
     """``task`` as a table or a title names it for ``record``: with its sequence length where the task
-    takes one (:func:`task_length`: "copy, T = 1,000" beside "copy, T = 200"), else as it is."""
-    length = task_length(record)
-    return task if length is None else f"{task}, T = {length:,}"
+    takes one (:func:`length_suffix`: "copy, T = 1,000" beside "copy, T = 200"), else as it is."""
+    return task + length_suffix(record)
 
 
 def budget_title(record: Mapping) -> str:
     """:func:`budget_label` of ``record``'s profile, with its task's sequence length where the task
-    has one (:func:`task_length`): "paper's budget, T = 1,000" beside "reduced (cpu profile), T = 200",
+    has one (:func:`length_suffix`): "paper's budget, T = 1,000" beside "reduced (cpu profile), T = 200",
     so that a page setting the two budgets of the copy task side by side says that T differs."""
-    length = task_length(record)
-    return budget_label(record["profile"]) + (f", T = {length:,}" if length is not None else "")
+    return budget_label(record["profile"]) + length_suffix(record)
 
 
 def _has_overrides(record: Mapping) -> bool:
@@ -2199,36 +2206,43 @@ def activation_frame(record: Mapping, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: the line style of each QORNN training mechanism in the figures that give a colour per bit width
-MECHANISM_STYLES = {"ste-bjorck": "-", "ste-projunn": "--", "lsq-bjorck": "-."}
+def _bit_method(data: Mapping) -> tuple[str | None, int | None]:
+    """(method, bits) of a recorded run (``data``: its entry in a record) of a quantized family, read
+    from its recorded model specification (:func:`_bit_study_role`) and named as
+    :func:`plot_metric_vs_bits` names it: ("STE-Björck", 3), ("PTQ of float Björck", 4); (None, None)
+    for a float model or a baseline."""
+    model = data["config"]["model"]
+    source = data["config"]["source"]["model"]["model"] if "ptq_of" in model else None
+    kind, mechanism, bits = _bit_study_role(model, source)
+    return (_BIT_KINDS[kind][1].format(mechanism), bits) if kind in _BIT_KINDS else (None, None)
 
 
-def _mechanism_and_bits(run: str) -> tuple[str, int | None]:
-    """("ste-bjorck", 3) for ``qornn-ste-bjorck-3bit``; (the run, None) for a name of another form."""
-    found = re.fullmatch(r"qornn-(.+)-(\d+)bit", run)
-    return (found.group(1), int(found.group(2))) if found else (run, None)
+#: the line style of each QORNN training method (:func:`_bit_method`) in the figures that give a
+#: colour per weight bit width
+METHOD_STYLES = {"STE-Björck": "-", "STE-projUNN": "--", "STE-Björck, learned α (LSQ)": "-."}
 
 
-def plot_activation_widths(frame: pd.DataFrame, ax, ylabel: str, logy: bool = False) -> list:
-    """Each run of :func:`activation_frame`'s ``frame`` against the activation width k_a (markers
-    joined), with its float-activation level as a thin dotted line of its colour: a colour per weight
-    bit width and a line style per mechanism (:data:`MECHANISM_STYLES`), the same in every panel, so
-    that one legend serves them all. A run of another name or width is drawn black with diamonds and
-    named. Returns the legend's handles for what this panel drew (to merge over panels)."""
+def plot_activation_widths(frame: pd.DataFrame, record: Mapping, ax, ylabel: str, logy: bool = False) -> list:
+    """Each run of :func:`activation_frame`'s ``frame`` (of ``record``) against the activation width
+    k_a (markers joined), with its float-activation level as a thin dotted line of its colour: a
+    colour per weight bit width and a line style per method (:data:`METHOD_STYLES`), both read from
+    the run's recorded model (:func:`_bit_study_role`) and the same in every panel, so that one legend
+    serves them all. A run of another method or width is drawn black with diamonds and named. Returns
+    the legend's handles for what this panel drew (to merge over panels)."""
     from matplotlib.lines import Line2D
 
     widths = [c for c in frame.columns if c.startswith("ka=")]
-    drawn_bits, drawn_mechanisms, others = set(), set(), []
+    drawn_bits, drawn_methods, others = set(), set(), []
     for _, row in frame.iterrows():
-        mechanism, bits = _mechanism_and_bits(row["run"])
-        known = bits in _BITS_COLORS and mechanism in MECHANISM_STYLES
+        method, bits = _bit_method(record["runs"][row["run"]])
+        known = bits in _BITS_COLORS and method in METHOD_STYLES
         color = _bits_color(bits) if known else "black"
         ax.plot([int(c[3:]) for c in widths], [row[c] for c in widths], marker="o" if known else "D",
-                markersize=4, linestyle=MECHANISM_STYLES[mechanism] if known else "-", color=color,
+                markersize=4, linestyle=METHOD_STYLES[method] if known else "-", color=color,
                 label=row["run"])
         ax.axhline(row["float activations"], color=color, linestyle=":", linewidth=0.8)
         if known:
-            drawn_bits.add(bits), drawn_mechanisms.add(mechanism)
+            drawn_bits.add(bits), drawn_methods.add(method)
         else:
             others.append(row["run"])
     if logy and len(frame):
@@ -2238,8 +2252,8 @@ def plot_activation_widths(frame: pd.DataFrame, ax, ylabel: str, logy: bool = Fa
     ax.grid(True, alpha=0.3)
     return ([Line2D([], [], color=_bits_color(bits), linewidth=3, label=f"{bits}-bit weights")
              for bits in _BITS_COLORS if bits in drawn_bits]
-            + [Line2D([], [], color="0.3", linestyle=style, marker="o", markersize=4, label=mechanism)
-               for mechanism, style in MECHANISM_STYLES.items() if mechanism in drawn_mechanisms]
+            + [Line2D([], [], color="0.3", linestyle=style, marker="o", markersize=4, label=method)
+               for method, style in METHOD_STYLES.items() if method in drawn_methods]
             + [Line2D([], [], color="black", marker="D", markersize=4, label=run) for run in others]
             + ([Line2D([], [], color="0.3", linestyle=":", linewidth=0.8, label="float activations")]
                if len(frame) else []))
@@ -2625,10 +2639,8 @@ def _ours_at(experiment: str, profile: str, run: str, metric: str, activation_bi
         if activation_bits is not None and run in lead["runs"]:
             return NO_ACTIVATION_PTQ.format(bits=activation_bits), _fmt(hidden_size(lead, run))
         return "not recorded", "—"
-    hidden = hidden_size(lead, run)
-    length = task_length(lead)  # the copy task's T: a loss at T = 200 is not one at T = 1,000
-    return (f"{mean_std_cell(values.values(), metric)}, {seeds_cell(values)}"
-            + (f", T = {length:,}" if length is not None else "")), _fmt(hidden)
+    return (f"{mean_std_cell(values.values(), metric)}, {seeds_cell(values)}{length_suffix(lead)}",
+            _fmt(hidden_size(lead, run)))
 
 
 #: a reference at k-bit activations beside a recorded run of ours that has no such measurement
@@ -3824,8 +3836,9 @@ def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
     its size in bits (log scale). HadamRNN with learned signs (the paper's model) is a star, with
     frozen random signs a circle; Block-HadamRNN a square; the transformer a triangle. Runs with a
     nonlinear recurrence are left out (an ablation). ``context``: another record whose runs are drawn
-    in grey (e.g. QORNN's pMNIST models): a k-bit run of a family ("qornn-ste-bjorck-4bit") named by
-    its k, with a marker per family in a legend of its own, any other run named in full; the labels
+    in grey (e.g. QORNN's pMNIST models): a k-bit run of a quantized method (:func:`_bit_method`:
+    STE-Björck, PTQ of float Björck, ...) named by its k, with a marker per method in a legend of its
+    own, any other run named in full; the labels
     kept apart (:func:`annotate_apart`). The chance level is dashed.
     ``color_order``: run names whose positions give each run its colour, so that panels of several
     records colour a run alike (default: the record's runs, sorted)."""
@@ -3842,12 +3855,11 @@ def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
         marker = {"block-hadamrnn": "s", "transformer": "^"}.get(model["model"], "*" if learned else "o")
         ax.scatter(data["size_bits"], data["test"]["accuracy"], marker=marker, s=90 if marker == "*" else 50,
                    zorder=3, label=run_label(record, run), color=color_of[run])
-    # the context: a k-bit run of a family ("qornn-ste-bjorck-4bit") is named by its k, with a marker
-    # per family in a legend of its own; any other run by its name
+    # the context: a k-bit run of a method (STE-Björck, ...: its recorded model) is named by its k, with
+    # a marker per method in a legend of its own; any other run by its name
     named, families = [], {}
     for run, data in sorted((context or {"runs": {}})["runs"].items()):
-        quantized = re.fullmatch(r"(.+)-(\d+)bit", run)
-        family = quantized[1] if quantized else None
+        family, bits = _bit_method(data)
         if family is not None and family not in families:
             families[family] = _CONTEXT_MARKERS[len(families) % len(_CONTEXT_MARKERS)]
         if family is None:
@@ -3855,7 +3867,7 @@ def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
         else:  # hollow, so that two families at one point both show
             ax.scatter(data["size_bits"], data["test"]["accuracy"], facecolors="none", edgecolors="0.45",
                        marker=families[family], s=24, linewidths=0.9, zorder=2)
-        named.append((quantized[2] if quantized else run, data["size_bits"], data["test"]["accuracy"]))
+        named.append((run if family is None else str(bits), data["size_bits"], data["test"]["accuracy"]))
     ax.axhline(0.1, color="black", linestyle="--", linewidth=1, label="chance")
     ax.set_xscale("log")
     ax.set_xlabel("model size (bits)")
@@ -3878,7 +3890,7 @@ def plot_size_accuracy(record: Mapping, ax=None, context: Mapping | None = None,
     return ax
 
 
-#: the markers of the context's families of k-bit runs (:func:`plot_size_accuracy`); its other runs
+#: the markers of the context's methods of k-bit runs (:func:`plot_size_accuracy`); its other runs
 #: are dots
 _CONTEXT_MARKERS = ("s", "D", "v", "^", "P", "X", "<", ">", "p")
 

@@ -150,6 +150,30 @@ def test_frozen_entries_counts_what_an_overflowing_gradient_stops_for_ever(tmp_p
     assert frozen_entries(path) == (2, 4)
 
 
+def test_frozen_entries_reads_a_checkpoint_once_while_it_is_unchanged(tmp_path, monkeypatch):
+    """Tables of one page ask for the same checkpoints: each is read once, and again once replaced."""
+    import os
+
+    import torch
+
+    from qornn import train
+    from qornn.checkpoints import frozen_entries
+
+    def save(second_moment: torch.Tensor) -> None:
+        state = {"state": {0: {"exp_avg_sq": second_moment}}, "param_groups": []}
+        torch.save({"model": {}, "optimizer": state, "scheduler": {}, "config": {}, "state": {}}, path)
+
+    path = tmp_path / "run.pt"
+    save(torch.tensor([float("inf"), 1.0, 1.0]))
+    reads = []
+    real = train.load_checkpoint
+    monkeypatch.setattr(train, "load_checkpoint", lambda p: reads.append(p) or real(p))
+    assert frozen_entries(path) == frozen_entries(path) == (1, 3) and len(reads) == 1
+    save(torch.tensor([float("inf"), float("inf"), 1.0, 1.0]))  # replaced by a later checkpoint
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert frozen_entries(path) == (2, 4) and len(reads) == 2
+
+
 def test_the_time_to_go_is_at_the_pace_of_the_device_that_trains_now():
     """A run begun on a GPU and continued on this CPU goes on at the CPU's pace, not at the mean of
     both; a checkpoint whose starts have no time goes on at its overall pace."""

@@ -393,10 +393,13 @@ def test_the_size_accuracy_plane_marks_each_kind_and_colours_a_run_alike_across_
         "block-hadamrnn-m16-p4": run({"model": "block-hadamrnn", "block": 16}, 40_000, 0.85),
         "hadamrnn-p4-relu": run({"model": "hadamrnn", "nonlinearity": "relu"}, 40_000, 0.5),
         "transformer": run({"model": "transformer"}, 38_000, 0.3)}}
+    ptq = run({"ptq_of": "ornn", "bits": 4}, 40_000, 0.6)
+    ptq["config"]["source"] = {"model": {"model": "ornn-bjorck"}}
     context = {"experiment": "qornn-pmnist", "runs": {
-        "ornn": run({"model": "ornn"}, 150_000, 0.7), "ptq-bjorck-4bit": run({"model": "ornn"}, 40_000, 0.6),
-        "qornn-ste-bjorck-4bit": run({"model": "qornn-ste-bjorck"}, 40_000, 0.6),
-        "qornn-ste-bjorck-8bit": run({"model": "qornn-ste-bjorck"}, 60_000, 0.7)}}
+        "ornn": run({"model": "ornn-bjorck"}, 150_000, 0.7), "ptq-4bit": ptq,
+        # named by their recorded model, whatever their names say
+        "ste-4": run({"model": "qornn-ste-bjorck", "bits": 4}, 40_000, 0.6),
+        "qornn-ste-bjorck-8bit": run({"model": "qornn-ste-bjorck", "bits": 8}, 60_000, 0.7)}}
     order = ["transformer", "hadamrnn-p2", "hadamrnn-p4-learned-signs", "block-hadamrnn-m16-p4"]
     ax = report.plot_size_accuracy(record, context=context, color_order=order)
     points = {c.get_label(): c for c in ax.collections}
@@ -409,11 +412,34 @@ def test_the_size_accuracy_plane_marks_each_kind_and_colours_a_run_alike_across_
     assert sorted(t.get_text() for t in ax.texts) == ["4", "4", "8", "ornn"]
     families = [legend for legend in ax.findobj(matplotlib.legend.Legend)
                 if legend.get_title().get_text().startswith("qornn-pmnist")]
-    assert [t.get_text() for t in families[0].get_texts()] == ["ptq-bjorck", "qornn-ste-bjorck"]
+    assert [t.get_text() for t in families[0].get_texts()] == ["PTQ of float Björck", "STE-Björck"]
     assert len(ax.findobj(matplotlib.legend.Legend)) == 2  # the runs' legend is kept beside it
     learned, frozen = (points[k].get_paths()[0]
                        for k in ("hadamrnn-p4-learned-signs", "hadamrnn-p2 [frozen signs]"))
     assert len(learned.vertices) != len(frozen.vertices)  # a star for learned signs, a circle for frozen
+
+
+def test_activation_widths_take_colour_and_style_from_the_recorded_model_not_the_name():
+    import matplotlib.pyplot as plt
+
+    def run(model: dict) -> dict:
+        ptq = {"calibration": {"test_samples": 10, "hidden_max": 1.0}, "float": {"accuracy": 0.9},
+               "4": {"accuracy": 0.5}, "8": {"accuracy": 0.8}}
+        return {"config": {"model": model}, "analysis": {"activation_ptq": ptq}}
+
+    record = {"runs": {"qornn-ste-bjorck-3bit": run({"model": "qornn-ste-bjorck", "bits": 3}),
+                       "renamed": run({"model": "qornn-ste-projunn", "bits": 4}),  # a name of no pattern
+                       "qornn-ste-bjorck-7bit": run({"model": "qornn-ste-bjorck", "bits": 7})}}
+    _, ax = plt.subplots()
+    handles = report.plot_activation_widths(report.activation_frame(record, "accuracy"), record, ax, "acc")
+    lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert (lines["renamed"].get_color(), lines["renamed"].get_linestyle()) == ("C1", "--")  # 4 bits, projUNN
+    assert (lines["qornn-ste-bjorck-3bit"].get_color(), lines["qornn-ste-bjorck-3bit"].get_linestyle()) == (
+        "C0", "-")
+    assert lines["qornn-ste-bjorck-7bit"].get_color() == "black"  # a width without a colour: named
+    assert [h.get_label() for h in handles] == ["3-bit weights", "4-bit weights", "STE-Björck", "STE-projUNN",
+                                                "qornn-ste-bjorck-7bit", "float activations"]
+    plt.close("all")
 
 
 def test_labels_placed_apart_do_not_cover_one_another_or_a_legend():

@@ -133,7 +133,7 @@ for row, budget in zip(axes, budgets, strict=True):
             ax.set_axis_off()
             continue
         record, frame = by_budget[budget]
-        handles.update({h.get_label(): h for h in report.plot_activation_widths(frame, ax, label,
+        handles.update({h.get_label(): h for h in report.plot_activation_widths(frame, record, ax, label,
                                                                                  logy=metric == "loss")})
         ax.set_title(f"{task}, {report.budget_title(record)}\nseed {report.record_seed(record)}, "
                      f"{frame['test samples'].iloc[0]:,} test samples", fontsize="small")
