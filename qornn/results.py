@@ -51,6 +51,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_torch_save",
+    "check_record_lock",
     "check_writable",
     "check_run",
     "check_weights_entry",
@@ -731,6 +732,14 @@ def _locked(path: Path):
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def check_record_lock(experiment: str, profile: str, *, variant: str = "") -> None:
+    """Take the lock of the record (:func:`_locked`) and let it go: a lock file that qornn cannot
+    use (a symbolic link) is refused before a run trains or measures, not when its record is written
+    hours later."""
+    with _locked(record_path(experiment, profile, variant)):
+        pass
 
 
 def save_run(experiment: str, profile: str, model: str, run: dict, *, variant: str = "",

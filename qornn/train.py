@@ -245,10 +245,10 @@ def _refused(path: Path, message: str) -> str:
     # and without its advice to allow what the file asked for (add_safe_globals), or to file an issue
     detail = " ".join(line for line in lines if line).split(" Please ")[0][:200].rstrip(".")
     detail = detail or "unsupported content"
-    if "GLOBAL" in detail:  # a function or class to call: what a pickle crafted to run code holds
+    if "GLOBAL" in detail:  # a function or class to call: harmless (numpy's) or a crafted file's payload
         return (f"checkpoint {path} was not loaded: it holds objects other than tensors and plain values "
-                f"({detail}); it may have been crafted to run code; delete it to train that run from "
-                "the start")
+                f"({detail}), and loading them would call what they name, which can be any code; qornn "
+                "never writes such a file; delete it to train that run from the start")
     return (f"checkpoint {path} cannot be read (not a torch checkpoint of tensors and plain values: "
             f"{detail}); delete it to train that run from the start")
 

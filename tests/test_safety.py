@@ -357,15 +357,24 @@ def test_a_record_write_that_fails_after_the_weights_keeps_the_recorded_runs_wei
             raise OSError(errno.ENOSPC, f"cannot write {path}: No space left on device")
         write_bytes(path, data)
 
-    monkeypatch.setattr(results, "atomic_write_bytes", full_disk)
+    written: list = []  # every (path, bytes) written, refused or not
+
+    def full_disk_noted(path, data):
+        written.append((Path(path), bytes(data)))
+        full_disk(path, data)
+
+    monkeypatch.setattr(results, "atomic_write_bytes", full_disk_noted)
     refused.add(record_path)
     with pytest.raises(OSError, match="No space left"):
         results.save_run("copy", "smoke", "hadamrnn", new_run, files={weights: retrained})
     # the record is unchanged, and so are the weights it names: put back, the copy no longer needed
     assert record_path.read_bytes() == record and weights.read_bytes() == recorded and not kept.exists()
+    written.clear()
     with pytest.raises(OSError, match="No space left"):  # update_run (qornn export, analyse) likewise
         results.update_run("copy", "smoke", "hadamrnn", {"weights": new_run["weights"]},
                            files={weights: retrained})
+    # it did write the new weights, then the record failed, and the weights were put back
+    assert (weights, retrained) in written and written[-1] == (weights, recorded)
     assert record_path.read_bytes() == record and weights.read_bytes() == recorded and not kept.exists()
 
     # when the weights cannot be put back either (or on a kill), the copy stays, and load_weights uses it
@@ -405,8 +414,11 @@ def test_a_record_with_a_non_finite_number_is_refused_before_any_file_is_written
     assert record_path.read_bytes() == record and weights.read_bytes() == recorded
 
 
-def test_a_symlinked_lock_file_is_refused_and_its_target_untouched():
-    """Review F5: open(lock, "w") followed a symbolic link and emptied its target (the record)."""
+def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(monkeypatch):
+    """Review F5: open(lock, "w") followed a symbolic link and emptied its target (the record). A run,
+    an analysis and an export refuse it before they train or measure anything, not hours later."""
+    from qornn.experiments import analyse_experiment, export_experiment, runner
+
     run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
     path = results.record_path("copy", "smoke")
     record = path.read_bytes()
@@ -420,3 +432,41 @@ def test_a_symlinked_lock_file_is_refused_and_its_target_untouched():
     lock.unlink()
     results.save_run("copy", "smoke", "hadamrnn", run)  # its own lock file again: written
     assert not lock.is_symlink() and lock.stat().st_size == 0 and path.read_bytes() == record
+
+    lock.unlink()
+    lock.symlink_to(path.name)
+    monkeypatch.setattr(runner, "train", lambda *args, **kwargs: pytest.fail("trained past the lock"))
+    monkeypatch.setattr(runner, "build_task", lambda *args, **kwargs: pytest.fail("measured past the lock"))
+    for start in (lambda: run_experiment("copy", "smoke", runs=["hadamrnn"], retrain=True, progress=False),
+                  lambda: analyse_experiment("copy", "smoke", force=True),
+                  lambda: export_experiment("copy", "smoke")):
+        with pytest.raises(OSError, match=f"the lock file {lock} is a symbolic link"):
+            start()
+    assert path.read_bytes() == record
+    lock.unlink()
+
+
+def test_export_and_analyse_refuse_a_checkpoint_of_another_training_than_the_recorded_one():
+    """A checkpoint of the recorded configuration but of another training (a retrain elsewhere whose
+    record was not brought along) was packed and analysed as the recorded run: numbers of one model
+    beside weights of another. Now refused, by its training losses; the activation analysis, which
+    can, measures the packed weights instead (the record names them by their sha256)."""
+    import torch
+
+    from qornn.checkpoints import checkpoint_file
+    from qornn.experiments import analyse_experiment, export_experiment
+
+    record = run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    path = checkpoint_file("copy", "smoke", "hadamrnn", record["runs"]["hadamrnn"]["config_hash"])
+    export_experiment("copy", "smoke", runs=["hadamrnn"])  # its own training: packed again
+    saved = torch.load(path, weights_only=True)
+    saved["state"]["history"][-1]["train_loss"] += 0.5  # another training of the same configuration
+    torch.save(saved, path)
+    weights_before = results.load_record("copy", "smoke")["runs"]["hadamrnn"]["weights"]
+    with pytest.raises(ValueError, match=r"is not of the recorded training \(epoch \d+'s training loss is"):
+        export_experiment("copy", "smoke", runs=["hadamrnn"])
+    with pytest.raises(ValueError, match="is not of the recorded training"):
+        analyse_experiment("copy", "smoke", runs=["hadamrnn"], force=True)
+    after = analyse_experiment("copy", "smoke", runs=["hadamrnn"], activations=True)
+    assert after["runs"]["hadamrnn"]["weights"] == weights_before  # nothing packed from the other training
+    assert "activation_ptq" in after["runs"]["hadamrnn"]["analysis"]

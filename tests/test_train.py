@@ -210,11 +210,23 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     # what it asked for, and none of torch's advice to load it with weights_only=False (review F10)
     with pytest.raises(ValueError, match=f"^checkpoint {ckpt} was not loaded: it holds objects other than "
                                          r"tensors and plain values \(Unsupported global: GLOBAL exec was "
-                                         r"not an allowed global by default\); it may have been crafted to "
-                                         "run code") as err:
+                                         r"not an allowed global by default\), and loading them would call "
+                                         "what they name, which can be any code") as err:
         small_run(checkpoint=ckpt)
     assert "weights_only" not in str(err.value) and "safe_globals" not in str(err.value)
     assert not (results.runs_dir() / "pwned").exists()
+
+
+def test_a_checkpoint_with_a_harmless_global_is_refused_without_calling_it_crafted(tmp_path):
+    """A numpy scalar names a numpy function to call: not a payload, but not a file qornn writes."""
+    import numpy as np
+
+    ckpt = tmp_path / "ckpt.pt"
+    torch.save({"model": {"x": np.float32(1.0)}}, ckpt)
+    with pytest.raises(ValueError, match=r"was not loaded: it holds objects other than tensors .*numpy.*"
+                                         "qornn never writes such a file") as err:
+        small_run(checkpoint=ckpt)
+    assert "crafted" not in str(err.value)
 
 
 def test_a_checkpoint_of_another_run_is_refused(tmp_path):

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -310,6 +312,7 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
     results.check_writable(results.record_path(experiment, profile, **variant).parent,
                            results.runs_dir(profile) / experiment / profile,
                            weights.weights_folder(experiment, profile, **variant))
+    results.check_record_lock(experiment, profile, **variant)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     for run in runs:  # a bad model option fails here, not after hours of training the runs before it
         if cfg.source_run(run) is None:
@@ -365,16 +368,20 @@ def run_experiment(experiment: str, profile: str, *, seed: int = 0, device: str 
 
 
 def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
-                 task=None, overrides: Any = None) -> torch.nn.Module:
+                 task=None, overrides: Any = None, record: Mapping | None = None) -> torch.nn.Module:
     """The trained model of one run, rebuilt from its finished checkpoint under ``runs/`` (a PTQ
-    run: its source's model, quantized). A clear error when the run was never trained here."""
+    run: its source's model, quantized). A clear error when the run was never trained here.
+    ``record``: the run's record (seed and variant), for a caller that writes what it measures into
+    it: a checkpoint of a training other than the recorded one (:func:`_check_same_training`) is
+    then refused."""
     cfg = get_config(experiment, profile, overrides)
     cfg.check_runs([run])
     task = task if task is not None else build_task(cfg.task, **cfg.task_options, seed=seed)
     source = cfg.source_run(run)
     if source is not None:
         return quantize_post_training(load_trained(experiment, profile, source, seed=seed, task=task,
-                                                   overrides=cfg.overrides), cfg.models[run]["bits"])
+                                                   overrides=cfg.overrides, record=record),
+                                      cfg.models[run]["bits"])
     digest = results.config_hash(cfg.run_config(run, seed))
     path = _checkpoint(cfg, run, digest)
     # --retrain: a run recorded with this config is skipped otherwise, and would write no checkpoint
@@ -386,6 +393,8 @@ def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
     if saved["state"]["epoch"] < cfg.train_config(run).epochs:
         raise ValueError(f"the checkpoint {path} is of an unfinished run (epoch "
                          f"{saved['state']['epoch']}); train it again with: {again}")
+    if record is not None and run in record["runs"]:
+        _check_same_training(path, saved["state"], record["runs"][run], again)
     model = _build(cfg, run, task, seed)
     try:
         model.load_state_dict(saved["model"])
@@ -393,6 +402,24 @@ def load_trained(experiment: str, profile: str, run: str, *, seed: int = 0,
         raise ValueError(f"checkpoint {path} does not fit the model of {experiment}/{profile}/{run} "
                          f"({str(err).splitlines()[0][:200]}); train it again with: {again}") from None
     return model.eval()
+
+
+def _check_same_training(path: Path, state: Mapping, recorded: Mapping, again: str) -> None:
+    """Refuse the checkpoint at ``path`` (its training ``state``) when it is not of the training whose
+    numbers the record holds (``recorded``: the run's entry): the training loss of each epoch, which
+    both keep, differs. Its configuration can be the recorded one while its training is not (a
+    retrain on another machine or commit whose record was not brought along), and what is measured
+    on it or packed from it would then stand beside numbers of another model."""
+    ours = [entry.get("train_loss") for entry in recorded.get("history", [])]
+    theirs = [entry.get("train_loss") for entry in state.get("history", [])]
+    if ours == theirs or not ours:
+        return
+    both = min(len(ours), len(theirs))
+    epoch = next((i for i in range(both) if ours[i] != theirs[i]), both)
+    found = (f"epoch {epoch + 1}'s training loss is {theirs[epoch]!r} there, {ours[epoch]!r} in the record"
+             if epoch < both else f"it has {len(theirs)} epochs of training losses, the record {len(ours)}")
+    raise ValueError(f"the checkpoint {path} is not of the recorded training ({found}); what is measured "
+                     f"on it would stand beside another model's numbers; train it again with: {again}")
 
 
 def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
@@ -413,6 +440,7 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
     variant = {"variant": cfg.record_variant(seed)} if cfg.record_variant(seed) else {}
     record = results.load_record(experiment, profile, **variant)
     results.check_writable(results.record_path(experiment, profile, **variant).parent)
+    results.check_record_lock(experiment, profile, **variant)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     for run in runs or sorted(record["runs"]):
         data = record["runs"].get(run)
@@ -424,7 +452,7 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
             if "activation_ptq" not in found and not hadamard:
                 continue
             _check_current(cfg, run, data, seed, "analysing")
-            model = _trained_or_packed(cfg, run, task, seed)
+            model = _trained_or_packed(cfg, run, task, seed, record)
             start = time.perf_counter()
             measured = activation_ptq(model.cpu().eval(), task, progress=progress,
                                       description=f"{experiment}/{run} activation PTQ")
@@ -436,17 +464,20 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
         if "analysis" in data and not force:
             continue
         _check_current(cfg, run, data, seed, "analysing")
-        model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides)
+        model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides,
+                             record=record)
         results.update_run(experiment, profile, run, {
             "analysis": _analysis(model, task, activations=cfg.source_run(run) is None, progress=progress,
                                   description=f"{experiment}/{run} activation PTQ")}, **variant)
     return results.load_record(experiment, profile, **variant)
 
 
-def _trained_or_packed(cfg: ExperimentConfig, run: str, task, seed: int) -> torch.nn.Module:
-    """The trained model of a recorded run: from its checkpoint, else from its packed weights."""
+def _trained_or_packed(cfg: ExperimentConfig, run: str, task, seed: int, record: Mapping) -> torch.nn.Module:
+    """The trained model of a run of ``record``: from its checkpoint where that is of the recorded
+    training, else from its packed weights (which the record names by their sha256)."""
     try:
-        return load_trained(cfg.experiment, cfg.profile, run, seed=seed, task=task, overrides=cfg.overrides)
+        return load_trained(cfg.experiment, cfg.profile, run, seed=seed, task=task, overrides=cfg.overrides,
+                            record=record)
     except ValueError as missing:
         try:
             return weights.load_weights(cfg.experiment, run, profile=cfg.profile, seed=seed,
@@ -484,10 +515,12 @@ def export_experiment(experiment: str, profile: str, *, seed: int = 0, runs: lis
                              f"valid: {', '.join(cfg.models)}")
         _check_current(cfg, run, record["runs"][run], seed, "exporting")
     results.check_writable(weights.weights_dir())
+    results.check_record_lock(experiment, profile, variant=variant)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
     written = {}
     for run in selected:
-        model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides)
+        model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides,
+                             record=record)
         files, written[run] = _pack_weights(cfg, run, model, task, seed)
         results.update_run(experiment, profile, run, {"weights": written[run]}, variant=variant, files=files)
     return written
