@@ -300,11 +300,22 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "sweep":
         return run_sweep_command(args)
     elif args.command == "analyse":
+        variant = get_config(args.experiment, args.profile, args.overrides).record_variant(args.seed)
+        before = results.load_record(args.experiment, args.profile, variant=variant, missing_ok=True)
         record = analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
                                     runs=_runs(args.runs), overrides=args.overrides,
                                     activations=args.activations, progress=not args.no_progress)
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
-        print(f"analysed: {path}")
+        earlier = (before or {"runs": {}})["runs"]
+        changed = [run for run, data in record["runs"].items()
+                   if data.get("analysis") != (earlier.get(run) or {}).get("analysis")]
+        if changed:
+            print(f"analysed {', '.join(changed)}: {path}")
+        elif args.force or args.activations:
+            print(f"measured again, no number changed: {path}")
+        else:  # every run asked for had its analysis: none was measured
+            print(f"nothing to analyse: the runs asked for in {path} have their analyses (--force measures "
+                  "them again)")
     elif args.command == "export":
         asked = _runs(args.runs)
         try:

@@ -210,17 +210,18 @@ def _check_type(key: str, value: Any, default: Any) -> None:
     if default is None or default == "(required)":
         return
     if isinstance(default, bool):
-        ok = isinstance(value, bool)
+        ok, kind = isinstance(value, bool), "True or False"
     elif isinstance(default, int):  # or None, where the setting takes it (bits=None: float)
-        ok = value is None or isinstance(value, int) and not isinstance(value, bool)
+        ok, kind = value is None or isinstance(value, int) and not isinstance(value, bool), "an integer"
     elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
     elif isinstance(default, str):
-        ok = isinstance(value, str) or value is None or isinstance(value, int)  # e.g. bits "same" | k
+        # text, or an int where a setting takes either (bits: "same" or k)
+        ok, kind = isinstance(value, str) or value is None or isinstance(value, int), "text"
     else:
-        ok = True
+        ok, kind = True, ""
     if not ok:
-        raise ValueError(f"override {key}={value!r}: expected a value like the default {default!r}")
+        raise ValueError(f"override {key}={value!r}: expected {kind}, like the default {default!r}")
 
 
 def apply_overrides(config, overrides: Any):

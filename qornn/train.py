@@ -383,7 +383,7 @@ def train(
     # builds the fused HadamRNN kernel now if the model runs on it (a minute on a fresh machine): the
     # build is not training time, and would otherwise be counted in the first step's
     if dev.type == "cpu":
-        fast_hadamard.implementation(model)
+        fast_hadamard.implementation(model, announce=progress)
     model.train()
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]

@@ -6,7 +6,8 @@
     python scripts/run_notebooks.py --profile cpu -p retrain=True -p seed=1
 
 Notebooks are jupytext percent ``.py`` files under ``notebooks/<paper>/``. Each is read with
-jupytext and run by papermill in its own folder; ``--profile`` and ``-p key=value`` override the
+jupytext and run by papermill in its own folder; ``--profile`` and ``-p key=value`` (or papermill's
+``-p key value``) override the
 values of its ``parameters`` cell (papermill injects a cell after it, which is hidden from the
 book). With no override a notebook runs with its defaults, which render the committed records
 without training, and never train: a page whose record is missing (``RecordMissing``) is written
@@ -55,6 +56,19 @@ def parse_value(text: str):
         return parse_scalar(text)
     except ValueError:
         return text
+
+
+def papermill_pairs(argv: list[str]) -> list[str]:
+    """``argv`` with papermill's form of a parameter, ``-p NAME VALUE`` (which the pages' "not
+    recorded yet" notes give, for papermill itself), joined into this runner's ``-p NAME=VALUE``:
+    a NAME without "=" is an error otherwise, so nothing else reads differently."""
+    out, i = [], 0
+    while i < len(argv):
+        joined = (argv[i] in ("-p", "--parameter") and i + 2 < len(argv) and argv[i + 1].isidentifier()
+                  and not re.fullmatch(r"-[A-Za-z-].*", argv[i + 2]))  # a value, not the next option
+        out += [argv[i], f"{argv[i + 1]}={argv[i + 2]}"] if joined else [argv[i]]
+        i += 3 if joined else 1
+    return out
 
 
 def parse_parameters(pairs: list[str], profile: str | None) -> dict:
@@ -329,7 +343,7 @@ def _main(argv: list[str] | None) -> int:
                         help="default: book/ (book/<paper>/<name>.ipynb)")
     parser.add_argument("--progress", action="store_true", help="papermill's per-cell progress bar")
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: none)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(papermill_pairs(sys.argv[1:] if argv is None else list(argv)))
     params = parse_parameters(args.parameter, args.profile)
     notebooks = find_notebooks(args.notebooks)
     per_notebook = check_parameters(notebooks, params)

@@ -261,6 +261,23 @@ def test_analyse_shows_the_progress_of_each_activation_ptq(capsys):
     assert "qornn-copy/qornn-ste-bjorck-4bit activation PTQ" in capsys.readouterr().err
 
 
+def test_analyse_says_whether_it_measured_anything(capsys):
+    """`qornn analyse` of runs that have their analyses printed "analysed:" though nothing was."""
+    from qornn.cli import main
+
+    run_experiment("copy", "smoke", runs=["hadamrnn"], progress=False)
+    capsys.readouterr()
+    assert main(["analyse", "copy", "--profile", "smoke"]) == 0
+    assert capsys.readouterr().out.startswith("nothing to analyse: the runs asked for in ")
+    assert main(["analyse", "copy", "--profile", "smoke", "--force"]) == 0
+    assert capsys.readouterr().out.startswith("measured again, no number changed: ")
+    record = results.load_record("copy", "smoke")
+    del record["runs"]["hadamrnn"]["analysis"]  # a record made before analyses were
+    results.atomic_write_json(results.record_path("copy", "smoke"), record)
+    assert main(["analyse", "copy", "--profile", "smoke"]) == 0
+    assert capsys.readouterr().out.startswith("analysed hadamrnn: ")
+
+
 #: records that a script writes, with no registry entry (tests/test_peer.py, tests/test_signs.py check them)
 SCRIPT_EXPERIMENTS = {"hadamrnn-peer-check", "hadamrnn-signs-probe"}
 

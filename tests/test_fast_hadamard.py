@@ -485,3 +485,27 @@ def test_float32_ulps_counts_the_floats_between_two_values():
     assert fh.float32_ulps(torch.tensor([0.0]), torch.tensor([-0.0])).item() == 0  # one zero
     assert fh.float32_ulps(tiny, -tiny).item() == 2  # across zero
     assert fh.float32_ulps(one, torch.tensor([2.0])).item() == 2 ** 23
+
+
+def test_a_first_build_of_the_kernel_is_announced_once_and_only_for_a_model_that_runs_on_it(
+        tmp_path, monkeypatch, capsys):
+    """The first HadamRNN run on a machine spent a minute compiling without a word."""
+    from qornn import fast_hadamard
+    from qornn.models import build_model
+
+    monkeypatch.setattr(fast_hadamard, "_ext", None)
+    monkeypatch.setattr(fast_hadamard, "_ext_error", None)
+    monkeypatch.setattr(fast_hadamard, "_build_dir", lambda: tmp_path)
+    monkeypatch.setattr(fast_hadamard, "_build", lambda: (None, "not built in this test"))
+    hadamrnn = build_model("hadamrnn", input_size=2, output_size=2, hidden_size=8)
+    fast_hadamard.implementation(build_model("lstm", input_size=2, output_size=2, hidden_size=8),
+                                 announce=True)
+    fast_hadamard.implementation(hadamrnn)  # not asked to (a notebook, progress off)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(fast_hadamard, "_ext_error", None)  # that call tried the build: a fresh start
+    fast_hadamard.implementation(hadamrnn, announce=True)
+    assert f"building the fused HadamRNN kernel into {tmp_path}" in capsys.readouterr().err
+    monkeypatch.setattr(fast_hadamard, "_ext_error", None)
+    (tmp_path / "qornn_hadamard_rnn.so").write_bytes(b"")  # built before: loading takes no time
+    fast_hadamard.implementation(hadamrnn, announce=True)
+    assert capsys.readouterr().err == ""

@@ -141,6 +141,11 @@ def test_runner_parameters():
     for text, value in expected.items():
         assert runner.parse_value(text) == value and type(runner.parse_value(text)) is type(value), text
     assert runner.parse_parameters(["lr=1e-3"], None) == {"lr": 1e-3}
+    # papermill's form, which the "not recorded yet" notes give, is read as key=value
+    assert runner.papermill_pairs(["x.py", "-p", "retrain", "True", "-p", "seed=1", "--parameter", "lr",
+                                   "-2", "-p", "seed", "--profile", "smoke"]) == [
+        "x.py", "-p", "retrain=True", "-p", "seed=1", "--parameter", "lr=-2", "-p", "seed", "--profile",
+        "smoke"]
     assert runner.parse_value('{"hidden_size": 32}') == '{"hidden_size": 32}'
     assert runner.output_path(COPY_NOTEBOOK, ROOT / "_build" / "executed") == (
         ROOT / "_build" / "executed" / "hadamrnn" / "copy_task.ipynb")

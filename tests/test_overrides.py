@@ -208,3 +208,12 @@ def test_a_training_config_takes_finite_numbers_not_bools(settings):
     with pytest.raises(ValueError, match=f"train {name} must be .*got {value!r}"):
         TrainConfig(**settings)
     assert TrainConfig(lr=1, lr_gamma=1, grad_clip=2).grad_clip == 2  # ints are numbers
+
+
+def test_a_value_of_the_wrong_kind_is_named_with_the_kind_wanted():
+    """`--set bits=2.5` said "expected a value like the default 4": now which kind of value."""
+    for override, wanted in (("bits=2.5", "bits=2.5: expected an integer, like the default 4"),
+                             ("hadamrnn.learn_signs=1", "learn_signs=1: expected True or False, like the "
+                                                        "default True")):
+        with pytest.raises(ValueError, match=wanted):
+            get_config("copy", "smoke", [override])

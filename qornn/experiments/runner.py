@@ -445,7 +445,8 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
     for run in runs or sorted(record["runs"]):
         data = record["runs"].get(run)
         if data is None:
-            raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}")
+            raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}; recorded: "
+                             f"{', '.join(sorted(record['runs'])) or 'none'}")
         found = data.get("analysis") or {}
         if activations:
             hadamard = data["config"]["model"].get("model") in HADAMARD_MODELS and cfg.source_run(run) is None
@@ -509,7 +510,8 @@ def export_experiment(experiment: str, profile: str, *, seed: int = 0, runs: lis
     for run in selected:  # every run checked before any is loaded
         if run not in record["runs"]:
             raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}"
-                             + (f" (variant {variant})" if variant else ""))
+                             + (f" (variant {variant})" if variant else "")
+                             + f"; recorded: {', '.join(sorted(record['runs'])) or 'none'}")
         if run not in cfg.models:
             raise ValueError(f"run {run!r} of the record is no longer defined for {experiment!r}; "
                              f"valid: {', '.join(cfg.models)}")
