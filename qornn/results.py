@@ -953,6 +953,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # recurrent.py's HadamardWeight and network.py asking it (e296302): against 2ebfd52, 36 smoke
         # runs, 0 different
         ("0ffbc0a6a2f9a41ff565988bd9d454d74601916d", "7d594ac3d95190c7f908ec599ff3de1933d79b95"),
+        # a first build of the kernel announced on stderr (d66e9a8): against 2836a9b, 38 smoke runs,
+        # 0 different
+        ("7715bc8a9bb94cf463f5e6014f773e4e9e936d68", "6cb32c6d641d41109f19abf1677ea9ee3a4e4cf5"),
     }),
     # the first non-finite loss stops a run, a stopped retrain resumes, a PTQ run records its source's
     # training (3dfac0b): scripts/training_equivalence.py, 36 smoke runs, 0 different
@@ -999,6 +1002,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # the refusal of a checkpoint naming a global no longer says "crafted" (32a3b5c): against
         # b1f2a12, 38 smoke runs, 0 different
         ("3ae6d5e3b151415f13210c615a15a0ae02103a5c", "52e01b5906104b15440dd9d08bfe9c8b106c6c8c"),
+        # the kernel's first build announced when progress is on (d66e9a8): against 2836a9b, 38 smoke
+        # runs, 0 different
+        ("52e01b5906104b15440dd9d08bfe9c8b106c6c8c", "c2b7360038a7e226bcb4cd6f8e3d200700db2326"),
     }),
     # Haar sampling moved into haar_orthogonal, beside haar_alpha (c01b215): against a2337ca, 36
     # smoke runs, 0 different with analysis.activation_ptq left out (changed by a705c6c, see runner.py)
@@ -1013,6 +1019,11 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # activation_ptq's progress bar, off unless asked, with runner.py's analyse_experiment
         # passing it (32c6284): against 5a94248, 36 smoke runs, 0 different
         ("fa69d14ee593a714f5eb5c39a94d77688a670f83", "3b2f1200baf21356fa0c361c440e51851dc6d520"),
+    }),
+    # sign_training given one value says to change it in the experiment's definition (d66e9a8):
+    # against 2836a9b, 38 smoke runs, 0 different
+    "qornn/signs.py": frozenset({
+        ("d2b0904cbfc5d6d5057d4c474a26409f7a06e08f", "ddefa804f51ba73afba913756555e0f00cb94fc9"),
     }),
     "qornn/experiments/runner.py": frozenset({
         ("b2a6edbf566b66bdc65be4b936a9b7fdb6421b57", "14447a46b07d2b8dd41ea233973fd138487c8658"),
@@ -1051,6 +1062,9 @@ SAME_RESULTS: dict[str, frozenset[tuple[str, str]]] = {
         # analyse and export take the record's lock first (32a3b5c): against b1f2a12, 38 smoke runs,
         # 0 different
         ("767b3e39a2fea844eaa5ae118723e0b2c86cb5f8", "bc22ebfad5bc7240c42e5c62b0ccacb452be5d07"),
+        # an unrecorded run's refusal lists the recorded ones (d66e9a8): against 2836a9b, 38 smoke
+        # runs, 0 different
+        ("bc22ebfad5bc7240c42e5c62b0ccacb452be5d07", "8b150cf4d7d776171cb4cdef5ff8313544634d15"),
     }),
     # the dense recurrence's hand-written backward (3da539f), then its states and gradients written
     # in place (ea22c18): scripts/training_equivalence.py against 0b20fbe and 0bba19d, 36 smoke runs
