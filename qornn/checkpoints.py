@@ -353,15 +353,16 @@ def frozen_entries(path: Path) -> tuple[int, int]:
     √(3.4e38 / (1 − β₂)) ≈ 5.8e20 does it, as the first steps of an exploding recurrence can give.
 
     A page asks this of the same checkpoints in several tables: the count is kept per file as it is
-    on disk (its path, modification time and size), so each is read once while it stays unchanged."""
+    on disk (its path, inode, size and times: a checkpoint is written by renaming a new file into
+    place, which gives it another inode), so each is read once while it stays unchanged."""
     path = Path(path).resolve()
     stat = path.stat()
-    return _frozen_entries(path, stat.st_mtime_ns, stat.st_size)
+    return _frozen_entries(path, (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
 
 
 @functools.lru_cache(maxsize=512)
-def _frozen_entries(path: Path, mtime_ns: int, size: int) -> tuple[int, int]:
-    """:func:`frozen_entries` of the file at ``path`` while it has this modification time and size."""
+def _frozen_entries(path: Path, version: tuple[int, int, int, int]) -> tuple[int, int]:
+    """:func:`frozen_entries` of the file at ``path`` while it is this ``version`` of it."""
     from .train import load_checkpoint
 
     state = load_checkpoint(path)["optimizer"].get("state", {})

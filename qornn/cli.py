@@ -49,7 +49,7 @@ from .cli_sweep import add_sweep_command, run_sweep_command
 from .experiments import (
     EXPERIMENTS,
     PROFILES,
-    analyse_experiment,
+    analyse_runs,
     experiment_names,
     export_experiment,
     get_config,
@@ -300,20 +300,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "sweep":
         return run_sweep_command(args)
     elif args.command == "analyse":
-        variant = get_config(args.experiment, args.profile, args.overrides).record_variant(args.seed)
-        before = results.load_record(args.experiment, args.profile, variant=variant, missing_ok=True)
-        record = analyse_experiment(args.experiment, args.profile, seed=args.seed, force=args.force,
-                                    runs=_runs(args.runs), overrides=args.overrides,
-                                    activations=args.activations, progress=not args.no_progress)
+        record, measured = analyse_runs(args.experiment, args.profile, seed=args.seed, force=args.force,
+                                        runs=_runs(args.runs), overrides=args.overrides,
+                                        activations=args.activations, progress=not args.no_progress)
         path = results.record_path(args.experiment, args.profile, record.get("variant", ""))
-        earlier = (before or {"runs": {}})["runs"]
-        changed = [run for run, data in record["runs"].items()
-                   if data.get("analysis") != (earlier.get(run) or {}).get("analysis")]
-        if changed:
-            print(f"analysed {', '.join(changed)}: {path}")
-        elif args.force or args.activations:
-            print(f"measured again, no number changed: {path}")
-        else:  # every run asked for had its analysis: none was measured
+        if measured:
+            print(f"analysed {', '.join(measured)}: {path}")
+        elif args.activations:
+            print(f"nothing to measure: no run asked for in {path} has an activation PTQ or is a HadamRNN")
+        else:
             print(f"nothing to analyse: the runs asked for in {path} have their analyses (--force measures "
                   "them again)")
     elif args.command == "export":

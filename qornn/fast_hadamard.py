@@ -224,19 +224,20 @@ def supports(x: torch.Tensor, s: torch.Tensor, *others: torch.Tensor, nonlineari
 def implementation(model: torch.nn.Module, announce: bool = False) -> str:
     """Which code runs the recurrence of ``model`` on the CPU now, for the results record: "fused
     C++ kernel" (this module) or "dense" (one matrix product per step, autograd backward). Builds the
-    kernel if the model runs on it; ``announce``: say so on stderr first when the build has not been
-    made on this machine yet (about a minute, which would otherwise pass in silence)."""
+    kernel if the model runs on it; ``announce``: say so on stderr first when no build of it is here
+    yet (about a minute, which would otherwise pass in silence; a rebuild of an existing one after a
+    change of torch or of the source is not announced)."""
     from .models.recurrent import HadamardWeight
 
     weights = [m for m in model.modules() if isinstance(m, HadamardWeight)]
     if not weights:
         return "dense"
-    if (announce and _ext is None and _ext_error is None and enabled()
+    fast = all(getattr(w, "fast", True) for w in weights) and enabled()
+    if (announce and fast and _ext is None and _ext_error is None
             and not any(_build_dir().glob("qornn_hadamard_rnn*.so"))):
-        print(f"qornn: building the fused HadamRNN kernel into {_build_dir()} (once per machine, about a "
-              "minute)", file=sys.stderr, flush=True)
-    fast = all(getattr(w, "fast", True) for w in weights) and enabled() and available()
-    return "fused C++ kernel" if fast else "dense"
+        print(f"qornn: building the fused HadamRNN kernel into {_build_dir()} (once for this checkout and "
+              "CPU, about a minute)", file=sys.stderr, flush=True)
+    return "fused C++ kernel" if fast and available() else "dense"
 
 
 class _HadamardRNN(torch.autograd.Function):

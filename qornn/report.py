@@ -961,6 +961,19 @@ def _bit_study_role(model: Mapping, float_model: str | None = None) -> tuple[str
     return kind, _MECHANISMS.get(mechanism, mechanism), bits
 
 
+def _recorded_role(data: Mapping) -> tuple[str, str, int | None]:
+    """:func:`_bit_study_role` of a recorded run (``data``: its entry in a record), a PTQ run's float
+    model read from the source its record names."""
+    model = data["config"]["model"]
+    return _bit_study_role(model, data["config"]["source"]["model"]["model"] if "ptq_of" in model else None)
+
+
+def _method_label(kind: str, mechanism: str) -> str | None:
+    """How the figures and the verdict grid name a quantized method (:data:`_BIT_KINDS`): "STE-Björck",
+    "STE-Björck, learned α (LSQ)", "PTQ of float Björck"; None for a float model or a baseline."""
+    return _BIT_KINDS[kind][1].format(mechanism) if kind in _BIT_KINDS else None
+
+
 def bit_width_frame(record: Mapping) -> pd.DataFrame:
     """One row per run of a bit-width study: mechanism (Björck, projUNN, ...; the model's name for
     the baselines), kind (``float``, ``QAT``, ``QAT, learned α``, ``PTQ``, ``baseline``), bits (None
@@ -970,9 +983,7 @@ def bit_width_frame(record: Mapping) -> pd.DataFrame:
     rows = []
     for run in sorted(record["runs"]):
         data = record["runs"][run]
-        model = data["config"]["model"]
-        source = data["config"]["source"]["model"]["model"] if "ptq_of" in model else None
-        kind, mechanism, bits = _bit_study_role(model, source)
+        kind, mechanism, bits = _recorded_role(data)
         rows.append({"run": run, "mechanism": mechanism, "kind": kind,
                      "bits": bits, "size_bits": data["size_bits"], **data["test"]})
     return pd.DataFrame(rows)
@@ -1101,13 +1112,13 @@ def plot_metric_vs_bits(record: Mapping, metric: str = "loss", ax=None,
     written_at: dict[float, int] = {}  # bit width -> off-scale values written there, stacked downwards
     for i, (mechanism, part) in enumerate(ours.groupby("mechanism", sort=True)):
         color = colors[i % len(colors)]
-        for kind, (style, label) in _BIT_KINDS.items():
+        for kind, (style, _) in _BIT_KINDS.items():
             points = part[part["kind"] == kind].sort_values("bits")
             if not len(points):
                 continue
             values = points[metric]
             off_scale = _plot_clipped(ax, points["bits"], values, style, clip_above, color,
-                                      label.format(mechanism))
+                                      _method_label(kind, mechanism))
             if several:  # each seed beside its mean, those on the scale
                 dots = every[every["run"].isin(points["run"])]
                 dots = dots[dots[metric] <= (math.inf if clip_above is None else clip_above)]
@@ -2211,15 +2222,15 @@ def _bit_method(data: Mapping) -> tuple[str | None, int | None]:
     from its recorded model specification (:func:`_bit_study_role`) and named as
     :func:`plot_metric_vs_bits` names it: ("STE-Björck", 3), ("PTQ of float Björck", 4); (None, None)
     for a float model or a baseline."""
-    model = data["config"]["model"]
-    source = data["config"]["source"]["model"]["model"] if "ptq_of" in model else None
-    kind, mechanism, bits = _bit_study_role(model, source)
-    return (_BIT_KINDS[kind][1].format(mechanism), bits) if kind in _BIT_KINDS else (None, None)
+    kind, mechanism, bits = _recorded_role(data)
+    method = _method_label(kind, mechanism)
+    return (method, bits) if method else (None, None)
 
 
 #: the line style of each QORNN training method (:func:`_bit_method`) in the figures that give a
 #: colour per weight bit width
-METHOD_STYLES = {"STE-Björck": "-", "STE-projUNN": "--", "STE-Björck, learned α (LSQ)": "-."}
+METHOD_STYLES = {_method_label("QAT", "Björck"): "-", _method_label("QAT", "projUNN"): "--",
+                 _method_label("QAT, learned α", "Björck"): "-."}
 
 
 def plot_activation_widths(frame: pd.DataFrame, record: Mapping, ax, ylabel: str, logy: bool = False) -> list:
@@ -3399,7 +3410,7 @@ def copy_verdict_grid(verdicts: pd.DataFrame, models: Mapping[str, Mapping]) -> 
         float_model = models.get(spec["ptq_of"], {}).get("model") if "ptq_of" in spec else None
         kind, mechanism, bits = _bit_study_role(spec, float_model)
         if kind in _BIT_KINDS:
-            method, column = _BIT_KINDS[kind][1].format(mechanism), f"{bits} bits"
+            method, column = _method_label(kind, mechanism), f"{bits} bits"
         else:  # the float ORNN, or a float baseline
             method, column = f"float {'ORNN-' if kind == 'float' else ''}{mechanism}", "float"
         verdict = row["verdict"]

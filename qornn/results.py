@@ -735,9 +735,10 @@ def _locked(path: Path):
 
 
 def check_record_lock(experiment: str, profile: str, *, variant: str = "") -> None:
-    """Take the lock of the record (:func:`_locked`) and let it go: a lock file that qornn cannot
-    use (a symbolic link) is refused before a run trains or measures, not when its record is written
-    hours later."""
+    """Take the lock of the record (:func:`_locked`: the lock file is made if missing, and this waits
+    while another process holds it, which it does only while writing the record) and let it go: a lock
+    file that qornn cannot use (a symbolic link) is refused before a run trains or measures, not when
+    its record is written hours later."""
     with _locked(record_path(experiment, profile, variant)):
         pass
 

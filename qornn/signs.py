@@ -234,9 +234,9 @@ def make_sign_rule(size: int, spec: dict[str, Any] | None) -> SignRule | None:
     if spec is None:
         return None
     if not isinstance(spec, dict):
-        raise ValueError(f"sign_training must be a dict such as {{'method': 'bop'}}, got {spec!r}; --set "
-                         "takes single values: change a dict setting in the experiment's definition "
-                         "(qornn/experiments/)")
+        raise ValueError(f"sign_training must be a dict such as {{'method': 'bop'}}, got {spec!r} (from the "
+                         "command line: --set takes single values, so a dict setting is changed in the "
+                         "experiment's definition, qornn/experiments/)")
     method = spec.get("method", "ste")
     if method not in SIGN_METHODS:
         raise ValueError(f"unknown sign_training method {method!r}; valid: {', '.join(SIGN_METHODS)}")

@@ -147,18 +147,21 @@ def trained_model(experiment: str, run: str, profile: str, *, seed: int = 0, ove
                   task: Any = None) -> nn.Module:
     """The trained model of one run, for a measurement made after training (in eval mode): its shipped
     weights (:func:`load_weights`), so that a fresh clone needs no training; else its finished
-    checkpoint (:func:`qornn.experiments.load_trained`; ``task`` saves building the task again). One
-    ValueError with both reasons when neither is there.
+    checkpoint (:func:`qornn.experiments.load_trained`; ``task`` saves building the task again), where
+    that is of the recorded training. One ValueError with both reasons when neither is there.
 
     Only for measurements of what the model computes (outputs, losses, gradients with respect to its
     inputs or its quantized values): the weights hold the quantized model, not the latent float
     matrices that :func:`qornn.analysis.analyse_model` also reads, which come from the checkpoint."""
-    from .experiments import load_trained
+    from .experiments import get_config, load_trained
 
     try:
         return load_weights(experiment, run, profile, seed, overrides)
     except WeightsError as shipped:
+        variant = get_config(experiment, profile, overrides).record_variant(seed)
+        record = results.load_record(experiment, profile, missing_ok=True, variant=variant)
         try:
-            return load_trained(experiment, profile, run, seed=seed, task=task, overrides=overrides)
+            return load_trained(experiment, profile, run, seed=seed, task=task, overrides=overrides,
+                                record=record)
         except ValueError as checkpoint:
             raise ValueError(f"{shipped}; nor is its checkpoint here: {checkpoint}") from None

@@ -338,7 +338,8 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--profile", default=None,
                         help="override the notebooks' profile (smoke, cpu, paper); default: their own")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a parameter, e.g. -p seed=1 -p retrain=True (repeatable)")
+                        help="override a parameter, e.g. -p seed=1 -p retrain=True (repeatable; papermill's "
+                             "-p retrain True is read as retrain=True)")
     parser.add_argument("--output-dir", default=str(EXECUTED),
                         help="default: book/ (book/<paper>/<name>.ipynb)")
     parser.add_argument("--progress", action="store_true", help="papermill's per-cell progress bar")

@@ -187,8 +187,8 @@ CASES: list[Case] = [
     Case("export unrecorded run", ["export", "copy", "--profile", "smoke", "--runs", "hadamrn"],
          match="'hadamrn' is not recorded in copy/smoke; recorded: hadamrnn"),
     Case("a dict setting given one value", [*RUN, "--set", "hadamrnn.sign_training=bop"],
-         match="sign_training must be a dict .*--set takes single values: change a dict setting in the "
-               "experiment's definition"),
+         match="sign_training must be a dict .*--set takes single values, so a dict setting is changed in "
+               "the experiment's definition"),
     Case("analyse empty --runs", [*ANALYSE, "--runs", ""], match="--runs"),
     Case("analyse seed 2**32", [*ANALYSE, "--seed", str(2**32)], match=str(2**32)),
     Case("fetch unknown source", ["fetch", "mnistt"], match="mnistt"),

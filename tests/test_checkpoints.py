@@ -159,19 +159,23 @@ def test_frozen_entries_reads_a_checkpoint_once_while_it_is_unchanged(tmp_path, 
     from qornn import train
     from qornn.checkpoints import frozen_entries
 
-    def save(second_moment: torch.Tensor) -> None:
+    def save(second_moment: torch.Tensor) -> None:  # as training writes it: a new file renamed into place
         state = {"state": {0: {"exp_avg_sq": second_moment}}, "param_groups": []}
-        torch.save({"model": {}, "optimizer": state, "scheduler": {}, "config": {}, "state": {}}, path)
+        torch.save({"model": {}, "optimizer": state, "scheduler": {}, "config": {}, "state": {}},
+                   tmp_path / "new.pt")
+        os.replace(tmp_path / "new.pt", path)
 
     path = tmp_path / "run.pt"
     save(torch.tensor([float("inf"), 1.0, 1.0]))
+    stamp, size = path.stat().st_mtime_ns, path.stat().st_size
     reads = []
     real = train.load_checkpoint
     monkeypatch.setattr(train, "load_checkpoint", lambda p: reads.append(p) or real(p))
     assert frozen_entries(path) == frozen_entries(path) == (1, 3) and len(reads) == 1
-    save(torch.tensor([float("inf"), float("inf"), 1.0, 1.0]))  # replaced by a later checkpoint
-    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
-    assert frozen_entries(path) == (2, 4) and len(reads) == 2
+    save(torch.tensor([float("inf"), float("inf"), 1.0]))  # a later checkpoint, of the same size
+    os.utime(path, ns=(stamp, stamp))  # and within the same tick of the clock
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (size, stamp)  # only the inode tells
+    assert frozen_entries(path) == (2, 3) and len(reads) == 2
 
 
 def test_the_time_to_go_is_at_the_pace_of_the_device_that_trains_now():

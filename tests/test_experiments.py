@@ -269,8 +269,12 @@ def test_analyse_says_whether_it_measured_anything(capsys):
     capsys.readouterr()
     assert main(["analyse", "copy", "--profile", "smoke"]) == 0
     assert capsys.readouterr().out.startswith("nothing to analyse: the runs asked for in ")
-    assert main(["analyse", "copy", "--profile", "smoke", "--force"]) == 0
-    assert capsys.readouterr().out.startswith("measured again, no number changed: ")
+    assert main(["analyse", "copy", "--profile", "smoke", "--force"]) == 0  # the same numbers, measured
+    assert capsys.readouterr().out.startswith("analysed hadamrnn: ")
+    run_experiment("copy", "smoke", runs=["ornn"], progress=False)
+    capsys.readouterr()
+    assert main(["analyse", "copy", "--profile", "smoke", "--runs", "ornn", "--activations"]) == 0
+    assert capsys.readouterr().out.startswith("nothing to measure: no run asked for in ")
     record = results.load_record("copy", "smoke")
     del record["runs"]["hadamrnn"]["analysis"]  # a record made before analyses were
     results.atomic_write_json(results.record_path("copy", "smoke"), record)

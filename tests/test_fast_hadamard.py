@@ -492,7 +492,9 @@ def test_a_first_build_of_the_kernel_is_announced_once_and_only_for_a_model_that
     """The first HadamRNN run on a machine spent a minute compiling without a word."""
     from qornn import fast_hadamard
     from qornn.models import build_model
+    from qornn.models.recurrent import HadamardWeight
 
+    monkeypatch.delenv(fast_hadamard.REQUIRE_ENV, raising=False)  # CI requires the kernel: not this build
     monkeypatch.setattr(fast_hadamard, "_ext", None)
     monkeypatch.setattr(fast_hadamard, "_ext_error", None)
     monkeypatch.setattr(fast_hadamard, "_build_dir", lambda: tmp_path)
@@ -500,6 +502,11 @@ def test_a_first_build_of_the_kernel_is_announced_once_and_only_for_a_model_that
     hadamrnn = build_model("hadamrnn", input_size=2, output_size=2, hidden_size=8)
     fast_hadamard.implementation(build_model("lstm", input_size=2, output_size=2, hidden_size=8),
                                  announce=True)
+    dense = build_model("hadamrnn", input_size=2, output_size=2, hidden_size=8)
+    for module in dense.modules():
+        if isinstance(module, HadamardWeight):
+            module.fast = False  # runs on the dense path: builds nothing
+    fast_hadamard.implementation(dense, announce=True)
     fast_hadamard.implementation(hadamrnn)  # not asked to (a notebook, progress off)
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(fast_hadamard, "_ext_error", None)  # that call tried the build: a fresh start

@@ -90,8 +90,9 @@ device = "cpu"
 # samples (all of them where the test set is smaller; the analysis recorded with each run, or
 # measured again from its weights by `qornn analyse EXPERIMENT --activations`). The
 # float-activation value on the same samples is the reference (thin dotted line), so the gap is the
-# cost of integer activations alone. A colour per weight bit width and a line style per mechanism,
-# the same in every panel. A row of panels per budget: the paper's budget (profile `paper`) first,
+# cost of integer activations alone. A colour per weight bit width and a line style per method
+# (STE-Björck, STE-projUNN, and STE-Björck with a learned range, LSQ), the same in every panel. A
+# row of panels per budget: the paper's budget (profile `paper`) first,
 # where a task has runs recorded there, then this page's profile (a reduced budget); each panel
 # names its budget and seed. The copy task's two rows are two tasks: the paper's asks for recall
 # after $T = 1000$ steps, the `cpu` profile's after $T = 200$. The largest hidden value seen in

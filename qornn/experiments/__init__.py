@@ -23,6 +23,7 @@ from .runner import (
     PROFILES,
     ExperimentConfig,
     analyse_experiment,
+    analyse_runs,
     experiment_names,
     export_experiment,
     get_config,
@@ -32,8 +33,8 @@ from .runner import (
 )
 
 __all__ = ["PROFILES", "EXPERIMENTS", "PAPERS", "ExperimentConfig", "get_config", "run_experiment",
-           "recorded_or_trained", "experiment_names", "analyse_experiment", "export_experiment",
-           "load_trained"]
+           "recorded_or_trained", "experiment_names", "analyse_experiment", "analyse_runs",
+           "export_experiment", "load_trained"]
 
 #: the modules whose ``EXPERIMENTS`` make the registry: every module of this package but the runner
 #: and private ones, by name

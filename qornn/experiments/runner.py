@@ -412,21 +412,38 @@ def _check_same_training(path: Path, state: Mapping, recorded: Mapping, again: s
     on it or packed from it would then stand beside numbers of another model."""
     ours = [entry.get("train_loss") for entry in recorded.get("history", [])]
     theirs = [entry.get("train_loss") for entry in state.get("history", [])]
-    if ours == theirs or not ours:
+    if ours == theirs or all(loss is None for loss in ours):  # a record that keeps no losses: no test
         return
     both = min(len(ours), len(theirs))
     epoch = next((i for i in range(both) if ours[i] != theirs[i]), both)
     found = (f"epoch {epoch + 1}'s training loss is {theirs[epoch]!r} there, {ours[epoch]!r} in the record"
              if epoch < both else f"it has {len(theirs)} epochs of training losses, the record {len(ours)}")
     raise ValueError(f"the checkpoint {path} is not of the recorded training ({found}); what is measured "
-                     f"on it would stand beside another model's numbers; train it again with: {again}")
+                     "on it would stand beside another model's numbers; bring the record made with this "
+                     f"checkpoint, or train the run again (which replaces its recorded numbers): {again}")
+
+
+def _not_recorded(run: str, record: Mapping, variant: str = "") -> ValueError:
+    """The error for ``run``, asked for but not in ``record``, naming the runs that are."""
+    return ValueError(f"run {run!r} is not recorded in {record['experiment']}/{record['profile']}"
+                      + (f" (variant {variant})" if variant else "")
+                      + f"; recorded: {', '.join(sorted(record['runs'])) or 'none'}")
 
 
 def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
                        force: bool = False, overrides: Any = None, activations: bool = False,
                        progress: bool = False) -> dict:
+    """The record after :func:`analyse_runs` (the same arguments)."""
+    return analyse_runs(experiment, profile, seed=seed, runs=runs, force=force, overrides=overrides,
+                        activations=activations, progress=progress)[0]
+
+
+def analyse_runs(experiment: str, profile: str, *, seed: int = 0, runs: list[str] | None = None,
+                 force: bool = False, overrides: Any = None, activations: bool = False,
+                 progress: bool = False) -> tuple[dict, list[str]]:
     """Add the :func:`_analysis` of each recorded run that lacks one (all with ``force``), from the
-    trained models' checkpoints; for records made before analyses were recorded.
+    trained models' checkpoints; for records made before analyses were recorded. Returns the record
+    and the runs measured (none when every run asked for had its analysis).
 
     ``activations``: instead, measure the activation PTQ (:func:`qornn.analysis.activation_ptq`)
     again on every run that has one, and on the HadamRNN runs (whose W is integer up to the step
@@ -442,11 +459,11 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
     results.check_writable(results.record_path(experiment, profile, **variant).parent)
     results.check_record_lock(experiment, profile, **variant)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
+    measured_runs = []
     for run in runs or sorted(record["runs"]):
         data = record["runs"].get(run)
         if data is None:
-            raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}; recorded: "
-                             f"{', '.join(sorted(record['runs'])) or 'none'}")
+            raise _not_recorded(run, record, cfg.record_variant(seed))
         found = data.get("analysis") or {}
         if activations:
             hadamard = data["config"]["model"].get("model") in HADAMARD_MODELS and cfg.source_run(run) is None
@@ -461,6 +478,7 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
                      "activation_ptq_commit": results.git_commit()["commit"],
                      "activation_ptq_wall_time_s": round(time.perf_counter() - start, 2)}
             results.update_run(experiment, profile, run, {"analysis": again}, **variant)
+            measured_runs.append(run)
             continue
         if "analysis" in data and not force:
             continue
@@ -470,7 +488,8 @@ def analyse_experiment(experiment: str, profile: str, *, seed: int = 0, runs: li
         results.update_run(experiment, profile, run, {
             "analysis": _analysis(model, task, activations=cfg.source_run(run) is None, progress=progress,
                                   description=f"{experiment}/{run} activation PTQ")}, **variant)
-    return results.load_record(experiment, profile, **variant)
+        measured_runs.append(run)
+    return results.load_record(experiment, profile, **variant), measured_runs
 
 
 def _trained_or_packed(cfg: ExperimentConfig, run: str, task, seed: int, record: Mapping) -> torch.nn.Module:
@@ -509,9 +528,7 @@ def export_experiment(experiment: str, profile: str, *, seed: int = 0, runs: lis
     selected = sorted(record["runs"]) if runs is None else runs
     for run in selected:  # every run checked before any is loaded
         if run not in record["runs"]:
-            raise ValueError(f"run {run!r} is not recorded in {experiment}/{profile}"
-                             + (f" (variant {variant})" if variant else "")
-                             + f"; recorded: {', '.join(sorted(record['runs'])) or 'none'}")
+            raise _not_recorded(run, record, variant)
         if run not in cfg.models:
             raise ValueError(f"run {run!r} of the record is no longer defined for {experiment!r}; "
                              f"valid: {', '.join(cfg.models)}")
@@ -519,10 +536,11 @@ def export_experiment(experiment: str, profile: str, *, seed: int = 0, runs: lis
     results.check_writable(weights.weights_dir())
     results.check_record_lock(experiment, profile, variant=variant)
     task = build_task(cfg.task, **cfg.task_options, seed=seed)
+    # every checkpoint loaded, and checked against the record, before any run's weights are written
+    models = {run: load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides,
+                                record=record) for run in selected}
     written = {}
-    for run in selected:
-        model = load_trained(experiment, profile, run, seed=seed, task=task, overrides=cfg.overrides,
-                             record=record)
+    for run, model in models.items():
         files, written[run] = _pack_weights(cfg, run, model, task, seed)
         results.update_run(experiment, profile, run, {"weights": written[run]}, variant=variant, files=files)
     return written
