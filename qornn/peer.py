@@ -428,7 +428,7 @@ def check_trained_copy_models(profile: str = "cpu", *, peer_path: str | Path | N
             options = data["config"]["task_options"]
             task = build_task(data["config"]["task"], **options, seed=seed)
             try:
-                ours = load_trained("copy", source_profile, run, seed=seed, task=task, record=record).eval()
+                ours = load_trained("copy", source_profile, run, seed=seed, task=task).eval()
             except ValueError:
                 continue  # no finished checkpoint here: nothing to load into their network
             model = data["config"]["model"]
